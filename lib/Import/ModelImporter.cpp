@@ -1,0 +1,419 @@
+//===- ModelImporter.cpp - model directory to mb IR -----------------------===//
+//
+// Emits a validated model (config + safetensors) as one `@score` function of
+// mb ops. The two architectures share the per-stage transformer emission and
+// differ in how bytes enter each stage and how stages connect
+// (../shared/MEGABYTE.md, docs/config.md).
+//
+//===----------------------------------------------------------------------===//
+#include "mbc/Import/ModelImporter.h"
+
+#include "dialects/MB/MBDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+
+namespace mbc {
+
+void loadImportDialects(MLIRContext &context) {
+  context.loadDialect<mb::MBDialect, func::FuncDialect, arith::ArithDialect,
+                      tensor::TensorDialect>();
+}
+
+namespace {
+
+llvm::Error importError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// Builds the body of @score. One instance per import.
+class ModelEmitter {
+public:
+  ModelEmitter(ImplicitLocOpBuilder &builder, const ModelConfig &config,
+               const SafetensorsFile &weights, int64_t batch,
+               int64_t sequenceLength)
+      : b(builder), config(config), weights(weights), batch(batch),
+        sequenceLength(sequenceLength), f32(builder.getF32Type()) {}
+
+  /// Emits the model on `bytes` ([B, T] i32) and returns [B, T, V] log p.
+  Value emit(Value bytes) {
+    if (config.architecture == Architecture::MegabyteLucidrains)
+      return emitLucidrains(bytes);
+    return emitPaper(bytes);
+  }
+
+private:
+  size_t numStages() const { return config.stages.size(); }
+  int64_t patches() const { return sequenceLength / config.patchSize(); }
+
+  /// Positions of stage `stage` in this import (stage 0: the patches of the
+  /// sequence, which may be fewer than the config's maximum).
+  int64_t positions(size_t stage) const {
+    return stage == 0 ? patches() : config.stages[stage].seqLen;
+  }
+
+  /// N_s: independent sequences that stage `stage` runs over.
+  int64_t sequences(size_t stage) const {
+    int64_t count = batch;
+    for (size_t s = 0; s < stage; ++s)
+      count *= positions(s);
+    return count;
+  }
+
+  RankedTensorType tensorType(ArrayRef<int64_t> shape) {
+    return RankedTensorType::get(shape, f32);
+  }
+
+  /// The weight `name` as f32 (mb.param in its stored dtype, widened when
+  /// needed). Each name is emitted once, so tied weights share one op.
+  Value param(StringRef name) {
+    auto cached = params.find(name);
+    if (cached != params.end())
+      return cached->second;
+    const TensorInfo *tensor = weights.find(name);
+    assert(tensor && "weights were validated against the config");
+    Type stored = f32;
+    if (tensor->dtype == DType::F16)
+      stored = b.getF16Type();
+    else if (tensor->dtype == DType::BF16)
+      stored = b.getBF16Type();
+    auto storedType = RankedTensorType::get(tensor->shape, stored);
+    Value value = mb::ParamOp::create(b, storedType, b.getStringAttr(name),
+                                      ElementsAttr());
+    if (stored != f32)
+      value = arith::ExtFOp::create(b, tensorType(tensor->shape), value);
+    params[name] = value;
+    return value;
+  }
+
+  /// Reshapes i32 ids [B, T] to [N_s, positions_s * U_s]: the byte sequence
+  /// of every stage-s sequence.
+  Value idsForStage(Value bytes, size_t stage) {
+    int64_t count = sequences(stage);
+    int64_t length = batch * sequenceLength / count;
+    if (count == batch)
+      return bytes;
+    auto flatType = RankedTensorType::get({batch * sequenceLength},
+                                          b.getI32Type());
+    Value flat = tensor::CollapseShapeOp::create(
+        b, flatType, bytes, ArrayRef<ReassociationIndices>{{0, 1}});
+    auto type = RankedTensorType::get({count, length}, b.getI32Type());
+    return tensor::ExpandShapeOp::create(b, type, flat,
+                                         ArrayRef<ReassociationIndices>{{0, 1}});
+  }
+
+  Value embed(Value ids, StringRef table) {
+    Value weight = param(table);
+    auto idsShape = cast<RankedTensorType>(ids.getType()).getShape();
+    int64_t width = cast<RankedTensorType>(weight.getType()).getDimSize(1);
+    return mb::EmbeddingOp::create(
+        b, tensorType({idsShape[0], idsShape[1], width}), weight, ids);
+  }
+
+  Value linear(Value input, StringRef weight, StringRef bias) {
+    Value w = param(weight);
+    auto shape = llvm::to_vector(cast<RankedTensorType>(input.getType()).getShape());
+    shape.back() = cast<RankedTensorType>(w.getType()).getDimSize(0);
+    return mb::LinearOp::create(b, tensorType(shape), input, w,
+                                bias.empty() ? Value() : param(bias));
+  }
+
+  Value norm(Value input, const std::string &prefix, bool clamp) {
+    FloatAttr eps = b.getF64FloatAttr(config.normEps);
+    if (config.norm == NormKind::LayerNorm)
+      return mb::LayerNormOp::create(b, input.getType(), input,
+                                     param(prefix + ".weight"),
+                                     param(prefix + ".bias"), eps);
+    return mb::RMSNormOp::create(b, input.getType(), input,
+                                 param(prefix + (clamp ? ".g" : ".weight")),
+                                 eps, clamp);
+  }
+
+  Value add(Value lhs, Value rhs) { return arith::AddFOp::create(b, lhs, rhs); }
+
+  /// Names of one layer's tensors, per architecture.
+  struct LayerNames {
+    std::string attnNorm, wq, wk, wv, wkv, wo;
+    std::string ffnNorm, upWeight, upBias, downWeight, downBias;
+  };
+
+  LayerNames layerNames(size_t stage, int64_t layer) {
+    LayerNames names;
+    if (config.architecture == Architecture::MegabyteLucidrains) {
+      std::string p = llvm::formatv("transformers.{0}.layers.{1}.", stage, layer);
+      names.attnNorm = p + "0.norm";
+      names.wq = p + "0.to_q.weight";
+      names.wkv = p + "0.to_kv.weight";
+      names.wo = p + "0.to_out.weight";
+      names.ffnNorm = p + "1.0";
+      names.upWeight = p + "1.1.weight";
+      names.upBias = p + "1.1.bias";
+      names.downWeight = p + "1.4.weight";
+      names.downBias = p + "1.4.bias";
+      return names;
+    }
+    std::string p = llvm::formatv("stages.{0}.layers.{1}.", stage, layer);
+    names.attnNorm = p + "attn_norm";
+    names.wq = p + "attn.q.weight";
+    names.wk = p + "attn.k.weight";
+    names.wv = p + "attn.v.weight";
+    names.wo = p + "attn.out.weight";
+    names.ffnNorm = p + "ffn_norm";
+    names.upWeight = p + "ffn.up.weight";
+    names.upBias = p + "ffn.up.bias";
+    names.downWeight = p + "ffn.down.weight";
+    names.downBias = p + "ffn.down.bias";
+    return names;
+  }
+
+  /// Rows [begin, begin + count) of a 2-D weight (lucidrains' fused to_kv).
+  Value rows(Value weight, int64_t begin, int64_t count) {
+    int64_t columns = cast<RankedTensorType>(weight.getType()).getDimSize(1);
+    return tensor::ExtractSliceOp::create(
+        b, tensorType({count, columns}), weight, ValueRange{}, ValueRange{},
+        ValueRange{}, b.getDenseI64ArrayAttr({begin, 0}),
+        b.getDenseI64ArrayAttr({count, columns}),
+        b.getDenseI64ArrayAttr({1, 1}));
+  }
+
+  /// The pre-norm transformer of one stage on x [N, S, D].
+  Value transformer(Value x, size_t stage) {
+    const StageConfig &cfg = config.stages[stage];
+    bool lucidrains = config.architecture == Architecture::MegabyteLucidrains;
+    int64_t inner = cfg.heads * cfg.dimHead;
+    FloatAttr theta =
+        config.rotary ? b.getF64FloatAttr(config.rotaryTheta) : FloatAttr();
+    for (int64_t layer = 0; layer < cfg.depth; ++layer) {
+      b.setLoc(NameLoc::get(b.getStringAttr(
+          llvm::formatv("stage {0} layer {1}", stage, layer).str())));
+      LayerNames names = layerNames(stage, layer);
+
+      Value h = config.tokenShift ? mb::TokenShiftOp::create(b, x) : x;
+      h = norm(h, names.attnNorm, lucidrains);
+      Value wq = param(names.wq), wk, wv;
+      if (lucidrains) {
+        Value wkv = param(names.wkv);
+        wk = rows(wkv, 0, inner);
+        wv = rows(wkv, inner, inner);
+      } else {
+        wk = param(names.wk);
+        wv = param(names.wv);
+      }
+      Value wo = param(names.wo);
+      IntegerAttr heads = b.getI64IntegerAttr(cfg.heads);
+      IntegerAttr headDim = b.getI64IntegerAttr(cfg.dimHead);
+      if (stage == 0)
+        h = mb::GlobalAttentionOp::create(b, x.getType(), h, wq, wk, wv, wo,
+                                          heads, headDim, theta, FloatAttr());
+      else
+        h = mb::LocalAttentionOp::create(b, x.getType(), h, wq, wk, wv, wo,
+                                         heads, headDim, theta, FloatAttr());
+      x = add(h, x);
+
+      h = config.tokenShift ? mb::TokenShiftOp::create(b, x) : x;
+      h = norm(h, names.ffnNorm, lucidrains);
+      mb::Activation activation = mb::Activation::relu;
+      if (config.activation == Activation::Gelu)
+        activation = mb::Activation::gelu;
+      else if (config.activation == Activation::GeluTanh)
+        activation = mb::Activation::gelu_tanh;
+      h = mb::FFNOp::create(b, x.getType(), h, param(names.upWeight),
+                            param(names.upBias), param(names.downWeight),
+                            param(names.downBias),
+                            mb::ActivationAttr::get(b.getContext(), activation));
+      x = add(h, x);
+    }
+    if (config.finalNorm) {
+      std::string prefix =
+          lucidrains ? llvm::formatv("transformers.{0}.norm", stage).str()
+                     : llvm::formatv("stages.{0}.final_norm", stage).str();
+      x = norm(x, prefix, lucidrains);
+    }
+    return x;
+  }
+
+  RankedTensorType withPositions(Value value, int64_t positions) {
+    auto shape = llvm::to_vector(cast<RankedTensorType>(value.getType()).getShape());
+    shape[1] = positions;
+    return tensorType(shape);
+  }
+
+  /// MEGABYTE-pytorch: every stage embeds bytes with its own table (upper
+  /// stages through the dual patch norm), prepends a start token and adds the
+  /// coarser stage's dense projection.
+  Value emitLucidrains(Value bytes) {
+    size_t last = numStages() - 1;
+    Value previous;
+    for (size_t stage = 0; stage <= last; ++stage) {
+      b.setLoc(NameLoc::get(b.getStringAttr(llvm::formatv("stage {0}", stage).str())));
+      const StageConfig &cfg = config.stages[stage];
+      int64_t count = sequences(stage);
+      Value ids = idsForStage(bytes, stage);
+      Value tokens;
+      if (stage == last) {
+        tokens = embed(ids, "token_embs.0.weight");
+      } else {
+        std::string table =
+            llvm::formatv("token_embs.{0}", last - stage).str();
+        int64_t unit = config.bytesPerPosition(stage);
+        Value embedded = embed(ids, table + ".0.weight");
+        int64_t width = config.stages[last].dim * unit;
+        tokens = mb::PatchifyOp::create(
+            b, tensorType({count, positions(stage), width}), embedded, Value(),
+            unit);
+        tokens = norm2(tokens, table + ".2");
+        tokens = linear(tokens, table + ".3.weight", table + ".3.bias");
+        tokens = norm2(tokens, table + ".4");
+      }
+      if (config.posEmb)
+        tokens = mb::PositionEmbeddingOp::create(
+            b, tokens.getType(), tokens,
+            param(llvm::formatv("pos_embs.{0}.weight", stage).str()));
+      Value x = mb::StartTokenOp::create(
+          b, withPositions(tokens, positions(stage) + 1), tokens,
+          param(llvm::formatv("start_tokens.{0}", stage).str()));
+      if (previous) {
+        std::string proj =
+            llvm::formatv("to_next_transformer_projections.{0}.1", stage - 1);
+        Value projected = mb::GlobalToLocalOp::create(
+            b, x.getType(), previous, param(proj + ".weight"),
+            param(proj + ".bias"),
+            mb::ProjectionModeAttr::get(b.getContext(), mb::ProjectionMode::dense),
+            cfg.seqLen);
+        x = add(x, projected);
+      }
+      previous = transformer(x, stage);
+    }
+    b.setLoc(NameLoc::get(b.getStringAttr("head")));
+    Value logp = head(previous, param("to_logits.weight"),
+                      param("to_logits.bias"), /*tied=*/false);
+    return mb::MergePatchesOp::create(
+        b, tensorType({batch, sequenceLength, config.vocabSize}), logp,
+        mb::AlignmentAttr::get(b.getContext(), mb::Alignment::start_token));
+  }
+
+  /// LayerNorm with weight and bias named PREFIX.weight / PREFIX.bias,
+  /// whatever the transformer's own norm is (the dual patch norm).
+  Value norm2(Value input, const std::string &prefix) {
+    return mb::LayerNormOp::create(b, input.getType(), input,
+                                   param(prefix + ".weight"),
+                                   param(prefix + ".bias"),
+                                   b.getF64FloatAttr(1e-5));
+  }
+
+  Value head(Value x, Value weight, Value bias, bool tied) {
+    auto shape = llvm::to_vector(cast<RankedTensorType>(x.getType()).getShape());
+    shape.back() = config.vocabSize;
+    return mb::HeadOp::create(b, tensorType(shape), x, weight, bias, tied);
+  }
+
+  /// The paper: each stage sees the bytes of the previous position through
+  /// a one-position shift with a learned pad, plus the coarser stage's output
+  /// through one shared projection.
+  Value emitPaper(Value bytes) {
+    size_t last = numStages() - 1;
+    Value previous;
+    for (size_t stage = 0; stage <= last; ++stage) {
+      b.setLoc(NameLoc::get(b.getStringAttr(llvm::formatv("stage {0}", stage).str())));
+      const StageConfig &cfg = config.stages[stage];
+      std::string prefix = llvm::formatv("stages.{0}.", stage).str();
+      int64_t unit = config.bytesPerPosition(stage);
+      Value embedded = embed(idsForStage(bytes, stage),
+                             prefix + "byte_embedding.weight");
+      if (stage == 0)
+        embedded = mb::PositionEmbeddingOp::create(
+            b, embedded.getType(), embedded,
+            param(prefix + "position_embedding.weight"));
+      Value x = mb::PatchifyOp::create(
+          b, tensorType({sequences(stage), positions(stage), cfg.dim}),
+          embedded, param(prefix + "pad"), unit);
+      if (previous) {
+        Value projected = mb::GlobalToLocalOp::create(
+            b, x.getType(), previous, param(prefix + "from_parent.weight"),
+            Value(),
+            mb::ProjectionModeAttr::get(b.getContext(),
+                                        mb::ProjectionMode::shared),
+            cfg.seqLen);
+        x = add(x, projected);
+      }
+      if (stage > 0 && config.posEmb)
+        x = mb::PositionEmbeddingOp::create(
+            b, x.getType(), x, param(prefix + "position_embedding.weight"));
+      previous = transformer(x, stage);
+    }
+    b.setLoc(NameLoc::get(b.getStringAttr("head")));
+    std::string lastPrefix = llvm::formatv("stages.{0}.", last).str();
+    Value weight = config.tieEmbeddings
+                       ? param(lastPrefix + "byte_embedding.weight")
+                       : param("head.weight");
+    Value bias = config.headBias ? param("head.bias") : Value();
+    Value logp = head(previous, weight, bias, config.tieEmbeddings);
+    return mb::MergePatchesOp::create(
+        b, tensorType({batch, sequenceLength, config.vocabSize}), logp,
+        mb::AlignmentAttr::get(b.getContext(), mb::Alignment::shifted));
+  }
+
+  ImplicitLocOpBuilder &b;
+  const ModelConfig &config;
+  const SafetensorsFile &weights;
+  int64_t batch;
+  int64_t sequenceLength;
+  Type f32;
+  llvm::StringMap<Value> params;
+};
+
+} // namespace
+
+llvm::Expected<OwningOpRef<ModuleOp>>
+importModel(MLIRContext &context, const ModelConfig &config,
+            const SafetensorsFile &weights, const ImportOptions &options) {
+  loadImportDialects(context);
+  int64_t maxLength = config.maxSequenceLength();
+  int64_t patch = config.patchSize();
+  int64_t length = options.sequenceLength ? options.sequenceLength : maxLength;
+  if (options.batch < 1 || options.batch > (int64_t(1) << 20))
+    return importError(llvm::formatv("--batch: {0} is not in [1, 2^20]",
+                                     options.batch));
+  if (length < 1 || length > maxLength || length % patch != 0)
+    return importError(llvm::formatv(
+        "--seq-len: {0} must be a positive multiple of the patch size {1} "
+        "and at most the model's maximum {2}",
+        length, patch, maxLength));
+
+  Location fileLoc = FileLineColLoc::get(&context, weights.path(), 0, 0);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
+  ImplicitLocOpBuilder b(fileLoc, &context);
+  (*module)->setAttr("mb.architecture",
+                     b.getStringAttr(stringifyArchitecture(config.architecture)));
+  (*module)->setAttr("mb.vocab_size", b.getI64IntegerAttr(config.vocabSize));
+  (*module)->setAttr("mb.patch_size", b.getI64IntegerAttr(patch));
+  (*module)->setAttr("mb.weights", b.getStringAttr(weights.path()));
+
+  b.setInsertionPointToEnd(module->getBody());
+  auto inputType = RankedTensorType::get({options.batch, length}, b.getI32Type());
+  auto outputType = RankedTensorType::get(
+      {options.batch, length, config.vocabSize}, b.getF32Type());
+  auto function = func::FuncOp::create(
+      b, "score", b.getFunctionType({inputType}, {outputType}));
+  Block *body = function.addEntryBlock();
+  b.setInsertionPointToEnd(body);
+
+  ModelEmitter emitter(b, config, weights, options.batch, length);
+  Value logp = emitter.emit(body->getArgument(0));
+  b.setLoc(fileLoc);
+  func::ReturnOp::create(b, logp);
+
+  if (failed(verify(*module)))
+    return importError("internal error: the imported IR does not verify");
+  return std::move(module);
+}
+
+} // namespace mbc

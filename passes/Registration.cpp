@@ -1,0 +1,12 @@
+//===- Registration.cpp - registers mbc's passes and pipelines ------------===//
+#include "passes/Passes.h"
+
+namespace mbc {
+namespace {
+#define GEN_PASS_REGISTRATION
+#include "passes/Passes.h.inc"
+} // namespace
+
+void registerPasses() { registerMBCPasses(); }
+
+} // namespace mbc

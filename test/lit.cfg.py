@@ -1,0 +1,30 @@
+# lit configuration for mbc's tests.
+import os
+import shutil
+
+import lit.formats
+
+config.name = "mbc"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "reference", "CMakeLists.txt", "lit.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.mbc_obj_root, "test")
+
+config.environment["PATH"] = os.pathsep.join(
+    [config.mbc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
+# Keep tool output stable and free of colors.
+config.environment["TERM"] = "dumb"
+
+config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(("%mbc_src", config.mbc_src_root))
+config.substitutions.append(
+    ("%make_model", config.python_executable + " " +
+     os.path.join(config.mbc_src_root, "test", "reference", "make_model.py")))
+config.substitutions.append(
+    ("%make_bad_model_dirs", config.python_executable + " " +
+     os.path.join(config.mbc_src_root, "test", "Import", "Inputs", "make_bad_model_dirs.py")))
+
+# The CUDA toolkit is optional; tests that need ptxas say REQUIRES: ptxas.
+if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
+    config.available_features.add("ptxas")

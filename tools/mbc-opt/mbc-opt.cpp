@@ -1,0 +1,21 @@
+//===- mbc-opt.cpp - mlir-opt for mbc's dialects and passes ---------------===//
+#include "dialects/MB/MBDialect.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::DialectRegistry registry;
+  // The upstream dialects and passes mbc's pipelines use, plus mb.
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  mlir::registerAllPasses();
+  registry.insert<mbc::mb::MBDialect>();
+  mbc::registerPasses();
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "mbc optimizer driver\n", registry));
+}
