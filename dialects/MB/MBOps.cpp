@@ -10,6 +10,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/StringExtras.h"
 
 #include <cmath>
 
@@ -380,25 +381,28 @@ LogicalResult verifyAttention(AttentionOp op) {
                          {"features", "heads * head_dim"})) ||
       failed(check.elementType("wo", op.getWo(), elementType)))
     return failure();
-  if (std::optional<double> theta = op.getRotaryTheta()) {
-    if (!(*theta > 0.0) || !std::isfinite(*theta))
+  if (FloatAttr thetaAttr = op.getRotaryThetaAttr()) {
+    double theta = thetaAttr.getValueAsDouble();
+    if (!(theta > 0.0) || !std::isfinite(theta))
       return op.emitOpError() << "rotary_theta must be positive and finite, got "
-                              << *theta;
+                              << theta;
     if (op.getHeadDim() % 2 != 0)
       return op.emitOpError() << "rotary embedding needs an even head_dim, got "
                               << op.getHeadDim();
   }
-  if (std::optional<double> scale = op.getScale())
-    if (!(*scale > 0.0) || !std::isfinite(*scale))
+  if (FloatAttr scaleAttr = op.getScaleAttr()) {
+    double scale = scaleAttr.getValueAsDouble();
+    if (!(scale > 0.0) || !std::isfinite(scale))
       return op.emitOpError() << "scale must be positive and finite, got "
-                              << *scale;
+                              << scale;
+  }
   return checkResultLikeInput(op, op.getInput(), op.getResult());
 }
 
 template <typename AttentionOp>
 double softmaxScale(AttentionOp op) {
-  if (std::optional<double> scale = op.getScale())
-    return *scale;
+  if (FloatAttr scale = op.getScaleAttr())
+    return scale.getValueAsDouble();
   return 1.0 / std::sqrt(static_cast<double>(op.getHeadDim()));
 }
 

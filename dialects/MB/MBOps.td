@@ -4,6 +4,8 @@
 #define MB_OPS_TD
 
 include "dialects/MB/MBDialect.td"
+include "mlir/IR/OpBase.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 // Activations and weights are statically shaped float tensors; token ids are

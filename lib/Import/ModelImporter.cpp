@@ -134,7 +134,7 @@ private:
                                      param(prefix + ".bias"), eps);
     return mb::RMSNormOp::create(b, input.getType(), input,
                                  param(prefix + (clamp ? ".g" : ".weight")),
-                                 eps, clamp);
+                                 eps, clamp ? b.getUnitAttr() : UnitAttr());
   }
 
   Value add(Value lhs, Value rhs) { return arith::AddFOp::create(b, lhs, rhs); }
@@ -287,7 +287,7 @@ private:
             b, x.getType(), previous, param(proj + ".weight"),
             param(proj + ".bias"),
             mb::ProjectionModeAttr::get(b.getContext(), mb::ProjectionMode::dense),
-            cfg.seqLen);
+            b.getI64IntegerAttr(cfg.seqLen));
         x = add(x, projected);
       }
       previous = transformer(x, stage);
@@ -341,7 +341,7 @@ private:
             Value(),
             mb::ProjectionModeAttr::get(b.getContext(),
                                         mb::ProjectionMode::shared),
-            cfg.seqLen);
+            b.getI64IntegerAttr(cfg.seqLen));
         x = add(x, projected);
       }
       if (stage > 0 && config.posEmb)
