@@ -140,7 +140,8 @@ def normalize_config(config):
             if s >= 1:
                 _require(clean_stages[s - 1]["dim"] % stage["seq_len"] == 0, f"stages[{s}].seq_len",
                          f"must divide stages[{s - 1}].dim = {clean_stages[s - 1]['dim']}")
-    return out
+    leading = ("architecture", "vocab_size", "stages")
+    return {**{key: out[key] for key in leading}, **{k: v for k, v in out.items() if k not in leading}}
 
 
 def bytes_per_position(stages):
@@ -727,6 +728,37 @@ def load_model_dir(path):
                              f"expected {tuple(expected[name].shape)}")
     model.load_state_dict({name: t.float() for name, t in tensors.items()}, strict=False)
     return model
+
+
+def save_model_dir(path, config, tensors, dtype="f32"):
+    """Writes config.json and model.safetensors to `path` without leaving partial output.
+
+    Both files are written to a fresh sibling folder first; a new `path` is then
+    a rename of it, an existing folder gets the two files moved in.
+    """
+    import shutil
+    import tempfile
+
+    import safetensors_io
+
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".partial-", dir=parent)
+    try:
+        with open(os.path.join(staging, "config.json"), "w") as f:
+            json.dump(config, f, indent=2)
+            f.write("\n")
+        safetensors_io.write(os.path.join(staging, "model.safetensors"), tensors, dtype)
+        if os.path.isdir(path):
+            for name in ("config.json", "model.safetensors"):
+                os.replace(os.path.join(staging, name), os.path.join(path, name))
+            os.rmdir(staging)
+        else:
+            os.rename(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 # ----------------------------------------------------------------------------
