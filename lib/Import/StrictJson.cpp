@@ -8,6 +8,7 @@
 
 #include "mbc/Import/StrictJson.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
@@ -216,7 +217,7 @@ private:
 
 Expected<StrictJsonDocument> StrictJsonDocument::parse(StringRef text) {
   if (Error err = checkNestingDepth(text, maxNestingDepth))
-    return std::move(err);
+    return err;
   Expected<json::Value> parsed = json::parse(text);
   if (!parsed)
     return createStringError("invalid JSON: " + toString(parsed.takeError()));
@@ -225,8 +226,8 @@ Expected<StrictJsonDocument> StrictJsonDocument::parse(StringRef text) {
   document.rootValue = std::make_unique<json::Value>(std::move(*parsed));
   SourceWalker walker(text, *document.rootValue, document.nonIntegerLiterals);
   if (Error err = walker.walk())
-    return std::move(err);
-  return std::move(document);
+    return err;
+  return document;
 }
 
 std::optional<int64_t>

@@ -46,8 +46,11 @@ public:
   llvm::StringRef path() const { return filePath; }
   llvm::ArrayRef<TensorInfo> tensors() const { return entries; }
   const TensorInfo *find(llvm::StringRef name) const;
-  /// The raw little-endian bytes of one tensor.
+  /// The raw little-endian bytes of one tensor. The data section has no
+  /// alignment guarantee, so copy elements out rather than casting.
   llvm::ArrayRef<uint8_t> data(const TensorInfo &tensor) const;
+  /// The tensor's elements widened to float (exact for F16 and BF16).
+  std::vector<float> readAsFloat32(const TensorInfo &tensor) const;
   const llvm::StringMap<std::string> &metadata() const { return meta; }
 
 private:
@@ -60,7 +63,8 @@ private:
 };
 
 /// Checks that `file` holds exactly the tensors `config` implies, each with
-/// its shape: names a missing, unexpected or mis-shaped tensor.
+/// its shape: names a missing, unexpected or mis-shaped tensor. The message
+/// starts with the first problem; further ones follow on their own lines.
 llvm::Error validateWeights(const ModelConfig &config,
                             const SafetensorsFile &file);
 

@@ -1,4 +1,5 @@
-//===- StrictJson.h - llvm::json plus the checks model files need -*- C++ -*-===//
+//===- StrictJson.h - llvm::json plus the checks model files need -*- C++
+//-*-===//
 //
 // Both files of a model directory are JSON (config.json and the safetensors
 // header). llvm::json::parse accepts three things those files must not:
