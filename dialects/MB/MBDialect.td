@@ -47,7 +47,9 @@ def MB_ActivationEnum : I32EnumAttr<"Activation", "FFN activation function",
   let cppNamespace = "::mbc::mb";
   let genSpecializedAttr = 0;
 }
-def MB_ActivationAttr : EnumAttr<MB_Dialect, MB_ActivationEnum, "activation">;
+def MB_ActivationAttr : EnumAttr<MB_Dialect, MB_ActivationEnum, "activation"> {
+  let assemblyFormat = "`<` $value `>`";
+}
 
 def MB_ProjectionShared : I32EnumAttrCase<"shared", 0>;
 def MB_ProjectionDense : I32EnumAttrCase<"dense", 1>;
@@ -58,7 +60,9 @@ def MB_ProjectionModeEnum : I32EnumAttr<"ProjectionMode",
   let genSpecializedAttr = 0;
 }
 def MB_ProjectionModeAttr
-    : EnumAttr<MB_Dialect, MB_ProjectionModeEnum, "projection">;
+    : EnumAttr<MB_Dialect, MB_ProjectionModeEnum, "projection"> {
+  let assemblyFormat = "`<` $value `>`";
+}
 
 def MB_AlignmentShifted : I32EnumAttrCase<"shifted", 0>;
 def MB_AlignmentStartToken : I32EnumAttrCase<"start_token", 1>;
@@ -68,6 +72,8 @@ def MB_AlignmentEnum : I32EnumAttr<"Alignment",
   let cppNamespace = "::mbc::mb";
   let genSpecializedAttr = 0;
 }
-def MB_AlignmentAttr : EnumAttr<MB_Dialect, MB_AlignmentEnum, "alignment">;
+def MB_AlignmentAttr : EnumAttr<MB_Dialect, MB_AlignmentEnum, "alignment"> {
+  let assemblyFormat = "`<` $value `>`";
+}
 
 #endif // MB_DIALECT_TD

@@ -113,6 +113,7 @@ int main(int argc, char **argv) {
   if (llvm::Error error = mbc::writeFileAtomically(
           outputPath, [&](llvm::raw_ostream &os) {
             (*module)->print(os);
+            os << "\n";
             return llvm::Error::success();
           }))
     return fail(std::move(error));

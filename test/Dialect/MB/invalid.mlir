@@ -433,7 +433,8 @@ func.func @ffn_result(%x: tensor<2x9x32xf32>, %w1: tensor<128x32xf32>, %b1: tens
 // -----
 
 func.func @ffn_activation(%x: tensor<2x9x32xf32>, %w1: tensor<128x32xf32>, %b1: tensor<128xf32>, %w2: tensor<32x128xf32>, %b2: tensor<32xf32>) {
-  // expected-error @+1 {{expected ::mbc::mb::Activation to be one of: gelu, gelu_tanh, relu}}
+  // expected-error @+2 {{expected ::mbc::mb::Activation to be one of: gelu, gelu_tanh, relu}}
+  // expected-error @+1 {{failed to parse MB_ActivationAttr parameter 'value'}}
   %0 = mb.ffn <swish> %x, %w1, %b1, %w2, %b2 : (tensor<2x9x32xf32>, tensor<128x32xf32>, tensor<128xf32>, tensor<32x128xf32>, tensor<32xf32>) -> tensor<2x9x32xf32>
   return
 }
