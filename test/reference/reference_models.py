@@ -35,7 +35,7 @@ def random_model(config, seed=0):
 CONFIGS = {
     "lucidrains_p4_pos": lucidrains_config([(32, 2, 2, 8, 6), (16, 2, 2, 8, 4)], pos_emb=True),
     "lucidrains_p6_rotary": lucidrains_config([(24, 2, 3, 6, 5), (16, 1, 3, 6, 6)], rotary=True),
-    "lucidrains_p8_plain": lucidrains_config([(32, 1, 4, 12, 4), (24, 2, 2, 8, 8)]),
+    "lucidrains_p8_plain": lucidrains_config([(32, 1, 3, 12, 4), (24, 2, 3, 12, 8)]),
     "lucidrains_3stage": lucidrains_config([(32, 1, 2, 8, 3), (24, 1, 2, 8, 3), (16, 2, 2, 8, 4)],
                                            rotary=True, pos_emb=True),
     "paper_p4": paper_config([(32, 2, 2, 8, 6), (16, 2, 2, 8, 4)]),

@@ -27,9 +27,16 @@ def random_u64(seed, position, lane):
     return splitmix64(splitmix64(splitmix64(seed & MASK64) ^ (position & MASK64)) ^ (lane & MASK64))
 
 
+def u64_to_uniform(word):
+    """Uniform in the open interval (0, 1): ((word >> 12) + 0.5) * 2^-52, exact in float64.
+
+    52 bits, not 53: (2^53 - 1) + 0.5 would round up to 2^53 and give 1.0.
+    """
+    return ((word >> 12) + 0.5) * (2.0 ** -52)
+
+
 def random_uniform(seed, position, lane):
-    """Uniform in the open interval (0, 1): ((u64 >> 11) + 0.5) * 2^-53, exact in float64."""
-    return ((random_u64(seed, position, lane) >> 11) + 0.5) * (2.0 ** -53)
+    return u64_to_uniform(random_u64(seed, position, lane))
 
 
 def lucidrains_top_k_count(vocab_size, filter_thres):
