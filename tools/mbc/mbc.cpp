@@ -17,6 +17,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/Timing.h"
+#include "mlir/InitAllPasses.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -66,6 +67,8 @@ int main(int argc, char **argv) {
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
+  // Every pass is known by name, so --mlir-print-ir-before=<pass> etc. work.
+  registerAllPasses();
   mbc::registerPasses();
   llvm::cl::ParseCommandLineOptions(argc, argv,
                                     "mbc: the MEGABYTE compiler\n");
