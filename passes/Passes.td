@@ -20,4 +20,28 @@ def InlineWeights : Pass<"mb-inline-weights", "mlir::ModuleOp"> {
   let dependentDialects = ["::mbc::mb::MBDialect"];
 }
 
+def ConvertMBToLinalg : Pass<"convert-mb-to-linalg", "mlir::ModuleOp"> {
+  let summary = "lower mb ops to linalg, tensor, arith and math on tensors";
+  let description = [{
+    Rewrites every mb op except `mb.param` (a later pass turns parameters
+    into function arguments) into named linalg ops (`linalg.matmul` and
+    `linalg.batch_matmul` reading PyTorch's `[out, in]` weights through
+    transposed indexing maps, `linalg.fill`, `linalg.broadcast`,
+    `linalg.transpose`), `linalg.generic` ops with parallel and reduction
+    iterators, and tensor reshapes and slices. The result keeps the exact
+    f32 semantics of the op descriptions and MEGABYTE.md (exact erf GELU,
+    stable softmax and log_softmax, biased LayerNorm variance, NeoX rotary).
+
+    Element-wise arith ops on tensors (the residual adds) become
+    `linalg.generic` too, so no op on whole tensors is left outside linalg.
+    Fails, naming the op, if anything cannot be converted.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 #endif // MBC_PASSES_TD

@@ -1,0 +1,264 @@
+//===- LayersToLinalg.cpp - norms, projections, FFN and head --------------===//
+//
+// Norms reduce over the last dimension with linalg.generic reductions and
+// normalise in one element-wise generic; projections are linalg.matmul ops
+// that read PyTorch's [out, in] weights through a transposed indexing map.
+// The arithmetic follows PyTorch's order (see MEGABYTE.md and the reference
+// in test/reference), so f32 results agree to rounding.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Conversion/MBToLinalg/LinalgBuilders.h"
+#include "passes/Conversion/MBToLinalg/Patterns.h"
+
+#include "dialects/MB/MBDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+
+namespace mbc::mb_to_linalg {
+namespace {
+
+Value sumBody(OpBuilder &builder, Location loc, ValueRange args) {
+  return arith::AddFOp::create(builder, loc, args[0], args.back());
+}
+
+/// The reduction body acc + x * x.
+Value sumOfSquaresBody(OpBuilder &builder, Location loc, ValueRange args) {
+  Value square = arith::MulFOp::create(builder, loc, args[0], args[0]);
+  return arith::AddFOp::create(builder, loc, args.back(), square);
+}
+
+/// (x - mean(x)) / sqrt(var(x) + eps) * weight + bias, biased variance
+/// computed in two passes around the mean.
+struct LayerNormLowering : OpConversionPattern<mb::LayerNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(mb::LayerNormOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    RankedTensorType type = tensorTypeOf(input);
+    Type elementType = type.getElementType();
+    unsigned rank = type.getRank();
+    MLIRContext *context = rewriter.getContext();
+    Value features = createFloatConstant(rewriter, loc, elementType,
+                                         type.getShape().back());
+    Value epsilon = createFloatConstant(rewriter, loc, elementType,
+                                        op.getEpsilon().convertToDouble());
+    Value one = createFloatConstant(rewriter, loc, elementType, 1.0);
+
+    Value sum = createLastDimensionReduction(rewriter, loc, input, {}, 0.0,
+                                             sumBody);
+    Value squaredDeviations = createLastDimensionReduction(
+        rewriter, loc, input, sum, 0.0,
+        [&](OpBuilder &builder, Location loc, ValueRange args) -> Value {
+          Value mean = arith::DivFOp::create(builder, loc, args[1], features);
+          Value deviation = arith::SubFOp::create(builder, loc, args[0], mean);
+          Value square = arith::MulFOp::create(builder, loc, deviation, deviation);
+          return arith::AddFOp::create(builder, loc, args[2], square);
+        });
+    Value result = createElementwise(
+        rewriter, loc, type,
+        {input, sum, squaredDeviations, adaptor.getWeight(), adaptor.getBias()},
+        {identityMap(context, rank), rowMap(context, rank),
+         rowMap(context, rank), lastDimensionMap(context, rank),
+         lastDimensionMap(context, rank)},
+        [&](OpBuilder &builder, Location loc, ValueRange args) -> Value {
+          Value mean = arith::DivFOp::create(builder, loc, args[1], features);
+          Value variance = arith::DivFOp::create(builder, loc, args[2], features);
+          Value root = math::SqrtOp::create(
+              builder, loc, arith::AddFOp::create(builder, loc, variance, epsilon));
+          Value inverse = arith::DivFOp::create(builder, loc, one, root);
+          Value centered = arith::SubFOp::create(builder, loc, args[0], mean);
+          Value normalized = arith::MulFOp::create(builder, loc, centered, inverse);
+          Value scaled = arith::MulFOp::create(builder, loc, normalized, args[3]);
+          return arith::AddFOp::create(builder, loc, scaled, args[4]);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// Plain: x * rsqrt(mean(x^2) + eps) * w. Clamp (MEGABYTE-pytorch):
+/// x / max(||x||_2 * D^-1/2, eps) * w.
+struct RMSNormLowering : OpConversionPattern<mb::RMSNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(mb::RMSNormOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    RankedTensorType type = tensorTypeOf(input);
+    Type elementType = type.getElementType();
+    unsigned rank = type.getRank();
+    MLIRContext *context = rewriter.getContext();
+    int64_t featureCount = type.getShape().back();
+    Value epsilon = createFloatConstant(rewriter, loc, elementType,
+                                        op.getEpsilon().convertToDouble());
+    bool clamp = op.getClamp();
+    Value features = createFloatConstant(rewriter, loc, elementType,
+                                         static_cast<double>(featureCount));
+    Value inverseRootFeatures = createFloatConstant(
+        rewriter, loc, elementType,
+        std::pow(static_cast<double>(featureCount), -0.5));
+
+    Value sumOfSquares = createLastDimensionReduction(rewriter, loc, input, {},
+                                                      0.0, sumOfSquaresBody);
+    Value result = createElementwise(
+        rewriter, loc, type, {input, sumOfSquares, adaptor.getWeight()},
+        {identityMap(context, rank), rowMap(context, rank),
+         lastDimensionMap(context, rank)},
+        [&](OpBuilder &builder, Location loc, ValueRange args) -> Value {
+          Value normalized;
+          if (clamp) {
+            Value norm = arith::MulFOp::create(
+                builder, loc, math::SqrtOp::create(builder, loc, args[1]),
+                inverseRootFeatures);
+            Value clamped = arith::MaximumFOp::create(builder, loc, norm, epsilon);
+            normalized = arith::DivFOp::create(builder, loc, args[0], clamped);
+          } else {
+            Value meanSquare =
+                arith::DivFOp::create(builder, loc, args[1], features);
+            Value inverse = math::RsqrtOp::create(
+                builder, loc,
+                arith::AddFOp::create(builder, loc, meanSquare, epsilon));
+            normalized = arith::MulFOp::create(builder, loc, args[0], inverse);
+          }
+          return arith::MulFOp::create(builder, loc, normalized, args[2]);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LinearLowering : OpConversionPattern<mb::LinearOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(mb::LinearOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, createLinear(rewriter, op.getLoc(),
+                                        adaptor.getInput(), adaptor.getWeight(),
+                                        adaptor.getBias()));
+    return success();
+  }
+};
+
+/// The activation of one element, in PyTorch's formulation.
+Value activate(OpBuilder &builder, Location loc, mb::Activation activation,
+               Value x) {
+  Type type = x.getType();
+  auto constant = [&](double value) {
+    return createFloatConstant(builder, loc, type, value);
+  };
+  switch (activation) {
+  case mb::Activation::relu:
+    return arith::MaximumFOp::create(builder, loc, x, constant(0.0));
+  case mb::Activation::gelu: {
+    // 0.5 * x * (1 + erf(x / sqrt(2))), exact.
+    Value erf = math::ErfOp::create(
+        builder, loc, arith::MulFOp::create(builder, loc, x, constant(M_SQRT1_2)));
+    Value halfX = arith::MulFOp::create(builder, loc, x, constant(0.5));
+    return arith::MulFOp::create(
+        builder, loc, halfX, arith::AddFOp::create(builder, loc, erf, constant(1.0)));
+  }
+  case mb::Activation::gelu_tanh: {
+    // 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))).
+    Value cube = arith::MulFOp::create(
+        builder, loc, arith::MulFOp::create(builder, loc, x, x), x);
+    Value inner = arith::AddFOp::create(
+        builder, loc, x,
+        arith::MulFOp::create(builder, loc, cube, constant(0.044715)));
+    Value tanh = math::TanhOp::create(
+        builder, loc,
+        arith::MulFOp::create(builder, loc, inner,
+                              constant(M_SQRT2 * M_2_SQRTPI * 0.5)));
+    Value halfX = arith::MulFOp::create(builder, loc, x, constant(0.5));
+    return arith::MulFOp::create(
+        builder, loc, halfX, arith::AddFOp::create(builder, loc, tanh, constant(1.0)));
+  }
+  }
+  llvm_unreachable("unknown activation");
+}
+
+struct FFNLowering : OpConversionPattern<mb::FFNOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(mb::FFNOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    mb::Activation activation = op.getActivation();
+    Value hidden = createLinear(rewriter, loc, adaptor.getInput(),
+                                adaptor.getUpWeight(), adaptor.getUpBias());
+    RankedTensorType hiddenType = tensorTypeOf(hidden);
+    Value activated = createElementwise(
+        rewriter, loc, hiddenType, hidden,
+        identityMap(rewriter.getContext(), hiddenType.getRank()),
+        [&](OpBuilder &builder, Location loc, ValueRange args) {
+          return activate(builder, loc, activation, args[0]);
+        });
+    rewriter.replaceOp(op, createLinear(rewriter, loc, activated,
+                                        adaptor.getDownWeight(),
+                                        adaptor.getDownBias()));
+    return success();
+  }
+};
+
+/// log_softmax(x W^T + b) over V, stable: z - max - log(sum(exp(z - max))).
+struct HeadLowering : OpConversionPattern<mb::HeadOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(mb::HeadOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *context = rewriter.getContext();
+    Value logits = createLinear(rewriter, loc, adaptor.getInput(),
+                                adaptor.getWeight(), adaptor.getBias());
+    RankedTensorType type = tensorTypeOf(logits);
+    unsigned rank = type.getRank();
+    Value maximum = createLastDimensionReduction(
+        rewriter, loc, logits, {},
+        -std::numeric_limits<double>::infinity(),
+        [](OpBuilder &builder, Location loc, ValueRange args) -> Value {
+          return arith::MaximumFOp::create(builder, loc, args[0], args.back());
+        });
+    Value sumOfExponentials = createLastDimensionReduction(
+        rewriter, loc, logits, maximum, 0.0,
+        [](OpBuilder &builder, Location loc, ValueRange args) -> Value {
+          Value shifted = arith::SubFOp::create(builder, loc, args[0], args[1]);
+          Value exponential = math::ExpOp::create(builder, loc, shifted);
+          return arith::AddFOp::create(builder, loc, args[2], exponential);
+        });
+    Value result = createElementwise(
+        rewriter, loc, type, {logits, maximum, sumOfExponentials},
+        {identityMap(context, rank), rowMap(context, rank),
+         rowMap(context, rank)},
+        [](OpBuilder &builder, Location loc, ValueRange args) -> Value {
+          Value shifted = arith::SubFOp::create(builder, loc, args[0], args[1]);
+          Value logSum = math::LogOp::create(builder, loc, args[2]);
+          return arith::SubFOp::create(builder, loc, shifted, logSum);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+} // namespace
+
+void populateLayerPatterns(RewritePatternSet &patterns) {
+  patterns.add<LayerNormLowering, RMSNormLowering, LinearLowering, FFNLowering,
+               HeadLowering>(patterns.getContext());
+}
+
+} // namespace mbc::mb_to_linalg

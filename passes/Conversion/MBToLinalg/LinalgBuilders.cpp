@@ -1,0 +1,206 @@
+//===- LinalgBuilders.cpp - linalg/tensor building blocks of MBToLinalg ---===//
+#include "passes/Conversion/MBToLinalg/LinalgBuilders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
+
+using namespace mlir;
+
+namespace mbc::mb_to_linalg {
+
+RankedTensorType tensorTypeOf(Value value) {
+  return cast<RankedTensorType>(value.getType());
+}
+
+Value createFloatConstant(OpBuilder &builder, Location loc, Type type,
+                          double value) {
+  return arith::ConstantOp::create(builder, loc, type,
+                                   builder.getFloatAttr(type, value));
+}
+
+Value createEmpty(OpBuilder &builder, Location loc, ArrayRef<int64_t> shape,
+                  Type elementType) {
+  return tensor::EmptyOp::create(builder, loc, shape, elementType);
+}
+
+Value createFilled(OpBuilder &builder, Location loc, ArrayRef<int64_t> shape,
+                   Type elementType, double value) {
+  Value scalar = createFloatConstant(builder, loc, elementType, value);
+  Value empty = createEmpty(builder, loc, shape, elementType);
+  return linalg::FillOp::create(builder, loc, ValueRange{scalar},
+                                ValueRange{empty})
+      .getResult(0);
+}
+
+Value reshape(OpBuilder &builder, Location loc, Value value,
+              ArrayRef<int64_t> shape) {
+  RankedTensorType sourceType = tensorTypeOf(value);
+  auto targetType = RankedTensorType::get(shape, sourceType.getElementType());
+  if (sourceType == targetType)
+    return value;
+  if (std::optional<SmallVector<ReassociationIndices>> groups =
+          getReassociationIndicesForReshape(sourceType, targetType)) {
+    if (targetType.getRank() < sourceType.getRank())
+      return tensor::CollapseShapeOp::create(builder, loc, targetType, value,
+                                             *groups);
+    return tensor::ExpandShapeOp::create(builder, loc, targetType, value,
+                                         *groups);
+  }
+  // No common grouping of dims (e.g. [2, 3] -> [3, 2]): go through 1-D.
+  ReassociationIndices all =
+      llvm::to_vector(llvm::seq<int64_t>(0, sourceType.getRank()));
+  Value flat = tensor::CollapseShapeOp::create(builder, loc, value,
+                                               ArrayRef<ReassociationIndices>{all});
+  ReassociationIndices allTarget =
+      llvm::to_vector(llvm::seq<int64_t>(0, targetType.getRank()));
+  return tensor::ExpandShapeOp::create(builder, loc, targetType, flat,
+                                       ArrayRef<ReassociationIndices>{allTarget});
+}
+
+Value extractSlice(OpBuilder &builder, Location loc, Value source,
+                   ArrayRef<int64_t> offsets, ArrayRef<int64_t> sizes) {
+  SmallVector<int64_t> strides(offsets.size(), 1);
+  return tensor::ExtractSliceOp::create(
+      builder, loc, source, getAsIndexOpFoldResult(builder.getContext(), offsets),
+      getAsIndexOpFoldResult(builder.getContext(), sizes),
+      getAsIndexOpFoldResult(builder.getContext(), strides));
+}
+
+Value insertSlice(OpBuilder &builder, Location loc, Value source, Value dest,
+                  ArrayRef<int64_t> offsets) {
+  ArrayRef<int64_t> sizes = tensorTypeOf(source).getShape();
+  SmallVector<int64_t> strides(offsets.size(), 1);
+  return tensor::InsertSliceOp::create(
+      builder, loc, source, dest,
+      getAsIndexOpFoldResult(builder.getContext(), offsets),
+      getAsIndexOpFoldResult(builder.getContext(), sizes),
+      getAsIndexOpFoldResult(builder.getContext(), strides));
+}
+
+Value concatenate(OpBuilder &builder, Location loc, ValueRange parts,
+                  int64_t dimension) {
+  RankedTensorType firstType = tensorTypeOf(parts.front());
+  SmallVector<int64_t> shape(firstType.getShape());
+  shape[dimension] = 0;
+  for (Value part : parts)
+    shape[dimension] += tensorTypeOf(part).getDimSize(dimension);
+  Value result = createEmpty(builder, loc, shape, firstType.getElementType());
+  SmallVector<int64_t> offsets(shape.size(), 0);
+  for (Value part : parts) {
+    int64_t size = tensorTypeOf(part).getDimSize(dimension);
+    if (size == 0)
+      continue;
+    result = insertSlice(builder, loc, part, result, offsets);
+    offsets[dimension] += size;
+  }
+  return result;
+}
+
+Value broadcastLastDimension(OpBuilder &builder, Location loc, Value vector,
+                             ArrayRef<int64_t> shape) {
+  Value init =
+      createEmpty(builder, loc, shape, tensorTypeOf(vector).getElementType());
+  auto leadingDims = llvm::to_vector(llvm::seq<int64_t>(0, shape.size() - 1));
+  return linalg::BroadcastOp::create(builder, loc, vector, init, leadingDims)
+      .getResult()[0];
+}
+
+AffineMap identityMap(MLIRContext *context, unsigned rank) {
+  return AffineMap::getMultiDimIdentityMap(rank, context);
+}
+
+AffineMap rowMap(MLIRContext *context, unsigned rank) {
+  return AffineMap::getMultiDimIdentityMap(rank, context).getMajorSubMap(rank -
+                                                                         1);
+}
+
+AffineMap lastDimensionMap(MLIRContext *context, unsigned rank) {
+  return AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, context));
+}
+
+namespace {
+
+/// Wraps a ScalarBody as the region builder of linalg.generic.
+auto yieldingBody(ScalarBody body) {
+  return [body](OpBuilder &builder, Location loc, ValueRange args) {
+    linalg::YieldOp::create(builder, loc, body(builder, loc, args));
+  };
+}
+
+} // namespace
+
+Value createElementwise(OpBuilder &builder, Location loc,
+                        RankedTensorType resultType, ValueRange inputs,
+                        ArrayRef<AffineMap> inputMaps, ScalarBody body) {
+  unsigned rank = resultType.getRank();
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(identityMap(builder.getContext(), rank));
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  Value init = createEmpty(builder, loc, resultType.getShape(),
+                           resultType.getElementType());
+  return linalg::GenericOp::create(builder, loc, resultType, inputs, init,
+                                   maps, iterators, yieldingBody(body))
+      .getResult(0);
+}
+
+Value createLastDimensionReduction(OpBuilder &builder, Location loc,
+                                   ValueRange inputs, ValueRange rowInputs,
+                                   double init, ScalarBody body) {
+  RankedTensorType inputType = tensorTypeOf(inputs.front());
+  unsigned rank = inputType.getRank();
+  MLIRContext *context = builder.getContext();
+  SmallVector<AffineMap> maps(inputs.size(), identityMap(context, rank));
+  maps.append(rowInputs.size() + 1, rowMap(context, rank));
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  iterators.back() = utils::IteratorType::reduction;
+  Value accumulator =
+      createFilled(builder, loc, inputType.getShape().drop_back(),
+                   inputType.getElementType(), init);
+  SmallVector<Value> operands(inputs);
+  llvm::append_range(operands, rowInputs);
+  return linalg::GenericOp::create(builder, loc, accumulator.getType(),
+                                   operands, accumulator, maps, iterators,
+                                   yieldingBody(body))
+      .getResult(0);
+}
+
+Value createMatmulTransposedWeight(OpBuilder &builder, Location loc, Value lhs,
+                                   Value weight, Value bias) {
+  RankedTensorType lhsType = tensorTypeOf(lhs);
+  int64_t rows = lhsType.getDimSize(0);
+  int64_t out = tensorTypeOf(weight).getDimSize(0);
+  Type elementType = lhsType.getElementType();
+  Value accumulator =
+      bias ? broadcastLastDimension(builder, loc, bias, {rows, out})
+           : createFilled(builder, loc, {rows, out}, elementType, 0.0);
+  auto matmul = linalg::MatmulOp::create(builder, loc, accumulator.getType(),
+                                         ValueRange{lhs, weight},
+                                         ValueRange{accumulator});
+  // (m, n, k): lhs[m, k], weight[n, k], result[m, n].
+  MLIRContext *context = builder.getContext();
+  AffineExpr m, n, k;
+  bindDims(context, m, n, k);
+  matmul.setIndexingMapsAttr(builder.getAffineMapArrayAttr(
+      {AffineMap::get(3, 0, {m, k}, context),
+       AffineMap::get(3, 0, {n, k}, context),
+       AffineMap::get(3, 0, {m, n}, context)}));
+  return matmul.getResult(0);
+}
+
+Value createLinear(OpBuilder &builder, Location loc, Value input, Value weight,
+                   Value bias) {
+  ArrayRef<int64_t> shape = tensorTypeOf(input).getShape();
+  int64_t in = shape.back();
+  int64_t rows = tensorTypeOf(input).getNumElements() / in;
+  Value flat = reshape(builder, loc, input, {rows, in});
+  Value product = createMatmulTransposedWeight(builder, loc, flat, weight, bias);
+  SmallVector<int64_t> resultShape(shape);
+  resultShape.back() = tensorTypeOf(weight).getDimSize(0);
+  return reshape(builder, loc, product, resultShape);
+}
+
+} // namespace mbc::mb_to_linalg

@@ -1,0 +1,104 @@
+//===- LinalgBuilders.h - linalg/tensor building blocks of MBToLinalg -*- C++ -*-===//
+//
+// The few shapes of IR every mb lowering is made of: reshapes and slices of
+// static tensors, element-wise and last-dimension-reduction linalg.generic
+// ops, and the transposed-weight matmul behind every projection. Each helper
+// is used by more than one op family.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MBC_PASSES_CONVERSION_MBTOLINALG_LINALGBUILDERS_H
+#define MBC_PASSES_CONVERSION_MBTOLINALG_LINALGBUILDERS_H
+
+#include "mlir/IR/AffineMap.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+
+namespace mbc::mb_to_linalg {
+
+/// Builds the scalar body of a linalg.generic from its block arguments
+/// (inputs, then outputs) and returns the value to yield.
+using ScalarBody =
+    llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location,
+                                   mlir::ValueRange)>;
+
+mlir::RankedTensorType tensorTypeOf(mlir::Value value);
+
+/// A scalar constant `value` of float type `type`.
+mlir::Value createFloatConstant(mlir::OpBuilder &builder, mlir::Location loc,
+                                mlir::Type type, double value);
+
+/// tensor.empty of a static shape.
+mlir::Value createEmpty(mlir::OpBuilder &builder, mlir::Location loc,
+                        llvm::ArrayRef<int64_t> shape, mlir::Type elementType);
+
+/// A static tensor filled with `value` (linalg.fill).
+mlir::Value createFilled(mlir::OpBuilder &builder, mlir::Location loc,
+                         llvm::ArrayRef<int64_t> shape, mlir::Type elementType,
+                         double value);
+
+/// Reshapes a static tensor to `shape` (same number of elements, row-major):
+/// one tensor.collapse_shape or tensor.expand_shape where the dims group,
+/// otherwise a collapse to 1-D followed by an expand.
+mlir::Value reshape(mlir::OpBuilder &builder, mlir::Location loc,
+                    mlir::Value value, llvm::ArrayRef<int64_t> shape);
+
+/// tensor.extract_slice with unit strides; the result keeps the source rank.
+mlir::Value extractSlice(mlir::OpBuilder &builder, mlir::Location loc,
+                         mlir::Value source, llvm::ArrayRef<int64_t> offsets,
+                         llvm::ArrayRef<int64_t> sizes);
+
+/// tensor.insert_slice of all of `source` (same rank as `dest`) at `offsets`.
+mlir::Value insertSlice(mlir::OpBuilder &builder, mlir::Location loc,
+                        mlir::Value source, mlir::Value dest,
+                        llvm::ArrayRef<int64_t> offsets);
+
+/// Concatenates static tensors of one rank along `dimension` by inserting
+/// them into one tensor.empty; parts of size 0 along `dimension` are skipped.
+mlir::Value concatenate(mlir::OpBuilder &builder, mlir::Location loc,
+                        mlir::ValueRange parts, int64_t dimension);
+
+/// Broadcasts `vector` ([D]) to `shape` (`[..., D]`) with linalg.broadcast.
+mlir::Value broadcastLastDimension(mlir::OpBuilder &builder, mlir::Location loc,
+                                   mlir::Value vector,
+                                   llvm::ArrayRef<int64_t> shape);
+
+/// Maps over the loops of a rank-`rank` iteration space.
+mlir::AffineMap identityMap(mlir::MLIRContext *context, unsigned rank);
+/// (d0, ..., dr-1) -> (d0, ..., dr-2): one value per row of the last dim.
+mlir::AffineMap rowMap(mlir::MLIRContext *context, unsigned rank);
+/// (d0, ..., dr-1) -> (dr-1): a per-feature parameter.
+mlir::AffineMap lastDimensionMap(mlir::MLIRContext *context, unsigned rank);
+
+/// An all-parallel linalg.generic whose result has `resultType` (identity
+/// map); `inputMaps[i]` maps the iteration space to `inputs[i]`.
+mlir::Value createElementwise(mlir::OpBuilder &builder, mlir::Location loc,
+                              mlir::RankedTensorType resultType,
+                              mlir::ValueRange inputs,
+                              llvm::ArrayRef<mlir::AffineMap> inputMaps,
+                              ScalarBody body);
+
+/// Reduces the last dimension of `inputs` (all of one shape `[..., D]`, the
+/// row statistics in `rowInputs` of shape `[...]`) into a `[...]` tensor
+/// initialised with `init`. The body gets (inputs..., rowInputs..., acc).
+mlir::Value createLastDimensionReduction(mlir::OpBuilder &builder,
+                                         mlir::Location loc,
+                                         mlir::ValueRange inputs,
+                                         mlir::ValueRange rowInputs,
+                                         double init, ScalarBody body);
+
+/// `lhs [M, K] * weight [N, K]^T (+ bias [N])` as one linalg.matmul whose
+/// indexing maps read the weight transposed (PyTorch's [out, in] layout, no
+/// transpose copy). The bias, when present, initialises the accumulator.
+mlir::Value createMatmulTransposedWeight(mlir::OpBuilder &builder,
+                                         mlir::Location loc, mlir::Value lhs,
+                                         mlir::Value weight, mlir::Value bias);
+
+/// `input [..., In] * weight [Out, In]^T (+ bias [Out])` -> `[..., Out]`:
+/// leading dims collapsed to one, createMatmulTransposedWeight, expanded back.
+mlir::Value createLinear(mlir::OpBuilder &builder, mlir::Location loc,
+                         mlir::Value input, mlir::Value weight,
+                         mlir::Value bias);
+
+} // namespace mbc::mb_to_linalg
+
+#endif // MBC_PASSES_CONVERSION_MBTOLINALG_LINALGBUILDERS_H

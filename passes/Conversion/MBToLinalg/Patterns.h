@@ -1,0 +1,27 @@
+//===- Patterns.h - the pattern sets of convert-mb-to-linalg ----*- C++ -*-===//
+//
+// One populate function per op family; MBToLinalg.cpp assembles them into the
+// pass. Every pattern rewrites one mb op into linalg/tensor/arith/math ops on
+// tensors with the exact semantics of the op's description in MBOps.td.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MBC_PASSES_CONVERSION_MBTOLINALG_PATTERNS_H
+#define MBC_PASSES_CONVERSION_MBTOLINALG_PATTERNS_H
+
+#include "mlir/IR/PatternMatch.h"
+
+namespace mbc::mb_to_linalg {
+
+/// mb.embedding, mb.position_embedding, mb.patchify, mb.start_token,
+/// mb.token_shift, mb.global_to_local, mb.merge_patches.
+void populateSequenceLayoutPatterns(mlir::RewritePatternSet &patterns);
+
+/// mb.layer_norm, mb.rms_norm, mb.linear, mb.ffn, mb.head.
+void populateLayerPatterns(mlir::RewritePatternSet &patterns);
+
+/// mb.global_attention, mb.local_attention.
+void populateAttentionPatterns(mlir::RewritePatternSet &patterns);
+
+} // namespace mbc::mb_to_linalg
+
+#endif // MBC_PASSES_CONVERSION_MBTOLINALG_PATTERNS_H
