@@ -63,13 +63,14 @@ int fail(llvm::Error error) { return fail(llvm::toString(std::move(error))); }
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // Every pass is known by name (registered before the pass-manager options),
+  // so --mlir-print-ir-before=<pass> etc. work.
+  registerAllPasses();
+  mbc::registerPasses();
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
-  // Every pass is known by name, so --mlir-print-ir-before=<pass> etc. work.
-  registerAllPasses();
-  mbc::registerPasses();
   llvm::cl::ParseCommandLineOptions(argc, argv,
                                     "mbc: the MEGABYTE compiler\n");
 
