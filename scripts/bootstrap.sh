@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   # compiler toolchain and build
   cmake ninja-build g++ ccache
+  nlohmann-json3-dev # libmbrt: JSON for META and safetensors headers
   # LLVM/MLIR 22 (shared libraries, headers, tablegen, FileCheck, lit)
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   # PyTorch reference (CPU) and its fast BLAS

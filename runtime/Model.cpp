@@ -1,0 +1,245 @@
+//===- Model.cpp - a loaded artifact: metadata, weights, code -------------===//
+#include "Model.h"
+#include "DeviceProbe.h"
+#include "RuntimeError.h"
+
+#include "mbc/ArtifactFormat.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+namespace mbrt {
+
+AlignedBuffer::AlignedBuffer(size_t size) : size_(size) {
+  size_t rounded = (size + 63) / 64 * 64;
+  if (rounded == 0)
+    rounded = 64;
+  data_ = static_cast<uint8_t *>(std::aligned_alloc(64, rounded));
+  if (!data_)
+    fail(MBRT_ERROR_OUT_OF_MEMORY,
+         "cannot allocate " + std::to_string(size) + " bytes");
+  std::memset(data_, 0, rounded);
+}
+
+AlignedBuffer::~AlignedBuffer() { std::free(data_); }
+
+AlignedBuffer::AlignedBuffer(AlignedBuffer &&other) noexcept
+    : data_(other.data_), size_(other.size_) {
+  other.data_ = nullptr;
+  other.size_ = 0;
+}
+
+AlignedBuffer &AlignedBuffer::operator=(AlignedBuffer &&other) noexcept {
+  if (this != &other) {
+    std::free(data_);
+    data_ = other.data_;
+    size_ = other.size_;
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  return *this;
+}
+
+namespace {
+
+/// ABI: every weight pointer is at least 16-byte aligned.
+constexpr uintptr_t weightAlignment = 16;
+
+bool hostHasFeature(const std::string &feature, bool &known) {
+  known = true;
+#if defined(__x86_64__)
+#define MBRT_FEATURE(name)                                                     \
+  if (feature == name)                                                         \
+    return __builtin_cpu_supports(name);
+  MBRT_FEATURE("sse4.1")
+  MBRT_FEATURE("sse4.2")
+  MBRT_FEATURE("avx")
+  MBRT_FEATURE("avx2")
+  MBRT_FEATURE("fma")
+  MBRT_FEATURE("f16c")
+  MBRT_FEATURE("bmi")
+  MBRT_FEATURE("bmi2")
+  MBRT_FEATURE("avx512f")
+  MBRT_FEATURE("avx512bw")
+  MBRT_FEATURE("avx512cd")
+  MBRT_FEATURE("avx512dq")
+  MBRT_FEATURE("avx512vl")
+  MBRT_FEATURE("avx512vnni")
+  MBRT_FEATURE("avx512bf16")
+  MBRT_FEATURE("avx512fp16")
+#undef MBRT_FEATURE
+#endif
+  known = false;
+  return true;
+}
+
+std::string hostArchitecture() {
+#if defined(__x86_64__)
+  return "x86_64";
+#elif defined(__aarch64__)
+  return "aarch64";
+#else
+  return "";
+#endif
+}
+
+/// Rejects CPU code that would fault on this machine (wrong architecture, a
+/// missing instruction set extension) with a message instead of SIGILL.
+void checkCpuTarget(const std::string &path, const ModelMetadata &meta) {
+  const nlohmann::json &targets = meta.document["targets"];
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const nlohmann::json &target = targets[i];
+    if (target["kind"] != "cpu")
+      continue;
+    std::string where = path + ": META: targets[" + std::to_string(i) + "]";
+    if (target.contains("triple") && target["triple"].is_string()) {
+      std::string triple = target["triple"].get<std::string>();
+      std::string host = hostArchitecture();
+      if (!host.empty() && triple.compare(0, host.size(), host) != 0)
+        fail(MBRT_ERROR_UNSUPPORTED,
+             where + ": compiled for " + triple + ", this machine is " + host);
+    }
+    if (!target.contains("features") || !target["features"].is_string())
+      continue;
+    std::stringstream features(target["features"].get<std::string>());
+    std::string feature;
+    while (std::getline(features, feature, ',')) {
+      if (feature.size() < 2 || feature[0] != '+')
+        continue;
+      bool known;
+      if (!hostHasFeature(feature.substr(1), known) && known)
+        fail(MBRT_ERROR_UNSUPPORTED,
+             where + ": the code needs CPU feature " + feature.substr(1) +
+                 ", which this CPU lacks; recompile the model on (or for) "
+                 "this machine");
+    }
+  }
+}
+
+std::string directoryOf(const std::string &path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos)
+    return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+} // namespace
+
+Model::Model(const std::string &path, const mbrt_model_options &options)
+    : path_(path) {
+  if (options.device == MBRT_DEVICE_CUDA) {
+    std::string problem = probeCudaDevice();
+    if (!problem.empty())
+      fail(MBRT_ERROR_NO_DEVICE, problem);
+    fail(MBRT_ERROR_UNSUPPORTED,
+         "the CUDA backend is not in this runtime yet; use the CPU device");
+  }
+  if (options.device != MBRT_DEVICE_CPU && options.device != MBRT_DEVICE_AUTO)
+    fail(MBRT_ERROR_INVALID_ARGUMENT,
+         "unknown device " + std::to_string(int(options.device)));
+  file_ = std::make_unique<MappedFile>(path);
+  container_ = readArtifactContainer(path, file_->data(), file_->size());
+  const ArtifactSection *meta = container_.find(MBX_SECTION_META);
+  meta_ = parseModelMetadata(path, meta->data, meta->size);
+  checkCpuTarget(path, meta_);
+  if (meta_.weightsEmbedded)
+    bindEmbeddedWeights();
+  else
+    bindExternalWeights(options);
+  loadCpuCode();
+}
+
+void Model::bindEmbeddedWeights() {
+  const ArtifactSection *section = container_.find(MBX_SECTION_WEIGHTS);
+  if (!section && !meta_.weights.empty())
+    fail(MBRT_ERROR_FORMAT, path_ + ": META weights.mode is \"embedded\" but "
+                                    "the artifact has no WEIGHTS section");
+  for (size_t i = 0; i < meta_.weights.size(); ++i) {
+    const WeightTensor &tensor = meta_.weights[i];
+    std::string where = path_ + ": META: weights.tensors[" + std::to_string(i) +
+                        "] (\"" + tensor.name + "\")";
+    if (tensor.offset > section->size ||
+        tensor.size > section->size - tensor.offset)
+      fail(MBRT_ERROR_FORMAT, where + ": bytes [" +
+                                  std::to_string(tensor.offset) + ", " +
+                                  std::to_string(tensor.offset + tensor.size) +
+                                  ") lie outside the WEIGHTS section of " +
+                                  std::to_string(section->size) + " bytes");
+    const uint8_t *data = section->data + tensor.offset;
+    if (reinterpret_cast<uintptr_t>(data) % weightAlignment != 0)
+      fail(MBRT_ERROR_FORMAT, where + ": offset " +
+                                  std::to_string(tensor.offset) +
+                                  " is not 16-byte aligned");
+    weights_.push_back(data);
+  }
+}
+
+void Model::bindExternalWeights(const mbrt_model_options &options) {
+  std::string origin;
+  if (options.weights_path) {
+    weightsPath_ = options.weights_path;
+    origin = "the weights file given in the options";
+  } else if (!meta_.weightsFile.empty() && meta_.weightsFile[0] == '/') {
+    weightsPath_ = meta_.weightsFile;
+    origin = "META weights.file";
+  } else {
+    weightsPath_ = directoryOf(path_) + "/" + meta_.weightsFile;
+    origin = "META weights.file, relative to the artifact's folder";
+  }
+  try {
+    safetensors_ = std::make_unique<SafetensorsFile>(weightsPath_);
+  } catch (const RuntimeError &error) {
+    fail(MBRT_ERROR_WEIGHTS,
+         std::string("external weights (") + origin + "): " + error.what());
+  }
+  for (const WeightTensor &expected : meta_.weights) {
+    std::string where = weightsPath_ + ": tensor \"" + expected.name + "\"";
+    std::string wanted = std::string(weightDTypeName(expected.dtype)) + " " +
+                         shapeToString(expected.shape);
+    const SafetensorsTensor *found = safetensors_->find(expected.name);
+    if (!found)
+      fail(MBRT_ERROR_WEIGHTS, where + " is missing (the artifact " + path_ +
+                                   " expects " + wanted + ")");
+    if (found->dtype != weightDTypeName(expected.dtype))
+      fail(MBRT_ERROR_WEIGHTS, where + " has dtype " + found->dtype +
+                                   ", the artifact expects " + wanted);
+    if (found->shape != expected.shape)
+      fail(MBRT_ERROR_WEIGHTS, where + " has shape " +
+                                   shapeToString(found->shape) +
+                                   ", the artifact expects " + wanted);
+    if (reinterpret_cast<uintptr_t>(found->data) % weightAlignment == 0) {
+      weights_.push_back(found->data);
+      continue;
+    }
+    // safetensors aligns tensors to their element size only: copy the
+    // ones the ABI's 16-byte alignment rules out.
+    realignedWeights_.emplace_back(found->size);
+    std::memcpy(realignedWeights_.back().data(), found->data, found->size);
+    weights_.push_back(realignedWeights_.back().data());
+  }
+}
+
+void Model::loadCpuCode() {
+  const ArtifactSection *section = container_.find(MBX_SECTION_CPU_CODE);
+  if (!section)
+    fail(MBRT_ERROR_CODE, path_ + ": the artifact has no CPU_CODE section "
+                                  "(it holds CUDA code only)");
+  code_ = std::make_unique<LoadedCode>(path_ + ": CPU_CODE section",
+                                       section->data, section->size);
+  for (const EntryPoint &entry : meta_.entryPoints) {
+    void *address = code_->find(entry.symbol);
+    if (!address)
+      fail(MBRT_ERROR_CODE, path_ + ": CPU_CODE does not define symbol \"" +
+                                entry.symbol + "\" of entry point \"" +
+                                entry.name + "\" (META " + entry.jsonPath +
+                                ".symbol)");
+    functions_.push_back(reinterpret_cast<EntryFunction>(address));
+  }
+}
+
+EntryFunction Model::function(const EntryPoint &entry) const {
+  return functions_[&entry - meta_.entryPoints.data()];
+}
+
+} // namespace mbrt

@@ -1,0 +1,80 @@
+//===- Model.h - a loaded artifact: metadata, weights, code -----*- C++ -*-===//
+//
+// Immutable once loaded, so any number of sessions on any threads share it.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MBRT_MODEL_H
+#define MBRT_MODEL_H
+
+#include "ArtifactReader.h"
+#include "CodeLoader.h"
+#include "MappedFile.h"
+#include "ModelMetadata.h"
+#include "SafetensorsReader.h"
+
+#include "mbrt/mbrt.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mbrt {
+
+/// Every compiled entry point has this signature (docs/artifact.md).
+using EntryFunction = void (*)(void **args);
+
+/// Memory aligned to 64 bytes, zero-filled, freed with the object.
+class AlignedBuffer {
+public:
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(size_t size);
+  ~AlignedBuffer();
+  AlignedBuffer(AlignedBuffer &&other) noexcept;
+  AlignedBuffer &operator=(AlignedBuffer &&other) noexcept;
+  AlignedBuffer(const AlignedBuffer &) = delete;
+  AlignedBuffer &operator=(const AlignedBuffer &) = delete;
+
+  uint8_t *data() const { return data_; }
+  size_t size() const { return size_; }
+
+private:
+  uint8_t *data_ = nullptr;
+  size_t size_ = 0;
+};
+
+class Model {
+public:
+  /// Loads and validates everything; throws RuntimeError.
+  Model(const std::string &path, const mbrt_model_options &options);
+
+  const ModelMetadata &metadata() const { return meta_; }
+  uint32_t formatVersion() const { return container_.formatVersion; }
+  const std::string &path() const { return path_; }
+  /// The external weights file in use; "" when embedded.
+  const std::string &weightsPath() const { return weightsPath_; }
+
+  /// The data of META's weights.tensors[index] (16-byte aligned).
+  const void *weight(size_t index) const { return weights_[index]; }
+  /// The function of META's entry point `entry`.
+  EntryFunction function(const EntryPoint &entry) const;
+
+private:
+  void bindEmbeddedWeights();
+  void bindExternalWeights(const mbrt_model_options &options);
+  void loadCpuCode();
+
+  std::string path_;
+  std::unique_ptr<MappedFile> file_;
+  ArtifactContainer container_;
+  ModelMetadata meta_;
+  std::string weightsPath_;
+  std::unique_ptr<SafetensorsFile> safetensors_;
+  std::vector<AlignedBuffer> realignedWeights_;
+  std::vector<const void *> weights_;
+  std::unique_ptr<LoadedCode> code_;
+  std::vector<EntryFunction> functions_; // parallel to meta_.entryPoints
+};
+
+} // namespace mbrt
+
+#endif // MBRT_MODEL_H

@@ -1,0 +1,540 @@
+//===- ModelMetadata.cpp - the META section, parsed and validated ---------===//
+#include "ModelMetadata.h"
+#include "RuntimeError.h"
+
+#include "mbc/ArtifactFormat.h"
+
+#include <limits>
+#include <set>
+
+namespace mbrt {
+
+using nlohmann::json;
+
+size_t dtypeSize(DType dtype) {
+  switch (dtype) {
+  case DType::I32:
+  case DType::F32:
+    return 4;
+  case DType::I64:
+    return 8;
+  case DType::F16:
+  case DType::BF16:
+    return 2;
+  }
+  return 0;
+}
+
+const char *dtypeName(DType dtype) {
+  switch (dtype) {
+  case DType::I32:
+    return "i32";
+  case DType::I64:
+    return "i64";
+  case DType::F32:
+    return "f32";
+  case DType::F16:
+    return "f16";
+  case DType::BF16:
+    return "bf16";
+  }
+  return "?";
+}
+
+const char *weightDTypeName(DType dtype) {
+  switch (dtype) {
+  case DType::F32:
+    return "F32";
+  case DType::F16:
+    return "F16";
+  case DType::BF16:
+    return "BF16";
+  default:
+    return dtypeName(dtype);
+  }
+}
+
+int64_t elementCount(const std::vector<int64_t> &shape) {
+  int64_t count = 1;
+  for (int64_t dim : shape)
+    count *= dim; // shapes are bounded when parsed, so this cannot overflow
+  return count;
+}
+
+std::string shapeToString(const std::vector<int64_t> &shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+int EntryPoint::findArg(const std::string &argName) const {
+  for (size_t i = 0; i < args.size(); ++i)
+    if (args[i].kind != ArgKind::Weight && args[i].kind != ArgKind::Context &&
+        args[i].name == argName)
+      return static_cast<int>(i);
+  return -1;
+}
+
+const EntryPoint *ModelMetadata::findEntry(const std::string &name) const {
+  for (const EntryPoint &entry : entryPoints)
+    if (entry.name == name)
+      return &entry;
+  return nullptr;
+}
+
+namespace {
+
+/// The largest element count of one tensor or buffer (2^40): bounds every
+/// product of a shape so later arithmetic cannot overflow.
+constexpr int64_t maxElements = int64_t(1) << 40;
+
+std::string keyPath(const std::string &parent, const std::string &key) {
+  return parent.empty() ? key : parent + "." + key;
+}
+
+std::string indexPath(const std::string &parent, size_t index) {
+  return parent + "[" + std::to_string(index) + "]";
+}
+
+/// Typed access to META's JSON; every failure names the key path.
+class MetaReader {
+public:
+  explicit MetaReader(std::string artifactPath)
+      : prefix_(std::move(artifactPath) + ": META: ") {}
+
+  [[noreturn]] void error(const std::string &path,
+                          const std::string &message) const {
+    fail(MBRT_ERROR_FORMAT,
+         prefix_ + (path.empty() ? "" : path + ": ") + message);
+  }
+
+  const json &member(const json &object, const std::string &objectPath,
+                     const char *key) const {
+    const json *value = optionalMember(object, objectPath, key);
+    if (!value)
+      error(keyPath(objectPath, key), "required key is missing");
+    return *value;
+  }
+
+  const json *optionalMember(const json &object, const std::string &objectPath,
+                             const char *key) const {
+    if (!object.is_object())
+      error(objectPath, "expected an object, got " + describe(object));
+    auto found = object.find(key);
+    return found == object.end() ? nullptr : &*found;
+  }
+
+  const json &objectAt(const json &object, const std::string &objectPath,
+                       const char *key) const {
+    const json &value = member(object, objectPath, key);
+    if (!value.is_object())
+      error(keyPath(objectPath, key),
+            "expected an object, got " + describe(value));
+    return value;
+  }
+
+  const json &arrayAt(const json &object, const std::string &objectPath,
+                      const char *key) const {
+    const json &value = member(object, objectPath, key);
+    if (!value.is_array())
+      error(keyPath(objectPath, key),
+            "expected an array, got " + describe(value));
+    return value;
+  }
+
+  int64_t integer(const json &value, const std::string &path, int64_t minimum,
+                  int64_t maximum) const {
+    if (!value.is_number_integer())
+      error(path, "expected an integer, got " + describe(value));
+    if (value.is_number_unsigned() &&
+        value.get<uint64_t>() >
+            static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      error(path, "integer " + value.dump() + " is out of range");
+    int64_t number = value.get<int64_t>();
+    if (number < minimum || number > maximum)
+      error(path, "expected an integer in [" + std::to_string(minimum) + ", " +
+                      std::to_string(maximum) + "], got " +
+                      std::to_string(number));
+    return number;
+  }
+
+  int64_t integerAt(const json &object, const std::string &objectPath,
+                    const char *key, int64_t minimum, int64_t maximum) const {
+    return integer(member(object, objectPath, key), keyPath(objectPath, key),
+                   minimum, maximum);
+  }
+
+  std::string stringAt(const json &object, const std::string &objectPath,
+                       const char *key) const {
+    const json &value = member(object, objectPath, key);
+    if (!value.is_string())
+      error(keyPath(objectPath, key),
+            "expected a string, got " + describe(value));
+    return value.get<std::string>();
+  }
+
+  bool booleanAt(const json &object, const std::string &objectPath,
+                 const char *key) const {
+    const json &value = member(object, objectPath, key);
+    if (!value.is_boolean())
+      error(keyPath(objectPath, key),
+            "expected true or false, got " + describe(value));
+    return value.get<bool>();
+  }
+
+  std::vector<int64_t> shapeAt(const json &object,
+                               const std::string &objectPath) const {
+    std::string path = keyPath(objectPath, "shape");
+    const json &value = arrayAt(object, objectPath, "shape");
+    std::vector<int64_t> shape;
+    int64_t count = 1;
+    for (size_t i = 0; i < value.size(); ++i) {
+      int64_t dim = integer(value[i], indexPath(path, i), 0, maxElements);
+      if (dim != 0 && count > maxElements / dim)
+        error(path, "more than 2^40 elements");
+      count *= dim;
+      shape.push_back(dim);
+    }
+    return shape;
+  }
+
+  static std::string describe(const json &value) {
+    std::string text = value.dump();
+    if (text.size() > 40)
+      text = text.substr(0, 37) + "...";
+    return std::string(value.type_name()) + " " + text;
+  }
+
+private:
+  std::string prefix_;
+};
+
+DType parseWeightDType(const MetaReader &reader, const json &object,
+                       const std::string &path) {
+  std::string name = reader.stringAt(object, path, "dtype");
+  if (name == "F32")
+    return DType::F32;
+  if (name == "F16")
+    return DType::F16;
+  if (name == "BF16")
+    return DType::BF16;
+  reader.error(keyPath(path, "dtype"),
+               "expected \"F32\", \"F16\" or \"BF16\", got \"" + name + "\"");
+}
+
+DType parseBufferDType(const MetaReader &reader, const json &object,
+                       const std::string &path) {
+  std::string name = reader.stringAt(object, path, "dtype");
+  for (DType dtype :
+       {DType::I32, DType::I64, DType::F32, DType::F16, DType::BF16})
+    if (name == dtypeName(dtype))
+      return dtype;
+  reader.error(keyPath(path, "dtype"),
+               "expected one of \"i32\", \"i64\", \"f32\", \"f16\", \"bf16\", "
+               "got \"" +
+                   name + "\"");
+}
+
+void parseModelConfig(const MetaReader &reader, const json &root,
+                      ModelMetadata &meta) {
+  const json &model = reader.objectAt(root, "", "model");
+  meta.architectureName = reader.stringAt(model, "model", "architecture");
+  if (meta.architectureName == "megabyte")
+    meta.architecture = Architecture::Megabyte;
+  else if (meta.architectureName == "megabyte-lucidrains")
+    meta.architecture = Architecture::MegabyteLucidrains;
+  else
+    reader.error("model.architecture",
+                 "expected \"megabyte\" or \"megabyte-lucidrains\", got \"" +
+                     meta.architectureName + "\"");
+  meta.vocabSize = static_cast<int32_t>(
+      reader.integerAt(model, "model", "vocab_size", 1, int64_t(1) << 24));
+  if (reader.optionalMember(model, "model", "pad_id"))
+    meta.padId = static_cast<int32_t>(
+        reader.integerAt(model, "model", "pad_id", 0, meta.vocabSize - 1));
+  const json &stages = reader.arrayAt(model, "model", "stages");
+  if (stages.size() < 2)
+    reader.error("model.stages", "expected at least 2 stages, got " +
+                                     std::to_string(stages.size()));
+  meta.maxLength = 1;
+  meta.stages.resize(stages.size());
+  for (size_t s = 0; s < stages.size(); ++s) {
+    std::string path = indexPath("model.stages", s);
+    int64_t seqLen =
+        reader.integerAt(stages[s], path, "seq_len", 1, int64_t(1) << 30);
+    if (meta.maxLength > (int64_t(1) << 40) / seqLen)
+      reader.error("model.stages", "the product of seq_len exceeds 2^40");
+    meta.maxLength *= seqLen;
+    meta.stages[s].seqLen = seqLen;
+  }
+}
+
+void parseWeights(const MetaReader &reader, const json &root,
+                  ModelMetadata &meta) {
+  const json &weights = reader.objectAt(root, "", "weights");
+  std::string mode = reader.stringAt(weights, "weights", "mode");
+  if (mode != "embedded" && mode != "external")
+    reader.error("weights.mode",
+                 "expected \"embedded\" or \"external\", got \"" + mode + "\"");
+  meta.weightsEmbedded = mode == "embedded";
+  if (!meta.weightsEmbedded) {
+    meta.weightsFile = reader.stringAt(weights, "weights", "file");
+    if (meta.weightsFile.empty())
+      reader.error("weights.file", "is empty");
+  }
+  const json &tensors = reader.arrayAt(weights, "weights", "tensors");
+  std::set<std::string> names;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    std::string path = indexPath("weights.tensors", i);
+    WeightTensor tensor;
+    tensor.name = reader.stringAt(tensors[i], path, "name");
+    if (!names.insert(tensor.name).second)
+      reader.error(keyPath(path, "name"),
+                   "tensor \"" + tensor.name + "\" is listed twice");
+    tensor.dtype = parseWeightDType(reader, tensors[i], path);
+    tensor.shape = reader.shapeAt(tensors[i], path);
+    uint64_t bytes =
+        uint64_t(elementCount(tensor.shape)) * dtypeSize(tensor.dtype);
+    if (meta.weightsEmbedded) {
+      tensor.offset = reader.integerAt(tensors[i], path, "offset", 0,
+                                       std::numeric_limits<int64_t>::max());
+      tensor.size = reader.integerAt(tensors[i], path, "size", 0,
+                                     std::numeric_limits<int64_t>::max());
+      if (tensor.size != bytes)
+        reader.error(keyPath(path, "size"),
+                     std::to_string(tensor.size) + " bytes, but shape " +
+                         shapeToString(tensor.shape) + " of " +
+                         weightDTypeName(tensor.dtype) + " needs " +
+                         std::to_string(bytes));
+    }
+    tensor.size = bytes;
+    meta.weights.push_back(std::move(tensor));
+  }
+}
+
+void parseEntryPoints(const MetaReader &reader, const json &root,
+                      ModelMetadata &meta) {
+  const json &entries = reader.arrayAt(root, "", "entry_points");
+  std::set<std::string> entryNames;
+  for (size_t e = 0; e < entries.size(); ++e) {
+    EntryPoint entry;
+    entry.jsonPath = indexPath("entry_points", e);
+    entry.name = reader.stringAt(entries[e], entry.jsonPath, "name");
+    if (!entryNames.insert(entry.name).second)
+      reader.error(keyPath(entry.jsonPath, "name"),
+                   "entry point \"" + entry.name + "\" is listed twice");
+    entry.symbol = reader.stringAt(entries[e], entry.jsonPath, "symbol");
+    if (entry.symbol.empty())
+      reader.error(keyPath(entry.jsonPath, "symbol"), "is empty");
+    std::string argsPath = keyPath(entry.jsonPath, "args");
+    const json &args = reader.arrayAt(entries[e], entry.jsonPath, "args");
+    std::set<std::string> argNames;
+    for (size_t a = 0; a < args.size(); ++a) {
+      std::string path = indexPath(argsPath, a);
+      EntryArg arg;
+      std::string kind = reader.stringAt(args[a], path, "kind");
+      if (kind == "context")
+        arg.kind = ArgKind::Context;
+      else if (kind == "weight")
+        arg.kind = ArgKind::Weight;
+      else if (kind == "input")
+        arg.kind = ArgKind::Input;
+      else if (kind == "output")
+        arg.kind = ArgKind::Output;
+      else if (kind == "inout")
+        arg.kind = ArgKind::InOut;
+      else
+        reader.error(keyPath(path, "kind"),
+                     "expected \"context\", \"weight\", \"input\", \"output\" "
+                     "or \"inout\", got \"" +
+                         kind + "\"");
+      if ((arg.kind == ArgKind::Context) != (a == 0))
+        reader.error(keyPath(path, "kind"),
+                     a == 0 ? "args[0] must be the context"
+                            : "only args[0] may be the context");
+      if (arg.kind == ArgKind::Weight) {
+        arg.name = reader.stringAt(args[a], path, "name");
+        size_t index = 0;
+        while (index < meta.weights.size() &&
+               meta.weights[index].name != arg.name)
+          ++index;
+        if (index == meta.weights.size())
+          reader.error(keyPath(path, "name"),
+                       "weight \"" + arg.name + "\" is not in weights.tensors");
+        arg.weightIndex = index;
+      } else if (arg.kind != ArgKind::Context) {
+        arg.name = reader.stringAt(args[a], path, "name");
+        if (!argNames.insert(arg.name).second)
+          reader.error(keyPath(path, "name"),
+                       "argument \"" + arg.name + "\" is listed twice");
+        arg.dtype = parseBufferDType(reader, args[a], path);
+        arg.shape = reader.shapeAt(args[a], path);
+      }
+      entry.args.push_back(std::move(arg));
+    }
+    if (entry.args.empty())
+      reader.error(argsPath, "is empty: args[0] must be the context");
+    meta.entryPoints.push_back(std::move(entry));
+  }
+}
+
+void parseGeneration(const MetaReader &reader, const json &root,
+                     ModelMetadata &meta) {
+  const json *generation = reader.optionalMember(root, "", "generation");
+  if (!generation)
+    return;
+  meta.hasGeneration = true;
+  const json &stages = reader.arrayAt(*generation, "generation", "stages");
+  if (stages.size() != meta.stages.size())
+    reader.error("generation.stages", std::to_string(stages.size()) +
+                                          " stages, but model.stages "
+                                          "has " +
+                                          std::to_string(meta.stages.size()));
+  meta.startToken = reader.booleanAt(*generation, "generation", "start_token");
+  bool expectStart = meta.architecture == Architecture::MegabyteLucidrains;
+  if (meta.startToken != expectStart)
+    reader.error("generation.start_token",
+                 std::string("architecture \"") + meta.architectureName +
+                     "\" needs " + (expectStart ? "true" : "false"));
+  constexpr int64_t maxDim = int64_t(1) << 30;
+  int64_t unitsBelow = 1;
+  for (size_t s = stages.size(); s-- > 0;) {
+    std::string path = indexPath("generation.stages", s);
+    GenerationStage &stage = meta.stages[s];
+    stage.dim = reader.integerAt(stages[s], path, "dim", 1, maxDim);
+    stage.positions = reader.integerAt(stages[s], path, "positions", 1, maxDim);
+    stage.layers = reader.integerAt(stages[s], path, "layers", 0, maxDim);
+    stage.kvWidth = reader.integerAt(stages[s], path, "kv_width", 0, maxDim);
+    stage.units = reader.integerAt(stages[s], path, "units", 1,
+                                   std::numeric_limits<int64_t>::max());
+    int64_t expectedPositions = stage.seqLen + (meta.startToken ? 1 : 0);
+    if (stage.positions != expectedPositions)
+      reader.error(keyPath(path, "positions"),
+                   "expected " + std::to_string(expectedPositions) +
+                       " (model.stages[" + std::to_string(s) + "].seq_len " +
+                       std::to_string(stage.seqLen) +
+                       (meta.startToken ? " + 1 start token)" : ")") +
+                       ", got " + std::to_string(stage.positions));
+    if (stage.units != unitsBelow)
+      reader.error(keyPath(path, "units"),
+                   "expected " + std::to_string(unitsBelow) +
+                       " (the product of the finer stages' seq_len), got " +
+                       std::to_string(stage.units));
+    unitsBelow *= stage.seqLen;
+  }
+}
+
+/// Checks that entry `entry` has a non-weight argument `name` of `kind`,
+/// `dtype` and `shape` (an empty shape matches any, for the score window).
+void expectArg(const MetaReader &reader, const EntryPoint &entry,
+               const std::string &name, ArgKind kind, DType dtype,
+               const std::vector<int64_t> &shape) {
+  static const char *const kindNames[] = {"context", "weight", "input",
+                                          "output", "inout"};
+  std::string wanted = std::string(kindNames[int(kind)]) + " \"" + name +
+                       "\" of " + dtypeName(dtype) + " " + shapeToString(shape);
+  int index = entry.findArg(name);
+  if (index < 0)
+    reader.error(keyPath(entry.jsonPath, "args"),
+                 "entry point \"" + entry.name + "\" needs an " + wanted);
+  const EntryArg &arg = entry.args[index];
+  std::string path = indexPath(keyPath(entry.jsonPath, "args"), index);
+  if (arg.kind != kind || arg.dtype != dtype || arg.shape != shape)
+    reader.error(path, "entry point \"" + entry.name + "\" needs an " + wanted +
+                           ", got " + kindNames[int(arg.kind)] + " of " +
+                           dtypeName(arg.dtype) + " " +
+                           shapeToString(arg.shape));
+}
+
+void validateScoreEntry(const MetaReader &reader, const ModelMetadata &meta) {
+  const EntryPoint *score = meta.findEntry("score");
+  if (!score)
+    return;
+  int bytesIndex = score->findArg("bytes");
+  if (bytesIndex < 0 || score->args[bytesIndex].shape.size() != 2 ||
+      score->args[bytesIndex].shape[0] < 1 ||
+      score->args[bytesIndex].shape[1] < 1)
+    reader.error(keyPath(score->jsonPath, "args"),
+                 "entry point \"score\" needs an input \"bytes\" of i32 [B, "
+                 "T] with B, T >= 1");
+  int64_t batch = score->args[bytesIndex].shape[0];
+  int64_t window = score->args[bytesIndex].shape[1];
+  expectArg(reader, *score, "bytes", ArgKind::Input, DType::I32,
+            {batch, window});
+  expectArg(reader, *score, "logp", ArgKind::Output, DType::F32,
+            {batch, window, meta.vocabSize});
+}
+
+void validateGenerationEntries(const MetaReader &reader,
+                               const ModelMetadata &meta) {
+  if (!meta.hasGeneration)
+    return;
+  auto require = [&](const std::string &name) -> const EntryPoint & {
+    const EntryPoint *entry = meta.findEntry(name);
+    if (!entry)
+      reader.error("entry_points", "generation needs an entry point \"" + name +
+                                       "\", and there is none");
+    return *entry;
+  };
+  size_t last = meta.stages.size() - 1;
+  for (size_t s = 0; s <= last; ++s) {
+    const GenerationStage &stage = meta.stages[s];
+    std::string suffix = "_" + std::to_string(s);
+    const EntryPoint &embed = require("embed" + suffix);
+    expectArg(reader, embed, "unit", ArgKind::Input, DType::I32, {stage.units});
+    expectArg(reader, embed, "position", ArgKind::Input, DType::I64, {1});
+    expectArg(reader, embed, "token", ArgKind::Output, DType::F32, {stage.dim});
+    const EntryPoint &step = require("step" + suffix);
+    expectArg(reader, step, "token", ArgKind::Input, DType::F32, {stage.dim});
+    expectArg(reader, step, "context", ArgKind::Input, DType::F32, {stage.dim});
+    expectArg(reader, step, "position", ArgKind::Input, DType::I64, {1});
+    expectArg(reader, step, "hidden", ArgKind::Output, DType::F32, {stage.dim});
+    if (s < last) {
+      const GenerationStage &next = meta.stages[s + 1];
+      const EntryPoint &project = require("project" + suffix);
+      expectArg(reader, project, "hidden", ArgKind::Input, DType::F32,
+                {stage.dim});
+      expectArg(reader, project, "context", ArgKind::Output, DType::F32,
+                {next.seqLen, next.dim});
+    }
+  }
+  const EntryPoint &head = require("head");
+  expectArg(reader, head, "hidden", ArgKind::Input, DType::F32,
+            {meta.stages[last].dim});
+  expectArg(reader, head, "logp", ArgKind::Output, DType::F32,
+            {meta.vocabSize});
+}
+
+} // namespace
+
+ModelMetadata parseModelMetadata(const std::string &artifactPath,
+                                 const uint8_t *data, size_t size) {
+  MetaReader reader(artifactPath);
+  ModelMetadata meta;
+  meta.text.assign(reinterpret_cast<const char *>(data), size);
+  try {
+    meta.document = json::parse(meta.text);
+  } catch (const json::parse_error &error) {
+    reader.error("", std::string("not valid JSON: ") + error.what());
+  }
+  const json &root = meta.document;
+  if (!root.is_object())
+    reader.error("",
+                 "expected a JSON object, got " + MetaReader::describe(root));
+  meta.formatVersion = static_cast<uint32_t>(
+      reader.integerAt(root, "", "format_version", 1, MBX_FORMAT_VERSION));
+  meta.compiler = reader.stringAt(root, "", "compiler");
+  const json &targets = reader.arrayAt(root, "", "targets");
+  for (size_t i = 0; i < targets.size(); ++i)
+    reader.stringAt(targets[i], indexPath("targets", i), "kind");
+  parseModelConfig(reader, root, meta);
+  parseWeights(reader, root, meta);
+  parseEntryPoints(reader, root, meta);
+  parseGeneration(reader, root, meta);
+  validateScoreEntry(reader, meta);
+  validateGenerationEntries(reader, meta);
+  return meta;
+}
+
+} // namespace mbrt

@@ -1,0 +1,299 @@
+//===- Session.cpp - scoring and KV-cached generation for one user --------===//
+#include "Session.h"
+#include "RuntimeError.h"
+#include "Sampler.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace mbrt {
+
+void checkVocabulary(const uint8_t *bytes, size_t size, int32_t vocabSize,
+                     const char *what) {
+  if (vocabSize >= 256)
+    return;
+  for (size_t i = 0; i < size; ++i)
+    if (bytes[i] >= vocabSize)
+      fail(MBRT_ERROR_INVALID_ARGUMENT,
+           std::string(what) + ": byte " + std::to_string(bytes[i]) +
+               " at offset " + std::to_string(i) +
+               " is outside the model's vocabulary of " +
+               std::to_string(vocabSize) + " tokens");
+}
+
+EntryCall::EntryCall(const Model &model, const EntryPoint &entry,
+                     mbrt_host_context *context)
+    : entry_(&entry), function_(model.function(entry)) {
+  buffers_.resize(entry.args.size());
+  args_.resize(entry.args.size());
+  for (size_t i = 0; i < entry.args.size(); ++i) {
+    const EntryArg &arg = entry.args[i];
+    switch (arg.kind) {
+    case ArgKind::Context:
+      args_[i] = context;
+      break;
+    case ArgKind::Weight:
+      // The ABI takes void*; compiled code only reads weights.
+      args_[i] = const_cast<void *>(model.weight(arg.weightIndex));
+      break;
+    case ArgKind::Input:
+    case ArgKind::Output:
+    case ArgKind::InOut:
+      buffers_[i] =
+          AlignedBuffer(size_t(elementCount(arg.shape)) * dtypeSize(arg.dtype));
+      args_[i] = buffers_[i].data();
+      break;
+    }
+  }
+}
+
+const AlignedBuffer &EntryCall::bufferOf(const std::string &name) const {
+  int index = entry_->findArg(name);
+  if (index < 0)
+    fail(MBRT_ERROR_INTERNAL, "entry point \"" + entry_->name +
+                                  "\" has no argument \"" + name + "\"");
+  return buffers_[index];
+}
+
+void EntryCall::resetState() {
+  for (size_t i = 0; i < buffers_.size(); ++i)
+    if (entry_->args[i].kind == ArgKind::InOut)
+      std::memset(buffers_[i].data(), 0, buffers_[i].size());
+}
+
+Session::Session(const Model &model, int threads)
+    : model_(model), meta_(model.metadata()), pool_(threads),
+      hostContext_(pool_.hostContext()) {
+  if (const EntryPoint *score = meta_.findEntry("score"))
+    score_ = std::make_unique<EntryCall>(model, *score, &hostContext_);
+  if (!meta_.hasGeneration)
+    return;
+  size_t last = meta_.stages.size() - 1;
+  stages_.resize(meta_.stages.size());
+  for (size_t s = 0; s <= last; ++s) {
+    Stage &stage = stages_[s];
+    std::string suffix = "_" + std::to_string(s);
+    auto bind = [&](const std::string &name) {
+      return std::make_unique<EntryCall>(model, *meta_.findEntry(name),
+                                         &hostContext_);
+    };
+    stage.embed = bind("embed" + suffix);
+    stage.unit = stage.embed->buffer<int32_t>("unit");
+    stage.embedPosition = stage.embed->buffer<int64_t>("position");
+    stage.embedToken = stage.embed->buffer<float>("token");
+    stage.step = bind("step" + suffix);
+    stage.stepToken = stage.step->buffer<float>("token");
+    stage.stepContext = stage.step->buffer<float>("context");
+    stage.stepPosition = stage.step->buffer<int64_t>("position");
+    stage.stepHidden = stage.step->buffer<float>("hidden");
+    if (s < last) {
+      stage.project = bind("project" + suffix);
+      stage.projectHidden = stage.project->buffer<float>("hidden");
+      stage.projectContext = stage.project->buffer<float>("context");
+    }
+  }
+  head_ = std::make_unique<EntryCall>(model, *meta_.findEntry("head"),
+                                      &hostContext_);
+}
+
+//===----------------------------------------------------------------------===//
+// Scoring
+//===----------------------------------------------------------------------===//
+
+double Session::score(const uint8_t *bytes, size_t size, float *byteLogprobs,
+                      float *logprobRows) {
+  if (!score_)
+    fail(MBRT_ERROR_UNSUPPORTED,
+         model_.path() + ": the artifact has no \"score\" entry point");
+  checkVocabulary(bytes, size, meta_.vocabSize, "input");
+  const EntryPoint &entry = *meta_.findEntry("score");
+  const std::vector<int64_t> &shape = entry.args[entry.findArg("bytes")].shape;
+  const size_t batch = shape[0], window = shape[1], vocab = meta_.vocabSize;
+  int32_t *input = score_->buffer<int32_t>("bytes");
+  const float *logp = score_->buffer<float>("logp");
+
+  double totalLogprob = 0.0;
+  for (size_t first = 0; first < size; first += batch * window) {
+    for (size_t row = 0; row < batch; ++row)
+      for (size_t t = 0; t < window; ++t) {
+        size_t offset = first + row * window + t;
+        input[row * window + t] = offset < size ? bytes[offset] : meta_.padId;
+      }
+    score_->run();
+    for (size_t row = 0; row < batch; ++row)
+      for (size_t t = 0; t < window; ++t) {
+        size_t offset = first + row * window + t;
+        if (offset >= size)
+          break;
+        const float *distribution = logp + (row * window + t) * vocab;
+        float logprob = distribution[bytes[offset]];
+        totalLogprob += logprob;
+        if (byteLogprobs)
+          byteLogprobs[offset] = logprob;
+        if (logprobRows)
+          std::memcpy(logprobRows + offset * vocab, distribution,
+                      vocab * sizeof(float));
+      }
+  }
+  return size == 0 ? 0.0 : -totalLogprob / (double(size) * std::log(2.0));
+}
+
+//===----------------------------------------------------------------------===//
+// Generation (docs/runtime.md)
+//===----------------------------------------------------------------------===//
+
+float *Session::runStage(size_t s, int64_t position, const uint8_t *unitBytes,
+                         const float *context) {
+  Stage &stage = stages_[s];
+  const GenerationStage &shape = meta_.stages[s];
+  for (int64_t i = 0; i < shape.units; ++i)
+    stage.unit[i] = unitBytes ? unitBytes[i] : 0; // position 0 ignores it
+  *stage.embedPosition = position;
+  stage.embed->run();
+  std::memcpy(stage.stepToken, stage.embedToken, shape.dim * sizeof(float));
+  if (context)
+    std::memcpy(stage.stepContext, context, shape.dim * sizeof(float));
+  else
+    std::memset(stage.stepContext, 0, shape.dim * sizeof(float));
+  *stage.stepPosition = position;
+  if (position == 0)
+    stage.step->resetState(); // a new sequence of this stage
+  stage.step->run();
+  return stage.stepHidden;
+}
+
+void Session::project(size_t s, const float *hidden) {
+  Stage &stage = stages_[s];
+  std::memcpy(stage.projectHidden, hidden, meta_.stages[s].dim * sizeof(float));
+  stage.project->run();
+}
+
+const float *Session::contextRow(size_t s, int64_t row) const {
+  if (s == 0)
+    return nullptr; // the coarsest stage has no parent: zero context
+  return stages_[s - 1].projectContext + row * meta_.stages[s].dim;
+}
+
+const float *Session::head(const float *hidden) {
+  std::memcpy(head_->buffer<float>("hidden"), hidden,
+              meta_.stages.back().dim * sizeof(float));
+  head_->run();
+  return head_->buffer<float>("logp");
+}
+
+/// Positions 0 of every stage; returns log p(x_0).
+const float *Session::startSequence() {
+  const size_t last = stages_.size() - 1;
+  const float *hidden = nullptr;
+  for (size_t s = 0; s <= last; ++s) {
+    // With start tokens position 0's context is zero; the paper's position
+    // 0 takes ctx_s[0].
+    hidden =
+        runStage(s, 0, nullptr, meta_.startToken ? nullptr : contextRow(s, 0));
+    if (s < last)
+      project(s, hidden);
+  }
+  return head(hidden);
+}
+
+/// Feeds byte t (bytes[t]) and returns log p(x_{t+1} | x_<=t).
+const float *Session::feedByte(const std::vector<uint8_t> &bytes, int64_t t) {
+  const size_t last = stages_.size() - 1;
+  const int64_t next = t + 1;
+  const int64_t lastLength = meta_.stages[last].seqLen;
+  const float *logp = nullptr;
+  if (meta_.startToken) {
+    int64_t p = t % lastLength;
+    logp = head(runStage(last, p + 1, &bytes[t], contextRow(last, p)));
+  } else if (next % lastLength != 0) {
+    int64_t j = next % lastLength;
+    return head(runStage(last, j, &bytes[t], contextRow(last, j)));
+  }
+
+  // The coarsest stage whose unit byte t completes steps once; every finer
+  // stage starts a new sequence.
+  size_t coarsest = 0;
+  while (coarsest < last && next % meta_.stages[coarsest].units != 0)
+    ++coarsest;
+  if (coarsest == last)
+    return logp; // only reachable with start tokens: step 1 was enough
+  const int64_t units = meta_.stages[coarsest].units;
+  const int64_t j = coarsest == 0
+                        ? next / units
+                        : (next % meta_.stages[coarsest - 1].units) / units;
+  const uint8_t *unit = &bytes[next - units];
+  const float *context =
+      meta_.startToken ? contextRow(coarsest, j - 1) : contextRow(coarsest, j);
+  project(coarsest, runStage(coarsest, j, unit, context));
+  const float *hidden = nullptr;
+  for (size_t s = coarsest + 1; s <= last; ++s) {
+    hidden =
+        runStage(s, 0, nullptr, meta_.startToken ? nullptr : contextRow(s, 0));
+    if (s < last)
+      project(s, hidden);
+  }
+  // With start tokens x_{t+1} came from step 1; the paper predicts it at
+  // the new last-stage sequence's position 0.
+  return meta_.startToken ? logp : head(hidden);
+}
+
+void Session::generate(const uint8_t *prompt, size_t promptSize, size_t count,
+                       const mbrt_sampler_options &sampler,
+                       mbrt_byte_callback onByte, void *userData,
+                       uint8_t *outBytes, size_t &generated) {
+  generated = 0;
+  if (!meta_.hasGeneration)
+    fail(MBRT_ERROR_UNSUPPORTED,
+         model_.path() + ": the artifact has no generation entry points");
+  if (meta_.vocabSize > 256)
+    fail(MBRT_ERROR_UNSUPPORTED,
+         "generation needs a byte vocabulary (at most 256 tokens), the model "
+         "has " +
+             std::to_string(meta_.vocabSize));
+  std::string problem = checkSamplerOptions(sampler);
+  if (!problem.empty())
+    fail(MBRT_ERROR_INVALID_ARGUMENT, "sampler: " + problem);
+  checkVocabulary(prompt, promptSize, meta_.vocabSize, "prompt");
+  const int64_t maxLength = meta_.maxLength;
+  if (int64_t(promptSize) > maxLength)
+    fail(MBRT_ERROR_MAX_LENGTH,
+         "the prompt of " + std::to_string(promptSize) +
+             " bytes is longer than the model's maximum length of " +
+             std::to_string(maxLength) + " bytes");
+  if (count == 0)
+    return;
+  if (int64_t(promptSize) == maxLength)
+    fail(MBRT_ERROR_MAX_LENGTH,
+         "the prompt of " + std::to_string(promptSize) +
+             " bytes already fills the model's maximum length of " +
+             std::to_string(maxLength) + " bytes; nothing can be generated");
+
+  std::vector<uint8_t> bytes(prompt, prompt + promptSize);
+  bytes.reserve(promptSize + count);
+  const float *logp = startSequence();
+  for (size_t t = 0; t < promptSize; ++t)
+    logp = feedByte(bytes, int64_t(t));
+  for (;;) {
+    const int64_t position = int64_t(bytes.size());
+    int32_t token =
+        sampleToken(sampler, logp, meta_.vocabSize, position, samplerScratch_);
+    bytes.push_back(static_cast<uint8_t>(token));
+    if (outBytes)
+      outBytes[generated] = static_cast<uint8_t>(token);
+    ++generated;
+    if (onByte && onByte(userData, static_cast<uint8_t>(token), position))
+      return;
+    if (generated == count)
+      return;
+    if (position + 1 >= maxLength)
+      fail(MBRT_ERROR_MAX_LENGTH,
+           "stopped after " + std::to_string(generated) + " of " +
+               std::to_string(count) + " bytes: the sequence (prompt " +
+               std::to_string(promptSize) +
+               " bytes) reached the model's maximum length of " +
+               std::to_string(maxLength) + " bytes");
+    logp = feedByte(bytes, position);
+  }
+}
+
+} // namespace mbrt

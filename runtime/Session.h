@@ -1,0 +1,98 @@
+//===- Session.h - scoring and KV-cached generation for one user -*- C++
+//-*-===//
+//
+// A session owns everything mutable: the buffers of each entry point's
+// inputs, outputs and caches, and a thread pool. It drives the compiled
+// entry points exactly as docs/runtime.md describes and does no model
+// arithmetic itself.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MBRT_SESSION_H
+#define MBRT_SESSION_H
+
+#include "Model.h"
+#include "ThreadPool.h"
+
+#include <memory>
+#include <vector>
+
+namespace mbrt {
+
+/// One entry point bound to session-owned buffers: `args` is the array the
+/// compiled function receives (docs/artifact.md ABI).
+class EntryCall {
+public:
+  EntryCall(const Model &model, const EntryPoint &entry,
+            mbrt_host_context *context);
+
+  void run() { function_(args_.data()); }
+  /// The buffer of the input/output/inout argument `name` (validated to
+  /// exist when META was parsed).
+  template <typename T> T *buffer(const std::string &name) const {
+    return reinterpret_cast<T *>(bufferOf(name).data());
+  }
+  /// Zeroes every inout buffer (caches and shift state).
+  void resetState();
+
+private:
+  const AlignedBuffer &bufferOf(const std::string &name) const;
+
+  const EntryPoint *entry_;
+  EntryFunction function_;
+  std::vector<AlignedBuffer> buffers_; // per argument; empty for the others
+  std::vector<void *> args_;
+};
+
+class Session {
+public:
+  Session(const Model &model, int threads);
+
+  int threads() const { return pool_.threads(); }
+
+  /// See mbrt_session_score.
+  double score(const uint8_t *bytes, size_t size, float *byteLogprobs,
+               float *logprobRows);
+
+  /// See mbrt_session_generate. Throws RuntimeError; `generated` counts the
+  /// bytes delivered, also when it throws.
+  void generate(const uint8_t *prompt, size_t promptSize, size_t count,
+                const mbrt_sampler_options &sampler, mbrt_byte_callback onByte,
+                void *userData, uint8_t *outBytes, size_t &generated);
+
+private:
+  struct Stage {
+    std::unique_ptr<EntryCall> embed, step, project;
+    int32_t *unit = nullptr;
+    int64_t *embedPosition = nullptr;
+    float *embedToken = nullptr;
+    float *stepToken = nullptr, *stepContext = nullptr;
+    int64_t *stepPosition = nullptr;
+    float *stepHidden = nullptr;
+    float *projectHidden = nullptr, *projectContext = nullptr;
+  };
+
+  float *runStage(size_t s, int64_t position, const uint8_t *unitBytes,
+                  const float *context);
+  void project(size_t s, const float *hidden);
+  const float *contextRow(size_t s, int64_t row) const;
+  const float *head(const float *hidden);
+  const float *startSequence();
+  const float *feedByte(const std::vector<uint8_t> &bytes, int64_t t);
+
+  const Model &model_;
+  const ModelMetadata &meta_;
+  ThreadPool pool_;
+  mbrt_host_context hostContext_;
+  std::unique_ptr<EntryCall> score_;
+  std::vector<Stage> stages_;
+  std::unique_ptr<EntryCall> head_;
+  std::vector<int32_t> samplerScratch_;
+};
+
+/// Throws MBRT_ERROR_INVALID_ARGUMENT naming the first byte >= vocabSize.
+void checkVocabulary(const uint8_t *bytes, size_t size, int32_t vocabSize,
+                     const char *what);
+
+} // namespace mbrt
+
+#endif // MBRT_SESSION_H
