@@ -403,6 +403,8 @@ importModel(MLIRContext &context, const ModelConfig &config,
       {options.batch, length, config.vocabSize}, b.getF32Type());
   auto function = func::FuncOp::create(
       b, "score", b.getFunctionType({inputType}, {outputType}));
+  function.setArgAttr(0, "mb.name", b.getStringAttr("bytes"));
+  function.setResultAttr(0, "mb.name", b.getStringAttr("logp"));
   Block *body = function.addEntryBlock();
   b.setInsertionPointToEnd(body);
 
