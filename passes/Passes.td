@@ -44,4 +44,41 @@ def ConvertMBToLinalg : Pass<"convert-mb-to-linalg", "mlir::ModuleOp"> {
   ];
 }
 
+def WeightsToArguments : Pass<"mb-weights-to-arguments", "mlir::ModuleOp"> {
+  let summary = "turn mb.param ops into entry-point arguments and record the ABI";
+  let description = [{
+    Gives every public function (an entry point) the argument list of the
+    compiled-code ABI (docs/artifact.md): a leading `!llvm.ptr` host context,
+    then one tensor argument per distinct weight it reads (in first-use
+    order, replacing its `mb.param` ops), then its original inputs. Records
+    each entry point's argument list, including its results as outputs, in
+    the module attribute `mb.entry_points`, which survives lowering and
+    becomes the artifact's entry-point table.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+def EntryWrappers : Pass<"mb-entry-wrappers", "mlir::ModuleOp"> {
+  let summary = "add the void(void **) wrapper of every entry point";
+  let description = [{
+    Runs on the LLVM dialect after the bare-pointer calling convention: for
+    each entry point recorded in `mb.entry_points`, adds
+    `llvm.func @mbc_entry_<name>(!llvm.ptr)` that loads argument i from
+    element i of the pointer array and calls the lowered function. This is
+    the symbol the runtime resolves.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+def MemRefCopyToLinalg : Pass<"mb-memref-copy-to-linalg"> {
+  let summary = "rewrite memref.copy as linalg.copy";
+  let description = [{
+    Bufferization copies between strided views (slices of activations) as
+    `memref.copy`, whose LLVM lowering calls `memrefCopy` from MLIR's runner
+    utilities, a library the runtime does not ship. As `linalg.copy` they
+    become ordinary loops that the rest of the pipeline tiles and vectorizes.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 #endif // MBC_PASSES_TD
