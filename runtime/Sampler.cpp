@@ -23,8 +23,10 @@ uint64_t randomBits(uint64_t seed, uint64_t position, uint64_t lane) {
 }
 
 double randomUniform(uint64_t seed, uint64_t position, uint64_t lane) {
-  double top53 = static_cast<double>(randomBits(seed, position, lane) >> 11);
-  return (top53 + 0.5) * 0x1p-53;
+  // 52 bits plus one half fit the significand exactly; with 53 the largest
+  // value would round up to 1.0.
+  double top52 = static_cast<double>(randomBits(seed, position, lane) >> 12);
+  return (top52 + 0.5) * 0x1p-52;
 }
 
 int64_t lucidrainsTopKCount(int64_t vocabSize, double filterThres) {

@@ -1,7 +1,7 @@
 //===- Sampler.h - seeded byte samplers, bit-exact with the reference -*- C++
 //-*-===//
 //
-// The algorithms of test/reference/sampling.py (and SAMPLING.md): randomness
+// The algorithms of test/reference/SAMPLING.md (and sampling.py): randomness
 // from a counter-based generator, so the uniform for (seed, position, lane)
 // is a pure function of the three; arithmetic in double, in token order,
 // exactly as the reference does it, so the same inputs give the same token.
@@ -21,7 +21,7 @@ namespace mbrt {
 uint64_t splitMix64(uint64_t state);
 /// 64 random bits for (seed, position, lane).
 uint64_t randomBits(uint64_t seed, uint64_t position, uint64_t lane);
-/// A uniform in (0, 1): ((bits >> 11) + 0.5) * 2^-53.
+/// A uniform in [2^-53, 1 - 2^-53]: ((bits >> 12) + 0.5) * 2^-52.
 double randomUniform(uint64_t seed, uint64_t position, uint64_t lane);
 /// MEGABYTE-pytorch's top_k: max(int((1 - thres) * V), 1).
 int64_t lucidrainsTopKCount(int64_t vocabSize, double filterThres);

@@ -1,0 +1,251 @@
+#!/usr/bin/python3
+"""TEST ONLY: writes small .mbx artifacts around fake_entries.c, and broken ones.
+
+The runtime's tests use it to exercise the loader and the generation driver
+without the compiler. The artifacts follow docs/artifact.md; the entry points
+are the fake ones of fake_entries.c (symbols "fake_<entry>"), each of which
+reads its sizes from its first weight, "<entry>.dims" (F32). Options that
+break an artifact on purpose start with --bad-/--st-/--meta-. Python stdlib only.
+"""
+
+import argparse
+import json
+import os
+import struct
+
+MAGIC = b"MBX\0\r\n\x1a\n"
+META, CPU_CODE, WEIGHTS, CUDA_CODE = 1, 2, 3, 4
+KINDS = {"META": META, "CPU_CODE": CPU_CODE, "WEIGHTS": WEIGHTS, "CUDA_CODE": CUDA_CODE}
+
+
+def fnv1a(data):
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def align(n, to=64):
+    return (n + to - 1) // to * to
+
+
+def buffer(kind, name, dtype, shape):
+    return {"kind": kind, "name": name, "dtype": dtype, "shape": shape}
+
+
+def describe_model(args):
+    """META (without weights offsets) and the weights as name -> list of floats."""
+    seq = args.seq_lens
+    dims = args.dims
+    stages = len(seq)
+    vocab = args.vocab
+    start = args.architecture == "megabyte-lucidrains"
+    units = [1] * stages
+    for s in range(stages - 2, -1, -1):
+        units[s] = units[s + 1] * seq[s + 1]
+    max_len = units[0] * seq[0]
+    window = args.score_window or max_len
+    layers, kv_width = 2, 4
+    weights = {}
+    entries = []
+
+    def entry(name, dims_values, buffers):
+        weights[f"{name}.dims"] = [float(v) for v in dims_values]
+        entries.append({"name": name, "symbol": f"fake_{name}",
+                        "args": [{"kind": "context"}, {"kind": "weight", "name": f"{name}.dims"}]
+                        + buffers})
+
+    entry("score", [args.score_batch, window, vocab],
+          [buffer("input", "bytes", "i32", [args.score_batch, window]),
+           buffer("output", "logp", "f32", [args.score_batch, window, vocab])])
+    generation = []
+    for s in range(stages):
+        positions = seq[s] + (1 if start else 0)
+        generation.append({"dim": dims[s], "positions": positions, "layers": layers,
+                           "kv_width": kv_width, "units": units[s]})
+        entry(f"embed_{s}", [units[s], dims[s]],
+              [buffer("input", "unit", "i32", [units[s]]),
+               buffer("input", "position", "i64", [1]),
+               buffer("output", "token", "f32", [dims[s]])])
+        entry(f"step_{s}", [dims[s], layers, positions, kv_width],
+              [buffer("input", "token", "f32", [dims[s]]),
+               buffer("input", "context", "f32", [dims[s]]),
+               buffer("input", "position", "i64", [1]),
+               buffer("inout", "k_cache", "f32", [layers, positions, kv_width]),
+               buffer("inout", "v_cache", "f32", [layers, positions, kv_width]),
+               buffer("inout", "shift", "f32", [layers, 2, dims[s]]),
+               buffer("output", "hidden", "f32", [dims[s]])])
+        if s + 1 < stages:
+            entry(f"project_{s}", [dims[s], seq[s + 1], dims[s + 1], s],
+                  [buffer("input", "hidden", "f32", [dims[s]]),
+                   buffer("output", "context", "f32", [seq[s + 1], dims[s + 1]])])
+    entry("head", [dims[-1], vocab],
+          [buffer("input", "hidden", "f32", [dims[-1]]),
+           buffer("output", "logp", "f32", [vocab])])
+    meta = {
+        "format_version": 1,
+        "compiler": "make_test_artifact.py (test only)",
+        "model": {"architecture": args.architecture, "vocab_size": vocab, "pad_id": args.pad_id,
+                  "stages": [{"dim": dims[s], "depth": layers, "heads": 1, "dim_head": kv_width,
+                              "seq_len": seq[s]} for s in range(stages)]},
+        "targets": [{"kind": "cpu", "triple": "x86_64-unknown-linux-gnu", "cpu": "generic",
+                     "features": ""}],
+        "weights": {"mode": args.weights, "tensors": []},
+        "generation": {"stages": generation, "start_token": start},
+        "entry_points": entries,
+        "dispatches": [],
+    }
+    if args.weights == "external":
+        meta["weights"]["file"] = args.weights_file
+    return meta, weights
+
+
+def parse_path(path):
+    """'a.b[2].c' -> ['a', 'b', 2, 'c']."""
+    keys = []
+    for part in path.split("."):
+        while "[" in part:
+            head, rest = part.split("[", 1)
+            if head:
+                keys.append(head)
+            index, part = rest.split("]", 1)
+            keys.append(int(index))
+        if part:
+            keys.append(part)
+    return keys
+
+
+def edit_meta(meta, sets, deletes):
+    for assignment in sets:
+        path, value = assignment.split("=", 1)
+        keys = parse_path(path)
+        target = meta
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = json.loads(value)
+    for path in deletes:
+        keys = parse_path(path)
+        target = meta
+        for key in keys[:-1]:
+            target = target[key]
+        del target[keys[-1]]
+
+
+def pack_floats(values):
+    return struct.pack(f"<{len(values)}f", *values)
+
+
+def safetensors_bytes(weights, args):
+    """A safetensors file as the reference writer makes it, with requested defects."""
+    header, chunks, offset = {}, [], 0
+    # A 4-byte tensor first leaves the others 4-byte aligned only: the
+    # runtime must realign them to the ABI's 16 bytes.
+    items = [("aaa.odd", [0.5])] + sorted(weights.items())
+    for name, values in items:
+        if name in args.st_drop:
+            continue
+        raw = pack_floats(values)
+        dtype, shape = "F32", [len(values)]
+        if name in args.st_dtype:
+            dtype = "F16"
+            raw = struct.pack(f"<{len(values)}e", *values)
+        if name in args.st_shape:
+            shape = [len(values), 1]
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    header["__metadata__"] = {"format": "pt"}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    data = struct.pack("<Q", len(text)) + text + b"".join(chunks)
+    if args.st_truncate:
+        data = data[:-args.st_truncate]
+    return data
+
+
+def build(args):
+    meta, weights = describe_model(args)
+    weight_blob = bytearray()
+    for name in sorted(weights):
+        raw = pack_floats(weights[name])
+        offset = align(len(weight_blob), 64) + (args.bad_weight_offset if name == "score.dims" else 0)
+        weight_blob += b"\0" * (offset - len(weight_blob)) + raw
+        meta["weights"]["tensors"].append({"name": name, "dtype": "F32", "shape": [len(weights[name])],
+                                           "offset": offset, "size": len(raw)})
+    edit_meta(meta, args.meta_set, args.meta_delete)
+    meta_bytes = args.meta_raw.encode() if args.meta_raw is not None else json.dumps(meta, indent=1).encode()
+    with open(args.code, "rb") as f:
+        code = f.read()
+
+    sections = [(META, meta_bytes), (CPU_CODE, code)]
+    if args.weights == "embedded":
+        sections.append((WEIGHTS, bytes(weight_blob)))
+    else:
+        folder = os.path.dirname(os.path.abspath(args.output))
+        with open(os.path.join(folder, args.weights_file), "wb") as f:
+            f.write(safetensors_bytes(weights, args))
+    sections = [(kind, data) for kind, data in sections if kind not in [KINDS[k] for k in args.bad_omit]]
+
+    table_offset = 64
+    out = bytearray(align(table_offset + 40 * len(sections)))
+    table = b""
+    for kind, data in sections:
+        offset = align(len(out))
+        out += b"\0" * (offset - len(out)) + data
+        checksum = fnv1a(data)
+        if kind in [KINDS[k] for k in args.bad_checksum]:
+            checksum ^= 1
+        table += struct.pack("<IIQQQQ", kind, 0, offset, len(data), checksum, 0)
+    out[table_offset:table_offset + len(table)] = table
+    table_offset_field = args.bad_table_offset if args.bad_table_offset is not None else table_offset
+    header = MAGIC if not args.bad_magic else b"MBY\0\r\n\x1a\n"
+    header += struct.pack("<IIIIQQQ", args.bad_version or 1, 64, len(sections), 0,
+                          len(out), table_offset_field, fnv1a(table))
+    header += b"\0" * 16
+    out[0:64] = header
+    data = bytes(out)
+    if args.bad_truncate:
+        data = data[:-args.bad_truncate]
+    if args.bad_short is not None:
+        data = data[:args.bad_short]
+    with open(args.output, "wb") as f:
+        f.write(data)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--code", required=True, help="the fake entries' .so")
+    parser.add_argument("-o", "--output", required=True)
+    parser.add_argument("--architecture", default="megabyte-lucidrains",
+                        choices=["megabyte", "megabyte-lucidrains"])
+    parser.add_argument("--seq-lens", type=lambda s: [int(v) for v in s.split(",")], default=[2, 2])
+    parser.add_argument("--dims", type=lambda s: [int(v) for v in s.split(",")], default=None)
+    parser.add_argument("--vocab", type=int, default=256)
+    parser.add_argument("--pad-id", type=int, default=0)
+    parser.add_argument("--score-batch", type=int, default=1)
+    parser.add_argument("--score-window", type=int, default=0, help="0: the model's length")
+    parser.add_argument("--weights", choices=["embedded", "external"], default="embedded")
+    parser.add_argument("--weights-file", default="weights.safetensors")
+    parser.add_argument("--meta-set", action="append", default=[], help="PATH=JSON")
+    parser.add_argument("--meta-delete", action="append", default=[], help="PATH")
+    parser.add_argument("--meta-raw", help="META bytes instead of the JSON")
+    parser.add_argument("--bad-magic", action="store_true")
+    parser.add_argument("--bad-version", type=int, default=0)
+    parser.add_argument("--bad-truncate", type=int, default=0, help="drop N bytes at the end")
+    parser.add_argument("--bad-short", type=int, help="keep only the first N bytes")
+    parser.add_argument("--bad-table-offset", type=int)
+    parser.add_argument("--bad-checksum", action="append", default=[], choices=list(KINDS))
+    parser.add_argument("--bad-omit", action="append", default=[], choices=list(KINDS))
+    parser.add_argument("--bad-weight-offset", type=int, default=0, help="misalign score.dims")
+    parser.add_argument("--st-drop", action="append", default=[], help="leave TENSOR out")
+    parser.add_argument("--st-dtype", action="append", default=[], help="store TENSOR as F16")
+    parser.add_argument("--st-shape", action="append", default=[], help="store TENSOR as [n, 1]")
+    parser.add_argument("--st-truncate", type=int, default=0)
+    args = parser.parse_args()
+    if args.dims is None:
+        args.dims = [8] * len(args.seq_lens)
+    build(args)
+
+
+if __name__ == "__main__":
+    main()
