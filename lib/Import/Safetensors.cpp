@@ -230,7 +230,14 @@ Error HeaderReader::read(std::vector<TensorInfo> &entries,
     return createStringError((path + ": header: expected a JSON object, got " +
                               document.describe(document.root()))
                                  .str());
-  for (const auto &[key, value] : *root) {
+  // Visited by name so that, of several bad entries, the same one is
+  // always reported (the parsed object iterates in hash order).
+  std::vector<StringRef> keys;
+  for (const auto &member : *root)
+    keys.push_back(member.first);
+  llvm::sort(keys);
+  for (StringRef key : keys) {
+    const json::Value &value = *root->get(key);
     if (key == "__metadata__") {
       if (Error err = readMetadata(value, metadata))
         return err;

@@ -22,9 +22,7 @@ namespace mbc {
 char DuplicateJsonKeyError::ID = 0;
 
 void DuplicateJsonKeyError::log(raw_ostream &os) const {
-  if (!objectPath.empty())
-    os << objectPath << ": ";
-  os << "duplicate key '" << key << "'";
+  os << joinKeyPath(objectPath, key) << ": key appears more than once";
 }
 
 std::string joinKeyPath(StringRef objectPath, StringRef key) {
@@ -98,8 +96,12 @@ public:
         ++pos;
         skipWhitespace();
       }
-      if (Error err = open.back().isObject ? nextMember() : nextElement())
+      if (open.back().isObject) {
+        if (Error err = nextMember())
+          return err;
+      } else if (Error err = nextElement()) {
         return err;
+      }
     }
     return Error::success();
   }

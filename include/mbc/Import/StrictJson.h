@@ -32,8 +32,8 @@ public:
 
   /// Parses `text`. Errors carry no file name (callers prefix it): invalid
   /// UTF-8 or JSON, nesting too deep, or a duplicate key, which is reported
-  /// as "<key path of the object>: duplicate key '<key>'" (a
-  /// DuplicateJsonKeyError, so a caller can word it for its format).
+  /// as "<key path>: key appears more than once" (a DuplicateJsonKeyError,
+  /// so a caller can word it for its format).
   static llvm::Expected<StrictJsonDocument> parse(llvm::StringRef text);
 
   const llvm::json::Value &root() const { return *rootValue; }
@@ -55,7 +55,7 @@ private:
 /// A key that occurs twice in one JSON object.
 class DuplicateJsonKeyError : public llvm::ErrorInfo<DuplicateJsonKeyError> {
 public:
-  static char ID;
+  static char ID; // NOLINT(readability-identifier-naming): llvm::ErrorInfo
   DuplicateJsonKeyError(std::string objectPath, std::string key)
       : objectPath(std::move(objectPath)), key(std::move(key)) {}
 
