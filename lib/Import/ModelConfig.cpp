@@ -608,7 +608,8 @@ Expected<ModelConfig> readModelConfig(StringRef path) {
 
 namespace {
 
-/// Appends parameters under a common name prefix.
+/// Collects specs; names are built from Twines so call sites read like the
+/// state_dict keys they produce.
 class ParameterList {
 public:
   explicit ParameterList(std::vector<ParameterSpec> &parameters)
