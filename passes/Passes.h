@@ -12,6 +12,12 @@ namespace mbc {
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"
 
+/// mbc-cpu-pipeline and its two halves (tensor level, then lowering to the
+/// LLVM dialect).
+void buildCpuTensorPipeline(mlir::OpPassManager &pm);
+void buildCpuLoweringPipeline(mlir::OpPassManager &pm);
+void buildCpuPipeline(mlir::OpPassManager &pm);
+
 /// Registers every mbc pass and named pipeline with the global registry
 /// (mbc-opt and mbc's --mlir-* options see them).
 void registerPasses();

@@ -7,6 +7,11 @@ namespace {
 #include "passes/Passes.h.inc"
 } // namespace
 
-void registerPasses() { registerMBCPasses(); }
+void registerPipelines();
+
+void registerPasses() {
+  registerMBCPasses();
+  registerPipelines();
+}
 
 } // namespace mbc

@@ -1,7 +1,9 @@
 //===- mbc.cpp - the mbc compiler driver ----------------------------------===//
 //
-//   mbc MODEL_DIR --emit=mb [-o out.mlir] [--inline-weights]
-//       [--batch N] [--seq-len T]
+//   mbc MODEL_DIR -o model.mbx [--target=cpu] [--weights=embed|external]
+//       [--cpu=native|generic|NAME]
+//   mbc MODEL_DIR --emit=mb|linalg|llvm-dialect|llvm [-o FILE]
+//       [--inline-weights] [--batch N] [--seq-len T]
 //
 // Reads MODEL_DIR/config.json and MODEL_DIR/model.safetensors, validates them
 // against each other and runs the compiler pipeline up to the requested
@@ -11,12 +13,16 @@
 //===----------------------------------------------------------------------===//
 #include "mbc/Import/ModelImporter.h"
 #include "mbc/Support/OutputFile.h"
+#include "mbc/Target/Artifact.h"
+#include "mbc/Target/HostCodegen.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/Timing.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
@@ -26,21 +32,52 @@
 #include "llvm/Support/WithColor.h"
 
 using namespace mlir;
+using mbc::WeightsMode;
 
 namespace {
 
-enum class EmitKind { MB };
+enum class EmitKind { MB, Linalg, LLVMDialect, LLVMIR, Artifact };
+enum class TargetKind { CPU };
 
 llvm::cl::opt<std::string> modelDir(llvm::cl::Positional,
                                     llvm::cl::desc("<model dir>"),
                                     llvm::cl::Required);
 llvm::cl::opt<EmitKind> emitKind(
-    "emit", llvm::cl::desc("what to produce"), llvm::cl::init(EmitKind::MB),
-    llvm::cl::values(clEnumValN(EmitKind::MB, "mb",
-                                "the model as mb dialect IR")));
+    "emit", llvm::cl::desc("what to produce"),
+    llvm::cl::init(EmitKind::Artifact),
+    llvm::cl::values(
+        clEnumValN(EmitKind::MB, "mb", "the model as mb dialect IR"),
+        clEnumValN(EmitKind::Linalg, "linalg",
+                   "entry points lowered to linalg on tensors"),
+        clEnumValN(EmitKind::LLVMDialect, "llvm-dialect",
+                   "the CPU code in MLIR's LLVM dialect"),
+        clEnumValN(EmitKind::LLVMIR, "llvm", "the optimized CPU LLVM IR"),
+        clEnumValN(EmitKind::Artifact, "artifact",
+                   "a .mbx artifact for libmbrt (the default)")));
 llvm::cl::opt<std::string> outputPath("o", llvm::cl::desc("output file"),
                                       llvm::cl::value_desc("file"),
                                       llvm::cl::init("-"));
+llvm::cl::opt<TargetKind>
+    target("target", llvm::cl::desc("code generation target"),
+           llvm::cl::init(TargetKind::CPU),
+           llvm::cl::values(clEnumValN(TargetKind::CPU, "cpu",
+                                       "the host CPU (x86-64: AVX-512/AVX2 "
+                                       "when present)")));
+llvm::cl::opt<WeightsMode> weightsMode(
+    "weights", llvm::cl::desc("where the artifact's weights live"),
+    llvm::cl::init(WeightsMode::Embedded),
+    llvm::cl::values(
+        clEnumValN(WeightsMode::Embedded, "embed", "inside the artifact"),
+        clEnumValN(WeightsMode::External, "external",
+                   "in MODEL_DIR/model.safetensors, validated at load")));
+llvm::cl::opt<std::string> cpuName(
+    "cpu",
+    llvm::cl::desc("CPU to generate code for: native (this machine), "
+                   "generic (portable x86-64) or an LLVM CPU name"),
+    llvm::cl::init("native"));
+llvm::cl::opt<unsigned> optLevel("opt-level",
+                                 llvm::cl::desc("LLVM optimization level"),
+                                 llvm::cl::init(3));
 llvm::cl::opt<bool> inlineWeights(
     "inline-weights",
     llvm::cl::desc("put the weights into the IR instead of naming them"));
@@ -91,7 +128,12 @@ int main(int argc, char **argv) {
   if (llvm::Error error = mbc::validateWeights(*config, *weights))
     return fail(std::move(error));
 
-  MLIRContext context;
+  // The pipeline's dialects and their interface models (bufferization,
+  // LLVM IR translation), as in mbc-opt.
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  MLIRContext context(registry);
   mbc::ImportOptions options;
   options.batch = batch;
   options.sequenceLength = sequenceLength;
@@ -110,16 +152,63 @@ int main(int argc, char **argv) {
     pm.addPass(mbc::createInlineWeights({weightsPath.str().str()}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  if (emitKind >= EmitKind::Linalg)
+    mbc::buildCpuTensorPipeline(pm);
+  if (emitKind >= EmitKind::LLVMDialect)
+    mbc::buildCpuLoweringPipeline(pm);
   if (failed(pm.run(**module)))
     return fail("compilation failed");
-  timing.stop();
 
-  if (llvm::Error error = mbc::writeFileAtomically(
-          outputPath, [&](llvm::raw_ostream &os) {
-            (*module)->print(os);
-            os << "\n";
-            return llvm::Error::success();
-          }))
+  auto writeText = [&](auto print) -> int {
+    if (llvm::Error error = mbc::writeFileAtomically(
+            outputPath, [&](llvm::raw_ostream &os) {
+              print(os);
+              return llvm::Error::success();
+            }))
+      return fail(std::move(error));
+    return 0;
+  };
+  if (emitKind <= EmitKind::LLVMDialect)
+    return writeText([&](llvm::raw_ostream &os) {
+      (*module)->print(os);
+      os << "\n";
+    });
+
+  llvm::Expected<mbc::HostTarget> hostTarget = mbc::resolveHostTarget(cpuName);
+  if (!hostTarget)
+    return fail(llvm::Twine("--cpu=") + cpuName + ": " +
+                llvm::toString(hostTarget.takeError()));
+  llvm::LLVMContext llvmContext;
+  auto llvmModule = [&] {
+    TimingScope scope = timing.nest("LLVM IR translation and optimization");
+    return mbc::translateToOptimizedLLVMIR(**module, llvmContext, *hostTarget,
+                                           optLevel);
+  }();
+  if (!llvmModule)
+    return fail(llvmModule.takeError());
+  if (emitKind == EmitKind::LLVMIR)
+    return writeText([&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
+
+  if (outputPath == "-")
+    return fail("an artifact needs an output file: -o model.mbx");
+  auto sharedObject = [&] {
+    TimingScope scope = timing.nest("object code and linking");
+    return mbc::buildSharedObject(**llvmModule, *hostTarget);
+  }();
+  if (!sharedObject)
+    return fail(sharedObject.takeError());
+
+  mbc::ArtifactInputs artifact;
+  artifact.config = &*config;
+  artifact.weights = &*weights;
+  artifact.weightsMode = weightsMode;
+  artifact.weightsReference = weightsPath.str().str();
+  artifact.entryPoints =
+      (**module)->getAttrOfType<ArrayAttr>("mb.entry_points");
+  artifact.cpuTarget = *hostTarget;
+  artifact.cpuCode = std::move(*sharedObject);
+  TimingScope writeScope = timing.nest("artifact");
+  if (llvm::Error error = mbc::writeArtifact(outputPath, artifact))
     return fail(std::move(error));
   return 0;
 }

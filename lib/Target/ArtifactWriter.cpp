@@ -1,0 +1,227 @@
+//===- ArtifactWriter.cpp - writing .mbx artifacts ------------------------===//
+#include "mbc/Target/Artifact.h"
+
+#include "mbc/ArtifactFormat.h"
+#include "mbc/Support/OutputFile.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/Support/Endian.h"
+
+namespace mbc {
+namespace {
+
+llvm::Error artifactError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+uint64_t alignTo64(uint64_t offset) {
+  return (offset + MBX_ALIGNMENT - 1) / MBX_ALIGNMENT * MBX_ALIGNMENT;
+}
+
+/// One section's bytes, possibly in pieces (the weights are written straight
+/// from the mapped safetensors file).
+struct Section {
+  uint32_t kind = 0;
+  std::vector<llvm::ArrayRef<uint8_t>> pieces;
+  std::vector<uint64_t> pieceOffsets;
+  uint64_t size = 0;
+  uint64_t offset = 0;
+  uint64_t checksum = MBX_FNV_OFFSET;
+
+  void append(llvm::ArrayRef<uint8_t> bytes, uint64_t at) {
+    pieces.push_back(bytes);
+    pieceOffsets.push_back(at);
+    size = std::max(size, at + bytes.size());
+  }
+};
+
+llvm::ArrayRef<uint8_t> bytesOf(llvm::StringRef text) {
+  return {reinterpret_cast<const uint8_t *>(text.data()), text.size()};
+}
+
+llvm::json::Value attributeToJSON(mlir::Attribute attribute) {
+  if (auto string = llvm::dyn_cast<mlir::StringAttr>(attribute))
+    return string.getValue().str();
+  if (auto integer = llvm::dyn_cast<mlir::IntegerAttr>(attribute))
+    return integer.getInt();
+  if (auto array = llvm::dyn_cast<mlir::ArrayAttr>(attribute)) {
+    llvm::json::Array values;
+    for (mlir::Attribute element : array)
+      values.push_back(attributeToJSON(element));
+    return values;
+  }
+  if (auto dictionary = llvm::dyn_cast<mlir::DictionaryAttr>(attribute)) {
+    llvm::json::Object object;
+    for (mlir::NamedAttribute field : dictionary)
+      object[field.getName().getValue()] = attributeToJSON(field.getValue());
+    return object;
+  }
+  return nullptr;
+}
+
+} // namespace
+
+llvm::json::Object modelConfigToJSON(const ModelConfig &config) {
+  llvm::json::Array stages;
+  for (const StageConfig &stage : config.stages)
+    stages.push_back(llvm::json::Object{{"dim", stage.dim},
+                                        {"depth", stage.depth},
+                                        {"heads", stage.heads},
+                                        {"dim_head", stage.dimHead},
+                                        {"seq_len", stage.seqLen}});
+  return llvm::json::Object{
+      {"architecture", stringifyArchitecture(config.architecture)},
+      {"vocab_size", config.vocabSize},
+      {"stages", std::move(stages)},
+      {"ff_mult", config.ffMult},
+      {"norm", stringifyNormKind(config.norm)},
+      {"norm_eps", config.normEps},
+      {"activation", stringifyActivation(config.activation)},
+      {"pos_emb", config.posEmb},
+      {"rotary", config.rotary},
+      {"rotary_theta", config.rotaryTheta},
+      {"token_shift", config.tokenShift},
+      {"final_norm", config.finalNorm},
+      {"tie_embeddings", config.tieEmbeddings},
+      {"head_bias", config.headBias},
+      {"pad_id", config.padId},
+  };
+}
+
+llvm::Error writeArtifact(llvm::StringRef path, const ArtifactInputs &inputs) {
+  // Weights read by any entry point, in first-use order.
+  std::vector<const TensorInfo *> tensors;
+  llvm::StringSet<> seen;
+  for (auto entry : inputs.entryPoints.getAsRange<mlir::DictionaryAttr>())
+    for (auto arg :
+         entry.getAs<mlir::ArrayAttr>("args").getAsRange<mlir::DictionaryAttr>()) {
+      if (arg.getAs<mlir::StringAttr>("kind").getValue() != "weight")
+        continue;
+      llvm::StringRef name = arg.getAs<mlir::StringAttr>("name").getValue();
+      if (!seen.insert(name).second)
+        continue;
+      const TensorInfo *tensor = inputs.weights->find(name);
+      if (!tensor)
+        return artifactError(inputs.weights->path() + ": tensor '" + name +
+                             "' used by the compiled code is missing");
+      tensors.push_back(tensor);
+    }
+
+  bool embedded = inputs.weightsMode == WeightsMode::Embedded;
+  Section weights;
+  weights.kind = MBX_SECTION_WEIGHTS;
+  llvm::json::Array tensorList;
+  for (const TensorInfo *tensor : tensors) {
+    llvm::json::Object entry{{"name", tensor->name},
+                             {"dtype", stringifyDType(tensor->dtype)},
+                             {"shape", llvm::json::Array(tensor->shape)},
+                             {"size", int64_t(tensor->end - tensor->begin)}};
+    if (embedded) {
+      uint64_t at = alignTo64(weights.size);
+      entry["offset"] = int64_t(at);
+      weights.append(inputs.weights->data(*tensor), at);
+    }
+    tensorList.push_back(std::move(entry));
+  }
+  llvm::json::Object weightsMeta{{"mode", embedded ? "embedded" : "external"},
+                                 {"tensors", std::move(tensorList)}};
+  if (!embedded)
+    weightsMeta["file"] = inputs.weightsReference;
+
+  llvm::json::Object meta{
+      {"format_version", int64_t(MBX_FORMAT_VERSION)},
+      {"compiler", "mbc 0.1.0 (LLVM " LLVM_VERSION_STRING ")"},
+      {"model", modelConfigToJSON(*inputs.config)},
+      {"targets",
+       llvm::json::Array{llvm::json::Object{
+           {"kind", "cpu"},
+           {"triple", inputs.cpuTarget.triple},
+           {"cpu", inputs.cpuTarget.cpu},
+           {"features", inputs.cpuTarget.features}}}},
+      {"weights", std::move(weightsMeta)},
+      {"entry_points", attributeToJSON(inputs.entryPoints)},
+  };
+  std::string metaText;
+  llvm::raw_string_ostream(metaText) << llvm::json::Value(std::move(meta));
+
+  std::vector<Section> sections(2);
+  sections[0].kind = MBX_SECTION_META;
+  sections[0].append(bytesOf(metaText), 0);
+  sections[1].kind = MBX_SECTION_CPU_CODE;
+  sections[1].append(bytesOf(inputs.cpuCode), 0);
+  if (embedded)
+    sections.push_back(std::move(weights));
+
+  // Layout: header, section table, then each section 64-byte aligned.
+  uint64_t offset =
+      alignTo64(MBX_HEADER_SIZE + sections.size() * MBX_SECTION_ENTRY_SIZE);
+  for (Section &section : sections) {
+    section.offset = offset;
+    offset = alignTo64(offset + section.size);
+    // Checksum over the section as written, zero padding between pieces
+    // included.
+    uint64_t at = 0;
+    static const uint8_t zeros[MBX_ALIGNMENT] = {};
+    for (size_t i = 0; i < section.pieces.size(); ++i) {
+      for (; at < section.pieceOffsets[i]; ++at)
+        section.checksum = mbx_fnv1a(section.checksum, zeros, 1);
+      section.checksum = mbx_fnv1a(section.checksum, section.pieces[i].data(),
+                                   section.pieces[i].size());
+      at += section.pieces[i].size();
+    }
+  }
+  uint64_t fileSize = sections.back().offset + sections.back().size;
+
+  std::string table;
+  auto put32 = [](std::string &out, uint32_t value) {
+    char bytes[4];
+    llvm::support::endian::write32le(bytes, value);
+    out.append(bytes, 4);
+  };
+  auto put64 = [](std::string &out, uint64_t value) {
+    char bytes[8];
+    llvm::support::endian::write64le(bytes, value);
+    out.append(bytes, 8);
+  };
+  for (const Section &section : sections) {
+    put32(table, section.kind);
+    put32(table, 0);
+    put64(table, section.offset);
+    put64(table, section.size);
+    put64(table, section.checksum);
+    put64(table, 0);
+  }
+  std::string header(MBX_MAGIC, MBX_MAGIC_SIZE);
+  put32(header, MBX_FORMAT_VERSION);
+  put32(header, MBX_HEADER_SIZE);
+  put32(header, sections.size());
+  put32(header, 0);
+  put64(header, fileSize);
+  put64(header, MBX_HEADER_SIZE);
+  put64(header, mbx_fnv1a(MBX_FNV_OFFSET, table.data(), table.size()));
+  header.resize(MBX_HEADER_SIZE, '\0');
+
+  return writeFileAtomically(path, [&](llvm::raw_ostream &os) {
+    uint64_t written = 0;
+    auto padTo = [&](uint64_t target) {
+      os.write_zeros(target - written);
+      written = target;
+    };
+    os << header << table;
+    written = header.size() + table.size();
+    for (const Section &section : sections) {
+      padTo(section.offset);
+      for (size_t i = 0; i < section.pieces.size(); ++i) {
+        padTo(section.offset + section.pieceOffsets[i]);
+        os.write(reinterpret_cast<const char *>(section.pieces[i].data()),
+                 section.pieces[i].size());
+        written += section.pieces[i].size();
+      }
+    }
+    return llvm::Error::success();
+  });
+}
+
+} // namespace mbc
