@@ -34,12 +34,13 @@ struct AttentionShape {
 };
 
 /// x [N*S, D] -> x W^T reshaped to [N, S, H, dh].
-Value projectToHeads(OpBuilder &builder, Location loc, Value rows,
-                     Value weight, const AttentionShape &shape) {
+Value projectToHeads(OpBuilder &builder, Location loc, Value rows, Value weight,
+                     const AttentionShape &shape) {
   Value projected =
       createMatmulTransposedWeight(builder, loc, rows, weight, nullptr);
-  return reshape(builder, loc, projected,
-                 {shape.sequences, shape.positions, shape.heads, shape.headDim});
+  return reshape(
+      builder, loc, projected,
+      {shape.sequences, shape.positions, shape.heads, shape.headDim});
 }
 
 /// MEGABYTE-pytorch's RotaryEmbedding buffer, computed in f32 as PyTorch
@@ -76,15 +77,17 @@ Value applyRotary(OpBuilder &builder, Location loc, Value x,
 
   MLIRContext *context = builder.getContext();
   AffineMap identity = identityMap(context, 4);
-  SmallVector<AffineMap> maps{identity, identity,
-                              lastDimensionMap(context, 4), identity,
-                              identity};
+  SmallVector<AffineMap> maps{identity, identity, lastDimensionMap(context, 4),
+                              identity, identity};
   SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
-  Value init = createEmpty(builder, loc, halfShape, elementType);
+  // Two results, two inits: a shared init would bufferize into one buffer.
+  Value firstInit = createEmpty(builder, loc, halfShape, elementType);
+  Value secondInit = createEmpty(builder, loc, halfShape, elementType);
   auto rotary = linalg::GenericOp::create(
-      builder, loc, TypeRange{init.getType(), init.getType()},
-      ValueRange{first, second, inverseFrequencies}, ValueRange{init, init},
-      maps, iterators, [&](OpBuilder &b, Location loc, ValueRange args) {
+      builder, loc, TypeRange{firstInit.getType(), secondInit.getType()},
+      ValueRange{first, second, inverseFrequencies},
+      ValueRange{firstInit, secondInit}, maps, iterators,
+      [&](OpBuilder &b, Location loc, ValueRange args) {
         Value position = linalg::IndexOp::create(b, loc, 1);
         if (firstPosition != 0)
           position = arith::AddIOp::create(
@@ -104,7 +107,8 @@ Value applyRotary(OpBuilder &builder, Location loc, Value x,
         Value rotatedSecond = arith::AddFOp::create(
             b, loc, arith::MulFOp::create(b, loc, x2, cos),
             arith::MulFOp::create(b, loc, x1, sin));
-        linalg::YieldOp::create(b, loc, ValueRange{rotatedFirst, rotatedSecond});
+        linalg::YieldOp::create(b, loc,
+                                ValueRange{rotatedFirst, rotatedSecond});
       });
   return concatenate(builder, loc, rotary.getResults(), 3);
 }
@@ -112,12 +116,12 @@ Value applyRotary(OpBuilder &builder, Location loc, Value x,
 /// [N, S, H, dh] -> [N*H, S, dh] (one batch row per sequence and head).
 Value toHeadMajor(OpBuilder &builder, Location loc, Value x) {
   ArrayRef<int64_t> shape = tensorTypeOf(x).getShape();
-  Value init = createEmpty(builder, loc, {shape[0], shape[2], shape[1], shape[3]},
-                           tensorTypeOf(x).getElementType());
-  Value transposed =
-      linalg::TransposeOp::create(builder, loc, x, init,
-                                  ArrayRef<int64_t>{0, 2, 1, 3})
-          .getResult()[0];
+  Value init =
+      createEmpty(builder, loc, {shape[0], shape[2], shape[1], shape[3]},
+                  tensorTypeOf(x).getElementType());
+  Value transposed = linalg::TransposeOp::create(builder, loc, x, init,
+                                                 ArrayRef<int64_t>{0, 2, 1, 3})
+                         .getResult()[0];
   return reshape(builder, loc, transposed,
                  {shape[0] * shape[2], shape[1], shape[3]});
 }
@@ -125,20 +129,19 @@ Value toHeadMajor(OpBuilder &builder, Location loc, Value x) {
 /// [N*H, S, dh] -> [N*S, H*dh] (heads concatenated per position).
 Value toPositionMajor(OpBuilder &builder, Location loc, Value x,
                       const AttentionShape &shape) {
-  Value split = reshape(builder, loc, x,
-                        {shape.sequences, shape.heads, shape.positions,
-                         shape.headDim});
+  Value split =
+      reshape(builder, loc, x,
+              {shape.sequences, shape.heads, shape.positions, shape.headDim});
   Value init = createEmpty(
       builder, loc,
       {shape.sequences, shape.positions, shape.heads, shape.headDim},
       tensorTypeOf(x).getElementType());
-  Value transposed =
-      linalg::TransposeOp::create(builder, loc, split, init,
-                                  ArrayRef<int64_t>{0, 2, 1, 3})
-          .getResult()[0];
-  return reshape(builder, loc, transposed,
-                 {shape.sequences * shape.positions,
-                  shape.heads * shape.headDim});
+  Value transposed = linalg::TransposeOp::create(builder, loc, split, init,
+                                                 ArrayRef<int64_t>{0, 2, 1, 3})
+                         .getResult()[0];
+  return reshape(
+      builder, loc, transposed,
+      {shape.sequences * shape.positions, shape.heads * shape.headDim});
 }
 
 /// q [B, S, dh] * k [B, S, dh]^T -> [B, S, S] as a linalg.batch_matmul whose
@@ -225,9 +228,9 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
     Value k = projectToHeads(rewriter, loc, rows, adaptor.getWk(), shape);
     Value v = projectToHeads(rewriter, loc, rows, adaptor.getWv(), shape);
     if (FloatAttr theta = op.getRotaryThetaAttr()) {
-      Value inverseFrequencies = createInverseFrequencies(
-          rewriter, loc, inputType.getElementType(), theta.getValueAsDouble(),
-          shape.headDim);
+      Value inverseFrequencies =
+          createInverseFrequencies(rewriter, loc, inputType.getElementType(),
+                                   theta.getValueAsDouble(), shape.headDim);
       q = applyRotary(rewriter, loc, q, inverseFrequencies, 0);
       k = applyRotary(rewriter, loc, k, inverseFrequencies, 0);
     }
@@ -242,11 +245,10 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
         rewriter, loc,
         {shape.sequences * shape.heads, shape.positions, shape.headDim},
         inputType.getElementType(), 0.0);
-    Value attended =
-        linalg::BatchMatmulOp::create(rewriter, loc, zeros.getType(),
-                                      ValueRange{probabilities, v},
-                                      ValueRange{zeros})
-            .getResult(0);
+    Value attended = linalg::BatchMatmulOp::create(
+                         rewriter, loc, zeros.getType(),
+                         ValueRange{probabilities, v}, ValueRange{zeros})
+                         .getResult(0);
     Value merged = toPositionMajor(rewriter, loc, attended, shape);
     Value projected = createMatmulTransposedWeight(rewriter, loc, merged,
                                                    adaptor.getWo(), nullptr);

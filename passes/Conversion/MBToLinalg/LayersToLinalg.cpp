@@ -49,20 +49,21 @@ struct LayerNormLowering : OpConversionPattern<mb::LayerNormOp> {
     Type elementType = type.getElementType();
     unsigned rank = type.getRank();
     MLIRContext *context = rewriter.getContext();
-    Value features = createFloatConstant(rewriter, loc, elementType,
-                                         type.getShape().back());
+    Value features =
+        createFloatConstant(rewriter, loc, elementType, type.getShape().back());
     Value epsilon = createFloatConstant(rewriter, loc, elementType,
                                         op.getEpsilon().convertToDouble());
     Value one = createFloatConstant(rewriter, loc, elementType, 1.0);
 
-    Value sum = createLastDimensionReduction(rewriter, loc, input, {}, 0.0,
-                                             sumBody);
+    Value sum =
+        createLastDimensionReduction(rewriter, loc, input, {}, 0.0, sumBody);
     Value squaredDeviations = createLastDimensionReduction(
         rewriter, loc, input, sum, 0.0,
         [&](OpBuilder &builder, Location loc, ValueRange args) -> Value {
           Value mean = arith::DivFOp::create(builder, loc, args[1], features);
           Value deviation = arith::SubFOp::create(builder, loc, args[0], mean);
-          Value square = arith::MulFOp::create(builder, loc, deviation, deviation);
+          Value square =
+              arith::MulFOp::create(builder, loc, deviation, deviation);
           return arith::AddFOp::create(builder, loc, args[2], square);
         });
     Value result = createElementwise(
@@ -73,13 +74,17 @@ struct LayerNormLowering : OpConversionPattern<mb::LayerNormOp> {
          lastDimensionMap(context, rank)},
         [&](OpBuilder &builder, Location loc, ValueRange args) -> Value {
           Value mean = arith::DivFOp::create(builder, loc, args[1], features);
-          Value variance = arith::DivFOp::create(builder, loc, args[2], features);
+          Value variance =
+              arith::DivFOp::create(builder, loc, args[2], features);
           Value root = math::SqrtOp::create(
-              builder, loc, arith::AddFOp::create(builder, loc, variance, epsilon));
+              builder, loc,
+              arith::AddFOp::create(builder, loc, variance, epsilon));
           Value inverse = arith::DivFOp::create(builder, loc, one, root);
           Value centered = arith::SubFOp::create(builder, loc, args[0], mean);
-          Value normalized = arith::MulFOp::create(builder, loc, centered, inverse);
-          Value scaled = arith::MulFOp::create(builder, loc, normalized, args[3]);
+          Value normalized =
+              arith::MulFOp::create(builder, loc, centered, inverse);
+          Value scaled =
+              arith::MulFOp::create(builder, loc, normalized, args[3]);
           return arith::AddFOp::create(builder, loc, scaled, args[4]);
         });
     rewriter.replaceOp(op, result);
@@ -105,11 +110,11 @@ struct RMSNormLowering : OpConversionPattern<mb::RMSNormOp> {
     Value epsilon = createFloatConstant(rewriter, loc, elementType,
                                         op.getEpsilon().convertToDouble());
     bool clamp = op.getClamp();
-    Value features = createFloatConstant(rewriter, loc, elementType,
-                                         static_cast<double>(featureCount));
-    Value inverseRootFeatures = createFloatConstant(
+    // Plain form: divide the sum by D; clamp form: scale the norm by D^-1/2.
+    Value featureFactor = createFloatConstant(
         rewriter, loc, elementType,
-        std::pow(static_cast<double>(featureCount), -0.5));
+        clamp ? std::pow(static_cast<double>(featureCount), -0.5)
+              : static_cast<double>(featureCount));
 
     Value sumOfSquares = createLastDimensionReduction(rewriter, loc, input, {},
                                                       0.0, sumOfSquaresBody);
@@ -122,12 +127,13 @@ struct RMSNormLowering : OpConversionPattern<mb::RMSNormOp> {
           if (clamp) {
             Value norm = arith::MulFOp::create(
                 builder, loc, math::SqrtOp::create(builder, loc, args[1]),
-                inverseRootFeatures);
-            Value clamped = arith::MaximumFOp::create(builder, loc, norm, epsilon);
+                featureFactor);
+            Value clamped =
+                arith::MaximumFOp::create(builder, loc, norm, epsilon);
             normalized = arith::DivFOp::create(builder, loc, args[0], clamped);
           } else {
             Value meanSquare =
-                arith::DivFOp::create(builder, loc, args[1], features);
+                arith::DivFOp::create(builder, loc, args[1], featureFactor);
             Value inverse = math::RsqrtOp::create(
                 builder, loc,
                 arith::AddFOp::create(builder, loc, meanSquare, epsilon));
@@ -146,9 +152,9 @@ struct LinearLowering : OpConversionPattern<mb::LinearOp> {
   LogicalResult
   matchAndRewrite(mb::LinearOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    rewriter.replaceOp(op, createLinear(rewriter, op.getLoc(),
-                                        adaptor.getInput(), adaptor.getWeight(),
-                                        adaptor.getBias()));
+    rewriter.replaceOp(op,
+                       createLinear(rewriter, op.getLoc(), adaptor.getInput(),
+                                    adaptor.getWeight(), adaptor.getBias()));
     return success();
   }
 };
@@ -166,10 +172,12 @@ Value activate(OpBuilder &builder, Location loc, mb::Activation activation,
   case mb::Activation::gelu: {
     // 0.5 * x * (1 + erf(x / sqrt(2))), exact.
     Value erf = math::ErfOp::create(
-        builder, loc, arith::MulFOp::create(builder, loc, x, constant(M_SQRT1_2)));
+        builder, loc,
+        arith::MulFOp::create(builder, loc, x, constant(M_SQRT1_2)));
     Value halfX = arith::MulFOp::create(builder, loc, x, constant(0.5));
     return arith::MulFOp::create(
-        builder, loc, halfX, arith::AddFOp::create(builder, loc, erf, constant(1.0)));
+        builder, loc, halfX,
+        arith::AddFOp::create(builder, loc, erf, constant(1.0)));
   }
   case mb::Activation::gelu_tanh: {
     // 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))).
@@ -184,7 +192,8 @@ Value activate(OpBuilder &builder, Location loc, mb::Activation activation,
                               constant(M_SQRT2 * M_2_SQRTPI * 0.5)));
     Value halfX = arith::MulFOp::create(builder, loc, x, constant(0.5));
     return arith::MulFOp::create(
-        builder, loc, halfX, arith::AddFOp::create(builder, loc, tanh, constant(1.0)));
+        builder, loc, halfX,
+        arith::AddFOp::create(builder, loc, tanh, constant(1.0)));
   }
   }
   llvm_unreachable("unknown activation");
@@ -198,18 +207,24 @@ struct FFNLowering : OpConversionPattern<mb::FFNOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     mb::Activation activation = op.getActivation();
-    Value hidden = createLinear(rewriter, loc, adaptor.getInput(),
-                                adaptor.getUpWeight(), adaptor.getUpBias());
-    RankedTensorType hiddenType = tensorTypeOf(hidden);
+    // Up, activation and down all work on [M, D] rows; one reshape each way.
+    RankedTensorType inputType = tensorTypeOf(adaptor.getInput());
+    int64_t features = inputType.getShape().back();
+    Value rows = reshape(rewriter, loc, adaptor.getInput(),
+                         {inputType.getNumElements() / features, features});
+    Value hidden = createMatmulTransposedWeight(
+        rewriter, loc, rows, adaptor.getUpWeight(), adaptor.getUpBias());
     Value activated = createElementwise(
-        rewriter, loc, hiddenType, hidden,
-        identityMap(rewriter.getContext(), hiddenType.getRank()),
+        rewriter, loc, tensorTypeOf(hidden), hidden,
+        identityMap(rewriter.getContext(), 2),
         [&](OpBuilder &builder, Location loc, ValueRange args) {
           return activate(builder, loc, activation, args[0]);
         });
-    rewriter.replaceOp(op, createLinear(rewriter, loc, activated,
-                                        adaptor.getDownWeight(),
-                                        adaptor.getDownBias()));
+    Value output = createMatmulTransposedWeight(rewriter, loc, activated,
+                                                adaptor.getDownWeight(),
+                                                adaptor.getDownBias());
+    rewriter.replaceOp(op,
+                       reshape(rewriter, loc, output, inputType.getShape()));
     return success();
   }
 };
@@ -228,8 +243,7 @@ struct HeadLowering : OpConversionPattern<mb::HeadOp> {
     RankedTensorType type = tensorTypeOf(logits);
     unsigned rank = type.getRank();
     Value maximum = createLastDimensionReduction(
-        rewriter, loc, logits, {},
-        -std::numeric_limits<double>::infinity(),
+        rewriter, loc, logits, {}, -std::numeric_limits<double>::infinity(),
         [](OpBuilder &builder, Location loc, ValueRange args) -> Value {
           return arith::MaximumFOp::create(builder, loc, args[0], args.back());
         });

@@ -6,6 +6,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 
+#include <set>
+
 using namespace mlir;
 
 namespace mbc::mb_to_linalg {
@@ -34,36 +36,87 @@ Value createFilled(OpBuilder &builder, Location loc, ArrayRef<int64_t> shape,
       .getResult(0);
 }
 
+namespace {
+
+/// The coarsest shape that both `source` and `target` are collapses of, if
+/// there is one: its dim boundaries are the union of the boundaries
+/// (running products) of both shapes, e.g. [8, 4, 256] and [2, 16, 256]
+/// -> [2, 4, 4, 256].
+std::optional<SmallVector<int64_t>> commonRefinement(ArrayRef<int64_t> source,
+                                                     ArrayRef<int64_t> target) {
+  std::set<int64_t> boundaries;
+  int64_t product = 1;
+  for (int64_t dim : source)
+    boundaries.insert(product *= dim);
+  product = 1;
+  for (int64_t dim : target)
+    boundaries.insert(product *= dim);
+  SmallVector<int64_t> refined;
+  int64_t previous = 1;
+  for (int64_t boundary : boundaries) {
+    if (boundary == previous)
+      continue;
+    if (previous == 0 || boundary % previous != 0)
+      return std::nullopt;
+    refined.push_back(boundary / previous);
+    previous = boundary;
+  }
+  return refined;
+}
+
+/// One collapse_shape or expand_shape from `value` to `targetType`, if the
+/// dims group.
+std::optional<Value> reshapeByGrouping(OpBuilder &builder, Location loc,
+                                       Value value,
+                                       RankedTensorType targetType) {
+  RankedTensorType sourceType = tensorTypeOf(value);
+  if (sourceType == targetType)
+    return value;
+  std::optional<SmallVector<ReassociationIndices>> groups =
+      getReassociationIndicesForReshape(sourceType, targetType);
+  if (!groups)
+    return std::nullopt;
+  if (targetType.getRank() < sourceType.getRank())
+    return tensor::CollapseShapeOp::create(builder, loc, targetType, value,
+                                           *groups)
+        .getResult();
+  return tensor::ExpandShapeOp::create(builder, loc, targetType, value, *groups)
+      .getResult();
+}
+
+} // namespace
+
 Value reshape(OpBuilder &builder, Location loc, Value value,
               ArrayRef<int64_t> shape) {
   RankedTensorType sourceType = tensorTypeOf(value);
   auto targetType = RankedTensorType::get(shape, sourceType.getElementType());
-  if (sourceType == targetType)
-    return value;
-  if (std::optional<SmallVector<ReassociationIndices>> groups =
-          getReassociationIndicesForReshape(sourceType, targetType)) {
-    if (targetType.getRank() < sourceType.getRank())
-      return tensor::CollapseShapeOp::create(builder, loc, targetType, value,
-                                             *groups);
-    return tensor::ExpandShapeOp::create(builder, loc, targetType, value,
-                                         *groups);
+  if (std::optional<Value> direct =
+          reshapeByGrouping(builder, loc, value, targetType))
+    return *direct;
+  // Expand to the common refinement, then collapse to the target.
+  if (std::optional<SmallVector<int64_t>> refined =
+          commonRefinement(sourceType.getShape(), shape)) {
+    auto refinedType =
+        RankedTensorType::get(*refined, sourceType.getElementType());
+    if (getReassociationIndicesForReshape(sourceType, refinedType) &&
+        getReassociationIndicesForReshape(refinedType, targetType)) {
+      Value expanded = *reshapeByGrouping(builder, loc, value, refinedType);
+      return *reshapeByGrouping(builder, loc, expanded, targetType);
+    }
   }
-  // No common grouping of dims (e.g. [2, 3] -> [3, 2]): go through 1-D.
-  ReassociationIndices all =
-      llvm::to_vector(llvm::seq<int64_t>(0, sourceType.getRank()));
-  Value flat = tensor::CollapseShapeOp::create(builder, loc, value,
-                                               ArrayRef<ReassociationIndices>{all});
-  ReassociationIndices allTarget =
-      llvm::to_vector(llvm::seq<int64_t>(0, targetType.getRank()));
-  return tensor::ExpandShapeOp::create(builder, loc, targetType, flat,
-                                       ArrayRef<ReassociationIndices>{allTarget});
+  // Otherwise go through 1-D.
+  auto flatType = RankedTensorType::get({sourceType.getNumElements()},
+                                        sourceType.getElementType());
+  Value flat = *reshapeByGrouping(builder, loc, value, flatType);
+  return *reshapeByGrouping(builder, loc, flat, targetType);
 }
 
 Value extractSlice(OpBuilder &builder, Location loc, Value source,
                    ArrayRef<int64_t> offsets, ArrayRef<int64_t> sizes) {
   SmallVector<int64_t> strides(offsets.size(), 1);
   return tensor::ExtractSliceOp::create(
-      builder, loc, source, getAsIndexOpFoldResult(builder.getContext(), offsets),
+      builder, loc, source,
+      getAsIndexOpFoldResult(builder.getContext(), offsets),
       getAsIndexOpFoldResult(builder.getContext(), sizes),
       getAsIndexOpFoldResult(builder.getContext(), strides));
 }
@@ -112,8 +165,8 @@ AffineMap identityMap(MLIRContext *context, unsigned rank) {
 }
 
 AffineMap rowMap(MLIRContext *context, unsigned rank) {
-  return AffineMap::getMultiDimIdentityMap(rank, context).getMajorSubMap(rank -
-                                                                         1);
+  return AffineMap::getMultiDimIdentityMap(rank, context)
+      .getMajorSubMap(rank - 1);
 }
 
 AffineMap lastDimensionMap(MLIRContext *context, unsigned rank) {
@@ -141,8 +194,8 @@ Value createElementwise(OpBuilder &builder, Location loc,
                                              utils::IteratorType::parallel);
   Value init = createEmpty(builder, loc, resultType.getShape(),
                            resultType.getElementType());
-  return linalg::GenericOp::create(builder, loc, resultType, inputs, init,
-                                   maps, iterators, yieldingBody(body))
+  return linalg::GenericOp::create(builder, loc, resultType, inputs, init, maps,
+                                   iterators, yieldingBody(body))
       .getResult(0);
 }
 
@@ -184,10 +237,10 @@ Value createMatmulTransposedWeight(OpBuilder &builder, Location loc, Value lhs,
   MLIRContext *context = builder.getContext();
   AffineExpr m, n, k;
   bindDims(context, m, n, k);
-  matmul.setIndexingMapsAttr(builder.getAffineMapArrayAttr(
-      {AffineMap::get(3, 0, {m, k}, context),
-       AffineMap::get(3, 0, {n, k}, context),
-       AffineMap::get(3, 0, {m, n}, context)}));
+  matmul.setIndexingMapsAttr(
+      builder.getAffineMapArrayAttr({AffineMap::get(3, 0, {m, k}, context),
+                                     AffineMap::get(3, 0, {n, k}, context),
+                                     AffineMap::get(3, 0, {m, n}, context)}));
   return matmul.getResult(0);
 }
 
@@ -197,7 +250,8 @@ Value createLinear(OpBuilder &builder, Location loc, Value input, Value weight,
   int64_t in = shape.back();
   int64_t rows = tensorTypeOf(input).getNumElements() / in;
   Value flat = reshape(builder, loc, input, {rows, in});
-  Value product = createMatmulTransposedWeight(builder, loc, flat, weight, bias);
+  Value product =
+      createMatmulTransposedWeight(builder, loc, flat, weight, bias);
   SmallVector<int64_t> resultShape(shape);
   resultShape.back() = tensorTypeOf(weight).getDimSize(0);
   return reshape(builder, loc, product, resultShape);

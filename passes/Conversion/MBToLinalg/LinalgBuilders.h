@@ -1,4 +1,4 @@
-//===- LinalgBuilders.h - linalg/tensor building blocks of MBToLinalg -*- C++ -*-===//
+//===- LinalgBuilders.h - building blocks of MBToLinalg ---------*- C++ -*-===//
 //
 // The few shapes of IR every mb lowering is made of: reshapes and slices of
 // static tensors, element-wise and last-dimension-reduction linalg.generic
@@ -17,9 +17,8 @@ namespace mbc::mb_to_linalg {
 
 /// Builds the scalar body of a linalg.generic from its block arguments
 /// (inputs, then outputs) and returns the value to yield.
-using ScalarBody =
-    llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location,
-                                   mlir::ValueRange)>;
+using ScalarBody = llvm::function_ref<mlir::Value(
+    mlir::OpBuilder &, mlir::Location, mlir::ValueRange)>;
 
 mlir::RankedTensorType tensorTypeOf(mlir::Value value);
 
@@ -38,7 +37,8 @@ mlir::Value createFilled(mlir::OpBuilder &builder, mlir::Location loc,
 
 /// Reshapes a static tensor to `shape` (same number of elements, row-major):
 /// one tensor.collapse_shape or tensor.expand_shape where the dims group,
-/// otherwise a collapse to 1-D followed by an expand.
+/// else an expand to the shapes' common refinement and a collapse (so no
+/// dim is flattened needlessly), else through 1-D.
 mlir::Value reshape(mlir::OpBuilder &builder, mlir::Location loc,
                     mlir::Value value, llvm::ArrayRef<int64_t> shape);
 

@@ -57,8 +57,8 @@ Value addPositionRows(OpBuilder &builder, Location loc, Value input,
   int64_t features = inputType.getDimSize(2);
   Value rows = table;
   if (firstRow != 0 || tensorTypeOf(table).getDimSize(0) != positions)
-    rows = extractSlice(builder, loc, table, {firstRow, 0},
-                        {positions, features});
+    rows =
+        extractSlice(builder, loc, table, {firstRow, 0}, {positions, features});
   MLIRContext *context = builder.getContext();
   AffineExpr n, s, d;
   bindDims(context, n, s, d);
@@ -95,13 +95,7 @@ struct PatchifyLowering : OpConversionPattern<mb::PatchifyOp> {
     Location loc = op.getLoc();
     ArrayRef<int64_t> shape = cast<RankedTensorType>(op.getType()).getShape();
     int64_t sequences = shape[0], patches = shape[1], width = shape[2];
-    int64_t patch = op.getPatchSize();
-    // [N, L, E] -> [N, K, P, E] -> [N, K, P*E]: two reshapes that keep dims.
-    Value grouped = reshape(
-        rewriter, loc,
-        reshape(rewriter, loc, adaptor.getInput(),
-                {sequences, patches, patch, width / patch}),
-        shape);
+    Value grouped = reshape(rewriter, loc, adaptor.getInput(), shape);
     if (!adaptor.getShift()) {
       rewriter.replaceOp(op, grouped);
       return success();
@@ -179,8 +173,8 @@ struct GlobalToLocalLowering : OpConversionPattern<mb::GlobalToLocalOp> {
                            {input[0] * input[1] * patch, slice});
       Value projected = createMatmulTransposedWeight(
           rewriter, loc, rows, adaptor.getWeight(), /*bias=*/nullptr);
-      rewriter.replaceOp(op,
-                         reshape(rewriter, loc, projected, resultType.getShape()));
+      rewriter.replaceOp(
+          op, reshape(rewriter, loc, projected, resultType.getShape()));
       return success();
     }
 
@@ -189,14 +183,15 @@ struct GlobalToLocalLowering : OpConversionPattern<mb::GlobalToLocalOp> {
     int64_t sequences = input[0], positions = input[1] - 1;
     Value used = extractSlice(rewriter, loc, adaptor.getInput(), {0, 0, 0},
                               {sequences, positions, input[2]});
-    Value projected = createLinear(rewriter, loc, used, adaptor.getWeight(),
-                                   adaptor.getBias());
+    Value rows =
+        reshape(rewriter, loc, used, {sequences * positions, input[2]});
+    Value projected = createMatmulTransposedWeight(
+        rewriter, loc, rows, adaptor.getWeight(), adaptor.getBias());
     Value perSequence =
         reshape(rewriter, loc, projected, {sequences * positions, patch, out});
     Value zeros = createFilled(rewriter, loc, {sequences * positions, 1, out},
                                resultType.getElementType(), 0.0);
-    rewriter.replaceOp(op,
-                       concatenate(rewriter, loc, {zeros, perSequence}, 1));
+    rewriter.replaceOp(op, concatenate(rewriter, loc, {zeros, perSequence}, 1));
     return success();
   }
 };
@@ -223,16 +218,15 @@ struct MergePatchesLowering : OpConversionPattern<mb::MergePatchesOp> {
             vocabulary = input[2];
     Value grouped = reshape(rewriter, loc, adaptor.getInput(),
                             {batch, patches, patch + 1, vocabulary});
-    Value first = reshape(
-        rewriter, loc,
-        extractSlice(rewriter, loc, grouped, {0, 0, 0, 0},
-                     {batch, 1, 1, vocabulary}),
-        {batch, 1, vocabulary});
-    Value predictions = reshape(
-        rewriter, loc,
-        extractSlice(rewriter, loc, grouped, {0, 0, 1, 0},
-                     {batch, patches, patch, vocabulary}),
-        {batch, patches * patch, vocabulary});
+    Value first = reshape(rewriter, loc,
+                          extractSlice(rewriter, loc, grouped, {0, 0, 0, 0},
+                                       {batch, 1, 1, vocabulary}),
+                          {batch, 1, vocabulary});
+    Value predictions =
+        reshape(rewriter, loc,
+                extractSlice(rewriter, loc, grouped, {0, 0, 1, 0},
+                             {batch, patches, patch, vocabulary}),
+                {batch, patches * patch, vocabulary});
     Value rest = extractSlice(rewriter, loc, predictions, {0, 0, 0},
                               {batch, bytes - 1, vocabulary});
     rewriter.replaceOp(op, concatenate(rewriter, loc, {first, rest}, 1));
