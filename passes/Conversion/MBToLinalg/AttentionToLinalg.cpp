@@ -16,8 +16,10 @@
 #include "dialects/MB/MBDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Transforms/DialectConversion.h"
 
 #include <cmath>
@@ -65,8 +67,10 @@ Value createInverseFrequencies(OpBuilder &builder, Location loc,
 ///   out[..., i]        = x1 * cos(a) + (-x2) * sin(a)
 ///   out[..., dh/2 + i] = x2 * cos(a) + x1 * sin(a)
 /// which is x * cos(cat(f, f)) + rotate_half(x) * sin(cat(f, f)).
+/// `firstPosition` is 0 for whole sequences and may be a runtime index (a
+/// decode step's position).
 Value applyRotary(OpBuilder &builder, Location loc, Value x,
-                  Value inverseFrequencies, int64_t firstPosition) {
+                  Value inverseFrequencies, OpFoldResult firstPosition) {
   RankedTensorType type = tensorTypeOf(x);
   ArrayRef<int64_t> shape = type.getShape();
   Type elementType = type.getElementType();
@@ -89,10 +93,10 @@ Value applyRotary(OpBuilder &builder, Location loc, Value x,
       ValueRange{firstInit, secondInit}, maps, iterators,
       [&](OpBuilder &b, Location loc, ValueRange args) {
         Value position = linalg::IndexOp::create(b, loc, 1);
-        if (firstPosition != 0)
+        if (!isZeroInteger(firstPosition))
           position = arith::AddIOp::create(
               b, loc, position,
-              arith::ConstantIndexOp::create(b, loc, firstPosition));
+              getValueOrCreateConstantIndexOp(b, loc, firstPosition));
         Value positionFloat = arith::UIToFPOp::create(
             b, loc, elementType,
             arith::IndexCastUIOp::create(b, loc, b.getI64Type(), position));
@@ -231,8 +235,10 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
       Value inverseFrequencies =
           createInverseFrequencies(rewriter, loc, inputType.getElementType(),
                                    theta.getValueAsDouble(), shape.headDim);
-      q = applyRotary(rewriter, loc, q, inverseFrequencies, 0);
-      k = applyRotary(rewriter, loc, k, inverseFrequencies, 0);
+      q = applyRotary(rewriter, loc, q, inverseFrequencies,
+                      rewriter.getIndexAttr(0));
+      k = applyRotary(rewriter, loc, k, inverseFrequencies,
+                      rewriter.getIndexAttr(0));
     }
     q = toHeadMajor(rewriter, loc, q);
     k = toHeadMajor(rewriter, loc, k);

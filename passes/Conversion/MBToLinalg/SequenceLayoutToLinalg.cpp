@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Transforms/DialectConversion.h"
 
 using namespace mlir;
@@ -48,17 +49,21 @@ struct EmbeddingLowering : OpConversionPattern<mb::EmbeddingOp> {
   }
 };
 
-/// result[n, s, :] = input[n, s, :] + table[firstRow + s, :]. The op has no
-/// row offset yet (positions start at 0); a decode step would pass one here.
+/// result[n, s, :] = input[n, s, :] + table[firstRow + s, :]; `firstRow` is
+/// a constant 0 for the whole-sequence forms and may be a runtime index
+/// (a decode step's position).
 Value addPositionRows(OpBuilder &builder, Location loc, Value input,
-                      Value table, int64_t firstRow) {
+                      Value table, OpFoldResult firstRow) {
   RankedTensorType inputType = tensorTypeOf(input);
   int64_t positions = inputType.getDimSize(1);
   int64_t features = inputType.getDimSize(2);
   Value rows = table;
-  if (firstRow != 0 || tensorTypeOf(table).getDimSize(0) != positions)
-    rows =
-        extractSlice(builder, loc, table, {firstRow, 0}, {positions, features});
+  if (!isZeroInteger(firstRow) ||
+      tensorTypeOf(table).getDimSize(0) != positions)
+    rows = tensor::ExtractSliceOp::create(
+        builder, loc, table, {firstRow, builder.getIndexAttr(0)},
+        {builder.getIndexAttr(positions), builder.getIndexAttr(features)},
+        {builder.getIndexAttr(1), builder.getIndexAttr(1)});
   MLIRContext *context = builder.getContext();
   AffineExpr n, s, d;
   bindDims(context, n, s, d);
@@ -77,9 +82,9 @@ struct PositionEmbeddingLowering
   LogicalResult
   matchAndRewrite(mb::PositionEmbeddingOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    rewriter.replaceOp(op, addPositionRows(rewriter, op.getLoc(),
-                                           adaptor.getInput(),
-                                           adaptor.getTable(), /*firstRow=*/0));
+    rewriter.replaceOp(
+        op, addPositionRows(rewriter, op.getLoc(), adaptor.getInput(),
+                            adaptor.getTable(), rewriter.getIndexAttr(0)));
     return success();
   }
 };
