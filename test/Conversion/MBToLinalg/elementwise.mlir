@@ -32,3 +32,14 @@ func.func @scalars(%a: f32, %b: f32) -> f32 {
   %0 = arith.addf %a, %b : f32
   return %0 : f32
 }
+
+// bf16/f16 weights are widened with arith.extf on tensors by the importer.
+// CHECK-LABEL: func.func @widen
+// CHECK: %[[W:.+]] = mb.param "w" : tensor<4x8xbf16>
+// CHECK: linalg.generic {{.*}} ins(%[[W]] : tensor<4x8xbf16>) outs(%{{.+}} : tensor<4x8xf32>)
+// CHECK: arith.extf %{{.+}} : bf16 to f32
+func.func @widen() -> tensor<4x8xf32> {
+  %w = mb.param "w" : tensor<4x8xbf16>
+  %0 = arith.extf %w : tensor<4x8xbf16> to tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
