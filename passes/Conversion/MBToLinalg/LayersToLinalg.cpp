@@ -92,7 +92,7 @@ struct LayerNormLowering : OpConversionPattern<mb::LayerNormOp> {
   }
 };
 
-/// Plain: x * rsqrt(mean(x^2) + eps) * w. Clamp (MEGABYTE-pytorch):
+/// Plain: x * (1 / sqrt(mean(x^2) + eps)) * w. Clamp (MEGABYTE-pytorch):
 /// x / max(||x||_2 * D^-1/2, eps) * w.
 struct RMSNormLowering : OpConversionPattern<mb::RMSNormOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -110,6 +110,7 @@ struct RMSNormLowering : OpConversionPattern<mb::RMSNormOp> {
     Value epsilon = createFloatConstant(rewriter, loc, elementType,
                                         op.getEpsilon().convertToDouble());
     bool clamp = op.getClamp();
+    Value one = createFloatConstant(rewriter, loc, elementType, 1.0);
     // Plain form: divide the sum by D; clamp form: scale the norm by D^-1/2.
     Value featureFactor = createFloatConstant(
         rewriter, loc, elementType,
@@ -134,9 +135,12 @@ struct RMSNormLowering : OpConversionPattern<mb::RMSNormOp> {
           } else {
             Value meanSquare =
                 arith::DivFOp::create(builder, loc, args[1], featureFactor);
-            Value inverse = math::RsqrtOp::create(
+            // rsqrt spelled 1 / sqrt (PyTorch's CPU rsqrt): math.rsqrt has
+            // no libm function, so math-to-libm would emit a call to rsqrtf.
+            Value root = math::SqrtOp::create(
                 builder, loc,
                 arith::AddFOp::create(builder, loc, meanSquare, epsilon));
+            Value inverse = arith::DivFOp::create(builder, loc, one, root);
             normalized = arith::MulFOp::create(builder, loc, args[0], inverse);
           }
           return arith::MulFOp::create(builder, loc, normalized, args[2]);

@@ -31,9 +31,10 @@ func.func @layer_norm(%x: tensor<2x5x8xf32>, %w: tensor<8xf32>, %b: tensor<8xf32
   return %0 : tensor<2x5x8xf32>
 }
 
-// Plain RMSNorm: x * rsqrt(sum(x^2) / D + eps) * w.
+// Plain RMSNorm: x * rsqrt(sum(x^2) / D + eps) * w, rsqrt as 1 / sqrt.
 // CHECK-LABEL: func.func @rms_norm
 // CHECK-DAG: %[[EPS:.+]] = arith.constant 9.99999997E-7 : f32
+// CHECK-DAG: %[[ONE:.+]] = arith.constant 1.000000e+00 : f32
 // CHECK-DAG: %[[D:.+]] = arith.constant 8.000000e+00 : f32
 // CHECK: %[[SQ:.+]] = linalg.generic {indexing_maps = [#[[X]], #[[ROW]]], iterator_types = ["parallel", "parallel", "reduction"]}
 // CHECK: arith.mulf
@@ -41,7 +42,9 @@ func.func @layer_norm(%x: tensor<2x5x8xf32>, %w: tensor<8xf32>, %b: tensor<8xf32
 // CHECK: linalg.generic {indexing_maps = [#[[X]], #[[ROW]], #[[FEATURE]], #[[X]]], iterator_types = ["parallel", "parallel", "parallel"]} ins(%{{.+}}, %[[SQ]], %{{.+}} :
 // CHECK: %[[MS:.+]] = arith.divf %{{.+}}, %[[D]]
 // CHECK: %[[MSEPS:.+]] = arith.addf %[[MS]], %[[EPS]]
-// CHECK: math.rsqrt %[[MSEPS]]
+// CHECK: %[[ROOT:.+]] = math.sqrt %[[MSEPS]]
+// CHECK: %[[INV:.+]] = arith.divf %[[ONE]], %[[ROOT]]
+// CHECK: arith.mulf %{{.+}}, %[[INV]]
 // CHECK-NOT: arith.maximumf
 // CHECK: return
 func.func @rms_norm(%x: tensor<2x5x8xf32>, %w: tensor<8xf32>) -> tensor<2x5x8xf32> {
