@@ -455,6 +455,76 @@ def attention_cases():
     return cases
 
 
+def decode_cases():
+    """The one-position forms used by generation: token_shift_step,
+    position_embedding with a runtime offset, cached_attention."""
+    cases = []
+    for d in (8, 7, 1):
+        x, previous = randn(3, 1, d), randn(3, 1, d)
+        keep = (d + 1) // 2
+        want = np.concatenate((x[..., :keep], previous[..., keep:]), axis=-1)
+        cases.append(Case(f"token_shift_step D={d}", {"x": x, "previous": previous}, f"""
+%result = mb.token_shift_step %x, %previous : {ty(x)}
+""", want, exact=True))
+
+    for positions, offset in ((1, 3), (2, 6)):
+        x, table = randn(2, positions, 6), randn(8, 6)
+        want = np_of(t(x) + t(table)[offset:offset + positions])
+        cases.append(Case(f"position_embedding offset={offset} S={positions}",
+                          {"x": x, "table": table}, f"""
+%offset = arith.constant {offset} : index
+%result = mb.position_embedding %x, %table offset %offset : {ty(x)}, {ty(table)} -> {ty(x)}
+""", want, exact=True))
+
+    # cached_attention at position p equals row p of full causal attention
+    # over positions 0..p; the caches hold rows 0..p-1 of that sequence's
+    # (rotated) keys and values, junk at p and after (overwritten / masked).
+    for n, length, p, d, heads, head_dim, theta, scale in (
+            (2, 6, 3, 12, 2, 4, None, None),
+            (2, 6, 4, 12, 2, 4, 10000.0, None),
+            (3, 5, 0, 8, 2, 6, 10000.0, 0.3),
+            (1, 9, 8, 16, 2, 8, 500.0, None)):
+        inner = heads * head_dim
+        xs = randn(n, p + 1, d)
+        wq, wk, wv = (randn(inner, d, scale=2 * d ** -0.5) for _ in range(3))
+        wo = randn(d, inner, scale=inner ** -0.5)
+        effective_scale = scale if scale is not None else head_dim ** -0.5
+        full = attention_reference(t(xs), t(wq), t(wk), t(wv), t(wo), heads, theta,
+                                   effective_scale)
+
+        def heads_of(w):
+            return F.linear(t(xs), t(w)).reshape(n, p + 1, heads, head_dim).transpose(1, 2)
+
+        keys = heads_of(wk)
+        if theta is not None:
+            keys = apply_rotary(keys, theta)
+        keys = np_of(keys.transpose(1, 2).reshape(n, p + 1, inner))
+        values = np_of(heads_of(wv).transpose(1, 2).reshape(n, p + 1, inner))
+        k_cache, v_cache = randn(n, length, inner, scale=5.0), randn(n, length, inner, scale=5.0)
+        k_cache[:, :p], v_cache[:, :p] = keys[:, :p], values[:, :p]
+        want_k, want_v = k_cache.copy(), v_cache.copy()
+        want_k[:, p], want_v[:, p] = keys[:, p], values[:, p]
+        x = xs[:, p:p + 1]
+        attributes = [f"head_dim = {head_dim} : i64", f"heads = {heads} : i64"]
+        if theta is not None:
+            attributes.append(f"rotary_theta = {f64(theta)}")
+        if scale is not None:
+            attributes.append(f"scale = {f64(scale)}")
+        inputs = {"x": x, "wq": wq, "wk": wk, "wv": wv, "wo": wo, "kc": k_cache, "vc": v_cache}
+        signature = (f"({ty(x)}, {ty(wq)}, {ty(wk)}, {ty(wv)}, {ty(wo)}, {ty(k_cache)}, "
+                     f"{ty(v_cache)}, index) -> ({ty(x)}, {ty(k_cache)}, {ty(v_cache)})")
+        name = (f"cached_attention N={n} L={length} position={p} heads={heads} "
+                f"head_dim={head_dim} rotary_theta={theta} scale={scale}")
+        for label, names, want in (("output", "%result, %k, %v", np_of(full[:, p:p + 1])),
+                                   ("new k_cache", "%o, %result, %v", want_k),
+                                   ("new v_cache", "%o, %k, %result", want_v)):
+            cases.append(Case(f"{name}: {label}", inputs, f"""
+%position = arith.constant {p} : index
+{names} = mb.cached_attention %x, %wq, %wk, %wv, %wo, %kc, %vc at %position {{{', '.join(attributes)}}} : {signature}
+""", want))
+    return cases
+
+
 FAMILIES = {
     "embedding": embedding_cases,
     "patches": patches_cases,
@@ -463,6 +533,7 @@ FAMILIES = {
     "ffn": ffn_cases,
     "head": head_cases,
     "attention": attention_cases,
+    "decode": decode_cases,
 }
 
 
