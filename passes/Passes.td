@@ -81,4 +81,19 @@ def MemRefCopyToLinalg : Pass<"mb-memref-copy-to-linalg"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def WriteBackUpdates : Pass<"mb-write-back-updates", "mlir::ModuleOp"> {
+  let summary = "write results marked mb.updates into their arguments' buffers";
+  let description = [{
+    Decode entry points return the new KV caches and token-shift state as
+    results marked `mb.updates = "<argument name>"`. Before bufferization,
+    this pass removes those results and materializes each value into the
+    buffer of the argument it updates (`bufferization.to_buffer` +
+    `bufferization.materialize_in_destination restrict writable`), and marks
+    the argument writable, so the runtime's cache buffers are updated in
+    place.
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 #endif // MBC_PASSES_TD

@@ -31,6 +31,7 @@ void buildCpuTensorPipeline(OpPassManager &pm) {
 }
 
 void buildCpuLoweringPipeline(OpPassManager &pm) {
+  pm.addPass(createWriteBackUpdates());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
@@ -47,9 +48,11 @@ void buildCpuLoweringPipeline(OpPassManager &pm) {
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createMemRefCopyToLinalg());
   pm.addPass(createConvertLinalgToLoopsPass());
+  // Strided-metadata expansion creates affine.apply for dynamic offsets
+  // (decode positions), so affine is lowered after it.
+  pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
-  pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createConvertMathToLibmPass());
   pm.addPass(createConvertMathToLLVMPass());

@@ -123,6 +123,9 @@ struct WeightsToArgumentsPass
                                    type.getShape()));
     }
     for (unsigned i = 0; i < function.getNumResults(); ++i) {
+      // The new value of an inout argument is not a separate buffer.
+      if (function.getResultAttr(i, "mb.updates"))
+        continue;
       auto type = dyn_cast<RankedTensorType>(function.getResultTypes()[i]);
       auto name = function.getResultAttrOfType<StringAttr>(i, "mb.name");
       if (!type || !name || bufferDTypeName(type.getElementType()).empty())

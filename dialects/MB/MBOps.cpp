@@ -326,6 +326,13 @@ LogicalResult LinearOp::verify() {
   return check.elementType("result", getResult(), elementType);
 }
 
+LogicalResult TokenShiftStepOp::verify() {
+  ShapeChecker check(*this);
+  if (failed(check.rank("input", getInput(), 3, "sequences, 1, features")))
+    return failure();
+  return check.dim("input", getInput(), 1, 1, "one new position");
+}
+
 LogicalResult TokenShiftOp::verify() {
   return ShapeChecker(*this).rank("input", getInput(), 3,
                                   "sequences, positions, features");
@@ -362,11 +369,7 @@ LogicalResult FFNOp::verify() {
 namespace {
 
 template <typename AttentionOp>
-LogicalResult verifyAttention(AttentionOp op) {
-  ShapeChecker check(op);
-  if (failed(check.rank("input", op.getInput(), 3,
-                        "sequences, positions, features")))
-    return failure();
+LogicalResult verifyAttentionWeights(AttentionOp op, ShapeChecker &check) {
   int64_t features = shapeOf(op.getInput())[2];
   int64_t inner = op.getHeads() * op.getHeadDim();
   Type elementType = elementTypeOf(op.getInput());
@@ -400,6 +403,15 @@ LogicalResult verifyAttention(AttentionOp op) {
 }
 
 template <typename AttentionOp>
+LogicalResult verifyAttention(AttentionOp op) {
+  ShapeChecker check(op);
+  if (failed(check.rank("input", op.getInput(), 3,
+                        "sequences, positions, features")))
+    return failure();
+  return verifyAttentionWeights(op, check);
+}
+
+template <typename AttentionOp>
 double softmaxScale(AttentionOp op) {
   if (FloatAttr scale = op.getScaleAttr())
     return scale.getValueAsDouble();
@@ -409,6 +421,29 @@ double softmaxScale(AttentionOp op) {
 } // namespace
 
 LogicalResult GlobalAttentionOp::verify() { return verifyAttention(*this); }
+LogicalResult CachedAttentionOp::verify() {
+  ShapeChecker check(*this);
+  if (failed(check.rank("input", getInput(), 3, "sequences, 1, features")) ||
+      failed(check.dim("input", getInput(), 1, 1, "one new position")) ||
+      failed(check.rank("k_cache", getKCache(), 3,
+                        "sequences, positions, heads * head_dim")))
+    return failure();
+  int64_t sequences = shapeOf(getInput())[0];
+  int64_t positions = shapeOf(getKCache())[1];
+  int64_t inner = getHeads() * getHeadDim();
+  Type elementType = elementTypeOf(getInput());
+  std::pair<StringRef, Value> caches[] = {{"k_cache", getKCache()},
+                                          {"v_cache", getVCache()},
+                                          {"new_k_cache", getNewKCache()},
+                                          {"new_v_cache", getNewVCache()}};
+  for (auto [name, cache] : caches)
+    if (failed(check.shape(name, cache, {sequences, positions, inner},
+                           {"sequences", "positions", "heads * head_dim"})) ||
+        failed(check.elementType(name, cache, elementType)))
+      return failure();
+  return verifyAttentionWeights(*this, check);
+}
+double CachedAttentionOp::getSoftmaxScale() { return softmaxScale(*this); }
 LogicalResult LocalAttentionOp::verify() { return verifyAttention(*this); }
 double GlobalAttentionOp::getSoftmaxScale() { return softmaxScale(*this); }
 double LocalAttentionOp::getSoftmaxScale() { return softmaxScale(*this); }

@@ -60,15 +60,18 @@ def MB_EmbeddingOp : MB_Op<"embedding", [Pure]> {
 def MB_PositionEmbeddingOp : MB_Op<"position_embedding", [Pure]> {
   let summary = "adds a learned absolute position embedding";
   let description = [{
-    `result[n, s, :] = input[n, s, :] + table[s, :]` for an input `[N, S, D]`
-    and a table `[L, D]` with `L >= S` (the table may be longer than the
-    sequence it is applied to).
+    `result[n, s, :] = input[n, s, :] + table[offset + s, :]` for an input
+    `[N, S, D]` and a table `[L, D]` with `L >= S` (the table may be longer
+    than the sequence it is applied to). `offset` (default 0) is the position
+    of the first row, used by the decode entry points; the caller keeps
+    `offset + S <= L`.
   }];
-  let arguments = (ins MB_FloatTensor:$input, MB_FloatTensor:$table);
+  let arguments = (ins MB_FloatTensor:$input, MB_FloatTensor:$table,
+                       Optional<Index>:$offset);
   let results = (outs MB_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $table attr-dict `:` type($input) `,` type($table) `->`
-    type($result)
+    $input `,` $table (`offset` $offset^)? attr-dict `:` type($input) `,`
+    type($table) `->` type($result)
   }];
   let hasVerifier = 1;
 }
@@ -318,6 +321,55 @@ def MB_HeadOp : MB_Op<"head", [Pure]> {
     functional-type(operands, results)
   }];
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Decode (one position at a time, with caches)
+//===----------------------------------------------------------------------===//
+
+def MB_TokenShiftStepOp : MB_Op<"token_shift_step", [Pure, SameOperandsAndResultType]> {
+  let summary = "token shift of one new position given the previous one";
+  let description = [{
+    The decode form of `mb.token_shift` for one position `[N, 1, D]`: the
+    first `ceil(D / 2)` features come from `input`, the rest from `previous`
+    (the previous position's input; zeros at position 0).
+  }];
+  let arguments = (ins MB_FloatTensor:$input, MB_FloatTensor:$previous);
+  let results = (outs MB_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $previous attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def MB_CachedAttentionOp : MB_Op<"cached_attention", [Pure]> {
+  let summary = "causal self-attention of one new position against a KV cache";
+  let description = [{
+    The decode form of `mb.global_attention` / `mb.local_attention` for one
+    new position at `position` of each of N sequences: `input` `[N, 1, D]`
+    (normalized), the same projection weights, and caches `[N, L, heads *
+    head_dim]` holding the keys and values of positions `0..position-1`.
+    Returns the attention output `[N, 1, D]` and the caches with this
+    position's key and value written at row `position`; rows after it are
+    ignored. Rotary embedding, when set, uses `position`. The caller keeps
+    `position < L`.
+  }];
+  let arguments = (ins MB_FloatTensor:$input, MB_FloatTensor:$wq,
+                       MB_FloatTensor:$wk, MB_FloatTensor:$wv,
+                       MB_FloatTensor:$wo, MB_FloatTensor:$k_cache,
+                       MB_FloatTensor:$v_cache, Index:$position,
+                       MB_PositiveI64:$heads, MB_PositiveI64:$head_dim,
+                       OptionalAttr<F64Attr>:$rotary_theta,
+                       OptionalAttr<F64Attr>:$scale);
+  let results = (outs MB_FloatTensor:$result, MB_FloatTensor:$new_k_cache,
+                      MB_FloatTensor:$new_v_cache);
+  let assemblyFormat = [{
+    $input `,` $wq `,` $wk `,` $wv `,` $wo `,` $k_cache `,` $v_cache `at`
+    $position attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The softmax scale: `scale` if set, else head_dim^-0.5.
+    double getSoftmaxScale();
+  }];
 }
 
 #endif // MB_OPS_TD

@@ -276,7 +276,7 @@ private:
       if (config.posEmb)
         tokens = mb::PositionEmbeddingOp::create(
             b, tokens.getType(), tokens,
-            param(llvm::formatv("pos_embs.{0}.weight", stage).str()));
+            param(llvm::formatv("pos_embs.{0}.weight", stage).str()), Value());
       Value x = mb::StartTokenOp::create(
           b, withPositions(tokens, positions(stage) + 1), tokens,
           param(llvm::formatv("start_tokens.{0}", stage).str()));
@@ -331,7 +331,7 @@ private:
       if (stage == 0)
         embedded = mb::PositionEmbeddingOp::create(
             b, embedded.getType(), embedded,
-            param(prefix + "position_embedding.weight"));
+            param(prefix + "position_embedding.weight"), Value());
       Value x = mb::PatchifyOp::create(
           b, tensorType({sequences(stage), positions(stage), cfg.dim}),
           embedded, param(prefix + "pad"), unit);
@@ -346,7 +346,8 @@ private:
       }
       if (stage > 0 && config.posEmb)
         x = mb::PositionEmbeddingOp::create(
-            b, x.getType(), x, param(prefix + "position_embedding.weight"));
+            b, x.getType(), x, param(prefix + "position_embedding.weight"),
+            Value());
       previous = transformer(x, stage);
     }
     b.setLoc(NameLoc::get(b.getStringAttr("head")));
@@ -361,6 +362,327 @@ private:
         mb::AlignmentAttr::get(b.getContext(), mb::Alignment::shifted));
   }
 
+
+  //===--------------------------------------------------------------------===//
+  // Generation entry points (batch 1, one position at a time)
+  //===--------------------------------------------------------------------===//
+
+  /// One argument or result of an entry point.
+  struct Binding {
+    std::string name;
+    Type type;
+    bool inout = false;
+  };
+
+  /// Creates `func.func @name` with named arguments and results and moves
+  /// the builder into its body.
+  func::FuncOp beginFunction(ModuleOp module, StringRef name,
+                             ArrayRef<Binding> arguments,
+                             ArrayRef<Binding> results) {
+    b.setInsertionPointToEnd(module.getBody());
+    b.setLoc(NameLoc::get(b.getStringAttr(name)));
+    SmallVector<Type> argumentTypes, resultTypes;
+    for (const Binding &binding : arguments)
+      argumentTypes.push_back(binding.type);
+    for (const Binding &binding : results)
+      resultTypes.push_back(binding.type);
+    auto function = func::FuncOp::create(
+        b, name, b.getFunctionType(argumentTypes, resultTypes));
+    for (auto [index, binding] : llvm::enumerate(arguments)) {
+      function.setArgAttr(index, "mb.name", b.getStringAttr(binding.name));
+      if (binding.inout)
+        function.setArgAttr(index, "mb.inout", b.getUnitAttr());
+    }
+    // A result marked inout is the new value of the argument of that name.
+    for (auto [index, binding] : llvm::enumerate(results))
+      function.setResultAttr(index, binding.inout ? "mb.updates" : "mb.name",
+                             b.getStringAttr(binding.name));
+    Block *body = function.addEntryBlock();
+    b.setInsertionPointToEnd(body);
+    params.clear();
+    return function;
+  }
+
+  RankedTensorType i32Type(ArrayRef<int64_t> shape) {
+    return RankedTensorType::get(shape, b.getI32Type());
+  }
+  RankedTensorType i64Type(ArrayRef<int64_t> shape) {
+    return RankedTensorType::get(shape, b.getI64Type());
+  }
+
+  /// The scalar position held by a [1] i64 argument, as an index.
+  Value positionOf(Value argument) {
+    Value zero = arith::ConstantIndexOp::create(b, 0);
+    Value position = tensor::ExtractOp::create(b, argument, ValueRange{zero});
+    return arith::IndexCastOp::create(b, b.getIndexType(), position);
+  }
+
+  Value reshape(Value value, ArrayRef<int64_t> shape) {
+    auto type = cast<RankedTensorType>(value.getType());
+    auto target = RankedTensorType::get(shape, type.getElementType());
+    // Every reshape here adds or drops unit dimensions around one block of
+    // data, so going through the flat form is exact.
+    auto flatType = RankedTensorType::get({type.getNumElements()},
+                                          type.getElementType());
+    SmallVector<ReassociationIndices> all(1);
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      all[0].push_back(i);
+    Value flat = type.getRank() == 1
+                     ? value
+                     : tensor::CollapseShapeOp::create(b, flatType, value, all)
+                           .getResult();
+    if (shape.size() == 1)
+      return flat;
+    SmallVector<ReassociationIndices> expand(1);
+    for (size_t i = 0; i < shape.size(); ++i)
+      expand[0].push_back(i);
+    return tensor::ExpandShapeOp::create(b, target, flat, expand);
+  }
+
+  /// max(position - 1, 0) * scale: the table row of unit position-1.
+  Value previousUnitRow(Value position, int64_t scale) {
+    Value one = arith::ConstantIndexOp::create(b, 1);
+    Value zero = arith::ConstantIndexOp::create(b, 0);
+    Value previous = arith::SubIOp::create(b, position, one);
+    previous = arith::MaxSIOp::create(b, previous, zero);
+    if (scale == 1)
+      return previous;
+    return arith::MulIOp::create(b, previous,
+                                 arith::ConstantIndexOp::create(b, scale));
+  }
+
+  /// `first` at position 0, else `otherwise` (start token / pad selection).
+  Value selectAtStart(Value position, Value first, Value otherwise) {
+    Value zero = arith::ConstantIndexOp::create(b, 0);
+    Value isStart = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                          position, zero);
+    return arith::SelectOp::create(b, isStart, first, otherwise);
+  }
+
+  /// Positions of a stage's sequence in generation (a start token adds one).
+  int64_t decodePositions(size_t stage) const {
+    bool lucidrains = config.architecture == Architecture::MegabyteLucidrains;
+    return config.stages[stage].seqLen + (lucidrains ? 1 : 0);
+  }
+
+  void emitEmbed(ModuleOp module, size_t stage) {
+    bool lucidrains = config.architecture == Architecture::MegabyteLucidrains;
+    size_t last = numStages() - 1;
+    int64_t dim = config.stages[stage].dim;
+    int64_t unit = config.bytesPerPosition(stage);
+    beginFunction(module, llvm::formatv("embed_{0}", stage).str(),
+                  {{"unit", i32Type({unit})}, {"position", i64Type({1})}},
+                  {{"token", tensorType({dim})}});
+    Value position = positionOf(b.getBlock()->getArgument(1));
+    Value ids = reshape(b.getBlock()->getArgument(0), {1, unit});
+    Value token;
+    if (lucidrains) {
+      if (stage == last) {
+        token = embed(ids, "token_embs.0.weight");
+      } else {
+        std::string table = llvm::formatv("token_embs.{0}", last - stage).str();
+        Value embedded = embed(ids, table + ".0.weight");
+        int64_t width = config.stages[last].dim * unit;
+        token = mb::PatchifyOp::create(b, tensorType({1, 1, width}), embedded,
+                                       Value(), unit);
+        token = norm2(token, table + ".2");
+        token = linear(token, table + ".3.weight", table + ".3.bias");
+        token = norm2(token, table + ".4");
+      }
+      if (config.posEmb)
+        token = mb::PositionEmbeddingOp::create(
+            b, token.getType(), token,
+            param(llvm::formatv("pos_embs.{0}.weight", stage).str()),
+            previousUnitRow(position, 1));
+      Value start = reshape(
+          param(llvm::formatv("start_tokens.{0}", stage).str()), {1, 1, dim});
+      token = selectAtStart(position, start, token);
+    } else {
+      std::string prefix = llvm::formatv("stages.{0}.", stage).str();
+      Value embedded = embed(ids, prefix + "byte_embedding.weight");
+      if (stage == 0)
+        embedded = mb::PositionEmbeddingOp::create(
+            b, embedded.getType(), embedded,
+            param(prefix + "position_embedding.weight"),
+            previousUnitRow(position, unit));
+      token = mb::PatchifyOp::create(b, tensorType({1, 1, dim}), embedded,
+                                     Value(), unit);
+      Value pad = reshape(param(prefix + "pad"), {1, 1, dim});
+      token = selectAtStart(position, pad, token);
+      if (stage > 0 && config.posEmb)
+        token = mb::PositionEmbeddingOp::create(
+            b, token.getType(), token,
+            param(prefix + "position_embedding.weight"), position);
+    }
+    func::ReturnOp::create(b, reshape(token, {dim}));
+  }
+
+  void emitStep(ModuleOp module, size_t stage) {
+    const StageConfig &cfg = config.stages[stage];
+    bool lucidrains = config.architecture == Architecture::MegabyteLucidrains;
+    int64_t dim = cfg.dim;
+    int64_t inner = cfg.heads * cfg.dimHead;
+    int64_t layers = std::max<int64_t>(cfg.depth, 1);
+    int64_t positions = decodePositions(stage);
+    auto cacheType = tensorType({layers, positions, inner});
+    auto shiftType = tensorType({layers, 2, dim});
+    func::FuncOp function = beginFunction(
+        module, llvm::formatv("step_{0}", stage).str(),
+        {{"token", tensorType({dim})},
+         {"context", tensorType({dim})},
+         {"position", i64Type({1})},
+         {"k_cache", cacheType, true},
+         {"v_cache", cacheType, true},
+         {"shift", shiftType, true}},
+        {{"hidden", tensorType({dim})},
+         {"k_cache", cacheType, true},
+         {"v_cache", cacheType, true},
+         {"shift", shiftType, true}});
+    Block *body = b.getBlock();
+    Value position = positionOf(body->getArgument(2));
+    Value kCache = body->getArgument(3), vCache = body->getArgument(4);
+    Value shift = body->getArgument(5);
+    Value x = reshape(add(body->getArgument(0), body->getArgument(1)),
+                      {1, 1, dim});
+    FloatAttr theta =
+        config.rotary ? b.getF64FloatAttr(config.rotaryTheta) : FloatAttr();
+    auto sliceType = tensorType({1, positions, inner});
+    auto rowType = tensorType({1, 1, dim});
+    auto cacheSlice = [&](Value cache, int64_t layer) -> Value {
+      return tensor::ExtractSliceOp::create(
+          b, sliceType, cache, ValueRange{}, ValueRange{}, ValueRange{},
+          b.getDenseI64ArrayAttr({layer, 0, 0}),
+          b.getDenseI64ArrayAttr({1, positions, inner}),
+          b.getDenseI64ArrayAttr({1, 1, 1}));
+    };
+    auto putCache = [&](Value slice, Value cache, int64_t layer) -> Value {
+      return tensor::InsertSliceOp::create(
+          b, slice, cache, ValueRange{}, ValueRange{}, ValueRange{},
+          b.getDenseI64ArrayAttr({layer, 0, 0}),
+          b.getDenseI64ArrayAttr({1, positions, inner}),
+          b.getDenseI64ArrayAttr({1, 1, 1}));
+    };
+    // Token shift: the previous position's sublayer input, then this one's.
+    auto shifted = [&](Value input, int64_t layer, int64_t sublayer) -> Value {
+      if (!config.tokenShift)
+        return input;
+      Value previous = tensor::ExtractSliceOp::create(
+          b, rowType, shift, ValueRange{}, ValueRange{}, ValueRange{},
+          b.getDenseI64ArrayAttr({layer, sublayer, 0}),
+          b.getDenseI64ArrayAttr({1, 1, dim}), b.getDenseI64ArrayAttr({1, 1, 1}));
+      shift = tensor::InsertSliceOp::create(
+          b, input, shift, ValueRange{}, ValueRange{}, ValueRange{},
+          b.getDenseI64ArrayAttr({layer, sublayer, 0}),
+          b.getDenseI64ArrayAttr({1, 1, dim}), b.getDenseI64ArrayAttr({1, 1, 1}));
+      return mb::TokenShiftStepOp::create(b, input, previous);
+    };
+    for (int64_t layer = 0; layer < cfg.depth; ++layer) {
+      b.setLoc(NameLoc::get(b.getStringAttr(
+          llvm::formatv("stage {0} layer {1} step", stage, layer).str())));
+      LayerNames names = layerNames(stage, layer);
+      Value h = norm(shifted(x, layer, 0), names.attnNorm, lucidrains);
+      Value wq = param(names.wq), wk, wv;
+      if (lucidrains) {
+        Value wkv = param(names.wkv);
+        wk = rows(wkv, 0, inner);
+        wv = rows(wkv, inner, inner);
+      } else {
+        wk = param(names.wk);
+        wv = param(names.wv);
+      }
+      auto attention = mb::CachedAttentionOp::create(
+          b, TypeRange{x.getType(), sliceType, sliceType}, h, wq, wk, wv,
+          param(names.wo), cacheSlice(kCache, layer), cacheSlice(vCache, layer),
+          position, b.getI64IntegerAttr(cfg.heads),
+          b.getI64IntegerAttr(cfg.dimHead), theta, FloatAttr());
+      kCache = putCache(attention.getNewKCache(), kCache, layer);
+      vCache = putCache(attention.getNewVCache(), vCache, layer);
+      x = add(attention.getResult(), x);
+
+      h = norm(shifted(x, layer, 1), names.ffnNorm, lucidrains);
+      mb::Activation activation = mb::Activation::relu;
+      if (config.activation == Activation::Gelu)
+        activation = mb::Activation::gelu;
+      else if (config.activation == Activation::GeluTanh)
+        activation = mb::Activation::gelu_tanh;
+      h = mb::FFNOp::create(b, x.getType(), h, param(names.upWeight),
+                            param(names.upBias), param(names.downWeight),
+                            param(names.downBias),
+                            mb::ActivationAttr::get(b.getContext(), activation));
+      x = add(h, x);
+    }
+    if (config.finalNorm) {
+      std::string prefix =
+          lucidrains ? llvm::formatv("transformers.{0}.norm", stage).str()
+                     : llvm::formatv("stages.{0}.final_norm", stage).str();
+      x = norm(x, prefix, lucidrains);
+    }
+    // The updated caches and shift state are results that the compiled code
+    // writes back into the arguments they update (mb-write-back-updates).
+    (void)function;
+    func::ReturnOp::create(b, ValueRange{reshape(x, {dim}), kCache, vCache, shift});
+  }
+
+  void emitProject(ModuleOp module, size_t stage) {
+    bool lucidrains = config.architecture == Architecture::MegabyteLucidrains;
+    int64_t dim = config.stages[stage].dim;
+    int64_t nextPositions = config.stages[stage + 1].seqLen;
+    int64_t nextDim = config.stages[stage + 1].dim;
+    beginFunction(module, llvm::formatv("project_{0}", stage).str(),
+                  {{"hidden", tensorType({dim})}},
+                  {{"context", tensorType({nextPositions, nextDim})}});
+    Value hidden = reshape(b.getBlock()->getArgument(0), {1, 1, dim});
+    Value context;
+    if (lucidrains) {
+      std::string proj =
+          llvm::formatv("to_next_transformer_projections.{0}.1", stage);
+      context = linear(hidden, proj + ".weight", proj + ".bias");
+    } else {
+      context = mb::GlobalToLocalOp::create(
+          b, tensorType({1, nextPositions, nextDim}), hidden,
+          param(llvm::formatv("stages.{0}.from_parent.weight", stage + 1).str()),
+          Value(),
+          mb::ProjectionModeAttr::get(b.getContext(),
+                                      mb::ProjectionMode::shared),
+          b.getI64IntegerAttr(nextPositions));
+    }
+    func::ReturnOp::create(b, reshape(context, {nextPositions, nextDim}));
+  }
+
+  void emitHead(ModuleOp module) {
+    size_t last = numStages() - 1;
+    int64_t dim = config.stages[last].dim;
+    beginFunction(module, "head", {{"hidden", tensorType({dim})}},
+                  {{"logp", tensorType({config.vocabSize})}});
+    Value hidden = reshape(b.getBlock()->getArgument(0), {1, 1, dim});
+    Value logp;
+    if (config.architecture == Architecture::MegabyteLucidrains) {
+      logp = head(hidden, param("to_logits.weight"), param("to_logits.bias"),
+                  /*tied=*/false);
+    } else {
+      std::string lastPrefix = llvm::formatv("stages.{0}.", last).str();
+      Value weight = config.tieEmbeddings
+                         ? param(lastPrefix + "byte_embedding.weight")
+                         : param("head.weight");
+      Value bias = config.headBias ? param("head.bias") : Value();
+      logp = head(hidden, weight, bias, config.tieEmbeddings);
+    }
+    func::ReturnOp::create(b, reshape(logp, {config.vocabSize}));
+  }
+
+public:
+  /// Emits embed_s, step_s, project_s (s < last) and head into `module`.
+  void emitGeneration(ModuleOp module) {
+    for (size_t stage = 0; stage < numStages(); ++stage) {
+      emitEmbed(module, stage);
+      emitStep(module, stage);
+      if (stage + 1 < numStages())
+        emitProject(module, stage);
+    }
+    emitHead(module);
+  }
+
+private:
   ImplicitLocOpBuilder &b;
   const ModelConfig &config;
   const SafetensorsFile &weights;
@@ -412,6 +734,8 @@ importModel(MLIRContext &context, const ModelConfig &config,
   Value logp = emitter.emit(body->getArgument(0));
   b.setLoc(fileLoc);
   func::ReturnOp::create(b, logp);
+  if (options.generation)
+    emitter.emitGeneration(*module);
 
   if (failed(verify(*module)))
     return importError("internal error: the imported IR does not verify");

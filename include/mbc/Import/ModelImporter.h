@@ -19,6 +19,9 @@ struct ImportOptions {
   /// Bytes per sequence; 0 means the model's maximum. Must be a multiple of
   /// the global patch size and at most the maximum.
   int64_t sequenceLength = 0;
+  /// Also emit the generation entry points (embed_s, step_s, project_s,
+  /// head; docs/artifact.md).
+  bool generation = true;
 };
 
 /// Loads the dialects the imported IR uses (mb, func, arith, tensor).

@@ -263,11 +263,138 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
   }
 };
 
+/// One new position against the KV cache: the new key and value are written
+/// at row `position`, then q attends over rows 0..position of the cache
+/// (later rows are masked, whatever they hold).
+struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(mb::CachedAttentionOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType inputType = tensorTypeOf(adaptor.getInput());
+    Type elementType = inputType.getElementType();
+    ArrayRef<int64_t> inputShape = inputType.getShape();
+    int64_t cachePositions = tensorTypeOf(adaptor.getKCache()).getDimSize(1);
+    AttentionShape shape{inputShape[0], 1, inputShape[2],
+                         static_cast<int64_t>(op.getHeads()),
+                         static_cast<int64_t>(op.getHeadDim())};
+    int64_t inner = shape.heads * shape.headDim;
+    Value position = adaptor.getPosition();
+    Value rows = reshape(rewriter, loc, adaptor.getInput(),
+                         {shape.sequences, shape.features});
+    Value q = projectToHeads(rewriter, loc, rows, adaptor.getWq(), shape);
+    Value k = projectToHeads(rewriter, loc, rows, adaptor.getWk(), shape);
+    Value v = projectToHeads(rewriter, loc, rows, adaptor.getWv(), shape);
+    if (FloatAttr theta = op.getRotaryThetaAttr()) {
+      Value inverseFrequencies = createInverseFrequencies(
+          rewriter, loc, elementType, theta.getValueAsDouble(), shape.headDim);
+      q = applyRotary(rewriter, loc, q, inverseFrequencies, position);
+      k = applyRotary(rewriter, loc, k, inverseFrequencies, position);
+    }
+    // Append this position's key and value to the caches.
+    auto appendRow = [&](Value cache, Value row) -> Value {
+      Value flat = reshape(rewriter, loc, row, {shape.sequences, 1, inner});
+      return tensor::InsertSliceOp::create(
+          rewriter, loc, flat, cache,
+          {rewriter.getIndexAttr(0), position, rewriter.getIndexAttr(0)},
+          {rewriter.getIndexAttr(shape.sequences), rewriter.getIndexAttr(1),
+           rewriter.getIndexAttr(inner)},
+          {rewriter.getIndexAttr(1), rewriter.getIndexAttr(1),
+           rewriter.getIndexAttr(1)});
+    };
+    Value kCache = appendRow(adaptor.getKCache(), k);
+    Value vCache = appendRow(adaptor.getVCache(), v);
+
+    AttentionShape cacheShape = shape;
+    cacheShape.positions = cachePositions;
+    auto headMajorCache = [&](Value cache) {
+      return toHeadMajor(rewriter, loc,
+                         reshape(rewriter, loc, cache,
+                                 {shape.sequences, cachePositions, shape.heads,
+                                  shape.headDim}));
+    };
+    Value keys = headMajorCache(kCache);
+    Value values = headMajorCache(vCache);
+    q = toHeadMajor(rewriter, loc, q);
+
+    // scores [N*H, 1, L] = q k^T with k read transposed.
+    int64_t batch = shape.sequences * shape.heads;
+    Value zeros = createFilled(rewriter, loc, {batch, 1, cachePositions},
+                               elementType, 0.0);
+    auto scores = linalg::BatchMatmulOp::create(
+        rewriter, loc, zeros.getType(), ValueRange{q, keys}, ValueRange{zeros});
+    MLIRContext *context = rewriter.getContext();
+    AffineExpr bDim, iDim, jDim, dDim;
+    bindDims(context, bDim, iDim, jDim, dDim);
+    scores.setIndexingMapsAttr(rewriter.getAffineMapArrayAttr(
+        {AffineMap::get(4, 0, {bDim, iDim, dDim}, context),
+         AffineMap::get(4, 0, {bDim, jDim, dDim}, context),
+         AffineMap::get(4, 0, {bDim, iDim, jDim}, context)}));
+
+    // Keys after `position` are masked; the rest is the causal softmax.
+    Value scaleValue =
+        createFloatConstant(rewriter, loc, elementType, op.getSoftmaxScale());
+    Value lowest = createFloatConstant(
+        rewriter, loc, elementType,
+        APFloat::getLargest(cast<FloatType>(elementType).getFloatSemantics(),
+                            /*Negative=*/true)
+            .convertToDouble());
+    RankedTensorType scoresType = tensorTypeOf(scores.getResult(0));
+    Value masked = createElementwise(
+        rewriter, loc, scoresType, scores.getResult(0), identityMap(context, 3),
+        [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+          Value key = linalg::IndexOp::create(b, loc, 2);
+          Value visible = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::ule, key, position);
+          Value scaled = arith::MulFOp::create(b, loc, args[0], scaleValue);
+          return arith::SelectOp::create(b, loc, visible, scaled, lowest);
+        });
+    Value maximum = createLastDimensionReduction(
+        rewriter, loc, masked, {}, -std::numeric_limits<double>::infinity(),
+        [](OpBuilder &b, Location loc, ValueRange args) -> Value {
+          return arith::MaximumFOp::create(b, loc, args[0], args.back());
+        });
+    Value sum = createLastDimensionReduction(
+        rewriter, loc, masked, maximum, 0.0,
+        [](OpBuilder &b, Location loc, ValueRange args) -> Value {
+          Value exponential = math::ExpOp::create(
+              b, loc, arith::SubFOp::create(b, loc, args[0], args[1]));
+          return arith::AddFOp::create(b, loc, args[2], exponential);
+        });
+    Value probabilities = createElementwise(
+        rewriter, loc, scoresType, {masked, maximum, sum},
+        {identityMap(context, 3), rowMap(context, 3), rowMap(context, 3)},
+        [](OpBuilder &b, Location loc, ValueRange args) -> Value {
+          Value exponential = math::ExpOp::create(
+              b, loc, arith::SubFOp::create(b, loc, args[0], args[1]));
+          return arith::DivFOp::create(b, loc, exponential, args[2]);
+        });
+
+    Value outputZeros = createFilled(rewriter, loc, {batch, 1, shape.headDim},
+                                     elementType, 0.0);
+    Value attended =
+        linalg::BatchMatmulOp::create(rewriter, loc, outputZeros.getType(),
+                                      ValueRange{probabilities, values},
+                                      ValueRange{outputZeros})
+            .getResult(0);
+    Value merged = toPositionMajor(rewriter, loc, attended, shape);
+    Value projected = createMatmulTransposedWeight(rewriter, loc, merged,
+                                                   adaptor.getWo(), nullptr);
+    rewriter.replaceOp(
+        op, {reshape(rewriter, loc, projected, inputShape), kCache, vCache});
+    return success();
+  }
+};
+
 } // namespace
 
 void populateAttentionPatterns(RewritePatternSet &patterns) {
-  patterns.add<AttentionLowering<mb::GlobalAttentionOp>,
-               AttentionLowering<mb::LocalAttentionOp>>(patterns.getContext());
+  patterns
+      .add<AttentionLowering<mb::GlobalAttentionOp>,
+           AttentionLowering<mb::LocalAttentionOp>, CachedAttentionLowering>(
+          patterns.getContext());
 }
 
 } // namespace mbc::mb_to_linalg

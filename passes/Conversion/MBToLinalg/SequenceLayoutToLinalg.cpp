@@ -83,8 +83,10 @@ struct PositionEmbeddingLowering
   matchAndRewrite(mb::PositionEmbeddingOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     rewriter.replaceOp(
-        op, addPositionRows(rewriter, op.getLoc(), adaptor.getInput(),
-                            adaptor.getTable(), rewriter.getIndexAttr(0)));
+        op, addPositionRows(
+                rewriter, op.getLoc(), adaptor.getInput(), adaptor.getTable(),
+                adaptor.getOffset() ? OpFoldResult(adaptor.getOffset())
+                                    : OpFoldResult(rewriter.getIndexAttr(0))));
     return success();
   }
 };
@@ -239,12 +241,38 @@ struct MergePatchesLowering : OpConversionPattern<mb::MergePatchesOp> {
   }
 };
 
+/// Decode form: the first ceil(D/2) features of the new position, the rest
+/// from the previous position's input.
+struct TokenShiftStepLowering : OpConversionPattern<mb::TokenShiftStepOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(mb::TokenShiftStepOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    ArrayRef<int64_t> shape = tensorTypeOf(adaptor.getInput()).getShape();
+    int64_t kept = (shape[2] + 1) / 2;
+    if (kept == shape[2]) {
+      rewriter.replaceOp(op, adaptor.getInput());
+      return success();
+    }
+    Value current = extractSlice(rewriter, loc, adaptor.getInput(), {0, 0, 0},
+                                 {shape[0], shape[1], kept});
+    Value previous =
+        extractSlice(rewriter, loc, adaptor.getPrevious(), {0, 0, kept},
+                     {shape[0], shape[1], shape[2] - kept});
+    rewriter.replaceOp(op, concatenate(rewriter, loc, {current, previous}, 2));
+    return success();
+  }
+};
+
 } // namespace
 
 void populateSequenceLayoutPatterns(RewritePatternSet &patterns) {
   patterns.add<EmbeddingLowering, PositionEmbeddingLowering, PatchifyLowering,
-               StartTokenLowering, TokenShiftLowering, GlobalToLocalLowering,
-               MergePatchesLowering>(patterns.getContext());
+               StartTokenLowering, TokenShiftLowering, TokenShiftStepLowering,
+               GlobalToLocalLowering, MergePatchesLowering>(
+      patterns.getContext());
 }
 
 } // namespace mbc::mb_to_linalg
