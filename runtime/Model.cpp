@@ -49,15 +49,16 @@ constexpr uintptr_t weightAlignment = 16;
 bool hostHasFeature(const std::string &feature, bool &known) {
   known = true;
 #if defined(__x86_64__)
+// __builtin_cpu_supports takes only literals, hence a macro. The list is
+// what both GCC and Clang know.
 #define MBRT_FEATURE(name)                                                     \
-  if (feature == name)                                                         \
-    return __builtin_cpu_supports(name);
+  if (feature == (name))                                                       \
+    return __builtin_cpu_supports(name); // NOLINT(bugprone-macro-parentheses)
   MBRT_FEATURE("sse4.1")
   MBRT_FEATURE("sse4.2")
   MBRT_FEATURE("avx")
   MBRT_FEATURE("avx2")
   MBRT_FEATURE("fma")
-  MBRT_FEATURE("f16c")
   MBRT_FEATURE("bmi")
   MBRT_FEATURE("bmi2")
   MBRT_FEATURE("avx512f")
@@ -67,7 +68,6 @@ bool hostHasFeature(const std::string &feature, bool &known) {
   MBRT_FEATURE("avx512vl")
   MBRT_FEATURE("avx512vnni")
   MBRT_FEATURE("avx512bf16")
-  MBRT_FEATURE("avx512fp16")
 #undef MBRT_FEATURE
 #endif
   known = false;
@@ -86,35 +86,56 @@ std::string hostArchitecture() {
 
 /// Rejects CPU code that would fault on this machine (wrong architecture, a
 /// missing instruction set extension) with a message instead of SIGILL.
-void checkCpuTarget(const std::string &path, const ModelMetadata &meta) {
-  const nlohmann::json &targets = meta.document["targets"];
-  for (size_t i = 0; i < targets.size(); ++i) {
-    const nlohmann::json &target = targets[i];
-    if (target["kind"] != "cpu")
-      continue;
-    std::string where = path + ": META: targets[" + std::to_string(i) + "]";
-    if (target.contains("triple") && target["triple"].is_string()) {
-      std::string triple = target["triple"].get<std::string>();
-      std::string host = hostArchitecture();
-      if (!host.empty() && triple.compare(0, host.size(), host) != 0)
-        fail(MBRT_ERROR_UNSUPPORTED,
-             where + ": compiled for " + triple + ", this machine is " + host);
-    }
-    if (!target.contains("features") || !target["features"].is_string())
-      continue;
-    std::stringstream features(target["features"].get<std::string>());
-    std::string feature;
-    while (std::getline(features, feature, ',')) {
-      if (feature.size() < 2 || feature[0] != '+')
-        continue;
-      bool known;
-      if (!hostHasFeature(feature.substr(1), known) && known)
-        fail(MBRT_ERROR_UNSUPPORTED,
-             where + ": the code needs CPU feature " + feature.substr(1) +
-                 ", which this CPU lacks; recompile the model on (or for) "
-                 "this machine");
-    }
+void checkCpuTarget(const std::string &where, const nlohmann::json &target) {
+  if (target.contains("triple") && target["triple"].is_string()) {
+    std::string triple = target["triple"].get<std::string>();
+    std::string host = hostArchitecture();
+    if (!host.empty() && triple.compare(0, host.size(), host) != 0)
+      fail(MBRT_ERROR_UNSUPPORTED,
+           where + ": compiled for " + triple + ", this machine is " + host);
   }
+  if (!target.contains("features") || !target["features"].is_string())
+    return;
+  std::stringstream features(target["features"].get<std::string>());
+  std::string feature;
+  while (std::getline(features, feature, ',')) {
+    if (feature.size() < 2 || feature[0] != '+')
+      continue;
+    bool known;
+    if (!hostHasFeature(feature.substr(1), known) && known)
+      fail(MBRT_ERROR_UNSUPPORTED,
+           where + ": the code needs CPU feature " + feature.substr(1) +
+               ", which this CPU lacks; recompile the model on (or for) "
+               "this machine");
+  }
+}
+
+void checkCpuTargets(const std::string &path, const ModelMetadata &meta) {
+  const nlohmann::json &targets = meta.document["targets"];
+  for (size_t i = 0; i < targets.size(); ++i)
+    if (targets[i]["kind"] == "cpu")
+      checkCpuTarget(path + ": META: targets[" + std::to_string(i) + "]",
+                     targets[i]);
+}
+
+/// The safetensors entry must match META's name, dtype and shape.
+void checkExternalTensor(const std::string &weightsPath,
+                         const std::string &artifactPath,
+                         const WeightTensor &expected,
+                         const SafetensorsTensor *found) {
+  std::string where = weightsPath + ": tensor \"" + expected.name + "\"";
+  std::string wanted = std::string(weightDTypeName(expected.dtype)) + " " +
+                       shapeToString(expected.shape);
+  if (!found)
+    fail(MBRT_ERROR_WEIGHTS, where + " is missing (the artifact " +
+                                 artifactPath + " expects " + wanted + ")");
+  if (found->dtype != weightDTypeName(expected.dtype))
+    fail(MBRT_ERROR_WEIGHTS, where + " has dtype " + found->dtype +
+                                 ", the artifact expects " + wanted);
+  if (found->shape != expected.shape)
+    fail(MBRT_ERROR_WEIGHTS, where + " has shape " +
+                                 shapeToString(found->shape) +
+                                 ", the artifact expects " + wanted);
 }
 
 std::string directoryOf(const std::string &path) {
@@ -142,7 +163,7 @@ Model::Model(const std::string &path, const mbrt_model_options &options)
   container_ = readArtifactContainer(path, file_->data(), file_->size());
   const ArtifactSection *meta = container_.find(MBX_SECTION_META);
   meta_ = parseModelMetadata(path, meta->data, meta->size);
-  checkCpuTarget(path, meta_);
+  checkCpuTargets(path, meta_);
   if (meta_.weightsEmbedded)
     bindEmbeddedWeights();
   else
@@ -194,20 +215,8 @@ void Model::bindExternalWeights(const mbrt_model_options &options) {
          std::string("external weights (") + origin + "): " + error.what());
   }
   for (const WeightTensor &expected : meta_.weights) {
-    std::string where = weightsPath_ + ": tensor \"" + expected.name + "\"";
-    std::string wanted = std::string(weightDTypeName(expected.dtype)) + " " +
-                         shapeToString(expected.shape);
     const SafetensorsTensor *found = safetensors_->find(expected.name);
-    if (!found)
-      fail(MBRT_ERROR_WEIGHTS, where + " is missing (the artifact " + path_ +
-                                   " expects " + wanted + ")");
-    if (found->dtype != weightDTypeName(expected.dtype))
-      fail(MBRT_ERROR_WEIGHTS, where + " has dtype " + found->dtype +
-                                   ", the artifact expects " + wanted);
-    if (found->shape != expected.shape)
-      fail(MBRT_ERROR_WEIGHTS, where + " has shape " +
-                                   shapeToString(found->shape) +
-                                   ", the artifact expects " + wanted);
+    checkExternalTensor(weightsPath_, path_, expected, found);
     if (reinterpret_cast<uintptr_t>(found->data) % weightAlignment == 0) {
       weights_.push_back(found->data);
       continue;

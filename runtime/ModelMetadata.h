@@ -66,8 +66,8 @@ struct GenerationStage {
 
 enum class Architecture { Megabyte, MegabyteLucidrains };
 
-struct ModelMetadata {
-  std::string text; // the META JSON as stored
+struct ModelMetadata { // NOLINT(bugprone-exception-escape): json members
+  std::string text;    // the META JSON as stored
   nlohmann::json document;
 
   uint32_t formatVersion = 0;

@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* C names, llama.cpp style. NOLINTBEGIN(readability-identifier-naming) */
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -228,5 +229,6 @@ MBRT_API mbrt_status mbrt_sample(const mbrt_sampler_options *sampler,
 #ifdef __cplusplus
 }
 #endif
+/* NOLINTEND(readability-identifier-naming) */
 
 #endif /* MBRT_MBRT_H */

@@ -32,6 +32,7 @@ std::vector<float> logSoftmax(const std::vector<double> &logits) {
   for (double logit : logits)
     total += std::exp(logit - top);
   std::vector<float> result;
+  result.reserve(logits.size());
   for (double logit : logits)
     result.push_back(static_cast<float>(logit - top - std::log(total)));
   return result;
@@ -108,9 +109,9 @@ TEST(Sampler, TopKKeepsOnlyTheKBest) {
 TEST(Sampler, TopPKeepsTheSmallestNucleus) {
   // Probabilities 0.5, 0.25, 0.125, ...: top-p 0.7 keeps the first two
   // (0.5 < 0.7, then 0.75 >= 0.7 stops), top-p 0.5 only the first.
-  std::vector<double> logits;
+  std::vector<double> logits(16);
   for (int i = 0; i < 16; ++i)
-    logits.push_back(-i * std::log(2.0));
+    logits[i] = -i * std::log(2.0);
   std::vector<float> values = logSoftmax(logits);
   mbrt_sampler_options options = mbrt_sampler_default_options();
   options.kind = MBRT_SAMPLER_SAMPLE;

@@ -127,8 +127,10 @@ LoadedModel::~LoadedModel() {
 using mbrt_test::RecordedCall;
 
 /// Exported by the test executable; fake_entries.c finds it with dlsym.
+// NOLINTBEGIN(readability-identifier-naming): a C name
 extern "C" __attribute__((visibility("default"))) void
 mbrt_test_record_call(const char *entry, void **args) {
+  // NOLINTEND(readability-identifier-naming)
   RecordedCall call;
   call.entry = entry;
   call.args = args;

@@ -89,6 +89,7 @@ void nestedWorkgroup(void *captures, int64_t workgroup) {
 TEST(ThreadPool, NestedCallsDoNotDeadlock) {
   ThreadPool pool(3);
   std::vector<std::unique_ptr<Counts>> inner;
+  inner.reserve(8);
   for (int i = 0; i < 8; ++i)
     inner.push_back(std::make_unique<Counts>(10));
   Nested nested{&pool, &inner, 10};
@@ -101,6 +102,8 @@ TEST(ThreadPool, ConcurrentCallersOnOnePoolAreSerialised) {
   ThreadPool pool(3);
   std::vector<std::thread> callers;
   std::vector<std::unique_ptr<Counts>> results;
+  callers.reserve(4);
+  results.reserve(4);
   for (int c = 0; c < 4; ++c)
     results.push_back(std::make_unique<Counts>(5000));
   for (int c = 0; c < 4; ++c)
