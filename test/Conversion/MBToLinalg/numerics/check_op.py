@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """Checks convert-mb-to-linalg's lowering of each mb op against PyTorch.
 
-    /usr/bin/python3 check_op.py FAMILY [--keep DIR] [-v]
+    /usr/bin/python3 check_op.py FAMILY [--keep DIR]
 
 For every case of FAMILY the script writes one MLIR function with seeded
-random constant inputs and the mb op, lowers it with
+random constant inputs and the mb op (or a whole model's @score), lowers it with
 `mbc-opt --convert-mb-to-linalg` plus an upstream CPU pipeline (one-shot
 bufferization, loops, libm for erf, LLVM), runs it with mlir-runner and
 compares the result with the same computation in PyTorch (f32). Results are
@@ -12,11 +12,14 @@ printed as their f32 bit patterns (printMemrefI32 of a bitcast), so the
 comparison sees every bit the compiled code produced.
 
 Tolerances (stated per case in the output):
-  - ops that only move data (patchify, start_token, token_shift,
-    global_to_local reshapes, merge_patches, embedding gathers): bit exact;
+  - ops that only move data (patchify, start_token, token_shift(_step),
+    merge_patches, embedding gathers, position rows added): bit exact;
   - arithmetic ops: |got - want| <= ATOL + RTOL * |want| with
     ATOL = RTOL = 1e-5 (f32 rounding and summation order differ from
-    PyTorch's BLAS and vectorised kernels by a few ulps).
+    PyTorch's BLAS and vectorised kernels by a few ulps);
+  - whole models (family `models`: make_model -> mbc --emit=mb
+    --inline-weights -> @score lowered and run, against megabyte_ref's
+    log_probs): max |delta log p| <= 1e-4, the f32 bound of KERNELS.md.
 NaN or Inf in a result never passes. Exit status 0 only if every case passes.
 
 Needs Debian's python3 (torch + numpy); the tools are looked up on PATH (lit
@@ -38,6 +41,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))
 ATOL = 1e-5
 RTOL = 1e-5
+# Text appended after the module (the dialect_resources blocks of inlined
+# weights).
+MODULE_SUFFIXES = []
 
 LOWERING = [
     "--convert-mb-to-linalg",
@@ -50,6 +56,7 @@ LOWERING = [
     "--convert-math-to-llvm",
     "--convert-math-to-libm",
     "--expand-strided-metadata",
+    "--lower-affine",  # expand-strided-metadata makes affine.apply
     "--finalize-memref-to-llvm",
     "--convert-arith-to-llvm",
     "--convert-index-to-llvm",
@@ -92,19 +99,30 @@ class Case:
     `exact` asks for bit-exact agreement.
     """
 
-    def __init__(self, name, inputs, op, expected, exact=False):
+    def __init__(self, name, inputs, op, expected, exact=False, atol=ATOL, rtol=RTOL,
+                 callee=None):
         self.name = name
         self.inputs = inputs
         self.op = op
         self.expected = np.ascontiguousarray(np.asarray(expected, dtype=np.float32))
         self.exact = exact
+        self.atol = atol
+        self.rtol = rtol
+        # Whole-model cases: `op` is a module body holding @`callee`, which
+        # the case function calls with its inputs.
+        self.callee = callee
 
     def function(self, index):
         lines = [f"func.func @case{index}() {{"]
         for name, array in self.inputs.items():
             lines.append(f"  %{name} = arith.constant {dense_constant(array)} : {tensor_type(array)}")
-        lines.extend("  " + line for line in self.op.strip().splitlines())
         shape = tensor_type(self.expected)
+        if self.callee:
+            arguments = ", ".join(f"%{name}" for name in self.inputs)
+            types = ", ".join(tensor_type(array) for array in self.inputs.values())
+            lines.append(f"  %result = call @{self.callee}({arguments}) : ({types}) -> {shape}")
+        else:
+            lines.extend("  " + line for line in self.op.strip().splitlines())
         bits = shape.replace("f32", "i32")
         lines += [
             f"  %bits = arith.bitcast %result : {shape} to {bits}",
@@ -118,10 +136,11 @@ class Case:
 
 def module_text(cases):
     parts = [case.function(i) for i, case in enumerate(cases)]
+    parts += [case.op for case in cases if case.callee]
     calls = "\n".join(f"  call @case{i}() : () -> ()" for i in range(len(cases)))
     parts.append("func.func @main() {\n" + calls + "\n  return\n}")
     parts.append("func.func private @printMemrefI32(tensor<*xi32>)")
-    return "\n\n".join(parts) + "\n"
+    return "\n\n".join(parts) + "\n" + "".join(MODULE_SUFFIXES)
 
 
 def run_cases(cases, keep_dir):
@@ -168,11 +187,11 @@ def compare(case, got):
         mismatches = int(np.sum(got.view(np.int32) != want.view(np.int32)))
         return same, f"bit exact ({mismatches} of {want.size} elements differ)"
     error = np.abs(got.astype(np.float64) - want.astype(np.float64))
-    allowed = ATOL + RTOL * np.abs(want.astype(np.float64))
+    allowed = case.atol + case.rtol * np.abs(want.astype(np.float64))
     worst = float(np.max(error / allowed)) if error.size else 0.0
     return bool(np.all(error <= allowed)), (
         f"max abs err {float(error.max()):.3g}, max err / (atol + rtol*|want|) {worst:.3g} "
-        f"(atol {ATOL:g}, rtol {RTOL:g})")
+        f"(atol {case.atol:g}, rtol {case.rtol:g})")
 
 
 # ----------------------------------------------------------------------------
@@ -525,6 +544,74 @@ def decode_cases():
     return cases
 
 
+def function_named(module, name):
+    """The text of `func.func @name` in a printed module (mbc's layout: the
+    function starts and ends at an indentation of two spaces)."""
+    lines = module.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(f"  func.func @{name}(")]
+    if not starts:
+        sys.exit(f"check_op.py: no func.func @{name} in mbc's output")
+    start = starts[0]
+    end = next(i for i in range(start, len(lines)) if lines[i] == "  }")
+    return "\n".join(line[2:] for line in lines[start:end + 1])
+
+
+def model_case(name, make_model_args, seed):
+    """Scores one input with a whole compiled model (mbc --emit=mb
+    --inline-weights, the weights as constants) against megabyte_ref."""
+    sys.path.insert(0, os.path.join(SOURCE_ROOT, "test", "reference"))
+    import make_model
+    import megabyte_ref
+
+    mbc = find_tool("mbc", [os.path.join(SOURCE_ROOT, "build", "bin", "mbc")])
+    with tempfile.TemporaryDirectory(prefix="mb-to-linalg-model-") as folder:
+        make_model.main([*make_model_args, "--seed", str(seed), "-o", folder])
+        module = subprocess.run([mbc, folder, "--emit=mb", "--inline-weights"], check=True,
+                                capture_output=True, text=True).stdout
+        model = megabyte_ref.load_model_dir(folder)
+    score = function_named(module, "score")
+    # The weights are inlined; as constants they need no argument passing.
+    score = re.sub(r'mb\.param "[^"]*" = (dense_resource<[^>]*>) : (tensor<[^>]*>) : tensor<[^>]*>',
+                   r"arith.constant \1 : \2", score)
+    resources = module[module.index("{-#"):]
+    length = int(re.search(r"tensor<1x(\d+)xi32>", score).group(1))
+    ids = rng.integers(0, 256, size=(1, length)).astype(np.int32)
+    with torch.no_grad():
+        want = np_of(model.log_probs(t(ids.astype(np.int64))))
+    # The resources block must close the module: put it after everything.
+    return Case(name, {"ids": ids}, score, want, atol=1e-4, rtol=0.0,
+                callee="score"), resources
+
+
+def models_cases():
+    configurations = [
+        ("paper 2-stage layernorm relu",
+         ["--arch", "megabyte", "--stages", "32,1,2,8,4;16,1,2,8,4"]),
+        ("paper rmsnorm gelu_tanh token-shift rotary pos-emb tied",
+         ["--arch", "megabyte", "--stages", "24,1,2,6,4;16,1,2,8,4", "--norm", "rmsnorm",
+          "--activation", "gelu_tanh", "--token-shift", "--rotary", "--pos-emb", "--tie"]),
+        ("lucidrains 2-stage rotary",
+         ["--arch", "megabyte-lucidrains", "--stages", "32,1,2,8,4;16,1,2,8,4", "--rotary"]),
+        ("lucidrains 3-stage pos-emb",
+         ["--arch", "megabyte-lucidrains", "--stages", "32,1,2,8,3;16,1,2,8,4;16,1,2,8,2",
+          "--pos-emb"]),
+    ]
+    cases, resources = [], []
+    for seed, (name, arguments) in enumerate(configurations):
+        case, resource = model_case(name, arguments, seed)
+        # Every model's function is @score and its weights share names with
+        # other models': give each its own function and resource names.
+        case.callee = f"score{seed}"
+        case.op = case.op.replace("func.func @score(", f"func.func @score{seed}(", 1)
+        case.op = case.op.replace("dense_resource<", f"dense_resource<model{seed}.")
+        resource = re.sub(r'^(\s+)([^\s:]+): "0x', rf'\1model{seed}.\2: "0x', resource,
+                          flags=re.MULTILINE)
+        cases.append(case)
+        resources.append(resource)
+    MODULE_SUFFIXES.extend(resources)
+    return cases
+
+
 FAMILIES = {
     "embedding": embedding_cases,
     "patches": patches_cases,
@@ -534,6 +621,7 @@ FAMILIES = {
     "head": head_cases,
     "attention": attention_cases,
     "decode": decode_cases,
+    "models": models_cases,
 }
 
 
