@@ -19,9 +19,12 @@ public:
   explicit ProgressBar(size_t total)
       : total_(total), enabled_(::isatty(STDERR_FILENO) == 1),
         start_(std::chrono::steady_clock::now()) {}
-  ~ProgressBar() {
+  ~ProgressBar() { clear(); }
+  /// Erases the bar, so the result prints on a clean line.
+  void clear() {
     if (enabled_ && drawn_)
       std::fputs("\r\033[K", stderr);
+    drawn_ = false;
   }
   void update(size_t done) {
     if (!enabled_)
@@ -42,7 +45,7 @@ public:
 private:
   size_t total_;
   bool enabled_, drawn_ = false;
-  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point start_, lastDrawn_;
 };
 
 } // namespace
@@ -93,6 +96,7 @@ int runScore(int argc, char **argv) {
       throw RuntimeFailure(error);
     progress.update(first + size);
   }
+  progress.clear();
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
