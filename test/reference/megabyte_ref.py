@@ -443,7 +443,8 @@ class LucidrainsMegabyte(nn.Module):
         """(finest group, position) whose output predicts byte t."""
         if t == 0:
             return 0, 0
-        return divmod(t - 1, self.seq_lens[-1])[0], (t - 1) % self.seq_lens[-1] + 1
+        group, offset = divmod(t - 1, self.seq_lens[-1])
+        return group, offset + 1  # position 0 is the start token
 
     def parent_contributions(self, s, parent_out):
         """What stage s's positions of one group add from the parent: [B, seq_len_s + 1, D_s]."""
@@ -468,9 +469,6 @@ class LucidrainsMegabyte(nn.Module):
         if parent is not None:
             row = row + parent[:, u:u + 1]
         return row
-
-    def stage_positions(self, s):
-        return self.seq_lens[s] + 1
 
     def new_cache(self, s):
         return TransformerCache(len(self.transformers[s].layers))
@@ -686,9 +684,6 @@ class PaperMegabyte(nn.Module):
                 row = row + stage.position_embedding.weight[u]
         return row
 
-    def stage_positions(self, s):
-        return self.seq_lens[s]
-
     def new_cache(self, s):
         return TransformerCache(len(self.stages[s].layers))
 
@@ -726,7 +721,12 @@ def load_model_dir(path):
         if tuple(tensor.shape) != tuple(expected[name].shape):
             raise ValueError(f"{path}/model.safetensors: {name}: shape {tuple(tensor.shape)}, "
                              f"expected {tuple(expected[name].shape)}")
-    model.load_state_dict({name: t.float() for name, t in tensors.items()}, strict=False)
+    # A stored rotary buffer is only checked: f16/bf16 storage would round the
+    # frequencies, and the model uses the exact ones rotary_theta defines.
+    for name in optional & set(tensors):
+        if not torch.allclose(tensors[name].float(), expected[name], rtol=1e-2, atol=0):
+            raise ValueError(f"{path}/model.safetensors: {name}: does not match rotary_theta")
+    model.load_state_dict({name: t.float() for name, t in tensors.items() if name not in optional}, strict=False)
     return model
 
 
