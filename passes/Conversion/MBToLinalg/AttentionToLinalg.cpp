@@ -7,7 +7,9 @@
 //   causal select, stable softmax (max, sum of exp, divide)
 //   out = p v (linalg.batch_matmul) -> [N, S, H*dh] -> out-projection.
 // The sequences of the local model are just more batch rows here; packing
-// patches into tiles is a later pass's business.
+// patches into tiles is a later pass's business. mb.cached_attention (one
+// decode step against KV caches) shares the projections, rotary and masked
+// softmax.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Conversion/MBToLinalg/LinalgBuilders.h"
@@ -19,6 +21,7 @@
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Transforms/DialectConversion.h"
 
@@ -166,13 +169,19 @@ Value createScores(OpBuilder &builder, Location loc, Value q, Value k) {
   return scores.getResult(0);
 }
 
-/// softmax(scores * scale, causal) over the last dim. Masked entries get the
-/// lowest finite value (PyTorch's masked_fill(-finfo.max)), so their
-/// exponential is exactly 0 and a row never divides 0 by 0.
-Value createCausalSoftmax(OpBuilder &builder, Location loc, Value scores,
-                          double scale) {
+/// Builds, inside the masking generic, the i1 "this key is visible" of the
+/// current element; the key is the last loop (linalg.index rank - 1).
+using VisibilityBuilder = llvm::function_ref<Value(OpBuilder &, Location)>;
+
+/// softmax(scores * scale, masked) over the last dim (the keys). Masked
+/// entries get the lowest finite value (PyTorch's masked_fill(-finfo.max)),
+/// so their exponential is exactly 0 and, as every query sees at least one
+/// key, a row never divides 0 by 0.
+Value createMaskedSoftmax(OpBuilder &builder, Location loc, Value scores,
+                          double scale, VisibilityBuilder visible) {
   RankedTensorType type = tensorTypeOf(scores);
   Type elementType = type.getElementType();
+  unsigned rank = type.getRank();
   MLIRContext *context = builder.getContext();
   Value scaleValue = createFloatConstant(builder, loc, elementType, scale);
   Value lowest = createFloatConstant(
@@ -181,14 +190,11 @@ Value createCausalSoftmax(OpBuilder &builder, Location loc, Value scores,
                           /*Negative=*/true)
           .convertToDouble());
   Value masked = createElementwise(
-      builder, loc, type, scores, identityMap(context, 3),
+      builder, loc, type, scores, identityMap(context, rank),
       [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
-        Value query = linalg::IndexOp::create(b, loc, 1);
-        Value key = linalg::IndexOp::create(b, loc, 2);
-        Value visible = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule,
-                                              key, query);
+        Value isVisible = visible(b, loc);
         Value scaled = arith::MulFOp::create(b, loc, args[0], scaleValue);
-        return arith::SelectOp::create(b, loc, visible, scaled, lowest);
+        return arith::SelectOp::create(b, loc, isVisible, scaled, lowest);
       });
   Value maximum = createLastDimensionReduction(
       builder, loc, masked, {}, -std::numeric_limits<double>::infinity(),
@@ -204,7 +210,8 @@ Value createCausalSoftmax(OpBuilder &builder, Location loc, Value scores,
       });
   return createElementwise(
       builder, loc, type, {masked, maximum, sum},
-      {identityMap(context, 3), rowMap(context, 3), rowMap(context, 3)},
+      {identityMap(context, rank), rowMap(context, rank),
+       rowMap(context, rank)},
       [](OpBuilder &b, Location loc, ValueRange args) -> Value {
         Value exponential = math::ExpOp::create(
             b, loc, arith::SubFOp::create(b, loc, args[0], args[1]));
@@ -245,8 +252,15 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
     v = toHeadMajor(rewriter, loc, v);
 
     Value scores = createScores(rewriter, loc, q, k);
-    Value probabilities =
-        createCausalSoftmax(rewriter, loc, scores, op.getSoftmaxScale());
+    // Causal: query i (loop 1) sees keys j <= i (loop 2).
+    Value probabilities = createMaskedSoftmax(
+        rewriter, loc, scores, op.getSoftmaxScale(),
+        [](OpBuilder &b, Location loc) -> Value {
+          Value query = linalg::IndexOp::create(b, loc, 1);
+          Value key = linalg::IndexOp::create(b, loc, 2);
+          return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, key,
+                                       query);
+        });
     Value zeros = createFilled(
         rewriter, loc,
         {shape.sequences * shape.heads, shape.positions, shape.headDim},
@@ -263,9 +277,36 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
   }
 };
 
-/// One new position against the KV cache: the new key and value are written
-/// at row `position`, then q attends over rows 0..position of the cache
-/// (later rows are masked, whatever they hold).
+/// A contraction as a linalg.generic: result[maps[2]] += lhs[maps[0]] *
+/// rhs[maps[1]] over `loops` loops, the last one the reduction, into a
+/// zero-filled `resultShape`. For operand layouts no named op reads without
+/// a transpose copy.
+Value createContraction(OpBuilder &builder, Location loc, Value lhs, Value rhs,
+                        ArrayRef<int64_t> resultShape, unsigned loops,
+                        ArrayRef<AffineMap> maps) {
+  Value zeros = createFilled(builder, loc, resultShape,
+                             tensorTypeOf(lhs).getElementType(), 0.0);
+  SmallVector<utils::IteratorType> iterators(loops,
+                                             utils::IteratorType::parallel);
+  iterators.back() = utils::IteratorType::reduction;
+  return linalg::GenericOp::create(
+             builder, loc, zeros.getType(), ValueRange{lhs, rhs}, zeros, maps,
+             iterators,
+             [](OpBuilder &b, Location loc, ValueRange args) {
+               Value product = arith::MulFOp::create(b, loc, args[0], args[1]);
+               linalg::YieldOp::create(
+                   b, loc,
+                   ValueRange{arith::AddFOp::create(b, loc, args[2], product)});
+             })
+      .getResult(0);
+}
+
+/// One new position against the KV caches [N, L, H*dh]: the new key and
+/// value are written at row `position`, then q attends over rows
+/// 0..position (later rows are masked, whatever they hold). The two
+/// contractions read the caches in place as [N, L, H, dh]: decode attention
+/// is bandwidth-bound, and a head-major transpose would copy both caches on
+/// every step.
 struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -273,15 +314,16 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
   matchAndRewrite(mb::CachedAttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
+    MLIRContext *context = rewriter.getContext();
     RankedTensorType inputType = tensorTypeOf(adaptor.getInput());
     Type elementType = inputType.getElementType();
-    ArrayRef<int64_t> inputShape = inputType.getShape();
     int64_t cachePositions = tensorTypeOf(adaptor.getKCache()).getDimSize(1);
-    AttentionShape shape{inputShape[0], 1, inputShape[2],
+    AttentionShape shape{inputType.getDimSize(0), 1, inputType.getDimSize(2),
                          static_cast<int64_t>(op.getHeads()),
                          static_cast<int64_t>(op.getHeadDim())};
     int64_t inner = shape.heads * shape.headDim;
     Value position = adaptor.getPosition();
+
     Value rows = reshape(rewriter, loc, adaptor.getInput(),
                          {shape.sequences, shape.features});
     Value q = projectToHeads(rewriter, loc, rows, adaptor.getWq(), shape);
@@ -293,8 +335,8 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
       q = applyRotary(rewriter, loc, q, inverseFrequencies, position);
       k = applyRotary(rewriter, loc, k, inverseFrequencies, position);
     }
-    // Append this position's key and value to the caches.
-    auto appendRow = [&](Value cache, Value row) -> Value {
+
+    auto writeRow = [&](Value cache, Value row) -> Value {
       Value flat = reshape(rewriter, loc, row, {shape.sequences, 1, inner});
       return tensor::InsertSliceOp::create(
           rewriter, loc, flat, cache,
@@ -304,86 +346,46 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
           {rewriter.getIndexAttr(1), rewriter.getIndexAttr(1),
            rewriter.getIndexAttr(1)});
     };
-    Value kCache = appendRow(adaptor.getKCache(), k);
-    Value vCache = appendRow(adaptor.getVCache(), v);
+    Value kCache = writeRow(adaptor.getKCache(), k);
+    Value vCache = writeRow(adaptor.getVCache(), v);
+    SmallVector<int64_t> cacheHeads{shape.sequences, cachePositions,
+                                    shape.heads, shape.headDim};
+    Value keys = reshape(rewriter, loc, kCache, cacheHeads);
+    Value values = reshape(rewriter, loc, vCache, cacheHeads);
+    Value query = reshape(rewriter, loc, q,
+                          {shape.sequences, shape.heads, shape.headDim});
 
-    AttentionShape cacheShape = shape;
-    cacheShape.positions = cachePositions;
-    auto headMajorCache = [&](Value cache) {
-      return toHeadMajor(rewriter, loc,
-                         reshape(rewriter, loc, cache,
-                                 {shape.sequences, cachePositions, shape.heads,
-                                  shape.headDim}));
-    };
-    Value keys = headMajorCache(kCache);
-    Value values = headMajorCache(vCache);
-    q = toHeadMajor(rewriter, loc, q);
-
-    // scores [N*H, 1, L] = q k^T with k read transposed.
-    int64_t batch = shape.sequences * shape.heads;
-    Value zeros = createFilled(rewriter, loc, {batch, 1, cachePositions},
-                               elementType, 0.0);
-    auto scores = linalg::BatchMatmulOp::create(
-        rewriter, loc, zeros.getType(), ValueRange{q, keys}, ValueRange{zeros});
-    MLIRContext *context = rewriter.getContext();
-    AffineExpr bDim, iDim, jDim, dDim;
-    bindDims(context, bDim, iDim, jDim, dDim);
-    scores.setIndexingMapsAttr(rewriter.getAffineMapArrayAttr(
-        {AffineMap::get(4, 0, {bDim, iDim, dDim}, context),
-         AffineMap::get(4, 0, {bDim, jDim, dDim}, context),
-         AffineMap::get(4, 0, {bDim, iDim, jDim}, context)}));
-
-    // Keys after `position` are masked; the rest is the causal softmax.
-    Value scaleValue =
-        createFloatConstant(rewriter, loc, elementType, op.getSoftmaxScale());
-    Value lowest = createFloatConstant(
-        rewriter, loc, elementType,
-        APFloat::getLargest(cast<FloatType>(elementType).getFloatSemantics(),
-                            /*Negative=*/true)
-            .convertToDouble());
-    RankedTensorType scoresType = tensorTypeOf(scores.getResult(0));
-    Value masked = createElementwise(
-        rewriter, loc, scoresType, scores.getResult(0), identityMap(context, 3),
-        [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+    // scores[n, h, j] = sum_d q[n, h, d] * keys[n, j, h, d]; loops n, h, j, d.
+    AffineExpr n, h, j, d;
+    bindDims(context, n, h, j, d);
+    Value scores =
+        createContraction(rewriter, loc, query, keys,
+                          {shape.sequences, shape.heads, cachePositions}, 4,
+                          {AffineMap::get(4, 0, {n, h, d}, context),
+                           AffineMap::get(4, 0, {n, j, h, d}, context),
+                           AffineMap::get(4, 0, {n, h, j}, context)});
+    // Keys after `position` are stale or unwritten.
+    Value probabilities = createMaskedSoftmax(
+        rewriter, loc, scores, op.getSoftmaxScale(),
+        [&](OpBuilder &b, Location loc) -> Value {
           Value key = linalg::IndexOp::create(b, loc, 2);
-          Value visible = arith::CmpIOp::create(
-              b, loc, arith::CmpIPredicate::ule, key, position);
-          Value scaled = arith::MulFOp::create(b, loc, args[0], scaleValue);
-          return arith::SelectOp::create(b, loc, visible, scaled, lowest);
+          return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, key,
+                                       position);
         });
-    Value maximum = createLastDimensionReduction(
-        rewriter, loc, masked, {}, -std::numeric_limits<double>::infinity(),
-        [](OpBuilder &b, Location loc, ValueRange args) -> Value {
-          return arith::MaximumFOp::create(b, loc, args[0], args.back());
-        });
-    Value sum = createLastDimensionReduction(
-        rewriter, loc, masked, maximum, 0.0,
-        [](OpBuilder &b, Location loc, ValueRange args) -> Value {
-          Value exponential = math::ExpOp::create(
-              b, loc, arith::SubFOp::create(b, loc, args[0], args[1]));
-          return arith::AddFOp::create(b, loc, args[2], exponential);
-        });
-    Value probabilities = createElementwise(
-        rewriter, loc, scoresType, {masked, maximum, sum},
-        {identityMap(context, 3), rowMap(context, 3), rowMap(context, 3)},
-        [](OpBuilder &b, Location loc, ValueRange args) -> Value {
-          Value exponential = math::ExpOp::create(
-              b, loc, arith::SubFOp::create(b, loc, args[0], args[1]));
-          return arith::DivFOp::create(b, loc, exponential, args[2]);
-        });
-
-    Value outputZeros = createFilled(rewriter, loc, {batch, 1, shape.headDim},
-                                     elementType, 0.0);
+    // out[n, h, d] = sum_j p[n, h, j] * values[n, j, h, d]; loops n, h, d, j.
+    bindDims(context, n, h, d, j);
     Value attended =
-        linalg::BatchMatmulOp::create(rewriter, loc, outputZeros.getType(),
-                                      ValueRange{probabilities, values},
-                                      ValueRange{outputZeros})
-            .getResult(0);
-    Value merged = toPositionMajor(rewriter, loc, attended, shape);
+        createContraction(rewriter, loc, probabilities, values,
+                          {shape.sequences, shape.heads, shape.headDim}, 4,
+                          {AffineMap::get(4, 0, {n, h, j}, context),
+                           AffineMap::get(4, 0, {n, j, h, d}, context),
+                           AffineMap::get(4, 0, {n, h, d}, context)});
+    Value merged = reshape(rewriter, loc, attended, {shape.sequences, inner});
     Value projected = createMatmulTransposedWeight(rewriter, loc, merged,
                                                    adaptor.getWo(), nullptr);
-    rewriter.replaceOp(
-        op, {reshape(rewriter, loc, projected, inputShape), kCache, vCache});
+    rewriter.replaceOp(op,
+                       {reshape(rewriter, loc, projected, inputType.getShape()),
+                        kCache, vCache});
     return success();
   }
 };

@@ -13,6 +13,9 @@
 // CHECK-DAG: #[[Q:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 // CHECK-DAG: #[[K_T:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d3)>
 // CHECK-DAG: #[[SCORES:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// Decode contractions read the caches [N, L, H, dh] in place.
+// CHECK-DAG: #[[CACHE_K:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d1, d3)>
+// CHECK-DAG: #[[CACHE_V:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d3, d1, d2)>
 
 // CHECK-LABEL: func.func @global_attention
 // CHECK-SAME: (%[[X:.+]]: tensor<2x5x32xf32>, %[[WQ:.+]]: tensor<16x32xf32>, %[[WK:.+]]: tensor<16x32xf32>, %[[WV:.+]]: tensor<16x32xf32>, %[[WO:.+]]: tensor<32x16xf32>)
@@ -102,4 +105,42 @@ func.func @global_attention(%x: tensor<2x5x32xf32>, %wq: tensor<16x32xf32>, %wk:
 func.func @local_attention_rotary(%x: tensor<8x5x16xf32>, %wq: tensor<16x16xf32>, %wk: tensor<16x16xf32>, %wv: tensor<16x16xf32>, %wo: tensor<16x16xf32>) -> tensor<8x5x16xf32> {
   %0 = mb.local_attention %x, %wq, %wk, %wv, %wo {head_dim = 8 : i64, heads = 2 : i64, rotary_theta = 1.000000e+04 : f64, scale = 2.500000e-01 : f64} : (tensor<8x5x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>) -> tensor<8x5x16xf32>
   return %0 : tensor<8x5x16xf32>
+}
+
+// One decode step: q/k/v of the new position, rotary at `position`, k and v
+// written into the caches at row `position`, contractions that read the
+// caches in place as [N, L, H, dh], keys after `position` masked.
+// CHECK-LABEL: func.func @cached_attention
+// CHECK-SAME: %[[KC:[a-z0-9]+]]: tensor<2x9x16xf32>, %[[VC:[a-z0-9]+]]: tensor<2x9x16xf32>, %[[P:[a-z0-9]+]]: index)
+// CHECK-COUNT-2: linalg.matmul indexing_maps = [#[[LHS]], #[[WEIGHT_T]], #[[OUT]]]
+// CHECK: %[[VP:.+]] = linalg.matmul indexing_maps = [#[[LHS]], #[[WEIGHT_T]], #[[OUT]]]
+// CHECK: %[[V:.+]] = tensor.expand_shape %[[VP]] {{.*}} output_shape [2, 1, 2, 8]
+// CHECK: linalg.index 1 : index
+// CHECK: arith.addi %{{.+}}, %[[P]] : index
+// CHECK: math.cos
+// CHECK: linalg.index 1 : index
+// CHECK: arith.addi %{{.+}}, %[[P]] : index
+// CHECK: %[[K:.+]] = tensor.insert_slice %{{.+}} into %{{.+}}[0, 0, 0, 4]
+// CHECK: %[[KROW:.+]] = tensor.collapse_shape %[[K]] {{.*}} into tensor<2x1x16xf32>
+// CHECK: %[[NEWK:.+]] = tensor.insert_slice %[[KROW]] into %[[KC]][0, %[[P]], 0] [2, 1, 16] [1, 1, 1]
+// CHECK: %[[VROW:.+]] = tensor.collapse_shape %[[V]] {{.*}} into tensor<2x1x16xf32>
+// CHECK: %[[NEWV:.+]] = tensor.insert_slice %[[VROW]] into %[[VC]][0, %[[P]], 0] [2, 1, 16] [1, 1, 1]
+// CHECK: %[[KEYS:.+]] = tensor.expand_shape %[[NEWK]] {{.*}} output_shape [2, 9, 2, 8]
+// CHECK: %[[VALUES:.+]] = tensor.expand_shape %[[NEWV]] {{.*}} output_shape [2, 9, 2, 8]
+// CHECK: %[[S:.+]] = linalg.generic {indexing_maps = [#[[Q]], #[[CACHE_K]], #[[SCORES]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.+}}, %[[KEYS]] : tensor<2x2x8xf32>, tensor<2x9x2x8xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[S]] : tensor<2x2x9xf32>)
+// CHECK: %[[KEY:.+]] = linalg.index 2 : index
+// CHECK: %[[VISIBLE:.+]] = arith.cmpi ule, %[[KEY]], %[[P]] : index
+// CHECK: arith.select %[[VISIBLE]]
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: %[[PROB:.+]] = linalg.generic
+// CHECK: arith.divf
+// CHECK: %[[ATT:.+]] = linalg.generic {indexing_maps = [#[[Q]], #[[CACHE_V]], #[[SCORES]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[PROB]], %[[VALUES]] : tensor<2x2x9xf32>, tensor<2x9x2x8xf32>)
+// CHECK: %[[O:.+]] = linalg.matmul indexing_maps = [#[[LHS]], #[[WEIGHT_T]], #[[OUT]]]
+// CHECK: %[[R:.+]] = tensor.expand_shape %[[O]] {{.*}} output_shape [2, 1, 32]
+// CHECK: return %[[R]], %[[NEWK]], %[[NEWV]]
+func.func @cached_attention(%x: tensor<2x1x32xf32>, %wq: tensor<16x32xf32>, %wk: tensor<16x32xf32>, %wv: tensor<16x32xf32>, %wo: tensor<32x16xf32>, %kc: tensor<2x9x16xf32>, %vc: tensor<2x9x16xf32>, %p: index) -> (tensor<2x1x32xf32>, tensor<2x9x16xf32>, tensor<2x9x16xf32>) {
+  %r, %k, %v = mb.cached_attention %x, %wq, %wk, %wv, %wo, %kc, %vc at %p {head_dim = 8 : i64, heads = 2 : i64, rotary_theta = 1.000000e+04 : f64} : (tensor<2x1x32xf32>, tensor<16x32xf32>, tensor<16x32xf32>, tensor<16x32xf32>, tensor<32x16xf32>, tensor<2x9x16xf32>, tensor<2x9x16xf32>, index) -> (tensor<2x1x32xf32>, tensor<2x9x16xf32>, tensor<2x9x16xf32>)
+  return %r, %k, %v : tensor<2x1x32xf32>, tensor<2x9x16xf32>, tensor<2x9x16xf32>
 }

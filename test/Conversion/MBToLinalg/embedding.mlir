@@ -49,3 +49,14 @@ func.func @position_embedding_full_table(%x: tensor<1x4x8xf32>, %table: tensor<4
   %0 = mb.position_embedding %x, %table : tensor<1x4x8xf32>, tensor<4x8xf32> -> tensor<1x4x8xf32>
   return %0 : tensor<1x4x8xf32>
 }
+
+// A decode step's runtime offset selects the table rows.
+// CHECK-LABEL: func.func @position_embedding_offset
+// CHECK-SAME: (%[[X:.+]]: tensor<2x1x8xf32>, %[[POS:.+]]: tensor<16x8xf32>, %[[OFFSET:.+]]: index)
+// CHECK: %[[ROW:.+]] = tensor.extract_slice %[[POS]][%[[OFFSET]], 0] [1, 8] [1, 1] : tensor<16x8xf32> to tensor<1x8xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[ID3]], #[[ROWS]], #[[ID3]]], iterator_types = ["parallel", "parallel", "parallel"]}
+// CHECK-SAME: ins(%[[X]], %[[ROW]] : tensor<2x1x8xf32>, tensor<1x8xf32>)
+func.func @position_embedding_offset(%x: tensor<2x1x8xf32>, %table: tensor<16x8xf32>, %offset: index) -> tensor<2x1x8xf32> {
+  %0 = mb.position_embedding %x, %table offset %offset : tensor<2x1x8xf32>, tensor<16x8xf32> -> tensor<2x1x8xf32>
+  return %0 : tensor<2x1x8xf32>
+}
