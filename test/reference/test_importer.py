@@ -24,6 +24,7 @@ import megabyte_ref  # noqa: E402
 import reference_models  # noqa: E402
 
 TOOL = os.path.join(HERE, "..", "..", "tools", "mbc-import-pytorch")
+MBC = os.environ.get("MBC", os.path.join(HERE, "..", "..", "build", "bin", "mbc"))
 
 
 def load_tool():
@@ -102,6 +103,9 @@ class Importer(unittest.TestCase):
                 for key in original:
                     stored = original[key] if key.endswith("inv_freq") else original[key].to(cast).float()
                     self.assertTrue(torch.equal(back[key], stored), key)
+                if os.access(MBC, os.X_OK):  # the compiler's importer must accept the directory too
+                    done = subprocess.run([MBC, output, "--emit=mb"], capture_output=True, text=True, timeout=120)
+                    self.assertEqual(done.returncode, 0, done.stderr[-2000:])
                 if dtype == "f32":
                     ids = torch.randint(0, 256, (1, model.max_len - 1))
                     with torch.no_grad():
