@@ -17,7 +17,9 @@
  *   score:     logp[b, t, v] = -(t + 1) - v / 1024
  *
  *===----------------------------------------------------------------------===*/
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* RTLD_DEFAULT */
+#endif
 #include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
