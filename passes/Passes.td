@@ -31,6 +31,8 @@ def ConvertMBToLinalg : Pass<"convert-mb-to-linalg", "mlir::ModuleOp"> {
     iterators, and tensor reshapes and slices. The result keeps the exact
     f32 semantics of the op descriptions and MEGABYTE.md (exact erf GELU,
     stable softmax and log_softmax, biased LayerNorm variance, NeoX rotary).
+    The decode forms (`mb.cached_attention`, `mb.token_shift_step`, a
+    runtime `offset` of `mb.position_embedding`) are converted too.
 
     Element-wise arith ops on tensors (the residual adds) become
     `linalg.generic` too, so no op on whole tensors is left outside linalg.

@@ -12,14 +12,15 @@
 
 namespace mbc::mb_to_linalg {
 
-/// mb.embedding, mb.position_embedding, mb.patchify, mb.start_token,
-/// mb.token_shift, mb.global_to_local, mb.merge_patches.
+/// mb.embedding, mb.position_embedding (with or without a runtime offset),
+/// mb.patchify, mb.start_token, mb.token_shift, mb.token_shift_step,
+/// mb.global_to_local, mb.merge_patches.
 void populateSequenceLayoutPatterns(mlir::RewritePatternSet &patterns);
 
 /// mb.layer_norm, mb.rms_norm, mb.linear, mb.ffn, mb.head.
 void populateLayerPatterns(mlir::RewritePatternSet &patterns);
 
-/// mb.global_attention, mb.local_attention.
+/// mb.global_attention, mb.local_attention, mb.cached_attention.
 void populateAttentionPatterns(mlir::RewritePatternSet &patterns);
 
 } // namespace mbc::mb_to_linalg
