@@ -130,6 +130,12 @@ llvm::Error writeArtifact(llvm::StringRef path, const ArtifactInputs &inputs) {
   if (!embedded)
     weightsMeta["file"] = inputs.weightsReference;
 
+  // Each entry point is called through the wrapper mb-entry-wrappers made.
+  llvm::json::Value entryPoints = attributeToJSON(inputs.entryPoints);
+  for (llvm::json::Value &entry : *entryPoints.getAsArray()) {
+    llvm::json::Object &object = *entry.getAsObject();
+    object["symbol"] = ("mbc_entry_" + *object.getString("name")).str();
+  }
   llvm::json::Object meta{
       {"format_version", int64_t(MBX_FORMAT_VERSION)},
       {"compiler", "mbc 0.1.0 (LLVM " LLVM_VERSION_STRING ")"},
@@ -141,8 +147,31 @@ llvm::Error writeArtifact(llvm::StringRef path, const ArtifactInputs &inputs) {
            {"cpu", inputs.cpuTarget.cpu},
            {"features", inputs.cpuTarget.features}}}},
       {"weights", std::move(weightsMeta)},
-      {"entry_points", attributeToJSON(inputs.entryPoints)},
+      {"entry_points", std::move(entryPoints)},
   };
+  // Generation geometry (docs/runtime.md) when the decode entry points exist.
+  bool hasGeneration = llvm::any_of(
+      inputs.entryPoints.getAsRange<mlir::DictionaryAttr>(),
+      [](mlir::DictionaryAttr entry) {
+        return entry.getAs<mlir::StringAttr>("name").getValue() == "embed_0";
+      });
+  if (hasGeneration) {
+    const ModelConfig &config = *inputs.config;
+    bool startToken =
+        config.architecture == Architecture::MegabyteLucidrains;
+    llvm::json::Array stages;
+    for (size_t s = 0; s < config.stages.size(); ++s) {
+      const StageConfig &stage = config.stages[s];
+      stages.push_back(llvm::json::Object{
+          {"dim", stage.dim},
+          {"positions", stage.seqLen + (startToken ? 1 : 0)},
+          {"layers", stage.depth},
+          {"kv_width", stage.heads * stage.dimHead},
+          {"units", config.bytesPerPosition(s)}});
+    }
+    meta["generation"] = llvm::json::Object{{"start_token", startToken},
+                                            {"stages", std::move(stages)}};
+  }
   std::string metaText;
   llvm::raw_string_ostream(metaText) << llvm::json::Value(std::move(meta));
 

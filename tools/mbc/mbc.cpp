@@ -202,7 +202,12 @@ int main(int argc, char **argv) {
   artifact.config = &*config;
   artifact.weights = &*weights;
   artifact.weightsMode = weightsMode;
-  artifact.weightsReference = weightsPath.str().str();
+  // External weights are found again through an absolute path, wherever the
+  // artifact is moved.
+  llvm::SmallString<256> absoluteWeights;
+  if (llvm::sys::fs::real_path(weightsPath, absoluteWeights))
+    absoluteWeights = weightsPath;
+  artifact.weightsReference = absoluteWeights.str().str();
   artifact.entryPoints =
       (**module)->getAttrOfType<ArrayAttr>("mb.entry_points");
   artifact.cpuTarget = *hostTarget;
