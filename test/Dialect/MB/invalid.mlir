@@ -558,3 +558,67 @@ func.func @head_weight_rank(%x: tensor<16x5x32xf32>, %w: tensor<32xf32>) {
   %0 = mb.head %x, %w : (tensor<16x5x32xf32>, tensor<32xf32>) -> tensor<16x5x256xf32>
   return
 }
+
+// -----
+
+func.func @token_shift_step_positions(%x: tensor<1x2x32xf32>) {
+  // expected-error @+1 {{input dimension 1 (one new position) is 2, expected 1}}
+  %0 = mb.token_shift_step %x, %x : tensor<1x2x32xf32>
+  return
+}
+
+// -----
+
+func.func @token_shift_step_rank(%x: tensor<1x32xf32>) {
+  // expected-error @+1 {{input must have rank 3 (sequences, 1, features)}}
+  %0 = mb.token_shift_step %x, %x : tensor<1x32xf32>
+  return
+}
+
+// -----
+
+func.func @cached_attention_positions(%x: tensor<1x2x32xf32>, %wq: tensor<64x32xf32>, %wo: tensor<32x64xf32>, %c: tensor<1x9x64xf32>, %p: index) {
+  // expected-error @+1 {{input dimension 1 (one new position) is 2, expected 1}}
+  %0, %1, %2 = mb.cached_attention %x, %wq, %wq, %wq, %wo, %c, %c at %p {heads = 4 : i64, head_dim = 16 : i64} : (tensor<1x2x32xf32>, tensor<64x32xf32>, tensor<64x32xf32>, tensor<64x32xf32>, tensor<32x64xf32>, tensor<1x9x64xf32>, tensor<1x9x64xf32>, index) -> (tensor<1x2x32xf32>, tensor<1x9x64xf32>, tensor<1x9x64xf32>)
+  return
+}
+
+// -----
+
+func.func @cached_attention_cache_rank(%x: tensor<1x1x32xf32>, %wq: tensor<64x32xf32>, %wo: tensor<32x64xf32>, %c: tensor<9x64xf32>, %p: index) {
+  // expected-error @+1 {{k_cache must have rank 3 (sequences, positions, heads * head_dim)}}
+  %0, %1, %2 = mb.cached_attention %x, %wq, %wq, %wq, %wo, %c, %c at %p {heads = 4 : i64, head_dim = 16 : i64} : (tensor<1x1x32xf32>, tensor<64x32xf32>, tensor<64x32xf32>, tensor<64x32xf32>, tensor<32x64xf32>, tensor<9x64xf32>, tensor<9x64xf32>, index) -> (tensor<1x1x32xf32>, tensor<9x64xf32>, tensor<9x64xf32>)
+  return
+}
+
+// -----
+
+func.func @cached_attention_cache_width(%x: tensor<1x1x32xf32>, %wq: tensor<64x32xf32>, %wo: tensor<32x64xf32>, %k: tensor<1x9x64xf32>, %v: tensor<1x9x32xf32>, %p: index) {
+  // expected-error @+1 {{v_cache dimension 2 (heads * head_dim) is 32, expected 64}}
+  %0, %1, %2 = mb.cached_attention %x, %wq, %wq, %wq, %wo, %k, %v at %p {heads = 4 : i64, head_dim = 16 : i64} : (tensor<1x1x32xf32>, tensor<64x32xf32>, tensor<64x32xf32>, tensor<64x32xf32>, tensor<32x64xf32>, tensor<1x9x64xf32>, tensor<1x9x32xf32>, index) -> (tensor<1x1x32xf32>, tensor<1x9x64xf32>, tensor<1x9x32xf32>)
+  return
+}
+
+// -----
+
+func.func @cached_attention_new_cache(%x: tensor<1x1x32xf32>, %wq: tensor<64x32xf32>, %wo: tensor<32x64xf32>, %c: tensor<1x9x64xf32>, %p: index) {
+  // expected-error @+1 {{new_k_cache dimension 1 (positions) is 8, expected 9}}
+  %0, %1, %2 = mb.cached_attention %x, %wq, %wq, %wq, %wo, %c, %c at %p {heads = 4 : i64, head_dim = 16 : i64} : (tensor<1x1x32xf32>, tensor<64x32xf32>, tensor<64x32xf32>, tensor<64x32xf32>, tensor<32x64xf32>, tensor<1x9x64xf32>, tensor<1x9x64xf32>, index) -> (tensor<1x1x32xf32>, tensor<1x8x64xf32>, tensor<1x9x64xf32>)
+  return
+}
+
+// -----
+
+func.func @cached_attention_weights(%x: tensor<1x1x32xf32>, %wq: tensor<48x32xf32>, %wo: tensor<32x64xf32>, %c: tensor<1x9x64xf32>, %p: index) {
+  // expected-error @+1 {{wq dimension 0 (heads * head_dim) is 48, expected 64}}
+  %0, %1, %2 = mb.cached_attention %x, %wq, %wq, %wq, %wo, %c, %c at %p {heads = 4 : i64, head_dim = 16 : i64} : (tensor<1x1x32xf32>, tensor<48x32xf32>, tensor<48x32xf32>, tensor<48x32xf32>, tensor<32x64xf32>, tensor<1x9x64xf32>, tensor<1x9x64xf32>, index) -> (tensor<1x1x32xf32>, tensor<1x9x64xf32>, tensor<1x9x64xf32>)
+  return
+}
+
+// -----
+
+func.func @cached_attention_cache_type(%x: tensor<1x1x32xf32>, %wq: tensor<64x32xf32>, %wo: tensor<32x64xf32>, %c: tensor<1x9x64xbf16>, %p: index) {
+  // expected-error @+1 {{k_cache has element type 'bf16', expected 'f32' like the input}}
+  %0, %1, %2 = mb.cached_attention %x, %wq, %wq, %wq, %wo, %c, %c at %p {heads = 4 : i64, head_dim = 16 : i64} : (tensor<1x1x32xf32>, tensor<64x32xf32>, tensor<64x32xf32>, tensor<64x32xf32>, tensor<32x64xf32>, tensor<1x9x64xbf16>, tensor<1x9x64xbf16>, index) -> (tensor<1x1x32xf32>, tensor<1x9x64xbf16>, tensor<1x9x64xbf16>)
+  return
+}
