@@ -15,6 +15,7 @@ independent PyTorch reference (test/reference).
 mbc and mbc-run are taken from PATH (lit puts the build's bin/ first).
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -37,15 +38,47 @@ def run(command, **kwargs):
     return result.stdout
 
 
+def import_checkpoint(args, model_dir):
+    """A MEGABYTE-pytorch checkpoint (the reference's lucidrains module's
+    state_dict under "model", as training scripts save it) through
+    tools/mbc-import-pytorch."""
+    config = {"architecture": "megabyte-lucidrains", "vocab_size": 256,
+              "stages": [dict(zip(["dim", "depth", "heads", "dim_head", "seq_len"],
+                                  [int(v) for v in stage.split(",")]))
+                         for stage in args.stages.split(";")],
+              "rotary": "--rotary" in args.model_options,
+              "pos_emb": "--pos-emb" in args.model_options}
+    torch.manual_seed(args.seed)
+    module = ref.build_model(config)
+    for parameter in module.parameters():  # away from the init's symmetries
+        parameter.data.add_(0.05 * torch.randn_like(parameter))
+    checkpoint = os.path.join(args.work, "checkpoint.pt")
+    torch.save({"model": module.state_dict()}, checkpoint)
+    stages = config["stages"]
+    constructor = {"num_tokens": 256, "dim": [s["dim"] for s in stages],
+                   "depth": [s["depth"] for s in stages],
+                   "max_seq_len": [s["seq_len"] for s in stages],
+                   "dim_head": stages[0]["dim_head"], "heads": stages[0]["heads"],
+                   "ff_mult": 4, "pad_id": 0, "rel_pos": config["rotary"],
+                   "pos_emb": config["pos_emb"]}
+    arguments = os.path.join(args.work, "args.json")
+    with open(arguments, "w") as f:
+        json.dump(constructor, f)
+    run([sys.executable, os.path.join(HERE, "..", "..", "tools", "mbc-import-pytorch"),
+         "--checkpoint", checkpoint, "--args", arguments, "-o", model_dir])
+
+
 def build(args):
     model_dir = os.path.join(args.work, "model")
     artifact = os.path.join(args.work, "model.mbx")
-    make = [sys.executable, os.path.join(HERE, "..", "reference", "make_model.py"),
-            "--arch", args.arch, "--stages", args.stages, "--seed", str(args.seed),
-            "-o", model_dir] + args.model_options
     run(["rm", "-rf", args.work])
     os.makedirs(args.work)
-    run(make)
+    if args.from_checkpoint:
+        import_checkpoint(args, model_dir)
+    else:
+        run([sys.executable, os.path.join(HERE, "..", "reference", "make_model.py"),
+             "--arch", args.arch, "--stages", args.stages, "--seed", str(args.seed),
+             "-o", model_dir] + args.model_options)
     run(["mbc", model_dir, "-o", artifact])
     return model_dir, artifact, ref.load_model_dir(model_dir)
 
@@ -110,6 +143,9 @@ def main():
     parser.add_argument("--length", type=int, default=0)
     parser.add_argument("--prompt-len", type=int, default=0)
     parser.add_argument("-n", type=int, default=0)
+    parser.add_argument("--from-checkpoint", action="store_true",
+                        help="make the model as a MEGABYTE-pytorch checkpoint and import it "
+                             "with tools/mbc-import-pytorch (megabyte-lucidrains only)")
     args, args.model_options = parser.parse_known_args()
     model_dir, artifact, model = build(args)
     if not args.n:
