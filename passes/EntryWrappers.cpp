@@ -33,7 +33,8 @@ struct EntryWrappersPass : impl::EntryWrappersBase<EntryWrappersPass> {
     auto args = entry.getAs<ArrayAttr>("args");
     auto callee = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
     if (!callee)
-      return module.emitError("entry point '") << name << "' was not lowered "
+      return module.emitError("entry point '") << name
+                                               << "' was not lowered "
                                                   "to an llvm.func";
     auto pointer = LLVM::LLVMPointerType::get(&getContext());
     LLVM::LLVMFunctionType calleeType = callee.getFunctionType();

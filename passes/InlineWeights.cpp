@@ -53,8 +53,8 @@ struct InlineWeightsPass : impl::InlineWeightsBase<InlineWeightsPass> {
   LogicalResult inlineParam(mb::ParamOp param, const SafetensorsFile &file) {
     const TensorInfo *tensor = file.find(param.getName());
     if (!tensor)
-      return param.emitOpError() << "tensor '" << param.getName()
-                                 << "' is not in " << file.path();
+      return param.emitOpError()
+             << "tensor '" << param.getName() << "' is not in " << file.path();
     auto type = cast<RankedTensorType>(param.getType());
     auto stored = RankedTensorType::get(
         tensor->shape, elementTypeFor(&getContext(), tensor->dtype));

@@ -62,7 +62,8 @@ struct WeightsToArgumentsPass
 
   DictionaryAttr argument(Builder &b, StringRef kind, StringRef name,
                           StringRef dtype, ArrayRef<int64_t> shape) {
-    SmallVector<NamedAttribute> fields = {b.getNamedAttr("kind", b.getStringAttr(kind))};
+    SmallVector<NamedAttribute> fields = {
+        b.getNamedAttr("kind", b.getStringAttr(kind))};
     if (!name.empty()) {
       fields.push_back(b.getNamedAttr("name", b.getStringAttr(name)));
       fields.push_back(b.getNamedAttr("dtype", b.getStringAttr(dtype)));
@@ -82,8 +83,9 @@ struct WeightsToArgumentsPass
     arguments.push_back(argument(b, "context", "", "", {}));
     Location loc = function.getLoc();
     unsigned index = 0;
-    if (failed(function.insertArgument(index++, LLVM::LLVMPointerType::get(&getContext()),
-                                       b.getDictionaryAttr({}), loc)))
+    if (failed(function.insertArgument(
+            index++, LLVM::LLVMPointerType::get(&getContext()),
+            b.getDictionaryAttr({}), loc)))
       return failure();
     for (auto &[name, params] : weights) {
       auto type = cast<RankedTensorType>(params.front().getType());

@@ -16,8 +16,7 @@ using namespace mlir;
 namespace mbc {
 namespace {
 
-struct WriteBackUpdatesPass
-    : impl::WriteBackUpdatesBase<WriteBackUpdatesPass> {
+struct WriteBackUpdatesPass : impl::WriteBackUpdatesBase<WriteBackUpdatesPass> {
   void runOnOperation() override {
     for (auto function : getOperation().getOps<func::FuncOp>())
       if (failed(rewrite(function)))
@@ -27,7 +26,8 @@ struct WriteBackUpdatesPass
   LogicalResult rewrite(func::FuncOp function) {
     if (function.isDeclaration())
       return success();
-    auto returnOp = cast<func::ReturnOp>(function.getBody().back().getTerminator());
+    auto returnOp =
+        cast<func::ReturnOp>(function.getBody().back().getTerminator());
     OpBuilder b(returnOp);
     llvm::BitVector erase(function.getNumResults());
     for (unsigned i = 0; i < function.getNumResults(); ++i) {

@@ -41,8 +41,8 @@ public:
     auto type = cast<RankedTensorType>(value.getType());
     if (type.getRank() >= rank)
       return success();
-    return op->emitOpError() << name << " must have rank >= " << rank
-                             << ", got " << type;
+    return op->emitOpError()
+           << name << " must have rank >= " << rank << ", got " << type;
   }
 
   /// Dimension `dim` of `value` (negative counts from the back) is
@@ -54,9 +54,9 @@ public:
     int64_t actual = type.getDimSize(index);
     if (actual == expected)
       return success();
-    return op->emitOpError() << name << " dimension " << index << " ("
-                             << meaning << ") is " << actual << ", expected "
-                             << expected;
+    return op->emitOpError()
+           << name << " dimension " << index << " (" << meaning << ") is "
+           << actual << ", expected " << expected;
   }
 
   /// `value` has the element type of the op's input.
@@ -64,9 +64,9 @@ public:
     Type actual = cast<RankedTensorType>(value.getType()).getElementType();
     if (actual == expected)
       return success();
-    return op->emitOpError() << name << " has element type " << actual
-                             << ", expected " << expected
-                             << " like the input (convert weights explicitly)";
+    return op->emitOpError()
+           << name << " has element type " << actual << ", expected "
+           << expected << " like the input (convert weights explicitly)";
   }
 
   /// `value`'s shape is exactly `shape`; dims are named by `dimNames`.
@@ -97,8 +97,7 @@ LogicalResult checkResultLikeInput(Operation *op, Value input, Value result) {
   if (input.getType() == result.getType())
     return success();
   return op->emitOpError() << "result type " << result.getType()
-                           << " must equal the input type "
-                           << input.getType();
+                           << " must equal the input type " << input.getType();
 }
 
 /// `[..., D]` input with `[D]` per-feature parameters.
@@ -114,8 +113,8 @@ LogicalResult checkNormOperands(Operation *op, Value input,
         failed(check.elementType(name, param, elementTypeOf(input))))
       return failure();
   if (!(epsilon > 0.0) || !std::isfinite(epsilon))
-    return op->emitOpError() << "epsilon must be positive and finite, got "
-                             << epsilon;
+    return op->emitOpError()
+           << "epsilon must be positive and finite, got " << epsilon;
   return checkResultLikeInput(op, input, result);
 }
 
@@ -159,7 +158,8 @@ LogicalResult EmbeddingOp::verify() {
 
 LogicalResult PositionEmbeddingOp::verify() {
   ShapeChecker check(*this);
-  if (failed(check.rank("input", getInput(), 3, "sequences, positions, features")) ||
+  if (failed(check.rank("input", getInput(), 3,
+                        "sequences, positions, features")) ||
       failed(check.rank("table", getTable(), 2, "positions, features")))
     return failure();
   ArrayRef<int64_t> input = shapeOf(getInput());
@@ -180,7 +180,8 @@ LogicalResult PositionEmbeddingOp::verify() {
 
 LogicalResult PatchifyOp::verify() {
   ShapeChecker check(*this);
-  if (failed(check.rank("input", getInput(), 3, "sequences, positions, features")))
+  if (failed(
+          check.rank("input", getInput(), 3, "sequences, positions, features")))
     return failure();
   ArrayRef<int64_t> input = shapeOf(getInput());
   int64_t patch = getPatchSize();
@@ -188,14 +189,15 @@ LogicalResult PatchifyOp::verify() {
     return emitOpError() << "input dimension 1 (positions) is " << input[1]
                          << ", not a multiple of patch_size " << patch;
   int64_t width = patch * input[2];
-  if (failed(check.shape("result", getResult(),
-                         {input[0], input[1] / patch, width},
-                         {"sequences", "positions / patch_size",
-                          "patch_size * features"})) ||
-      failed(check.elementType("result", getResult(), elementTypeOf(getInput()))))
+  if (failed(check.shape(
+          "result", getResult(), {input[0], input[1] / patch, width},
+          {"sequences", "positions / patch_size", "patch_size * features"})) ||
+      failed(
+          check.elementType("result", getResult(), elementTypeOf(getInput()))))
     return failure();
   if (Value shift = getShift())
-    if (failed(check.shape("shift", shift, {width}, {"patch_size * features"})) ||
+    if (failed(
+            check.shape("shift", shift, {width}, {"patch_size * features"})) ||
         failed(check.elementType("shift", shift, elementTypeOf(getInput()))))
       return failure();
   return success();
@@ -203,21 +205,26 @@ LogicalResult PatchifyOp::verify() {
 
 LogicalResult StartTokenOp::verify() {
   ShapeChecker check(*this);
-  if (failed(check.rank("input", getInput(), 3, "sequences, positions, features")))
+  if (failed(
+          check.rank("input", getInput(), 3, "sequences, positions, features")))
     return failure();
   ArrayRef<int64_t> input = shapeOf(getInput());
   if (failed(check.shape("start", getStart(), {input[2]}, {"features"})) ||
-      failed(check.elementType("start", getStart(), elementTypeOf(getInput()))) ||
-      failed(check.shape("result", getResult(), {input[0], input[1] + 1, input[2]},
+      failed(
+          check.elementType("start", getStart(), elementTypeOf(getInput()))) ||
+      failed(check.shape("result", getResult(),
+                         {input[0], input[1] + 1, input[2]},
                          {"sequences", "positions + 1", "features"})) ||
-      failed(check.elementType("result", getResult(), elementTypeOf(getInput()))))
+      failed(
+          check.elementType("result", getResult(), elementTypeOf(getInput()))))
     return failure();
   return success();
 }
 
 LogicalResult GlobalToLocalOp::verify() {
   ShapeChecker check(*this);
-  if (failed(check.rank("input", getInput(), 3, "sequences, positions, features")) ||
+  if (failed(check.rank("input", getInput(), 3,
+                        "sequences, positions, features")) ||
       failed(check.rank("weight", getWeight(), 2, "out, in")))
     return failure();
   ArrayRef<int64_t> input = shapeOf(getInput());
@@ -255,20 +262,24 @@ LogicalResult GlobalToLocalOp::verify() {
                          << weight[0] << ", not a multiple of patch_size "
                          << patch;
   if (Value bias = getBias())
-    if (failed(check.shape("bias", bias, {weight[0]}, {"patch_size * out features"})) ||
+    if (failed(check.shape("bias", bias, {weight[0]},
+                           {"patch_size * out features"})) ||
         failed(check.elementType("bias", bias, elementType)))
       return failure();
-  return check.shape("result", getResult(),
-                     {input[0] * (input[1] - 1), patch + 1, weight[0] / patch},
-                     {"sequences * (positions - 1)", "patch_size + 1",
-                      "out features"});
+  return check.shape(
+      "result", getResult(),
+      {input[0] * (input[1] - 1), patch + 1, weight[0] / patch},
+      {"sequences * (positions - 1)", "patch_size + 1", "out features"});
 }
 
 LogicalResult MergePatchesOp::verify() {
   ShapeChecker check(*this);
-  if (failed(check.rank("input", getInput(), 3, "sequences, positions, vocabulary")) ||
-      failed(check.rank("result", getResult(), 3, "batch, bytes, vocabulary")) ||
-      failed(check.elementType("result", getResult(), elementTypeOf(getInput()))))
+  if (failed(check.rank("input", getInput(), 3,
+                        "sequences, positions, vocabulary")) ||
+      failed(
+          check.rank("result", getResult(), 3, "batch, bytes, vocabulary")) ||
+      failed(
+          check.elementType("result", getResult(), elementTypeOf(getInput()))))
     return failure();
   ArrayRef<int64_t> input = shapeOf(getInput());
   int64_t batch = shapeOf(getResult())[0];
@@ -387,8 +398,8 @@ LogicalResult verifyAttentionWeights(AttentionOp op, ShapeChecker &check) {
   if (FloatAttr thetaAttr = op.getRotaryThetaAttr()) {
     double theta = thetaAttr.getValueAsDouble();
     if (!(theta > 0.0) || !std::isfinite(theta))
-      return op.emitOpError() << "rotary_theta must be positive and finite, got "
-                              << theta;
+      return op.emitOpError()
+             << "rotary_theta must be positive and finite, got " << theta;
     if (op.getHeadDim() % 2 != 0)
       return op.emitOpError() << "rotary embedding needs an even head_dim, got "
                               << op.getHeadDim();
@@ -396,14 +407,13 @@ LogicalResult verifyAttentionWeights(AttentionOp op, ShapeChecker &check) {
   if (FloatAttr scaleAttr = op.getScaleAttr()) {
     double scale = scaleAttr.getValueAsDouble();
     if (!(scale > 0.0) || !std::isfinite(scale))
-      return op.emitOpError() << "scale must be positive and finite, got "
-                              << scale;
+      return op.emitOpError()
+             << "scale must be positive and finite, got " << scale;
   }
   return checkResultLikeInput(op, op.getInput(), op.getResult());
 }
 
-template <typename AttentionOp>
-LogicalResult verifyAttention(AttentionOp op) {
+template <typename AttentionOp> LogicalResult verifyAttention(AttentionOp op) {
   ShapeChecker check(op);
   if (failed(check.rank("input", op.getInput(), 3,
                         "sequences, positions, features")))
@@ -411,8 +421,7 @@ LogicalResult verifyAttention(AttentionOp op) {
   return verifyAttentionWeights(op, check);
 }
 
-template <typename AttentionOp>
-double softmaxScale(AttentionOp op) {
+template <typename AttentionOp> double softmaxScale(AttentionOp op) {
   if (FloatAttr scale = op.getScaleAttr())
     return scale.getValueAsDouble();
   return 1.0 / std::sqrt(static_cast<double>(op.getHeadDim()));

@@ -31,13 +31,15 @@ int main(int argc, char **argv) {
 
   mbrt_model *model = NULL;
   if (mbrt_model_load(argv[1], NULL, &model) != MBRT_OK) {
-    fprintf(stderr, "error: %s\n", model ? mbrt_model_error(model) : "out of memory");
+    fprintf(stderr, "error: %s\n",
+            model ? mbrt_model_error(model) : "out of memory");
     mbrt_model_free(model);
     return 1;
   }
   mbrt_session *session = NULL;
   if (mbrt_session_create(model, NULL, &session) != MBRT_OK) {
-    fprintf(stderr, "error: %s\n", session ? mbrt_session_error(session) : "out of memory");
+    fprintf(stderr, "error: %s\n",
+            session ? mbrt_session_error(session) : "out of memory");
     mbrt_session_free(session);
     mbrt_model_free(model);
     return 1;
@@ -45,15 +47,17 @@ int main(int argc, char **argv) {
 
   int status = 0;
   double bits_per_byte = 0;
-  if (mbrt_session_score(session, prompt, prompt_size, NULL, NULL, &bits_per_byte) != MBRT_OK) {
+  if (mbrt_session_score(session, prompt, prompt_size, NULL, NULL,
+                         &bits_per_byte) != MBRT_OK) {
     fprintf(stderr, "error: %s\n", mbrt_session_error(session));
     status = 1;
   } else {
-    fprintf(stderr, "prompt: %zu bytes, %.3f bits per byte\n", prompt_size, bits_per_byte);
+    fprintf(stderr, "prompt: %zu bytes, %.3f bits per byte\n", prompt_size,
+            bits_per_byte);
     mbrt_sampler_options greedy = mbrt_sampler_default_options();
     fwrite(prompt, 1, prompt_size, stdout);
-    if (mbrt_session_generate(session, prompt, prompt_size, count, &greedy, print_byte, NULL,
-                              NULL, NULL) != MBRT_OK) {
+    if (mbrt_session_generate(session, prompt, prompt_size, count, &greedy,
+                              print_byte, NULL, NULL, NULL) != MBRT_OK) {
       fprintf(stderr, "\nerror: %s\n", mbrt_session_error(session));
       status = 1;
     }

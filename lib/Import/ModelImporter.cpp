@@ -101,13 +101,13 @@ private:
     int64_t length = batch * sequenceLength / count;
     if (count == batch)
       return bytes;
-    auto flatType = RankedTensorType::get({batch * sequenceLength},
-                                          b.getI32Type());
+    auto flatType =
+        RankedTensorType::get({batch * sequenceLength}, b.getI32Type());
     Value flat = tensor::CollapseShapeOp::create(
         b, flatType, bytes, ArrayRef<ReassociationIndices>{{0, 1}});
     auto type = RankedTensorType::get({count, length}, b.getI32Type());
-    return tensor::ExpandShapeOp::create(b, type, flat,
-                                         ArrayRef<ReassociationIndices>{{0, 1}});
+    return tensor::ExpandShapeOp::create(
+        b, type, flat, ArrayRef<ReassociationIndices>{{0, 1}});
   }
 
   Value embed(Value ids, StringRef table) {
@@ -120,7 +120,8 @@ private:
 
   Value linear(Value input, StringRef weight, StringRef bias) {
     Value w = param(weight);
-    auto shape = llvm::to_vector(cast<RankedTensorType>(input.getType()).getShape());
+    auto shape =
+        llvm::to_vector(cast<RankedTensorType>(input.getType()).getShape());
     shape.back() = cast<RankedTensorType>(w.getType()).getDimSize(0);
     return mb::LinearOp::create(b, tensorType(shape), input, w,
                                 bias.empty() ? Value() : param(bias));
@@ -148,7 +149,8 @@ private:
   LayerNames layerNames(size_t stage, int64_t layer) {
     LayerNames names;
     if (config.architecture == Architecture::MegabyteLucidrains) {
-      std::string p = llvm::formatv("transformers.{0}.layers.{1}.", stage, layer);
+      std::string p =
+          llvm::formatv("transformers.{0}.layers.{1}.", stage, layer);
       names.attnNorm = p + "0.norm";
       names.wq = p + "0.to_q.weight";
       names.wkv = p + "0.to_kv.weight";
@@ -225,10 +227,10 @@ private:
         activation = mb::Activation::gelu;
       else if (config.activation == Activation::GeluTanh)
         activation = mb::Activation::gelu_tanh;
-      h = mb::FFNOp::create(b, x.getType(), h, param(names.upWeight),
-                            param(names.upBias), param(names.downWeight),
-                            param(names.downBias),
-                            mb::ActivationAttr::get(b.getContext(), activation));
+      h = mb::FFNOp::create(
+          b, x.getType(), h, param(names.upWeight), param(names.upBias),
+          param(names.downWeight), param(names.downBias),
+          mb::ActivationAttr::get(b.getContext(), activation));
       x = add(h, x);
     }
     if (config.finalNorm) {
@@ -241,7 +243,8 @@ private:
   }
 
   RankedTensorType withPositions(Value value, int64_t positions) {
-    auto shape = llvm::to_vector(cast<RankedTensorType>(value.getType()).getShape());
+    auto shape =
+        llvm::to_vector(cast<RankedTensorType>(value.getType()).getShape());
     shape[1] = positions;
     return tensorType(shape);
   }
@@ -253,7 +256,8 @@ private:
     size_t last = numStages() - 1;
     Value previous;
     for (size_t stage = 0; stage <= last; ++stage) {
-      b.setLoc(NameLoc::get(b.getStringAttr(llvm::formatv("stage {0}", stage).str())));
+      b.setLoc(NameLoc::get(
+          b.getStringAttr(llvm::formatv("stage {0}", stage).str())));
       const StageConfig &cfg = config.stages[stage];
       int64_t count = sequences(stage);
       Value ids = idsForStage(bytes, stage);
@@ -261,8 +265,7 @@ private:
       if (stage == last) {
         tokens = embed(ids, "token_embs.0.weight");
       } else {
-        std::string table =
-            llvm::formatv("token_embs.{0}", last - stage).str();
+        std::string table = llvm::formatv("token_embs.{0}", last - stage).str();
         int64_t unit = config.bytesPerPosition(stage);
         Value embedded = embed(ids, table + ".0.weight");
         int64_t width = config.stages[last].dim * unit;
@@ -286,7 +289,8 @@ private:
         Value projected = mb::GlobalToLocalOp::create(
             b, x.getType(), previous, param(proj + ".weight"),
             param(proj + ".bias"),
-            mb::ProjectionModeAttr::get(b.getContext(), mb::ProjectionMode::dense),
+            mb::ProjectionModeAttr::get(b.getContext(),
+                                        mb::ProjectionMode::dense),
             b.getI64IntegerAttr(cfg.seqLen));
         x = add(x, projected);
       }
@@ -303,14 +307,14 @@ private:
   /// LayerNorm with weight and bias named PREFIX.weight / PREFIX.bias,
   /// whatever the transformer's own norm is (the dual patch norm).
   Value norm2(Value input, const std::string &prefix) {
-    return mb::LayerNormOp::create(b, input.getType(), input,
-                                   param(prefix + ".weight"),
-                                   param(prefix + ".bias"),
-                                   b.getF64FloatAttr(1e-5));
+    return mb::LayerNormOp::create(
+        b, input.getType(), input, param(prefix + ".weight"),
+        param(prefix + ".bias"), b.getF64FloatAttr(1e-5));
   }
 
   Value head(Value x, Value weight, Value bias, bool tied) {
-    auto shape = llvm::to_vector(cast<RankedTensorType>(x.getType()).getShape());
+    auto shape =
+        llvm::to_vector(cast<RankedTensorType>(x.getType()).getShape());
     shape.back() = config.vocabSize;
     return mb::HeadOp::create(b, tensorType(shape), x, weight, bias, tied);
   }
@@ -322,12 +326,13 @@ private:
     size_t last = numStages() - 1;
     Value previous;
     for (size_t stage = 0; stage <= last; ++stage) {
-      b.setLoc(NameLoc::get(b.getStringAttr(llvm::formatv("stage {0}", stage).str())));
+      b.setLoc(NameLoc::get(
+          b.getStringAttr(llvm::formatv("stage {0}", stage).str())));
       const StageConfig &cfg = config.stages[stage];
       std::string prefix = llvm::formatv("stages.{0}.", stage).str();
       int64_t unit = config.bytesPerPosition(stage);
-      Value embedded = embed(idsForStage(bytes, stage),
-                             prefix + "byte_embedding.weight");
+      Value embedded =
+          embed(idsForStage(bytes, stage), prefix + "byte_embedding.weight");
       if (stage == 0)
         embedded = mb::PositionEmbeddingOp::create(
             b, embedded.getType(), embedded,
@@ -361,7 +366,6 @@ private:
         b, tensorType({batch, sequenceLength, config.vocabSize}), logp,
         mb::AlignmentAttr::get(b.getContext(), mb::Alignment::shifted));
   }
-
 
   //===--------------------------------------------------------------------===//
   // Generation entry points (batch 1, one position at a time)
@@ -422,8 +426,8 @@ private:
     auto target = RankedTensorType::get(shape, type.getElementType());
     // Every reshape here adds or drops unit dimensions around one block of
     // data, so going through the flat form is exact.
-    auto flatType = RankedTensorType::get({type.getNumElements()},
-                                          type.getElementType());
+    auto flatType =
+        RankedTensorType::get({type.getNumElements()}, type.getElementType());
     SmallVector<ReassociationIndices> all(1);
     for (int64_t i = 0; i < type.getRank(); ++i)
       all[0].push_back(i);
@@ -454,8 +458,8 @@ private:
   /// `first` at position 0, else `otherwise` (start token / pad selection).
   Value selectAtStart(Value position, Value first, Value otherwise) {
     Value zero = arith::ConstantIndexOp::create(b, 0);
-    Value isStart = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                          position, zero);
+    Value isStart =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, position, zero);
     return arith::SelectOp::create(b, isStart, first, otherwise);
   }
 
@@ -526,24 +530,24 @@ private:
     int64_t positions = decodePositions(stage);
     auto cacheType = tensorType({layers, positions, inner});
     auto shiftType = tensorType({layers, 2, dim});
-    func::FuncOp function = beginFunction(
-        module, llvm::formatv("step_{0}", stage).str(),
-        {{"token", tensorType({dim})},
-         {"context", tensorType({dim})},
-         {"position", i64Type({1})},
-         {"k_cache", cacheType, true},
-         {"v_cache", cacheType, true},
-         {"shift", shiftType, true}},
-        {{"hidden", tensorType({dim})},
-         {"k_cache", cacheType, true},
-         {"v_cache", cacheType, true},
-         {"shift", shiftType, true}});
+    func::FuncOp function =
+        beginFunction(module, llvm::formatv("step_{0}", stage).str(),
+                      {{"token", tensorType({dim})},
+                       {"context", tensorType({dim})},
+                       {"position", i64Type({1})},
+                       {"k_cache", cacheType, true},
+                       {"v_cache", cacheType, true},
+                       {"shift", shiftType, true}},
+                      {{"hidden", tensorType({dim})},
+                       {"k_cache", cacheType, true},
+                       {"v_cache", cacheType, true},
+                       {"shift", shiftType, true}});
     Block *body = b.getBlock();
     Value position = positionOf(body->getArgument(2));
     Value kCache = body->getArgument(3), vCache = body->getArgument(4);
     Value shift = body->getArgument(5);
-    Value x = reshape(add(body->getArgument(0), body->getArgument(1)),
-                      {1, 1, dim});
+    Value x =
+        reshape(add(body->getArgument(0), body->getArgument(1)), {1, 1, dim});
     FloatAttr theta =
         config.rotary ? b.getF64FloatAttr(config.rotaryTheta) : FloatAttr();
     auto sliceType = tensorType({1, positions, inner});
@@ -569,11 +573,13 @@ private:
       Value previous = tensor::ExtractSliceOp::create(
           b, rowType, shift, ValueRange{}, ValueRange{}, ValueRange{},
           b.getDenseI64ArrayAttr({layer, sublayer, 0}),
-          b.getDenseI64ArrayAttr({1, 1, dim}), b.getDenseI64ArrayAttr({1, 1, 1}));
+          b.getDenseI64ArrayAttr({1, 1, dim}),
+          b.getDenseI64ArrayAttr({1, 1, 1}));
       shift = tensor::InsertSliceOp::create(
           b, input, shift, ValueRange{}, ValueRange{}, ValueRange{},
           b.getDenseI64ArrayAttr({layer, sublayer, 0}),
-          b.getDenseI64ArrayAttr({1, 1, dim}), b.getDenseI64ArrayAttr({1, 1, 1}));
+          b.getDenseI64ArrayAttr({1, 1, dim}),
+          b.getDenseI64ArrayAttr({1, 1, 1}));
       return mb::TokenShiftStepOp::create(b, input, previous);
     };
     for (int64_t layer = 0; layer < cfg.depth; ++layer) {
@@ -605,10 +611,10 @@ private:
         activation = mb::Activation::gelu;
       else if (config.activation == Activation::GeluTanh)
         activation = mb::Activation::gelu_tanh;
-      h = mb::FFNOp::create(b, x.getType(), h, param(names.upWeight),
-                            param(names.upBias), param(names.downWeight),
-                            param(names.downBias),
-                            mb::ActivationAttr::get(b.getContext(), activation));
+      h = mb::FFNOp::create(
+          b, x.getType(), h, param(names.upWeight), param(names.upBias),
+          param(names.downWeight), param(names.downBias),
+          mb::ActivationAttr::get(b.getContext(), activation));
       x = add(h, x);
     }
     if (config.finalNorm) {
@@ -620,7 +626,8 @@ private:
     // The updated caches and shift state are results that the compiled code
     // writes back into the arguments they update (mb-write-back-updates).
     (void)function;
-    func::ReturnOp::create(b, ValueRange{reshape(x, {dim}), kCache, vCache, shift});
+    func::ReturnOp::create(
+        b, ValueRange{reshape(x, {dim}), kCache, vCache, shift});
   }
 
   void emitProject(ModuleOp module, size_t stage) {
@@ -640,7 +647,8 @@ private:
     } else {
       context = mb::GlobalToLocalOp::create(
           b, tensorType({1, nextPositions, nextDim}), hidden,
-          param(llvm::formatv("stages.{0}.from_parent.weight", stage + 1).str()),
+          param(
+              llvm::formatv("stages.{0}.from_parent.weight", stage + 1).str()),
           Value(),
           mb::ProjectionModeAttr::get(b.getContext(),
                                       mb::ProjectionMode::shared),
@@ -702,8 +710,8 @@ importModel(MLIRContext &context, const ModelConfig &config,
   int64_t patch = config.patchSize();
   int64_t length = options.sequenceLength ? options.sequenceLength : maxLength;
   if (options.batch < 1 || options.batch > (int64_t(1) << 20))
-    return importError(llvm::formatv("--batch: {0} is not in [1, 2^20]",
-                                     options.batch));
+    return importError(
+        llvm::formatv("--batch: {0} is not in [1, 2^20]", options.batch));
   if (length < 1 || length > maxLength || length % patch != 0)
     return importError(llvm::formatv(
         "--seq-len: {0} must be a positive multiple of the patch size {1} "
@@ -713,14 +721,15 @@ importModel(MLIRContext &context, const ModelConfig &config,
   Location fileLoc = FileLineColLoc::get(&context, weights.path(), 0, 0);
   OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
   ImplicitLocOpBuilder b(fileLoc, &context);
-  (*module)->setAttr("mb.architecture",
-                     b.getStringAttr(stringifyArchitecture(config.architecture)));
+  (*module)->setAttr("mb.architecture", b.getStringAttr(stringifyArchitecture(
+                                            config.architecture)));
   (*module)->setAttr("mb.vocab_size", b.getI64IntegerAttr(config.vocabSize));
   (*module)->setAttr("mb.patch_size", b.getI64IntegerAttr(patch));
   (*module)->setAttr("mb.weights", b.getStringAttr(weights.path()));
 
   b.setInsertionPointToEnd(module->getBody());
-  auto inputType = RankedTensorType::get({options.batch, length}, b.getI32Type());
+  auto inputType =
+      RankedTensorType::get({options.batch, length}, b.getI32Type());
   auto outputType = RankedTensorType::get(
       {options.batch, length, config.vocabSize}, b.getF32Type());
   auto function = func::FuncOp::create(

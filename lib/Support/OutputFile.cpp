@@ -17,18 +17,17 @@ llvm::Error writeFileAtomically(
   llvm::Expected<llvm::sys::fs::TempFile> temp =
       llvm::sys::fs::TempFile::create(path + ".tmp-%%%%%%%%");
   if (!temp)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   path + ": cannot create output: " +
-                                       llvm::toString(temp.takeError()));
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        path + ": cannot create output: " + llvm::toString(temp.takeError()));
   llvm::Error result = llvm::Error::success();
   {
     llvm::raw_fd_ostream stream(temp->FD, /*shouldClose=*/false);
     result = write(stream);
     stream.flush();
     if (!result && stream.has_error())
-      result = llvm::createStringError(stream.error(),
-                                       path + ": write failed: " +
-                                           stream.error().message());
+      result = llvm::createStringError(
+          stream.error(), path + ": write failed: " + stream.error().message());
     stream.clear_error();
   }
   if (result) {
@@ -36,9 +35,9 @@ llvm::Error writeFileAtomically(
     return result;
   }
   if (llvm::Error error = temp->keep(path))
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   path + ": cannot write output: " +
-                                       llvm::toString(std::move(error)));
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        path + ": cannot write output: " + llvm::toString(std::move(error)));
   return llvm::Error::success();
 }
 

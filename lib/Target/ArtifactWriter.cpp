@@ -95,8 +95,8 @@ llvm::Error writeArtifact(llvm::StringRef path, const ArtifactInputs &inputs) {
   std::vector<const TensorInfo *> tensors;
   llvm::StringSet<> seen;
   for (auto entry : inputs.entryPoints.getAsRange<mlir::DictionaryAttr>())
-    for (auto arg :
-         entry.getAs<mlir::ArrayAttr>("args").getAsRange<mlir::DictionaryAttr>()) {
+    for (auto arg : entry.getAs<mlir::ArrayAttr>("args")
+                        .getAsRange<mlir::DictionaryAttr>()) {
       if (arg.getAs<mlir::StringAttr>("kind").getValue() != "weight")
         continue;
       llvm::StringRef name = arg.getAs<mlir::StringAttr>("name").getValue();
@@ -140,12 +140,11 @@ llvm::Error writeArtifact(llvm::StringRef path, const ArtifactInputs &inputs) {
       {"format_version", int64_t(MBX_FORMAT_VERSION)},
       {"compiler", "mbc 0.1.0 (LLVM " LLVM_VERSION_STRING ")"},
       {"model", modelConfigToJSON(*inputs.config)},
-      {"targets",
-       llvm::json::Array{llvm::json::Object{
-           {"kind", "cpu"},
-           {"triple", inputs.cpuTarget.triple},
-           {"cpu", inputs.cpuTarget.cpu},
-           {"features", inputs.cpuTarget.features}}}},
+      {"targets", llvm::json::Array{llvm::json::Object{
+                      {"kind", "cpu"},
+                      {"triple", inputs.cpuTarget.triple},
+                      {"cpu", inputs.cpuTarget.cpu},
+                      {"features", inputs.cpuTarget.features}}}},
       {"weights", std::move(weightsMeta)},
       {"entry_points", std::move(entryPoints)},
   };
@@ -157,17 +156,16 @@ llvm::Error writeArtifact(llvm::StringRef path, const ArtifactInputs &inputs) {
       });
   if (hasGeneration) {
     const ModelConfig &config = *inputs.config;
-    bool startToken =
-        config.architecture == Architecture::MegabyteLucidrains;
+    bool startToken = config.architecture == Architecture::MegabyteLucidrains;
     llvm::json::Array stages;
     for (size_t s = 0; s < config.stages.size(); ++s) {
       const StageConfig &stage = config.stages[s];
-      stages.push_back(llvm::json::Object{
-          {"dim", stage.dim},
-          {"positions", stage.seqLen + (startToken ? 1 : 0)},
-          {"layers", stage.depth},
-          {"kv_width", stage.heads * stage.dimHead},
-          {"units", config.bytesPerPosition(s)}});
+      stages.push_back(
+          llvm::json::Object{{"dim", stage.dim},
+                             {"positions", stage.seqLen + (startToken ? 1 : 0)},
+                             {"layers", stage.depth},
+                             {"kv_width", stage.heads * stage.dimHead},
+                             {"units", config.bytesPerPosition(s)}});
     }
     meta["generation"] = llvm::json::Object{{"start_token", startToken},
                                             {"stages", std::move(stages)}};

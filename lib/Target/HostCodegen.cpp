@@ -53,7 +53,8 @@ createTargetMachine(const HostTarget &target) {
 }
 
 /// Runs `program` with `arguments`; the error carries its output.
-llvm::Error run(llvm::StringRef program, llvm::ArrayRef<llvm::StringRef> arguments) {
+llvm::Error run(llvm::StringRef program,
+                llvm::ArrayRef<llvm::StringRef> arguments) {
   llvm::SmallString<128> log;
   if (std::error_code ec =
           llvm::sys::fs::createTemporaryFile("mbc-link", "log", log))
@@ -66,8 +67,8 @@ llvm::Error run(llvm::StringRef program, llvm::ArrayRef<llvm::StringRef> argumen
   auto output = llvm::MemoryBuffer::getFile(log);
   llvm::sys::fs::remove(log);
   if (status != 0)
-    return codegenError(program + " failed (" + message + "): " +
-                        (output ? (*output)->getBuffer() : ""));
+    return codegenError(program + " failed (" + message +
+                        "): " + (output ? (*output)->getBuffer() : ""));
   return llvm::Error::success();
 }
 
@@ -157,8 +158,7 @@ llvm::Expected<std::string> buildSharedObject(llvm::Module &module,
                                       "-lm", "-Wl,-z,noexecstack"}))
       return std::move(error);
   } else if (auto lld = llvm::sys::findProgramByName("ld.lld")) {
-    if (llvm::Error error =
-            run(*lld, {*lld, "-shared", "-o", shared, object}))
+    if (llvm::Error error = run(*lld, {*lld, "-shared", "-o", shared, object}))
       return std::move(error);
   } else {
     return codegenError("no linker found: install a C compiler (cc) or "

@@ -19,11 +19,11 @@
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Pass/PassManager.h"
-#include "mlir/Support/Timing.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -70,11 +70,11 @@ llvm::cl::opt<WeightsMode> weightsMode(
         clEnumValN(WeightsMode::Embedded, "embed", "inside the artifact"),
         clEnumValN(WeightsMode::External, "external",
                    "in MODEL_DIR/model.safetensors, validated at load")));
-llvm::cl::opt<std::string> cpuName(
-    "cpu",
-    llvm::cl::desc("CPU to generate code for: native (this machine), "
-                   "generic (portable x86-64) or an LLVM CPU name"),
-    llvm::cl::init("native"));
+llvm::cl::opt<std::string>
+    cpuName("cpu",
+            llvm::cl::desc("CPU to generate code for: native (this machine), "
+                           "generic (portable x86-64) or an LLVM CPU name"),
+            llvm::cl::init("native"));
 llvm::cl::opt<unsigned> optLevel("opt-level",
                                  llvm::cl::desc("LLVM optimization level"),
                                  llvm::cl::init(3));
@@ -108,8 +108,7 @@ int main(int argc, char **argv) {
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
-  llvm::cl::ParseCommandLineOptions(argc, argv,
-                                    "mbc: the MEGABYTE compiler\n");
+  llvm::cl::ParseCommandLineOptions(argc, argv, "mbc: the MEGABYTE compiler\n");
 
   if (!llvm::sys::fs::is_directory(modelDir))
     return fail(modelDir + ": not a model directory (expected config.json and "
@@ -160,8 +159,8 @@ int main(int argc, char **argv) {
     return fail("compilation failed");
 
   auto writeText = [&](auto print) -> int {
-    if (llvm::Error error = mbc::writeFileAtomically(
-            outputPath, [&](llvm::raw_ostream &os) {
+    if (llvm::Error error =
+            mbc::writeFileAtomically(outputPath, [&](llvm::raw_ostream &os) {
               print(os);
               return llvm::Error::success();
             }))
@@ -187,7 +186,8 @@ int main(int argc, char **argv) {
   if (!llvmModule)
     return fail(llvmModule.takeError());
   if (emitKind == EmitKind::LLVMIR)
-    return writeText([&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
+    return writeText(
+        [&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
 
   if (outputPath == "-")
     return fail("an artifact needs an output file: -o model.mbx");
