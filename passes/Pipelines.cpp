@@ -6,8 +6,11 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
+#include "passes/CPU/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
+#include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -25,7 +28,19 @@ void buildCpuTensorPipeline(OpPassManager &pm) {
   pm.addPass(createWeightsToArguments());
   pm.addPass(createConvertMBToLinalg());
   pm.addPass(createConvertElementwiseToLinalgPass());
-  pm.addPass(createLinalgElementwiseOpFusionPass());
+  // Upstream linalg-fuse-elementwise-ops would fuse GELU and norms into the
+  // next matmul's inner loop (recomputed N times per element).
+  pm.addPass(createCpuFuseElementwise());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  // [N, K] weights of large contractions copied to [K, N] once per call,
+  // before any workgroup distribution (which would copy them per workgroup).
+  pm.addPass(createCpuPackContractionOperands());
+  // --- Single-workgroup code generation (passes/CPU): tile sizes recorded
+  // as mb.kernel_config, then tiling (scf.for) and vectorization of every
+  // linalg op, wherever it is (also inside workgroup scf.forall bodies).
+  pm.addPass(createCpuSelectKernelConfigs());
+  pm.addPass(createCpuTileAndVectorize());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
@@ -47,17 +62,32 @@ void buildCpuLoweringPipeline(OpPassManager &pm) {
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createMemRefCopyToLinalg());
+  // --- Vector lowering (passes/CPU): accumulators hoisted on buffers,
+  // contractions to FMAs, transfers to 1-D loads and stores.
+  pm.addPass(createCpuLowerVectors());
+  VectorTransferToSCFOptions vectorToSCF;
+  vectorToSCF.enableFullUnroll();
+  pm.addPass(createConvertVectorToSCFPass(vectorToSCF));
+  pm.addPass(createCanonicalizerPass());
   pm.addPass(createConvertLinalgToLoopsPass());
   // Strided-metadata expansion creates affine.apply for dynamic offsets
   // (decode positions), so affine is lowered after it.
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
+  ConvertVectorToLLVMPassOptions vectorToLLVM;
+  // Horizontal sums as trees, not one lane at a time.
+  vectorToLLVM.reassociateFPReductions = true;
+  pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  // Vector math (floor, sqrt, fma of the polynomial approximations) becomes
+  // LLVM intrinsics before math-to-libm could unroll it into scalar calls.
+  pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createUBToLLVMConversionPass());
   ConvertFuncToLLVMPassOptions funcToLLVM;
   // Static shapes: each buffer crosses the ABI as one pointer.
   funcToLLVM.useBarePtrCallConv = true;

@@ -1,5 +1,6 @@
 //===- Registration.cpp - registers mbc's passes and pipelines ------------===//
 #include "passes/Passes.h"
+#include "passes/CPU/Passes.h"
 
 namespace mbc {
 namespace {
@@ -11,6 +12,7 @@ void registerPipelines();
 
 void registerPasses() {
   registerMBCPasses();
+  registerCpuPasses();
   registerPipelines();
 }
 
