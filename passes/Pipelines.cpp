@@ -36,6 +36,11 @@ void buildCpuTensorPipeline(OpPassManager &pm) {
   // [N, K] weights of large contractions copied to [K, N] once per call,
   // before any workgroup distribution (which would copy them per workgroup).
   pm.addPass(createCpuPackContractionOperands());
+  // --- Workgroup distribution (passes/CPU, DESIGN.md's dispatch model):
+  // heavy ops tiled into scf.forall workgroup grids with their producers
+  // fused in, recorded as mb.workgroup_tiles. Everything below tiles each op
+  // inside its workgroup.
+  pm.addNestedPass<func::FuncOp>(createCpuDistribute());
   // --- Single-workgroup code generation (passes/CPU): tile sizes recorded
   // as mb.kernel_config, then tiling (scf.for) and vectorization of every
   // linalg op, wherever it is (also inside workgroup scf.forall bodies).
@@ -62,6 +67,10 @@ void buildCpuLoweringPipeline(OpPassManager &pm) {
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createMemRefCopyToLinalg());
+  // --- Dispatches (passes/CPU): each workgroup forall, now on buffers,
+  // becomes a function called per workgroup through the host context's
+  // parallel_for. Later passes lower the dispatch functions like any other.
+  pm.addPass(createCpuOutlineDispatches());
   // --- Vector lowering (passes/CPU): accumulators hoisted on buffers,
   // contractions to FMAs, transfers to 1-D loads and stores.
   pm.addPass(createCpuLowerVectors());

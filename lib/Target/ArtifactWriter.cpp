@@ -131,10 +131,24 @@ llvm::Error writeArtifact(llvm::StringRef path, const ArtifactInputs &inputs) {
     weightsMeta["file"] = inputs.weightsReference;
 
   // Each entry point is called through the wrapper mb-entry-wrappers made.
+  // mb-cpu-outline-dispatches records each entry point's dispatches with it;
+  // META lists them in one table that names the entry point.
   llvm::json::Value entryPoints = attributeToJSON(inputs.entryPoints);
+  llvm::json::Array dispatches;
   for (llvm::json::Value &entry : *entryPoints.getAsArray()) {
     llvm::json::Object &object = *entry.getAsObject();
-    object["symbol"] = ("mbc_entry_" + *object.getString("name")).str();
+    std::string name = object.getString("name")->str();
+    object["symbol"] = "mbc_entry_" + name;
+    if (llvm::json::Array *ofEntry = object.getArray("dispatches")) {
+      for (llvm::json::Value &dispatch : *ofEntry) {
+        llvm::json::Object &fields = *dispatch.getAsObject();
+        dispatches.push_back(llvm::json::Object{
+            {"name", std::move(fields["name"])},
+            {"entry", name},
+            {"workgroups", std::move(fields["workgroups"])}});
+      }
+      object.erase("dispatches");
+    }
   }
   llvm::json::Object meta{
       {"format_version", int64_t(MBX_FORMAT_VERSION)},
@@ -147,6 +161,7 @@ llvm::Error writeArtifact(llvm::StringRef path, const ArtifactInputs &inputs) {
                       {"features", inputs.cpuTarget.features}}}},
       {"weights", std::move(weightsMeta)},
       {"entry_points", std::move(entryPoints)},
+      {"dispatches", std::move(dispatches)},
   };
   // Generation geometry (docs/runtime.md) when the decode entry points exist.
   bool hasGeneration = llvm::any_of(

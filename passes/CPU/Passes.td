@@ -119,4 +119,78 @@ def CpuLowerVectors : Pass<"mb-cpu-lower-vectors"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def CpuDistribute : Pass<"mb-cpu-distribute", "mlir::func::FuncOp"> {
+  let summary = "tile heavy linalg ops into scf.forall workgroups";
+  let description = [{
+    The CPU side of the dispatch model (DESIGN.md): a linalg op on tensors
+    at the top level of a function is tiled along its outer parallel loops
+    into an `scf.forall`, one iteration per workgroup, when its workgroup
+    (the op and the single-use linalg producers it absorbs) has at least
+    twice `min-iterations` loop iterations. It aims at about `workgroups`
+    workgroups (fewer for small ops): outer loops are split first, an inner
+    loop only while the outer ones give fewer than half the workgroups
+    wanted. Reduction loops are never split, so results do not depend on
+    how many threads run the workgroups. Tiles are multiples of a vector
+    (16) along the loop contiguous in the result and, when a contraction is
+    in the workgroup, of 8 rows along the other loops (the CPU kernel's
+    register rows); a tile that divides its loop is preferred.
+
+    The choice is recorded on the op (and kept on its tile inside the
+    forall) as `mb.workgroup_tiles = array<i64: ...>`, one tile per loop,
+    0 = not distributed; an op that already carries the attribute is tiled
+    as it says (all zeros: left alone). Ops are visited last to first, and
+    a producer is fused into its consumer's forall when the consumer is its
+    only user and its tile moves with every workgroup index (fills, bias
+    broadcasts, norm statistics, activations of the rows a workgroup reads),
+    so nothing is computed twice; a weight every workgroup would read whole
+    keeps its own workgroups. `mb-cpu-outline-dispatches` turns each forall
+    into a dispatch after bufferization.
+  }];
+  let options = [
+    Option<"workgroups", "workgroups", "int64_t", /*default=*/"32",
+           "workgroups to aim at per dispatch (several per thread, so "
+           "threads that finish early take more)">,
+    Option<"minIterations", "min-iterations", "int64_t", /*default=*/"16384",
+           "fewest loop iterations (reductions included) worth a workgroup; "
+           "ops below twice this stay on the calling thread">,
+  ];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def CpuOutlineDispatches : Pass<"mb-cpu-outline-dispatches", "mlir::ModuleOp"> {
+  let summary = "turn workgroup scf.foralls into parallel_for dispatches";
+  let description = [{
+    Runs on buffers, after bufferization. For each entry point of
+    `mb.entry_points`, every outermost `scf.forall` (a workgroup grid of
+    `mb-cpu-distribute`, without results now) with static bounds becomes a
+    dispatch (docs/artifact.md):
+
+    - a private function `@<entry>_dispatch_<n>(!llvm.ptr, i64)` whose body
+      is the forall body for one workgroup id (a multi-dimensional grid is
+      linearized, the last dimension fastest). It reads the values the body
+      used from the captures struct its first argument points to: a memref
+      as its LLVM descriptor (rebuilt with `unrealized_conversion_cast`,
+      which the LLVM conversions fold away), an index as i64, other scalars
+      as they are; constants and `memref.get_global` are rebuilt instead.
+    - at the forall's place: the captures stored into a stack struct
+      (allocated once, in the entry block), and a call of
+      `context->parallel_for(context->runtime, @dispatch, captures, count)`
+      through the function pointer loaded from the entry point's first
+      argument (the `mbrt_host_context`).
+
+    Each dispatch is recorded in its entry point's element of
+    `mb.entry_points`, in a `dispatches` array of dictionaries with its
+    `name` and `workgroups` (the grid's counts per dimension); the artifact
+    writer lists them as META "dispatches". Nested foralls stay loops inside their dispatch; a forall
+    that cannot be outlined (dynamic bounds, a captured value of another
+    type) stays a sequential loop, with a warning.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::LLVM::LLVMDialect"];
+}
+
 #endif // MBC_PASSES_CPU_PASSES_TD
