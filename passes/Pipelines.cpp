@@ -44,6 +44,7 @@ void buildCpuTensorPipeline(OpPassManager &pm) {
   // --- Single-workgroup code generation (passes/CPU): tile sizes recorded
   // as mb.kernel_config, then tiling (scf.for) and vectorization of every
   // linalg op, wherever it is (also inside workgroup scf.forall bodies).
+  pm.addPass(createCpuCollapseContractionRows());
   pm.addPass(createCpuSelectKernelConfigs());
   pm.addPass(createCpuTileAndVectorize());
   pm.addPass(createCanonicalizerPass());

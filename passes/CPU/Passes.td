@@ -56,6 +56,21 @@ def CpuPackContractionOperands : Pass<"mb-cpu-pack-contraction-operands"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def CpuCollapseContractionRows : Pass<"mb-cpu-collapse-contraction-rows"> {
+  let summary = "merge the M loops of contractions into one row loop";
+  let description = [{
+    The outer-product kernel tiles one M loop by `mr` rows. When a
+    contraction has several M loops that are contiguous in the left operand
+    and the result (the local model's patches x positions, [P, 9, D]), the
+    innermost one alone (9 positions) leaves a partial tile in every row
+    group. This pass collapses the maximal run of M loops that ends with the
+    result's innermost M loop into one loop (`linalg` reshapes around the
+    op), so the rows are tiled as one sequence (72 = 9 x 8 rows).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def CpuSelectKernelConfigs : Pass<"mb-cpu-select-kernel-configs"> {
   let summary = "choose cache and register tiles for every linalg op";
   let description = [{
@@ -150,7 +165,7 @@ def CpuDistribute : Pass<"mb-cpu-distribute", "mlir::func::FuncOp"> {
     Option<"workgroups", "workgroups", "int64_t", /*default=*/"32",
            "workgroups to aim at per dispatch (several per thread, so "
            "threads that finish early take more)">,
-    Option<"minIterations", "min-iterations", "int64_t", /*default=*/"16384",
+    Option<"minIterations", "min-iterations", "int64_t", /*default=*/"1000000000",
            "fewest loop iterations (reductions included) worth a workgroup; "
            "ops below twice this stay on the calling thread">,
   ];

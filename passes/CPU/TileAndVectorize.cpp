@@ -11,6 +11,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/Transforms/Patterns.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
@@ -35,33 +36,74 @@ constexpr StringLiteral kRegisterTileAttrName = "mb.register_tile";
 struct TiledLevel {
   Operation *tiledOp;
   SmallVector<LoopLikeOpInterface> loops;
+  /// Tiles of the producers fused into the loops (fills, bias broadcasts).
+  SmallVector<Operation *> fusedProducers;
 };
 
 /// Tiles `op` by `sizes` (0 = untiled; a size that covers a static loop is
 /// not tiled either, so no one-trip loops appear) with loops in `order`.
+/// With `fuseInit`, when no reduction loop is tiled, an elementwise linalg
+/// producer of the op's init (a zero fill, a broadcast bias) is computed per
+/// tile inside the loops: the accumulators then start from registers
+/// instead of a round trip of the whole result through memory.
 FailureOr<TiledLevel> tileLevel(RewriterBase &rewriter, linalg::LinalgOp op,
                                 ArrayRef<int64_t> sizes,
-                                ArrayRef<int64_t> order) {
+                                ArrayRef<int64_t> order,
+                                bool fuseInit = false) {
   SmallVector<int64_t> extents = op.getStaticLoopRanges();
   SmallVector<int64_t> effective(sizes);
   for (auto [size, extent] : llvm::zip(effective, extents))
     if (!ShapedType::isDynamic(extent) && extent <= size)
       size = 0;
   if (llvm::all_of(effective, [](int64_t size) { return size == 0; }))
-    return TiledLevel{op, {}};
+    return TiledLevel{op, {}, {}};
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  for (auto [size, iterator] : llvm::zip(effective, iterators))
+    if (size != 0 && iterator == utils::IteratorType::reduction)
+      fuseInit = false;
 
   scf::SCFTilingOptions options;
   options.setTileSizes(getAsIndexOpFoldResult(op.getContext(), effective));
   if (!order.empty())
     options.setInterchange(order);
   rewriter.setInsertionPoint(op);
-  FailureOr<scf::SCFTilingResult> tiled =
-      scf::tileUsingSCF(rewriter, cast<TilingInterface>(op.getOperation()),
-                        options);
+  auto tilingInterface = cast<TilingInterface>(op.getOperation());
+  if (!fuseInit) {
+    FailureOr<scf::SCFTilingResult> tiled =
+        scf::tileUsingSCF(rewriter, tilingInterface, options);
+    if (failed(tiled))
+      return op->emitError("mb-cpu-tile-and-vectorize: tiling failed");
+    rewriter.replaceOp(op, tiled->replacements);
+    return TiledLevel{tiled->tiledOps.back(), tiled->loops, {}};
+  }
+
+  scf::SCFTileAndFuseOptions fuseOptions;
+  fuseOptions.setTilingOptions(options);
+  fuseOptions.setFusionControlFn(
+      [](tensor::ExtractSliceOp, OpResult producer, bool isDestination)
+          -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
+        auto linalgProducer = dyn_cast<linalg::LinalgOp>(producer.getOwner());
+        // (The original stays for any other user; one use is the loop
+        // nest's init at this point.)
+        if (!isDestination || !linalgProducer ||
+            linalgProducer.getNumReductionLoops() != 0)
+          return std::nullopt;
+        return scf::SCFTileAndFuseOptions::ControlFnResult{};
+      });
+  FailureOr<scf::SCFTileAndFuseResult> tiled =
+      scf::tileConsumerAndFuseProducersUsingSCF(rewriter, tilingInterface,
+                                                fuseOptions);
   if (failed(tiled))
     return op->emitError("mb-cpu-tile-and-vectorize: tiling failed");
-  rewriter.replaceOp(op, tiled->replacements);
-  return TiledLevel{tiled->tiledOps.back(), tiled->loops};
+  for (OpResult result : op->getResults())
+    rewriter.replaceAllUsesWith(result, tiled->replacements.lookup(result));
+  rewriter.eraseOp(op);
+  TiledLevel level{tiled->tiledAndFusedOps.front(), tiled->loops, {}};
+  for (Operation *fused : llvm::drop_begin(tiled->tiledAndFusedOps)) {
+    fused->removeAttr(kKernelConfigAttrName);
+    level.fusedProducers.push_back(fused);
+  }
+  return level;
 }
 
 /// Parallel loops first (in loop order), reductions innermost.
@@ -77,31 +119,55 @@ SmallVector<int64_t> registerLoopOrder(linalg::LinalgOp op) {
   return order;
 }
 
-/// Cache tiles, then register tiles; peels the register loops whose tile
-/// does not divide their range, so the main tiles get static shapes.
+/// Cache tiles, then register tiles (parallel loops, with the init's
+/// producer fused, then reduction loops); peels the parallel register loops
+/// whose tile does not divide their range, so the main tiles get static
+/// shapes.
 LogicalResult tileToRegisterTiles(RewriterBase &rewriter, linalg::LinalgOp op,
                                   ArrayRef<int64_t> cacheTiles,
                                   ArrayRef<int64_t> cacheOrder,
                                   ArrayRef<int64_t> registerTiles,
                                   KernelKind kind) {
+  MLIRContext *context = op.getContext();
   linalg::LinalgOp current = op;
   if (!cacheTiles.empty()) {
-    FailureOr<TiledLevel> cache =
-        tileLevel(rewriter, current, cacheTiles, cacheOrder);
+    FailureOr<TiledLevel> cache = tileLevel(rewriter, current, cacheTiles,
+                                            cacheOrder, /*fuseInit=*/true);
     if (failed(cache))
       return failure();
     current = cast<linalg::LinalgOp>(cache->tiledOp);
   }
-  FailureOr<TiledLevel> registers = tileLevel(
-      rewriter, current, registerTiles, registerLoopOrder(current));
-  if (failed(registers))
+  SmallVector<int64_t> order = registerLoopOrder(current);
+  SmallVector<utils::IteratorType> iterators =
+      current.getIteratorTypesArray();
+  SmallVector<int64_t> parallelTiles(registerTiles),
+      reductionTiles(registerTiles);
+  for (auto [loop, iterator] : llvm::enumerate(iterators)) {
+    if (iterator == utils::IteratorType::parallel)
+      reductionTiles[loop] = 0;
+    else
+      parallelTiles[loop] = 0;
+  }
+  FailureOr<TiledLevel> parallel =
+      tileLevel(rewriter, current, parallelTiles, order, /*fuseInit=*/true);
+  if (failed(parallel))
     return failure();
-  registers->tiledOp->setAttr(
-      kRegisterTileAttrName,
-      StringAttr::get(op.getContext(), stringifyKernelKind(kind)));
+  for (Operation *fused : parallel->fusedProducers)
+    fused->setAttr(kRegisterTileAttrName,
+                   StringAttr::get(context,
+                                   stringifyKernelKind(KernelKind::Elementwise)));
+  FailureOr<TiledLevel> reduction =
+      tileLevel(rewriter, cast<linalg::LinalgOp>(parallel->tiledOp),
+                reductionTiles, order);
+  if (failed(reduction))
+    return failure();
+  reduction->tiledOp->setAttr(kRegisterTileAttrName,
+                              StringAttr::get(context, stringifyKernelKind(kind)));
   // Innermost first: peeling an outer loop then copies the inner remainder
   // loops into its partial iteration as well.
-  for (LoopLikeOpInterface loop : llvm::reverse(registers->loops)) {
+  SmallVector<LoopLikeOpInterface> loops(parallel->loops);
+  llvm::append_range(loops, reduction->loops);
+  for (LoopLikeOpInterface loop : llvm::reverse(loops)) {
     auto forOp = dyn_cast<scf::ForOp>(loop.getOperation());
     if (!forOp)
       continue;
@@ -315,6 +381,18 @@ void addCanonicalizationPatterns(MLIRContext *context,
     op.getCanonicalizationPatterns(patterns, context);
 }
 
+/// Canonicalization with the loop-bound simplifications of affine.min/max
+/// that peeling and unit tiles rely on.
+void canonicalize(Operation *root) {
+  MLIRContext *context = root->getContext();
+  RewritePatternSet patterns(context);
+  addCanonicalizationPatterns(context, patterns);
+  scf::populateSCFForLoopCanonicalizationPatterns(patterns);
+  // Like the canonicalizer: not converging within the iteration limit is
+  // not an error.
+  (void)applyPatternsGreedily(root, std::move(patterns));
+}
+
 struct CpuTileAndVectorizePass
     : impl::CpuTileAndVectorizeBase<CpuTileAndVectorizePass> {
   void runOnOperation() override {
@@ -335,7 +413,13 @@ struct CpuTileAndVectorizePass
     });
     if (walk.wasInterrupted())
       return signalPassFailure();
-    for (auto &[op, config] : configured) {
+    // Consumers first: their tiles take the fills and broadcasts of their
+    // inits along, which then have no other use left.
+    for (auto &[op, config] : llvm::reverse(configured)) {
+      if (op->use_empty()) {
+        rewriter.eraseOp(op);
+        continue;
+      }
       op->removeAttr(kKernelConfigAttrName);
       if (config.kind == KernelKind::DotProduct) {
         FailureOr<bool> split = tileDotProduct(rewriter, op, config);
@@ -351,15 +435,32 @@ struct CpuTileAndVectorizePass
     }
 
     // 2. Fold the peeled bounds: the main tiles' slices become static.
+    canonicalize(root);
+
+    // 3. The peeled remainders (dynamic extents below the register tile)
+    // are tiled by 1 along those extents, so they get static tiles too.
     {
-      RewritePatternSet patterns(context);
-      addCanonicalizationPatterns(context, patterns);
-      if (failed(applyPatternsGreedily(root, std::move(patterns))))
-        return signalPassFailure();
+      SmallVector<linalg::LinalgOp> remainders;
+      root->walk([&](linalg::LinalgOp op) {
+        if (op->hasAttr(kRegisterTileAttrName) && op.hasDynamicShape())
+          remainders.push_back(op);
+      });
+      for (linalg::LinalgOp op : remainders) {
+        SmallVector<int64_t> sizes;
+        for (int64_t extent : op.getStaticLoopRanges())
+          sizes.push_back(ShapedType::isDynamic(extent) ? 1 : 0);
+        Attribute kind = op->getAttr(kRegisterTileAttrName);
+        FailureOr<TiledLevel> unit =
+            tileLevel(rewriter, op, sizes, registerLoopOrder(op));
+        if (failed(unit))
+          return signalPassFailure();
+        unit->tiledOp->setAttr(kRegisterTileAttrName, kind);
+      }
+      canonicalize(root);
     }
 
-    // 3. Vectorize the static register tiles; partial ones stay linalg ops
-    // (the loop lowering handles them).
+    // 4. Vectorize the static register tiles; tiles that stay dynamic remain
+    // linalg ops (the loop lowering handles them).
     SmallVector<linalg::LinalgOp> tiles;
     root->walk([&](linalg::LinalgOp op) {
       if (op->hasAttr(kRegisterTileAttrName))
@@ -383,7 +484,7 @@ struct CpuTileAndVectorizePass
         rewriter.replaceOp(tile, vectorized->replacements);
     }
 
-    // 4. Transfers through the tile slices; broadcasts and unit dimensions
+    // 5. Transfers through the tile slices; broadcasts and unit dimensions
     // of the vectorized ops folded away.
     {
       RewritePatternSet patterns(context);
@@ -391,11 +492,12 @@ struct CpuTileAndVectorizePass
       tensor::populateFoldTensorSubsetIntoVectorTransferPatterns(patterns);
       patterns.add<FuseMultiplyAdd>(context);
       addCanonicalizationPatterns(context, patterns);
-      if (failed(applyPatternsGreedily(root, std::move(patterns))))
-        return signalPassFailure();
+      // Like the canonicalizer: not converging within the iteration limit
+      // is not an error.
+      (void)applyPatternsGreedily(root, std::move(patterns));
     }
 
-    // 5. Accumulators stay in registers across the reduction loops.
+    // 6. Accumulators stay in registers across the reduction loops.
     SmallVector<scf::ForOp> loops;
     root->walk([&](scf::ForOp loop) { loops.push_back(loop); });
     for (scf::ForOp loop : loops)
