@@ -165,7 +165,7 @@ def CpuDistribute : Pass<"mb-cpu-distribute", "mlir::func::FuncOp"> {
     Option<"workgroups", "workgroups", "int64_t", /*default=*/"32",
            "workgroups to aim at per dispatch (several per thread, so "
            "threads that finish early take more)">,
-    Option<"minIterations", "min-iterations", "int64_t", /*default=*/"1000000000",
+    Option<"minIterations", "min-iterations", "int64_t", /*default=*/"16384",
            "fewest loop iterations (reductions included) worth a workgroup; "
            "ops below twice this stay on the calling thread">,
   ];
