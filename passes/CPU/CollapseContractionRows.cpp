@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mbc {
 #define GEN_PASS_DEF_CPUCOLLAPSECONTRACTIONROWS
@@ -51,6 +52,7 @@ struct CpuCollapseContractionRowsPass
           candidates.emplace_back(op, *rows);
     });
     IRRewriter rewriter(&getContext());
+    SmallVector<Operation *> initReshapes;
     for (auto &[op, rows] : candidates) {
       rewriter.setInsertionPoint(op);
       FailureOr<linalg::CollapseResult> collapsed =
@@ -58,7 +60,24 @@ struct CpuCollapseContractionRowsPass
       if (failed(collapsed))
         continue;
       rewriter.replaceOp(op, collapsed->results);
+      if (Operation *reshape =
+              collapsed->collapsedOp.getDpsInitOperand(0)->get().getDefiningOp())
+        initReshapes.push_back(reshape);
     }
+    // The init's producer (a fill, a broadcast bias) is collapsed too, so
+    // tiling can still fuse it into the register tiles.
+    if (initReshapes.empty())
+      return;
+    RewritePatternSet patterns(&getContext());
+    linalg::populateFoldReshapeOpsByCollapsingPatterns(
+        patterns, [](OpOperand *operand) {
+          Operation *producer = operand->get().getDefiningOp();
+          return producer && producer->hasOneUse();
+        });
+    linalg::FillOp::getCanonicalizationPatterns(patterns, &getContext());
+    GreedyRewriteConfig config;
+    config.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
+    (void)applyOpPatternsGreedily(initReshapes, std::move(patterns), config);
   }
 };
 

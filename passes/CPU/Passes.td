@@ -96,13 +96,24 @@ def CpuTileAndVectorize : Pass<"mb-cpu-tile-and-vectorize"> {
   let summary = "tile linalg ops by their mb.kernel_config and vectorize them";
   let description = [{
     For every linalg op with an `mb.kernel_config` (wherever it is, also
-    inside `scf.forall` workgroup loops): tiles with `scf.for` to the cache
-    tiles (in `cache_order`), then to the register tiles; peels register
-    loops whose tiles do not divide the iteration space, so that the main
-    tiles have static shapes; vectorizes every static register tile
-    (contractions become `vector.contract`); and hoists the accumulators of
-    the reduction loops into loop-carried vectors. Tiles that stay dynamic
-    (the peeled remainders) are left as linalg ops for the loop lowering.
+    inside `scf.forall` workgroup loops; consumers first), with `scf.for`
+    only:
+
+    - cache tiles in `cache_order`, then register tiles: the parallel loops
+      first, then the reduction loops innermost. While no reduction loop is
+      tiled, an elementwise producer of the op's init (the zero fill, a
+      broadcast bias) is fused into the tiles, so accumulators start in
+      registers;
+    - register loops whose tile does not divide their range are peeled; the
+      remainders are tiled again by 1 along their dynamic extents, so every
+      register tile has a static shape;
+    - contraction tiles become `vector.outerproduct` (a column of A, a row
+      of B); `dot_product` ops are first split along K into lanes that
+      accumulate with `vector.fma`, then summed once; all other tiles go
+      through the linalg vectorizer (gathers for indexed reads);
+    - accumulators of reduction loops are hoisted into loop-carried vectors.
+
+    A malformed `mb.kernel_config` is an error naming the entry.
   }];
   let dependentDialects = ["::mlir::affine::AffineDialect",
                            "::mlir::arith::ArithDialect",

@@ -1,0 +1,106 @@
+// RUN: mbc-opt %s --mb-cpu-fuse-elementwise --split-input-file | FileCheck %s
+
+// GELU followed by a matmul: the matmul reads the GELU result once per
+// output column, so fusing would evaluate erf N times per element. The GELU
+// stays a separate op; the bf16 -> f32 conversion of the weight is fused
+// (a pure conversion is cheaper to redo than to store).
+
+#rows = affine_map<(m, k) -> (m, k)>
+#a = affine_map<(m, n, k) -> (m, k)>
+#b = affine_map<(m, n, k) -> (n, k)>
+#c = affine_map<(m, n, k) -> (m, n)>
+func.func @gelu_then_matmul(%x: tensor<64x128xf32>, %w: tensor<32x128xbf16>, %init: tensor<64x32xf32>) -> tensor<64x32xf32> {
+  %half = arith.constant 0.5 : f32
+  %empty = tensor.empty() : tensor<64x128xf32>
+  %gelu = linalg.generic {indexing_maps = [#rows, #rows], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<64x128xf32>) outs(%empty : tensor<64x128xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %e = math.erf %in : f32
+    %s = arith.mulf %e, %half : f32
+    linalg.yield %s : f32
+  } -> tensor<64x128xf32>
+  %wempty = tensor.empty() : tensor<32x128xf32>
+  %wf32 = linalg.generic {indexing_maps = [#rows, #rows], iterator_types = ["parallel", "parallel"]} ins(%w : tensor<32x128xbf16>) outs(%wempty : tensor<32x128xf32>) {
+  ^bb0(%in: bf16, %out: f32):
+    %e = arith.extf %in : bf16 to f32
+    linalg.yield %e : f32
+  } -> tensor<32x128xf32>
+  %mm = linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%gelu, %wf32 : tensor<64x128xf32>, tensor<32x128xf32>) outs(%init : tensor<64x32xf32>) {
+  ^bb0(%in: f32, %in_0: f32, %out: f32):
+    %p = arith.mulf %in, %in_0 : f32
+    %s = arith.addf %out, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<64x32xf32>
+  return %mm : tensor<64x32xf32>
+}
+// CHECK-LABEL: func.func @gelu_then_matmul
+// CHECK-SAME: (%[[X:.+]]: tensor<64x128xf32>, %[[W:.+]]: tensor<32x128xbf16>, %[[INIT:.+]]: tensor<64x32xf32>)
+// CHECK: %[[GELU:.+]] = linalg.generic
+// CHECK-SAME: ins(%[[X]] : tensor<64x128xf32>)
+// CHECK: math.erf
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[GELU]], %[[W]] : tensor<64x128xf32>, tensor<32x128xbf16>)
+// CHECK-SAME: outs(%[[INIT]] : tensor<64x32xf32>)
+// CHECK-NOT: math.erf
+// CHECK: arith.extf
+// CHECK: arith.mulf
+// CHECK: arith.addf
+
+// -----
+
+// Elementwise chains with permutation maps fuse as upstream's fusion would:
+// every producer element is computed once in the consumer.
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+func.func @elementwise_chain(%x: tensor<16x64xf32>) -> tensor<16x64xf32> {
+  %empty = tensor.empty() : tensor<16x64xf32>
+  %exp = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<16x64xf32>) outs(%empty : tensor<16x64xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %e = math.exp %in : f32
+    linalg.yield %e : f32
+  } -> tensor<16x64xf32>
+  %add = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]} ins(%exp, %x : tensor<16x64xf32>, tensor<16x64xf32>) outs(%empty : tensor<16x64xf32>) {
+  ^bb0(%in: f32, %in_0: f32, %out: f32):
+    %s = arith.addf %in, %in_0 : f32
+    linalg.yield %s : f32
+  } -> tensor<16x64xf32>
+  return %add : tensor<16x64xf32>
+}
+// CHECK-LABEL: func.func @elementwise_chain
+// CHECK: linalg.generic
+// CHECK: math.exp
+// CHECK: arith.addf
+// CHECK-NOT: linalg.generic
+// CHECK: return
+
+// -----
+
+// A row statistic consumed by a broadcast: the expensive 1/sqrt stays
+// materialized once per row instead of once per element.
+
+#row = affine_map<(d0, d1) -> (d0)>
+#full = affine_map<(d0, d1) -> (d0, d1)>
+#vec = affine_map<(d0) -> (d0)>
+func.func @row_scale(%x: tensor<16x64xf32>, %var: tensor<16xf32>) -> tensor<16x64xf32> {
+  %one = arith.constant 1.0 : f32
+  %rempty = tensor.empty() : tensor<16xf32>
+  %rstd = linalg.generic {indexing_maps = [#vec, #vec], iterator_types = ["parallel"]} ins(%var : tensor<16xf32>) outs(%rempty : tensor<16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %s = math.sqrt %in : f32
+    %r = arith.divf %one, %s : f32
+    linalg.yield %r : f32
+  } -> tensor<16xf32>
+  %empty = tensor.empty() : tensor<16x64xf32>
+  %scaled = linalg.generic {indexing_maps = [#full, #row, #full], iterator_types = ["parallel", "parallel"]} ins(%x, %rstd : tensor<16x64xf32>, tensor<16xf32>) outs(%empty : tensor<16x64xf32>) {
+  ^bb0(%in: f32, %in_0: f32, %out: f32):
+    %m = arith.mulf %in, %in_0 : f32
+    linalg.yield %m : f32
+  } -> tensor<16x64xf32>
+  return %scaled : tensor<16x64xf32>
+}
+// CHECK-LABEL: func.func @row_scale
+// CHECK: %[[RSTD:.+]] = linalg.generic
+// CHECK: math.sqrt
+// CHECK: linalg.generic
+// CHECK-SAME: %[[RSTD]]
+// CHECK-NOT: math.sqrt
+// CHECK: return
