@@ -143,3 +143,34 @@ func.func @pinned(%x: tensor<512x1024xf32>) -> (tensor<512x1024xf32>, tensor<512
 // CHECK: scf.forall.in_parallel
 // CHECK-NOT: scf.forall
 // CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<512x1024xf32>) outs(%{{.*}} : tensor<512x1024xf32>) attrs =  {mb.workgroup_tiles = array<i64: 0, 0>}
+
+// -----
+
+// An elementwise epilogue (bias add) is distributed with the matmul it
+// consumes: one forall computes the fill, the matmul rows and the epilogue
+// of 8 rows; the group's work sets the grid, the matmul its row granule.
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#bias = affine_map<(d0, d1) -> (d1)>
+func.func @matmul_epilogue(%a: tensor<256x512xf32>, %b: tensor<512x256xf32>, %bias: tensor<256xf32>) -> tensor<256x256xf32> {
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<256x256xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<256x256xf32>) -> tensor<256x256xf32>
+  %product = linalg.matmul ins(%a, %b : tensor<256x512xf32>, tensor<512x256xf32>) outs(%init : tensor<256x256xf32>) -> tensor<256x256xf32>
+  %biased = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%product, %bias : tensor<256x256xf32>, tensor<256xf32>) outs(%empty : tensor<256x256xf32>) {
+  ^bb0(%p: f32, %c: f32, %out: f32):
+    %s = arith.addf %p, %c : f32
+    linalg.yield %s : f32
+  } -> tensor<256x256xf32>
+  return %biased : tensor<256x256xf32>
+}
+// CHECK-LABEL: func.func @matmul_epilogue
+// CHECK-NOT: linalg.
+// CHECK: scf.forall (%[[ROW:.+]]) = (0) to (256) step (8)
+// CHECK: %[[FILL:.+]] = linalg.fill {{.*}} -> tensor<8x256xf32>
+// CHECK: %[[PRODUCT:.+]] = linalg.matmul ins({{.*}} : tensor<8x512xf32>, tensor<512x256xf32>) outs(%[[FILL]] : tensor<8x256xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[PRODUCT]], %{{.*}} : tensor<8x256xf32>, tensor<256xf32>){{.*}}mb.workgroup_tiles = array<i64: 8, 0>
+// CHECK: scf.forall.in_parallel
+// CHECK-NOT: linalg.
+// CHECK: return
