@@ -72,6 +72,10 @@ void buildCpuLoweringPipeline(OpPassManager &pm) {
   // becomes a function called per workgroup through the host context's
   // parallel_for. Later passes lower the dispatch functions like any other.
   pm.addPass(createCpuOutlineDispatches());
+  // Copies that bufferization introduced (slices, concatenations) get
+  // mb.kernel_config and vectors too.
+  pm.addPass(createCpuSelectKernelConfigs());
+  pm.addPass(createCpuTileAndVectorize());
   // --- Vector lowering (passes/CPU): accumulators hoisted on buffers,
   // contractions to FMAs, transfers to 1-D loads and stores.
   pm.addPass(createCpuLowerVectors());

@@ -74,8 +74,8 @@ def CpuCollapseContractionRows : Pass<"mb-cpu-collapse-contraction-rows"> {
 def CpuSelectKernelConfigs : Pass<"mb-cpu-select-kernel-configs"> {
   let summary = "choose cache and register tiles for every linalg op";
   let description = [{
-    Attaches `mb.kernel_config` to every linalg op on tensors that does not
-    carry one yet: a dictionary with the op's `kind` ("contraction",
+    Attaches `mb.kernel_config` to every linalg op (on tensors, or on
+    buffers: the copies bufferization leaves) that does not carry one yet: a dictionary with the op's `kind` ("contraction",
     "dot_product", "elementwise" or "reduction"), `cache_tiles` and
     `register_tiles` (one size per loop, 0 = not tiled at that level), and
     for contractions the `cache_order` of the tile loops (outermost first).

@@ -172,7 +172,8 @@ struct CpuSelectKernelConfigsPass
         vectorShapeFor(vectorBits > 0 ? vectorBits : hostVectorBits());
     getOperation()->walk([&](linalg::LinalgOp op) {
       if (op->hasAttr(kKernelConfigAttrName) ||
-          !op.hasPureTensorSemantics() || op.getNumLoops() == 0 ||
+          !(op.hasPureTensorSemantics() || op.hasPureBufferSemantics()) ||
+          op.getNumLoops() == 0 ||
           op.getNumDpsInits() != 1)
         return;
       std::optional<KernelConfig> config;

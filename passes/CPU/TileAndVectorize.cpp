@@ -61,6 +61,9 @@ FailureOr<TiledLevel> tileLevel(RewriterBase &rewriter, linalg::LinalgOp op,
   for (auto [size, iterator] : llvm::zip(effective, iterators))
     if (size != 0 && iterator == utils::IteratorType::reduction)
       fuseInit = false;
+  // (On buffers there is no init value to fuse: ops write in place.)
+  if (!op.hasPureTensorSemantics())
+    fuseInit = false;
 
   scf::SCFTilingOptions options;
   options.setTileSizes(getAsIndexOpFoldResult(op.getContext(), effective));
@@ -407,7 +410,8 @@ struct CpuTileAndVectorizePass
           readKernelConfig(op, op.getNumLoops());
       if (failed(config))
         return WalkResult::interrupt();
-      if (*config && op.hasPureTensorSemantics())
+      if (*config &&
+          (op.hasPureTensorSemantics() || op.hasPureBufferSemantics()))
         configured.emplace_back(op, std::move(**config));
       return WalkResult::advance();
     });
@@ -416,7 +420,7 @@ struct CpuTileAndVectorizePass
     // Consumers first: their tiles take the fills and broadcasts of their
     // inits along, which then have no other use left.
     for (auto &[op, config] : llvm::reverse(configured)) {
-      if (op->use_empty()) {
+      if (op->getNumResults() != 0 && op->use_empty()) {
         rewriter.eraseOp(op);
         continue;
       }

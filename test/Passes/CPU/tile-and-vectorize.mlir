@@ -115,3 +115,21 @@ func.func @elementwise_in_workgroups(%x: tensor<64x129xf32>) -> tensor<64x129xf3
 // CHECK: math.exp %{{.+}} : vector<1x16xf32>
 // CHECK: math.exp %{{.+}} : vector<1x1xf32>
 // CHECK: scf.forall.in_parallel
+
+// -----
+
+// After bufferization: a strided copy (a slice) in 16-lane rows; the last
+// 8 columns of each row as one 8-lane tile.
+
+func.func @copy_on_buffers(%src: memref<9x40xf32, strided<[64, 1], offset: ?>>, %dst: memref<9x40xf32>) {
+  linalg.copy {mb.kernel_config = {kind = "elementwise", register_tiles = array<i64: 1, 16>}} ins(%src : memref<9x40xf32, strided<[64, 1], offset: ?>>) outs(%dst : memref<9x40xf32>)
+  return
+}
+// CHECK-LABEL: func.func @copy_on_buffers
+// CHECK: scf.for %{{.+}} = %c0 to %c9 step %c1
+// CHECK: scf.for %{{.+}} = %c0 to %c32 step %c16
+// CHECK: %[[ROW:.+]] = vector.transfer_read {{.+}} vector<1x16xf32>
+// CHECK: vector.transfer_write %[[ROW]]
+// CHECK: %[[TAIL:.+]] = vector.transfer_read {{.+}} vector<1x8xf32>
+// CHECK: vector.transfer_write %[[TAIL]]
+// CHECK-NOT: linalg.copy
