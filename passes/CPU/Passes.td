@@ -176,9 +176,11 @@ def CpuDistribute : Pass<"mb-cpu-distribute", "mlir::func::FuncOp"> {
     Option<"workgroups", "workgroups", "int64_t", /*default=*/"32",
            "workgroups to aim at per dispatch (several per thread, so "
            "threads that finish early take more)">,
-    Option<"minIterations", "min-iterations", "int64_t", /*default=*/"16384",
+    Option<"minIterations", "min-iterations", "int64_t", /*default=*/"131072",
            "fewest loop iterations (reductions included) worth a workgroup; "
-           "ops below twice this stay on the calling thread">,
+           "ops below twice this stay on the calling thread (the default "
+           "keeps decode steps whole: their vectorized ops take less time "
+           "than a parallel_for's wake-up and join)">,
   ];
   let dependentDialects = ["::mlir::affine::AffineDialect",
                            "::mlir::linalg::LinalgDialect",

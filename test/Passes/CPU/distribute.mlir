@@ -1,4 +1,4 @@
-// RUN: mbc-opt %s --pass-pipeline='builtin.module(func.func(mb-cpu-distribute))' --split-input-file | FileCheck %s
+// RUN: mbc-opt %s --pass-pipeline='builtin.module(func.func(mb-cpu-distribute{workgroups=32 min-iterations=16384}))' --split-input-file | FileCheck %s
 
 // A matmul is split by rows, 8 at a time (the CPU kernel's register rows),
 // into 32 workgroups; the fill of its accumulator moves into the forall.
