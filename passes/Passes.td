@@ -98,4 +98,46 @@ def WriteBackUpdates : Pass<"mb-write-back-updates", "mlir::ModuleOp"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def TileSequences : Pass<"mb-tile-sequences", "mlir::func::FuncOp"> {
+  let summary = "group the local model into one mb.sequence_tiles region";
+  let description = [{
+    The fused local model of DESIGN.md: the last stage's transformer (from
+    its input through the residual stream, token shifts, norms, attention,
+    FFNs and the head) works on `[N, S, D]` activations whose N sequences
+    (batch x patches) are independent. This pass moves that chain, rooted at
+    each rank-3 `mb.head`, into an `mb.sequence_tiles` region over tiles of
+    `tile` sequences, so one workgroup computes a whole tile through every
+    local layer with its activations in cache instead of streaming all N
+    sequences through memory once per op.
+
+    The tile is the largest divisor of N with at most `rows` rows (tile x S),
+    kept to at least `min-tiles` tiles; with fewer sequences than that
+    (decode steps) nothing changes. An op joins the region when every
+    sequence operand (the activation input of a norm, attention, FFN,
+    linear, token shift or head, either operand of an element-wise op) is
+    `[N, ...]` and all its users are in the region.
+  }];
+  let options = [
+    Option<"rows", "rows", "int64_t", /*default=*/"128",
+           "most rows (sequences x positions) of one tile">,
+    Option<"minTiles", "min-tiles", "int64_t", /*default=*/"4",
+           "fewest tiles worth a region">,
+  ];
+  let dependentDialects = ["::mbc::mb::MBDialect"];
+}
+
+def LowerSequenceTiles : Pass<"mb-lower-sequence-tiles", "mlir::ModuleOp"> {
+  let summary = "mb.sequence_tiles to an scf.forall over tiles";
+  let description = [{
+    Each `mb.sequence_tiles` becomes an `scf.forall` with one iteration per
+    tile (recorded as `mb.sequence_tile`): the inputs' tiles are
+    `tensor.extract_slice`s, the body's ops move into the loop unchanged and
+    the yielded tiles are inserted into the results with
+    `tensor.parallel_insert_slice`. On the CPU each such loop is one
+    dispatch whose workgroups are the tiles.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // MBC_PASSES_TD

@@ -26,6 +26,10 @@ namespace mbc {
 
 void buildCpuTensorPipeline(OpPassManager &pm) {
   pm.addPass(createWeightsToArguments());
+  // The fused local model: the last stage's transformer runs per tile of
+  // sequences (one dispatch, one workgroup per tile).
+  pm.addNestedPass<func::FuncOp>(createTileSequences());
+  pm.addPass(createLowerSequenceTiles());
   pm.addPass(createConvertMBToLinalg());
   pm.addPass(createConvertElementwiseToLinalgPass());
   // Upstream linalg-fuse-elementwise-ops would fuse GELU and norms into the
@@ -36,6 +40,8 @@ void buildCpuTensorPipeline(OpPassManager &pm) {
   // [N, K] weights of large contractions copied to [K, N] once per call,
   // before any workgroup distribution (which would copy them per workgroup).
   pm.addPass(createCpuPackContractionOperands());
+  // Packs of weights read inside a tile loop are made once, outside it.
+  pm.addPass(createLoopInvariantCodeMotionPass());
   // --- Workgroup distribution (passes/CPU, DESIGN.md's dispatch model):
   // heavy ops tiled into scf.forall workgroup grids with their producers
   // fused in, recorded as mb.workgroup_tiles. Everything below tiles each op

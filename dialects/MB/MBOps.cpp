@@ -485,5 +485,76 @@ LogicalResult HeadOp::verify() {
   return check.elementType("result", getResult(), elementType);
 }
 
+//===----------------------------------------------------------------------===//
+// SequenceTilesOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SequenceTilesOp::verify() {
+  if (getResults().empty())
+    return emitOpError("must have at least one result");
+  int64_t sequences = shapeOf(getResult(0))[0];
+  int64_t tile = getTile();
+  auto checkLeading = [&](StringRef kind, unsigned index,
+                          Value value) -> LogicalResult {
+    auto type = cast<RankedTensorType>(value.getType());
+    if (type.getRank() < 1)
+      return emitOpError() << kind << " " << index
+                           << " must have rank >= 1 (sequences first)";
+    if (type.getDimSize(0) != sequences)
+      return emitOpError() << kind << " " << index << " dimension 0 (sequences) is "
+                           << type.getDimSize(0) << ", expected " << sequences
+                           << " like result 0";
+    return success();
+  };
+  for (auto [index, input] : llvm::enumerate(getInputs()))
+    if (failed(checkLeading("input", index, input)))
+      return failure();
+  for (auto [index, result] : llvm::enumerate(getResults()))
+    if (failed(checkLeading("result", index, result)))
+      return failure();
+  if (sequences % tile != 0)
+    return emitOpError() << "tile " << tile << " does not divide the "
+                         << sequences << " sequences";
+  return success();
+}
+
+/// `type` with its leading (sequences) dimension replaced by `tile`.
+static RankedTensorType tileType(Type type, int64_t tile) {
+  auto tensor = cast<RankedTensorType>(type);
+  SmallVector<int64_t> shape(tensor.getShape());
+  shape[0] = tile;
+  return RankedTensorType::get(shape, tensor.getElementType());
+}
+
+LogicalResult SequenceTilesOp::verifyRegions() {
+  Block &body = getBody().front();
+  int64_t tile = getTile();
+  if (body.getNumArguments() != getInputs().size())
+    return emitOpError() << "body has " << body.getNumArguments()
+                         << " arguments, expected one per input ("
+                         << getInputs().size() << ")";
+  for (auto [index, input] : llvm::enumerate(getInputs())) {
+    RankedTensorType expected = tileType(input.getType(), tile);
+    if (body.getArgument(index).getType() != expected)
+      return emitOpError() << "body argument " << index << " has type "
+                           << body.getArgument(index).getType()
+                           << ", expected " << expected
+                           << " (a tile of input " << index << ")";
+  }
+  auto yield = cast<YieldOp>(body.getTerminator());
+  if (yield.getValues().size() != getResults().size())
+    return emitOpError() << "body yields " << yield.getValues().size()
+                         << " values, expected one per result ("
+                         << getResults().size() << ")";
+  for (auto [index, result] : llvm::enumerate(getResults())) {
+    RankedTensorType expected = tileType(result.getType(), tile);
+    if (yield.getValues()[index].getType() != expected)
+      return emitOpError() << "body yields " << yield.getValues()[index].getType()
+                           << " for result " << index << ", expected "
+                           << expected;
+  }
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "dialects/MB/MBOps.cpp.inc"

@@ -5,6 +5,7 @@
 
 include "dialects/MB/MBDialect.td"
 include "mlir/IR/OpBase.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
@@ -370,6 +371,50 @@ def MB_CachedAttentionOp : MB_Op<"cached_attention", [Pure]> {
     /// The softmax scale: `scale` if set, else head_dim^-0.5.
     double getSoftmaxScale();
   }];
+}
+
+//===----------------------------------------------------------------------===//
+// Fusion regions
+//===----------------------------------------------------------------------===//
+
+def MB_SequenceTilesOp : MB_Op<"sequence_tiles", [
+    RecursiveMemoryEffects, SingleBlockImplicitTerminator<"YieldOp">]> {
+  let summary = "ops applied to tiles of independent sequences, one tile at a time";
+  let description = [{
+    The body computes, for one tile of `tile` sequences, what the ops in it
+    compute for all N: every input and result is `[N, ...]` with the same
+    N (a multiple of `tile`), the body's arguments are the inputs' tiles
+    `[tile, ...]` and it yields the results' tiles. The sequences of a tile
+    do not depend on other tiles (the local model: K patches of P bytes),
+    so tiles may run in parallel and each tile's activations can stay in
+    cache (CPU) or on chip (GPU) across the whole body. Values defined above
+    (weights) are used whole.
+
+    ```mlir
+    %r = mb.sequence_tiles(%x) tile 8 : (tensor<128x9x128xf32>) -> tensor<128x9x256xf32> {
+    ^bb0(%t: tensor<8x9x128xf32>):
+      ...
+      mb.yield %h : tensor<8x9x256xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Variadic<MB_FloatTensor>:$inputs, MB_PositiveI64:$tile);
+  let results = (outs Variadic<MB_FloatTensor>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    `(` $inputs `)` `tile` $tile attr-dict `:` functional-type($inputs, $results)
+    $body
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+}
+
+def MB_YieldOp : MB_Op<"yield", [Pure, Terminator, ReturnLike,
+                                 HasParent<"SequenceTilesOp">]> {
+  let summary = "the tiles a mb.sequence_tiles body produces";
+  let arguments = (ins Variadic<MB_FloatTensor>:$values);
+  let assemblyFormat = "$values attr-dict `:` type($values)";
+  let builders = [OpBuilder<(ins), [{ build($_builder, $_state, ValueRange()); }]>];
 }
 
 #endif // MB_OPS_TD

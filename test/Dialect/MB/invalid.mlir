@@ -622,3 +622,47 @@ func.func @cached_attention_cache_type(%x: tensor<1x1x32xf32>, %wq: tensor<64x32
   %0, %1, %2 = mb.cached_attention %x, %wq, %wq, %wq, %wo, %c, %c at %p {heads = 4 : i64, head_dim = 16 : i64} : (tensor<1x1x32xf32>, tensor<64x32xf32>, tensor<64x32xf32>, tensor<64x32xf32>, tensor<32x64xf32>, tensor<1x9x64xbf16>, tensor<1x9x64xbf16>, index) -> (tensor<1x1x32xf32>, tensor<1x9x64xbf16>, tensor<1x9x64xbf16>)
   return
 }
+
+// -----
+
+func.func @sequence_tiles_tile(%x: tensor<30x9x16xf32>) -> tensor<30x9x16xf32> {
+  // expected-error @+1 {{tile 8 does not divide the 30 sequences}}
+  %0 = mb.sequence_tiles(%x) tile 8 : (tensor<30x9x16xf32>) -> tensor<30x9x16xf32> {
+  ^bb0(%a: tensor<8x9x16xf32>):
+    mb.yield %a : tensor<8x9x16xf32>
+  }
+  return %0 : tensor<30x9x16xf32>
+}
+
+// -----
+
+func.func @sequence_tiles_input(%x: tensor<16x9x16xf32>) -> tensor<32x9x16xf32> {
+  // expected-error @+1 {{input 0 dimension 0 (sequences) is 16, expected 32 like result 0}}
+  %0 = mb.sequence_tiles(%x) tile 8 : (tensor<16x9x16xf32>) -> tensor<32x9x16xf32> {
+  ^bb0(%a: tensor<8x9x16xf32>):
+    mb.yield %a : tensor<8x9x16xf32>
+  }
+  return %0 : tensor<32x9x16xf32>
+}
+
+// -----
+
+func.func @sequence_tiles_argument(%x: tensor<32x9x16xf32>) -> tensor<32x9x16xf32> {
+  // expected-error @+1 {{body argument 0 has type 'tensor<4x9x16xf32>', expected 'tensor<8x9x16xf32>' (a tile of input 0)}}
+  %0 = mb.sequence_tiles(%x) tile 8 : (tensor<32x9x16xf32>) -> tensor<32x9x16xf32> {
+  ^bb0(%a: tensor<4x9x16xf32>):
+    mb.yield %a : tensor<4x9x16xf32>
+  }
+  return %0 : tensor<32x9x16xf32>
+}
+
+// -----
+
+func.func @sequence_tiles_yield(%x: tensor<32x9x16xf32>) -> tensor<32x9x8xf32> {
+  // expected-error @+1 {{body yields 'tensor<8x9x16xf32>' for result 0, expected 'tensor<8x9x8xf32>'}}
+  %0 = mb.sequence_tiles(%x) tile 8 : (tensor<32x9x16xf32>) -> tensor<32x9x8xf32> {
+  ^bb0(%a: tensor<8x9x16xf32>):
+    mb.yield %a : tensor<8x9x16xf32>
+  }
+  return %0 : tensor<32x9x8xf32>
+}
