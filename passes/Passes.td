@@ -37,11 +37,22 @@ def ConvertMBToLinalg : Pass<"convert-mb-to-linalg", "mlir::ModuleOp"> {
     Element-wise arith ops on tensors (the residual adds) become
     `linalg.generic` too, so no op on whole tensors is left outside linalg.
     Fails, naming the op, if anything cannot be converted.
+
+    With `attention-block=B` > 0, causal attention over at least 2B
+    positions never materializes its [S, S] scores: an `scf.forall` over
+    (sequence x head, block of B queries), recorded as `mb.attention_block`,
+    loops (`scf.for`) over the key blocks up to the diagonal with online
+    softmax (running max, sum and output, rescaled per block).
   }];
+  let options = [
+    Option<"attentionBlock", "attention-block", "int64_t", /*default=*/"0",
+           "query/key block of online-softmax attention (0: whole scores)">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
   ];
 }

@@ -30,7 +30,11 @@ void buildCpuTensorPipeline(OpPassManager &pm) {
   // sequences (one dispatch, one workgroup per tile).
   pm.addNestedPass<func::FuncOp>(createTileSequences());
   pm.addPass(createLowerSequenceTiles());
-  pm.addPass(createConvertMBToLinalg());
+  // Long causal attention with online softmax, one workgroup per (sequence
+  // x head, block of 64 queries).
+  ConvertMBToLinalgOptions toLinalg;
+  toLinalg.attentionBlock = 64;
+  pm.addPass(createConvertMBToLinalg(toLinalg));
   pm.addPass(createConvertElementwiseToLinalgPass());
   // Upstream linalg-fuse-elementwise-ops would fuse GELU and norms into the
   // next matmul's inner loop (recomputed N times per element).

@@ -11,6 +11,12 @@
 // decode step against KV caches) shares the projections, rotary and masked
 // softmax.
 //
+// With an attention block B (convert-mb-to-linalg's attention-block option)
+// and sequences of at least 2B positions, the scores are never materialized:
+// causal attention with online softmax (flash attention) runs one workgroup
+// per (sequence x head, block of B queries), looping over the blocks of B
+// keys up to the diagonal with a running max, sum and output.
+//
 //===----------------------------------------------------------------------===//
 #include "passes/Conversion/MBToLinalg/LinalgBuilders.h"
 #include "passes/Conversion/MBToLinalg/Patterns.h"
@@ -21,6 +27,7 @@
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Transforms/DialectConversion.h"
@@ -219,9 +226,210 @@ Value createMaskedSoftmax(OpBuilder &builder, Location loc, Value scores,
       });
 }
 
+/// The lowest finite value of `elementType`: masked scores get it
+/// (PyTorch's masked_fill(-finfo.max)), so their exponential is exactly 0.
+Value createLowest(OpBuilder &builder, Location loc, Type elementType) {
+  return createFloatConstant(
+      builder, loc, elementType,
+      APFloat::getLargest(cast<FloatType>(elementType).getFloatSemantics(),
+                          /*Negative=*/true)
+          .convertToDouble());
+}
+
+/// An all-parallel linalg.generic that overwrites `init` (identity map):
+/// the body gets (inputs..., the init's element) and returns the new value.
+Value createElementwiseInto(OpBuilder &builder, Location loc, Value init,
+                            ValueRange inputs, ArrayRef<AffineMap> inputMaps,
+                            ScalarBody body) {
+  unsigned rank = tensorTypeOf(init).getRank();
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(identityMap(builder.getContext(), rank));
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             builder, loc, TypeRange{init.getType()}, inputs, ValueRange{init},
+             maps, iterators,
+             [&](OpBuilder &b, Location bodyLoc, ValueRange args) {
+               linalg::YieldOp::create(b, bodyLoc, body(b, bodyLoc, args));
+             })
+      .getResult(0);
+}
+
+/// Causal softmax(q k^T * scale) v over q, k, v [B, S, dh] with online
+/// softmax (flash attention), never materializing the [S, S] scores.
+///
+/// S is padded with zero rows to a multiple of `block`; an scf.forall runs
+/// one workgroup per (batch row, query block) and an scf.for over the key
+/// blocks 0..query block (the causal upper triangle of blocks is skipped).
+/// Per key block: s = q_t k_t^T * scale, masked where key > query (padded
+/// keys are always later than every real query); m' = max(m, rowmax(s));
+/// p = exp(s - m'); l' = l exp(m - m') + rowsum(p); o' = o exp(m - m') + p v_t.
+/// The tile's result is o / l; padded query rows are dropped.
+Value createOnlineSoftmaxAttention(OpBuilder &builder, Location loc, Value q,
+                                   Value k, Value v, double scale,
+                                   int64_t block) {
+  MLIRContext *context = builder.getContext();
+  RankedTensorType type = tensorTypeOf(q);
+  Type elementType = type.getElementType();
+  int64_t batch = type.getDimSize(0);
+  int64_t positions = type.getDimSize(1);
+  int64_t headDim = type.getDimSize(2);
+  int64_t blocks = llvm::divideCeil(positions, block);
+  int64_t padded = blocks * block;
+  auto pad = [&](Value x) -> Value {
+    if (padded == positions)
+      return x;
+    Value zeros =
+        createFilled(builder, loc, {batch, padded, headDim}, elementType, 0.0);
+    return insertSlice(builder, loc, x, zeros, {0, 0, 0});
+  };
+  q = pad(q);
+  k = pad(k);
+  v = pad(v);
+
+  Value init = createEmpty(builder, loc, {batch, padded, headDim}, elementType);
+  auto forall = scf::ForallOp::create(
+      builder, loc,
+      ArrayRef<OpFoldResult>{builder.getIndexAttr(batch),
+                             builder.getIndexAttr(blocks)},
+      ValueRange{init}, /*mapping=*/std::nullopt);
+  forall->setAttr("mb.attention_block", builder.getI64IntegerAttr(block));
+
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(forall.getBody());
+  Value row = forall.getInductionVars()[0];
+  Value queryBlock = forall.getInductionVars()[1];
+  Value blockSize = arith::ConstantIndexOp::create(builder, loc, block);
+  Value zero = arith::ConstantIndexOp::create(builder, loc, 0);
+  Value one = arith::ConstantIndexOp::create(builder, loc, 1);
+  Value firstQuery = arith::MulIOp::create(builder, loc, queryBlock, blockSize);
+  auto tileType = RankedTensorType::get({block, headDim}, elementType);
+  auto scoresType = RankedTensorType::get({block, block}, elementType);
+  auto statsType = RankedTensorType::get({block}, elementType);
+  auto tileOffsets = [&](Value first) {
+    return SmallVector<OpFoldResult>{row, first, builder.getIndexAttr(0)};
+  };
+  SmallVector<OpFoldResult> tileSizes = {builder.getIndexAttr(1),
+                                         builder.getIndexAttr(block),
+                                         builder.getIndexAttr(headDim)};
+  SmallVector<OpFoldResult> unitStrides(3, builder.getIndexAttr(1));
+  auto tileOf = [&](OpBuilder &b, Value source, Value first) -> Value {
+    return tensor::ExtractSliceOp::create(b, loc, tileType, source,
+                                          tileOffsets(first), tileSizes,
+                                          unitStrides);
+  };
+  Value queries = tileOf(builder, q, firstQuery);
+  Value lowest = createLowest(builder, loc, elementType);
+  double lowestValue =
+      APFloat::getLargest(cast<FloatType>(elementType).getFloatSemantics(),
+                          /*Negative=*/true)
+          .convertToDouble();
+  Value scaleValue = createFloatConstant(builder, loc, elementType, scale);
+  AffineMap tileIdentity = identityMap(context, 2);
+  AffineMap tileRows = rowMap(context, 2);
+  AffineMap statsIdentity = identityMap(context, 1);
+
+  Value lastBlock = arith::AddIOp::create(builder, loc, queryBlock, one);
+  auto loop = scf::ForOp::create(
+      builder, loc, zero, lastBlock, one,
+      ValueRange{
+          createFilled(builder, loc, {block}, elementType, lowestValue),
+          createFilled(builder, loc, {block}, elementType, 0.0),
+          createFilled(builder, loc, {block, headDim}, elementType, 0.0)},
+      [&](OpBuilder &b, Location loc, Value keyBlock, ValueRange running) {
+        Value firstKey = arith::MulIOp::create(b, loc, keyBlock, blockSize);
+        Value keys = tileOf(b, k, firstKey);
+        Value values = tileOf(b, v, firstKey);
+        Value scores =
+            createMatmulTransposedWeight(b, loc, queries, keys, nullptr);
+        Value masked = createElementwise(
+            b, loc, scoresType, scores, tileIdentity,
+            [&](OpBuilder &eb, Location loc, ValueRange args) -> Value {
+              Value query = arith::AddIOp::create(
+                  eb, loc, firstQuery, linalg::IndexOp::create(eb, loc, 0));
+              Value key = arith::AddIOp::create(
+                  eb, loc, firstKey, linalg::IndexOp::create(eb, loc, 1));
+              Value visible = arith::CmpIOp::create(
+                  eb, loc, arith::CmpIPredicate::ule, key, query);
+              Value scaled = arith::MulFOp::create(eb, loc, args[0], scaleValue);
+              return arith::SelectOp::create(eb, loc, visible, scaled, lowest);
+            });
+        // Each running value is overwritten by its own update (the update's
+        // init is the loop's iter_arg), after its last other use, so the
+        // loop updates its buffers in place.
+        Value blockMax = createLastDimensionReduction(
+            b, loc, masked, {}, -std::numeric_limits<double>::infinity(),
+            [](OpBuilder &eb, Location loc, ValueRange args) -> Value {
+              return arith::MaximumFOp::create(eb, loc, args[0], args.back());
+            });
+        Value rescale = createElementwise(
+            b, loc, statsType, {running[0], blockMax},
+            {statsIdentity, statsIdentity},
+            [](OpBuilder &eb, Location loc, ValueRange args) -> Value {
+              Value newMax =
+                  arith::MaximumFOp::create(eb, loc, args[0], args[1]);
+              return math::ExpOp::create(
+                  eb, loc, arith::SubFOp::create(eb, loc, args[0], newMax));
+            });
+        Value newMax = createElementwiseInto(
+            b, loc, running[0], {blockMax}, {statsIdentity},
+            [](OpBuilder &eb, Location loc, ValueRange args) -> Value {
+              return arith::MaximumFOp::create(eb, loc, args[1], args[0]);
+            });
+        Value probabilities = createElementwise(
+            b, loc, scoresType, {masked, newMax}, {tileIdentity, tileRows},
+            [](OpBuilder &eb, Location loc, ValueRange args) -> Value {
+              return math::ExpOp::create(
+                  eb, loc, arith::SubFOp::create(eb, loc, args[0], args[1]));
+            });
+        Value blockSum = createLastDimensionReduction(
+            b, loc, probabilities, {}, 0.0,
+            [](OpBuilder &eb, Location loc, ValueRange args) -> Value {
+              return arith::AddFOp::create(eb, loc, args[0], args.back());
+            });
+        Value newSum = createElementwiseInto(
+            b, loc, running[1], {rescale, blockSum},
+            {statsIdentity, statsIdentity},
+            [](OpBuilder &eb, Location loc, ValueRange args) -> Value {
+              Value kept = arith::MulFOp::create(eb, loc, args[2], args[0]);
+              return arith::AddFOp::create(eb, loc, kept, args[1]);
+            });
+        Value rescaled = createElementwiseInto(
+            b, loc, running[2], {rescale}, {tileRows},
+            [](OpBuilder &eb, Location loc, ValueRange args) -> Value {
+              return arith::MulFOp::create(eb, loc, args[1], args[0]);
+            });
+        Value newOutput =
+            linalg::MatmulOp::create(b, loc, tileType,
+                                     ValueRange{probabilities, values},
+                                     ValueRange{rescaled})
+                .getResult(0);
+        scf::YieldOp::create(b, loc, ValueRange{newMax, newSum, newOutput});
+      });
+  Value output = createElementwise(
+      builder, loc, tileType, {loop.getResult(2), loop.getResult(1)},
+      {tileIdentity, tileRows},
+      [](OpBuilder &eb, Location loc, ValueRange args) -> Value {
+        return arith::DivFOp::create(eb, loc, args[0], args[1]);
+      });
+  builder.setInsertionPointToStart(forall.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(builder, loc, output,
+                                        forall.getRegionIterArgs()[0],
+                                        tileOffsets(firstQuery), tileSizes,
+                                        unitStrides);
+  builder.setInsertionPointAfter(forall);
+  Value result = forall.getResult(0);
+  if (padded != positions)
+    result = extractSlice(builder, loc, result, {0, 0, 0},
+                          {batch, positions, headDim});
+  return result;
+}
+
 template <typename AttentionOp>
 struct AttentionLowering : OpConversionPattern<AttentionOp> {
-  using OpConversionPattern<AttentionOp>::OpConversionPattern;
+  AttentionLowering(MLIRContext *context, int64_t attentionBlock)
+      : OpConversionPattern<AttentionOp>(context),
+        attentionBlock(attentionBlock) {}
   using OpAdaptor = typename AttentionOp::Adaptor;
 
   LogicalResult
@@ -251,30 +459,38 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
     k = toHeadMajor(rewriter, loc, k);
     v = toHeadMajor(rewriter, loc, v);
 
-    Value scores = createScores(rewriter, loc, q, k);
-    // Causal: query i (loop 1) sees keys j <= i (loop 2).
-    Value probabilities = createMaskedSoftmax(
-        rewriter, loc, scores, op.getSoftmaxScale(),
-        [](OpBuilder &b, Location loc) -> Value {
-          Value query = linalg::IndexOp::create(b, loc, 1);
-          Value key = linalg::IndexOp::create(b, loc, 2);
-          return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, key,
-                                       query);
-        });
-    Value zeros = createFilled(
-        rewriter, loc,
-        {shape.sequences * shape.heads, shape.positions, shape.headDim},
-        inputType.getElementType(), 0.0);
-    Value attended = linalg::BatchMatmulOp::create(
-                         rewriter, loc, zeros.getType(),
-                         ValueRange{probabilities, v}, ValueRange{zeros})
-                         .getResult(0);
+    Value attended;
+    if (attentionBlock > 0 && shape.positions >= 2 * attentionBlock) {
+      attended = createOnlineSoftmaxAttention(
+          rewriter, loc, q, k, v, op.getSoftmaxScale(), attentionBlock);
+    } else {
+      Value scores = createScores(rewriter, loc, q, k);
+      // Causal: query i (loop 1) sees keys j <= i (loop 2).
+      Value probabilities = createMaskedSoftmax(
+          rewriter, loc, scores, op.getSoftmaxScale(),
+          [](OpBuilder &b, Location loc) -> Value {
+            Value query = linalg::IndexOp::create(b, loc, 1);
+            Value key = linalg::IndexOp::create(b, loc, 2);
+            return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule,
+                                         key, query);
+          });
+      Value zeros = createFilled(
+          rewriter, loc,
+          {shape.sequences * shape.heads, shape.positions, shape.headDim},
+          inputType.getElementType(), 0.0);
+      attended = linalg::BatchMatmulOp::create(rewriter, loc, zeros.getType(),
+                                               ValueRange{probabilities, v},
+                                               ValueRange{zeros})
+                     .getResult(0);
+    }
     Value merged = toPositionMajor(rewriter, loc, attended, shape);
     Value projected = createMatmulTransposedWeight(rewriter, loc, merged,
                                                    adaptor.getWo(), nullptr);
     rewriter.replaceOp(op, reshape(rewriter, loc, projected, inputShape));
     return success();
   }
+  /// Query and key block of online-softmax attention; 0: scores whole.
+  int64_t attentionBlock;
 };
 
 /// A contraction as a linalg.generic: result[maps[2]] += lhs[maps[0]] *
@@ -392,11 +608,12 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
 
 } // namespace
 
-void populateAttentionPatterns(RewritePatternSet &patterns) {
-  patterns
-      .add<AttentionLowering<mb::GlobalAttentionOp>,
-           AttentionLowering<mb::LocalAttentionOp>, CachedAttentionLowering>(
-          patterns.getContext());
+void populateAttentionPatterns(RewritePatternSet &patterns,
+                               int64_t attentionBlock) {
+  patterns.add<AttentionLowering<mb::GlobalAttentionOp>,
+               AttentionLowering<mb::LocalAttentionOp>>(patterns.getContext(),
+                                                        attentionBlock);
+  patterns.add<CachedAttentionLowering>(patterns.getContext());
 }
 
 } // namespace mbc::mb_to_linalg

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
 
@@ -34,14 +35,22 @@ bool isElementwiseOnTensors(Operation *op) {
 
 struct ConvertMBToLinalgPass
     : impl::ConvertMBToLinalgBase<ConvertMBToLinalgPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     MLIRContext *context = &getContext();
     RewritePatternSet patterns(context);
     mb_to_linalg::populateSequenceLayoutPatterns(patterns);
     mb_to_linalg::populateLayerPatterns(patterns);
-    mb_to_linalg::populateAttentionPatterns(patterns);
+    mb_to_linalg::populateAttentionPatterns(patterns, attentionBlock);
     linalg::populateElementwiseToLinalgConversionPatterns(patterns);
 
+    if (attentionBlock < 0) {
+      getOperation().emitError("convert-mb-to-linalg: attention-block must "
+                               "be >= 0, got ")
+          << static_cast<int64_t>(attentionBlock);
+      return signalPassFailure();
+    }
     ConversionTarget target(*context);
     target.addIllegalDialect<mb::MBDialect>();
     target.addLegalOp<mb::ParamOp>();

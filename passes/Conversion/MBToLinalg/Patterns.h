@@ -20,8 +20,11 @@ void populateSequenceLayoutPatterns(mlir::RewritePatternSet &patterns);
 /// mb.layer_norm, mb.rms_norm, mb.linear, mb.ffn, mb.head.
 void populateLayerPatterns(mlir::RewritePatternSet &patterns);
 
-/// mb.global_attention, mb.local_attention, mb.cached_attention.
-void populateAttentionPatterns(mlir::RewritePatternSet &patterns);
+/// mb.global_attention, mb.local_attention, mb.cached_attention. With
+/// `attentionBlock` > 0, attention over at least 2 * attentionBlock positions
+/// uses online softmax over blocks of that many queries and keys.
+void populateAttentionPatterns(mlir::RewritePatternSet &patterns,
+                               int64_t attentionBlock);
 
 } // namespace mbc::mb_to_linalg
 
