@@ -6,17 +6,48 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassOptions.h"
 
 namespace mbc {
 
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"
 
+/// The decisions mbc-cpu-pipeline leaves open (tests pin them; mbc derives
+/// vector-bits from its --cpu target).
+struct CpuPipelineOptions : mlir::PassPipelineOptions<CpuPipelineOptions> {
+  Option<int64_t> attentionBlock{
+      *this, "attention-block",
+      llvm::cl::desc("query/key block of online-softmax attention (0: the "
+                     "scores whole)"),
+      llvm::cl::init(64)};
+  Option<int64_t> sequenceRows{
+      *this, "sequence-rows",
+      llvm::cl::desc("most rows of one local-model tile (mb-tile-sequences; "
+                     "0: no local-model region)"),
+      llvm::cl::init(128)};
+  Option<int64_t> workgroups{
+      *this, "workgroups",
+      llvm::cl::desc("workgroups a heavy op is split into (mb-cpu-distribute)"),
+      llvm::cl::init(32)};
+  Option<int64_t> minIterations{
+      *this, "min-iterations",
+      llvm::cl::desc("fewest loop iterations per workgroup (mb-cpu-distribute)"),
+      llvm::cl::init(131072)};
+  Option<int64_t> vectorBits{
+      *this, "vector-bits",
+      llvm::cl::desc("vector register width in bits (0: this machine's)"),
+      llvm::cl::init(0)};
+};
+
 /// mbc-cpu-pipeline and its two halves (tensor level, then lowering to the
 /// LLVM dialect).
-void buildCpuTensorPipeline(mlir::OpPassManager &pm);
-void buildCpuLoweringPipeline(mlir::OpPassManager &pm);
-void buildCpuPipeline(mlir::OpPassManager &pm);
+void buildCpuTensorPipeline(mlir::OpPassManager &pm,
+                            const CpuPipelineOptions &options = {});
+void buildCpuLoweringPipeline(mlir::OpPassManager &pm,
+                              const CpuPipelineOptions &options = {});
+void buildCpuPipeline(mlir::OpPassManager &pm,
+                      const CpuPipelineOptions &options = {});
 
 /// Registers every mbc pass and named pipeline with the global registry
 /// (mbc-opt and mbc's --mlir-* options see them).

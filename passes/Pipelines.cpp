@@ -24,16 +24,21 @@ using namespace mlir;
 
 namespace mbc {
 
-void buildCpuTensorPipeline(OpPassManager &pm) {
+void buildCpuTensorPipeline(OpPassManager &pm,
+                            const CpuPipelineOptions &options) {
   pm.addPass(createWeightsToArguments());
   // The fused local model: the last stage's transformer runs per tile of
   // sequences (one dispatch, one workgroup per tile).
-  pm.addNestedPass<func::FuncOp>(createTileSequences());
-  pm.addPass(createLowerSequenceTiles());
+  if (options.sequenceRows > 0) {
+    TileSequencesOptions tiles;
+    tiles.rows = options.sequenceRows;
+    pm.addNestedPass<func::FuncOp>(createTileSequences(tiles));
+    pm.addPass(createLowerSequenceTiles());
+  }
   // Long causal attention with online softmax, one workgroup per (sequence
-  // x head, block of 64 queries).
+  // x head, block of queries).
   ConvertMBToLinalgOptions toLinalg;
-  toLinalg.attentionBlock = 64;
+  toLinalg.attentionBlock = options.attentionBlock;
   pm.addPass(createConvertMBToLinalg(toLinalg));
   pm.addPass(createConvertElementwiseToLinalgPass());
   // Upstream linalg-fuse-elementwise-ops would fuse GELU and norms into the
@@ -50,18 +55,22 @@ void buildCpuTensorPipeline(OpPassManager &pm) {
   // heavy ops tiled into scf.forall workgroup grids with their producers
   // fused in, recorded as mb.workgroup_tiles. Everything below tiles each op
   // inside its workgroup.
-  pm.addNestedPass<func::FuncOp>(createCpuDistribute());
+  CpuDistributeOptions distribute;
+  distribute.workgroups = options.workgroups;
+  distribute.minIterations = options.minIterations;
+  pm.addNestedPass<func::FuncOp>(createCpuDistribute(distribute));
   // --- Single-workgroup code generation (passes/CPU): tile sizes recorded
   // as mb.kernel_config, then tiling (scf.for) and vectorization of every
   // linalg op, wherever it is (also inside workgroup scf.forall bodies).
   pm.addPass(createCpuCollapseContractionRows());
-  pm.addPass(createCpuSelectKernelConfigs());
+  pm.addPass(createCpuSelectKernelConfigs({options.vectorBits}));
   pm.addPass(createCpuTileAndVectorize());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
 
-void buildCpuLoweringPipeline(OpPassManager &pm) {
+void buildCpuLoweringPipeline(OpPassManager &pm,
+                              const CpuPipelineOptions &options) {
   pm.addPass(createWriteBackUpdates());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
@@ -84,11 +93,11 @@ void buildCpuLoweringPipeline(OpPassManager &pm) {
   pm.addPass(createCpuOutlineDispatches());
   // Copies that bufferization introduced (slices, concatenations) get
   // mb.kernel_config and vectors too.
-  pm.addPass(createCpuSelectKernelConfigs());
+  pm.addPass(createCpuSelectKernelConfigs({options.vectorBits}));
   pm.addPass(createCpuTileAndVectorize());
   // --- Vector lowering (passes/CPU): accumulators hoisted on buffers,
   // contractions to FMAs, transfers to 1-D loads and stores.
-  pm.addPass(createCpuLowerVectors());
+  pm.addPass(createCpuLowerVectors({options.vectorBits}));
   VectorTransferToSCFOptions vectorToSCF;
   vectorToSCF.enableFullUnroll();
   pm.addPass(createConvertVectorToSCFPass(vectorToSCF));
@@ -122,18 +131,18 @@ void buildCpuLoweringPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
 }
 
-void buildCpuPipeline(OpPassManager &pm) {
-  buildCpuTensorPipeline(pm);
-  buildCpuLoweringPipeline(pm);
+void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
+  buildCpuTensorPipeline(pm, options);
+  buildCpuLoweringPipeline(pm, options);
 }
 
 void registerPipelines() {
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<CpuPipelineOptions>(
       "mbc-cpu-pipeline",
       "lower an mb module to the LLVM dialect for the host CPU, with the "
       "entry-point ABI of docs/artifact.md",
       buildCpuPipeline);
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<CpuPipelineOptions>(
       "mbc-cpu-tensor-pipeline",
       "first half of mbc-cpu-pipeline: entry-point ABI and mb -> linalg on "
       "tensors",

@@ -7,6 +7,7 @@
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
@@ -94,6 +95,20 @@ llvm::Expected<HostTarget> resolveHostTarget(llvm::StringRef cpu) {
   if (!machine)
     return machine.takeError();
   return target;
+}
+
+int64_t vectorBitsOf(const HostTarget &target) {
+  auto machine = createTargetMachine(target);
+  if (!machine) {
+    llvm::consumeError(machine.takeError());
+    return 128;
+  }
+  const llvm::MCSubtargetInfo *subtarget = (*machine)->getMCSubtargetInfo();
+  if (subtarget->checkFeatures("+avx512f"))
+    return 512;
+  if (subtarget->checkFeatures("+avx2,+fma"))
+    return 256;
+  return 128;
 }
 
 llvm::Expected<std::unique_ptr<llvm::Module>>

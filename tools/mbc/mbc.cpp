@@ -151,10 +151,17 @@ int main(int argc, char **argv) {
     pm.addPass(mbc::createInlineWeights({weightsPath.str().str()}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  llvm::Expected<mbc::HostTarget> hostTarget = mbc::resolveHostTarget(cpuName);
+  if (!hostTarget)
+    return fail(llvm::Twine("--cpu=") + cpuName + ": " +
+                llvm::toString(hostTarget.takeError()));
+  // Kernel configurations (register tiles) follow the target's vectors.
+  mbc::CpuPipelineOptions cpuOptions;
+  cpuOptions.vectorBits = mbc::vectorBitsOf(*hostTarget);
   if (emitKind >= EmitKind::Linalg)
-    mbc::buildCpuTensorPipeline(pm);
+    mbc::buildCpuTensorPipeline(pm, cpuOptions);
   if (emitKind >= EmitKind::LLVMDialect)
-    mbc::buildCpuLoweringPipeline(pm);
+    mbc::buildCpuLoweringPipeline(pm, cpuOptions);
   if (failed(pm.run(**module)))
     return fail("compilation failed");
 
@@ -173,10 +180,6 @@ int main(int argc, char **argv) {
       os << "\n";
     });
 
-  llvm::Expected<mbc::HostTarget> hostTarget = mbc::resolveHostTarget(cpuName);
-  if (!hostTarget)
-    return fail(llvm::Twine("--cpu=") + cpuName + ": " +
-                llvm::toString(hostTarget.takeError()));
   llvm::LLVMContext llvmContext;
   auto llvmModule = [&] {
     TimingScope scope = timing.nest("LLVM IR translation and optimization");

@@ -24,6 +24,10 @@ struct HostTarget {
 /// name.
 llvm::Expected<HostTarget> resolveHostTarget(llvm::StringRef cpu);
 
+/// The widest vector registers `target` has, in bits: 512 with AVX-512F,
+/// 256 with AVX2 and FMA, else 128.
+int64_t vectorBitsOf(const HostTarget &target);
+
 /// Translates an LLVM-dialect module to LLVM IR for `target` and optimizes it
 /// at -O`optLevel`.
 llvm::Expected<std::unique_ptr<llvm::Module>>
