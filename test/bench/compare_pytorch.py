@@ -2,7 +2,7 @@
 """CPU benchmark: mbc against the PyTorch reference in eager mode, measured side
 by side in one run on this machine with the same thread count.
 
-  compare_pytorch.py [--threads N] [--repeat R] [--models example,100m]
+  compare_pytorch.py [--threads N] [--repeat R] [--models example,100m] [--reuse-artifacts]
                      [--score-bytes 8192] [--generate 256,1024] [--work DIR]
 
 Prints medians and ratios (mbc / PyTorch, higher is better for mbc):
@@ -85,6 +85,8 @@ def main():
     parser.add_argument("--uncached-bytes", type=int, default=8)
     parser.add_argument("--work", default=os.path.join(ROOT, "build", "bench"))
     parser.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
+    parser.add_argument("--reuse-artifacts", action="store_true",
+                        help="use WORK/NAME.mbx when it exists instead of compiling")
     args = parser.parse_args()
     set_threads(args.threads)
     import numpy as np
@@ -108,7 +110,9 @@ def main():
     for label, model_dir in model_dirs(args):
         artifact = os.path.join(args.work, os.path.basename(model_dir) + ".mbx")
         start = time.perf_counter()
-        run([os.path.join(args.bin, "mbc"), model_dir, "-o", artifact])
+        reused = args.reuse_artifacts and os.path.exists(artifact)
+        if not reused:
+            run([os.path.join(args.bin, "mbc"), model_dir, "-o", artifact])
         compile_seconds = time.perf_counter() - start
         model = ref.load_model_dir(model_dir)
         rng = np.random.default_rng(0)
@@ -138,7 +142,10 @@ def main():
         torch_uncached = median_time(lambda: ref.generate_uncached(model, [], u, sampling.greedy()), 1, warmup=0)
         rows.append((label, f"generate (uncached ref, {u} B)", rows[-1][2], u / torch_uncached,
                      "MEGABYTE-pytorch style, no cache"))
-        print(f"{label}: compiled in {compile_seconds:.1f} s")
+        if reused:
+            print(f"{label}: reused {artifact} (--reuse-artifacts)")
+        else:
+            print(f"{label}: compiled in {compile_seconds:.1f} s")
 
     print()
     print(f"{'model':24} {'what':30} {'mbc B/s':>12} {'PyTorch B/s':>12} {'ratio':>8}  PyTorch mode")

@@ -30,11 +30,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 LLVM_BIN = "/usr/lib/llvm-22/bin"
 
 # The kjv-lucidrains example's GEMMs (global model: 129 positions, dim 256,
-# FFN 1024; local model: 128 patches x 9 positions, dim 128, FFN 512; patch
-# embedding 1024 -> 256), larger square-ish shapes, and decode shapes.
+# FFN 1024; local model: 128 patches x 9 positions, dim 128, FFN 512, run
+# per tile of 8 patches = 72 rows; patch embedding 1024 -> 256), the
+# ~100M-parameter model's (global: 129 positions, dim 1024, 8 x 64 heads,
+# FFN 4096; local: 1024 patches x 9 positions in tiles of 72 rows, dim 512,
+# FFN 2048), larger square-ish shapes, and decode shapes.
 DEFAULT_SHAPES = [
     (128, 256, 1024), (129, 1024, 256), (129, 256, 1024), (129, 256, 256),
     (1152, 512, 128), (1152, 128, 512), (1152, 256, 128), (1152, 128, 128),
+    (72, 512, 128), (72, 128, 512),
+    (129, 512, 1024), (129, 1024, 512), (129, 4096, 1024), (129, 1024, 4096),
+    (72, 512, 512), (72, 2048, 512), (72, 512, 2048),
+    (9216, 2048, 512), (9216, 512, 2048),
     (1024, 1024, 1024), (2048, 2048, 512), (1024, 4096, 1024),
     (4096, 1024, 4096), (8192, 256, 256),
     (1, 1024, 1024), (1, 4096, 4096), (8, 1024, 1024), (8, 4096, 4096),
