@@ -34,6 +34,11 @@ struct CpuPipelineOptions : mlir::PassPipelineOptions<CpuPipelineOptions> {
       *this, "min-iterations",
       llvm::cl::desc("fewest loop iterations per workgroup (mb-cpu-distribute)"),
       llvm::cl::init(131072)};
+  Option<int64_t> packMinRows{
+      *this, "pack-min-rows",
+      llvm::cl::desc("smallest M whose contraction reads a [K, N] copy of its "
+                     "[N, K] weight (mb-cpu-pack-contraction-operands)"),
+      llvm::cl::init(16)};
   Option<int64_t> vectorBits{
       *this, "vector-bits",
       llvm::cl::desc("vector register width in bits (0: this machine's)"),

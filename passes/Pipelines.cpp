@@ -48,7 +48,7 @@ void buildCpuTensorPipeline(OpPassManager &pm,
   pm.addPass(createCSEPass());
   // [N, K] weights of large contractions copied to [K, N] once per call,
   // before any workgroup distribution (which would copy them per workgroup).
-  pm.addPass(createCpuPackContractionOperands());
+  pm.addPass(createCpuPackContractionOperands({options.packMinRows}));
   // Packs of weights read inside a tile loop are made once, outside it.
   pm.addPass(createLoopInvariantCodeMotionPass());
   // --- Workgroup distribution (passes/CPU, DESIGN.md's dispatch model):

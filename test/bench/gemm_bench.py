@@ -245,13 +245,14 @@ def build_harness(work):
     return ctypes.CDLL(library, mode=ctypes.RTLD_GLOBAL)
 
 
-def compile_gemm(mbc_opt, work, m, n, k):
+def compile_gemm(mbc_opt, work, m, n, k, pipeline_options=""):
     """Returns (shared object path, seconds spent compiling)."""
     stem = os.path.join(work, f"gemm_{m}x{n}x{k}")
     with open(stem + ".mlir", "w") as f:
         f.write(MLIR_TEMPLATE.format(M=m, N=n, K=k))
     start = time.time()
-    run([mbc_opt, stem + ".mlir", "--mbc-cpu-pipeline", "-o", stem + ".llvm.mlir"])
+    pipeline = "--mbc-cpu-pipeline" + (f"={pipeline_options}" if pipeline_options else "")
+    run([mbc_opt, stem + ".mlir", pipeline, "-o", stem + ".llvm.mlir"])
     run([f"{LLVM_BIN}/mlir-translate", "--mlir-to-llvmir", stem + ".llvm.mlir",
          "-o", stem + ".ll"])
     run([f"{LLVM_BIN}/opt", "-O3", "-mcpu=native", stem + ".ll", "-o", stem + ".bc"])
@@ -275,6 +276,8 @@ def main():
     parser.add_argument("--shapes", help="comma-separated MxNxK (default: model, "
                         "large and decode shapes)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--pipeline-options", default="",
+                        help="options of mbc-cpu-pipeline, e.g. 'pack-min-rows=256'")
     parser.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"),
                         help="folder with mbc-opt")
     args = parser.parse_args()
@@ -310,7 +313,7 @@ def main():
               f"{'max rel err':>11} {'compile s':>9}")
         ratios = []
         for m, n, k in shapes:
-            library, compile_seconds = compile_gemm(mbc_opt, work, m, n, k)
+            library, compile_seconds = compile_gemm(mbc_opt, work, m, n, k, args.pipeline_options)
             gemm = ctypes.CDLL(library)
             entry = ctypes.cast(gemm.mbc_entry_gemm, ctypes.c_void_p)
             generator = torch.Generator().manual_seed(0)
