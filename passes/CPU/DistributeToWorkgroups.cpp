@@ -66,6 +66,38 @@ bool reusesOperandAcrossRows(linalg::LinalgOp op) {
   return false;
 }
 
+/// Bytes of the largest input of rank >= 2 of a reduction `op` that its
+/// outermost parallel loop (the rows) does not index (a weight, read for
+/// every row), and of the largest input that it does index (the rows);
+/// zeros for an op without reductions.
+std::pair<int64_t, int64_t> inputBytes(linalg::LinalgOp op) {
+  if (op.getNumReductionLoops() == 0)
+    return {0, 0};
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  auto outer = llvm::find(iterators, utils::IteratorType::parallel);
+  if (outer == iterators.end())
+    return {0, 0};
+  unsigned rowLoop = std::distance(iterators.begin(), outer);
+  int64_t weightBytes = 0, rowBytes = 0;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(input);
+    auto type = dyn_cast<RankedTensorType>(input->get().getType());
+    if (map.getNumResults() < 2 || !type || !type.hasStaticShape())
+      continue;
+    int64_t bytes = type.getNumElements() * type.getElementTypeBitWidth() / 8;
+    int64_t &largest = map.isFunctionOfDim(rowLoop) ? rowBytes : weightBytes;
+    largest = std::max(largest, bytes);
+  }
+  return {weightBytes, rowBytes};
+}
+
+/// A reused operand (a weight) above this size and larger than the rows is
+/// not re-read by every row workgroup: such ops are split along the columns
+/// first, so each workgroup streams only its own part of the weight and all
+/// of the (smaller) rows. Skinny contractions of large weights (the global
+/// model's 129 positions against 4096 x 1024 FFN weights) need it.
+constexpr int64_t kLargeReusedOperandBytes = 4 << 20;
+
 /// The linalg producers a workgroup of `op` is expected to absorb: those
 /// whose one result has `op` as its only user, transitively.
 void collectFusionGroup(linalg::LinalgOp op,
@@ -120,9 +152,13 @@ SmallVector<int64_t> chooseWorkgroupTiles(linalg::LinalgOp op,
   collectFusionGroup(op, group);
   int64_t iterations = 0;
   bool rowReuse = false;
+  bool columnsFirst = false;
   for (linalg::LinalgOp member : group) {
     iterations += staticIterations(member);
     rowReuse |= reusesOperandAcrossRows(member);
+    auto [weightBytes, rowBytes] = inputBytes(member);
+    columnsFirst |=
+        weightBytes > kLargeReusedOperandBytes && weightBytes > rowBytes;
   }
   int64_t wanted = std::min(targetWorkgroups,
                             iterations / std::max<int64_t>(minIterations, 1));
@@ -138,9 +174,18 @@ SmallVector<int64_t> chooseWorkgroupTiles(linalg::LinalgOp op,
 
   // Outer loops first, for large contiguous tiles; inner loops are split
   // only while the outer ones give fewer than half the workgroups wanted.
+  // With a large weight, inner (column) loops first: row workgroups would
+  // each stream all of it.
+  SmallVector<unsigned> order;
+  for (unsigned loop = 0; loop < extents.size(); ++loop)
+    order.push_back(loop);
+  if (columnsFirst)
+    std::reverse(order.begin(), order.end());
   SmallVector<int64_t> tiles(extents.size(), 0);
   bool distributed = false;
-  for (unsigned loop = 0; loop < extents.size() && wanted >= 2; ++loop) {
+  for (unsigned loop : order) {
+    if (wanted < 2)
+      break;
     if (iterators[loop] != utils::IteratorType::parallel)
       continue;
     int64_t granule = loop == contiguousLoop ? kContiguousGranule

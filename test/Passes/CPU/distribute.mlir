@@ -174,3 +174,35 @@ func.func @matmul_epilogue(%a: tensor<256x512xf32>, %b: tensor<512x256xf32>, %bi
 // CHECK: scf.forall.in_parallel
 // CHECK-NOT: linalg.
 // CHECK: return
+
+// -----
+
+// A skinny contraction of a large weight (16 MB, larger than its 129 rows):
+// split along the columns, so each workgroup streams only its part of the
+// weight (row workgroups would each read all of it).
+
+func.func @large_weight_columns(%a: tensor<129x1024xf32>, %b: tensor<1024x4096xf32>) -> tensor<129x4096xf32> {
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<129x4096xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<129x4096xf32>) -> tensor<129x4096xf32>
+  %product = linalg.matmul ins(%a, %b : tensor<129x1024xf32>, tensor<1024x4096xf32>) outs(%init : tensor<129x4096xf32>) -> tensor<129x4096xf32>
+  return %product : tensor<129x4096xf32>
+}
+// CHECK-LABEL: func.func @large_weight_columns
+// CHECK: scf.forall (%{{.*}}) = (0) to (4096) step (128)
+// CHECK: mb.workgroup_tiles = array<i64: 0, 128, 0>
+
+// -----
+
+// The same weight against more rows than it has bytes: rows first.
+
+func.func @large_weight_rows(%a: tensor<8192x1024xf32>, %b: tensor<1024x4096xf32>) -> tensor<8192x4096xf32> {
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<8192x4096xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<8192x4096xf32>) -> tensor<8192x4096xf32>
+  %product = linalg.matmul ins(%a, %b : tensor<8192x1024xf32>, tensor<1024x4096xf32>) outs(%init : tensor<8192x4096xf32>) -> tensor<8192x4096xf32>
+  return %product : tensor<8192x4096xf32>
+}
+// CHECK-LABEL: func.func @large_weight_rows
+// CHECK: scf.forall (%{{.*}}) = (0) to (8192) step (256)
+// CHECK: mb.workgroup_tiles = array<i64: 256, 0, 0>
