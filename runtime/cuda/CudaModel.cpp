@@ -103,8 +103,9 @@ DeviceBuffer CudaModel::allocate(const std::string &what,
        path_ + ": cannot allocate " + std::to_string(bytes) +
            " bytes of device memory for " + what + " (" +
            driver_->describe("cuMemAlloc_v2", result) + ")" + memory +
-           "; the model's weights hold " + std::to_string(deviceBytes()) +
-           " bytes");
+           (deviceBytes() ? "; the model's weights hold " +
+                                std::to_string(deviceBytes()) + " bytes"
+                          : std::string()));
 }
 
 void CudaModel::loadModule(const uint8_t *code) {

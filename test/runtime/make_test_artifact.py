@@ -6,6 +6,14 @@ without the compiler. The artifacts follow docs/artifact.md; the entry points
 are the fake ones of fake_entries.c (symbols "fake_<entry>"), each of which
 reads its sizes from its first weight, "<entry>.dims" (F32). Options that
 break an artifact on purpose start with --bad-/--st-/--meta-. Python stdlib only.
+
+With --cuda the artifact also gets META.cuda and a CUDA_CODE section
+(docs/cuda.md) for the fake driver of fake_cuda_driver.c: the images are
+text naming the kernels (never run on a GPU), and the plans compute, through
+the fake driver's copies, fills and two host-side kernels:
+  score:  logp = -1 everywhere except row t = 0 of each window, which is -2
+  head:   logp = -10 everywhere except logp[65] ("A") = head.dims[1] (= V)
+  step_s: hidden = token;  embed_s, project_s: outputs zeroed.
 """
 
 import argparse
@@ -100,6 +108,84 @@ def describe_model(args):
     return meta, weights
 
 
+F32_BITS = {-1.0: 0xBF800000, -2.0: 0xC0000000, -10.0: 0xC1200000}
+FAKE_KERNELS = [
+    {"name": "fake_copy_f32", "params": ["ptr", "ptr", "i64"], "block": [32, 1, 1],
+     "shared_bytes": 0, "registers": 16},
+    {"name": "fake_tensor_map_check", "params": ["tensor_map", "ptr", "i64"],
+     "block": [1, 1, 1], "shared_bytes": 0},
+]
+
+
+def arg_index(entry, name):
+    return next(i for i, a in enumerate(entry["args"]) if a.get("name") == name)
+
+
+def arg_bytes(arg):
+    count = 1
+    for d in arg["shape"]:
+        count *= d
+    return count * (8 if arg["dtype"] == "i64" else 4)
+
+
+def fill(dst, nbytes, value):
+    return {"fill": {"dst": dst, "bytes": nbytes, "value": value}}
+
+
+def cuda_plan(entry, vocab):
+    """The plan of one entry point (see the module docstring)."""
+    name = entry["name"]
+    outputs = [i for i, a in enumerate(entry["args"]) if a["kind"] == "output"]
+    if name == "score":
+        logp = arg_index(entry, "logp")
+        rows = entry["args"][logp]["shape"][0] * entry["args"][logp]["shape"][1]
+        window = entry["args"][logp]["shape"][1]
+        steps = [fill({"arg": logp}, arg_bytes(entry["args"][logp]), F32_BITS[-1.0]),
+                 fill({"temp": 0}, 4 * vocab, F32_BITS[-2.0])]
+        for row in range(0, rows, window):
+            steps.append({"launch": "fake_copy_f32", "grid": [1, 1, 1],
+                          "args": [{"arg": logp, "offset": 4 * vocab * row}, {"temp": 0},
+                                   {"i64": vocab}]})
+        steps.append({"launch": "fake_tensor_map_check", "grid": [1, 1, 1],
+                      "args": [{"tensor_map": {"base": {"arg": logp}, "dtype": "f32",
+                                               "dims": [vocab, rows], "strides_bytes": [4 * vocab],
+                                               "box": [4, 1], "swizzle": 0}},
+                               {"arg": logp}, {"i64": vocab}]})
+        return {"arena_bytes": (4 * vocab + 255) // 256 * 256, "steps": steps}
+    if name == "head":
+        logp = arg_index(entry, "logp")
+        return {"arena_bytes": 0, "steps": [
+            fill({"arg": logp}, 4 * vocab, F32_BITS[-10.0]),
+            {"launch": "fake_copy_f32", "grid": [1, 1, 1],
+             "args": [{"arg": logp, "offset": 4 * 65}, {"arg": 1, "offset": 4}, {"i64": 1}]}]}
+    steps = [fill({"arg": i}, arg_bytes(entry["args"][i]), 0) for i in outputs]
+    if name.startswith("step_"):
+        token, hidden = arg_index(entry, "token"), arg_index(entry, "hidden")
+        steps.append({"copy": {"dst": {"arg": hidden}, "src": {"arg": token, "offset": 0},
+                               "bytes": arg_bytes(entry["args"][token])}})
+    return {"arena_bytes": 0, "steps": steps}
+
+
+def add_cuda(meta, args):
+    """Adds META.cuda and returns the CUDA_CODE section's bytes."""
+    code = bytearray()
+    images = []
+    for spec in args.cuda_images.split(","):
+        arch, image_format = spec.split(":")
+        text = f"// fake {image_format} for {arch} (test only)\n.version 8.0\n.target {arch}\n"
+        text += "".join(f".entry {k['name']}\n" for k in FAKE_KERNELS) + args.cuda_image_extra
+        data = (b"\x7fELF" if image_format == "cubin" else b"") + text.encode()
+        offset = align(len(code))
+        code += b"\0" * (offset - len(code)) + data
+        images.append({"arch": arch, "format": image_format, "offset": offset, "size": len(data)})
+    archs = sorted({image["arch"] for image in images})
+    meta["targets"].append({"kind": "cuda", "archs": archs, "ptx_isa": "8.0"})
+    vocab = meta["model"]["vocab_size"]
+    meta["cuda"] = {"images": images, "kernels": FAKE_KERNELS,
+                    "plans": {e["name"]: cuda_plan(e, vocab) for e in meta["entry_points"]}}
+    return bytes(code)
+
+
 def parse_path(path):
     """'a.b[2].c' -> ['a', 'b', 2, 'c']."""
     keys = []
@@ -172,12 +258,15 @@ def build(args):
         weight_blob += b"\0" * (offset - len(weight_blob)) + raw
         meta["weights"]["tensors"].append({"name": name, "dtype": "F32", "shape": [len(weights[name])],
                                            "offset": offset, "size": len(raw)})
+    cuda_code = add_cuda(meta, args) if args.cuda else None
     edit_meta(meta, args.meta_set, args.meta_delete)
     meta_bytes = args.meta_raw.encode() if args.meta_raw is not None else json.dumps(meta, indent=1).encode()
     with open(args.code, "rb") as f:
         code = f.read()
 
     sections = [(META, meta_bytes), (CPU_CODE, code)]
+    if cuda_code is not None:
+        sections.append((CUDA_CODE, cuda_code))
     if args.weights == "embedded":
         sections.append((WEIGHTS, bytes(weight_blob)))
     else:
@@ -226,6 +315,10 @@ def main():
     parser.add_argument("--score-window", type=int, default=0, help="0: the model's length")
     parser.add_argument("--weights", choices=["embedded", "external"], default="embedded")
     parser.add_argument("--weights-file", default="weights.safetensors")
+    parser.add_argument("--cuda", action="store_true", help="add META.cuda and CUDA_CODE")
+    parser.add_argument("--cuda-images", default="sm_90a:cubin,sm_90a:ptx,sm_80:ptx",
+                        help="ARCH:cubin|ptx,... (with --cuda)")
+    parser.add_argument("--cuda-image-extra", default="", help="text appended to every image")
     parser.add_argument("--meta-set", action="append", default=[], help="PATH=JSON")
     parser.add_argument("--meta-delete", action="append", default=[], help="PATH")
     parser.add_argument("--meta-raw", help="META bytes instead of the JSON")
