@@ -31,8 +31,9 @@ using Stream = struct CUstream_st *;
 using Graph = struct CUgraph_st *;
 using GraphExec = struct CUgraphExec_st *;
 
-/// CUtensorMap: 128 opaque bytes, 64-byte aligned, passed by value.
-struct alignas(64) TensorMap {
+/// CUtensorMap: 128 opaque bytes, 128-byte aligned (as cuda.h declares it),
+/// passed by value.
+struct alignas(128) TensorMap {
   uint64_t opaque[16];
 };
 

@@ -163,6 +163,17 @@ TEST(CudaDriverLoading, DriverLacksAFunction) {
                  "lacks cuTensorMapEncodeTiled");
 }
 
+// The toolkit's stub libcuda.so exports the real driver's names (so every
+// versioned name CudaDriver resolves exists) and fails cuInit.
+TEST(CudaDriverLoading, ResolvesEveryNameInTheRealDriverStub) {
+#ifdef MBRT_TEST_CUDA_STUB_DRIVER
+  FakeDriver fake("device", "90", MBRT_TEST_CUDA_STUB_DRIVER);
+  expectNoDevice(makeArtifact("model.mbx", {"--cuda"}), "cuInit failed: ");
+#else
+  GTEST_SKIP() << "no CUDA toolkit stub libcuda.so here";
+#endif
+}
+
 TEST(CudaDriverLoading, NoDeviceComesBeforeTheArtifact) {
   FakeDriver fake("no-devices");
   expectNoDevice("/nonexistent/model.mbx", "reports 0 devices");
