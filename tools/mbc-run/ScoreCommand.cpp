@@ -109,6 +109,8 @@ int runScore(int argc, char **argv) {
                     : -totalLogprob / (double(input.size()) * std::log(2.0));
   if (arguments.has("--json")) {
     nlohmann::json report = {{"model", path},
+                             {"device",
+                              mbrt_model_device_description(loaded.model)},
                              {"input", arguments.text("--input", "")},
                              {"bytes", input.size()},
                              {"bits_per_byte", bitsPerByte},
