@@ -36,5 +36,7 @@ config.substitutions.append(
     ("%fake_cuda_driver", os.path.join(runtime_tests_obj, "fake_cuda_driver.so")))
 
 # The CUDA toolkit is optional; tests that need ptxas say REQUIRES: ptxas.
-if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
+ptxas = shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas"
+if os.path.exists(ptxas):
     config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))

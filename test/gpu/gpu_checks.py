@@ -8,7 +8,10 @@ Called by run_gpu_checks.sh (which builds mbc-run first); usable alone:
 
 DIR holds one folder per case from prepare_gpu_artifacts.sh: model.mbx
 (external weights), config.json and case.json (the make_model.py arguments).
-Per case:
+First a runtime smoke test that needs no code generator: test-only
+artifacts of make_test_artifact.py --cuda (PTX of a copy kernel and a
+tensor-map prefetch, plans with known results) score and generate on the
+real driver, through PTX JIT and, with ptxas, cubins. Then per case:
   1. model.safetensors is recreated with test/reference/make_model.py, and
      the PyTorch reference (test/reference/megabyte_ref.py, float32 on the
      CPU, weights as stored) computes the expected log-probs;
@@ -325,6 +328,47 @@ def run_case(case_dir, args):
     return result
 
 
+def runtime_smoke(work):
+    """libmbrt on the real driver, independent of mbc's CUDA code generator:
+    make_test_artifact.py --cuda artifacts (TEST DATA: PTX of a copy kernel
+    and a tensor-map prefetch; plans of fills, copies and launches) whose
+    results are known: score of "hello" = 7 / (5 ln 2) bits per byte, greedy
+    continuation "AAA" (docs in make_test_artifact.py)."""
+    script = os.path.join(ROOT, "test", "runtime", "make_test_artifact.py")
+    ptxas = shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas"
+    variants = {"ptx-jit": ["--cuda-images", "sm_80:ptx"]}
+    if os.path.exists(ptxas):
+        variants["cubin"] = ["--cuda-images", "sm_90a:cubin,sm_80:cubin,sm_90a:ptx,sm_80:ptx",
+                             "--ptxas", ptxas]
+    input_path = os.path.join(work, "hello.txt")
+    with open(input_path, "wb") as f:
+        f.write(b"hello")
+    expected_bpb = 7 / (5 * math.log(2))
+    results = {}
+    for name, options in variants.items():
+        artifact = os.path.join(work, f"smoke-{name}.mbx")
+        result = {}
+        try:
+            run([sys.executable, script, "--cuda", "-o", artifact] + options)
+            info = run([MBC_RUN, "info", artifact, "--device=cuda"]).decode()
+            result["device"] = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                                     if line.startswith("device:")), None)
+            score = json.loads(run([MBC_RUN, "score", artifact, "--device=cuda",
+                                    "--input", input_path, "--json"]))
+            result["bits_per_byte"] = score["bits_per_byte"]
+            result["generated"] = run([MBC_RUN, "generate", artifact, "--device=cuda",
+                                       "--prompt", "h", "-n", "3", "--greedy"]).decode(errors="replace")
+            result["passed"] = (abs(score["bits_per_byte"] - expected_bpb) < 1e-6
+                                and result["generated"] == "AAA")
+        except NoCudaDevice as error:
+            result.update({"passed": False, "no_cuda_device": True, "error": str(error)})
+        except Exception as error:
+            result.update({"passed": False, "error": f"{type(error).__name__}: {error}"[:2000]})
+        results[name] = result
+    return {"expected": {"bits_per_byte": expected_bpb, "generated": "AAA"}, "variants": results,
+            "passed": all(r["passed"] for r in results.values())}
+
+
 def environment():
     info = {"hostname": socket.gethostname(), "platform": platform.platform(),
             "python": sys.version.split()[0]}
@@ -389,6 +433,11 @@ def main():
         write("build_failed", "the runtime-only build failed: see build.log_tail")
         print(f"gpu_checks: build failed (report {args.report})", file=sys.stderr)
         return 2
+    with tempfile.TemporaryDirectory() as work:
+        report["runtime_smoke"] = runtime_smoke(work)
+    print(f"gpu_checks: runtime smoke (test kernels on the real driver): "
+          f"{'passed' if report['runtime_smoke']['passed'] else 'FAILED'}", file=sys.stderr)
+    write("running", "runtime smoke done")
     cases = sorted(d for d in (os.path.join(args.artifacts, n) for n in os.listdir(args.artifacts))
                    if os.path.exists(os.path.join(d, "case.json")))
     if not cases:
@@ -401,14 +450,19 @@ def main():
         write("running", f"{len(report['cases'])} of {len(cases)} cases done")
         print(f"gpu_checks: {result['name']}: {result['status']}"
               + (f": {result['errors'][0]}" if result["errors"] else ""), file=sys.stderr)
-    statuses = [case["status"] for case in report["cases"]]
-    if "no_cuda_device" in statuses:
-        first = next(case for case in report["cases"] if case["status"] == "no_cuda_device")
-        write("no_cuda_device", first["errors"][0])
+    no_device = [case["errors"][0] for case in report["cases"] if case["status"] == "no_cuda_device"]
+    no_device += [v["error"] for v in report["runtime_smoke"]["variants"].values()
+                  if v.get("no_cuda_device")]
+    if no_device:
+        write("no_cuda_device", no_device[0])
         return 3
     bad = [case["name"] for case in report["cases"] if case["status"] != "passed"]
-    if bad or args.unit_tests == "failed":
-        write("failed", f"failed: {', '.join(bad) or 'runtime unit tests'}")
+    if not report["runtime_smoke"]["passed"]:
+        bad.append("runtime smoke")
+    if args.unit_tests == "failed":
+        bad.append("runtime unit tests")
+    if bad:
+        write("failed", f"failed: {', '.join(bad)}")
         return 1
     write("passed", f"{len(cases)} cases passed")
     return 0

@@ -251,8 +251,7 @@ TEST(CudaMetadata, MalformedVariantsNameTheField) {
       {{"--meta-set", "cuda.images[1].offset=100"},
        {"cuda.images[1].offset: 100 is not 64-byte aligned"}},
       {{"--meta-set", "cuda.images[2].size=100000"},
-       {"cuda.images[2]: bytes [256, 100256) lie outside the CUDA_CODE "
-        "section"}},
+       {"cuda.images[2]: bytes [", ") lie outside the CUDA_CODE section of "}},
       {{"--meta-set", "cuda.images[0].size=\"12\""},
        {"cuda.images[0].size: expected an integer"}},
       {{"--meta-set", "cuda.images[1].arch=\"sm_90a\"",

@@ -11,7 +11,8 @@
  *               1 GiB). Copies and fills run at once, or are recorded while
  *               a stream captures and replayed by cuGraphLaunch. Modules
  *               load when the image does not hold "FAKE_JIT_ERROR"; a
- *               function exists when its name occurs in the image. Two
+ *               function exists when its name occurs in the image (PTX,
+ *               or an ELF cubin sized by its header). Two
  *               kernels compute (on the host):
  *                 fake_copy_f32(ptr dst, ptr src, i64 n): n floats
  *                 fake_tensor_map_check(tensor_map m, ptr base, i64 dim0):
@@ -21,6 +22,9 @@
  * fake_cuda_counter(name) reads counters for the tests.
  *
  *===----------------------------------------------------------------------===*/
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,20 +345,36 @@ CUresult cuMemsetD32Async(CUdeviceptr destination, unsigned value, size_t count,
 /*--- modules, functions, launches ---*/
 typedef struct Module {
   char *image;
+  size_t size;
 } Module;
+
+/* The driver finds a binary image's size in its ELF header; text (PTX, the
+   tests' stand-in cubins) ends at its NUL. */
+static size_t imageSize(const unsigned char *image) {
+  if (memcmp(image, "\x7f" "ELF", 4) != 0 || image[4] != 2 /* ELFCLASS64 */)
+    return strlen((const char *)image);
+  uint64_t sectionTable;
+  uint16_t entrySize, entries;
+  memcpy(&sectionTable, image + 0x28, 8);
+  memcpy(&entrySize, image + 0x3A, 2);
+  memcpy(&entries, image + 0x3C, 2);
+  return (size_t)(sectionTable + (uint64_t)entrySize * entries);
+}
 
 CUresult cuModuleLoadDataEx(Module **module, const void *image,
                             unsigned optionCount, int *options,
                             void **values) {
-  const char *text = (const char *)image;
-  if (strstr(text, "FAKE_JIT_ERROR")) {
+  size_t size = imageSize((const unsigned char *)image);
+  if (memmem(image, size, "FAKE_JIT_ERROR", 14)) {
     for (unsigned i = 0; i < optionCount; ++i)
       if (options[i] == 5) /* CU_JIT_ERROR_LOG_BUFFER */
         strcpy((char *)values[i], "ptxas fatal: fake JIT error");
     return INVALID_PTX;
   }
   *module = malloc(sizeof(Module));
-  (*module)->image = strdup(text);
+  (*module)->image = malloc(size);
+  memcpy((*module)->image, image, size);
+  (*module)->size = size;
   counters[MODULE_LOADS]++;
   return SUCCESS;
 }
@@ -367,8 +387,7 @@ CUresult cuModuleUnload(Module *module) {
 
 CUresult cuModuleGetFunction(const char **function, Module *module,
                              const char *name) {
-  const char *found = strstr(module->image, name);
-  if (!found)
+  if (!memmem(module->image, module->size, name, strlen(name)))
     return NOT_FOUND;
   *function = strdup(name); /* leaked: tests are short */
   return SUCCESS;

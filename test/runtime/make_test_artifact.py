@@ -8,9 +8,10 @@ reads its sizes from its first weight, "<entry>.dims" (F32). Options that
 break an artifact on purpose start with --bad-/--st-/--meta-. Python stdlib only.
 
 With --cuda the artifact also gets META.cuda and a CUDA_CODE section
-(docs/cuda.md) for the fake driver of fake_cuda_driver.c: the images are
-text naming the kernels (never run on a GPU), and the plans compute, through
-the fake driver's copies, fills and two host-side kernels:
+(docs/cuda.md): PTX of two tiny kernels (TEST DATA: a copy and a tensor-map
+prefetch, no model math) and, per entry point, plans that compute through
+copies, fills and those kernels, on the fake driver of fake_cuda_driver.c or
+on a real GPU (test/gpu runs them there):
   score:  logp = -1 everywhere except row t = 0 of each window, which is -2
   head:   logp = -10 everywhere except logp[65] ("A") = head.dims[1] (= V)
   step_s: hidden = token;  embed_s, project_s: outputs zeroed.
@@ -20,6 +21,8 @@ import argparse
 import json
 import os
 import struct
+import subprocess
+import tempfile
 
 MAGIC = b"MBX\0\r\n\x1a\n"
 META, CPU_CODE, WEIGHTS, CUDA_CODE = 1, 2, 3, 4
@@ -166,15 +169,89 @@ def cuda_plan(entry, vocab):
     return {"arena_bytes": 0, "steps": steps}
 
 
+PTX_COPY_F32 = """
+.visible .entry fake_copy_f32(
+\t.param .u64 destination,
+\t.param .u64 source,
+\t.param .u64 count)
+{
+\t.reg .pred %done;
+\t.reg .b32 %thread, %threads, %block, %blocks;
+\t.reg .b64 %to, %from, %n, %i, %stride, %offset, %address;
+\t.reg .f32 %value;
+\tld.param.u64 %to, [destination];
+\tld.param.u64 %from, [source];
+\tld.param.u64 %n, [count];
+\tcvta.to.global.u64 %to, %to;
+\tcvta.to.global.u64 %from, %from;
+\tmov.u32 %thread, %tid.x;
+\tmov.u32 %threads, %ntid.x;
+\tmov.u32 %block, %ctaid.x;
+\tmov.u32 %blocks, %nctaid.x;
+\tmad.wide.u32 %i, %block, %threads, 0;
+\tcvt.u64.u32 %offset, %thread;
+\tadd.u64 %i, %i, %offset;
+\tmul.wide.u32 %stride, %threads, %blocks;
+loop:
+\tsetp.ge.u64 %done, %i, %n;
+\t@%done bra exit;
+\tshl.b64 %offset, %i, 2;
+\tadd.u64 %address, %from, %offset;
+\tld.global.f32 %value, [%address];
+\tadd.u64 %address, %to, %offset;
+\tst.global.f32 [%address], %value;
+\tadd.u64 %i, %i, %stride;
+\tbra.uni loop;
+exit:
+\tret;
+}
+"""
+
+# A real GPU's tensor map is opaque: the kernel only prefetches it (sm_90+),
+# which a malformed by-value parameter would fault on.
+PTX_TENSOR_MAP_CHECK = """
+.visible .entry fake_tensor_map_check(
+\t.param .align 64 .b8 map[128],
+\t.param .u64 base,
+\t.param .u64 dim0)
+{
+%s\tret;
+}
+"""
+
+
+def kernels_ptx(arch, extra):
+    """TEST ONLY PTX of the FAKE_KERNELS for `arch` (sm_XY[a]); ptxas accepts it,
+    so the same artifact runs on the fake driver and on a real GPU."""
+    capability = int(arch[3:].rstrip("a"))
+    prefetch = "\tprefetch.param.tensormap [map];\n" if capability >= 90 else ""
+    return (f"// TEST ONLY: the kernels of make_test_artifact.py --cuda {extra}\n"
+            f".version {'8.0' if capability < 100 else '8.6'}\n.target {arch}\n"
+            ".address_size 64\n"
+            + PTX_COPY_F32 + PTX_TENSOR_MAP_CHECK % prefetch)
+
+
+def cubin(ptx, arch, ptxas):
+    """ptxas's cubin when a ptxas is given, else a stand-in only the fake driver loads."""
+    if not ptxas:
+        return b"\x7fELF // fake cubin (test only)\n" + ptx.encode()
+    with tempfile.TemporaryDirectory() as work:
+        source, binary = os.path.join(work, "k.ptx"), os.path.join(work, "k.cubin")
+        with open(source, "w") as f:
+            f.write(ptx)
+        subprocess.run([ptxas, f"-arch={arch}", source, "-o", binary], check=True)
+        with open(binary, "rb") as f:
+            return f.read()
+
+
 def add_cuda(meta, args):
     """Adds META.cuda and returns the CUDA_CODE section's bytes."""
     code = bytearray()
     images = []
     for spec in args.cuda_images.split(","):
         arch, image_format = spec.split(":")
-        text = f"// fake {image_format} for {arch} (test only)\n.version 8.0\n.target {arch}\n"
-        text += "".join(f".entry {k['name']}\n" for k in FAKE_KERNELS) + args.cuda_image_extra
-        data = (b"\x7fELF" if image_format == "cubin" else b"") + text.encode()
+        ptx = kernels_ptx(arch, args.cuda_image_extra)
+        data = cubin(ptx, arch, args.ptxas) if image_format == "cubin" else ptx.encode()
         offset = align(len(code))
         code += b"\0" * (offset - len(code)) + data
         images.append({"arch": arch, "format": image_format, "offset": offset, "size": len(data)})
@@ -261,10 +338,10 @@ def build(args):
     cuda_code = add_cuda(meta, args) if args.cuda else None
     edit_meta(meta, args.meta_set, args.meta_delete)
     meta_bytes = args.meta_raw.encode() if args.meta_raw is not None else json.dumps(meta, indent=1).encode()
-    with open(args.code, "rb") as f:
-        code = f.read()
-
-    sections = [(META, meta_bytes), (CPU_CODE, code)]
+    sections = [(META, meta_bytes)]
+    if args.code:
+        with open(args.code, "rb") as f:
+            sections.append((CPU_CODE, f.read()))
     if cuda_code is not None:
         sections.append((CUDA_CODE, cuda_code))
     if args.weights == "embedded":
@@ -303,7 +380,7 @@ def build(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--code", required=True, help="the fake entries' .so")
+    parser.add_argument("--code", help="the fake entries' .so (none: no CPU_CODE section)")
     parser.add_argument("-o", "--output", required=True)
     parser.add_argument("--architecture", default="megabyte-lucidrains",
                         choices=["megabyte", "megabyte-lucidrains"])
@@ -318,7 +395,10 @@ def main():
     parser.add_argument("--cuda", action="store_true", help="add META.cuda and CUDA_CODE")
     parser.add_argument("--cuda-images", default="sm_90a:cubin,sm_90a:ptx,sm_80:ptx",
                         help="ARCH:cubin|ptx,... (with --cuda)")
-    parser.add_argument("--cuda-image-extra", default="", help="text appended to every image")
+    parser.add_argument("--cuda-image-extra", default="",
+                        help="text for the images' first comment line (FAKE_JIT_ERROR: the "
+                             "fake driver fails to load them)")
+    parser.add_argument("--ptxas", help="assemble the cubin images with this ptxas")
     parser.add_argument("--meta-set", action="append", default=[], help="PATH=JSON")
     parser.add_argument("--meta-delete", action="append", default=[], help="PATH")
     parser.add_argument("--meta-raw", help="META bytes instead of the JSON")
