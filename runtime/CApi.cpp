@@ -177,8 +177,7 @@ mbrt_device mbrt_model_device(const mbrt_model *model) {
 }
 
 const char *mbrt_model_device_description(const mbrt_model *model) {
-  return model && model->model ? model->model->deviceDescription().c_str()
-                               : "";
+  return model && model->model ? model->model->deviceDescription().c_str() : "";
 }
 
 mbrt_session_options mbrt_session_default_options(void) {

@@ -1,4 +1,5 @@
-//===- MetaReader.h - typed access to META's JSON ----------------*- C++ -*-===//
+//===- MetaReader.h - typed access to META's JSON ----------------*- C++
+//-*-===//
 //
 // Every read names its JSON key path on failure ("model.mbx: META:
 // cuda.plans.score.steps[2].grid[0]: expected ..."), as MBRT_ERROR_FORMAT.
@@ -154,7 +155,8 @@ public:
                       std::to_string(value.size()));
     std::vector<int64_t> numbers;
     for (size_t i = 0; i < value.size(); ++i)
-      numbers.push_back(integer(value[i], indexPath(path, i), minimum, maximum));
+      numbers.push_back(
+          integer(value[i], indexPath(path, i), minimum, maximum));
     return numbers;
   }
 
@@ -168,7 +170,6 @@ public:
 private:
   std::string prefix_;
 };
-
 
 } // namespace mbrt
 

@@ -208,8 +208,9 @@ bool Model::chooseCuda(const mbrt_model_options &options,
       throw;
     if (!hasCpu)
       fail(MBRT_ERROR_NO_DEVICE,
-           path_ + ": the artifact holds CUDA code only (no CPU_CODE "
-                   "section), and there is " +
+           path_ +
+               ": the artifact holds CUDA code only (no CPU_CODE "
+               "section), and there is " +
                error.what());
     deviceDescription_ = std::string("cpu (") + error.what() + ")";
     return false;

@@ -60,7 +60,9 @@ public:
   EntryFunction function(const EntryPoint &entry) const;
 
   /// The device the model runs on: MBRT_DEVICE_CPU or MBRT_DEVICE_CUDA.
-  mbrt_device device() const { return cuda_ ? MBRT_DEVICE_CUDA : MBRT_DEVICE_CPU; }
+  mbrt_device device() const {
+    return cuda_ ? MBRT_DEVICE_CUDA : MBRT_DEVICE_CPU;
+  }
   /// "cpu", or "cuda: NVIDIA H200 (sm_90), sm_90a cubin"; with
   /// --device=auto's fall-back to the CPU, also why.
   const std::string &deviceDescription() const { return deviceDescription_; }

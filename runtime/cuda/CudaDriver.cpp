@@ -16,9 +16,9 @@ std::shared_ptr<CudaDriver> CudaDriver::load() {
   driver->handle_ = ::dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!driver->handle_) {
     const char *reason = ::dlerror();
-    fail(MBRT_ERROR_NO_DEVICE,
-         "no CUDA device: the CUDA driver " + library + " cannot be loaded (" +
-             (reason ? reason : "unknown reason") + ")");
+    fail(MBRT_ERROR_NO_DEVICE, "no CUDA device: the CUDA driver " + library +
+                                   " cannot be loaded (" +
+                                   (reason ? reason : "unknown reason") + ")");
   }
 #define MBRT_CUDA_RESOLVE(member, symbol, type)                                \
   driver->member = reinterpret_cast<type>(::dlsym(driver->handle_, symbol));   \
@@ -40,10 +40,9 @@ std::shared_ptr<CudaDriver> CudaDriver::load() {
   return driver;
 }
 
-CudaDriver::~CudaDriver() {
-  if (handle_)
-    ::dlclose(handle_);
-}
+// The library stays loaded: the real driver keeps threads and atexit
+// handlers that must not outlive its code, and dlopen counts references.
+CudaDriver::~CudaDriver() = default;
 
 std::string CudaDriver::describe(const char *call, Result result) const {
   const char *name = nullptr;

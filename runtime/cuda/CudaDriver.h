@@ -21,8 +21,8 @@ namespace mbrt {
 namespace cuda {
 
 // cuda.h's types and the few enum values the backend passes.
-using Result = int;      // CUresult
-using Device = int;      // CUdevice
+using Result = int;                       // CUresult
+using Device = int;                       // CUdevice
 using DevicePointer = unsigned long long; // CUdeviceptr
 using Context = struct CUctx_st *;
 using Module = struct CUmod_st *;
@@ -37,22 +37,22 @@ struct alignas(128) TensorMap {
   uint64_t opaque[16];
 };
 
-constexpr Result success = 0;                  // CUDA_SUCCESS
-constexpr Result errorOutOfMemory = 2;         // CUDA_ERROR_OUT_OF_MEMORY
-constexpr int attributeComputeMajor = 75;      // ..._COMPUTE_CAPABILITY_MAJOR
-constexpr int attributeComputeMinor = 76;      // ..._COMPUTE_CAPABILITY_MINOR
-constexpr int attributeMaxSharedOptIn = 97;    // ..._SHARED_MEMORY_PER_BLOCK_OPTIN
-constexpr int functionMaxDynamicShared = 8;    // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_...
-constexpr int jitErrorLogBuffer = 5;           // CU_JIT_ERROR_LOG_BUFFER
-constexpr int jitErrorLogBufferSize = 6;       // CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES
-constexpr unsigned streamNonBlocking = 1;      // CU_STREAM_NON_BLOCKING
-constexpr int captureModeThreadLocal = 1;      // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL
-constexpr int tensorMapFloat16 = 6;            // CU_TENSOR_MAP_DATA_TYPE_FLOAT16
-constexpr int tensorMapFloat32 = 7;            // CU_TENSOR_MAP_DATA_TYPE_FLOAT32
-constexpr int tensorMapBFloat16 = 9;           // CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
-constexpr int tensorMapInterleaveNone = 0;     // CU_TENSOR_MAP_INTERLEAVE_NONE
-constexpr int tensorMapL2Promotion128 = 2;     // CU_TENSOR_MAP_L2_PROMOTION_L2_128B
-constexpr int tensorMapOutOfBoundsZero = 0;    // CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE
+constexpr Result success = 0;               // CUDA_SUCCESS
+constexpr Result errorOutOfMemory = 2;      // CUDA_ERROR_OUT_OF_MEMORY
+constexpr int attributeComputeMajor = 75;   // ..._COMPUTE_CAPABILITY_MAJOR
+constexpr int attributeComputeMinor = 76;   // ..._COMPUTE_CAPABILITY_MINOR
+constexpr int attributeMaxSharedOptIn = 97; // ..._SHARED_MEMORY_PER_BLOCK_OPTIN
+constexpr int functionMaxDynamicShared = 8; // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_...
+constexpr int jitErrorLogBuffer = 5;        // CU_JIT_ERROR_LOG_BUFFER
+constexpr int jitErrorLogBufferSize = 6;  // CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES
+constexpr unsigned streamNonBlocking = 1; // CU_STREAM_NON_BLOCKING
+constexpr int captureModeThreadLocal = 1; // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL
+constexpr int tensorMapFloat16 = 6;       // CU_TENSOR_MAP_DATA_TYPE_FLOAT16
+constexpr int tensorMapFloat32 = 7;       // CU_TENSOR_MAP_DATA_TYPE_FLOAT32
+constexpr int tensorMapBFloat16 = 9;      // CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+constexpr int tensorMapInterleaveNone = 0; // CU_TENSOR_MAP_INTERLEAVE_NONE
+constexpr int tensorMapL2Promotion128 = 2; // CU_TENSOR_MAP_L2_PROMOTION_L2_128B
+constexpr int tensorMapOutOfBoundsZero = 0; // CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE
 
 // Every driver entry point the backend calls: member, exported symbol,
 // signature. The exported names carry the version suffixes cuda.h's macros
@@ -65,7 +65,8 @@ constexpr int tensorMapOutOfBoundsZero = 0;    // CU_TENSOR_MAP_FLOAT_OOB_FILL_N
   X(deviceGetCount, "cuDeviceGetCount", Result (*)(int *))                     \
   X(deviceGet, "cuDeviceGet", Result (*)(Device *, int))                       \
   X(deviceGetName, "cuDeviceGetName", Result (*)(char *, int, Device))         \
-  X(deviceGetAttribute, "cuDeviceGetAttribute", Result (*)(int *, int, Device))\
+  X(deviceGetAttribute, "cuDeviceGetAttribute",                                \
+    Result (*)(int *, int, Device))                                            \
   X(deviceTotalMem, "cuDeviceTotalMem_v2", Result (*)(size_t *, Device))       \
   X(primaryContextRetain, "cuDevicePrimaryCtxRetain",                          \
     Result (*)(Context *, Device))                                             \

@@ -46,12 +46,11 @@ CudaEntryCall::CudaEntryCall(CudaSessionState &session,
     if (arg.kind == ArgKind::Weight) {
       addresses_[i] = model_.weight(arg.weightIndex);
     } else if (arg.kind != ArgKind::Context) {
-      buffers_[i] = model_.allocate("argument \"" + arg.name +
-                                        "\" of entry point \"" + entry.name +
-                                        "\" (this session already holds " +
-                                        std::to_string(session.deviceBytes()) +
-                                        " bytes)",
-                                    sizes_[i]);
+      buffers_[i] =
+          model_.allocate("argument \"" + arg.name + "\" of entry point \"" +
+                              entry.name + "\" (this session already holds " +
+                              std::to_string(session.deviceBytes()) + " bytes)",
+                          sizes_[i]);
       session.deviceBytes() += sizes_[i];
       addresses_[i] = buffers_[i].address();
     }
@@ -119,17 +118,19 @@ void CudaEntryCall::prepareLaunch(const PlanStep &step, Launch &launch) {
       const TensorMapSpec &spec = arg.map;
       std::vector<uint32_t> elementStrides(spec.dims.size(), 1);
       TensorMap &encoded = launch.maps[map++];
-      driver_.check(
-          driver_.tensorMapEncodeTiled(
-              &encoded, spec.dataType, uint32_t(spec.dims.size()),
-              reinterpret_cast<void *>(uintptr_t(resolve(spec.base))),
-              spec.dims.data(), spec.stridesBytes.data(), spec.box.data(),
-              elementStrides.data(), tensorMapInterleaveNone, spec.swizzle,
-              tensorMapL2Promotion128, tensorMapOutOfBoundsZero),
-          "cuTensorMapEncodeTiled",
-          where() + ": META " + step.jsonPath + ".args[" + std::to_string(i) +
-              "]",
-          MBRT_ERROR_CODE);
+      driver_.check(driver_.tensorMapEncodeTiled(
+                        &encoded, spec.dataType, uint32_t(spec.dims.size()),
+                        // A device address, as the driver's API types it.
+                        // NOLINTNEXTLINE(performance-no-int-to-ptr)
+                        reinterpret_cast<void *>(uintptr_t(resolve(spec.base))),
+                        spec.dims.data(), spec.stridesBytes.data(),
+                        spec.box.data(), elementStrides.data(),
+                        tensorMapInterleaveNone, spec.swizzle,
+                        tensorMapL2Promotion128, tensorMapOutOfBoundsZero),
+                    "cuTensorMapEncodeTiled",
+                    where() + ": META " + step.jsonPath + ".args[" +
+                        std::to_string(i) + "]",
+                    MBRT_ERROR_CODE);
       launch.params[i] = &encoded;
       break;
     }
@@ -145,11 +146,11 @@ void CudaEntryCall::enqueuePlan() {
     switch (step.kind) {
     case PlanStep::Launch: {
       Launch &launch = launches_[s];
-      driver_.check(driver_.launchKernel(
-                        launch.function, launch.grid[0], launch.grid[1],
-                        launch.grid[2], launch.block[0], launch.block[1],
-                        launch.block[2], launch.sharedBytes, stream,
-                        launch.params.data(), nullptr),
+      driver_.check(driver_.launchKernel(launch.function, launch.grid[0],
+                                         launch.grid[1], launch.grid[2],
+                                         launch.block[0], launch.block[1],
+                                         launch.block[2], launch.sharedBytes,
+                                         stream, launch.params.data(), nullptr),
                     "cuLaunchKernel",
                     what + " (kernel \"" +
                         model_.metadata().kernels[step.kernel].name + "\")",
@@ -158,16 +159,15 @@ void CudaEntryCall::enqueuePlan() {
     }
     case PlanStep::Copy:
       if (step.bytes)
-        driver_.check(driver_.copyDeviceToDeviceAsync(
-                          resolve(step.destination), resolve(step.source),
-                          step.bytes, stream),
+        driver_.check(driver_.copyDeviceToDeviceAsync(resolve(step.destination),
+                                                      resolve(step.source),
+                                                      step.bytes, stream),
                       "cuMemcpyDtoDAsync_v2", what, MBRT_ERROR_INTERNAL);
       break;
     case PlanStep::Fill:
       if (step.bytes)
         driver_.check(driver_.memset32Async(resolve(step.destination),
-                                            step.value, step.bytes / 4,
-                                            stream),
+                                            step.value, step.bytes / 4, stream),
                       "cuMemsetD32Async", what, MBRT_ERROR_INTERNAL);
       break;
     }
@@ -206,8 +206,8 @@ void CudaEntryCall::run() {
                     where() + ": input \"" + entry_.args[i].name + "\"",
                     MBRT_ERROR_INTERNAL);
   if (graph_)
-    driver_.check(driver_.graphLaunch(graph_, stream), "cuGraphLaunch",
-                  where(), MBRT_ERROR_INTERNAL);
+    driver_.check(driver_.graphLaunch(graph_, stream), "cuGraphLaunch", where(),
+                  MBRT_ERROR_INTERNAL);
   else
     enqueuePlan();
   for (size_t i = 0; i < entry_.args.size(); ++i)
@@ -226,11 +226,11 @@ void CudaEntryCall::resetState() {
   model_.makeCurrent();
   for (size_t i = 0; i < entry_.args.size(); ++i)
     if (entry_.args[i].kind == ArgKind::InOut && sizes_[i])
-      driver_.check(driver_.memset8Async(addresses_[i], 0, sizes_[i],
-                                         session_.stream()),
-                    "cuMemsetD8Async",
-                    where() + ": inout \"" + entry_.args[i].name + "\"",
-                    MBRT_ERROR_INTERNAL);
+      driver_.check(
+          driver_.memset8Async(addresses_[i], 0, sizes_[i], session_.stream()),
+          "cuMemsetD8Async",
+          where() + ": inout \"" + entry_.args[i].name + "\"",
+          MBRT_ERROR_INTERNAL);
 }
 
 } // namespace mbrt

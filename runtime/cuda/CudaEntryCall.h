@@ -1,4 +1,5 @@
-//===- CudaEntryCall.h - one entry point's plan run on a session -*- C++ -*-===//
+//===- CudaEntryCall.h - one entry point's plan run on a session -*- C++
+//-*-===//
 //
 // The CUDA counterpart of calling a compiled CPU function: the session's
 // host buffers of the entry's inputs go to device buffers, the plan's steps
@@ -61,9 +62,9 @@ private:
     cuda::Function function = nullptr;
     std::array<uint32_t, 3> grid{}, block{};
     uint32_t sharedBytes = 0;
-    std::vector<uint64_t> scalars;       // one slot per parameter
-    std::vector<cuda::TensorMap> maps;   // tensor_map parameters
-    std::vector<void *> params;          // what cuLaunchKernel reads
+    std::vector<uint64_t> scalars;     // one slot per parameter
+    std::vector<cuda::TensorMap> maps; // tensor_map parameters
+    std::vector<void *> params;        // what cuLaunchKernel reads
   };
 
   cuda::DevicePointer resolve(const BufferRef &ref) const;
@@ -77,11 +78,11 @@ private:
   const cuda::CudaDriver &driver_;
   const EntryPoint &entry_;
   const CudaPlan &plan_;
-  std::vector<uint8_t *> host_;                 // per argument
-  std::vector<uint64_t> sizes_;                 // per argument, bytes
-  std::vector<DeviceBuffer> buffers_;           // inputs, outputs, inouts
-  std::vector<cuda::DevicePointer> addresses_;  // per argument
-  std::vector<Launch> launches_;                // per step (Launch steps)
+  std::vector<uint8_t *> host_;                // per argument
+  std::vector<uint64_t> sizes_;                // per argument, bytes
+  std::vector<DeviceBuffer> buffers_;          // inputs, outputs, inouts
+  std::vector<cuda::DevicePointer> addresses_; // per argument
+  std::vector<Launch> launches_;               // per step (Launch steps)
   cuda::GraphExec graph_ = nullptr;
 };
 

@@ -18,7 +18,8 @@ bool parseCudaArch(const std::string &text, CudaArch &arch) {
   if (text.compare(0, 3, "sm_") != 0)
     return false;
   size_t end = 3;
-  while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end])))
+  while (end < text.size() &&
+         std::isdigit(static_cast<unsigned char>(text[end])))
     ++end;
   if (end == 3 || end - 3 > 3 || text[3] == '0')
     return false;
@@ -85,7 +86,7 @@ namespace {
 
 constexpr int64_t maxBytes = int64_t(1) << 40;
 /// Hopper's largest opt-in shared memory per block (227 KiB).
-constexpr int64_t maxSharedBytes = 227 * 1024;
+constexpr int64_t maxSharedBytes = int64_t(227) * 1024;
 
 const char *paramName(KernelParam param) {
   switch (param) {
@@ -114,7 +115,8 @@ public:
 
   CudaPlan parse(const json &plan, const std::string &path) {
     CudaPlan result;
-    result.arenaBytes = reader_.integerAt(plan, path, "arena_bytes", 0, maxBytes);
+    result.arenaBytes =
+        reader_.integerAt(plan, path, "arena_bytes", 0, maxBytes);
     arenaBytes_ = result.arenaBytes;
     std::string stepsPath = keyPath(path, "steps");
     const json &steps = reader_.arrayAt(plan, path, "steps");
@@ -126,12 +128,14 @@ public:
 private:
   PlanStep parseStep(const json &step, const std::string &path) {
     if (!step.is_object())
-      reader_.error(path, "expected an object, got " + MetaReader::describe(step));
+      reader_.error(path,
+                    "expected an object, got " + MetaReader::describe(step));
     int kinds = int(step.contains("launch")) + int(step.contains("copy")) +
                 int(step.contains("fill"));
     if (kinds != 1)
       reader_.error(path, "expected exactly one of \"launch\", \"copy\" and "
-                          "\"fill\", got " + MetaReader::describe(step));
+                          "\"fill\", got " +
+                              MetaReader::describe(step));
     PlanStep result;
     result.jsonPath = path;
     if (step.contains("launch"))
@@ -155,8 +159,8 @@ private:
                     "no kernel \"" + name + "\" in cuda.kernels");
     result.kernel = found->second;
     const CudaKernel &kernel = cuda_.kernels[result.kernel];
-    std::vector<int64_t> grid = reader_.integersAt(
-        step, path, "grid", 3, 1, (int64_t(1) << 31) - 1);
+    std::vector<int64_t> grid =
+        reader_.integersAt(step, path, "grid", 3, 1, (int64_t(1) << 31) - 1);
     for (size_t d = 1; d < 3; ++d)
       if (grid[d] > 65535)
         reader_.error(indexPath(keyPath(path, "grid"), d),
@@ -166,11 +170,10 @@ private:
     std::string argsPath = keyPath(path, "args");
     const json &args = reader_.arrayAt(step, path, "args");
     if (args.size() != kernel.params.size())
-      reader_.error(argsPath, std::to_string(args.size()) +
-                                  " arguments, but kernel \"" + kernel.name +
-                                  "\" takes " +
-                                  std::to_string(kernel.params.size()) +
-                                  " parameters");
+      reader_.error(argsPath,
+                    std::to_string(args.size()) + " arguments, but kernel \"" +
+                        kernel.name + "\" takes " +
+                        std::to_string(kernel.params.size()) + " parameters");
     for (size_t i = 0; i < args.size(); ++i)
       result.args.push_back(
           parseLaunchArg(args[i], indexPath(argsPath, i), kernel, i));
@@ -182,13 +185,14 @@ private:
     result.kind = kernel.params[index];
     auto expect = [&](const char *key) {
       if (!arg.is_object() || !arg.contains(key))
-        reader_.error(path, "parameter " + std::to_string(index) +
-                                " of kernel \"" + kernel.name + "\" is " +
-                                paramName(result.kind) + ", expected " +
-                                (result.kind == KernelParam::Pointer
-                                     ? std::string("{\"arg\": N} or {\"temp\": B}")
-                                     : "{\"" + std::string(key) + "\": ...}") +
-                                ", got " + MetaReader::describe(arg));
+        reader_.error(path,
+                      "parameter " + std::to_string(index) + " of kernel \"" +
+                          kernel.name + "\" is " + paramName(result.kind) +
+                          ", expected " +
+                          (result.kind == KernelParam::Pointer
+                               ? std::string("{\"arg\": N} or {\"temp\": B}")
+                               : "{\"" + std::string(key) + "\": ...}") +
+                          ", got " + MetaReader::describe(arg));
     };
     switch (result.kind) {
     case KernelParam::Pointer:
@@ -209,8 +213,8 @@ private:
       break;
     case KernelParam::F32:
       expect("f32");
-      result.real = static_cast<float>(
-          reader_.number(reader_.member(arg, path, "f32"), keyPath(path, "f32")));
+      result.real = static_cast<float>(reader_.number(
+          reader_.member(arg, path, "f32"), keyPath(path, "f32")));
       break;
     case KernelParam::TensorMap:
       expect("tensor_map");
@@ -246,8 +250,8 @@ private:
     if (rank < 1 || rank > 5)
       reader_.error(keyPath(path, "dims"),
                     "expected 1 to 5 dimensions, got " + std::to_string(rank));
-    for (int64_t stride :
-         reader_.integersAt(map, path, "strides_bytes", rank - 1, 16, maxBytes)) {
+    for (int64_t stride : reader_.integersAt(map, path, "strides_bytes",
+                                             rank - 1, 16, maxBytes)) {
       if (stride % 16 != 0)
         reader_.error(keyPath(path, "strides_bytes"),
                       "stride " + std::to_string(stride) +
@@ -266,10 +270,12 @@ private:
         {0, 0}, {32, 1}, {64, 2}, {128, 3}};
     if (!swizzles.count(swizzle))
       reader_.error(keyPath(path, "swizzle"),
-                    "expected 0, 32, 64 or 128, got " + std::to_string(swizzle));
+                    "expected 0, 32, 64 or 128, got " +
+                        std::to_string(swizzle));
     result.swizzle = swizzles.at(swizzle);
-    uint64_t footprint = rank == 1 ? result.dims[0] * elementBytes
-                                   : result.stridesBytes.back() * result.dims.back();
+    uint64_t footprint = rank == 1
+                             ? result.dims[0] * elementBytes
+                             : result.stridesBytes.back() * result.dims.back();
     result.base = parseRef(reader_.objectAt(map, path, "base"),
                            keyPath(path, "base"), footprint, false);
     if (result.base.offset % 16 != 0)
@@ -316,15 +322,16 @@ private:
       result.offset = reader_.integerAt(ref, path, "temp", 0, maxBytes);
       size = arenaBytes_;
       what = "the arena of arena_bytes " + std::to_string(arenaBytes_);
-    } else if (ref.is_object() && ref.contains("arg") && !ref.contains("temp")) {
+    } else if (ref.is_object() && ref.contains("arg") &&
+               !ref.contains("temp")) {
       result.argument = static_cast<size_t>(reader_.integerAt(
           ref, path, "arg", 1, int64_t(entry_.args.size()) - 1));
       if (reader_.optionalMember(ref, path, "offset"))
         result.offset = reader_.integerAt(ref, path, "offset", 0, maxBytes);
       const EntryArg &arg = entry_.args[result.argument];
       size = argumentBytes(meta_, entry_, result.argument);
-      what = "argument " + std::to_string(result.argument) + " (\"" +
-             arg.name + "\") of " + std::to_string(size) + " bytes";
+      what = "argument " + std::to_string(result.argument) + " (\"" + arg.name +
+             "\") of " + std::to_string(size) + " bytes";
       if (written && arg.kind == ArgKind::Weight)
         reader_.error(keyPath(path, "arg"),
                       "argument " + std::to_string(result.argument) +
@@ -332,7 +339,8 @@ private:
                           "\", and weights are read-only");
     } else {
       reader_.error(path, "expected {\"arg\": N, \"offset\": B} or "
-                          "{\"temp\": B}, got " + MetaReader::describe(ref));
+                          "{\"temp\": B}, got " +
+                              MetaReader::describe(ref));
     }
     if (result.offset > size || bytes > size - result.offset)
       reader_.error(path, "bytes [" + std::to_string(result.offset) + ", " +
@@ -363,14 +371,20 @@ void parseImages(const MetaReader &reader, const json &cuda, uint64_t codeSize,
     if (!parseCudaArch(arch, image.arch))
       reader.error(keyPath(path, "arch"),
                    "expected an architecture like \"sm_90a\" or \"sm_80\", "
-                   "got \"" + arch + "\"");
+                   "got \"" +
+                       arch + "\"");
     std::string format = reader.stringAt(images[i], path, "format");
     if (format != "cubin" && format != "ptx")
       reader.error(keyPath(path, "format"),
                    "expected \"cubin\" or \"ptx\", got \"" + format + "\"");
     image.cubin = format == "cubin";
-    if (!seen.insert(arch + " " + format).second)
-      reader.error(path, "a second " + format + " image for " + arch);
+    std::string key = arch;
+    key.append(" ").append(format);
+    if (!seen.insert(key).second)
+      reader.error(path, std::string("a second ")
+                             .append(format)
+                             .append(" image for ")
+                             .append(arch));
     image.offset = reader.integerAt(images[i], path, "offset", 0, maxBytes);
     if (image.offset % 64 != 0)
       reader.error(keyPath(path, "offset"),
@@ -390,8 +404,10 @@ void parseKernels(const MetaReader &reader, const json &cuda,
                   std::map<std::string, size_t> &kernelIndex) {
   const json &kernels = reader.arrayAt(cuda, "cuda", "kernels");
   static const std::map<std::string, KernelParam> params = {
-      {"ptr", KernelParam::Pointer}, {"i64", KernelParam::I64},
-      {"i32", KernelParam::I32},     {"f32", KernelParam::F32},
+      {"ptr", KernelParam::Pointer},
+      {"i64", KernelParam::I64},
+      {"i32", KernelParam::I32},
+      {"f32", KernelParam::F32},
       {"tensor_map", KernelParam::TensorMap}};
   for (size_t k = 0; k < kernels.size(); ++k) {
     std::string path = indexPath("cuda.kernels", k);
@@ -410,7 +426,8 @@ void parseKernels(const MetaReader &reader, const json &cuda,
       if (found == params.end())
         reader.error(indexPath(paramsPath, p),
                      "expected \"ptr\", \"i64\", \"i32\", \"f32\" or "
-                     "\"tensor_map\", got " + MetaReader::describe(list[p]));
+                     "\"tensor_map\", got " +
+                         MetaReader::describe(list[p]));
       kernel.params.push_back(found->second);
     }
     std::vector<int64_t> block =
@@ -441,7 +458,8 @@ CudaMetadata parseCudaMetadata(const std::string &artifactPath,
     reader.error("cuda", "required key is missing (the artifact has a "
                          "CUDA_CODE section)");
   if (!cuda->is_object())
-    reader.error("cuda", "expected an object, got " + MetaReader::describe(*cuda));
+    reader.error("cuda",
+                 "expected an object, got " + MetaReader::describe(*cuda));
   CudaMetadata result;
   parseImages(reader, *cuda, codeSize, result);
   std::map<std::string, size_t> kernelIndex;
@@ -455,16 +473,17 @@ CudaMetadata parseCudaMetadata(const std::string &artifactPath,
                        "\" in entry_points");
   for (const EntryPoint &entry : meta.entryPoints) {
     if (!plans.contains(entry.name))
-      reader.error("cuda.plans", "entry point \"" + entry.name +
-                                     "\" (META " + entry.jsonPath +
-                                     ") has no plan");
+      reader.error("cuda.plans", "entry point \"" + entry.name + "\" (META " +
+                                     entry.jsonPath + ") has no plan");
     std::string path = keyPath("cuda.plans", entry.name);
     const json &plan = plans[entry.name];
     if (!plan.is_object())
-      reader.error(path, "expected an object, got " + MetaReader::describe(plan));
+      reader.error(path,
+                   "expected an object, got " + MetaReader::describe(plan));
     PlanParser parser(reader, meta, entry, result, kernelIndex);
     result.plans.push_back(parser.parse(plan, path));
-    result.arenaBytes = std::max(result.arenaBytes, result.plans.back().arenaBytes);
+    result.arenaBytes =
+        std::max(result.arenaBytes, result.plans.back().arenaBytes);
   }
   return result;
 }

@@ -32,7 +32,7 @@ bool parseCudaArch(const std::string &text, CudaArch &arch);
 
 struct CudaImage {
   CudaArch arch;
-  bool cubin = false; // else PTX text
+  bool cubin = false;  // else PTX text
   uint64_t offset = 0; // into CUDA_CODE
   uint64_t size = 0;
 };
@@ -73,10 +73,10 @@ struct TensorMapSpec {
 
 struct LaunchArg {
   KernelParam kind = KernelParam::Pointer;
-  BufferRef buffer;     // Pointer
-  int64_t integer = 0;  // I64, I32
-  float real = 0;       // F32
-  TensorMapSpec map;    // TensorMap
+  BufferRef buffer;    // Pointer
+  int64_t integer = 0; // I64, I32
+  float real = 0;      // F32
+  TensorMapSpec map;   // TensorMap
 };
 
 struct PlanStep {

@@ -82,8 +82,8 @@ CudaModel::~CudaModel() {
 }
 
 void CudaModel::makeCurrent() const {
-  driver_->check(driver_->contextSetCurrent(context_), "cuCtxSetCurrent",
-                 path_, MBRT_ERROR_INTERNAL);
+  driver_->check(driver_->contextSetCurrent(context_), "cuCtxSetCurrent", path_,
+                 MBRT_ERROR_INTERNAL);
 }
 
 DeviceBuffer CudaModel::allocate(const std::string &what,
@@ -116,7 +116,10 @@ void CudaModel::loadModule(const uint8_t *code) {
                     image_->size);
   char log[8192] = {};
   int options[] = {jitErrorLogBuffer, jitErrorLogBufferSize};
-  void *values[] = {log, reinterpret_cast<void *>(uintptr_t(sizeof log - 1))};
+  // The driver takes option values as void*, sizes included.
+  void *values[] = {
+      log, reinterpret_cast<void *>( // NOLINT(performance-no-int-to-ptr)
+               uintptr_t(sizeof log - 1))};
   Result result =
       driver_->moduleLoadDataEx(&module_, image.c_str(), 2, options, values);
   if (result != success)
@@ -127,10 +130,10 @@ void CudaModel::loadModule(const uint8_t *code) {
   driver_->deviceGetAttribute(&sharedLimit, attributeMaxSharedOptIn, device_);
   for (const CudaKernel &kernel : cuda_.kernels) {
     Function function = nullptr;
-    driver_->check(driver_->moduleGetFunction(&function, module_,
-                                              kernel.name.c_str()),
-                   "cuModuleGetFunction",
-                   what + ": kernel \"" + kernel.name + "\"", MBRT_ERROR_CODE);
+    driver_->check(
+        driver_->moduleGetFunction(&function, module_, kernel.name.c_str()),
+        "cuModuleGetFunction", what + ": kernel \"" + kernel.name + "\"",
+        MBRT_ERROR_CODE);
     // Above 48 KiB of dynamic shared memory a kernel must opt in.
     if (kernel.sharedBytes > 48 * 1024) {
       if (sharedLimit > 0 && kernel.sharedBytes > uint32_t(sharedLimit))
@@ -139,12 +142,11 @@ void CudaModel::loadModule(const uint8_t *code) {
                  std::to_string(kernel.sharedBytes) +
                  " bytes of shared memory, the device allows " +
                  std::to_string(sharedLimit));
-      driver_->check(driver_->functionSetAttribute(function,
-                                                   functionMaxDynamicShared,
-                                                   int(kernel.sharedBytes)),
-                     "cuFuncSetAttribute",
-                     what + ": kernel \"" + kernel.name + "\"",
-                     MBRT_ERROR_CODE);
+      driver_->check(
+          driver_->functionSetAttribute(function, functionMaxDynamicShared,
+                                        int(kernel.sharedBytes)),
+          "cuFuncSetAttribute", what + ": kernel \"" + kernel.name + "\"",
+          MBRT_ERROR_CODE);
     }
     functions_.push_back(function);
   }
@@ -155,8 +157,8 @@ void CudaModel::uploadWeights(const ModelMetadata &meta,
   uint64_t total = 0;
   for (const WeightTensor &tensor : meta.weights) {
     weightOffsets_.push_back(total);
-    total += (tensor.size + weightAlignment - 1) / weightAlignment *
-             weightAlignment;
+    total +=
+        (tensor.size + weightAlignment - 1) / weightAlignment * weightAlignment;
   }
   weights_ = allocate("the weights (" + std::to_string(meta.weights.size()) +
                           " tensors)",

@@ -1,4 +1,5 @@
-//===- CudaModel.h - a model's device side: context, code, weights -*- C++ -*-===//
+//===- CudaModel.h - a model's device side: context, code, weights -*- C++
+//-*-===//
 //
 // Immutable once built, like Model: the device's primary context, the
 // module loaded from the image chosen for the device's architecture, every

@@ -254,8 +254,8 @@ TEST(CudaMetadata, MalformedVariantsNameTheField) {
        {"cuda.images[2]: bytes [", ") lie outside the CUDA_CODE section of "}},
       {{"--meta-set", "cuda.images[0].size=\"12\""},
        {"cuda.images[0].size: expected an integer"}},
-      {{"--meta-set", "cuda.images[1].arch=\"sm_90a\"",
-        "--meta-set", "cuda.images[1].format=\"cubin\""},
+      {{"--meta-set", "cuda.images[1].arch=\"sm_90a\"", "--meta-set",
+        "cuda.images[1].format=\"cubin\""},
        {"cuda.images[1]: a second cubin image for sm_90a"}},
       {{"--meta-set", "cuda.kernels[0].params[1]=\"double\""},
        {"cuda.kernels[0].params[1]: expected \"ptr\""}},
@@ -439,14 +439,13 @@ TEST(CudaExecution, JitErrorCarriesTheLog) {
 
 TEST(CudaExecution, KernelMissingFromTheImage) {
   FakeDriver fake("device");
+  const std::string absentKernel =
+      "cuda.kernels[1]={\"name\": \"absent_kernel\", \"params\": "
+      "[\"tensor_map\", \"ptr\", \"i64\"], \"block\": [1, 1, 1], "
+      "\"shared_bytes\": 0}";
   std::string path = makeArtifact(
-      "model.mbx",
-      {"--cuda", "--meta-set",
-       "cuda.kernels[1]={\"name\": \"absent_kernel\", \"params\": "
-       "[\"tensor_map\", \"ptr\", \"i64\"], \"block\": [1, 1, 1], "
-       "\"shared_bytes\": 0}",
-       "--meta-set",
-       "cuda.plans.score.steps[3].launch=\"absent_kernel\""});
+      "model.mbx", {"--cuda", "--meta-set", absentKernel, "--meta-set",
+                    "cuda.plans.score.steps[3].launch=\"absent_kernel\""});
   std::string message;
   EXPECT_EQ(tryLoad(path, message), MBRT_ERROR_CODE);
   EXPECT_THAT(message, HasSubstr("kernel \"absent_kernel\": "

@@ -37,7 +37,8 @@ static_assert(cuda::tensorMapL2Promotion128 ==
               CU_TENSOR_MAP_L2_PROMOTION_L2_128B);
 static_assert(cuda::tensorMapOutOfBoundsZero ==
               CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-static_assert(CU_TENSOR_MAP_SWIZZLE_32B == 1 && CU_TENSOR_MAP_SWIZZLE_64B == 2 &&
+static_assert(CU_TENSOR_MAP_SWIZZLE_32B == 1 &&
+              CU_TENSOR_MAP_SWIZZLE_64B == 2 &&
               CU_TENSOR_MAP_SWIZZLE_128B == 3); // CudaMetadata's mapping
 static_assert(sizeof(cuda::TensorMap) == sizeof(CUtensorMap));
 static_assert(alignof(cuda::TensorMap) == alignof(CUtensorMap));

@@ -49,10 +49,16 @@ static const char *mode(void) {
 }
 
 static long long counters[8];
-enum { LAUNCHES, GRAPH_LAUNCHES, CAPTURES, LIVE_ALLOCATIONS, LIVE_BYTES,
-       MODULE_LOADS };
-static const char *const counterNames[] = {"launches", "graph_launches",
-                                           "captures", "live_allocations",
+enum {
+  LAUNCHES,
+  GRAPH_LAUNCHES,
+  CAPTURES,
+  LIVE_ALLOCATIONS,
+  LIVE_BYTES,
+  MODULE_LOADS
+};
+static const char *const counterNames[] = {"launches",   "graph_launches",
+                                           "captures",   "live_allocations",
                                            "live_bytes", "module_loads"};
 
 long long fake_cuda_counter(const char *name) {
@@ -65,12 +71,24 @@ long long fake_cuda_counter(const char *name) {
 /*--- errors ---*/
 CUresult cuGetErrorName(CUresult error, const char **name) {
   switch (error) {
-  case SUCCESS: *name = "CUDA_SUCCESS"; return SUCCESS;
-  case INVALID_VALUE: *name = "CUDA_ERROR_INVALID_VALUE"; return SUCCESS;
-  case OUT_OF_MEMORY: *name = "CUDA_ERROR_OUT_OF_MEMORY"; return SUCCESS;
-  case NO_DEVICE: *name = "CUDA_ERROR_NO_DEVICE"; return SUCCESS;
-  case INVALID_PTX: *name = "CUDA_ERROR_INVALID_PTX"; return SUCCESS;
-  case NOT_FOUND: *name = "CUDA_ERROR_NOT_FOUND"; return SUCCESS;
+  case SUCCESS:
+    *name = "CUDA_SUCCESS";
+    return SUCCESS;
+  case INVALID_VALUE:
+    *name = "CUDA_ERROR_INVALID_VALUE";
+    return SUCCESS;
+  case OUT_OF_MEMORY:
+    *name = "CUDA_ERROR_OUT_OF_MEMORY";
+    return SUCCESS;
+  case NO_DEVICE:
+    *name = "CUDA_ERROR_NO_DEVICE";
+    return SUCCESS;
+  case INVALID_PTX:
+    *name = "CUDA_ERROR_INVALID_PTX";
+    return SUCCESS;
+  case NOT_FOUND:
+    *name = "CUDA_ERROR_NOT_FOUND";
+    return SUCCESS;
   case CAPTURE_UNSUPPORTED:
     *name = "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED";
     return SUCCESS;
@@ -80,9 +98,15 @@ CUresult cuGetErrorName(CUresult error, const char **name) {
 
 CUresult cuGetErrorString(CUresult error, const char **text) {
   switch (error) {
-  case NO_DEVICE: *text = "no CUDA-capable device is detected"; return SUCCESS;
-  case OUT_OF_MEMORY: *text = "out of memory"; return SUCCESS;
-  case INVALID_VALUE: *text = "invalid argument"; return SUCCESS;
+  case NO_DEVICE:
+    *text = "no CUDA-capable device is detected";
+    return SUCCESS;
+  case OUT_OF_MEMORY:
+    *text = "out of memory";
+    return SUCCESS;
+  case INVALID_VALUE:
+    *text = "invalid argument";
+    return SUCCESS;
   }
   return cuGetErrorName(error, text);
 }
@@ -146,7 +170,10 @@ CUresult cuCtxSetCurrent(void *current) { return SUCCESS; }
 
 /*--- memory: host memory, with sizes kept for the limit ---*/
 #define MAX_ALLOCATIONS 4096
-static struct { void *address; size_t size; } allocations[MAX_ALLOCATIONS];
+static struct {
+  void *address;
+  size_t size;
+} allocations[MAX_ALLOCATIONS];
 
 CUresult cuMemGetInfo_v2(size_t *freeBytes, size_t *totalBytes) {
   *totalBytes = memoryLimit();
@@ -231,8 +258,8 @@ static CUresult execute(const Operation *operation) {
 static CUresult enqueue(void *stream, const Operation *operation) {
   if (!capturing || stream != capturing)
     return execute(operation);
-  captured.operations = realloc(captured.operations,
-                                (captured.count + 1) * sizeof(Operation));
+  captured.operations =
+      realloc(captured.operations, (captured.count + 1) * sizeof(Operation));
   captured.operations[captured.count++] = *operation;
   return SUCCESS;
 }
@@ -331,14 +358,14 @@ CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr destination, CUdeviceptr source,
 
 CUresult cuMemsetD8Async(CUdeviceptr destination, unsigned char value,
                          size_t count, void *stream) {
-  Operation operation = {SET8, (void *)(uintptr_t)destination, NULL, count,
-                         value, NULL, {{0}}};
+  Operation operation = {
+      SET8, (void *)(uintptr_t)destination, NULL, count, value, NULL, {{0}}};
   return enqueue(stream, &operation);
 }
 CUresult cuMemsetD32Async(CUdeviceptr destination, unsigned value, size_t count,
                           void *stream) {
-  Operation operation = {SET32, (void *)(uintptr_t)destination, NULL, count,
-                         value, NULL, {{0}}};
+  Operation operation = {
+      SET32, (void *)(uintptr_t)destination, NULL, count, value, NULL, {{0}}};
   return enqueue(stream, &operation);
 }
 
@@ -351,7 +378,11 @@ typedef struct Module {
 /* The driver finds a binary image's size in its ELF header; text (PTX, the
    tests' stand-in cubins) ends at its NUL. */
 static size_t imageSize(const unsigned char *image) {
-  if (memcmp(image, "\x7f" "ELF", 4) != 0 || image[4] != 2 /* ELFCLASS64 */)
+  if (memcmp(image,
+             "\x7f"
+             "ELF",
+             4) != 0 ||
+      image[4] != 2 /* ELFCLASS64 */)
     return strlen((const char *)image);
   uint64_t sectionTable;
   uint16_t entrySize, entries;
@@ -362,8 +393,7 @@ static size_t imageSize(const unsigned char *image) {
 }
 
 CUresult cuModuleLoadDataEx(Module **module, const void *image,
-                            unsigned optionCount, int *options,
-                            void **values) {
+                            unsigned optionCount, int *options, void **values) {
   size_t size = imageSize((const unsigned char *)image);
   if (memmem(image, size, "FAKE_JIT_ERROR", 14)) {
     for (unsigned i = 0; i < optionCount; ++i)

@@ -74,10 +74,11 @@ int runBench(int argc, char **argv) {
     }
   }
 
-  nlohmann::json report = {{"model", path},
-                           {"device", mbrt_model_device_description(loaded.model)},
-                           {"threads", mbrt_session_threads(loaded.session)},
-                           {"repeats", repeats}};
+  nlohmann::json report = {
+      {"model", path},
+      {"device", mbrt_model_device_description(loaded.model)},
+      {"threads", mbrt_session_threads(loaded.session)},
+      {"repeats", repeats}};
   if (mbrt_model_score_window(loaded.model) > 0) {
     mbrt_status status = MBRT_OK;
     Timing timing = time(warmups, repeats, [&] {

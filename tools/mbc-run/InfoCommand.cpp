@@ -82,7 +82,8 @@ int runInfo(int argc, char **argv) {
                   field(target, "ptx_isa").c_str());
     else
       std::printf("%s%s %s (cpu %s)\n", indent, field(target, "kind").c_str(),
-                  field(target, "triple").c_str(), field(target, "cpu").c_str());
+                  field(target, "triple").c_str(),
+                  field(target, "cpu").c_str());
   }
   // META.cuda was validated when the model loaded.
   if (meta.contains("cuda")) {
