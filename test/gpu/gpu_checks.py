@@ -332,8 +332,9 @@ def runtime_smoke(work):
     """libmbrt on the real driver, independent of mbc's CUDA code generator:
     make_test_artifact.py --cuda artifacts (TEST DATA: PTX of a copy kernel
     and a tensor-map prefetch; plans of fills, copies and launches) whose
-    results are known: score of "hello" = 7 / (5 ln 2) bits per byte, greedy
-    continuation "AAA" (docs in make_test_artifact.py)."""
+    results are known: score of "hello" = 7 / (5 ln 2) bits per byte, and
+    greedy bytes that show where last-stage sequences restart (docs in
+    make_test_artifact.py)."""
     script = os.path.join(ROOT, "test", "runtime", "make_test_artifact.py")
     ptxas = shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas"
     variants = {"ptx-jit": ["--cuda-images", "sm_80:ptx"]}
@@ -344,28 +345,40 @@ def runtime_smoke(work):
     with open(input_path, "wb") as f:
         f.write(b"hello")
     expected_bpb = 7 / (5 * math.log(2))
+    # (architecture, prompt, bytes) -> greedy output: "B" marks a fresh
+    # last-stage sequence (caches zeroed on the device), "A" a continued one.
+    generations = [("megabyte-lucidrains", "h", "AAA"), ("megabyte-lucidrains", "", "BAA"),
+                   ("megabyte", "h", "ABA")]
     results = {}
     for name, options in variants.items():
-        artifact = os.path.join(work, f"smoke-{name}.mbx")
-        result = {}
+        result = {"generated": {}}
         try:
-            run([sys.executable, script, "--cuda", "-o", artifact] + options)
-            info = run([MBC_RUN, "info", artifact, "--device=cuda"]).decode()
+            artifacts = {}
+            for architecture in ("megabyte-lucidrains", "megabyte"):
+                artifacts[architecture] = os.path.join(work, f"smoke-{name}-{architecture}.mbx")
+                run([sys.executable, script, "--cuda", "--architecture", architecture,
+                     "-o", artifacts[architecture]] + options)
+            lucidrains = artifacts["megabyte-lucidrains"]
+            info = run([MBC_RUN, "info", lucidrains, "--device=cuda"]).decode()
             result["device"] = next((line.split(":", 1)[1].strip() for line in info.splitlines()
                                      if line.startswith("device:")), None)
-            score = json.loads(run([MBC_RUN, "score", artifact, "--device=cuda",
+            score = json.loads(run([MBC_RUN, "score", lucidrains, "--device=cuda",
                                     "--input", input_path, "--json"]))
             result["bits_per_byte"] = score["bits_per_byte"]
-            result["generated"] = run([MBC_RUN, "generate", artifact, "--device=cuda",
-                                       "--prompt", "h", "-n", "3", "--greedy"]).decode(errors="replace")
-            result["passed"] = (abs(score["bits_per_byte"] - expected_bpb) < 1e-6
-                                and result["generated"] == "AAA")
+            passed = abs(score["bits_per_byte"] - expected_bpb) < 1e-6
+            for architecture, prompt, expected in generations:
+                got = run([MBC_RUN, "generate", artifacts[architecture], "--device=cuda",
+                           "--prompt", prompt, "-n", str(len(expected)), "--greedy"])
+                result["generated"][f"{architecture} prompt {prompt!r}"] = got.decode(errors="replace")
+                passed = passed and got.decode(errors="replace") == expected
+            result["passed"] = passed
         except NoCudaDevice as error:
             result.update({"passed": False, "no_cuda_device": True, "error": str(error)})
         except Exception as error:
             result.update({"passed": False, "error": f"{type(error).__name__}: {error}"[:2000]})
         results[name] = result
-    return {"expected": {"bits_per_byte": expected_bpb, "generated": "AAA"}, "variants": results,
+    expected = {f"{a} prompt {p!r}": g for a, p, g in generations}
+    return {"expected": {"bits_per_byte": expected_bpb, "generated": expected}, "variants": results,
             "passed": all(r["passed"] for r in results.values())}
 
 

@@ -401,9 +401,44 @@ TEST(CudaExecution, GenerationReplaysGraphs) {
             MBRT_OK)
       << mbrt_session_error(loaded.session);
   ASSERT_EQ(count, 3u);
-  // The head plan puts V = 256 at byte 65 and -10 elsewhere.
+  // "A" when the last stage's step had a predecessor in its sequence (see
+  // make_test_artifact.py): every byte after a prompt, with start tokens.
   EXPECT_EQ(std::string(generated, generated + 3), "AAA");
   EXPECT_GT(FakeDriver::counter("graph_launches") - graphLaunches, 6);
+}
+
+/// Greedy bytes from the --cuda test plans, which tell a fresh (device-side
+/// reset) last-stage sequence ("B") from a continued one ("A").
+std::string generateOnFakeDevice(const std::vector<std::string> &options,
+                                 const std::string &prompt, size_t count) {
+  FakeDriver fake("device");
+  LoadedModel loaded(makeArtifact("model.mbx", options));
+  std::string generated(count, '\0');
+  size_t made = 0;
+  mbrt_sampler_options sampler = mbrt_sampler_default_options();
+  EXPECT_EQ(
+      mbrt_session_generate(loaded.session,
+                            reinterpret_cast<const uint8_t *>(prompt.data()),
+                            prompt.size(), count, &sampler, nullptr, nullptr,
+                            reinterpret_cast<uint8_t *>(&generated[0]), &made),
+      MBRT_OK)
+      << mbrt_session_error(loaded.session);
+  generated.resize(made);
+  return generated;
+}
+
+TEST(CudaExecution, FreshSequencesStartFromZeroedDeviceCaches) {
+  // With start tokens only x_0 comes from a fresh sequence's position 0.
+  EXPECT_EQ(generateOnFakeDevice({"--cuda"}, "", 3), "BAA");
+  // The paper predicts x_{t+1} at a new last-stage sequence whenever t + 1
+  // is a multiple of the last seq_len: x_2 (seq_len 2), x_3 (seq_len 3).
+  EXPECT_EQ(
+      generateOnFakeDevice({"--cuda", "--architecture", "megabyte"}, "h", 3),
+      "ABA");
+  EXPECT_EQ(generateOnFakeDevice(
+                {"--cuda", "--architecture", "megabyte", "--seq-lens", "2,3"},
+                "h", 5),
+            "AABAA");
 }
 
 TEST(CudaExecution, PtxJitOnANewerDevice) {

@@ -13,8 +13,15 @@ prefetch, no model math) and, per entry point, plans that compute through
 copies, fills and those kernels, on the fake driver of fake_cuda_driver.c or
 on a real GPU (test/gpu runs them there):
   score:  logp = -1 everywhere except row t = 0 of each window, which is -2
-  head:   logp = -10 everywhere except logp[65] ("A") = head.dims[1] (= V)
-  step_s: hidden = token;  embed_s, project_s: outputs zeroed.
+  embed_s: token = 1.0 except token[0] = embed_s.dims[0] (a weight: U_s,
+          1.0 at the last stage);  project_s: context = 0
+  step_s: hidden = token, except hidden[0] = k_cache[0] as it was on entry;
+          then k_cache[0] = token[0]: 1.0 once the sequence had a step, 0.0
+          on a fresh (reset) sequence
+  head:   logp = -10 except logp[65] ("A") = hidden[0] and logp[66] ("B") =
+          0.5 (through the arena and a launch): "A" after a last-stage step
+          that had a predecessor in its sequence, "B" at a fresh sequence's
+          position 0 (the caches were zeroed on the device).
 """
 
 import argparse
@@ -111,7 +118,7 @@ def describe_model(args):
     return meta, weights
 
 
-F32_BITS = {-1.0: 0xBF800000, -2.0: 0xC0000000, -10.0: 0xC1200000}
+F32_BITS = {1.0: 0x3F800000, 0.5: 0x3F000000, -1.0: 0xBF800000, -2.0: 0xC0000000, -10.0: 0xC1200000}
 FAKE_KERNELS = [
     {"name": "fake_copy_f32", "params": ["ptr", "ptr", "i64"], "block": [32, 1, 1],
      "shared_bytes": 0, "registers": 16},
@@ -156,16 +163,27 @@ def cuda_plan(entry, vocab):
                                {"arg": logp}, {"i64": vocab}]})
         return {"arena_bytes": (4 * vocab + 255) // 256 * 256, "steps": steps}
     if name == "head":
-        logp = arg_index(entry, "logp")
-        return {"arena_bytes": 0, "steps": [
+        logp, hidden = arg_index(entry, "logp"), arg_index(entry, "hidden")
+        return {"arena_bytes": 256, "steps": [
             fill({"arg": logp}, 4 * vocab, F32_BITS[-10.0]),
+            fill({"temp": 0}, 4, F32_BITS[0.5]),
             {"launch": "fake_copy_f32", "grid": [1, 1, 1],
-             "args": [{"arg": logp, "offset": 4 * 65}, {"arg": 1, "offset": 4}, {"i64": 1}]}]}
+             "args": [{"arg": logp, "offset": 4 * 66}, {"temp": 0}, {"i64": 1}]},
+            {"copy": {"dst": {"arg": logp, "offset": 4 * 65}, "src": {"arg": hidden},
+                      "bytes": 4}}]}
+    if name.startswith("embed_"):
+        token = arg_index(entry, "token")
+        return {"arena_bytes": 0, "steps": [
+            fill({"arg": token}, arg_bytes(entry["args"][token]), F32_BITS[1.0]),
+            {"copy": {"dst": {"arg": token}, "src": {"arg": 1}, "bytes": 4}}]}
     steps = [fill({"arg": i}, arg_bytes(entry["args"][i]), 0) for i in outputs]
     if name.startswith("step_"):
         token, hidden = arg_index(entry, "token"), arg_index(entry, "hidden")
-        steps.append({"copy": {"dst": {"arg": hidden}, "src": {"arg": token, "offset": 0},
-                               "bytes": arg_bytes(entry["args"][token])}})
+        k_cache = arg_index(entry, "k_cache")
+        steps += [{"copy": {"dst": {"arg": hidden}, "src": {"arg": token, "offset": 0},
+                            "bytes": arg_bytes(entry["args"][token])}},
+                  {"copy": {"dst": {"arg": hidden}, "src": {"arg": k_cache}, "bytes": 4}},
+                  {"copy": {"dst": {"arg": k_cache}, "src": {"arg": token}, "bytes": 4}}]
     return {"arena_bytes": 0, "steps": steps}
 
 
