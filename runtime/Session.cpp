@@ -76,7 +76,8 @@ void EntryCall::resetState() {
 }
 
 Session::Session(const Model &model, int threads)
-    : model_(model), meta_(model.metadata()), pool_(threads),
+    // A CUDA model computes on the device: no worker threads.
+    : model_(model), meta_(model.metadata()), pool_(model.cuda() ? 1 : threads),
       hostContext_(pool_.hostContext()) {
   if (model.cuda())
     cuda_ = std::make_unique<CudaSessionState>(*model.cuda());

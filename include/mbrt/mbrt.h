@@ -148,7 +148,8 @@ typedef struct mbrt_session mbrt_session;
 
 typedef struct mbrt_session_options {
   /* Threads that run the compiled dispatches' workgroups, the calling
-     thread included. 0: the machine's hardware concurrency. */
+     thread included. 0: the machine's hardware concurrency. Ignored by
+     models on CUDA (they use the calling thread only). */
   int32_t threads;
 } mbrt_session_options;
 
