@@ -448,6 +448,41 @@ void parseKernels(const MetaReader &reader, const json &cuda,
   }
 }
 
+/// targets' {"kind": "cuda", "archs": [...], "ptx_isa": "X.Y"} entry, when
+/// there is one, must list every image's architecture.
+void checkCudaTarget(const MetaReader &reader, const json &root,
+                     const CudaMetadata &result) {
+  const json &targets = root["targets"]; // an array: checked with META
+  for (size_t i = 0; i < targets.size(); ++i) {
+    std::string path = indexPath("targets", i);
+    if (targets[i]["kind"] != "cuda")
+      continue;
+    std::string isa = reader.stringAt(targets[i], path, "ptx_isa");
+    size_t dot = isa.find('.');
+    if (dot == 0 || dot == std::string::npos || dot + 1 == isa.size() ||
+        isa.find_first_not_of("0123456789.") != std::string::npos)
+      reader.error(keyPath(path, "ptx_isa"),
+                   "expected a version like \"8.0\", got \"" + isa + "\"");
+    std::string archsPath = keyPath(path, "archs");
+    const json &archs = reader.arrayAt(targets[i], path, "archs");
+    std::set<std::string> listed;
+    for (size_t a = 0; a < archs.size(); ++a) {
+      CudaArch arch;
+      if (!archs[a].is_string() ||
+          !parseCudaArch(archs[a].get<std::string>(), arch))
+        reader.error(indexPath(archsPath, a),
+                     "expected an architecture like \"sm_90a\", got " +
+                         MetaReader::describe(archs[a]));
+      listed.insert(arch.name());
+    }
+    for (size_t m = 0; m < result.images.size(); ++m)
+      if (!listed.count(result.images[m].arch.name()))
+        reader.error(indexPath("cuda.images", m) + ".arch",
+                     result.images[m].arch.name() + " is not among " +
+                         archsPath);
+  }
+}
+
 } // namespace
 
 CudaMetadata parseCudaMetadata(const std::string &artifactPath,
@@ -462,6 +497,7 @@ CudaMetadata parseCudaMetadata(const std::string &artifactPath,
                  "expected an object, got " + MetaReader::describe(*cuda));
   CudaMetadata result;
   parseImages(reader, *cuda, codeSize, result);
+  checkCudaTarget(reader, meta.document, result);
   std::map<std::string, size_t> kernelIndex;
   parseKernels(reader, *cuda, result, kernelIndex);
 
