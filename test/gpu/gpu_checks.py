@@ -25,7 +25,8 @@ real driver, through PTX JIT and, with ptxas, cubins. Then per case:
      reference's cached greedy decoder is reported too;
   4. timing on the GPU, same shapes: mbc-run bench (score windows of the
      artifact's [B, T], greedy KV-cached generation) against PyTorch eager
-     and torch.compile of the reference's log_probs on [B, T] ids (bf16
+     and torch.compile (cases of >= 256 bytes per call: compiling takes
+     a while) of the reference's log_probs on [B, T] ids (bf16
      cases under torch.autocast(bfloat16)), and the reference's KV-cached
      greedy decoder in eager mode (torch.compile is not applied to its
      Python-driven loop).
@@ -251,7 +252,9 @@ def time_torch(case_dir, batch, window, generate, dtype, quick):
                 result[name] = {"error": f"{type(error).__name__}: {error}"[:2000]}
 
         measure("score_eager", lambda: model.log_probs(ids))
-        if not quick:
+        if quick or batch * window < 256:
+            result["score_compile"] = {"skipped": "--quick, or a case too small to time"}
+        else:
             compiled = torch.compile(model.log_probs)
             start = time.perf_counter()
             measure("score_compile", lambda: compiled(ids))
@@ -448,8 +451,12 @@ def main():
         return 2
     with tempfile.TemporaryDirectory() as work:
         report["runtime_smoke"] = runtime_smoke(work)
-    print(f"gpu_checks: runtime smoke (test kernels on the real driver): "
-          f"{'passed' if report['runtime_smoke']['passed'] else 'FAILED'}", file=sys.stderr)
+    smoke = report["runtime_smoke"]
+    smoke_status = "passed" if smoke["passed"] else "FAILED"
+    if any(v.get("no_cuda_device") for v in smoke["variants"].values()):
+        smoke_status = "no CUDA device"
+    print(f"gpu_checks: runtime smoke (test kernels on the real driver): {smoke_status}",
+          file=sys.stderr)
     write("running", "runtime smoke done")
     cases = sorted(d for d in (os.path.join(args.artifacts, n) for n in os.listdir(args.artifacts))
                    if os.path.exists(os.path.join(d, "case.json")))
