@@ -11,17 +11,18 @@ using namespace cuda;
 CudaSessionState::CudaSessionState(const CudaModel &model) : model_(model) {
   const CudaDriver &driver = model.driver();
   model.makeCurrent();
-  driver.check(driver.streamCreate(&stream_, streamNonBlocking),
-               "cuStreamCreate", "session stream", MBRT_ERROR_INTERNAL);
   uint64_t arenaBytes = model.metadata().arenaBytes;
   arena_ = model.allocate("the session's arena (META cuda.plans "
                           "arena_bytes, the largest plan's)",
                           arenaBytes);
   deviceBytes_ += arenaBytes;
+  // Last: nothing after it can throw and leak the stream.
+  driver.check(driver.streamCreate(&stream_, streamNonBlocking),
+               "cuStreamCreate", "session stream", MBRT_ERROR_INTERNAL);
 }
 
 CudaSessionState::~CudaSessionState() {
-  model_.makeCurrent();
+  model_.makeCurrentForCleanup();
   arena_ = DeviceBuffer();
   if (stream_)
     model_.driver().streamDestroy(stream_);
@@ -65,7 +66,7 @@ CudaEntryCall::CudaEntryCall(CudaSessionState &session,
 }
 
 CudaEntryCall::~CudaEntryCall() {
-  model_.makeCurrent();
+  model_.makeCurrentForCleanup();
   if (graph_)
     driver_.graphExecDestroy(graph_);
   for (DeviceBuffer &buffer : buffers_)

@@ -66,19 +66,28 @@ CudaModel::CudaModel(std::shared_ptr<CudaDriver> driver,
                  (image_->cubin ? " cubin" : " ptx (JIT-compiled)");
   api.check(api.primaryContextRetain(&context_, device_),
             "cuDevicePrimaryCtxRetain", name, MBRT_ERROR_NO_DEVICE);
-  makeCurrent();
-  loadModule(code);
-  uploadWeights(meta, hostWeights);
+  try {
+    makeCurrent();
+    loadModule(code);
+    uploadWeights(meta, hostWeights);
+  } catch (...) {
+    release(); // no destructor runs after a throwing constructor
+    throw;
+  }
 }
 
-CudaModel::~CudaModel() {
+CudaModel::~CudaModel() { release(); }
+
+void CudaModel::release() noexcept {
   if (!context_)
     return;
   driver_->contextSetCurrent(context_);
   weights_ = DeviceBuffer();
   if (module_)
     driver_->moduleUnload(module_);
+  module_ = nullptr;
   driver_->primaryContextRelease(device_);
+  context_ = nullptr;
 }
 
 void CudaModel::makeCurrent() const {

@@ -59,6 +59,10 @@ public:
 
   /// Makes the model's context current on the calling thread.
   void makeCurrent() const;
+  /// The same for destructors: a failure is ignored (nothing to report to).
+  void makeCurrentForCleanup() const noexcept {
+    driver_->contextSetCurrent(context_);
+  }
   /// A device allocation of `bytes`; MBRT_ERROR_OUT_OF_MEMORY naming
   /// `what`, the size and the device's free memory when it fails.
   DeviceBuffer allocate(const std::string &what, uint64_t bytes) const;
@@ -72,6 +76,8 @@ public:
 
 private:
   void loadModule(const uint8_t *code);
+  /// Frees what the constructor made (also after it threw).
+  void release() noexcept;
   void uploadWeights(const ModelMetadata &meta,
                      const std::vector<const void *> &hostWeights);
 

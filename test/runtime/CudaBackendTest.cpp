@@ -522,16 +522,44 @@ TEST(CudaExecution, OutOfDeviceMemoryNamesWhatAndHowMuch) {
   mbrt_model_free(model);
 }
 
-TEST(CudaExecution, DeviceMemoryIsReturned) {
+/// Device memory, modules, contexts and streams alive in the fake driver.
+std::vector<long long> liveDriverObjects() {
+  std::vector<long long> live;
+  for (const char *name : {"live_allocations", "live_bytes", "live_modules",
+                           "live_contexts", "live_streams"})
+    live.push_back(FakeDriver::counter(name));
+  return live;
+}
+
+TEST(CudaExecution, EverythingIsReturned) {
   FakeDriver fake("device");
   std::string path = makeArtifact("model.mbx", {"--cuda"});
-  long long before = FakeDriver::counter("live_allocations");
+  std::vector<long long> before = liveDriverObjects();
   {
     LoadedModel loaded(path);
-    EXPECT_GT(FakeDriver::counter("live_allocations"), before);
+    EXPECT_GT(FakeDriver::counter("live_allocations"), before[0]);
   }
-  EXPECT_EQ(FakeDriver::counter("live_allocations"), before);
+  EXPECT_EQ(liveDriverObjects(), before);
   EXPECT_EQ(FakeDriver::counter("live_bytes"), 0);
+}
+
+TEST(CudaExecution, NothingLeaksWhenLoadingFails) {
+  FakeDriver fake("device");
+  std::string path = makeArtifact("model.mbx", {"--cuda"});
+  std::vector<long long> before = liveDriverObjects();
+  std::string message;
+  ::setenv("MBRT_FAKE_CUDA_MEMORY", "1000", 1); // the weights do not fit
+  EXPECT_EQ(tryLoad(path, message), MBRT_ERROR_OUT_OF_MEMORY);
+  EXPECT_EQ(liveDriverObjects(), before);
+  ::setenv("MBRT_FAKE_CUDA_MEMORY", "2000", 1); // the session's arena not
+  mbrt_model *model = nullptr;
+  ASSERT_EQ(mbrt_model_load(path.c_str(), nullptr, &model), MBRT_OK);
+  mbrt_session *session = nullptr;
+  EXPECT_EQ(mbrt_session_create(model, nullptr, &session),
+            MBRT_ERROR_OUT_OF_MEMORY);
+  mbrt_session_free(session);
+  mbrt_model_free(model);
+  EXPECT_EQ(liveDriverObjects(), before);
 }
 
 } // namespace

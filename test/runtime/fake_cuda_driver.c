@@ -55,14 +55,17 @@ enum {
   CAPTURES,
   LIVE_ALLOCATIONS,
   LIVE_BYTES,
-  MODULE_LOADS
+  LIVE_MODULES,
+  LIVE_CONTEXTS,
+  LIVE_STREAMS,
+  COUNTERS
 };
-static const char *const counterNames[] = {"launches",   "graph_launches",
-                                           "captures",   "live_allocations",
-                                           "live_bytes", "module_loads"};
+static const char *const counterNames[COUNTERS] = {
+    "launches",   "graph_launches", "captures",      "live_allocations",
+    "live_bytes", "live_modules",   "live_contexts", "live_streams"};
 
 long long fake_cuda_counter(const char *name) {
-  for (int i = 0; i < 6; ++i)
+  for (int i = 0; i < COUNTERS; ++i)
     if (!strcmp(name, counterNames[i]))
       return counters[i];
   return -1;
@@ -163,9 +166,13 @@ CUresult cuDeviceTotalMem_v2(size_t *bytes, int device) {
 static int context;
 CUresult cuDevicePrimaryCtxRetain(void **result, int device) {
   *result = &context;
+  counters[LIVE_CONTEXTS]++;
   return SUCCESS;
 }
-CUresult cuDevicePrimaryCtxRelease_v2(int device) { return SUCCESS; }
+CUresult cuDevicePrimaryCtxRelease_v2(int device) {
+  counters[LIVE_CONTEXTS]--;
+  return SUCCESS;
+}
 CUresult cuCtxSetCurrent(void *current) { return SUCCESS; }
 
 /*--- memory: host memory, with sizes kept for the limit ---*/
@@ -266,9 +273,11 @@ static CUresult enqueue(void *stream, const Operation *operation) {
 
 CUresult cuStreamCreate(void **stream, unsigned flags) {
   *stream = malloc(1);
+  counters[LIVE_STREAMS]++;
   return SUCCESS;
 }
 CUresult cuStreamDestroy_v2(void *stream) {
+  counters[LIVE_STREAMS]--;
   free(stream);
   return SUCCESS;
 }
@@ -405,11 +414,12 @@ CUresult cuModuleLoadDataEx(Module **module, const void *image,
   (*module)->image = malloc(size);
   memcpy((*module)->image, image, size);
   (*module)->size = size;
-  counters[MODULE_LOADS]++;
+  counters[LIVE_MODULES]++;
   return SUCCESS;
 }
 
 CUresult cuModuleUnload(Module *module) {
+  counters[LIVE_MODULES]--;
   free(module->image);
   free(module);
   return SUCCESS;
