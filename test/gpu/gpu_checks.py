@@ -436,7 +436,7 @@ def main():
               "build": {"status": args.build_status, "seconds": args.build_seconds,
                         "runtime_only": True, "log_tail": tail(args.build_log)},
               "unit_tests": {"status": args.unit_tests,
-                             "summary": tail(args.unit_log, 6) if args.unit_log else ""},
+                             "log_tail": tail(args.unit_log, 40) if args.unit_log else ""},
               "cases": []}
 
     def write(status, summary):

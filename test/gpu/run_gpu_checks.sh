@@ -12,7 +12,8 @@
 #    and greedy generation on --device=cuda against them, and times mbc
 #    against PyTorch eager and torch.compile on the same shapes;
 # 3. writes ONE JSON report, REPORT_DIR/gpu_report.json (REPORT_DIR
-#    defaults to $OUT, else ./gpu-report), plus the build log beside it.
+#    defaults to $OUT, else ./gpu-report); the build and unit-test logs stay
+#    in the build folder, their tails are in the report.
 #
 # Exit status: 0 all checks passed, 1 a check failed, 2 the build failed,
 # 3 no CUDA device (the report says why). GPU_CHECKS_QUICK=1 skips
@@ -24,9 +25,11 @@ ARTIFACTS=${1:?usage: run_gpu_checks.sh ARTIFACTS_DIR [REPORT_DIR]}
 REPORT_DIR=${2:-${OUT:-$PWD/gpu-report}}
 BUILD=${MBC_GPU_BUILD:-$ROOT/build-gpu}
 PYTHON=${PYTHON:-$(command -v python3)}
-mkdir -p "$REPORT_DIR"
-BUILD_LOG=$REPORT_DIR/build.log
-UNIT_LOG=$REPORT_DIR/unit-tests.log
+mkdir -p "$REPORT_DIR" "$BUILD"
+# The logs stay in the build folder: REPORT_DIR gets the JSON report only
+# (it carries the logs' tails).
+BUILD_LOG=$BUILD/gpu-checks-build.log
+UNIT_LOG=$BUILD/gpu-checks-unit-tests.log
 
 build() {
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
