@@ -172,6 +172,14 @@ const char *mbrt_model_weights_path(const mbrt_model *model) {
   return model->model->weightsPath().c_str();
 }
 
+mbrt_device mbrt_model_device(const mbrt_model *model) {
+  return model && model->model ? model->model->device() : MBRT_DEVICE_AUTO;
+}
+
+const char *mbrt_model_device_description(const mbrt_model *model) {
+  return model && model->model ? model->model->deviceDescription().c_str() : "";
+}
+
 mbrt_session_options mbrt_session_default_options(void) {
   mbrt_session_options options;
   options.threads = 0;

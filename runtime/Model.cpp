@@ -1,6 +1,5 @@
 //===- Model.cpp - a loaded artifact: metadata, weights, code -------------===//
 #include "Model.h"
-#include "DeviceProbe.h"
 #include "RuntimeError.h"
 
 #include "mbc/ArtifactFormat.h"
@@ -149,26 +148,73 @@ std::string directoryOf(const std::string &path) {
 
 Model::Model(const std::string &path, const mbrt_model_options &options)
     : path_(path) {
-  if (options.device == MBRT_DEVICE_CUDA) {
-    std::string problem = probeCudaDevice();
-    if (!problem.empty())
-      fail(MBRT_ERROR_NO_DEVICE, problem);
-    fail(MBRT_ERROR_UNSUPPORTED,
-         "the CUDA backend is not in this runtime yet; use the CPU device");
-  }
-  if (options.device != MBRT_DEVICE_CPU && options.device != MBRT_DEVICE_AUTO)
+  if (options.device != MBRT_DEVICE_CPU && options.device != MBRT_DEVICE_AUTO &&
+      options.device != MBRT_DEVICE_CUDA)
     fail(MBRT_ERROR_INVALID_ARGUMENT,
          "unknown device " + std::to_string(int(options.device)));
+  std::shared_ptr<cuda::CudaDriver> driver;
+  if (options.device == MBRT_DEVICE_CUDA)
+    driver = cuda::CudaDriver::load(); // "no CUDA device: ..." comes first
   file_ = std::make_unique<MappedFile>(path);
   container_ = readArtifactContainer(path, file_->data(), file_->size());
   const ArtifactSection *meta = container_.find(MBX_SECTION_META);
   meta_ = parseModelMetadata(path, meta->data, meta->size);
-  checkCpuTargets(path, meta_);
+  // META.cuda is validated whatever the device, so a malformed artifact
+  // fails the same way on every machine.
+  const ArtifactSection *cudaCode = container_.find(MBX_SECTION_CUDA_CODE);
+  CudaMetadata cudaMeta;
+  if (cudaCode)
+    cudaMeta = parseCudaMetadata(path, meta_, cudaCode->size);
+  bool useCuda = chooseCuda(options, driver);
+  if (!useCuda)
+    checkCpuTargets(path, meta_);
   if (meta_.weightsEmbedded)
     bindEmbeddedWeights();
   else
     bindExternalWeights(options);
-  loadCpuCode();
+  if (!useCuda) {
+    loadCpuCode();
+    return;
+  }
+  cuda_ = std::make_unique<CudaModel>(driver, path, meta_, std::move(cudaMeta),
+                                      cudaCode->data, weights_);
+  deviceDescription_ = "cuda: " + cuda_->description();
+}
+
+/// docs/cuda.md: CUDA when asked for, or with AUTO when the artifact has
+/// CUDA code and a device is present; else the CPU.
+bool Model::chooseCuda(const mbrt_model_options &options,
+                       std::shared_ptr<cuda::CudaDriver> &driver) {
+  bool hasCuda = container_.find(MBX_SECTION_CUDA_CODE) != nullptr;
+  bool hasCpu = container_.find(MBX_SECTION_CPU_CODE) != nullptr;
+  deviceDescription_ = "cpu";
+  if (options.device == MBRT_DEVICE_CPU)
+    return false;
+  if (options.device == MBRT_DEVICE_CUDA) {
+    if (!hasCuda)
+      fail(MBRT_ERROR_UNSUPPORTED,
+           path_ + ": the artifact has no CUDA_CODE section (it was compiled "
+                   "for the CPU only); recompile it with mbc --target=cuda "
+                   "or run it on the CPU device");
+    return true;
+  }
+  if (!hasCuda)
+    return false;
+  try {
+    driver = cuda::CudaDriver::load();
+    return true;
+  } catch (const RuntimeError &error) {
+    if (error.status() != MBRT_ERROR_NO_DEVICE)
+      throw;
+    if (!hasCpu)
+      fail(MBRT_ERROR_NO_DEVICE,
+           path_ +
+               ": the artifact holds CUDA code only (no CPU_CODE "
+               "section), and there is " +
+               error.what());
+    deviceDescription_ = std::string("cpu (") + error.what() + ")";
+    return false;
+  }
 }
 
 void Model::bindEmbeddedWeights() {

@@ -11,6 +11,7 @@
 #include "MappedFile.h"
 #include "ModelMetadata.h"
 #include "SafetensorsReader.h"
+#include "cuda/CudaModel.h"
 
 #include "mbrt/mbrt.h"
 
@@ -55,13 +56,25 @@ public:
 
   /// The data of META's weights.tensors[index] (16-byte aligned).
   const void *weight(size_t index) const { return weights_[index]; }
-  /// The function of META's entry point `entry`.
+  /// The function of META's entry point `entry` (CPU models).
   EntryFunction function(const EntryPoint &entry) const;
+
+  /// The device the model runs on: MBRT_DEVICE_CPU or MBRT_DEVICE_CUDA.
+  mbrt_device device() const {
+    return cuda_ ? MBRT_DEVICE_CUDA : MBRT_DEVICE_CPU;
+  }
+  /// "cpu", or "cuda: NVIDIA H200 (sm_90), sm_90a cubin"; with
+  /// --device=auto's fall-back to the CPU, also why.
+  const std::string &deviceDescription() const { return deviceDescription_; }
+  /// The device side of a CUDA model; null on the CPU.
+  const CudaModel *cuda() const { return cuda_.get(); }
 
 private:
   void bindEmbeddedWeights();
   void bindExternalWeights(const mbrt_model_options &options);
   void loadCpuCode();
+  bool chooseCuda(const mbrt_model_options &options,
+                  std::shared_ptr<cuda::CudaDriver> &driver);
 
   std::string path_;
   std::unique_ptr<MappedFile> file_;
@@ -73,6 +86,8 @@ private:
   std::vector<const void *> weights_;
   std::unique_ptr<LoadedCode> code_;
   std::vector<EntryFunction> functions_; // parallel to meta_.entryPoints
+  std::unique_ptr<CudaModel> cuda_;
+  std::string deviceDescription_;
 };
 
 } // namespace mbrt

@@ -22,8 +22,10 @@ void checkVocabulary(const uint8_t *bytes, size_t size, int32_t vocabSize,
 }
 
 EntryCall::EntryCall(const Model &model, const EntryPoint &entry,
-                     mbrt_host_context *context)
-    : entry_(&entry), function_(model.function(entry)) {
+                     mbrt_host_context *context, CudaSessionState *cudaSession,
+                     bool captureGraph)
+    : entry_(&entry),
+      function_(model.cuda() ? nullptr : model.function(entry)) {
   buffers_.resize(entry.args.size());
   args_.resize(entry.args.size());
   for (size_t i = 0; i < entry.args.size(); ++i) {
@@ -45,6 +47,16 @@ EntryCall::EntryCall(const Model &model, const EntryPoint &entry,
       break;
     }
   }
+  if (!cudaSession)
+    return;
+  std::vector<uint8_t *> host(buffers_.size());
+  for (size_t i = 0; i < buffers_.size(); ++i)
+    host[i] = buffers_[i].data();
+  const ModelMetadata &meta = model.metadata();
+  cuda_ = std::make_unique<CudaEntryCall>(
+      *cudaSession, meta, entry,
+      model.cuda()->metadata().plans[&entry - meta.entryPoints.data()], host,
+      captureGraph);
 }
 
 const AlignedBuffer &EntryCall::bufferOf(const std::string &name) const {
@@ -56,16 +68,22 @@ const AlignedBuffer &EntryCall::bufferOf(const std::string &name) const {
 }
 
 void EntryCall::resetState() {
+  if (cuda_)
+    cuda_->resetState();
   for (size_t i = 0; i < buffers_.size(); ++i)
     if (entry_->args[i].kind == ArgKind::InOut)
       std::memset(buffers_[i].data(), 0, buffers_[i].size());
 }
 
 Session::Session(const Model &model, int threads)
-    : model_(model), meta_(model.metadata()), pool_(threads),
+    // A CUDA model computes on the device: no worker threads.
+    : model_(model), meta_(model.metadata()), pool_(model.cuda() ? 1 : threads),
       hostContext_(pool_.hostContext()) {
+  if (model.cuda())
+    cuda_ = std::make_unique<CudaSessionState>(*model.cuda());
   if (const EntryPoint *score = meta_.findEntry("score"))
-    score_ = std::make_unique<EntryCall>(model, *score, &hostContext_);
+    score_ = std::make_unique<EntryCall>(model, *score, &hostContext_,
+                                         cuda_.get(), false);
   if (!meta_.hasGeneration)
     return;
   size_t last = meta_.stages.size() - 1;
@@ -73,9 +91,10 @@ Session::Session(const Model &model, int threads)
   for (size_t s = 0; s <= last; ++s) {
     Stage &stage = stages_[s];
     std::string suffix = "_" + std::to_string(s);
+    // The decode entries run once per byte: CUDA replays them as graphs.
     auto bind = [&](const std::string &name) {
       return std::make_unique<EntryCall>(model, *meta_.findEntry(name),
-                                         &hostContext_);
+                                         &hostContext_, cuda_.get(), true);
     };
     stage.embed = bind("embed" + suffix);
     stage.unit = stage.embed->buffer<int32_t>("unit");
@@ -93,7 +112,7 @@ Session::Session(const Model &model, int threads)
     }
   }
   head_ = std::make_unique<EntryCall>(model, *meta_.findEntry("head"),
-                                      &hostContext_);
+                                      &hostContext_, cuda_.get(), true);
 }
 
 //===----------------------------------------------------------------------===//

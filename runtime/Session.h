@@ -12,6 +12,7 @@
 
 #include "Model.h"
 #include "ThreadPool.h"
+#include "cuda/CudaEntryCall.h"
 
 #include <memory>
 #include <vector>
@@ -19,13 +20,22 @@
 namespace mbrt {
 
 /// One entry point bound to session-owned buffers: `args` is the array the
-/// compiled function receives (docs/artifact.md ABI).
+/// compiled function receives (docs/artifact.md ABI). On a CUDA model the
+/// same host buffers are staged through the entry's device buffers.
 class EntryCall {
 public:
+  /// `cudaSession` is the session's device state (null on the CPU);
+  /// `captureGraph` replays the entry from a CUDA graph.
   EntryCall(const Model &model, const EntryPoint &entry,
-            mbrt_host_context *context);
+            mbrt_host_context *context, CudaSessionState *cudaSession,
+            bool captureGraph);
 
-  void run() { function_(args_.data()); }
+  void run() {
+    if (cuda_)
+      cuda_->run();
+    else
+      function_(args_.data());
+  }
   /// The buffer of the input/output/inout argument `name` (validated to
   /// exist when META was parsed).
   template <typename T> T *buffer(const std::string &name) const {
@@ -41,6 +51,7 @@ private:
   EntryFunction function_;
   std::vector<AlignedBuffer> buffers_; // per argument; empty for the others
   std::vector<void *> args_;
+  std::unique_ptr<CudaEntryCall> cuda_;
 };
 
 class Session {
@@ -83,6 +94,7 @@ private:
   const ModelMetadata &meta_;
   ThreadPool pool_;
   mbrt_host_context hostContext_;
+  std::unique_ptr<CudaSessionState> cuda_; // before the entries using it
   std::unique_ptr<EntryCall> score_;
   std::vector<Stage> stages_;
   std::unique_ptr<EntryCall> head_;

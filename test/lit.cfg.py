@@ -25,6 +25,18 @@ config.substitutions.append(
     ("%make_bad_model_dirs", config.python_executable + " " +
      os.path.join(config.mbc_src_root, "test", "Import", "Inputs", "make_bad_model_dirs.py")))
 
+# Test-only artifacts (make_test_artifact.py around the fake CPU entries) and
+# the fake CUDA driver, both built under test/runtime.
+runtime_tests_obj = os.path.join(config.mbc_obj_root, "test", "runtime")
+config.substitutions.append(
+    ("%make_test_artifact", config.python_executable + " " +
+     os.path.join(config.mbc_src_root, "test", "runtime", "make_test_artifact.py") +
+     " --code " + os.path.join(runtime_tests_obj, "mbrt_fake_entries.so")))
+config.substitutions.append(
+    ("%fake_cuda_driver", os.path.join(runtime_tests_obj, "fake_cuda_driver.so")))
+
 # The CUDA toolkit is optional; tests that need ptxas say REQUIRES: ptxas.
-if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
+ptxas = shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas"
+if os.path.exists(ptxas):
     config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))

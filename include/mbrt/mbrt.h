@@ -84,8 +84,14 @@ MBRT_API uint32_t mbrt_supported_format_version(void);
 
 typedef struct mbrt_model mbrt_model;
 
+/* Where a model runs (docs/cuda.md).
+   CUDA: the CUDA code of the artifact on CUDA device 0; MBRT_ERROR_NO_DEVICE
+     ("no CUDA device: ...") without a driver or a device.
+   AUTO: CUDA when the artifact has CUDA code and a device is present, else
+     the CPU code (MBRT_ERROR_NO_DEVICE when the artifact has CUDA code only
+     and there is no device). */
 typedef enum mbrt_device {
-  MBRT_DEVICE_AUTO = 0, /* the CPU for now */
+  MBRT_DEVICE_AUTO = 0,
   MBRT_DEVICE_CPU = 1,
   MBRT_DEVICE_CUDA = 2,
 } mbrt_device;
@@ -130,6 +136,11 @@ MBRT_API int mbrt_model_can_generate(const mbrt_model *model);
 MBRT_API const char *mbrt_model_metadata(const mbrt_model *model, size_t *size);
 /* The external weights file in use, NULL when the weights are embedded. */
 MBRT_API const char *mbrt_model_weights_path(const mbrt_model *model);
+/* The device the model was loaded on (CPU or CUDA, never AUTO), and a line
+   describing it: "cpu", "cpu (no CUDA device: ...)" when AUTO fell back,
+   "cuda: NVIDIA H200 (sm_90), sm_90a cubin". A failed model: AUTO and "". */
+MBRT_API mbrt_device mbrt_model_device(const mbrt_model *model);
+MBRT_API const char *mbrt_model_device_description(const mbrt_model *model);
 
 /*===------------------------------ Sessions ------------------------------===*/
 
@@ -137,7 +148,8 @@ typedef struct mbrt_session mbrt_session;
 
 typedef struct mbrt_session_options {
   /* Threads that run the compiled dispatches' workgroups, the calling
-     thread included. 0: the machine's hardware concurrency. */
+     thread included. 0: the machine's hardware concurrency. Ignored by
+     models on CUDA (they use the calling thread only). */
   int32_t threads;
 } mbrt_session_options;
 

@@ -6,12 +6,30 @@ without the compiler. The artifacts follow docs/artifact.md; the entry points
 are the fake ones of fake_entries.c (symbols "fake_<entry>"), each of which
 reads its sizes from its first weight, "<entry>.dims" (F32). Options that
 break an artifact on purpose start with --bad-/--st-/--meta-. Python stdlib only.
+
+With --cuda the artifact also gets META.cuda and a CUDA_CODE section
+(docs/cuda.md): PTX of two tiny kernels (TEST DATA: a copy and a tensor-map
+prefetch, no model math) and, per entry point, plans that compute through
+copies, fills and those kernels, on the fake driver of fake_cuda_driver.c or
+on a real GPU (test/gpu runs them there):
+  score:  logp = -1 everywhere except row t = 0 of each window, which is -2
+  embed_s: token = 1.0 except token[0] = embed_s.dims[0] (a weight: U_s,
+          1.0 at the last stage);  project_s: context = 0
+  step_s: hidden = token, except hidden[0] = k_cache[0] as it was on entry;
+          then k_cache[0] = token[0]: 1.0 once the sequence had a step, 0.0
+          on a fresh (reset) sequence
+  head:   logp = -10 except logp[65] ("A") = hidden[0] and logp[66] ("B") =
+          0.5 (through the arena and a launch): "A" after a last-stage step
+          that had a predecessor in its sequence, "B" at a fresh sequence's
+          position 0 (the caches were zeroed on the device).
 """
 
 import argparse
 import json
 import os
 import struct
+import subprocess
+import tempfile
 
 MAGIC = b"MBX\0\r\n\x1a\n"
 META, CPU_CODE, WEIGHTS, CUDA_CODE = 1, 2, 3, 4
@@ -100,6 +118,169 @@ def describe_model(args):
     return meta, weights
 
 
+F32_BITS = {1.0: 0x3F800000, 0.5: 0x3F000000, -1.0: 0xBF800000, -2.0: 0xC0000000, -10.0: 0xC1200000}
+FAKE_KERNELS = [
+    {"name": "fake_copy_f32", "params": ["ptr", "ptr", "i64"], "block": [32, 1, 1],
+     "shared_bytes": 0, "registers": 16},
+    {"name": "fake_tensor_map_check", "params": ["tensor_map", "ptr", "i64"],
+     "block": [1, 1, 1], "shared_bytes": 0},
+]
+
+
+def arg_index(entry, name):
+    return next(i for i, a in enumerate(entry["args"]) if a.get("name") == name)
+
+
+def arg_bytes(arg):
+    count = 1
+    for d in arg["shape"]:
+        count *= d
+    return count * (8 if arg["dtype"] == "i64" else 4)
+
+
+def fill(dst, nbytes, value):
+    return {"fill": {"dst": dst, "bytes": nbytes, "value": value}}
+
+
+def cuda_plan(entry, vocab):
+    """The plan of one entry point (see the module docstring)."""
+    name = entry["name"]
+    outputs = [i for i, a in enumerate(entry["args"]) if a["kind"] == "output"]
+    if name == "score":
+        logp = arg_index(entry, "logp")
+        rows = entry["args"][logp]["shape"][0] * entry["args"][logp]["shape"][1]
+        window = entry["args"][logp]["shape"][1]
+        steps = [fill({"arg": logp}, arg_bytes(entry["args"][logp]), F32_BITS[-1.0]),
+                 fill({"temp": 0}, 4 * vocab, F32_BITS[-2.0])]
+        for row in range(0, rows, window):
+            steps.append({"launch": "fake_copy_f32", "grid": [1, 1, 1],
+                          "args": [{"arg": logp, "offset": 4 * vocab * row}, {"temp": 0},
+                                   {"i64": vocab}]})
+        steps.append({"launch": "fake_tensor_map_check", "grid": [1, 1, 1],
+                      "args": [{"tensor_map": {"base": {"arg": logp}, "dtype": "f32",
+                                               "dims": [vocab, rows], "strides_bytes": [4 * vocab],
+                                               "box": [4, 1], "swizzle": 0}},
+                               {"arg": logp}, {"i64": vocab}]})
+        return {"arena_bytes": (4 * vocab + 255) // 256 * 256, "steps": steps}
+    if name == "head":
+        logp, hidden = arg_index(entry, "logp"), arg_index(entry, "hidden")
+        return {"arena_bytes": 256, "steps": [
+            fill({"arg": logp}, 4 * vocab, F32_BITS[-10.0]),
+            fill({"temp": 0}, 4, F32_BITS[0.5]),
+            {"launch": "fake_copy_f32", "grid": [1, 1, 1],
+             "args": [{"arg": logp, "offset": 4 * 66}, {"temp": 0}, {"i64": 1}]},
+            {"copy": {"dst": {"arg": logp, "offset": 4 * 65}, "src": {"arg": hidden},
+                      "bytes": 4}}]}
+    if name.startswith("embed_"):
+        token = arg_index(entry, "token")
+        return {"arena_bytes": 0, "steps": [
+            fill({"arg": token}, arg_bytes(entry["args"][token]), F32_BITS[1.0]),
+            {"copy": {"dst": {"arg": token}, "src": {"arg": 1}, "bytes": 4}}]}
+    steps = [fill({"arg": i}, arg_bytes(entry["args"][i]), 0) for i in outputs]
+    if name.startswith("step_"):
+        token, hidden = arg_index(entry, "token"), arg_index(entry, "hidden")
+        k_cache = arg_index(entry, "k_cache")
+        steps += [{"copy": {"dst": {"arg": hidden}, "src": {"arg": token, "offset": 0},
+                            "bytes": arg_bytes(entry["args"][token])}},
+                  {"copy": {"dst": {"arg": hidden}, "src": {"arg": k_cache}, "bytes": 4}},
+                  {"copy": {"dst": {"arg": k_cache}, "src": {"arg": token}, "bytes": 4}}]
+    return {"arena_bytes": 0, "steps": steps}
+
+
+PTX_COPY_F32 = """
+.visible .entry fake_copy_f32(
+\t.param .u64 destination,
+\t.param .u64 source,
+\t.param .u64 count)
+{
+\t.reg .pred %done;
+\t.reg .b32 %thread, %threads, %block, %blocks;
+\t.reg .b64 %to, %from, %n, %i, %stride, %offset, %address;
+\t.reg .f32 %value;
+\tld.param.u64 %to, [destination];
+\tld.param.u64 %from, [source];
+\tld.param.u64 %n, [count];
+\tcvta.to.global.u64 %to, %to;
+\tcvta.to.global.u64 %from, %from;
+\tmov.u32 %thread, %tid.x;
+\tmov.u32 %threads, %ntid.x;
+\tmov.u32 %block, %ctaid.x;
+\tmov.u32 %blocks, %nctaid.x;
+\tmad.wide.u32 %i, %block, %threads, 0;
+\tcvt.u64.u32 %offset, %thread;
+\tadd.u64 %i, %i, %offset;
+\tmul.wide.u32 %stride, %threads, %blocks;
+loop:
+\tsetp.ge.u64 %done, %i, %n;
+\t@%done bra exit;
+\tshl.b64 %offset, %i, 2;
+\tadd.u64 %address, %from, %offset;
+\tld.global.f32 %value, [%address];
+\tadd.u64 %address, %to, %offset;
+\tst.global.f32 [%address], %value;
+\tadd.u64 %i, %i, %stride;
+\tbra.uni loop;
+exit:
+\tret;
+}
+"""
+
+# A real GPU's tensor map is opaque: the kernel only prefetches it (sm_90+),
+# which a malformed by-value parameter would fault on.
+PTX_TENSOR_MAP_CHECK = """
+.visible .entry fake_tensor_map_check(
+\t.param .align 64 .b8 map[128],
+\t.param .u64 base,
+\t.param .u64 dim0)
+{
+%s\tret;
+}
+"""
+
+
+def kernels_ptx(arch, extra):
+    """TEST ONLY PTX of the FAKE_KERNELS for `arch` (sm_XY[a]); ptxas accepts it,
+    so the same artifact runs on the fake driver and on a real GPU."""
+    capability = int(arch[3:].rstrip("a"))
+    prefetch = "\tprefetch.param.tensormap [map];\n" if capability >= 90 else ""
+    return (f"// TEST ONLY: the kernels of make_test_artifact.py --cuda {extra}\n"
+            f".version {'8.0' if capability < 100 else '8.6'}\n.target {arch}\n"
+            ".address_size 64\n"
+            + PTX_COPY_F32 + PTX_TENSOR_MAP_CHECK % prefetch)
+
+
+def cubin(ptx, arch, ptxas):
+    """ptxas's cubin when a ptxas is given, else a stand-in only the fake driver loads."""
+    if not ptxas:
+        return b"\x7fELF // fake cubin (test only)\n" + ptx.encode()
+    with tempfile.TemporaryDirectory() as work:
+        source, binary = os.path.join(work, "k.ptx"), os.path.join(work, "k.cubin")
+        with open(source, "w") as f:
+            f.write(ptx)
+        subprocess.run([ptxas, f"-arch={arch}", source, "-o", binary], check=True)
+        with open(binary, "rb") as f:
+            return f.read()
+
+
+def add_cuda(meta, args):
+    """Adds META.cuda and returns the CUDA_CODE section's bytes."""
+    code = bytearray()
+    images = []
+    for spec in args.cuda_images.split(","):
+        arch, image_format = spec.split(":")
+        ptx = kernels_ptx(arch, args.cuda_image_extra)
+        data = cubin(ptx, arch, args.ptxas) if image_format == "cubin" else ptx.encode()
+        offset = align(len(code))
+        code += b"\0" * (offset - len(code)) + data
+        images.append({"arch": arch, "format": image_format, "offset": offset, "size": len(data)})
+    archs = sorted({image["arch"] for image in images})
+    meta["targets"].append({"kind": "cuda", "archs": archs, "ptx_isa": "8.0"})
+    vocab = meta["model"]["vocab_size"]
+    meta["cuda"] = {"images": images, "kernels": FAKE_KERNELS,
+                    "plans": {e["name"]: cuda_plan(e, vocab) for e in meta["entry_points"]}}
+    return bytes(code)
+
+
 def parse_path(path):
     """'a.b[2].c' -> ['a', 'b', 2, 'c']."""
     keys = []
@@ -172,12 +353,15 @@ def build(args):
         weight_blob += b"\0" * (offset - len(weight_blob)) + raw
         meta["weights"]["tensors"].append({"name": name, "dtype": "F32", "shape": [len(weights[name])],
                                            "offset": offset, "size": len(raw)})
+    cuda_code = add_cuda(meta, args) if args.cuda else None
     edit_meta(meta, args.meta_set, args.meta_delete)
     meta_bytes = args.meta_raw.encode() if args.meta_raw is not None else json.dumps(meta, indent=1).encode()
-    with open(args.code, "rb") as f:
-        code = f.read()
-
-    sections = [(META, meta_bytes), (CPU_CODE, code)]
+    sections = [(META, meta_bytes)]
+    if args.code:
+        with open(args.code, "rb") as f:
+            sections.append((CPU_CODE, f.read()))
+    if cuda_code is not None:
+        sections.append((CUDA_CODE, cuda_code))
     if args.weights == "embedded":
         sections.append((WEIGHTS, bytes(weight_blob)))
     else:
@@ -214,7 +398,7 @@ def build(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--code", required=True, help="the fake entries' .so")
+    parser.add_argument("--code", help="the fake entries' .so (none: no CPU_CODE section)")
     parser.add_argument("-o", "--output", required=True)
     parser.add_argument("--architecture", default="megabyte-lucidrains",
                         choices=["megabyte", "megabyte-lucidrains"])
@@ -226,6 +410,13 @@ def main():
     parser.add_argument("--score-window", type=int, default=0, help="0: the model's length")
     parser.add_argument("--weights", choices=["embedded", "external"], default="embedded")
     parser.add_argument("--weights-file", default="weights.safetensors")
+    parser.add_argument("--cuda", action="store_true", help="add META.cuda and CUDA_CODE")
+    parser.add_argument("--cuda-images", default="sm_90a:cubin,sm_90a:ptx,sm_80:ptx",
+                        help="ARCH:cubin|ptx,... (with --cuda)")
+    parser.add_argument("--cuda-image-extra", default="",
+                        help="text for the images' first comment line (FAKE_JIT_ERROR: the "
+                             "fake driver fails to load them)")
+    parser.add_argument("--ptxas", help="assemble the cubin images with this ptxas")
     parser.add_argument("--meta-set", action="append", default=[], help="PATH=JSON")
     parser.add_argument("--meta-delete", action="append", default=[], help="PATH")
     parser.add_argument("--meta-raw", help="META bytes instead of the JSON")

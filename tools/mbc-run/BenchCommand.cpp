@@ -74,9 +74,11 @@ int runBench(int argc, char **argv) {
     }
   }
 
-  nlohmann::json report = {{"model", path},
-                           {"threads", mbrt_session_threads(loaded.session)},
-                           {"repeats", repeats}};
+  nlohmann::json report = {
+      {"model", path},
+      {"device", mbrt_model_device_description(loaded.model)},
+      {"threads", mbrt_session_threads(loaded.session)},
+      {"repeats", repeats}};
   if (mbrt_model_score_window(loaded.model) > 0) {
     mbrt_status status = MBRT_OK;
     Timing timing = time(warmups, repeats, [&] {
@@ -114,7 +116,8 @@ int runBench(int argc, char **argv) {
     std::printf("%s\n", report.dump().c_str());
     return 0;
   }
-  std::printf("%s, %d threads, median of %d\n", path.c_str(),
+  std::printf("%s on %s, %d threads, median of %d\n", path.c_str(),
+              mbrt_model_device_description(loaded.model),
               mbrt_session_threads(loaded.session), repeats);
   if (report.contains("score"))
     std::printf("  score:    %zu bytes in %.4f s: %.0f bytes/s\n", input.size(),

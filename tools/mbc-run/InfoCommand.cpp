@@ -75,11 +75,30 @@ int runInfo(int argc, char **argv) {
               external ? external : "");
   for (size_t i = 0; i < meta["targets"].size(); ++i) {
     const nlohmann::json &target = meta["targets"][i];
-    std::printf("%s%s %s (cpu %s)\n",
-                i == 0 ? "targets:        " : "                ",
-                field(target, "kind").c_str(), field(target, "triple").c_str(),
-                field(target, "cpu").c_str());
+    const char *indent = i == 0 ? "targets:        " : "                ";
+    if (field(target, "kind") == "cuda")
+      std::printf("%scuda %s (PTX ISA %s)\n", indent,
+                  field(target, "archs").c_str(),
+                  field(target, "ptx_isa").c_str());
+    else
+      std::printf("%s%s %s (cpu %s)\n", indent, field(target, "kind").c_str(),
+                  field(target, "triple").c_str(),
+                  field(target, "cpu").c_str());
   }
+  // META.cuda was validated when the model loaded.
+  if (meta.contains("cuda")) {
+    const nlohmann::json &cuda = meta["cuda"];
+    const nlohmann::json &images = cuda["images"];
+    for (size_t i = 0; i < images.size(); ++i)
+      std::printf("%s%s %s, %s bytes\n",
+                  i == 0 ? "cuda images:    " : "                ",
+                  field(images[i], "arch").c_str(),
+                  field(images[i], "format").c_str(),
+                  field(images[i], "size").c_str());
+    std::printf("cuda kernels:   %zu\n", cuda["kernels"].size());
+  }
+  std::printf("device:         %s\n",
+              mbrt_model_device_description(loaded.model));
   std::string entries;
   for (const nlohmann::json &entry : meta["entry_points"])
     entries += (entries.empty() ? "" : ", ") + field(entry, "name");

@@ -108,14 +108,16 @@ int runScore(int argc, char **argv) {
       input.empty() ? 0.0
                     : -totalLogprob / (double(input.size()) * std::log(2.0));
   if (arguments.has("--json")) {
-    nlohmann::json report = {{"model", path},
-                             {"input", arguments.text("--input", "")},
-                             {"bytes", input.size()},
-                             {"bits_per_byte", bitsPerByte},
-                             {"windows", windows},
-                             {"window_bytes", window},
-                             {"threads", mbrt_session_threads(loaded.session)},
-                             {"seconds", seconds}};
+    nlohmann::json report = {
+        {"model", path},
+        {"device", mbrt_model_device_description(loaded.model)},
+        {"input", arguments.text("--input", "")},
+        {"bytes", input.size()},
+        {"bits_per_byte", bitsPerByte},
+        {"windows", windows},
+        {"window_bytes", window},
+        {"threads", mbrt_session_threads(loaded.session)},
+        {"seconds", seconds}};
     std::printf("%s\n", report.dump().c_str());
   } else {
     std::printf("%.6f bits per byte (%zu bytes, %zu window%s of %lld)\n",
