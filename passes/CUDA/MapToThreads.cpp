@@ -1,0 +1,164 @@
+//===- MapToThreads.cpp - linalg ops in a launch -> thread loops ----------===//
+#include "passes/CUDA/Passes.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mbc {
+#define GEN_PASS_DEF_CUDAMAPTOTHREADS
+#include "passes/CUDA/Passes.h.inc"
+} // namespace mbc
+
+using namespace mlir;
+
+namespace mbc {
+namespace {
+
+constexpr StringLiteral kThreadMappingAttrName = "mb.thread_mapping";
+
+struct ThreadSpace {
+  /// This thread's first linear index and the distance to its next one.
+  Value first;
+  Value stride;
+};
+
+/// Deals the iterations of `loop` (linearized, its last dimension fastest)
+/// to the threads: an scf.for from `space.first` by `space.stride`.
+void distributeOverThreads(RewriterBase &rewriter, scf::ParallelOp loop,
+                           const ThreadSpace &space) {
+  Location loc = loop.getLoc();
+  rewriter.setInsertionPoint(loop);
+  SmallVector<Value> counts;
+  Value total = arith::ConstantIndexOp::create(rewriter, loc, 1);
+  for (auto [lower, upper, step] :
+       llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+    Value extent = arith::SubIOp::create(rewriter, loc, upper, lower);
+    Value count = arith::CeilDivUIOp::create(rewriter, loc, extent, step);
+    counts.push_back(count);
+    total = arith::MulIOp::create(rewriter, loc, total, count);
+  }
+  auto threadLoop =
+      scf::ForOp::create(rewriter, loc, space.first, total, space.stride);
+  rewriter.setInsertionPointToStart(threadLoop.getBody());
+  Value remaining = threadLoop.getInductionVar();
+  SmallVector<Value> inductionValues(counts.size());
+  for (int64_t d = counts.size() - 1; d >= 0; --d) {
+    Value index = remaining;
+    if (d > 0) {
+      index = arith::RemUIOp::create(rewriter, loc, remaining, counts[d]);
+      remaining = arith::DivUIOp::create(rewriter, loc, remaining, counts[d]);
+    }
+    Value scaled =
+        arith::MulIOp::create(rewriter, loc, index, loop.getStep()[d]);
+    inductionValues[d] =
+        arith::AddIOp::create(rewriter, loc, scaled, loop.getLowerBound()[d]);
+  }
+  Block *body = loop.getBody();
+  rewriter.eraseOp(body->getTerminator());
+  rewriter.inlineBlockBefore(body, threadLoop.getBody()->getTerminator(),
+                             inductionValues);
+  rewriter.eraseOp(loop);
+}
+
+struct CudaMapToThreadsPass
+    : impl::CudaMapToThreadsBase<CudaMapToThreadsPass> {
+  void runOnOperation() override {
+    SmallVector<gpu::LaunchOp> launches;
+    getOperation().walk([&](gpu::LaunchOp launch) {
+      launches.push_back(launch);
+    });
+    IRRewriter rewriter(&getContext());
+    for (gpu::LaunchOp launch : launches)
+      if (failed(mapLaunch(rewriter, launch)))
+        return signalPassFailure();
+  }
+
+  LogicalResult mapLaunch(RewriterBase &rewriter, gpu::LaunchOp launch) {
+    auto mapping = launch->getAttrOfType<StringAttr>(kThreadMappingAttrName);
+    if (!mapping ||
+        (mapping.getValue() != "block" && mapping.getValue() != "grid"))
+      return launch.emitOpError("mb-cuda-map-to-threads: expected ")
+             << kThreadMappingAttrName
+             << " = \"block\" or \"grid\" (made by mb-cuda-form-kernels)";
+    bool wholeGrid = mapping.getValue() == "grid";
+    Block &body = launch.getBody().front();
+    Location loc = launch.getLoc();
+    rewriter.setInsertionPointToStart(&body);
+    ThreadSpace space;
+    space.first = launch.getThreadIds().x;
+    space.stride = launch.getBlockSize().x;
+    if (wholeGrid) {
+      Value blockStart = arith::MulIOp::create(
+          rewriter, loc, launch.getBlockIds().x, launch.getBlockSize().x);
+      space.first = arith::AddIOp::create(rewriter, loc, blockStart,
+                                          launch.getThreadIds().x);
+      space.stride = arith::MulIOp::create(rewriter, loc,
+                                           launch.getGridSize().x,
+                                           launch.getBlockSize().x);
+    }
+
+    SmallVector<linalg::LinalgOp> ops;
+    launch.getBody().walk([&](linalg::LinalgOp op) { ops.push_back(op); });
+    if (wholeGrid && ops.size() > 1)
+      return launch.emitOpError("mb-cuda-map-to-threads: a grid-mapped "
+                                "launch must hold one linalg op, it holds ")
+             << ops.size();
+    for (auto [index, op] : llvm::enumerate(ops)) {
+      if (op->getParentOp() != launch)
+        return op->emitOpError("mb-cuda-map-to-threads: expected at the top "
+                               "level of its gpu.launch");
+      if (index > 0) {
+        rewriter.setInsertionPoint(op);
+        gpu::BarrierOp::create(rewriter, op.getLoc());
+      }
+      if (failed(mapOp(rewriter, op, space)))
+        return failure();
+    }
+
+    // Math functions as polynomials (as on the CPU), so no libdevice call
+    // is left in the kernels.
+    RewritePatternSet patterns(&getContext());
+    populateMathPolynomialApproximationPatterns(
+        patterns, [](StringRef name) { return true; });
+    if (failed(applyPatternsGreedily(launch.getBody(), std::move(patterns))))
+      return launch.emitOpError(
+          "mb-cuda-map-to-threads: math approximation did not converge");
+    return success();
+  }
+
+  LogicalResult mapOp(RewriterBase &rewriter, linalg::LinalgOp op,
+                      const ThreadSpace &space) {
+    Location loc = op.getLoc();
+    bool hasParallelLoop = op.getNumParallelLoops() > 0;
+    scf::IfOp onFirstThread;
+    if (!hasParallelLoop) {
+      rewriter.setInsertionPoint(op);
+      Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+      Value isFirst = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::eq, space.first, zero);
+      onFirstThread = scf::IfOp::create(rewriter, loc, isFirst);
+      rewriter.moveOpBefore(op, onFirstThread.thenBlock()->getTerminator());
+    }
+    rewriter.setInsertionPoint(op);
+    FailureOr<linalg::LinalgLoops> loops =
+        linalg::linalgOpToParallelLoops(rewriter, op);
+    if (failed(loops))
+      return op->emitOpError("mb-cuda-map-to-threads: cannot lower to loops");
+    std::string name = op->getName().getStringRef().str();
+    rewriter.eraseOp(op);
+    if (!hasParallelLoop)
+      return success();
+    for (Operation *loop : *loops)
+      if (auto parallel = dyn_cast<scf::ParallelOp>(loop)) {
+        distributeOverThreads(rewriter, parallel, space);
+        return success();
+      }
+    return emitError(loc, "mb-cuda-map-to-threads: '")
+           << name << "' has parallel loops but produced no scf.parallel";
+  }
+};
+
+} // namespace
+} // namespace mbc
