@@ -238,6 +238,13 @@ llvm::Expected<CudaCode> extractCudaCode(ModuleOp module,
       if (!target || object.getFormat() != gpu::CompilationTarget::Assembly)
         return llvm::createStringError(
             "gpu.binary: expected PTX (format isa) for #nvvm.target objects");
+      llvm::StringRef ptx = object.getObject().getValue();
+      size_t external = ptx.find(".extern .func");
+      if (external != llvm::StringRef::npos)
+        return llvm::createStringError(
+            "the " + target.getChip() + " kernels call a function that is "
+            "not defined in them: " +
+            ptx.substr(external).split('\n').first.str());
       code.archs.push_back(target.getChip().str());
       code.images.push_back(
           {target.getChip().str(), "ptx", object.getObject().str()});

@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ValueBoundsOpInterface.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/RegionUtils.h"
 
@@ -292,13 +293,34 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
 
     for (memref::AllocOp alloc : allocs) {
       MemRefType type = alloc.getType();
-      if (!type.hasStaticShape() || !type.getLayout().isIdentity() ||
-          type.getMemorySpace() || !type.getElementType().isIntOrFloat())
+      if (!type.getLayout().isIdentity() || type.getMemorySpace() ||
+          !type.getElementType().isIntOrFloat())
         return alloc.emitOpError("mb-cuda-form-kernels: a workgroup buffer "
-                                 "needs a static shape, identity layout and "
-                                 "scalar elements");
-      int64_t bytes = type.getNumElements() *
-                      llvm::divideCeil(type.getElementTypeBitWidth(), 8);
+                                 "needs an identity layout and scalar "
+                                 "elements, got ")
+               << type;
+      // A partial tile (dynamic size) gets the bytes of a full one.
+      int64_t elements = 1;
+      unsigned dynamicIndex = 0;
+      for (int64_t extent : type.getShape()) {
+        if (!ShapedType::isDynamic(extent)) {
+          elements *= extent;
+          continue;
+        }
+        FailureOr<int64_t> bound =
+            ValueBoundsConstraintSet::computeConstantBound(
+                presburger::BoundType::UB,
+                ValueBoundsConstraintSet::Variable(
+                    alloc.getDynamicSizes()[dynamicIndex++]),
+                /*stopCondition=*/nullptr, /*closedUB=*/true);
+        if (failed(bound) || *bound < 0)
+          return alloc.emitOpError("mb-cuda-form-kernels: no constant upper "
+                                   "bound for a dynamic size of ")
+                 << type;
+        elements *= *bound;
+      }
+      int64_t bytes =
+          elements * llvm::divideCeil(type.getElementTypeBitWidth(), 8);
       int64_t slice =
           llvm::divideCeil(std::max<int64_t>(bytes, 1),
                            kWorkgroupSliceAlignment) *
@@ -314,7 +336,7 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
           rewriter, alloc.getLoc(), linear,
           arith::ConstantIndexOp::create(rewriter, alloc.getLoc(), slice));
       rewriter.replaceOpWithNewOp<memref::ViewOp>(alloc, type, buffer, offset,
-                                                  ValueRange{});
+                                                  alloc.getDynamicSizes());
     }
     return success();
   }

@@ -1,10 +1,12 @@
 //===- MapToThreads.cpp - linalg ops in a launch -> thread loops ----------===//
 #include "passes/CUDA/Passes.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 namespace mbc {
 #define GEN_PASS_DEF_CUDAMAPTOTHREADS
@@ -60,6 +62,52 @@ void distributeOverThreads(RewriterBase &rewriter, scf::ParallelOp loop,
   rewriter.inlineBlockBefore(body, threadLoop.getBody()->getTerminator(),
                              inductionValues);
   rewriter.eraseOp(loop);
+}
+
+/// The LLVM intrinsic (f32) that NVPTX compiles to one instruction for the
+/// math ops left after the polynomial approximations; none for others.
+StringRef nativeIntrinsicFor(Operation *op) {
+  return llvm::TypeSwitch<Operation *, StringRef>(op)
+      .Case([](math::SqrtOp) { return "llvm.sqrt.f32"; })
+      .Case([](math::FmaOp) { return "llvm.fma.f32"; })
+      .Case([](math::FloorOp) { return "llvm.floor.f32"; })
+      .Case([](math::CeilOp) { return "llvm.ceil.f32"; })
+      .Case([](math::AbsFOp) { return "llvm.fabs.f32"; })
+      .Case([](math::CopySignOp) { return "llvm.copysign.f32"; })
+      .Default([](Operation *) { return StringRef(); });
+}
+
+/// Scalar f32 math ops become calls of LLVM intrinsics NVPTX implements
+/// natively (sqrt.rn, fma.rn, cvt.rmi, abs, ...); convert-gpu-to-nvvm would
+/// otherwise call libdevice (__nv_sqrtf, ...), which only links where a
+/// CUDA toolkit is found at compile time.
+void useNativeIntrinsics(RewriterBase &rewriter, Region &region) {
+  SmallVector<Operation *> ops;
+  region.walk([&](Operation *op) {
+    if (isa<math::RsqrtOp>(op) || !nativeIntrinsicFor(op).empty())
+      if (op->getNumResults() == 1 && op->getResult(0).getType().isF32())
+        ops.push_back(op);
+  });
+  for (Operation *op : ops) {
+    rewriter.setInsertionPoint(op);
+    Location loc = op->getLoc();
+    Type f32 = rewriter.getF32Type();
+    if (auto rsqrt = dyn_cast<math::RsqrtOp>(op)) {
+      Value root = LLVM::CallIntrinsicOp::create(
+                       rewriter, loc, f32,
+                       rewriter.getStringAttr("llvm.sqrt.f32"),
+                       ValueRange{rsqrt.getOperand()})
+                       .getResult(0);
+      Value one = arith::ConstantOp::create(rewriter, loc,
+                                            rewriter.getF32FloatAttr(1.0f));
+      rewriter.replaceOpWithNewOp<arith::DivFOp>(op, one, root);
+      continue;
+    }
+    auto call = LLVM::CallIntrinsicOp::create(
+        rewriter, loc, f32, rewriter.getStringAttr(nativeIntrinsicFor(op)),
+        op->getOperands());
+    rewriter.replaceOp(op, call.getResults());
+  }
 }
 
 struct CudaMapToThreadsPass
@@ -125,6 +173,7 @@ struct CudaMapToThreadsPass
     if (failed(applyPatternsGreedily(launch.getBody(), std::move(patterns))))
       return launch.emitOpError(
           "mb-cuda-map-to-threads: math approximation did not converge");
+    useNativeIntrinsics(rewriter, launch.getBody());
     return success();
   }
 

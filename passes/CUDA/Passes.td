@@ -64,11 +64,14 @@ def CudaMapToThreads : Pass<"mb-cuda-map-to-threads", "mlir::func::FuncOp"> {
     block-mapped launch, a `gpu.barrier` separates consecutive ops (a later
     op reads what other threads of the block wrote). Math functions the
     linalg bodies use (exp, log, erf, tanh) are replaced by the same
-    polynomial approximations the CPU code uses, so kernels need no
-    libdevice.
+    polynomial approximations the CPU code uses, and the f32 math ops
+    NVPTX implements natively (sqrt, rsqrt, fma, floor, ceil, abs,
+    copysign) become calls of LLVM intrinsics, so kernels need no libdevice
+    (which links only where a CUDA toolkit is found).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect"];

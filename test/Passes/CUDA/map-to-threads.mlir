@@ -4,7 +4,7 @@
 // (gridDim * blockDim)-th element of the linearized [4, 300] space, the
 // innermost dimension fastest (adjacent threads, adjacent elements);
 // the reduction stays a sequential loop in each thread; exp becomes a
-// polynomial (no libdevice call).
+// polynomial and sqrt an LLVM intrinsic (no libdevice call).
 // CHECK-LABEL: func.func @grid
 // CHECK: gpu.launch blocks([[BX:%[a-z0-9_]+]], %{{.*}}, %{{.*}}) in ([[GX:%[a-z0-9_]+]] = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) threads([[TX:%[a-z0-9_]+]], %{{.*}}, %{{.*}}) in ([[BDX:%[a-z0-9_]+]] = %{{.*}},
 // CHECK: [[START:%[a-z0-9_]+]] = arith.muli [[BX]], [[BDX]]
@@ -16,6 +16,7 @@
 // CHECK: scf.for [[K:%[a-z0-9_]+]] =
 // CHECK: memref.load %{{.*}}[[[ROW]], [[COL]], [[K]]]
 // CHECK-NOT: math.exp
+// CHECK: llvm.call_intrinsic "llvm.sqrt.f32"(%{{.*}}) : (f32) -> f32
 // CHECK: memref.store
 // CHECK-NOT: gpu.barrier
 #in = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
@@ -30,7 +31,8 @@ func.func @grid(%a: memref<4x300x16xf32>, %b: memref<4x300xf32>) {
         ins(%a : memref<4x300x16xf32>) outs(%b : memref<4x300xf32>) {
     ^bb0(%x: f32, %acc: f32):
       %e = math.exp %x : f32
-      %s = arith.addf %e, %acc : f32
+      %r = math.sqrt %e : f32
+      %s = arith.addf %r, %acc : f32
       linalg.yield %s : f32
     }
     gpu.terminator
