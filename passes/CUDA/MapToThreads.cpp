@@ -1,6 +1,7 @@
 //===- MapToThreads.cpp - linalg ops in a launch -> thread loops ----------===//
 #include "passes/CUDA/Passes.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
@@ -62,6 +63,71 @@ void distributeOverThreads(RewriterBase &rewriter, scf::ParallelOp loop,
   rewriter.inlineBlockBefore(body, threadLoop.getBody()->getTerminator(),
                              inductionValues);
   rewriter.eraseOp(loop);
+}
+
+/// In a reduction loop that loads and stores one element of the op's output
+/// at indices the loop does not change, the element lives in a register
+/// (a loop-carried value): one load before the loop, one store after it.
+/// LLVM cannot do this itself because it cannot prove that the output does
+/// not alias the inputs; bufferization guarantees that a reduction's output
+/// never aliases what it reads.
+void keepAccumulatorsInRegisters(RewriterBase &rewriter, scf::ForOp loop) {
+  while (true) {
+    memref::LoadOp accumulatorLoad;
+    memref::StoreOp accumulatorStore;
+    for (Operation &op : loop.getBody()->without_terminator()) {
+      auto store = dyn_cast<memref::StoreOp>(op);
+      if (!store || !loop.isDefinedOutsideOfLoop(store.getMemRef()) ||
+          !llvm::all_of(store.getIndices(), [&](Value index) {
+            return loop.isDefinedOutsideOfLoop(index);
+          }))
+        continue;
+      memref::LoadOp load;
+      bool otherAccess = false;
+      for (Operation *user : store.getMemRef().getUsers()) {
+        if (user == store || !loop->isAncestor(user))
+          continue;
+        auto candidate = dyn_cast<memref::LoadOp>(user);
+        if (!candidate || load || candidate->getBlock() != loop.getBody() ||
+            !llvm::equal(candidate.getIndices(), store.getIndices()) ||
+            !candidate->isBeforeInBlock(store)) {
+          otherAccess = true;
+          break;
+        }
+        load = candidate;
+      }
+      if (load && !otherAccess) {
+        accumulatorLoad = load;
+        accumulatorStore = store;
+        break;
+      }
+    }
+    if (!accumulatorStore)
+      return;
+
+    Location loc = accumulatorStore.getLoc();
+    Value memref = accumulatorStore.getMemRef();
+    SmallVector<Value> indices(accumulatorStore.getIndices());
+    rewriter.setInsertionPoint(loop);
+    Value initial = memref::LoadOp::create(rewriter, loc, memref, indices);
+    Value stored = accumulatorStore.getValueToStore();
+    FailureOr<LoopLikeOpInterface> replaced =
+        loop.replaceWithAdditionalYields(
+            rewriter, ValueRange{initial},
+            /*replaceInitOperandUsesInLoop=*/false,
+            [&](OpBuilder &, Location, ArrayRef<BlockArgument>) {
+              return SmallVector<Value>{stored};
+            });
+    if (failed(replaced))
+      return;
+    auto newLoop = cast<scf::ForOp>(replaced->getOperation());
+    rewriter.replaceOp(accumulatorLoad, newLoop.getRegionIterArgs().back());
+    rewriter.eraseOp(accumulatorStore);
+    rewriter.setInsertionPointAfter(newLoop);
+    memref::StoreOp::create(rewriter, loc, newLoop.getResults().back(), memref,
+                            indices);
+    loop = newLoop;
+  }
 }
 
 /// The LLVM intrinsic (f32) that NVPTX compiles to one instruction for the
@@ -197,6 +263,28 @@ struct CudaMapToThreadsPass
       return op->emitOpError("mb-cuda-map-to-threads: cannot lower to loops");
     std::string name = op->getName().getStringRef().str();
     rewriter.eraseOp(op);
+    // Innermost reduction loops first: what one keeps in a register becomes
+    // a load and store around it in the next loop out.
+    // The loops index with affine.apply of one loop variable each (the
+    // indexing maps are projections); use the variable itself, so a load and
+    // a store of the same element have the same index values.
+    if (!loops->empty())
+      loops->front()->walk([&](affine::AffineApplyOp apply) {
+        AffineMap map = apply.getAffineMap();
+        if (map.getNumResults() == 1)
+          if (auto dim = dyn_cast<AffineDimExpr>(map.getResult(0)))
+            rewriter.replaceOp(apply, apply.getOperand(dim.getPosition()));
+      });
+    SmallVector<scf::ForOp> reductions;
+    if (!loops->empty())
+      loops->front()->walk(
+          [&](scf::ForOp reduction) { reductions.push_back(reduction); });
+    if (!loops->empty())
+      if (auto outermost = dyn_cast<scf::ForOp>(loops->front()))
+        if (reductions.empty() || reductions.back() != outermost)
+          reductions.push_back(outermost);
+    for (scf::ForOp reduction : reductions)
+      keepAccumulatorsInRegisters(rewriter, reduction);
     if (!hasParallelLoop)
       return success();
     for (Operation *loop : *loops)

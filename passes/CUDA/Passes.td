@@ -58,7 +58,9 @@ def CudaMapToThreads : Pass<"mb-cuda-map-to-threads", "mlir::func::FuncOp"> {
     dealt to the threads round-robin (thread t takes t, t + stride, ...; the
     op's innermost parallel loop is the fastest-varying index, so adjacent
     threads touch adjacent elements of the result: coalesced), its
-    reduction loops sequential in each thread. The stride is the block's
+    reduction loops sequential in each thread, with the output element
+    they accumulate kept in a register (loaded before the loop, stored
+    after it). The stride is the block's
     thread count for `mb.thread_mapping = "block"` launches and the grid's
     for "grid" ones. An op without parallel loops runs on thread 0. In a
     block-mapped launch, a `gpu.barrier` separates consecutive ops (a later

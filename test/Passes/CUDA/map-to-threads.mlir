@@ -3,7 +3,8 @@
 // Grid mapping: thread (block * blockDim + tid) takes every
 // (gridDim * blockDim)-th element of the linearized [4, 300] space, the
 // innermost dimension fastest (adjacent threads, adjacent elements);
-// the reduction stays a sequential loop in each thread; exp becomes a
+// the reduction stays a sequential loop in each thread, its accumulator in
+// a register (one load before, one store after); exp becomes a
 // polynomial and sqrt an LLVM intrinsic (no libdevice call).
 // CHECK-LABEL: func.func @grid
 // CHECK: gpu.launch blocks([[BX:%[a-z0-9_]+]], %{{.*}}, %{{.*}}) in ([[GX:%[a-z0-9_]+]] = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) threads([[TX:%[a-z0-9_]+]], %{{.*}}, %{{.*}}) in ([[BDX:%[a-z0-9_]+]] = %{{.*}},
@@ -13,11 +14,15 @@
 // CHECK: scf.for [[L:%[a-z0-9_]+]] = [[FIRST]] to %{{.*}} step [[STRIDE]]
 // CHECK: [[COL:%[a-z0-9_]+]] = arith.remui [[L]], %c300
 // CHECK: [[ROW:%[a-z0-9_]+]] = arith.divui [[L]], %c300
-// CHECK: scf.for [[K:%[a-z0-9_]+]] =
+// CHECK: [[INIT:%[a-z0-9_]+]] = memref.load %{{.*}}[[[ROW]], [[COL]]]
+// CHECK: [[SUM:%[a-z0-9_]+]] = scf.for [[K:%[a-z0-9_]+]] = {{.*}} iter_args([[ACC:%[a-z0-9_]+]] = [[INIT]]) -> (f32)
 // CHECK: memref.load %{{.*}}[[[ROW]], [[COL]], [[K]]]
 // CHECK-NOT: math.exp
 // CHECK: llvm.call_intrinsic "llvm.sqrt.f32"(%{{.*}}) : (f32) -> f32
-// CHECK: memref.store
+// CHECK-NOT: memref.store
+// CHECK: [[NEXT:%[a-z0-9_]+]] = arith.addf %{{.*}}, [[ACC]]
+// CHECK: scf.yield [[NEXT]]
+// CHECK: memref.store [[SUM]], %{{.*}}[[[ROW]], [[COL]]]
 // CHECK-NOT: gpu.barrier
 #in = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 #out = affine_map<(d0, d1, d2) -> (d0, d1)>
