@@ -54,6 +54,43 @@ void buildCpuLoweringPipeline(mlir::OpPassManager &pm,
 void buildCpuPipeline(mlir::OpPassManager &pm,
                       const CpuPipelineOptions &options = {});
 
+/// Options of mbc-cuda-pipeline.
+struct CudaPipelineOptions
+    : public mlir::PassPipelineOptions<CudaPipelineOptions> {
+  ListOption<std::string> archs{
+      *this, "archs",
+      llvm::cl::desc("CUDA architectures, e.g. sm_90a,sm_80 (default "
+                     "sm_90a)")};
+  Option<bool> serialize{
+      *this, "serialize",
+      llvm::cl::desc("end with gpu-module-to-binary (PTX per architecture)"),
+      llvm::cl::init(true)};
+  Option<int64_t> workgroups{
+      *this, "workgroups",
+      llvm::cl::desc("workgroups (thread blocks) to aim at per dispatch"),
+      llvm::cl::init(1024)};
+  Option<int64_t> minIterations{
+      *this, "min-iterations",
+      llvm::cl::desc("fewest loop iterations worth a workgroup"),
+      llvm::cl::init(2048)};
+  Option<int64_t> blockSize{
+      *this, "block-size", llvm::cl::desc("most threads per block"),
+      llvm::cl::init(256)};
+
+  /// `archs`, or sm_90a when none is given.
+  std::vector<std::string> archList() const;
+};
+
+/// mbc-cuda-pipeline and its parts: the tensor level (shared decisions and
+/// workgroup distribution), the lowering to NVVM with the host side left as
+/// allocations and gpu.launch_func, then (serialize) PTX per architecture.
+void buildCudaTensorPipeline(mlir::OpPassManager &pm,
+                             const CudaPipelineOptions &options);
+void buildCudaLoweringPipeline(mlir::OpPassManager &pm,
+                               const CudaPipelineOptions &options);
+void buildCudaPipeline(mlir::OpPassManager &pm,
+                       const CudaPipelineOptions &options);
+
 /// Registers every mbc pass and named pipeline with the global registry
 /// (mbc-opt and mbc's --mlir-* options see them).
 void registerPasses();

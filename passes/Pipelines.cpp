@@ -4,9 +4,16 @@
 // dialect with the entry-point ABI of docs/artifact.md. mbc runs it; mbc-opt
 // exposes it for tests (`mbc-opt --mbc-cpu-pipeline`).
 //
+// mbc-cuda-pipeline: the same tensor-level decisions (mb -> linalg, fusion,
+// workgroup distribution), then buffers -> one gpu.launch per dispatch ->
+// kernels in one gpu.module lowered to NVVM -> PTX per architecture
+// (docs/cuda.md). The host side is left as allocations and gpu.launch_func
+// ops, which lib/Target/CudaPlan.cpp turns into the runtime's plan.
+//
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 #include "passes/CPU/Passes.h"
+#include "passes/CUDA/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
@@ -14,6 +21,8 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
@@ -24,8 +33,12 @@ using namespace mlir;
 
 namespace mbc {
 
-void buildCpuTensorPipeline(OpPassManager &pm,
-                            const CpuPipelineOptions &options) {
+/// The tensor-level prefix both targets share: entry-point ABI, mb ->
+/// linalg and the fusion decisions. The CUDA pipeline does not use the
+/// local-model region and online-softmax forms yet (sequenceRows and
+/// attentionBlock 0): its generic kernels take one dispatch per op.
+static void buildSharedTensorPipeline(OpPassManager &pm,
+                                      const CpuPipelineOptions &options) {
   pm.addPass(createWeightsToArguments());
   // The fused local model: the last stage's transformer runs per tile of
   // sequences (one dispatch, one workgroup per tile).
@@ -48,9 +61,16 @@ void buildCpuTensorPipeline(OpPassManager &pm,
   pm.addPass(createCSEPass());
   // [N, K] weights of large contractions copied to [K, N] once per call,
   // before any workgroup distribution (which would copy them per workgroup).
+  // On the GPU the [K, N] layout makes adjacent threads (adjacent N) read
+  // adjacent weights.
   pm.addPass(createCpuPackContractionOperands({options.packMinRows}));
   // Packs of weights read inside a tile loop are made once, outside it.
   pm.addPass(createLoopInvariantCodeMotionPass());
+}
+
+void buildCpuTensorPipeline(OpPassManager &pm,
+                            const CpuPipelineOptions &options) {
+  buildSharedTensorPipeline(pm, options);
   // --- Workgroup distribution (passes/CPU, DESIGN.md's dispatch model):
   // heavy ops tiled into scf.forall workgroup grids with their producers
   // fused in, recorded as mb.workgroup_tiles. Everything below tiles each op
@@ -136,7 +156,100 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   buildCpuLoweringPipeline(pm, options);
 }
 
+/// The slot for generated specialized kernels (tensor-core GEMMs, flash
+/// attention: passes/CUDA/Kernels on the cuda-kernels branch). Passes added
+/// here run on tensors after workgroup distribution and before
+/// bufferization; a pass that replaces a dispatch whose root is a
+/// contraction or attention with its own kernel leaves the rest to the
+/// generic path below. No specialized kernel exists yet, so nothing is
+/// added.
+static void addSpecializedKernelPasses(OpPassManager &pm,
+                                       const CudaPipelineOptions &options) {}
+
+void buildCudaTensorPipeline(OpPassManager &pm,
+                             const CudaPipelineOptions &options) {
+  CpuPipelineOptions shared;
+  shared.sequenceRows = 0;
+  shared.attentionBlock = 0;
+  buildSharedTensorPipeline(pm, shared);
+  // Workgroups are thread blocks: many more and smaller than CPU ones.
+  CpuDistributeOptions distribute;
+  distribute.workgroups = options.workgroups;
+  distribute.minIterations = options.minIterations;
+  pm.addNestedPass<func::FuncOp>(createCpuDistribute(distribute));
+  addSpecializedKernelPasses(pm, options);
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void buildCudaLoweringPipeline(OpPassManager &pm,
+                               const CudaPipelineOptions &options) {
+  pm.addPass(createWriteBackUpdates());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::BufferResultsToOutParamsPassOptions outParams;
+  outParams.modifyPublicFunctions = true;
+  outParams.hoistStaticAllocs = true;
+  pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  // No deallocation: every allocation left becomes an arena slot of the
+  // plan, placed by liveness.
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createMemRefCopyToLinalg());
+  // --- Kernels (passes/CUDA): one launch per dispatch, work spread over
+  // threads, outlined into @mbc_kernels.
+  CudaFormKernelsOptions formKernels;
+  formKernels.blockSize = options.blockSize;
+  pm.addNestedPass<func::FuncOp>(createCudaFormKernels(formKernels));
+  pm.addNestedPass<func::FuncOp>(createCudaMapToThreads());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCudaOutlineKernels());
+  // --- Device lowering (the gpu-lower-to-nvvm list): views to pointer
+  // arithmetic, loops to branches, everything to NVVM. Buffers cross the
+  // kernel boundary as bare pointers (docs/cuda.md: "ptr" params).
+  OpPassManager &device = pm.nest<gpu::GPUModuleOp>();
+  device.addPass(memref::createExpandStridedMetadataPass());
+  device.addPass(createLowerAffinePass());
+  device.addPass(createSCFToControlFlowPass());
+  ConvertGpuOpsToNVVMOpsOptions toNVVM;
+  toNVVM.useBarePtrCallConv = true;
+  toNVVM.indexBitwidth = 64;
+  device.addPass(createConvertGpuOpsToNVVMOps(toNVVM));
+  device.addPass(createCanonicalizerPass());
+  device.addPass(createCSEPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  CudaAttachTargetsOptions targets;
+  for (const std::string &arch : options.archList())
+    targets.archs.push_back(arch);
+  pm.addPass(createCudaAttachTargets(targets));
+}
+
+void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options) {
+  buildCudaTensorPipeline(pm, options);
+  buildCudaLoweringPipeline(pm, options);
+  if (options.serialize) {
+    // PTX from LLVM's NVPTX backend, in process, one object per target.
+    GpuModuleToBinaryPassOptions toBinary;
+    toBinary.compilationTarget = "isa";
+    pm.addPass(createGpuModuleToBinaryPass(toBinary));
+  }
+}
+
+std::vector<std::string> CudaPipelineOptions::archList() const {
+  if (archs.empty())
+    return {"sm_90a"};
+  return std::vector<std::string>(archs.begin(), archs.end());
+}
+
 void registerPipelines() {
+  PassPipelineRegistration<CudaPipelineOptions>(
+      "mbc-cuda-pipeline",
+      "lower an mb module to kernels for NVIDIA GPUs (one gpu.module, PTX "
+      "per architecture) and a host side of allocations and launches "
+      "(docs/cuda.md)",
+      buildCudaPipeline);
   PassPipelineRegistration<CpuPipelineOptions>(
       "mbc-cpu-pipeline",
       "lower an mb module to the LLVM dialect for the host CPU, with the "

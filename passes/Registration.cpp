@@ -1,6 +1,7 @@
 //===- Registration.cpp - registers mbc's passes and pipelines ------------===//
 #include "passes/Passes.h"
 #include "passes/CPU/Passes.h"
+#include "passes/CUDA/Passes.h"
 
 namespace mbc {
 namespace {
@@ -13,6 +14,7 @@ void registerPipelines();
 void registerPasses() {
   registerMBCPasses();
   registerCpuPasses();
+  registerCudaPasses();
   registerPipelines();
 }
 

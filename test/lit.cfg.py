@@ -35,8 +35,11 @@ config.substitutions.append(
 config.substitutions.append(
     ("%fake_cuda_driver", os.path.join(runtime_tests_obj, "fake_cuda_driver.so")))
 
-# The CUDA toolkit is optional; tests that need ptxas say REQUIRES: ptxas.
-ptxas = shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas"
-if os.path.exists(ptxas):
+# The CUDA toolkit is optional; tests that need ptxas say REQUIRES: ptxas
+# and run it as %ptxas (found like mbc finds it: PATH, /usr/local/cuda/bin).
+ptxas = shutil.which("ptxas")
+if not ptxas and os.access("/usr/local/cuda/bin/ptxas", os.X_OK):
+    ptxas = "/usr/local/cuda/bin/ptxas"
+if ptxas:
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", ptxas))

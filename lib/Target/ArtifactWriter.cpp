@@ -154,15 +154,38 @@ llvm::Error writeArtifact(llvm::StringRef path, const ArtifactInputs &inputs) {
       {"format_version", int64_t(MBX_FORMAT_VERSION)},
       {"compiler", "mbc 0.1.0 (LLVM " LLVM_VERSION_STRING ")"},
       {"model", modelConfigToJSON(*inputs.config)},
-      {"targets", llvm::json::Array{llvm::json::Object{
-                      {"kind", "cpu"},
-                      {"triple", inputs.cpuTarget.triple},
-                      {"cpu", inputs.cpuTarget.cpu},
-                      {"features", inputs.cpuTarget.features}}}},
       {"weights", std::move(weightsMeta)},
       {"entry_points", std::move(entryPoints)},
       {"dispatches", std::move(dispatches)},
   };
+  llvm::json::Array targets;
+  if (inputs.hasCpu)
+    targets.push_back(llvm::json::Object{
+        {"kind", "cpu"},
+        {"triple", inputs.cpuTarget.triple},
+        {"cpu", inputs.cpuTarget.cpu},
+        {"features", inputs.cpuTarget.features}});
+  // CUDA images (docs/cuda.md): each 64-byte aligned in CUDA_CODE.
+  Section cudaCode;
+  cudaCode.kind = MBX_SECTION_CUDA_CODE;
+  if (inputs.cuda) {
+    llvm::json::Array archs;
+    for (const std::string &arch : inputs.cuda->archs)
+      archs.push_back(arch);
+    targets.push_back(llvm::json::Object{{"kind", "cuda"},
+                                         {"archs", std::move(archs)},
+                                         {"ptx_isa", inputs.cuda->ptxIsa}});
+    std::vector<uint64_t> offsets;
+    for (const CudaImage &image : inputs.cuda->images) {
+      uint64_t at = alignTo64(cudaCode.size);
+      offsets.push_back(at);
+      cudaCode.append(bytesOf(image.bytes), at);
+    }
+    meta["cuda"] = cudaMetadata(*inputs.cuda, offsets);
+  }
+  if (targets.empty())
+    return artifactError("an artifact needs CPU or CUDA code");
+  meta["targets"] = std::move(targets);
   // Generation geometry (docs/runtime.md) when the decode entry points exist.
   bool hasGeneration = llvm::any_of(
       inputs.entryPoints.getAsRange<mlir::DictionaryAttr>(),
@@ -188,11 +211,17 @@ llvm::Error writeArtifact(llvm::StringRef path, const ArtifactInputs &inputs) {
   std::string metaText;
   llvm::raw_string_ostream(metaText) << llvm::json::Value(std::move(meta));
 
-  std::vector<Section> sections(2);
+  std::vector<Section> sections(1);
   sections[0].kind = MBX_SECTION_META;
   sections[0].append(bytesOf(metaText), 0);
-  sections[1].kind = MBX_SECTION_CPU_CODE;
-  sections[1].append(bytesOf(inputs.cpuCode), 0);
+  if (inputs.hasCpu) {
+    Section cpuCode;
+    cpuCode.kind = MBX_SECTION_CPU_CODE;
+    cpuCode.append(bytesOf(inputs.cpuCode), 0);
+    sections.push_back(std::move(cpuCode));
+  }
+  if (inputs.cuda)
+    sections.push_back(std::move(cudaCode));
   if (embedded)
     sections.push_back(std::move(weights));
 

@@ -6,6 +6,8 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
@@ -13,7 +15,10 @@ int main(int argc, char **argv) {
   // The upstream dialects and passes mbc's pipelines use, plus mb.
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
-  mlir::registerAllPasses();
+  // mbc-cuda-pipeline serializes gpu modules: LLVM IR translation and the
+  // NVVM target.
+  mlir::registerAllToLLVMIRTranslations(registry);
+  mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);  mlir::registerAllPasses();
   registry.insert<mbc::mb::MBDialect>();
   mbc::registerPasses();
   return mlir::asMainReturnCode(

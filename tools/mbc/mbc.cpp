@@ -1,9 +1,10 @@
 //===- mbc.cpp - the mbc compiler driver ----------------------------------===//
 //
-//   mbc MODEL_DIR -o model.mbx [--target=cpu] [--weights=embed|external]
+//   mbc MODEL_DIR -o model.mbx [--target=cpu|cuda|cpu,cuda]
+//       [--cuda-arch=sm_90a[,sm_80]] [--weights=embed|external]
 //       [--cpu=native|generic|NAME]
-//   mbc MODEL_DIR --emit=mb|linalg|llvm-dialect|llvm [-o FILE]
-//       [--inline-weights] [--batch N] [--seq-len T]
+//   mbc MODEL_DIR --emit=mb|linalg|llvm-dialect|llvm|ptx [-o FILE]
+//       [--target=cpu|cuda] [--inline-weights] [--batch N] [--seq-len T]
 //
 // Reads MODEL_DIR/config.json and MODEL_DIR/model.safetensors, validates them
 // against each other and runs the compiler pipeline up to the requested
@@ -14,7 +15,9 @@
 #include "mbc/Import/ModelImporter.h"
 #include "mbc/Support/OutputFile.h"
 #include "mbc/Target/Artifact.h"
+#include "mbc/Target/CudaCodegen.h"
 #include "mbc/Target/HostCodegen.h"
+#include "passes/CUDA/Passes.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/AsmState.h"
@@ -24,6 +27,8 @@
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/Timing.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -36,8 +41,7 @@ using mbc::WeightsMode;
 
 namespace {
 
-enum class EmitKind { MB, Linalg, LLVMDialect, LLVMIR, Artifact };
-enum class TargetKind { CPU };
+enum class EmitKind { MB, Linalg, LLVMDialect, LLVMIR, PTX, Artifact };
 
 llvm::cl::opt<std::string> modelDir(llvm::cl::Positional,
                                     llvm::cl::desc("<model dir>"),
@@ -50,19 +54,30 @@ llvm::cl::opt<EmitKind> emitKind(
         clEnumValN(EmitKind::Linalg, "linalg",
                    "entry points lowered to linalg on tensors"),
         clEnumValN(EmitKind::LLVMDialect, "llvm-dialect",
-                   "the CPU code in MLIR's LLVM dialect"),
-        clEnumValN(EmitKind::LLVMIR, "llvm", "the optimized CPU LLVM IR"),
+                   "the code in MLIR's LLVM dialect (CUDA: host side and "
+                   "NVVM kernels)"),
+        clEnumValN(EmitKind::LLVMIR, "llvm",
+                   "the optimized CPU LLVM IR, or the kernels' NVVM IR "
+                   "(--target=cuda)"),
+        clEnumValN(EmitKind::PTX, "ptx",
+                   "the kernels' PTX for the first --cuda-arch "
+                   "(--target=cuda)"),
         clEnumValN(EmitKind::Artifact, "artifact",
                    "a .mbx artifact for libmbrt (the default)")));
 llvm::cl::opt<std::string> outputPath("o", llvm::cl::desc("output file"),
                                       llvm::cl::value_desc("file"),
                                       llvm::cl::init("-"));
-llvm::cl::opt<TargetKind>
-    target("target", llvm::cl::desc("code generation target"),
-           llvm::cl::init(TargetKind::CPU),
-           llvm::cl::values(clEnumValN(TargetKind::CPU, "cpu",
-                                       "the host CPU (x86-64: AVX-512/AVX2 "
-                                       "when present)")));
+llvm::cl::opt<std::string> targetList(
+    "target",
+    llvm::cl::desc("code generation targets, a comma list: cpu (the host "
+                   "CPU; x86-64 AVX-512/AVX2 when present), cuda (NVIDIA "
+                   "GPUs, docs/cuda.md)"),
+    llvm::cl::init("cpu"));
+llvm::cl::opt<std::string> cudaArchList(
+    "cuda-arch",
+    llvm::cl::desc("CUDA architectures for --target=cuda, a comma list "
+                   "(sm_<NN> or sm_<NN>a, NN >= 80)"),
+    llvm::cl::init("sm_90a"));
 llvm::cl::opt<WeightsMode> weightsMode(
     "weights", llvm::cl::desc("where the artifact's weights live"),
     llvm::cl::init(WeightsMode::Embedded),
@@ -96,6 +111,44 @@ int fail(const llvm::Twine &message) {
 
 int fail(llvm::Error error) { return fail(llvm::toString(std::move(error))); }
 
+struct Targets {
+  bool cpu = false;
+  bool cuda = false;
+  std::vector<std::string> cudaArchs;
+};
+
+llvm::Expected<Targets> parseTargets() {
+  Targets targets;
+  llvm::SmallVector<llvm::StringRef> names;
+  llvm::StringRef(targetList).split(names, ',');
+  for (llvm::StringRef name : names) {
+    name = name.trim();
+    if (name == "cpu")
+      targets.cpu = true;
+    else if (name == "cuda")
+      targets.cuda = true;
+    else
+      return llvm::createStringError("--target=" + targetList +
+                                     ": unknown target '" + name +
+                                     "' (expected cpu, cuda or cpu,cuda)");
+  }
+  llvm::SmallVector<llvm::StringRef> archs;
+  llvm::StringRef(cudaArchList).split(archs, ',');
+  for (llvm::StringRef arch : archs) {
+    arch = arch.trim();
+    if (!mbc::isSupportedCudaArch(arch))
+      return llvm::createStringError(
+          "--cuda-arch=" + cudaArchList + ": unknown CUDA architecture '" +
+          arch + "' (expected sm_<NN> or sm_<NN>a with NN >= 80, e.g. "
+          "sm_90a,sm_80)");
+    if (llvm::is_contained(targets.cudaArchs, arch))
+      return llvm::createStringError("--cuda-arch=" + cudaArchList + ": '" +
+                                     arch + "' is listed twice");
+    targets.cudaArchs.push_back(arch.str());
+  }
+  return targets;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -110,6 +163,18 @@ int main(int argc, char **argv) {
   registerDefaultTimingManagerCLOptions();
   llvm::cl::ParseCommandLineOptions(argc, argv, "mbc: the MEGABYTE compiler\n");
 
+  llvm::Expected<Targets> targets = parseTargets();
+  if (!targets)
+    return fail(targets.takeError());
+  if (emitKind != EmitKind::Artifact && emitKind != EmitKind::MB &&
+      targets->cpu && targets->cuda)
+    return fail("--target=" + targetList +
+                ": --emit other than mb or artifact produces one target's "
+                "code; give --target=cpu or --target=cuda");
+  if (emitKind == EmitKind::Artifact && outputPath == "-")
+    return fail("an artifact needs an output file: -o model.mbx");
+  if (emitKind == EmitKind::PTX && !targets->cuda)
+    return fail("--emit=ptx needs --target=cuda (the CPU target has no PTX)");
   if (!llvm::sys::fs::is_directory(modelDir))
     return fail(modelDir + ": not a model directory (expected config.json and "
                            "model.safetensors in it)");
@@ -132,6 +197,9 @@ int main(int argc, char **argv) {
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);
+  // Serializing gpu modules (mbc-cuda-pipeline) translates them to LLVM IR.
+  registerAllToLLVMIRTranslations(registry);
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
   MLIRContext context(registry);
   mbc::ImportOptions options;
   options.batch = batch;
@@ -151,17 +219,6 @@ int main(int argc, char **argv) {
     pm.addPass(mbc::createInlineWeights({weightsPath.str().str()}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  llvm::Expected<mbc::HostTarget> hostTarget = mbc::resolveHostTarget(cpuName);
-  if (!hostTarget)
-    return fail(llvm::Twine("--cpu=") + cpuName + ": " +
-                llvm::toString(hostTarget.takeError()));
-  // Kernel configurations (register tiles) follow the target's vectors.
-  mbc::CpuPipelineOptions cpuOptions;
-  cpuOptions.vectorBits = mbc::vectorBitsOf(*hostTarget);
-  if (emitKind >= EmitKind::Linalg)
-    mbc::buildCpuTensorPipeline(pm, cpuOptions);
-  if (emitKind >= EmitKind::LLVMDialect)
-    mbc::buildCpuLoweringPipeline(pm, cpuOptions);
   if (failed(pm.run(**module)))
     return fail("compilation failed");
 
@@ -174,32 +231,117 @@ int main(int argc, char **argv) {
       return fail(std::move(error));
     return 0;
   };
-  if (emitKind <= EmitKind::LLVMDialect)
+  auto writeModule = [&](ModuleOp printed) {
     return writeText([&](llvm::raw_ostream &os) {
-      (*module)->print(os);
+      printed->print(os);
       os << "\n";
     });
+  };
+  if (emitKind == EmitKind::MB)
+    return writeModule(**module);
 
-  llvm::LLVMContext llvmContext;
-  auto llvmModule = [&] {
-    TimingScope scope = timing.nest("LLVM IR translation and optimization");
-    return mbc::translateToOptimizedLLVMIR(**module, llvmContext, *hostTarget,
-                                           optLevel);
-  }();
-  if (!llvmModule)
-    return fail(llvmModule.takeError());
-  if (emitKind == EmitKind::LLVMIR)
-    return writeText(
-        [&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
+  // --- CUDA: its own copy of the module when the CPU code is made too.
+  std::optional<mbc::CudaCode> cudaCode;
+  if (targets->cuda) {
+    OwningOpRef<ModuleOp> cudaModule =
+        targets->cpu ? OwningOpRef<ModuleOp>((*module)->clone())
+                     : std::move(*module);
+    PassManager cudaPm(&context);
+    if (failed(applyPassManagerCLOptions(cudaPm)))
+      return fail("invalid pass manager options");
+    cudaPm.enableTiming(timing);
+    mbc::CudaPipelineOptions cudaOptions;
+    cudaOptions.archs = targets->cudaArchs;
+    cudaOptions.serialize =
+        emitKind == EmitKind::PTX || emitKind == EmitKind::Artifact;
+    if (emitKind == EmitKind::Linalg)
+      mbc::buildCudaTensorPipeline(cudaPm, cudaOptions);
+    else
+      mbc::buildCudaPipeline(cudaPm, cudaOptions);
+    if (failed(cudaPm.run(*cudaModule)))
+      return fail("CUDA compilation failed");
+    if (emitKind <= EmitKind::LLVMDialect)
+      return writeModule(*cudaModule);
+    if (emitKind == EmitKind::LLVMIR) {
+      llvm::LLVMContext llvmContext;
+      auto kernels = mbc::translateKernelsToLLVMIR(*cudaModule, llvmContext);
+      if (!kernels)
+        return fail(kernels.takeError());
+      return writeText(
+          [&](llvm::raw_ostream &os) { (*kernels)->print(os, nullptr); });
+    }
+    auto entryPoints =
+        (*cudaModule)->getAttrOfType<ArrayAttr>("mb.entry_points");
+    llvm::Expected<mbc::CudaCode> code =
+        mbc::extractCudaCode(*cudaModule, entryPoints);
+    if (!code)
+      return fail(code.takeError());
+    if (emitKind == EmitKind::PTX)
+      return writeText(
+          [&](llvm::raw_ostream &os) { os << code->images.front().bytes; });
+    llvm::Expected<std::optional<std::string>> ptxas = mbc::findPtxas();
+    if (!ptxas)
+      return fail(ptxas.takeError());
+    if (*ptxas) {
+      TimingScope scope = timing.nest("ptxas");
+      if (llvm::Error error = mbc::assembleCubins(*code, **ptxas))
+        return fail(std::move(error));
+    } else {
+      const char *explicitPath = std::getenv("MBC_PTXAS");
+      llvm::WithColor::warning(llvm::errs(), "mbc")
+          << (explicitPath ? "ptxas disabled (MBC_PTXAS is empty)"
+                           : "ptxas not found (MBC_PTXAS, PATH, "
+                             "/usr/local/cuda/bin)")
+          << ": the artifact carries PTX only (JIT-compiled by the "
+             "driver)\n";
+    }
+    cudaCode = std::move(*code);
+    if (!targets->cpu)
+      *module = std::move(cudaModule);
+  }
 
-  if (outputPath == "-")
-    return fail("an artifact needs an output file: -o model.mbx");
-  auto sharedObject = [&] {
-    TimingScope scope = timing.nest("object code and linking");
-    return mbc::buildSharedObject(**llvmModule, *hostTarget);
-  }();
-  if (!sharedObject)
-    return fail(sharedObject.takeError());
+  // --- CPU.
+  std::string sharedObject;
+  mbc::HostTarget hostTarget;
+  if (targets->cpu) {
+    PassManager cpuPm(&context);
+    if (failed(applyPassManagerCLOptions(cpuPm)))
+      return fail("invalid pass manager options");
+    cpuPm.enableTiming(timing);
+    llvm::Expected<mbc::HostTarget> resolved = mbc::resolveHostTarget(cpuName);
+    if (!resolved)
+      return fail(llvm::Twine("--cpu=") + cpuName + ": " +
+                  llvm::toString(resolved.takeError()));
+    hostTarget = *resolved;
+    // Kernel configurations (register tiles) follow the target's vectors.
+    mbc::CpuPipelineOptions cpuOptions;
+    cpuOptions.vectorBits = mbc::vectorBitsOf(hostTarget);
+    mbc::buildCpuTensorPipeline(cpuPm, cpuOptions);
+    if (emitKind >= EmitKind::LLVMDialect)
+      mbc::buildCpuLoweringPipeline(cpuPm, cpuOptions);
+    if (failed(cpuPm.run(**module)))
+      return fail("compilation failed");
+    if (emitKind <= EmitKind::LLVMDialect)
+      return writeModule(**module);
+    llvm::LLVMContext llvmContext;
+    auto llvmModule = [&] {
+      TimingScope scope = timing.nest("LLVM IR translation and optimization");
+      return mbc::translateToOptimizedLLVMIR(**module, llvmContext, hostTarget,
+                                             optLevel);
+    }();
+    if (!llvmModule)
+      return fail(llvmModule.takeError());
+    if (emitKind == EmitKind::LLVMIR)
+      return writeText(
+          [&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
+    auto object = [&] {
+      TimingScope scope = timing.nest("object code and linking");
+      return mbc::buildSharedObject(**llvmModule, hostTarget);
+    }();
+    if (!object)
+      return fail(object.takeError());
+    sharedObject = std::move(*object);
+  }
 
   mbc::ArtifactInputs artifact;
   artifact.config = &*config;
@@ -213,8 +355,11 @@ int main(int argc, char **argv) {
   artifact.weightsReference = absoluteWeights.str().str();
   artifact.entryPoints =
       (**module)->getAttrOfType<ArrayAttr>("mb.entry_points");
-  artifact.cpuTarget = *hostTarget;
-  artifact.cpuCode = std::move(*sharedObject);
+  artifact.hasCpu = targets->cpu;
+  artifact.cpuTarget = hostTarget;
+  artifact.cpuCode = std::move(sharedObject);
+  if (cudaCode)
+    artifact.cuda = &*cudaCode;
   TimingScope writeScope = timing.nest("artifact");
   if (llvm::Error error = mbc::writeArtifact(outputPath, artifact))
     return fail(std::move(error));

@@ -9,6 +9,7 @@
 
 #include "mbc/Import/ModelConfig.h"
 #include "mbc/Import/Safetensors.h"
+#include "mbc/Target/CudaCodegen.h"
 #include "mbc/Target/HostCodegen.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -30,9 +31,13 @@ struct ArtifactInputs {
   std::string weightsReference;
   /// `mb.entry_points` of the compiled module (mb-weights-to-arguments).
   mlir::ArrayAttr entryPoints;
+  /// Whether the artifact carries CPU code (CPU_CODE and a cpu target).
+  bool hasCpu = true;
   HostTarget cpuTarget;
   /// The CPU shared object.
   std::string cpuCode;
+  /// CUDA kernels, images and plans (CUDA_CODE and META "cuda"), or null.
+  const CudaCode *cuda = nullptr;
 };
 
 /// The config as normalized JSON (every field explicit, docs/config.md).

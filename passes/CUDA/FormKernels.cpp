@@ -1,0 +1,346 @@
+//===- FormKernels.cpp - computing ops -> gpu.launch ----------------------===//
+//
+// The CUDA side of the dispatch model (DESIGN.md): a workgroup scf.forall is
+// one launch whose grid is the workgroup count; every other computing op is
+// a launch of its own, so no model arithmetic runs on the host.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/CUDA/Passes.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ValueBoundsOpInterface.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+namespace mbc {
+#define GEN_PASS_DEF_CUDAFORMKERNELS
+#include "passes/CUDA/Passes.h.inc"
+} // namespace mbc
+
+using namespace mlir;
+
+namespace mbc {
+namespace {
+
+constexpr StringLiteral kThreadMappingAttrName = "mb.thread_mapping";
+constexpr int64_t kWarpSize = 32;
+constexpr int64_t kWorkgroupSliceAlignment = 256;
+
+/// Ops a launch may recompute from the values they read: views, index and
+/// scalar arithmetic, constants, scalar loads (a decode position).
+bool isClonableIntoLaunch(Operation *op) {
+  if (isa<memref::AllocOp, memref::AllocaOp>(op) ||
+      op->hasTrait<OpTrait::IsTerminator>())
+    return false;
+  if (isa<memref::LoadOp, memref::GetGlobalOp, ViewLikeOpInterface,
+          memref::ExpandShapeOp, memref::CollapseShapeOp,
+          memref::ReinterpretCastOp, memref::CastOp, affine::AffineApplyOp>(
+          op))
+    return op->getNumRegions() == 0;
+  return op->getNumRegions() == 0 && isMemoryEffectFree(op);
+}
+
+/// Parallel iterations of `op` (its static parallel loop ranges); 0 when one
+/// is dynamic.
+int64_t parallelIterations(linalg::LinalgOp op) {
+  int64_t iterations = 1;
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  for (auto [extent, iterator] :
+       llvm::zip(op.getStaticLoopRanges(), iterators)) {
+    if (iterator != utils::IteratorType::parallel)
+      continue;
+    if (ShapedType::isDynamic(extent))
+      return 0;
+    iterations *= extent;
+  }
+  return iterations;
+}
+
+struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    func::FuncOp function = getOperation();
+    if (function.isExternal())
+      return;
+    if (blockSize <= 0 || blockSize % kWarpSize != 0 || blockSize > 1024) {
+      function.emitError("mb-cuda-form-kernels: block-size must be a "
+                         "multiple of 32 in [32, 1024], got ")
+          << static_cast<int64_t>(blockSize);
+      return signalPassFailure();
+    }
+    SmallVector<Operation *> computing;
+    for (Operation &op : function.getFunctionBody().front()) {
+      if (isa<scf::ForallOp, linalg::LinalgOp>(op)) {
+        computing.push_back(&op);
+        continue;
+      }
+      if (op.hasTrait<OpTrait::IsTerminator>() ||
+          isa<memref::AllocOp, memref::DeallocOp>(op) ||
+          isClonableIntoLaunch(&op))
+        continue;
+      op.emitOpError("mb-cuda-form-kernels: cannot run on the device (only "
+                     "linalg ops and workgroup scf.forall loops become "
+                     "kernels; this op would compute on the host)");
+      return signalPassFailure();
+    }
+    IRRewriter rewriter(&getContext());
+    for (Operation *op : computing) {
+      if (auto forall = dyn_cast<scf::ForallOp>(op)) {
+        if (failed(formWorkgroupKernel(rewriter, forall)))
+          return signalPassFailure();
+      } else if (failed(formOpKernel(rewriter, cast<linalg::LinalgOp>(op)))) {
+        return signalPassFailure();
+      }
+    }
+    // Host copies of what the launches recompute are dead now.
+    Block &body = function.getFunctionBody().front();
+    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
+      if (op.use_empty() && (isClonableIntoLaunch(&op) ||
+                             isa<memref::AllocOp>(op) || isOpTriviallyDead(&op)))
+        rewriter.eraseOp(&op);
+  }
+
+  int64_t threadsFor(int64_t widestIterations) {
+    if (widestIterations <= 0)
+      return blockSize;
+    int64_t rounded = llvm::divideCeil(widestIterations, kWarpSize) * kWarpSize;
+    return std::min<int64_t>(blockSize, rounded);
+  }
+
+  /// Creates a launch of `gridSize` x `threads` before `op`, clones `op`
+  /// with the ops its operands are computed with into it, and erases `op`.
+  /// Returns the clone.
+  Operation *launchAround(RewriterBase &rewriter, Operation *op,
+                          int64_t gridSize, int64_t threads,
+                          StringRef mapping) {
+    Location loc = op->getLoc();
+    rewriter.setInsertionPoint(op);
+    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    Value grid = arith::ConstantIndexOp::create(rewriter, loc, gridSize);
+    Value block = arith::ConstantIndexOp::create(rewriter, loc, threads);
+    auto launch =
+        gpu::LaunchOp::create(rewriter, loc, grid, one, one, block, one, one);
+    launch->setAttr(kThreadMappingAttrName, rewriter.getStringAttr(mapping));
+
+    // The backward slice of the values `op` reads that can be recomputed.
+    SetVector<Value> used;
+    getUsedValuesDefinedAbove(op->getRegions(), used);
+    used.insert(op->getOperands().begin(), op->getOperands().end());
+    SmallVector<Value> worklist(used.begin(), used.end());
+    llvm::SetVector<Operation *> slice;
+    while (!worklist.empty()) {
+      Value value = worklist.pop_back_val();
+      Operation *producer = value.getDefiningOp();
+      if (!producer || !isClonableIntoLaunch(producer) ||
+          producer->getBlock() != op->getBlock() || slice.contains(producer))
+        continue;
+      slice.insert(producer);
+      llvm::append_range(worklist, producer->getOperands());
+    }
+    SmallVector<Operation *> ordered(slice.begin(), slice.end());
+    llvm::sort(ordered, [](Operation *a, Operation *b) {
+      return a->isBeforeInBlock(b);
+    });
+
+    Block &body = launch.getBody().front();
+    rewriter.setInsertionPointToStart(&body);
+    IRMapping clones;
+    for (Operation *producer : ordered)
+      rewriter.clone(*producer, clones);
+    Operation *clone = rewriter.clone(*op, clones);
+    gpu::TerminatorOp::create(rewriter, loc);
+    rewriter.eraseOp(op);
+    return clone;
+  }
+
+  LogicalResult formOpKernel(RewriterBase &rewriter, linalg::LinalgOp op) {
+    if (!op.hasPureBufferSemantics())
+      return op->emitOpError("mb-cuda-form-kernels: expected an op on "
+                             "buffers (run bufferization first)");
+    int64_t iterations = parallelIterations(op);
+    int64_t threads = threadsFor(iterations);
+    int64_t blocks =
+        iterations <= 0
+            ? maxGridSize
+            : std::min<int64_t>(maxGridSize,
+                                llvm::divideCeil(iterations, threads));
+    launchAround(rewriter, op, std::max<int64_t>(blocks, 1), threads, "grid");
+    return success();
+  }
+
+  LogicalResult formWorkgroupKernel(RewriterBase &rewriter,
+                                    scf::ForallOp forall) {
+    if (forall.getNumResults() != 0)
+      return forall.emitOpError("mb-cuda-form-kernels: a workgroup forall "
+                                "must have no results (run bufferization "
+                                "first)");
+    std::optional<SmallVector<int64_t>> lower =
+        getConstantIntValues(forall.getMixedLowerBound());
+    std::optional<SmallVector<int64_t>> upper =
+        getConstantIntValues(forall.getMixedUpperBound());
+    std::optional<SmallVector<int64_t>> step =
+        getConstantIntValues(forall.getMixedStep());
+    if (!lower || !upper || !step)
+      return forall.emitOpError("mb-cuda-form-kernels: a workgroup forall "
+                                "needs static bounds (its grid)");
+    SmallVector<int64_t> counts;
+    int64_t workgroups = 1;
+    for (auto [lb, ub, st] : llvm::zip(*lower, *upper, *step)) {
+      counts.push_back(st > 0 && ub > lb ? llvm::divideCeil(ub - lb, st) : 0);
+      workgroups *= counts.back();
+    }
+    if (workgroups == 0) {
+      rewriter.eraseOp(forall);
+      return success();
+    }
+    if (failed(hoistWorkgroupBuffers(rewriter, forall, counts, *lower, *step)))
+      return failure();
+
+    int64_t widest = 1;
+    bool dynamic = false;
+    forall.getBody()->walk([&](linalg::LinalgOp op) {
+      int64_t iterations = parallelIterations(op);
+      dynamic |= iterations == 0;
+      widest = std::max(widest, iterations);
+    });
+    int64_t threads = threadsFor(dynamic ? 0 : widest);
+    auto clone = cast<scf::ForallOp>(
+        launchAround(rewriter, forall, workgroups, threads, "block"));
+
+    // The induction variables from the linear block id, the last dimension
+    // fastest.
+    auto launch = clone->getParentOfType<gpu::LaunchOp>();
+    rewriter.setInsertionPoint(clone);
+    Location loc = clone.getLoc();
+    Value linear = launch.getBlockIds().x;
+    SmallVector<Value> inductionValues(counts.size());
+    int64_t inner = 1;
+    for (int64_t d = counts.size() - 1; d >= 0; --d) {
+      Value index = linear;
+      if (inner > 1)
+        index = arith::DivUIOp::create(
+            rewriter, loc, index,
+            arith::ConstantIndexOp::create(rewriter, loc, inner));
+      if (d > 0)
+        index = arith::RemUIOp::create(
+            rewriter, loc, index,
+            arith::ConstantIndexOp::create(rewriter, loc, counts[d]));
+      Value scaled = arith::MulIOp::create(
+          rewriter, loc, index,
+          arith::ConstantIndexOp::create(rewriter, loc, (*step)[d]));
+      inductionValues[d] = arith::AddIOp::create(
+          rewriter, loc, scaled,
+          arith::ConstantIndexOp::create(rewriter, loc, (*lower)[d]));
+      inner *= counts[d];
+    }
+    Block *body = clone.getBody();
+    rewriter.eraseOp(body->getTerminator());
+    rewriter.inlineBlockBefore(body, clone, inductionValues);
+    rewriter.eraseOp(clone);
+    return success();
+  }
+
+  /// Buffers allocated inside a workgroup become slices of one byte buffer
+  /// allocated before the forall (one slice per workgroup).
+  LogicalResult hoistWorkgroupBuffers(RewriterBase &rewriter,
+                                      scf::ForallOp forall,
+                                      ArrayRef<int64_t> counts,
+                                      ArrayRef<int64_t> lower,
+                                      ArrayRef<int64_t> step) {
+    SmallVector<memref::AllocOp> allocs;
+    WalkResult walk = forall.getBody()->walk([&](Operation *op) {
+      if (isa<memref::DeallocOp>(op)) {
+        op->emitOpError("mb-cuda-form-kernels: deallocation inside a "
+                        "workgroup is not supported");
+        return WalkResult::interrupt();
+      }
+      if (auto alloc = dyn_cast<memref::AllocOp>(op))
+        allocs.push_back(alloc);
+      return WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      return failure();
+    if (allocs.empty())
+      return success();
+
+    int64_t workgroups = 1;
+    for (int64_t count : counts)
+      workgroups *= count;
+    // The linear workgroup index, computed once at the top of the body.
+    Block *body = forall.getBody();
+    rewriter.setInsertionPointToStart(body);
+    Location loc = forall.getLoc();
+    Value linear = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    for (auto [d, inductionVar] : llvm::enumerate(forall.getInductionVars())) {
+      Value shifted = arith::SubIOp::create(
+          rewriter, loc, inductionVar,
+          arith::ConstantIndexOp::create(rewriter, loc, lower[d]));
+      Value index = arith::DivUIOp::create(
+          rewriter, loc, shifted,
+          arith::ConstantIndexOp::create(rewriter, loc, step[d]));
+      linear = arith::AddIOp::create(
+          rewriter, loc,
+          arith::MulIOp::create(
+              rewriter, loc, linear,
+              arith::ConstantIndexOp::create(rewriter, loc, counts[d])),
+          index);
+    }
+
+    for (memref::AllocOp alloc : allocs) {
+      MemRefType type = alloc.getType();
+      if (!type.getLayout().isIdentity() || type.getMemorySpace() ||
+          !type.getElementType().isIntOrFloat())
+        return alloc.emitOpError("mb-cuda-form-kernels: a workgroup buffer "
+                                 "needs an identity layout and scalar "
+                                 "elements, got ")
+               << type;
+      // A partial tile (dynamic size) gets the bytes of a full one.
+      int64_t elements = 1;
+      unsigned dynamicIndex = 0;
+      for (int64_t extent : type.getShape()) {
+        if (!ShapedType::isDynamic(extent)) {
+          elements *= extent;
+          continue;
+        }
+        FailureOr<int64_t> bound =
+            ValueBoundsConstraintSet::computeConstantBound(
+                presburger::BoundType::UB,
+                ValueBoundsConstraintSet::Variable(
+                    alloc.getDynamicSizes()[dynamicIndex++]),
+                /*stopCondition=*/nullptr, /*closedUB=*/true);
+        if (failed(bound) || *bound < 0)
+          return alloc.emitOpError("mb-cuda-form-kernels: no constant upper "
+                                   "bound for a dynamic size of ")
+                 << type;
+        elements *= *bound;
+      }
+      int64_t bytes =
+          elements * llvm::divideCeil(type.getElementTypeBitWidth(), 8);
+      int64_t slice =
+          llvm::divideCeil(std::max<int64_t>(bytes, 1),
+                           kWorkgroupSliceAlignment) *
+          kWorkgroupSliceAlignment;
+      rewriter.setInsertionPoint(forall);
+      auto bytesType =
+          MemRefType::get({slice * workgroups}, rewriter.getI8Type());
+      Value buffer = memref::AllocOp::create(rewriter, alloc.getLoc(),
+                                             bytesType, ValueRange{},
+                                             rewriter.getI64IntegerAttr(256));
+      rewriter.setInsertionPoint(alloc);
+      Value offset = arith::MulIOp::create(
+          rewriter, alloc.getLoc(), linear,
+          arith::ConstantIndexOp::create(rewriter, alloc.getLoc(), slice));
+      rewriter.replaceOpWithNewOp<memref::ViewOp>(alloc, type, buffer, offset,
+                                                  alloc.getDynamicSizes());
+    }
+    return success();
+  }
+};
+
+} // namespace
+} // namespace mbc

@@ -1,0 +1,109 @@
+//===- Passes.td - mbc's CUDA code-generation passes -------*- tablegen -*-===//
+//
+// From linalg on buffers (after the shared tensor-level decisions and
+// bufferization) to kernels in one gpu.module: which ops become launches,
+// how each launch's work maps onto threads, and the outlining that names
+// the kernels of docs/cuda.md.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MBC_PASSES_CUDA_PASSES_TD
+#define MBC_PASSES_CUDA_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def CudaFormKernels : Pass<"mb-cuda-form-kernels", "mlir::func::FuncOp"> {
+  let summary = "make every computing op of a function a gpu.launch";
+  let description = [{
+    Runs on buffers. Nothing computes on the host: every op at the top level
+    of the function that computes becomes one `gpu.launch`:
+
+    - a workgroup `scf.forall` (mb-cpu-distribute's grid, now without
+      results) becomes a launch with one block per workgroup (the grid is
+      linearized, the forall's last dimension fastest); its body runs with
+      the induction variables computed from the block id. Buffers the body
+      allocates (tiles of fused producers) are hoisted: one byte buffer
+      with a 256-byte aligned slice per workgroup, which the body reads
+      through `memref.view`, so the plan can place it in the arena;
+    - any other linalg op becomes a launch of its own, its parallel
+      iterations spread over the whole grid.
+
+    The ops a launch's operands are computed with (views, scalar loads of a
+    decode position, index arithmetic, constants, `memref.get_global`) are
+    cloned into the launch, so the launch captures only allocations and
+    function arguments; the host copies die. Each launch records in
+    `mb.thread_mapping` whether its work is spread over the threads of one
+    block ("block", a workgroup) or of the whole grid ("grid").
+    `block-size` threads at most per block (fewer when the widest op has
+    fewer parallel iterations). Any other op with side effects at the top
+    level is an error naming it.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
+           "most threads per block (a multiple of 32)">,
+    Option<"maxGridSize", "max-grid-size", "int64_t", /*default=*/"65535",
+           "most blocks of a grid-mapped launch (threads loop over the "
+           "rest)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def CudaMapToThreads : Pass<"mb-cuda-map-to-threads", "mlir::func::FuncOp"> {
+  let summary = "spread each linalg op inside a gpu.launch over its threads";
+  let description = [{
+    Every linalg op inside a `gpu.launch` becomes loops: its parallel loops
+    (outermost run of them) as one linearized loop whose iterations are
+    dealt to the threads round-robin (thread t takes t, t + stride, ...; the
+    op's innermost parallel loop is the fastest-varying index, so adjacent
+    threads touch adjacent elements of the result: coalesced), its
+    reduction loops sequential in each thread, with the output element
+    they accumulate kept in a register (loaded before the loop, stored
+    after it). The stride is the block's
+    thread count for `mb.thread_mapping = "block"` launches and the grid's
+    for "grid" ones. An op without parallel loops runs on thread 0. In a
+    block-mapped launch, a `gpu.barrier` separates consecutive ops (a later
+    op reads what other threads of the block wrote). Math functions the
+    linalg bodies use (exp, log, erf, tanh) are replaced by the same
+    polynomial approximations the CPU code uses, and the f32 math ops
+    NVPTX implements natively (sqrt, rsqrt, fma, floor, ceil, abs,
+    copysign) become calls of LLVM intrinsics, so kernels need no libdevice
+    (which links only where a CUDA toolkit is found).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def CudaOutlineKernels : Pass<"mb-cuda-outline-kernels", "mlir::ModuleOp"> {
+  let summary = "outline every gpu.launch into one gpu.module of kernels";
+  let description = [{
+    Each `gpu.launch` of a function `@f` becomes `gpu.func @f_dispatch_<n>`
+    (n counts the function's launches in order) in the module's one
+    `gpu.module @mbc_kernels`, and a `gpu.launch_func` in its place with the
+    captured buffers as operands. Memref globals the kernels read are
+    copied into the gpu.module. The module gets `gpu.container_module`.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def CudaAttachTargets : Pass<"mb-cuda-attach-targets", "mlir::ModuleOp"> {
+  let summary = "attach one #nvvm.target per CUDA architecture";
+  let description = [{
+    Sets the targets of every gpu.module to one `#nvvm.target` per entry of
+    `archs` (e.g. sm_90a, sm_80), with PTX ISA 8.0 features (`+ptx80`;
+    older ISAs make LLVM abort on sm_90a). An architecture that is not
+    `sm_<digits>[a]` is an error naming it.
+  }];
+  let options = [
+    ListOption<"archs", "archs", "std::string",
+               "CUDA architectures, e.g. sm_90a,sm_80">,
+  ];
+  let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
+}
+
+#endif // MBC_PASSES_CUDA_PASSES_TD

@@ -1,0 +1,166 @@
+"""Checks the CUDA part of a .mbx artifact against docs/cuda.md.
+
+Usage: check_cuda_artifact.py ARTIFACT [--expect-archs sm_90a,sm_80]
+       [--expect-cpu | --expect-no-cpu] [--expect-cubins]
+
+Parses the header and section table itself (no runtime involved), verifies
+every checksum, then that META.cuda is consistent: images inside CUDA_CODE
+and 64-byte aligned, every plan step names a listed kernel with as many args
+as the kernel has params, arg indices within the entry point's args (never
+the context), temp refs inside the arena, a plan for every entry point.
+Prints one summary line per fact it checked.
+"""
+import argparse
+import json
+import struct
+import sys
+
+MAGIC = b"MBX\0\r\n\x1a\n"
+KINDS = {1: "META", 2: "CPU_CODE", 3: "WEIGHTS", 4: "CUDA_CODE"}
+
+
+def fnv1a(data):
+    h = 0xcbf29ce484222325
+    for byte in data:
+        h ^= byte
+        h = (h * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def fail(message):
+    print("error: " + message)
+    sys.exit(1)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("artifact")
+    parser.add_argument("--expect-archs", default="sm_90a")
+    parser.add_argument("--expect-cpu", action="store_true")
+    parser.add_argument("--expect-no-cpu", action="store_true")
+    parser.add_argument("--expect-cubins", action="store_true")
+    args = parser.parse_args()
+
+    data = open(args.artifact, "rb").read()
+    if data[:8] != MAGIC:
+        fail("bad magic")
+    count, = struct.unpack_from("<I", data, 16)
+    table_offset, = struct.unpack_from("<Q", data, 32)
+    sections = {}
+    for i in range(count):
+        kind, _, offset, size, checksum, _ = struct.unpack_from(
+            "<IIQQQQ", data, table_offset + 40 * i)
+        body = data[offset:offset + size]
+        if offset % 64 or len(body) != size:
+            fail(f"section {KINDS.get(kind, kind)} misplaced")
+        if fnv1a(body) != checksum:
+            fail(f"section {KINDS.get(kind, kind)}: checksum mismatch")
+        sections[KINDS.get(kind, str(kind))] = body
+    print("sections:", ",".join(sorted(sections)))
+    if "CUDA_CODE" not in sections:
+        fail("no CUDA_CODE section")
+    if args.expect_cpu and "CPU_CODE" not in sections:
+        fail("no CPU_CODE section")
+    if args.expect_no_cpu and "CPU_CODE" in sections:
+        fail("unexpected CPU_CODE section")
+
+    meta = json.loads(sections["META"])
+    cuda_targets = [t for t in meta["targets"] if t["kind"] == "cuda"]
+    if len(cuda_targets) != 1:
+        fail("expected one cuda target in META.targets")
+    archs = args.expect_archs.split(",")
+    if cuda_targets[0]["archs"] != archs or cuda_targets[0]["ptx_isa"] != "8.0":
+        fail(f"cuda target {cuda_targets[0]} (expected archs {archs}, ISA 8.0)")
+    print("cuda target:", ",".join(cuda_targets[0]["archs"]),
+          "ptx_isa", cuda_targets[0]["ptx_isa"])
+    cpu_targets = [t for t in meta["targets"] if t["kind"] == "cpu"]
+    if bool(cpu_targets) != ("CPU_CODE" in sections):
+        fail("cpu target and CPU_CODE disagree")
+
+    cuda = meta["cuda"]
+    code = sections["CUDA_CODE"]
+    formats = {}
+    for image in cuda["images"]:
+        if image["offset"] % 64 or image["offset"] + image["size"] > len(code):
+            fail(f"image {image} outside CUDA_CODE or misaligned")
+        body = code[image["offset"]:image["offset"] + image["size"]]
+        if image["format"] == "ptx":
+            text = body.decode()
+            if f".target {image['arch']}" not in text or ".version 8." not in text:
+                fail(f"PTX image for {image['arch']} has the wrong target/ISA")
+        elif image["format"] == "cubin":
+            if body[:4] != b"\x7fELF":
+                fail(f"cubin for {image['arch']} is not ELF")
+        else:
+            fail(f"unknown image format {image['format']}")
+        formats.setdefault(image["format"], []).append(image["arch"])
+    if sorted(formats.get("ptx", [])) != sorted(archs):
+        fail(f"PTX images {formats.get('ptx')} (expected {archs})")
+    if args.expect_cubins and sorted(formats.get("cubin", [])) != sorted(archs):
+        fail(f"cubin images {formats.get('cubin')} (expected {archs})")
+    print("images:", " ".join(f"{k}={','.join(v)}" for k, v in sorted(formats.items())))
+
+    kernels = {k["name"]: k for k in cuda["kernels"]}
+    for kernel in cuda["kernels"]:
+        block = kernel["block"]
+        if len(block) != 3 or block[0] * block[1] * block[2] > 1024:
+            fail(f"kernel {kernel['name']}: bad block {block}")
+        if any(p not in ("ptr", "i64", "i32", "f32", "tensor_map") for p in kernel["params"]):
+            fail(f"kernel {kernel['name']}: bad params {kernel['params']}")
+    entries = {e["name"]: e for e in meta["entry_points"]}
+    if sorted(cuda["plans"]) != sorted(entries):
+        fail(f"plans {sorted(cuda['plans'])} != entry points {sorted(entries)}")
+    launches = 0
+    for name, plan in cuda["plans"].items():
+        arena = plan["arena_bytes"]
+        if arena % 256:
+            fail(f"plan {name}: arena not 256-byte aligned")
+        nargs = len(entries[name]["args"])
+
+        def check_ref(ref, where):
+            if "arg" in ref:
+                if not 1 <= ref["arg"] < nargs:
+                    fail(f"plan {name} {where}: arg {ref['arg']} out of range")
+                if entries[name]["args"][ref["arg"]]["kind"] == "context":
+                    fail(f"plan {name} {where}: refers to the context")
+            elif "temp" in ref:
+                if not 0 <= ref["temp"] < max(arena, 1) or ref["temp"] % 256:
+                    fail(f"plan {name} {where}: temp {ref['temp']} outside arena {arena}")
+            else:
+                fail(f"plan {name} {where}: not a buffer ref {ref}")
+
+        for index, step in enumerate(plan["steps"]):
+            if "launch" in step:
+                kernel = kernels.get(step["launch"])
+                if kernel is None:
+                    fail(f"plan {name} step {index}: unknown kernel {step['launch']}")
+                if len(step["args"]) != len(kernel["params"]):
+                    fail(f"plan {name} step {index}: {len(step['args'])} args for "
+                         f"{len(kernel['params'])} params")
+                for param, arg in zip(kernel["params"], step["args"]):
+                    if param == "ptr":
+                        check_ref(arg, f"step {index}")
+                if any(g < 1 for g in step["grid"]) or len(step["grid"]) != 3:
+                    fail(f"plan {name} step {index}: bad grid {step['grid']}")
+                launches += 1
+            elif "copy" in step:
+                check_ref(step["copy"]["dst"], f"step {index}")
+                check_ref(step["copy"]["src"], f"step {index}")
+            elif "fill" in step:
+                check_ref(step["fill"]["dst"], f"step {index}")
+            else:
+                fail(f"plan {name} step {index}: unknown step {step}")
+    if launches != len(kernels):
+        fail(f"{launches} launches for {len(kernels)} kernels")
+    print("plans:", ",".join(sorted(cuda["plans"])))
+    print("every launch names a kernel with matching args:", launches > 0)
+    registers = [k for k in cuda["kernels"] if "registers" in k]
+    if args.expect_cubins:
+        if len(registers) != len(kernels):
+            fail("kernels without ptxas register counts")
+        spills = [k["name"] for k in cuda["kernels"] if k.get("spill_store_bytes")]
+        print("kernels with spill stores:", len(spills))
+
+
+if __name__ == "__main__":
+    main()
