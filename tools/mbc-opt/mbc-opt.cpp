@@ -1,5 +1,6 @@
 //===- mbc-opt.cpp - mlir-opt for mbc's dialects and passes ---------------===//
 #include "dialects/MB/MBDialect.h"
+#include "passes/CUDA/Kernels/Passes.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -16,6 +17,8 @@ int main(int argc, char **argv) {
   mlir::registerAllPasses();
   registry.insert<mbc::mb::MBDialect>();
   mbc::registerPasses();
+  mbc::registerCudaKernelPasses();
+  mbc::registerCudaKernelTranslations(registry);
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "mbc optimizer driver\n", registry));
 }

@@ -1,0 +1,87 @@
+//===- Passes.td - mbc's CUDA kernel builders as passes ----*- tablegen -*-===//
+//
+// Test entry points of the tensor-core kernel builders, and the passes that
+// take a gpu.module of built kernels to PTX text.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MBC_PASSES_CUDA_KERNELS_PASSES_TD
+#define MBC_PASSES_CUDA_KERNELS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def CudaTestBuildGemm : Pass<"mb-cuda-test-build-gemm", "::mlir::ModuleOp"> {
+  let summary = "build one tensor-core GEMM kernel into gpu.module @kernels";
+  let description = [{
+    Calls `buildGemmKernel` (passes/CUDA/Kernels/GemmKernel.h) with the
+    options below and appends the kernel to `gpu.module @kernels` (created
+    when absent; the module gets `gpu.container_module`). The kernel carries
+    its launch facts (grid, block, dynamic shared bytes, parameter kinds and
+    tensor-map descriptions) as the `mbc.launch` attribute. An unsupported
+    combination is an error that names the option.
+  }];
+  let options = [
+    Option<"m", "m", "int64_t", /*default=*/"256", "rows of A and C">,
+    Option<"n", "n", "int64_t", /*default=*/"256", "columns of C">,
+    Option<"k", "k", "int64_t", /*default=*/"256", "reduction size">,
+    Option<"mma", "mma", "std::string", /*default=*/"\"wgmma\"",
+           "tensor-core instruction: wgmma (sm_90a) or mma_sync (sm_80)">,
+    Option<"tileM", "tile-m", "int64_t", /*default=*/"128", "CTA tile rows">,
+    Option<"tileN", "tile-n", "int64_t", /*default=*/"128",
+           "CTA tile columns">,
+    Option<"tileK", "tile-k", "int64_t", /*default=*/"64",
+           "K per pipeline stage">,
+    Option<"stages", "stages", "int64_t", /*default=*/"3",
+           "shared-memory pipeline stages">,
+    Option<"elementType", "element-type", "std::string",
+           /*default=*/"\"bf16\"", "A and B element type: bf16 or f16">,
+    Option<"bLayout", "b-layout", "std::string", /*default=*/"\"nk\"",
+           "B in global memory: nk ([N,K], nn.Linear weights) or kn">,
+    Option<"bias", "bias", "bool", /*default=*/"false",
+           "add an f32 bias[N] in the epilogue">,
+    Option<"gelu", "gelu", "std::string", /*default=*/"\"none\"",
+           "GELU in the epilogue: none, erf or tanh">,
+    Option<"residual", "residual", "bool", /*default=*/"false",
+           "add an f32 residual[M,N] in the epilogue">,
+    Option<"kernelName", "name", "std::string", /*default=*/"\"gemm\"",
+           "kernel symbol">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::nvgpu::NVGPUDialect",
+    "::mlir::NVVM::NVVMDialect", "::mlir::scf::SCFDialect",
+    "::mlir::ub::UBDialect", "::mlir::vector::VectorDialect"];
+}
+
+def CudaGridConstantParams
+    : Pass<"mb-cuda-grid-constant-params", "::mlir::LLVM::LLVMFuncOp"> {
+  let summary = "pass the tensor maps of NVVM kernels by value";
+  let description = [{
+    Kernel builders mark the arguments that are 128-byte CUtensorMaps with
+    `mbc.tensor_map_params` (argument indices) on the gpu.func. After
+    `convert-gpu-to-nvvm` (which drops unknown argument attributes but keeps
+    function attributes) this pass gives those arguments of the llvm.func
+    `llvm.byval = !llvm.array<128 x i8>`, `llvm.align = 64` and
+    `nvvm.grid_constant`, so the PTX parameter is `.param .align 64 .b8
+    [128]` and TMA instructions read the map from parameter space, as
+    docs/cuda.md specifies ("tensor_map" taken by value).
+  }];
+  let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
+}
+
+def CudaWritePtx : Pass<"mb-cuda-write-ptx", "::mlir::ModuleOp"> {
+  let summary = "write the PTX of every gpu.binary to a file";
+  let description = [{
+    After `gpu-module-to-binary{format=isa}`, writes the PTX text of every
+    object of every gpu.binary, in order, to `output` ("-" for stdout), so
+    tests can FileCheck it and run ptxas on it. Fails when an object is not
+    PTX text.
+  }];
+  let options = [
+    Option<"output", "output", "std::string", /*default=*/"\"-\"",
+           "file to write, - for stdout">,
+  ];
+}
+
+#endif // MBC_PASSES_CUDA_KERNELS_PASSES_TD
