@@ -25,6 +25,11 @@ config.substitutions.append(
     ("%make_bad_model_dirs", config.python_executable + " " +
      os.path.join(config.mbc_src_root, "test", "Import", "Inputs", "make_bad_model_dirs.py")))
 
-# The CUDA toolkit is optional; tests that need ptxas say REQUIRES: ptxas.
-if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
+# The CUDA toolkit is optional; tests that need ptxas say REQUIRES: ptxas
+# and run it as %ptxas ($MBC_PTXAS, then PATH, then /usr/local/cuda/bin).
+ptxas = os.environ.get("MBC_PTXAS") or shutil.which("ptxas")
+if not ptxas and os.path.exists("/usr/local/cuda/bin/ptxas"):
+    ptxas = "/usr/local/cuda/bin/ptxas"
+if ptxas:
     config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))

@@ -447,14 +447,16 @@ public:
                         MemRefLayoutAttrInterface{}, workgroup),
         shared, index(layout.aBytes), ValueRange{});
 
-    // Prologue: stages - 1 groups in flight (empty groups past the end keep
-    // the group count uniform).
-    Value group;
+    // Prologue: stages - 1 groups in flight. A K block past the end is a
+    // zero-filling copy (source size 0) of the last block, so every group
+    // holds copies and the group count stays uniform.
     for (int64_t s = 0; s + 1 < config.stages; ++s) {
-      if (s < numKBlocks)
-        issueCopies(index(s), index(s));
-      group = nvgpu::DeviceAsyncCreateGroupOp::create(
-          b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), ValueRange{});
+      bool inRange = s < numKBlocks;
+      SmallVector<Value> tokens = issueCopies(
+          index(inRange ? s : numKBlocks - 1), index(s),
+          inRange ? Value() : index(0));
+      nvgpu::DeviceAsyncCreateGroupOp::create(
+          b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), tokens);
     }
 
     Value zero = arith::ConstantOp::create(
@@ -473,13 +475,18 @@ public:
                                          index(config.stages - 1));
       Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                             next, index(numKBlocks));
-      auto ifOp = scf::IfOp::create(b, loc, hasNext, /*withElse=*/false);
-      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-      issueCopies(next, arith::RemUIOp::create(b, loc, next,
-                                               index(config.stages)));
-      b.setInsertionPointAfter(ifOp);
+      // Past the end: zero-fill (source size 0) from the last block instead
+      // of branching, so the group is never empty.
+      Value source = arith::SelectOp::create(b, loc, hasNext, next,
+                                             index(numKBlocks - 1));
+      Value sourceElements = arith::SelectOp::create(
+          b, loc, hasNext, index(16 / elementBytes(elementType)), index(0));
+      SmallVector<Value> tokens = issueCopies(
+          source,
+          arith::RemUIOp::create(b, loc, next, index(config.stages)),
+          sourceElements);
       Value newGroup = nvgpu::DeviceAsyncCreateGroupOp::create(
-          b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), ValueRange{});
+          b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), tokens);
       // At most stages - 1 newer groups pending: K block `kBlock` landed.
       nvgpu::DeviceAsyncWaitOp::create(
           b, loc, newGroup, b.getI32IntegerAttr(config.stages - 1));
@@ -493,7 +500,6 @@ public:
       gpu::BarrierOp::create(b, loc);
       scf::YieldOp::create(b, loc, results);
     }
-    (void)group;
 
     // Epilogue from registers: c0,c1 at row g, c2,c3 at row g + 8, columns
     // 2t, 2t + 1 [PTX-MMA].
@@ -527,9 +533,12 @@ private:
   }
 
   /// Copies a [rows][cols] tile at (row0, col0) of `global` into stage
-  /// `stage` of `tiles` with 16-byte cp.async, spread over all threads.
+  /// `stage` of `tiles` with 16-byte cp.async, spread over all threads;
+  /// `sourceElements` (when set) is the cp.async source size, 0 to fill
+  /// with zeros. Appends the copies' tokens to `tokens`.
   void copyTile(Value global, Value row0, Value col0, Value tiles,
-                Value stage, int64_t rows, int64_t cols) {
+                Value stage, int64_t rows, int64_t cols, Value sourceElements,
+                SmallVectorImpl<Value> &tokens) {
     int64_t chunkElements = 16 / elementBytes(spec.inputType);
     int64_t chunksPerRow = cols / chunkElements;
     for (int64_t j = 0; j < rows * chunksPerRow / kThreads; ++j) {
@@ -538,23 +547,28 @@ private:
       Value col = muli(arith::RemUIOp::create(b, loc, chunk,
                                               index(chunksPerRow)),
                        chunkElements);
-      nvgpu::DeviceAsyncCopyOp::create(
+      tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
           b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tiles,
           ValueRange{stage, row, col}, global,
           ValueRange{arith::AddIOp::create(b, loc, row0, row),
                      arith::AddIOp::create(b, loc, col0, col)},
-          b.getIndexAttr(chunkElements), /*srcElements=*/Value(),
-          b.getUnitAttr());
+          b.getIndexAttr(chunkElements), sourceElements, b.getUnitAttr()));
     }
   }
 
-  void issueCopies(Value kBlock, Value stage) {
+  SmallVector<Value> issueCopies(Value kBlock, Value stage,
+                                 Value sourceElements) {
+    SmallVector<Value> tokens;
     Value k0 = muli(kBlock, config.tileK);
-    copyTile(operands.a, m0, k0, aTiles, stage, config.tileM, config.tileK);
+    copyTile(operands.a, m0, k0, aTiles, stage, config.tileM, config.tileK,
+             sourceElements, tokens);
     if (spec.bLayout == BLayout::NK)
-      copyTile(operands.b, n0, k0, bTiles, stage, config.tileN, config.tileK);
+      copyTile(operands.b, n0, k0, bTiles, stage, config.tileN, config.tileK,
+               sourceElements, tokens);
     else
-      copyTile(operands.b, k0, n0, bTiles, stage, config.tileK, config.tileN);
+      copyTile(operands.b, k0, n0, bTiles, stage, config.tileK, config.tileN,
+               sourceElements, tokens);
+    return tokens;
   }
 
   /// One K step of 16: ldmatrix the warp's A and B fragments, then every

@@ -29,6 +29,7 @@ namespace mbc {
 
 void buildCudaKernelsToPtxPipeline(OpPassManager &pm,
                                    const CudaKernelsToPtxOptions &options) {
+  pm.addNestedPass<gpu::GPUModuleOp>(createCudaExpandMath());
   pm.addPass(createConvertNVGPUToNVVMPass());
   pm.addPass(createConvertVectorToSCFPass());
   pm.addPass(createSCFToControlFlowPass());

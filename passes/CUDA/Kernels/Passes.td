@@ -54,6 +54,25 @@ def CudaTestBuildGemm : Pass<"mb-cuda-test-build-gemm", "::mlir::ModuleOp"> {
     "::mlir::ub::UBDialect", "::mlir::vector::VectorDialect"];
 }
 
+def CudaExpandMath : Pass<"mb-cuda-expand-math"> {
+  let summary = "expand math.erf and math.tanh into polynomial arithmetic";
+  let description = [{
+    `convert-gpu-to-nvvm` turns `math.erf` and `math.tanh` into calls to
+    libdevice (`__nv_erff`, `__nv_tanhf`), which `gpu-module-to-binary` links
+    only when it finds a CUDA toolkit at compile time; otherwise ptxas
+    rejects the PTX ("Unresolved extern function"). mbc's kernels must not
+    depend on that, so this pass rewrites both with MLIR's polynomial
+    approximations (mlir/Dialect/Math/Transforms, the same ones the CPU path
+    uses) into arith/math ops that lower to plain PTX arithmetic, and
+    `math.fma` and `math.absf` (also libdevice calls after conversion) into
+    `llvm.intr.fma` and a sign-bit mask.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def CudaGridConstantParams
     : Pass<"mb-cuda-grid-constant-params", "::mlir::LLVM::LLVMFuncOp"> {
   let summary = "pass the tensor maps of NVVM kernels by value";
