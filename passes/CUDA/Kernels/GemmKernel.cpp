@@ -2,18 +2,7 @@
 //
 // Layout and fragment facts relied on below, with their sources:
 //
-// [PTX-MMA]  PTX ISA, "Matrix Fragments for mma.m16n8k16 with floating point
-//   type": with g = lane / 4 and t = lane % 4,
-//     A (16x16, row-major):  a0,a1 = A[g][2t..2t+1],  a2,a3 = A[g+8][2t..],
-//                            a4,a5 = A[g][2t+8..],    a6,a7 = A[g+8][2t+8..]
-//     B (16x8):              b0,b1 = B[k=2t..2t+1][n=g], b2,b3 = B[k=2t+8..][g]
-//     C (16x8, f32):         c0,c1 = C[g][2t..2t+1],  c2,c3 = C[g+8][2t..]
-//   nvgpu.mma.sync holds them as vector<4x2> (A), vector<2x2> (B, C), one
-//   row per register pair in that order (mlir/lib/Dialect/NVGPU, MmaSyncOp).
-// [PTX-LDM]  PTX ISA, "ldmatrix": .x4 loads four 8x8 b16 matrices; lanes
-//   8j..8j+7 give the row addresses of matrix j; thread t receives row t/4,
-//   elements 2(t%4) and 2(t%4)+1 of each matrix (with .trans: column t/4,
-//   rows 2(t%4) and 2(t%4)+1). Result register j = matrix j.
+// The mma.sync fragment and ldmatrix facts are in WarpMma.cpp.
 // [PTX-WGMMA] PTX ISA, "Matrix Descriptor Format" and "Shared Memory Matrix
 //   Layout": with the 128-byte swizzle, a K-major operand is stored as rows
 //   of 64 16-bit elements (128 bytes), 8-row groups 1024 bytes apart (the
@@ -40,6 +29,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/CUDA/Kernels/GemmKernel.h"
 #include "passes/CUDA/Kernels/KernelBuilderUtils.h"
+#include "passes/CUDA/Kernels/WarpMma.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -54,7 +44,7 @@ using namespace mlir;
 namespace mbc::cuda {
 namespace {
 
-constexpr int64_t kThreads = 128; // one warpgroup, or four warps
+constexpr int64_t kThreads = kWarpMmaThreads; // one warpgroup, or 4 warps
 constexpr int64_t kMaxDynamicSharedBytes = 227 * 1024; // sm_80 .. sm_90
 // The 128-byte swizzle atom: 8 rows of 128 bytes; tiles start 1024-aligned.
 constexpr int64_t kSwizzleAtomBytes = 1024;
@@ -425,13 +415,14 @@ public:
 
     tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
     Value warp = arith::DivUIOp::create(b, loc, tid, index(32));
-    lane = arith::RemUIOp::create(b, loc, tid, index(32));
+    Value lane = arith::RemUIOp::create(b, loc, tid, index(32));
     warpRow = muli(arith::DivUIOp::create(b, loc, warp, index(2)), warpM);
     warpCol = muli(arith::RemUIOp::create(b, loc, warp, index(2)), warpN);
     n0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x),
               config.tileN);
     m0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::y),
               config.tileM);
+    WarpMma warpMma(b, loc, elementType, lane);
 
     Value shared = gpu::DynamicSharedMemoryOp::create(
         b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
@@ -459,12 +450,9 @@ public:
           b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), tokens);
     }
 
-    Value zero = arith::ConstantOp::create(
-        b, loc,
-        cast<TypedAttr>(
-            b.getZeroAttr(VectorType::get({2, 2}, b.getF32Type()))));
     int64_t fragmentsM = warpM / 16, fragmentsN = warpN / 8;
-    SmallVector<Value> accumulators(fragmentsM * fragmentsN, zero);
+    SmallVector<Value> accumulators(fragmentsM * fragmentsN,
+                                    warpMma.zeroAccumulator());
     auto loop = scf::ForOp::create(b, loc, index(0), index(numKBlocks),
                                    index(1), accumulators);
     {
@@ -495,22 +483,20 @@ public:
                                            index(config.stages));
       SmallVector<Value> results(loop.getRegionIterArgs());
       for (int64_t kStep = 0; kStep < config.tileK / 16; ++kStep)
-        computeStep(stage, kStep, results);
+        computeStep(warpMma, stage, kStep, results);
       // The next iteration refills the stage read one iteration ago.
       gpu::BarrierOp::create(b, loc);
       scf::YieldOp::create(b, loc, results);
     }
 
     // Epilogue from registers: c0,c1 at row g, c2,c3 at row g + 8, columns
-    // 2t, 2t + 1 [PTX-MMA].
-    Value groupRow = arith::DivUIOp::create(b, loc, lane, index(4));
-    Value pairCol = muli(arith::RemUIOp::create(b, loc, lane, index(4)), 2);
+    // 2t, 2t + 1 [PTX-MMA in WarpMma.cpp].
     for (int64_t i = 0; i < fragmentsM; ++i)
       for (int64_t j = 0; j < fragmentsN; ++j) {
         Value fragment = loop.getResult(i * fragmentsN + j);
         for (int64_t half = 0; half < 2; ++half) {
-          Value row = add({m0, warpRow, groupRow}, i * 16 + half * 8);
-          Value col = add({n0, warpCol, pairCol}, j * 8);
+          Value row = add({m0, warpRow, warpMma.groupRow()}, i * 16 + half * 8);
+          Value col = add({n0, warpCol, warpMma.pairColumn()}, j * 8);
           Value pair = vector::ExtractOp::create(b, loc, fragment,
                                                  ArrayRef<int64_t>{half});
           storeWithEpilogue(b, loc, spec, operands, pair, row, col);
@@ -532,159 +518,45 @@ private:
     return sum;
   }
 
-  /// Copies a [rows][cols] tile at (row0, col0) of `global` into stage
-  /// `stage` of `tiles` with 16-byte cp.async, spread over all threads;
-  /// `sourceElements` (when set) is the cp.async source size, 0 to fill
-  /// with zeros. Appends the copies' tokens to `tokens`.
-  void copyTile(Value global, Value row0, Value col0, Value tiles,
-                Value stage, int64_t rows, int64_t cols, Value sourceElements,
-                SmallVectorImpl<Value> &tokens) {
-    int64_t chunkElements = 16 / elementBytes(spec.inputType);
-    int64_t chunksPerRow = cols / chunkElements;
-    for (int64_t j = 0; j < rows * chunksPerRow / kThreads; ++j) {
-      Value chunk = arith::AddIOp::create(b, loc, tid, index(j * kThreads));
-      Value row = arith::DivUIOp::create(b, loc, chunk, index(chunksPerRow));
-      Value col = muli(arith::RemUIOp::create(b, loc, chunk,
-                                              index(chunksPerRow)),
-                       chunkElements);
-      tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
-          b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tiles,
-          ValueRange{stage, row, col}, global,
-          ValueRange{arith::AddIOp::create(b, loc, row0, row),
-                     arith::AddIOp::create(b, loc, col0, col)},
-          b.getIndexAttr(chunkElements), sourceElements, b.getUnitAttr()));
-    }
-  }
-
   SmallVector<Value> issueCopies(Value kBlock, Value stage,
                                  Value sourceElements) {
     SmallVector<Value> tokens;
     Value k0 = muli(kBlock, config.tileK);
-    copyTile(operands.a, m0, k0, aTiles, stage, config.tileM, config.tileK,
-             sourceElements, tokens);
+    copyTileAsync(b, loc, tid, operands.a, {}, m0, k0, aTiles, stage,
+                  config.tileM, config.tileK, sourceElements, tokens);
     if (spec.bLayout == BLayout::NK)
-      copyTile(operands.b, n0, k0, bTiles, stage, config.tileN, config.tileK,
-               sourceElements, tokens);
+      copyTileAsync(b, loc, tid, operands.b, {}, n0, k0, bTiles, stage,
+                    config.tileN, config.tileK, sourceElements, tokens);
     else
-      copyTile(operands.b, k0, n0, bTiles, stage, config.tileK, config.tileN,
-               sourceElements, tokens);
+      copyTileAsync(b, loc, tid, operands.b, {}, k0, n0, bTiles, stage,
+                    config.tileK, config.tileN, sourceElements, tokens);
     return tokens;
   }
 
   /// One K step of 16: ldmatrix the warp's A and B fragments, then every
   /// m16n8k16 product.
-  void computeStep(Value stage, int64_t kStep, SmallVectorImpl<Value> &acc) {
-    Type elementType = spec.inputType;
-    auto x4Type = VectorType::get({4, 2}, elementType);
-    Value lane8 = arith::RemUIOp::create(b, loc, lane, index(8));
-    Value lane16 = arith::RemUIOp::create(b, loc, lane, index(16));
-    Value matrix = arith::DivUIOp::create(b, loc, lane, index(8)); // 0..3
-    Value matrixHigh = arith::DivUIOp::create(b, loc, lane, index(16));
-    Value matrixOdd = arith::RemUIOp::create(b, loc, matrix, index(2));
-    int64_t k0 = kStep * 16;
-
-    // A: lane l addresses row l % 16, column 8 (l / 16): matrices
-    // (rows 0-7, k 0-7), (rows 8-15, k 0-7), (rows 0-7, k 8-15),
-    // (rows 8-15, k 8-15) = registers a0a1, a2a3, a4a5, a6a7 [PTX-LDM].
+  void computeStep(WarpMma &warpMma, Value stage, int64_t kStep,
+                   SmallVectorImpl<Value> &acc) {
+    Value k0 = index(kStep * 16);
     SmallVector<Value> aFragments;
-    for (int64_t i = 0; i < warpM / 16; ++i) {
-      Value row = add({warpRow, lane16}, i * 16);
-      Value col = add({muli(matrixHigh, 8)}, k0);
-      aFragments.push_back(nvgpu::LdMatrixOp::create(
-          b, loc, x4Type, aTiles, ValueRange{stage, row, col},
-          /*transpose=*/false, /*numTiles=*/4));
-    }
-    // B: one ldmatrix.x4 gives two n8 fragments (b0b1, b2b3 each).
-    //  [N,K]: matrices (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7),
-    //         (n 8-15, k 8-15): lane l addresses n = l % 8 + 8 (l / 16),
-    //         k = 8 ((l / 8) % 2); thread t gets n = t/4, k = 2(t%4).
-    //  [K,N]: the same four matrices stored k-rows x n-columns, loaded with
-    //         .trans: lane l addresses k = l % 8 + 8 ((l / 8) % 2),
-    //         n = 8 (l / 16).
+    for (int64_t i = 0; i < warpM / 16; ++i)
+      aFragments.push_back(
+          warpMma.loadA(aTiles, stage, add({warpRow}, i * 16), k0));
     SmallVector<Value> bFragments;
     for (int64_t j = 0; j < warpN / 16; ++j) {
-      Value x4;
-      if (spec.bLayout == BLayout::NK) {
-        Value n = add({warpCol, lane8, muli(matrixHigh, 8)}, j * 16);
-        Value k = add({muli(matrixOdd, 8)}, k0);
-        x4 = nvgpu::LdMatrixOp::create(b, loc, x4Type, bTiles,
-                                       ValueRange{stage, n, k},
-                                       /*transpose=*/false, /*numTiles=*/4);
-      } else {
-        Value k = add({lane8, muli(matrixOdd, 8)}, k0);
-        Value n = add({warpCol, muli(matrixHigh, 8)}, j * 16);
-        x4 = nvgpu::LdMatrixOp::create(b, loc, x4Type, bTiles,
-                                       ValueRange{stage, k, n},
-                                       /*transpose=*/true, /*numTiles=*/4);
-      }
-      for (int64_t half = 0; half < 2; ++half)
-        bFragments.push_back(takeRows(x4, 2 * half));
+      Value n = add({warpCol}, j * 16);
+      auto [low, high] = spec.bLayout == BLayout::NK
+                             ? warpMma.loadBFromNK(bTiles, stage, n, k0)
+                             : warpMma.loadBFromKN(bTiles, stage, k0, n);
+      bFragments.push_back(low);
+      bFragments.push_back(high);
     }
     int64_t fragmentsN = warpN / 8;
     for (int64_t i = 0; i < warpM / 16; ++i)
       for (int64_t j = 0; j < fragmentsN; ++j) {
         Value &c = acc[i * fragmentsN + j];
-        c = buildMma(aFragments[i], bFragments[j], c);
+        c = warpMma.mma(aFragments[i], bFragments[j], c);
       }
-  }
-
-  /// c + a * b for one m16n8k16 fragment triple.
-  Value buildMma(Value a, Value bFragment, Value c) {
-    if (spec.inputType.isF16())
-      return nvgpu::MmaSyncOp::create(b, loc, a, bFragment, c,
-                                      ArrayRef<int64_t>{16, 8, 16});
-    // bf16: the nvgpu.mma.sync lowering of LLVM 22 cannot type bf16
-    // operands ("failed to deduce operand PTX types"); nvvm.mma.sync takes
-    // the same fragments as packed 32-bit registers (one per register pair
-    // a0a1, a2a3, ...; b0b1, b2b3) and c0..c3 as scalars [PTX-MMA].
-    MLIRContext *ctx = b.getContext();
-    auto packPairs = [&](Value fragment) {
-      SmallVector<Value> registers;
-      int64_t rows = cast<VectorType>(fragment.getType()).getDimSize(0);
-      for (int64_t r = 0; r < rows; ++r) {
-        Value pair = vector::ExtractOp::create(b, loc, fragment,
-                                               ArrayRef<int64_t>{r});
-        Value packed = vector::BitCastOp::create(
-            b, loc, VectorType::get({1}, b.getI32Type()), pair);
-        registers.push_back(vector::ExtractOp::create(
-            b, loc, packed, ArrayRef<int64_t>{0}));
-      }
-      return registers;
-    };
-    SmallVector<Value> cValues;
-    for (int64_t r = 0; r < 2; ++r)
-      for (int64_t e = 0; e < 2; ++e)
-        cValues.push_back(
-            vector::ExtractOp::create(b, loc, c, ArrayRef<int64_t>{r, e}));
-    Type f32 = b.getF32Type();
-    auto resultType = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
-    Value mma = NVVM::MmaOp::create(
-        b, loc, resultType, packPairs(a), packPairs(bFragment), cValues,
-        ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
-        std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
-                                      NVVM::MMATypes::bf16},
-        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                       NVVM::MMALayout::col});
-    SmallVector<Value> dValues;
-    for (int64_t i = 0; i < 4; ++i)
-      dValues.push_back(LLVM::ExtractValueOp::create(b, loc, mma,
-                                                     ArrayRef<int64_t>{i}));
-    return vector::FromElementsOp::create(b, loc, c.getType(), dValues);
-  }
-
-  /// Rows [first, first + 2) of a vector<4x2xT> as a vector<2x2xT>.
-  Value takeRows(Value x4, int64_t first) {
-    Type elementType = cast<VectorType>(x4.getType()).getElementType();
-    auto pairType = VectorType::get({2, 2}, elementType);
-    Value result = arith::ConstantOp::create(
-        b, loc, cast<TypedAttr>(b.getZeroAttr(pairType)));
-    for (int64_t r = 0; r < 2; ++r) {
-      Value row = vector::ExtractOp::create(b, loc, x4,
-                                            ArrayRef<int64_t>{first + r});
-      result = vector::InsertOp::create(b, loc, row, result,
-                                        ArrayRef<int64_t>{r});
-    }
-    return result;
   }
 
   OpBuilder &b;
@@ -694,7 +566,7 @@ private:
   const GemmOperands &operands;
   MmaSyncLayout layout;
   int64_t warpM = 0, warpN = 0;
-  Value tid, lane, warpRow, warpCol, m0, n0, aTiles, bTiles;
+  Value tid, warpRow, warpCol, m0, n0, aTiles, bTiles;
 };
 
 } // namespace
