@@ -12,6 +12,17 @@ using namespace mlir;
 
 namespace mbc::cuda {
 
+gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module) {
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  UnitAttr::get(module.getContext()));
+  for (auto gpuModule : module.getOps<gpu::GPUModuleOp>())
+    if (gpuModule.getName() == "kernels")
+      return gpuModule;
+  OpBuilder b(module.getBodyRegion());
+  b.setInsertionPointToEnd(module.getBody());
+  return gpu::GPUModuleOp::create(b, module.getLoc(), "kernels");
+}
+
 Attribute getWorkgroupSpace(MLIRContext *context) {
   return gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup);
 }

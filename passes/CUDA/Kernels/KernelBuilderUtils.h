@@ -2,6 +2,8 @@
 #ifndef MBC_PASSES_CUDA_KERNELS_KERNELBUILDERUTILS_H
 #define MBC_PASSES_CUDA_KERNELS_KERNELBUILDERUTILS_H
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Builders.h"
 
 namespace mbc::cuda {
@@ -13,6 +15,10 @@ inline constexpr llvm::StringLiteral kTensorMapParamsAttrName =
     "mbc.tensor_map_params";
 /// gpu.func attribute holding KernelInfo::toAttribute().
 inline constexpr llvm::StringLiteral kLaunchAttrName = "mbc.launch";
+
+/// The gpu.module @kernels of `module` (which gets gpu.container_module),
+/// created when absent: where the mb-cuda-test-build-* passes put kernels.
+mlir::gpu::GPUModuleOp getOrCreateKernelModule(mlir::ModuleOp module);
 
 /// #gpu.address_space<workgroup>.
 mlir::Attribute getWorkgroupSpace(mlir::MLIRContext *context);

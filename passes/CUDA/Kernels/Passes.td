@@ -54,6 +54,41 @@ def CudaTestBuildGemm : Pass<"mb-cuda-test-build-gemm", "::mlir::ModuleOp"> {
     "::mlir::ub::UBDialect", "::mlir::vector::VectorDialect"];
 }
 
+def CudaTestBuildAttention
+    : Pass<"mb-cuda-test-build-attention", "::mlir::ModuleOp"> {
+  let summary = "build one flash-attention kernel into gpu.module @kernels";
+  let description = [{
+    Calls `buildAttentionKernel` (passes/CUDA/Kernels/AttentionKernel.h):
+    online-softmax attention over [batch-heads, seq-len, head-dim] Q, K, V
+    (bf16/f16) into an f32 O, with mma.sync m16n8k16 products. The kernel
+    carries its launch facts as `mbc.launch`; an unsupported combination is
+    an error that names the option.
+  }];
+  let options = [
+    Option<"batchHeads", "batch-heads", "int64_t", /*default=*/"8",
+           "batch x heads (grid y)">,
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"1024",
+           "sequence length (queries and keys)">,
+    Option<"headDim", "head-dim", "int64_t", /*default=*/"64",
+           "head dimension: 64 or 128">,
+    Option<"elementType", "element-type", "std::string",
+           /*default=*/"\"bf16\"", "Q, K, V element type: bf16 or f16">,
+    Option<"causal", "causal", "bool", /*default=*/"true",
+           "mask keys after the query">,
+    Option<"scale", "scale", "double", /*default=*/"0",
+           "softmax scale (0: 1 / sqrt(head-dim))">,
+    Option<"keyBlock", "key-block", "int64_t", /*default=*/"64",
+           "keys per K/V block: 32, 64 or 128">,
+    Option<"kernelName", "name", "std::string", /*default=*/"\"attention\"",
+           "kernel symbol">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::nvgpu::NVGPUDialect", "::mlir::NVVM::NVVMDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
+}
+
 def CudaExpandMath : Pass<"mb-cuda-expand-math"> {
   let summary = "expand math.erf and math.tanh into polynomial arithmetic";
   let description = [{

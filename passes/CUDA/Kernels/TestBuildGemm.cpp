@@ -1,5 +1,6 @@
 //===- TestBuildGemm.cpp - mb-cuda-test-build-gemm ------------------------===//
 #include "passes/CUDA/Kernels/GemmKernel.h"
+#include "passes/CUDA/Kernels/KernelBuilderUtils.h"
 #include "passes/CUDA/Kernels/Passes.h"
 
 namespace mbc {
@@ -11,18 +12,6 @@ using namespace mlir;
 
 namespace mbc {
 namespace {
-
-/// The gpu.module @kernels of `module`, created when absent.
-gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module) {
-  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                  UnitAttr::get(module.getContext()));
-  for (auto gpuModule : module.getOps<gpu::GPUModuleOp>())
-    if (gpuModule.getName() == "kernels")
-      return gpuModule;
-  OpBuilder b(module.getBodyRegion());
-  b.setInsertionPointToEnd(module.getBody());
-  return gpu::GPUModuleOp::create(b, module.getLoc(), "kernels");
-}
 
 struct CudaTestBuildGemmPass
     : public impl::CudaTestBuildGemmBase<CudaTestBuildGemmPass> {
@@ -74,7 +63,7 @@ struct CudaTestBuildGemmPass
     spec.config.stages = stages;
 
     OpBuilder b(module.getContext());
-    gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
+    gpu::GPUModuleOp kernels = cuda::getOrCreateKernelModule(module);
     if (failed(cuda::buildGemmKernel(b, kernels, kernelName, spec,
                                      module.getLoc())))
       return signalPassFailure();
