@@ -81,6 +81,13 @@ public:
     queryRows[0] = firstRow;
     queryRows[1] = add({firstRow}, 8);
     pairColumn = warpMma.pairColumn();
+    if (spec.patchLength > 0)
+      for (int64_t r = 0; r < 2; ++r)
+        patchStart[r] = arith::MulIOp::create(
+            b, loc,
+            arith::DivUIOp::create(b, loc, queryRows[r],
+                                   index(spec.patchLength)),
+            index(spec.patchLength));
 
     Value shared = gpu::DynamicSharedMemoryOp::create(
         b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
@@ -98,21 +105,26 @@ public:
     kTiles = view(qBytes, {2, keyBlock, rowElements});
     vTiles = view(qBytes + kvBytes, {2, keyBlock, rowElements});
 
-    // Key blocks to visit: all, or (causal) those starting at or before
-    // the last query row of this CTA.
-    Value numKeyBlocks =
-        spec.causal
-            ? arith::DivUIOp::create(
-                  b, loc, add({m0}, kQueryBlock + keyBlock - 1),
-                  index(keyBlock))
-                  .getResult()
-            : index(spec.seqLen / keyBlock);
+    // Key blocks to visit: all; (causal) those starting at or before the
+    // last query row of this CTA; (patches) the one block holding this
+    // CTA's rows, since a row only sees keys of its own patch.
+    Value firstKeyBlock = index(0);
+    Value endKeyBlock = index(spec.seqLen / keyBlock);
+    if (spec.patchLength > 0) {
+      firstKeyBlock = queryBlock; // keyBlock == kQueryBlock
+      endKeyBlock = add({queryBlock}, 1);
+    } else if (spec.causal) {
+      endKeyBlock = arith::DivUIOp::create(
+          b, loc, add({m0}, kQueryBlock + keyBlock - 1), index(keyBlock));
+    }
 
     // Q and the first K/V block; Q moves to registers once it landed.
     SmallVector<Value> tokens;
     copyTileAsync(b, loc, tid, q, slice, m0, index(0), qTile, {}, kQueryBlock,
                   headDim, Value(), tokens);
-    issueKeyValueCopies(index(0), index(0), Value(), tokens);
+    issueKeyValueCopies(firstKeyBlock,
+                        arith::RemUIOp::create(b, loc, firstKeyBlock, index(2)),
+                        Value(), tokens);
     Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
         b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), tokens);
     nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(0));
@@ -128,7 +140,7 @@ public:
     state.append({negativeInfinity, negativeInfinity, constantF32(0),
                   constantF32(0)});
     auto loop =
-        scf::ForOp::create(b, loc, index(0), numKeyBlocks, index(1), state);
+        scf::ForOp::create(b, loc, firstKeyBlock, endKeyBlock, index(1), state);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
@@ -142,7 +154,7 @@ public:
       // the end, so the group is never empty), then wait for this one.
       Value next = add({keyBlockIndex}, 1);
       Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                            next, numKeyBlocks);
+                                            next, endKeyBlock);
       Value source = arith::SelectOp::create(b, loc, hasNext, next,
                                              keyBlockIndex);
       Value sourceElements = arith::SelectOp::create(
@@ -180,11 +192,18 @@ public:
                 vector::ExtractOp::create(b, loc, scores[n],
                                           ArrayRef<int64_t>{r, c}),
                 scaleLog2e);
-            if (spec.causal) {
+            if (spec.causal || spec.patchLength > 0) {
               Value keyIndex = add({key0, pairColumn}, 8 * n + c);
-              Value future = arith::CmpIOp::create(
+              Value hidden = arith::CmpIOp::create(
                   b, loc, arith::CmpIPredicate::ugt, keyIndex, queryRows[r]);
-              value = arith::SelectOp::create(b, loc, future,
+              if (spec.patchLength > 0) {
+                // Block-diagonal: a key before the query's patch is hidden.
+                Value before = arith::CmpIOp::create(
+                    b, loc, arith::CmpIPredicate::ult, keyIndex,
+                    patchStart[r]);
+                hidden = arith::OrIOp::create(b, loc, hidden, before);
+              }
+              value = arith::SelectOp::create(b, loc, hidden,
                                               negativeInfinity, value);
             }
             s[n][r][c] = value;
@@ -198,8 +217,9 @@ public:
             blockMax = arith::MaxNumFOp::create(b, loc, blockMax, s[n][r][c]);
         blockMax = quadReduce(blockMax, /*isMax=*/true);
         Value newMax = arith::MaxNumFOp::create(b, loc, rowMax[r], blockMax);
-        // Key 0 is visible to every query, so newMax is finite from the
-        // first block on and 2^(-inf - newMax) = 0 rescales nothing.
+        // The first key of the row's patch (key 0 without patches) is
+        // visible to it in the first block visited, so newMax is finite from
+        // then on and 2^(-inf - newMax) = 0 rescales nothing.
         alpha[r] = exp2(arith::SubFOp::create(b, loc, rowMax[r], newMax));
         Value sum = constantF32(0);
         for (int64_t n = 0; n < keyBlock / 8; ++n)
@@ -312,7 +332,7 @@ private:
   const AttentionSpec &spec;
   Value q, k, v, o;
   Value tid, slice, kTiles, vTiles, pairColumn, scaleLog2e, negativeInfinity;
-  Value queryRows[2];
+  Value queryRows[2], patchStart[2];
 };
 
 LogicalResult fail(function_ref<InFlightDiagnostic()> emitError,
@@ -346,6 +366,15 @@ verifyAttentionSpec(const AttentionSpec &spec,
                     " (the query block 64 and key-block; remainders are not "
                     "generated: pad the sequence, causal masking hides "
                     "padded keys from real queries)");
+  if (spec.patchLength < 0 || (spec.patchLength > 0 &&
+                                (kQueryBlock % spec.patchLength != 0 ||
+                                 spec.keyBlock != kQueryBlock)))
+    return fail(emitError,
+                "patch-length = " + Twine(spec.patchLength) + " with key-block = " +
+                    Twine(spec.keyBlock) +
+                    " is not supported (patches must tile the 64-row query "
+                    "block: 1, 2, 4, 8, 16, 32 or 64 rows, with key-block 64; "
+                    "pad a patch of P + 1 positions to 16)");
   int64_t shared = attentionSharedBytes(spec);
   if (shared > kMaxDynamicSharedBytes)
     return fail(emitError, "attention tiles need " + Twine(shared) +

@@ -34,6 +34,11 @@ struct AttentionSpec {
   double scale = 0;
   /// Keys per block (32, 64 or 128); the query block is 64 rows.
   int64_t keyBlock = 64;
+  /// MEGABYTE's local attention: when > 0, the sequence is a run of patches
+  /// of this many rows and a row attends only to earlier rows of its own
+  /// patch (block-diagonal causal mask), so several patches share one MMA
+  /// tile (64 / patchLength per CTA) and each CTA reads one K/V block.
+  int64_t patchLength = 0;
 };
 
 mlir::LogicalResult

@@ -79,6 +79,9 @@ def CudaTestBuildAttention
            "softmax scale (0: 1 / sqrt(head-dim))">,
     Option<"keyBlock", "key-block", "int64_t", /*default=*/"64",
            "keys per K/V block: 32, 64 or 128">,
+    Option<"patchLength", "patch-length", "int64_t", /*default=*/"0",
+           "local attention: rows per patch, block-diagonal causal mask "
+           "(0: none)">,
     Option<"kernelName", "name", "std::string", /*default=*/"\"attention\"",
            "kernel symbol">,
   ];

@@ -36,6 +36,7 @@ struct CudaTestBuildAttentionPass
     spec.causal = causal;
     spec.scale = scale;
     spec.keyBlock = keyBlock;
+    spec.patchLength = patchLength;
     OpBuilder b(module.getContext());
     if (failed(cuda::buildAttentionKernel(
             b, cuda::getOrCreateKernelModule(module), kernelName, spec,
