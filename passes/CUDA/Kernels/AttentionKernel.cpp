@@ -39,14 +39,13 @@ using namespace mlir;
 namespace mbc::cuda {
 namespace {
 
-constexpr int64_t kQueryBlock = 64; // 4 warps x 16 rows
+constexpr int64_t kQueryBlock = 64;    // 4 warps x 16 rows
 constexpr int64_t kRowPadElements = 8; // bank-conflict-free ldmatrix rows
 constexpr int64_t kMaxDynamicSharedBytes = 227 * 1024;
 
 int64_t attentionSharedBytes(const AttentionSpec &spec) {
-  int64_t rowBytes =
-      (spec.headDim + kRowPadElements) * spec.inputType.getIntOrFloatBitWidth() /
-      8;
+  int64_t rowBytes = (spec.headDim + kRowPadElements) *
+                     spec.inputType.getIntOrFloatBitWidth() / 8;
   // Q [64][D + 8], K and V 2 x [keyBlock][D + 8].
   return rowBytes * (kQueryBlock + 4 * spec.keyBlock);
 }
@@ -90,14 +89,15 @@ public:
             index(spec.patchLength));
 
     Value shared = gpu::DynamicSharedMemoryOp::create(
-        b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                                MemRefLayoutAttrInterface{}, workgroup));
+        b, loc,
+        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                        MemRefLayoutAttrInterface{}, workgroup));
     auto view = [&](int64_t offset, ArrayRef<int64_t> shape) -> Value {
-      return memref::ViewOp::create(
-          b, loc,
-          MemRefType::get(shape, elementType, MemRefLayoutAttrInterface{},
-                          workgroup),
-          shared, index(offset), ValueRange{});
+      return memref::ViewOp::create(b, loc,
+                                    MemRefType::get(shape, elementType,
+                                                    MemRefLayoutAttrInterface{},
+                                                    workgroup),
+                                    shared, index(offset), ValueRange{});
     };
     int64_t qBytes = kQueryBlock * rowElements * elementBytes;
     int64_t kvBytes = 2 * keyBlock * rowElements * elementBytes;
@@ -137,8 +137,8 @@ public:
     // Loop state: O fragments (headDim / 8), row maxima and partial row sums
     // of the thread's two rows.
     SmallVector<Value> state(headDim / 8, warpMma.zeroAccumulator());
-    state.append({negativeInfinity, negativeInfinity, constantF32(0),
-                  constantF32(0)});
+    state.append(
+        {negativeInfinity, negativeInfinity, constantF32(0), constantF32(0)});
     auto loop =
         scf::ForOp::create(b, loc, firstKeyBlock, endKeyBlock, index(1), state);
     {
@@ -155,12 +155,13 @@ public:
       Value next = add({keyBlockIndex}, 1);
       Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                             next, endKeyBlock);
-      Value source = arith::SelectOp::create(b, loc, hasNext, next,
-                                             keyBlockIndex);
+      Value source =
+          arith::SelectOp::create(b, loc, hasNext, next, keyBlockIndex);
       Value sourceElements = arith::SelectOp::create(
           b, loc, hasNext, index(16 / elementBytes), index(0));
       SmallVector<Value> nextTokens;
-      issueKeyValueCopies(source, arith::RemUIOp::create(b, loc, next, index(2)),
+      issueKeyValueCopies(source,
+                          arith::RemUIOp::create(b, loc, next, index(2)),
                           sourceElements, nextTokens);
       Value nextGroup = nvgpu::DeviceAsyncCreateGroupOp::create(
           b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), nextTokens);
@@ -168,15 +169,15 @@ public:
                                        b.getI32IntegerAttr(1));
       gpu::BarrierOp::create(b, loc);
       Value buffer = arith::RemUIOp::create(b, loc, keyBlockIndex, index(2));
-      Value key0 = arith::MulIOp::create(b, loc, keyBlockIndex,
-                                         index(keyBlock));
+      Value key0 =
+          arith::MulIOp::create(b, loc, keyBlockIndex, index(keyBlock));
 
       // S = Q K^T for the warp's 16 rows x keyBlock keys.
       SmallVector<Value> scores(keyBlock / 8, warpMma.zeroAccumulator());
       for (int64_t n = 0; n < keyBlock / 16; ++n)
         for (int64_t d = 0; d < headDim / 16; ++d) {
-          auto [low, high] = warpMma.loadBFromNK(kTiles, buffer, index(16 * n),
-                                                 index(16 * d));
+          auto [low, high] =
+              warpMma.loadBFromNK(kTiles, buffer, index(16 * n), index(16 * d));
           scores[2 * n] = warpMma.mma(queryFragments[d], low, scores[2 * n]);
           scores[2 * n + 1] =
               warpMma.mma(queryFragments[d], high, scores[2 * n + 1]);
@@ -199,12 +200,11 @@ public:
               if (spec.patchLength > 0) {
                 // Block-diagonal: a key before the query's patch is hidden.
                 Value before = arith::CmpIOp::create(
-                    b, loc, arith::CmpIPredicate::ult, keyIndex,
-                    patchStart[r]);
+                    b, loc, arith::CmpIPredicate::ult, keyIndex, patchStart[r]);
                 hidden = arith::OrIOp::create(b, loc, hidden, before);
               }
-              value = arith::SelectOp::create(b, loc, hidden,
-                                              negativeInfinity, value);
+              value = arith::SelectOp::create(b, loc, hidden, negativeInfinity,
+                                              value);
             }
             s[n][r][c] = value;
           }
@@ -249,8 +249,8 @@ public:
         Value probabilities = vector::FromElementsOp::create(
             b, loc, VectorType::get({4, 2}, elementType), elements);
         for (int64_t d = 0; d < headDim / 16; ++d) {
-          auto [low, high] = warpMma.loadBFromKN(vTiles, buffer,
-                                                 index(16 * kk), index(16 * d));
+          auto [low, high] = warpMma.loadBFromKN(vTiles, buffer, index(16 * kk),
+                                                 index(16 * d));
           output[2 * d] = warpMma.mma(probabilities, low, output[2 * d]);
           output[2 * d + 1] =
               warpMma.mma(probabilities, high, output[2 * d + 1]);
@@ -278,9 +278,9 @@ public:
         Value scaled = arith::MulFOp::create(
             b, loc, pair,
             vector::BroadcastOp::create(b, loc, pairType, inverse[r]));
-        vector::StoreOp::create(b, loc, scaled, o,
-                                ValueRange{slice, queryRows[r],
-                                           add({pairColumn}, 8 * d)});
+        vector::StoreOp::create(
+            b, loc, scaled, o,
+            ValueRange{slice, queryRows[r], add({pairColumn}, 8 * d)});
       }
   }
 
@@ -289,8 +289,8 @@ private:
     return arith::ConstantIndexOp::create(b, loc, value);
   }
   Value constantF32(double value) {
-    return arith::ConstantOp::create(b, loc,
-                                     b.getF32FloatAttr(static_cast<float>(value)));
+    return arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(static_cast<float>(value)));
   }
   Value add(ArrayRef<Value> values, int64_t constant) {
     Value sum = index(constant);
@@ -319,8 +319,8 @@ private:
   void issueKeyValueCopies(Value keyBlockIndex, Value buffer,
                            Value sourceElements,
                            SmallVectorImpl<Value> &tokens) {
-    Value key0 = arith::MulIOp::create(b, loc, keyBlockIndex,
-                                       index(spec.keyBlock));
+    Value key0 =
+        arith::MulIOp::create(b, loc, keyBlockIndex, index(spec.keyBlock));
     copyTileAsync(b, loc, tid, k, slice, key0, index(0), kTiles, buffer,
                   spec.keyBlock, spec.headDim, sourceElements, tokens);
     copyTileAsync(b, loc, tid, v, slice, key0, index(0), vTiles, buffer,
@@ -366,12 +366,12 @@ verifyAttentionSpec(const AttentionSpec &spec,
                     " (the query block 64 and key-block; remainders are not "
                     "generated: pad the sequence, causal masking hides "
                     "padded keys from real queries)");
-  if (spec.patchLength < 0 || (spec.patchLength > 0 &&
-                                (kQueryBlock % spec.patchLength != 0 ||
-                                 spec.keyBlock != kQueryBlock)))
+  if (spec.patchLength < 0 ||
+      (spec.patchLength > 0 &&
+       (kQueryBlock % spec.patchLength != 0 || spec.keyBlock != kQueryBlock)))
     return fail(emitError,
-                "patch-length = " + Twine(spec.patchLength) + " with key-block = " +
-                    Twine(spec.keyBlock) +
+                "patch-length = " + Twine(spec.patchLength) +
+                    " with key-block = " + Twine(spec.keyBlock) +
                     " is not supported (patches must tile the 64-row query "
                     "block: 1, 2, 4, 8, 16, 32 or 64 rows, with key-block 64; "
                     "pad a patch of P + 1 positions to 16)");
@@ -383,11 +383,9 @@ verifyAttentionSpec(const AttentionSpec &spec,
   return success();
 }
 
-FailureOr<KernelInfo> buildAttentionKernel(OpBuilder &builder,
-                                           gpu::GPUModuleOp module,
-                                           StringRef name,
-                                           const AttentionSpec &spec,
-                                           Location loc) {
+FailureOr<KernelInfo>
+buildAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
+                     StringRef name, const AttentionSpec &spec, Location loc) {
   auto emitError = [&] { return mlir::emitError(loc); };
   if (failed(verifyAttentionSpec(spec, emitError)))
     return failure();
@@ -403,8 +401,8 @@ FailureOr<KernelInfo> buildAttentionKernel(OpBuilder &builder,
   for (const char *param : {"q", "k", "v", "o"})
     info.params.push_back({param, "ptr", {}});
 
-  auto inputType = MemRefType::get(
-      {spec.batchHeads, spec.seqLen, spec.headDim}, spec.inputType);
+  auto inputType = MemRefType::get({spec.batchHeads, spec.seqLen, spec.headDim},
+                                   spec.inputType);
   auto outputType = MemRefType::get(
       {spec.batchHeads, spec.seqLen, spec.headDim}, builder.getF32Type());
   auto func = gpu::GPUFuncOp::create(

@@ -46,10 +46,11 @@ verifyAttentionSpec(const AttentionSpec &spec,
                     llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
 /// Appends kernel `name` to `module`. Parameters: q, k, v, o pointers.
-mlir::FailureOr<KernelInfo>
-buildAttentionKernel(mlir::OpBuilder &builder, mlir::gpu::GPUModuleOp module,
-                     llvm::StringRef name, const AttentionSpec &spec,
-                     mlir::Location loc);
+mlir::FailureOr<KernelInfo> buildAttentionKernel(mlir::OpBuilder &builder,
+                                                 mlir::gpu::GPUModuleOp module,
+                                                 llvm::StringRef name,
+                                                 const AttentionSpec &spec,
+                                                 mlir::Location loc);
 
 } // namespace mbc::cuda
 

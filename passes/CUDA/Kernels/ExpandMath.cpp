@@ -65,12 +65,14 @@ struct CudaExpandMathPass
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     WalkResult left = getOperation()->walk([](Operation *op) {
-      return isa<math::ErfOp, math::TanhOp, math::FmaOp, math::AbsFOp>(op) ? WalkResult::interrupt()
-                                                : WalkResult::advance();
+      return isa<math::ErfOp, math::TanhOp, math::FmaOp, math::AbsFOp>(op)
+                 ? WalkResult::interrupt()
+                 : WalkResult::advance();
     });
     if (left.wasInterrupted()) {
       getOperation()->emitError()
-          << "mb-cuda-expand-math: a math.erf, math.tanh, math.fma or math.absf "
+          << "mb-cuda-expand-math: a math.erf, math.tanh, math.fma or "
+             "math.absf "
              "on a type "
              "without a polynomial approximation (f32 and vectors of f32) "
              "remains";

@@ -75,10 +75,10 @@ int64_t elementBytes(Type type) { return type.getIntOrFloatBitWidth() / 8; }
 
 /// Values every kernel body needs.
 struct GemmOperands {
-  Value a, b;         // memrefs (mma_sync) or tensor map descriptors (wgmma)
-  Value c;            // memref<MxNxf32>
-  Value bias;         // memref<Nxf32> or null
-  Value residual;     // memref<MxNxf32> or null
+  Value a, b;     // memrefs (mma_sync) or tensor map descriptors (wgmma)
+  Value c;        // memref<MxNxf32>
+  Value bias;     // memref<Nxf32> or null
+  Value residual; // memref<MxNxf32> or null
 };
 
 /// v = gelu(acc + bias[col..]) + residual[row, col..]; C[row, col..] = v.
@@ -89,16 +89,14 @@ void storeWithEpilogue(OpBuilder &b, Location loc, const GemmSpec &spec,
   auto vectorType = cast<VectorType>(acc.getType());
   Value value = acc;
   if (spec.bias) {
-    Value bias =
-        vector::LoadOp::create(b, loc, vectorType, operands.bias, col);
+    Value bias = vector::LoadOp::create(b, loc, vectorType, operands.bias, col);
     value = arith::AddFOp::create(b, loc, value, bias);
   }
   if (spec.gelu != GeluKind::None)
     value = buildGelu(b, loc, value, spec.gelu == GeluKind::Tanh);
   if (spec.residual) {
-    Value residual = vector::LoadOp::create(b, loc, vectorType,
-                                            operands.residual,
-                                            ValueRange{row, col});
+    Value residual = vector::LoadOp::create(
+        b, loc, vectorType, operands.residual, ValueRange{row, col});
     value = arith::AddFOp::create(b, loc, value, residual);
   }
   vector::StoreOp::create(b, loc, value, operands.c, ValueRange{row, col});
@@ -145,22 +143,20 @@ public:
     numKBlocks = spec.k / config.tileK;
 
     Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-    isLeader = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid,
-                                     index(0));
+    isLeader =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid, index(0));
     // Grid x walks N tiles, grid y walks M tiles.
-    n0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x),
-              config.tileN);
-    m0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::y),
-              config.tileM);
+    n0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x), config.tileN);
+    m0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::y), config.tileM);
 
     shared = gpu::DynamicSharedMemoryOp::create(
-        b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                                MemRefLayoutAttrInterface{}, workgroup));
+        b, loc,
+        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                        MemRefLayoutAttrInterface{}, workgroup));
     base = alignSharedBase(b, loc, shared, kSwizzleAtomBytes);
 
     barriers = nvgpu::MBarrierCreateOp::create(
-        b, loc,
-        nvgpu::MBarrierGroupType::get(ctx, workgroup, config.stages));
+        b, loc, nvgpu::MBarrierGroupType::get(ctx, workgroup, config.stages));
     for (int64_t s = 0; s < config.stages; ++s)
       nvgpu::MBarrierInitOp::create(b, loc, barriers, index(1), index(s),
                                     isLeader);
@@ -176,9 +172,8 @@ public:
         ctx, VectorType::get({64, config.tileN}, b.getF32Type()));
     SmallVector<Value> accumulators;
     for (int64_t i = 0; i < config.tileM / 64; ++i)
-      accumulators.push_back(
-          nvgpu::WarpgroupMmaInitAccumulatorOp::create(b, loc,
-                                                       accumulatorType));
+      accumulators.push_back(nvgpu::WarpgroupMmaInitAccumulatorOp::create(
+          b, loc, accumulatorType));
 
     auto loop = scf::ForOp::create(b, loc, index(0), index(numKBlocks),
                                    index(1), accumulators);
@@ -186,12 +181,11 @@ public:
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
       Value kBlock = loop.getInductionVar();
-      Value stage = arith::RemUIOp::create(b, loc, kBlock,
-                                           index(config.stages));
+      Value stage =
+          arith::RemUIOp::create(b, loc, kBlock, index(config.stages));
       // The barrier of a stage completes one phase per use: use u waits for
       // parity u % 2.
-      Value use = arith::DivUIOp::create(b, loc, kBlock,
-                                         index(config.stages));
+      Value use = arith::DivUIOp::create(b, loc, kBlock, index(config.stages));
       Value parity = arith::CmpIOp::create(
           b, loc, arith::CmpIPredicate::ne,
           arith::RemUIOp::create(b, loc, use, index(2)), index(0));
@@ -204,8 +198,7 @@ public:
       // Every product reading this stage is done before it is refilled.
       NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
       gpu::BarrierOp::create(b, loc);
-      Value next = arith::AddIOp::create(b, loc, kBlock,
-                                         index(config.stages));
+      Value next = arith::AddIOp::create(b, loc, kBlock, index(config.stages));
       Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                             next, index(numKBlocks));
       auto ifOp = scf::IfOp::create(b, loc, hasNext, /*withElse=*/false);
@@ -217,15 +210,15 @@ public:
 
     // Epilogue: fragments -> shared [tileM][tileN] f32 -> global, 4 columns
     // per thread and step, consecutive threads on consecutive columns.
-    auto tileType = MemRefType::get({config.tileM, config.tileN},
-                                    b.getF32Type(), MemRefLayoutAttrInterface{},
-                                    workgroup);
-    Value tile = memref::ViewOp::create(b, loc, tileType, shared, base,
-                                        ValueRange{});
+    auto tileType =
+        MemRefType::get({config.tileM, config.tileN}, b.getF32Type(),
+                        MemRefLayoutAttrInterface{}, workgroup);
+    Value tile =
+        memref::ViewOp::create(b, loc, tileType, shared, base, ValueRange{});
     for (int64_t i = 0; i < config.tileM / 64; ++i) {
       Value rows = memref::SubViewOp::create(
-          b, loc, tile, ArrayRef<OpFoldResult>{b.getIndexAttr(64 * i),
-                                               b.getIndexAttr(0)},
+          b, loc, tile,
+          ArrayRef<OpFoldResult>{b.getIndexAttr(64 * i), b.getIndexAttr(0)},
           ArrayRef<OpFoldResult>{b.getIndexAttr(64),
                                  b.getIndexAttr(config.tileN)},
           ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
@@ -233,20 +226,18 @@ public:
     }
     gpu::BarrierOp::create(b, loc);
     int64_t quadsPerRow = config.tileN / 4;
-    auto copyLoop =
-        scf::ForOp::create(b, loc, tid, index(config.tileM * quadsPerRow),
-                           index(kThreads));
+    auto copyLoop = scf::ForOp::create(
+        b, loc, tid, index(config.tileM * quadsPerRow), index(kThreads));
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(copyLoop.getBody());
       Value quad = copyLoop.getInductionVar();
       Value row = arith::DivUIOp::create(b, loc, quad, index(quadsPerRow));
-      Value col = muli(arith::RemUIOp::create(b, loc, quad,
-                                              index(quadsPerRow)),
-                       4);
-      Value acc = vector::LoadOp::create(
-          b, loc, VectorType::get({4}, b.getF32Type()), tile,
-          ValueRange{row, col});
+      Value col =
+          muli(arith::RemUIOp::create(b, loc, quad, index(quadsPerRow)), 4);
+      Value acc =
+          vector::LoadOp::create(b, loc, VectorType::get({4}, b.getF32Type()),
+                                 tile, ValueRange{row, col});
       storeWithEpilogue(b, loc, spec, operands, acc,
                         arith::AddIOp::create(b, loc, m0, row),
                         arith::AddIOp::create(b, loc, n0, col));
@@ -262,17 +253,16 @@ private:
   }
   /// Byte offset (from the aligned base) of stage `stage` of A or B.
   Value stageOffset(Value stage, bool isB) {
-    Value offset = isB ? muli(stage, layout.bStageBytes)
-                       : muli(stage, layout.aStageBytes);
+    Value offset =
+        isB ? muli(stage, layout.bStageBytes) : muli(stage, layout.aStageBytes);
     if (isB)
-      offset = arith::AddIOp::create(
-          b, loc, offset, index(config.stages * layout.aStageBytes));
+      offset = arith::AddIOp::create(b, loc, offset,
+                                     index(config.stages * layout.aStageBytes));
     return arith::AddIOp::create(b, loc, base, offset);
   }
   Value sharedView(Value byteOffset, ArrayRef<int64_t> shape, Type type) {
-    auto viewType =
-        MemRefType::get(shape, type, MemRefLayoutAttrInterface{},
-                        getWorkgroupSpace(b.getContext()));
+    auto viewType = MemRefType::get(shape, type, MemRefLayoutAttrInterface{},
+                                    getWorkgroupSpace(b.getContext()));
     return memref::ViewOp::create(b, loc, viewType, shared, byteOffset,
                                   ValueRange{});
   }
@@ -285,8 +275,8 @@ private:
     b.setInsertionPointToStart(&ifOp.getThenRegion().front());
     Type elementType = spec.inputType;
     nvgpu::MBarrierArriveExpectTxOp::create(
-        b, loc, barriers, index(layout.aStageBytes + layout.bStageBytes),
-        stage, Value());
+        b, loc, barriers, index(layout.aStageBytes + layout.bStageBytes), stage,
+        Value());
     Value k0 = muli(kBlock, config.tileK);
     // A box [tileM rows][64 K], coordinates (k, m).
     nvgpu::TmaAsyncLoadOp::create(
@@ -310,8 +300,8 @@ private:
                                            index(j * boxBytes));
       Value n = arith::AddIOp::create(b, loc, n0, index(64 * j));
       nvgpu::TmaAsyncLoadOp::create(
-          b, loc, sharedView(offset, {config.tileK, 64}, elementType),
-          barriers, operands.b, ValueRange{n, k0}, stage, Value(), Value());
+          b, loc, sharedView(offset, {config.tileK, 64}, elementType), barriers,
+          operands.b, ValueRange{n, k0}, stage, Value(), Value());
     }
   }
 
@@ -326,9 +316,9 @@ private:
     Value aOffset = arith::AddIOp::create(
         b, loc, stageOffset(stage, false),
         index(rowBlock * 64 * kSwizzleRowBytes + kStep * 16 * bytes));
-    auto aTileType = MemRefType::get({64, 16}, elementType,
-                                     MemRefLayoutAttrInterface{},
-                                     getWorkgroupSpace(ctx));
+    auto aTileType =
+        MemRefType::get({64, 16}, elementType, MemRefLayoutAttrInterface{},
+                        getWorkgroupSpace(ctx));
     Value aDescriptor = nvgpu::WarpgroupGenerateDescriptorOp::create(
         b, loc, nvgpu::WarpgroupMatrixDescriptorType::get(ctx, aTileType),
         sharedView(aOffset, {64, 16}, elementType), operands.a);
@@ -336,11 +326,11 @@ private:
     // is 16 rows of 128 bytes inside each 64-wide N box.
     int64_t bStep = spec.bLayout == BLayout::NK ? kStep * 16 * bytes
                                                 : kStep * 16 * kSwizzleRowBytes;
-    Value bOffset = arith::AddIOp::create(b, loc, stageOffset(stage, true),
-                                          index(bStep));
-    auto bTileType = MemRefType::get({16, config.tileN}, elementType,
-                                     MemRefLayoutAttrInterface{},
-                                     getWorkgroupSpace(ctx));
+    Value bOffset =
+        arith::AddIOp::create(b, loc, stageOffset(stage, true), index(bStep));
+    auto bTileType =
+        MemRefType::get({16, config.tileN}, elementType,
+                        MemRefLayoutAttrInterface{}, getWorkgroupSpace(ctx));
     Value bDescriptor = nvgpu::WarpgroupGenerateDescriptorOp::create(
         b, loc, nvgpu::WarpgroupMatrixDescriptorType::get(ctx, bTileType),
         sharedView(bOffset, {16, config.tileN}, elementType), operands.b);
@@ -418,34 +408,33 @@ public:
     Value lane = arith::RemUIOp::create(b, loc, tid, index(32));
     warpRow = muli(arith::DivUIOp::create(b, loc, warp, index(2)), warpM);
     warpCol = muli(arith::RemUIOp::create(b, loc, warp, index(2)), warpN);
-    n0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x),
-              config.tileN);
-    m0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::y),
-              config.tileM);
+    n0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x), config.tileN);
+    m0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::y), config.tileM);
     WarpMma warpMma(b, loc, elementType, lane);
 
     Value shared = gpu::DynamicSharedMemoryOp::create(
-        b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                                MemRefLayoutAttrInterface{}, workgroup));
-    aTiles = memref::ViewOp::create(
         b, loc,
-        MemRefType::get(layout.aShape, elementType,
-                        MemRefLayoutAttrInterface{}, workgroup),
-        shared, index(0), ValueRange{});
-    bTiles = memref::ViewOp::create(
-        b, loc,
-        MemRefType::get(layout.bShape, elementType,
-                        MemRefLayoutAttrInterface{}, workgroup),
-        shared, index(layout.aBytes), ValueRange{});
+        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                        MemRefLayoutAttrInterface{}, workgroup));
+    aTiles = memref::ViewOp::create(b, loc,
+                                    MemRefType::get(layout.aShape, elementType,
+                                                    MemRefLayoutAttrInterface{},
+                                                    workgroup),
+                                    shared, index(0), ValueRange{});
+    bTiles = memref::ViewOp::create(b, loc,
+                                    MemRefType::get(layout.bShape, elementType,
+                                                    MemRefLayoutAttrInterface{},
+                                                    workgroup),
+                                    shared, index(layout.aBytes), ValueRange{});
 
     // Prologue: stages - 1 groups in flight. A K block past the end is a
     // zero-filling copy (source size 0) of the last block, so every group
     // holds copies and the group count stays uniform.
     for (int64_t s = 0; s + 1 < config.stages; ++s) {
       bool inRange = s < numKBlocks;
-      SmallVector<Value> tokens = issueCopies(
-          index(inRange ? s : numKBlocks - 1), index(s),
-          inRange ? Value() : index(0));
+      SmallVector<Value> tokens =
+          issueCopies(index(inRange ? s : numKBlocks - 1), index(s),
+                      inRange ? Value() : index(0));
       nvgpu::DeviceAsyncCreateGroupOp::create(
           b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), tokens);
     }
@@ -459,28 +448,27 @@ public:
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
       Value kBlock = loop.getInductionVar();
-      Value next = arith::AddIOp::create(b, loc, kBlock,
-                                         index(config.stages - 1));
+      Value next =
+          arith::AddIOp::create(b, loc, kBlock, index(config.stages - 1));
       Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                             next, index(numKBlocks));
       // Past the end: zero-fill (source size 0) from the last block instead
       // of branching, so the group is never empty.
-      Value source = arith::SelectOp::create(b, loc, hasNext, next,
-                                             index(numKBlocks - 1));
+      Value source =
+          arith::SelectOp::create(b, loc, hasNext, next, index(numKBlocks - 1));
       Value sourceElements = arith::SelectOp::create(
           b, loc, hasNext, index(16 / elementBytes(elementType)), index(0));
       SmallVector<Value> tokens = issueCopies(
-          source,
-          arith::RemUIOp::create(b, loc, next, index(config.stages)),
+          source, arith::RemUIOp::create(b, loc, next, index(config.stages)),
           sourceElements);
       Value newGroup = nvgpu::DeviceAsyncCreateGroupOp::create(
           b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), tokens);
       // At most stages - 1 newer groups pending: K block `kBlock` landed.
-      nvgpu::DeviceAsyncWaitOp::create(
-          b, loc, newGroup, b.getI32IntegerAttr(config.stages - 1));
+      nvgpu::DeviceAsyncWaitOp::create(b, loc, newGroup,
+                                       b.getI32IntegerAttr(config.stages - 1));
       gpu::BarrierOp::create(b, loc);
-      Value stage = arith::RemUIOp::create(b, loc, kBlock,
-                                           index(config.stages));
+      Value stage =
+          arith::RemUIOp::create(b, loc, kBlock, index(config.stages));
       SmallVector<Value> results(loop.getRegionIterArgs());
       for (int64_t kStep = 0; kStep < config.tileK / 16; ++kStep)
         computeStep(warpMma, stage, kStep, results);
@@ -575,9 +563,9 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
                              function_ref<InFlightDiagnostic()> emitError) {
   const GemmConfig &config = spec.config;
   if (spec.m <= 0 || spec.n <= 0 || spec.k <= 0)
-    return fail(emitError, "GEMM sizes must be positive, got m = " +
-                               Twine(spec.m) + ", n = " + Twine(spec.n) +
-                               ", k = " + Twine(spec.k));
+    return fail(emitError,
+                "GEMM sizes must be positive, got m = " + Twine(spec.m) +
+                    ", n = " + Twine(spec.n) + ", k = " + Twine(spec.k));
   if (!spec.inputType || !(spec.inputType.isBF16() || spec.inputType.isF16()))
     return fail(emitError, "GEMM operand element type must be bf16 or f16");
   if (config.stages < 2 || config.stages > 8)
@@ -612,8 +600,8 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
     if (config.tileM % 32 != 0 || config.tileN % 32 != 0 ||
         config.tileM > 128 || config.tileN > 128)
       return fail(emitError,
-                  "tile-m = " + Twine(config.tileM) + ", tile-n = " +
-                      Twine(config.tileN) +
+                  "tile-m = " + Twine(config.tileM) +
+                      ", tile-n = " + Twine(config.tileN) +
                       " are not supported by mma = mma_sync (multiples of 32 "
                       "up to 128: 2 x 2 warps of m16 x n16 fragments)");
     if (config.tileK % 16 != 0 || config.tileK > 64)
@@ -663,9 +651,8 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
   info.name = name.str();
   info.grid = {spec.n / config.tileN, spec.m / config.tileM, 1};
   info.block = {kThreads, 1, 1};
-  info.dynamicSharedBytes = useTma
-                                ? getWgmmaLayout(spec).dynamicSharedBytes
-                                : getMmaSyncLayout(spec).dynamicSharedBytes;
+  info.dynamicSharedBytes = useTma ? getWgmmaLayout(spec).dynamicSharedBytes
+                                   : getMmaSyncLayout(spec).dynamicSharedBytes;
 
   SmallVector<Type> argTypes;
   auto aType = MemRefType::get({spec.m, spec.k}, spec.inputType);
@@ -677,15 +664,24 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
     // mb-cuda-grid-constant-params after conversion to NVVM).
     argTypes.push_back(LLVM::LLVMPointerType::get(ctx));
     argTypes.push_back(LLVM::LLVMPointerType::get(ctx));
-    TensorMapDescription aMap{"a", dtype, {spec.k, spec.m}, {spec.k * bytes},
-                              {config.tileK, config.tileM}, 128};
+    TensorMapDescription aMap{"a",
+                              dtype,
+                              {spec.k, spec.m},
+                              {spec.k * bytes},
+                              {config.tileK, config.tileM},
+                              128};
     TensorMapDescription bMap;
     if (spec.bLayout == BLayout::NK)
-      bMap = {"b", dtype, {spec.k, spec.n}, {spec.k * bytes},
-              {config.tileK, config.tileN}, 128};
+      bMap = {"b",
+              dtype,
+              {spec.k, spec.n},
+              {spec.k * bytes},
+              {config.tileK, config.tileN},
+              128};
     else
-      bMap = {"b", dtype, {spec.n, spec.k}, {spec.n * bytes},
-              {64, config.tileK}, 128};
+      bMap = {
+          "b", dtype, {spec.n, spec.k}, {spec.n * bytes}, {64, config.tileK},
+          128};
     info.params.push_back({"a", "tensor_map", aMap});
     info.params.push_back({"b", "tensor_map", bMap});
   } else {
@@ -709,8 +705,8 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
                                      builder.getFunctionType(argTypes, {}));
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
                 builder.getUnitAttr());
-  func.setKnownBlockSizeAttr(builder.getDenseI32ArrayAttr(
-      {static_cast<int32_t>(kThreads), 1, 1}));
+  func.setKnownBlockSizeAttr(
+      builder.getDenseI32ArrayAttr({static_cast<int32_t>(kThreads), 1, 1}));
   if (useTma)
     func->setAttr(kTensorMapParamsAttrName,
                   builder.getDenseI64ArrayAttr({0, 1}));
@@ -735,11 +731,11 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
     Type bMapType = spec.bLayout == BLayout::NK
                         ? mapType(config.tileN, config.tileK)
                         : mapType(config.tileK, 64);
-    operands.a = UnrealizedConversionCastOp::create(
-                     builder, loc, aMapType, entry.getArgument(next++))
+    operands.a = UnrealizedConversionCastOp::create(builder, loc, aMapType,
+                                                    entry.getArgument(next++))
                      .getResult(0);
-    operands.b = UnrealizedConversionCastOp::create(
-                     builder, loc, bMapType, entry.getArgument(next++))
+    operands.b = UnrealizedConversionCastOp::create(builder, loc, bMapType,
+                                                    entry.getArgument(next++))
                      .getResult(0);
   } else {
     operands.a = entry.getArgument(next++);

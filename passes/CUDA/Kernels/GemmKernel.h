@@ -61,18 +61,17 @@ struct GemmSpec {
 
 /// Checks `spec` against what the builders support; the message names the
 /// offending field and value.
-mlir::LogicalResult verifyGemmSpec(const GemmSpec &spec,
-                                   llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
+mlir::LogicalResult
+verifyGemmSpec(const GemmSpec &spec,
+               llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
 /// Appends a kernel `name` to `module` and returns its launch facts. The
 /// kernel's parameters are, in order: for "wgmma" the A and B tensor maps,
 /// for "mma_sync" the A and B pointers; then C, then bias and residual when
 /// enabled. Fails (with a diagnostic at `loc`) on an unsupported spec.
-mlir::FailureOr<KernelInfo> buildGemmKernel(mlir::OpBuilder &builder,
-                                            mlir::gpu::GPUModuleOp module,
-                                            llvm::StringRef name,
-                                            const GemmSpec &spec,
-                                            mlir::Location loc);
+mlir::FailureOr<KernelInfo>
+buildGemmKernel(mlir::OpBuilder &builder, mlir::gpu::GPUModuleOp module,
+                llvm::StringRef name, const GemmSpec &spec, mlir::Location loc);
 
 } // namespace mbc::cuda
 

@@ -31,9 +31,8 @@ Value alignSharedBase(OpBuilder &b, Location loc, Value shared,
                       int64_t alignment) {
   // (alignment - address % alignment) % alignment, on the shared-window
   // address of the dynamic shared memory.
-  Value address =
-      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, b.getIndexType(),
-                                                     shared);
+  Value address = memref::ExtractAlignedPointerAsIndexOp::create(
+      b, loc, b.getIndexType(), shared);
   Value align = arith::ConstantIndexOp::create(b, loc, alignment);
   Value misalignment = arith::RemUIOp::create(b, loc, address, align);
   Value pad = arith::SubIOp::create(b, loc, align, misalignment);
@@ -44,13 +43,14 @@ Value buildGelu(OpBuilder &b, Location loc, Value x, bool tanhForm) {
   auto constant = [&](double value) -> Value {
     return arith::ConstantOp::create(
         b, loc,
-        DenseElementsAttr::get(cast<ShapedType>(x.getType()),
-                               llvm::ArrayRef<float>(static_cast<float>(value))));
+        DenseElementsAttr::get(
+            cast<ShapedType>(x.getType()),
+            llvm::ArrayRef<float>(static_cast<float>(value))));
   };
   Value inner;
   if (tanhForm) {
-    Value cube = arith::MulFOp::create(
-        b, loc, x, arith::MulFOp::create(b, loc, x, x));
+    Value cube =
+        arith::MulFOp::create(b, loc, x, arith::MulFOp::create(b, loc, x, x));
     Value poly = arith::AddFOp::create(
         b, loc, x, arith::MulFOp::create(b, loc, cube, constant(0.044715)));
     inner = math::TanhOp::create(

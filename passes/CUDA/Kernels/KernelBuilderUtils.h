@@ -1,10 +1,11 @@
-//===- KernelBuilderUtils.h - helpers shared by the kernel builders -*- C++ -*-===//
+//===- KernelBuilderUtils.h - helpers shared by the kernel builders -*- C++
+//-*-===//
 #ifndef MBC_PASSES_CUDA_KERNELS_KERNELBUILDERUTILS_H
 #define MBC_PASSES_CUDA_KERNELS_KERNELBUILDERUTILS_H
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 
 namespace mbc::cuda {
 

@@ -25,7 +25,7 @@ namespace mbc::cuda {
 /// and the shared-memory swizzle.
 struct TensorMapDescription {
   std::string operand;
-  std::string dtype; // "bf16" | "f16" | "f32"
+  std::string dtype;                          // "bf16" | "f16" | "f32"
   llvm::SmallVector<int64_t, 2> dims;         // innermost first
   llvm::SmallVector<int64_t, 1> stridesBytes; // outer dims, one fewer than dims
   llvm::SmallVector<int64_t, 2> box;          // innermost first

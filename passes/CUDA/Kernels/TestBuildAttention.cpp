@@ -38,9 +38,9 @@ struct CudaTestBuildAttentionPass
     spec.keyBlock = keyBlock;
     spec.patchLength = patchLength;
     OpBuilder b(module.getContext());
-    if (failed(cuda::buildAttentionKernel(
-            b, cuda::getOrCreateKernelModule(module), kernelName, spec,
-            module.getLoc())))
+    if (failed(cuda::buildAttentionKernel(b,
+                                          cuda::getOrCreateKernelModule(module),
+                                          kernelName, spec, module.getLoc())))
       return signalPassFailure();
   }
 };

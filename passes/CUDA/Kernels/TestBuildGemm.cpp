@@ -19,7 +19,9 @@ struct CudaTestBuildGemmPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto emitError = [&] { return module.emitError("mb-cuda-test-build-gemm: "); };
+    auto emitError = [&] {
+      return module.emitError("mb-cuda-test-build-gemm: ");
+    };
     cuda::GemmSpec spec;
     spec.m = m;
     spec.n = n;
@@ -37,8 +39,8 @@ struct CudaTestBuildGemmPass
     else if (bLayout == "kn")
       spec.bLayout = cuda::BLayout::KN;
     else
-      return fail(emitError() << "b-layout = '" << bLayout
-                              << "' (expected nk or kn)");
+      return fail(emitError()
+                  << "b-layout = '" << bLayout << "' (expected nk or kn)");
     if (gelu == "none")
       spec.gelu = cuda::GeluKind::None;
     else if (gelu == "erf")
@@ -46,8 +48,8 @@ struct CudaTestBuildGemmPass
     else if (gelu == "tanh")
       spec.gelu = cuda::GeluKind::Tanh;
     else
-      return fail(emitError() << "gelu = '" << gelu
-                              << "' (expected none, erf or tanh)");
+      return fail(emitError()
+                  << "gelu = '" << gelu << "' (expected none, erf or tanh)");
     spec.bias = bias;
     spec.residual = residual;
     if (mma == "wgmma")
@@ -55,8 +57,8 @@ struct CudaTestBuildGemmPass
     else if (mma == "mma_sync")
       spec.config.mma = cuda::MmaKind::MmaSync;
     else
-      return fail(emitError() << "mma = '" << mma
-                              << "' (expected wgmma or mma_sync)");
+      return fail(emitError()
+                  << "mma = '" << mma << "' (expected wgmma or mma_sync)");
     spec.config.tileM = tileM;
     spec.config.tileN = tileN;
     spec.config.tileK = tileK;

@@ -38,10 +38,9 @@ SmallVector<Value> concat(ValueRange prefix, ArrayRef<Value> rest) {
 } // namespace
 
 void copyTileAsync(OpBuilder &b, Location loc, Value tid, Value global,
-                   ValueRange globalPrefix, Value row0, Value col0,
-                   Value tiles, ValueRange tilePrefix, int64_t rows,
-                   int64_t cols, Value sourceElements,
-                   SmallVectorImpl<Value> &tokens) {
+                   ValueRange globalPrefix, Value row0, Value col0, Value tiles,
+                   ValueRange tilePrefix, int64_t rows, int64_t cols,
+                   Value sourceElements, SmallVectorImpl<Value> &tokens) {
   auto index = [&](int64_t value) -> Value {
     return arith::ConstantIndexOp::create(b, loc, value);
   };
@@ -68,7 +67,7 @@ WarpMma::WarpMma(OpBuilder &b, Location loc, Type elementType, Value lane)
     : b(b), loc(loc), elementType(elementType) {
   lane8 = arith::RemUIOp::create(b, loc, lane, index(8));
   lane16 = arith::RemUIOp::create(b, loc, lane, index(16));
-  matrixHigh = arith::DivUIOp::create(b, loc, lane, index(16)); // j / 2
+  matrixHigh = arith::DivUIOp::create(b, loc, lane, index(16));  // j / 2
   Value matrix = arith::DivUIOp::create(b, loc, lane, index(8)); // j
   matrixOdd = arith::RemUIOp::create(b, loc, matrix, index(2));  // j % 2
   laneGroupRow = arith::DivUIOp::create(b, loc, lane, index(4));
@@ -87,9 +86,8 @@ Value WarpMma::loadA(Value tiles, ValueRange prefix, Value row0, Value k0) {
   Value row = arith::AddIOp::create(b, loc, row0, lane16);
   Value col = arith::AddIOp::create(
       b, loc, k0, arith::MulIOp::create(b, loc, matrixHigh, index(8)));
-  return nvgpu::LdMatrixOp::create(b, loc,
-                                   VectorType::get({4, 2}, elementType), tiles,
-                                   concat(prefix, {row, col}),
+  return nvgpu::LdMatrixOp::create(b, loc, VectorType::get({4, 2}, elementType),
+                                   tiles, concat(prefix, {row, col}),
                                    /*transpose=*/false, /*numTiles=*/4);
 }
 
@@ -114,9 +112,9 @@ std::pair<Value, Value> WarpMma::loadBFromNK(Value tiles, ValueRange prefix,
 // .trans: lane l addresses k = l % 8 + 8 ((l / 8) % 2), n = 8 (l / 16).
 std::pair<Value, Value> WarpMma::loadBFromKN(Value tiles, ValueRange prefix,
                                              Value k0, Value n0) {
-  Value k = arith::AddIOp::create(
-      b, loc, arith::AddIOp::create(b, loc, k0, lane8),
-      arith::MulIOp::create(b, loc, matrixOdd, index(8)));
+  Value k =
+      arith::AddIOp::create(b, loc, arith::AddIOp::create(b, loc, k0, lane8),
+                            arith::MulIOp::create(b, loc, matrixOdd, index(8)));
   Value n = arith::AddIOp::create(
       b, loc, n0, arith::MulIOp::create(b, loc, matrixHigh, index(8)));
   Value x4 = nvgpu::LdMatrixOp::create(
@@ -177,8 +175,7 @@ Value WarpMma::mma(Value a, Value bFragment, Value c) {
   Value product = NVVM::MmaOp::create(
       b, loc, resultType, packPairs(a), packPairs(bFragment), cValues,
       ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
-      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
-                                    NVVM::MMATypes::bf16},
+      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
       std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                      NVVM::MMALayout::col});
   SmallVector<Value> dValues;

@@ -22,12 +22,11 @@ struct CudaWritePtxPass : public impl::CudaWritePtxBase<CudaWritePtxPass> {
     WalkResult result = getOperation().walk([&](gpu::BinaryOp binary) {
       for (Attribute attr : binary.getObjects()) {
         auto object = dyn_cast<gpu::ObjectAttr>(attr);
-        if (!object ||
-            object.getFormat() != gpu::CompilationTarget::Assembly) {
-          binary.emitError() << "mb-cuda-write-ptx: an object of @"
-                             << binary.getSymName()
-                             << " is not PTX text (run gpu-module-to-binary "
-                                "with format=isa)";
+        if (!object || object.getFormat() != gpu::CompilationTarget::Assembly) {
+          binary.emitError()
+              << "mb-cuda-write-ptx: an object of @" << binary.getSymName()
+              << " is not PTX text (run gpu-module-to-binary "
+                 "with format=isa)";
           return WalkResult::interrupt();
         }
         text += object.getObject().getValue();
