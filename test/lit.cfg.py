@@ -33,3 +33,26 @@ if not ptxas and os.path.exists("/usr/local/cuda/bin/ptxas"):
 if ptxas:
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", ptxas))
+
+# A CUDA device (driver + GPU) for the tests that run generated kernels; they
+# say REQUIRES: cuda-device and are reported UNSUPPORTED elsewhere.
+def cuda_compute_capability():
+    import ctypes
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+        count, major, minor = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+        if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0 \
+                or count.value == 0:
+            return None
+        cuda.cuDeviceGetAttribute(ctypes.byref(major), 75, 0)
+        cuda.cuDeviceGetAttribute(ctypes.byref(minor), 76, 0)
+        return major.value * 10 + minor.value
+    except OSError:
+        return None
+
+
+capability = cuda_compute_capability()
+if capability:
+    config.available_features.add("cuda-device")
+    if capability == 90:
+        config.available_features.add("cuda-sm90a")
