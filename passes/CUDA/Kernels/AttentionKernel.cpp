@@ -39,9 +39,7 @@ using namespace mlir;
 namespace mbc::cuda {
 namespace {
 
-constexpr int64_t kQueryBlock = 64;    // 4 warps x 16 rows
-constexpr int64_t kRowPadElements = 8; // bank-conflict-free ldmatrix rows
-constexpr int64_t kMaxDynamicSharedBytes = 227 * 1024;
+constexpr int64_t kQueryBlock = 64; // 4 warps x 16 rows
 
 int64_t attentionSharedBytes(const AttentionSpec &spec) {
   int64_t rowBytes = (spec.headDim + kRowPadElements) *
@@ -335,51 +333,47 @@ private:
   Value queryRows[2], patchStart[2];
 };
 
-LogicalResult fail(function_ref<InFlightDiagnostic()> emitError,
-                   const Twine &message) {
-  return emitError() << message, failure();
-}
-
 } // namespace
 
 LogicalResult
 verifyAttentionSpec(const AttentionSpec &spec,
                     function_ref<InFlightDiagnostic()> emitError) {
   if (!spec.inputType || !(spec.inputType.isBF16() || spec.inputType.isF16()))
-    return fail(emitError, "attention element type must be bf16 or f16");
+    return failSpec(emitError, "attention element type must be bf16 or f16");
   if (spec.headDim != 64 && spec.headDim != 128)
-    return fail(emitError, "head-dim = " + Twine(spec.headDim) +
-                               " is not supported (64 or 128)");
+    return failSpec(emitError, "head-dim = " + Twine(spec.headDim) +
+                                   " is not supported (64 or 128)");
   if (spec.keyBlock != 32 && spec.keyBlock != 64 && spec.keyBlock != 128)
-    return fail(emitError, "key-block = " + Twine(spec.keyBlock) +
-                               " is not supported (32, 64 or 128)");
+    return failSpec(emitError, "key-block = " + Twine(spec.keyBlock) +
+                                   " is not supported (32, 64 or 128)");
   if (spec.batchHeads <= 0 || spec.seqLen <= 0)
-    return fail(emitError, "attention sizes must be positive, got "
-                           "batch-heads = " +
-                               Twine(spec.batchHeads) +
-                               ", seq-len = " + Twine(spec.seqLen));
+    return failSpec(emitError, "attention sizes must be positive, got "
+                               "batch-heads = " +
+                                   Twine(spec.batchHeads) +
+                                   ", seq-len = " + Twine(spec.seqLen));
   int64_t block = std::max(kQueryBlock, spec.keyBlock);
   if (spec.seqLen % block != 0)
-    return fail(emitError,
-                "seq-len = " + Twine(spec.seqLen) + " is not a multiple of " +
-                    Twine(block) +
-                    " (the query block 64 and key-block; remainders are not "
-                    "generated: pad the sequence, causal masking hides "
-                    "padded keys from real queries)");
+    return failSpec(
+        emitError, "seq-len = " + Twine(spec.seqLen) +
+                       " is not a multiple of " + Twine(block) +
+                       " (the query block 64 and key-block; remainders are not "
+                       "generated: pad the sequence, causal masking hides "
+                       "padded keys from real queries)");
   if (spec.patchLength < 0 ||
       (spec.patchLength > 0 &&
        (kQueryBlock % spec.patchLength != 0 || spec.keyBlock != kQueryBlock)))
-    return fail(emitError,
-                "patch-length = " + Twine(spec.patchLength) +
-                    " with key-block = " + Twine(spec.keyBlock) +
-                    " is not supported (patches must tile the 64-row query "
-                    "block: 1, 2, 4, 8, 16, 32 or 64 rows, with key-block 64; "
-                    "pad a patch of P + 1 positions to 16)");
+    return failSpec(
+        emitError,
+        "patch-length = " + Twine(spec.patchLength) +
+            " with key-block = " + Twine(spec.keyBlock) +
+            " is not supported (patches must tile the 64-row query "
+            "block: 1, 2, 4, 8, 16, 32 or 64 rows, with key-block 64; "
+            "pad a patch of P + 1 positions to 16)");
   int64_t shared = attentionSharedBytes(spec);
   if (shared > kMaxDynamicSharedBytes)
-    return fail(emitError, "attention tiles need " + Twine(shared) +
-                               " bytes of shared memory (more than " +
-                               Twine(kMaxDynamicSharedBytes) + ")");
+    return failSpec(emitError, "attention tiles need " + Twine(shared) +
+                                   " bytes of shared memory (more than " +
+                                   Twine(kMaxDynamicSharedBytes) + ")");
   return success();
 }
 

@@ -45,30 +45,20 @@ namespace mbc::cuda {
 namespace {
 
 constexpr int64_t kThreads = kWarpMmaThreads; // one warpgroup, or 4 warps
-constexpr int64_t kMaxDynamicSharedBytes = 227 * 1024; // sm_80 .. sm_90
 // The 128-byte swizzle atom: 8 rows of 128 bytes; tiles start 1024-aligned.
 constexpr int64_t kSwizzleAtomBytes = 1024;
 constexpr int64_t kSwizzleRowBytes = 128;
-// Rows of an ldmatrix/cp.async tile are padded by 8 elements (16 bytes), so
-// the 8 row addresses of one 8x8 matrix fall into 8 different 16-byte bank
-// groups (row stride = 16 * odd bytes).
-constexpr int64_t kRowPadElements = 8;
-
-LogicalResult fail(function_ref<InFlightDiagnostic()> emitError,
-                   const Twine &message) {
-  return emitError() << message, failure();
-}
 
 LogicalResult verifyMultiple(function_ref<InFlightDiagnostic()> emitError,
                              StringRef dim, int64_t size, StringRef tile,
                              int64_t tileSize) {
   if (size % tileSize == 0)
     return success();
-  return fail(emitError, "GEMM " + dim + " = " + Twine(size) +
-                             " is not a multiple of " + tile + " = " +
-                             Twine(tileSize) +
-                             " (remainders are not generated: pad " + dim +
-                             " to a multiple of the tile)");
+  return failSpec(emitError, "GEMM " + dim + " = " + Twine(size) +
+                                 " is not a multiple of " + tile + " = " +
+                                 Twine(tileSize) +
+                                 " (remainders are not generated: pad " + dim +
+                                 " to a multiple of the tile)");
 }
 
 int64_t elementBytes(Type type) { return type.getIntOrFloatBitWidth() / 8; }
@@ -563,66 +553,71 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
                              function_ref<InFlightDiagnostic()> emitError) {
   const GemmConfig &config = spec.config;
   if (spec.m <= 0 || spec.n <= 0 || spec.k <= 0)
-    return fail(emitError,
-                "GEMM sizes must be positive, got m = " + Twine(spec.m) +
-                    ", n = " + Twine(spec.n) + ", k = " + Twine(spec.k));
+    return failSpec(emitError,
+                    "GEMM sizes must be positive, got m = " + Twine(spec.m) +
+                        ", n = " + Twine(spec.n) + ", k = " + Twine(spec.k));
   if (!spec.inputType || !(spec.inputType.isBF16() || spec.inputType.isF16()))
-    return fail(emitError, "GEMM operand element type must be bf16 or f16");
+    return failSpec(emitError, "GEMM operand element type must be bf16 or f16");
   if (config.stages < 2 || config.stages > 8)
-    return fail(emitError, "stages = " + Twine(config.stages) +
-                               " must be between 2 and 8");
+    return failSpec(emitError, "stages = " + Twine(config.stages) +
+                                   " must be between 2 and 8");
   if (config.mma == MmaKind::Wgmma) {
     if (config.tileK != 64)
-      return fail(emitError,
-                  "tile-k = " + Twine(config.tileK) +
-                      " is not supported by mma = wgmma: the 128-byte swizzle "
-                      "holds exactly 64 bf16/f16 elements per row (use 64)");
+      return failSpec(
+          emitError,
+          "tile-k = " + Twine(config.tileK) +
+              " is not supported by mma = wgmma: the 128-byte swizzle "
+              "holds exactly 64 bf16/f16 elements per row (use 64)");
     if (config.tileM != 64 && config.tileM != 128)
-      return fail(emitError, "tile-m = " + Twine(config.tileM) +
-                                 " is not supported by mma = wgmma (64 or "
-                                 "128: one warpgroup, m64 per instruction)");
+      return failSpec(emitError,
+                      "tile-m = " + Twine(config.tileM) +
+                          " is not supported by mma = wgmma (64 or "
+                          "128: one warpgroup, m64 per instruction)");
     if (config.tileN % 64 != 0 || config.tileN > 256)
-      return fail(emitError, "tile-n = " + Twine(config.tileN) +
-                                 " is not supported by mma = wgmma (64, 128, "
-                                 "192 or 256)");
+      return failSpec(emitError,
+                      "tile-n = " + Twine(config.tileN) +
+                          " is not supported by mma = wgmma (64, 128, "
+                          "192 or 256)");
     if (config.tileM == 128 && config.tileN > 128)
-      return fail(emitError,
-                  "tile-m = 128 with tile-n = " + Twine(config.tileN) +
-                      " needs " + Twine(config.tileN) +
-                      " accumulator registers per thread; use tile-n <= 128");
+      return failSpec(
+          emitError,
+          "tile-m = 128 with tile-n = " + Twine(config.tileN) + " needs " +
+              Twine(config.tileN) +
+              " accumulator registers per thread; use tile-n <= 128");
     int64_t shared = getWgmmaLayout(spec).dynamicSharedBytes;
     if (shared > kMaxDynamicSharedBytes)
-      return fail(emitError, "the wgmma tiles need " + Twine(shared) +
-                                 " bytes of shared memory (more than " +
-                                 Twine(kMaxDynamicSharedBytes) +
-                                 "): lower stages or the tiles");
+      return failSpec(emitError, "the wgmma tiles need " + Twine(shared) +
+                                     " bytes of shared memory (more than " +
+                                     Twine(kMaxDynamicSharedBytes) +
+                                     "): lower stages or the tiles");
   } else {
     if (config.tileM % 32 != 0 || config.tileN % 32 != 0 ||
         config.tileM > 128 || config.tileN > 128)
-      return fail(emitError,
-                  "tile-m = " + Twine(config.tileM) +
-                      ", tile-n = " + Twine(config.tileN) +
-                      " are not supported by mma = mma_sync (multiples of 32 "
-                      "up to 128: 2 x 2 warps of m16 x n16 fragments)");
+      return failSpec(
+          emitError,
+          "tile-m = " + Twine(config.tileM) +
+              ", tile-n = " + Twine(config.tileN) +
+              " are not supported by mma = mma_sync (multiples of 32 "
+              "up to 128: 2 x 2 warps of m16 x n16 fragments)");
     if (config.tileK % 16 != 0 || config.tileK > 64)
-      return fail(emitError, "tile-k = " + Twine(config.tileK) +
-                                 " is not supported by mma = mma_sync (16, "
-                                 "32, 48 or 64)");
+      return failSpec(emitError, "tile-k = " + Twine(config.tileK) +
+                                     " is not supported by mma = mma_sync (16, "
+                                     "32, 48 or 64)");
     int64_t chunkElements = 16 / elementBytes(spec.inputType);
     int64_t bCols = spec.bLayout == BLayout::NK ? config.tileK : config.tileN;
     int64_t bRows = spec.bLayout == BLayout::NK ? config.tileN : config.tileK;
     if ((config.tileM * config.tileK / chunkElements) % kThreads != 0 ||
         (bRows * bCols / chunkElements) % kThreads != 0)
-      return fail(emitError,
-                  "tiles tile-m x tile-k = " + Twine(config.tileM) + " x " +
-                      Twine(config.tileK) +
-                      " do not split into 16-byte copies over 128 threads");
+      return failSpec(emitError,
+                      "tiles tile-m x tile-k = " + Twine(config.tileM) + " x " +
+                          Twine(config.tileK) +
+                          " do not split into 16-byte copies over 128 threads");
     int64_t shared = getMmaSyncLayout(spec).dynamicSharedBytes;
     if (shared > kMaxDynamicSharedBytes)
-      return fail(emitError, "the mma_sync tiles need " + Twine(shared) +
-                                 " bytes of shared memory (more than " +
-                                 Twine(kMaxDynamicSharedBytes) +
-                                 "): lower stages or the tiles");
+      return failSpec(emitError, "the mma_sync tiles need " + Twine(shared) +
+                                     " bytes of shared memory (more than " +
+                                     Twine(kMaxDynamicSharedBytes) +
+                                     "): lower stages or the tiles");
   }
   if (failed(verifyMultiple(emitError, "M", spec.m, "tile-m", config.tileM)) ||
       failed(verifyMultiple(emitError, "N", spec.n, "tile-n", config.tileN)) ||

@@ -12,6 +12,12 @@ using namespace mlir;
 
 namespace mbc::cuda {
 
+LogicalResult failSpec(function_ref<InFlightDiagnostic()> emitError,
+                       const Twine &message) {
+  emitError() << message;
+  return failure();
+}
+
 gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module) {
   module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                   UnitAttr::get(module.getContext()));

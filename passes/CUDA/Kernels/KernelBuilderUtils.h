@@ -14,8 +14,17 @@ namespace mbc::cuda {
 /// into byval grid constants after the conversion to NVVM.
 inline constexpr llvm::StringLiteral kTensorMapParamsAttrName =
     "mbc.tensor_map_params";
+/// Dynamic shared memory a CTA may opt into on sm_80 .. sm_90 (227 KiB).
+inline constexpr int64_t kMaxDynamicSharedBytes = 227 * 1024;
+
 /// gpu.func attribute holding KernelInfo::toAttribute().
 inline constexpr llvm::StringLiteral kLaunchAttrName = "mbc.launch";
+
+/// Reports `message` through `emitError` and fails: how the spec checks of
+/// the builders reject what they do not support.
+mlir::LogicalResult
+failSpec(llvm::function_ref<mlir::InFlightDiagnostic()> emitError,
+         const llvm::Twine &message);
 
 /// The gpu.module @kernels of `module` (which gets gpu.container_module),
 /// created when absent: where the mb-cuda-test-build-* passes put kernels.

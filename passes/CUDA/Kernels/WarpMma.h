@@ -16,6 +16,10 @@ namespace mbc::cuda {
 
 /// Threads of every mma.sync kernel: four warps.
 inline constexpr int64_t kWarpMmaThreads = 128;
+/// Rows of an ldmatrix/cp.async shared tile are padded by 8 elements (16
+/// bytes): the 8 row addresses of one 8x8 matrix then fall into 8 different
+/// 16-byte bank groups (row stride = 16 x an odd number of bytes).
+inline constexpr int64_t kRowPadElements = 8;
 
 /// Copies a [rows][cols] tile whose origin in `global` is
 /// (globalPrefix..., row0, col0) to (tilePrefix..., 0, 0) of `tiles` with
