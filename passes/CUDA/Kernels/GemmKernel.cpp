@@ -76,6 +76,26 @@ struct GemmOperands {
 void storeWithEpilogue(OpBuilder &b, Location loc, const GemmSpec &spec,
                        const GemmOperands &operands, Value acc, Value row,
                        Value col) {
+  // A partial last tile (M or N not a tile multiple) stores only rows < M
+  // and columns < N; N is a multiple of 8, so a vector of 2 or 4 columns is
+  // wholly in or out.
+  OpBuilder::InsertionGuard guard(b);
+  Value inside;
+  auto within = [&](Value coordinate, int64_t size, int64_t tile) {
+    if (size % tile == 0)
+      return;
+    Value check =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, coordinate,
+                              arith::ConstantIndexOp::create(b, loc, size));
+    inside = inside ? arith::AndIOp::create(b, loc, inside, check).getResult()
+                    : check;
+  };
+  within(row, spec.m, spec.config.tileM);
+  within(col, spec.n, spec.config.tileN);
+  if (inside) {
+    auto ifOp = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  }
   auto vectorType = cast<VectorType>(acc.getType());
   Value value = acc;
   if (spec.bias) {
@@ -228,9 +248,9 @@ public:
       Value acc =
           vector::LoadOp::create(b, loc, VectorType::get({4}, b.getF32Type()),
                                  tile, ValueRange{row, col});
-      storeWithEpilogue(b, loc, spec, operands, acc,
-                        arith::AddIOp::create(b, loc, m0, row),
-                        arith::AddIOp::create(b, loc, n0, col));
+      Value globalRow = arith::AddIOp::create(b, loc, m0, row);
+      Value globalCol = arith::AddIOp::create(b, loc, n0, col);
+      storeWithEpilogue(b, loc, spec, operands, acc, globalRow, globalCol);
     }
   }
 
@@ -500,14 +520,19 @@ private:
                                  Value sourceElements) {
     SmallVector<Value> tokens;
     Value k0 = muli(kBlock, config.tileK);
+    // Rows past M / N (a partial last tile) are zero-filled.
+    int64_t rowLimitA = spec.m % config.tileM ? spec.m : 0;
+    int64_t limitN = spec.n % config.tileN ? spec.n : 0;
     copyTileAsync(b, loc, tid, operands.a, {}, m0, k0, aTiles, stage,
-                  config.tileM, config.tileK, sourceElements, tokens);
+                  config.tileM, config.tileK, sourceElements, tokens,
+                  rowLimitA);
     if (spec.bLayout == BLayout::NK)
       copyTileAsync(b, loc, tid, operands.b, {}, n0, k0, bTiles, stage,
-                    config.tileN, config.tileK, sourceElements, tokens);
+                    config.tileN, config.tileK, sourceElements, tokens, limitN);
     else
       copyTileAsync(b, loc, tid, operands.b, {}, k0, n0, bTiles, stage,
-                    config.tileK, config.tileN, sourceElements, tokens);
+                    config.tileK, config.tileN, sourceElements, tokens, 0,
+                    limitN);
     return tokens;
   }
 
@@ -619,9 +644,15 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
                                      Twine(kMaxDynamicSharedBytes) +
                                      "): lower stages or the tiles");
   }
-  if (failed(verifyMultiple(emitError, "M", spec.m, "tile-m", config.tileM)) ||
-      failed(verifyMultiple(emitError, "N", spec.n, "tile-n", config.tileN)) ||
-      failed(verifyMultiple(emitError, "K", spec.k, "tile-k", config.tileK)))
+  // M and N may end in a partial tile (zero-filled loads, guarded stores);
+  // rows of 16 bytes (TMA strides, cp.async chunks, vector stores) need N
+  // and K to be multiples of 8; K blocks are whole.
+  if (spec.n % 8 != 0)
+    return failSpec(emitError, "GEMM N = " + Twine(spec.n) +
+                                   " is not a multiple of 8 (rows of B, C "
+                                   "and the epilogue vectors are 16-byte "
+                                   "aligned: pad N)");
+  if (failed(verifyMultiple(emitError, "K", spec.k, "tile-k", config.tileK)))
     return failure();
   return success();
 }
@@ -644,7 +675,8 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
 
   KernelInfo info;
   info.name = name.str();
-  info.grid = {spec.n / config.tileN, spec.m / config.tileM, 1};
+  info.grid = {llvm::divideCeil(spec.n, config.tileN),
+               llvm::divideCeil(spec.m, config.tileM), 1};
   info.block = {kThreads, 1, 1};
   info.dynamicSharedBytes = useTma ? getWgmmaLayout(spec).dynamicSharedBytes
                                    : getMmaSyncLayout(spec).dynamicSharedBytes;

@@ -12,9 +12,11 @@
 // Both use one CTA of 128 threads per [tile-m, tile-n] output tile, f32
 // accumulation and an f32 output.
 //
-// Remainders are rejected, not handled: M, N and K must be multiples of the
-// tiles (the caller pads, e.g. the plan allocates padded buffers). The error
-// names the dimension, its size and the tile.
+// Remainders: M and N may end in a partial tile (the grid rounds up; loads
+// past the end are zero-filled: TMA's out-of-bounds fill on sm_90a, cp.async
+// with source size 0 on sm_80; stores are guarded). N must be a multiple of 8
+// (16-byte rows) and K a multiple of tile-k: those are rejected with an
+// error naming the dimension, its size and what to pad it to.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MBC_PASSES_CUDA_KERNELS_GEMMKERNEL_H

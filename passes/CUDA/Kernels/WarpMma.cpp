@@ -40,7 +40,8 @@ SmallVector<Value> concat(ValueRange prefix, ArrayRef<Value> rest) {
 void copyTileAsync(OpBuilder &b, Location loc, Value tid, Value global,
                    ValueRange globalPrefix, Value row0, Value col0, Value tiles,
                    ValueRange tilePrefix, int64_t rows, int64_t cols,
-                   Value sourceElements, SmallVectorImpl<Value> &tokens) {
+                   Value sourceElements, SmallVectorImpl<Value> &tokens,
+                   int64_t rowLimit, int64_t colLimit) {
   auto index = [&](int64_t value) -> Value {
     return arith::ConstantIndexOp::create(b, loc, value);
   };
@@ -54,12 +55,28 @@ void copyTileAsync(OpBuilder &b, Location loc, Value tid, Value global,
     Value col = arith::MulIOp::create(
         b, loc, arith::RemUIOp::create(b, loc, chunk, index(chunksPerRow)),
         index(chunkElements));
+    Value globalRow = arith::AddIOp::create(b, loc, row0, row);
+    Value globalCol = arith::AddIOp::create(b, loc, col0, col);
+    Value size = sourceElements;
+    // Out of bounds: read nothing (source size 0) from the last row/column.
+    auto limit = [&](Value &coordinate, int64_t bound, int64_t last) {
+      if (bound <= 0)
+        return;
+      Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                           coordinate, index(bound));
+      coordinate =
+          arith::SelectOp::create(b, loc, inside, coordinate, index(last));
+      if (!size)
+        size = index(chunkElements);
+      size = arith::SelectOp::create(b, loc, inside, size, index(0));
+    };
+    limit(globalRow, rowLimit, rowLimit - 1);
+    limit(globalCol, colLimit, colLimit - chunkElements);
     tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
         b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tiles,
         concat(tilePrefix, {row, col}), global,
-        concat(globalPrefix, {arith::AddIOp::create(b, loc, row0, row),
-                              arith::AddIOp::create(b, loc, col0, col)}),
-        b.getIndexAttr(chunkElements), sourceElements, b.getUnitAttr()));
+        concat(globalPrefix, {globalRow, globalCol}),
+        b.getIndexAttr(chunkElements), size, b.getUnitAttr()));
   }
 }
 

@@ -26,13 +26,17 @@ inline constexpr int64_t kRowPadElements = 8;
 /// 16-byte cp.async (nvgpu.device_async_copy, L1 bypassed), spread over
 /// kWarpMmaThreads threads (`tid`); rows * cols must split evenly.
 /// `sourceElements`, when set, is the source size of every copy (0 fills
-/// zeros). Appends the copies' tokens to `tokens`.
+/// zeros). With `rowLimit` / `colLimit` > 0, a 16-byte chunk at or past that
+/// global row / column is zero-filled from a clamped, in-bounds address (the
+/// caller guarantees whole chunks are in or out). Appends the copies' tokens
+/// to `tokens`.
 void copyTileAsync(mlir::OpBuilder &b, mlir::Location loc, mlir::Value tid,
                    mlir::Value global, mlir::ValueRange globalPrefix,
                    mlir::Value row0, mlir::Value col0, mlir::Value tiles,
                    mlir::ValueRange tilePrefix, int64_t rows, int64_t cols,
                    mlir::Value sourceElements,
-                   llvm::SmallVectorImpl<mlir::Value> &tokens);
+                   llvm::SmallVectorImpl<mlir::Value> &tokens,
+                   int64_t rowLimit = 0, int64_t colLimit = 0);
 
 /// Fragment loads and products of one warp; `lane` is the lane id.
 class WarpMma {
