@@ -36,10 +36,33 @@ config.substitutions.append(
     ("%fake_cuda_driver", os.path.join(runtime_tests_obj, "fake_cuda_driver.so")))
 
 # The CUDA toolkit is optional; tests that need ptxas say REQUIRES: ptxas
-# and run it as %ptxas (found like mbc finds it: PATH, /usr/local/cuda/bin).
-ptxas = shutil.which("ptxas")
-if not ptxas and os.access("/usr/local/cuda/bin/ptxas", os.X_OK):
+# and run it as %ptxas ($MBC_PTXAS, then PATH, then /usr/local/cuda/bin).
+ptxas = os.environ.get("MBC_PTXAS") or shutil.which("ptxas")
+if not ptxas and os.path.exists("/usr/local/cuda/bin/ptxas"):
     ptxas = "/usr/local/cuda/bin/ptxas"
 if ptxas:
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", ptxas))
+
+# A CUDA device (driver + GPU) for the tests that run generated kernels; they
+# say REQUIRES: cuda-device and are reported UNSUPPORTED elsewhere.
+def cuda_compute_capability():
+    import ctypes
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+        count, major, minor = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+        if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0 \
+                or count.value == 0:
+            return None
+        cuda.cuDeviceGetAttribute(ctypes.byref(major), 75, 0)
+        cuda.cuDeviceGetAttribute(ctypes.byref(minor), 76, 0)
+        return major.value * 10 + minor.value
+    except OSError:
+        return None
+
+
+capability = cuda_compute_capability()
+if capability:
+    config.available_features.add("cuda-device")
+    if capability == 90:
+        config.available_features.add("cuda-sm90a")

@@ -1,5 +1,6 @@
 //===- mbc-opt.cpp - mlir-opt for mbc's dialects and passes ---------------===//
 #include "dialects/MB/MBDialect.h"
+#include "passes/CUDA/Kernels/Passes.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -18,9 +19,12 @@ int main(int argc, char **argv) {
   // mbc-cuda-pipeline serializes gpu modules: LLVM IR translation and the
   // NVVM target.
   mlir::registerAllToLLVMIRTranslations(registry);
-  mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);  mlir::registerAllPasses();
+  mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  mlir::registerAllPasses();
   registry.insert<mbc::mb::MBDialect>();
   mbc::registerPasses();
+  mbc::registerCudaKernelPasses();
+  mbc::registerCudaKernelTranslations(registry);
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "mbc optimizer driver\n", registry));
 }

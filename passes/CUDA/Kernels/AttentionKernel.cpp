@@ -1,0 +1,425 @@
+//===- AttentionKernel.cpp - flash attention on tensor cores --------------===//
+//
+// Facts relied on (fragment layouts: [PTX-MMA] and [PTX-LDM] in WarpMma.cpp):
+// - S = Q K^T: A = Q rows (row-major, D contiguous), B = K^T, i.e. K stored
+//   [key][D] = [N][K]: ldmatrix without .trans (WarpMma::loadBFromNK).
+// - O += P V: B = V stored [key][D] = [K][N]: ldmatrix .trans
+//   (WarpMma::loadBFromKN).
+// - The C fragments of two adjacent n8 tiles of S (columns 16kk..16kk+7 and
+//   16kk+8..16kk+15) hold exactly the A fragment of the 16x16 block kk of P:
+//   a0a1 = C0[g][2t..], a2a3 = C0[g+8][2t..], a4a5 = C1[g][2t..],
+//   a6a7 = C1[g+8][2t..] ([PTX-MMA]; the FlashAttention-2 register reuse).
+//   So P never goes through shared memory.
+// - A row of a C fragment is spread over the 4 lanes of a quad (same g,
+//   t = lane % 4): row reductions are shuffles with xor 1 and 2.
+// - exp(x) = 2^(x log2 e): the scale is multiplied by log2(e) once and the
+//   exponentials are ex2.approx.ftz.f32 (llvm.nvvm.ex2.approx.ftz).
+// - Online softmax (FlashAttention-2, Dao 2023): per row, m' = max(m,
+//   rowmax(S)), P = 2^(S - m'), l' = l 2^(m - m') + rowsum(P),
+//   O' = O 2^(m - m') + P V; O = O' / l at the end. Each thread keeps its
+//   partial rowsum; the quad reduction of l happens once, at the end.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/CUDA/Kernels/AttentionKernel.h"
+#include "passes/CUDA/Kernels/KernelBuilderUtils.h"
+#include "passes/CUDA/Kernels/WarpMma.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+
+namespace mbc::cuda {
+namespace {
+
+constexpr int64_t kQueryBlock = 64; // 4 warps x 16 rows
+
+int64_t attentionSharedBytes(const AttentionSpec &spec) {
+  int64_t rowBytes = (spec.headDim + kRowPadElements) *
+                     spec.inputType.getIntOrFloatBitWidth() / 8;
+  // Q [64][D + 8], K and V 2 x [keyBlock][D + 8].
+  return rowBytes * (kQueryBlock + 4 * spec.keyBlock);
+}
+
+class AttentionBuilder {
+public:
+  AttentionBuilder(OpBuilder &b, Location loc, const AttentionSpec &spec,
+                   Value q, Value k, Value v, Value o)
+      : b(b), loc(loc), spec(spec), q(q), k(k), v(v), o(o) {}
+
+  void build() {
+    MLIRContext *ctx = b.getContext();
+    Type elementType = spec.inputType;
+    Attribute workgroup = getWorkgroupSpace(ctx);
+    int64_t headDim = spec.headDim, keyBlock = spec.keyBlock;
+    int64_t rowElements = headDim + kRowPadElements;
+    int64_t elementBytes = elementType.getIntOrFloatBitWidth() / 8;
+    double scale = spec.scale != 0 ? spec.scale : 1.0 / std::sqrt(headDim);
+    scaleLog2e = constantF32(scale * M_LOG2E);
+    negativeInfinity = constantF32(-std::numeric_limits<float>::infinity());
+
+    tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    Value warp = arith::DivUIOp::create(b, loc, tid, index(32));
+    Value lane = arith::RemUIOp::create(b, loc, tid, index(32));
+    Value warpRow = arith::MulIOp::create(b, loc, warp, index(16));
+    Value queryBlock = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+    slice = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+    Value m0 = arith::MulIOp::create(b, loc, queryBlock, index(kQueryBlock));
+    WarpMma warpMma(b, loc, elementType, lane);
+    // This thread's two query rows (g and g + 8 of the warp's 16).
+    Value firstRow = add({m0, warpRow, warpMma.groupRow()}, 0);
+    queryRows[0] = firstRow;
+    queryRows[1] = add({firstRow}, 8);
+    pairColumn = warpMma.pairColumn();
+    if (spec.patchLength > 0)
+      for (int64_t r = 0; r < 2; ++r)
+        patchStart[r] = arith::MulIOp::create(
+            b, loc,
+            arith::DivUIOp::create(b, loc, queryRows[r],
+                                   index(spec.patchLength)),
+            index(spec.patchLength));
+
+    Value shared = gpu::DynamicSharedMemoryOp::create(
+        b, loc,
+        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                        MemRefLayoutAttrInterface{}, workgroup));
+    auto view = [&](int64_t offset, ArrayRef<int64_t> shape) -> Value {
+      return memref::ViewOp::create(b, loc,
+                                    MemRefType::get(shape, elementType,
+                                                    MemRefLayoutAttrInterface{},
+                                                    workgroup),
+                                    shared, index(offset), ValueRange{});
+    };
+    int64_t qBytes = kQueryBlock * rowElements * elementBytes;
+    int64_t kvBytes = 2 * keyBlock * rowElements * elementBytes;
+    Value qTile = view(0, {kQueryBlock, rowElements});
+    kTiles = view(qBytes, {2, keyBlock, rowElements});
+    vTiles = view(qBytes + kvBytes, {2, keyBlock, rowElements});
+
+    // Key blocks to visit: all; (causal) those starting at or before the
+    // last query row of this CTA; (patches) the one block holding this
+    // CTA's rows, since a row only sees keys of its own patch.
+    Value firstKeyBlock = index(0);
+    Value endKeyBlock = index(spec.seqLen / keyBlock);
+    if (spec.patchLength > 0) {
+      firstKeyBlock = queryBlock; // keyBlock == kQueryBlock
+      endKeyBlock = add({queryBlock}, 1);
+    } else if (spec.causal) {
+      endKeyBlock = arith::DivUIOp::create(
+          b, loc, add({m0}, kQueryBlock + keyBlock - 1), index(keyBlock));
+    }
+
+    // Q and the first K/V block; Q moves to registers once it landed.
+    SmallVector<Value> tokens;
+    copyTileAsync(b, loc, tid, q, slice, m0, index(0), qTile, {}, kQueryBlock,
+                  headDim, Value(), tokens);
+    issueKeyValueCopies(firstKeyBlock,
+                        arith::RemUIOp::create(b, loc, firstKeyBlock, index(2)),
+                        Value(), tokens);
+    Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
+        b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), tokens);
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(0));
+    gpu::BarrierOp::create(b, loc);
+    SmallVector<Value> queryFragments;
+    for (int64_t d = 0; d < headDim / 16; ++d)
+      queryFragments.push_back(
+          warpMma.loadA(qTile, {}, warpRow, index(16 * d)));
+
+    // Loop state: O fragments (headDim / 8), row maxima and partial row sums
+    // of the thread's two rows.
+    SmallVector<Value> state(headDim / 8, warpMma.zeroAccumulator());
+    state.append(
+        {negativeInfinity, negativeInfinity, constantF32(0), constantF32(0)});
+    auto loop =
+        scf::ForOp::create(b, loc, firstKeyBlock, endKeyBlock, index(1), state);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value keyBlockIndex = loop.getInductionVar();
+      ValueRange args = loop.getRegionIterArgs();
+      SmallVector<Value> output(args.begin(), args.begin() + headDim / 8);
+      Value rowMax[2] = {args[headDim / 8], args[headDim / 8 + 1]};
+      Value rowSum[2] = {args[headDim / 8 + 2], args[headDim / 8 + 3]};
+
+      // Prefetch the next K/V block into the other buffer (zero-fill past
+      // the end, so the group is never empty), then wait for this one.
+      Value next = add({keyBlockIndex}, 1);
+      Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                            next, endKeyBlock);
+      Value source =
+          arith::SelectOp::create(b, loc, hasNext, next, keyBlockIndex);
+      Value sourceElements = arith::SelectOp::create(
+          b, loc, hasNext, index(16 / elementBytes), index(0));
+      SmallVector<Value> nextTokens;
+      issueKeyValueCopies(source,
+                          arith::RemUIOp::create(b, loc, next, index(2)),
+                          sourceElements, nextTokens);
+      Value nextGroup = nvgpu::DeviceAsyncCreateGroupOp::create(
+          b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), nextTokens);
+      nvgpu::DeviceAsyncWaitOp::create(b, loc, nextGroup,
+                                       b.getI32IntegerAttr(1));
+      gpu::BarrierOp::create(b, loc);
+      Value buffer = arith::RemUIOp::create(b, loc, keyBlockIndex, index(2));
+      Value key0 =
+          arith::MulIOp::create(b, loc, keyBlockIndex, index(keyBlock));
+
+      // S = Q K^T for the warp's 16 rows x keyBlock keys.
+      SmallVector<Value> scores(keyBlock / 8, warpMma.zeroAccumulator());
+      for (int64_t n = 0; n < keyBlock / 16; ++n)
+        for (int64_t d = 0; d < headDim / 16; ++d) {
+          auto [low, high] =
+              warpMma.loadBFromNK(kTiles, buffer, index(16 * n), index(16 * d));
+          scores[2 * n] = warpMma.mma(queryFragments[d], low, scores[2 * n]);
+          scores[2 * n + 1] =
+              warpMma.mma(queryFragments[d], high, scores[2 * n + 1]);
+        }
+
+      // Scaled (log2 domain) and masked scores as scalars [tile][row][col].
+      SmallVector<std::array<std::array<Value, 2>, 2>> s(keyBlock / 8);
+      for (int64_t n = 0; n < keyBlock / 8; ++n)
+        for (int64_t r = 0; r < 2; ++r)
+          for (int64_t c = 0; c < 2; ++c) {
+            Value value = arith::MulFOp::create(
+                b, loc,
+                vector::ExtractOp::create(b, loc, scores[n],
+                                          ArrayRef<int64_t>{r, c}),
+                scaleLog2e);
+            if (spec.causal || spec.patchLength > 0) {
+              Value keyIndex = add({key0, pairColumn}, 8 * n + c);
+              Value hidden = arith::CmpIOp::create(
+                  b, loc, arith::CmpIPredicate::ugt, keyIndex, queryRows[r]);
+              if (spec.patchLength > 0) {
+                // Block-diagonal: a key before the query's patch is hidden.
+                Value before = arith::CmpIOp::create(
+                    b, loc, arith::CmpIPredicate::ult, keyIndex, patchStart[r]);
+                hidden = arith::OrIOp::create(b, loc, hidden, before);
+              }
+              value = arith::SelectOp::create(b, loc, hidden, negativeInfinity,
+                                              value);
+            }
+            s[n][r][c] = value;
+          }
+
+      Value alpha[2];
+      for (int64_t r = 0; r < 2; ++r) {
+        Value blockMax = negativeInfinity;
+        for (int64_t n = 0; n < keyBlock / 8; ++n)
+          for (int64_t c = 0; c < 2; ++c)
+            blockMax = arith::MaxNumFOp::create(b, loc, blockMax, s[n][r][c]);
+        blockMax = quadReduce(blockMax, /*isMax=*/true);
+        Value newMax = arith::MaxNumFOp::create(b, loc, rowMax[r], blockMax);
+        // The first key of the row's patch (key 0 without patches) is
+        // visible to it in the first block visited, so newMax is finite from
+        // then on and 2^(-inf - newMax) = 0 rescales nothing.
+        alpha[r] = exp2(arith::SubFOp::create(b, loc, rowMax[r], newMax));
+        Value sum = constantF32(0);
+        for (int64_t n = 0; n < keyBlock / 8; ++n)
+          for (int64_t c = 0; c < 2; ++c) {
+            s[n][r][c] =
+                exp2(arith::SubFOp::create(b, loc, s[n][r][c], newMax));
+            sum = arith::AddFOp::create(b, loc, sum, s[n][r][c]);
+          }
+        rowSum[r] = arith::AddFOp::create(
+            b, loc, arith::MulFOp::create(b, loc, rowSum[r], alpha[r]), sum);
+        rowMax[r] = newMax;
+      }
+
+      // O = O * alpha + P V, P taken from the score registers.
+      Value rescale = vector::FromElementsOp::create(
+          b, loc, VectorType::get({2, 2}, b.getF32Type()),
+          ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
+      for (Value &fragment : output)
+        fragment = arith::MulFOp::create(b, loc, fragment, rescale);
+      for (int64_t kk = 0; kk < keyBlock / 16; ++kk) {
+        SmallVector<Value> elements;
+        for (int64_t n : {2 * kk, 2 * kk + 1})
+          for (int64_t r = 0; r < 2; ++r)
+            for (int64_t c = 0; c < 2; ++c)
+              elements.push_back(
+                  arith::TruncFOp::create(b, loc, elementType, s[n][r][c]));
+        Value probabilities = vector::FromElementsOp::create(
+            b, loc, VectorType::get({4, 2}, elementType), elements);
+        for (int64_t d = 0; d < headDim / 16; ++d) {
+          auto [low, high] = warpMma.loadBFromKN(vTiles, buffer, index(16 * kk),
+                                                 index(16 * d));
+          output[2 * d] = warpMma.mma(probabilities, low, output[2 * d]);
+          output[2 * d + 1] =
+              warpMma.mma(probabilities, high, output[2 * d + 1]);
+        }
+      }
+      // The next iteration refills the buffer read one iteration ago.
+      gpu::BarrierOp::create(b, loc);
+      SmallVector<Value> results = output;
+      results.append({rowMax[0], rowMax[1], rowSum[0], rowSum[1]});
+      scf::YieldOp::create(b, loc, results);
+    }
+
+    // O / l, rows g and g + 8, columns 8d + 2t, 8d + 2t + 1.
+    Value inverse[2];
+    for (int64_t r = 0; r < 2; ++r) {
+      Value sum = quadReduce(loop.getResult(headDim / 8 + 2 + r),
+                             /*isMax=*/false);
+      inverse[r] = arith::DivFOp::create(b, loc, constantF32(1), sum);
+    }
+    auto pairType = VectorType::get({2}, b.getF32Type());
+    for (int64_t d = 0; d < headDim / 8; ++d)
+      for (int64_t r = 0; r < 2; ++r) {
+        Value pair = vector::ExtractOp::create(b, loc, loop.getResult(d),
+                                               ArrayRef<int64_t>{r});
+        Value scaled = arith::MulFOp::create(
+            b, loc, pair,
+            vector::BroadcastOp::create(b, loc, pairType, inverse[r]));
+        vector::StoreOp::create(
+            b, loc, scaled, o,
+            ValueRange{slice, queryRows[r], add({pairColumn}, 8 * d)});
+      }
+  }
+
+private:
+  Value index(int64_t value) {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  }
+  Value constantF32(double value) {
+    return arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(static_cast<float>(value)));
+  }
+  Value add(ArrayRef<Value> values, int64_t constant) {
+    Value sum = index(constant);
+    for (Value value : values)
+      sum = arith::AddIOp::create(b, loc, sum, value);
+    return sum;
+  }
+  /// 2^x with ex2.approx.ftz.f32 (no libdevice call).
+  Value exp2(Value x) {
+    return LLVM::CallIntrinsicOp::create(
+               b, loc, b.getF32Type(),
+               b.getStringAttr("llvm.nvvm.ex2.approx.ftz.f"), ValueRange{x})
+        .getResult(0);
+  }
+  /// Max or sum over the 4 lanes of a quad (one row of a C fragment).
+  Value quadReduce(Value value, bool isMax) {
+    for (int32_t offset : {1, 2}) {
+      Value other = gpu::ShuffleOp::create(b, loc, value, offset, 32,
+                                           gpu::ShuffleMode::XOR)
+                        .getShuffleResult();
+      value = isMax ? arith::MaxNumFOp::create(b, loc, value, other).getResult()
+                    : arith::AddFOp::create(b, loc, value, other).getResult();
+    }
+    return value;
+  }
+  void issueKeyValueCopies(Value keyBlockIndex, Value buffer,
+                           Value sourceElements,
+                           SmallVectorImpl<Value> &tokens) {
+    Value key0 =
+        arith::MulIOp::create(b, loc, keyBlockIndex, index(spec.keyBlock));
+    copyTileAsync(b, loc, tid, k, slice, key0, index(0), kTiles, buffer,
+                  spec.keyBlock, spec.headDim, sourceElements, tokens);
+    copyTileAsync(b, loc, tid, v, slice, key0, index(0), vTiles, buffer,
+                  spec.keyBlock, spec.headDim, sourceElements, tokens);
+  }
+
+  OpBuilder &b;
+  Location loc;
+  const AttentionSpec &spec;
+  Value q, k, v, o;
+  Value tid, slice, kTiles, vTiles, pairColumn, scaleLog2e, negativeInfinity;
+  Value queryRows[2], patchStart[2];
+};
+
+} // namespace
+
+LogicalResult
+verifyAttentionSpec(const AttentionSpec &spec,
+                    function_ref<InFlightDiagnostic()> emitError) {
+  if (!spec.inputType || !(spec.inputType.isBF16() || spec.inputType.isF16()))
+    return failSpec(emitError, "attention element type must be bf16 or f16");
+  if (spec.headDim != 64 && spec.headDim != 128)
+    return failSpec(emitError, "head-dim = " + Twine(spec.headDim) +
+                                   " is not supported (64 or 128)");
+  if (spec.keyBlock != 32 && spec.keyBlock != 64 && spec.keyBlock != 128)
+    return failSpec(emitError, "key-block = " + Twine(spec.keyBlock) +
+                                   " is not supported (32, 64 or 128)");
+  if (spec.batchHeads <= 0 || spec.seqLen <= 0)
+    return failSpec(emitError, "attention sizes must be positive, got "
+                               "batch-heads = " +
+                                   Twine(spec.batchHeads) +
+                                   ", seq-len = " + Twine(spec.seqLen));
+  int64_t block = std::max(kQueryBlock, spec.keyBlock);
+  if (spec.seqLen % block != 0)
+    return failSpec(
+        emitError, "seq-len = " + Twine(spec.seqLen) +
+                       " is not a multiple of " + Twine(block) +
+                       " (the query block 64 and key-block; remainders are not "
+                       "generated: pad the sequence, causal masking hides "
+                       "padded keys from real queries)");
+  if (spec.patchLength < 0 ||
+      (spec.patchLength > 0 &&
+       (kQueryBlock % spec.patchLength != 0 || spec.keyBlock != kQueryBlock)))
+    return failSpec(
+        emitError,
+        "patch-length = " + Twine(spec.patchLength) +
+            " with key-block = " + Twine(spec.keyBlock) +
+            " is not supported (patches must tile the 64-row query "
+            "block: 1, 2, 4, 8, 16, 32 or 64 rows, with key-block 64; "
+            "pad a patch of P + 1 positions to 16)");
+  int64_t shared = attentionSharedBytes(spec);
+  if (shared > kMaxDynamicSharedBytes)
+    return failSpec(emitError, "attention tiles need " + Twine(shared) +
+                                   " bytes of shared memory (more than " +
+                                   Twine(kMaxDynamicSharedBytes) + ")");
+  return success();
+}
+
+FailureOr<KernelInfo>
+buildAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
+                     StringRef name, const AttentionSpec &spec, Location loc) {
+  auto emitError = [&] { return mlir::emitError(loc); };
+  if (failed(verifyAttentionSpec(spec, emitError)))
+    return failure();
+  MLIRContext *ctx = builder.getContext();
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToEnd(module.getBody());
+
+  KernelInfo info;
+  info.name = name.str();
+  info.grid = {spec.seqLen / kQueryBlock, spec.batchHeads, 1};
+  info.block = {kWarpMmaThreads, 1, 1};
+  info.dynamicSharedBytes = attentionSharedBytes(spec);
+  for (const char *param : {"q", "k", "v", "o"})
+    info.params.push_back({param, "ptr", {}});
+
+  auto inputType = MemRefType::get({spec.batchHeads, spec.seqLen, spec.headDim},
+                                   spec.inputType);
+  auto outputType = MemRefType::get(
+      {spec.batchHeads, spec.seqLen, spec.headDim}, builder.getF32Type());
+  auto func = gpu::GPUFuncOp::create(
+      builder, loc, name,
+      builder.getFunctionType({inputType, inputType, inputType, outputType},
+                              {}));
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
+                builder.getUnitAttr());
+  func.setKnownBlockSizeAttr(builder.getDenseI32ArrayAttr(
+      {static_cast<int32_t>(kWarpMmaThreads), 1, 1}));
+  func->setAttr(kLaunchAttrName, info.toAttribute(ctx));
+
+  Block &entry = func.getBody().front();
+  builder.setInsertionPointToStart(&entry);
+  // O rows are stored as pairs of f32 at even columns: 8-byte aligned when
+  // the buffer is (256-byte aligned runtime buffers, docs/cuda.md).
+  Value output = memref::AssumeAlignmentOp::create(
+      builder, loc, entry.getArgument(3), builder.getI32IntegerAttr(16));
+  AttentionBuilder(builder, loc, spec, entry.getArgument(0),
+                   entry.getArgument(1), entry.getArgument(2), output)
+      .build();
+  gpu::ReturnOp::create(builder, loc);
+  return info;
+}
+
+} // namespace mbc::cuda

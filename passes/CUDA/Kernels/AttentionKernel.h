@@ -1,0 +1,57 @@
+//===- AttentionKernel.h - flash attention on tensor cores ------*- C++ -*-===//
+//
+// Builds one gpu.func computing, for every (batch x head) slice,
+//   O[q] = sum_k softmax_k(scale * Q[q] . K[k]) V[k]   (k <= q when causal)
+// in one pass over K/V blocks with the online softmax (FlashAttention-2
+// scheme): a CTA of 4 warps owns 64 query rows, each warp 16 rows whose Q
+// fragments stay in registers; K and V blocks are double-buffered in shared
+// memory through cp.async; both products are mma.sync m16n8k16 (sm_80 and
+// newer); exponentials are ex2 with log2(e) folded into the scale.
+//
+// Layouts: Q, K, V are [batchHeads, seqLen, headDim] bf16/f16 row-major, O
+// is [batchHeads, seqLen, headDim] f32. seqLen must be a multiple of the
+// query and key blocks (pad it: with the causal mask, padded keys come after
+// every real query and are masked for them).
+//
+//===----------------------------------------------------------------------===//
+#ifndef MBC_PASSES_CUDA_KERNELS_ATTENTIONKERNEL_H
+#define MBC_PASSES_CUDA_KERNELS_ATTENTIONKERNEL_H
+
+#include "passes/CUDA/Kernels/KernelInfo.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Builders.h"
+
+namespace mbc::cuda {
+
+struct AttentionSpec {
+  int64_t batchHeads = 1;
+  int64_t seqLen = 0;
+  int64_t headDim = 64; // 64 or 128
+  mlir::Type inputType; // bf16 or f16
+  bool causal = true;
+  /// Softmax scale; 0 means 1 / sqrt(headDim).
+  double scale = 0;
+  /// Keys per block (32, 64 or 128); the query block is 64 rows.
+  int64_t keyBlock = 64;
+  /// MEGABYTE's local attention: when > 0, the sequence is a run of patches
+  /// of this many rows and a row attends only to earlier rows of its own
+  /// patch (block-diagonal causal mask), so several patches share one MMA
+  /// tile (64 / patchLength per CTA) and each CTA reads one K/V block.
+  int64_t patchLength = 0;
+};
+
+mlir::LogicalResult
+verifyAttentionSpec(const AttentionSpec &spec,
+                    llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
+
+/// Appends kernel `name` to `module`. Parameters: q, k, v, o pointers.
+mlir::FailureOr<KernelInfo> buildAttentionKernel(mlir::OpBuilder &builder,
+                                                 mlir::gpu::GPUModuleOp module,
+                                                 llvm::StringRef name,
+                                                 const AttentionSpec &spec,
+                                                 mlir::Location loc);
+
+} // namespace mbc::cuda
+
+#endif // MBC_PASSES_CUDA_KERNELS_ATTENTIONKERNEL_H

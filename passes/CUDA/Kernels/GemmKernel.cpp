@@ -1,0 +1,792 @@
+//===- GemmKernel.cpp - tensor-core GEMM kernels for NVIDIA GPUs ----------===//
+//
+// Layout and fragment facts relied on below, with their sources:
+//
+// The mma.sync fragment and ldmatrix facts are in WarpMma.cpp.
+// [PTX-WGMMA] PTX ISA, "Matrix Descriptor Format" and "Shared Memory Matrix
+//   Layout": with the 128-byte swizzle, a K-major operand is stored as rows
+//   of 64 16-bit elements (128 bytes), 8-row groups 1024 bytes apart (the
+//   stride byte offset); the leading byte offset is not used for K-major
+//   swizzled layouts; a K step of 16 elements advances the start address
+//   by 32 bytes inside the 1024-byte swizzle atom, which must start at a
+//   1024-byte aligned address. An MN-major operand ([K][N], transposed B)
+//   is stored as boxes of 64 N-elements x K rows; the leading byte offset
+//   is the distance between two 64-wide N boxes.
+// [MLIR-NVGPU] mlir/lib/Conversion/NVGPUToNVVM/NVGPUToNVVM.cpp (LLVM 22):
+//   nvgpu.warpgroup.generate.descriptor takes the start address from its
+//   memref operand and sets stride = 1024 bytes and leading offset =
+//   (tensor map box dim 0) * 128 bytes; nvgpu.warpgroup.mma emits one
+//   wgmma.m64nNk16 per 64 rows and 16 K, advancing descriptor A by
+//   (16 k + K_tile * 64 i) elements and descriptor B by (dim0(B) * 16 k)
+//   elements. Those increments are right for the upstream layout only, so
+//   this builder issues one nvgpu.warpgroup.mma per (64 rows, 16 K) and
+//   computes every start address itself.
+// [TMA] tensor map coordinates and box sizes are innermost first
+//   (cuTensorMapEncodeTiled; mlir/test/Integration/GPU/CUDA/sm90); the
+//   complete_tx byte count of a load is the full box, including the
+//   zero-filled out-of-bounds part.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/CUDA/Kernels/GemmKernel.h"
+#include "passes/CUDA/Kernels/KernelBuilderUtils.h"
+#include "passes/CUDA/Kernels/WarpMma.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+
+namespace mbc::cuda {
+namespace {
+
+constexpr int64_t kThreads = kWarpMmaThreads; // one warpgroup, or 4 warps
+// The 128-byte swizzle atom: 8 rows of 128 bytes; tiles start 1024-aligned.
+constexpr int64_t kSwizzleAtomBytes = 1024;
+constexpr int64_t kSwizzleRowBytes = 128;
+
+LogicalResult verifyMultiple(function_ref<InFlightDiagnostic()> emitError,
+                             StringRef dim, int64_t size, StringRef tile,
+                             int64_t tileSize) {
+  if (size % tileSize == 0)
+    return success();
+  return failSpec(emitError, "GEMM " + dim + " = " + Twine(size) +
+                                 " is not a multiple of " + tile + " = " +
+                                 Twine(tileSize) +
+                                 " (remainders are not generated: pad " + dim +
+                                 " to a multiple of the tile)");
+}
+
+int64_t elementBytes(Type type) { return type.getIntOrFloatBitWidth() / 8; }
+
+/// Values every kernel body needs.
+struct GemmOperands {
+  Value a, b;     // memrefs (mma_sync) or tensor map descriptors (wgmma)
+  Value c;        // memref<MxNxf32>
+  Value bias;     // memref<Nxf32> or null
+  Value residual; // memref<MxNxf32> or null
+};
+
+/// v = gelu(acc + bias[col..]) + residual[row, col..]; C[row, col..] = v.
+/// `acc` is a vector<Vxf32> of consecutive columns.
+void storeWithEpilogue(OpBuilder &b, Location loc, const GemmSpec &spec,
+                       const GemmOperands &operands, Value acc, Value row,
+                       Value col) {
+  // A partial last tile (M or N not a tile multiple) stores only rows < M
+  // and columns < N; N is a multiple of 8, so a vector of 2 or 4 columns is
+  // wholly in or out.
+  OpBuilder::InsertionGuard guard(b);
+  Value inside;
+  auto within = [&](Value coordinate, int64_t size, int64_t tile) {
+    if (size % tile == 0)
+      return;
+    Value check =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, coordinate,
+                              arith::ConstantIndexOp::create(b, loc, size));
+    inside = inside ? arith::AndIOp::create(b, loc, inside, check).getResult()
+                    : check;
+  };
+  within(row, spec.m, spec.config.tileM);
+  within(col, spec.n, spec.config.tileN);
+  if (inside) {
+    auto ifOp = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  }
+  auto vectorType = cast<VectorType>(acc.getType());
+  Value value = acc;
+  if (spec.bias) {
+    Value bias = vector::LoadOp::create(b, loc, vectorType, operands.bias, col);
+    value = arith::AddFOp::create(b, loc, value, bias);
+  }
+  if (spec.gelu != GeluKind::None)
+    value = buildGelu(b, loc, value, spec.gelu == GeluKind::Tanh);
+  if (spec.residual) {
+    Value residual = vector::LoadOp::create(
+        b, loc, vectorType, operands.residual, ValueRange{row, col});
+    value = arith::AddFOp::create(b, loc, value, residual);
+  }
+  vector::StoreOp::create(b, loc, value, operands.c, ValueRange{row, col});
+}
+
+//===----------------------------------------------------------------------===//
+// sm_90a: TMA + mbarrier + wgmma
+//===----------------------------------------------------------------------===//
+
+/// Shared memory of the wgmma kernel, from a 1024-byte aligned base:
+///   A stages: stages x [tileM][64] (tileM * 128 bytes each)
+///   B stages: stages x [tileN][64] for B [N,K] (K-major),
+///             stages x (tileN/64) x [64 K][64 N] for B [K,N] (MN-major)
+/// then reused by the epilogue as [tileM][tileN] f32.
+struct WgmmaLayout {
+  int64_t aStageBytes, bStageBytes, pipelineBytes, epilogueBytes;
+  int64_t dynamicSharedBytes; // + kSwizzleAtomBytes for aligning the base
+};
+
+WgmmaLayout getWgmmaLayout(const GemmSpec &spec) {
+  const GemmConfig &config = spec.config;
+  int64_t bytes = elementBytes(spec.inputType);
+  WgmmaLayout layout;
+  layout.aStageBytes = config.tileM * config.tileK * bytes;
+  layout.bStageBytes = config.tileN * config.tileK * bytes;
+  layout.pipelineBytes =
+      config.stages * (layout.aStageBytes + layout.bStageBytes);
+  layout.epilogueBytes = config.tileM * config.tileN * 4;
+  layout.dynamicSharedBytes =
+      std::max(layout.pipelineBytes, layout.epilogueBytes) + kSwizzleAtomBytes;
+  return layout;
+}
+
+class WgmmaGemmBuilder {
+public:
+  WgmmaGemmBuilder(OpBuilder &b, Location loc, const GemmSpec &spec,
+                   const GemmOperands &operands)
+      : b(b), loc(loc), spec(spec), config(spec.config), operands(operands),
+        layout(getWgmmaLayout(spec)) {}
+
+  void build() {
+    MLIRContext *ctx = b.getContext();
+    Attribute workgroup = getWorkgroupSpace(ctx);
+    numKBlocks = spec.k / config.tileK;
+
+    Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    isLeader =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid, index(0));
+    // Grid x walks N tiles, grid y walks M tiles.
+    n0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x), config.tileN);
+    m0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::y), config.tileM);
+
+    shared = gpu::DynamicSharedMemoryOp::create(
+        b, loc,
+        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                        MemRefLayoutAttrInterface{}, workgroup));
+    base = alignSharedBase(b, loc, shared, kSwizzleAtomBytes);
+
+    barriers = nvgpu::MBarrierCreateOp::create(
+        b, loc, nvgpu::MBarrierGroupType::get(ctx, workgroup, config.stages));
+    for (int64_t s = 0; s < config.stages; ++s)
+      nvgpu::MBarrierInitOp::create(b, loc, barriers, index(1), index(s),
+                                    isLeader);
+    gpu::BarrierOp::create(b, loc);
+    nvgpu::TmaPrefetchOp::create(b, loc, operands.a, isLeader);
+    nvgpu::TmaPrefetchOp::create(b, loc, operands.b, isLeader);
+
+    // Prologue: fill every stage.
+    for (int64_t s = 0; s < std::min(config.stages, numKBlocks); ++s)
+      issueLoads(index(s), index(s));
+
+    auto accumulatorType = nvgpu::WarpgroupAccumulatorType::get(
+        ctx, VectorType::get({64, config.tileN}, b.getF32Type()));
+    SmallVector<Value> accumulators;
+    for (int64_t i = 0; i < config.tileM / 64; ++i)
+      accumulators.push_back(nvgpu::WarpgroupMmaInitAccumulatorOp::create(
+          b, loc, accumulatorType));
+
+    auto loop = scf::ForOp::create(b, loc, index(0), index(numKBlocks),
+                                   index(1), accumulators);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value kBlock = loop.getInductionVar();
+      Value stage =
+          arith::RemUIOp::create(b, loc, kBlock, index(config.stages));
+      // The barrier of a stage completes one phase per use: use u waits for
+      // parity u % 2.
+      Value use = arith::DivUIOp::create(b, loc, kBlock, index(config.stages));
+      Value parity = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::ne,
+          arith::RemUIOp::create(b, loc, use, index(2)), index(0));
+      nvgpu::MBarrierTryWaitParityOp::create(b, loc, barriers, parity,
+                                             index(10000000), stage);
+      SmallVector<Value> results(loop.getRegionIterArgs());
+      for (int64_t kStep = 0; kStep < config.tileK / 16; ++kStep)
+        for (int64_t i = 0; i < config.tileM / 64; ++i)
+          results[i] = buildMma(stage, i, kStep, results[i]);
+      // Every product reading this stage is done before it is refilled.
+      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+      gpu::BarrierOp::create(b, loc);
+      Value next = arith::AddIOp::create(b, loc, kBlock, index(config.stages));
+      Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                            next, index(numKBlocks));
+      auto ifOp = scf::IfOp::create(b, loc, hasNext, /*withElse=*/false);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+      issueLoads(next, stage);
+      b.setInsertionPointAfter(ifOp);
+      scf::YieldOp::create(b, loc, results);
+    }
+
+    // Epilogue: fragments -> shared [tileM][tileN] f32 -> global, 4 columns
+    // per thread and step, consecutive threads on consecutive columns.
+    auto tileType =
+        MemRefType::get({config.tileM, config.tileN}, b.getF32Type(),
+                        MemRefLayoutAttrInterface{}, workgroup);
+    Value tile =
+        memref::ViewOp::create(b, loc, tileType, shared, base, ValueRange{});
+    for (int64_t i = 0; i < config.tileM / 64; ++i) {
+      Value rows = memref::SubViewOp::create(
+          b, loc, tile,
+          ArrayRef<OpFoldResult>{b.getIndexAttr(64 * i), b.getIndexAttr(0)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(64),
+                                 b.getIndexAttr(config.tileN)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+      nvgpu::WarpgroupMmaStoreOp::create(b, loc, loop.getResult(i), rows);
+    }
+    gpu::BarrierOp::create(b, loc);
+    int64_t quadsPerRow = config.tileN / 4;
+    auto copyLoop = scf::ForOp::create(
+        b, loc, tid, index(config.tileM * quadsPerRow), index(kThreads));
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(copyLoop.getBody());
+      Value quad = copyLoop.getInductionVar();
+      Value row = arith::DivUIOp::create(b, loc, quad, index(quadsPerRow));
+      Value col =
+          muli(arith::RemUIOp::create(b, loc, quad, index(quadsPerRow)), 4);
+      Value acc =
+          vector::LoadOp::create(b, loc, VectorType::get({4}, b.getF32Type()),
+                                 tile, ValueRange{row, col});
+      Value globalRow = arith::AddIOp::create(b, loc, m0, row);
+      Value globalCol = arith::AddIOp::create(b, loc, n0, col);
+      storeWithEpilogue(b, loc, spec, operands, acc, globalRow, globalCol);
+    }
+  }
+
+private:
+  Value index(int64_t value) {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  }
+  Value muli(Value value, int64_t factor) {
+    return arith::MulIOp::create(b, loc, value, index(factor));
+  }
+  /// Byte offset (from the aligned base) of stage `stage` of A or B.
+  Value stageOffset(Value stage, bool isB) {
+    Value offset =
+        isB ? muli(stage, layout.bStageBytes) : muli(stage, layout.aStageBytes);
+    if (isB)
+      offset = arith::AddIOp::create(b, loc, offset,
+                                     index(config.stages * layout.aStageBytes));
+    return arith::AddIOp::create(b, loc, base, offset);
+  }
+  Value sharedView(Value byteOffset, ArrayRef<int64_t> shape, Type type) {
+    auto viewType = MemRefType::get(shape, type, MemRefLayoutAttrInterface{},
+                                    getWorkgroupSpace(b.getContext()));
+    return memref::ViewOp::create(b, loc, viewType, shared, byteOffset,
+                                  ValueRange{});
+  }
+
+  /// One thread arms the stage's barrier with the byte count of both tiles
+  /// and starts the TMA loads of K block `kBlock` into `stage`.
+  void issueLoads(Value kBlock, Value stage) {
+    OpBuilder::InsertionGuard guard(b);
+    auto ifOp = scf::IfOp::create(b, loc, isLeader, /*withElse=*/false);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    Type elementType = spec.inputType;
+    nvgpu::MBarrierArriveExpectTxOp::create(
+        b, loc, barriers, index(layout.aStageBytes + layout.bStageBytes), stage,
+        Value());
+    Value k0 = muli(kBlock, config.tileK);
+    // A box [tileM rows][64 K], coordinates (k, m).
+    nvgpu::TmaAsyncLoadOp::create(
+        b, loc,
+        sharedView(stageOffset(stage, false), {config.tileM, config.tileK},
+                   elementType),
+        barriers, operands.a, ValueRange{k0, m0}, stage, Value(), Value());
+    if (spec.bLayout == BLayout::NK) {
+      // B box [tileN rows][64 K], coordinates (k, n).
+      nvgpu::TmaAsyncLoadOp::create(
+          b, loc,
+          sharedView(stageOffset(stage, true), {config.tileN, config.tileK},
+                     elementType),
+          barriers, operands.b, ValueRange{k0, n0}, stage, Value(), Value());
+      return;
+    }
+    // B [K,N]: tileN / 64 boxes [64 K rows][64 N], coordinates (n, k).
+    int64_t boxBytes = config.tileK * 64 * elementBytes(elementType);
+    for (int64_t j = 0; j < config.tileN / 64; ++j) {
+      Value offset = arith::AddIOp::create(b, loc, stageOffset(stage, true),
+                                           index(j * boxBytes));
+      Value n = arith::AddIOp::create(b, loc, n0, index(64 * j));
+      nvgpu::TmaAsyncLoadOp::create(
+          b, loc, sharedView(offset, {config.tileK, 64}, elementType), barriers,
+          operands.b, ValueRange{n, k0}, stage, Value(), Value());
+    }
+  }
+
+  /// acc += A[64 rows of block `rowBlock`][16 K of step `kStep`] * B[16 K][N].
+  Value buildMma(Value stage, int64_t rowBlock, int64_t kStep,
+                 Value accumulator) {
+    MLIRContext *ctx = b.getContext();
+    Type elementType = spec.inputType;
+    int64_t bytes = elementBytes(elementType);
+    // A is K-major: 64 rows x 128 bytes per row block; a K step moves the
+    // start address 32 bytes inside the swizzle atom [PTX-WGMMA].
+    Value aOffset = arith::AddIOp::create(
+        b, loc, stageOffset(stage, false),
+        index(rowBlock * 64 * kSwizzleRowBytes + kStep * 16 * bytes));
+    auto aTileType =
+        MemRefType::get({64, 16}, elementType, MemRefLayoutAttrInterface{},
+                        getWorkgroupSpace(ctx));
+    Value aDescriptor = nvgpu::WarpgroupGenerateDescriptorOp::create(
+        b, loc, nvgpu::WarpgroupMatrixDescriptorType::get(ctx, aTileType),
+        sharedView(aOffset, {64, 16}, elementType), operands.a);
+    // B K-major ([N,K]): the same K step as A. B MN-major ([K,N]): a K step
+    // is 16 rows of 128 bytes inside each 64-wide N box.
+    int64_t bStep = spec.bLayout == BLayout::NK ? kStep * 16 * bytes
+                                                : kStep * 16 * kSwizzleRowBytes;
+    Value bOffset =
+        arith::AddIOp::create(b, loc, stageOffset(stage, true), index(bStep));
+    auto bTileType =
+        MemRefType::get({16, config.tileN}, elementType,
+                        MemRefLayoutAttrInterface{}, getWorkgroupSpace(ctx));
+    Value bDescriptor = nvgpu::WarpgroupGenerateDescriptorOp::create(
+        b, loc, nvgpu::WarpgroupMatrixDescriptorType::get(ctx, bTileType),
+        sharedView(bOffset, {16, config.tileN}, elementType), operands.b);
+    auto mma = nvgpu::WarpgroupMmaOp::create(
+        b, loc, accumulator.getType(), aDescriptor, bDescriptor,
+        /*waitGroup=*/b.getI64IntegerAttr(1), /*transposeA=*/UnitAttr(),
+        /*transposeB=*/spec.bLayout == BLayout::KN ? b.getUnitAttr()
+                                                   : UnitAttr(),
+        accumulator);
+    return mma.getResult();
+  }
+
+  OpBuilder &b;
+  Location loc;
+  const GemmSpec &spec;
+  const GemmConfig &config;
+  const GemmOperands &operands;
+  WgmmaLayout layout;
+  int64_t numKBlocks = 0;
+  Value isLeader, m0, n0, shared, base, barriers;
+};
+
+//===----------------------------------------------------------------------===//
+// sm_80: cp.async + ldmatrix + mma.sync
+//===----------------------------------------------------------------------===//
+
+/// Shared memory of the mma.sync kernel: stages x A [tileM][tileK + 8],
+/// then stages x B [tileN][tileK + 8] ([N,K]) or [tileK][tileN + 8] ([K,N]).
+struct MmaSyncLayout {
+  SmallVector<int64_t, 3> aShape, bShape;
+  int64_t aBytes, bBytes, dynamicSharedBytes;
+};
+
+MmaSyncLayout getMmaSyncLayout(const GemmSpec &spec) {
+  const GemmConfig &config = spec.config;
+  int64_t bytes = elementBytes(spec.inputType);
+  MmaSyncLayout layout;
+  layout.aShape = {config.stages, config.tileM, config.tileK + kRowPadElements};
+  layout.bShape = spec.bLayout == BLayout::NK
+                      ? SmallVector<int64_t, 3>{config.stages, config.tileN,
+                                                config.tileK + kRowPadElements}
+                      : SmallVector<int64_t, 3>{config.stages, config.tileK,
+                                                config.tileN + kRowPadElements};
+  auto product = [](ArrayRef<int64_t> shape) {
+    int64_t result = 1;
+    for (int64_t size : shape)
+      result *= size;
+    return result;
+  };
+  layout.aBytes = product(layout.aShape) * bytes;
+  layout.bBytes = product(layout.bShape) * bytes;
+  layout.dynamicSharedBytes = layout.aBytes + layout.bBytes;
+  return layout;
+}
+
+class MmaSyncGemmBuilder {
+public:
+  MmaSyncGemmBuilder(OpBuilder &b, Location loc, const GemmSpec &spec,
+                     const GemmOperands &operands)
+      : b(b), loc(loc), spec(spec), config(spec.config), operands(operands),
+        layout(getMmaSyncLayout(spec)) {}
+
+  void build() {
+    MLIRContext *ctx = b.getContext();
+    Type elementType = spec.inputType;
+    Attribute workgroup = getWorkgroupSpace(ctx);
+    int64_t numKBlocks = spec.k / config.tileK;
+    // Four warps as 2 x 2, each owning a [tileM/2][tileN/2] output tile of
+    // (warpM/16) x (warpN/8) m16n8 fragments.
+    warpM = config.tileM / 2;
+    warpN = config.tileN / 2;
+
+    tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    Value warp = arith::DivUIOp::create(b, loc, tid, index(32));
+    Value lane = arith::RemUIOp::create(b, loc, tid, index(32));
+    warpRow = muli(arith::DivUIOp::create(b, loc, warp, index(2)), warpM);
+    warpCol = muli(arith::RemUIOp::create(b, loc, warp, index(2)), warpN);
+    n0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x), config.tileN);
+    m0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::y), config.tileM);
+    WarpMma warpMma(b, loc, elementType, lane);
+
+    Value shared = gpu::DynamicSharedMemoryOp::create(
+        b, loc,
+        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                        MemRefLayoutAttrInterface{}, workgroup));
+    aTiles = memref::ViewOp::create(b, loc,
+                                    MemRefType::get(layout.aShape, elementType,
+                                                    MemRefLayoutAttrInterface{},
+                                                    workgroup),
+                                    shared, index(0), ValueRange{});
+    bTiles = memref::ViewOp::create(b, loc,
+                                    MemRefType::get(layout.bShape, elementType,
+                                                    MemRefLayoutAttrInterface{},
+                                                    workgroup),
+                                    shared, index(layout.aBytes), ValueRange{});
+
+    // Prologue: stages - 1 groups in flight. A K block past the end is a
+    // zero-filling copy (source size 0) of the last block, so every group
+    // holds copies and the group count stays uniform.
+    for (int64_t s = 0; s + 1 < config.stages; ++s) {
+      bool inRange = s < numKBlocks;
+      SmallVector<Value> tokens =
+          issueCopies(index(inRange ? s : numKBlocks - 1), index(s),
+                      inRange ? Value() : index(0));
+      nvgpu::DeviceAsyncCreateGroupOp::create(
+          b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), tokens);
+    }
+
+    int64_t fragmentsM = warpM / 16, fragmentsN = warpN / 8;
+    SmallVector<Value> accumulators(fragmentsM * fragmentsN,
+                                    warpMma.zeroAccumulator());
+    auto loop = scf::ForOp::create(b, loc, index(0), index(numKBlocks),
+                                   index(1), accumulators);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value kBlock = loop.getInductionVar();
+      Value next =
+          arith::AddIOp::create(b, loc, kBlock, index(config.stages - 1));
+      Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                            next, index(numKBlocks));
+      // Past the end: zero-fill (source size 0) from the last block instead
+      // of branching, so the group is never empty.
+      Value source =
+          arith::SelectOp::create(b, loc, hasNext, next, index(numKBlocks - 1));
+      Value sourceElements = arith::SelectOp::create(
+          b, loc, hasNext, index(16 / elementBytes(elementType)), index(0));
+      SmallVector<Value> tokens = issueCopies(
+          source, arith::RemUIOp::create(b, loc, next, index(config.stages)),
+          sourceElements);
+      Value newGroup = nvgpu::DeviceAsyncCreateGroupOp::create(
+          b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), tokens);
+      // At most stages - 1 newer groups pending: K block `kBlock` landed.
+      nvgpu::DeviceAsyncWaitOp::create(b, loc, newGroup,
+                                       b.getI32IntegerAttr(config.stages - 1));
+      gpu::BarrierOp::create(b, loc);
+      Value stage =
+          arith::RemUIOp::create(b, loc, kBlock, index(config.stages));
+      SmallVector<Value> results(loop.getRegionIterArgs());
+      for (int64_t kStep = 0; kStep < config.tileK / 16; ++kStep)
+        computeStep(warpMma, stage, kStep, results);
+      // The next iteration refills the stage read one iteration ago.
+      gpu::BarrierOp::create(b, loc);
+      scf::YieldOp::create(b, loc, results);
+    }
+
+    // Epilogue from registers: c0,c1 at row g, c2,c3 at row g + 8, columns
+    // 2t, 2t + 1 [PTX-MMA in WarpMma.cpp].
+    for (int64_t i = 0; i < fragmentsM; ++i)
+      for (int64_t j = 0; j < fragmentsN; ++j) {
+        Value fragment = loop.getResult(i * fragmentsN + j);
+        for (int64_t half = 0; half < 2; ++half) {
+          Value row = add({m0, warpRow, warpMma.groupRow()}, i * 16 + half * 8);
+          Value col = add({n0, warpCol, warpMma.pairColumn()}, j * 8);
+          Value pair = vector::ExtractOp::create(b, loc, fragment,
+                                                 ArrayRef<int64_t>{half});
+          storeWithEpilogue(b, loc, spec, operands, pair, row, col);
+        }
+      }
+  }
+
+private:
+  Value index(int64_t value) {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  }
+  Value muli(Value value, int64_t factor) {
+    return arith::MulIOp::create(b, loc, value, index(factor));
+  }
+  Value add(ArrayRef<Value> values, int64_t constant) {
+    Value sum = index(constant);
+    for (Value value : values)
+      sum = arith::AddIOp::create(b, loc, sum, value);
+    return sum;
+  }
+
+  SmallVector<Value> issueCopies(Value kBlock, Value stage,
+                                 Value sourceElements) {
+    SmallVector<Value> tokens;
+    Value k0 = muli(kBlock, config.tileK);
+    // Rows past M / N (a partial last tile) are zero-filled.
+    int64_t rowLimitA = spec.m % config.tileM ? spec.m : 0;
+    int64_t limitN = spec.n % config.tileN ? spec.n : 0;
+    copyTileAsync(b, loc, tid, operands.a, {}, m0, k0, aTiles, stage,
+                  config.tileM, config.tileK, sourceElements, tokens,
+                  rowLimitA);
+    if (spec.bLayout == BLayout::NK)
+      copyTileAsync(b, loc, tid, operands.b, {}, n0, k0, bTiles, stage,
+                    config.tileN, config.tileK, sourceElements, tokens, limitN);
+    else
+      copyTileAsync(b, loc, tid, operands.b, {}, k0, n0, bTiles, stage,
+                    config.tileK, config.tileN, sourceElements, tokens, 0,
+                    limitN);
+    return tokens;
+  }
+
+  /// One K step of 16: ldmatrix the warp's A and B fragments, then every
+  /// m16n8k16 product.
+  void computeStep(WarpMma &warpMma, Value stage, int64_t kStep,
+                   SmallVectorImpl<Value> &acc) {
+    Value k0 = index(kStep * 16);
+    SmallVector<Value> aFragments;
+    for (int64_t i = 0; i < warpM / 16; ++i)
+      aFragments.push_back(
+          warpMma.loadA(aTiles, stage, add({warpRow}, i * 16), k0));
+    SmallVector<Value> bFragments;
+    for (int64_t j = 0; j < warpN / 16; ++j) {
+      Value n = add({warpCol}, j * 16);
+      auto [low, high] = spec.bLayout == BLayout::NK
+                             ? warpMma.loadBFromNK(bTiles, stage, n, k0)
+                             : warpMma.loadBFromKN(bTiles, stage, k0, n);
+      bFragments.push_back(low);
+      bFragments.push_back(high);
+    }
+    int64_t fragmentsN = warpN / 8;
+    for (int64_t i = 0; i < warpM / 16; ++i)
+      for (int64_t j = 0; j < fragmentsN; ++j) {
+        Value &c = acc[i * fragmentsN + j];
+        c = warpMma.mma(aFragments[i], bFragments[j], c);
+      }
+  }
+
+  OpBuilder &b;
+  Location loc;
+  const GemmSpec &spec;
+  const GemmConfig &config;
+  const GemmOperands &operands;
+  MmaSyncLayout layout;
+  int64_t warpM = 0, warpN = 0;
+  Value tid, warpRow, warpCol, m0, n0, aTiles, bTiles;
+};
+
+} // namespace
+
+LogicalResult verifyGemmSpec(const GemmSpec &spec,
+                             function_ref<InFlightDiagnostic()> emitError) {
+  const GemmConfig &config = spec.config;
+  if (spec.m <= 0 || spec.n <= 0 || spec.k <= 0)
+    return failSpec(emitError,
+                    "GEMM sizes must be positive, got m = " + Twine(spec.m) +
+                        ", n = " + Twine(spec.n) + ", k = " + Twine(spec.k));
+  if (!spec.inputType || !(spec.inputType.isBF16() || spec.inputType.isF16()))
+    return failSpec(emitError, "GEMM operand element type must be bf16 or f16");
+  if (config.stages < 2 || config.stages > 8)
+    return failSpec(emitError, "stages = " + Twine(config.stages) +
+                                   " must be between 2 and 8");
+  if (config.mma == MmaKind::Wgmma) {
+    if (config.tileK != 64)
+      return failSpec(
+          emitError,
+          "tile-k = " + Twine(config.tileK) +
+              " is not supported by mma = wgmma: the 128-byte swizzle "
+              "holds exactly 64 bf16/f16 elements per row (use 64)");
+    if (config.tileM != 64 && config.tileM != 128)
+      return failSpec(emitError,
+                      "tile-m = " + Twine(config.tileM) +
+                          " is not supported by mma = wgmma (64 or "
+                          "128: one warpgroup, m64 per instruction)");
+    if (config.tileN % 64 != 0 || config.tileN > 256)
+      return failSpec(emitError,
+                      "tile-n = " + Twine(config.tileN) +
+                          " is not supported by mma = wgmma (64, 128, "
+                          "192 or 256)");
+    if (config.tileM == 128 && config.tileN > 128)
+      return failSpec(
+          emitError,
+          "tile-m = 128 with tile-n = " + Twine(config.tileN) + " needs " +
+              Twine(config.tileN) +
+              " accumulator registers per thread; use tile-n <= 128");
+    int64_t shared = getWgmmaLayout(spec).dynamicSharedBytes;
+    if (shared > kMaxDynamicSharedBytes)
+      return failSpec(emitError, "the wgmma tiles need " + Twine(shared) +
+                                     " bytes of shared memory (more than " +
+                                     Twine(kMaxDynamicSharedBytes) +
+                                     "): lower stages or the tiles");
+  } else {
+    if (config.tileM % 32 != 0 || config.tileN % 32 != 0 ||
+        config.tileM > 128 || config.tileN > 128)
+      return failSpec(
+          emitError,
+          "tile-m = " + Twine(config.tileM) +
+              ", tile-n = " + Twine(config.tileN) +
+              " are not supported by mma = mma_sync (multiples of 32 "
+              "up to 128: 2 x 2 warps of m16 x n16 fragments)");
+    if (config.tileK % 16 != 0 || config.tileK > 64)
+      return failSpec(emitError, "tile-k = " + Twine(config.tileK) +
+                                     " is not supported by mma = mma_sync (16, "
+                                     "32, 48 or 64)");
+    int64_t chunkElements = 16 / elementBytes(spec.inputType);
+    int64_t bCols = spec.bLayout == BLayout::NK ? config.tileK : config.tileN;
+    int64_t bRows = spec.bLayout == BLayout::NK ? config.tileN : config.tileK;
+    if ((config.tileM * config.tileK / chunkElements) % kThreads != 0 ||
+        (bRows * bCols / chunkElements) % kThreads != 0)
+      return failSpec(emitError,
+                      "tiles tile-m x tile-k = " + Twine(config.tileM) + " x " +
+                          Twine(config.tileK) +
+                          " do not split into 16-byte copies over 128 threads");
+    int64_t shared = getMmaSyncLayout(spec).dynamicSharedBytes;
+    if (shared > kMaxDynamicSharedBytes)
+      return failSpec(emitError, "the mma_sync tiles need " + Twine(shared) +
+                                     " bytes of shared memory (more than " +
+                                     Twine(kMaxDynamicSharedBytes) +
+                                     "): lower stages or the tiles");
+  }
+  // M and N may end in a partial tile (zero-filled loads, guarded stores);
+  // rows of 16 bytes (TMA strides, cp.async chunks, vector stores) need N
+  // and K to be multiples of 8; K blocks are whole.
+  if (spec.n % 8 != 0)
+    return failSpec(emitError, "GEMM N = " + Twine(spec.n) +
+                                   " is not a multiple of 8 (rows of B, C "
+                                   "and the epilogue vectors are 16-byte "
+                                   "aligned: pad N)");
+  if (failed(verifyMultiple(emitError, "K", spec.k, "tile-k", config.tileK)))
+    return failure();
+  return success();
+}
+
+FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
+                                      gpu::GPUModuleOp module, StringRef name,
+                                      const GemmSpec &spec, Location loc) {
+  auto emitError = [&] { return mlir::emitError(loc); };
+  if (failed(verifyGemmSpec(spec, emitError)))
+    return failure();
+  const GemmConfig &config = spec.config;
+  MLIRContext *ctx = builder.getContext();
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToEnd(module.getBody());
+
+  Type f32 = builder.getF32Type();
+  bool useTma = config.mma == MmaKind::Wgmma;
+  std::string dtype = spec.inputType.isBF16() ? "bf16" : "f16";
+  int64_t bytes = elementBytes(spec.inputType);
+
+  KernelInfo info;
+  info.name = name.str();
+  info.grid = {llvm::divideCeil(spec.n, config.tileN),
+               llvm::divideCeil(spec.m, config.tileM), 1};
+  info.block = {kThreads, 1, 1};
+  info.dynamicSharedBytes = useTma ? getWgmmaLayout(spec).dynamicSharedBytes
+                                   : getMmaSyncLayout(spec).dynamicSharedBytes;
+
+  SmallVector<Type> argTypes;
+  auto aType = MemRefType::get({spec.m, spec.k}, spec.inputType);
+  auto bType = spec.bLayout == BLayout::NK
+                   ? MemRefType::get({spec.n, spec.k}, spec.inputType)
+                   : MemRefType::get({spec.k, spec.n}, spec.inputType);
+  if (useTma) {
+    // A 128-byte CUtensorMap passed by value (byval + grid_constant, set by
+    // mb-cuda-grid-constant-params after conversion to NVVM).
+    argTypes.push_back(LLVM::LLVMPointerType::get(ctx));
+    argTypes.push_back(LLVM::LLVMPointerType::get(ctx));
+    TensorMapDescription aMap{"a",
+                              dtype,
+                              {spec.k, spec.m},
+                              {spec.k * bytes},
+                              {config.tileK, config.tileM},
+                              128};
+    TensorMapDescription bMap;
+    if (spec.bLayout == BLayout::NK)
+      bMap = {"b",
+              dtype,
+              {spec.k, spec.n},
+              {spec.k * bytes},
+              {config.tileK, config.tileN},
+              128};
+    else
+      bMap = {
+          "b", dtype, {spec.n, spec.k}, {spec.n * bytes}, {64, config.tileK},
+          128};
+    info.params.push_back({"a", "tensor_map", aMap});
+    info.params.push_back({"b", "tensor_map", bMap});
+  } else {
+    argTypes.push_back(aType);
+    argTypes.push_back(bType);
+    info.params.push_back({"a", "ptr", {}});
+    info.params.push_back({"b", "ptr", {}});
+  }
+  argTypes.push_back(MemRefType::get({spec.m, spec.n}, f32));
+  info.params.push_back({"c", "ptr", {}});
+  if (spec.bias) {
+    argTypes.push_back(MemRefType::get({spec.n}, f32));
+    info.params.push_back({"bias", "ptr", {}});
+  }
+  if (spec.residual) {
+    argTypes.push_back(MemRefType::get({spec.m, spec.n}, f32));
+    info.params.push_back({"residual", "ptr", {}});
+  }
+
+  auto func = gpu::GPUFuncOp::create(builder, loc, name,
+                                     builder.getFunctionType(argTypes, {}));
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
+                builder.getUnitAttr());
+  func.setKnownBlockSizeAttr(
+      builder.getDenseI32ArrayAttr({static_cast<int32_t>(kThreads), 1, 1}));
+  if (useTma)
+    func->setAttr(kTensorMapParamsAttrName,
+                  builder.getDenseI64ArrayAttr({0, 1}));
+  func->setAttr(kLaunchAttrName, info.toAttribute(ctx));
+
+  Block &entry = func.getBody().front();
+  builder.setInsertionPointToStart(&entry);
+  GemmOperands operands;
+  unsigned next = 0;
+  if (useTma) {
+    auto mapType = [&](int64_t rows, int64_t cols) {
+      return nvgpu::TensorMapDescriptorType::get(
+          ctx,
+          MemRefType::get({rows, cols}, spec.inputType,
+                          MemRefLayoutAttrInterface{}, getWorkgroupSpace(ctx)),
+          nvgpu::TensorMapSwizzleKind::SWIZZLE_128B,
+          nvgpu::TensorMapL2PromoKind::L2PROMO_128B,
+          nvgpu::TensorMapOOBKind::OOB_ZERO,
+          nvgpu::TensorMapInterleaveKind::INTERLEAVE_NONE);
+    };
+    Type aMapType = mapType(config.tileM, config.tileK);
+    Type bMapType = spec.bLayout == BLayout::NK
+                        ? mapType(config.tileN, config.tileK)
+                        : mapType(config.tileK, 64);
+    operands.a = UnrealizedConversionCastOp::create(builder, loc, aMapType,
+                                                    entry.getArgument(next++))
+                     .getResult(0);
+    operands.b = UnrealizedConversionCastOp::create(builder, loc, bMapType,
+                                                    entry.getArgument(next++))
+                     .getResult(0);
+  } else {
+    operands.a = entry.getArgument(next++);
+    operands.b = entry.getArgument(next++);
+  }
+  // The epilogue stores (and loads) 2 or 4 consecutive f32; with N a
+  // multiple of the tile, every such vector is 8- or 16-byte aligned when the
+  // buffer is (the runtime's buffers are 256-byte aligned, docs/cuda.md).
+  auto aligned = [&](Value memref) -> Value {
+    return memref::AssumeAlignmentOp::create(builder, loc, memref,
+                                             builder.getI32IntegerAttr(16));
+  };
+  operands.c = aligned(entry.getArgument(next++));
+  if (spec.bias)
+    operands.bias = aligned(entry.getArgument(next++));
+  if (spec.residual)
+    operands.residual = aligned(entry.getArgument(next++));
+
+  if (useTma)
+    WgmmaGemmBuilder(builder, loc, spec, operands).build();
+  else
+    MmaSyncGemmBuilder(builder, loc, spec, operands).build();
+  gpu::ReturnOp::create(builder, loc);
+  return info;
+}
+
+} // namespace mbc::cuda

@@ -1,0 +1,80 @@
+//===- GemmKernel.h - tensor-core GEMM kernels for NVIDIA GPUs --*- C++ -*-===//
+//
+// Builds one gpu.func computing C[M,N] = epilogue(A[M,K] * B + ...) on
+// tensor cores, for two machine generations:
+//   "wgmma"    (sm_90a): A and B tiles arrive in shared memory through TMA
+//              (nvgpu.tma.async.load, 128-byte swizzle), stages are tracked
+//              with nvgpu.mbarrier transaction counts, products are
+//              nvgpu.warpgroup.mma (wgmma.mma_async m64nNk16).
+//   "mma_sync" (sm_80):  tiles arrive through cp.async
+//              (nvgpu.device_async_copy), fragments through nvgpu.ldmatrix,
+//              products are nvgpu.mma.sync m16n8k16.
+// Both use one CTA of 128 threads per [tile-m, tile-n] output tile, f32
+// accumulation and an f32 output.
+//
+// Remainders: M and N may end in a partial tile (the grid rounds up; loads
+// past the end are zero-filled: TMA's out-of-bounds fill on sm_90a, cp.async
+// with source size 0 on sm_80; stores are guarded). N must be a multiple of 8
+// (16-byte rows) and K a multiple of tile-k: those are rejected with an
+// error naming the dimension, its size and what to pad it to.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MBC_PASSES_CUDA_KERNELS_GEMMKERNEL_H
+#define MBC_PASSES_CUDA_KERNELS_GEMMKERNEL_H
+
+#include "passes/CUDA/Kernels/KernelInfo.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/Support/LLVM.h"
+
+namespace mbc::cuda {
+
+enum class MmaKind { Wgmma, MmaSync };
+
+/// Layout of B in global memory.
+enum class BLayout {
+  NK, // [N, K] row-major: nn.Linear weights (K contiguous)
+  KN, // [K, N] row-major (N contiguous)
+};
+
+enum class GeluKind { None, Erf, Tanh };
+
+struct GemmConfig {
+  MmaKind mma = MmaKind::Wgmma;
+  int64_t tileM = 128;
+  int64_t tileN = 128;
+  int64_t tileK = 64;
+  int64_t stages = 3;
+};
+
+struct GemmSpec {
+  int64_t m = 0, n = 0, k = 0;
+  /// Element type of A and B: bf16 or f16 (both the same).
+  mlir::Type inputType;
+  BLayout bLayout = BLayout::NK;
+  /// Epilogue, applied in this order: + bias[N] (f32), GELU, + residual[M, N]
+  /// (f32). C may alias the residual.
+  bool bias = false;
+  GeluKind gelu = GeluKind::None;
+  bool residual = false;
+  GemmConfig config;
+};
+
+/// Checks `spec` against what the builders support; the message names the
+/// offending field and value.
+mlir::LogicalResult
+verifyGemmSpec(const GemmSpec &spec,
+               llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
+
+/// Appends a kernel `name` to `module` and returns its launch facts. The
+/// kernel's parameters are, in order: for "wgmma" the A and B tensor maps,
+/// for "mma_sync" the A and B pointers; then C, then bias and residual when
+/// enabled. Fails (with a diagnostic at `loc`) on an unsupported spec.
+mlir::FailureOr<KernelInfo>
+buildGemmKernel(mlir::OpBuilder &builder, mlir::gpu::GPUModuleOp module,
+                llvm::StringRef name, const GemmSpec &spec, mlir::Location loc);
+
+} // namespace mbc::cuda
+
+#endif // MBC_PASSES_CUDA_KERNELS_GEMMKERNEL_H

@@ -1,0 +1,74 @@
+//===- KernelBuilderUtils.cpp - helpers shared by the kernel builders -----===//
+#include "passes/CUDA/Kernels/KernelBuilderUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
+#include <cmath>
+
+using namespace mlir;
+
+namespace mbc::cuda {
+
+LogicalResult failSpec(function_ref<InFlightDiagnostic()> emitError,
+                       const Twine &message) {
+  emitError() << message;
+  return failure();
+}
+
+gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module) {
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  UnitAttr::get(module.getContext()));
+  for (auto gpuModule : module.getOps<gpu::GPUModuleOp>())
+    if (gpuModule.getName() == "kernels")
+      return gpuModule;
+  OpBuilder b(module.getBodyRegion());
+  b.setInsertionPointToEnd(module.getBody());
+  return gpu::GPUModuleOp::create(b, module.getLoc(), "kernels");
+}
+
+Attribute getWorkgroupSpace(MLIRContext *context) {
+  return gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup);
+}
+
+Value alignSharedBase(OpBuilder &b, Location loc, Value shared,
+                      int64_t alignment) {
+  // (alignment - address % alignment) % alignment, on the shared-window
+  // address of the dynamic shared memory.
+  Value address = memref::ExtractAlignedPointerAsIndexOp::create(
+      b, loc, b.getIndexType(), shared);
+  Value align = arith::ConstantIndexOp::create(b, loc, alignment);
+  Value misalignment = arith::RemUIOp::create(b, loc, address, align);
+  Value pad = arith::SubIOp::create(b, loc, align, misalignment);
+  return arith::RemUIOp::create(b, loc, pad, align);
+}
+
+Value buildGelu(OpBuilder &b, Location loc, Value x, bool tanhForm) {
+  auto constant = [&](double value) -> Value {
+    return arith::ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(
+            cast<ShapedType>(x.getType()),
+            llvm::ArrayRef<float>(static_cast<float>(value))));
+  };
+  Value inner;
+  if (tanhForm) {
+    Value cube =
+        arith::MulFOp::create(b, loc, x, arith::MulFOp::create(b, loc, x, x));
+    Value poly = arith::AddFOp::create(
+        b, loc, x, arith::MulFOp::create(b, loc, cube, constant(0.044715)));
+    inner = math::TanhOp::create(
+        b, loc,
+        arith::MulFOp::create(b, loc, poly, constant(std::sqrt(2.0 / M_PI))));
+  } else {
+    inner = math::ErfOp::create(
+        b, loc, arith::MulFOp::create(b, loc, x, constant(M_SQRT1_2)));
+  }
+  Value onePlus = arith::AddFOp::create(b, loc, inner, constant(1.0));
+  Value half = arith::MulFOp::create(b, loc, x, constant(0.5));
+  return arith::MulFOp::create(b, loc, half, onePlus);
+}
+
+} // namespace mbc::cuda

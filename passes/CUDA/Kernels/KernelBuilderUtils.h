@@ -1,0 +1,48 @@
+//===- KernelBuilderUtils.h - helpers shared by the kernel builders -*- C++
+//-*-===//
+#ifndef MBC_PASSES_CUDA_KERNELS_KERNELBUILDERUTILS_H
+#define MBC_PASSES_CUDA_KERNELS_KERNELBUILDERUTILS_H
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+
+namespace mbc::cuda {
+
+/// gpu.func attribute listing the argument indices that are 128-byte
+/// CUtensorMaps passed by value; mb-cuda-grid-constant-params turns them
+/// into byval grid constants after the conversion to NVVM.
+inline constexpr llvm::StringLiteral kTensorMapParamsAttrName =
+    "mbc.tensor_map_params";
+/// Dynamic shared memory a CTA may opt into on sm_80 .. sm_90 (227 KiB).
+inline constexpr int64_t kMaxDynamicSharedBytes = 227 * 1024;
+
+/// gpu.func attribute holding KernelInfo::toAttribute().
+inline constexpr llvm::StringLiteral kLaunchAttrName = "mbc.launch";
+
+/// Reports `message` through `emitError` and fails: how the spec checks of
+/// the builders reject what they do not support.
+mlir::LogicalResult
+failSpec(llvm::function_ref<mlir::InFlightDiagnostic()> emitError,
+         const llvm::Twine &message);
+
+/// The gpu.module @kernels of `module` (which gets gpu.container_module),
+/// created when absent: where the mb-cuda-test-build-* passes put kernels.
+mlir::gpu::GPUModuleOp getOrCreateKernelModule(mlir::ModuleOp module);
+
+/// #gpu.address_space<workgroup>.
+mlir::Attribute getWorkgroupSpace(mlir::MLIRContext *context);
+
+/// Byte offset into `shared` (memref<?xi8, workgroup>) of its first
+/// `alignment`-aligned byte; the kernel allocates `alignment` extra bytes.
+mlir::Value alignSharedBase(mlir::OpBuilder &b, mlir::Location loc,
+                            mlir::Value shared, int64_t alignment);
+
+/// GELU of an f32 vector: 0.5 x (1 + erf(x / sqrt 2)), or the tanh form
+/// 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+mlir::Value buildGelu(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
+                      bool tanhForm);
+
+} // namespace mbc::cuda
+
+#endif // MBC_PASSES_CUDA_KERNELS_KERNELBUILDERUTILS_H

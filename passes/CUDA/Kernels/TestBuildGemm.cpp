@@ -1,0 +1,78 @@
+//===- TestBuildGemm.cpp - mb-cuda-test-build-gemm ------------------------===//
+#include "passes/CUDA/Kernels/GemmKernel.h"
+#include "passes/CUDA/Kernels/KernelBuilderUtils.h"
+#include "passes/CUDA/Kernels/Passes.h"
+
+namespace mbc {
+#define GEN_PASS_DEF_CUDATESTBUILDGEMM
+#include "passes/CUDA/Kernels/Passes.h.inc"
+} // namespace mbc
+
+using namespace mlir;
+
+namespace mbc {
+namespace {
+
+struct CudaTestBuildGemmPass
+    : public impl::CudaTestBuildGemmBase<CudaTestBuildGemmPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto emitError = [&] {
+      return module.emitError("mb-cuda-test-build-gemm: ");
+    };
+    cuda::GemmSpec spec;
+    spec.m = m;
+    spec.n = n;
+    spec.k = k;
+    Builder builder(module.getContext());
+    if (elementType == "bf16")
+      spec.inputType = builder.getBF16Type();
+    else if (elementType == "f16")
+      spec.inputType = builder.getF16Type();
+    else
+      return fail(emitError() << "element-type = '" << elementType
+                              << "' (expected bf16 or f16)");
+    if (bLayout == "nk")
+      spec.bLayout = cuda::BLayout::NK;
+    else if (bLayout == "kn")
+      spec.bLayout = cuda::BLayout::KN;
+    else
+      return fail(emitError()
+                  << "b-layout = '" << bLayout << "' (expected nk or kn)");
+    if (gelu == "none")
+      spec.gelu = cuda::GeluKind::None;
+    else if (gelu == "erf")
+      spec.gelu = cuda::GeluKind::Erf;
+    else if (gelu == "tanh")
+      spec.gelu = cuda::GeluKind::Tanh;
+    else
+      return fail(emitError()
+                  << "gelu = '" << gelu << "' (expected none, erf or tanh)");
+    spec.bias = bias;
+    spec.residual = residual;
+    if (mma == "wgmma")
+      spec.config.mma = cuda::MmaKind::Wgmma;
+    else if (mma == "mma_sync")
+      spec.config.mma = cuda::MmaKind::MmaSync;
+    else
+      return fail(emitError()
+                  << "mma = '" << mma << "' (expected wgmma or mma_sync)");
+    spec.config.tileM = tileM;
+    spec.config.tileN = tileN;
+    spec.config.tileK = tileK;
+    spec.config.stages = stages;
+
+    OpBuilder b(module.getContext());
+    gpu::GPUModuleOp kernels = cuda::getOrCreateKernelModule(module);
+    if (failed(cuda::buildGemmKernel(b, kernels, kernelName, spec,
+                                     module.getLoc())))
+      return signalPassFailure();
+  }
+
+  void fail(InFlightDiagnostic diagnostic) { signalPassFailure(); }
+};
+
+} // namespace
+} // namespace mbc

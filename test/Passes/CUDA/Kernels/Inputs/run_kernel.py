@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""Runs one kernel built by mb-cuda-test-build-{gemm,attention} on the GPU and
+compares it with PyTorch on the CPU.
+
+The launch facts (grid, block, shared bytes, parameters and tensor-map
+descriptions) come from the kernel's `mbc.launch` attribute in the IR; the
+code is the PTX of mb-cuda-kernels-to-ptx, JIT-compiled by the driver. The
+driver API is reached through ctypes on libcuda.so.1, the way libmbrt loads
+it (docs/cuda.md). Prints the maximum error and exits non-zero when it is
+above the tolerance or not finite.
+
+Tolerances: the inputs are rounded to bf16/f16 before both sides compute, and
+both accumulate in f32, so a GEMM differs only by summation order and the
+polynomial GELU (rtol = atol = 2e-3). Attention also rounds P to bf16/f16
+before P V (atol 2e-2 for bf16, 5e-3 for f16).
+"""
+import argparse
+import ctypes
+import math
+import re
+import sys
+
+import torch
+
+
+class Driver:
+    def __init__(self):
+        try:
+            self.lib = ctypes.CDLL("libcuda.so.1")
+        except OSError as error:
+            sys.exit(f"no CUDA device: cannot load libcuda.so.1 ({error})")
+        self.check(self.lib.cuInit(0), "cuInit")
+        device = ctypes.c_int()
+        self.check(self.lib.cuDeviceGet(ctypes.byref(device), 0), "cuDeviceGet")
+        self.device = device
+        context = ctypes.c_void_p()
+        self.check(self.lib.cuDevicePrimaryCtxRetain(ctypes.byref(context), device),
+                   "cuDevicePrimaryCtxRetain")
+        self.check(self.lib.cuCtxSetCurrent(context), "cuCtxSetCurrent")
+
+    def check(self, status, what):
+        if status != 0:
+            name = ctypes.c_char_p()
+            self.lib.cuGetErrorName(status, ctypes.byref(name))
+            sys.exit(f"{what} failed: {name.value.decode() if name.value else status}")
+
+    def compute_capability(self):
+        major, minor = ctypes.c_int(), ctypes.c_int()
+        self.check(self.lib.cuDeviceGetAttribute(ctypes.byref(major), 75, self.device),
+                   "cuDeviceGetAttribute")
+        self.check(self.lib.cuDeviceGetAttribute(ctypes.byref(minor), 76, self.device),
+                   "cuDeviceGetAttribute")
+        return major.value * 10 + minor.value
+
+    def upload(self, tensor):
+        data = tensor.contiguous()
+        raw = data.view(torch.int16) if data.dtype in (torch.bfloat16, torch.float16) else data
+        array = raw.numpy()
+        pointer = ctypes.c_uint64()
+        self.check(self.lib.cuMemAlloc_v2(ctypes.byref(pointer), ctypes.c_size_t(array.nbytes)),
+                   "cuMemAlloc")
+        self.check(self.lib.cuMemcpyHtoD_v2(pointer, array.ctypes.data_as(ctypes.c_void_p),
+                                            ctypes.c_size_t(array.nbytes)), "cuMemcpyHtoD")
+        return pointer
+
+    def download(self, pointer, shape):
+        result = torch.empty(shape, dtype=torch.float32)
+        array = result.numpy()
+        self.check(self.lib.cuMemcpyDtoH_v2(array.ctypes.data_as(ctypes.c_void_p), pointer,
+                                            ctypes.c_size_t(array.nbytes)), "cuMemcpyDtoH")
+        return result
+
+    def tensor_map(self, description, pointer):
+        """A 64-byte aligned CUtensorMap encoded as docs/cuda.md specifies."""
+        storage = ctypes.create_string_buffer(128 + 64)
+        address = (ctypes.addressof(storage) + 63) // 64 * 64
+        dtype = {"f16": 6, "f32": 7, "bf16": 9}[description["dtype"]]
+        dims = description["dims"]
+        rank = len(dims)
+        u64 = ctypes.c_uint64 * rank
+        u32 = ctypes.c_uint32 * rank
+        strides = (ctypes.c_uint64 * max(rank - 1, 1))(*description["strides_bytes"])
+        swizzle = {0: 0, 32: 1, 64: 2, 128: 3}[description["swizzle"]]
+        self.check(self.lib.cuTensorMapEncodeTiled(
+            ctypes.c_void_p(address), dtype, ctypes.c_uint32(rank), ctypes.c_void_p(pointer.value),
+            u64(*dims), strides, u32(*description["box"]), u32(*([1] * rank)),
+            0, swizzle, 2, 0), "cuTensorMapEncodeTiled")
+        return storage, address
+
+    def launch(self, ptx, name, launch, arguments):
+        module = ctypes.c_void_p()
+        self.check(self.lib.cuModuleLoadData(ctypes.byref(module), ctypes.c_char_p(ptx + b"\0")),
+                   "cuModuleLoadData")
+        function = ctypes.c_void_p()
+        self.check(self.lib.cuModuleGetFunction(ctypes.byref(function), module, name.encode()),
+                   "cuModuleGetFunction")
+        self.check(self.lib.cuFuncSetAttribute(function, 8, launch["shared_bytes"]),
+                   "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)")
+        keep = []
+        pointers = (ctypes.c_void_p * len(arguments))()
+        for i, (param, value) in enumerate(zip(launch["params"], arguments)):
+            if param["kind"] == "tensor_map":
+                storage, address = self.tensor_map(param["tensor_map"], value)
+                keep.append(storage)
+                pointers[i] = address
+            else:
+                holder = ctypes.c_uint64(value.value)
+                keep.append(holder)
+                pointers[i] = ctypes.addressof(holder)
+        grid, block = launch["grid"], launch["block"]
+        self.check(self.lib.cuLaunchKernel(function, *grid, *block, launch["shared_bytes"], None,
+                                           pointers, None), "cuLaunchKernel")
+        self.check(self.lib.cuCtxSynchronize(), "cuCtxSynchronize (kernel)")
+
+
+def parse_launch(ir):
+    """mbc.launch = {block = array<i64: ...>, grid = ..., params = [...], shared_bytes = N}."""
+    def array(text, key):
+        return [int(x) for x in re.search(key + r" = array<i64: ([-0-9, ]+)>", text).group(1).split(",")]
+    launch = {"grid": array(ir, "grid"), "block": array(ir, "block"),
+              "shared_bytes": int(re.search(r"shared_bytes = (\d+)", ir).group(1)), "params": []}
+    params = re.search(r"params = \[(.*?)\], shared_bytes", ir).group(1)
+    for entry in re.finditer(r"\{kind = \"(\w+)\", name = \"(\w+)\"(, tensor_map = \{([^}]*)\})?\}", params):
+        param = {"kind": entry.group(1), "name": entry.group(2)}
+        if entry.group(3):
+            text = entry.group(4)
+            param["tensor_map"] = {
+                "dtype": re.search(r'dtype = "(\w+)"', text).group(1),
+                "dims": array(text, "dims"), "strides_bytes": array(text, "strides_bytes"),
+                "box": array(text, "box"), "swizzle": int(re.search(r"swizzle = (\d+)", text).group(1))}
+        launch["params"].append(param)
+    return launch
+
+
+def gelu(x, form):
+    if form == "erf":
+        return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+    return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ir", required=True)
+    parser.add_argument("--ptx", required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--kind", choices=["gemm", "attention"], required=True)
+    parser.add_argument("--dtype", choices=["bf16", "f16"], default="bf16")
+    parser.add_argument("--needs-sm", type=int, default=80,
+                        help="smallest compute capability (90: sm_90a code runs only on 9.0)")
+    parser.add_argument("--m", type=int)
+    parser.add_argument("--n", type=int)
+    parser.add_argument("--k", type=int)
+    parser.add_argument("--b-layout", choices=["nk", "kn"], default="nk")
+    parser.add_argument("--bias", action="store_true")
+    parser.add_argument("--gelu", choices=["none", "erf", "tanh"], default="none")
+    parser.add_argument("--residual", action="store_true")
+    parser.add_argument("--batch-heads", type=int)
+    parser.add_argument("--seq-len", type=int)
+    parser.add_argument("--head-dim", type=int)
+    parser.add_argument("--no-causal", action="store_true")
+    parser.add_argument("--patch-length", type=int, default=0)
+    args = parser.parse_args()
+
+    driver = Driver()
+    capability = driver.compute_capability()
+    if capability < args.needs_sm or (args.needs_sm == 90 and capability != 90):
+        print(f"skipped: the kernel needs sm_{args.needs_sm}, the device is sm_{capability}")
+        return 0
+    launch = parse_launch(open(args.ir).read())
+    ptx = open(args.ptx, "rb").read()
+    dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float16
+    torch.manual_seed(0)
+
+    if args.kind == "gemm":
+        a = (torch.rand(args.m, args.k) * 2 - 1).to(dtype)
+        b_shape = (args.n, args.k) if args.b_layout == "nk" else (args.k, args.n)
+        b = (torch.rand(*b_shape) * 2 - 1).to(dtype)
+        bias = torch.rand(args.n) - 0.5
+        residual = torch.rand(args.m, args.n) - 0.5
+        weight = b.float().t() if args.b_layout == "nk" else b.float()
+        expected = a.float() @ weight
+        if args.bias:
+            expected = expected + bias
+        if args.gelu != "none":
+            expected = gelu(expected, args.gelu)
+        if args.residual:
+            expected = expected + residual
+        c = driver.upload(torch.zeros(args.m, args.n))
+        arguments = [driver.upload(a), driver.upload(b), c]
+        if args.bias:
+            arguments.append(driver.upload(bias))
+        if args.residual:
+            arguments.append(driver.upload(residual))
+        driver.launch(ptx, args.name, launch, arguments)
+        result = driver.download(c, (args.m, args.n))
+        tolerance = 2e-3 + 2e-3 * expected.abs()
+    else:
+        shape = (args.batch_heads, args.seq_len, args.head_dim)
+        q, k, v = [(torch.rand(*shape) * 2 - 1).to(dtype) for _ in range(3)]
+        scores = (q.float() @ k.float().transpose(1, 2)) / math.sqrt(args.head_dim)
+        rows = torch.arange(args.seq_len)[:, None]
+        cols = torch.arange(args.seq_len)[None, :]
+        hidden = torch.zeros(args.seq_len, args.seq_len, dtype=torch.bool)
+        if not args.no_causal or args.patch_length:
+            hidden |= cols > rows
+        if args.patch_length:
+            hidden |= cols < (rows // args.patch_length) * args.patch_length
+        scores = scores.masked_fill(hidden, float("-inf"))
+        expected = torch.softmax(scores, dim=-1) @ v.float()
+        o = driver.upload(torch.zeros(*shape))
+        driver.launch(ptx, args.name, launch, [driver.upload(q), driver.upload(k), driver.upload(v), o])
+        result = driver.download(o, shape)
+        tolerance = torch.full_like(expected, 2e-2 if args.dtype == "bf16" else 5e-3)
+
+    error = (result - expected).abs()
+    print(f"{args.name}: max abs error {error.max().item():.3g}, "
+          f"max |expected| {expected.abs().max().item():.3g}")
+    if not torch.isfinite(result).all() or (error > tolerance).any():
+        worst = int(torch.argmax(error - tolerance))
+        print(f"FAIL: {int((error > tolerance).sum())} elements over tolerance; worst at flat index "
+              f"{worst}: got {result.flatten()[worst].item()}, expected {expected.flatten()[worst].item()}")
+        return 1
+    print("OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+// ptxas accepts the flash-attention kernels below without spills; the
+// expectations record registers per thread (ptxas -v of CUDA 13) and the
+// dynamic shared memory (mbc.launch). Not listed: head-dim 64 with causal
+// 64-key blocks, where ptxas settles on 128 registers and spills 4 bytes.
+// REQUIRES: ptxas
+
+// A1 is causal, head-dim 64, 32-key blocks, bf16 (sm_80).
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 head-dim=64 key-block=32" -o %t.a1.mlir
+// RUN: FileCheck %s --check-prefix=A1-LAUNCH < %t.a1.mlir
+// RUN: mbc-opt %t.a1.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.a1.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.a1.ptx -o %t.a1.cubin 2>&1 | FileCheck %s --check-prefix=A1
+// A1-LAUNCH: grid = array<i64: 16, 8, 1>
+// A1-LAUNCH-SAME: shared_bytes = 27648 : i64
+// A1: Compiling entry function 'attention' for 'sm_80'
+// A1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// A1: Used 95 registers, used 1 barriers, 1 bytes smem
+
+// A2 is non-causal, head-dim 64, 64-key blocks, bf16 (sm_80).
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 head-dim=64 causal=false" -o %t.a2.mlir
+// RUN: FileCheck %s --check-prefix=A2-LAUNCH < %t.a2.mlir
+// RUN: mbc-opt %t.a2.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.a2.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.a2.ptx -o %t.a2.cubin 2>&1 | FileCheck %s --check-prefix=A2
+// A2-LAUNCH: grid = array<i64: 16, 8, 1>
+// A2-LAUNCH-SAME: shared_bytes = 46080 : i64
+// A2: Compiling entry function 'attention' for 'sm_80'
+// A2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// A2: Used 128 registers, used 1 barriers, 1 bytes smem
+
+// A3 is causal, head-dim 128, 64-key blocks, bf16 (sm_80).
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 head-dim=128" -o %t.a3.mlir
+// RUN: FileCheck %s --check-prefix=A3-LAUNCH < %t.a3.mlir
+// RUN: mbc-opt %t.a3.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.a3.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.a3.ptx -o %t.a3.cubin 2>&1 | FileCheck %s --check-prefix=A3
+// A3-LAUNCH: grid = array<i64: 16, 8, 1>
+// A3-LAUNCH-SAME: shared_bytes = 87040 : i64
+// A3: Compiling entry function 'attention' for 'sm_80'
+// A3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// A3: Used 171 registers, used 1 barriers, 1 bytes smem
+
+// A4 is causal, head-dim 128, 32-key blocks, f16 (sm_80).
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 head-dim=128 key-block=32 element-type=f16" -o %t.a4.mlir
+// RUN: FileCheck %s --check-prefix=A4-LAUNCH < %t.a4.mlir
+// RUN: mbc-opt %t.a4.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.a4.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.a4.ptx -o %t.a4.cubin 2>&1 | FileCheck %s --check-prefix=A4
+// A4-LAUNCH: grid = array<i64: 16, 8, 1>
+// A4-LAUNCH-SAME: shared_bytes = 52224 : i64
+// A4: Compiling entry function 'attention' for 'sm_80'
+// A4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// A4: Used 165 registers, used 1 barriers, 1 bytes smem
+
+// A5 is causal, head-dim 128, 64-key blocks, bf16 (sm_90a).
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 head-dim=128" -o %t.a5.mlir
+// RUN: FileCheck %s --check-prefix=A5-LAUNCH < %t.a5.mlir
+// RUN: mbc-opt %t.a5.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.a5.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.a5.ptx -o %t.a5.cubin 2>&1 | FileCheck %s --check-prefix=A5
+// A5-LAUNCH: grid = array<i64: 16, 8, 1>
+// A5-LAUNCH-SAME: shared_bytes = 87040 : i64
+// A5: Compiling entry function 'attention' for 'sm_90a'
+// A5: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// A5: Used 173 registers, used 1 barriers, 1 bytes smem
+
+module {}

@@ -1,0 +1,27 @@
+// Unsupported attention specs are errors that name the option and value.
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="head-dim=96" 2>&1 | FileCheck %s --check-prefix=HEAD-DIM
+// HEAD-DIM: error: head-dim = 96 is not supported (64 or 128)
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="seq-len=1000" 2>&1 | FileCheck %s --check-prefix=SEQ
+// SEQ: error: seq-len = 1000 is not a multiple of 64 (the query block 64 and key-block; remainders are not generated: pad the sequence, causal masking hides padded keys from real queries)
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="seq-len=960 key-block=128" 2>&1 | FileCheck %s --check-prefix=SEQ-KEYS
+// SEQ-KEYS: error: seq-len = 960 is not a multiple of 128
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="key-block=48" 2>&1 | FileCheck %s --check-prefix=KEY-BLOCK
+// KEY-BLOCK: error: key-block = 48 is not supported (32, 64 or 128)
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="element-type=f32" 2>&1 | FileCheck %s --check-prefix=TYPE
+// TYPE: error: mb-cuda-test-build-attention: element-type = 'f32' (expected bf16 or f16)
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="batch-heads=0" 2>&1 | FileCheck %s --check-prefix=SIZES
+// SIZES: error: attention sizes must be positive, got batch-heads = 0, seq-len = 1024
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="patch-length=9" 2>&1 | FileCheck %s --check-prefix=PATCH
+// PATCH: error: patch-length = 9 with key-block = 64 is not supported (patches must tile the 64-row query block: 1, 2, 4, 8, 16, 32 or 64 rows, with key-block 64; pad a patch of P + 1 positions to 16)
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="patch-length=8 key-block=32" 2>&1 | FileCheck %s --check-prefix=PATCH-KEYS
+// PATCH-KEYS: error: patch-length = 8 with key-block = 32 is not supported
+
+module {}

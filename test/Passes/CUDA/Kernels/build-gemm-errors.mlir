@@ -1,0 +1,46 @@
+// Unsupported GEMM specs are errors that name the option and its value.
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="m=100 n=100 k=256" 2>&1 | FileCheck %s --check-prefix=N-ALIGN
+// N-ALIGN: error: GEMM N = 100 is not a multiple of 8 (rows of B, C and the epilogue vectors are 16-byte aligned: pad N)
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="m=128 n=128 k=100" 2>&1 | FileCheck %s --check-prefix=K-REMAINDER
+// K-REMAINDER: error: GEMM K = 100 is not a multiple of tile-k = 64
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="tile-k=32" 2>&1 | FileCheck %s --check-prefix=WGMMA-TILE-K
+// WGMMA-TILE-K: error: tile-k = 32 is not supported by mma = wgmma: the 128-byte swizzle holds exactly 64 bf16/f16 elements per row (use 64)
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="tile-m=256" 2>&1 | FileCheck %s --check-prefix=WGMMA-TILE-M
+// WGMMA-TILE-M: error: tile-m = 256 is not supported by mma = wgmma (64 or 128: one warpgroup, m64 per instruction)
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="n=512 tile-n=256" 2>&1 | FileCheck %s --check-prefix=WGMMA-REGISTERS
+// WGMMA-REGISTERS: error: tile-m = 128 with tile-n = 256 needs 256 accumulator registers per thread; use tile-n <= 128
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 tile-m=64 tile-n=256 stages=8" 2>&1 | FileCheck %s --check-prefix=SHARED
+// SHARED: error: the wgmma tiles need 328704 bytes of shared memory (more than 232448): lower stages or the tiles
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="stages=1" 2>&1 | FileCheck %s --check-prefix=STAGES
+// STAGES: error: stages = 1 must be between 2 and 8
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="mma=mma_sync tile-m=48" 2>&1 | FileCheck %s --check-prefix=MMA-SYNC-TILE
+// MMA-SYNC-TILE: error: tile-m = 48, tile-n = 128 are not supported by mma = mma_sync (multiples of 32 up to 128: 2 x 2 warps of m16 x n16 fragments)
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="mma=mma_sync tile-m=32 tile-n=32 tile-k=16" 2>&1 | FileCheck %s --check-prefix=COPIES
+// COPIES: error: tiles tile-m x tile-k = 32 x 16 do not split into 16-byte copies over 128 threads
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="element-type=f32" 2>&1 | FileCheck %s --check-prefix=TYPE
+// TYPE: error: mb-cuda-test-build-gemm: element-type = 'f32' (expected bf16 or f16)
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="mma=wmma" 2>&1 | FileCheck %s --check-prefix=MMA
+// MMA: error: mb-cuda-test-build-gemm: mma = 'wmma' (expected wgmma or mma_sync)
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="gelu=relu" 2>&1 | FileCheck %s --check-prefix=GELU
+// GELU: error: mb-cuda-test-build-gemm: gelu = 'relu' (expected none, erf or tanh)
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="b-layout=mn" 2>&1 | FileCheck %s --check-prefix=LAYOUT
+// LAYOUT: error: mb-cuda-test-build-gemm: b-layout = 'mn' (expected nk or kn)
+
+// A module without gpu.binary has no PTX to write.
+// RUN: not mbc-opt %s --mb-cuda-write-ptx 2>&1 | FileCheck %s --check-prefix=NO-PTX
+// NO-PTX: error: mb-cuda-write-ptx: no gpu.binary with PTX in the module
+
+module {}

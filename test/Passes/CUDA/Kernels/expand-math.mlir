@@ -1,0 +1,19 @@
+// RUN: mbc-opt %s --pass-pipeline='builtin.module(gpu.module(mb-cuda-expand-math))' | FileCheck %s --implicit-check-not=math.erf --implicit-check-not=math.tanh --implicit-check-not=math.fma --implicit-check-not=math.absf
+
+// GELU's erf and tanh become polynomial arithmetic (no libdevice call after
+// convert-gpu-to-nvvm): FMAs as llvm.intr.fma, |x| as a sign-bit mask.
+// CHECK-LABEL: gpu.func @gelu
+// CHECK: llvm.intr.fma
+// CHECK: arith.andi {{.*}} : vector<4xi32>
+// CHECK: gpu.return
+gpu.module @kernels {
+  gpu.func @gelu(%x: vector<4xf32>, %out: memref<8xf32>) kernel {
+    %c0 = arith.constant 0 : index
+    %c4 = arith.constant 4 : index
+    %e = math.erf %x : vector<4xf32>
+    %t = math.tanh %x : vector<4xf32>
+    vector.store %e, %out[%c0] : memref<8xf32>, vector<4xf32>
+    vector.store %t, %out[%c4] : memref<8xf32>, vector<4xf32>
+    gpu.return
+  }
+}

@@ -1,0 +1,96 @@
+// ptxas accepts every GEMM configuration below without spills; the
+// expectations record registers per thread (ptxas -v of CUDA 13) and the
+// dynamic shared memory of each kernel (mbc.launch; ptxas reports only the
+// static part, the mbarriers). A change in these figures is a change in the
+// generated code: update them on purpose.
+// REQUIRES: ptxas
+
+// W1 is wgmma 128x128x64, 3 stages, bf16, B [N,K] (sm_90a).
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024" -o %t.w1.mlir
+// RUN: FileCheck %s --check-prefix=W1-LAUNCH < %t.w1.mlir
+// RUN: mbc-opt %t.w1.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w1.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.w1.ptx -o %t.w1.cubin 2>&1 | FileCheck %s --check-prefix=W1
+// W1-LAUNCH: grid = array<i64: 8, 8, 1>
+// W1-LAUNCH-SAME: shared_bytes = 99328 : i64
+// W1: Compiling entry function 'gemm' for 'sm_90a'
+// W1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// W1: Used 154 registers, used 1 barriers, 32 bytes smem
+
+// W2 is wgmma 128x128x64, 4 stages, bf16, bias + erf GELU + residual (sm_90a).
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 stages=4 bias=true gelu=erf residual=true" -o %t.w2.mlir
+// RUN: FileCheck %s --check-prefix=W2-LAUNCH < %t.w2.mlir
+// RUN: mbc-opt %t.w2.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w2.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.w2.ptx -o %t.w2.cubin 2>&1 | FileCheck %s --check-prefix=W2
+// W2-LAUNCH: grid = array<i64: 8, 8, 1>
+// W2-LAUNCH-SAME: shared_bytes = 132096 : i64
+// W2: Compiling entry function 'gemm' for 'sm_90a'
+// W2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// W2: Used 154 registers, used 1 barriers, 40 bytes smem
+
+// W3 is wgmma 64x128x64, 4 stages, f16, B [K,N] (sm_90a).
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 tile-m=64 stages=4 element-type=f16 b-layout=kn" -o %t.w3.mlir
+// RUN: FileCheck %s --check-prefix=W3-LAUNCH < %t.w3.mlir
+// RUN: mbc-opt %t.w3.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w3.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.w3.ptx -o %t.w3.cubin 2>&1 | FileCheck %s --check-prefix=W3
+// W3-LAUNCH: grid = array<i64: 8, 16, 1>
+// W3-LAUNCH-SAME: shared_bytes = 99328 : i64
+// W3: Compiling entry function 'gemm' for 'sm_90a'
+// W3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// W3: Used 90 registers, used 1 barriers, 40 bytes smem
+
+// W4 is wgmma 64x256x64, 3 stages, bf16 (sm_90a).
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 tile-m=64 tile-n=256 stages=3" -o %t.w4.mlir
+// RUN: FileCheck %s --check-prefix=W4-LAUNCH < %t.w4.mlir
+// RUN: mbc-opt %t.w4.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w4.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.w4.ptx -o %t.w4.cubin 2>&1 | FileCheck %s --check-prefix=W4
+// W4-LAUNCH: grid = array<i64: 4, 16, 1>
+// W4-LAUNCH-SAME: shared_bytes = 123904 : i64
+// W4: Compiling entry function 'gemm' for 'sm_90a'
+// W4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// W4: Used 154 registers, used 1 barriers, 32 bytes smem
+
+// S1 is mma_sync 128x128x32, 3 stages, bf16, B [N,K] (sm_80).
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 mma=mma_sync tile-k=32" -o %t.s1.mlir
+// RUN: FileCheck %s --check-prefix=S1-LAUNCH < %t.s1.mlir
+// RUN: mbc-opt %t.s1.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.s1.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.s1.ptx -o %t.s1.cubin 2>&1 | FileCheck %s --check-prefix=S1
+// S1-LAUNCH: grid = array<i64: 8, 8, 1>
+// S1-LAUNCH-SAME: shared_bytes = 61440 : i64
+// S1: Compiling entry function 'gemm' for 'sm_80'
+// S1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// S1: Used 212 registers, used 1 barriers, 1 bytes smem
+
+// S2 is mma_sync 64x64x32, 4 stages, bf16, bias + tanh GELU (sm_80).
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 mma=mma_sync tile-m=64 tile-n=64 tile-k=32 stages=4 bias=true gelu=tanh" -o %t.s2.mlir
+// RUN: FileCheck %s --check-prefix=S2-LAUNCH < %t.s2.mlir
+// RUN: mbc-opt %t.s2.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.s2.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.s2.ptx -o %t.s2.cubin 2>&1 | FileCheck %s --check-prefix=S2
+// S2-LAUNCH: grid = array<i64: 16, 16, 1>
+// S2-LAUNCH-SAME: shared_bytes = 40960 : i64
+// S2: Compiling entry function 'gemm' for 'sm_80'
+// S2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// S2: Used 80 registers, used 1 barriers, 1 bytes smem
+
+// S3 is mma_sync 128x64x32, 3 stages, f16, B [K,N], residual (sm_80).
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 mma=mma_sync tile-m=128 tile-n=64 tile-k=32 element-type=f16 b-layout=kn residual=true" -o %t.s3.mlir
+// RUN: FileCheck %s --check-prefix=S3-LAUNCH < %t.s3.mlir
+// RUN: mbc-opt %t.s3.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.s3.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.s3.ptx -o %t.s3.cubin 2>&1 | FileCheck %s --check-prefix=S3
+// S3-LAUNCH: grid = array<i64: 16, 8, 1>
+// S3-LAUNCH-SAME: shared_bytes = 44544 : i64
+// S3: Compiling entry function 'gemm' for 'sm_80'
+// S3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// S3: Used 136 registers, used 1 barriers, 1 bytes smem
+
+// S4 is mma_sync 128x128x64, 3 stages, bf16 (sm_80).
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 mma=mma_sync tile-m=128 tile-n=128 tile-k=64 stages=3" -o %t.s4.mlir
+// RUN: FileCheck %s --check-prefix=S4-LAUNCH < %t.s4.mlir
+// RUN: mbc-opt %t.s4.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.s4.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.s4.ptx -o %t.s4.cubin 2>&1 | FileCheck %s --check-prefix=S4
+// S4-LAUNCH: grid = array<i64: 8, 8, 1>
+// S4-LAUNCH-SAME: shared_bytes = 110592 : i64
+// S4: Compiling entry function 'gemm' for 'sm_80'
+// S4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// S4: Used 240 registers, used 1 barriers, 1 bytes smem
+
+module {}
