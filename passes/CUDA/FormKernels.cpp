@@ -39,8 +39,7 @@ bool isClonableIntoLaunch(Operation *op) {
     return false;
   if (isa<memref::LoadOp, memref::GetGlobalOp, ViewLikeOpInterface,
           memref::ExpandShapeOp, memref::CollapseShapeOp,
-          memref::ReinterpretCastOp, memref::CastOp, affine::AffineApplyOp>(
-          op))
+          memref::ReinterpretCastOp, memref::CastOp, affine::AffineApplyOp>(op))
     return op->getNumRegions() == 0;
   return op->getNumRegions() == 0 && isMemoryEffectFree(op);
 }
@@ -152,8 +151,9 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
     // Host copies of what the launches recompute are dead now.
     Block &body = function.getFunctionBody().front();
     for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
-      if (op.use_empty() && (isClonableIntoLaunch(&op) ||
-                             isa<memref::AllocOp>(op) || isOpTriviallyDead(&op)))
+      if (op.use_empty() &&
+          (isClonableIntoLaunch(&op) || isa<memref::AllocOp>(op) ||
+           isOpTriviallyDead(&op)))
         rewriter.eraseOp(&op);
   }
 
@@ -264,8 +264,7 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
       bufferBytes.push_back(*bytes);
       sharedBytes += llvm::alignTo(*bytes, kSharedAlignment);
     }
-    bool inSharedMemory =
-        !buffers->empty() && sharedBytes <= sharedMemoryBytes;
+    bool inSharedMemory = !buffers->empty() && sharedBytes <= sharedMemoryBytes;
     if (!inSharedMemory &&
         failed(hoistWorkgroupBuffers(rewriter, forall, counts, *lower, *step)))
       return failure();
@@ -325,9 +324,9 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
                            int64_t sharedBytes) {
     auto workgroupSpace = gpu::AddressSpaceAttr::get(
         rewriter.getContext(), gpu::AddressSpace::Workgroup);
-    auto sharedType = MemRefType::get({sharedBytes}, rewriter.getI8Type(),
-                                      MemRefLayoutAttrInterface(),
-                                      workgroupSpace);
+    auto sharedType =
+        MemRefType::get({sharedBytes}, rewriter.getI8Type(),
+                        MemRefLayoutAttrInterface(), workgroupSpace);
     Value shared = launch.addWorkgroupAttribution(sharedType, launch.getLoc());
     int64_t offset = 0;
     for (auto [alloc, bytes] :
@@ -341,8 +340,7 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
           MemRefType::get(type.getShape(), type.getElementType(),
                           MemRefLayoutAttrInterface(), workgroupSpace),
           shared, shift, alloc.getDynamicSizes());
-      rewriter.replaceOpWithNewOp<memref::MemorySpaceCastOp>(alloc, type,
-                                                             view);
+      rewriter.replaceOpWithNewOp<memref::MemorySpaceCastOp>(alloc, type, view);
       offset += llvm::alignTo(bytes, kSharedAlignment);
     }
   }
@@ -398,8 +396,8 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
       Value offset = arith::MulIOp::create(
           rewriter, alloc.getLoc(), linear,
           arith::ConstantIndexOp::create(rewriter, alloc.getLoc(), slice));
-      rewriter.replaceOpWithNewOp<memref::ViewOp>(alloc, alloc.getType(), buffer, offset,
-                                                  alloc.getDynamicSizes());
+      rewriter.replaceOpWithNewOp<memref::ViewOp>(
+          alloc, alloc.getType(), buffer, offset, alloc.getDynamicSizes());
     }
     return success();
   }

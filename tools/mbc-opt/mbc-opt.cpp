@@ -18,7 +18,8 @@ int main(int argc, char **argv) {
   // mbc-cuda-pipeline serializes gpu modules: LLVM IR translation and the
   // NVVM target.
   mlir::registerAllToLLVMIRTranslations(registry);
-  mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);  mlir::registerAllPasses();
+  mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  mlir::registerAllPasses();
   registry.insert<mbc::mb::MBDialect>();
   mbc::registerPasses();
   return mlir::asMainReturnCode(

@@ -139,7 +139,8 @@ llvm::Expected<Targets> parseTargets() {
     if (!mbc::isSupportedCudaArch(arch))
       return llvm::createStringError(
           "--cuda-arch=" + cudaArchList + ": unknown CUDA architecture '" +
-          arch + "' (expected sm_<NN> or sm_<NN>a with NN >= 80, e.g. "
+          arch +
+          "' (expected sm_<NN> or sm_<NN>a with NN >= 80, e.g. "
           "sm_90a,sm_80)");
     if (llvm::is_contained(targets.cudaArchs, arch))
       return llvm::createStringError("--cuda-arch=" + cudaArchList + ": '" +
