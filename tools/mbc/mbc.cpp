@@ -243,6 +243,7 @@ int main(int argc, char **argv) {
 
   // --- CUDA: its own copy of the module when the CPU code is made too.
   std::optional<mbc::CudaCode> cudaCode;
+  ArrayAttr cudaEntryPoints;
   if (targets->cuda) {
     OwningOpRef<ModuleOp> cudaModule =
         targets->cpu ? OwningOpRef<ModuleOp>((*module)->clone())
@@ -297,6 +298,7 @@ int main(int argc, char **argv) {
              "driver)\n";
     }
     cudaCode = std::move(*code);
+    cudaEntryPoints = entryPoints;
     if (!targets->cpu)
       *module = std::move(cudaModule);
   }
@@ -353,6 +355,19 @@ int main(int argc, char **argv) {
   artifact.weightsReference = absoluteWeights.str().str();
   artifact.entryPoints =
       (**module)->getAttrOfType<ArrayAttr>("mb.entry_points");
+  // The CUDA plans index the args of the CUDA module's entry points; META
+  // lists the CPU module's. Both come from the same import, so they agree.
+  if (cudaEntryPoints && targets->cpu) {
+    auto argsOf = [](ArrayAttr entries) {
+      SmallVector<Attribute> args;
+      for (auto entry : entries.getAsRange<DictionaryAttr>())
+        args.push_back(entry.get("args"));
+      return args;
+    };
+    if (argsOf(cudaEntryPoints) != argsOf(artifact.entryPoints))
+      return fail("internal error: the CPU and CUDA entry points take "
+                  "different arguments");
+  }
   artifact.hasCpu = targets->cpu;
   artifact.cpuTarget = hostTarget;
   artifact.cpuCode = std::move(sharedObject);
