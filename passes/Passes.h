@@ -73,9 +73,9 @@ struct CudaPipelineOptions
       *this, "min-iterations",
       llvm::cl::desc("fewest loop iterations worth a workgroup"),
       llvm::cl::init(2048)};
-  Option<int64_t> blockSize{
-      *this, "block-size", llvm::cl::desc("most threads per block"),
-      llvm::cl::init(256)};
+  Option<int64_t> blockSize{*this, "block-size",
+                            llvm::cl::desc("most threads per block"),
+                            llvm::cl::init(256)};
 
   /// `archs`, or sm_90a when none is given.
   std::vector<std::string> archList() const;

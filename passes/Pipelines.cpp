@@ -11,9 +11,9 @@
 // ops, which lib/Target/CudaPlan.cpp turns into the runtime's plan.
 //
 //===----------------------------------------------------------------------===//
-#include "passes/Passes.h"
 #include "passes/CPU/Passes.h"
 #include "passes/CUDA/Passes.h"
+#include "passes/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"

@@ -1,7 +1,7 @@
 //===- Registration.cpp - registers mbc's passes and pipelines ------------===//
-#include "passes/Passes.h"
 #include "passes/CPU/Passes.h"
 #include "passes/CUDA/Passes.h"
+#include "passes/Passes.h"
 
 namespace mbc {
 namespace {

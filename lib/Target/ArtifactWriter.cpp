@@ -160,11 +160,11 @@ llvm::Error writeArtifact(llvm::StringRef path, const ArtifactInputs &inputs) {
   };
   llvm::json::Array targets;
   if (inputs.hasCpu)
-    targets.push_back(llvm::json::Object{
-        {"kind", "cpu"},
-        {"triple", inputs.cpuTarget.triple},
-        {"cpu", inputs.cpuTarget.cpu},
-        {"features", inputs.cpuTarget.features}});
+    targets.push_back(
+        llvm::json::Object{{"kind", "cpu"},
+                           {"triple", inputs.cpuTarget.triple},
+                           {"cpu", inputs.cpuTarget.cpu},
+                           {"features", inputs.cpuTarget.features}});
   // CUDA images (docs/cuda.md): each 64-byte aligned in CUDA_CODE.
   Section cudaCode;
   cudaCode.kind = MBX_SECTION_CUDA_CODE;

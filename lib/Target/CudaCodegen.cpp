@@ -69,8 +69,8 @@ llvm::Expected<std::optional<std::string>> findPtxas() {
     if (!*explicitPath)
       return std::nullopt;
     if (!llvm::sys::fs::can_execute(explicitPath))
-      return llvm::createStringError(llvm::Twine("MBC_PTXAS=") +
-                                     explicitPath + ": not an executable");
+      return llvm::createStringError(llvm::Twine("MBC_PTXAS=") + explicitPath +
+                                     ": not an executable");
     return std::optional<std::string>(explicitPath);
   }
   if (llvm::ErrorOr<std::string> onPath = llvm::sys::findProgramByName("ptxas"))
@@ -103,12 +103,12 @@ llvm::Error assembleCubins(CudaCode &code, llvm::StringRef ptxas) {
     std::string archFlag = "-arch=" + image.arch;
     llvm::SmallVector<llvm::StringRef> args = {
         ptxas, archFlag, "-v", "-O3", ptx.path, "-o", cubin.path};
-    std::optional<llvm::StringRef> redirects[] = {
-        std::nullopt, llvm::StringRef(report.path),
-        llvm::StringRef(report.path)};
+    std::optional<llvm::StringRef> redirects[] = {std::nullopt,
+                                                  llvm::StringRef(report.path),
+                                                  llvm::StringRef(report.path)};
     std::string message;
-    int status = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt,
-                                           redirects, 0, 0, &message);
+    int status = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects,
+                                           0, 0, &message);
     auto reportText = llvm::MemoryBuffer::getFile(report.path);
     llvm::StringRef reportBytes =
         reportText ? (*reportText)->getBuffer() : llvm::StringRef();
@@ -141,8 +141,7 @@ translateKernelsToLLVMIR(ModuleOp module, llvm::LLVMContext &context) {
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(kernels.front(), context, "mbc_kernels");
   if (!llvmModule)
-    return llvm::createStringError(
-        "translating the kernels to NVVM IR failed");
+    return llvm::createStringError("translating the kernels to NVVM IR failed");
   llvmModule->setTargetTriple(llvm::Triple("nvptx64-nvidia-cuda"));
   return std::move(llvmModule);
 }
@@ -163,8 +162,8 @@ llvm::json::Object cudaMetadata(const CudaCode &code,
     llvm::json::Object entry{
         {"name", kernel.name},
         {"params", std::move(params)},
-        {"block", llvm::json::Array{kernel.block[0], kernel.block[1],
-                                    kernel.block[2]}},
+        {"block",
+         llvm::json::Array{kernel.block[0], kernel.block[1], kernel.block[2]}},
         {"shared_bytes", kernel.sharedBytes}};
     if (kernel.registers)
       entry["registers"] = *kernel.registers;

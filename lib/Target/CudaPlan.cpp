@@ -155,12 +155,12 @@ struct PlanBuilder {
     llvm::json::Array steps;
     for (gpu::LaunchFuncOp launch : launches) {
       std::string kernelName = launch.getKernelName().str();
-      auto grid = constantDims(launch, launch.getGridSizeOperandValues(),
-                               "grid");
+      auto grid =
+          constantDims(launch, launch.getGridSizeOperandValues(), "grid");
       if (!grid)
         return grid.takeError();
-      auto block = constantDims(launch, launch.getBlockSizeOperandValues(),
-                                "block");
+      auto block =
+          constantDims(launch, launch.getBlockSizeOperandValues(), "block");
       if (!block)
         return block.takeError();
       if (launch.getDynamicSharedMemorySize())
@@ -189,7 +189,8 @@ struct PlanBuilder {
         }
         auto it = slotOf.find(operand);
         if (it != slotOf.end()) {
-          args.push_back(llvm::json::Object{{"temp", slots[it->second].offset}});
+          args.push_back(
+              llvm::json::Object{{"temp", slots[it->second].offset}});
           continue;
         }
         std::optional<int64_t> constant = getConstantIntValue(operand);
@@ -201,9 +202,9 @@ struct PlanBuilder {
         return planError(producer ? producer : launch.getOperation(),
                          "kernel '" + kernelName +
                              "': a parameter is computed on the host ('" +
-                             (producer ? producer->getName().getStringRef()
-                                             .str()
-                                       : std::string("?")) +
+                             (producer
+                                  ? producer->getName().getStringRef().str()
+                                  : std::string("?")) +
                              "'), which a plan cannot express");
       }
       if (!knownKernels.insert(kernelName).second)
@@ -242,7 +243,8 @@ llvm::Expected<CudaCode> extractCudaCode(ModuleOp module,
       size_t external = ptx.find(".extern .func");
       if (external != llvm::StringRef::npos)
         return llvm::createStringError(
-            "the " + target.getChip() + " kernels call a function that is "
+            "the " + target.getChip() +
+            " kernels call a function that is "
             "not defined in them: " +
             ptx.substr(external).split('\n').first.str());
       code.archs.push_back(target.getChip().str());

@@ -44,14 +44,13 @@ struct CudaAttachTargetsPass
       }
       // PTX ISA 8.0: the oldest that has sm_90a; LLVM aborts on sm_90a
       // with the default (older) ISA.
-      targets.push_back(NVVM::NVVMTargetAttr::get(
-          &getContext(), /*optLevel=*/3, "nvptx64-nvidia-cuda", arch,
-          "+ptx80"));
+      targets.push_back(NVVM::NVVMTargetAttr::get(&getContext(), /*optLevel=*/3,
+                                                  "nvptx64-nvidia-cuda", arch,
+                                                  "+ptx80"));
     }
     ArrayAttr targetList = ArrayAttr::get(&getContext(), targets);
-    module.walk([&](gpu::GPUModuleOp kernels) {
-      kernels.setTargetsAttr(targetList);
-    });
+    module.walk(
+        [&](gpu::GPUModuleOp kernels) { kernels.setTargetsAttr(targetList); });
   }
 };
 

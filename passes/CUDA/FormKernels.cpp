@@ -29,6 +29,7 @@ namespace {
 constexpr StringLiteral kThreadMappingAttrName = "mb.thread_mapping";
 constexpr int64_t kWarpSize = 32;
 constexpr int64_t kWorkgroupSliceAlignment = 256;
+constexpr int64_t kSharedAlignment = 16;
 
 /// Ops a launch may recompute from the values they read: views, index and
 /// scalar arithmetic, constants, scalar loads (a decode position).
@@ -38,8 +39,7 @@ bool isClonableIntoLaunch(Operation *op) {
     return false;
   if (isa<memref::LoadOp, memref::GetGlobalOp, ViewLikeOpInterface,
           memref::ExpandShapeOp, memref::CollapseShapeOp,
-          memref::ReinterpretCastOp, memref::CastOp, affine::AffineApplyOp>(
-          op))
+          memref::ReinterpretCastOp, memref::CastOp, affine::AffineApplyOp>(op))
     return op->getNumRegions() == 0;
   return op->getNumRegions() == 0 && isMemoryEffectFree(op);
 }
@@ -58,6 +58,57 @@ int64_t parallelIterations(linalg::LinalgOp op) {
     iterations *= extent;
   }
   return iterations;
+}
+
+/// Bytes a workgroup buffer needs: a partial tile (dynamic size) gets the
+/// bytes of a full one (the constant upper bound of its size).
+FailureOr<int64_t> workgroupBufferBytes(memref::AllocOp alloc) {
+  MemRefType type = alloc.getType();
+  if (!type.getLayout().isIdentity() || type.getMemorySpace() ||
+      !type.getElementType().isIntOrFloat())
+    return alloc.emitOpError("mb-cuda-form-kernels: a workgroup buffer "
+                             "needs an identity layout and scalar "
+                             "elements, got ")
+           << type;
+  int64_t elements = 1;
+  unsigned dynamicIndex = 0;
+  for (int64_t extent : type.getShape()) {
+    if (!ShapedType::isDynamic(extent)) {
+      elements *= extent;
+      continue;
+    }
+    FailureOr<int64_t> bound = ValueBoundsConstraintSet::computeConstantBound(
+        presburger::BoundType::UB,
+        ValueBoundsConstraintSet::Variable(
+            alloc.getDynamicSizes()[dynamicIndex++]),
+        /*stopCondition=*/nullptr, /*closedUB=*/true);
+    if (failed(bound) || *bound < 0)
+      return alloc.emitOpError("mb-cuda-form-kernels: no constant upper "
+                               "bound for a dynamic size of ")
+             << type;
+    elements *= *bound;
+  }
+  return std::max<int64_t>(
+      1, elements * llvm::divideCeil(type.getElementTypeBitWidth(), 8));
+}
+
+/// The buffers a workgroup body allocates; failure (reported) when the body
+/// deallocates.
+FailureOr<SmallVector<memref::AllocOp>> workgroupBuffers(scf::ForallOp forall) {
+  SmallVector<memref::AllocOp> allocs;
+  WalkResult walk = forall.getBody()->walk([&](Operation *op) {
+    if (isa<memref::DeallocOp>(op)) {
+      op->emitOpError("mb-cuda-form-kernels: deallocation inside a "
+                      "workgroup is not supported");
+      return WalkResult::interrupt();
+    }
+    if (auto alloc = dyn_cast<memref::AllocOp>(op))
+      allocs.push_back(alloc);
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  return allocs;
 }
 
 struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
@@ -100,8 +151,9 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
     // Host copies of what the launches recompute are dead now.
     Block &body = function.getFunctionBody().front();
     for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
-      if (op.use_empty() && (isClonableIntoLaunch(&op) ||
-                             isa<memref::AllocOp>(op) || isOpTriviallyDead(&op)))
+      if (op.use_empty() &&
+          (isClonableIntoLaunch(&op) || isa<memref::AllocOp>(op) ||
+           isOpTriviallyDead(&op)))
         rewriter.eraseOp(&op);
   }
 
@@ -198,7 +250,23 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
       rewriter.eraseOp(forall);
       return success();
     }
-    if (failed(hoistWorkgroupBuffers(rewriter, forall, counts, *lower, *step)))
+    // Workgroup buffers in shared memory when they fit, else slices of a
+    // global arena buffer.
+    FailureOr<SmallVector<memref::AllocOp>> buffers = workgroupBuffers(forall);
+    if (failed(buffers))
+      return failure();
+    int64_t sharedBytes = 0;
+    SmallVector<int64_t> bufferBytes;
+    for (memref::AllocOp alloc : *buffers) {
+      FailureOr<int64_t> bytes = workgroupBufferBytes(alloc);
+      if (failed(bytes))
+        return failure();
+      bufferBytes.push_back(*bytes);
+      sharedBytes += llvm::alignTo(*bytes, kSharedAlignment);
+    }
+    bool inSharedMemory = !buffers->empty() && sharedBytes <= sharedMemoryBytes;
+    if (!inSharedMemory &&
+        failed(hoistWorkgroupBuffers(rewriter, forall, counts, *lower, *step)))
       return failure();
 
     int64_t widest = 1;
@@ -238,11 +306,43 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
           arith::ConstantIndexOp::create(rewriter, loc, (*lower)[d]));
       inner *= counts[d];
     }
+    if (inSharedMemory)
+      placeInSharedMemory(rewriter, launch, clone, bufferBytes, sharedBytes);
     Block *body = clone.getBody();
     rewriter.eraseOp(body->getTerminator());
     rewriter.inlineBlockBefore(body, clone, inductionValues);
     rewriter.eraseOp(clone);
     return success();
+  }
+
+  /// The buffers `forall` allocates (of `bufferBytes` each, in walk order)
+  /// become 16-byte aligned pieces of one workgroup (shared memory)
+  /// attribution of `launch`, cast to the generic address space so their
+  /// users keep their types.
+  void placeInSharedMemory(RewriterBase &rewriter, gpu::LaunchOp launch,
+                           scf::ForallOp forall, ArrayRef<int64_t> bufferBytes,
+                           int64_t sharedBytes) {
+    auto workgroupSpace = gpu::AddressSpaceAttr::get(
+        rewriter.getContext(), gpu::AddressSpace::Workgroup);
+    auto sharedType =
+        MemRefType::get({sharedBytes}, rewriter.getI8Type(),
+                        MemRefLayoutAttrInterface(), workgroupSpace);
+    Value shared = launch.addWorkgroupAttribution(sharedType, launch.getLoc());
+    int64_t offset = 0;
+    for (auto [alloc, bytes] :
+         llvm::zip_equal(*workgroupBuffers(forall), bufferBytes)) {
+      MemRefType type = alloc.getType();
+      rewriter.setInsertionPoint(alloc);
+      Location loc = alloc.getLoc();
+      Value shift = arith::ConstantIndexOp::create(rewriter, loc, offset);
+      auto view = memref::ViewOp::create(
+          rewriter, loc,
+          MemRefType::get(type.getShape(), type.getElementType(),
+                          MemRefLayoutAttrInterface(), workgroupSpace),
+          shared, shift, alloc.getDynamicSizes());
+      rewriter.replaceOpWithNewOp<memref::MemorySpaceCastOp>(alloc, type, view);
+      offset += llvm::alignTo(bytes, kSharedAlignment);
+    }
   }
 
   /// Buffers allocated inside a workgroup become slices of one byte buffer
@@ -252,20 +352,10 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
                                       ArrayRef<int64_t> counts,
                                       ArrayRef<int64_t> lower,
                                       ArrayRef<int64_t> step) {
-    SmallVector<memref::AllocOp> allocs;
-    WalkResult walk = forall.getBody()->walk([&](Operation *op) {
-      if (isa<memref::DeallocOp>(op)) {
-        op->emitOpError("mb-cuda-form-kernels: deallocation inside a "
-                        "workgroup is not supported");
-        return WalkResult::interrupt();
-      }
-      if (auto alloc = dyn_cast<memref::AllocOp>(op))
-        allocs.push_back(alloc);
-      return WalkResult::advance();
-    });
-    if (walk.wasInterrupted())
+    FailureOr<SmallVector<memref::AllocOp>> allocs = workgroupBuffers(forall);
+    if (failed(allocs))
       return failure();
-    if (allocs.empty())
+    if (allocs->empty())
       return success();
 
     int64_t workgroups = 1;
@@ -291,40 +381,11 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
           index);
     }
 
-    for (memref::AllocOp alloc : allocs) {
-      MemRefType type = alloc.getType();
-      if (!type.getLayout().isIdentity() || type.getMemorySpace() ||
-          !type.getElementType().isIntOrFloat())
-        return alloc.emitOpError("mb-cuda-form-kernels: a workgroup buffer "
-                                 "needs an identity layout and scalar "
-                                 "elements, got ")
-               << type;
-      // A partial tile (dynamic size) gets the bytes of a full one.
-      int64_t elements = 1;
-      unsigned dynamicIndex = 0;
-      for (int64_t extent : type.getShape()) {
-        if (!ShapedType::isDynamic(extent)) {
-          elements *= extent;
-          continue;
-        }
-        FailureOr<int64_t> bound =
-            ValueBoundsConstraintSet::computeConstantBound(
-                presburger::BoundType::UB,
-                ValueBoundsConstraintSet::Variable(
-                    alloc.getDynamicSizes()[dynamicIndex++]),
-                /*stopCondition=*/nullptr, /*closedUB=*/true);
-        if (failed(bound) || *bound < 0)
-          return alloc.emitOpError("mb-cuda-form-kernels: no constant upper "
-                                   "bound for a dynamic size of ")
-                 << type;
-        elements *= *bound;
-      }
-      int64_t bytes =
-          elements * llvm::divideCeil(type.getElementTypeBitWidth(), 8);
-      int64_t slice =
-          llvm::divideCeil(std::max<int64_t>(bytes, 1),
-                           kWorkgroupSliceAlignment) *
-          kWorkgroupSliceAlignment;
+    for (memref::AllocOp alloc : *allocs) {
+      FailureOr<int64_t> bytes = workgroupBufferBytes(alloc);
+      if (failed(bytes))
+        return failure();
+      int64_t slice = llvm::alignTo(*bytes, kWorkgroupSliceAlignment);
       rewriter.setInsertionPoint(forall);
       auto bytesType =
           MemRefType::get({slice * workgroups}, rewriter.getI8Type());
@@ -335,8 +396,8 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
       Value offset = arith::MulIOp::create(
           rewriter, alloc.getLoc(), linear,
           arith::ConstantIndexOp::create(rewriter, alloc.getLoc(), slice));
-      rewriter.replaceOpWithNewOp<memref::ViewOp>(alloc, type, buffer, offset,
-                                                  alloc.getDynamicSizes());
+      rewriter.replaceOpWithNewOp<memref::ViewOp>(
+          alloc, alloc.getType(), buffer, offset, alloc.getDynamicSizes());
     }
     return success();
   }

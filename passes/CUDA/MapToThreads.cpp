@@ -111,13 +111,12 @@ void keepAccumulatorsInRegisters(RewriterBase &rewriter, scf::ForOp loop) {
     rewriter.setInsertionPoint(loop);
     Value initial = memref::LoadOp::create(rewriter, loc, memref, indices);
     Value stored = accumulatorStore.getValueToStore();
-    FailureOr<LoopLikeOpInterface> replaced =
-        loop.replaceWithAdditionalYields(
-            rewriter, ValueRange{initial},
-            /*replaceInitOperandUsesInLoop=*/false,
-            [&](OpBuilder &, Location, ArrayRef<BlockArgument>) {
-              return SmallVector<Value>{stored};
-            });
+    FailureOr<LoopLikeOpInterface> replaced = loop.replaceWithAdditionalYields(
+        rewriter, ValueRange{initial},
+        /*replaceInitOperandUsesInLoop=*/false,
+        [&](OpBuilder &, Location, ArrayRef<BlockArgument>) {
+          return SmallVector<Value>{stored};
+        });
     if (failed(replaced))
       return;
     auto newLoop = cast<scf::ForOp>(replaced->getOperation());
@@ -159,11 +158,11 @@ void useNativeIntrinsics(RewriterBase &rewriter, Region &region) {
     Location loc = op->getLoc();
     Type f32 = rewriter.getF32Type();
     if (auto rsqrt = dyn_cast<math::RsqrtOp>(op)) {
-      Value root = LLVM::CallIntrinsicOp::create(
-                       rewriter, loc, f32,
-                       rewriter.getStringAttr("llvm.sqrt.f32"),
-                       ValueRange{rsqrt.getOperand()})
-                       .getResult(0);
+      Value root =
+          LLVM::CallIntrinsicOp::create(rewriter, loc, f32,
+                                        rewriter.getStringAttr("llvm.sqrt.f32"),
+                                        ValueRange{rsqrt.getOperand()})
+              .getResult(0);
       Value one = arith::ConstantOp::create(rewriter, loc,
                                             rewriter.getF32FloatAttr(1.0f));
       rewriter.replaceOpWithNewOp<arith::DivFOp>(op, one, root);
@@ -176,13 +175,11 @@ void useNativeIntrinsics(RewriterBase &rewriter, Region &region) {
   }
 }
 
-struct CudaMapToThreadsPass
-    : impl::CudaMapToThreadsBase<CudaMapToThreadsPass> {
+struct CudaMapToThreadsPass : impl::CudaMapToThreadsBase<CudaMapToThreadsPass> {
   void runOnOperation() override {
     SmallVector<gpu::LaunchOp> launches;
-    getOperation().walk([&](gpu::LaunchOp launch) {
-      launches.push_back(launch);
-    });
+    getOperation().walk(
+        [&](gpu::LaunchOp launch) { launches.push_back(launch); });
     IRRewriter rewriter(&getContext());
     for (gpu::LaunchOp launch : launches)
       if (failed(mapLaunch(rewriter, launch)))
@@ -208,9 +205,8 @@ struct CudaMapToThreadsPass
           rewriter, loc, launch.getBlockIds().x, launch.getBlockSize().x);
       space.first = arith::AddIOp::create(rewriter, loc, blockStart,
                                           launch.getThreadIds().x);
-      space.stride = arith::MulIOp::create(rewriter, loc,
-                                           launch.getGridSize().x,
-                                           launch.getBlockSize().x);
+      space.stride = arith::MulIOp::create(
+          rewriter, loc, launch.getGridSize().x, launch.getBlockSize().x);
     }
 
     SmallVector<linalg::LinalgOp> ops;

@@ -37,8 +37,8 @@ struct CudaOutlineKernelsPass
     auto kernels = module.lookupSymbol<gpu::GPUModuleOp>(kKernelModuleName);
     if (!kernels) {
       builder.setInsertionPointToEnd(module.getBody());
-      kernels = gpu::GPUModuleOp::create(builder, module.getLoc(),
-                                         kKernelModuleName);
+      kernels =
+          gpu::GPUModuleOp::create(builder, module.getLoc(), kKernelModuleName);
     }
     SymbolTable kernelSymbols(kernels);
     SymbolTable moduleSymbols(module);
@@ -79,11 +79,10 @@ struct CudaOutlineKernelsPass
           return signalPassFailure();
 
         OpBuilder host(launch);
-        auto launchFunc = gpu::LaunchFuncOp::create(
+        gpu::LaunchFuncOp::create(
             host, launch.getLoc(), kernel, launch.getGridSizeOperandValues(),
             launch.getBlockSizeOperandValues(),
             launch.getDynamicSharedMemorySize(), operands);
-        (void)launchFunc;
         launch.erase();
       }
     }

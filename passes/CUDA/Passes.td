@@ -22,9 +22,12 @@ def CudaFormKernels : Pass<"mb-cuda-form-kernels", "mlir::func::FuncOp"> {
       results) becomes a launch with one block per workgroup (the grid is
       linearized, the forall's last dimension fastest); its body runs with
       the induction variables computed from the block id. Buffers the body
-      allocates (tiles of fused producers) are hoisted: one byte buffer
-      with a 256-byte aligned slice per workgroup, which the body reads
-      through `memref.view`, so the plan can place it in the arena;
+      allocates (tiles of fused producers; a partial tile gets a full
+      tile's bytes) live in shared memory when together they fit in
+      `shared-memory-bytes` (a workgroup attribution, viewed through
+      `memref.view` and cast back to the generic address space), else they
+      are hoisted: one byte buffer with a 256-byte aligned slice per
+      workgroup, so the plan can place it in the arena;
     - any other linalg op becomes a launch of its own, its parallel
       iterations spread over the whole grid.
 
@@ -41,6 +44,10 @@ def CudaFormKernels : Pass<"mb-cuda-form-kernels", "mlir::func::FuncOp"> {
   let options = [
     Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
            "most threads per block (a multiple of 32)">,
+    Option<"sharedMemoryBytes", "shared-memory-bytes", "int64_t",
+           /*default=*/"49152",
+           "most static shared memory per block for workgroup buffers (0: "
+           "always global memory)">,
     Option<"maxGridSize", "max-grid-size", "int64_t", /*default=*/"65535",
            "most blocks of a grid-mapped launch (threads loop over the "
            "rest)">,

@@ -139,7 +139,8 @@ llvm::Expected<Targets> parseTargets() {
     if (!mbc::isSupportedCudaArch(arch))
       return llvm::createStringError(
           "--cuda-arch=" + cudaArchList + ": unknown CUDA architecture '" +
-          arch + "' (expected sm_<NN> or sm_<NN>a with NN >= 80, e.g. "
+          arch +
+          "' (expected sm_<NN> or sm_<NN>a with NN >= 80, e.g. "
           "sm_90a,sm_80)");
     if (llvm::is_contained(targets.cudaArchs, arch))
       return llvm::createStringError("--cuda-arch=" + cudaArchList + ": '" +
@@ -242,6 +243,7 @@ int main(int argc, char **argv) {
 
   // --- CUDA: its own copy of the module when the CPU code is made too.
   std::optional<mbc::CudaCode> cudaCode;
+  ArrayAttr cudaEntryPoints;
   if (targets->cuda) {
     OwningOpRef<ModuleOp> cudaModule =
         targets->cpu ? OwningOpRef<ModuleOp>((*module)->clone())
@@ -296,6 +298,7 @@ int main(int argc, char **argv) {
              "driver)\n";
     }
     cudaCode = std::move(*code);
+    cudaEntryPoints = entryPoints;
     if (!targets->cpu)
       *module = std::move(cudaModule);
   }
@@ -355,6 +358,19 @@ int main(int argc, char **argv) {
   artifact.weightsReference = absoluteWeights.str().str();
   artifact.entryPoints =
       (**module)->getAttrOfType<ArrayAttr>("mb.entry_points");
+  // The CUDA plans index the args of the CUDA module's entry points; META
+  // lists the CPU module's. Both come from the same import, so they agree.
+  if (cudaEntryPoints && targets->cpu) {
+    auto argsOf = [](ArrayAttr entries) {
+      SmallVector<Attribute> args;
+      for (auto entry : entries.getAsRange<DictionaryAttr>())
+        args.push_back(entry.get("args"));
+      return args;
+    };
+    if (argsOf(cudaEntryPoints) != argsOf(artifact.entryPoints))
+      return fail("internal error: the CPU and CUDA entry points take "
+                  "different arguments");
+  }
   artifact.hasCpu = targets->cpu;
   artifact.cpuTarget = hostTarget;
   artifact.cpuCode = std::move(sharedObject);

@@ -1,4 +1,5 @@
 // RUN: mbc-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(mb-cuda-form-kernels))' | FileCheck %s
+// RUN: mbc-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(mb-cuda-form-kernels{shared-memory-bytes=0}))' | FileCheck %s --check-prefix=GLOBAL
 
 // A linalg op outside any workgroup forall is a grid-mapped launch of its
 // own; the view it writes through is cloned into the launch.
@@ -30,21 +31,32 @@ func.func @lone_op(%in: memref<1000xf32>, %out: memref<2x1000xf32>) {
 // -----
 
 // A workgroup forall is one block per workgroup (4 x 2 = 8, linearized,
-// the last dimension fastest); a buffer its body allocates becomes a
-// 256-byte aligned slice per workgroup of one hoisted byte buffer; the
-// block has as many threads as the widest op needs (64, from 128).
+// the last dimension fastest); the block has as many threads as the widest
+// op needs (64, from 128). A buffer its body allocates lives in shared
+// memory (a workgroup attribution viewed and cast back to the generic
+// address space) ...
 // CHECK-LABEL: func.func @workgroups
 // CHECK-DAG: %[[GRID:.*]] = arith.constant 8 : index
 // CHECK-DAG: %[[THREADS:.*]] = arith.constant 64 : index
-// CHECK-DAG: %[[BYTES:.*]] = memref.alloc() {alignment = 256 : i64} : memref<2048xi8>
-// CHECK: gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GRID]], {{.*}} threads({{.*}}) in (%{{.*}} = %[[THREADS]],
+// CHECK-NOT: memref.alloc
+// CHECK: gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GRID]], {{.*}} threads({{.*}}) in (%{{.*}} = %[[THREADS]], {{.*}} workgroup(%[[SHARED:.*]] : memref<256xi8, #gpu.address_space<workgroup>>)
 // CHECK-DAG: arith.divui %[[BX]], %c2
 // CHECK-DAG: arith.remui %[[BX]], %c2
-// CHECK: memref.view %[[BYTES]][%{{.*}}][] : memref<2048xi8> to memref<8x8xf32>
-// CHECK: linalg.fill
+// CHECK: %[[VIEW:.*]] = memref.view %[[SHARED]][%{{.*}}][] : memref<256xi8, #gpu.address_space<workgroup>> to memref<8x8xf32, #gpu.address_space<workgroup>>
+// CHECK: %[[TILE:.*]] = memref.memory_space_cast %[[VIEW]] : memref<8x8xf32, #gpu.address_space<workgroup>> to memref<8x8xf32>
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[TILE]] : memref<8x8xf32>)
 // CHECK: linalg.generic
 // CHECK: } {mb.thread_mapping = "block"}
 // CHECK-NOT: scf.forall
+
+// ... or, when it does not fit (shared-memory-bytes), in a 256-byte aligned
+// slice per workgroup of one hoisted byte buffer.
+// GLOBAL-LABEL: func.func @workgroups
+// GLOBAL: %[[BYTES:.*]] = memref.alloc() {alignment = 256 : i64} : memref<2048xi8>
+// GLOBAL: gpu.launch
+// GLOBAL-NOT: workgroup(
+// GLOBAL: memref.view %[[BYTES]][%{{.*}}][] : memref<2048xi8> to memref<8x8xf32>
+// GLOBAL: linalg.fill
 #map = affine_map<(d0, d1) -> (d0, d1)>
 func.func @workgroups(%in: memref<32x16xf32>, %out: memref<32x16xf32>) {
   %zero = arith.constant 0.0 : f32
