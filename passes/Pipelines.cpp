@@ -89,20 +89,26 @@ void buildCpuTensorPipeline(OpPassManager &pm,
   pm.addPass(createCSEPass());
 }
 
-void buildCpuLoweringPipeline(OpPassManager &pm,
-                              const CpuPipelineOptions &options) {
+/// Buffers for both targets: updates written back to inout arguments,
+/// one-shot bufferization across function boundaries, and results as
+/// runtime-owned out-params (allocations that only feed a result are
+/// replaced by the out-param itself).
+static void addBufferizationToOutParams(OpPassManager &pm) {
   pm.addPass(createWriteBackUpdates());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  // Results become runtime-owned out-params; allocations that only feed a
-  // result are replaced by the out-param itself.
   bufferization::BufferResultsToOutParamsPassOptions outParams;
   outParams.modifyPublicFunctions = true;
   outParams.hoistStaticAllocs = true;
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+}
+
+void buildCpuLoweringPipeline(OpPassManager &pm,
+                              const CpuPipelineOptions &options) {
+  addBufferizationToOutParams(pm);
   bufferization::BufferDeallocationPipelineOptions deallocation;
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
   pm.addPass(createConvertBufferizationToMemRefPass());
@@ -184,16 +190,7 @@ void buildCudaTensorPipeline(OpPassManager &pm,
 
 void buildCudaLoweringPipeline(OpPassManager &pm,
                                const CudaPipelineOptions &options) {
-  pm.addPass(createWriteBackUpdates());
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  bufferize.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  bufferization::BufferResultsToOutParamsPassOptions outParams;
-  outParams.modifyPublicFunctions = true;
-  outParams.hoistStaticAllocs = true;
-  pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  addBufferizationToOutParams(pm);
   // No deallocation: every allocation left becomes an arena slot of the
   // plan, placed by liveness.
   pm.addPass(createCanonicalizerPass());

@@ -27,21 +27,13 @@ using namespace mlir;
 namespace mbc {
 namespace {
 
-/// `type` with its leading (sequences) dimension replaced by `tile`.
-RankedTensorType withLeadingDim(Type type, int64_t tile) {
-  auto tensor = cast<RankedTensorType>(type);
-  SmallVector<int64_t> shape(tensor.getShape());
-  shape[0] = tile;
-  return RankedTensorType::get(shape, tensor.getElementType());
-}
-
 /// Operand positions of `op` that carry sequence activations [N, S, ...]
 /// and are sliced per tile; its other operands (weights) are used whole.
 /// Empty when `op` is not one the region may hold.
 SmallVector<unsigned> sequenceOperands(Operation *op) {
   if (isa<mb::TokenShiftOp, mb::RMSNormOp, mb::LayerNormOp,
-          mb::LocalAttentionOp, mb::GlobalAttentionOp, mb::FFNOp,
-          mb::LinearOp, mb::HeadOp>(op))
+          mb::LocalAttentionOp, mb::GlobalAttentionOp, mb::FFNOp, mb::LinearOp,
+          mb::HeadOp>(op))
     return {0};
   if (isa<arith::AddFOp, arith::SubFOp, arith::MulFOp>(op) &&
       isa<RankedTensorType>(op->getResult(0).getType()))
@@ -139,18 +131,19 @@ void formRegion(RewriterBase &rewriter, const SequenceGroup &group,
     }
 
   rewriter.setInsertionPoint(root);
-  auto tiles = mb::SequenceTilesOp::create(
-      rewriter, root->getLoc(), root->getResultTypes(), inputs.getArrayRef(),
-      tile);
+  auto tiles = mb::SequenceTilesOp::create(rewriter, root->getLoc(),
+                                           root->getResultTypes(),
+                                           inputs.getArrayRef(), tile);
   Block *body = rewriter.createBlock(&tiles.getBody());
   IRMapping mapping;
   for (Value input : inputs)
-    mapping.map(input, body->addArgument(withLeadingDim(input.getType(), tile),
+    mapping.map(input, body->addArgument(mb::SequenceTilesOp::getTileType(
+                                             input.getType(), tile),
                                          input.getLoc()));
   for (Operation *op : group.ops) {
     Operation *clone = rewriter.clone(*op, mapping);
     clone->getResult(0).setType(
-        withLeadingDim(op->getResult(0).getType(), tile));
+        mb::SequenceTilesOp::getTileType(op->getResult(0).getType(), tile));
   }
   mb::YieldOp::create(rewriter, root->getLoc(),
                       mapping.lookup(root->getResult(0)));
@@ -200,8 +193,8 @@ struct LowerSequenceTilesPass
   void lower(RewriterBase &rewriter, mb::SequenceTilesOp op) {
     Location loc = op.getLoc();
     int64_t tile = op.getTile();
-    int64_t count = cast<RankedTensorType>(op.getResult(0).getType())
-                        .getDimSize(0) / tile;
+    int64_t count =
+        cast<RankedTensorType>(op.getResult(0).getType()).getDimSize(0) / tile;
     rewriter.setInsertionPoint(op);
     SmallVector<Value> outputs;
     for (Type type : op.getResultTypes()) {
@@ -237,7 +230,8 @@ struct LowerSequenceTilesPass
       SmallVector<OpFoldResult> offsets, sizes, strides;
       tileOf(input.getType(), offsets, sizes, strides);
       slices.push_back(tensor::ExtractSliceOp::create(
-          rewriter, loc, withLeadingDim(input.getType(), tile), input,
+          rewriter, loc,
+          mb::SequenceTilesOp::getTileType(input.getType(), tile), input,
           offsets, sizes, strides));
     }
     Block &regionBody = op.getBody().front();

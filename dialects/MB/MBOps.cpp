@@ -501,7 +501,8 @@ LogicalResult SequenceTilesOp::verify() {
       return emitOpError() << kind << " " << index
                            << " must have rank >= 1 (sequences first)";
     if (type.getDimSize(0) != sequences)
-      return emitOpError() << kind << " " << index << " dimension 0 (sequences) is "
+      return emitOpError() << kind << " " << index
+                           << " dimension 0 (sequences) is "
                            << type.getDimSize(0) << ", expected " << sequences
                            << " like result 0";
     return success();
@@ -518,8 +519,7 @@ LogicalResult SequenceTilesOp::verify() {
   return success();
 }
 
-/// `type` with its leading (sequences) dimension replaced by `tile`.
-static RankedTensorType tileType(Type type, int64_t tile) {
+RankedTensorType SequenceTilesOp::getTileType(Type type, int64_t tile) {
   auto tensor = cast<RankedTensorType>(type);
   SmallVector<int64_t> shape(tensor.getShape());
   shape[0] = tile;
@@ -534,12 +534,11 @@ LogicalResult SequenceTilesOp::verifyRegions() {
                          << " arguments, expected one per input ("
                          << getInputs().size() << ")";
   for (auto [index, input] : llvm::enumerate(getInputs())) {
-    RankedTensorType expected = tileType(input.getType(), tile);
+    RankedTensorType expected = getTileType(input.getType(), tile);
     if (body.getArgument(index).getType() != expected)
       return emitOpError() << "body argument " << index << " has type "
-                           << body.getArgument(index).getType()
-                           << ", expected " << expected
-                           << " (a tile of input " << index << ")";
+                           << body.getArgument(index).getType() << ", expected "
+                           << expected << " (a tile of input " << index << ")";
   }
   auto yield = cast<YieldOp>(body.getTerminator());
   if (yield.getValues().size() != getResults().size())
@@ -547,9 +546,10 @@ LogicalResult SequenceTilesOp::verifyRegions() {
                          << " values, expected one per result ("
                          << getResults().size() << ")";
   for (auto [index, result] : llvm::enumerate(getResults())) {
-    RankedTensorType expected = tileType(result.getType(), tile);
+    RankedTensorType expected = getTileType(result.getType(), tile);
     if (yield.getValues()[index].getType() != expected)
-      return emitOpError() << "body yields " << yield.getValues()[index].getType()
+      return emitOpError() << "body yields "
+                           << yield.getValues()[index].getType()
                            << " for result " << index << ", expected "
                            << expected;
   }

@@ -407,6 +407,12 @@ def MB_SequenceTilesOp : MB_Op<"sequence_tiles", [
   }];
   let hasVerifier = 1;
   let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    /// `type` ([N, ...]) with its leading (sequences) dimension set to
+    /// `tile`: the type of one tile of it.
+    static ::mlir::RankedTensorType getTileType(::mlir::Type type,
+                                                int64_t tile);
+  }];
 }
 
 def MB_YieldOp : MB_Op<"yield", [Pure, Terminator, ReturnLike,

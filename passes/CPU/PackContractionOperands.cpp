@@ -1,4 +1,5 @@
 //===- PackContractionOperands.cpp - [N, K] weights to [K, N] ------------===//
+#include "passes/CPU/ContractionAnalysis.h"
 #include "passes/CPU/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
@@ -15,14 +16,6 @@ using namespace mlir;
 
 namespace mbc {
 namespace {
-
-std::optional<unsigned> innermostLoop(AffineMap map) {
-  if (map.getNumResults() == 0)
-    return std::nullopt;
-  if (auto dim = dyn_cast<AffineDimExpr>(map.getResults().back()))
-    return dim.getPosition();
-  return std::nullopt;
-}
 
 /// The single kind of cast the body applies to block argument `arg` (every
 /// use is such a cast to the same type), or null.
@@ -107,8 +100,7 @@ LogicalResult packRightOperand(RewriterBase &rewriter, linalg::LinalgOp op,
   for (unsigned loop : packedLoops) {
     unsigned pos = *rhsMap.getResultPosition(rewriter.getAffineDimExpr(loop));
     sourcePositions.push_back(pos);
-    packedSizes.push_back(
-        tensor::getMixedSize(rewriter, loc, rhs->get(), pos));
+    packedSizes.push_back(tensor::getMixedSize(rewriter, loc, rhs->get(), pos));
   }
   Value init =
       tensor::EmptyOp::create(rewriter, loc, packedSizes, packedElement);
@@ -118,8 +110,8 @@ LogicalResult packRightOperand(RewriterBase &rewriter, linalg::LinalgOp op,
     sourceExprs[sourcePositions[packed]] = rewriter.getAffineDimExpr(packed);
   AffineMap sourceMap =
       AffineMap::get(rank, 0, sourceExprs, rewriter.getContext());
-  SmallVector<AffineMap> packMaps = {
-      sourceMap, rewriter.getMultiDimIdentityMap(rank)};
+  SmallVector<AffineMap> packMaps = {sourceMap,
+                                     rewriter.getMultiDimIdentityMap(rank)};
   SmallVector<utils::IteratorType> packIterators(rank,
                                                  utils::IteratorType::parallel);
   auto pack = linalg::GenericOp::create(
@@ -138,8 +130,8 @@ LogicalResult packRightOperand(RewriterBase &rewriter, linalg::LinalgOp op,
   SmallVector<AffineExpr> packedExprs;
   for (unsigned loop : packedLoops)
     packedExprs.push_back(rewriter.getAffineDimExpr(loop));
-  AffineMap packedMap = AffineMap::get(op.getNumLoops(), 0, packedExprs,
-                                       rewriter.getContext());
+  AffineMap packedMap =
+      AffineMap::get(op.getNumLoops(), 0, packedExprs, rewriter.getContext());
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   maps[rhs->getOperandNumber()] = packedMap;
   SmallVector<Value> inputs = {lhs->get(), pack.getResult(0)};
@@ -152,8 +144,7 @@ LogicalResult packRightOperand(RewriterBase &rewriter, linalg::LinalgOp op,
         mapping.map(body->getArguments(), args);
         for (Operation &nested : body->without_terminator()) {
           if (cast && nested.getName() == cast->getName() &&
-              nested.getNumOperands() == 1 &&
-              nested.getOperand(0) == rhsArg) {
+              nested.getNumOperands() == 1 && nested.getOperand(0) == rhsArg) {
             mapping.map(nested.getResult(0), args[rhs->getOperandNumber()]);
             continue;
           }

@@ -176,6 +176,14 @@ Value createScores(OpBuilder &builder, Location loc, Value q, Value k) {
   return scores.getResult(0);
 }
 
+/// The lowest finite value of `elementType`: masked scores get it
+/// (PyTorch's masked_fill(-finfo.max)), so their exponential is exactly 0.
+double lowestFinite(Type elementType) {
+  return APFloat::getLargest(cast<FloatType>(elementType).getFloatSemantics(),
+                             /*Negative=*/true)
+      .convertToDouble();
+}
+
 /// Builds, inside the masking generic, the i1 "this key is visible" of the
 /// current element; the key is the last loop (linalg.index rank - 1).
 using VisibilityBuilder = llvm::function_ref<Value(OpBuilder &, Location)>;
@@ -191,11 +199,8 @@ Value createMaskedSoftmax(OpBuilder &builder, Location loc, Value scores,
   unsigned rank = type.getRank();
   MLIRContext *context = builder.getContext();
   Value scaleValue = createFloatConstant(builder, loc, elementType, scale);
-  Value lowest = createFloatConstant(
-      builder, loc, elementType,
-      APFloat::getLargest(cast<FloatType>(elementType).getFloatSemantics(),
-                          /*Negative=*/true)
-          .convertToDouble());
+  Value lowest =
+      createFloatConstant(builder, loc, elementType, lowestFinite(elementType));
   Value masked = createElementwise(
       builder, loc, type, scores, identityMap(context, rank),
       [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
@@ -224,16 +229,6 @@ Value createMaskedSoftmax(OpBuilder &builder, Location loc, Value scores,
             b, loc, arith::SubFOp::create(b, loc, args[0], args[1]));
         return arith::DivFOp::create(b, loc, exponential, args[2]);
       });
-}
-
-/// The lowest finite value of `elementType`: masked scores get it
-/// (PyTorch's masked_fill(-finfo.max)), so their exponential is exactly 0.
-Value createLowest(OpBuilder &builder, Location loc, Type elementType) {
-  return createFloatConstant(
-      builder, loc, elementType,
-      APFloat::getLargest(cast<FloatType>(elementType).getFloatSemantics(),
-                          /*Negative=*/true)
-          .convertToDouble());
 }
 
 /// An all-parallel linalg.generic that overwrites `init` (identity map):
@@ -314,16 +309,12 @@ Value createOnlineSoftmaxAttention(OpBuilder &builder, Location loc, Value q,
                                          builder.getIndexAttr(headDim)};
   SmallVector<OpFoldResult> unitStrides(3, builder.getIndexAttr(1));
   auto tileOf = [&](OpBuilder &b, Value source, Value first) -> Value {
-    return tensor::ExtractSliceOp::create(b, loc, tileType, source,
-                                          tileOffsets(first), tileSizes,
-                                          unitStrides);
+    return tensor::ExtractSliceOp::create(
+        b, loc, tileType, source, tileOffsets(first), tileSizes, unitStrides);
   };
   Value queries = tileOf(builder, q, firstQuery);
-  Value lowest = createLowest(builder, loc, elementType);
-  double lowestValue =
-      APFloat::getLargest(cast<FloatType>(elementType).getFloatSemantics(),
-                          /*Negative=*/true)
-          .convertToDouble();
+  double lowestValue = lowestFinite(elementType);
+  Value lowest = createFloatConstant(builder, loc, elementType, lowestValue);
   Value scaleValue = createFloatConstant(builder, loc, elementType, scale);
   AffineMap tileIdentity = identityMap(context, 2);
   AffineMap tileRows = rowMap(context, 2);
@@ -351,7 +342,8 @@ Value createOnlineSoftmaxAttention(OpBuilder &builder, Location loc, Value q,
                   eb, loc, firstKey, linalg::IndexOp::create(eb, loc, 1));
               Value visible = arith::CmpIOp::create(
                   eb, loc, arith::CmpIPredicate::ule, key, query);
-              Value scaled = arith::MulFOp::create(eb, loc, args[0], scaleValue);
+              Value scaled =
+                  arith::MulFOp::create(eb, loc, args[0], scaleValue);
               return arith::SelectOp::create(eb, loc, visible, scaled, lowest);
             });
         // Each running value is overwritten by its own update (the update's
@@ -413,10 +405,9 @@ Value createOnlineSoftmaxAttention(OpBuilder &builder, Location loc, Value q,
         return arith::DivFOp::create(eb, loc, args[0], args[1]);
       });
   builder.setInsertionPointToStart(forall.getTerminator().getBody());
-  tensor::ParallelInsertSliceOp::create(builder, loc, output,
-                                        forall.getRegionIterArgs()[0],
-                                        tileOffsets(firstQuery), tileSizes,
-                                        unitStrides);
+  tensor::ParallelInsertSliceOp::create(
+      builder, loc, output, forall.getRegionIterArgs()[0],
+      tileOffsets(firstQuery), tileSizes, unitStrides);
   builder.setInsertionPointAfter(forall);
   Value result = forall.getResult(0);
   if (padded != positions)
@@ -471,8 +462,8 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
           [](OpBuilder &b, Location loc) -> Value {
             Value query = linalg::IndexOp::create(b, loc, 1);
             Value key = linalg::IndexOp::create(b, loc, 2);
-            return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule,
-                                         key, query);
+            return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, key,
+                                         query);
           });
       Value zeros = createFilled(
           rewriter, loc,
