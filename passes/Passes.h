@@ -76,6 +76,22 @@ struct CudaPipelineOptions
   Option<int64_t> blockSize{*this, "block-size",
                             llvm::cl::desc("most threads per block"),
                             llvm::cl::init(256)};
+  Option<bool> tensorCores{
+      *this, "tensor-cores",
+      llvm::cl::desc("projections with >= gemm-min-rows rows run on "
+                     "tensor-core GEMM kernels (bf16/f16 operands, f32 "
+                     "accumulation; mb-cuda-select-gemms); false: every "
+                     "op uses the generic f32 kernels"),
+      llvm::cl::init(true)};
+  Option<int64_t> gemmMinRows{
+      *this, "gemm-min-rows",
+      llvm::cl::desc("fewest rows a projection needs for a tensor-core "
+                     "GEMM"),
+      llvm::cl::init(64)};
+
+  /// The tensor-core instruction every listed architecture runs: wgmma when
+  /// all are sm_90a, else mma_sync (sm_80 and newer).
+  std::string mmaKind() const;
 
   /// `archs`, or sm_90a when none is given.
   std::vector<std::string> archList() const;

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/CPU/Passes.h"
+#include "passes/CUDA/Kernels/Passes.h"
 #include "passes/CUDA/Passes.h"
 #include "passes/Passes.h"
 
@@ -37,9 +38,13 @@ namespace mbc {
 /// linalg and the fusion decisions. The CUDA pipeline does not use the
 /// local-model region and online-softmax forms yet (sequenceRows and
 /// attentionBlock 0): its generic kernels take one dispatch per op.
-static void buildSharedTensorPipeline(OpPassManager &pm,
-                                      const CpuPipelineOptions &options) {
+static void buildSharedTensorPipeline(
+    OpPassManager &pm, const CpuPipelineOptions &options,
+    llvm::function_ref<void(OpPassManager &)> addTargetOpPasses = {}) {
   pm.addPass(createWeightsToArguments());
+  // Target-specific rewrites of mb ops (the CUDA tensor-core GEMMs).
+  if (addTargetOpPasses)
+    addTargetOpPasses(pm);
   // The fused local model: the last stage's transformer runs per tile of
   // sequences (one dispatch, one workgroup per tile).
   if (options.sequenceRows > 0) {
@@ -162,28 +167,27 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   buildCpuLoweringPipeline(pm, options);
 }
 
-/// The slot for generated specialized kernels (tensor-core GEMMs, flash
-/// attention: passes/CUDA/Kernels on the cuda-kernels branch). Passes added
-/// here run on tensors after workgroup distribution and before
-/// bufferization; a pass that replaces a dispatch whose root is a
-/// contraction or attention with its own kernel leaves the rest to the
-/// generic path below. No specialized kernel exists yet, so nothing is
-/// added.
-static void addSpecializedKernelPasses(OpPassManager &pm,
-                                       const CudaPipelineOptions &options) {}
-
 void buildCudaTensorPipeline(OpPassManager &pm,
                              const CudaPipelineOptions &options) {
   CpuPipelineOptions shared;
   shared.sequenceRows = 0;
   shared.attentionBlock = 0;
-  buildSharedTensorPipeline(pm, shared);
+  buildSharedTensorPipeline(pm, shared, [&](OpPassManager &nested) {
+    // Large projections (linear, FFN) -> tensor-core GEMM kernels with
+    // their epilogues, launched after bufferization
+    // (mb-cuda-launch-selected-kernels).
+    if (!options.tensorCores)
+      return;
+    CudaSelectGemmsOptions gemms;
+    gemms.mma = options.mmaKind();
+    gemms.minRows = options.gemmMinRows;
+    nested.addPass(createCudaSelectGemms(gemms));
+  });
   // Workgroups are thread blocks: many more and smaller than CPU ones.
   CpuDistributeOptions distribute;
   distribute.workgroups = options.workgroups;
   distribute.minIterations = options.minIterations;
   pm.addNestedPass<func::FuncOp>(createCpuDistribute(distribute));
-  addSpecializedKernelPasses(pm, options);
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
@@ -195,6 +199,8 @@ void buildCudaLoweringPipeline(OpPassManager &pm,
   // plan, placed by liveness.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createMemRefCopyToLinalg());
+  // Calls of selected tensor-core kernels -> launches of built kernels.
+  pm.addPass(createCudaLaunchSelectedKernels());
   // --- Kernels (passes/CUDA): one launch per dispatch, work spread over
   // threads, outlined into @mbc_kernels.
   CudaFormKernelsOptions formKernels;
@@ -207,13 +213,22 @@ void buildCudaLoweringPipeline(OpPassManager &pm,
   // arithmetic, loops to branches, everything to NVVM. Buffers cross the
   // kernel boundary as bare pointers (docs/cuda.md: "ptr" params).
   OpPassManager &device = pm.nest<gpu::GPUModuleOp>();
+  // Built tensor-core kernels: nvgpu (TMA, mbarrier, wgmma, ldmatrix,
+  // mma.sync, cp.async) and vector ops to NVVM; their erf/tanh as
+  // polynomials (no libdevice).
+  device.addPass(createCudaExpandMath());
+  device.addPass(createConvertNVGPUToNVVMPass());
+  device.addPass(createConvertVectorToSCFPass());
   device.addPass(memref::createExpandStridedMetadataPass());
   device.addPass(createLowerAffinePass());
   device.addPass(createSCFToControlFlowPass());
+  device.addPass(createConvertNVVMToLLVMPass());
   ConvertGpuOpsToNVVMOpsOptions toNVVM;
   toNVVM.useBarePtrCallConv = true;
   toNVVM.indexBitwidth = 64;
   device.addPass(createConvertGpuOpsToNVVMOps(toNVVM));
+  // Tensor maps by value (.param, grid constant), as docs/cuda.md says.
+  device.addNestedPass<LLVM::LLVMFuncOp>(createCudaGridConstantParams());
   device.addPass(createCanonicalizerPass());
   device.addPass(createCSEPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
@@ -232,6 +247,13 @@ void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options) {
     toBinary.compilationTarget = "isa";
     pm.addPass(createGpuModuleToBinaryPass(toBinary));
   }
+}
+
+std::string CudaPipelineOptions::mmaKind() const {
+  for (const std::string &arch : archList())
+    if (arch != "sm_90a")
+      return "mma_sync";
+  return "wgmma";
 }
 
 std::vector<std::string> CudaPipelineOptions::archList() const {

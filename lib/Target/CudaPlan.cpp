@@ -102,6 +102,34 @@ llvm::Expected<std::array<int64_t, 3>> constantDims(gpu::LaunchFuncOp launch,
   return result;
 }
 
+/// The buffer `value` views without moving data: through reshapes, casts
+/// and the unrealized casts that stand for tensor maps, to a function
+/// argument or an allocation.
+Value underlyingBuffer(Value value) {
+  while (Operation *producer = value.getDefiningOp()) {
+    if (auto collapse = dyn_cast<memref::CollapseShapeOp>(producer))
+      value = collapse.getSrc();
+    else if (auto expand = dyn_cast<memref::ExpandShapeOp>(producer))
+      value = expand.getSrc();
+    else if (auto cast = dyn_cast<memref::CastOp>(producer))
+      value = cast.getSource();
+    else if (auto cast = dyn_cast<UnrealizedConversionCastOp>(producer);
+             cast && cast.getNumOperands() == 1 &&
+             isa<MemRefType>(cast.getOperand(0).getType()))
+      value = cast.getOperand(0);
+    else
+      break;
+  }
+  return value;
+}
+
+bool isBufferView(Operation &op) {
+  return isa<memref::CollapseShapeOp, memref::ExpandShapeOp, memref::CastOp,
+             UnrealizedConversionCastOp>(op) &&
+         op.getNumResults() == 1 &&
+         underlyingBuffer(op.getResult(0)) != op.getResult(0);
+}
+
 struct PlanBuilder {
   CudaCode &code;
   llvm::StringSet<> knownKernels;
@@ -111,7 +139,7 @@ struct PlanBuilder {
     std::vector<Slot> slots;
     std::vector<gpu::LaunchFuncOp> launches;
     for (Operation &op : function.getFunctionBody().front()) {
-      if (isa<arith::ConstantOp, func::ReturnOp>(op))
+      if (isa<arith::ConstantOp, func::ReturnOp>(op) || isBufferView(op))
         continue;
       if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
         MemRefType type = alloc.getType();
@@ -132,7 +160,7 @@ struct PlanBuilder {
         if (launch.getAsyncToken() || !launch.getAsyncDependencies().empty())
           return planError(launch, "plan: async launches are not supported");
         for (Value operand : launch.getKernelOperands()) {
-          auto it = slotOf.find(operand);
+          auto it = slotOf.find(underlyingBuffer(operand));
           if (it == slotOf.end())
             continue;
           Slot &slot = slots[it->second];
@@ -163,34 +191,106 @@ struct PlanBuilder {
           constantDims(launch, launch.getBlockSizeOperandValues(), "block");
       if (!block)
         return block.takeError();
-      if (launch.getDynamicSharedMemorySize())
+      // Kernels built by passes/CUDA/Kernels carry their launch facts:
+      // parameter kinds (tensor maps among them) and dynamic shared memory.
+      auto facts = launch->getAttrOfType<DictionaryAttr>("mbc.launch");
+      ArrayAttr declaredParams =
+          facts ? facts.getAs<ArrayAttr>("params") : ArrayAttr();
+      if (facts && (!declaredParams || declaredParams.size() !=
+                                           launch.getNumKernelOperands()))
         return planError(launch, "kernel '" + kernelName +
-                                     "': dynamic shared memory is not "
-                                     "supported in plans yet");
+                                     "': mbc.launch lists " +
+                                     llvm::Twine(declaredParams
+                                                     ? declaredParams.size()
+                                                     : 0) +
+                                     " params for " +
+                                     llvm::Twine(launch.getNumKernelOperands()) +
+                                     " operands");
       CudaKernel kernel;
       kernel.name = kernelName;
       kernel.block = *block;
+      if (Value shared = launch.getDynamicSharedMemorySize()) {
+        std::optional<int64_t> bytes = getConstantIntValue(shared);
+        if (!bytes || *bytes < 0)
+          return planError(launch, "kernel '" + kernelName +
+                                       "': dynamic shared memory must be a "
+                                       "constant");
+        kernel.sharedBytes = *bytes;
+      }
       llvm::json::Array args;
-      for (Value operand : launch.getKernelOperands()) {
-        std::optional<std::string> kind = paramKind(operand.getType());
+      for (auto [index, operand] :
+           llvm::enumerate(launch.getKernelOperands())) {
+        Value buffer = underlyingBuffer(operand);
+        std::optional<std::string> kind = paramKind(buffer.getType());
+        DictionaryAttr declared;
+        if (declaredParams) {
+          declared = dyn_cast<DictionaryAttr>(declaredParams[index]);
+          auto declaredKind =
+              declared ? declared.getAs<StringAttr>("kind") : StringAttr();
+          if (!declaredKind)
+            return planError(launch, "kernel '" + kernelName +
+                                         "': mbc.launch param #" +
+                                         llvm::Twine(index) +
+                                         " has no kind");
+          // A tensor map is described by the buffer it maps.
+          if (declaredKind.getValue() == "tensor_map" && kind == "ptr")
+            kind = "tensor_map";
+          else if (declaredKind.getValue() != kind.value_or(""))
+            return planError(launch, "kernel '" + kernelName + "': param #" +
+                                         llvm::Twine(index) + " is a '" +
+                                         declaredKind.getValue() +
+                                         "' but its operand is not");
+        }
         if (!kind)
           return planError(launch, "kernel '" + kernelName +
                                        "': unsupported parameter type");
         kernel.params.push_back(*kind);
-        if (auto argument = dyn_cast<BlockArgument>(operand)) {
+        std::optional<llvm::json::Object> ref;
+        if (auto argument = dyn_cast<BlockArgument>(buffer)) {
           if (argument.getOwner() != &function.getFunctionBody().front() ||
-              *kind != "ptr")
+              !isa<MemRefType>(buffer.getType()))
             return planError(launch, "kernel '" + kernelName +
                                          "': a parameter is a non-buffer "
                                          "argument");
+          ref = llvm::json::Object{{"arg", int64_t(argument.getArgNumber())},
+                                   {"offset", 0}};
+        } else if (auto it = slotOf.find(buffer); it != slotOf.end()) {
+          ref = llvm::json::Object{{"temp", slots[it->second].offset}};
+        }
+        if (ref && *kind == "tensor_map") {
+          auto map = declared.getAs<DictionaryAttr>("tensor_map");
+          auto dtype = map ? map.getAs<StringAttr>("dtype") : StringAttr();
+          auto dims = map ? map.getAs<DenseI64ArrayAttr>("dims")
+                          : DenseI64ArrayAttr();
+          auto strides = map ? map.getAs<DenseI64ArrayAttr>("strides_bytes")
+                             : DenseI64ArrayAttr();
+          auto box =
+              map ? map.getAs<DenseI64ArrayAttr>("box") : DenseI64ArrayAttr();
+          auto swizzle =
+              map ? map.getAs<IntegerAttr>("swizzle") : IntegerAttr();
+          if (!dtype || !dims || !strides || !box || !swizzle)
+            return planError(launch, "kernel '" + kernelName +
+                                         "': mbc.launch param #" +
+                                         llvm::Twine(index) +
+                                         " lacks its tensor_map description");
+          auto array = [](DenseI64ArrayAttr values) {
+            llvm::json::Array result;
+            for (int64_t value : values.asArrayRef())
+              result.push_back(value);
+            return result;
+          };
           args.push_back(llvm::json::Object{
-              {"arg", int64_t(argument.getArgNumber())}, {"offset", 0}});
+              {"tensor_map",
+               llvm::json::Object{{"base", std::move(*ref)},
+                                  {"dtype", dtype.getValue().str()},
+                                  {"dims", array(dims)},
+                                  {"strides_bytes", array(strides)},
+                                  {"box", array(box)},
+                                  {"swizzle", swizzle.getInt()}}}});
           continue;
         }
-        auto it = slotOf.find(operand);
-        if (it != slotOf.end()) {
-          args.push_back(
-              llvm::json::Object{{"temp", slots[it->second].offset}});
+        if (ref) {
+          args.push_back(std::move(*ref));
           continue;
         }
         std::optional<int64_t> constant = getConstantIntValue(operand);

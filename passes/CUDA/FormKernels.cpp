@@ -130,8 +130,11 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
         computing.push_back(&op);
         continue;
       }
+      // Launches of built kernels (mb-cuda-launch-selected-kernels) and
+      // the casts that name their tensor maps' buffers are already final.
       if (op.hasTrait<OpTrait::IsTerminator>() ||
-          isa<memref::AllocOp, memref::DeallocOp>(op) ||
+          isa<memref::AllocOp, memref::DeallocOp, gpu::LaunchFuncOp,
+              UnrealizedConversionCastOp>(op) ||
           isClonableIntoLaunch(&op))
         continue;
       op.emitOpError("mb-cuda-form-kernels: cannot run on the device (only "

@@ -141,4 +141,79 @@ def CudaWritePtx : Pass<"mb-cuda-write-ptx", "::mlir::ModuleOp"> {
   ];
 }
 
+def CudaSelectGemms : Pass<"mb-cuda-select-gemms", "::mlir::ModuleOp"> {
+  let summary = "route the model's large projections to tensor-core GEMM kernels";
+  let description = [{
+    Runs on the mb dialect, after mb-weights-to-arguments and before
+    convert-mb-to-linalg (mbc-cuda-pipeline). Every `mb.linear` and `mb.ffn`
+    whose rows (the product of the input's leading dimensions) number at
+    least `min-rows` is rewritten into calls of private functions
+    `@mbc_gemm_<n>` that stand for tensor-core GEMM kernels
+    (passes/CUDA/Kernels/GemmKernel.h); mb-cuda-launch-selected-kernels
+    turns each call into a launch of a built kernel after bufferization.
+
+    - Operands are 16-bit: the activation is rounded to the weight's
+      storage type (`arith.truncf`, an elementwise op later fused into its
+      producer); a weight stored as bf16/f16 is read as stored (the
+      `arith.extf` of mb-weights-to-arguments is bypassed); a weight
+      stored as f32 is rounded to bf16 on every call. Products accumulate
+      in f32 and the result is f32.
+    - Epilogues: the bias, the FFN's GELU (`gelu` -> erf, `gelu_tanh` ->
+      tanh) and, when the op's only user is an `arith.addf` with another
+      tensor of its type (the block's residual), that addition.
+    - `mb.ffn` becomes two GEMMs; the hidden activation is rounded to 16
+      bits between them.
+
+    The kernel choice is the function's `mb.cuda_gemm` attribute
+    (m, n, k, mma, tile_m, tile_n, tile_k, stages, bias, gelu, residual);
+    tile options set to a positive value pin it, 0 lets the pass choose
+    (wgmma: 128 x 128 x 64, or 64-row tiles when 128-row tiles would leave
+    most of a 132-SM GPU idle; mma_sync: 128 x 128 x 32, or 64 x 64).
+    Ops the kernels do not support (N not a multiple of 8, K not a multiple
+    of tile-k, ReLU) keep the generic lowering.
+  }];
+  let options = [
+    Option<"mma", "mma", "std::string", /*default=*/"\"wgmma\"",
+           "tensor-core instruction: wgmma (sm_90a only) or mma_sync "
+           "(sm_80 and newer)">,
+    Option<"minRows", "min-rows", "int64_t", /*default=*/"64",
+           "fewest rows a projection needs to use a tensor-core kernel">,
+    Option<"tileM", "tile-m", "int64_t", /*default=*/"0",
+           "CTA tile rows (0: chosen per GEMM)">,
+    Option<"tileN", "tile-n", "int64_t", /*default=*/"0",
+           "CTA tile columns (0: chosen per GEMM)">,
+    Option<"tileK", "tile-k", "int64_t", /*default=*/"0",
+           "K per pipeline stage (0: 64 for wgmma, 32 for mma_sync)">,
+    Option<"stages", "stages", "int64_t", /*default=*/"3",
+           "shared-memory pipeline stages">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def CudaLaunchSelectedKernels
+    : Pass<"mb-cuda-launch-selected-kernels", "::mlir::ModuleOp"> {
+  let summary = "replace calls of selected kernels by launches of built kernels";
+  let description = [{
+    Runs on buffers (after bufferization, before mb-cuda-form-kernels). Each
+    call of a private function carrying `mb.cuda_gemm` (mb-cuda-select-gemms)
+    becomes a `gpu.launch_func` of a kernel built by `buildGemmKernel` into
+    `gpu.module @mbc_kernels`, named `<function>_gemm_<n>`. The call's
+    result becomes a new allocation the kernel writes. A tensor-map
+    parameter (`!llvm.ptr` in the kernel) gets the buffer it describes
+    through an `unrealized_conversion_cast`, which only the plan reads; the
+    launch carries the kernel's launch facts (`mbc.launch`: grid, block,
+    dynamic shared memory, parameter kinds and tensor-map descriptions),
+    from which the plan (lib/Target/CudaPlan.cpp) writes "tensor_map"
+    arguments and `shared_bytes`. The declarations are erased.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::nvgpu::NVGPUDialect",
+    "::mlir::NVVM::NVVMDialect", "::mlir::scf::SCFDialect",
+    "::mlir::ub::UBDialect", "::mlir::vector::VectorDialect"];
+}
+
 #endif // MBC_PASSES_CUDA_KERNELS_PASSES_TD
