@@ -43,6 +43,15 @@ struct CpuPipelineOptions : mlir::PassPipelineOptions<CpuPipelineOptions> {
       *this, "vector-bits",
       llvm::cl::desc("vector register width in bits (0: this machine's)"),
       llvm::cl::init(0)};
+  Option<std::string> emulateCudaGemms{
+      *this, "emulate-cuda-gemms",
+      llvm::cl::desc("testing: make the CUDA pipeline's tensor-core GEMM "
+                     "selection (mb-cuda-select-gemms with this mma, then "
+                     "mb-cuda-reference-gemms) and its tensor-level "
+                     "structure (no local-model region, no online "
+                     "softmax), so the CPU computes what the GPU would "
+                     "with 16-bit GEMM operands; empty: off"),
+      llvm::cl::init("")};
 };
 
 /// mbc-cpu-pipeline and its two halves (tensor level, then lowering to the

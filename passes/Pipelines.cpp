@@ -75,7 +75,22 @@ static void buildSharedTensorPipeline(
 
 void buildCpuTensorPipeline(OpPassManager &pm,
                             const CpuPipelineOptions &options) {
-  buildSharedTensorPipeline(pm, options);
+  if (!options.emulateCudaGemms.empty()) {
+    CpuPipelineOptions emulated;
+    emulated.copyOptionValuesFrom(options);
+    emulated.sequenceRows = 0;
+    emulated.attentionBlock = 0;
+    buildSharedTensorPipeline(pm, emulated, [&](OpPassManager &nested) {
+      CudaSelectGemmsOptions gemms;
+      gemms.mma = options.emulateCudaGemms;
+      nested.addPass(createCudaSelectGemms(gemms));
+      nested.addPass(createCudaReferenceGemms());
+      nested.addPass(createInlinerPass());
+      nested.addPass(createSymbolDCEPass());
+    });
+  } else {
+    buildSharedTensorPipeline(pm, options);
+  }
   // --- Workgroup distribution (passes/CPU, DESIGN.md's dispatch model):
   // heavy ops tiled into scf.forall workgroup grids with their producers
   // fused in, recorded as mb.workgroup_tiles. Everything below tiles each op

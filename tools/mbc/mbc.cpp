@@ -96,6 +96,19 @@ llvm::cl::opt<unsigned> optLevel("opt-level",
 llvm::cl::opt<bool> inlineWeights(
     "inline-weights",
     llvm::cl::desc("put the weights into the IR instead of naming them"));
+llvm::cl::opt<std::string> emulateCudaGemms(
+    "emulate-cuda-gemms",
+    llvm::cl::desc("testing (--target=cpu): run the CUDA pipeline's "
+                   "tensor-core GEMM selection on the CPU with 16-bit "
+                   "operands (wgmma or mma_sync tiling rules)"),
+    llvm::cl::init(""), llvm::cl::Hidden);
+llvm::cl::opt<bool> cudaTensorCores(
+    "cuda-tensor-cores",
+    llvm::cl::desc("--target=cuda: large projections on tensor-core GEMM "
+                   "kernels with bf16/f16 operands (default); "
+                   "--cuda-tensor-cores=false keeps every op on the "
+                   "generic f32 kernels"),
+    llvm::cl::init(true));
 llvm::cl::opt<int64_t> batch("batch", llvm::cl::desc("sequences per call"),
                              llvm::cl::init(1));
 llvm::cl::opt<int64_t>
@@ -254,6 +267,7 @@ int main(int argc, char **argv) {
     cudaPm.enableTiming(timing);
     mbc::CudaPipelineOptions cudaOptions;
     cudaOptions.archs = targets->cudaArchs;
+    cudaOptions.tensorCores = cudaTensorCores;
     cudaOptions.serialize =
         emitKind == EmitKind::PTX || emitKind == EmitKind::Artifact;
     if (emitKind == EmitKind::Linalg)
@@ -319,6 +333,7 @@ int main(int argc, char **argv) {
     // Kernel configurations (register tiles) follow the target's vectors.
     mbc::CpuPipelineOptions cpuOptions;
     cpuOptions.vectorBits = mbc::vectorBitsOf(hostTarget);
+    cpuOptions.emulateCudaGemms = emulateCudaGemms;
     mbc::buildCpuTensorPipeline(cpuPm, cpuOptions);
     if (emitKind >= EmitKind::LLVMDialect)
       mbc::buildCpuLoweringPipeline(cpuPm, cpuOptions);

@@ -71,7 +71,7 @@ struct GemmOperands {
   Value residual; // memref<MxNxf32> or null
 };
 
-/// v = gelu(acc + bias[col..]) + residual[row, col..]; C[row, col..] = v.
+/// v = act(acc + bias[col..]) + residual[row, col..]; C[row, col..] = v.
 /// `acc` is a vector<Vxf32> of consecutive columns.
 void storeWithEpilogue(OpBuilder &b, Location loc, const GemmSpec &spec,
                        const GemmOperands &operands, Value acc, Value row,
@@ -102,8 +102,13 @@ void storeWithEpilogue(OpBuilder &b, Location loc, const GemmSpec &spec,
     Value bias = vector::LoadOp::create(b, loc, vectorType, operands.bias, col);
     value = arith::AddFOp::create(b, loc, value, bias);
   }
-  if (spec.gelu != GeluKind::None)
-    value = buildGelu(b, loc, value, spec.gelu == GeluKind::Tanh);
+  if (spec.activation == Activation::Relu) {
+    Value zero = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(vectorType, b.getF32FloatAttr(0)));
+    value = arith::MaximumFOp::create(b, loc, value, zero);
+  } else if (spec.activation != Activation::None) {
+    value = buildGelu(b, loc, value, spec.activation == Activation::GeluTanh);
+  }
   if (spec.residual) {
     Value residual = vector::LoadOp::create(
         b, loc, vectorType, operands.residual, ValueRange{row, col});

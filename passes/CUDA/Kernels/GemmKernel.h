@@ -38,7 +38,9 @@ enum class BLayout {
   KN, // [K, N] row-major (N contiguous)
 };
 
-enum class GeluKind { None, Erf, Tanh };
+/// The epilogue's activation: exact (erf) GELU, its tanh approximation,
+/// or ReLU.
+enum class Activation { None, GeluErf, GeluTanh, Relu };
 
 struct GemmConfig {
   MmaKind mma = MmaKind::Wgmma;
@@ -53,10 +55,11 @@ struct GemmSpec {
   /// Element type of A and B: bf16 or f16 (both the same).
   mlir::Type inputType;
   BLayout bLayout = BLayout::NK;
-  /// Epilogue, applied in this order: + bias[N] (f32), GELU, + residual[M, N]
+  /// Epilogue, applied in this order: + bias[N] (f32), activation, +
+  /// residual[M, N]
   /// (f32). C may alias the residual.
   bool bias = false;
-  GeluKind gelu = GeluKind::None;
+  Activation activation = Activation::None;
   bool residual = false;
   GemmConfig config;
 };

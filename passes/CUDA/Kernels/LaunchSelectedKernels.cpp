@@ -24,9 +24,11 @@ DictionaryAttr gemmSpecToAttribute(MLIRContext *context,
                                    const GemmSpec &spec) {
   Builder b(context);
   const GemmConfig &config = spec.config;
-  StringRef gelu = spec.gelu == GeluKind::Erf    ? "erf"
-                   : spec.gelu == GeluKind::Tanh ? "tanh"
-                                                 : "none";
+  StringRef activation = spec.activation == Activation::GeluErf ? "gelu"
+                         : spec.activation == Activation::GeluTanh
+                             ? "gelu_tanh"
+                         : spec.activation == Activation::Relu ? "relu"
+                                                               : "none";
   return b.getDictionaryAttr({
       b.getNamedAttr("m", b.getI64IntegerAttr(spec.m)),
       b.getNamedAttr("n", b.getI64IntegerAttr(spec.n)),
@@ -40,7 +42,7 @@ DictionaryAttr gemmSpecToAttribute(MLIRContext *context,
       b.getNamedAttr("tile_k", b.getI64IntegerAttr(config.tileK)),
       b.getNamedAttr("stages", b.getI64IntegerAttr(config.stages)),
       b.getNamedAttr("bias", b.getBoolAttr(spec.bias)),
-      b.getNamedAttr("gelu", b.getStringAttr(gelu)),
+      b.getNamedAttr("activation", b.getStringAttr(activation)),
       b.getNamedAttr("residual", b.getBoolAttr(spec.residual)),
   });
 }
@@ -74,7 +76,7 @@ gemmSpecFromAttribute(DictionaryAttr attr,
   };
   GemmSpec spec;
   GemmConfig &config = spec.config;
-  StringRef mma, gelu;
+  StringRef mma, activation;
   if (failed(integer("m", spec.m)) || failed(integer("n", spec.n)) ||
       failed(integer("k", spec.k)) || failed(integer("tile_m", config.tileM)) ||
       failed(integer("tile_n", config.tileN)) ||
@@ -82,7 +84,7 @@ gemmSpecFromAttribute(DictionaryAttr attr,
       failed(integer("stages", config.stages)) ||
       failed(boolean("bias", spec.bias)) ||
       failed(boolean("residual", spec.residual)) ||
-      failed(string("mma", mma)) || failed(string("gelu", gelu)))
+      failed(string("mma", mma)) || failed(string("activation", activation)))
     return failure();
   auto elementType = attr.getAs<TypeAttr>("element_type");
   if (!elementType)
@@ -96,15 +98,18 @@ gemmSpecFromAttribute(DictionaryAttr attr,
   else
     return emitError() << kSelectedGemmAttrName << ": mma = '" << mma
                        << "' (expected wgmma or mma_sync)";
-  if (gelu == "none")
-    spec.gelu = GeluKind::None;
-  else if (gelu == "erf")
-    spec.gelu = GeluKind::Erf;
-  else if (gelu == "tanh")
-    spec.gelu = GeluKind::Tanh;
+  if (activation == "none")
+    spec.activation = Activation::None;
+  else if (activation == "gelu")
+    spec.activation = Activation::GeluErf;
+  else if (activation == "gelu_tanh")
+    spec.activation = Activation::GeluTanh;
+  else if (activation == "relu")
+    spec.activation = Activation::Relu;
   else
-    return emitError() << kSelectedGemmAttrName << ": gelu = '" << gelu
-                       << "' (expected none, erf or tanh)";
+    return emitError() << kSelectedGemmAttrName << ": activation = '"
+                       << activation
+                       << "' (expected none, gelu, gelu_tanh or relu)";
   spec.bLayout = BLayout::NK;
   if (failed(verifyGemmSpec(spec, emitError)))
     return failure();

@@ -40,7 +40,8 @@ def CudaTestBuildGemm : Pass<"mb-cuda-test-build-gemm", "::mlir::ModuleOp"> {
     Option<"bias", "bias", "bool", /*default=*/"false",
            "add an f32 bias[N] in the epilogue">,
     Option<"gelu", "gelu", "std::string", /*default=*/"\"none\"",
-           "GELU in the epilogue: none, erf or tanh">,
+           "activation in the epilogue: none, erf (GELU), tanh (GELU's "
+           "tanh approximation) or relu">,
     Option<"residual", "residual", "bool", /*default=*/"false",
            "add an f32 residual[M,N] in the epilogue">,
     Option<"kernelName", "name", "std::string", /*default=*/"\"gemm\"",
@@ -158,19 +159,20 @@ def CudaSelectGemms : Pass<"mb-cuda-select-gemms", "::mlir::ModuleOp"> {
       `arith.extf` of mb-weights-to-arguments is bypassed); a weight
       stored as f32 is rounded to bf16 on every call. Products accumulate
       in f32 and the result is f32.
-    - Epilogues: the bias, the FFN's GELU (`gelu` -> erf, `gelu_tanh` ->
-      tanh) and, when the op's only user is an `arith.addf` with another
+    - Epilogues: the bias, the FFN's activation (GELU, its tanh
+      approximation or ReLU) and, when the op's only user is an `arith.addf` with another
       tensor of its type (the block's residual), that addition.
     - `mb.ffn` becomes two GEMMs; the hidden activation is rounded to 16
       bits between them.
 
     The kernel choice is the function's `mb.cuda_gemm` attribute
-    (m, n, k, mma, tile_m, tile_n, tile_k, stages, bias, gelu, residual);
+    (m, n, k, element_type, mma, tile_m, tile_n, tile_k, stages, bias,
+    activation, residual);
     tile options set to a positive value pin it, 0 lets the pass choose
     (wgmma: 128 x 128 x 64, or 64-row tiles when 128-row tiles would leave
     most of a 132-SM GPU idle; mma_sync: 128 x 128 x 32, or 64 x 64).
     Ops the kernels do not support (N not a multiple of 8, K not a multiple
-    of tile-k, ReLU) keep the generic lowering.
+    of tile-k) keep the generic lowering.
   }];
   let options = [
     Option<"mma", "mma", "std::string", /*default=*/"\"wgmma\"",
@@ -214,6 +216,25 @@ def CudaLaunchSelectedKernels
     "::mlir::memref::MemRefDialect", "::mlir::nvgpu::NVGPUDialect",
     "::mlir::NVVM::NVVMDialect", "::mlir::scf::SCFDialect",
     "::mlir::ub::UBDialect", "::mlir::vector::VectorDialect"];
+}
+
+def CudaReferenceGemms : Pass<"mb-cuda-reference-gemms", "::mlir::ModuleOp"> {
+  let summary = "define selected GEMMs by their arithmetic, for the CPU";
+  let description = [{
+    Gives every `mb.cuda_gemm` declaration of mb-cuda-select-gemms a body on
+    tensors that computes what the kernel computes: the stored 16-bit
+    operands widened to f32, products summed in f32, then the epilogue (+
+    bias, activation, + residual). Followed by `inline` and `symbol-dce` (as
+    `mbc-cpu-pipeline{emulate-cuda-gemms=...}` does), the CPU runs the
+    model with the CUDA pipeline's kernel selection and operand rounding,
+    so end-to-end tests check mb-cuda-select-gemms' rewrites (operands,
+    epilogues, fused residuals) against PyTorch on a machine without a GPU.
+    It says nothing about the tensor-core kernels themselves.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 #endif // MBC_PASSES_CUDA_KERNELS_PASSES_TD

@@ -30,7 +30,7 @@ constexpr int64_t kTargetSMs = 132;
 
 struct GemmCall {
   Value a, b, bias, residual;
-  cuda::GeluKind gelu = cuda::GeluKind::None;
+  cuda::Activation activation = cuda::Activation::None;
 };
 
 struct CudaSelectGemmsPass
@@ -131,7 +131,7 @@ private:
     spec.inputType = elementType;
     spec.bLayout = cuda::BLayout::NK;
     spec.bias = static_cast<bool>(call.bias);
-    spec.gelu = call.gelu;
+    spec.activation = call.activation;
     spec.residual = static_cast<bool>(call.residual);
     cuda::GemmConfig &config = spec.config;
     bool wgmma = mma == "wgmma";
@@ -217,7 +217,7 @@ private:
   /// One projection of `input` [..., K] by `weight` [N, K]; returns the f32
   /// result in the input's shape with N last, or null when unsupported.
   Value emitProjection(OpBuilder &b, Location loc, Value input, Value weight,
-                       Value bias, cuda::GeluKind gelu, Value residual) {
+                       Value bias, cuda::Activation activation, Value residual) {
     auto inputType = cast<RankedTensorType>(input.getType());
     auto weightType = cast<RankedTensorType>(weight.getType());
     int64_t m = rowsOf(input);
@@ -226,7 +226,7 @@ private:
     Type elementType = storageType(weight);
     GemmCall call;
     call.bias = bias;
-    call.gelu = gelu;
+    call.activation = activation;
     call.residual = residual;
     FailureOr<cuda::GemmSpec> spec = chooseSpec(m, n, k, elementType, call);
     if (failed(spec))
@@ -252,11 +252,11 @@ private:
     auto [add, residual] = residualUse(op);
     OpBuilder b(op);
     Value result = emitProjection(b, op.getLoc(), op.getInput(), op.getWeight(),
-                                  op.getBias(), cuda::GeluKind::None, residual);
+                                  op.getBias(), cuda::Activation::None, residual);
     if (!result && residual) {
       add = {};
       result = emitProjection(b, op.getLoc(), op.getInput(), op.getWeight(),
-                              op.getBias(), cuda::GeluKind::None, Value());
+                              op.getBias(), cuda::Activation::None, Value());
     }
     if (!result)
       return;
@@ -266,16 +266,17 @@ private:
   void rewriteFFN(mb::FFNOp op) {
     if (!bigEnough(op.getInput()))
       return;
-    cuda::GeluKind gelu;
+    cuda::Activation activation;
     switch (op.getActivation()) {
     case mb::Activation::gelu:
-      gelu = cuda::GeluKind::Erf;
+      activation = cuda::Activation::GeluErf;
       break;
     case mb::Activation::gelu_tanh:
-      gelu = cuda::GeluKind::Tanh;
+      activation = cuda::Activation::GeluTanh;
       break;
-    default:
-      return; // ReLU: no such epilogue; the generic lowering keeps it.
+    case mb::Activation::relu:
+      activation = cuda::Activation::Relu;
+      break;
     }
     // Check both GEMMs before rewriting either.
     auto inputType = cast<RankedTensorType>(op.getInput().getType());
@@ -285,7 +286,7 @@ private:
     auto [add, residual] = residualUse(op);
     GemmCall up, down;
     up.bias = op.getUpBias();
-    up.gelu = gelu;
+    up.activation = activation;
     down.bias = op.getDownBias();
     down.residual = residual;
     Type upType = storageType(op.getUpWeight());
@@ -301,9 +302,9 @@ private:
     OpBuilder b(op);
     Location loc = op.getLoc();
     Value hidden = emitProjection(b, loc, op.getInput(), op.getUpWeight(),
-                                  up.bias, gelu, Value());
+                                  up.bias, activation, Value());
     Value result = emitProjection(b, loc, hidden, op.getDownWeight(),
-                                  down.bias, cuda::GeluKind::None,
+                                  down.bias, cuda::Activation::None,
                                   down.residual);
     assert(hidden && result && "specs were checked");
     finish(op, result, add);

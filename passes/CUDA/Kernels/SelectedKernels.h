@@ -16,8 +16,8 @@ namespace mbc::cuda {
 
 inline constexpr llvm::StringLiteral kSelectedGemmAttrName = "mb.cuda_gemm";
 
-/// {m, n, k, element_type, mma, tile_m, tile_n, tile_k, stages, bias, gelu,
-/// residual}; B is always [N, K] (nn.Linear's layout).
+/// {m, n, k, element_type, mma, tile_m, tile_n, tile_k, stages, bias,
+/// activation, residual}; B is always [N, K] (nn.Linear's layout).
 mlir::DictionaryAttr gemmSpecToAttribute(mlir::MLIRContext *context,
                                          const GemmSpec &spec);
 

@@ -42,14 +42,16 @@ struct CudaTestBuildGemmPass
       return fail(emitError()
                   << "b-layout = '" << bLayout << "' (expected nk or kn)");
     if (gelu == "none")
-      spec.gelu = cuda::GeluKind::None;
+      spec.activation = cuda::Activation::None;
     else if (gelu == "erf")
-      spec.gelu = cuda::GeluKind::Erf;
+      spec.activation = cuda::Activation::GeluErf;
     else if (gelu == "tanh")
-      spec.gelu = cuda::GeluKind::Tanh;
+      spec.activation = cuda::Activation::GeluTanh;
+    else if (gelu == "relu")
+      spec.activation = cuda::Activation::Relu;
     else
       return fail(emitError()
-                  << "gelu = '" << gelu << "' (expected none, erf or tanh)");
+                  << "gelu = '" << gelu << "' (expected none, erf, tanh or relu)");
     spec.bias = bias;
     spec.residual = residual;
     if (mma == "wgmma")

@@ -111,6 +111,7 @@ def main():
     if sorted(cuda["plans"]) != sorted(entries):
         fail(f"plans {sorted(cuda['plans'])} != entry points {sorted(entries)}")
     launches = 0
+    maps = 0
     for name, plan in cuda["plans"].items():
         arena = plan["arena_bytes"]
         if arena % 256:
@@ -129,6 +130,37 @@ def main():
             else:
                 fail(f"plan {name} {where}: not a buffer ref {ref}")
 
+        def buffer_bytes(ref):
+            if "temp" in ref:
+                return arena - ref["temp"]
+            entry = entries[name]["args"][ref["arg"]]
+            size = {"F32": 4, "BF16": 2, "F16": 2, "I32": 4, "I64": 8}.get(
+                entry.get("dtype", "F32").upper(), 4)
+            count = 1
+            for extent in entry.get("shape", []):
+                count *= extent
+            return count * size - ref.get("offset", 0)
+
+        def check_tensor_map(arg, where):
+            nonlocal maps
+            tmap = arg.get("tensor_map") if isinstance(arg, dict) else None
+            if tmap is None:
+                fail(f"plan {name} {where}: a tensor_map param without a tensor_map arg")
+            check_ref(tmap["base"], where)
+            dims, strides, box = tmap["dims"], tmap["strides_bytes"], tmap["box"]
+            element = {"bf16": 2, "f16": 2, "f32": 4}[tmap["dtype"]]
+            if len(strides) != len(dims) - 1 or len(box) != len(dims):
+                fail(f"plan {name} {where}: tensor map ranks {tmap}")
+            if tmap["swizzle"] not in (0, 32, 64, 128) or any(s % 16 for s in strides):
+                fail(f"plan {name} {where}: tensor map swizzle/strides {tmap}")
+            if any(b < 1 or b > 256 for b in box):
+                fail(f"plan {name} {where}: tensor map box {box}")
+            extent = dims[0] * element if len(dims) == 1 else dims[-1] * strides[-1]
+            if extent > buffer_bytes(tmap["base"]):
+                fail(f"plan {name} {where}: tensor map covers {extent} bytes, "
+                     f"its buffer has {buffer_bytes(tmap['base'])}")
+            maps += 1
+
         for index, step in enumerate(plan["steps"]):
             if "launch" in step:
                 kernel = kernels.get(step["launch"])
@@ -140,6 +172,8 @@ def main():
                 for param, arg in zip(kernel["params"], step["args"]):
                     if param == "ptr":
                         check_ref(arg, f"step {index}")
+                    elif param == "tensor_map":
+                        check_tensor_map(arg, f"step {index}")
                 if any(g < 1 for g in step["grid"]) or len(step["grid"]) != 3:
                     fail(f"plan {name} step {index}: bad grid {step['grid']}")
                 launches += 1
@@ -154,6 +188,12 @@ def main():
         fail(f"{launches} launches for {len(kernels)} kernels")
     print("plans:", ",".join(sorted(cuda["plans"])))
     print("every launch names a kernel with matching args:", launches > 0)
+    gemms = [k for k in cuda["kernels"] if "_gemm_" in k["name"]]
+    print("tensor-core GEMM kernels:", len(gemms),
+          "with tensor maps:", sum("tensor_map" in k["params"] for k in gemms),
+          "tensor-map args checked:", maps)
+    if gemms:
+        print("GEMM shared bytes:", sorted({k["shared_bytes"] for k in gemms}))
     registers = [k for k in cuda["kernels"] if "registers" in k]
     if args.expect_cubins:
         if len(registers) != len(kernels):

@@ -1,0 +1,56 @@
+// mb-cuda-launch-selected-kernels: after bufferization, each call of an
+// mb.cuda_gemm declaration becomes a launch of a built kernel writing a new
+// buffer; wgmma's tensor-map params get the buffers they describe through
+// unrealized casts, and the launch carries the kernel's launch facts.
+// RUN: mbc-opt %s --mb-cuda-launch-selected-kernels --split-input-file --verify-diagnostics | FileCheck %s
+
+// CHECK-LABEL: func.func @score
+// CHECK-SAME: (%[[W:.*]]: memref<512x128xbf16>, %[[B:.*]]: memref<512xf32>, %[[X:.*]]: memref<128x128xbf16>, %[[OUT:.*]]: memref<128x512xf32>)
+// CHECK: %[[C:.*]] = memref.alloc() : memref<128x512xf32>
+// CHECK-DAG: %[[MAPA:.*]] = builtin.unrealized_conversion_cast %[[X]] : memref<128x128xbf16> to !llvm.ptr
+// CHECK-DAG: %[[MAPB:.*]] = builtin.unrealized_conversion_cast %[[W]] : memref<512x128xbf16> to !llvm.ptr
+// CHECK: gpu.launch_func @mbc_kernels::@score_gemm_0 blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size %{{.*}} args(%[[MAPA]] : !llvm.ptr, %[[MAPB]] : !llvm.ptr, %[[C]] : memref<128x512xf32>, %[[B]] : memref<512xf32>)
+// CHECK-SAME: mbc.launch = {block = array<i64: 128, 1, 1>, grid = array<i64: 4, 2, 1>, params = [{kind = "tensor_map", name = "a", tensor_map = {base = "a", box = array<i64: 64, 64>, dims = array<i64: 128, 128>
+// CHECK: memref.copy %[[C]], %[[OUT]]
+// CHECK-NOT: @mbc_gemm_0
+// CHECK: gpu.module @mbc_kernels
+// CHECK: gpu.func @score_gemm_0(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: memref<128x512xf32>, %{{.*}}: memref<512xf32>) kernel
+// CHECK: nvgpu.warpgroup.mma
+func.func private @mbc_gemm_0(memref<128x128xbf16>, memref<512x128xbf16>, memref<512xf32>) -> memref<128x512xf32> attributes {mb.cuda_gemm = {activation = "gelu", bias = true, element_type = bf16, k = 128 : i64, m = 128 : i64, mma = "wgmma", n = 512 : i64, residual = false, stages = 3 : i64, tile_k = 64 : i64, tile_m = 64 : i64, tile_n = 128 : i64}}
+func.func @score(%w: memref<512x128xbf16>, %b: memref<512xf32>, %x: memref<128x128xbf16>, %out: memref<128x512xf32>) {
+  %0 = call @mbc_gemm_0(%x, %w, %b) : (memref<128x128xbf16>, memref<512x128xbf16>, memref<512xf32>) -> memref<128x512xf32>
+  memref.copy %0, %out : memref<128x512xf32> to memref<128x512xf32>
+  return
+}
+
+// -----
+
+// mma.sync kernels take A and B by pointer.
+// CHECK-LABEL: func.func @local
+// CHECK-NOT: unrealized_conversion_cast
+// CHECK: gpu.launch_func @mbc_kernels::@local_gemm_0 {{.*}} args(%{{.*}} : memref<72x64xf16>, %{{.*}} : memref<64x64xf16>, %{{.*}} : memref<72x64xf32>, %{{.*}} : memref<72x64xf32>)
+// CHECK: nvgpu.mma.sync
+func.func private @mbc_gemm_3(memref<72x64xf16>, memref<64x64xf16>, memref<72x64xf32>) -> memref<72x64xf32> attributes {mb.cuda_gemm = {activation = "none", bias = false, element_type = f16, k = 64 : i64, m = 72 : i64, mma = "mma_sync", n = 64 : i64, residual = true, stages = 3 : i64, tile_k = 32 : i64, tile_m = 64 : i64, tile_n = 64 : i64}}
+func.func @local(%x: memref<72x64xf16>, %w: memref<64x64xf16>, %r: memref<72x64xf32>, %out: memref<72x64xf32>) {
+  %0 = call @mbc_gemm_3(%x, %w, %r) : (memref<72x64xf16>, memref<64x64xf16>, memref<72x64xf32>) -> memref<72x64xf32>
+  memref.copy %0, %out : memref<72x64xf32> to memref<72x64xf32>
+  return
+}
+
+// -----
+
+func.func private @mbc_gemm_0(memref<128x128xbf16>, memref<512x128xbf16>) -> memref<128x512xf32> attributes {mb.cuda_gemm = {activation = "swish", bias = false, element_type = bf16, k = 128 : i64, m = 128 : i64, mma = "wgmma", n = 512 : i64, residual = false, stages = 3 : i64, tile_k = 64 : i64, tile_m = 64 : i64, tile_n = 128 : i64}}
+func.func @bad_activation(%x: memref<128x128xbf16>, %w: memref<512x128xbf16>) -> memref<128x512xf32> {
+  // expected-error @+1 {{mb.cuda_gemm: activation = 'swish' (expected none, gelu, gelu_tanh or relu)}}
+  %0 = call @mbc_gemm_0(%x, %w) : (memref<128x128xbf16>, memref<512x128xbf16>) -> memref<128x512xf32>
+  return %0 : memref<128x512xf32>
+}
+
+// -----
+
+func.func private @mbc_gemm_0(memref<128x128xbf16>, memref<512x128xbf16>) -> memref<128x512xf32> attributes {mb.cuda_gemm = {activation = "none", bias = false, element_type = bf16, k = 128 : i64, m = 128 : i64, mma = "wgmma", n = 512 : i64, residual = false, stages = 3 : i64, tile_k = 64 : i64, tile_n = 128 : i64}}
+func.func @missing_field(%x: memref<128x128xbf16>, %w: memref<512x128xbf16>) -> memref<128x512xf32> {
+  // expected-error @+1 {{mb.cuda_gemm: 'tile_m' must be an integer}}
+  %0 = call @mbc_gemm_0(%x, %w) : (memref<128x128xbf16>, memref<512x128xbf16>) -> memref<128x512xf32>
+  return %0 : memref<128x512xf32>
+}

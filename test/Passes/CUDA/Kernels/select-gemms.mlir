@@ -1,0 +1,84 @@
+// mb-cuda-select-gemms: projections with enough rows become calls of
+// @mbc_gemm_<n> (16-bit operands, epilogues, fused residual); the kernel
+// choice is the callee's mb.cuda_gemm attribute, pinned by the options.
+// RUN: mbc-opt %s --mb-cuda-select-gemms --split-input-file | FileCheck %s
+// RUN: mbc-opt %s --mb-cuda-select-gemms="mma=mma_sync tile-m=32 tile-n=64 tile-k=64 stages=4" --split-input-file | FileCheck %s --check-prefix=PINNED
+// RUN: mbc-opt %s --mb-cuda-select-gemms=min-rows=1000 --split-input-file | FileCheck %s --check-prefix=FEW
+// RUN: not mbc-opt %s --mb-cuda-select-gemms=mma=hmma --split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
+
+// CHECK-LABEL: func.func @ffn_residual
+// CHECK-SAME: (%[[X:.*]]: tensor<2x64x128xf32>, %[[R:.*]]: tensor<2x64x128xf32>, %[[UP:.*]]: tensor<512x128xbf16>, %[[UB:.*]]: tensor<512xf32>, %[[DOWN:.*]]: tensor<128x512xbf16>, %[[DB:.*]]: tensor<128xf32>)
+// CHECK: %[[X2:.*]] = tensor.collapse_shape %[[X]] {{\[\[}}0, 1], [2]] : tensor<2x64x128xf32> into tensor<128x128xf32>
+// CHECK: %[[X16:.*]] = arith.truncf %[[X2]] : tensor<128x128xf32> to tensor<128x128xbf16>
+// CHECK: %[[H:.*]] = call @mbc_gemm_0(%[[X16]], %[[UP]], %[[UB]])
+// CHECK: %[[H16:.*]] = arith.truncf
+// CHECK: %[[R2:.*]] = tensor.collapse_shape %[[R]]
+// CHECK: %[[Y:.*]] = call @mbc_gemm_1(%[[H16]], %[[DOWN]], %[[DB]], %[[R2]])
+// CHECK: %[[Y3:.*]] = tensor.expand_shape %[[Y]]
+// CHECK-NOT: mb.ffn
+// CHECK-NOT: arith.addf
+// CHECK: return %[[Y3]]
+// CHECK: func.func private @mbc_gemm_0(tensor<128x128xbf16> {bufferization.access = "read"}, tensor<512x128xbf16> {bufferization.access = "read"}, tensor<512xf32> {bufferization.access = "read"}) -> tensor<128x512xf32>
+// CHECK-SAME: mb.cuda_gemm = {activation = "gelu", bias = true, element_type = bf16, k = 128 : i64, m = 128 : i64, mma = "wgmma", n = 512 : i64, residual = false, stages = 3 : i64, tile_k = 64 : i64, tile_m = 64 : i64, tile_n = 128 : i64}
+// CHECK: func.func private @mbc_gemm_1({{.*}}) -> tensor<128x128xf32>
+// CHECK-SAME: activation = "none", bias = true, {{.*}} residual = true
+
+// PINNED-LABEL: func.func @ffn_residual
+// PINNED: mb.cuda_gemm = {activation = "gelu", {{.*}} mma = "mma_sync", {{.*}} stages = 4 : i64, tile_k = 64 : i64, tile_m = 32 : i64, tile_n = 64 : i64}
+// FEW-LABEL: func.func @ffn_residual
+// FEW: mb.ffn <gelu>
+// FEW-NOT: call
+// BAD: mb-cuda-select-gemms: mma = 'hmma' (expected wgmma or mma_sync)
+func.func @ffn_residual(%x: tensor<2x64x128xf32>, %r: tensor<2x64x128xf32>,
+                        %up: tensor<512x128xbf16>, %ub: tensor<512xf32>,
+                        %down: tensor<128x512xbf16>, %db: tensor<128xf32>)
+    -> tensor<2x64x128xf32> {
+  %upf = arith.extf %up : tensor<512x128xbf16> to tensor<512x128xf32>
+  %downf = arith.extf %down : tensor<128x512xbf16> to tensor<128x512xf32>
+  %y = mb.ffn <gelu> %x, %upf, %ub, %downf, %db : (tensor<2x64x128xf32>, tensor<512x128xf32>, tensor<512xf32>, tensor<128x512xf32>, tensor<128xf32>) -> tensor<2x64x128xf32>
+  %z = arith.addf %y, %r : tensor<2x64x128xf32>
+  return %z : tensor<2x64x128xf32>
+}
+
+// -----
+
+// An f32 weight is rounded to bf16 (each call); no bias; ReLU FFNs and
+// f16 weights keep their types.
+// CHECK-LABEL: func.func @linear_f32_weight
+// CHECK: %[[W16:.*]] = arith.truncf %{{.*}} : tensor<64x256xf32> to tensor<64x256xbf16>
+// CHECK: call @mbc_gemm_0(%{{.*}}, %[[W16]]) : (tensor<100x256xbf16>, tensor<64x256xbf16>) -> tensor<100x64xf32>
+// CHECK: mb.cuda_gemm = {activation = "none", bias = false, element_type = bf16, k = 256 : i64, m = 100 : i64
+func.func @linear_f32_weight(%x: tensor<1x100x256xf32>, %w: tensor<64x256xf32>) -> tensor<1x100x64xf32> {
+  %y = mb.linear %x, %w : (tensor<1x100x256xf32>, tensor<64x256xf32>) -> tensor<1x100x64xf32>
+  return %y : tensor<1x100x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @relu_f16
+// CHECK: arith.truncf %{{.*}} : tensor<72x64xf32> to tensor<72x64xf16>
+// CHECK: mb.cuda_gemm = {activation = "relu", bias = true, element_type = f16
+func.func @relu_f16(%x: tensor<8x9x64xf32>, %up: tensor<256x64xf16>, %ub: tensor<256xf32>,
+                    %down: tensor<64x256xf16>, %db: tensor<64xf32>) -> tensor<8x9x64xf32> {
+  %upf = arith.extf %up : tensor<256x64xf16> to tensor<256x64xf32>
+  %downf = arith.extf %down : tensor<64x256xf16> to tensor<64x256xf32>
+  %y = mb.ffn <relu> %x, %upf, %ub, %downf, %db : (tensor<8x9x64xf32>, tensor<256x64xf32>, tensor<256xf32>, tensor<64x256xf32>, tensor<64xf32>) -> tensor<8x9x64xf32>
+  return %y : tensor<8x9x64xf32>
+}
+
+// -----
+
+// What the kernels cannot take stays generic: one row (decode), K = 48
+// (not a multiple of tile-k), N = 20 (not a multiple of 8).
+// CHECK-LABEL: func.func @unsupported
+// CHECK-COUNT-3: mb.linear
+// CHECK-NOT: call
+func.func @unsupported(%row: tensor<1x1x256xf32>, %w: tensor<64x256xf32>,
+                       %x48: tensor<1x100x48xf32>, %w48: tensor<64x48xf32>,
+                       %x: tensor<1x100x256xf32>, %w20: tensor<20x256xf32>)
+    -> (tensor<1x1x64xf32>, tensor<1x100x64xf32>, tensor<1x100x20xf32>) {
+  %a = mb.linear %row, %w : (tensor<1x1x256xf32>, tensor<64x256xf32>) -> tensor<1x1x64xf32>
+  %b = mb.linear %x48, %w48 : (tensor<1x100x48xf32>, tensor<64x48xf32>) -> tensor<1x100x64xf32>
+  %c = mb.linear %x, %w20 : (tensor<1x100x256xf32>, tensor<20x256xf32>) -> tensor<1x100x20xf32>
+  return %a, %b, %c : tensor<1x1x64xf32>, tensor<1x100x64xf32>, tensor<1x100x20xf32>
+}
