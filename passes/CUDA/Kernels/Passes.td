@@ -146,8 +146,9 @@ def CudaSelectGemms : Pass<"mb-cuda-select-gemms", "::mlir::ModuleOp"> {
   let summary = "route the model's large projections to tensor-core GEMM kernels";
   let description = [{
     Runs on the mb dialect, after mb-weights-to-arguments and before
-    convert-mb-to-linalg (mbc-cuda-pipeline). Every `mb.linear` and `mb.ffn`
-    whose rows (the product of the input's leading dimensions) number at
+    convert-mb-to-linalg (mbc-cuda-pipeline). Every `mb.linear`, `mb.ffn`
+    and `mb.head` (its logits; the log-softmax follows as linalg
+    reductions) whose rows (the product of the input's leading dimensions) number at
     least `min-rows` is rewritten into calls of private functions
     `@mbc_gemm_<n>` that stand for tensor-core GEMM kernels
     (passes/CUDA/Kernels/GemmKernel.h); mb-cuda-launch-selected-kernels
@@ -191,6 +192,8 @@ def CudaSelectGemms : Pass<"mb-cuda-select-gemms", "::mlir::ModuleOp"> {
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 

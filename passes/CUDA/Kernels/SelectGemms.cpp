@@ -15,6 +15,8 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/IR/SymbolTable.h"
 
+#include <limits>
+
 namespace mbc {
 #define GEN_PASS_DEF_CUDASELECTGEMMS
 #include "passes/CUDA/Kernels/Passes.h.inc"
@@ -47,7 +49,7 @@ struct CudaSelectGemmsPass
     SmallVector<Operation *> candidates;
     for (auto function : module.getOps<func::FuncOp>())
       function.walk([&](Operation *op) {
-        if (isa<mb::LinearOp, mb::FFNOp>(op))
+        if (isa<mb::LinearOp, mb::FFNOp, mb::HeadOp>(op))
           candidates.push_back(op);
       });
     SymbolTable table(module);
@@ -55,6 +57,8 @@ struct CudaSelectGemmsPass
     for (Operation *op : candidates) {
       if (auto linear = dyn_cast<mb::LinearOp>(op))
         rewriteLinear(linear);
+      else if (auto head = dyn_cast<mb::HeadOp>(op))
+        rewriteHead(head);
       else
         rewriteFFN(cast<mb::FFNOp>(op));
     }
@@ -308,6 +312,76 @@ private:
                                   down.residual);
     assert(hidden && result && "specs were checked");
     finish(op, result, add);
+  }
+
+  /// The head: the logits GEMM (+ bias), then log-softmax over the
+  /// vocabulary as linalg reductions (generic kernels).
+  void rewriteHead(mb::HeadOp op) {
+    if (!bigEnough(op.getInput()))
+      return;
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    Value logits = emitProjection(b, loc, op.getInput(), op.getWeight(),
+                                  op.getBias(), cuda::Activation::None,
+                                  Value());
+    if (!logits)
+      return;
+    finish(op, logSoftmax(b, loc, logits), {});
+  }
+
+  /// log_softmax over the last dimension: x - max - log(sum(exp(x - max))).
+  static Value logSoftmax(OpBuilder &b, Location loc, Value x) {
+    MLIRContext *ctx = b.getContext();
+    auto type = cast<RankedTensorType>(x.getType());
+    int64_t rank = type.getRank();
+    Type f32 = b.getF32Type();
+    auto rowsType = RankedTensorType::get(type.getShape().drop_back(), f32);
+    auto full = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    auto rows = full.dropResult(rank - 1);
+    SmallVector<utils::IteratorType> reduce(rank, utils::IteratorType::parallel);
+    reduce.back() = utils::IteratorType::reduction;
+    SmallVector<utils::IteratorType> parallel(rank,
+                                              utils::IteratorType::parallel);
+    auto filled = [&](double value) {
+      Value empty =
+          tensor::EmptyOp::create(b, loc, rowsType.getShape(), f32);
+      Value constant =
+          arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+      return linalg::FillOp::create(b, loc, constant, empty).getResult(0);
+    };
+    Value max =
+        linalg::GenericOp::create(
+            b, loc, rowsType, ValueRange{x},
+            ValueRange{filled(-std::numeric_limits<float>::infinity())},
+            ArrayRef<AffineMap>{full, rows}, reduce,
+            [](OpBuilder &n, Location l, ValueRange args) {
+              linalg::YieldOp::create(
+                  n, l, arith::MaximumFOp::create(n, l, args[0], args[1]).getResult());
+            })
+            .getResult(0);
+    Value sum =
+        linalg::GenericOp::create(
+            b, loc, rowsType, ValueRange{x, max}, ValueRange{filled(0.0)},
+            ArrayRef<AffineMap>{full, rows, rows}, reduce,
+            [](OpBuilder &n, Location l, ValueRange args) {
+              Value shifted = arith::SubFOp::create(n, l, args[0], args[1]);
+              Value e = math::ExpOp::create(n, l, shifted);
+              linalg::YieldOp::create(
+                  n, l, arith::AddFOp::create(n, l, args[2], e).getResult());
+            })
+            .getResult(0);
+    Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), f32);
+    return linalg::GenericOp::create(
+               b, loc, type, ValueRange{x, max, sum}, ValueRange{empty},
+               ArrayRef<AffineMap>{full, rows, rows, full}, parallel,
+               [](OpBuilder &n, Location l, ValueRange args) {
+                 Value shifted =
+                     arith::SubFOp::create(n, l, args[0], args[1]);
+                 Value logSum = math::LogOp::create(n, l, args[2]);
+                 linalg::YieldOp::create(
+                     n, l, arith::SubFOp::create(n, l, shifted, logSum).getResult());
+               })
+        .getResult(0);
   }
 
   /// Replaces `op` by `result`; with a fused residual `add`, the addition

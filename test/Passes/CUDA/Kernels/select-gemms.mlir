@@ -82,3 +82,21 @@ func.func @unsupported(%row: tensor<1x1x256xf32>, %w: tensor<64x256xf32>,
   %c = mb.linear %x, %w20 : (tensor<1x100x256xf32>, tensor<20x256xf32>) -> tensor<1x100x20xf32>
   return %a, %b, %c : tensor<1x1x64xf32>, tensor<1x100x64xf32>, tensor<1x100x20xf32>
 }
+
+// -----
+
+// The head: the logits GEMM with its bias, then log-softmax as linalg
+// reductions (max, sum of exp) and one elementwise op.
+// CHECK-LABEL: func.func @head
+// CHECK: %[[L:.*]] = call @mbc_gemm_0(%{{.*}}, %{{.*}}, %{{.*}}) : (tensor<72x64xbf16>, tensor<256x64xbf16>, tensor<256xf32>) -> tensor<72x256xf32>
+// CHECK: %[[L3:.*]] = tensor.expand_shape %[[L]]
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[L3]]
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: math.log
+// CHECK-NOT: mb.head
+func.func @head(%x: tensor<8x9x64xf32>, %w: tensor<256x64xbf16>, %bias: tensor<256xf32>) -> tensor<8x9x256xf32> {
+  %wf = arith.extf %w : tensor<256x64xbf16> to tensor<256x64xf32>
+  %y = mb.head %x, %wf, %bias : (tensor<8x9x64xf32>, tensor<256x64xf32>, tensor<256xf32>) -> tensor<8x9x256xf32>
+  return %y : tensor<8x9x256xf32>
+}
