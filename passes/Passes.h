@@ -43,14 +43,14 @@ struct CpuPipelineOptions : mlir::PassPipelineOptions<CpuPipelineOptions> {
       *this, "vector-bits",
       llvm::cl::desc("vector register width in bits (0: this machine's)"),
       llvm::cl::init(0)};
-  Option<std::string> emulateCudaGemms{
-      *this, "emulate-cuda-gemms",
-      llvm::cl::desc("testing: make the CUDA pipeline's tensor-core GEMM "
-                     "selection (mb-cuda-select-gemms with this mma, then "
-                     "mb-cuda-reference-gemms) and its tensor-level "
+  Option<std::string> emulateCudaKernels{
+      *this, "emulate-cuda-kernels",
+      llvm::cl::desc("testing: make the CUDA pipeline's tensor-core kernel "
+                     "selection (mb-cuda-select-kernels with this mma, then "
+                     "mb-cuda-reference-kernels) and its tensor-level "
                      "structure (no local-model region, no online "
                      "softmax), so the CPU computes what the GPU would "
-                     "with 16-bit GEMM operands; empty: off"),
+                     "with 16-bit kernel operands; empty: off"),
       llvm::cl::init("")};
 };
 
@@ -87,10 +87,10 @@ struct CudaPipelineOptions
                             llvm::cl::init(256)};
   Option<bool> tensorCores{
       *this, "tensor-cores",
-      llvm::cl::desc("projections with >= gemm-min-rows rows run on "
-                     "tensor-core GEMM kernels (bf16/f16 operands, f32 "
-                     "accumulation; mb-cuda-select-gemms); false: every "
-                     "op uses the generic f32 kernels"),
+      llvm::cl::desc("projections and attention with >= gemm-min-rows "
+                     "rows run on tensor-core kernels (bf16/f16 operands, "
+                     "f32 accumulation; mb-cuda-select-kernels); false: "
+                     "every op uses the generic f32 kernels"),
       llvm::cl::init(true)};
   Option<int64_t> gemmMinRows{
       *this, "gemm-min-rows",

@@ -75,16 +75,16 @@ static void buildSharedTensorPipeline(
 
 void buildCpuTensorPipeline(OpPassManager &pm,
                             const CpuPipelineOptions &options) {
-  if (!options.emulateCudaGemms.empty()) {
+  if (!options.emulateCudaKernels.empty()) {
     CpuPipelineOptions emulated;
     emulated.copyOptionValuesFrom(options);
     emulated.sequenceRows = 0;
     emulated.attentionBlock = 0;
     buildSharedTensorPipeline(pm, emulated, [&](OpPassManager &nested) {
-      CudaSelectGemmsOptions gemms;
-      gemms.mma = options.emulateCudaGemms;
-      nested.addPass(createCudaSelectGemms(gemms));
-      nested.addPass(createCudaReferenceGemms());
+      CudaSelectKernelsOptions selection;
+      selection.mma = options.emulateCudaKernels;
+      nested.addPass(createCudaSelectKernels(selection));
+      nested.addPass(createCudaReferenceKernels());
       nested.addPass(createInlinerPass());
       nested.addPass(createSymbolDCEPass());
     });
@@ -188,15 +188,15 @@ void buildCudaTensorPipeline(OpPassManager &pm,
   shared.sequenceRows = 0;
   shared.attentionBlock = 0;
   buildSharedTensorPipeline(pm, shared, [&](OpPassManager &nested) {
-    // Large projections (linear, FFN) -> tensor-core GEMM kernels with
-    // their epilogues, launched after bufferization
-    // (mb-cuda-launch-selected-kernels).
+    // Large projections (linear, FFN, head, attention's) -> tensor-core
+    // GEMMs with their epilogues, attention -> flash attention, launched
+    // after bufferization (mb-cuda-launch-selected-kernels).
     if (!options.tensorCores)
       return;
-    CudaSelectGemmsOptions gemms;
-    gemms.mma = options.mmaKind();
-    gemms.minRows = options.gemmMinRows;
-    nested.addPass(createCudaSelectGemms(gemms));
+    CudaSelectKernelsOptions selection;
+    selection.mma = options.mmaKind();
+    selection.minRows = options.gemmMinRows;
+    nested.addPass(createCudaSelectKernels(selection));
   });
   // Workgroups are thread blocks: many more and smaller than CPU ones.
   CpuDistributeOptions distribute;

@@ -294,7 +294,7 @@ def run_case(case_dir, args):
     tolerance = TOLERANCES[case["weights_dtype"]]
     try:
         meta = read_meta(artifact)
-        # Tensor-core GEMMs take 16-bit operands (mb-cuda-select-gemms), so
+        # Tensor-core GEMMs take 16-bit operands (mb-cuda-select-kernels), so
         # an artifact with any is held to the 16-bit tolerances even for f32
         # weights; --cuda-tensor-cores=false artifacts keep f32's.
         gemms = [k["name"] for k in meta.get("cuda", {}).get("kernels", [])

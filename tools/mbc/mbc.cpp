@@ -96,16 +96,16 @@ llvm::cl::opt<unsigned> optLevel("opt-level",
 llvm::cl::opt<bool> inlineWeights(
     "inline-weights",
     llvm::cl::desc("put the weights into the IR instead of naming them"));
-llvm::cl::opt<std::string> emulateCudaGemms(
-    "emulate-cuda-gemms",
+llvm::cl::opt<std::string> emulateCudaKernels(
+    "emulate-cuda-kernels",
     llvm::cl::desc("testing (--target=cpu): run the CUDA pipeline's "
-                   "tensor-core GEMM selection on the CPU with 16-bit "
+                   "tensor-core kernel selection on the CPU with 16-bit "
                    "operands (wgmma or mma_sync tiling rules)"),
     llvm::cl::init(""), llvm::cl::Hidden);
 llvm::cl::opt<bool> cudaTensorCores(
     "cuda-tensor-cores",
-    llvm::cl::desc("--target=cuda: large projections on tensor-core GEMM "
-                   "kernels with bf16/f16 operands (default); "
+    llvm::cl::desc("--target=cuda: large projections and attention on "
+                   "tensor-core kernels with bf16/f16 operands (default); "
                    "--cuda-tensor-cores=false keeps every op on the "
                    "generic f32 kernels"),
     llvm::cl::init(true));
@@ -333,7 +333,7 @@ int main(int argc, char **argv) {
     // Kernel configurations (register tiles) follow the target's vectors.
     mbc::CpuPipelineOptions cpuOptions;
     cpuOptions.vectorBits = mbc::vectorBitsOf(hostTarget);
-    cpuOptions.emulateCudaGemms = emulateCudaGemms;
+    cpuOptions.emulateCudaKernels = emulateCudaKernels;
     mbc::buildCpuTensorPipeline(cpuPm, cpuOptions);
     if (emitKind >= EmitKind::LLVMDialect)
       mbc::buildCpuLoweringPipeline(cpuPm, cpuOptions);

@@ -55,13 +55,25 @@ struct AbsFToSignBitClear : public OpRewritePattern<math::AbsFOp> {
   }
 };
 
+/// arith.maxnumf, which convert-gpu-to-nvvm also sends to libdevice
+/// (__nv_fmaxf), as the LLVM intrinsic (PTX max.f32).
+struct MaxNumToLLVMIntrinsic : public OpRewritePattern<arith::MaxNumFOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(arith::MaxNumFOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOpWithNewOp<LLVM::MaxNumOp>(op, op.getLhs(), op.getRhs());
+    return success();
+  }
+};
+
 struct CudaExpandMathPass
     : public impl::CudaExpandMathBase<CudaExpandMathPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populatePolynomialApproximateErfPattern(patterns);
     populatePolynomialApproximateTanhPattern(patterns);
-    patterns.add<FmaToLLVMIntrinsic, AbsFToSignBitClear>(&getContext());
+    patterns.add<FmaToLLVMIntrinsic, AbsFToSignBitClear, MaxNumToLLVMIntrinsic>(
+        &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     WalkResult left = getOperation()->walk([](Operation *op) {

@@ -103,9 +103,13 @@ void storeWithEpilogue(OpBuilder &b, Location loc, const GemmSpec &spec,
     value = arith::AddFOp::create(b, loc, value, bias);
   }
   if (spec.activation == Activation::Relu) {
+    // A compare and select: convert-gpu-to-nvvm turns arith.maximumf on
+    // vectors into libdevice calls (__nv_fmaxf), which mbc does not link.
     Value zero = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(vectorType, b.getF32FloatAttr(0)));
-    value = arith::MaximumFOp::create(b, loc, value, zero);
+    Value positive =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, value, zero);
+    value = arith::SelectOp::create(b, loc, positive, value, zero);
   } else if (spec.activation != Activation::None) {
     value = buildGelu(b, loc, value, spec.activation == Activation::GeluTanh);
   }

@@ -103,8 +103,9 @@ def CudaExpandMath : Pass<"mb-cuda-expand-math"> {
     depend on that, so this pass rewrites both with MLIR's polynomial
     approximations (mlir/Dialect/Math/Transforms, the same ones the CPU path
     uses) into arith/math ops that lower to plain PTX arithmetic, and
-    `math.fma` and `math.absf` (also libdevice calls after conversion) into
-    `llvm.intr.fma` and a sign-bit mask.
+    `math.fma`, `math.absf` and `arith.maxnumf` (also libdevice calls after
+    conversion) into `llvm.intr.fma`, a sign-bit mask and
+    `llvm.intr.maxnum`.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::LLVM::LLVMDialect",
@@ -142,38 +143,54 @@ def CudaWritePtx : Pass<"mb-cuda-write-ptx", "::mlir::ModuleOp"> {
   ];
 }
 
-def CudaSelectGemms : Pass<"mb-cuda-select-gemms", "::mlir::ModuleOp"> {
-  let summary = "route the model's large projections to tensor-core GEMM kernels";
+def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
+  let summary = "route projections and attention to tensor-core kernels";
   let description = [{
     Runs on the mb dialect, after mb-weights-to-arguments and before
-    convert-mb-to-linalg (mbc-cuda-pipeline). Every `mb.linear`, `mb.ffn`
-    and `mb.head` (its logits; the log-softmax follows as linalg
-    reductions) whose rows (the product of the input's leading dimensions) number at
-    least `min-rows` is rewritten into calls of private functions
-    `@mbc_gemm_<n>` that stand for tensor-core GEMM kernels
-    (passes/CUDA/Kernels/GemmKernel.h); mb-cuda-launch-selected-kernels
-    turns each call into a launch of a built kernel after bufferization.
+    convert-mb-to-linalg (mbc-cuda-pipeline). Every `mb.linear`, `mb.ffn`,
+    `mb.head`, `mb.global_attention` and `mb.local_attention` whose rows
+    (the product of the input's leading dimensions) number at least
+    `min-rows` is rewritten into calls of private functions
+    `@mbc_gemm_<n>` / `@mbc_attention_<n>` that stand for tensor-core
+    kernels (passes/CUDA/Kernels/GemmKernel.h, AttentionKernel.h);
+    mb-cuda-launch-selected-kernels turns each call into a launch of a
+    built kernel after bufferization.
 
-    - Operands are 16-bit: the activation is rounded to the weight's
+    - GEMM operands are 16-bit: the activation is rounded to the weight's
       storage type (`arith.truncf`, an elementwise op later fused into its
       producer); a weight stored as bf16/f16 is read as stored (the
       `arith.extf` of mb-weights-to-arguments is bypassed); a weight
       stored as f32 is rounded to bf16 on every call. Products accumulate
       in f32 and the result is f32.
-    - Epilogues: the bias, the FFN's activation (GELU, its tanh
-      approximation or ReLU) and, when the op's only user is an `arith.addf` with another
-      tensor of its type (the block's residual), that addition.
-    - `mb.ffn` becomes two GEMMs; the hidden activation is rounded to 16
-      bits between them.
+    - GEMM epilogues: the bias, the FFN's activation (GELU, its tanh
+      approximation or ReLU) and, when the op's only user is an
+      `arith.addf` with another tensor of its type that exists before the
+      op (the block's residual), that addition.
+    - `mb.ffn` is two GEMMs, its hidden activation rounded to 16 bits in
+      between; `mb.head` is the logits GEMM, then log-softmax as linalg
+      reductions.
+    - Attention (head dim 64 or 128): q, k/v (one GEMM when k and v are
+      the two halves of one weight, as MEGABYTE-pytorch's `to_kv`) and
+      output projections (with the residual) on GEMMs, rotary on the f32
+      projections, then flash attention on 16-bit q, k, v: global, one
+      batch row per (sequence x head), positions zero-padded to a multiple
+      of the 64-row query block, 32-key blocks; local, one batch row per
+      head holding every patch zero-padded to a power of two (9 -> 16) that
+      tiles the 64-row block, 64-key blocks, the kernel's block-diagonal
+      causal mask keeping patches apart (padded keys come after every real
+      query of their patch, so causality hides them). The kernel's output
+      is unpadded and rounded to 16 bits for the output projection.
 
-    The kernel choice is the function's `mb.cuda_gemm` attribute
-    (m, n, k, element_type, mma, tile_m, tile_n, tile_k, stages, bias,
-    activation, residual);
-    tile options set to a positive value pin it, 0 lets the pass choose
-    (wgmma: 128 x 128 x 64, or 64-row tiles when 128-row tiles would leave
-    most of a 132-SM GPU idle; mma_sync: 128 x 128 x 32, or 64 x 64).
-    Ops the kernels do not support (N not a multiple of 8, K not a multiple
-    of tile-k) keep the generic lowering.
+    Kernel choices are the functions' attributes, which tests can pin:
+    `mb.cuda_gemm` (m, n, k, element_type, mma, tile_m, tile_n, tile_k,
+    stages, bias, activation, residual) and `mb.cuda_attention`
+    (batch_heads, seq_len, head_dim, element_type, causal, scale,
+    key_block, patch_length). GEMM tile options set to a positive value
+    pin them, 0 lets the pass choose (wgmma: 128 x 128 x 64, or 64-row
+    tiles when 128-row tiles would leave most of a 132-SM GPU idle;
+    mma_sync: 128 x 128 x 32, or 64 x 64). What the kernels do not support
+    (N not a multiple of 8, K not a multiple of tile-k, other head dims,
+    patches longer than 64) keeps the generic lowering.
   }];
   let options = [
     Option<"mma", "mma", "std::string", /*default=*/"\"wgmma\"",
@@ -202,7 +219,7 @@ def CudaLaunchSelectedKernels
   let summary = "replace calls of selected kernels by launches of built kernels";
   let description = [{
     Runs on buffers (after bufferization, before mb-cuda-form-kernels). Each
-    call of a private function carrying `mb.cuda_gemm` (mb-cuda-select-gemms)
+    call of a private function carrying `mb.cuda_gemm` (mb-cuda-select-kernels)
     becomes a `gpu.launch_func` of a kernel built by `buildGemmKernel` into
     `gpu.module @mbc_kernels`, named `<function>_gemm_<n>`. The call's
     result becomes a new allocation the kernel writes. A tensor-map
@@ -221,18 +238,22 @@ def CudaLaunchSelectedKernels
     "::mlir::ub::UBDialect", "::mlir::vector::VectorDialect"];
 }
 
-def CudaReferenceGemms : Pass<"mb-cuda-reference-gemms", "::mlir::ModuleOp"> {
-  let summary = "define selected GEMMs by their arithmetic, for the CPU";
+def CudaReferenceKernels : Pass<"mb-cuda-reference-kernels", "::mlir::ModuleOp"> {
+  let summary = "define selected kernels by their arithmetic, for the CPU";
   let description = [{
-    Gives every `mb.cuda_gemm` declaration of mb-cuda-select-gemms a body on
-    tensors that computes what the kernel computes: the stored 16-bit
-    operands widened to f32, products summed in f32, then the epilogue (+
-    bias, activation, + residual). Followed by `inline` and `symbol-dce` (as
-    `mbc-cpu-pipeline{emulate-cuda-gemms=...}` does), the CPU runs the
+    Gives every `mb.cuda_gemm` / `mb.cuda_attention` declaration of
+    mb-cuda-select-kernels a body on tensors that computes what the kernel
+    computes: for a GEMM, the stored 16-bit operands widened to f32,
+    products summed in f32, then the epilogue (+ bias, activation, +
+    residual); for attention, scores of the widened q and k in f32, the
+    causal (and per-patch) mask, softmax and the product with v (in f32,
+    where the kernel rounds the probabilities to 16 bits). Followed by `inline` and `symbol-dce` (as
+    `mbc-cpu-pipeline{emulate-cuda-kernels=...}` does), the CPU runs the
     model with the CUDA pipeline's kernel selection and operand rounding,
-    so end-to-end tests check mb-cuda-select-gemms' rewrites (operands,
-    epilogues, fused residuals) against PyTorch on a machine without a GPU.
-    It says nothing about the tensor-core kernels themselves.
+    so end-to-end tests check mb-cuda-select-kernels' rewrites (operands,
+    epilogues, fused residuals, attention layouts, padding and masks)
+    against PyTorch on a machine without a GPU. It says nothing about the
+    tensor-core kernels themselves.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",

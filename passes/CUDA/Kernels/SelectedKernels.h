@@ -1,6 +1,6 @@
 //===- SelectedKernels.h - kernel specs carried between passes --*- C++ -*-===//
 //
-// mb-cuda-select-gemms records a tensor-core GEMM as a call of a private
+// mb-cuda-select-kernels records a tensor-core GEMM as a call of a private
 // function whose `mb.cuda_gemm` attribute is the kernel's GemmSpec;
 // mb-cuda-launch-selected-kernels reads it back after bufferization.
 //
@@ -8,13 +8,74 @@
 #ifndef MBC_PASSES_CUDA_KERNELS_SELECTEDKERNELS_H
 #define MBC_PASSES_CUDA_KERNELS_SELECTEDKERNELS_H
 
+#include "passes/CUDA/Kernels/AttentionKernel.h"
 #include "passes/CUDA/Kernels/GemmKernel.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinOps.h"
 
 namespace mbc::cuda {
 
 inline constexpr llvm::StringLiteral kSelectedGemmAttrName = "mb.cuda_gemm";
+inline constexpr llvm::StringLiteral kSelectedAttentionAttrName =
+    "mb.cuda_attention";
+
+/// How GEMMs are chosen (mb-cuda-select-kernels' options).
+struct GemmSelection {
+  std::string mma = "wgmma"; // "wgmma" | "mma_sync"
+  int64_t minRows = 64;
+  int64_t tileM = 0, tileN = 0, tileK = 0; // 0: chosen per GEMM
+  int64_t stages = 3;
+};
+
+/// The spec of an [M, K] x [N, K]^T GEMM with this epilogue, tiles chosen
+/// unless pinned; failure when the kernels do not support it (N not a
+/// multiple of 8, K not of tile-k, ...).
+mlir::FailureOr<GemmSpec> selectGemmSpec(mlir::MLIRContext *context,
+                                         const GemmSelection &selection,
+                                         int64_t m, int64_t n, int64_t k,
+                                         mlir::Type elementType, bool bias,
+                                         Activation activation, bool residual);
+
+/// The 16-bit type a weight is stored in (what its arith.extf reads, also
+/// through a tensor.extract_slice), else bf16.
+mlir::Type weightStorageType(mlir::Value weight);
+
+/// `value` as `elementType`: the source of an extf from that type (a slice
+/// of it for a slice of the extf), else an arith.truncf.
+mlir::Value narrowTo(mlir::OpBuilder &b, mlir::Location loc,
+                     mlir::Value value, mlir::Type elementType);
+
+/// Declares a private function `<prefix>_<n>` at the end of `module` whose
+/// attribute `attrName` is `spec` and whose operands are read-only for
+/// bufferization, and calls it with `operands`; returns the result.
+mlir::Value callSelectedKernel(mlir::OpBuilder &b, mlir::Location loc,
+                               mlir::ModuleOp module, llvm::StringRef prefix,
+                               llvm::StringRef attrName,
+                               mlir::DictionaryAttr spec,
+                               mlir::ValueRange operands,
+                               mlir::Type resultType);
+
+/// A GEMM call: operands a [M, K], b [N, K] (16-bit), then bias [N] and
+/// residual [M, N] (f32) when the spec has them; returns C [M, N] f32.
+mlir::Value callSelectedGemm(mlir::OpBuilder &b, mlir::Location loc,
+                             mlir::ModuleOp module, const GemmSpec &spec,
+                             mlir::ValueRange operands);
+
+/// An attention call: q, k, v [batchHeads, seqLen, headDim] (16-bit);
+/// returns O [batchHeads, seqLen, headDim] f32.
+mlir::Value callSelectedAttention(mlir::OpBuilder &b, mlir::Location loc,
+                                  mlir::ModuleOp module,
+                                  const AttentionSpec &spec, mlir::Value q,
+                                  mlir::Value k, mlir::Value v);
+
+/// {batch_heads, seq_len, head_dim, element_type, causal, scale, key_block,
+/// patch_length}.
+mlir::DictionaryAttr attentionSpecToAttribute(mlir::MLIRContext *context,
+                                              const AttentionSpec &spec);
+mlir::FailureOr<AttentionSpec> attentionSpecFromAttribute(
+    mlir::DictionaryAttr attr,
+    llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
 /// {m, n, k, element_type, mma, tile_m, tile_n, tile_k, stages, bias,
 /// activation, residual}; B is always [N, K] (nn.Linear's layout).

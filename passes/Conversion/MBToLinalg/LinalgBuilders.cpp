@@ -2,10 +2,14 @@
 #include "passes/Conversion/MBToLinalg/LinalgBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 
+#include <cmath>
 #include <set>
 
 using namespace mlir;
@@ -255,6 +259,78 @@ Value createLinear(OpBuilder &builder, Location loc, Value input, Value weight,
   SmallVector<int64_t> resultShape(shape);
   resultShape.back() = tensorTypeOf(weight).getDimSize(0);
   return reshape(builder, loc, product, resultShape);
+}
+
+/// MEGABYTE-pytorch's RotaryEmbedding buffer, computed in f32 as PyTorch
+/// does: inv_freq[i] = 1 / theta^(2i / dh).
+Value createInverseFrequencies(OpBuilder &builder, Location loc,
+                               Type elementType, double theta,
+                               int64_t headDim) {
+  SmallVector<Attribute> values;
+  for (int64_t i = 0; i < headDim / 2; ++i) {
+    float exponent = static_cast<float>(2 * i) / static_cast<float>(headDim);
+    float frequency = 1.0f / powf(static_cast<float>(theta), exponent);
+    values.push_back(builder.getFloatAttr(elementType, frequency));
+  }
+  auto type = RankedTensorType::get({headDim / 2}, elementType);
+  return arith::ConstantOp::create(builder, loc, type,
+                                   DenseElementsAttr::get(type, values));
+}
+
+/// NeoX rotate-half rotary on x [N, S, H, dh] at positions
+/// firstPosition + s: with a = (firstPosition + s) * inv_freq[i] and the
+/// halves x1 = x[..., :dh/2], x2 = x[..., dh/2:],
+///   out[..., i]        = x1 * cos(a) + (-x2) * sin(a)
+///   out[..., dh/2 + i] = x2 * cos(a) + x1 * sin(a)
+/// which is x * cos(cat(f, f)) + rotate_half(x) * sin(cat(f, f)).
+/// `firstPosition` is 0 for whole sequences and may be a runtime index (a
+/// decode step's position).
+Value applyRotary(OpBuilder &builder, Location loc, Value x,
+                  Value inverseFrequencies, OpFoldResult firstPosition) {
+  RankedTensorType type = tensorTypeOf(x);
+  ArrayRef<int64_t> shape = type.getShape();
+  Type elementType = type.getElementType();
+  int64_t half = shape[3] / 2;
+  SmallVector<int64_t> halfShape{shape[0], shape[1], shape[2], half};
+  Value first = extractSlice(builder, loc, x, {0, 0, 0, 0}, halfShape);
+  Value second = extractSlice(builder, loc, x, {0, 0, 0, half}, halfShape);
+
+  MLIRContext *context = builder.getContext();
+  AffineMap identity = identityMap(context, 4);
+  SmallVector<AffineMap> maps{identity, identity, lastDimensionMap(context, 4),
+                              identity, identity};
+  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
+  // Two results, two inits: a shared init would bufferize into one buffer.
+  Value firstInit = createEmpty(builder, loc, halfShape, elementType);
+  Value secondInit = createEmpty(builder, loc, halfShape, elementType);
+  auto rotary = linalg::GenericOp::create(
+      builder, loc, TypeRange{firstInit.getType(), secondInit.getType()},
+      ValueRange{first, second, inverseFrequencies},
+      ValueRange{firstInit, secondInit}, maps, iterators,
+      [&](OpBuilder &b, Location loc, ValueRange args) {
+        Value position = linalg::IndexOp::create(b, loc, 1);
+        if (!isZeroInteger(firstPosition))
+          position = arith::AddIOp::create(
+              b, loc, position,
+              getValueOrCreateConstantIndexOp(b, loc, firstPosition));
+        Value positionFloat = arith::UIToFPOp::create(
+            b, loc, elementType,
+            arith::IndexCastUIOp::create(b, loc, b.getI64Type(), position));
+        Value angle = arith::MulFOp::create(b, loc, positionFloat, args[2]);
+        Value cos = math::CosOp::create(b, loc, angle);
+        Value sin = math::SinOp::create(b, loc, angle);
+        Value x1 = args[0], x2 = args[1];
+        Value negatedX2 = arith::NegFOp::create(b, loc, x2);
+        Value rotatedFirst = arith::AddFOp::create(
+            b, loc, arith::MulFOp::create(b, loc, x1, cos),
+            arith::MulFOp::create(b, loc, negatedX2, sin));
+        Value rotatedSecond = arith::AddFOp::create(
+            b, loc, arith::MulFOp::create(b, loc, x2, cos),
+            arith::MulFOp::create(b, loc, x1, sin));
+        linalg::YieldOp::create(b, loc,
+                                ValueRange{rotatedFirst, rotatedSecond});
+      });
+  return concatenate(builder, loc, rotary.getResults(), 3);
 }
 
 } // namespace mbc::mb_to_linalg

@@ -12,6 +12,7 @@
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
 
 namespace mbc::mb_to_linalg {
 
@@ -98,6 +99,20 @@ mlir::Value createMatmulTransposedWeight(mlir::OpBuilder &builder,
 mlir::Value createLinear(mlir::OpBuilder &builder, mlir::Location loc,
                          mlir::Value input, mlir::Value weight,
                          mlir::Value bias);
+
+/// MEGABYTE-pytorch's RotaryEmbedding buffer, computed in f32 as PyTorch
+/// does: inv_freq[i] = 1 / theta^(2i / dh), as a [dh / 2] constant.
+mlir::Value createInverseFrequencies(mlir::OpBuilder &builder,
+                                     mlir::Location loc,
+                                     mlir::Type elementType, double theta,
+                                     int64_t headDim);
+
+/// NeoX rotate-half rotary on x [N, S, H, dh] at positions
+/// firstPosition + s (a constant or a runtime index, e.g. a decode step's
+/// position).
+mlir::Value applyRotary(mlir::OpBuilder &builder, mlir::Location loc,
+                        mlir::Value x, mlir::Value inverseFrequencies,
+                        mlir::OpFoldResult firstPosition);
 
 } // namespace mbc::mb_to_linalg
 

@@ -33,8 +33,8 @@
 // RUN: not mbc-opt %s --mb-cuda-test-build-gemm="mma=wmma" 2>&1 | FileCheck %s --check-prefix=MMA
 // MMA: error: mb-cuda-test-build-gemm: mma = 'wmma' (expected wgmma or mma_sync)
 
-// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="gelu=relu" 2>&1 | FileCheck %s --check-prefix=GELU
-// GELU: error: mb-cuda-test-build-gemm: gelu = 'relu' (expected none, erf or tanh)
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="gelu=swish" 2>&1 | FileCheck %s --check-prefix=GELU
+// GELU: error: mb-cuda-test-build-gemm: gelu = 'swish' (expected none, erf, tanh or relu)
 
 // RUN: not mbc-opt %s --mb-cuda-test-build-gemm="b-layout=mn" 2>&1 | FileCheck %s --check-prefix=LAYOUT
 // LAYOUT: error: mb-cuda-test-build-gemm: b-layout = 'mn' (expected nk or kn)

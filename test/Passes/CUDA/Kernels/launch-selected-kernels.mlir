@@ -54,3 +54,26 @@ func.func @missing_field(%x: memref<128x128xbf16>, %w: memref<512x128xbf16>) -> 
   %0 = call @mbc_gemm_0(%x, %w) : (memref<128x128xbf16>, memref<512x128xbf16>) -> memref<128x512xf32>
   return %0 : memref<128x512xf32>
 }
+
+// -----
+
+// Attention: q, k, v, then the new output buffer.
+// CHECK-LABEL: func.func @attend
+// CHECK: %[[O:.*]] = memref.alloc() : memref<2x128x64xf32>
+// CHECK: gpu.launch_func @mbc_kernels::@attend_attention_0 blocks in {{.*}} args(%{{.*}} : memref<2x128x64xbf16>, %{{.*}} : memref<2x128x64xbf16>, %{{.*}} : memref<2x128x64xbf16>, %[[O]] : memref<2x128x64xf32>)
+// CHECK-SAME: grid = array<i64: 2, 2, 1>
+// CHECK: gpu.func @attend_attention_0
+func.func private @mbc_attention_0(memref<2x128x64xbf16>, memref<2x128x64xbf16>, memref<2x128x64xbf16>) -> memref<2x128x64xf32> attributes {mb.cuda_attention = {batch_heads = 2 : i64, causal = true, element_type = bf16, head_dim = 64 : i64, key_block = 32 : i64, patch_length = 0 : i64, scale = 1.250000e-01 : f64, seq_len = 128 : i64}}
+func.func @attend(%q: memref<2x128x64xbf16>, %k: memref<2x128x64xbf16>, %v: memref<2x128x64xbf16>) -> memref<2x128x64xf32> {
+  %0 = call @mbc_attention_0(%q, %k, %v) : (memref<2x128x64xbf16>, memref<2x128x64xbf16>, memref<2x128x64xbf16>) -> memref<2x128x64xf32>
+  return %0 : memref<2x128x64xf32>
+}
+
+// -----
+
+func.func private @mbc_attention_0(memref<2x100x64xbf16>, memref<2x100x64xbf16>, memref<2x100x64xbf16>) -> memref<2x100x64xf32> attributes {mb.cuda_attention = {batch_heads = 2 : i64, causal = true, element_type = bf16, head_dim = 64 : i64, key_block = 32 : i64, patch_length = 0 : i64, scale = 1.250000e-01 : f64, seq_len = 100 : i64}}
+func.func @unpadded(%q: memref<2x100x64xbf16>, %k: memref<2x100x64xbf16>, %v: memref<2x100x64xbf16>) -> memref<2x100x64xf32> {
+  // expected-error @+1 {{seq-len = 100 is not a multiple of 64}}
+  %0 = call @mbc_attention_0(%q, %k, %v) : (memref<2x100x64xbf16>, memref<2x100x64xbf16>, memref<2x100x64xbf16>) -> memref<2x100x64xf32>
+  return %0 : memref<2x100x64xf32>
+}

@@ -194,6 +194,8 @@ def main():
           "tensor-map args checked:", maps)
     if gemms:
         print("GEMM shared bytes:", sorted({k["shared_bytes"] for k in gemms}))
+    attention = [k for k in cuda["kernels"] if "_attention_" in k["name"]]
+    print("flash-attention kernels:", len(attention))
     registers = [k for k in cuda["kernels"] if "registers" in k]
     if args.expect_cubins:
         if len(registers) != len(kernels):

@@ -1,10 +1,10 @@
-// mb-cuda-select-gemms: projections with enough rows become calls of
+// mb-cuda-select-kernels: projections with enough rows become calls of
 // @mbc_gemm_<n> (16-bit operands, epilogues, fused residual); the kernel
 // choice is the callee's mb.cuda_gemm attribute, pinned by the options.
-// RUN: mbc-opt %s --mb-cuda-select-gemms --split-input-file | FileCheck %s
-// RUN: mbc-opt %s --mb-cuda-select-gemms="mma=mma_sync tile-m=32 tile-n=64 tile-k=64 stages=4" --split-input-file | FileCheck %s --check-prefix=PINNED
-// RUN: mbc-opt %s --mb-cuda-select-gemms=min-rows=1000 --split-input-file | FileCheck %s --check-prefix=FEW
-// RUN: not mbc-opt %s --mb-cuda-select-gemms=mma=hmma --split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: mbc-opt %s --mb-cuda-select-kernels --split-input-file | FileCheck %s
+// RUN: mbc-opt %s --mb-cuda-select-kernels="mma=mma_sync tile-m=32 tile-n=64 tile-k=64 stages=4" --split-input-file | FileCheck %s --check-prefix=PINNED
+// RUN: mbc-opt %s --mb-cuda-select-kernels=min-rows=1000 --split-input-file | FileCheck %s --check-prefix=FEW
+// RUN: not mbc-opt %s --mb-cuda-select-kernels=mma=hmma --split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
 
 // CHECK-LABEL: func.func @ffn_residual
 // CHECK-SAME: (%[[X:.*]]: tensor<2x64x128xf32>, %[[R:.*]]: tensor<2x64x128xf32>, %[[UP:.*]]: tensor<512x128xbf16>, %[[UB:.*]]: tensor<512xf32>, %[[DOWN:.*]]: tensor<128x512xbf16>, %[[DB:.*]]: tensor<128xf32>)
@@ -28,7 +28,7 @@
 // FEW-LABEL: func.func @ffn_residual
 // FEW: mb.ffn <gelu>
 // FEW-NOT: call
-// BAD: mb-cuda-select-gemms: mma = 'hmma' (expected wgmma or mma_sync)
+// BAD: mb-cuda-select-kernels: mma = 'hmma' (expected wgmma or mma_sync)
 func.func @ffn_residual(%x: tensor<2x64x128xf32>, %r: tensor<2x64x128xf32>,
                         %up: tensor<512x128xbf16>, %ub: tensor<512xf32>,
                         %down: tensor<128x512xbf16>, %db: tensor<128xf32>)
@@ -99,4 +99,59 @@ func.func @head(%x: tensor<8x9x64xf32>, %w: tensor<256x64xbf16>, %bias: tensor<2
   %wf = arith.extf %w : tensor<256x64xbf16> to tensor<256x64xf32>
   %y = mb.head %x, %wf, %bias : (tensor<8x9x64xf32>, tensor<256x64xf32>, tensor<256xf32>) -> tensor<8x9x256xf32>
   return %y : tensor<8x9x256xf32>
+}
+
+// -----
+
+// Global attention: q and kv (one GEMM over the to_kv weight whose halves
+// are k and v), positions padded from 65 to 128 per (sequence x head), the
+// output projection with the residual.
+// CHECK-LABEL: func.func @global_attention
+// CHECK-SAME: %[[WKV:[a-z0-9]+]]: tensor<256x128xbf16>
+// CHECK: call @mbc_gemm_0({{.*}}) : (tensor<65x128xbf16>, tensor<128x128xbf16>) -> tensor<65x128xf32>
+// CHECK: call @mbc_gemm_1(%{{.*}}, %[[WKV]]) : (tensor<65x128xbf16>, tensor<256x128xbf16>) -> tensor<65x256xf32>
+// CHECK: linalg.fill {{.*}} -> tensor<1x2x128x64xbf16>
+// CHECK: tensor.insert_slice {{.*}} into {{.*}}[0, 0, 0, 0] [1, 2, 65, 64] [1, 1, 1, 1] : tensor<1x2x65x64xbf16> into tensor<1x2x128x64xbf16>
+// CHECK: call @mbc_attention_0({{.*}}) : (tensor<2x128x64xbf16>, tensor<2x128x64xbf16>, tensor<2x128x64xbf16>) -> tensor<2x128x64xf32>
+// CHECK: tensor.extract_slice {{.*}}[0, 0, 0, 0] [1, 2, 65, 64] [1, 1, 1, 1] : tensor<1x2x128x64xf32> to tensor<1x2x65x64xf32>
+// CHECK: call @mbc_gemm_2({{.*}}) : (tensor<65x128xbf16>, tensor<128x128xbf16>, tensor<65x128xf32>) -> tensor<65x128xf32>
+// CHECK-NOT: mb.global_attention
+// CHECK-NOT: arith.addf
+// CHECK: mb.cuda_attention = {batch_heads = 2 : i64, causal = true, element_type = bf16, head_dim = 64 : i64, key_block = 32 : i64, patch_length = 0 : i64, scale = 1.250000e-01 : f64, seq_len = 128 : i64}
+// CHECK: @mbc_gemm_2{{.*}}residual = true
+func.func @global_attention(%x: tensor<1x65x128xf32>, %r: tensor<1x65x128xf32>,
+                            %wq: tensor<128x128xbf16>, %wkv: tensor<256x128xbf16>,
+                            %wo: tensor<128x128xbf16>) -> tensor<1x65x128xf32> {
+  %q = arith.extf %wq : tensor<128x128xbf16> to tensor<128x128xf32>
+  %kv = arith.extf %wkv : tensor<256x128xbf16> to tensor<256x128xf32>
+  %k = tensor.extract_slice %kv[0, 0] [128, 128] [1, 1] : tensor<256x128xf32> to tensor<128x128xf32>
+  %v = tensor.extract_slice %kv[128, 0] [128, 128] [1, 1] : tensor<256x128xf32> to tensor<128x128xf32>
+  %o = arith.extf %wo : tensor<128x128xbf16> to tensor<128x128xf32>
+  %y = mb.global_attention %x, %q, %k, %v, %o {head_dim = 64 : i64, heads = 2 : i64, rotary_theta = 10000.0 : f64} : (tensor<1x65x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>) -> tensor<1x65x128xf32>
+  %z = arith.addf %y, %r : tensor<1x65x128xf32>
+  return %z : tensor<1x65x128xf32>
+}
+
+// -----
+
+// Local attention: 10 patches of 9 positions, each padded to 16, per head;
+// 10 x 16 rows padded to 192 (a multiple of the 64-row block).
+// CHECK-LABEL: func.func @local_attention
+// CHECK: linalg.fill {{.*}} -> tensor<2x12x16x64xbf16>
+// CHECK: call @mbc_attention_0({{.*}}) : (tensor<2x192x64xbf16>, tensor<2x192x64xbf16>, tensor<2x192x64xbf16>) -> tensor<2x192x64xf32>
+// Head dim 32: not supported, the op stays.
+// CHECK-LABEL: func.func @head_dim_32
+// CHECK: mb.local_attention
+// CHECK: mb.cuda_attention = {batch_heads = 2 : i64, {{.*}} key_block = 64 : i64, patch_length = 16 : i64, scale = 1.250000e-01 : f64, seq_len = 192 : i64}
+func.func @local_attention(%x: tensor<10x9x128xf32>, %wq: tensor<128x128xf32>,
+                           %wk: tensor<128x128xf32>, %wv: tensor<128x128xf32>,
+                           %wo: tensor<128x128xf32>) -> tensor<10x9x128xf32> {
+  %y = mb.local_attention %x, %wq, %wk, %wv, %wo {head_dim = 64 : i64, heads = 2 : i64} : (tensor<10x9x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>) -> tensor<10x9x128xf32>
+  return %y : tensor<10x9x128xf32>
+}
+func.func @head_dim_32(%x: tensor<10x9x128xf32>, %wq: tensor<128x128xf32>,
+                       %wk: tensor<128x128xf32>, %wv: tensor<128x128xf32>,
+                       %wo: tensor<128x128xf32>) -> tensor<10x9x128xf32> {
+  %y = mb.local_attention %x, %wq, %wk, %wv, %wo {head_dim = 32 : i64, heads = 4 : i64} : (tensor<10x9x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>) -> tensor<10x9x128xf32>
+  return %y : tensor<10x9x128xf32>
 }

@@ -1,4 +1,4 @@
-//===- SelectGemms.cpp - mb-cuda-select-gemms -----------------------------===//
+//===- SelectKernels.cpp - mb-cuda-select-kernels -----------------------------===//
 //
 // mb.linear / mb.ffn with enough rows -> calls of @mbc_gemm_<n>, private
 // functions whose `mb.cuda_gemm` attribute is the tensor-core kernel's spec.
@@ -11,6 +11,7 @@
 #include "passes/CUDA/Kernels/SelectedKernels.h"
 
 #include "dialects/MB/MBDialect.h"
+#include "passes/Conversion/MBToLinalg/LinalgBuilders.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/IR/SymbolTable.h"
@@ -18,7 +19,7 @@
 #include <limits>
 
 namespace mbc {
-#define GEN_PASS_DEF_CUDASELECTGEMMS
+#define GEN_PASS_DEF_CUDASELECTKERNELS
 #include "passes/CUDA/Kernels/Passes.h.inc"
 } // namespace mbc
 
@@ -27,47 +28,59 @@ using namespace mlir;
 namespace mbc {
 namespace {
 
-/// SMs of the GPU the tile heuristic sizes grids for (H100/H200: 132).
-constexpr int64_t kTargetSMs = 132;
-
 struct GemmCall {
   Value a, b, bias, residual;
   cuda::Activation activation = cuda::Activation::None;
 };
 
-struct CudaSelectGemmsPass
-    : public impl::CudaSelectGemmsBase<CudaSelectGemmsPass> {
+struct CudaSelectKernelsPass
+    : public impl::CudaSelectKernelsBase<CudaSelectKernelsPass> {
   using Base::Base;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (mma != "wgmma" && mma != "mma_sync") {
-      module.emitError("mb-cuda-select-gemms: mma = '")
+      module.emitError("mb-cuda-select-kernels: mma = '")
           << mma << "' (expected wgmma or mma_sync)";
       return signalPassFailure();
     }
     SmallVector<Operation *> candidates;
     for (auto function : module.getOps<func::FuncOp>())
       function.walk([&](Operation *op) {
-        if (isa<mb::LinearOp, mb::FFNOp, mb::HeadOp>(op))
+        if (isa<mb::LinearOp, mb::FFNOp, mb::HeadOp, mb::GlobalAttentionOp,
+                mb::LocalAttentionOp>(op))
           candidates.push_back(op);
       });
-    SymbolTable table(module);
-    symbols = &table;
+    selection.mma = mma;
+    selection.minRows = minRows;
+    selection.tileM = tileM;
+    selection.tileN = tileN;
+    selection.tileK = tileK;
+    selection.stages = stages;
     for (Operation *op : candidates) {
       if (auto linear = dyn_cast<mb::LinearOp>(op))
         rewriteLinear(linear);
       else if (auto head = dyn_cast<mb::HeadOp>(op))
         rewriteHead(head);
+      else if (auto global = dyn_cast<mb::GlobalAttentionOp>(op))
+        rewriteAttention(global, /*local=*/false);
+      else if (auto local = dyn_cast<mb::LocalAttentionOp>(op))
+        rewriteAttention(local, /*local=*/true);
       else
         rewriteFFN(cast<mb::FFNOp>(op));
     }
-    symbols = nullptr;
   }
 
 private:
-  SymbolTable *symbols = nullptr;
-  int64_t nextIndex = 0;
+  cuda::GemmSelection selection;
+
+  FailureOr<cuda::GemmSpec> chooseSpec(int64_t m, int64_t n, int64_t k,
+                                       Type elementType, const GemmCall &call) {
+    return cuda::selectGemmSpec(&getContext(), selection, m, n, k, elementType,
+                                static_cast<bool>(call.bias), call.activation,
+                                static_cast<bool>(call.residual));
+  }
+
 
   static int64_t rowsOf(Value input) {
     auto type = cast<RankedTensorType>(input.getType());
@@ -75,27 +88,6 @@ private:
     for (int64_t extent : type.getShape().drop_back())
       rows *= extent;
     return rows;
-  }
-
-  /// The 16-bit type a weight is stored in (what its extf reads), else bf16.
-  static Type storageType(Value weight) {
-    if (auto ext = weight.getDefiningOp<arith::ExtFOp>()) {
-      Type source = getElementTypeOrSelf(ext.getIn().getType());
-      if (source.isBF16() || source.isF16())
-        return source;
-    }
-    return BFloat16Type::get(weight.getContext());
-  }
-
-  /// `value` as `elementType`: the source of an extf from that type, else a
-  /// truncf.
-  static Value narrow(OpBuilder &b, Location loc, Value value,
-                      Type elementType) {
-    if (auto ext = value.getDefiningOp<arith::ExtFOp>())
-      if (getElementTypeOrSelf(ext.getIn().getType()) == elementType)
-        return ext.getIn();
-    auto type = cast<RankedTensorType>(value.getType());
-    return arith::TruncFOp::create(b, loc, type.clone(elementType), value);
   }
 
   /// [..., K] -> [M, K].
@@ -122,78 +114,6 @@ private:
     SmallVector<ReassociationIndices> groups = {
         rows, {static_cast<int64_t>(like.getRank() - 1)}};
     return tensor::ExpandShapeOp::create(b, loc, like, matrix, groups);
-  }
-
-  /// The spec of a GEMM with these sizes and epilogue, tiles chosen unless
-  /// pinned; failure when the kernels do not support it.
-  FailureOr<cuda::GemmSpec> chooseSpec(int64_t m, int64_t n, int64_t k,
-                                       Type elementType, const GemmCall &call) {
-    cuda::GemmSpec spec;
-    spec.m = m;
-    spec.n = n;
-    spec.k = k;
-    spec.inputType = elementType;
-    spec.bLayout = cuda::BLayout::NK;
-    spec.bias = static_cast<bool>(call.bias);
-    spec.activation = call.activation;
-    spec.residual = static_cast<bool>(call.residual);
-    cuda::GemmConfig &config = spec.config;
-    bool wgmma = mma == "wgmma";
-    config.mma = wgmma ? cuda::MmaKind::Wgmma : cuda::MmaKind::MmaSync;
-    config.stages = stages;
-    config.tileK = tileK > 0 ? tileK : (wgmma ? 64 : 32);
-    auto tiles = [&](int64_t tm, int64_t tn) {
-      return llvm::divideCeil(m, tm) * llvm::divideCeil(n, tn);
-    };
-    // Full-size tiles when they fill the GPU, else smaller ones.
-    bool small = tiles(128, 128) < kTargetSMs;
-    config.tileM = tileM > 0 ? tileM : (small ? 64 : 128);
-    config.tileN = tileN > 0 ? tileN : ((small && !wgmma) ? 64 : 128);
-    // The builders reject N not a multiple of 8 and K not a multiple of
-    // tile-k; those stay generic.
-    if (n % 8 != 0 || k % config.tileK != 0)
-      return failure();
-    ScopedDiagnosticHandler quiet(&getContext(),
-                                  [](Diagnostic &) { return success(); });
-    if (failed(cuda::verifyGemmSpec(spec, [&] {
-          return emitError(UnknownLoc::get(&getContext()));
-        })))
-      return failure();
-    return spec;
-  }
-
-  /// Declares @mbc_gemm_<n> for `spec` and calls it; returns the [M, N] f32
-  /// result.
-  Value emitGemm(OpBuilder &b, Location loc, const cuda::GemmSpec &spec,
-                 const GemmCall &call) {
-    MLIRContext *ctx = b.getContext();
-    SmallVector<Value> operands = {call.a, call.b};
-    if (call.bias)
-      operands.push_back(call.bias);
-    if (call.residual)
-      operands.push_back(call.residual);
-    auto resultType = RankedTensorType::get({spec.m, spec.n}, b.getF32Type());
-    auto functionType =
-        FunctionType::get(ctx, ValueRange(operands).getTypes(), {resultType});
-
-    OpBuilder::InsertPoint here = b.saveInsertionPoint();
-    auto module = getOperation();
-    b.setInsertionPointToEnd(module.getBody());
-    std::string name;
-    do
-      name = "mbc_gemm_" + std::to_string(nextIndex++);
-    while (symbols->lookup(name));
-    auto declaration = func::FuncOp::create(b, loc, name, functionType);
-    declaration.setPrivate();
-    for (unsigned i = 0; i < operands.size(); ++i)
-      declaration.setArgAttr(i, bufferization::BufferizationDialect::
-                                    kBufferAccessAttrName,
-                             b.getStringAttr("read"));
-    declaration->setAttr(cuda::kSelectedGemmAttrName,
-                         cuda::gemmSpecToAttribute(ctx, spec));
-    symbols->insert(declaration);
-    b.restoreInsertionPoint(here);
-    return func::CallOp::create(b, loc, declaration, operands).getResult(0);
   }
 
   /// The residual `op`'s result is added to, when that addition is its only
@@ -227,7 +147,7 @@ private:
     int64_t m = rowsOf(input);
     int64_t k = inputType.getShape().back();
     int64_t n = weightType.getDimSize(0);
-    Type elementType = storageType(weight);
+    Type elementType = cuda::weightStorageType(weight);
     GemmCall call;
     call.bias = bias;
     call.activation = activation;
@@ -235,11 +155,15 @@ private:
     FailureOr<cuda::GemmSpec> spec = chooseSpec(m, n, k, elementType, call);
     if (failed(spec))
       return {};
-    call.a = narrow(b, loc, toMatrix(b, loc, input), elementType);
-    call.b = narrow(b, loc, weight, elementType);
+    call.a = cuda::narrowTo(b, loc, toMatrix(b, loc, input), elementType);
+    call.b = cuda::narrowTo(b, loc, weight, elementType);
+    SmallVector<Value> operands = {call.a, call.b};
+    if (bias)
+      operands.push_back(bias);
     if (residual)
-      call.residual = toMatrix(b, loc, residual);
-    Value product = emitGemm(b, loc, *spec, call);
+      operands.push_back(toMatrix(b, loc, residual));
+    Value product =
+        cuda::callSelectedGemm(b, loc, getOperation(), *spec, operands);
     SmallVector<int64_t> shape(inputType.getShape());
     shape.back() = n;
     return fromMatrix(b, loc, product, inputType.clone(shape, b.getF32Type()));
@@ -249,6 +173,7 @@ private:
     auto type = cast<RankedTensorType>(input.getType());
     return type.getElementType().isF32() && rowsOf(input) >= minRows;
   }
+
 
   void rewriteLinear(mb::LinearOp op) {
     if (!bigEnough(op.getInput()))
@@ -293,8 +218,8 @@ private:
     up.activation = activation;
     down.bias = op.getDownBias();
     down.residual = residual;
-    Type upType = storageType(op.getUpWeight());
-    Type downType = storageType(op.getDownWeight());
+    Type upType = cuda::weightStorageType(op.getUpWeight());
+    Type downType = cuda::weightStorageType(op.getDownWeight());
     if (failed(chooseSpec(m, h, d, upType, up)))
       return;
     if (failed(chooseSpec(m, d, h, downType, down))) {
@@ -312,6 +237,174 @@ private:
                                   down.residual);
     assert(hidden && result && "specs were checked");
     finish(op, result, add);
+  }
+
+  /// Causal self-attention: the q, k/v and output projections on GEMMs
+  /// (k and v as one when they are the two halves of one weight), rotary
+  /// on the f32 projections, then flash attention on 16-bit q, k, v laid
+  /// out per (sequence x head) and padded to the 64-row query block
+  /// (global), or per head with every patch padded to a power of two that
+  /// tiles the block (local: the kernel's block-diagonal causal mask keeps
+  /// patches apart and padded keys come after every real query).
+  template <typename AttentionOp>
+  void rewriteAttention(AttentionOp op, bool local) {
+    namespace ml = mb_to_linalg;
+    if (!bigEnough(op.getInput()))
+      return;
+    auto inputType = cast<RankedTensorType>(op.getInput().getType());
+    int64_t sequences = inputType.getDimSize(0);
+    int64_t positions = inputType.getDimSize(1);
+    int64_t features = inputType.getDimSize(2);
+    int64_t heads = op.getHeads();
+    int64_t headDim = op.getHeadDim();
+    int64_t rows = sequences * positions;
+    int64_t inner = heads * headDim;
+    Type elementType = cuda::weightStorageType(op.getWq());
+
+    cuda::AttentionSpec spec;
+    spec.inputType = elementType;
+    spec.headDim = headDim;
+    spec.causal = true;
+    spec.scale = op.getSoftmaxScale();
+    // Global: 32-key blocks (with 64, ptxas spills the causal head-dim 64
+    // kernel; test/Passes/CUDA/Kernels/attention-ptxas.mlir); the local
+    // kernel's patches need 64.
+    spec.keyBlock = local ? 64 : 32;
+    int64_t padded; // rows per sequence (global) or per patch (local)
+    int64_t paddedSequences = sequences;
+    if (local) {
+      padded = llvm::PowerOf2Ceil(positions);
+      if (padded > 64)
+        return;
+      paddedSequences = llvm::divideCeil(sequences * padded, 64) * 64 / padded;
+      spec.batchHeads = heads;
+      spec.seqLen = paddedSequences * padded;
+      spec.patchLength = padded;
+    } else {
+      padded = llvm::divideCeil(positions, 64) * 64;
+      spec.batchHeads = sequences * heads;
+      spec.seqLen = padded;
+    }
+    {
+      ScopedDiagnosticHandler quiet(&getContext(),
+                                    [](Diagnostic &) { return success(); });
+      if (failed(cuda::verifyAttentionSpec(spec, [&] {
+            return emitError(op.getLoc());
+          })))
+        return;
+    }
+    // k and v from one [2 * inner, D] weight when they are its halves.
+    Value kvSource;
+    auto wk = op.getWk().template getDefiningOp<tensor::ExtractSliceOp>();
+    auto wv = op.getWv().template getDefiningOp<tensor::ExtractSliceOp>();
+    if (wk && wv && wk.getSource() == wv.getSource() && wk.hasUnitStride() &&
+        wv.hasUnitStride() && wk.getStaticOffsets() == ArrayRef<int64_t>{0, 0} &&
+        wv.getStaticOffsets() == ArrayRef<int64_t>{inner, 0} &&
+        cast<RankedTensorType>(wk.getSource().getType()).getShape() ==
+            ArrayRef<int64_t>{2 * inner, features})
+      kvSource = wk.getSource();
+    auto [add, residual] = residualUse(op);
+    auto projection = [&](int64_t n, bool withResidual) {
+      return chooseSpec(rows, n, features, elementType,
+                        GemmCall{{}, {}, {}, withResidual ? residual : Value(),
+                                 cuda::Activation::None});
+    };
+    if (failed(projection(inner, false)) ||
+        (kvSource && failed(projection(2 * inner, false))))
+      return;
+    if (residual && failed(chooseSpec(rows, features, inner, elementType,
+                                      GemmCall{{}, {}, {}, residual,
+                                               cuda::Activation::None}))) {
+      residual = {};
+      add = {};
+    }
+    if (failed(chooseSpec(rows, features, inner, elementType, GemmCall{})))
+      return;
+
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    Type f32 = b.getF32Type();
+    ModuleOp module = getOperation();
+    Value x16 =
+        cuda::narrowTo(b, loc, toMatrix(b, loc, op.getInput()), elementType);
+    auto gemm = [&](Value a, Value weight, Value residualRows) {
+      auto weightType = cast<RankedTensorType>(weight.getType());
+      int64_t k = cast<RankedTensorType>(a.getType()).getDimSize(1);
+      cuda::GemmSpec gemmSpec = *chooseSpec(
+          rows, weightType.getDimSize(0), k, elementType,
+          GemmCall{{}, {}, {}, residualRows, cuda::Activation::None});
+      SmallVector<Value> operands = {
+          a, cuda::narrowTo(b, loc, weight, elementType)};
+      if (residualRows)
+        operands.push_back(residualRows);
+      return cuda::callSelectedGemm(b, loc, module, gemmSpec, operands);
+    };
+    SmallVector<int64_t> split = {sequences, positions, heads, headDim};
+    Value q = ml::reshape(b, loc, gemm(x16, op.getWq(), {}), split);
+    Value k, v;
+    if (kvSource) {
+      Value kv = gemm(x16, kvSource, {});
+      k = ml::extractSlice(b, loc, kv, {0, 0}, {rows, inner});
+      v = ml::extractSlice(b, loc, kv, {0, inner}, {rows, inner});
+    } else {
+      k = gemm(x16, op.getWk(), {});
+      v = gemm(x16, op.getWv(), {});
+    }
+    k = ml::reshape(b, loc, k, split);
+    v = ml::reshape(b, loc, v, split);
+    if (FloatAttr theta = op.getRotaryThetaAttr()) {
+      Value frequencies = ml::createInverseFrequencies(
+          b, loc, f32, theta.getValueAsDouble(), headDim);
+      q = ml::applyRotary(b, loc, q, frequencies, b.getIndexAttr(0));
+      k = ml::applyRotary(b, loc, k, frequencies, b.getIndexAttr(0));
+    }
+
+    // [N, S, H, dh] f32 -> the kernel's padded 16-bit layout:
+    // global [N, H, Spad, dh], local [H, Npad, Lpad, dh]; then 3-D.
+    MLIRContext *ctx = b.getContext();
+    AffineExpr d0, d1, d2, d3;
+    bindDims(ctx, d0, d1, d2, d3);
+    // Maps from the packed iteration space to [N, S, H, dh].
+    AffineMap fromPacked =
+        local ? AffineMap::get(4, 0, {d1, d2, d0, d3}, ctx)  // (h, n, s, d)
+              : AffineMap::get(4, 0, {d0, d2, d1, d3}, ctx); // (n, h, s, d)
+    SmallVector<int64_t> realShape =
+        local ? SmallVector<int64_t>{heads, sequences, positions, headDim}
+              : SmallVector<int64_t>{sequences, heads, positions, headDim};
+    SmallVector<int64_t> paddedShape =
+        local ? SmallVector<int64_t>{heads, paddedSequences, padded, headDim}
+              : SmallVector<int64_t>{sequences, heads, padded, headDim};
+    auto pack = [&](Value x) {
+      Value packed = ml::createElementwise(
+          b, loc, RankedTensorType::get(realShape, elementType), {x},
+          {fromPacked}, [&](OpBuilder &nb, Location nl, ValueRange args) {
+            return arith::TruncFOp::create(nb, nl, elementType, args[0])
+                .getResult();
+          });
+      Value zeros = ml::createFilled(b, loc, paddedShape, elementType, 0.0);
+      Value inserted = ml::insertSlice(b, loc, packed, zeros, {0, 0, 0, 0});
+      return ml::reshape(b, loc, inserted,
+                         {spec.batchHeads, spec.seqLen, headDim});
+    };
+    Value attended = cuda::callSelectedAttention(b, loc, module, spec, pack(q),
+                                                 pack(k), pack(v));
+    // Back to [N * S, H * dh], rounded for the output projection.
+    Value real = ml::extractSlice(b, loc,
+                                  ml::reshape(b, loc, attended, paddedShape),
+                                  {0, 0, 0, 0}, realShape);
+    AffineMap toPacked =
+        local ? AffineMap::get(4, 0, {d2, d0, d1, d3}, ctx)  // (n, s, h, d)
+              : AffineMap::get(4, 0, {d0, d2, d1, d3}, ctx); // (n, s, h, d)
+    Value merged = ml::createElementwise(
+        b, loc, RankedTensorType::get(split, elementType), {real}, {toPacked},
+        [&](OpBuilder &nb, Location nl, ValueRange args) {
+          return arith::TruncFOp::create(nb, nl, elementType, args[0])
+              .getResult();
+        });
+    merged = ml::reshape(b, loc, merged, {rows, inner});
+    Value residualRows = residual ? toMatrix(b, loc, residual) : Value();
+    Value out = gemm(merged, op.getWo(), residualRows);
+    finish(op, ml::reshape(b, loc, out, inputType.getShape()), add);
   }
 
   /// The head: the logits GEMM (+ bias), then log-softmax over the

@@ -1,0 +1,287 @@
+//===- ReferenceKernels.cpp - mb-cuda-reference-kernels -----------------------===//
+//
+// Bodies for the @mbc_gemm_<n> declarations of mb-cuda-select-kernels, so the
+// CPU can run a model with the CUDA pipeline's GEMM selection (see
+// Passes.td).
+//
+//===----------------------------------------------------------------------===//
+#include "passes/CUDA/Kernels/Passes.h"
+#include "passes/CUDA/Kernels/SelectedKernels.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+
+#include "passes/Conversion/MBToLinalg/LinalgBuilders.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mbc {
+#define GEN_PASS_DEF_CUDAREFERENCEKERNELS
+#include "passes/CUDA/Kernels/Passes.h.inc"
+} // namespace mbc
+
+using namespace mlir;
+
+namespace mbc {
+namespace {
+
+Value constantF32(OpBuilder &b, Location loc, double value) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+}
+
+/// GELU of `x` as the kernels' epilogue computes it (exact erf form, or the
+/// tanh approximation).
+Value gelu(OpBuilder &b, Location loc, Value x, cuda::Activation kind) {
+  Value half = constantF32(b, loc, 0.5);
+  Value one = constantF32(b, loc, 1.0);
+  Value inner;
+  if (kind == cuda::Activation::GeluErf) {
+    Value scaled =
+        arith::MulFOp::create(b, loc, x, constantF32(b, loc, M_SQRT1_2));
+    inner = math::ErfOp::create(b, loc, scaled);
+  } else {
+    Value cube = arith::MulFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, x, x), x);
+    Value sum = arith::AddFOp::create(
+        b, loc, x,
+        arith::MulFOp::create(b, loc, cube, constantF32(b, loc, 0.044715)));
+    inner = math::TanhOp::create(
+        b, loc,
+        arith::MulFOp::create(b, loc, sum,
+                              constantF32(b, loc, std::sqrt(2.0 / M_PI))));
+  }
+  Value halfX = arith::MulFOp::create(b, loc, x, half);
+  return arith::MulFOp::create(b, loc, halfX,
+                               arith::AddFOp::create(b, loc, inner, one));
+}
+
+struct CudaReferenceKernelsPass
+    : public impl::CudaReferenceKernelsBase<CudaReferenceKernelsPass> {
+  void runOnOperation() override {
+    for (auto function : getOperation().getOps<func::FuncOp>()) {
+      if (!function.isExternal())
+        continue;
+      auto emitError = [&] { return function.emitOpError(); };
+      if (auto attr = function->getAttrOfType<DictionaryAttr>(
+              cuda::kSelectedGemmAttrName)) {
+        FailureOr<cuda::GemmSpec> spec =
+            cuda::gemmSpecFromAttribute(attr, emitError);
+        if (failed(spec))
+          return signalPassFailure();
+        define(function, *spec);
+      } else if (auto attr = function->getAttrOfType<DictionaryAttr>(
+                     cuda::kSelectedAttentionAttrName)) {
+        FailureOr<cuda::AttentionSpec> spec =
+            cuda::attentionSpecFromAttribute(attr, emitError);
+        if (failed(spec))
+          return signalPassFailure();
+        define(function, *spec);
+      }
+    }
+  }
+
+  /// O = softmax(scale * Q K^T, masked) V per batch row, from the 16-bit
+  /// inputs in f32: causal (key <= query) and, with a patch length P, only
+  /// keys of the query's own patch (key / P == query / P).
+  void define(func::FuncOp function, const cuda::AttentionSpec &spec) {
+    namespace ml = mb_to_linalg;
+    MLIRContext *ctx = function.getContext();
+    OpBuilder b(ctx);
+    Location loc = function.getLoc();
+    Block *body = function.addEntryBlock();
+    b.setInsertionPointToStart(body);
+    for (unsigned i = 0; i < function.getNumArguments(); ++i)
+      function.removeArgAttr(
+          i, bufferization::BufferizationDialect::kBufferAccessAttrName);
+    Value q = body->getArgument(0), k = body->getArgument(1),
+          v = body->getArgument(2);
+    Type f32 = b.getF32Type();
+    int64_t batch = spec.batchHeads, length = spec.seqLen;
+    AffineExpr d0, d1, d2, d3;
+    bindDims(ctx, d0, d1, d2, d3);
+    auto map = [&](ArrayRef<AffineExpr> exprs) {
+      return AffineMap::get(4, 0, exprs, ctx);
+    };
+    using utils::IteratorType;
+    SmallVector<IteratorType> reduce = {
+        IteratorType::parallel, IteratorType::parallel,
+        IteratorType::parallel, IteratorType::reduction};
+    // scores[b, i, j] = sum_d q[b, i, d] k[b, j, d]
+    auto scoresType = RankedTensorType::get({batch, length, length}, f32);
+    Value scores =
+        linalg::GenericOp::create(
+            b, loc, scoresType, ValueRange{q, k},
+            ValueRange{ml::createFilled(b, loc, scoresType.getShape(), f32,
+                                        0.0)},
+            ArrayRef<AffineMap>{map({d0, d1, d3}), map({d0, d2, d3}),
+                                map({d0, d1, d2})},
+            reduce,
+            [&](OpBuilder &n, Location l, ValueRange args) {
+              Value x = arith::ExtFOp::create(n, l, f32, args[0]);
+              Value y = arith::ExtFOp::create(n, l, f32, args[1]);
+              linalg::YieldOp::create(
+                  n, l,
+                  arith::AddFOp::create(n, l, args[2],
+                                        arith::MulFOp::create(n, l, x, y))
+                      .getResult());
+            })
+            .getResult(0);
+    // Masked and scaled: the lowest float where a key is hidden.
+    Value masked = ml::createElementwise(
+        b, loc, scoresType, {scores},
+        {AffineMap::getMultiDimIdentityMap(3, ctx)},
+        [&](OpBuilder &n, Location l, ValueRange args) -> Value {
+          Value query = linalg::IndexOp::create(n, l, 1);
+          Value key = linalg::IndexOp::create(n, l, 2);
+          Value visible = arith::ConstantIntOp::create(n, l, 1, 1);
+          if (spec.causal)
+            visible = arith::CmpIOp::create(n, l, arith::CmpIPredicate::ule,
+                                            key, query);
+          if (spec.patchLength > 0) {
+            Value patch =
+                arith::ConstantIndexOp::create(n, l, spec.patchLength);
+            Value same = arith::CmpIOp::create(
+                n, l, arith::CmpIPredicate::eq,
+                arith::DivUIOp::create(n, l, key, patch),
+                arith::DivUIOp::create(n, l, query, patch));
+            visible = arith::AndIOp::create(n, l, visible, same);
+          }
+          double scale =
+              spec.scale > 0 ? spec.scale : 1.0 / std::sqrt(spec.headDim);
+          Value scaled = arith::MulFOp::create(
+              n, l, args[0], constantF32(n, l, scale));
+          return arith::SelectOp::create(
+              n, l, visible, scaled,
+              constantF32(n, l, -std::numeric_limits<float>::max()));
+        });
+    Value max = ml::createLastDimensionReduction(
+        b, loc, {masked}, {}, -std::numeric_limits<double>::infinity(),
+        [](OpBuilder &n, Location l, ValueRange args) -> Value {
+          return arith::MaximumFOp::create(n, l, args[0], args[1]);
+        });
+    Value sum = ml::createLastDimensionReduction(
+        b, loc, {masked}, {max}, 0.0,
+        [](OpBuilder &n, Location l, ValueRange args) -> Value {
+          Value e = math::ExpOp::create(
+              n, l, arith::SubFOp::create(n, l, args[0], args[1]));
+          return arith::AddFOp::create(n, l, args[2], e);
+        });
+    AffineMap identity3 = AffineMap::getMultiDimIdentityMap(3, ctx);
+    AffineMap rows3 = identity3.dropResult(2);
+    Value probabilities = ml::createElementwise(
+        b, loc, scoresType, {masked, max, sum}, {identity3, rows3, rows3},
+        [](OpBuilder &n, Location l, ValueRange args) -> Value {
+          Value e = math::ExpOp::create(
+              n, l, arith::SubFOp::create(n, l, args[0], args[1]));
+          return arith::DivFOp::create(n, l, e, args[2]);
+        });
+    // out[b, i, d] = sum_j p[b, i, j] v[b, j, d]
+    auto outType = RankedTensorType::get({batch, length, spec.headDim}, f32);
+    Value out =
+        linalg::GenericOp::create(
+            b, loc, outType, ValueRange{probabilities, v},
+            ValueRange{ml::createFilled(b, loc, outType.getShape(), f32,
+                                        0.0)},
+            ArrayRef<AffineMap>{map({d0, d1, d3}), map({d0, d3, d2}),
+                                map({d0, d1, d2})},
+            reduce,
+            [&](OpBuilder &n, Location l, ValueRange args) {
+              Value y = arith::ExtFOp::create(n, l, f32, args[1]);
+              linalg::YieldOp::create(
+                  n, l,
+                  arith::AddFOp::create(n, l, args[2],
+                                        arith::MulFOp::create(n, l, args[0], y))
+                      .getResult());
+            })
+            .getResult(0);
+    func::ReturnOp::create(b, loc, out);
+    function->removeAttr(cuda::kSelectedAttentionAttrName);
+  }
+
+  void define(func::FuncOp function, const cuda::GemmSpec &spec) {
+    MLIRContext *ctx = function.getContext();
+    OpBuilder b(ctx);
+    Location loc = function.getLoc();
+    Block *body = function.addEntryBlock();
+    b.setInsertionPointToStart(body);
+    Value a = body->getArgument(0);
+    Value w = body->getArgument(1);
+    unsigned next = 2;
+    Value bias = spec.bias ? body->getArgument(next++) : Value();
+    Value residual = spec.residual ? body->getArgument(next++) : Value();
+    for (unsigned i = 0; i < function.getNumArguments(); ++i)
+      function.removeArgAttr(
+          i, bufferization::BufferizationDialect::kBufferAccessAttrName);
+
+    Type f32 = b.getF32Type();
+    auto resultType = RankedTensorType::get({spec.m, spec.n}, f32);
+    Value empty = tensor::EmptyOp::create(b, loc, resultType.getShape(), f32);
+    Value zero = linalg::FillOp::create(b, loc, constantF32(b, loc, 0.0), empty)
+                     .getResult(0);
+    AffineExpr m, n, k;
+    bindDims(ctx, m, n, k);
+    auto map = [&](ArrayRef<AffineExpr> exprs, unsigned dims) {
+      return AffineMap::get(dims, 0, exprs, ctx);
+    };
+    Value product =
+        linalg::GenericOp::create(
+            b, loc, resultType, ValueRange{a, w}, ValueRange{zero},
+            ArrayRef<AffineMap>{map({m, k}, 3), map({n, k}, 3),
+                                map({m, n}, 3)},
+            ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                          utils::IteratorType::parallel,
+                                          utils::IteratorType::reduction},
+            [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+              Value x = arith::ExtFOp::create(nested, nestedLoc, f32, args[0]);
+              Value y = arith::ExtFOp::create(nested, nestedLoc, f32, args[1]);
+              Value sum = arith::AddFOp::create(
+                  nested, nestedLoc, args[2],
+                  arith::MulFOp::create(nested, nestedLoc, x, y));
+              linalg::YieldOp::create(nested, nestedLoc, sum);
+            })
+            .getResult(0);
+
+    SmallVector<Value> inputs = {product};
+    SmallVector<AffineMap> maps = {map({m, n}, 2)};
+    AffineExpr row, column;
+    bindDims(ctx, row, column);
+    maps[0] = map({row, column}, 2);
+    if (bias) {
+      inputs.push_back(bias);
+      maps.push_back(map({column}, 2));
+    }
+    if (residual) {
+      inputs.push_back(residual);
+      maps.push_back(map({row, column}, 2));
+    }
+    maps.push_back(map({row, column}, 2));
+    Value result =
+        linalg::GenericOp::create(
+            b, loc, resultType, inputs, ValueRange{empty}, maps,
+            ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                          utils::IteratorType::parallel},
+            [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+              Value value = args[0];
+              unsigned index = 1;
+              if (bias)
+                value = arith::AddFOp::create(nested, nestedLoc, value,
+                                              args[index++]);
+              if (spec.activation == cuda::Activation::Relu)
+                value = arith::MaximumFOp::create(
+                    nested, nestedLoc, value,
+                    constantF32(nested, nestedLoc, 0.0));
+              else if (spec.activation != cuda::Activation::None)
+                value = gelu(nested, nestedLoc, value, spec.activation);
+              if (residual)
+                value = arith::AddFOp::create(nested, nestedLoc, value,
+                                              args[index++]);
+              linalg::YieldOp::create(nested, nestedLoc, value);
+            })
+            .getResult(0);
+    func::ReturnOp::create(b, loc, result);
+    function->removeAttr(cuda::kSelectedGemmAttrName);
+  }
+};
+
+} // namespace
+} // namespace mbc

@@ -1,0 +1,272 @@
+//===- SelectedKernels.cpp - kernel specs carried between passes ----------===//
+#include "passes/CUDA/Kernels/SelectedKernels.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+
+using namespace mlir;
+
+namespace mbc::cuda {
+
+DictionaryAttr gemmSpecToAttribute(MLIRContext *context,
+                                   const GemmSpec &spec) {
+  Builder b(context);
+  const GemmConfig &config = spec.config;
+  StringRef activation = spec.activation == Activation::GeluErf ? "gelu"
+                         : spec.activation == Activation::GeluTanh
+                             ? "gelu_tanh"
+                         : spec.activation == Activation::Relu ? "relu"
+                                                               : "none";
+  return b.getDictionaryAttr({
+      b.getNamedAttr("m", b.getI64IntegerAttr(spec.m)),
+      b.getNamedAttr("n", b.getI64IntegerAttr(spec.n)),
+      b.getNamedAttr("k", b.getI64IntegerAttr(spec.k)),
+      b.getNamedAttr("element_type", TypeAttr::get(spec.inputType)),
+      b.getNamedAttr("mma", b.getStringAttr(config.mma == MmaKind::Wgmma
+                                                ? "wgmma"
+                                                : "mma_sync")),
+      b.getNamedAttr("tile_m", b.getI64IntegerAttr(config.tileM)),
+      b.getNamedAttr("tile_n", b.getI64IntegerAttr(config.tileN)),
+      b.getNamedAttr("tile_k", b.getI64IntegerAttr(config.tileK)),
+      b.getNamedAttr("stages", b.getI64IntegerAttr(config.stages)),
+      b.getNamedAttr("bias", b.getBoolAttr(spec.bias)),
+      b.getNamedAttr("activation", b.getStringAttr(activation)),
+      b.getNamedAttr("residual", b.getBoolAttr(spec.residual)),
+  });
+}
+
+FailureOr<GemmSpec>
+gemmSpecFromAttribute(DictionaryAttr attr,
+                      function_ref<InFlightDiagnostic()> emitError) {
+  auto integer = [&](StringRef name, int64_t &out) -> LogicalResult {
+    auto value = attr.getAs<IntegerAttr>(name);
+    if (!value)
+      return emitError() << kSelectedGemmAttrName << ": '" << name
+                         << "' must be an integer";
+    out = value.getInt();
+    return success();
+  };
+  auto boolean = [&](StringRef name, bool &out) -> LogicalResult {
+    auto value = attr.getAs<BoolAttr>(name);
+    if (!value)
+      return emitError() << kSelectedGemmAttrName << ": '" << name
+                         << "' must be a bool";
+    out = value.getValue();
+    return success();
+  };
+  auto string = [&](StringRef name, StringRef &out) -> LogicalResult {
+    auto value = attr.getAs<StringAttr>(name);
+    if (!value)
+      return emitError() << kSelectedGemmAttrName << ": '" << name
+                         << "' must be a string";
+    out = value.getValue();
+    return success();
+  };
+  GemmSpec spec;
+  GemmConfig &config = spec.config;
+  StringRef mma, activation;
+  if (failed(integer("m", spec.m)) || failed(integer("n", spec.n)) ||
+      failed(integer("k", spec.k)) || failed(integer("tile_m", config.tileM)) ||
+      failed(integer("tile_n", config.tileN)) ||
+      failed(integer("tile_k", config.tileK)) ||
+      failed(integer("stages", config.stages)) ||
+      failed(boolean("bias", spec.bias)) ||
+      failed(boolean("residual", spec.residual)) ||
+      failed(string("mma", mma)) || failed(string("activation", activation)))
+    return failure();
+  auto elementType = attr.getAs<TypeAttr>("element_type");
+  if (!elementType)
+    return emitError() << kSelectedGemmAttrName
+                       << ": 'element_type' must be a type";
+  spec.inputType = elementType.getValue();
+  if (mma == "wgmma")
+    config.mma = MmaKind::Wgmma;
+  else if (mma == "mma_sync")
+    config.mma = MmaKind::MmaSync;
+  else
+    return emitError() << kSelectedGemmAttrName << ": mma = '" << mma
+                       << "' (expected wgmma or mma_sync)";
+  if (activation == "none")
+    spec.activation = Activation::None;
+  else if (activation == "gelu")
+    spec.activation = Activation::GeluErf;
+  else if (activation == "gelu_tanh")
+    spec.activation = Activation::GeluTanh;
+  else if (activation == "relu")
+    spec.activation = Activation::Relu;
+  else
+    return emitError() << kSelectedGemmAttrName << ": activation = '"
+                       << activation
+                       << "' (expected none, gelu, gelu_tanh or relu)";
+  spec.bLayout = BLayout::NK;
+  if (failed(verifyGemmSpec(spec, emitError)))
+    return failure();
+  return spec;
+}
+
+} // namespace mbc::cuda
+
+namespace mbc::cuda {
+
+/// SMs of the GPU the tile heuristic sizes grids for (H100/H200: 132).
+constexpr int64_t kTargetSMs = 132;
+
+FailureOr<GemmSpec> selectGemmSpec(MLIRContext *context,
+                                   const GemmSelection &selection, int64_t m,
+                                   int64_t n, int64_t k, Type elementType,
+                                   bool bias, Activation activation,
+                                   bool residual) {
+  GemmSpec spec;
+  spec.m = m;
+  spec.n = n;
+  spec.k = k;
+  spec.inputType = elementType;
+  spec.bLayout = BLayout::NK;
+  spec.bias = bias;
+  spec.activation = activation;
+  spec.residual = residual;
+  GemmConfig &config = spec.config;
+  bool wgmma = selection.mma == "wgmma";
+  config.mma = wgmma ? MmaKind::Wgmma : MmaKind::MmaSync;
+  config.stages = selection.stages;
+  config.tileK = selection.tileK > 0 ? selection.tileK : (wgmma ? 64 : 32);
+  auto tiles = [&](int64_t tm, int64_t tn) {
+    return llvm::divideCeil(m, tm) * llvm::divideCeil(n, tn);
+  };
+  // Full-size tiles when they fill the GPU, else smaller ones.
+  bool small = tiles(128, 128) < kTargetSMs;
+  config.tileM = selection.tileM > 0 ? selection.tileM : (small ? 64 : 128);
+  config.tileN = selection.tileN > 0 ? selection.tileN
+                                     : ((small && !wgmma) ? 64 : 128);
+  if (m < selection.minRows || n % 8 != 0 || k % config.tileK != 0)
+    return failure();
+  ScopedDiagnosticHandler quiet(context,
+                                [](Diagnostic &) { return success(); });
+  if (failed(verifyGemmSpec(
+          spec, [&] { return emitError(UnknownLoc::get(context)); })))
+    return failure();
+  return spec;
+}
+
+Type weightStorageType(Value weight) {
+  if (auto slice = weight.getDefiningOp<tensor::ExtractSliceOp>())
+    weight = slice.getSource();
+  if (auto ext = weight.getDefiningOp<arith::ExtFOp>()) {
+    Type source = getElementTypeOrSelf(ext.getIn().getType());
+    if (source.isBF16() || source.isF16())
+      return source;
+  }
+  return BFloat16Type::get(weight.getContext());
+}
+
+Value narrowTo(OpBuilder &b, Location loc, Value value, Type elementType) {
+  if (auto ext = value.getDefiningOp<arith::ExtFOp>())
+    if (getElementTypeOrSelf(ext.getIn().getType()) == elementType)
+      return ext.getIn();
+  if (auto slice = value.getDefiningOp<tensor::ExtractSliceOp>())
+    if (auto ext = slice.getSource().getDefiningOp<arith::ExtFOp>())
+      if (getElementTypeOrSelf(ext.getIn().getType()) == elementType)
+        return tensor::ExtractSliceOp::create(
+            b, loc, ext.getIn(), slice.getMixedOffsets(),
+            slice.getMixedSizes(), slice.getMixedStrides());
+  auto type = cast<RankedTensorType>(value.getType());
+  return arith::TruncFOp::create(b, loc, type.clone(elementType), value);
+}
+
+Value callSelectedKernel(OpBuilder &b, Location loc, ModuleOp module,
+                         StringRef prefix, StringRef attrName,
+                         DictionaryAttr spec, ValueRange operands,
+                         Type resultType) {
+  MLIRContext *ctx = b.getContext();
+  auto functionType = FunctionType::get(ctx, operands.getTypes(), {resultType});
+  std::string name;
+  for (int64_t index = 0;; ++index) {
+    name = (prefix + "_" + Twine(index)).str();
+    if (!module.lookupSymbol(name))
+      break;
+  }
+  OpBuilder::InsertPoint here = b.saveInsertionPoint();
+  b.setInsertionPointToEnd(module.getBody());
+  auto declaration = func::FuncOp::create(b, loc, name, functionType);
+  declaration.setPrivate();
+  for (unsigned i = 0; i < operands.size(); ++i)
+    declaration.setArgAttr(
+        i, bufferization::BufferizationDialect::kBufferAccessAttrName,
+        b.getStringAttr("read"));
+  declaration->setAttr(attrName, spec);
+  b.restoreInsertionPoint(here);
+  return func::CallOp::create(b, loc, declaration, operands).getResult(0);
+}
+
+Value callSelectedGemm(OpBuilder &b, Location loc, ModuleOp module,
+                       const GemmSpec &spec, ValueRange operands) {
+  auto resultType = RankedTensorType::get({spec.m, spec.n}, b.getF32Type());
+  return callSelectedKernel(b, loc, module, "mbc_gemm", kSelectedGemmAttrName,
+                            gemmSpecToAttribute(b.getContext(), spec),
+                            operands, resultType);
+}
+
+Value callSelectedAttention(OpBuilder &b, Location loc, ModuleOp module,
+                            const AttentionSpec &spec, Value q, Value k,
+                            Value v) {
+  auto resultType = RankedTensorType::get(
+      {spec.batchHeads, spec.seqLen, spec.headDim}, b.getF32Type());
+  return callSelectedKernel(
+      b, loc, module, "mbc_attention", kSelectedAttentionAttrName,
+      attentionSpecToAttribute(b.getContext(), spec), ValueRange{q, k, v},
+      resultType);
+}
+
+DictionaryAttr attentionSpecToAttribute(MLIRContext *context,
+                                        const AttentionSpec &spec) {
+  Builder b(context);
+  return b.getDictionaryAttr({
+      b.getNamedAttr("batch_heads", b.getI64IntegerAttr(spec.batchHeads)),
+      b.getNamedAttr("seq_len", b.getI64IntegerAttr(spec.seqLen)),
+      b.getNamedAttr("head_dim", b.getI64IntegerAttr(spec.headDim)),
+      b.getNamedAttr("element_type", TypeAttr::get(spec.inputType)),
+      b.getNamedAttr("causal", b.getBoolAttr(spec.causal)),
+      b.getNamedAttr("scale", b.getF64FloatAttr(spec.scale)),
+      b.getNamedAttr("key_block", b.getI64IntegerAttr(spec.keyBlock)),
+      b.getNamedAttr("patch_length", b.getI64IntegerAttr(spec.patchLength)),
+  });
+}
+
+FailureOr<AttentionSpec>
+attentionSpecFromAttribute(DictionaryAttr attr,
+                           function_ref<InFlightDiagnostic()> emitError) {
+  AttentionSpec spec;
+  auto integer = [&](StringRef name, int64_t &out) -> LogicalResult {
+    auto value = attr.getAs<IntegerAttr>(name);
+    if (!value)
+      return emitError() << kSelectedAttentionAttrName << ": '" << name
+                         << "' must be an integer";
+    out = value.getInt();
+    return success();
+  };
+  if (failed(integer("batch_heads", spec.batchHeads)) ||
+      failed(integer("seq_len", spec.seqLen)) ||
+      failed(integer("head_dim", spec.headDim)) ||
+      failed(integer("key_block", spec.keyBlock)) ||
+      failed(integer("patch_length", spec.patchLength)))
+    return failure();
+  auto causal = attr.getAs<BoolAttr>("causal");
+  auto scale = attr.getAs<FloatAttr>("scale");
+  auto elementType = attr.getAs<TypeAttr>("element_type");
+  if (!causal || !scale || !elementType)
+    return emitError() << kSelectedAttentionAttrName
+                       << ": needs 'causal' (bool), 'scale' (float) and "
+                          "'element_type' (type)";
+  spec.causal = causal.getValue();
+  spec.scale = scale.getValueAsDouble();
+  spec.inputType = elementType.getValue();
+  if (failed(verifyAttentionSpec(spec, emitError)))
+    return failure();
+  return spec;
+}
+
+} // namespace mbc::cuda
