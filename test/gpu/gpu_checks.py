@@ -11,7 +11,12 @@ DIR holds one folder per case from prepare_gpu_artifacts.sh: model.mbx
 First a runtime smoke test that needs no code generator: test-only
 artifacts of make_test_artifact.py --cuda (PTX of a copy kernel and a
 tensor-map prefetch, plans with known results) score and generate on the
-real driver, through PTX JIT and, with ptxas, cubins. Then per case:
+real driver, through PTX JIT and, with ptxas, cubins. Then every kernel of
+DIR/kernels (tensor-core GEMMs and flash attention at the model pipeline's
+settings, built here by mbc-opt): test/Passes/CUDA/Kernels/Inputs/
+run_kernel.py runs it against PyTorch (f32 on the GPU) and times it
+against torch.matmul / scaled_dot_product_attention (flash), reporting
+TFLOP/s and the ratio ("kernels" in the report). Then per case:
   1. model.safetensors is recreated with test/reference/make_model.py, and
      the PyTorch reference (test/reference/megabyte_ref.py, float32 on the
      CPU, weights as stored) computes the expected log-probs;
@@ -416,6 +421,49 @@ def environment():
     return info
 
 
+def run_kernel_cases(kernels_dir, quick):
+    """Each folder of prepare_gpu_artifacts.sh's kernels/ (kernel.mlir with
+    the launch facts, kernel.ptx, case.json with run_kernel.py's arguments):
+    the kernel against PyTorch (reference in f32 on the GPU) and timed
+    against torch.matmul / scaled_dot_product_attention (flash)."""
+    results = []
+    if not os.path.isdir(kernels_dir):
+        return results
+    script = os.path.join(ROOT, "test", "Passes", "CUDA", "Kernels", "Inputs", "run_kernel.py")
+    for name in sorted(os.listdir(kernels_dir)):
+        folder = os.path.join(kernels_dir, name)
+        case_path = os.path.join(folder, "case.json")
+        if not os.path.exists(case_path):
+            continue
+        with open(case_path) as f:
+            case = json.load(f)
+        out = os.path.join(folder, "result.json")
+        if os.path.exists(out):
+            os.remove(out)
+        command = [sys.executable, script, "--ir", os.path.join(folder, "kernel.mlir"),
+                   "--ptx", os.path.join(folder, "kernel.ptx"), "--name", case["kernel"],
+                   "--reference-device", "cuda", "--time", "5" if quick else "20",
+                   "--json", out] + case["run_args"]
+        started = time.time()
+        try:
+            process = subprocess.run(command, capture_output=True, text=True, timeout=600)
+            output = (process.stdout + process.stderr)[-2000:]
+        except subprocess.TimeoutExpired:
+            output = "timed out after 600 s"
+        result = {"name": name, "seconds": round(time.time() - started, 1), "output": output}
+        if os.path.exists(out):
+            with open(out) as f:
+                result.update(json.load(f))
+            result["name"] = name
+        else:
+            result["status"] = "no_cuda_device" if NO_DEVICE in output else "error"
+        results.append(result)
+        print(f"gpu_checks: kernel {name}: {result['status']}"
+              + (f" ({result['ratio_vs_torch']:.2f}x PyTorch)" if "ratio_vs_torch" in result else ""),
+              file=sys.stderr)
+    return results
+
+
 def tail(path, lines=40):
     try:
         with open(path, errors="replace") as f:
@@ -469,6 +517,8 @@ def main():
     print(f"gpu_checks: runtime smoke (test kernels on the real driver): {smoke_status}",
           file=sys.stderr)
     write("running", "runtime smoke done")
+    report["kernels"] = run_kernel_cases(os.path.join(args.artifacts, "kernels"), args.quick)
+    write("running", "kernel checks done")
     cases = sorted(d for d in (os.path.join(args.artifacts, n) for n in os.listdir(args.artifacts))
                    if os.path.exists(os.path.join(d, "case.json")))
     if not cases:
@@ -484,10 +534,13 @@ def main():
     no_device = [case["errors"][0] for case in report["cases"] if case["status"] == "no_cuda_device"]
     no_device += [v["error"] for v in report["runtime_smoke"]["variants"].values()
                   if v.get("no_cuda_device")]
+    no_device += [k["output"] for k in report["kernels"] if k["status"] == "no_cuda_device"]
     if no_device:
         write("no_cuda_device", no_device[0])
         return 3
     bad = [case["name"] for case in report["cases"] if case["status"] != "passed"]
+    bad += ["kernel " + k["name"] for k in report["kernels"]
+            if k["status"] not in ("passed", "skipped")]
     if not report["runtime_smoke"]["passed"]:
         bad.append("runtime smoke")
     if args.unit_tests == "failed":
@@ -495,7 +548,7 @@ def main():
     if bad:
         write("failed", f"failed: {', '.join(bad)}")
         return 1
-    write("passed", f"{len(cases)} cases passed")
+    write("passed", f"{len(cases)} cases and {len(report['kernels'])} kernels passed")
     return 0
 
 

@@ -32,6 +32,49 @@ CASES=(
   "lucidrains-f32-512-generic|--arch megabyte-lucidrains --stages 512,4,8,64,64;256,2,4,64,8 --rotary|--cuda-tensor-cores=false"
 )
 
+# Kernels checked one by one on the GPU (run_kernel.py: numerics against
+# PyTorch, timing against torch.matmul / SDPA flash): name | builder pass and
+# options | chip | run_kernel.py arguments. The GEMMs are the shapes of
+# large MEGABYTE layers (FFN up with GELU, FFN down with the residual), one
+# with remainders (129 rows, the example's global model) and the sm_80
+# kernels JIT-compiled on newer GPUs; attention at the pipeline's settings
+# (32-key blocks, 64-row query blocks), causal, 1k-8k positions, head dims
+# 64 and 128, and the local kernel (patches of 16 rows).
+KERNELS=(
+  "gemm-wgmma-4096x4096x1024-gelu|mb-cuda-test-build-gemm=m=4096 n=4096 k=1024 bias=true gelu=erf|sm_90a|--kind gemm --needs-sm 90 --m 4096 --n 4096 --k 1024 --bias --gelu erf"
+  "gemm-wgmma-4096x1024x4096-residual|mb-cuda-test-build-gemm=m=4096 n=1024 k=4096 bias=true residual=true|sm_90a|--kind gemm --needs-sm 90 --m 4096 --n 1024 --k 4096 --bias --residual"
+  "gemm-wgmma-8192x8192x4096|mb-cuda-test-build-gemm=m=8192 n=8192 k=4096|sm_90a|--kind gemm --needs-sm 90 --m 8192 --n 8192 --k 4096"
+  "gemm-wgmma-129x1024x256-tile64|mb-cuda-test-build-gemm=m=129 n=1024 k=256 tile-m=64 bias=true gelu=erf|sm_90a|--kind gemm --needs-sm 90 --m 129 --n 1024 --k 256 --bias --gelu erf"
+  "gemm-mmasync-4096x4096x1024|mb-cuda-test-build-gemm=m=4096 n=4096 k=1024 mma=mma_sync tile-k=32|sm_80|--kind gemm --m 4096 --n 4096 --k 1024"
+  "gemm-mmasync-1152x512x128-relu|mb-cuda-test-build-gemm=m=1152 n=512 k=128 mma=mma_sync tile-m=64 tile-n=64 tile-k=32 bias=true gelu=relu|sm_80|--kind gemm --m 1152 --n 512 --k 128 --bias --gelu relu"
+  "attention-hd64-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=64 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 1024 --head-dim 64"
+  "attention-hd64-s2048|mb-cuda-test-build-attention=batch-heads=16 seq-len=2048 head-dim=64 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 2048 --head-dim 64"
+  "attention-hd64-s4096|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=64 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 4096 --head-dim 64"
+  "attention-hd64-s8192|mb-cuda-test-build-attention=batch-heads=16 seq-len=8192 head-dim=64 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 8192 --head-dim 64"
+  "attention-hd128-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=128 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 1024 --head-dim 128"
+  "attention-hd128-s2048|mb-cuda-test-build-attention=batch-heads=16 seq-len=2048 head-dim=128 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 2048 --head-dim 128"
+  "attention-hd128-s4096|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=128 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 4096 --head-dim 128"
+  "attention-hd128-s8192|mb-cuda-test-build-attention=batch-heads=16 seq-len=8192 head-dim=128 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 8192 --head-dim 128"
+  "attention-local-p16-hd64|mb-cuda-test-build-attention=batch-heads=8 seq-len=8192 head-dim=64 patch-length=16|sm_80|--kind attention --batch-heads 8 --seq-len 8192 --head-dim 64 --patch-length 16"
+)
+MBC_OPT=${MBC_OPT:-$(dirname "$MBC")/mbc-opt}
+if [[ $TARGET == *cuda* ]]; then
+  mkdir -p "$OUT_DIR/kernels"
+  for entry in "${KERNELS[@]}"; do
+    IFS='|' read -r name pass chip run_args <<<"$entry"
+    dir=$OUT_DIR/kernels/$name
+    rm -rf "$dir" && mkdir -p "$dir"
+    symbol=${name//-/_}
+    "$MBC_OPT" "$ROOT/test/Passes/CUDA/Kernels/Inputs/empty.mlir" \
+      "--${pass%%=*}=${pass#*=} name=$symbol" -o "$dir/kernel.mlir"
+    "$MBC_OPT" "$dir/kernel.mlir" --mb-cuda-kernels-to-ptx="chip=$chip" \
+      --mb-cuda-write-ptx=output="$dir/kernel.ptx" -o /dev/null
+    "$PYTHON" -c 'import json, sys; json.dump({"kernel": sys.argv[2], "chip": sys.argv[3], "run_args": sys.argv[4].split()}, open(sys.argv[1], "w"), indent=1)' \
+      "$dir/case.json" "$symbol" "$chip" "$run_args"
+    echo "prepared kernel $name ($chip)"
+  done
+fi
+
 cuda_flags=()
 if [[ $TARGET == *cuda* ]]; then
   cuda_flags=(--cuda-arch="$ARCH")

@@ -7,7 +7,10 @@
 # 1. builds libmbrt + mbc-run runtime-only (-DMBC_RUNTIME_ONLY=ON) in
 #    $MBC_GPU_BUILD (default build-gpu/) and runs the runtime's unit tests
 #    when GoogleTest is there;
-# 2. test/gpu/gpu_checks.py: per artifact of prepare_gpu_artifacts.sh,
+# 2. test/gpu/gpu_checks.py: per kernel of prepare_gpu_artifacts.sh's
+#    kernels/ (tensor-core GEMMs, flash attention: PTX and launch facts),
+#    run_kernel.py checks it against PyTorch and times it against
+#    torch.matmul / SDPA flash; per artifact of prepare_gpu_artifacts.sh,
 #    recreates the weights and the PyTorch reference outputs, checks scoring
 #    and greedy generation on --device=cuda against them, and times mbc
 #    against PyTorch eager and torch.compile on the same shapes;

@@ -13,7 +13,17 @@ Tolerances: the inputs are rounded to bf16/f16 before both sides compute, and
 both accumulate in f32, so a GEMM differs only by summation order and the
 polynomial GELU (rtol = atol = 2e-3). Attention also rounds P to bf16/f16
 before P V (atol 2e-2 for bf16, 5e-3 for f16).
+
+The reference runs on the CPU, or with --reference-device cuda on the GPU
+through PyTorch (in f32, for shapes too large for the CPU). --time N also
+times the kernel (N launches after a warm-up, CUDA events, median) against
+PyTorch on the same GPU and inputs: torch.matmul (bf16/f16, the epilogue
+not counted) for GEMMs, torch.nn.functional.scaled_dot_product_attention
+with the flash backend for attention (causal; local attention as one
+sequence per patch). --json FILE writes the result as one JSON object.
 """
+import json
+import statistics
 import argparse
 import ctypes
 import math
@@ -87,7 +97,10 @@ class Driver:
             0, swizzle, 2, 0), "cuTensorMapEncodeTiled")
         return storage, address
 
-    def launch(self, ptx, name, launch, arguments):
+    def launch(self, ptx, name, launch, arguments, repeat=0):
+        """Runs the kernel once (synchronized); with `repeat`, then times
+        `repeat` more launches with CUDA events and returns their median
+        milliseconds."""
         module = ctypes.c_void_p()
         self.check(self.lib.cuModuleLoadData(ctypes.byref(module), ctypes.c_char_p(ptx + b"\0")),
                    "cuModuleLoadData")
@@ -108,9 +121,31 @@ class Driver:
                 keep.append(holder)
                 pointers[i] = ctypes.addressof(holder)
         grid, block = launch["grid"], launch["block"]
-        self.check(self.lib.cuLaunchKernel(function, *grid, *block, launch["shared_bytes"], None,
-                                           pointers, None), "cuLaunchKernel")
+
+        def run():
+            self.check(self.lib.cuLaunchKernel(function, *grid, *block, launch["shared_bytes"],
+                                               None, pointers, None), "cuLaunchKernel")
+
+        run()
         self.check(self.lib.cuCtxSynchronize(), "cuCtxSynchronize (kernel)")
+        if not repeat:
+            return None
+        for _ in range(3):
+            run()
+        start, stop = ctypes.c_void_p(), ctypes.c_void_p()
+        self.check(self.lib.cuEventCreate(ctypes.byref(start), 0), "cuEventCreate")
+        self.check(self.lib.cuEventCreate(ctypes.byref(stop), 0), "cuEventCreate")
+        times = []
+        for _ in range(repeat):
+            self.check(self.lib.cuEventRecord(start, None), "cuEventRecord")
+            run()
+            self.check(self.lib.cuEventRecord(stop, None), "cuEventRecord")
+            self.check(self.lib.cuEventSynchronize(stop), "cuEventSynchronize")
+            elapsed = ctypes.c_float()
+            self.check(self.lib.cuEventElapsedTime(ctypes.byref(elapsed), start, stop),
+                       "cuEventElapsedTime")
+            times.append(elapsed.value)
+        return statistics.median(times)
 
 
 def parse_launch(ir):
@@ -132,7 +167,25 @@ def parse_launch(ir):
     return launch
 
 
-def gelu(x, form):
+def torch_median_ms(fn, repeat):
+    """Median milliseconds of `fn` on the GPU (CUDA events), after a warm-up."""
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeat):
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        times.append(start.elapsed_time(stop))
+    return statistics.median(times)
+
+
+def activation(x, form):
+    if form == "relu":
+        return torch.relu(x)
     if form == "erf":
         return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
     return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
@@ -152,24 +205,39 @@ def main():
     parser.add_argument("--k", type=int)
     parser.add_argument("--b-layout", choices=["nk", "kn"], default="nk")
     parser.add_argument("--bias", action="store_true")
-    parser.add_argument("--gelu", choices=["none", "erf", "tanh"], default="none")
+    parser.add_argument("--gelu", choices=["none", "erf", "tanh", "relu"], default="none",
+                        help="the epilogue's activation")
     parser.add_argument("--residual", action="store_true")
     parser.add_argument("--batch-heads", type=int)
     parser.add_argument("--seq-len", type=int)
     parser.add_argument("--head-dim", type=int)
     parser.add_argument("--no-causal", action="store_true")
     parser.add_argument("--patch-length", type=int, default=0)
+    parser.add_argument("--reference-device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--time", type=int, default=0, metavar="N",
+                        help="time N launches against PyTorch on the GPU")
+    parser.add_argument("--json", help="write the result here as JSON")
     args = parser.parse_args()
+    result_json = {"name": args.name, "kind": args.kind, "dtype": args.dtype}
+
+    def finish(status, **fields):
+        result_json.update(fields, status=status)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result_json, f, indent=1)
+        return 0 if status in ("passed", "skipped") else 1
 
     driver = Driver()
     capability = driver.compute_capability()
     if capability < args.needs_sm or (args.needs_sm == 90 and capability != 90):
         print(f"skipped: the kernel needs sm_{args.needs_sm}, the device is sm_{capability}")
-        return 0
+        return finish("skipped", reason=f"needs sm_{args.needs_sm}, device sm_{capability}")
     launch = parse_launch(open(args.ir).read())
     ptx = open(args.ptx, "rb").read()
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float16
     torch.manual_seed(0)
+    device = torch.device(args.reference_device)
+    kernel_ms = torch_ms = flops = None
 
     if args.kind == "gemm":
         a = (torch.rand(args.m, args.k) * 2 - 1).to(dtype)
@@ -177,51 +245,97 @@ def main():
         b = (torch.rand(*b_shape) * 2 - 1).to(dtype)
         bias = torch.rand(args.n) - 0.5
         residual = torch.rand(args.m, args.n) - 0.5
-        weight = b.float().t() if args.b_layout == "nk" else b.float()
-        expected = a.float() @ weight
+        weight = b.to(device).float()
+        weight = weight.t() if args.b_layout == "nk" else weight
+        expected = a.to(device).float() @ weight
         if args.bias:
-            expected = expected + bias
+            expected = expected + bias.to(device)
         if args.gelu != "none":
-            expected = gelu(expected, args.gelu)
+            expected = activation(expected, args.gelu)
         if args.residual:
-            expected = expected + residual
+            expected = expected + residual.to(device)
+        expected = expected.cpu()
         c = driver.upload(torch.zeros(args.m, args.n))
         arguments = [driver.upload(a), driver.upload(b), c]
         if args.bias:
             arguments.append(driver.upload(bias))
         if args.residual:
             arguments.append(driver.upload(residual))
-        driver.launch(ptx, args.name, launch, arguments)
+        # Residual epilogues write C = ... + residual: timing repeats are
+        # idempotent because C and the residual are separate buffers.
+        kernel_ms = driver.launch(ptx, args.name, launch, arguments, args.time)
         result = driver.download(c, (args.m, args.n))
         tolerance = 2e-3 + 2e-3 * expected.abs()
+        flops = 2.0 * args.m * args.n * args.k
+        if args.time:
+            ga, gb = a.cuda(), b.cuda()
+            gb = gb.t() if args.b_layout == "nk" else gb
+            torch_ms = torch_median_ms(lambda: torch.matmul(ga, gb), args.time)
     else:
         shape = (args.batch_heads, args.seq_len, args.head_dim)
         q, k, v = [(torch.rand(*shape) * 2 - 1).to(dtype) for _ in range(3)]
-        scores = (q.float() @ k.float().transpose(1, 2)) / math.sqrt(args.head_dim)
-        rows = torch.arange(args.seq_len)[:, None]
-        cols = torch.arange(args.seq_len)[None, :]
-        hidden = torch.zeros(args.seq_len, args.seq_len, dtype=torch.bool)
+        rows = torch.arange(args.seq_len, device=device)[:, None]
+        cols = torch.arange(args.seq_len, device=device)[None, :]
+        hidden = torch.zeros(args.seq_len, args.seq_len, dtype=torch.bool, device=device)
         if not args.no_causal or args.patch_length:
             hidden |= cols > rows
         if args.patch_length:
             hidden |= cols < (rows // args.patch_length) * args.patch_length
-        scores = scores.masked_fill(hidden, float("-inf"))
-        expected = torch.softmax(scores, dim=-1) @ v.float()
+        expected = torch.empty(shape)
+        # One batch row at a time: [S, S] scores, not [B, S, S].
+        for row in range(args.batch_heads):
+            qf, kf, vf = (t[row].to(device).float() for t in (q, k, v))
+            scores = (qf @ kf.t()) / math.sqrt(args.head_dim)
+            scores = scores.masked_fill(hidden, float("-inf"))
+            expected[row] = (torch.softmax(scores, dim=-1) @ vf).cpu()
         o = driver.upload(torch.zeros(*shape))
-        driver.launch(ptx, args.name, launch, [driver.upload(q), driver.upload(k), driver.upload(v), o])
+        kernel_ms = driver.launch(ptx, args.name, launch,
+                                  [driver.upload(q), driver.upload(k), driver.upload(v), o],
+                                  args.time)
         result = driver.download(o, shape)
         tolerance = torch.full_like(expected, 2e-2 if args.dtype == "bf16" else 5e-3)
+        # Causal: about half of the S x S products (2 matmuls, 2 flops each).
+        visible = args.patch_length if args.patch_length else args.seq_len
+        flops = 2.0 * 2.0 * args.batch_heads * args.seq_len * visible * args.head_dim / 2
+        if args.time:
+            import torch.nn.functional as F
+            try:
+                from torch.nn.attention import SDPBackend, sdpa_kernel
+                flash_only = lambda: sdpa_kernel(SDPBackend.FLASH_ATTENTION)  # noqa: E731
+            except ImportError:  # PyTorch < 2.3
+                flash_only = lambda: torch.backends.cuda.sdp_kernel(  # noqa: E731
+                    enable_flash=True, enable_math=False, enable_mem_efficient=False)
+            if args.patch_length:
+                # Local attention: one causal sequence per patch.
+                split = (args.batch_heads * args.seq_len // args.patch_length,
+                         args.patch_length, args.head_dim)
+                gq, gk, gv = (t.reshape(split).unsqueeze(0).cuda() for t in (q, k, v))
+            else:
+                gq, gk, gv = (t.unsqueeze(0).cuda() for t in (q, k, v))
+            with flash_only():
+                torch_ms = torch_median_ms(
+                    lambda: F.scaled_dot_product_attention(gq, gk, gv, is_causal=True),
+                    args.time)
 
     error = (result - expected).abs()
     print(f"{args.name}: max abs error {error.max().item():.3g}, "
           f"max |expected| {expected.abs().max().item():.3g}")
+    fields = {"max_abs_error": error.max().item(),
+              "max_abs_expected": expected.abs().max().item()}
+    if kernel_ms is not None:
+        fields.update(kernel_ms=kernel_ms, torch_ms=torch_ms,
+                      kernel_tflops=flops / kernel_ms / 1e9, torch_tflops=flops / torch_ms / 1e9,
+                      ratio_vs_torch=torch_ms / kernel_ms)
+        print(f"{args.name}: {kernel_ms:.4f} ms ({fields['kernel_tflops']:.1f} TFLOP/s), "
+              f"PyTorch {torch_ms:.4f} ms ({fields['torch_tflops']:.1f} TFLOP/s): "
+              f"{fields['ratio_vs_torch']:.2f}x")
     if not torch.isfinite(result).all() or (error > tolerance).any():
         worst = int(torch.argmax(error - tolerance))
         print(f"FAIL: {int((error > tolerance).sum())} elements over tolerance; worst at flat index "
               f"{worst}: got {result.flatten()[worst].item()}, expected {expected.flatten()[worst].item()}")
-        return 1
+        return finish("failed", **fields)
     print("OK")
-    return 0
+    return finish("passed", **fields)
 
 
 if __name__ == "__main__":
