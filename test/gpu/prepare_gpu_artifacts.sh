@@ -39,7 +39,8 @@ CASES=(
 # with remainders (129 rows, the example's global model) and the sm_80
 # kernels JIT-compiled on newer GPUs; attention at the pipeline's settings
 # (32-key blocks, 64-row query blocks), causal, 1k-8k positions, head dims
-# 64 and 128, and the local kernel (patches of 16 rows).
+# 64 and 128, and the local kernel (patches of 16 rows); the decode GEMVs
+# (1 and 8 rows, against torch.matmul on bf16 vectors).
 KERNELS=(
   "gemm-wgmma-4096x4096x1024-gelu|mb-cuda-test-build-gemm=m=4096 n=4096 k=1024 bias=true gelu=erf|sm_90a|--kind gemm --needs-sm 90 --m 4096 --n 4096 --k 1024 --bias --gelu erf"
   "gemm-wgmma-4096x1024x4096-residual|mb-cuda-test-build-gemm=m=4096 n=1024 k=4096 bias=true residual=true|sm_90a|--kind gemm --needs-sm 90 --m 4096 --n 1024 --k 4096 --bias --residual"
@@ -47,6 +48,9 @@ KERNELS=(
   "gemm-wgmma-129x1024x256-tile64|mb-cuda-test-build-gemm=m=129 n=1024 k=256 tile-m=64 bias=true gelu=erf|sm_90a|--kind gemm --needs-sm 90 --m 129 --n 1024 --k 256 --bias --gelu erf"
   "gemm-mmasync-4096x4096x1024|mb-cuda-test-build-gemm=m=4096 n=4096 k=1024 mma=mma_sync tile-k=32|sm_80|--kind gemm --m 4096 --n 4096 --k 1024"
   "gemm-mmasync-1152x512x128-relu|mb-cuda-test-build-gemm=m=1152 n=512 k=128 mma=mma_sync tile-m=64 tile-n=64 tile-k=32 bias=true gelu=relu|sm_80|--kind gemm --m 1152 --n 512 --k 128 --bias --gelu relu"
+  "gemv-1x4096x4096-gelu|mb-cuda-test-build-gemv=m=1 n=4096 k=4096 bias=true activation=gelu|sm_80|--kind gemv --m 1 --n 4096 --k 4096 --bias --gelu erf"
+  "gemv-1x1024x4096-residual|mb-cuda-test-build-gemv=m=1 n=1024 k=4096 bias=true residual=true|sm_80|--kind gemv --m 1 --n 1024 --k 4096 --bias --residual"
+  "gemv-8x4096x1024|mb-cuda-test-build-gemv=m=8 n=4096 k=1024|sm_80|--kind gemv --m 8 --n 4096 --k 1024"
   "attention-hd64-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=64 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 1024 --head-dim 64"
   "attention-hd64-s2048|mb-cuda-test-build-attention=batch-heads=16 seq-len=2048 head-dim=64 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 2048 --head-dim 64"
   "attention-hd64-s4096|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=64 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 4096 --head-dim 64"

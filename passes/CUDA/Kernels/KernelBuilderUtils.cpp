@@ -47,11 +47,13 @@ Value alignSharedBase(OpBuilder &b, Location loc, Value shared,
 
 Value buildGelu(OpBuilder &b, Location loc, Value x, bool tanhForm) {
   auto constant = [&](double value) -> Value {
+    auto shaped = dyn_cast<ShapedType>(x.getType());
+    if (!shaped)
+      return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
     return arith::ConstantOp::create(
         b, loc,
         DenseElementsAttr::get(
-            cast<ShapedType>(x.getType()),
-            llvm::ArrayRef<float>(static_cast<float>(value))));
+            shaped, llvm::ArrayRef<float>(static_cast<float>(value))));
   };
   Value inner;
   if (tanhForm) {

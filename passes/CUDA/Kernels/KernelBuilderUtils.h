@@ -38,7 +38,7 @@ mlir::Attribute getWorkgroupSpace(mlir::MLIRContext *context);
 mlir::Value alignSharedBase(mlir::OpBuilder &b, mlir::Location loc,
                             mlir::Value shared, int64_t alignment);
 
-/// GELU of an f32 vector: 0.5 x (1 + erf(x / sqrt 2)), or the tanh form
+/// GELU of an f32 scalar or vector: 0.5 x (1 + erf(x / sqrt 2)), or the tanh form
 /// 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
 mlir::Value buildGelu(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
                       bool tanhForm);

@@ -34,6 +34,7 @@ struct CudaLaunchSelectedKernelsPass
     module.walk([&](func::CallOp call) {
       auto callee = moduleSymbols.lookup<func::FuncOp>(call.getCallee());
       if (callee && (callee->hasAttr(cuda::kSelectedGemmAttrName) ||
+                     callee->hasAttr(cuda::kSelectedGemvAttrName) ||
                      callee->hasAttr(cuda::kSelectedAttentionAttrName)))
         calls.push_back(call);
     });
@@ -80,6 +81,15 @@ struct CudaLaunchSelectedKernelsPass
           return signalPassFailure();
         name = uniqueName("gemm");
         info = cuda::buildGemmKernel(builder, kernels, name, *spec,
+                                     call.getLoc());
+      } else if (auto gemvAttr = callee->getAttrOfType<DictionaryAttr>(
+                     cuda::kSelectedGemvAttrName)) {
+        FailureOr<cuda::GemvSpec> spec =
+            cuda::gemvSpecFromAttribute(gemvAttr, emitError);
+        if (failed(spec))
+          return signalPassFailure();
+        name = uniqueName("gemv");
+        info = cuda::buildGemvKernel(builder, kernels, name, *spec,
                                      call.getLoc());
       } else {
         FailureOr<cuda::AttentionSpec> spec = cuda::attentionSpecFromAttribute(

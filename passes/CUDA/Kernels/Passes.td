@@ -55,6 +55,39 @@ def CudaTestBuildGemm : Pass<"mb-cuda-test-build-gemm", "::mlir::ModuleOp"> {
     "::mlir::ub::UBDialect", "::mlir::vector::VectorDialect"];
 }
 
+def CudaTestBuildGemv : Pass<"mb-cuda-test-build-gemv", "::mlir::ModuleOp"> {
+  let summary = "build one decode GEMV kernel into gpu.module @kernels";
+  let description = [{
+    Calls `buildGemvKernel` (passes/CUDA/Kernels/GemvKernel.h): C[M, N] =
+    epilogue(A[M, K] W[N, K]^T) with f32 A and 16-bit W, a warp per
+    `columns-per-warp` columns, lanes over K in 16-byte chunks. The kernel
+    carries its launch facts as `mbc.launch`; an unsupported combination is
+    an error that names the option.
+  }];
+  let options = [
+    Option<"m", "m", "int64_t", /*default=*/"1", "rows (1..16)">,
+    Option<"n", "n", "int64_t", /*default=*/"4096", "output columns">,
+    Option<"k", "k", "int64_t", /*default=*/"4096",
+           "reduction size (a multiple of 8)">,
+    Option<"elementType", "element-type", "std::string",
+           /*default=*/"\"bf16\"", "W element type: bf16 or f16">,
+    Option<"bias", "bias", "bool", /*default=*/"false", "add bias[N]">,
+    Option<"activation", "activation", "std::string", /*default=*/"\"none\"",
+           "none, gelu, gelu_tanh or relu">,
+    Option<"residual", "residual", "bool", /*default=*/"false",
+           "add residual[M, N]">,
+    Option<"warps", "warps", "int64_t", /*default=*/"8", "warps per block">,
+    Option<"columnsPerWarp", "columns-per-warp", "int64_t", /*default=*/"2",
+           "output columns per warp">,
+    Option<"kernelName", "name", "std::string", /*default=*/"\"gemv\"",
+           "kernel symbol">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
+}
+
 def CudaTestBuildAttention
     : Pass<"mb-cuda-test-build-attention", "::mlir::ModuleOp"> {
   let summary = "build one flash-attention kernel into gpu.module @kernels";
@@ -169,6 +202,12 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
     - `mb.ffn` is two GEMMs, its hidden activation rounded to 16 bits in
       between; `mb.head` is the logits GEMM, then log-softmax as linalg
       reductions.
+    - Decode rows (at most 16: the step, project and head entry points)
+      with weights stored in bf16/f16 become GEMVs (GemvKernel.h) on the
+      f32 activations, nothing rounded (an FFN's hidden activation stays
+      f32), with the same epilogues; an f32 weight keeps the generic
+      lowering. `mb.cuda_gemv` holds (m, n, k, weight_type, bias,
+      activation, residual, warps, columns_per_warp).
     - Attention (head dim 64 or 128): q, k/v (one GEMM when k and v are
       the two halves of one weight, as MEGABYTE-pytorch's `to_kv`) and
       output projections (with the residual) on GEMMs, rotary on the f32

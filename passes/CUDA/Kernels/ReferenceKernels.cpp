@@ -70,6 +70,22 @@ struct CudaReferenceKernelsPass
           return signalPassFailure();
         define(function, *spec);
       } else if (auto attr = function->getAttrOfType<DictionaryAttr>(
+                     cuda::kSelectedGemvAttrName)) {
+        FailureOr<cuda::GemvSpec> gemv =
+            cuda::gemvSpecFromAttribute(attr, emitError);
+        if (failed(gemv))
+          return signalPassFailure();
+        // The same arithmetic as a GEMM whose A is already f32.
+        cuda::GemmSpec spec;
+        spec.m = gemv->m;
+        spec.n = gemv->n;
+        spec.k = gemv->k;
+        spec.bias = gemv->bias;
+        spec.activation = gemv->activation;
+        spec.residual = gemv->residual;
+        define(function, spec);
+        function->removeAttr(cuda::kSelectedGemvAttrName);
+      } else if (auto attr = function->getAttrOfType<DictionaryAttr>(
                      cuda::kSelectedAttentionAttrName)) {
         FailureOr<cuda::AttentionSpec> spec =
             cuda::attentionSpecFromAttribute(attr, emitError);
@@ -232,8 +248,14 @@ struct CudaReferenceKernelsPass
                                           utils::IteratorType::parallel,
                                           utils::IteratorType::reduction},
             [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
-              Value x = arith::ExtFOp::create(nested, nestedLoc, f32, args[0]);
-              Value y = arith::ExtFOp::create(nested, nestedLoc, f32, args[1]);
+              auto widen = [&](Value v) -> Value {
+                return v.getType().isF32()
+                           ? v
+                           : arith::ExtFOp::create(nested, nestedLoc, f32, v)
+                                 .getResult();
+              };
+              Value x = widen(args[0]);
+              Value y = widen(args[1]);
               Value sum = arith::AddFOp::create(
                   nested, nestedLoc, args[2],
                   arith::MulFOp::create(nested, nestedLoc, x, y));

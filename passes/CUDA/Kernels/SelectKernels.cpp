@@ -81,6 +81,40 @@ private:
                                 static_cast<bool>(call.residual));
   }
 
+  /// Decode rows (at most kMaxGemvRows): a GEMV over a weight stored in 16
+  /// bits (an f32 weight would be rounded on every step: generic instead).
+  FailureOr<cuda::GemvSpec> gemvSpec(int64_t m, int64_t n, int64_t k,
+                                     Value weight, const GemmCall &call) {
+    if (m > cuda::kMaxGemvRows || !cuda::isStoredIn16Bits(weight))
+      return failure();
+    cuda::GemvSpec spec;
+    spec.m = m;
+    spec.n = n;
+    spec.k = k;
+    spec.weightType = cuda::weightStorageType(weight);
+    spec.bias = static_cast<bool>(call.bias);
+    spec.activation = call.activation;
+    spec.residual = static_cast<bool>(call.residual);
+    ScopedDiagnosticHandler quiet(&getContext(),
+                                  [](Diagnostic &) { return success(); });
+    if (failed(cuda::verifyGemvSpec(spec, [&] {
+          return emitError(UnknownLoc::get(&getContext()));
+        })))
+      return failure();
+    return spec;
+  }
+
+  /// Whether a projection of `m` rows by `weight` [n, k] with this
+  /// epilogue has a selected kernel: a GEMV for decode rows, a GEMM from
+  /// min-rows up.
+  bool canProject(int64_t m, int64_t n, int64_t k, Value weight,
+                  const GemmCall &call) {
+    if (m <= cuda::kMaxGemvRows)
+      return succeeded(gemvSpec(m, n, k, weight, call));
+    return succeeded(
+        chooseSpec(m, n, k, cuda::weightStorageType(weight), call));
+  }
+
 
   static int64_t rowsOf(Value input) {
     auto type = cast<RankedTensorType>(input.getType());
@@ -152,6 +186,25 @@ private:
     call.bias = bias;
     call.activation = activation;
     call.residual = residual;
+    SmallVector<int64_t> shape(inputType.getShape());
+    shape.back() = n;
+    auto resultType = inputType.clone(shape, b.getF32Type());
+    if (m <= cuda::kMaxGemvRows) {
+      // Decode: f32 activations, 16-bit weights as stored.
+      FailureOr<cuda::GemvSpec> gemv = gemvSpec(m, n, k, weight, call);
+      if (failed(gemv))
+        return {};
+      SmallVector<Value> operands = {
+          toMatrix(b, loc, input), cuda::narrowTo(b, loc, weight, elementType)};
+      if (bias)
+        operands.push_back(bias);
+      if (residual)
+        operands.push_back(toMatrix(b, loc, residual));
+      return fromMatrix(
+          b, loc,
+          cuda::callSelectedGemv(b, loc, getOperation(), *gemv, operands),
+          resultType);
+    }
     FailureOr<cuda::GemmSpec> spec = chooseSpec(m, n, k, elementType, call);
     if (failed(spec))
       return {};
@@ -164,9 +217,15 @@ private:
       operands.push_back(toMatrix(b, loc, residual));
     Value product =
         cuda::callSelectedGemm(b, loc, getOperation(), *spec, operands);
-    SmallVector<int64_t> shape(inputType.getShape());
-    shape.back() = n;
-    return fromMatrix(b, loc, product, inputType.clone(shape, b.getF32Type()));
+    return fromMatrix(b, loc, product, resultType);
+  }
+
+  /// Projections with enough rows for a GEMM, or few enough for a GEMV.
+  bool selectable(Value input) {
+    auto type = cast<RankedTensorType>(input.getType());
+    int64_t rows = rowsOf(input);
+    return type.getElementType().isF32() &&
+           (rows >= minRows || rows <= cuda::kMaxGemvRows);
   }
 
   bool bigEnough(Value input) {
@@ -176,7 +235,7 @@ private:
 
 
   void rewriteLinear(mb::LinearOp op) {
-    if (!bigEnough(op.getInput()))
+    if (!selectable(op.getInput()))
       return;
     auto [add, residual] = residualUse(op);
     OpBuilder b(op);
@@ -193,7 +252,7 @@ private:
   }
 
   void rewriteFFN(mb::FFNOp op) {
-    if (!bigEnough(op.getInput()))
+    if (!selectable(op.getInput()))
       return;
     cuda::Activation activation;
     switch (op.getActivation()) {
@@ -218,14 +277,12 @@ private:
     up.activation = activation;
     down.bias = op.getDownBias();
     down.residual = residual;
-    Type upType = cuda::weightStorageType(op.getUpWeight());
-    Type downType = cuda::weightStorageType(op.getDownWeight());
-    if (failed(chooseSpec(m, h, d, upType, up)))
+    if (!canProject(m, h, d, op.getUpWeight(), up))
       return;
-    if (failed(chooseSpec(m, d, h, downType, down))) {
+    if (!canProject(m, d, h, op.getDownWeight(), down)) {
       down.residual = {};
       add = {};
-      if (failed(chooseSpec(m, d, h, downType, down)))
+      if (!canProject(m, d, h, op.getDownWeight(), down))
         return;
     }
     OpBuilder b(op);
@@ -410,7 +467,7 @@ private:
   /// The head: the logits GEMM (+ bias), then log-softmax over the
   /// vocabulary as linalg reductions (generic kernels).
   void rewriteHead(mb::HeadOp op) {
-    if (!bigEnough(op.getInput()))
+    if (!selectable(op.getInput()))
       return;
     OpBuilder b(op);
     Location loc = op.getLoc();

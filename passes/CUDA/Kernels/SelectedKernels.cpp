@@ -7,20 +7,40 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/StringSwitch.h"
 
 using namespace mlir;
 
 namespace mbc::cuda {
 
+static StringRef activationName(Activation activation) {
+  switch (activation) {
+  case Activation::GeluErf:
+    return "gelu";
+  case Activation::GeluTanh:
+    return "gelu_tanh";
+  case Activation::Relu:
+    return "relu";
+  case Activation::None:
+    break;
+  }
+  return "none";
+}
+
+static std::optional<Activation> parseActivation(StringRef name) {
+  return llvm::StringSwitch<std::optional<Activation>>(name)
+      .Case("none", Activation::None)
+      .Case("gelu", Activation::GeluErf)
+      .Case("gelu_tanh", Activation::GeluTanh)
+      .Case("relu", Activation::Relu)
+      .Default(std::nullopt);
+}
+
 DictionaryAttr gemmSpecToAttribute(MLIRContext *context,
                                    const GemmSpec &spec) {
   Builder b(context);
   const GemmConfig &config = spec.config;
-  StringRef activation = spec.activation == Activation::GeluErf ? "gelu"
-                         : spec.activation == Activation::GeluTanh
-                             ? "gelu_tanh"
-                         : spec.activation == Activation::Relu ? "relu"
-                                                               : "none";
+  StringRef activation = activationName(spec.activation);
   return b.getDictionaryAttr({
       b.getNamedAttr("m", b.getI64IntegerAttr(spec.m)),
       b.getNamedAttr("n", b.getI64IntegerAttr(spec.n)),
@@ -90,18 +110,12 @@ gemmSpecFromAttribute(DictionaryAttr attr,
   else
     return emitError() << kSelectedGemmAttrName << ": mma = '" << mma
                        << "' (expected wgmma or mma_sync)";
-  if (activation == "none")
-    spec.activation = Activation::None;
-  else if (activation == "gelu")
-    spec.activation = Activation::GeluErf;
-  else if (activation == "gelu_tanh")
-    spec.activation = Activation::GeluTanh;
-  else if (activation == "relu")
-    spec.activation = Activation::Relu;
-  else
+  std::optional<Activation> parsed = parseActivation(activation);
+  if (!parsed)
     return emitError() << kSelectedGemmAttrName << ": activation = '"
                        << activation
                        << "' (expected none, gelu, gelu_tanh or relu)";
+  spec.activation = *parsed;
   spec.bLayout = BLayout::NK;
   if (failed(verifyGemmSpec(spec, emitError)))
     return failure();
@@ -150,6 +164,16 @@ FailureOr<GemmSpec> selectGemmSpec(MLIRContext *context,
           spec, [&] { return emitError(UnknownLoc::get(context)); })))
     return failure();
   return spec;
+}
+
+bool isStoredIn16Bits(Value weight) {
+  if (auto slice = weight.getDefiningOp<tensor::ExtractSliceOp>())
+    weight = slice.getSource();
+  auto ext = weight.getDefiningOp<arith::ExtFOp>();
+  if (!ext)
+    return false;
+  Type source = getElementTypeOrSelf(ext.getIn().getType());
+  return source.isBF16() || source.isF16();
 }
 
 Type weightStorageType(Value weight) {
@@ -208,6 +232,70 @@ Value callSelectedGemm(OpBuilder &b, Location loc, ModuleOp module,
   return callSelectedKernel(b, loc, module, "mbc_gemm", kSelectedGemmAttrName,
                             gemmSpecToAttribute(b.getContext(), spec),
                             operands, resultType);
+}
+
+Value callSelectedGemv(OpBuilder &b, Location loc, ModuleOp module,
+                       const GemvSpec &spec, ValueRange operands) {
+  auto resultType = RankedTensorType::get({spec.m, spec.n}, b.getF32Type());
+  return callSelectedKernel(b, loc, module, "mbc_gemv", kSelectedGemvAttrName,
+                            gemvSpecToAttribute(b.getContext(), spec),
+                            operands, resultType);
+}
+
+DictionaryAttr gemvSpecToAttribute(MLIRContext *context,
+                                   const GemvSpec &spec) {
+  Builder b(context);
+  return b.getDictionaryAttr({
+      b.getNamedAttr("m", b.getI64IntegerAttr(spec.m)),
+      b.getNamedAttr("n", b.getI64IntegerAttr(spec.n)),
+      b.getNamedAttr("k", b.getI64IntegerAttr(spec.k)),
+      b.getNamedAttr("weight_type", TypeAttr::get(spec.weightType)),
+      b.getNamedAttr("bias", b.getBoolAttr(spec.bias)),
+      b.getNamedAttr("activation",
+                     b.getStringAttr(activationName(spec.activation))),
+      b.getNamedAttr("residual", b.getBoolAttr(spec.residual)),
+      b.getNamedAttr("warps", b.getI64IntegerAttr(spec.warps)),
+      b.getNamedAttr("columns_per_warp",
+                     b.getI64IntegerAttr(spec.columnsPerWarp)),
+  });
+}
+
+FailureOr<GemvSpec>
+gemvSpecFromAttribute(DictionaryAttr attr,
+                      function_ref<InFlightDiagnostic()> emitError) {
+  GemvSpec spec;
+  auto integer = [&](StringRef name, int64_t &out) -> LogicalResult {
+    auto value = attr.getAs<IntegerAttr>(name);
+    if (!value)
+      return emitError() << kSelectedGemvAttrName << ": '" << name
+                         << "' must be an integer";
+    out = value.getInt();
+    return success();
+  };
+  if (failed(integer("m", spec.m)) || failed(integer("n", spec.n)) ||
+      failed(integer("k", spec.k)) || failed(integer("warps", spec.warps)) ||
+      failed(integer("columns_per_warp", spec.columnsPerWarp)))
+    return failure();
+  auto weightType = attr.getAs<TypeAttr>("weight_type");
+  auto bias = attr.getAs<BoolAttr>("bias");
+  auto residual = attr.getAs<BoolAttr>("residual");
+  auto activation = attr.getAs<StringAttr>("activation");
+  if (!weightType || !bias || !residual || !activation)
+    return emitError() << kSelectedGemvAttrName
+                       << ": needs 'weight_type' (type), 'bias' and "
+                          "'residual' (bool), 'activation' (string)";
+  std::optional<Activation> parsed = parseActivation(activation.getValue());
+  if (!parsed)
+    return emitError() << kSelectedGemvAttrName << ": activation = '"
+                       << activation.getValue()
+                       << "' (expected none, gelu, gelu_tanh or relu)";
+  spec.weightType = weightType.getValue();
+  spec.bias = bias.getValue();
+  spec.residual = residual.getValue();
+  spec.activation = *parsed;
+  if (failed(verifyGemvSpec(spec, emitError)))
+    return failure();
+  return spec;
 }
 
 Value callSelectedAttention(OpBuilder &b, Location loc, ModuleOp module,

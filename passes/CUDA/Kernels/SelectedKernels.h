@@ -10,6 +10,7 @@
 
 #include "passes/CUDA/Kernels/AttentionKernel.h"
 #include "passes/CUDA/Kernels/GemmKernel.h"
+#include "passes/CUDA/Kernels/GemvKernel.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -19,6 +20,7 @@ namespace mbc::cuda {
 inline constexpr llvm::StringLiteral kSelectedGemmAttrName = "mb.cuda_gemm";
 inline constexpr llvm::StringLiteral kSelectedAttentionAttrName =
     "mb.cuda_attention";
+inline constexpr llvm::StringLiteral kSelectedGemvAttrName = "mb.cuda_gemv";
 
 /// How GEMMs are chosen (mb-cuda-select-kernels' options).
 struct GemmSelection {
@@ -36,6 +38,10 @@ mlir::FailureOr<GemmSpec> selectGemmSpec(mlir::MLIRContext *context,
                                          int64_t m, int64_t n, int64_t k,
                                          mlir::Type elementType, bool bias,
                                          Activation activation, bool residual);
+
+/// Whether `weight` is read from a bf16/f16 argument (an arith.extf of one,
+/// or a slice of that).
+bool isStoredIn16Bits(mlir::Value weight);
 
 /// The 16-bit type a weight is stored in (what its arith.extf reads, also
 /// through a tensor.extract_slice), else bf16.
@@ -61,6 +67,20 @@ mlir::Value callSelectedKernel(mlir::OpBuilder &b, mlir::Location loc,
 mlir::Value callSelectedGemm(mlir::OpBuilder &b, mlir::Location loc,
                              mlir::ModuleOp module, const GemmSpec &spec,
                              mlir::ValueRange operands);
+
+/// A GEMV call: operands a [M, K] f32, w [N, K] (16-bit), then bias [N]
+/// and residual [M, N] when the spec has them; returns C [M, N] f32.
+mlir::Value callSelectedGemv(mlir::OpBuilder &b, mlir::Location loc,
+                             mlir::ModuleOp module, const GemvSpec &spec,
+                             mlir::ValueRange operands);
+
+/// {m, n, k, weight_type, bias, activation, residual, warps,
+/// columns_per_warp}.
+mlir::DictionaryAttr gemvSpecToAttribute(mlir::MLIRContext *context,
+                                         const GemvSpec &spec);
+mlir::FailureOr<GemvSpec>
+gemvSpecFromAttribute(mlir::DictionaryAttr attr,
+                      llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
 /// An attention call: q, k, v [batchHeads, seqLen, headDim] (16-bit);
 /// returns O [batchHeads, seqLen, headDim] f32.

@@ -77,3 +77,16 @@ func.func @unpadded(%q: memref<2x100x64xbf16>, %k: memref<2x100x64xbf16>, %v: me
   %0 = call @mbc_attention_0(%q, %k, %v) : (memref<2x100x64xbf16>, memref<2x100x64xbf16>, memref<2x100x64xbf16>) -> memref<2x100x64xf32>
   return %0 : memref<2x100x64xf32>
 }
+
+// -----
+
+// GEMV: a, w, the new output, then bias.
+// CHECK-LABEL: func.func @step
+// CHECK: %[[C:.*]] = memref.alloc() : memref<1x512xf32>
+// CHECK: gpu.launch_func @mbc_kernels::@step_gemv_0 {{.*}} args(%{{.*}} : memref<1x128xf32>, %{{.*}} : memref<512x128xbf16>, %[[C]] : memref<1x512xf32>, %{{.*}} : memref<512xf32>)
+// CHECK-SAME: block = array<i64: 256, 1, 1>, grid = array<i64: 32, 1, 1>
+func.func private @mbc_gemv_0(memref<1x128xf32>, memref<512x128xbf16>, memref<512xf32>) -> memref<1x512xf32> attributes {mb.cuda_gemv = {activation = "gelu", bias = true, columns_per_warp = 2 : i64, k = 128 : i64, m = 1 : i64, n = 512 : i64, residual = false, warps = 8 : i64, weight_type = bf16}}
+func.func @step(%x: memref<1x128xf32>, %w: memref<512x128xbf16>, %b: memref<512xf32>) -> memref<1x512xf32> {
+  %0 = call @mbc_gemv_0(%x, %w, %b) : (memref<1x128xf32>, memref<512x128xbf16>, memref<512xf32>) -> memref<1x512xf32>
+  return %0 : memref<1x512xf32>
+}

@@ -27,7 +27,7 @@
 // PINNED: mb.cuda_gemm = {activation = "gelu", {{.*}} mma = "mma_sync", {{.*}} stages = 4 : i64, tile_k = 64 : i64, tile_m = 32 : i64, tile_n = 64 : i64}
 // FEW-LABEL: func.func @ffn_residual
 // FEW: mb.ffn <gelu>
-// FEW-NOT: call
+// FEW-NOT: call @mbc_gemm
 // BAD: mb-cuda-select-kernels: mma = 'hmma' (expected wgmma or mma_sync)
 func.func @ffn_residual(%x: tensor<2x64x128xf32>, %r: tensor<2x64x128xf32>,
                         %up: tensor<512x128xbf16>, %ub: tensor<512xf32>,
@@ -68,8 +68,8 @@ func.func @relu_f16(%x: tensor<8x9x64xf32>, %up: tensor<256x64xf16>, %ub: tensor
 
 // -----
 
-// What the kernels cannot take stays generic: one row (decode), K = 48
-// (not a multiple of tile-k), N = 20 (not a multiple of 8).
+// What the kernels cannot take stays generic: one row with an f32 weight,
+// K = 48 (not a multiple of tile-k), N = 20 (not a multiple of 8).
 // CHECK-LABEL: func.func @unsupported
 // CHECK-COUNT-3: mb.linear
 // CHECK-NOT: call
@@ -154,4 +154,30 @@ func.func @head_dim_32(%x: tensor<10x9x128xf32>, %wq: tensor<128x128xf32>,
                        %wo: tensor<128x128xf32>) -> tensor<10x9x128xf32> {
   %y = mb.local_attention %x, %wq, %wk, %wv, %wo {head_dim = 32 : i64, heads = 4 : i64} : (tensor<10x9x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>) -> tensor<10x9x128xf32>
   return %y : tensor<10x9x128xf32>
+}
+
+// -----
+
+// Decode rows (<= 16) with 16-bit weights: GEMVs on the f32 activations (no
+// rounding), the FFN's hidden activation staying f32; an f32 weight keeps
+// the generic lowering (rounding it every step would cost more than it
+// saves).
+// CHECK-LABEL: func.func @decode
+// CHECK-NOT: arith.truncf
+// CHECK: %[[H:.*]] = call @mbc_gemv_0(%{{.*}}, %{{.*}}, %{{.*}}) : (tensor<1x128xf32>, tensor<512x128xbf16>, tensor<512xf32>) -> tensor<1x512xf32>
+// CHECK: call @mbc_gemv_1(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (tensor<1x512xf32>, tensor<128x512xbf16>, tensor<128xf32>, tensor<1x128xf32>) -> tensor<1x128xf32>
+// CHECK: mb.linear
+// CHECK: mb.cuda_gemv = {activation = "gelu", bias = true, columns_per_warp = 2 : i64, k = 128 : i64, m = 1 : i64, n = 512 : i64, residual = false, warps = 8 : i64, weight_type = bf16}
+// CHECK: mb.cuda_gemv = {activation = "none", bias = true, {{.*}} residual = true
+func.func @decode(%x: tensor<1x1x128xf32>, %r: tensor<1x1x128xf32>,
+                  %up: tensor<512x128xbf16>, %ub: tensor<512xf32>,
+                  %down: tensor<128x512xbf16>, %db: tensor<128xf32>,
+                  %w32: tensor<64x128xf32>)
+    -> (tensor<1x1x128xf32>, tensor<1x1x64xf32>) {
+  %upf = arith.extf %up : tensor<512x128xbf16> to tensor<512x128xf32>
+  %downf = arith.extf %down : tensor<128x512xbf16> to tensor<128x512xf32>
+  %y = mb.ffn <gelu> %x, %upf, %ub, %downf, %db : (tensor<1x1x128xf32>, tensor<512x128xf32>, tensor<512xf32>, tensor<128x512xf32>, tensor<128xf32>) -> tensor<1x1x128xf32>
+  %z = arith.addf %y, %r : tensor<1x1x128xf32>
+  %l = mb.linear %x, %w32 : (tensor<1x1x128xf32>, tensor<64x128xf32>) -> tensor<1x1x64xf32>
+  return %z, %l : tensor<1x1x128xf32>, tensor<1x1x64xf32>
 }

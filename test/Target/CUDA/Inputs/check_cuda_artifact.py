@@ -196,6 +196,8 @@ def main():
         print("GEMM shared bytes:", sorted({k["shared_bytes"] for k in gemms}))
     attention = [k for k in cuda["kernels"] if "_attention_" in k["name"]]
     print("flash-attention kernels:", len(attention))
+    gemvs = [k for k in cuda["kernels"] if "_gemv_" in k["name"]]
+    print("decode GEMV kernels:", len(gemvs))
     registers = [k for k in cuda["kernels"] if "registers" in k]
     if args.expect_cubins:
         if len(registers) != len(kernels):

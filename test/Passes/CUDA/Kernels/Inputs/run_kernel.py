@@ -196,7 +196,7 @@ def main():
     parser.add_argument("--ir", required=True)
     parser.add_argument("--ptx", required=True)
     parser.add_argument("--name", required=True)
-    parser.add_argument("--kind", choices=["gemm", "attention"], required=True)
+    parser.add_argument("--kind", choices=["gemm", "gemv", "attention"], required=True)
     parser.add_argument("--dtype", choices=["bf16", "f16"], default="bf16")
     parser.add_argument("--needs-sm", type=int, default=80,
                         help="smallest compute capability (90: sm_90a code runs only on 9.0)")
@@ -239,8 +239,11 @@ def main():
     device = torch.device(args.reference_device)
     kernel_ms = torch_ms = flops = None
 
-    if args.kind == "gemm":
-        a = (torch.rand(args.m, args.k) * 2 - 1).to(dtype)
+    if args.kind in ("gemm", "gemv"):
+        # A GEMV reads f32 activations (no rounding) and [N, K] weights.
+        a = torch.rand(args.m, args.k) * 2 - 1
+        if args.kind == "gemm":
+            a = a.to(dtype)
         b_shape = (args.n, args.k) if args.b_layout == "nk" else (args.k, args.n)
         b = (torch.rand(*b_shape) * 2 - 1).to(dtype)
         bias = torch.rand(args.n) - 0.5
@@ -268,7 +271,8 @@ def main():
         tolerance = 2e-3 + 2e-3 * expected.abs()
         flops = 2.0 * args.m * args.n * args.k
         if args.time:
-            ga, gb = a.cuda(), b.cuda()
+            # PyTorch's decode step multiplies in the weights' type.
+            ga, gb = a.to(dtype).cuda(), b.cuda()
             gb = gb.t() if args.b_layout == "nk" else gb
             torch_ms = torch_median_ms(lambda: torch.matmul(ga, gb), args.time)
     else:
@@ -326,6 +330,10 @@ def main():
         fields.update(kernel_ms=kernel_ms, torch_ms=torch_ms,
                       kernel_tflops=flops / kernel_ms / 1e9, torch_tflops=flops / torch_ms / 1e9,
                       ratio_vs_torch=torch_ms / kernel_ms)
+        if args.kind == "gemv":
+            weight_bytes = 2.0 * args.n * args.k
+            fields.update(kernel_weight_gbps=weight_bytes / kernel_ms / 1e6,
+                          torch_weight_gbps=weight_bytes / torch_ms / 1e6)
         print(f"{args.name}: {kernel_ms:.4f} ms ({fields['kernel_tflops']:.1f} TFLOP/s), "
               f"PyTorch {torch_ms:.4f} ms ({fields['torch_tflops']:.1f} TFLOP/s): "
               f"{fields['ratio_vs_torch']:.2f}x")

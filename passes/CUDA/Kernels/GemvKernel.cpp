@@ -1,0 +1,176 @@
+//===- GemvKernel.cpp - decode-time matrix-vector products ----------------===//
+#include "passes/CUDA/Kernels/GemvKernel.h"
+#include "passes/CUDA/Kernels/KernelBuilderUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+
+namespace mbc::cuda {
+namespace {
+
+constexpr int64_t kWarpSize = 32;
+/// Weights per lane and step: one 16-byte load of bf16/f16.
+constexpr int64_t kChunk = 8;
+
+} // namespace
+
+LogicalResult verifyGemvSpec(const GemvSpec &spec,
+                             function_ref<InFlightDiagnostic()> emitError) {
+  if (!spec.weightType || !(spec.weightType.isBF16() || spec.weightType.isF16()))
+    return failSpec(emitError, "GEMV weight element type must be bf16 or f16");
+  if (spec.m < 1 || spec.m > kMaxGemvRows)
+    return failSpec(emitError, "GEMV rows m = " + Twine(spec.m) +
+                                   " must be between 1 and " +
+                                   Twine(kMaxGemvRows));
+  if (spec.n < 1 || spec.k < kChunk || spec.k % kChunk != 0)
+    return failSpec(emitError,
+                    "GEMV needs n >= 1 and k a positive multiple of 8 (16-byte "
+                    "weight loads), got n = " +
+                        Twine(spec.n) + ", k = " + Twine(spec.k));
+  if (spec.warps < 1 || spec.warps > 32 || spec.columnsPerWarp < 1 ||
+      spec.columnsPerWarp > 8)
+    return failSpec(emitError, "GEMV warps = " + Twine(spec.warps) +
+                                   " (1..32) and columns per warp = " +
+                                   Twine(spec.columnsPerWarp) + " (1..8)");
+  return success();
+}
+
+FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
+                                      gpu::GPUModuleOp module, StringRef name,
+                                      const GemvSpec &spec, Location loc) {
+  if (failed(verifyGemvSpec(spec, [&] { return mlir::emitError(loc); })))
+    return failure();
+  MLIRContext *ctx = builder.getContext();
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToEnd(module.getBody());
+  OpBuilder &b = builder;
+  Type f32 = b.getF32Type();
+  int64_t threads = spec.warps * kWarpSize;
+  int64_t columnsPerBlock = spec.warps * spec.columnsPerWarp;
+
+  KernelInfo info;
+  info.name = name.str();
+  info.grid = {llvm::divideCeil(spec.n, columnsPerBlock), 1, 1};
+  info.block = {threads, 1, 1};
+  SmallVector<Type> argTypes = {
+      MemRefType::get({spec.m, spec.k}, f32),
+      MemRefType::get({spec.n, spec.k}, spec.weightType),
+      MemRefType::get({spec.m, spec.n}, f32)};
+  for (const char *param : {"a", "w", "c"})
+    info.params.push_back({param, "ptr", {}});
+  if (spec.bias) {
+    argTypes.push_back(MemRefType::get({spec.n}, f32));
+    info.params.push_back({"bias", "ptr", {}});
+  }
+  if (spec.residual) {
+    argTypes.push_back(MemRefType::get({spec.m, spec.n}, f32));
+    info.params.push_back({"residual", "ptr", {}});
+  }
+  auto func = gpu::GPUFuncOp::create(b, loc, name,
+                                     b.getFunctionType(argTypes, {}));
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  func.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+  func->setAttr(kLaunchAttrName, info.toAttribute(ctx));
+
+  Block &entry = func.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  unsigned next = 0;
+  Value a = entry.getArgument(next++);
+  Value w = entry.getArgument(next++);
+  Value c = entry.getArgument(next++);
+  Value bias = spec.bias ? entry.getArgument(next++) : Value();
+  Value residual = spec.residual ? entry.getArgument(next++) : Value();
+  // Rows of A start 32-byte aligned and rows of W 16-byte aligned when the
+  // buffers are (the runtime's are 256-byte aligned; K % 8 == 0).
+  a = memref::AssumeAlignmentOp::create(b, loc, a, b.getI32IntegerAttr(16));
+  w = memref::AssumeAlignmentOp::create(b, loc, w, b.getI32IntegerAttr(16));
+
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  };
+  Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value warp = arith::DivUIOp::create(b, loc, thread, index(kWarpSize));
+  Value lane = arith::RemUIOp::create(b, loc, thread, index(kWarpSize));
+  Value firstColumn = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, block, index(columnsPerBlock)),
+      arith::MulIOp::create(b, loc, warp, index(spec.columnsPerWarp)));
+  Value laneStart = arith::MulIOp::create(b, loc, lane, index(kChunk));
+
+  auto weightVector = VectorType::get({kChunk}, spec.weightType);
+  auto f32Vector = VectorType::get({kChunk}, f32);
+  Value zeroVector = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(f32Vector, b.getF32FloatAttr(0)));
+
+  for (int64_t column = 0; column < spec.columnsPerWarp; ++column) {
+    Value n = arith::AddIOp::create(b, loc, firstColumn, index(column));
+    Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, n,
+                                         index(spec.n));
+    auto ifInside = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
+    OpBuilder::InsertionGuard columnGuard(b);
+    b.setInsertionPointToStart(&ifInside.getThenRegion().front());
+    // Per row, a vector of 8 partial sums over this lane's K chunks.
+    SmallVector<Value> init(spec.m, zeroVector);
+    auto loop = scf::ForOp::create(
+        b, loc, laneStart, index(spec.k), index(kWarpSize * kChunk), init,
+        [&](OpBuilder &lb, Location ll, Value k, ValueRange sums) {
+          Value weights =
+              vector::LoadOp::create(lb, ll, weightVector, w, ValueRange{n, k},
+                                     /*nontemporal=*/false, llvm::Align(16));
+          Value wide = arith::ExtFOp::create(lb, ll, f32Vector, weights);
+          SmallVector<Value> updated;
+          for (int64_t row = 0; row < spec.m; ++row) {
+            Value r = arith::ConstantIndexOp::create(lb, ll, row);
+            Value x =
+                vector::LoadOp::create(lb, ll, f32Vector, a, ValueRange{r, k},
+                                       /*nontemporal=*/false, llvm::Align(16));
+            updated.push_back(
+                vector::FMAOp::create(lb, ll, x, wide, sums[row]));
+          }
+          scf::YieldOp::create(lb, ll, updated);
+        });
+    for (int64_t row = 0; row < spec.m; ++row) {
+      Value sum = vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::ADD, loop.getResult(row));
+      for (int32_t offset : {16, 8, 4, 2, 1}) {
+        Value other = gpu::ShuffleOp::create(b, loc, sum, offset, kWarpSize,
+                                             gpu::ShuffleMode::XOR)
+                          .getShuffleResult();
+        sum = arith::AddFOp::create(b, loc, sum, other);
+      }
+      Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                          lane, index(0));
+      auto ifFirst = scf::IfOp::create(b, loc, first, /*withElse=*/false);
+      OpBuilder::InsertionGuard rowGuard(b);
+      b.setInsertionPointToStart(&ifFirst.getThenRegion().front());
+      Value r = index(row);
+      Value value = sum;
+      if (bias)
+        value = arith::AddFOp::create(
+            b, loc, value, memref::LoadOp::create(b, loc, bias, ValueRange{n}));
+      if (spec.activation == Activation::Relu) {
+        Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+        Value positive = arith::CmpFOp::create(
+            b, loc, arith::CmpFPredicate::OGT, value, zero);
+        value = arith::SelectOp::create(b, loc, positive, value, zero);
+      } else if (spec.activation != Activation::None) {
+        value = buildGelu(b, loc, value,
+                          spec.activation == Activation::GeluTanh);
+      }
+      if (residual)
+        value = arith::AddFOp::create(
+            b, loc, value,
+            memref::LoadOp::create(b, loc, residual, ValueRange{r, n}));
+      memref::StoreOp::create(b, loc, value, c, ValueRange{r, n});
+    }
+  }
+  gpu::ReturnOp::create(b, loc);
+  return info;
+}
+
+} // namespace mbc::cuda

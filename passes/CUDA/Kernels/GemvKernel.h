@@ -1,0 +1,54 @@
+//===- GemvKernel.h - decode-time matrix-vector products --------*- C++ -*-===//
+//
+// Builds one gpu.func computing C[M, N] = epilogue(A[M, K] * W[N, K]^T) for
+// the few rows of a decode step (M <= 16): memory bound, so the kernel reads
+// every weight once, coalesced. A warp owns `columnsPerWarp` output columns
+// n; its lanes walk K in 16-byte chunks (8 bf16/f16 weights, lane-interleaved
+// so a warp reads 512 contiguous bytes per step), multiply them with the f32
+// activations of every row (A stays f32: no rounding) into per-row vector
+// accumulators, reduce each across the lanes with shuffles, and lane 0
+// applies the epilogue (+ bias[N], activation, + residual[M, N]) and stores.
+// No tensor cores: at M <= 16 they would idle on the weight stream.
+//
+// K must be a multiple of 8 (16-byte weight chunks); N may be anything (the
+// last block's extra warps do nothing).
+//
+//===----------------------------------------------------------------------===//
+#ifndef MBC_PASSES_CUDA_KERNELS_GEMVKERNEL_H
+#define MBC_PASSES_CUDA_KERNELS_GEMVKERNEL_H
+
+#include "passes/CUDA/Kernels/GemmKernel.h"
+
+namespace mbc::cuda {
+
+struct GemvSpec {
+  int64_t m = 1, n = 0, k = 0;
+  /// The weights' element type: bf16 or f16. A, bias, residual and C are
+  /// f32.
+  mlir::Type weightType;
+  bool bias = false;
+  Activation activation = Activation::None;
+  bool residual = false;
+  /// Warps per block and output columns per warp.
+  int64_t warps = 8;
+  int64_t columnsPerWarp = 2;
+};
+
+/// The largest M a GEMV kernel takes.
+inline constexpr int64_t kMaxGemvRows = 16;
+
+mlir::LogicalResult
+verifyGemvSpec(const GemvSpec &spec,
+               llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
+
+/// Appends kernel `name` to `module`. Parameters: a, w, c, then bias and
+/// residual when enabled (all pointers).
+mlir::FailureOr<KernelInfo> buildGemvKernel(mlir::OpBuilder &builder,
+                                            mlir::gpu::GPUModuleOp module,
+                                            llvm::StringRef name,
+                                            const GemvSpec &spec,
+                                            mlir::Location loc);
+
+} // namespace mbc::cuda
+
+#endif // MBC_PASSES_CUDA_KERNELS_GEMVKERNEL_H

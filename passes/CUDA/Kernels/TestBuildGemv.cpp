@@ -1,0 +1,65 @@
+//===- TestBuildGemv.cpp - mb-cuda-test-build-gemv ------------------------===//
+#include "passes/CUDA/Kernels/GemvKernel.h"
+#include "passes/CUDA/Kernels/KernelBuilderUtils.h"
+#include "passes/CUDA/Kernels/Passes.h"
+
+namespace mbc {
+#define GEN_PASS_DEF_CUDATESTBUILDGEMV
+#include "passes/CUDA/Kernels/Passes.h.inc"
+} // namespace mbc
+
+using namespace mlir;
+
+namespace mbc {
+namespace {
+
+struct CudaTestBuildGemvPass
+    : public impl::CudaTestBuildGemvBase<CudaTestBuildGemvPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto emitError = [&] {
+      return module.emitError("mb-cuda-test-build-gemv: ");
+    };
+    Builder builder(module.getContext());
+    cuda::GemvSpec spec;
+    spec.m = m;
+    spec.n = n;
+    spec.k = k;
+    if (elementType == "bf16")
+      spec.weightType = builder.getBF16Type();
+    else if (elementType == "f16")
+      spec.weightType = builder.getF16Type();
+    else {
+      emitError() << "element-type = '" << elementType
+                  << "' (expected bf16 or f16)";
+      return signalPassFailure();
+    }
+    if (activation == "none")
+      spec.activation = cuda::Activation::None;
+    else if (activation == "gelu")
+      spec.activation = cuda::Activation::GeluErf;
+    else if (activation == "gelu_tanh")
+      spec.activation = cuda::Activation::GeluTanh;
+    else if (activation == "relu")
+      spec.activation = cuda::Activation::Relu;
+    else {
+      emitError() << "activation = '" << activation
+                  << "' (expected none, gelu, gelu_tanh or relu)";
+      return signalPassFailure();
+    }
+    spec.bias = bias;
+    spec.residual = residual;
+    spec.warps = warps;
+    spec.columnsPerWarp = columnsPerWarp;
+    OpBuilder b(module.getContext());
+    gpu::GPUModuleOp kernels = cuda::getOrCreateKernelModule(module);
+    if (failed(cuda::buildGemvKernel(b, kernels, kernelName, spec,
+                                     module.getLoc())))
+      return signalPassFailure();
+  }
+};
+
+} // namespace
+} // namespace mbc

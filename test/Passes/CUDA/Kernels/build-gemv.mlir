@@ -1,0 +1,26 @@
+// The decode GEMV (mb-cuda-test-build-gemv): f32 activations and 16-bit
+// weights read with 16-byte vector loads, lane sums reduced with
+// butterfly shuffles, the epilogue on lane 0; ptxas accepts it without
+// spills. Unsupported specs are errors naming the field.
+// REQUIRES: ptxas
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=4 n=1000 k=4096 bias=true activation=gelu residual=true" -o %t.mlir
+// RUN: FileCheck %s --check-prefix=LAUNCH < %t.mlir
+// RUN: mbc-opt %t.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=PTX < %t.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
+// RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=17" 2>&1 | FileCheck %s --check-prefix=ROWS
+// RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="k=100" 2>&1 | FileCheck %s --check-prefix=K
+// RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="activation=swish" 2>&1 | FileCheck %s --check-prefix=ACT
+
+// 1000 columns, 8 warps x 2 columns per block: 63 blocks.
+// LAUNCH: gpu.func @gemv(%{{.*}}: memref<4x4096xf32>, %{{.*}}: memref<1000x4096xbf16>, %{{.*}}: memref<4x1000xf32>, %{{.*}}: memref<1000xf32>, %{{.*}}: memref<4x1000xf32>) kernel
+// LAUNCH-SAME: mbc.launch = {block = array<i64: 256, 1, 1>, grid = array<i64: 63, 1, 1>, params = [{kind = "ptr", name = "a"}, {kind = "ptr", name = "w"}, {kind = "ptr", name = "c"}, {kind = "ptr", name = "bias"}, {kind = "ptr", name = "residual"}], shared_bytes = 0 : i64}
+// PTX-LABEL: .entry gemv(
+// PTX: ld.global.v4.b32
+// PTX: fma.rn.f32
+// PTX: shfl.sync.bfly.b32
+// PTX-NOT: .extern
+// PTXAS: 0 bytes spill stores, 0 bytes spill loads
+// ROWS: GEMV rows m = 17 must be between 1 and 16
+// K: GEMV needs n >= 1 and k a positive multiple of 8 (16-byte weight loads), got n = 4096, k = 100
+// ACT: mb-cuda-test-build-gemv: activation = 'swish' (expected none, gelu, gelu_tanh or relu)
