@@ -47,6 +47,11 @@ def ConvertMBToLinalg : Pass<"convert-mb-to-linalg", "mlir::ModuleOp"> {
   let options = [
     Option<"attentionBlock", "attention-block", "int64_t", /*default=*/"0",
            "query/key block of online-softmax attention (0: whole scores)">,
+    Option<"decodeGemvs", "decode-gemvs", "bool", /*default=*/"false",
+           "CUDA: the projections of mb.cached_attention (decode, <= 16 "
+           "sequences, weights stored in bf16/f16) as calls of selected "
+           "GEMV kernels (mb-cuda-select-kernels' @mbc_gemv_<n>), k and v "
+           "as one over a to_kv weight">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -40,7 +40,8 @@ namespace mbc {
 /// attentionBlock 0): its generic kernels take one dispatch per op.
 static void buildSharedTensorPipeline(
     OpPassManager &pm, const CpuPipelineOptions &options,
-    llvm::function_ref<void(OpPassManager &)> addTargetOpPasses = {}) {
+    llvm::function_ref<void(OpPassManager &)> addTargetOpPasses = {},
+    bool decodeGemvs = false) {
   pm.addPass(createWeightsToArguments());
   // Target-specific rewrites of mb ops (the CUDA tensor-core GEMMs).
   if (addTargetOpPasses)
@@ -57,6 +58,7 @@ static void buildSharedTensorPipeline(
   // x head, block of queries).
   ConvertMBToLinalgOptions toLinalg;
   toLinalg.attentionBlock = options.attentionBlock;
+  toLinalg.decodeGemvs = decodeGemvs;
   pm.addPass(createConvertMBToLinalg(toLinalg));
   pm.addPass(createConvertElementwiseToLinalgPass());
   // Upstream linalg-fuse-elementwise-ops would fuse GELU and norms into the
@@ -84,10 +86,12 @@ void buildCpuTensorPipeline(OpPassManager &pm,
       CudaSelectKernelsOptions selection;
       selection.mma = options.emulateCudaKernels;
       nested.addPass(createCudaSelectKernels(selection));
-      nested.addPass(createCudaReferenceKernels());
-      nested.addPass(createInlinerPass());
-      nested.addPass(createSymbolDCEPass());
-    });
+    }, /*decodeGemvs=*/true);
+    // The GEMVs of cached attention appear in convert-mb-to-linalg: define
+    // every selected kernel after it.
+    pm.addPass(createCudaReferenceKernels());
+    pm.addPass(createInlinerPass());
+    pm.addPass(createSymbolDCEPass());
   } else {
     buildSharedTensorPipeline(pm, options);
   }
@@ -197,7 +201,7 @@ void buildCudaTensorPipeline(OpPassManager &pm,
     selection.mma = options.mmaKind();
     selection.minRows = options.gemmMinRows;
     nested.addPass(createCudaSelectKernels(selection));
-  });
+  }, /*decodeGemvs=*/options.tensorCores);
   // Workgroups are thread blocks: many more and smaller than CPU ones.
   CpuDistributeOptions distribute;
   distribute.workgroups = options.workgroups;

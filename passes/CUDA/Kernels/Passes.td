@@ -207,7 +207,9 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
       f32 activations, nothing rounded (an FFN's hidden activation stays
       f32), with the same epilogues; an f32 weight keeps the generic
       lowering. `mb.cuda_gemv` holds (m, n, k, weight_type, bias,
-      activation, residual, warps, columns_per_warp).
+      activation, residual, warps, columns_per_warp). The projections of
+      `mb.cached_attention` get GEMVs in convert-mb-to-linalg
+      (`decode-gemvs`, which mbc-cuda-pipeline sets).
     - Attention (head dim 64 or 128): q, k/v (one GEMM when k and v are
       the two halves of one weight, as MEGABYTE-pytorch's `to_kv`) and
       output projections (with the residual) on GEMMs, rotary on the f32

@@ -22,6 +22,7 @@
 #include "passes/Conversion/MBToLinalg/Patterns.h"
 
 #include "dialects/MB/MBDialect.h"
+#include "passes/CUDA/Kernels/SelectedKernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -442,8 +443,48 @@ Value createContraction(OpBuilder &builder, Location loc, Value lhs, Value rhs,
 /// contractions read the caches in place as [N, L, H, dh]: decode attention
 /// is bandwidth-bound, and a head-major transpose would copy both caches on
 /// every step.
+/// rows [M, K] f32 * weight [N, K]^T on a selected GEMV kernel when
+/// `original` (the op's weight operand before conversion) reads a 16-bit
+/// argument and the spec is supported; null otherwise.
+Value projectWithGemv(OpBuilder &builder, Location loc, Operation *op,
+                      Value rows, Value original) {
+  if (!cuda::isStoredIn16Bits(original))
+    return {};
+  RankedTensorType rowsType = tensorTypeOf(rows);
+  cuda::GemvSpec spec;
+  spec.m = rowsType.getDimSize(0);
+  spec.k = rowsType.getDimSize(1);
+  spec.n = tensorTypeOf(original).getDimSize(0);
+  spec.weightType = cuda::weightStorageType(original);
+  {
+    ScopedDiagnosticHandler quiet(builder.getContext(),
+                                  [](Diagnostic &) { return success(); });
+    if (failed(cuda::verifyGemvSpec(spec, [&] { return op->emitError(); })))
+      return {};
+  }
+  Value weight = cuda::narrowTo(builder, loc, original, spec.weightType);
+  return cuda::callSelectedGemv(builder, loc, op->getParentOfType<ModuleOp>(),
+                                spec, ValueRange{rows, weight});
+}
+
+/// k and v of one to_kv weight: its [2 * inner, D] source when wk and wv
+/// are its two halves (then one GEMV serves both).
+Value kvSourceOf(Value wk, Value wv, int64_t inner) {
+  auto k = wk.getDefiningOp<tensor::ExtractSliceOp>();
+  auto v = wv.getDefiningOp<tensor::ExtractSliceOp>();
+  if (!k || !v || k.getSource() != v.getSource() || !k.hasUnitStride() ||
+      !v.hasUnitStride() || k.getStaticOffsets() != ArrayRef<int64_t>{0, 0} ||
+      v.getStaticOffsets() != ArrayRef<int64_t>{inner, 0} ||
+      tensorTypeOf(k.getSource()).getDimSize(0) != 2 * inner)
+    return {};
+  return k.getSource();
+}
+
 struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
-  using OpConversionPattern::OpConversionPattern;
+  CachedAttentionLowering(MLIRContext *context, bool decodeGemvs)
+      : OpConversionPattern<mb::CachedAttentionOp>(context),
+        decodeGemvs(decodeGemvs) {}
+  bool decodeGemvs;
 
   LogicalResult
   matchAndRewrite(mb::CachedAttentionOp op, OpAdaptor adaptor,
@@ -461,9 +502,37 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
 
     Value rows = reshape(rewriter, loc, adaptor.getInput(),
                          {shape.sequences, shape.features});
-    Value q = projectToHeads(rewriter, loc, rows, adaptor.getWq(), shape);
-    Value k = projectToHeads(rewriter, loc, rows, adaptor.getWk(), shape);
-    Value v = projectToHeads(rewriter, loc, rows, adaptor.getWv(), shape);
+    // Decode GEMVs (CUDA) for the projections whose weights allow them.
+    bool gemvs = decodeGemvs && shape.sequences <= cuda::kMaxGemvRows &&
+                 elementType.isF32();
+    SmallVector<int64_t> headsShape = {shape.sequences, 1, shape.heads,
+                                       shape.headDim};
+    auto project = [&](Value original, Value converted) -> Value {
+      if (gemvs)
+        if (Value product =
+                projectWithGemv(rewriter, loc, op, rows, original))
+          return reshape(rewriter, loc, product, headsShape);
+      return projectToHeads(rewriter, loc, rows, converted, shape);
+    };
+    Value q = project(op.getWq(), adaptor.getWq());
+    Value k, v;
+    Value kvSource = gemvs ? kvSourceOf(op.getWk(), op.getWv(), inner)
+                           : Value();
+    Value kv = kvSource ? projectWithGemv(rewriter, loc, op, rows, kvSource)
+                        : Value();
+    if (kv) {
+      k = reshape(rewriter, loc,
+                  extractSlice(rewriter, loc, kv, {0, 0},
+                               {shape.sequences, inner}),
+                  headsShape);
+      v = reshape(rewriter, loc,
+                  extractSlice(rewriter, loc, kv, {0, inner},
+                               {shape.sequences, inner}),
+                  headsShape);
+    } else {
+      k = project(op.getWk(), adaptor.getWk());
+      v = project(op.getWv(), adaptor.getWv());
+    }
     if (FloatAttr theta = op.getRotaryThetaAttr()) {
       Value inverseFrequencies = createInverseFrequencies(
           rewriter, loc, elementType, theta.getValueAsDouble(), shape.headDim);
@@ -516,8 +585,11 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
                            AffineMap::get(4, 0, {n, j, h, d}, context),
                            AffineMap::get(4, 0, {n, h, d}, context)});
     Value merged = reshape(rewriter, loc, attended, {shape.sequences, inner});
-    Value projected = createMatmulTransposedWeight(rewriter, loc, merged,
-                                                   adaptor.getWo(), nullptr);
+    Value projected =
+        gemvs ? projectWithGemv(rewriter, loc, op, merged, op.getWo()) : Value();
+    if (!projected)
+      projected = createMatmulTransposedWeight(rewriter, loc, merged,
+                                               adaptor.getWo(), nullptr);
     rewriter.replaceOp(op,
                        {reshape(rewriter, loc, projected, inputType.getShape()),
                         kCache, vCache});
@@ -528,11 +600,11 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
 } // namespace
 
 void populateAttentionPatterns(RewritePatternSet &patterns,
-                               int64_t attentionBlock) {
+                               int64_t attentionBlock, bool decodeGemvs) {
   patterns.add<AttentionLowering<mb::GlobalAttentionOp>,
                AttentionLowering<mb::LocalAttentionOp>>(patterns.getContext(),
                                                         attentionBlock);
-  patterns.add<CachedAttentionLowering>(patterns.getContext());
+  patterns.add<CachedAttentionLowering>(patterns.getContext(), decodeGemvs);
 }
 
 } // namespace mbc::mb_to_linalg

@@ -42,7 +42,8 @@ struct ConvertMBToLinalgPass
     RewritePatternSet patterns(context);
     mb_to_linalg::populateSequenceLayoutPatterns(patterns);
     mb_to_linalg::populateLayerPatterns(patterns);
-    mb_to_linalg::populateAttentionPatterns(patterns, attentionBlock);
+    mb_to_linalg::populateAttentionPatterns(patterns, attentionBlock,
+                                            decodeGemvs);
     linalg::populateElementwiseToLinalgConversionPatterns(patterns);
 
     if (attentionBlock < 0) {

@@ -23,8 +23,10 @@ void populateLayerPatterns(mlir::RewritePatternSet &patterns);
 /// mb.global_attention, mb.local_attention, mb.cached_attention. With
 /// `attentionBlock` > 0, attention over at least 2 * attentionBlock positions
 /// uses online softmax over blocks of that many queries and keys.
+/// With `decodeGemvs`, mb.cached_attention's projections become calls of
+/// selected GEMV kernels where the weights are stored in 16 bits.
 void populateAttentionPatterns(mlir::RewritePatternSet &patterns,
-                               int64_t attentionBlock);
+                               int64_t attentionBlock, bool decodeGemvs);
 
 } // namespace mbc::mb_to_linalg
 
