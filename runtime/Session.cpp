@@ -81,9 +81,11 @@ Session::Session(const Model &model, int threads)
       hostContext_(pool_.hostContext()) {
   if (model.cuda())
     cuda_ = std::make_unique<CudaSessionState>(*model.cuda());
+  // Scoring runs once per window and the decode entries once per byte:
+  // CUDA replays their plans as graphs (one launch instead of hundreds).
   if (const EntryPoint *score = meta_.findEntry("score"))
     score_ = std::make_unique<EntryCall>(model, *score, &hostContext_,
-                                         cuda_.get(), false);
+                                         cuda_.get(), true);
   if (!meta_.hasGeneration)
     return;
   size_t last = meta_.stages.size() - 1;
@@ -91,7 +93,6 @@ Session::Session(const Model &model, int threads)
   for (size_t s = 0; s <= last; ++s) {
     Stage &stage = stages_[s];
     std::string suffix = "_" + std::to_string(s);
-    // The decode entries run once per byte: CUDA replays them as graphs.
     auto bind = [&](const std::string &name) {
       return std::make_unique<EntryCall>(model, *meta_.findEntry(name),
                                          &hostContext_, cuda_.get(), true);

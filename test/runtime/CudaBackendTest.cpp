@@ -395,8 +395,9 @@ TEST(CudaExecution, GenerationReplaysGraphs) {
   FakeDriver fake("device");
   long long captures = FakeDriver::counter("captures");
   LoadedModel loaded(makeArtifact("model.mbx", {"--cuda"}));
-  // embed_0, step_0, project_0, embed_1, step_1, head: one graph each.
-  EXPECT_EQ(FakeDriver::counter("captures") - captures, 6);
+  // score, embed_0, step_0, project_0, embed_1, step_1, head: one graph
+  // each.
+  EXPECT_EQ(FakeDriver::counter("captures") - captures, 7);
   long long graphLaunches = FakeDriver::counter("graph_launches");
   const uint8_t prompt[] = {'h'};
   uint8_t generated[3] = {};
