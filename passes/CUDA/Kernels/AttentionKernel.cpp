@@ -383,7 +383,6 @@ buildAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
   auto emitError = [&] { return mlir::emitError(loc); };
   if (failed(verifyAttentionSpec(spec, emitError)))
     return failure();
-  MLIRContext *ctx = builder.getContext();
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToEnd(module.getBody());
 
@@ -399,15 +398,8 @@ buildAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
                                    spec.inputType);
   auto outputType = MemRefType::get(
       {spec.batchHeads, spec.seqLen, spec.headDim}, builder.getF32Type());
-  auto func = gpu::GPUFuncOp::create(
-      builder, loc, name,
-      builder.getFunctionType({inputType, inputType, inputType, outputType},
-                              {}));
-  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
-                builder.getUnitAttr());
-  func.setKnownBlockSizeAttr(builder.getDenseI32ArrayAttr(
-      {static_cast<int32_t>(kWarpMmaThreads), 1, 1}));
-  func->setAttr(kLaunchAttrName, info.toAttribute(ctx));
+  auto func = createKernelFunc(
+      builder, loc, name, {inputType, inputType, inputType, outputType}, info);
 
   Block &entry = func.getBody().front();
   builder.setInsertionPointToStart(&entry);

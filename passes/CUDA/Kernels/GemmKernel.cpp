@@ -684,8 +684,9 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
 
   KernelInfo info;
   info.name = name.str();
-  info.grid = {llvm::divideCeil(spec.n, config.tileN),
-               llvm::divideCeil(spec.m, config.tileM), 1};
+  info.grid = {static_cast<int64_t>(llvm::divideCeil(spec.n, config.tileN)),
+               static_cast<int64_t>(llvm::divideCeil(spec.m, config.tileM)),
+               1};
   info.block = {kThreads, 1, 1};
   info.dynamicSharedBytes = useTma ? getWgmmaLayout(spec).dynamicSharedBytes
                                    : getMmaSyncLayout(spec).dynamicSharedBytes;
@@ -728,25 +729,13 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
   }
   argTypes.push_back(MemRefType::get({spec.m, spec.n}, f32));
   info.params.push_back({"c", "ptr", {}});
-  if (spec.bias) {
-    argTypes.push_back(MemRefType::get({spec.n}, f32));
-    info.params.push_back({"bias", "ptr", {}});
-  }
-  if (spec.residual) {
-    argTypes.push_back(MemRefType::get({spec.m, spec.n}, f32));
-    info.params.push_back({"residual", "ptr", {}});
-  }
+  appendEpilogueParams(argTypes, info, spec.m, spec.n, spec.bias,
+                       spec.residual, f32);
 
-  auto func = gpu::GPUFuncOp::create(builder, loc, name,
-                                     builder.getFunctionType(argTypes, {}));
-  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
-                builder.getUnitAttr());
-  func.setKnownBlockSizeAttr(
-      builder.getDenseI32ArrayAttr({static_cast<int32_t>(kThreads), 1, 1}));
+  auto func = createKernelFunc(builder, loc, name, argTypes, info);
   if (useTma)
     func->setAttr(kTensorMapParamsAttrName,
                   builder.getDenseI64ArrayAttr({0, 1}));
-  func->setAttr(kLaunchAttrName, info.toAttribute(ctx));
 
   Block &entry = func.getBody().front();
   builder.setInsertionPointToStart(&entry);

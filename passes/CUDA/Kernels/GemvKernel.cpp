@@ -44,7 +44,6 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
                                       const GemvSpec &spec, Location loc) {
   if (failed(verifyGemvSpec(spec, [&] { return mlir::emitError(loc); })))
     return failure();
-  MLIRContext *ctx = builder.getContext();
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToEnd(module.getBody());
   OpBuilder &b = builder;
@@ -54,7 +53,8 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
 
   KernelInfo info;
   info.name = name.str();
-  info.grid = {llvm::divideCeil(spec.n, columnsPerBlock), 1, 1};
+  info.grid = {static_cast<int64_t>(llvm::divideCeil(spec.n, columnsPerBlock)),
+               1, 1};
   info.block = {threads, 1, 1};
   SmallVector<Type> argTypes = {
       MemRefType::get({spec.m, spec.k}, f32),
@@ -62,20 +62,9 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
       MemRefType::get({spec.m, spec.n}, f32)};
   for (const char *param : {"a", "w", "c"})
     info.params.push_back({param, "ptr", {}});
-  if (spec.bias) {
-    argTypes.push_back(MemRefType::get({spec.n}, f32));
-    info.params.push_back({"bias", "ptr", {}});
-  }
-  if (spec.residual) {
-    argTypes.push_back(MemRefType::get({spec.m, spec.n}, f32));
-    info.params.push_back({"residual", "ptr", {}});
-  }
-  auto func = gpu::GPUFuncOp::create(b, loc, name,
-                                     b.getFunctionType(argTypes, {}));
-  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-  func.setKnownBlockSizeAttr(
-      b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
-  func->setAttr(kLaunchAttrName, info.toAttribute(ctx));
+  appendEpilogueParams(argTypes, info, spec.m, spec.n, spec.bias,
+                       spec.residual, f32);
+  auto func = createKernelFunc(b, loc, name, argTypes, info);
 
   Block &entry = func.getBody().front();
   b.setInsertionPointToStart(&entry);

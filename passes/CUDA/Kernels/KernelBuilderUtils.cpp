@@ -45,6 +45,33 @@ Value alignSharedBase(OpBuilder &b, Location loc, Value shared,
   return arith::RemUIOp::create(b, loc, pad, align);
 }
 
+void appendEpilogueParams(SmallVectorImpl<Type> &argTypes, KernelInfo &info,
+                          int64_t m, int64_t n, bool bias, bool residual,
+                          Type f32) {
+  if (bias) {
+    argTypes.push_back(MemRefType::get({n}, f32));
+    info.params.push_back({"bias", "ptr", {}});
+  }
+  if (residual) {
+    argTypes.push_back(MemRefType::get({m, n}, f32));
+    info.params.push_back({"residual", "ptr", {}});
+  }
+}
+
+gpu::GPUFuncOp createKernelFunc(OpBuilder &builder, Location loc,
+                                StringRef name, ArrayRef<Type> argTypes,
+                                const KernelInfo &info) {
+  auto func = gpu::GPUFuncOp::create(builder, loc, name,
+                                     builder.getFunctionType(argTypes, {}));
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
+                builder.getUnitAttr());
+  func.setKnownBlockSizeAttr(builder.getDenseI32ArrayAttr(
+      {static_cast<int32_t>(info.block[0]), static_cast<int32_t>(info.block[1]),
+       static_cast<int32_t>(info.block[2])}));
+  func->setAttr(kLaunchAttrName, info.toAttribute(builder.getContext()));
+  return func;
+}
+
 Value buildGelu(OpBuilder &b, Location loc, Value x, bool tanhForm) {
   auto constant = [&](double value) -> Value {
     auto shaped = dyn_cast<ShapedType>(x.getType());

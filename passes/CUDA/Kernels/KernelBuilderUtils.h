@@ -3,6 +3,8 @@
 #ifndef MBC_PASSES_CUDA_KERNELS_KERNELBUILDERUTILS_H
 #define MBC_PASSES_CUDA_KERNELS_KERNELBUILDERUTILS_H
 
+#include "passes/CUDA/Kernels/KernelInfo.h"
+
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -37,6 +39,20 @@ mlir::Attribute getWorkgroupSpace(mlir::MLIRContext *context);
 /// `alignment`-aligned byte; the kernel allocates `alignment` extra bytes.
 mlir::Value alignSharedBase(mlir::OpBuilder &b, mlir::Location loc,
                             mlir::Value shared, int64_t alignment);
+
+/// Appends the f32 epilogue operands of a [M, N] product to a kernel's
+/// argument types and `info.params`: bias [N] and residual [M, N] when
+/// enabled.
+void appendEpilogueParams(llvm::SmallVectorImpl<mlir::Type> &argTypes,
+                          KernelInfo &info, int64_t m, int64_t n, bool bias,
+                          bool residual, mlir::Type f32);
+
+/// A gpu.func kernel `name` with these arguments at `builder`'s insertion
+/// point: known block size `info.block`, launch facts as `mbc.launch`.
+mlir::gpu::GPUFuncOp createKernelFunc(mlir::OpBuilder &builder,
+                                      mlir::Location loc, llvm::StringRef name,
+                                      llvm::ArrayRef<mlir::Type> argTypes,
+                                      const KernelInfo &info);
 
 /// GELU of an f32 scalar or vector: 0.5 x (1 + erf(x / sqrt 2)), or the tanh form
 /// 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).

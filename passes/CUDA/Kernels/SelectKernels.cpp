@@ -254,7 +254,7 @@ private:
   void rewriteFFN(mb::FFNOp op) {
     if (!selectable(op.getInput()))
       return;
-    cuda::Activation activation;
+    cuda::Activation activation = cuda::Activation::None;
     switch (op.getActivation()) {
     case mb::Activation::gelu:
       activation = cuda::Activation::GeluErf;
