@@ -59,50 +59,80 @@ DictionaryAttr gemmSpecToAttribute(MLIRContext *context,
   });
 }
 
+namespace {
+
+/// Reads the fields of one selected-kernel attribute; a missing or
+/// mistyped field is an error naming the attribute and the field.
+struct SpecReader {
+  DictionaryAttr attr;
+  StringRef attrName;
+  function_ref<InFlightDiagnostic()> emitError;
+
+  LogicalResult fail(StringRef name, StringRef what) const {
+    return emitError() << attrName << ": '" << name << "' must be " << what;
+  }
+  LogicalResult integer(StringRef name, int64_t &out) const {
+    auto value = attr.getAs<IntegerAttr>(name);
+    if (!value)
+      return fail(name, "an integer");
+    out = value.getInt();
+    return success();
+  }
+  LogicalResult boolean(StringRef name, bool &out) const {
+    auto value = attr.getAs<BoolAttr>(name);
+    if (!value)
+      return fail(name, "a bool");
+    out = value.getValue();
+    return success();
+  }
+  LogicalResult string(StringRef name, StringRef &out) const {
+    auto value = attr.getAs<StringAttr>(name);
+    if (!value)
+      return fail(name, "a string");
+    out = value.getValue();
+    return success();
+  }
+  LogicalResult type(StringRef name, Type &out) const {
+    auto value = attr.getAs<TypeAttr>(name);
+    if (!value)
+      return fail(name, "a type");
+    out = value.getValue();
+    return success();
+  }
+  LogicalResult activation(Activation &out) const {
+    StringRef name;
+    if (failed(string("activation", name)))
+      return failure();
+    std::optional<Activation> parsed = parseActivation(name);
+    if (!parsed)
+      return emitError() << attrName << ": activation = '" << name
+                         << "' (expected none, gelu, gelu_tanh or relu)";
+    out = *parsed;
+    return success();
+  }
+};
+
+} // namespace
+
 FailureOr<GemmSpec>
 gemmSpecFromAttribute(DictionaryAttr attr,
                       function_ref<InFlightDiagnostic()> emitError) {
-  auto integer = [&](StringRef name, int64_t &out) -> LogicalResult {
-    auto value = attr.getAs<IntegerAttr>(name);
-    if (!value)
-      return emitError() << kSelectedGemmAttrName << ": '" << name
-                         << "' must be an integer";
-    out = value.getInt();
-    return success();
-  };
-  auto boolean = [&](StringRef name, bool &out) -> LogicalResult {
-    auto value = attr.getAs<BoolAttr>(name);
-    if (!value)
-      return emitError() << kSelectedGemmAttrName << ": '" << name
-                         << "' must be a bool";
-    out = value.getValue();
-    return success();
-  };
-  auto string = [&](StringRef name, StringRef &out) -> LogicalResult {
-    auto value = attr.getAs<StringAttr>(name);
-    if (!value)
-      return emitError() << kSelectedGemmAttrName << ": '" << name
-                         << "' must be a string";
-    out = value.getValue();
-    return success();
-  };
+  SpecReader read{attr, kSelectedGemmAttrName, emitError};
   GemmSpec spec;
   GemmConfig &config = spec.config;
-  StringRef mma, activation;
-  if (failed(integer("m", spec.m)) || failed(integer("n", spec.n)) ||
-      failed(integer("k", spec.k)) || failed(integer("tile_m", config.tileM)) ||
-      failed(integer("tile_n", config.tileN)) ||
-      failed(integer("tile_k", config.tileK)) ||
-      failed(integer("stages", config.stages)) ||
-      failed(boolean("bias", spec.bias)) ||
-      failed(boolean("residual", spec.residual)) ||
-      failed(string("mma", mma)) || failed(string("activation", activation)))
+  StringRef mma;
+  if (failed(read.integer("m", spec.m)) || failed(read.integer("n", spec.n)) ||
+      failed(read.integer("k", spec.k)) ||
+      failed(read.integer("tile_m", config.tileM)) ||
+      failed(read.integer("tile_n", config.tileN)) ||
+      failed(read.integer("tile_k", config.tileK)) ||
+      failed(read.integer("stages", config.stages)) ||
+      failed(read.boolean("bias", spec.bias)) ||
+      failed(read.boolean("residual", spec.residual)) ||
+      failed(read.string("mma", mma)) ||
+      failed(read.type("element_type", spec.inputType)) ||
+      failed(read.activation(spec.activation)))
     return failure();
-  auto elementType = attr.getAs<TypeAttr>("element_type");
-  if (!elementType)
-    return emitError() << kSelectedGemmAttrName
-                       << ": 'element_type' must be a type";
-  spec.inputType = elementType.getValue();
   if (mma == "wgmma")
     config.mma = MmaKind::Wgmma;
   else if (mma == "mma_sync")
@@ -110,21 +140,11 @@ gemmSpecFromAttribute(DictionaryAttr attr,
   else
     return emitError() << kSelectedGemmAttrName << ": mma = '" << mma
                        << "' (expected wgmma or mma_sync)";
-  std::optional<Activation> parsed = parseActivation(activation);
-  if (!parsed)
-    return emitError() << kSelectedGemmAttrName << ": activation = '"
-                       << activation
-                       << "' (expected none, gelu, gelu_tanh or relu)";
-  spec.activation = *parsed;
   spec.bLayout = BLayout::NK;
   if (failed(verifyGemmSpec(spec, emitError)))
     return failure();
   return spec;
 }
-
-} // namespace mbc::cuda
-
-namespace mbc::cuda {
 
 /// SMs of the GPU the tile heuristic sizes grids for (H100/H200: 132).
 constexpr int64_t kTargetSMs = 132;
@@ -263,36 +283,17 @@ DictionaryAttr gemvSpecToAttribute(MLIRContext *context,
 FailureOr<GemvSpec>
 gemvSpecFromAttribute(DictionaryAttr attr,
                       function_ref<InFlightDiagnostic()> emitError) {
+  SpecReader read{attr, kSelectedGemvAttrName, emitError};
   GemvSpec spec;
-  auto integer = [&](StringRef name, int64_t &out) -> LogicalResult {
-    auto value = attr.getAs<IntegerAttr>(name);
-    if (!value)
-      return emitError() << kSelectedGemvAttrName << ": '" << name
-                         << "' must be an integer";
-    out = value.getInt();
-    return success();
-  };
-  if (failed(integer("m", spec.m)) || failed(integer("n", spec.n)) ||
-      failed(integer("k", spec.k)) || failed(integer("warps", spec.warps)) ||
-      failed(integer("columns_per_warp", spec.columnsPerWarp)))
+  if (failed(read.integer("m", spec.m)) || failed(read.integer("n", spec.n)) ||
+      failed(read.integer("k", spec.k)) ||
+      failed(read.integer("warps", spec.warps)) ||
+      failed(read.integer("columns_per_warp", spec.columnsPerWarp)) ||
+      failed(read.type("weight_type", spec.weightType)) ||
+      failed(read.boolean("bias", spec.bias)) ||
+      failed(read.boolean("residual", spec.residual)) ||
+      failed(read.activation(spec.activation)))
     return failure();
-  auto weightType = attr.getAs<TypeAttr>("weight_type");
-  auto bias = attr.getAs<BoolAttr>("bias");
-  auto residual = attr.getAs<BoolAttr>("residual");
-  auto activation = attr.getAs<StringAttr>("activation");
-  if (!weightType || !bias || !residual || !activation)
-    return emitError() << kSelectedGemvAttrName
-                       << ": needs 'weight_type' (type), 'bias' and "
-                          "'residual' (bool), 'activation' (string)";
-  std::optional<Activation> parsed = parseActivation(activation.getValue());
-  if (!parsed)
-    return emitError() << kSelectedGemvAttrName << ": activation = '"
-                       << activation.getValue()
-                       << "' (expected none, gelu, gelu_tanh or relu)";
-  spec.weightType = weightType.getValue();
-  spec.bias = bias.getValue();
-  spec.residual = residual.getValue();
-  spec.activation = *parsed;
   if (failed(verifyGemvSpec(spec, emitError)))
     return failure();
   return spec;
@@ -327,31 +328,20 @@ DictionaryAttr attentionSpecToAttribute(MLIRContext *context,
 FailureOr<AttentionSpec>
 attentionSpecFromAttribute(DictionaryAttr attr,
                            function_ref<InFlightDiagnostic()> emitError) {
+  SpecReader read{attr, kSelectedAttentionAttrName, emitError};
   AttentionSpec spec;
-  auto integer = [&](StringRef name, int64_t &out) -> LogicalResult {
-    auto value = attr.getAs<IntegerAttr>(name);
-    if (!value)
-      return emitError() << kSelectedAttentionAttrName << ": '" << name
-                         << "' must be an integer";
-    out = value.getInt();
-    return success();
-  };
-  if (failed(integer("batch_heads", spec.batchHeads)) ||
-      failed(integer("seq_len", spec.seqLen)) ||
-      failed(integer("head_dim", spec.headDim)) ||
-      failed(integer("key_block", spec.keyBlock)) ||
-      failed(integer("patch_length", spec.patchLength)))
-    return failure();
-  auto causal = attr.getAs<BoolAttr>("causal");
   auto scale = attr.getAs<FloatAttr>("scale");
-  auto elementType = attr.getAs<TypeAttr>("element_type");
-  if (!causal || !scale || !elementType)
-    return emitError() << kSelectedAttentionAttrName
-                       << ": needs 'causal' (bool), 'scale' (float) and "
-                          "'element_type' (type)";
-  spec.causal = causal.getValue();
+  if (failed(read.integer("batch_heads", spec.batchHeads)) ||
+      failed(read.integer("seq_len", spec.seqLen)) ||
+      failed(read.integer("head_dim", spec.headDim)) ||
+      failed(read.integer("key_block", spec.keyBlock)) ||
+      failed(read.integer("patch_length", spec.patchLength)) ||
+      failed(read.boolean("causal", spec.causal)) ||
+      failed(read.type("element_type", spec.inputType)))
+    return failure();
+  if (!scale)
+    return read.fail("scale", "a float");
   spec.scale = scale.getValueAsDouble();
-  spec.inputType = elementType.getValue();
   if (failed(verifyAttentionSpec(spec, emitError)))
     return failure();
   return spec;
