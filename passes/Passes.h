@@ -32,7 +32,8 @@ struct CpuPipelineOptions : mlir::PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::init(32)};
   Option<int64_t> minIterations{
       *this, "min-iterations",
-      llvm::cl::desc("fewest loop iterations per workgroup (mb-cpu-distribute)"),
+      llvm::cl::desc(
+          "fewest loop iterations per workgroup (mb-cpu-distribute)"),
       llvm::cl::init(131072)};
   Option<int64_t> packMinRows{
       *this, "pack-min-rows",

@@ -82,11 +82,14 @@ void buildCpuTensorPipeline(OpPassManager &pm,
     emulated.copyOptionValuesFrom(options);
     emulated.sequenceRows = 0;
     emulated.attentionBlock = 0;
-    buildSharedTensorPipeline(pm, emulated, [&](OpPassManager &nested) {
-      CudaSelectKernelsOptions selection;
-      selection.mma = options.emulateCudaKernels;
-      nested.addPass(createCudaSelectKernels(selection));
-    }, /*decodeGemvs=*/true);
+    buildSharedTensorPipeline(
+        pm, emulated,
+        [&](OpPassManager &nested) {
+          CudaSelectKernelsOptions selection;
+          selection.mma = options.emulateCudaKernels;
+          nested.addPass(createCudaSelectKernels(selection));
+        },
+        /*decodeGemvs=*/true);
     // The GEMVs of cached attention appear in convert-mb-to-linalg: define
     // every selected kernel after it.
     pm.addPass(createCudaReferenceKernels());
@@ -191,17 +194,20 @@ void buildCudaTensorPipeline(OpPassManager &pm,
   CpuPipelineOptions shared;
   shared.sequenceRows = 0;
   shared.attentionBlock = 0;
-  buildSharedTensorPipeline(pm, shared, [&](OpPassManager &nested) {
-    // Large projections (linear, FFN, head, attention's) -> tensor-core
-    // GEMMs with their epilogues, attention -> flash attention, launched
-    // after bufferization (mb-cuda-launch-selected-kernels).
-    if (!options.tensorCores)
-      return;
-    CudaSelectKernelsOptions selection;
-    selection.mma = options.mmaKind();
-    selection.minRows = options.gemmMinRows;
-    nested.addPass(createCudaSelectKernels(selection));
-  }, /*decodeGemvs=*/options.tensorCores);
+  buildSharedTensorPipeline(
+      pm, shared,
+      [&](OpPassManager &nested) {
+        // Large projections (linear, FFN, head, attention's) -> tensor-core
+        // GEMMs with their epilogues, attention -> flash attention, launched
+        // after bufferization (mb-cuda-launch-selected-kernels).
+        if (!options.tensorCores)
+          return;
+        CudaSelectKernelsOptions selection;
+        selection.mma = options.mmaKind();
+        selection.minRows = options.gemmMinRows;
+        nested.addPass(createCudaSelectKernels(selection));
+      },
+      /*decodeGemvs=*/options.tensorCores);
   // Workgroups are thread blocks: many more and smaller than CPU ones.
   CpuDistributeOptions distribute;
   distribute.workgroups = options.workgroups;

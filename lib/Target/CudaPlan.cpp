@@ -196,16 +196,14 @@ struct PlanBuilder {
       auto facts = launch->getAttrOfType<DictionaryAttr>("mbc.launch");
       ArrayAttr declaredParams =
           facts ? facts.getAs<ArrayAttr>("params") : ArrayAttr();
-      if (facts && (!declaredParams || declaredParams.size() !=
-                                           launch.getNumKernelOperands()))
-        return planError(launch, "kernel '" + kernelName +
-                                     "': mbc.launch lists " +
-                                     llvm::Twine(declaredParams
-                                                     ? declaredParams.size()
-                                                     : 0) +
-                                     " params for " +
-                                     llvm::Twine(launch.getNumKernelOperands()) +
-                                     " operands");
+      if (facts && (!declaredParams ||
+                    declaredParams.size() != launch.getNumKernelOperands()))
+        return planError(
+            launch,
+            "kernel '" + kernelName + "': mbc.launch lists " +
+                llvm::Twine(declaredParams ? declaredParams.size() : 0) +
+                " params for " + llvm::Twine(launch.getNumKernelOperands()) +
+                " operands");
       CudaKernel kernel;
       kernel.name = kernelName;
       kernel.block = *block;
@@ -230,8 +228,7 @@ struct PlanBuilder {
           if (!declaredKind)
             return planError(launch, "kernel '" + kernelName +
                                          "': mbc.launch param #" +
-                                         llvm::Twine(index) +
-                                         " has no kind");
+                                         llvm::Twine(index) + " has no kind");
           // A tensor map is described by the buffer it maps.
           if (declaredKind.getValue() == "tensor_map" && kind == "ptr")
             kind = "tensor_map";
@@ -260,8 +257,8 @@ struct PlanBuilder {
         if (ref && *kind == "tensor_map") {
           auto map = declared.getAs<DictionaryAttr>("tensor_map");
           auto dtype = map ? map.getAs<StringAttr>("dtype") : StringAttr();
-          auto dims = map ? map.getAs<DenseI64ArrayAttr>("dims")
-                          : DenseI64ArrayAttr();
+          auto dims =
+              map ? map.getAs<DenseI64ArrayAttr>("dims") : DenseI64ArrayAttr();
           auto strides = map ? map.getAs<DenseI64ArrayAttr>("strides_bytes")
                              : DenseI64ArrayAttr();
           auto box =

@@ -685,8 +685,7 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
   KernelInfo info;
   info.name = name.str();
   info.grid = {static_cast<int64_t>(llvm::divideCeil(spec.n, config.tileN)),
-               static_cast<int64_t>(llvm::divideCeil(spec.m, config.tileM)),
-               1};
+               static_cast<int64_t>(llvm::divideCeil(spec.m, config.tileM)), 1};
   info.block = {kThreads, 1, 1};
   info.dynamicSharedBytes = useTma ? getWgmmaLayout(spec).dynamicSharedBytes
                                    : getMmaSyncLayout(spec).dynamicSharedBytes;
@@ -729,8 +728,8 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
   }
   argTypes.push_back(MemRefType::get({spec.m, spec.n}, f32));
   info.params.push_back({"c", "ptr", {}});
-  appendEpilogueParams(argTypes, info, spec.m, spec.n, spec.bias,
-                       spec.residual, f32);
+  appendEpilogueParams(argTypes, info, spec.m, spec.n, spec.bias, spec.residual,
+                       f32);
 
   auto func = createKernelFunc(builder, loc, name, argTypes, info);
   if (useTma)

@@ -20,7 +20,8 @@ constexpr int64_t kChunk = 8;
 
 LogicalResult verifyGemvSpec(const GemvSpec &spec,
                              function_ref<InFlightDiagnostic()> emitError) {
-  if (!spec.weightType || !(spec.weightType.isBF16() || spec.weightType.isF16()))
+  if (!spec.weightType ||
+      !(spec.weightType.isBF16() || spec.weightType.isF16()))
     return failSpec(emitError, "GEMV weight element type must be bf16 or f16");
   if (spec.m < 1 || spec.m > kMaxGemvRows)
     return failSpec(emitError, "GEMV rows m = " + Twine(spec.m) +
@@ -62,8 +63,8 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
       MemRefType::get({spec.m, spec.n}, f32)};
   for (const char *param : {"a", "w", "c"})
     info.params.push_back({param, "ptr", {}});
-  appendEpilogueParams(argTypes, info, spec.m, spec.n, spec.bias,
-                       spec.residual, f32);
+  appendEpilogueParams(argTypes, info, spec.m, spec.n, spec.bias, spec.residual,
+                       f32);
   auto func = createKernelFunc(b, loc, name, argTypes, info);
 
   Block &entry = func.getBody().front();
@@ -148,8 +149,8 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
             b, loc, arith::CmpFPredicate::OGT, value, zero);
         value = arith::SelectOp::create(b, loc, positive, value, zero);
       } else if (spec.activation != Activation::None) {
-        value = buildGelu(b, loc, value,
-                          spec.activation == Activation::GeluTanh);
+        value =
+            buildGelu(b, loc, value, spec.activation == Activation::GeluTanh);
       }
       if (residual)
         value = arith::AddFOp::create(

@@ -43,11 +43,9 @@ verifyGemvSpec(const GemvSpec &spec,
 
 /// Appends kernel `name` to `module`. Parameters: a, w, c, then bias and
 /// residual when enabled (all pointers).
-mlir::FailureOr<KernelInfo> buildGemvKernel(mlir::OpBuilder &builder,
-                                            mlir::gpu::GPUModuleOp module,
-                                            llvm::StringRef name,
-                                            const GemvSpec &spec,
-                                            mlir::Location loc);
+mlir::FailureOr<KernelInfo>
+buildGemvKernel(mlir::OpBuilder &builder, mlir::gpu::GPUModuleOp module,
+                llvm::StringRef name, const GemvSpec &spec, mlir::Location loc);
 
 } // namespace mbc::cuda
 

@@ -54,8 +54,8 @@ mlir::gpu::GPUFuncOp createKernelFunc(mlir::OpBuilder &builder,
                                       llvm::ArrayRef<mlir::Type> argTypes,
                                       const KernelInfo &info);
 
-/// GELU of an f32 scalar or vector: 0.5 x (1 + erf(x / sqrt 2)), or the tanh form
-/// 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+/// GELU of an f32 scalar or vector: 0.5 x (1 + erf(x / sqrt 2)), or the tanh
+/// form 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
 mlir::Value buildGelu(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
                       bool tanhForm);
 

@@ -18,7 +18,6 @@ namespace mbc {
 
 using namespace mlir;
 
-
 namespace mbc {
 namespace {
 
@@ -80,8 +79,8 @@ struct CudaLaunchSelectedKernelsPass
         if (failed(spec))
           return signalPassFailure();
         name = uniqueName("gemm");
-        info = cuda::buildGemmKernel(builder, kernels, name, *spec,
-                                     call.getLoc());
+        info =
+            cuda::buildGemmKernel(builder, kernels, name, *spec, call.getLoc());
       } else if (auto gemvAttr = callee->getAttrOfType<DictionaryAttr>(
                      cuda::kSelectedGemvAttrName)) {
         FailureOr<cuda::GemvSpec> spec =
@@ -89,8 +88,8 @@ struct CudaLaunchSelectedKernelsPass
         if (failed(spec))
           return signalPassFailure();
         name = uniqueName("gemv");
-        info = cuda::buildGemvKernel(builder, kernels, name, *spec,
-                                     call.getLoc());
+        info =
+            cuda::buildGemvKernel(builder, kernels, name, *spec, call.getLoc());
       } else {
         FailureOr<cuda::AttentionSpec> spec = cuda::attentionSpecFromAttribute(
             callee->getAttrOfType<DictionaryAttr>(

@@ -1,8 +1,8 @@
-//===- ReferenceKernels.cpp - mb-cuda-reference-kernels -----------------------===//
+//===- ReferenceKernels.cpp - mb-cuda-reference-kernels -------------------===//
 //
-// Bodies for the @mbc_gemm_<n> declarations of mb-cuda-select-kernels, so the
-// CPU can run a model with the CUDA pipeline's GEMM selection (see
-// Passes.td).
+// Bodies for the @mbc_gemm_<n>, @mbc_gemv_<n> and @mbc_attention_<n>
+// declarations of the CUDA kernel selection, so the CPU can run a model as
+// the CUDA pipeline selects its kernels (see Passes.td).
 //
 //===----------------------------------------------------------------------===//
 #include "passes/CUDA/Kernels/Passes.h"
@@ -40,8 +40,8 @@ Value gelu(OpBuilder &b, Location loc, Value x, cuda::Activation kind) {
         arith::MulFOp::create(b, loc, x, constantF32(b, loc, M_SQRT1_2));
     inner = math::ErfOp::create(b, loc, scaled);
   } else {
-    Value cube = arith::MulFOp::create(
-        b, loc, arith::MulFOp::create(b, loc, x, x), x);
+    Value cube =
+        arith::MulFOp::create(b, loc, arith::MulFOp::create(b, loc, x, x), x);
     Value sum = arith::AddFOp::create(
         b, loc, x,
         arith::MulFOp::create(b, loc, cube, constantF32(b, loc, 0.044715)));
@@ -120,15 +120,15 @@ struct CudaReferenceKernelsPass
     };
     using utils::IteratorType;
     SmallVector<IteratorType> reduce = {
-        IteratorType::parallel, IteratorType::parallel,
-        IteratorType::parallel, IteratorType::reduction};
+        IteratorType::parallel, IteratorType::parallel, IteratorType::parallel,
+        IteratorType::reduction};
     // scores[b, i, j] = sum_d q[b, i, d] k[b, j, d]
     auto scoresType = RankedTensorType::get({batch, length, length}, f32);
     Value scores =
         linalg::GenericOp::create(
             b, loc, scoresType, ValueRange{q, k},
-            ValueRange{ml::createFilled(b, loc, scoresType.getShape(), f32,
-                                        0.0)},
+            ValueRange{
+                ml::createFilled(b, loc, scoresType.getShape(), f32, 0.0)},
             ArrayRef<AffineMap>{map({d0, d1, d3}), map({d0, d2, d3}),
                                 map({d0, d1, d2})},
             reduce,
@@ -164,8 +164,8 @@ struct CudaReferenceKernelsPass
           }
           double scale =
               spec.scale > 0 ? spec.scale : 1.0 / std::sqrt(spec.headDim);
-          Value scaled = arith::MulFOp::create(
-              n, l, args[0], constantF32(n, l, scale));
+          Value scaled =
+              arith::MulFOp::create(n, l, args[0], constantF32(n, l, scale));
           return arith::SelectOp::create(
               n, l, visible, scaled,
               constantF32(n, l, -std::numeric_limits<float>::max()));
@@ -196,8 +196,7 @@ struct CudaReferenceKernelsPass
     Value out =
         linalg::GenericOp::create(
             b, loc, outType, ValueRange{probabilities, v},
-            ValueRange{ml::createFilled(b, loc, outType.getShape(), f32,
-                                        0.0)},
+            ValueRange{ml::createFilled(b, loc, outType.getShape(), f32, 0.0)},
             ArrayRef<AffineMap>{map({d0, d1, d3}), map({d0, d3, d2}),
                                 map({d0, d1, d2})},
             reduce,
@@ -242,8 +241,7 @@ struct CudaReferenceKernelsPass
     Value product =
         linalg::GenericOp::create(
             b, loc, resultType, ValueRange{a, w}, ValueRange{zero},
-            ArrayRef<AffineMap>{map({m, k}, 3), map({n, k}, 3),
-                                map({m, n}, 3)},
+            ArrayRef<AffineMap>{map({m, k}, 3), map({n, k}, 3), map({m, n}, 3)},
             ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
                                           utils::IteratorType::parallel,
                                           utils::IteratorType::reduction},

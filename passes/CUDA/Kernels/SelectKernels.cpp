@@ -1,8 +1,9 @@
-//===- SelectKernels.cpp - mb-cuda-select-kernels -----------------------------===//
+//===- SelectKernels.cpp - mb-cuda-select-kernels -------------------------===//
 //
-// mb.linear / mb.ffn with enough rows -> calls of @mbc_gemm_<n>, private
-// functions whose `mb.cuda_gemm` attribute is the tensor-core kernel's spec.
-// The calls bufferize like any call (operands read, result a new buffer);
+// mb.linear / mb.ffn / mb.head / attention -> calls of @mbc_gemm_<n>,
+// @mbc_gemv_<n> and @mbc_attention_<n>: private functions whose attribute
+// is the kernel's spec (Passes.td says which op gets what). The calls
+// bufferize like any call (operands read, result a new buffer);
 // mb-cuda-launch-selected-kernels builds the kernels and launches them.
 //
 //===----------------------------------------------------------------------===//
@@ -97,9 +98,8 @@ private:
     spec.residual = static_cast<bool>(call.residual);
     ScopedDiagnosticHandler quiet(&getContext(),
                                   [](Diagnostic &) { return success(); });
-    if (failed(cuda::verifyGemvSpec(spec, [&] {
-          return emitError(UnknownLoc::get(&getContext()));
-        })))
+    if (failed(cuda::verifyGemvSpec(
+            spec, [&] { return emitError(UnknownLoc::get(&getContext())); })))
       return failure();
     return spec;
   }
@@ -114,7 +114,6 @@ private:
     return succeeded(
         chooseSpec(m, n, k, cuda::weightStorageType(weight), call));
   }
-
 
   static int64_t rowsOf(Value input) {
     auto type = cast<RankedTensorType>(input.getType());
@@ -163,10 +162,10 @@ private:
     if (other == result)
       return {};
     Operation *producer = other.getDefiningOp();
-    bool before = producer ? producer->getBlock() == op->getBlock() &&
-                                 producer->isBeforeInBlock(op)
-                           : cast<BlockArgument>(other).getOwner() ==
-                                 op->getBlock();
+    bool before = producer
+                      ? producer->getBlock() == op->getBlock() &&
+                            producer->isBeforeInBlock(op)
+                      : cast<BlockArgument>(other).getOwner() == op->getBlock();
     if (!before)
       return {};
     return {add, other};
@@ -175,7 +174,8 @@ private:
   /// One projection of `input` [..., K] by `weight` [N, K]; returns the f32
   /// result in the input's shape with N last, or null when unsupported.
   Value emitProjection(OpBuilder &b, Location loc, Value input, Value weight,
-                       Value bias, cuda::Activation activation, Value residual) {
+                       Value bias, cuda::Activation activation,
+                       Value residual) {
     auto inputType = cast<RankedTensorType>(input.getType());
     auto weightType = cast<RankedTensorType>(weight.getType());
     int64_t m = rowsOf(input);
@@ -233,14 +233,14 @@ private:
     return type.getElementType().isF32() && rowsOf(input) >= minRows;
   }
 
-
   void rewriteLinear(mb::LinearOp op) {
     if (!selectable(op.getInput()))
       return;
     auto [add, residual] = residualUse(op);
     OpBuilder b(op);
-    Value result = emitProjection(b, op.getLoc(), op.getInput(), op.getWeight(),
-                                  op.getBias(), cuda::Activation::None, residual);
+    Value result =
+        emitProjection(b, op.getLoc(), op.getInput(), op.getWeight(),
+                       op.getBias(), cuda::Activation::None, residual);
     if (!result && residual) {
       add = {};
       result = emitProjection(b, op.getLoc(), op.getInput(), op.getWeight(),
@@ -270,7 +270,8 @@ private:
     auto inputType = cast<RankedTensorType>(op.getInput().getType());
     int64_t m = rowsOf(op.getInput());
     int64_t d = inputType.getShape().back();
-    int64_t h = cast<RankedTensorType>(op.getUpWeight().getType()).getDimSize(0);
+    int64_t h =
+        cast<RankedTensorType>(op.getUpWeight().getType()).getDimSize(0);
     auto [add, residual] = residualUse(op);
     GemmCall up, down;
     up.bias = op.getUpBias();
@@ -289,9 +290,8 @@ private:
     Location loc = op.getLoc();
     Value hidden = emitProjection(b, loc, op.getInput(), op.getUpWeight(),
                                   up.bias, activation, Value());
-    Value result = emitProjection(b, loc, hidden, op.getDownWeight(),
-                                  down.bias, cuda::Activation::None,
-                                  down.residual);
+    Value result = emitProjection(b, loc, hidden, op.getDownWeight(), down.bias,
+                                  cuda::Activation::None, down.residual);
     assert(hidden && result && "specs were checked");
     finish(op, result, add);
   }
@@ -345,9 +345,8 @@ private:
     {
       ScopedDiagnosticHandler quiet(&getContext(),
                                     [](Diagnostic &) { return success(); });
-      if (failed(cuda::verifyAttentionSpec(spec, [&] {
-            return emitError(op.getLoc());
-          })))
+      if (failed(cuda::verifyAttentionSpec(
+              spec, [&] { return emitError(op.getLoc()); })))
         return;
     }
     // k and v from one [2 * inner, D] weight when they are its halves.
@@ -355,7 +354,8 @@ private:
     auto wk = op.getWk().template getDefiningOp<tensor::ExtractSliceOp>();
     auto wv = op.getWv().template getDefiningOp<tensor::ExtractSliceOp>();
     if (wk && wv && wk.getSource() == wv.getSource() && wk.hasUnitStride() &&
-        wv.hasUnitStride() && wk.getStaticOffsets() == ArrayRef<int64_t>{0, 0} &&
+        wv.hasUnitStride() &&
+        wk.getStaticOffsets() == ArrayRef<int64_t>{0, 0} &&
         wv.getStaticOffsets() == ArrayRef<int64_t>{inner, 0} &&
         cast<RankedTensorType>(wk.getSource().getType()).getShape() ==
             ArrayRef<int64_t>{2 * inner, features})
@@ -363,15 +363,19 @@ private:
     auto [add, residual] = residualUse(op);
     auto projection = [&](int64_t n, bool withResidual) {
       return chooseSpec(rows, n, features, elementType,
-                        GemmCall{{}, {}, {}, withResidual ? residual : Value(),
+                        GemmCall{{},
+                                 {},
+                                 {},
+                                 withResidual ? residual : Value(),
                                  cuda::Activation::None});
     };
     if (failed(projection(inner, false)) ||
         (kvSource && failed(projection(2 * inner, false))))
       return;
-    if (residual && failed(chooseSpec(rows, features, inner, elementType,
-                                      GemmCall{{}, {}, {}, residual,
-                                               cuda::Activation::None}))) {
+    if (residual &&
+        failed(chooseSpec(
+            rows, features, inner, elementType,
+            GemmCall{{}, {}, {}, residual, cuda::Activation::None}))) {
       residual = {};
       add = {};
     }
@@ -446,9 +450,9 @@ private:
     Value attended = cuda::callSelectedAttention(b, loc, module, spec, pack(q),
                                                  pack(k), pack(v));
     // Back to [N * S, H * dh], rounded for the output projection.
-    Value real = ml::extractSlice(b, loc,
-                                  ml::reshape(b, loc, attended, paddedShape),
-                                  {0, 0, 0, 0}, realShape);
+    Value real =
+        ml::extractSlice(b, loc, ml::reshape(b, loc, attended, paddedShape),
+                         {0, 0, 0, 0}, realShape);
     AffineMap toPacked =
         local ? AffineMap::get(4, 0, {d2, d0, d1, d3}, ctx)  // (n, s, h, d)
               : AffineMap::get(4, 0, {d0, d2, d1, d3}, ctx); // (n, s, h, d)
@@ -471,9 +475,9 @@ private:
       return;
     OpBuilder b(op);
     Location loc = op.getLoc();
-    Value logits = emitProjection(b, loc, op.getInput(), op.getWeight(),
-                                  op.getBias(), cuda::Activation::None,
-                                  Value());
+    Value logits =
+        emitProjection(b, loc, op.getInput(), op.getWeight(), op.getBias(),
+                       cuda::Activation::None, Value());
     if (!logits)
       return;
     finish(op, logSoftmax(b, loc, logits), {});
@@ -488,27 +492,28 @@ private:
     auto rowsType = RankedTensorType::get(type.getShape().drop_back(), f32);
     auto full = AffineMap::getMultiDimIdentityMap(rank, ctx);
     auto rows = full.dropResult(rank - 1);
-    SmallVector<utils::IteratorType> reduce(rank, utils::IteratorType::parallel);
+    SmallVector<utils::IteratorType> reduce(rank,
+                                            utils::IteratorType::parallel);
     reduce.back() = utils::IteratorType::reduction;
     SmallVector<utils::IteratorType> parallel(rank,
                                               utils::IteratorType::parallel);
     auto filled = [&](double value) {
-      Value empty =
-          tensor::EmptyOp::create(b, loc, rowsType.getShape(), f32);
+      Value empty = tensor::EmptyOp::create(b, loc, rowsType.getShape(), f32);
       Value constant =
           arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
       return linalg::FillOp::create(b, loc, constant, empty).getResult(0);
     };
-    Value max =
-        linalg::GenericOp::create(
-            b, loc, rowsType, ValueRange{x},
-            ValueRange{filled(-std::numeric_limits<float>::infinity())},
-            ArrayRef<AffineMap>{full, rows}, reduce,
-            [](OpBuilder &n, Location l, ValueRange args) {
-              linalg::YieldOp::create(
-                  n, l, arith::MaximumFOp::create(n, l, args[0], args[1]).getResult());
-            })
-            .getResult(0);
+    Value max = linalg::GenericOp::create(
+                    b, loc, rowsType, ValueRange{x},
+                    ValueRange{filled(-std::numeric_limits<float>::infinity())},
+                    ArrayRef<AffineMap>{full, rows}, reduce,
+                    [](OpBuilder &n, Location l, ValueRange args) {
+                      linalg::YieldOp::create(
+                          n, l,
+                          arith::MaximumFOp::create(n, l, args[0], args[1])
+                              .getResult());
+                    })
+                    .getResult(0);
     Value sum =
         linalg::GenericOp::create(
             b, loc, rowsType, ValueRange{x, max}, ValueRange{filled(0.0)},
@@ -525,11 +530,11 @@ private:
                b, loc, type, ValueRange{x, max, sum}, ValueRange{empty},
                ArrayRef<AffineMap>{full, rows, rows, full}, parallel,
                [](OpBuilder &n, Location l, ValueRange args) {
-                 Value shifted =
-                     arith::SubFOp::create(n, l, args[0], args[1]);
+                 Value shifted = arith::SubFOp::create(n, l, args[0], args[1]);
                  Value logSum = math::LogOp::create(n, l, args[2]);
                  linalg::YieldOp::create(
-                     n, l, arith::SubFOp::create(n, l, shifted, logSum).getResult());
+                     n, l,
+                     arith::SubFOp::create(n, l, shifted, logSum).getResult());
                })
         .getResult(0);
   }

@@ -36,8 +36,7 @@ static std::optional<Activation> parseActivation(StringRef name) {
       .Default(std::nullopt);
 }
 
-DictionaryAttr gemmSpecToAttribute(MLIRContext *context,
-                                   const GemmSpec &spec) {
+DictionaryAttr gemmSpecToAttribute(MLIRContext *context, const GemmSpec &spec) {
   Builder b(context);
   const GemmConfig &config = spec.config;
   StringRef activation = activationName(spec.activation);
@@ -46,9 +45,9 @@ DictionaryAttr gemmSpecToAttribute(MLIRContext *context,
       b.getNamedAttr("n", b.getI64IntegerAttr(spec.n)),
       b.getNamedAttr("k", b.getI64IntegerAttr(spec.k)),
       b.getNamedAttr("element_type", TypeAttr::get(spec.inputType)),
-      b.getNamedAttr("mma", b.getStringAttr(config.mma == MmaKind::Wgmma
-                                                ? "wgmma"
-                                                : "mma_sync")),
+      b.getNamedAttr(
+          "mma",
+          b.getStringAttr(config.mma == MmaKind::Wgmma ? "wgmma" : "mma_sync")),
       b.getNamedAttr("tile_m", b.getI64IntegerAttr(config.tileM)),
       b.getNamedAttr("tile_n", b.getI64IntegerAttr(config.tileN)),
       b.getNamedAttr("tile_k", b.getI64IntegerAttr(config.tileK)),
@@ -174,8 +173,8 @@ FailureOr<GemmSpec> selectGemmSpec(MLIRContext *context,
   // Full-size tiles when they fill the GPU, else smaller ones.
   bool small = tiles(128, 128) < kTargetSMs;
   config.tileM = selection.tileM > 0 ? selection.tileM : (small ? 64 : 128);
-  config.tileN = selection.tileN > 0 ? selection.tileN
-                                     : ((small && !wgmma) ? 64 : 128);
+  config.tileN =
+      selection.tileN > 0 ? selection.tileN : ((small && !wgmma) ? 64 : 128);
   if (m < selection.minRows || n % 8 != 0 || k % config.tileK != 0)
     return failure();
   ScopedDiagnosticHandler quiet(context,
@@ -215,8 +214,8 @@ Value narrowTo(OpBuilder &b, Location loc, Value value, Type elementType) {
     if (auto ext = slice.getSource().getDefiningOp<arith::ExtFOp>())
       if (getElementTypeOrSelf(ext.getIn().getType()) == elementType)
         return tensor::ExtractSliceOp::create(
-            b, loc, ext.getIn(), slice.getMixedOffsets(),
-            slice.getMixedSizes(), slice.getMixedStrides());
+            b, loc, ext.getIn(), slice.getMixedOffsets(), slice.getMixedSizes(),
+            slice.getMixedStrides());
   auto type = cast<RankedTensorType>(value.getType());
   return arith::TruncFOp::create(b, loc, type.clone(elementType), value);
 }
@@ -250,20 +249,19 @@ Value callSelectedGemm(OpBuilder &b, Location loc, ModuleOp module,
                        const GemmSpec &spec, ValueRange operands) {
   auto resultType = RankedTensorType::get({spec.m, spec.n}, b.getF32Type());
   return callSelectedKernel(b, loc, module, "mbc_gemm", kSelectedGemmAttrName,
-                            gemmSpecToAttribute(b.getContext(), spec),
-                            operands, resultType);
+                            gemmSpecToAttribute(b.getContext(), spec), operands,
+                            resultType);
 }
 
 Value callSelectedGemv(OpBuilder &b, Location loc, ModuleOp module,
                        const GemvSpec &spec, ValueRange operands) {
   auto resultType = RankedTensorType::get({spec.m, spec.n}, b.getF32Type());
   return callSelectedKernel(b, loc, module, "mbc_gemv", kSelectedGemvAttrName,
-                            gemvSpecToAttribute(b.getContext(), spec),
-                            operands, resultType);
+                            gemvSpecToAttribute(b.getContext(), spec), operands,
+                            resultType);
 }
 
-DictionaryAttr gemvSpecToAttribute(MLIRContext *context,
-                                   const GemvSpec &spec) {
+DictionaryAttr gemvSpecToAttribute(MLIRContext *context, const GemvSpec &spec) {
   Builder b(context);
   return b.getDictionaryAttr({
       b.getNamedAttr("m", b.getI64IntegerAttr(spec.m)),
@@ -304,10 +302,10 @@ Value callSelectedAttention(OpBuilder &b, Location loc, ModuleOp module,
                             Value v) {
   auto resultType = RankedTensorType::get(
       {spec.batchHeads, spec.seqLen, spec.headDim}, b.getF32Type());
-  return callSelectedKernel(
-      b, loc, module, "mbc_attention", kSelectedAttentionAttrName,
-      attentionSpecToAttribute(b.getContext(), spec), ValueRange{q, k, v},
-      resultType);
+  return callSelectedKernel(b, loc, module, "mbc_attention",
+                            kSelectedAttentionAttrName,
+                            attentionSpecToAttribute(b.getContext(), spec),
+                            ValueRange{q, k, v}, resultType);
 }
 
 DictionaryAttr attentionSpecToAttribute(MLIRContext *context,

@@ -49,8 +49,8 @@ mlir::Type weightStorageType(mlir::Value weight);
 
 /// `value` as `elementType`: the source of an extf from that type (a slice
 /// of it for a slice of the extf), else an arith.truncf.
-mlir::Value narrowTo(mlir::OpBuilder &b, mlir::Location loc,
-                     mlir::Value value, mlir::Type elementType);
+mlir::Value narrowTo(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value,
+                     mlir::Type elementType);
 
 /// Declares a private function `<prefix>_<n>` at the end of `module` whose
 /// attribute `attrName` is `spec` and whose operands are read-only for

@@ -50,8 +50,8 @@ struct CudaTestBuildGemmPass
     else if (gelu == "relu")
       spec.activation = cuda::Activation::Relu;
     else
-      return fail(emitError()
-                  << "gelu = '" << gelu << "' (expected none, erf, tanh or relu)");
+      return fail(emitError() << "gelu = '" << gelu
+                              << "' (expected none, erf, tanh or relu)");
     spec.bias = bias;
     spec.residual = residual;
     if (mma == "wgmma")

@@ -509,26 +509,25 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
                                        shape.headDim};
     auto project = [&](Value original, Value converted) -> Value {
       if (gemvs)
-        if (Value product =
-                projectWithGemv(rewriter, loc, op, rows, original))
+        if (Value product = projectWithGemv(rewriter, loc, op, rows, original))
           return reshape(rewriter, loc, product, headsShape);
       return projectToHeads(rewriter, loc, rows, converted, shape);
     };
     Value q = project(op.getWq(), adaptor.getWq());
     Value k, v;
-    Value kvSource = gemvs ? kvSourceOf(op.getWk(), op.getWv(), inner)
-                           : Value();
-    Value kv = kvSource ? projectWithGemv(rewriter, loc, op, rows, kvSource)
-                        : Value();
+    Value kvSource =
+        gemvs ? kvSourceOf(op.getWk(), op.getWv(), inner) : Value();
+    Value kv =
+        kvSource ? projectWithGemv(rewriter, loc, op, rows, kvSource) : Value();
     if (kv) {
-      k = reshape(rewriter, loc,
-                  extractSlice(rewriter, loc, kv, {0, 0},
-                               {shape.sequences, inner}),
-                  headsShape);
-      v = reshape(rewriter, loc,
-                  extractSlice(rewriter, loc, kv, {0, inner},
-                               {shape.sequences, inner}),
-                  headsShape);
+      k = reshape(
+          rewriter, loc,
+          extractSlice(rewriter, loc, kv, {0, 0}, {shape.sequences, inner}),
+          headsShape);
+      v = reshape(
+          rewriter, loc,
+          extractSlice(rewriter, loc, kv, {0, inner}, {shape.sequences, inner}),
+          headsShape);
     } else {
       k = project(op.getWk(), adaptor.getWk());
       v = project(op.getWv(), adaptor.getWv());
@@ -586,7 +585,8 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
                            AffineMap::get(4, 0, {n, h, d}, context)});
     Value merged = reshape(rewriter, loc, attended, {shape.sequences, inner});
     Value projected =
-        gemvs ? projectWithGemv(rewriter, loc, op, merged, op.getWo()) : Value();
+        gemvs ? projectWithGemv(rewriter, loc, op, merged, op.getWo())
+              : Value();
     if (!projected)
       projected = createMatmulTransposedWeight(rewriter, loc, merged,
                                                adaptor.getWo(), nullptr);

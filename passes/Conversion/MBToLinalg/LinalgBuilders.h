@@ -103,9 +103,8 @@ mlir::Value createLinear(mlir::OpBuilder &builder, mlir::Location loc,
 /// MEGABYTE-pytorch's RotaryEmbedding buffer, computed in f32 as PyTorch
 /// does: inv_freq[i] = 1 / theta^(2i / dh), as a [dh / 2] constant.
 mlir::Value createInverseFrequencies(mlir::OpBuilder &builder,
-                                     mlir::Location loc,
-                                     mlir::Type elementType, double theta,
-                                     int64_t headDim);
+                                     mlir::Location loc, mlir::Type elementType,
+                                     double theta, int64_t headDim);
 
 /// NeoX rotate-half rotary on x [N, S, H, dh] at positions
 /// firstPosition + s (a constant or a runtime index, e.g. a decode step's
