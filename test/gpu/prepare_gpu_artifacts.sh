@@ -39,7 +39,8 @@ CASES=(
 # with remainders (129 rows, the example's global model) and the sm_80
 # kernels JIT-compiled on newer GPUs; attention at the pipeline's settings
 # (32-key blocks, 64-row query blocks), causal, 1k-8k positions, head dims
-# 64 and 128, and the local kernel (patches of 16 rows); the decode GEMVs
+# 64 and 128 (and 32, the example's), the local kernel (patches of 16
+# rows); the decode GEMVs
 # (1 and 8 rows, against torch.matmul on bf16 vectors).
 KERNELS=(
   "gemm-wgmma-4096x4096x1024-gelu|mb-cuda-test-build-gemm=m=4096 n=4096 k=1024 bias=true gelu=erf|sm_90a|--kind gemm --needs-sm 90 --m 4096 --n 4096 --k 1024 --bias --gelu erf"
@@ -59,6 +60,8 @@ KERNELS=(
   "attention-hd128-s2048|mb-cuda-test-build-attention=batch-heads=16 seq-len=2048 head-dim=128 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 2048 --head-dim 128"
   "attention-hd128-s4096|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=128 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 4096 --head-dim 128"
   "attention-hd128-s8192|mb-cuda-test-build-attention=batch-heads=16 seq-len=8192 head-dim=128 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 8192 --head-dim 128"
+  "attention-hd32-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=32 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 1024 --head-dim 32"
+  "attention-local-p16-hd32|mb-cuda-test-build-attention=batch-heads=4 seq-len=8192 head-dim=32 patch-length=16|sm_80|--kind attention --batch-heads 4 --seq-len 8192 --head-dim 32 --patch-length 16"
   "attention-local-p16-hd64|mb-cuda-test-build-attention=batch-heads=8 seq-len=8192 head-dim=64 patch-length=16|sm_80|--kind attention --batch-heads 8 --seq-len 8192 --head-dim 64 --patch-length 16"
 )
 MBC_OPT=${MBC_OPT:-$(dirname "$MBC")/mbc-opt}

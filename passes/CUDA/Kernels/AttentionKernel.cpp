@@ -340,9 +340,9 @@ verifyAttentionSpec(const AttentionSpec &spec,
                     function_ref<InFlightDiagnostic()> emitError) {
   if (!spec.inputType || !(spec.inputType.isBF16() || spec.inputType.isF16()))
     return failSpec(emitError, "attention element type must be bf16 or f16");
-  if (spec.headDim != 64 && spec.headDim != 128)
+  if (spec.headDim != 32 && spec.headDim != 64 && spec.headDim != 128)
     return failSpec(emitError, "head-dim = " + Twine(spec.headDim) +
-                                   " is not supported (64 or 128)");
+                                   " is not supported (32, 64 or 128)");
   if (spec.keyBlock != 32 && spec.keyBlock != 64 && spec.keyBlock != 128)
     return failSpec(emitError, "key-block = " + Twine(spec.keyBlock) +
                                    " is not supported (32, 64 or 128)");

@@ -27,7 +27,7 @@ namespace mbc::cuda {
 struct AttentionSpec {
   int64_t batchHeads = 1;
   int64_t seqLen = 0;
-  int64_t headDim = 64; // 64 or 128
+  int64_t headDim = 64; // 32, 64 or 128
   mlir::Type inputType; // bf16 or f16
   bool causal = true;
   /// Softmax scale; 0 means 1 / sqrt(headDim).

@@ -104,7 +104,7 @@ def CudaTestBuildAttention
     Option<"seqLen", "seq-len", "int64_t", /*default=*/"1024",
            "sequence length (queries and keys)">,
     Option<"headDim", "head-dim", "int64_t", /*default=*/"64",
-           "head dimension: 64 or 128">,
+           "head dimension: 32, 64 or 128">,
     Option<"elementType", "element-type", "std::string",
            /*default=*/"\"bf16\"", "Q, K, V element type: bf16 or f16">,
     Option<"causal", "causal", "bool", /*default=*/"true",
@@ -210,7 +210,7 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
       activation, residual, warps, columns_per_warp). The projections of
       `mb.cached_attention` get GEMVs in convert-mb-to-linalg
       (`decode-gemvs`, which mbc-cuda-pipeline sets).
-    - Attention (head dim 64 or 128): q, k/v (one GEMM when k and v are
+    - Attention (head dim 32, 64 or 128): q, k/v (one GEMM when k and v are
       the two halves of one weight, as MEGABYTE-pytorch's `to_kv`) and
       output projections (with the residual) on GEMMs, rotary on the f32
       projections, then flash attention on 16-bit q, k, v: global, one
@@ -230,8 +230,8 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
     pin them, 0 lets the pass choose (wgmma: 128 x 128 x 64, or 64-row
     tiles when 128-row tiles would leave most of a 132-SM GPU idle;
     mma_sync: 128 x 128 x 32, or 64 x 64). What the kernels do not support
-    (N not a multiple of 8, K not a multiple of tile-k, other head dims,
-    patches longer than 64) keeps the generic lowering.
+    (N not a multiple of 8, K not a multiple of tile-k, head dims other
+    than 32/64/128, patches longer than 64) keeps the generic lowering.
   }];
   let options = [
     Option<"mma", "mma", "std::string", /*default=*/"\"wgmma\"",

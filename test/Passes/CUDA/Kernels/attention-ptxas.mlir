@@ -59,4 +59,23 @@
 // A5: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // A5: Used 173 registers, used 1 barriers, 1 bytes smem
 
+// A6 is causal, head-dim 32 (the example model's heads), 32-key blocks,
+// bf16 (sm_80).
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 head-dim=32 key-block=32" -o %t.a6.mlir
+// RUN: FileCheck %s --check-prefix=A6-LAUNCH < %t.a6.mlir
+// RUN: mbc-opt %t.a6.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.a6.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.a6.ptx -o %t.a6.cubin 2>&1 | FileCheck %s --check-prefix=A6
+// A6-LAUNCH: grid = array<i64: 16, 8, 1>
+// A6-LAUNCH-SAME: shared_bytes = 15360 : i64
+// A6: Compiling entry function 'attention' for 'sm_80'
+// A6: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// A6: Used 71 registers, used 1 barriers, 1 bytes smem
+
+// A7 is the local kernel at head-dim 32: patches of 16 rows (sm_90a).
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 head-dim=32 patch-length=16" -o %t.a7.mlir
+// RUN: mbc-opt %t.a7.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.a7.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.a7.ptx -o %t.a7.cubin 2>&1 | FileCheck %s --check-prefix=A7
+// A7: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// A7: Used 63 registers, used 1 barriers, 1 bytes smem
+
 module {}

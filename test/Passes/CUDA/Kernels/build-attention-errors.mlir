@@ -1,7 +1,7 @@
 // Unsupported attention specs are errors that name the option and value.
 
 // RUN: not mbc-opt %s --mb-cuda-test-build-attention="head-dim=96" 2>&1 | FileCheck %s --check-prefix=HEAD-DIM
-// HEAD-DIM: error: head-dim = 96 is not supported (64 or 128)
+// HEAD-DIM: error: head-dim = 96 is not supported (32, 64 or 128)
 
 // RUN: not mbc-opt %s --mb-cuda-test-build-attention="seq-len=1000" 2>&1 | FileCheck %s --check-prefix=SEQ
 // SEQ: error: seq-len = 1000 is not a multiple of 64 (the query block 64 and key-block; remainders are not generated: pad the sequence, causal masking hides padded keys from real queries)

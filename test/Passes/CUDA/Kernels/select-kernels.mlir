@@ -139,8 +139,8 @@ func.func @global_attention(%x: tensor<1x65x128xf32>, %r: tensor<1x65x128xf32>,
 // CHECK-LABEL: func.func @local_attention
 // CHECK: linalg.fill {{.*}} -> tensor<2x12x16x64xbf16>
 // CHECK: call @mbc_attention_0({{.*}}) : (tensor<2x192x64xbf16>, tensor<2x192x64xbf16>, tensor<2x192x64xbf16>) -> tensor<2x192x64xf32>
-// Head dim 32: not supported, the op stays.
-// CHECK-LABEL: func.func @head_dim_32
+// Head dim 16: not supported, the op stays.
+// CHECK-LABEL: func.func @head_dim_16
 // CHECK: mb.local_attention
 // CHECK: mb.cuda_attention = {batch_heads = 2 : i64, {{.*}} key_block = 64 : i64, patch_length = 16 : i64, scale = 1.250000e-01 : f64, seq_len = 192 : i64}
 func.func @local_attention(%x: tensor<10x9x128xf32>, %wq: tensor<128x128xf32>,
@@ -149,10 +149,10 @@ func.func @local_attention(%x: tensor<10x9x128xf32>, %wq: tensor<128x128xf32>,
   %y = mb.local_attention %x, %wq, %wk, %wv, %wo {head_dim = 64 : i64, heads = 2 : i64} : (tensor<10x9x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>) -> tensor<10x9x128xf32>
   return %y : tensor<10x9x128xf32>
 }
-func.func @head_dim_32(%x: tensor<10x9x128xf32>, %wq: tensor<128x128xf32>,
+func.func @head_dim_16(%x: tensor<10x9x128xf32>, %wq: tensor<128x128xf32>,
                        %wk: tensor<128x128xf32>, %wv: tensor<128x128xf32>,
                        %wo: tensor<128x128xf32>) -> tensor<10x9x128xf32> {
-  %y = mb.local_attention %x, %wq, %wk, %wv, %wo {head_dim = 32 : i64, heads = 4 : i64} : (tensor<10x9x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>) -> tensor<10x9x128xf32>
+  %y = mb.local_attention %x, %wq, %wk, %wv, %wo {head_dim = 16 : i64, heads = 8 : i64} : (tensor<10x9x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>) -> tensor<10x9x128xf32>
   return %y : tensor<10x9x128xf32>
 }
 
