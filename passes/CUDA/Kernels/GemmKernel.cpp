@@ -118,6 +118,9 @@ void storeWithEpilogue(OpBuilder &b, Location loc, const GemmSpec &spec,
         b, loc, vectorType, operands.residual, ValueRange{row, col});
     value = arith::AddFOp::create(b, loc, value, residual);
   }
+  if (spec.outputType && !spec.outputType.isF32())
+    value = arith::TruncFOp::create(b, loc, vectorType.clone(spec.outputType),
+                                    value);
   vector::StoreOp::create(b, loc, value, operands.c, ValueRange{row, col});
 }
 
@@ -592,6 +595,10 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
                         ", n = " + Twine(spec.n) + ", k = " + Twine(spec.k));
   if (!spec.inputType || !(spec.inputType.isBF16() || spec.inputType.isF16()))
     return failSpec(emitError, "GEMM operand element type must be bf16 or f16");
+  if (spec.outputType && !spec.outputType.isF32() &&
+      spec.outputType != spec.inputType)
+    return failSpec(emitError, "GEMM output type must be f32 or the input "
+                               "type");
   if (config.stages < 2 || config.stages > 8)
     return failSpec(emitError, "stages = " + Twine(config.stages) +
                                    " must be between 2 and 8");
@@ -726,7 +733,8 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
     info.params.push_back({"a", "ptr", {}});
     info.params.push_back({"b", "ptr", {}});
   }
-  argTypes.push_back(MemRefType::get({spec.m, spec.n}, f32));
+  argTypes.push_back(MemRefType::get({spec.m, spec.n},
+                                     spec.outputType ? spec.outputType : f32));
   info.params.push_back({"c", "ptr", {}});
   appendEpilogueParams(argTypes, info, spec.m, spec.n, spec.bias, spec.residual,
                        f32);

@@ -56,11 +56,13 @@ struct GemmSpec {
   mlir::Type inputType;
   BLayout bLayout = BLayout::NK;
   /// Epilogue, applied in this order: + bias[N] (f32), activation, +
-  /// residual[M, N]
-  /// (f32). C may alias the residual.
+  /// residual[M, N] (f32). C may alias the residual.
   bool bias = false;
   Activation activation = Activation::None;
   bool residual = false;
+  /// C's element type: f32 (null means f32), or the input type, rounded
+  /// after the epilogue (a 16-bit result that feeds another GEMM).
+  mlir::Type outputType;
   GemmConfig config;
 };
 

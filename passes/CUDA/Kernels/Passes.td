@@ -199,9 +199,9 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
       approximation or ReLU) and, when the op's only user is an
       `arith.addf` with another tensor of its type that exists before the
       op (the block's residual), that addition.
-    - `mb.ffn` is two GEMMs, its hidden activation rounded to 16 bits in
-      between; `mb.head` is the logits GEMM, then log-softmax as linalg
-      reductions.
+    - `mb.ffn` is two GEMMs, the up GEMM's epilogue writing the hidden
+      activation in the down GEMM's 16-bit operand type (`output_type`);
+      `mb.head` is the logits GEMM, then log-softmax as linalg reductions.
     - Decode rows (at most 16: the step, project and head entry points)
       with weights stored in bf16/f16 become GEMVs (GemvKernel.h) on the
       f32 activations, nothing rounded (an FFN's hidden activation stays
@@ -224,7 +224,7 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
 
     Kernel choices are the functions' attributes, which tests can pin:
     `mb.cuda_gemm` (m, n, k, element_type, mma, tile_m, tile_n, tile_k,
-    stages, bias, activation, residual) and `mb.cuda_attention`
+    stages, bias, activation, residual, output_type) and `mb.cuda_attention`
     (batch_heads, seq_len, head_dim, element_type, causal, scale,
     key_block, patch_length). GEMM tile options set to a positive value
     pin them, 0 lets the pass choose (wgmma: 128 x 128 x 64, or 64-row

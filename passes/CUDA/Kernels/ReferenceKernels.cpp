@@ -275,9 +275,14 @@ struct CudaReferenceKernelsPass
       maps.push_back(map({row, column}, 2));
     }
     maps.push_back(map({row, column}, 2));
+    // A 16-bit output is rounded after the epilogue, as the kernel does.
+    Type outputType = spec.outputType ? spec.outputType : f32;
+    auto outputTensorType = RankedTensorType::get({spec.m, spec.n}, outputType);
+    Value outputInit = tensor::EmptyOp::create(
+        b, loc, outputTensorType.getShape(), outputType);
     Value result =
         linalg::GenericOp::create(
-            b, loc, resultType, inputs, ValueRange{empty}, maps,
+            b, loc, outputTensorType, inputs, ValueRange{outputInit}, maps,
             ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
                                           utils::IteratorType::parallel},
             [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
@@ -295,6 +300,9 @@ struct CudaReferenceKernelsPass
               if (residual)
                 value = arith::AddFOp::create(nested, nestedLoc, value,
                                               args[index++]);
+              if (!outputType.isF32())
+                value = arith::TruncFOp::create(nested, nestedLoc, outputType,
+                                                value);
               linalg::YieldOp::create(nested, nestedLoc, value);
             })
             .getResult(0);

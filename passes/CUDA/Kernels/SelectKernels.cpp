@@ -173,9 +173,10 @@ private:
 
   /// One projection of `input` [..., K] by `weight` [N, K]; returns the f32
   /// result in the input's shape with N last, or null when unsupported.
+  /// `outputType` (GEMMs only): a 16-bit result for a following GEMM.
   Value emitProjection(OpBuilder &b, Location loc, Value input, Value weight,
-                       Value bias, cuda::Activation activation,
-                       Value residual) {
+                       Value bias, cuda::Activation activation, Value residual,
+                       Type outputType = {}) {
     auto inputType = cast<RankedTensorType>(input.getType());
     auto weightType = cast<RankedTensorType>(weight.getType());
     int64_t m = rowsOf(input);
@@ -208,6 +209,10 @@ private:
     FailureOr<cuda::GemmSpec> spec = chooseSpec(m, n, k, elementType, call);
     if (failed(spec))
       return {};
+    if (outputType && outputType == elementType) {
+      spec->outputType = outputType;
+      resultType = resultType.clone(outputType);
+    }
     call.a = cuda::narrowTo(b, loc, toMatrix(b, loc, input), elementType);
     call.b = cuda::narrowTo(b, loc, weight, elementType);
     SmallVector<Value> operands = {call.a, call.b};
@@ -288,8 +293,13 @@ private:
     }
     OpBuilder b(op);
     Location loc = op.getLoc();
+    // A GEMM's hidden activation is written in the down GEMM's 16-bit
+    // operand type by the up GEMM's epilogue (no rounding kernel between).
+    Type upType = cuda::weightStorageType(op.getUpWeight());
+    Type hiddenType =
+        upType == cuda::weightStorageType(op.getDownWeight()) ? upType : Type();
     Value hidden = emitProjection(b, loc, op.getInput(), op.getUpWeight(),
-                                  up.bias, activation, Value());
+                                  up.bias, activation, Value(), hiddenType);
     Value result = emitProjection(b, loc, hidden, op.getDownWeight(), down.bias,
                                   cuda::Activation::None, down.residual);
     assert(hidden && result && "specs were checked");

@@ -55,6 +55,9 @@ DictionaryAttr gemmSpecToAttribute(MLIRContext *context, const GemmSpec &spec) {
       b.getNamedAttr("bias", b.getBoolAttr(spec.bias)),
       b.getNamedAttr("activation", b.getStringAttr(activation)),
       b.getNamedAttr("residual", b.getBoolAttr(spec.residual)),
+      b.getNamedAttr(
+          "output_type",
+          TypeAttr::get(spec.outputType ? spec.outputType : b.getF32Type())),
   });
 }
 
@@ -132,6 +135,10 @@ gemmSpecFromAttribute(DictionaryAttr attr,
       failed(read.type("element_type", spec.inputType)) ||
       failed(read.activation(spec.activation)))
     return failure();
+  // Absent in attributes written before 16-bit outputs: f32.
+  if (attr.get("output_type") &&
+      failed(read.type("output_type", spec.outputType)))
+    return failure();
   if (mma == "wgmma")
     config.mma = MmaKind::Wgmma;
   else if (mma == "mma_sync")
@@ -207,6 +214,8 @@ Type weightStorageType(Value weight) {
 }
 
 Value narrowTo(OpBuilder &b, Location loc, Value value, Type elementType) {
+  if (getElementTypeOrSelf(value.getType()) == elementType)
+    return value;
   if (auto ext = value.getDefiningOp<arith::ExtFOp>())
     if (getElementTypeOrSelf(ext.getIn().getType()) == elementType)
       return ext.getIn();
@@ -247,7 +256,8 @@ Value callSelectedKernel(OpBuilder &b, Location loc, ModuleOp module,
 
 Value callSelectedGemm(OpBuilder &b, Location loc, ModuleOp module,
                        const GemmSpec &spec, ValueRange operands) {
-  auto resultType = RankedTensorType::get({spec.m, spec.n}, b.getF32Type());
+  auto resultType = RankedTensorType::get(
+      {spec.m, spec.n}, spec.outputType ? spec.outputType : b.getF32Type());
   return callSelectedKernel(b, loc, module, "mbc_gemm", kSelectedGemmAttrName,
                             gemmSpecToAttribute(b.getContext(), spec), operands,
                             resultType);

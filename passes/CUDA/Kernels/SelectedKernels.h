@@ -47,8 +47,9 @@ bool isStoredIn16Bits(mlir::Value weight);
 /// through a tensor.extract_slice), else bf16.
 mlir::Type weightStorageType(mlir::Value weight);
 
-/// `value` as `elementType`: the source of an extf from that type (a slice
-/// of it for a slice of the extf), else an arith.truncf.
+/// `value` as `elementType`: itself when it has that type, the source of an
+/// extf from that type (a slice of it for a slice of the extf), else an
+/// arith.truncf.
 mlir::Value narrowTo(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value,
                      mlir::Type elementType);
 
@@ -98,7 +99,8 @@ mlir::FailureOr<AttentionSpec> attentionSpecFromAttribute(
     llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
 /// {m, n, k, element_type, mma, tile_m, tile_n, tile_k, stages, bias,
-/// activation, residual}; B is always [N, K] (nn.Linear's layout).
+/// activation, residual, output_type}; B is always [N, K] (nn.Linear's
+/// layout).
 mlir::DictionaryAttr gemmSpecToAttribute(mlir::MLIRContext *context,
                                          const GemmSpec &spec);
 

@@ -90,3 +90,27 @@ func.func @step(%x: memref<1x128xf32>, %w: memref<512x128xbf16>, %b: memref<512x
   %0 = call @mbc_gemv_0(%x, %w, %b) : (memref<1x128xf32>, memref<512x128xbf16>, memref<512xf32>) -> memref<1x512xf32>
   return %0 : memref<1x512xf32>
 }
+
+// -----
+
+// A 16-bit output (an FFN's hidden activation): C is bf16, rounded after
+// the epilogue.
+// CHECK-LABEL: func.func @up
+// CHECK: %[[C:.*]] = memref.alloc() : memref<128x512xbf16>
+// CHECK: gpu.launch_func @mbc_kernels::@up_gemm_0 {{.*}} %[[C]] : memref<128x512xbf16>
+// CHECK: gpu.func @up_gemm_0(%{{.*}}: memref<128x128xbf16>, %{{.*}}: memref<512x128xbf16>, %{{.*}}: memref<128x512xbf16>, %{{.*}}: memref<512xf32>)
+// CHECK: arith.truncf {{.*}} : vector<{{[0-9]+}}xf32> to vector<{{[0-9]+}}xbf16>
+func.func private @mbc_gemm_0(memref<128x128xbf16>, memref<512x128xbf16>, memref<512xf32>) -> memref<128x512xbf16> attributes {mb.cuda_gemm = {activation = "gelu", bias = true, element_type = bf16, k = 128 : i64, m = 128 : i64, mma = "mma_sync", n = 512 : i64, output_type = bf16, residual = false, stages = 3 : i64, tile_k = 32 : i64, tile_m = 64 : i64, tile_n = 64 : i64}}
+func.func @up(%x: memref<128x128xbf16>, %w: memref<512x128xbf16>, %b: memref<512xf32>) -> memref<128x512xbf16> {
+  %0 = call @mbc_gemm_0(%x, %w, %b) : (memref<128x128xbf16>, memref<512x128xbf16>, memref<512xf32>) -> memref<128x512xbf16>
+  return %0 : memref<128x512xbf16>
+}
+
+// -----
+
+func.func private @mbc_gemm_0(memref<128x128xbf16>, memref<512x128xbf16>) -> memref<128x512xf16> attributes {mb.cuda_gemm = {activation = "none", bias = false, element_type = bf16, k = 128 : i64, m = 128 : i64, mma = "wgmma", n = 512 : i64, output_type = f16, residual = false, stages = 3 : i64, tile_k = 64 : i64, tile_m = 64 : i64, tile_n = 128 : i64}}
+func.func @mixed_output(%x: memref<128x128xbf16>, %w: memref<512x128xbf16>) -> memref<128x512xf16> {
+  // expected-error @+1 {{GEMM output type must be f32 or the input type}}
+  %0 = call @mbc_gemm_0(%x, %w) : (memref<128x128xbf16>, memref<512x128xbf16>) -> memref<128x512xf16>
+  return %0 : memref<128x512xf16>
+}
