@@ -5,6 +5,7 @@
 // the CUDA pipeline selects its kernels (see Passes.td).
 //
 //===----------------------------------------------------------------------===//
+#include "passes/CUDA/Kernels/KernelBuilderUtils.h"
 #include "passes/CUDA/Kernels/Passes.h"
 #include "passes/CUDA/Kernels/SelectedKernels.h"
 
@@ -27,32 +28,6 @@ namespace {
 
 Value constantF32(OpBuilder &b, Location loc, double value) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
-}
-
-/// GELU of `x` as the kernels' epilogue computes it (exact erf form, or the
-/// tanh approximation).
-Value gelu(OpBuilder &b, Location loc, Value x, cuda::Activation kind) {
-  Value half = constantF32(b, loc, 0.5);
-  Value one = constantF32(b, loc, 1.0);
-  Value inner;
-  if (kind == cuda::Activation::GeluErf) {
-    Value scaled =
-        arith::MulFOp::create(b, loc, x, constantF32(b, loc, M_SQRT1_2));
-    inner = math::ErfOp::create(b, loc, scaled);
-  } else {
-    Value cube =
-        arith::MulFOp::create(b, loc, arith::MulFOp::create(b, loc, x, x), x);
-    Value sum = arith::AddFOp::create(
-        b, loc, x,
-        arith::MulFOp::create(b, loc, cube, constantF32(b, loc, 0.044715)));
-    inner = math::TanhOp::create(
-        b, loc,
-        arith::MulFOp::create(b, loc, sum,
-                              constantF32(b, loc, std::sqrt(2.0 / M_PI))));
-  }
-  Value halfX = arith::MulFOp::create(b, loc, x, half);
-  return arith::MulFOp::create(b, loc, halfX,
-                               arith::AddFOp::create(b, loc, inner, one));
 }
 
 struct CudaReferenceKernelsPass
@@ -296,7 +271,9 @@ struct CudaReferenceKernelsPass
                     nested, nestedLoc, value,
                     constantF32(nested, nestedLoc, 0.0));
               else if (spec.activation != cuda::Activation::None)
-                value = gelu(nested, nestedLoc, value, spec.activation);
+                value = cuda::buildGelu(nested, nestedLoc, value,
+                                        spec.activation ==
+                                            cuda::Activation::GeluTanh);
               if (residual)
                 value = arith::AddFOp::create(nested, nestedLoc, value,
                                               args[index++]);

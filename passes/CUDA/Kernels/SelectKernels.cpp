@@ -360,16 +360,7 @@ private:
         return;
     }
     // k and v from one [2 * inner, D] weight when they are its halves.
-    Value kvSource;
-    auto wk = op.getWk().template getDefiningOp<tensor::ExtractSliceOp>();
-    auto wv = op.getWv().template getDefiningOp<tensor::ExtractSliceOp>();
-    if (wk && wv && wk.getSource() == wv.getSource() && wk.hasUnitStride() &&
-        wv.hasUnitStride() &&
-        wk.getStaticOffsets() == ArrayRef<int64_t>{0, 0} &&
-        wv.getStaticOffsets() == ArrayRef<int64_t>{inner, 0} &&
-        cast<RankedTensorType>(wk.getSource().getType()).getShape() ==
-            ArrayRef<int64_t>{2 * inner, features})
-      kvSource = wk.getSource();
+    Value kvSource = cuda::kvWeightSource(op.getWk(), op.getWv(), inner);
     auto [add, residual] = residualUse(op);
     auto projection = [&](int64_t n, bool withResidual) {
       return chooseSpec(rows, n, features, elementType,
@@ -490,63 +481,7 @@ private:
                        cuda::Activation::None, Value());
     if (!logits)
       return;
-    finish(op, logSoftmax(b, loc, logits), {});
-  }
-
-  /// log_softmax over the last dimension: x - max - log(sum(exp(x - max))).
-  static Value logSoftmax(OpBuilder &b, Location loc, Value x) {
-    MLIRContext *ctx = b.getContext();
-    auto type = cast<RankedTensorType>(x.getType());
-    int64_t rank = type.getRank();
-    Type f32 = b.getF32Type();
-    auto rowsType = RankedTensorType::get(type.getShape().drop_back(), f32);
-    auto full = AffineMap::getMultiDimIdentityMap(rank, ctx);
-    auto rows = full.dropResult(rank - 1);
-    SmallVector<utils::IteratorType> reduce(rank,
-                                            utils::IteratorType::parallel);
-    reduce.back() = utils::IteratorType::reduction;
-    SmallVector<utils::IteratorType> parallel(rank,
-                                              utils::IteratorType::parallel);
-    auto filled = [&](double value) {
-      Value empty = tensor::EmptyOp::create(b, loc, rowsType.getShape(), f32);
-      Value constant =
-          arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
-      return linalg::FillOp::create(b, loc, constant, empty).getResult(0);
-    };
-    Value max = linalg::GenericOp::create(
-                    b, loc, rowsType, ValueRange{x},
-                    ValueRange{filled(-std::numeric_limits<float>::infinity())},
-                    ArrayRef<AffineMap>{full, rows}, reduce,
-                    [](OpBuilder &n, Location l, ValueRange args) {
-                      linalg::YieldOp::create(
-                          n, l,
-                          arith::MaximumFOp::create(n, l, args[0], args[1])
-                              .getResult());
-                    })
-                    .getResult(0);
-    Value sum =
-        linalg::GenericOp::create(
-            b, loc, rowsType, ValueRange{x, max}, ValueRange{filled(0.0)},
-            ArrayRef<AffineMap>{full, rows, rows}, reduce,
-            [](OpBuilder &n, Location l, ValueRange args) {
-              Value shifted = arith::SubFOp::create(n, l, args[0], args[1]);
-              Value e = math::ExpOp::create(n, l, shifted);
-              linalg::YieldOp::create(
-                  n, l, arith::AddFOp::create(n, l, args[2], e).getResult());
-            })
-            .getResult(0);
-    Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), f32);
-    return linalg::GenericOp::create(
-               b, loc, type, ValueRange{x, max, sum}, ValueRange{empty},
-               ArrayRef<AffineMap>{full, rows, rows, full}, parallel,
-               [](OpBuilder &n, Location l, ValueRange args) {
-                 Value shifted = arith::SubFOp::create(n, l, args[0], args[1]);
-                 Value logSum = math::LogOp::create(n, l, args[2]);
-                 linalg::YieldOp::create(
-                     n, l,
-                     arith::SubFOp::create(n, l, shifted, logSum).getResult());
-               })
-        .getResult(0);
+    finish(op, mb_to_linalg::createLogSoftmax(b, loc, logits), {});
   }
 
   /// Replaces `op` by `result`; with a fused residual `add`, the addition

@@ -13,7 +13,7 @@ using namespace mlir;
 
 namespace mbc::cuda {
 
-static StringRef activationName(Activation activation) {
+StringRef activationName(Activation activation) {
   switch (activation) {
   case Activation::GeluErf:
     return "gelu";
@@ -27,7 +27,7 @@ static StringRef activationName(Activation activation) {
   return "none";
 }
 
-static std::optional<Activation> parseActivation(StringRef name) {
+std::optional<Activation> parseActivation(StringRef name) {
   return llvm::StringSwitch<std::optional<Activation>>(name)
       .Case("none", Activation::None)
       .Case("gelu", Activation::GeluErf)
@@ -200,6 +200,23 @@ bool isStoredIn16Bits(Value weight) {
     return false;
   Type source = getElementTypeOrSelf(ext.getIn().getType());
   return source.isBF16() || source.isF16();
+}
+
+Value kvWeightSource(Value wk, Value wv, int64_t inner) {
+  auto k = wk.getDefiningOp<tensor::ExtractSliceOp>();
+  auto v = wv.getDefiningOp<tensor::ExtractSliceOp>();
+  if (!k || !v || k.getSource() != v.getSource() || !k.hasUnitStride() ||
+      !v.hasUnitStride() || k.getStaticOffsets() != ArrayRef<int64_t>{0, 0} ||
+      v.getStaticOffsets() != ArrayRef<int64_t>{inner, 0} ||
+      k.getStaticSizes() != v.getStaticSizes() ||
+      k.getStaticSizes() !=
+          ArrayRef<int64_t>{
+              inner,
+              cast<RankedTensorType>(k.getSource().getType()).getDimSize(1)} ||
+      cast<RankedTensorType>(k.getSource().getType()).getDimSize(0) !=
+          2 * inner)
+    return {};
+  return k.getSource();
 }
 
 Type weightStorageType(Value weight) {

@@ -22,6 +22,11 @@ inline constexpr llvm::StringLiteral kSelectedAttentionAttrName =
     "mb.cuda_attention";
 inline constexpr llvm::StringLiteral kSelectedGemvAttrName = "mb.cuda_gemv";
 
+/// The attribute spelling of an epilogue activation ("none", "gelu",
+/// "gelu_tanh", "relu", mb's activation names) and back.
+llvm::StringRef activationName(Activation activation);
+std::optional<Activation> parseActivation(llvm::StringRef name);
+
 /// How GEMMs are chosen (mb-cuda-select-kernels' options).
 struct GemmSelection {
   std::string mma = "wgmma"; // "wgmma" | "mma_sync"
@@ -42,6 +47,11 @@ mlir::FailureOr<GemmSpec> selectGemmSpec(mlir::MLIRContext *context,
 /// Whether `weight` is read from a bf16/f16 argument (an arith.extf of one,
 /// or a slice of that).
 bool isStoredIn16Bits(mlir::Value weight);
+
+/// The [2 * inner, D] weight whose two row halves `wk` and `wv` are (both
+/// tensor.extract_slice of it: MEGABYTE-pytorch's to_kv), so one product
+/// serves k and v; null otherwise.
+mlir::Value kvWeightSource(mlir::Value wk, mlir::Value wv, int64_t inner);
 
 /// The 16-bit type a weight is stored in (what its arith.extf reads, also
 /// through a tensor.extract_slice), else bf16.

@@ -2,6 +2,7 @@
 #include "passes/CUDA/Kernels/GemvKernel.h"
 #include "passes/CUDA/Kernels/KernelBuilderUtils.h"
 #include "passes/CUDA/Kernels/Passes.h"
+#include "passes/CUDA/Kernels/SelectedKernels.h"
 
 namespace mbc {
 #define GEN_PASS_DEF_CUDATESTBUILDGEMV
@@ -36,19 +37,13 @@ struct CudaTestBuildGemvPass
                   << "' (expected bf16 or f16)";
       return signalPassFailure();
     }
-    if (activation == "none")
-      spec.activation = cuda::Activation::None;
-    else if (activation == "gelu")
-      spec.activation = cuda::Activation::GeluErf;
-    else if (activation == "gelu_tanh")
-      spec.activation = cuda::Activation::GeluTanh;
-    else if (activation == "relu")
-      spec.activation = cuda::Activation::Relu;
-    else {
+    std::optional<cuda::Activation> parsed = cuda::parseActivation(activation);
+    if (!parsed) {
       emitError() << "activation = '" << activation
                   << "' (expected none, gelu, gelu_tanh or relu)";
       return signalPassFailure();
     }
+    spec.activation = *parsed;
     spec.bias = bias;
     spec.residual = residual;
     spec.warps = warps;

@@ -467,19 +467,6 @@ Value projectWithGemv(OpBuilder &builder, Location loc, Operation *op,
                                 spec, ValueRange{rows, weight});
 }
 
-/// k and v of one to_kv weight: its [2 * inner, D] source when wk and wv
-/// are its two halves (then one GEMV serves both).
-Value kvSourceOf(Value wk, Value wv, int64_t inner) {
-  auto k = wk.getDefiningOp<tensor::ExtractSliceOp>();
-  auto v = wv.getDefiningOp<tensor::ExtractSliceOp>();
-  if (!k || !v || k.getSource() != v.getSource() || !k.hasUnitStride() ||
-      !v.hasUnitStride() || k.getStaticOffsets() != ArrayRef<int64_t>{0, 0} ||
-      v.getStaticOffsets() != ArrayRef<int64_t>{inner, 0} ||
-      tensorTypeOf(k.getSource()).getDimSize(0) != 2 * inner)
-    return {};
-  return k.getSource();
-}
-
 struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
   CachedAttentionLowering(MLIRContext *context, bool decodeGemvs)
       : OpConversionPattern<mb::CachedAttentionOp>(context),
@@ -516,7 +503,7 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
     Value q = project(op.getWq(), adaptor.getWq());
     Value k, v;
     Value kvSource =
-        gemvs ? kvSourceOf(op.getWk(), op.getWv(), inner) : Value();
+        gemvs ? cuda::kvWeightSource(op.getWk(), op.getWv(), inner) : Value();
     Value kv =
         kvSource ? projectWithGemv(rewriter, loc, op, rows, kvSource) : Value();
     if (kv) {

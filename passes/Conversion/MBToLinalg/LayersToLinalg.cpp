@@ -241,33 +241,9 @@ struct HeadLowering : OpConversionPattern<mb::HeadOp> {
   matchAndRewrite(mb::HeadOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *context = rewriter.getContext();
     Value logits = createLinear(rewriter, loc, adaptor.getInput(),
                                 adaptor.getWeight(), adaptor.getBias());
-    RankedTensorType type = tensorTypeOf(logits);
-    unsigned rank = type.getRank();
-    Value maximum = createLastDimensionReduction(
-        rewriter, loc, logits, {}, -std::numeric_limits<double>::infinity(),
-        [](OpBuilder &builder, Location loc, ValueRange args) -> Value {
-          return arith::MaximumFOp::create(builder, loc, args[0], args.back());
-        });
-    Value sumOfExponentials = createLastDimensionReduction(
-        rewriter, loc, logits, maximum, 0.0,
-        [](OpBuilder &builder, Location loc, ValueRange args) -> Value {
-          Value shifted = arith::SubFOp::create(builder, loc, args[0], args[1]);
-          Value exponential = math::ExpOp::create(builder, loc, shifted);
-          return arith::AddFOp::create(builder, loc, args[2], exponential);
-        });
-    Value result = createElementwise(
-        rewriter, loc, type, {logits, maximum, sumOfExponentials},
-        {identityMap(context, rank), rowMap(context, rank),
-         rowMap(context, rank)},
-        [](OpBuilder &builder, Location loc, ValueRange args) -> Value {
-          Value shifted = arith::SubFOp::create(builder, loc, args[0], args[1]);
-          Value logSum = math::LogOp::create(builder, loc, args[2]);
-          return arith::SubFOp::create(builder, loc, shifted, logSum);
-        });
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op, createLogSoftmax(rewriter, loc, logits));
     return success();
   }
 };

@@ -10,6 +10,7 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 #include <cmath>
+#include <limits>
 #include <set>
 
 using namespace mlir;
@@ -331,6 +332,34 @@ Value applyRotary(OpBuilder &builder, Location loc, Value x,
                                 ValueRange{rotatedFirst, rotatedSecond});
       });
   return concatenate(builder, loc, rotary.getResults(), 3);
+}
+
+Value createLogSoftmax(OpBuilder &builder, Location loc, Value logits) {
+  MLIRContext *context = builder.getContext();
+  RankedTensorType type = tensorTypeOf(logits);
+  unsigned rank = type.getRank();
+  Value maximum = createLastDimensionReduction(
+      builder, loc, logits, {}, -std::numeric_limits<double>::infinity(),
+      [](OpBuilder &builder, Location loc, ValueRange args) -> Value {
+        return arith::MaximumFOp::create(builder, loc, args[0], args.back());
+      });
+  Value sumOfExponentials = createLastDimensionReduction(
+      builder, loc, logits, maximum, 0.0,
+      [](OpBuilder &builder, Location loc, ValueRange args) -> Value {
+        Value shifted = arith::SubFOp::create(builder, loc, args[0], args[1]);
+        Value exponential = math::ExpOp::create(builder, loc, shifted);
+        return arith::AddFOp::create(builder, loc, args[2], exponential);
+      });
+  Value result = createElementwise(
+      builder, loc, type, {logits, maximum, sumOfExponentials},
+      {identityMap(context, rank), rowMap(context, rank),
+       rowMap(context, rank)},
+      [](OpBuilder &builder, Location loc, ValueRange args) -> Value {
+        Value shifted = arith::SubFOp::create(builder, loc, args[0], args[1]);
+        Value logSum = math::LogOp::create(builder, loc, args[2]);
+        return arith::SubFOp::create(builder, loc, shifted, logSum);
+      });
+  return result;
 }
 
 } // namespace mbc::mb_to_linalg

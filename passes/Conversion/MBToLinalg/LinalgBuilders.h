@@ -100,6 +100,11 @@ mlir::Value createLinear(mlir::OpBuilder &builder, mlir::Location loc,
                          mlir::Value input, mlir::Value weight,
                          mlir::Value bias);
 
+/// log_softmax over the last dimension of `logits`, stable:
+/// z - max - log(sum(exp(z - max))) (two row reductions, one elementwise op).
+mlir::Value createLogSoftmax(mlir::OpBuilder &builder, mlir::Location loc,
+                             mlir::Value logits);
+
 /// MEGABYTE-pytorch's RotaryEmbedding buffer, computed in f32 as PyTorch
 /// does: inv_freq[i] = 1 / theta^(2i / dh), as a [dh / 2] constant.
 mlir::Value createInverseFrequencies(mlir::OpBuilder &builder,
