@@ -87,6 +87,7 @@ void buildCpuTensorPipeline(OpPassManager &pm,
         [&](OpPassManager &nested) {
           CudaSelectKernelsOptions selection;
           selection.mma = options.emulateCudaKernels;
+          selection.localLayerBodies = true;
           nested.addPass(createCudaSelectKernels(selection));
         },
         /*decodeGemvs=*/true);

@@ -304,11 +304,10 @@ struct PlanBuilder {
                                   : std::string("?")) +
                              "'), which a plan cannot express");
       }
-      if (!knownKernels.insert(kernelName).second)
-        return planError(launch, "kernel '" + kernelName +
-                                     "' is launched twice (one launch per "
-                                     "kernel is expected)");
-      code.kernels.push_back(std::move(kernel));
+      // A selected kernel serves every call with its spec (repeated
+      // layers): listed once, launched by each of their steps.
+      if (knownKernels.insert(kernelName).second)
+        code.kernels.push_back(std::move(kernel));
       steps.push_back(llvm::json::Object{
           {"launch", kernelName},
           {"grid", llvm::json::Array{(*grid)[0], (*grid)[1], (*grid)[2]}},

@@ -296,23 +296,10 @@ private:
       sum = arith::AddIOp::create(b, loc, sum, value);
     return sum;
   }
-  /// 2^x with ex2.approx.ftz.f32 (no libdevice call).
-  Value exp2(Value x) {
-    return LLVM::CallIntrinsicOp::create(
-               b, loc, b.getF32Type(),
-               b.getStringAttr("llvm.nvvm.ex2.approx.ftz.f"), ValueRange{x})
-        .getResult(0);
-  }
+  Value exp2(Value x) { return buildExp2Approx(b, loc, x); }
   /// Max or sum over the 4 lanes of a quad (one row of a C fragment).
   Value quadReduce(Value value, bool isMax) {
-    for (int32_t offset : {1, 2}) {
-      Value other = gpu::ShuffleOp::create(b, loc, value, offset, 32,
-                                           gpu::ShuffleMode::XOR)
-                        .getShuffleResult();
-      value = isMax ? arith::MaxNumFOp::create(b, loc, value, other).getResult()
-                    : arith::AddFOp::create(b, loc, value, other).getResult();
-    }
-    return value;
+    return buildXorReduce(b, loc, value, {1, 2}, isMax);
   }
   void issueKeyValueCopies(Value keyBlockIndex, Value buffer,
                            Value sourceElements,

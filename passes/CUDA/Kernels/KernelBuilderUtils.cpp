@@ -3,6 +3,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 
@@ -98,6 +99,25 @@ Value buildGelu(OpBuilder &b, Location loc, Value x, bool tanhForm) {
   Value onePlus = arith::AddFOp::create(b, loc, inner, constant(1.0));
   Value half = arith::MulFOp::create(b, loc, x, constant(0.5));
   return arith::MulFOp::create(b, loc, half, onePlus);
+}
+
+Value buildExp2Approx(OpBuilder &b, Location loc, Value x) {
+  return LLVM::CallIntrinsicOp::create(
+             b, loc, b.getF32Type(),
+             b.getStringAttr("llvm.nvvm.ex2.approx.ftz.f"), ValueRange{x})
+      .getResult(0);
+}
+
+Value buildXorReduce(OpBuilder &b, Location loc, Value value,
+                     ArrayRef<int32_t> offsets, bool isMax) {
+  for (int32_t offset : offsets) {
+    Value other =
+        gpu::ShuffleOp::create(b, loc, value, offset, 32, gpu::ShuffleMode::XOR)
+            .getShuffleResult();
+    value = isMax ? arith::MaxNumFOp::create(b, loc, value, other).getResult()
+                  : arith::AddFOp::create(b, loc, value, other).getResult();
+  }
+  return value;
 }
 
 } // namespace mbc::cuda

@@ -59,6 +59,18 @@ mlir::gpu::GPUFuncOp createKernelFunc(mlir::OpBuilder &builder,
 mlir::Value buildGelu(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
                       bool tanhForm);
 
+/// 2^x of an f32 with ex2.approx.ftz.f32 (llvm.nvvm.ex2.approx.ftz.f; no
+/// libdevice call).
+mlir::Value buildExp2Approx(mlir::OpBuilder &b, mlir::Location loc,
+                            mlir::Value x);
+
+/// The max (`isMax`) or sum of an f32 over the lanes reached by xor
+/// shuffles with these lane offsets: {1, 2} reduces a quad (one row of an
+/// mma C fragment), {16, 8, 4, 2, 1} a whole warp.
+mlir::Value buildXorReduce(mlir::OpBuilder &b, mlir::Location loc,
+                           mlir::Value value, llvm::ArrayRef<int32_t> offsets,
+                           bool isMax);
+
 } // namespace mbc::cuda
 
 #endif // MBC_PASSES_CUDA_KERNELS_KERNELBUILDERUTILS_H

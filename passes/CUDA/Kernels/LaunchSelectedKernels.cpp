@@ -34,7 +34,8 @@ struct CudaLaunchSelectedKernelsPass
       auto callee = moduleSymbols.lookup<func::FuncOp>(call.getCallee());
       if (callee && (callee->hasAttr(cuda::kSelectedGemmAttrName) ||
                      callee->hasAttr(cuda::kSelectedGemvAttrName) ||
-                     callee->hasAttr(cuda::kSelectedAttentionAttrName)))
+                     callee->hasAttr(cuda::kSelectedAttentionAttrName) ||
+                     callee->hasAttr(cuda::kSelectedLocalLayerAttrName)))
         calls.push_back(call);
     });
     if (calls.empty())
@@ -53,6 +54,7 @@ struct CudaLaunchSelectedKernelsPass
     SymbolTable kernelSymbols(kernels);
     llvm::StringMap<int64_t> counts;
     llvm::SetVector<func::FuncOp> declarations;
+    DenseMap<Attribute, std::pair<std::string, cuda::KernelInfo>> built;
     for (func::CallOp call : calls) {
       auto callee = moduleSymbols.lookup<func::FuncOp>(call.getCallee());
       declarations.insert(callee);
@@ -70,9 +72,27 @@ struct CudaLaunchSelectedKernelsPass
       std::string name;
       FailureOr<cuda::KernelInfo> info = failure();
       // The built kernel's parameters: the call's operands with C (the new
-      // result buffer) after A and B for a GEMM, O last for attention.
-      unsigned resultPosition = 2;
-      if (auto gemmAttr = callee->getAttrOfType<DictionaryAttr>(
+      // result buffer) after A and B for a GEMM, O last for attention and
+      // a local layer.
+      unsigned resultPosition =
+          callee->hasAttr(cuda::kSelectedAttentionAttrName) ? 3
+          : callee->hasAttr(cuda::kSelectedLocalLayerAttrName)
+              ? call.getNumOperands()
+              : 2;
+      // Calls with one spec (the same layer shape, repeated) launch one
+      // kernel: built once, compiled once.
+      Attribute specAttr;
+      for (StringRef attrName :
+           {cuda::kSelectedGemmAttrName, cuda::kSelectedGemvAttrName,
+            cuda::kSelectedLocalLayerAttrName,
+            cuda::kSelectedAttentionAttrName})
+        if (Attribute attr = callee->getAttr(attrName))
+          specAttr = attr;
+      auto cached = built.find(specAttr);
+      if (cached != built.end()) {
+        name = cached->second.first;
+        info = cached->second.second;
+      } else if (auto gemmAttr = callee->getAttrOfType<DictionaryAttr>(
               cuda::kSelectedGemmAttrName)) {
         FailureOr<cuda::GemmSpec> spec =
             cuda::gemmSpecFromAttribute(gemmAttr, emitError);
@@ -90,6 +110,15 @@ struct CudaLaunchSelectedKernelsPass
         name = uniqueName("gemv");
         info =
             cuda::buildGemvKernel(builder, kernels, name, *spec, call.getLoc());
+      } else if (auto layerAttr = callee->getAttrOfType<DictionaryAttr>(
+                     cuda::kSelectedLocalLayerAttrName)) {
+        FailureOr<cuda::LocalLayerSpec> spec =
+            cuda::localLayerSpecFromAttribute(layerAttr, emitError);
+        if (failed(spec))
+          return signalPassFailure();
+        name = uniqueName("local_layer");
+        info = cuda::buildLocalLayerKernel(builder, kernels, name, *spec,
+                                           call.getLoc());
       } else {
         FailureOr<cuda::AttentionSpec> spec = cuda::attentionSpecFromAttribute(
             callee->getAttrOfType<DictionaryAttr>(
@@ -100,12 +129,14 @@ struct CudaLaunchSelectedKernelsPass
         name = uniqueName("attention");
         info = cuda::buildAttentionKernel(builder, kernels, name, *spec,
                                           call.getLoc());
-        resultPosition = 3;
       }
       if (failed(info))
         return signalPassFailure();
       auto kernel = kernels.lookupSymbol<gpu::GPUFuncOp>(name);
-      kernelSymbols.insert(kernel);
+      if (cached == built.end()) {
+        kernelSymbols.insert(kernel);
+        built[specAttr] = {name, *info};
+      }
 
       if (call.getNumResults() != 1 ||
           !isa<MemRefType>(call.getResult(0).getType())) {

@@ -88,6 +88,56 @@ def CudaTestBuildGemv : Pass<"mb-cuda-test-build-gemv", "::mlir::ModuleOp"> {
     "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
 }
 
+def CudaTestBuildLocalLayer
+    : Pass<"mb-cuda-test-build-local-layer", "::mlir::ModuleOp"> {
+  let summary = "build one fused local-layer kernel into gpu.module @kernels";
+  let description = [{
+    Calls `buildLocalLayerKernel` (passes/CUDA/Kernels/LocalLayerKernel.h):
+    a whole pre-norm layer of MEGABYTE's local model (token shift, norm,
+    per-head attention inside each patch, output projection, residual,
+    norm, FFN, residual) for 64 rows per CTA, weights streamed through a
+    cp.async pipeline, mma.sync m16n8k16 products. The kernel carries its
+    launch facts as `mbc.launch`; an unsupported combination is an error
+    that names the option.
+  }];
+  let options = [
+    Option<"sequences", "sequences", "int64_t", /*default=*/"128",
+           "patches (x batch)">,
+    Option<"positions", "positions", "int64_t", /*default=*/"9",
+           "rows per patch (P or P + 1, at most 16)">,
+    Option<"dim", "dim", "int64_t", /*default=*/"128",
+           "model width (a multiple of 64)">,
+    Option<"heads", "heads", "int64_t", /*default=*/"4", "attention heads">,
+    Option<"headDim", "head-dim", "int64_t", /*default=*/"32",
+           "head dimension: 32, 64 or 128">,
+    Option<"hidden", "hidden", "int64_t", /*default=*/"512",
+           "FFN width (a multiple of 64)">,
+    Option<"elementType", "element-type", "std::string",
+           /*default=*/"\"bf16\"", "weight element type: bf16 or f16">,
+    Option<"norm", "norm", "std::string", /*default=*/"\"rms_clamp\"",
+           "rms (epsilon in the root), rms_clamp (MEGABYTE-pytorch) or layer">,
+    Option<"epsilon", "epsilon", "double", /*default=*/"1e-8", "norm epsilon">,
+    Option<"tokenShift", "token-shift", "bool", /*default=*/"true",
+           "MEGABYTE-pytorch's token shift before both norms">,
+    Option<"activation", "activation", "std::string", /*default=*/"\"gelu\"",
+           "none, gelu, gelu_tanh or relu">,
+    Option<"fusedKeyValue", "fused-kv", "bool", /*default=*/"true",
+           "k and v weights as one [2 heads head-dim, dim] parameter">,
+    Option<"scale", "scale", "double", /*default=*/"0",
+           "softmax scale (0: 1 / sqrt(head-dim))">,
+    Option<"stages", "stages", "int64_t", /*default=*/"3",
+           "weight tiles in flight (2 to 4)">,
+    Option<"kernelName", "name", "std::string", /*default=*/"\"local_layer\"",
+           "kernel symbol">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::nvgpu::NVGPUDialect",
+    "::mlir::NVVM::NVVMDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"];
+}
+
 def CudaTestBuildAttention
     : Pass<"mb-cuda-test-build-attention", "::mlir::ModuleOp"> {
   let summary = "build one flash-attention kernel into gpu.module @kernels";
@@ -221,6 +271,18 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
       causal mask keeping patches apart (padded keys come after every real
       query of their patch, so causality hides them). The kernel's output
       is unpadded and rounded to 16 bits for the output projection.
+    - A whole local-model layer (`fuse-local-layers`), matched first:
+      `x1 = mb.local_attention(norm(shift?(x))) + x`, then
+      `x2 = mb.ffn(norm(shift?(x1))) + x1`, both norms of one kind and
+      epsilon (RMSNorm, MEGABYTE-pytorch's clamped RMSNorm or LayerNorm),
+      token shift before both or neither, no rotary, every projection
+      weight stored in one 16-bit type, becomes one call of
+      `@mbc_local_layer_<n>` (`mb.cuda_local_layer`: sequences, positions,
+      dim, heads, head_dim, hidden, weight_type, norm, epsilon,
+      token_shift, activation, fused_kv, scale, stages), the fused kernel
+      of LocalLayerKernel.h, when that kernel supports the sizes (patches
+      of at most 16 positions, dims multiples of 64, its tiles within
+      shared memory). Otherwise the layer's ops are selected one by one.
 
     Kernel choices are the functions' attributes, which tests can pin:
     `mb.cuda_gemm` (m, n, k, element_type, mma, tile_m, tile_n, tile_k,
@@ -247,6 +309,14 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
            "K per pipeline stage (0: 64 for wgmma, 32 for mma_sync)">,
     Option<"stages", "stages", "int64_t", /*default=*/"3",
            "shared-memory pipeline stages">,
+    Option<"fuseLocalLayers", "fuse-local-layers", "bool",
+           /*default=*/"true",
+           "one fused kernel per local-model layer (LocalLayerKernel.h) "
+           "where it applies">,
+    Option<"localLayerBodies", "local-layer-bodies", "bool",
+           /*default=*/"false",
+           "give each fused local layer's function a body of mb ops built "
+           "from its spec, selected like any other ops (CPU emulation)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",

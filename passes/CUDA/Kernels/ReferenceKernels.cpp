@@ -67,6 +67,12 @@ struct CudaReferenceKernelsPass
         if (failed(spec))
           return signalPassFailure();
         define(function, *spec);
+      } else if (function->hasAttr(cuda::kSelectedLocalLayerAttrName)) {
+        // Its body (mb ops) comes from mb-cuda-select-kernels itself.
+        function.emitOpError("a fused local layer without a body: run "
+                             "mb-cuda-select-kernels with local-layer-bodies "
+                             "to emulate it");
+        return signalPassFailure();
       }
     }
   }

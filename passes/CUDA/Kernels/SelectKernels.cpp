@@ -45,6 +45,23 @@ struct CudaSelectKernelsPass
           << mma << "' (expected wgmma or mma_sync)";
       return signalPassFailure();
     }
+    selection.mma = mma;
+    selection.minRows = minRows;
+    selection.tileM = tileM;
+    selection.tileN = tileN;
+    selection.tileK = tileK;
+    selection.stages = stages;
+    // Whole local layers first: their ops are then gone (or, with
+    // local-layer-bodies, rebuilt inside the fused function's body, where
+    // the walk below selects them one by one).
+    if (fuseLocalLayers) {
+      SmallVector<mb::LocalAttentionOp> attentions;
+      for (auto function : module.getOps<func::FuncOp>())
+        function.walk(
+            [&](mb::LocalAttentionOp op) { attentions.push_back(op); });
+      for (mb::LocalAttentionOp op : attentions)
+        fuseLocalLayer(op);
+    }
     SmallVector<Operation *> candidates;
     for (auto function : module.getOps<func::FuncOp>())
       function.walk([&](Operation *op) {
@@ -52,12 +69,6 @@ struct CudaSelectKernelsPass
                 mb::LocalAttentionOp>(op))
           candidates.push_back(op);
       });
-    selection.mma = mma;
-    selection.minRows = minRows;
-    selection.tileM = tileM;
-    selection.tileN = tileN;
-    selection.tileK = tileK;
-    selection.stages = stages;
     for (Operation *op : candidates) {
       if (auto linear = dyn_cast<mb::LinearOp>(op))
         rewriteLinear(linear);
@@ -256,21 +267,22 @@ private:
     finish(op, result, add);
   }
 
+  static cuda::Activation toCuda(mb::Activation activation) {
+    switch (activation) {
+    case mb::Activation::gelu:
+      return cuda::Activation::GeluErf;
+    case mb::Activation::gelu_tanh:
+      return cuda::Activation::GeluTanh;
+    case mb::Activation::relu:
+      break;
+    }
+    return cuda::Activation::Relu;
+  }
+
   void rewriteFFN(mb::FFNOp op) {
     if (!selectable(op.getInput()))
       return;
-    cuda::Activation activation = cuda::Activation::None;
-    switch (op.getActivation()) {
-    case mb::Activation::gelu:
-      activation = cuda::Activation::GeluErf;
-      break;
-    case mb::Activation::gelu_tanh:
-      activation = cuda::Activation::GeluTanh;
-      break;
-    case mb::Activation::relu:
-      activation = cuda::Activation::Relu;
-      break;
-    }
+    cuda::Activation activation = toCuda(op.getActivation());
     // Check both GEMMs before rewriting either.
     auto inputType = cast<RankedTensorType>(op.getInput().getType());
     int64_t m = rowsOf(op.getInput());
@@ -482,6 +494,238 @@ private:
     if (!logits)
       return;
     finish(op, mb_to_linalg::createLogSoftmax(b, loc, logits), {});
+  }
+
+  /// `norm(shift?(input))` feeding one op: the norm's facts and ops.
+  struct NormOfShift {
+    Operation *norm = nullptr;
+    Operation *shift = nullptr; // mb.token_shift, or null
+    Value input, weight, bias;
+    cuda::LocalNorm kind = cuda::LocalNorm::Rms;
+    double epsilon = 0;
+  };
+
+  static std::optional<NormOfShift> matchNormOfShift(Value value) {
+    if (!value.hasOneUse())
+      return std::nullopt;
+    NormOfShift match;
+    if (auto rms = value.getDefiningOp<mb::RMSNormOp>()) {
+      match.kind =
+          rms.getClamp() ? cuda::LocalNorm::RmsClamp : cuda::LocalNorm::Rms;
+      match.input = rms.getInput();
+      match.weight = rms.getWeight();
+      match.epsilon = rms.getEpsilon().convertToDouble();
+    } else if (auto layer = value.getDefiningOp<mb::LayerNormOp>()) {
+      match.kind = cuda::LocalNorm::Layer;
+      match.input = layer.getInput();
+      match.weight = layer.getWeight();
+      match.bias = layer.getBias();
+      match.epsilon = layer.getEpsilon().convertToDouble();
+    } else {
+      return std::nullopt;
+    }
+    match.norm = value.getDefiningOp();
+    if (auto shift = match.input.getDefiningOp<mb::TokenShiftOp>()) {
+      if (!shift.getResult().hasOneUse())
+        return std::nullopt;
+      match.shift = shift;
+      match.input = shift.getInput();
+    }
+    return match;
+  }
+
+  /// The arith.addf adding `value` (its only use) to `other`.
+  static arith::AddFOp residualAdd(Value value, Value other) {
+    if (!value.hasOneUse())
+      return {};
+    auto add = dyn_cast<arith::AddFOp>(*value.getUsers().begin());
+    if (!add || (add.getLhs() == value ? add.getRhs() : add.getLhs()) != other)
+      return {};
+    return add;
+  }
+
+  /// x1 = local_attention(norm(shift?(x))) + x;
+  /// x2 = ffn(norm(shift?(x1))) + x1  ->  one fused local-layer call.
+  void fuseLocalLayer(mb::LocalAttentionOp attention) {
+    if (attention.getRotaryThetaAttr())
+      return;
+    std::optional<NormOfShift> first =
+        matchNormOfShift(attention.getInput());
+    if (!first)
+      return;
+    Value x = first->input;
+    arith::AddFOp firstAdd = residualAdd(attention.getResult(), x);
+    if (!firstAdd)
+      return;
+    Value x1 = firstAdd.getResult();
+    // x1 feeds the second norm (through its shift) and the second residual.
+    SmallVector<Operation *> users(x1.getUsers());
+    if (users.size() != 2)
+      return;
+    mb::FFNOp ffn;
+    arith::AddFOp secondAdd;
+    for (Operation *user : users)
+      if (auto add = dyn_cast<arith::AddFOp>(user))
+        for (Value operand : add->getOperands())
+          if (auto producer = operand.getDefiningOp<mb::FFNOp>()) {
+            ffn = producer;
+            secondAdd = add;
+          }
+    if (!ffn || residualAdd(ffn.getResult(), x1) != secondAdd)
+      return;
+    std::optional<NormOfShift> second = matchNormOfShift(ffn.getInput());
+    if (!second || second->input != x1 || second->kind != first->kind ||
+        second->epsilon != first->epsilon ||
+        static_cast<bool>(second->shift) != static_cast<bool>(first->shift))
+      return;
+
+    auto inputType = cast<RankedTensorType>(x.getType());
+    if (inputType.getRank() != 3 || !inputType.getElementType().isF32())
+      return;
+    Value weights[] = {attention.getWq(), attention.getWk(),
+                       attention.getWv(), attention.getWo(),
+                       ffn.getUpWeight(), ffn.getDownWeight()};
+    Type weightType = cuda::weightStorageType(weights[0]);
+    for (Value weight : weights)
+      if (!cuda::isStoredIn16Bits(weight) ||
+          cuda::weightStorageType(weight) != weightType)
+        return;
+    cuda::LocalLayerSpec spec;
+    spec.sequences = inputType.getDimSize(0);
+    spec.positions = inputType.getDimSize(1);
+    spec.dim = inputType.getDimSize(2);
+    spec.heads = attention.getHeads();
+    spec.headDim = attention.getHeadDim();
+    spec.hidden =
+        cast<RankedTensorType>(ffn.getUpWeight().getType()).getDimSize(0);
+    spec.weightType = weightType;
+    spec.norm = first->kind;
+    spec.epsilon = first->epsilon;
+    spec.tokenShift = static_cast<bool>(first->shift);
+    spec.activation = toCuda(ffn.getActivation());
+    spec.scale = attention.getSoftmaxScale();
+    Value kvSource = cuda::kvWeightSource(attention.getWk(), attention.getWv(),
+                                          spec.inner());
+    spec.fusedKeyValue = static_cast<bool>(kvSource);
+    {
+      ScopedDiagnosticHandler quiet(&getContext(),
+                                    [](Diagnostic &) { return success(); });
+      if (failed(cuda::verifyLocalLayerSpec(
+              spec, [&] { return emitError(attention.getLoc()); })))
+        return;
+    }
+
+    OpBuilder b(secondAdd);
+    Location loc = attention.getLoc();
+    auto narrow = [&](Value weight) {
+      return cuda::narrowTo(b, loc, weight, weightType);
+    };
+    SmallVector<Value> operands = {toMatrix(b, loc, x), first->weight};
+    if (first->bias)
+      operands.push_back(first->bias);
+    operands.push_back(narrow(attention.getWq()));
+    if (kvSource) {
+      operands.push_back(narrow(kvSource));
+    } else {
+      operands.push_back(narrow(attention.getWk()));
+      operands.push_back(narrow(attention.getWv()));
+    }
+    operands.append({narrow(attention.getWo()), second->weight});
+    if (second->bias)
+      operands.push_back(second->bias);
+    operands.append({narrow(ffn.getUpWeight()), ffn.getUpBias(),
+                     narrow(ffn.getDownWeight()), ffn.getDownBias()});
+    ModuleOp module = getOperation();
+    Value rows =
+        cuda::callSelectedLocalLayer(b, loc, module, spec, operands);
+    if (localLayerBodies)
+      defineLocalLayer(
+          module.lookupSymbol<func::FuncOp>(
+              rows.getDefiningOp<func::CallOp>().getCallee()),
+          spec);
+    secondAdd.getResult().replaceAllUsesWith(
+        fromMatrix(b, loc, rows, inputType));
+    for (Operation *op : {static_cast<Operation *>(secondAdd),
+                          static_cast<Operation *>(ffn), second->norm,
+                          second->shift, static_cast<Operation *>(firstAdd),
+                          static_cast<Operation *>(attention), first->norm,
+                          first->shift})
+      if (op)
+        op->erase();
+  }
+
+  /// The body of a fused local layer's function, as mb ops built from its
+  /// spec (what the kernel computes), so the CPU can run it.
+  void defineLocalLayer(func::FuncOp function,
+                        const cuda::LocalLayerSpec &spec) {
+    namespace ml = mb_to_linalg;
+    OpBuilder b(function.getContext());
+    Location loc = function.getLoc();
+    Block *body = function.addEntryBlock();
+    b.setInsertionPointToStart(body);
+    for (unsigned i = 0; i < function.getNumArguments(); ++i)
+      function.removeArgAttr(
+          i, bufferization::BufferizationDialect::kBufferAccessAttrName);
+    Type f32 = b.getF32Type();
+    auto widen = [&](Value weight) -> Value {
+      auto type = cast<RankedTensorType>(weight.getType());
+      return arith::ExtFOp::create(b, loc, type.clone(f32), weight);
+    };
+    unsigned next = 0;
+    auto argument = [&] { return body->getArgument(next++); };
+    auto rowsType = RankedTensorType::get(
+        {spec.sequences, spec.positions, spec.dim}, f32);
+    Value x = ml::reshape(b, loc, argument(), rowsType.getShape());
+    bool layerNorm = spec.norm == cuda::LocalNorm::Layer;
+    auto norm = [&](Value input, Value weight, Value bias) -> Value {
+      if (spec.tokenShift)
+        input = mb::TokenShiftOp::create(b, loc, input);
+      FloatAttr epsilon = b.getF64FloatAttr(spec.epsilon);
+      if (layerNorm)
+        return mb::LayerNormOp::create(b, loc, rowsType, input, weight, bias,
+                                       epsilon);
+      return mb::RMSNormOp::create(
+          b, loc, rowsType, input, weight, epsilon,
+          spec.norm == cuda::LocalNorm::RmsClamp ? b.getUnitAttr()
+                                                 : UnitAttr());
+    };
+    Value norm1Weight = argument();
+    Value norm1Bias = layerNorm ? argument() : Value();
+    Value wq = widen(argument());
+    Value wk, wv;
+    int64_t inner = spec.inner();
+    if (spec.fusedKeyValue) {
+      Value wkv = widen(argument());
+      wk = ml::extractSlice(b, loc, wkv, {0, 0}, {inner, spec.dim});
+      wv = ml::extractSlice(b, loc, wkv, {inner, 0}, {inner, spec.dim});
+    } else {
+      wk = widen(argument());
+      wv = widen(argument());
+    }
+    Value wo = widen(argument());
+    Value norm2Weight = argument();
+    Value norm2Bias = layerNorm ? argument() : Value();
+    Value upWeight = widen(argument());
+    Value upBias = argument();
+    Value downWeight = widen(argument());
+    Value downBias = argument();
+
+    Value attended = mb::LocalAttentionOp::create(
+        b, loc, rowsType, norm(x, norm1Weight, norm1Bias), wq, wk, wv, wo,
+        b.getI64IntegerAttr(spec.heads), b.getI64IntegerAttr(spec.headDim),
+        FloatAttr(), spec.scale != 0 ? b.getF64FloatAttr(spec.scale) : FloatAttr());
+    Value x1 = arith::AddFOp::create(b, loc, attended, x);
+    mb::Activation activation =
+        spec.activation == cuda::Activation::GeluTanh ? mb::Activation::gelu_tanh
+        : spec.activation == cuda::Activation::Relu   ? mb::Activation::relu
+                                                      : mb::Activation::gelu;
+    Value fed = mb::FFNOp::create(b, loc, rowsType,
+                                  norm(x1, norm2Weight, norm2Bias), upWeight,
+                                  upBias, downWeight, downBias, activation);
+    Value x2 = arith::AddFOp::create(b, loc, fed, x1);
+    func::ReturnOp::create(
+        b, loc, ml::reshape(b, loc, x2, {spec.sequences * spec.positions,
+                                         spec.dim}));
   }
 
   /// Replaces `op` by `result`; with a fused residual `add`, the addition

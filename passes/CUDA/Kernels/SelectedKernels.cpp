@@ -36,6 +36,26 @@ std::optional<Activation> parseActivation(StringRef name) {
       .Default(std::nullopt);
 }
 
+StringRef localNormName(LocalNorm norm) {
+  switch (norm) {
+  case LocalNorm::Rms:
+    return "rms";
+  case LocalNorm::RmsClamp:
+    return "rms_clamp";
+  case LocalNorm::Layer:
+    break;
+  }
+  return "layer";
+}
+
+std::optional<LocalNorm> parseLocalNorm(StringRef name) {
+  return llvm::StringSwitch<std::optional<LocalNorm>>(name)
+      .Case("rms", LocalNorm::Rms)
+      .Case("rms_clamp", LocalNorm::RmsClamp)
+      .Case("layer", LocalNorm::Layer)
+      .Default(std::nullopt);
+}
+
 DictionaryAttr gemmSpecToAttribute(MLIRContext *context, const GemmSpec &spec) {
   Builder b(context);
   const GemmConfig &config = spec.config;
@@ -99,6 +119,13 @@ struct SpecReader {
     if (!value)
       return fail(name, "a type");
     out = value.getValue();
+    return success();
+  }
+  LogicalResult real(StringRef name, double &out) const {
+    auto value = attr.getAs<FloatAttr>(name);
+    if (!value)
+      return fail(name, "a float");
+    out = value.getValueAsDouble();
     return success();
   }
   LogicalResult activation(Activation &out) const {
@@ -355,19 +382,79 @@ attentionSpecFromAttribute(DictionaryAttr attr,
                            function_ref<InFlightDiagnostic()> emitError) {
   SpecReader read{attr, kSelectedAttentionAttrName, emitError};
   AttentionSpec spec;
-  auto scale = attr.getAs<FloatAttr>("scale");
   if (failed(read.integer("batch_heads", spec.batchHeads)) ||
       failed(read.integer("seq_len", spec.seqLen)) ||
       failed(read.integer("head_dim", spec.headDim)) ||
       failed(read.integer("key_block", spec.keyBlock)) ||
       failed(read.integer("patch_length", spec.patchLength)) ||
       failed(read.boolean("causal", spec.causal)) ||
+      failed(read.real("scale", spec.scale)) ||
       failed(read.type("element_type", spec.inputType)))
     return failure();
-  if (!scale)
-    return read.fail("scale", "a float");
-  spec.scale = scale.getValueAsDouble();
   if (failed(verifyAttentionSpec(spec, emitError)))
+    return failure();
+  return spec;
+}
+
+Value callSelectedLocalLayer(OpBuilder &b, Location loc, ModuleOp module,
+                             const LocalLayerSpec &spec, ValueRange operands) {
+  auto resultType = RankedTensorType::get(
+      {spec.sequences * spec.positions, spec.dim}, b.getF32Type());
+  return callSelectedKernel(b, loc, module, "mbc_local_layer",
+                            kSelectedLocalLayerAttrName,
+                            localLayerSpecToAttribute(b.getContext(), spec),
+                            operands, resultType);
+}
+
+DictionaryAttr localLayerSpecToAttribute(MLIRContext *context,
+                                         const LocalLayerSpec &spec) {
+  Builder b(context);
+  return b.getDictionaryAttr({
+      b.getNamedAttr("sequences", b.getI64IntegerAttr(spec.sequences)),
+      b.getNamedAttr("positions", b.getI64IntegerAttr(spec.positions)),
+      b.getNamedAttr("dim", b.getI64IntegerAttr(spec.dim)),
+      b.getNamedAttr("heads", b.getI64IntegerAttr(spec.heads)),
+      b.getNamedAttr("head_dim", b.getI64IntegerAttr(spec.headDim)),
+      b.getNamedAttr("hidden", b.getI64IntegerAttr(spec.hidden)),
+      b.getNamedAttr("weight_type", TypeAttr::get(spec.weightType)),
+      b.getNamedAttr("norm", b.getStringAttr(localNormName(spec.norm))),
+      b.getNamedAttr("epsilon", b.getF64FloatAttr(spec.epsilon)),
+      b.getNamedAttr("token_shift", b.getBoolAttr(spec.tokenShift)),
+      b.getNamedAttr("activation",
+                     b.getStringAttr(activationName(spec.activation))),
+      b.getNamedAttr("fused_kv", b.getBoolAttr(spec.fusedKeyValue)),
+      b.getNamedAttr("scale", b.getF64FloatAttr(spec.scale)),
+      b.getNamedAttr("stages", b.getI64IntegerAttr(spec.stages)),
+  });
+}
+
+FailureOr<LocalLayerSpec>
+localLayerSpecFromAttribute(DictionaryAttr attr,
+                            function_ref<InFlightDiagnostic()> emitError) {
+  SpecReader read{attr, kSelectedLocalLayerAttrName, emitError};
+  LocalLayerSpec spec;
+  StringRef norm;
+  if (failed(read.integer("sequences", spec.sequences)) ||
+      failed(read.integer("positions", spec.positions)) ||
+      failed(read.integer("dim", spec.dim)) ||
+      failed(read.integer("heads", spec.heads)) ||
+      failed(read.integer("head_dim", spec.headDim)) ||
+      failed(read.integer("hidden", spec.hidden)) ||
+      failed(read.integer("stages", spec.stages)) ||
+      failed(read.type("weight_type", spec.weightType)) ||
+      failed(read.string("norm", norm)) ||
+      failed(read.real("epsilon", spec.epsilon)) ||
+      failed(read.real("scale", spec.scale)) ||
+      failed(read.boolean("token_shift", spec.tokenShift)) ||
+      failed(read.boolean("fused_kv", spec.fusedKeyValue)) ||
+      failed(read.activation(spec.activation)))
+    return failure();
+  std::optional<LocalNorm> parsed = parseLocalNorm(norm);
+  if (!parsed)
+    return emitError() << kSelectedLocalLayerAttrName << ": norm = '" << norm
+                       << "' (expected rms, rms_clamp or layer)";
+  spec.norm = *parsed;
+  if (failed(verifyLocalLayerSpec(spec, emitError)))
     return failure();
   return spec;
 }

@@ -11,6 +11,7 @@
 #include "passes/CUDA/Kernels/AttentionKernel.h"
 #include "passes/CUDA/Kernels/GemmKernel.h"
 #include "passes/CUDA/Kernels/GemvKernel.h"
+#include "passes/CUDA/Kernels/LocalLayerKernel.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -21,11 +22,18 @@ inline constexpr llvm::StringLiteral kSelectedGemmAttrName = "mb.cuda_gemm";
 inline constexpr llvm::StringLiteral kSelectedAttentionAttrName =
     "mb.cuda_attention";
 inline constexpr llvm::StringLiteral kSelectedGemvAttrName = "mb.cuda_gemv";
+inline constexpr llvm::StringLiteral kSelectedLocalLayerAttrName =
+    "mb.cuda_local_layer";
 
 /// The attribute spelling of an epilogue activation ("none", "gelu",
 /// "gelu_tanh", "relu", mb's activation names) and back.
 llvm::StringRef activationName(Activation activation);
 std::optional<Activation> parseActivation(llvm::StringRef name);
+
+/// The attribute spelling of a local layer's norm ("rms", "rms_clamp",
+/// "layer") and back.
+llvm::StringRef localNormName(LocalNorm norm);
+std::optional<LocalNorm> parseLocalNorm(llvm::StringRef name);
 
 /// How GEMMs are chosen (mb-cuda-select-kernels' options).
 struct GemmSelection {
@@ -119,6 +127,22 @@ mlir::DictionaryAttr gemmSpecToAttribute(mlir::MLIRContext *context,
 mlir::FailureOr<GemmSpec>
 gemmSpecFromAttribute(mlir::DictionaryAttr attr,
                       llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
+
+/// A fused local-layer call: operands in localLayerParamNames' order
+/// without `out` (x [N * S, D] f32, norm weights/biases and FFN biases f32,
+/// projection weights 16-bit); returns out [N * S, D] f32.
+mlir::Value callSelectedLocalLayer(mlir::OpBuilder &b, mlir::Location loc,
+                                   mlir::ModuleOp module,
+                                   const LocalLayerSpec &spec,
+                                   mlir::ValueRange operands);
+
+/// {sequences, positions, dim, heads, head_dim, hidden, weight_type, norm,
+/// epsilon, token_shift, activation, fused_kv, scale, stages}.
+mlir::DictionaryAttr localLayerSpecToAttribute(mlir::MLIRContext *context,
+                                               const LocalLayerSpec &spec);
+mlir::FailureOr<LocalLayerSpec> localLayerSpecFromAttribute(
+    mlir::DictionaryAttr attr,
+    llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
 } // namespace mbc::cuda
 

@@ -1,0 +1,751 @@
+//===- LocalLayerKernel.cpp - one fused local transformer layer -----------===//
+//
+// Facts relied on beyond AttentionKernel.cpp's (fragment layouts: WarpMma):
+// - A warp's 16 rows are one 16-row patch or two 8-row patches, so a query
+//   only sees keys of its own warp: S = Q K^T for the warp is the 16 x 16
+//   block (Q rows, K rows of the same 16), both products read only the
+//   warp's rows of shared memory, and P is exactly one A fragment.
+// - Padded positions (position >= S) come after every real position of
+//   their patch: the causal mask hides them from real queries. Their rows
+//   start as zeros; what they compute is finite and never stored.
+// - Every shared row a warp reads in the norms, epilogues and attention is
+//   one of its own 16; the CTA barriers of the weight pipeline (two per
+//   tile) order a warp's writes before its reads, and one more barrier
+//   stands before each norm.
+// - Weight tile t lives in stage buffer t % stages; the copy of tile
+//   t + stages - 1 is issued at the top of step t, into the buffer step
+//   t - 1 read, after that step's closing barrier. Each copy is its own
+//   cp.async group, so waiting for tile t leaves min(stages - 1, last - t)
+//   groups pending.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/CUDA/Kernels/LocalLayerKernel.h"
+#include "passes/CUDA/Kernels/KernelBuilderUtils.h"
+#include "passes/CUDA/Kernels/WarpMma.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <cmath>
+#include <functional>
+#include <limits>
+
+using namespace mlir;
+
+namespace mbc::cuda {
+namespace {
+
+constexpr int64_t kTileRows = 64;  // 4 warps x 16 rows
+constexpr int64_t kTileK = 64;     // weight tile depth
+constexpr int64_t kHiddenChunk = 64;
+constexpr int64_t kSharedAlign = 128;
+
+int64_t alignUp(int64_t value) {
+  return llvm::divideCeil(value, kSharedAlign) * kSharedAlign;
+}
+
+/// Byte offsets of the shared regions and the total.
+struct SharedLayout {
+  int64_t x, normalized, attended, scratch, weights, total;
+  int64_t weightRows; // rows of one weight stage buffer
+};
+
+SharedLayout layoutOf(const LocalLayerSpec &spec) {
+  int64_t elementBytes = spec.weightType.getIntOrFloatBitWidth() / 8;
+  SharedLayout layout;
+  layout.weightRows = std::max<int64_t>(spec.headDim, 64);
+  int64_t offset = 0;
+  auto place = [&](int64_t bytes) {
+    int64_t at = offset;
+    offset = alignUp(offset + bytes);
+    return at;
+  };
+  layout.x = place(kTileRows * (spec.dim + 4) * 4);
+  layout.normalized =
+      place(kTileRows * (spec.dim + kRowPadElements) * elementBytes);
+  layout.attended =
+      place(kTileRows * (spec.inner() + kRowPadElements) * elementBytes);
+  // q, k, v of one head, later the FFN's hidden chunk.
+  layout.scratch = place(std::max(
+      3 * kTileRows * (spec.headDim + kRowPadElements) * elementBytes,
+      kTileRows * (kHiddenChunk + kRowPadElements) * elementBytes));
+  layout.weights = place(spec.stages * layout.weightRows *
+                         (kTileK + kRowPadElements) * elementBytes);
+  layout.total = offset;
+  return layout;
+}
+
+/// One weight tile of the schedule and what the warps do with it.
+struct Step {
+  Value weight;        // [rows, K] global weight
+  int64_t row0, col0;  // tile origin in `weight`
+  int64_t rows;        // tile rows (the product's N)
+  Value operand;       // shared A tile [64][K' + 8]
+  int64_t operandCol;  // K offset of this tile in `operand`
+  bool first = false;  // starts a product (zero accumulators)
+  std::function<void(ArrayRef<Value>)> epilogue; // set on a product's last
+};
+
+class LocalLayerBuilder {
+public:
+  LocalLayerBuilder(OpBuilder &b, Location loc, const LocalLayerSpec &spec,
+                    Block &entry)
+      : b(b), loc(loc), spec(spec), f32(b.getF32Type()),
+        elementType(spec.weightType) {
+    unsigned next = 0;
+    x = entry.getArgument(next++);
+    norm1Weight = entry.getArgument(next++);
+    if (spec.norm == LocalNorm::Layer)
+      norm1Bias = entry.getArgument(next++);
+    wq = entry.getArgument(next++);
+    wk = entry.getArgument(next++);
+    wv = spec.fusedKeyValue ? wk : entry.getArgument(next++);
+    wo = entry.getArgument(next++);
+    norm2Weight = entry.getArgument(next++);
+    if (spec.norm == LocalNorm::Layer)
+      norm2Bias = entry.getArgument(next++);
+    upWeight = entry.getArgument(next++);
+    upBias = entry.getArgument(next++);
+    downWeight = entry.getArgument(next++);
+    downBias = entry.getArgument(next++);
+    out = entry.getArgument(next++);
+  }
+
+  void build() {
+    MLIRContext *ctx = b.getContext();
+    int64_t dim = spec.dim, headDim = spec.headDim, inner = spec.inner();
+    tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    Value warp = arith::DivUIOp::create(b, loc, tid, index(32));
+    lane = arith::RemUIOp::create(b, loc, tid, index(32));
+    warpRow = arith::MulIOp::create(b, loc, warp, index(16));
+    firstPatch = arith::MulIOp::create(
+        b, loc, gpu::BlockIdOp::create(b, loc, gpu::Dimension::x),
+        index(kTileRows / spec.patchRows()));
+    warpMma.emplace(b, loc, elementType, lane);
+
+    // Shared regions.
+    SharedLayout layout = layoutOf(spec);
+    Attribute workgroup = getWorkgroupSpace(ctx);
+    Value shared = gpu::DynamicSharedMemoryOp::create(
+        b, loc,
+        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                        MemRefLayoutAttrInterface{}, workgroup));
+    auto view = [&](int64_t offset, ArrayRef<int64_t> shape, Type type) {
+      return memref::ViewOp::create(b, loc,
+                                    MemRefType::get(shape, type,
+                                                    MemRefLayoutAttrInterface{},
+                                                    workgroup),
+                                    shared, index(offset), ValueRange{})
+          .getResult();
+    };
+    int64_t padded = kRowPadElements;
+    int64_t scratchHead = kTileRows * (headDim + padded) *
+                          (elementType.getIntOrFloatBitWidth() / 8);
+    xs = view(layout.x, {kTileRows, dim + 4}, f32);
+    normalized = view(layout.normalized, {kTileRows, dim + padded}, elementType);
+    attended = view(layout.attended, {kTileRows, inner + padded}, elementType);
+    qs = view(layout.scratch, {kTileRows, headDim + padded}, elementType);
+    ks = view(layout.scratch + scratchHead, {kTileRows, headDim + padded},
+              elementType);
+    vs = view(layout.scratch + 2 * scratchHead, {kTileRows, headDim + padded},
+              elementType);
+    hiddenTile =
+        view(layout.scratch, {kTileRows, kHiddenChunk + padded}, elementType);
+    weightTiles =
+        view(layout.weights,
+             {spec.stages, layout.weightRows, kTileK + padded}, elementType);
+
+    std::vector<Step> steps = schedule();
+    int64_t last = static_cast<int64_t>(steps.size()) - 1;
+    for (int64_t t = 0; t < std::min<int64_t>(spec.stages - 1, last + 1); ++t)
+      issue(steps[t], t);
+    loadRows();
+    gpu::BarrierOp::create(b, loc);
+    normalize(norm1Weight, norm1Bias);
+
+    SmallVector<Value> accumulators;
+    for (int64_t t = 0; t <= last; ++t) {
+      const Step &step = steps[t];
+      if (t + spec.stages - 1 <= last)
+        issue(steps[t + spec.stages - 1], t + spec.stages - 1);
+      int64_t pending = std::min<int64_t>(spec.stages - 1, last - t);
+      nvgpu::DeviceAsyncWaitOp::create(b, loc, lastGroup,
+                                       b.getI32IntegerAttr(pending));
+      gpu::BarrierOp::create(b, loc);
+      if (step.first)
+        accumulators.assign(step.rows / 8, warpMma->zeroAccumulator());
+      Value stage = index(t % spec.stages);
+      for (int64_t kk = 0; kk < kTileK / 16; ++kk) {
+        Value a = warpMma->loadA(step.operand, {}, warpRow,
+                                 index(step.operandCol + 16 * kk));
+        for (int64_t n = 0; n < step.rows / 16; ++n) {
+          auto [low, high] = warpMma->loadBFromNK(weightTiles, stage,
+                                                  index(16 * n), index(16 * kk));
+          accumulators[2 * n] = warpMma->mma(a, low, accumulators[2 * n]);
+          accumulators[2 * n + 1] =
+              warpMma->mma(a, high, accumulators[2 * n + 1]);
+        }
+      }
+      if (step.epilogue)
+        step.epilogue(accumulators);
+      gpu::BarrierOp::create(b, loc);
+    }
+    storeRows();
+  }
+
+private:
+  Value index(int64_t value) {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  }
+  Value constantF32(double value) {
+    return arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(static_cast<float>(value)));
+  }
+  Value add(Value value, int64_t constant) {
+    return arith::AddIOp::create(b, loc, value, index(constant));
+  }
+  Value add(Value lhs, Value rhs) {
+    return arith::AddIOp::create(b, loc, lhs, rhs);
+  }
+
+  /// The weight tiles in order with their products' epilogues.
+  std::vector<Step> schedule() {
+    int64_t dim = spec.dim, headDim = spec.headDim, inner = spec.inner();
+    std::vector<Step> steps;
+    // out[N] = operand[:, 0:K] weight[row0 : row0 + N, col0 : col0 + K]^T
+    auto product = [&](Value weight, int64_t row0, int64_t col0, int64_t rows,
+                       int64_t depth, Value operand, int64_t operandCol,
+                       std::function<void(ArrayRef<Value>)> epilogue) {
+      for (int64_t k = 0; k < depth; k += kTileK) {
+        Step step;
+        step.weight = weight;
+        step.row0 = row0;
+        step.col0 = col0 + k;
+        step.rows = rows;
+        step.operand = operand;
+        step.operandCol = operandCol + k;
+        step.first = k == 0;
+        if (k + kTileK >= depth)
+          step.epilogue = epilogue;
+        steps.push_back(std::move(step));
+      }
+    };
+    int64_t valueRow0 = spec.fusedKeyValue ? inner : 0;
+    for (int64_t h = 0; h < spec.heads; ++h) {
+      product(wq, h * headDim, 0, headDim, dim, normalized, 0,
+              [this](ArrayRef<Value> acc) { storeRounded(acc, qs, 0); });
+      product(wk, h * headDim, 0, headDim, dim, normalized, 0,
+              [this](ArrayRef<Value> acc) { storeRounded(acc, ks, 0); });
+      product(wv, valueRow0 + h * headDim, 0, headDim, dim, normalized, 0,
+              [this, h](ArrayRef<Value> acc) {
+                storeRounded(acc, vs, 0);
+                gpu::BarrierOp::create(b, loc);
+                attend(h);
+              });
+    }
+    for (int64_t n0 = 0; n0 < dim; n0 += 64) {
+      bool lastColumns = n0 + 64 >= dim;
+      product(wo, n0, 0, 64, inner, attended, 0,
+              [this, n0, lastColumns](ArrayRef<Value> acc) {
+                accumulateInto(acc, n0);
+                if (lastColumns) {
+                  gpu::BarrierOp::create(b, loc);
+                  normalize(norm2Weight, norm2Bias);
+                }
+              });
+    }
+    for (int64_t c0 = 0; c0 < spec.hidden; c0 += kHiddenChunk) {
+      product(upWeight, c0, 0, kHiddenChunk, dim, normalized, 0,
+              [this, c0](ArrayRef<Value> acc) { activate(acc, c0); });
+      for (int64_t n0 = 0; n0 < dim; n0 += 64)
+        product(downWeight, n0, c0, 64, kHiddenChunk, hiddenTile, 0,
+                [this, n0](ArrayRef<Value> acc) { accumulateInto(acc, n0); });
+    }
+    return steps;
+  }
+
+  void issue(const Step &step, int64_t t) {
+    SmallVector<Value> tokens;
+    copyTileAsync(b, loc, tid, step.weight, {}, index(step.row0),
+                  index(step.col0), weightTiles, index(t % spec.stages),
+                  step.rows, kTileK, Value(), tokens);
+    lastGroup = nvgpu::DeviceAsyncCreateGroupOp::create(
+        b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
+  }
+
+  /// Row `row` of the tile (0..63): whether it is a real position of a
+  /// real patch, and its row in x / out (0 when not).
+  std::pair<Value, Value> globalRow(Value row) {
+    int64_t patchRows = spec.patchRows();
+    Value patch = add(firstPatch,
+                      arith::DivUIOp::create(b, loc, row, index(patchRows)));
+    Value position = arith::RemUIOp::create(b, loc, row, index(patchRows));
+    Value valid = arith::AndIOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, position,
+                              index(spec.positions)),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, patch,
+                              index(spec.sequences)));
+    Value real = add(arith::MulIOp::create(b, loc, patch, index(spec.positions)),
+                     position);
+    return {valid, arith::SelectOp::create(b, loc, valid, real, index(0))};
+  }
+
+  /// The iterations of `body(row, column)` over the tile's rows, 4 f32
+  /// columns per thread and iteration.
+  void forEachRowQuad(function_ref<void(Value, Value)> body) {
+    int64_t quads = spec.dim / 4;
+    auto loop = scf::ForOp::create(b, loc, index(0),
+                                   index(kTileRows * quads / kWarpMmaThreads),
+                                   index(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value item = add(
+        arith::MulIOp::create(b, loc, loop.getInductionVar(),
+                              index(kWarpMmaThreads)),
+        tid);
+    Value row = arith::DivUIOp::create(b, loc, item, index(quads));
+    Value column = arith::MulIOp::create(
+        b, loc, arith::RemUIOp::create(b, loc, item, index(quads)), index(4));
+    body(row, column);
+  }
+
+  /// x rows -> xs (zeros for padded rows).
+  void loadRows() {
+    auto quad = VectorType::get({4}, f32);
+    forEachRowQuad([&](Value row, Value column) {
+      auto [valid, source] = globalRow(row);
+      Value value = vector::LoadOp::create(b, loc, quad, x,
+                                           ValueRange{source, column}, false,
+                                           llvm::MaybeAlign(16));
+      Value zeros = arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(quad, 0.0f));
+      value = arith::SelectOp::create(b, loc, valid, value, zeros);
+      vector::StoreOp::create(b, loc, value, xs, ValueRange{row, column});
+    });
+  }
+
+  /// out = xs + down_bias for the real rows.
+  void storeRows() {
+    auto quad = VectorType::get({4}, f32);
+    forEachRowQuad([&](Value row, Value column) {
+      auto [valid, target] = globalRow(row);
+      auto ifOp = scf::IfOp::create(b, loc, valid, /*withElse=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+      Value value = vector::LoadOp::create(b, loc, quad, xs,
+                                           ValueRange{row, column});
+      Value bias = vector::LoadOp::create(b, loc, quad, downBias,
+                                          ValueRange{column}, false,
+                                          llvm::MaybeAlign(16));
+      value = arith::AddFOp::create(b, loc, value, bias);
+      vector::StoreOp::create(b, loc, value, out, ValueRange{target, column},
+                              false, llvm::MaybeAlign(16));
+    });
+  }
+
+  /// normalized[r] = 16-bit norm(shift(xs)[r]) for the warp's 16 rows;
+  /// lanes own feature pairs 2 lane + 64 j.
+  void normalize(Value weight, Value bias) {
+    int64_t dim = spec.dim, pairs = dim / 64;
+    auto pairType = VectorType::get({2}, f32);
+    Value laneColumn = arith::MulIOp::create(b, loc, lane, index(2));
+    SmallVector<Value> columns, weights, biases;
+    for (int64_t j = 0; j < pairs; ++j) {
+      Value column = add(laneColumn, 64 * j);
+      columns.push_back(column);
+      weights.push_back(vector::LoadOp::create(b, loc, pairType, weight,
+                                               ValueRange{column}, false,
+                                               llvm::MaybeAlign(8)));
+      if (bias)
+        biases.push_back(vector::LoadOp::create(b, loc, pairType, bias,
+                                                ValueRange{column}, false,
+                                                llvm::MaybeAlign(8)));
+    }
+    auto loop = scf::ForOp::create(b, loc, index(0), index(16), index(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value row = add(warpRow, loop.getInductionVar());
+    Value firstPosition = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::eq,
+        arith::RemUIOp::create(b, loc, row, index(spec.patchRows())),
+        index(0));
+    Value zeros =
+        arith::ConstantOp::create(b, loc, DenseElementsAttr::get(pairType, 0.0f));
+    SmallVector<Value> values;
+    for (int64_t j = 0; j < pairs; ++j) {
+      Value source = row;
+      Value hidden;
+      if (spec.tokenShift) {
+        // The second half of the features comes from the previous
+        // position (zeros at a patch's first).
+        Value shifted =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
+                                  columns[j], index(dim - dim / 2));
+        hidden = arith::AndIOp::create(b, loc, shifted, firstPosition);
+        Value previous = arith::SelectOp::create(
+            b, loc, firstPosition, row,
+            arith::SubIOp::create(b, loc, row, index(1)));
+        source = arith::SelectOp::create(b, loc, shifted, previous, row);
+      }
+      Value value = vector::LoadOp::create(b, loc, pairType, xs,
+                                           ValueRange{source, columns[j]});
+      if (hidden)
+        value = arith::SelectOp::create(b, loc, hidden, zeros, value);
+      values.push_back(value);
+    }
+    auto warpSum = [&](function_ref<Value(Value)> term) {
+      Value sum = constantF32(0);
+      for (Value value : values) {
+        Value t = term(value);
+        for (int64_t e = 0; e < 2; ++e)
+          sum = arith::AddFOp::create(
+              b, loc, sum,
+              vector::ExtractOp::create(b, loc, t, ArrayRef<int64_t>{e}));
+      }
+      return buildXorReduce(b, loc, sum, {16, 8, 4, 2, 1}, /*isMax=*/false);
+    };
+    Value count = constantF32(static_cast<double>(dim));
+    Value mean;
+    if (spec.norm == LocalNorm::Layer) {
+      mean = arith::DivFOp::create(b, loc,
+                                   warpSum([](Value v) { return v; }), count);
+      Value meanPair = vector::BroadcastOp::create(b, loc, pairType, mean);
+      for (Value &value : values)
+        value = arith::SubFOp::create(b, loc, value, meanPair);
+    }
+    Value meanSquare = arith::DivFOp::create(
+        b, loc,
+        warpSum([&](Value v) { return arith::MulFOp::create(b, loc, v, v); }),
+        count);
+    Value inverse;
+    if (spec.norm == LocalNorm::RmsClamp) {
+      // MEGABYTE-pytorch: x / max(||x|| d^-1/2, eps).
+      Value rms = math::SqrtOp::create(b, loc, meanSquare);
+      inverse = arith::DivFOp::create(
+          b, loc, constantF32(1),
+          arith::MaximumFOp::create(b, loc, rms, constantF32(spec.epsilon)));
+    } else {
+      inverse = arith::DivFOp::create(
+          b, loc, constantF32(1),
+          math::SqrtOp::create(
+              b, loc,
+              arith::AddFOp::create(b, loc, meanSquare,
+                                    constantF32(spec.epsilon))));
+    }
+    Value inversePair = vector::BroadcastOp::create(b, loc, pairType, inverse);
+    auto roundedPair = VectorType::get({2}, elementType);
+    for (int64_t j = 0; j < pairs; ++j) {
+      Value y = arith::MulFOp::create(
+          b, loc, arith::MulFOp::create(b, loc, values[j], inversePair),
+          weights[j]);
+      if (bias)
+        y = arith::AddFOp::create(b, loc, y, biases[j]);
+      vector::StoreOp::create(b, loc,
+                              arith::TruncFOp::create(b, loc, roundedPair, y),
+                              normalized, ValueRange{row, columns[j]});
+    }
+  }
+
+  /// Calls `body(row, column, pair)` for the C-fragment pairs of a warp's
+  /// product: rows warpRow + g (+ 8), columns 8 j + 2 t (tile-relative).
+  void forEachPair(ArrayRef<Value> acc,
+                   function_ref<void(Value, Value, Value)> body) {
+    for (int64_t j = 0; j < static_cast<int64_t>(acc.size()); ++j)
+      for (int64_t r = 0; r < 2; ++r) {
+        Value row = add(add(warpRow, warpMma->groupRow()), 8 * r);
+        Value column = add(warpMma->pairColumn(), 8 * j);
+        body(row, column,
+             vector::ExtractOp::create(b, loc, acc[j], ArrayRef<int64_t>{r}));
+      }
+  }
+
+  void storeRounded(ArrayRef<Value> acc, Value tile, int64_t column0) {
+    auto roundedPair = VectorType::get({2}, elementType);
+    forEachPair(acc, [&](Value row, Value column, Value pair) {
+      vector::StoreOp::create(
+          b, loc, arith::TruncFOp::create(b, loc, roundedPair, pair), tile,
+          ValueRange{row, add(column, column0)});
+    });
+  }
+
+  /// xs[:, n0 + ...] += the product (residual adds).
+  void accumulateInto(ArrayRef<Value> acc, int64_t n0) {
+    auto pairType = VectorType::get({2}, f32);
+    forEachPair(acc, [&](Value row, Value column, Value pair) {
+      Value at = add(column, n0);
+      Value old = vector::LoadOp::create(b, loc, pairType, xs,
+                                         ValueRange{row, at});
+      vector::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, pair),
+                              xs, ValueRange{row, at});
+    });
+  }
+
+  /// The hidden chunk at c0: act(product + up_bias), rounded.
+  void activate(ArrayRef<Value> acc, int64_t c0) {
+    auto pairType = VectorType::get({2}, f32);
+    auto roundedPair = VectorType::get({2}, elementType);
+    forEachPair(acc, [&](Value row, Value column, Value pair) {
+      Value bias = vector::LoadOp::create(b, loc, pairType, upBias,
+                                          ValueRange{add(column, c0)}, false,
+                                          llvm::MaybeAlign(8));
+      Value value = arith::AddFOp::create(b, loc, pair, bias);
+      switch (spec.activation) {
+      case Activation::Relu:
+        value = arith::MaximumFOp::create(
+            b, loc, value,
+            arith::ConstantOp::create(b, loc,
+                                      DenseElementsAttr::get(pairType, 0.0f)));
+        break;
+      case Activation::GeluErf:
+      case Activation::GeluTanh:
+        value = buildGelu(b, loc, value,
+                          spec.activation == Activation::GeluTanh);
+        break;
+      case Activation::None:
+        break;
+      }
+      vector::StoreOp::create(b, loc,
+                              arith::TruncFOp::create(b, loc, roundedPair,
+                                                      value),
+                              hiddenTile, ValueRange{row, column});
+    });
+  }
+
+  /// Attention of head h for the warp's 16 rows: qs, ks, vs -> attended
+  /// columns h * headDim...
+  void attend(int64_t h) {
+    int64_t headDim = spec.headDim, patchRows = spec.patchRows();
+    double scale = spec.scale != 0 ? spec.scale : 1.0 / std::sqrt(headDim);
+    Value scaleLog2e = constantF32(scale * M_LOG2E);
+    Value negativeInfinity =
+        constantF32(-std::numeric_limits<float>::infinity());
+    Value scores[2] = {warpMma->zeroAccumulator(), warpMma->zeroAccumulator()};
+    for (int64_t d = 0; d < headDim / 16; ++d) {
+      Value query = warpMma->loadA(qs, {}, warpRow, index(16 * d));
+      auto [low, high] = warpMma->loadBFromNK(ks, {}, warpRow, index(16 * d));
+      scores[0] = warpMma->mma(query, low, scores[0]);
+      scores[1] = warpMma->mma(query, high, scores[1]);
+    }
+    // s[n][r][c]: query g + 8 r, key 8 n + 2 t + c (warp-relative).
+    Value s[2][2][2];
+    Value rowMax[2], rowSum[2];
+    for (int64_t r = 0; r < 2; ++r) {
+      Value query = add(warpMma->groupRow(), 8 * r);
+      Value queryPatch =
+          arith::DivUIOp::create(b, loc, query, index(patchRows));
+      Value max = negativeInfinity;
+      for (int64_t n = 0; n < 2; ++n)
+        for (int64_t c = 0; c < 2; ++c) {
+          Value key = add(warpMma->pairColumn(), 8 * n + c);
+          Value visible = arith::AndIOp::create(
+              b, loc,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, key,
+                                    query),
+              arith::CmpIOp::create(
+                  b, loc, arith::CmpIPredicate::eq,
+                  arith::DivUIOp::create(b, loc, key, index(patchRows)),
+                  queryPatch));
+          Value value = arith::MulFOp::create(
+              b, loc,
+              vector::ExtractOp::create(b, loc, scores[n],
+                                        ArrayRef<int64_t>{r, c}),
+              scaleLog2e);
+          s[n][r][c] =
+              arith::SelectOp::create(b, loc, visible, value, negativeInfinity);
+          max = arith::MaxNumFOp::create(b, loc, max, s[n][r][c]);
+        }
+      // Every query sees its own key: the max is finite.
+      rowMax[r] = buildXorReduce(b, loc, max, {1, 2}, /*isMax=*/true);
+      Value sum = constantF32(0);
+      for (int64_t n = 0; n < 2; ++n)
+        for (int64_t c = 0; c < 2; ++c) {
+          s[n][r][c] = buildExp2Approx(
+              b, loc, arith::SubFOp::create(b, loc, s[n][r][c], rowMax[r]));
+          sum = arith::AddFOp::create(b, loc, sum, s[n][r][c]);
+        }
+      rowSum[r] = buildXorReduce(b, loc, sum, {1, 2}, /*isMax=*/false);
+    }
+    SmallVector<Value> elements;
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t r = 0; r < 2; ++r)
+        for (int64_t c = 0; c < 2; ++c)
+          elements.push_back(
+              arith::TruncFOp::create(b, loc, elementType, s[n][r][c]));
+    Value probabilities = vector::FromElementsOp::create(
+        b, loc, VectorType::get({4, 2}, elementType), elements);
+    SmallVector<Value> output(headDim / 8, warpMma->zeroAccumulator());
+    for (int64_t d = 0; d < headDim / 16; ++d) {
+      auto [low, high] =
+          warpMma->loadBFromKN(vs, {}, warpRow, index(16 * d));
+      output[2 * d] = warpMma->mma(probabilities, low, output[2 * d]);
+      output[2 * d + 1] = warpMma->mma(probabilities, high, output[2 * d + 1]);
+    }
+    Value inverse[2];
+    for (int64_t r = 0; r < 2; ++r)
+      inverse[r] = arith::DivFOp::create(b, loc, constantF32(1), rowSum[r]);
+    Value rescale = vector::FromElementsOp::create(
+        b, loc, VectorType::get({2, 2}, f32),
+        ValueRange{inverse[0], inverse[0], inverse[1], inverse[1]});
+    for (Value &fragment : output)
+      fragment = arith::MulFOp::create(b, loc, fragment, rescale);
+    storeRounded(output, attended, h * headDim);
+  }
+
+  OpBuilder &b;
+  Location loc;
+  const LocalLayerSpec &spec;
+  Type f32, elementType;
+  Value x, norm1Weight, norm1Bias, wq, wk, wv, wo, norm2Weight, norm2Bias,
+      upWeight, upBias, downWeight, downBias, out;
+  Value tid, lane, warpRow, firstPatch;
+  Value lastGroup; // the newest cp.async group (waits name one)
+  Value xs, normalized, attended, qs, ks, vs, hiddenTile, weightTiles;
+  std::optional<WarpMma> warpMma;
+};
+
+} // namespace
+
+int64_t LocalLayerSpec::patchRows() const {
+  return static_cast<int64_t>(llvm::PowerOf2Ceil(std::max<int64_t>(positions, 1)));
+}
+
+int64_t LocalLayerSpec::weightTiles() const {
+  int64_t depth = dim / kTileK;
+  return 3 * heads * depth + (dim / 64) * (inner() / kTileK) +
+         (hidden / kHiddenChunk) * (depth + dim / 64);
+}
+
+int64_t LocalLayerSpec::sharedBytes() const { return layoutOf(*this).total; }
+
+LogicalResult
+verifyLocalLayerSpec(const LocalLayerSpec &spec,
+                     function_ref<InFlightDiagnostic()> emitError) {
+  if (!spec.weightType ||
+      !(spec.weightType.isBF16() || spec.weightType.isF16()))
+    return failSpec(emitError, "local layer weights must be bf16 or f16");
+  if (spec.sequences <= 0 || spec.positions <= 0 || spec.heads <= 0)
+    return failSpec(emitError,
+                    "local layer sizes must be positive, got sequences = " +
+                        Twine(spec.sequences) + ", positions = " +
+                        Twine(spec.positions) + ", heads = " +
+                        Twine(spec.heads));
+  if (spec.positions > 16)
+    return failSpec(emitError, "positions = " + Twine(spec.positions) +
+                                   " is not supported (a patch must fit one "
+                                   "warp's 16 rows)");
+  if (spec.dim <= 0 || spec.dim % 64 != 0)
+    return failSpec(emitError, "dim = " + Twine(spec.dim) +
+                                   " is not supported (a positive multiple "
+                                   "of 64)");
+  if (spec.headDim != 32 && spec.headDim != 64 && spec.headDim != 128)
+    return failSpec(emitError, "head-dim = " + Twine(spec.headDim) +
+                                   " is not supported (32, 64 or 128)");
+  if (spec.inner() % 64 != 0)
+    return failSpec(emitError, "heads x head-dim = " + Twine(spec.inner()) +
+                                   " is not a multiple of 64");
+  if (spec.hidden <= 0 || spec.hidden % kHiddenChunk != 0)
+    return failSpec(emitError, "hidden = " + Twine(spec.hidden) +
+                                   " is not a positive multiple of 64");
+  if (spec.stages < 2 || spec.stages > 4)
+    return failSpec(emitError, "stages = " + Twine(spec.stages) +
+                                   " is not supported (2 to 4)");
+  if (spec.epsilon <= 0)
+    return failSpec(emitError, "the norm epsilon must be positive");
+  if (spec.weightTiles() > kMaxLocalLayerWeightTiles)
+    return failSpec(emitError,
+                    "the layer streams " + Twine(spec.weightTiles()) +
+                        " weight tiles (more than " +
+                        Twine(kMaxLocalLayerWeightTiles) +
+                        " unrolled): too large for one fused kernel");
+  int64_t shared = spec.sharedBytes();
+  if (shared > kMaxDynamicSharedBytes)
+    return failSpec(emitError, "the layer's tiles need " + Twine(shared) +
+                                   " bytes of shared memory (more than " +
+                                   Twine(kMaxDynamicSharedBytes) + ")");
+  return success();
+}
+
+SmallVector<std::string> localLayerParamNames(const LocalLayerSpec &spec) {
+  bool layer = spec.norm == LocalNorm::Layer;
+  SmallVector<std::string> names = {"x", "norm1_weight"};
+  if (layer)
+    names.push_back("norm1_bias");
+  names.push_back("wq");
+  if (spec.fusedKeyValue) {
+    names.push_back("wkv");
+  } else {
+    names.push_back("wk");
+    names.push_back("wv");
+  }
+  names.append({"wo", "norm2_weight"});
+  if (layer)
+    names.push_back("norm2_bias");
+  names.append({"up_weight", "up_bias", "down_weight", "down_bias", "out"});
+  return names;
+}
+
+FailureOr<KernelInfo> buildLocalLayerKernel(OpBuilder &builder,
+                                            gpu::GPUModuleOp module,
+                                            StringRef name,
+                                            const LocalLayerSpec &spec,
+                                            Location loc) {
+  auto emitError = [&] { return mlir::emitError(loc); };
+  if (failed(verifyLocalLayerSpec(spec, emitError)))
+    return failure();
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToEnd(module.getBody());
+
+  KernelInfo info;
+  info.name = name.str();
+  info.grid = {llvm::divideCeil(spec.sequences,
+                                kTileRows / spec.patchRows()),
+               1, 1};
+  info.block = {kWarpMmaThreads, 1, 1};
+  info.dynamicSharedBytes = spec.sharedBytes();
+  SmallVector<std::string> names = localLayerParamNames(spec);
+  for (const std::string &param : names)
+    info.params.push_back({param, "ptr", {}});
+
+  Type f32 = builder.getF32Type();
+  Type w = spec.weightType;
+  int64_t d = spec.dim, inner = spec.inner(), h = spec.hidden;
+  auto rowsType = MemRefType::get({spec.sequences * spec.positions, d}, f32);
+  auto vectorType = [&](int64_t n) { return MemRefType::get({n}, f32); };
+  auto matrixType = [&](int64_t rows, int64_t cols) {
+    return MemRefType::get({rows, cols}, w);
+  };
+  SmallVector<Type> argTypes;
+  for (const std::string &param : names) {
+    StringRef p = param;
+    if (p == "x" || p == "out")
+      argTypes.push_back(rowsType);
+    else if (p.starts_with("norm") || p == "down_bias")
+      argTypes.push_back(vectorType(d));
+    else if (p == "up_bias")
+      argTypes.push_back(vectorType(h));
+    else if (p == "wq" || p == "wk" || p == "wv")
+      argTypes.push_back(matrixType(inner, d));
+    else if (p == "wkv")
+      argTypes.push_back(matrixType(2 * inner, d));
+    else if (p == "wo")
+      argTypes.push_back(matrixType(d, inner));
+    else if (p == "up_weight")
+      argTypes.push_back(matrixType(h, d));
+    else
+      argTypes.push_back(matrixType(d, h)); // down_weight
+  }
+  auto func = createKernelFunc(builder, loc, name, argTypes, info);
+  Block &entry = func.getBody().front();
+  builder.setInsertionPointToStart(&entry);
+  LocalLayerBuilder(builder, loc, spec, entry).build();
+  gpu::ReturnOp::create(builder, loc);
+  return info;
+}
+
+} // namespace mbc::cuda

@@ -1,0 +1,97 @@
+//===- LocalLayerKernel.h - one fused local transformer layer ---*- C++ -*-===//
+//
+// Builds one gpu.func computing a whole pre-norm layer of MEGABYTE's local
+// model for every patch:
+//   x1 = x  + Wo  attention(norm1(shift(x)))      (per-head q, k, v)
+//   x2 = x1 + W2 act(W1 norm2(shift(x1)) + b1) + b2
+// (`shift` is MEGABYTE-pytorch's token shift, when enabled). A CTA of 4
+// warps owns 64 rows: patches padded to `patchRows()` rows (8 or 16 for
+// P or P + 1 positions), each warp 16 rows, i.e. one or two whole patches.
+// So the attention of a patch never leaves its warp (S = Q K^T is one
+// 16 x 16 block with a block-diagonal causal mask, P V one mma row), and
+// every activation stays on chip: the residual stream x in shared memory
+// (f32), normalized rows, q/k/v of one head, the attention output and a
+// 64-wide chunk of the FFN's hidden activation in shared memory (16-bit),
+// GEMM accumulators in registers. The 4H-wide hidden activation never
+// exists whole.
+//
+// Weights stream through shared memory as [rows <= 128][64] tiles in one
+// statically unrolled schedule (q, k, v per head, the output projection,
+// then per hidden chunk the up and down projections) with a `stages`-deep
+// cp.async pipeline that runs across projection boundaries. Products are
+// mma.sync m16n8k16 (sm_80 and newer) with f32 accumulation; q, k, v, the
+// attention probabilities and output, the normalized rows and the hidden
+// activation are rounded to the weights' 16-bit type, as the unfused GEMM
+// and attention kernels round them.
+//
+// Layouts: x and out are [sequences * positions, dim] f32 (the model's
+// [N, S, D] tensor), weights are nn.Linear's [out, in] in bf16/f16, norm
+// weights and biases f32.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MBC_PASSES_CUDA_KERNELS_LOCALLAYERKERNEL_H
+#define MBC_PASSES_CUDA_KERNELS_LOCALLAYERKERNEL_H
+
+#include "passes/CUDA/Kernels/GemmKernel.h"
+#include "passes/CUDA/Kernels/KernelInfo.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Builders.h"
+
+namespace mbc::cuda {
+
+/// The norm before each sublayer: RMSNorm with the epsilon inside the root,
+/// MEGABYTE-pytorch's RMSNorm (the epsilon clamps the norm), or LayerNorm
+/// (with a bias).
+enum class LocalNorm { Rms, RmsClamp, Layer };
+
+struct LocalLayerSpec {
+  int64_t sequences = 0; // N: patches (x batch)
+  int64_t positions = 0; // S: rows per patch (P, or P + 1), at most 16
+  int64_t dim = 0;       // D, a multiple of 64
+  int64_t heads = 0;
+  int64_t headDim = 0; // 32, 64 or 128; heads * headDim a multiple of 64
+  int64_t hidden = 0;  // FFN width, a multiple of 64
+  mlir::Type weightType; // bf16 or f16
+  LocalNorm norm = LocalNorm::RmsClamp;
+  double epsilon = 1e-8;
+  bool tokenShift = false;
+  Activation activation = Activation::GeluErf;
+  /// k and v are the two row halves of one [2 * heads * headDim, D] weight
+  /// (MEGABYTE-pytorch's to_kv): one parameter instead of two.
+  bool fusedKeyValue = false;
+  /// Softmax scale; 0 means 1 / sqrt(headDim).
+  double scale = 0;
+  /// Weight tiles in flight (2 to 4).
+  int64_t stages = 3;
+
+  int64_t inner() const { return heads * headDim; }
+  /// Rows per patch in a tile: positions rounded up to a power of two.
+  int64_t patchRows() const;
+  /// Weight tiles the schedule streams (its unrolled length).
+  int64_t weightTiles() const;
+  int64_t sharedBytes() const;
+};
+
+/// Unrolled weight tiles allowed in one kernel (code size).
+inline constexpr int64_t kMaxLocalLayerWeightTiles = 1024;
+
+mlir::LogicalResult
+verifyLocalLayerSpec(const LocalLayerSpec &spec,
+                     llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
+
+/// The kernel's parameter names in order (docs/cuda.md "ptr" params): x,
+/// norm1_weight, [norm1_bias], wq, wkv | wk, wv, wo, norm2_weight,
+/// [norm2_bias], up_weight, up_bias, down_weight, down_bias, out.
+llvm::SmallVector<std::string> localLayerParamNames(const LocalLayerSpec &spec);
+
+/// Appends kernel `name` to `module`.
+mlir::FailureOr<KernelInfo> buildLocalLayerKernel(mlir::OpBuilder &builder,
+                                                  mlir::gpu::GPUModuleOp module,
+                                                  llvm::StringRef name,
+                                                  const LocalLayerSpec &spec,
+                                                  mlir::Location loc);
+
+} // namespace mbc::cuda
+
+#endif // MBC_PASSES_CUDA_KERNELS_LOCALLAYERKERNEL_H
