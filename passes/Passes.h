@@ -93,6 +93,13 @@ struct CudaPipelineOptions
                      "f32 accumulation; mb-cuda-select-kernels); false: "
                      "every op uses the generic f32 kernels"),
       llvm::cl::init(true)};
+  Option<bool> fuseLocalLayers{
+      *this, "fuse-local-layers",
+      llvm::cl::desc("with tensor-cores: each local-model layer the fused "
+                     "kernel supports runs as one kernel "
+                     "(LocalLayerKernel.h); false: its ops are selected one "
+                     "by one"),
+      llvm::cl::init(true)};
   Option<int64_t> gemmMinRows{
       *this, "gemm-min-rows",
       llvm::cl::desc("fewest rows a projection needs for a tensor-core "

@@ -206,6 +206,7 @@ void buildCudaTensorPipeline(OpPassManager &pm,
         CudaSelectKernelsOptions selection;
         selection.mma = options.mmaKind();
         selection.minRows = options.gemmMinRows;
+        selection.fuseLocalLayers = options.fuseLocalLayers;
         nested.addPass(createCudaSelectKernels(selection));
       },
       /*decodeGemvs=*/options.tensorCores);

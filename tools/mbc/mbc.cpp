@@ -109,6 +109,12 @@ llvm::cl::opt<bool> cudaTensorCores(
                    "--cuda-tensor-cores=false keeps every op on the "
                    "generic f32 kernels"),
     llvm::cl::init(true));
+llvm::cl::opt<bool> cudaFuseLocalLayers(
+    "cuda-fuse-local-layers",
+    llvm::cl::desc("--target=cuda: each local-model layer the fused kernel "
+                   "supports runs as one kernel (default); false: its "
+                   "projections and attention get separate kernels"),
+    llvm::cl::init(true));
 llvm::cl::opt<int64_t> batch("batch", llvm::cl::desc("sequences per call"),
                              llvm::cl::init(1));
 llvm::cl::opt<int64_t>
@@ -268,6 +274,7 @@ int main(int argc, char **argv) {
     mbc::CudaPipelineOptions cudaOptions;
     cudaOptions.archs = targets->cudaArchs;
     cudaOptions.tensorCores = cudaTensorCores;
+    cudaOptions.fuseLocalLayers = cudaFuseLocalLayers;
     cudaOptions.serialize =
         emitKind == EmitKind::PTX || emitKind == EmitKind::Artifact;
     if (emitKind == EmitKind::Linalg)

@@ -66,13 +66,31 @@ struct MaxNumToLLVMIntrinsic : public OpRewritePattern<arith::MaxNumFOp> {
   }
 };
 
+/// Scalar f32 math.sqrt, which convert-gpu-to-nvvm also sends to libdevice
+/// (__nv_sqrtf) and which it does not accept as llvm.intr.sqrt, as the
+/// NVVM intrinsic llvm.nvvm.sqrt.rn.f (PTX sqrt.rn.f32, correctly rounded
+/// like __nv_sqrtf).
+struct SqrtToNVVMIntrinsic : public OpRewritePattern<math::SqrtOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(math::SqrtOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.getType().isF32())
+      return rewriter.notifyMatchFailure(op, "only scalar f32 is expanded");
+    rewriter.replaceOpWithNewOp<LLVM::CallIntrinsicOp>(
+        op, op.getType(), rewriter.getStringAttr("llvm.nvvm.sqrt.rn.f"),
+        ValueRange{op.getOperand()});
+    return success();
+  }
+};
+
 struct CudaExpandMathPass
     : public impl::CudaExpandMathBase<CudaExpandMathPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populatePolynomialApproximateErfPattern(patterns);
     populatePolynomialApproximateTanhPattern(patterns);
-    patterns.add<FmaToLLVMIntrinsic, AbsFToSignBitClear, MaxNumToLLVMIntrinsic>(
+    patterns.add<FmaToLLVMIntrinsic, AbsFToSignBitClear, MaxNumToLLVMIntrinsic,
+                 SqrtToNVVMIntrinsic>(
         &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();

@@ -186,9 +186,10 @@ def CudaExpandMath : Pass<"mb-cuda-expand-math"> {
     depend on that, so this pass rewrites both with MLIR's polynomial
     approximations (mlir/Dialect/Math/Transforms, the same ones the CPU path
     uses) into arith/math ops that lower to plain PTX arithmetic, and
-    `math.fma`, `math.absf` and `arith.maxnumf` (also libdevice calls after
-    conversion) into `llvm.intr.fma`, a sign-bit mask and
-    `llvm.intr.maxnum`.
+    `math.fma`, `math.absf`, `arith.maxnumf` and scalar f32 `math.sqrt`
+    (also libdevice calls after conversion) into `llvm.intr.fma`, a
+    sign-bit mask, `llvm.intr.maxnum` and `llvm.nvvm.sqrt.rn.f` (PTX
+    sqrt.rn.f32).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::LLVM::LLVMDialect",

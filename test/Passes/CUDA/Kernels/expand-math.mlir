@@ -17,3 +17,18 @@ gpu.module @kernels {
     gpu.return
   }
 }
+
+// The fused local layer's norms: f32 sqrt as the NVVM intrinsic, not
+// libdevice's __nv_sqrtf.
+// CHECK-LABEL: gpu.func @norm
+// CHECK: llvm.call_intrinsic "llvm.nvvm.sqrt.rn.f"({{.*}}) : (f32) -> f32
+// CHECK-NOT: math.sqrt
+// CHECK: gpu.return
+gpu.module @norms {
+  gpu.func @norm(%x: f32, %out: memref<1xf32>) kernel {
+    %c0 = arith.constant 0 : index
+    %s = math.sqrt %x : f32
+    memref.store %s, %out[%c0] : memref<1xf32>
+    gpu.return
+  }
+}
