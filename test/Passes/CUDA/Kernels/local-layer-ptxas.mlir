@@ -1,0 +1,58 @@
+// ptxas accepts the fused local-layer kernels below without spills; the
+// expectations record registers per thread (ptxas -v of CUDA 13), the grid
+// (one CTA per 64 rows: 4 patches of 16 rows, or 8 of 8) and the dynamic
+// shared memory (residual stream f32, normalized rows, attention output,
+// q/k/v of one head or the FFN's hidden chunk, weight stages).
+// REQUIRES: ptxas
+
+// L1 is the example model's local layer (128 patches of 9 positions, D 128,
+// 4 heads of 32, FFN 512, clamped RMSNorm, token shift, GELU, to_kv), sm_80.
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-local-layer -o %t.l1.mlir
+// RUN: FileCheck %s --check-prefix=L1-LAUNCH < %t.l1.mlir
+// RUN: mbc-opt %t.l1.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.l1.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.l1.ptx -o %t.l1.cubin 2>&1 | FileCheck %s --check-prefix=L1
+// L1-LAUNCH: grid = array<i64: 32, 1, 1>
+// L1-LAUNCH-SAME: params = [{kind = "ptr", name = "x"}, {kind = "ptr", name = "norm1_weight"}, {kind = "ptr", name = "wq"}, {kind = "ptr", name = "wkv"}, {kind = "ptr", name = "wo"}, {kind = "ptr", name = "norm2_weight"}, {kind = "ptr", name = "up_weight"}, {kind = "ptr", name = "up_bias"}, {kind = "ptr", name = "down_weight"}, {kind = "ptr", name = "down_bias"}, {kind = "ptr", name = "out"}]
+// L1-LAUNCH-SAME: shared_bytes = 111616 : i64
+// L1: Compiling entry function 'local_layer' for 'sm_80'
+// L1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// L1: Used 96 registers, used 1 barriers
+
+// L2 is the same for sm_90a.
+// RUN: mbc-opt %t.l1.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.l2.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.l2.ptx -o %t.l2.cubin 2>&1 | FileCheck %s --check-prefix=L2
+// L2: Compiling entry function 'local_layer' for 'sm_90a'
+// L2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// L2: Used 108 registers, used 1 barriers
+
+// L3 is MEGABYTE.md's local stage (D 256, 8 heads of 64, FFN 1024), sm_90a:
+// the largest tiles that fit one CTA's shared memory.
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-local-layer="dim=256 heads=8 head-dim=64 hidden=1024" -o %t.l3.mlir
+// RUN: FileCheck %s --check-prefix=L3-LAUNCH < %t.l3.mlir
+// RUN: mbc-opt %t.l3.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.l3.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.l3.ptx -o %t.l3.cubin 2>&1 | FileCheck %s --check-prefix=L3
+// L3-LAUNCH: shared_bytes = 222208 : i64
+// L3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// L3: Used 128 registers, used 1 barriers
+
+// L4 is the paper's layer (LayerNorm with bias, no token shift, ReLU,
+// separate k and v), 8 positions (8 patches per CTA), head dim 128, f16.
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-local-layer="sequences=50 positions=8 dim=64 heads=1 head-dim=128 hidden=256 norm=layer epsilon=1e-5 token-shift=false activation=relu fused-kv=false element-type=f16" -o %t.l4.mlir
+// RUN: FileCheck %s --check-prefix=L4-LAUNCH < %t.l4.mlir
+// RUN: mbc-opt %t.l4.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.l4.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.l4.ptx -o %t.l4.cubin 2>&1 | FileCheck %s --check-prefix=L4
+// RUN: FileCheck %s --check-prefix=L4-PTX < %t.l4.ptx
+// L4-LAUNCH: grid = array<i64: 7, 1, 1>
+// L4-LAUNCH-SAME: {kind = "ptr", name = "norm1_bias"}, {kind = "ptr", name = "wq"}, {kind = "ptr", name = "wk"}, {kind = "ptr", name = "wv"}
+// L4-LAUNCH-SAME: shared_bytes = 151552 : i64
+// L4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// L4: Used 128 registers, used 1 barriers
+// L4-PTX: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
+
+// L5 has head dim 128 with 2 stages, tanh GELU and RMSNorm with the
+// epsilon in the root (built, not assembled: ptxas takes a minute on it).
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-local-layer="dim=256 heads=2 head-dim=128 hidden=1024 stages=2 activation=gelu_tanh norm=rms" | FileCheck %s --check-prefix=L5
+// L5: gpu.func @local_layer
+// L5: math.tanh
+// L5: math.sqrt
+// L5: shared_bytes = 223232 : i64
