@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Runs one kernel built by mb-cuda-test-build-{gemm,attention} on the GPU and
-compares it with PyTorch on the CPU.
+"""Runs one kernel built by mb-cuda-test-build-{gemm,gemv,attention,local-layer}
+on the GPU and compares it with PyTorch on the CPU.
 
 The launch facts (grid, block, shared bytes, parameters and tensor-map
 descriptions) come from the kernel's `mbc.launch` attribute in the IR; the
@@ -12,7 +12,12 @@ above the tolerance or not finite.
 Tolerances: the inputs are rounded to bf16/f16 before both sides compute, and
 both accumulate in f32, so a GEMM differs only by summation order and the
 polynomial GELU (rtol = atol = 2e-3). Attention also rounds P to bf16/f16
-before P V (atol 2e-2 for bf16, 5e-3 for f16).
+before P V (atol 2e-2 for bf16, 5e-3 for f16). A fused local layer is
+compared with a PyTorch layer (local_layer_reference) that rounds to
+bf16/f16 where the kernel does (normalized rows, q, k, v, unnormalized P,
+the attention output, the FFN's hidden activation) and computes in f32
+otherwise: |error| <= 3e-2 + 1e-2 |expected| (bf16), 1e-2 + 5e-3
+|expected| (f16).
 
 The reference runs on the CPU, or with --reference-device cuda on the GPU
 through PyTorch (in f32, for shapes too large for the CPU). --time N also
@@ -20,7 +25,9 @@ times the kernel (N launches after a warm-up, CUDA events, median) against
 PyTorch on the same GPU and inputs: torch.matmul (bf16/f16, the epilogue
 not counted) for GEMMs, torch.nn.functional.scaled_dot_product_attention
 with the flash backend for attention (causal; local attention as one
-sequence per patch). --json FILE writes the result as one JSON object.
+sequence per patch); a local layer against the same layer in PyTorch on
+bf16/f16 tensors (SDPA for the attention), eager and, with --compile,
+torch.compile'd. --json FILE writes the result as one JSON object.
 """
 import json
 import statistics
@@ -191,12 +198,97 @@ def activation(x, form):
     return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
+def token_shift(x):
+    """MEGABYTE-pytorch's shift on [N, S, D]: the second half of the
+    features moves one position later (zeros first)."""
+    keep = x.shape[-1] - x.shape[-1] // 2
+    shifted = torch.zeros_like(x[..., keep:])
+    shifted[:, 1:] = x[:, :-1, keep:]
+    return torch.cat([x[..., :keep], shifted], dim=-1)
+
+
+def norm(x, weight, bias, kind, eps):
+    x = x.float()
+    if kind == "layer":
+        return torch.nn.functional.layer_norm(x, (x.shape[-1],), weight.float(), bias.float(), eps)
+    ms = (x * x).mean(-1, keepdim=True)
+    if kind == "rms_clamp":
+        return x / ms.sqrt().clamp(min=eps) * weight.float()
+    return x / (ms + eps).sqrt() * weight.float()
+
+
+def local_layer_parts(tensors, args):
+    wq = tensors["wq"]
+    if "wkv" in tensors:
+        wk, wv = tensors["wkv"].chunk(2, dim=0)
+    else:
+        wk, wv = tensors["wk"], tensors["wv"]
+    return wq, wk, wv
+
+
+def local_layer_reference(tensors, args, dtype, device):
+    """The layer in f32 on `device`, rounded to `dtype` where the kernel
+    rounds (None: nowhere)."""
+    def r(t):
+        return t if dtype is None else t.to(dtype).float()
+    t = {k: v.to(device) for k, v in tensors.items()}
+    wq, wk, wv = (w.float() for w in local_layer_parts(t, args))
+    n, s, d, h, dh = args.sequences, args.positions, args.dim, args.heads, args.head_dim
+    x = t["x"].float().reshape(n, s, d)
+
+    def sub(x):
+        return token_shift(x) if args.token_shift else x
+    a = r(norm(sub(x), t["norm1_weight"], t.get("norm1_bias"), args.norm, args.epsilon))
+    q, k, v = (r(a @ w.t()).reshape(n, s, h, dh).transpose(1, 2) for w in (wq, wk, wv))
+    scores = (q @ k.transpose(-1, -2)) / math.sqrt(dh)
+    causal = torch.ones(s, s, dtype=torch.bool, device=device).tril()
+    scores = scores.masked_fill(~causal, float("-inf"))
+    p = torch.exp(scores - scores.amax(-1, keepdim=True))
+    o = r((r(p) @ v) / p.sum(-1, keepdim=True))
+    x = x + o.transpose(1, 2).reshape(n, s, h * dh) @ t["wo"].float().t()
+    a = r(norm(sub(x), t["norm2_weight"], t.get("norm2_bias"), args.norm, args.epsilon))
+    hidden = r(activation(a @ t["up_weight"].float().t() + t["up_bias"], args.gelu))
+    x = x + hidden @ t["down_weight"].float().t() + t["down_bias"]
+    return x.reshape(n * s, d)
+
+
+def local_layer_torch(tensors, args, dtype):
+    """What a PyTorch user runs: the layer on `dtype` tensors (SDPA)."""
+    import torch.nn.functional as F
+    g = {k: (v.cuda().to(dtype) if k != "x" else v.cuda().to(dtype)) for k, v in tensors.items()}
+    wq, wk, wv = local_layer_parts(g, args)
+    n, s, d, h, dh = args.sequences, args.positions, args.dim, args.heads, args.head_dim
+
+    def tnorm(x, weight, bias):
+        if args.norm == "layer":
+            return F.layer_norm(x, (d,), weight, bias, args.epsilon)
+        ms = (x * x).mean(-1, keepdim=True)
+        if args.norm == "rms_clamp":
+            return x / ms.sqrt().clamp(min=args.epsilon) * weight
+        return x * torch.rsqrt(ms + args.epsilon) * weight
+
+    def sub(x):
+        return token_shift(x) if args.token_shift else x
+
+    def layer(x):
+        a = tnorm(sub(x), g["norm1_weight"], g.get("norm1_bias"))
+        q, k, v = ((a @ w.t()).view(n, s, h, dh).transpose(1, 2) for w in (wq, wk, wv))
+        o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + o.transpose(1, 2).reshape(n, s, h * dh) @ g["wo"].t()
+        a = tnorm(sub(x), g["norm2_weight"], g.get("norm2_bias"))
+        hidden = activation(a @ g["up_weight"].t() + g["up_bias"], args.gelu)
+        return x + hidden @ g["down_weight"].t() + g["down_bias"]
+
+    return layer, g["x"].reshape(n, s, d)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ir", required=True)
     parser.add_argument("--ptx", required=True)
     parser.add_argument("--name", required=True)
-    parser.add_argument("--kind", choices=["gemm", "gemv", "attention"], required=True)
+    parser.add_argument("--kind", choices=["gemm", "gemv", "attention", "local_layer"],
+                        required=True)
     parser.add_argument("--dtype", choices=["bf16", "f16"], default="bf16")
     parser.add_argument("--needs-sm", type=int, default=80,
                         help="smallest compute capability (90: sm_90a code runs only on 9.0)")
@@ -213,6 +305,16 @@ def main():
     parser.add_argument("--head-dim", type=int)
     parser.add_argument("--no-causal", action="store_true")
     parser.add_argument("--patch-length", type=int, default=0)
+    parser.add_argument("--sequences", type=int, help="local layer: patches")
+    parser.add_argument("--positions", type=int, help="local layer: rows per patch")
+    parser.add_argument("--dim", type=int)
+    parser.add_argument("--heads", type=int)
+    parser.add_argument("--hidden", type=int)
+    parser.add_argument("--norm", choices=["rms", "rms_clamp", "layer"], default="rms_clamp")
+    parser.add_argument("--epsilon", type=float, default=1e-8)
+    parser.add_argument("--no-token-shift", dest="token_shift", action="store_false")
+    parser.add_argument("--compile", action="store_true",
+                        help="local layer: also time the PyTorch layer under torch.compile")
     parser.add_argument("--reference-device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--time", type=int, default=0, metavar="N",
                         help="time N launches against PyTorch on the GPU")
@@ -275,6 +377,49 @@ def main():
             ga, gb = a.to(dtype).cuda(), b.cuda()
             gb = gb.t() if args.b_layout == "nk" else gb
             torch_ms = torch_median_ms(lambda: torch.matmul(ga, gb), args.time)
+    elif args.kind == "local_layer":
+        rows, d, inner = args.sequences * args.positions, args.dim, args.heads * args.head_dim
+        shapes = {"x": (rows, d), "norm1_weight": (d,), "norm1_bias": (d,), "wq": (inner, d),
+                  "wkv": (2 * inner, d), "wk": (inner, d), "wv": (inner, d), "wo": (d, inner),
+                  "norm2_weight": (d,), "norm2_bias": (d,), "up_weight": (args.hidden, d),
+                  "up_bias": (args.hidden,), "down_weight": (d, args.hidden), "down_bias": (d,)}
+        tensors = {}
+        for param in launch["params"][:-1]:
+            name = param["name"]
+            shape = shapes[name]
+            if name == "x":
+                value = torch.randn(*shape)
+            elif name.endswith("_weight") and name.startswith("norm"):
+                value = 1 + 0.1 * torch.randn(*shape)
+            elif len(shape) == 1:
+                value = 0.1 * torch.randn(*shape)
+            else:  # nn.Linear-like init, stored in 16 bits
+                value = ((torch.rand(*shape) * 2 - 1) / math.sqrt(shape[1])).to(dtype)
+            tensors[name] = value
+        expected = local_layer_reference(tensors, args, dtype, device).cpu()
+        out = driver.upload(torch.zeros(rows, d))
+        arguments = [driver.upload(tensors[p["name"]]) for p in launch["params"][:-1]] + [out]
+        kernel_ms = driver.launch(ptx, args.name, launch, arguments, args.time)
+        result = driver.download(out, (rows, d))
+        if args.dtype == "bf16":
+            tolerance = 3e-2 + 1e-2 * expected.abs()
+        else:
+            tolerance = 1e-2 + 5e-3 * expected.abs()
+        s = args.positions
+        flops = 2.0 * rows * (4 * d * inner + 2 * d * args.hidden) + \
+            2.0 * 2.0 * args.sequences * args.heads * s * s * args.head_dim / 2
+        if args.time:
+            layer, gx = local_layer_torch(tensors, args, dtype)
+            with torch.no_grad():
+                torch_ms = torch_median_ms(lambda: layer(gx), args.time)
+                if args.compile:
+                    compiled = torch.compile(layer)
+                    compile_ms = torch_median_ms(lambda: compiled(gx), args.time)
+                    result_json.update(torch_compile_ms=compile_ms)
+            # The kernel against f32 PyTorch from the same 16-bit weights,
+            # nothing rounded between (what the model's accuracy sees).
+            unrounded = local_layer_reference(tensors, args, None, device).cpu()
+            result_json.update(max_abs_error_vs_unrounded=(result - unrounded).abs().max().item())
     else:
         shape = (args.batch_heads, args.seq_len, args.head_dim)
         q, k, v = [(torch.rand(*shape) * 2 - 1).to(dtype) for _ in range(3)]
@@ -330,6 +475,8 @@ def main():
         fields.update(kernel_ms=kernel_ms, torch_ms=torch_ms,
                       kernel_tflops=flops / kernel_ms / 1e9, torch_tflops=flops / torch_ms / 1e9,
                       ratio_vs_torch=torch_ms / kernel_ms)
+        if "torch_compile_ms" in result_json:
+            fields.update(ratio_vs_torch_compile=result_json["torch_compile_ms"] / kernel_ms)
         if args.kind == "gemv":
             weight_bytes = 2.0 * args.n * args.k
             fields.update(kernel_weight_gbps=weight_bytes / kernel_ms / 1e6,
