@@ -89,6 +89,12 @@ struct CudaExpandMathPass
     RewritePatternSet patterns(&getContext());
     populatePolynomialApproximateErfPattern(patterns);
     populatePolynomialApproximateTanhPattern(patterns);
+    // The fused local layer's rotary angles.
+    populateMathPolynomialApproximationPatterns(
+        patterns, [](StringRef name) {
+          return name == math::SinOp::getOperationName() ||
+                 name == math::CosOp::getOperationName();
+        });
     patterns.add<FmaToLLVMIntrinsic, AbsFToSignBitClear, MaxNumToLLVMIntrinsic,
                  SqrtToNVVMIntrinsic>(
         &getContext());

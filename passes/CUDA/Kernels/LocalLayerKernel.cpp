@@ -22,6 +22,7 @@
 #include "passes/CUDA/Kernels/LocalLayerKernel.h"
 #include "passes/CUDA/Kernels/KernelBuilderUtils.h"
 #include "passes/CUDA/Kernels/WarpMma.h"
+#include "passes/Conversion/MBToLinalg/LinalgBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -51,7 +52,7 @@ int64_t alignUp(int64_t value) {
 
 /// Byte offsets of the shared regions and the total.
 struct SharedLayout {
-  int64_t x, normalized, attended, scratch, weights, total;
+  int64_t x, normalized, attended, scratch, weights, rotary, total;
   int64_t weightRows; // rows of one weight stage buffer
 };
 
@@ -76,6 +77,9 @@ SharedLayout layoutOf(const LocalLayerSpec &spec) {
       kTileRows * (kHiddenChunk + kRowPadElements) * elementBytes));
   layout.weights = place(spec.stages * layout.weightRows *
                          (kTileK + kRowPadElements) * elementBytes);
+  // cos and sin [2][patch rows][headDim / 2] (f32), with rotary.
+  layout.rotary = place(
+      spec.rotaryTheta != 0 ? 2 * spec.patchRows() * spec.headDim / 2 * 4 : 0);
   layout.total = offset;
   return layout;
 }
@@ -159,12 +163,17 @@ public:
     weightTiles =
         view(layout.weights,
              {spec.stages, layout.weightRows, kTileK + padded}, elementType);
+    if (spec.rotaryTheta != 0)
+      rotaryTable = view(layout.rotary,
+                         {2, spec.patchRows(), headDim / 2}, f32);
 
     std::vector<Step> steps = schedule();
     int64_t last = static_cast<int64_t>(steps.size()) - 1;
     for (int64_t t = 0; t < std::min<int64_t>(spec.stages - 1, last + 1); ++t)
       issue(steps[t], t);
     loadRows();
+    if (rotaryTable)
+      fillRotaryTable();
     gpu::BarrierOp::create(b, loc);
     normalize(norm1Weight, norm1Bias);
 
@@ -238,9 +247,13 @@ private:
     int64_t valueRow0 = spec.fusedKeyValue ? inner : 0;
     for (int64_t h = 0; h < spec.heads; ++h) {
       product(wq, h * headDim, 0, headDim, dim, normalized, 0,
-              [this](ArrayRef<Value> acc) { storeRounded(acc, qs, 0); });
+              [this](ArrayRef<Value> acc) {
+                storeRounded(rotate(acc), qs, 0);
+              });
       product(wk, h * headDim, 0, headDim, dim, normalized, 0,
-              [this](ArrayRef<Value> acc) { storeRounded(acc, ks, 0); });
+              [this](ArrayRef<Value> acc) {
+                storeRounded(rotate(acc), ks, 0);
+              });
       product(wv, valueRow0 + h * headDim, 0, headDim, dim, normalized, 0,
               [this, h](ArrayRef<Value> acc) {
                 storeRounded(acc, vs, 0);
@@ -465,6 +478,75 @@ private:
       }
   }
 
+  /// cos and sin of position p x inv_freq[i] for every position of a
+  /// patch and i < headDim / 2, computed once per CTA. inv_freq[i] =
+  /// 2^(-(2i / dh) log2 theta) through ex2.approx (relative error ~2^-22,
+  /// far below the bf16 rounding of q and k that follows).
+  void fillRotaryTable() {
+    int64_t halfDim = spec.headDim / 2;
+    int64_t entries = spec.patchRows() * halfDim;
+    auto loop = scf::ForOp::create(b, loc, tid, index(entries),
+                                   index(kWarpMmaThreads));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value entry = loop.getInductionVar();
+    Value position = arith::DivUIOp::create(b, loc, entry, index(halfDim));
+    Value i = arith::RemUIOp::create(b, loc, entry, index(halfDim));
+    auto toFloat = [&](Value value) {
+      return arith::UIToFPOp::create(
+          b, loc, f32,
+          arith::IndexCastUIOp::create(b, loc, b.getI32Type(), value));
+    };
+    Value frequency = buildExp2Approx(
+        b, loc,
+        arith::MulFOp::create(b, loc, toFloat(i),
+                              constantF32(-2.0 / spec.headDim *
+                                          std::log2(spec.rotaryTheta))));
+    Value angle = arith::MulFOp::create(b, loc, toFloat(position), frequency);
+    memref::StoreOp::create(b, loc, math::CosOp::create(b, loc, angle),
+                            rotaryTable, ValueRange{index(0), position, i});
+    memref::StoreOp::create(b, loc, math::SinOp::create(b, loc, angle),
+                            rotaryTable, ValueRange{index(1), position, i});
+  }
+
+  /// Rotary on one head's q or k fragments (f32, before rounding): column
+  /// i < dh / 2 pairs with i + dh / 2, which is the same lane's element of
+  /// fragment j + dh / 16; the angle is position x inv_freq[i], position
+  /// the row's place in its patch.
+  SmallVector<Value> rotate(ArrayRef<Value> acc) {
+    SmallVector<Value> out(acc);
+    if (!rotaryTable)
+      return out;
+    int64_t half = spec.headDim / 16;
+    auto pairType = VectorType::get({2}, f32);
+    for (int64_t r = 0; r < 2; ++r) {
+      Value row = add(add(warpRow, warpMma->groupRow()), 8 * r);
+      Value position =
+          arith::RemUIOp::create(b, loc, row, index(spec.patchRows()));
+      for (int64_t j = 0; j < half; ++j) {
+        Value column = add(warpMma->pairColumn(), 8 * j);
+        Value cos = vector::LoadOp::create(
+            b, loc, pairType, rotaryTable,
+            ValueRange{index(0), position, column});
+        Value sin = vector::LoadOp::create(
+            b, loc, pairType, rotaryTable,
+            ValueRange{index(1), position, column});
+        int64_t at[1] = {r};
+        Value x1 = vector::ExtractOp::create(b, loc, acc[j], at);
+        Value x2 = vector::ExtractOp::create(b, loc, acc[j + half], at);
+        Value y1 = arith::SubFOp::create(
+            b, loc, arith::MulFOp::create(b, loc, x1, cos),
+            arith::MulFOp::create(b, loc, x2, sin));
+        Value y2 = arith::AddFOp::create(
+            b, loc, arith::MulFOp::create(b, loc, x2, cos),
+            arith::MulFOp::create(b, loc, x1, sin));
+        out[j] = vector::InsertOp::create(b, loc, y1, out[j], at);
+        out[j + half] = vector::InsertOp::create(b, loc, y2, out[j + half], at);
+      }
+    }
+    return out;
+  }
+
   void storeRounded(ArrayRef<Value> acc, Value tile, int64_t column0) {
     auto roundedPair = VectorType::get({2}, elementType);
     forEachPair(acc, [&](Value row, Value column, Value pair) {
@@ -606,6 +688,7 @@ private:
   Value tid, lane, warpRow, firstPatch;
   Value lastGroup; // the newest cp.async group (waits name one)
   Value xs, normalized, attended, qs, ks, vs, hiddenTile, weightTiles;
+  Value rotaryTable; // [2][patch rows][headDim / 2] f32, with rotary
   std::optional<WarpMma> warpMma;
 };
 
@@ -657,6 +740,8 @@ verifyLocalLayerSpec(const LocalLayerSpec &spec,
                                    " is not supported (2 to 4)");
   if (spec.epsilon <= 0)
     return failSpec(emitError, "the norm epsilon must be positive");
+  if (spec.rotaryTheta < 0)
+    return failSpec(emitError, "rotary theta must be positive (0: none)");
   if (spec.weightTiles() > kMaxLocalLayerWeightTiles)
     return failSpec(emitError,
                     "the layer streams " + Twine(spec.weightTiles()) +

@@ -62,6 +62,9 @@ struct LocalLayerSpec {
   bool fusedKeyValue = false;
   /// Softmax scale; 0 means 1 / sqrt(headDim).
   double scale = 0;
+  /// Rotary (NeoX rotate-half over the whole head, positions 0..S-1 of the
+  /// patch) on q and k with this theta; 0: none.
+  double rotaryTheta = 0;
   /// Weight tiles in flight (2 to 4).
   int64_t stages = 3;
 

@@ -125,6 +125,8 @@ def CudaTestBuildLocalLayer
            "k and v weights as one [2 heads head-dim, dim] parameter">,
     Option<"scale", "scale", "double", /*default=*/"0",
            "softmax scale (0: 1 / sqrt(head-dim))">,
+    Option<"rotaryTheta", "rotary-theta", "double", /*default=*/"0",
+           "rotary on q and k with this theta (0: none)">,
     Option<"stages", "stages", "int64_t", /*default=*/"3",
            "weight tiles in flight (2 to 4)">,
     Option<"kernelName", "name", "std::string", /*default=*/"\"local_layer\"",
@@ -276,11 +278,12 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
       `x1 = mb.local_attention(norm(shift?(x))) + x`, then
       `x2 = mb.ffn(norm(shift?(x1))) + x1`, both norms of one kind and
       epsilon (RMSNorm, MEGABYTE-pytorch's clamped RMSNorm or LayerNorm),
-      token shift before both or neither, no rotary, every projection
+      token shift before both or neither, every projection
       weight stored in one 16-bit type, becomes one call of
       `@mbc_local_layer_<n>` (`mb.cuda_local_layer`: sequences, positions,
       dim, heads, head_dim, hidden, weight_type, norm, epsilon,
-      token_shift, activation, fused_kv, scale, stages), the fused kernel
+      token_shift, activation, fused_kv, scale, rotary_theta, stages), the
+      fused kernel
       of LocalLayerKernel.h, when that kernel supports the sizes (patches
       of at most 16 positions, dims multiples of 64, its tiles within
       shared memory). Otherwise the layer's ops are selected one by one.

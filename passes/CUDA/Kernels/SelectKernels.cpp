@@ -547,8 +547,6 @@ private:
   /// x1 = local_attention(norm(shift?(x))) + x;
   /// x2 = ffn(norm(shift?(x1))) + x1  ->  one fused local-layer call.
   void fuseLocalLayer(mb::LocalAttentionOp attention) {
-    if (attention.getRotaryThetaAttr())
-      return;
     std::optional<NormOfShift> first =
         matchNormOfShift(attention.getInput());
     if (!first)
@@ -604,6 +602,8 @@ private:
     spec.tokenShift = static_cast<bool>(first->shift);
     spec.activation = toCuda(ffn.getActivation());
     spec.scale = attention.getSoftmaxScale();
+    if (FloatAttr theta = attention.getRotaryThetaAttr())
+      spec.rotaryTheta = theta.getValueAsDouble();
     Value kvSource = cuda::kvWeightSource(attention.getWk(), attention.getWv(),
                                           spec.inner());
     spec.fusedKeyValue = static_cast<bool>(kvSource);
@@ -713,7 +713,9 @@ private:
     Value attended = mb::LocalAttentionOp::create(
         b, loc, rowsType, norm(x, norm1Weight, norm1Bias), wq, wk, wv, wo,
         b.getI64IntegerAttr(spec.heads), b.getI64IntegerAttr(spec.headDim),
-        FloatAttr(), spec.scale != 0 ? b.getF64FloatAttr(spec.scale) : FloatAttr());
+        spec.rotaryTheta != 0 ? b.getF64FloatAttr(spec.rotaryTheta)
+                              : FloatAttr(),
+        spec.scale != 0 ? b.getF64FloatAttr(spec.scale) : FloatAttr());
     Value x1 = arith::AddFOp::create(b, loc, attended, x);
     mb::Activation activation =
         spec.activation == cuda::Activation::GeluTanh ? mb::Activation::gelu_tanh

@@ -424,6 +424,7 @@ DictionaryAttr localLayerSpecToAttribute(MLIRContext *context,
                      b.getStringAttr(activationName(spec.activation))),
       b.getNamedAttr("fused_kv", b.getBoolAttr(spec.fusedKeyValue)),
       b.getNamedAttr("scale", b.getF64FloatAttr(spec.scale)),
+      b.getNamedAttr("rotary_theta", b.getF64FloatAttr(spec.rotaryTheta)),
       b.getNamedAttr("stages", b.getI64IntegerAttr(spec.stages)),
   });
 }
@@ -445,6 +446,7 @@ localLayerSpecFromAttribute(DictionaryAttr attr,
       failed(read.string("norm", norm)) ||
       failed(read.real("epsilon", spec.epsilon)) ||
       failed(read.real("scale", spec.scale)) ||
+      failed(read.real("rotary_theta", spec.rotaryTheta)) ||
       failed(read.boolean("token_shift", spec.tokenShift)) ||
       failed(read.boolean("fused_kv", spec.fusedKeyValue)) ||
       failed(read.activation(spec.activation)))

@@ -137,7 +137,8 @@ mlir::Value callSelectedLocalLayer(mlir::OpBuilder &b, mlir::Location loc,
                                    mlir::ValueRange operands);
 
 /// {sequences, positions, dim, heads, head_dim, hidden, weight_type, norm,
-/// epsilon, token_shift, activation, fused_kv, scale, stages}.
+/// epsilon, token_shift, activation, fused_kv, scale, rotary_theta,
+/// stages}.
 mlir::DictionaryAttr localLayerSpecToAttribute(mlir::MLIRContext *context,
                                                const LocalLayerSpec &spec);
 mlir::FailureOr<LocalLayerSpec> localLayerSpecFromAttribute(

@@ -58,6 +58,7 @@ struct CudaTestBuildLocalLayerPass
     spec.tokenShift = tokenShift;
     spec.fusedKeyValue = fusedKeyValue;
     spec.scale = scale;
+    spec.rotaryTheta = rotaryTheta;
     spec.stages = stages;
     OpBuilder b(module.getContext());
     if (failed(cuda::buildLocalLayerKernel(

@@ -264,15 +264,18 @@ Value createLinear(OpBuilder &builder, Location loc, Value input, Value weight,
 
 /// MEGABYTE-pytorch's RotaryEmbedding buffer, computed in f32 as PyTorch
 /// does: inv_freq[i] = 1 / theta^(2i / dh).
+float rotaryInverseFrequency(double theta, int64_t headDim, int64_t i) {
+  float exponent = static_cast<float>(2 * i) / static_cast<float>(headDim);
+  return 1.0f / powf(static_cast<float>(theta), exponent);
+}
+
 Value createInverseFrequencies(OpBuilder &builder, Location loc,
                                Type elementType, double theta,
                                int64_t headDim) {
   SmallVector<Attribute> values;
-  for (int64_t i = 0; i < headDim / 2; ++i) {
-    float exponent = static_cast<float>(2 * i) / static_cast<float>(headDim);
-    float frequency = 1.0f / powf(static_cast<float>(theta), exponent);
-    values.push_back(builder.getFloatAttr(elementType, frequency));
-  }
+  for (int64_t i = 0; i < headDim / 2; ++i)
+    values.push_back(builder.getFloatAttr(
+        elementType, rotaryInverseFrequency(theta, headDim, i)));
   auto type = RankedTensorType::get({headDim / 2}, elementType);
   return arith::ConstantOp::create(builder, loc, type,
                                    DenseElementsAttr::get(type, values));

@@ -105,8 +105,11 @@ mlir::Value createLinear(mlir::OpBuilder &builder, mlir::Location loc,
 mlir::Value createLogSoftmax(mlir::OpBuilder &builder, mlir::Location loc,
                              mlir::Value logits);
 
-/// MEGABYTE-pytorch's RotaryEmbedding buffer, computed in f32 as PyTorch
-/// does: inv_freq[i] = 1 / theta^(2i / dh), as a [dh / 2] constant.
+/// inv_freq[i] = 1 / theta^(2i / dh) of MEGABYTE-pytorch's RotaryEmbedding,
+/// computed in f32 as PyTorch does.
+float rotaryInverseFrequency(double theta, int64_t headDim, int64_t i);
+
+/// The [dh / 2] constant of rotaryInverseFrequency values.
 mlir::Value createInverseFrequencies(mlir::OpBuilder &builder,
                                      mlir::Location loc, mlir::Type elementType,
                                      double theta, int64_t headDim);

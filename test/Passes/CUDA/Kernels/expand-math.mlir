@@ -32,3 +32,20 @@ gpu.module @norms {
     gpu.return
   }
 }
+
+// The fused local layer's rotary angles: sin and cos as polynomials.
+// CHECK-LABEL: gpu.func @rotary
+// CHECK-NOT: math.sin
+// CHECK-NOT: math.cos
+// CHECK: gpu.return
+gpu.module @angles {
+  gpu.func @rotary(%x: f32, %out: memref<2xf32>) kernel {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %s = math.sin %x : f32
+    %c = math.cos %x : f32
+    memref.store %s, %out[%c0] : memref<2xf32>
+    memref.store %c, %out[%c1] : memref<2xf32>
+    gpu.return
+  }
+}

@@ -55,3 +55,16 @@
 // L5: gpu.func @local_layer{{.*}}shared_bytes = 223232 : i64
 // L5: math.sqrt
 // L5: math.tanh
+
+// L6 has rotary (theta 10000) on q and k: a cos/sin table per CTA in shared
+// memory, sin and cos as polynomials (no libdevice, no local memory).
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-local-layer="dim=128 heads=2 head-dim=64 hidden=512 rotary-theta=10000" -o %t.l6.mlir
+// RUN: FileCheck %s --check-prefix=L6-LAUNCH < %t.l6.mlir
+// RUN: mbc-opt %t.l6.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.l6.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.l6.ptx -o %t.l6.cubin 2>&1 | FileCheck %s --check-prefix=L6
+// RUN: FileCheck %s --check-prefix=L6-PTX < %t.l6.ptx
+// L6-LAUNCH: shared_bytes = 128000 : i64
+// L6: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// L6: Used 104 registers, used 1 barriers
+// L6-PTX-NOT: __cudart_i2opi_f
+// L6-PTX-NOT: .local
