@@ -83,6 +83,22 @@ struct SqrtToNVVMIntrinsic : public OpRewritePattern<math::SqrtOp> {
   }
 };
 
+/// Scalar f32 math.floor (from the sin/cos range reduction), which
+/// convert-gpu-to-nvvm also sends to libdevice (__nv_floorf), as the NVVM
+/// intrinsic llvm.nvvm.floor.f (PTX cvt.rmi.f32.f32).
+struct FloorToNVVMIntrinsic : public OpRewritePattern<math::FloorOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(math::FloorOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.getType().isF32())
+      return rewriter.notifyMatchFailure(op, "only scalar f32 is expanded");
+    rewriter.replaceOpWithNewOp<LLVM::CallIntrinsicOp>(
+        op, op.getType(), rewriter.getStringAttr("llvm.nvvm.floor.f"),
+        ValueRange{op.getOperand()});
+    return success();
+  }
+};
+
 struct CudaExpandMathPass
     : public impl::CudaExpandMathBase<CudaExpandMathPass> {
   void runOnOperation() override {
@@ -96,7 +112,7 @@ struct CudaExpandMathPass
                  name == math::CosOp::getOperationName();
         });
     patterns.add<FmaToLLVMIntrinsic, AbsFToSignBitClear, MaxNumToLLVMIntrinsic,
-                 SqrtToNVVMIntrinsic>(
+                 SqrtToNVVMIntrinsic, FloorToNVVMIntrinsic>(
         &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();

@@ -189,9 +189,11 @@ def CudaExpandMath : Pass<"mb-cuda-expand-math"> {
     approximations (mlir/Dialect/Math/Transforms, the same ones the CPU path
     uses) into arith/math ops that lower to plain PTX arithmetic, and
     `math.fma`, `math.absf`, `arith.maxnumf` and scalar f32 `math.sqrt`
-    (also libdevice calls after conversion) into `llvm.intr.fma`, a
-    sign-bit mask, `llvm.intr.maxnum` and `llvm.nvvm.sqrt.rn.f` (PTX
-    sqrt.rn.f32).
+    and `math.floor` (also libdevice calls after conversion) into
+    `llvm.intr.fma`, a sign-bit mask, `llvm.intr.maxnum`,
+    `llvm.nvvm.sqrt.rn.f` and `llvm.nvvm.floor.f`. `math.sin` and
+    `math.cos` (the fused local layer's rotary) become MLIR's polynomial
+    approximations too.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::LLVM::LLVMDialect",

@@ -37,6 +37,8 @@ gpu.module @norms {
 // CHECK-LABEL: gpu.func @rotary
 // CHECK-NOT: math.sin
 // CHECK-NOT: math.cos
+// CHECK-NOT: math.floor
+// CHECK: llvm.call_intrinsic "llvm.nvvm.floor.f"
 // CHECK: gpu.return
 gpu.module @angles {
   gpu.func @rotary(%x: f32, %out: memref<2xf32>) kernel {

@@ -66,5 +66,6 @@
 // L6-LAUNCH: shared_bytes = 128000 : i64
 // L6: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // L6: Used 104 registers, used 1 barriers
+// L6-PTX-NOT: .extern
 // L6-PTX-NOT: __cudart_i2opi_f
 // L6-PTX-NOT: .local
