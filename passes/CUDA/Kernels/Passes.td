@@ -236,7 +236,8 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
   let description = [{
     Runs on the mb dialect, after mb-weights-to-arguments and before
     convert-mb-to-linalg (mbc-cuda-pipeline). Every `mb.linear`, `mb.ffn`,
-    `mb.head`, `mb.global_attention` and `mb.local_attention` whose rows
+    `mb.head`, `mb.global_to_local`, `mb.global_attention` and
+    `mb.local_attention` whose rows
     (the product of the input's leading dimensions) number at least
     `min-rows` is rewritten into calls of private functions
     `@mbc_gemm_<n>` / `@mbc_attention_<n>` that stand for tensor-core
@@ -254,6 +255,10 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
       approximation or ReLU) and, when the op's only user is an
       `arith.addf` with another tensor of its type that exists before the
       op (the block's residual), that addition.
+    - `mb.global_to_local` is one GEMM (a GEMV for decode rows) with the
+      bias in its epilogue: dense (MEGABYTE-pytorch), every position but
+      the last, then the zero start-position vector in front; shared (the
+      paper), every P-th slice a row.
     - `mb.ffn` is two GEMMs, the up GEMM's epilogue writing the hidden
       activation in the down GEMM's 16-bit operand type (`output_type`);
       `mb.head` is the logits GEMM, then log-softmax as linalg reductions.

@@ -66,7 +66,7 @@ struct CudaSelectKernelsPass
     for (auto function : module.getOps<func::FuncOp>())
       function.walk([&](Operation *op) {
         if (isa<mb::LinearOp, mb::FFNOp, mb::HeadOp, mb::GlobalAttentionOp,
-                mb::LocalAttentionOp>(op))
+                mb::LocalAttentionOp, mb::GlobalToLocalOp>(op))
           candidates.push_back(op);
       });
     for (Operation *op : candidates) {
@@ -78,6 +78,8 @@ struct CudaSelectKernelsPass
         rewriteAttention(global, /*local=*/false);
       else if (auto local = dyn_cast<mb::LocalAttentionOp>(op))
         rewriteAttention(local, /*local=*/true);
+      else if (auto projection = dyn_cast<mb::GlobalToLocalOp>(op))
+        rewriteGlobalToLocal(projection);
       else
         rewriteFFN(cast<mb::FFNOp>(op));
     }
@@ -479,6 +481,50 @@ private:
     Value residualRows = residual ? toMatrix(b, loc, residual) : Value();
     Value out = gemm(merged, op.getWo(), residualRows);
     finish(op, ml::reshape(b, loc, out, inputType.getShape()), add);
+  }
+
+  /// The global-to-local projection as one GEMM (GEMV for decode rows)
+  /// with the bias in its epilogue: `shared`, the rows of every P-th slice
+  /// of width C by the [D, C] weight; `dense`, every position but the last
+  /// by the [P * D, C] weight, then the zero start-position vector in front
+  /// (generic).
+  void rewriteGlobalToLocal(mb::GlobalToLocalOp op) {
+    namespace ml = mb_to_linalg;
+    auto inputType = cast<RankedTensorType>(op.getInput().getType());
+    auto resultType = cast<RankedTensorType>(op.getType());
+    int64_t patch = op.getPatchSize();
+    int64_t sequences = inputType.getDimSize(0);
+    int64_t width = resultType.getDimSize(2);
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    if (op.getMode() == mb::ProjectionMode::shared) {
+      int64_t slice = inputType.getDimSize(2) / patch;
+      Value rows = ml::reshape(
+          b, loc, op.getInput(),
+          {sequences * inputType.getDimSize(1) * patch, slice});
+      if (!selectable(rows))
+        return;
+      Value projected = emitProjection(b, loc, rows, op.getWeight(), Value(),
+                                       cuda::Activation::None, Value());
+      if (!projected)
+        return;
+      finish(op, ml::reshape(b, loc, projected, resultType.getShape()), {});
+      return;
+    }
+    int64_t positions = inputType.getDimSize(1) - 1;
+    Value used = ml::extractSlice(b, loc, op.getInput(), {0, 0, 0},
+                                  {sequences, positions, inputType.getDimSize(2)});
+    if (!selectable(used))
+      return;
+    Value projected = emitProjection(b, loc, used, op.getWeight(), op.getBias(),
+                                     cuda::Activation::None, Value());
+    if (!projected)
+      return;
+    Value perSequence = ml::reshape(b, loc, projected,
+                                    {sequences * positions, patch, width});
+    Value zeros = ml::createFilled(b, loc, {sequences * positions, 1, width},
+                                   resultType.getElementType(), 0.0);
+    finish(op, ml::concatenate(b, loc, {zeros, perSequence}, 1), {});
   }
 
   /// The head: the logits GEMM (+ bias), then log-softmax over the

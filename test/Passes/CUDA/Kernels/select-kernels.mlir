@@ -183,3 +183,37 @@ func.func @decode(%x: tensor<1x1x128xf32>, %r: tensor<1x1x128xf32>,
   %l = mb.linear %x, %w32 : (tensor<1x1x128xf32>, tensor<64x128xf32>) -> tensor<1x1x64xf32>
   return %z, %l : tensor<1x1x128xf32>, tensor<1x1x64xf32>
 }
+
+// -----
+
+// The global-to-local projection: MEGABYTE-pytorch's dense mode drops the
+// last position, projects the rest on one GEMM with the bias in its
+// epilogue and puts the zero start-position vector in front.
+// CHECK-LABEL: func.func @global_to_local_dense
+// CHECK-SAME: (%[[G:.*]]: tensor<2x65x256xf32>, %[[W:.*]]: tensor<1024x256xbf16>, %[[B:.*]]: tensor<1024xf32>)
+// CHECK: %[[USED:.*]] = tensor.extract_slice %[[G]][0, 0, 0] [2, 64, 256] [1, 1, 1]
+// CHECK: %[[ROWS:.*]] = tensor.collapse_shape %[[USED]]
+// CHECK: %[[A:.*]] = arith.truncf %[[ROWS]] : tensor<128x256xf32> to tensor<128x256xbf16>
+// CHECK: call @mbc_gemm_0(%[[A]], %[[W]], %[[B]]) : (tensor<128x256xbf16>, tensor<1024x256xbf16>, tensor<1024xf32>) -> tensor<128x1024xf32>
+// CHECK: tensor.insert_slice
+// CHECK-NOT: mb.global_to_local
+// FEW-LABEL: func.func @global_to_local_dense
+// FEW: mb.global_to_local
+func.func @global_to_local_dense(%g: tensor<2x65x256xf32>, %w16: tensor<1024x256xbf16>, %b: tensor<1024xf32>) -> tensor<128x9x128xf32> {
+  %w = arith.extf %w16 : tensor<1024x256xbf16> to tensor<1024x256xf32>
+  %l = mb.global_to_local <dense> %g, %w, %b {patch_size = 8 : i64} : (tensor<2x65x256xf32>, tensor<1024x256xf32>, tensor<1024xf32>) -> tensor<128x9x128xf32>
+  return %l : tensor<128x9x128xf32>
+}
+
+// -----
+
+// The paper's shared mode: every P-th slice is a row of one GEMM by the
+// [D, C] weight (no bias).
+// CHECK-LABEL: func.func @global_to_local_shared
+// CHECK: call @mbc_gemm_0(%{{.*}}, %{{.*}}) : (tensor<512x64xbf16>, tensor<128x64xbf16>) -> tensor<512x128xf32>
+// CHECK-NOT: mb.global_to_local
+func.func @global_to_local_shared(%g: tensor<1x64x512xf32>, %w16: tensor<128x64xbf16>) -> tensor<64x8x128xf32> {
+  %w = arith.extf %w16 : tensor<128x64xbf16> to tensor<128x64xf32>
+  %l = mb.global_to_local <shared> %g, %w {patch_size = 8 : i64} : (tensor<1x64x512xf32>, tensor<128x64xf32>) -> tensor<64x8x128xf32>
+  return %l : tensor<64x8x128xf32>
+}
