@@ -485,9 +485,9 @@ private:
 
   /// The global-to-local projection as one GEMM (GEMV for decode rows)
   /// with the bias in its epilogue: `shared`, the rows of every P-th slice
-  /// of width C by the [D, C] weight; `dense`, every position but the last
-  /// by the [P * D, C] weight, then the zero start-position vector in front
-  /// (generic).
+  /// of width C by the [D, C] weight; `dense`, every position by the
+  /// [P * D, C] weight, then (generic) the last position's rows dropped and
+  /// the zero start-position vector put in front.
   void rewriteGlobalToLocal(mb::GlobalToLocalOp op) {
     namespace ml = mb_to_linalg;
     auto inputType = cast<RankedTensorType>(op.getInput().getType());
@@ -511,17 +511,20 @@ private:
       finish(op, ml::reshape(b, loc, projected, resultType.getShape()), {});
       return;
     }
+    // Every position is projected and the last one's rows dropped after:
+    // a selected kernel's operand must be a whole buffer, not a slice view.
     int64_t positions = inputType.getDimSize(1) - 1;
-    Value used = ml::extractSlice(b, loc, op.getInput(), {0, 0, 0},
-                                  {sequences, positions, inputType.getDimSize(2)});
-    if (!selectable(used))
+    if (!selectable(op.getInput()))
       return;
-    Value projected = emitProjection(b, loc, used, op.getWeight(), op.getBias(),
-                                     cuda::Activation::None, Value());
+    Value projected =
+        emitProjection(b, loc, op.getInput(), op.getWeight(), op.getBias(),
+                       cuda::Activation::None, Value());
     if (!projected)
       return;
-    Value perSequence = ml::reshape(b, loc, projected,
-                                    {sequences * positions, patch, width});
+    Value used = ml::extractSlice(b, loc, projected, {0, 0, 0},
+                                  {sequences, positions, patch * width});
+    Value perSequence =
+        ml::reshape(b, loc, used, {sequences * positions, patch, width});
     Value zeros = ml::createFilled(b, loc, {sequences * positions, 1, width},
                                    resultType.getElementType(), 0.0);
     finish(op, ml::concatenate(b, loc, {zeros, perSequence}, 1), {});

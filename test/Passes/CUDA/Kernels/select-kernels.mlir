@@ -186,15 +186,16 @@ func.func @decode(%x: tensor<1x1x128xf32>, %r: tensor<1x1x128xf32>,
 
 // -----
 
-// The global-to-local projection: MEGABYTE-pytorch's dense mode drops the
-// last position, projects the rest on one GEMM with the bias in its
-// epilogue and puts the zero start-position vector in front.
+// The global-to-local projection: MEGABYTE-pytorch's dense mode projects
+// every position on one GEMM with the bias in its epilogue, drops the last
+// position's rows and puts the zero start-position vector in front.
 // CHECK-LABEL: func.func @global_to_local_dense
 // CHECK-SAME: (%[[G:.*]]: tensor<2x65x256xf32>, %[[W:.*]]: tensor<1024x256xbf16>, %[[B:.*]]: tensor<1024xf32>)
-// CHECK: %[[USED:.*]] = tensor.extract_slice %[[G]][0, 0, 0] [2, 64, 256] [1, 1, 1]
-// CHECK: %[[ROWS:.*]] = tensor.collapse_shape %[[USED]]
-// CHECK: %[[A:.*]] = arith.truncf %[[ROWS]] : tensor<128x256xf32> to tensor<128x256xbf16>
-// CHECK: call @mbc_gemm_0(%[[A]], %[[W]], %[[B]]) : (tensor<128x256xbf16>, tensor<1024x256xbf16>, tensor<1024xf32>) -> tensor<128x1024xf32>
+// CHECK: %[[ROWS:.*]] = tensor.collapse_shape %[[G]]
+// CHECK: %[[A:.*]] = arith.truncf %[[ROWS]] : tensor<130x256xf32> to tensor<130x256xbf16>
+// CHECK: %[[P:.*]] = call @mbc_gemm_0(%[[A]], %[[W]], %[[B]]) : (tensor<130x256xbf16>, tensor<1024x256xbf16>, tensor<1024xf32>) -> tensor<130x1024xf32>
+// CHECK: %[[P3:.*]] = tensor.expand_shape %[[P]]
+// CHECK: tensor.extract_slice %[[P3]][0, 0, 0] [2, 64, 1024] [1, 1, 1]
 // CHECK: tensor.insert_slice
 // CHECK-NOT: mb.global_to_local
 // FEW-LABEL: func.func @global_to_local_dense
