@@ -6,6 +6,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include <cmath>
 
@@ -118,6 +119,66 @@ Value buildXorReduce(OpBuilder &b, Location loc, Value value,
                   : arith::AddFOp::create(b, loc, value, other).getResult();
   }
   return value;
+}
+
+SmallVector<Value> buildWarpRowNorm(OpBuilder &b, Location loc,
+                                    ArrayRef<Value> values,
+                                    ArrayRef<Value> weights,
+                                    ArrayRef<Value> biases, NormKind kind,
+                                    double epsilon, int64_t dim) {
+  Type f32 = b.getF32Type();
+  auto pairType = VectorType::get({2}, f32);
+  auto constant = [&](double value) -> Value {
+    return arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(static_cast<float>(value)));
+  };
+  SmallVector<Value> x(values);
+  auto warpSum = [&](function_ref<Value(Value)> term) {
+    Value sum = constant(0);
+    for (Value value : x) {
+      Value t = term(value);
+      for (int64_t e = 0; e < 2; ++e)
+        sum = arith::AddFOp::create(
+            b, loc, sum,
+            vector::ExtractOp::create(b, loc, t, ArrayRef<int64_t>{e}));
+    }
+    return buildXorReduce(b, loc, sum, {16, 8, 4, 2, 1}, /*isMax=*/false);
+  };
+  Value count = constant(static_cast<double>(dim));
+  if (kind == NormKind::Layer) {
+    Value mean =
+        arith::DivFOp::create(b, loc, warpSum([](Value v) { return v; }), count);
+    Value meanPair = vector::BroadcastOp::create(b, loc, pairType, mean);
+    for (Value &value : x)
+      value = arith::SubFOp::create(b, loc, value, meanPair);
+  }
+  Value meanSquare = arith::DivFOp::create(
+      b, loc,
+      warpSum([&](Value v) { return arith::MulFOp::create(b, loc, v, v); }),
+      count);
+  Value inverse;
+  if (kind == NormKind::RmsClamp) {
+    // MEGABYTE-pytorch: x / max(||x|| d^-1/2, eps).
+    Value rms = math::SqrtOp::create(b, loc, meanSquare);
+    inverse = arith::DivFOp::create(
+        b, loc, constant(1),
+        arith::MaximumFOp::create(b, loc, rms, constant(epsilon)));
+  } else {
+    inverse = arith::DivFOp::create(
+        b, loc, constant(1),
+        math::SqrtOp::create(
+            b, loc, arith::AddFOp::create(b, loc, meanSquare, constant(epsilon))));
+  }
+  Value inversePair = vector::BroadcastOp::create(b, loc, pairType, inverse);
+  SmallVector<Value> result;
+  for (size_t j = 0; j < x.size(); ++j) {
+    Value y = arith::MulFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, x[j], inversePair), weights[j]);
+    if (!biases.empty())
+      y = arith::AddFOp::create(b, loc, y, biases[j]);
+    result.push_back(y);
+  }
+  return result;
 }
 
 } // namespace mbc::cuda

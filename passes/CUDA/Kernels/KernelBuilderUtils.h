@@ -59,6 +59,23 @@ mlir::gpu::GPUFuncOp createKernelFunc(mlir::OpBuilder &builder,
 mlir::Value buildGelu(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
                       bool tanhForm);
 
+/// A row norm: RMSNorm with the epsilon inside the root, MEGABYTE-pytorch's
+/// RMSNorm (the epsilon clamps the norm), or LayerNorm (with a bias).
+enum class NormKind { Rms, RmsClamp, Layer };
+
+/// norm(x) * weight (+ bias) of one row of `dim` features spread over a
+/// warp: `values` are this lane's vector<2xf32> pairs of the row,
+/// `weights` / `biases` (empty without bias) the matching pairs; the
+/// statistics are sums over the lane's pairs reduced by warp shuffles (two
+/// passes for LayerNorm: mean, then the centered squares). Returns the f32
+/// pairs.
+llvm::SmallVector<mlir::Value>
+buildWarpRowNorm(mlir::OpBuilder &b, mlir::Location loc,
+                 llvm::ArrayRef<mlir::Value> values,
+                 llvm::ArrayRef<mlir::Value> weights,
+                 llvm::ArrayRef<mlir::Value> biases, NormKind kind,
+                 double epsilon, int64_t dim);
+
 /// 2^x of an f32 with ex2.approx.ftz.f32 (llvm.nvvm.ex2.approx.ftz.f; no
 /// libdevice call).
 mlir::Value buildExp2Approx(mlir::OpBuilder &b, mlir::Location loc,

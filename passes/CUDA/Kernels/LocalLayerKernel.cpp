@@ -104,14 +104,14 @@ public:
     unsigned next = 0;
     x = entry.getArgument(next++);
     norm1Weight = entry.getArgument(next++);
-    if (spec.norm == LocalNorm::Layer)
+    if (spec.norm == NormKind::Layer)
       norm1Bias = entry.getArgument(next++);
     wq = entry.getArgument(next++);
     wk = entry.getArgument(next++);
     wv = spec.fusedKeyValue ? wk : entry.getArgument(next++);
     wo = entry.getArgument(next++);
     norm2Weight = entry.getArgument(next++);
-    if (spec.norm == LocalNorm::Layer)
+    if (spec.norm == NormKind::Layer)
       norm2Bias = entry.getArgument(next++);
     upWeight = entry.getArgument(next++);
     upBias = entry.getArgument(next++);
@@ -412,57 +412,13 @@ private:
         value = arith::SelectOp::create(b, loc, hidden, zeros, value);
       values.push_back(value);
     }
-    auto warpSum = [&](function_ref<Value(Value)> term) {
-      Value sum = constantF32(0);
-      for (Value value : values) {
-        Value t = term(value);
-        for (int64_t e = 0; e < 2; ++e)
-          sum = arith::AddFOp::create(
-              b, loc, sum,
-              vector::ExtractOp::create(b, loc, t, ArrayRef<int64_t>{e}));
-      }
-      return buildXorReduce(b, loc, sum, {16, 8, 4, 2, 1}, /*isMax=*/false);
-    };
-    Value count = constantF32(static_cast<double>(dim));
-    Value mean;
-    if (spec.norm == LocalNorm::Layer) {
-      mean = arith::DivFOp::create(b, loc,
-                                   warpSum([](Value v) { return v; }), count);
-      Value meanPair = vector::BroadcastOp::create(b, loc, pairType, mean);
-      for (Value &value : values)
-        value = arith::SubFOp::create(b, loc, value, meanPair);
-    }
-    Value meanSquare = arith::DivFOp::create(
-        b, loc,
-        warpSum([&](Value v) { return arith::MulFOp::create(b, loc, v, v); }),
-        count);
-    Value inverse;
-    if (spec.norm == LocalNorm::RmsClamp) {
-      // MEGABYTE-pytorch: x / max(||x|| d^-1/2, eps).
-      Value rms = math::SqrtOp::create(b, loc, meanSquare);
-      inverse = arith::DivFOp::create(
-          b, loc, constantF32(1),
-          arith::MaximumFOp::create(b, loc, rms, constantF32(spec.epsilon)));
-    } else {
-      inverse = arith::DivFOp::create(
-          b, loc, constantF32(1),
-          math::SqrtOp::create(
-              b, loc,
-              arith::AddFOp::create(b, loc, meanSquare,
-                                    constantF32(spec.epsilon))));
-    }
-    Value inversePair = vector::BroadcastOp::create(b, loc, pairType, inverse);
+    SmallVector<Value> ys = buildWarpRowNorm(b, loc, values, weights, biases,
+                                             spec.norm, spec.epsilon, dim);
     auto roundedPair = VectorType::get({2}, elementType);
-    for (int64_t j = 0; j < pairs; ++j) {
-      Value y = arith::MulFOp::create(
-          b, loc, arith::MulFOp::create(b, loc, values[j], inversePair),
-          weights[j]);
-      if (bias)
-        y = arith::AddFOp::create(b, loc, y, biases[j]);
-      vector::StoreOp::create(b, loc,
-                              arith::TruncFOp::create(b, loc, roundedPair, y),
-                              normalized, ValueRange{row, columns[j]});
-    }
+    for (int64_t j = 0; j < pairs; ++j)
+      vector::StoreOp::create(
+          b, loc, arith::TruncFOp::create(b, loc, roundedPair, ys[j]),
+          normalized, ValueRange{row, columns[j]});
   }
 
   /// Calls `body(row, column, pair)` for the C-fragment pairs of a warp's
@@ -757,7 +713,7 @@ verifyLocalLayerSpec(const LocalLayerSpec &spec,
 }
 
 SmallVector<std::string> localLayerParamNames(const LocalLayerSpec &spec) {
-  bool layer = spec.norm == LocalNorm::Layer;
+  bool layer = spec.norm == NormKind::Layer;
   SmallVector<std::string> names = {"x", "norm1_weight"};
   if (layer)
     names.push_back("norm1_bias");

@@ -33,17 +33,13 @@
 #define MBC_PASSES_CUDA_KERNELS_LOCALLAYERKERNEL_H
 
 #include "passes/CUDA/Kernels/GemmKernel.h"
+#include "passes/CUDA/Kernels/KernelBuilderUtils.h"
 #include "passes/CUDA/Kernels/KernelInfo.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Builders.h"
 
 namespace mbc::cuda {
-
-/// The norm before each sublayer: RMSNorm with the epsilon inside the root,
-/// MEGABYTE-pytorch's RMSNorm (the epsilon clamps the norm), or LayerNorm
-/// (with a bias).
-enum class LocalNorm { Rms, RmsClamp, Layer };
 
 struct LocalLayerSpec {
   int64_t sequences = 0; // N: patches (x batch)
@@ -53,7 +49,7 @@ struct LocalLayerSpec {
   int64_t headDim = 0; // 32, 64 or 128; heads * headDim a multiple of 64
   int64_t hidden = 0;  // FFN width, a multiple of 64
   mlir::Type weightType; // bf16 or f16
-  LocalNorm norm = LocalNorm::RmsClamp;
+  NormKind norm = NormKind::RmsClamp;
   double epsilon = 1e-8;
   bool tokenShift = false;
   Activation activation = Activation::GeluErf;

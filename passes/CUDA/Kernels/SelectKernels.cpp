@@ -550,7 +550,7 @@ private:
     Operation *norm = nullptr;
     Operation *shift = nullptr; // mb.token_shift, or null
     Value input, weight, bias;
-    cuda::LocalNorm kind = cuda::LocalNorm::Rms;
+    cuda::NormKind kind = cuda::NormKind::Rms;
     double epsilon = 0;
   };
 
@@ -560,12 +560,12 @@ private:
     NormOfShift match;
     if (auto rms = value.getDefiningOp<mb::RMSNormOp>()) {
       match.kind =
-          rms.getClamp() ? cuda::LocalNorm::RmsClamp : cuda::LocalNorm::Rms;
+          rms.getClamp() ? cuda::NormKind::RmsClamp : cuda::NormKind::Rms;
       match.input = rms.getInput();
       match.weight = rms.getWeight();
       match.epsilon = rms.getEpsilon().convertToDouble();
     } else if (auto layer = value.getDefiningOp<mb::LayerNormOp>()) {
-      match.kind = cuda::LocalNorm::Layer;
+      match.kind = cuda::NormKind::Layer;
       match.input = layer.getInput();
       match.weight = layer.getWeight();
       match.bias = layer.getBias();
@@ -725,7 +725,7 @@ private:
     auto rowsType = RankedTensorType::get(
         {spec.sequences, spec.positions, spec.dim}, f32);
     Value x = ml::reshape(b, loc, argument(), rowsType.getShape());
-    bool layerNorm = spec.norm == cuda::LocalNorm::Layer;
+    bool layerNorm = spec.norm == cuda::NormKind::Layer;
     auto norm = [&](Value input, Value weight, Value bias) -> Value {
       if (spec.tokenShift)
         input = mb::TokenShiftOp::create(b, loc, input);
@@ -735,7 +735,7 @@ private:
                                        epsilon);
       return mb::RMSNormOp::create(
           b, loc, rowsType, input, weight, epsilon,
-          spec.norm == cuda::LocalNorm::RmsClamp ? b.getUnitAttr()
+          spec.norm == cuda::NormKind::RmsClamp ? b.getUnitAttr()
                                                  : UnitAttr());
     };
     Value norm1Weight = argument();

@@ -36,23 +36,23 @@ std::optional<Activation> parseActivation(StringRef name) {
       .Default(std::nullopt);
 }
 
-StringRef localNormName(LocalNorm norm) {
+StringRef normKindName(NormKind norm) {
   switch (norm) {
-  case LocalNorm::Rms:
+  case NormKind::Rms:
     return "rms";
-  case LocalNorm::RmsClamp:
+  case NormKind::RmsClamp:
     return "rms_clamp";
-  case LocalNorm::Layer:
+  case NormKind::Layer:
     break;
   }
   return "layer";
 }
 
-std::optional<LocalNorm> parseLocalNorm(StringRef name) {
-  return llvm::StringSwitch<std::optional<LocalNorm>>(name)
-      .Case("rms", LocalNorm::Rms)
-      .Case("rms_clamp", LocalNorm::RmsClamp)
-      .Case("layer", LocalNorm::Layer)
+std::optional<NormKind> parseNormKind(StringRef name) {
+  return llvm::StringSwitch<std::optional<NormKind>>(name)
+      .Case("rms", NormKind::Rms)
+      .Case("rms_clamp", NormKind::RmsClamp)
+      .Case("layer", NormKind::Layer)
       .Default(std::nullopt);
 }
 
@@ -417,7 +417,7 @@ DictionaryAttr localLayerSpecToAttribute(MLIRContext *context,
       b.getNamedAttr("head_dim", b.getI64IntegerAttr(spec.headDim)),
       b.getNamedAttr("hidden", b.getI64IntegerAttr(spec.hidden)),
       b.getNamedAttr("weight_type", TypeAttr::get(spec.weightType)),
-      b.getNamedAttr("norm", b.getStringAttr(localNormName(spec.norm))),
+      b.getNamedAttr("norm", b.getStringAttr(normKindName(spec.norm))),
       b.getNamedAttr("epsilon", b.getF64FloatAttr(spec.epsilon)),
       b.getNamedAttr("token_shift", b.getBoolAttr(spec.tokenShift)),
       b.getNamedAttr("activation",
@@ -451,7 +451,7 @@ localLayerSpecFromAttribute(DictionaryAttr attr,
       failed(read.boolean("fused_kv", spec.fusedKeyValue)) ||
       failed(read.activation(spec.activation)))
     return failure();
-  std::optional<LocalNorm> parsed = parseLocalNorm(norm);
+  std::optional<NormKind> parsed = parseNormKind(norm);
   if (!parsed)
     return emitError() << kSelectedLocalLayerAttrName << ": norm = '" << norm
                        << "' (expected rms, rms_clamp or layer)";

@@ -32,8 +32,8 @@ std::optional<Activation> parseActivation(llvm::StringRef name);
 
 /// The attribute spelling of a local layer's norm ("rms", "rms_clamp",
 /// "layer") and back.
-llvm::StringRef localNormName(LocalNorm norm);
-std::optional<LocalNorm> parseLocalNorm(llvm::StringRef name);
+llvm::StringRef normKindName(NormKind norm);
+std::optional<NormKind> parseNormKind(llvm::StringRef name);
 
 /// How GEMMs are chosen (mb-cuda-select-kernels' options).
 struct GemmSelection {

@@ -40,7 +40,7 @@ struct CudaTestBuildLocalLayerPass
                   << "' (expected bf16 or f16)";
       return signalPassFailure();
     }
-    std::optional<cuda::LocalNorm> parsedNorm = cuda::parseLocalNorm(norm);
+    std::optional<cuda::NormKind> parsedNorm = cuda::parseNormKind(norm);
     if (!parsedNorm) {
       emitError() << "norm = '" << norm
                   << "' (expected rms, rms_clamp or layer)";
