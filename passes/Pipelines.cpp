@@ -87,7 +87,7 @@ void buildCpuTensorPipeline(OpPassManager &pm,
         [&](OpPassManager &nested) {
           CudaSelectKernelsOptions selection;
           selection.mma = options.emulateCudaKernels;
-          selection.localLayerBodies = true;
+          selection.referenceBodies = true;
           nested.addPass(createCudaSelectKernels(selection));
         },
         /*decodeGemvs=*/true);

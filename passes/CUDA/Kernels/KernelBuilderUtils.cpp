@@ -181,4 +181,20 @@ SmallVector<Value> buildWarpRowNorm(OpBuilder &b, Location loc,
   return result;
 }
 
+std::pair<Value, Value> buildTokenShiftSource(OpBuilder &b, Location loc,
+                                              Value row, Value column,
+                                              Value firstPosition,
+                                              int64_t dim) {
+  Value shifted = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::uge, column,
+      arith::ConstantIndexOp::create(b, loc, dim - dim / 2));
+  Value hidden = arith::AndIOp::create(b, loc, shifted, firstPosition);
+  Value previous = arith::SelectOp::create(
+      b, loc, firstPosition, row,
+      arith::SubIOp::create(b, loc, row,
+                            arith::ConstantIndexOp::create(b, loc, 1)));
+  Value source = arith::SelectOp::create(b, loc, shifted, previous, row);
+  return {source, hidden};
+}
+
 } // namespace mbc::cuda

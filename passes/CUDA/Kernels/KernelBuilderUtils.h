@@ -76,6 +76,16 @@ buildWarpRowNorm(mlir::OpBuilder &b, mlir::Location loc,
                  llvm::ArrayRef<mlir::Value> biases, NormKind kind,
                  double epsilon, int64_t dim);
 
+/// MEGABYTE-pytorch's token shift for the feature pair at `column` of
+/// `row` (`firstPosition`: the row is its sequence's first): the row to
+/// read, the previous one for the second half of the `dim` features, and
+/// an i1 that is true when the pair is zeros instead (second half, first
+/// position).
+std::pair<mlir::Value, mlir::Value>
+buildTokenShiftSource(mlir::OpBuilder &b, mlir::Location loc, mlir::Value row,
+                      mlir::Value column, mlir::Value firstPosition,
+                      int64_t dim);
+
 /// 2^x of an f32 with ex2.approx.ftz.f32 (llvm.nvvm.ex2.approx.ftz.f; no
 /// libdevice call).
 mlir::Value buildExp2Approx(mlir::OpBuilder &b, mlir::Location loc,

@@ -35,7 +35,8 @@ struct CudaLaunchSelectedKernelsPass
       if (callee && (callee->hasAttr(cuda::kSelectedGemmAttrName) ||
                      callee->hasAttr(cuda::kSelectedGemvAttrName) ||
                      callee->hasAttr(cuda::kSelectedAttentionAttrName) ||
-                     callee->hasAttr(cuda::kSelectedLocalLayerAttrName)))
+                     callee->hasAttr(cuda::kSelectedLocalLayerAttrName) ||
+                     callee->hasAttr(cuda::kSelectedNormAttrName)))
         calls.push_back(call);
     });
     if (calls.empty())
@@ -72,11 +73,11 @@ struct CudaLaunchSelectedKernelsPass
       std::string name;
       FailureOr<cuda::KernelInfo> info = failure();
       // The built kernel's parameters: the call's operands with C (the new
-      // result buffer) after A and B for a GEMM, O last for attention and
-      // a local layer.
+      // result buffer) after A and B for a GEMM, last for the others.
       unsigned resultPosition =
           callee->hasAttr(cuda::kSelectedAttentionAttrName) ? 3
-          : callee->hasAttr(cuda::kSelectedLocalLayerAttrName)
+          : callee->hasAttr(cuda::kSelectedLocalLayerAttrName) ||
+                  callee->hasAttr(cuda::kSelectedNormAttrName)
               ? call.getNumOperands()
               : 2;
       // Calls with one spec (the same layer shape, repeated) launch one
@@ -84,7 +85,7 @@ struct CudaLaunchSelectedKernelsPass
       Attribute specAttr;
       for (StringRef attrName :
            {cuda::kSelectedGemmAttrName, cuda::kSelectedGemvAttrName,
-            cuda::kSelectedLocalLayerAttrName,
+            cuda::kSelectedLocalLayerAttrName, cuda::kSelectedNormAttrName,
             cuda::kSelectedAttentionAttrName})
         if (Attribute attr = callee->getAttr(attrName))
           specAttr = attr;
@@ -119,6 +120,15 @@ struct CudaLaunchSelectedKernelsPass
         name = uniqueName("local_layer");
         info = cuda::buildLocalLayerKernel(builder, kernels, name, *spec,
                                            call.getLoc());
+      } else if (auto normAttr = callee->getAttrOfType<DictionaryAttr>(
+                     cuda::kSelectedNormAttrName)) {
+        FailureOr<cuda::NormSpec> spec =
+            cuda::normSpecFromAttribute(normAttr, emitError);
+        if (failed(spec))
+          return signalPassFailure();
+        name = uniqueName("norm");
+        info =
+            cuda::buildNormKernel(builder, kernels, name, *spec, call.getLoc());
       } else {
         FailureOr<cuda::AttentionSpec> spec = cuda::attentionSpecFromAttribute(
             callee->getAttrOfType<DictionaryAttr>(

@@ -394,18 +394,9 @@ private:
     for (int64_t j = 0; j < pairs; ++j) {
       Value source = row;
       Value hidden;
-      if (spec.tokenShift) {
-        // The second half of the features comes from the previous
-        // position (zeros at a patch's first).
-        Value shifted =
-            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
-                                  columns[j], index(dim - dim / 2));
-        hidden = arith::AndIOp::create(b, loc, shifted, firstPosition);
-        Value previous = arith::SelectOp::create(
-            b, loc, firstPosition, row,
-            arith::SubIOp::create(b, loc, row, index(1)));
-        source = arith::SelectOp::create(b, loc, shifted, previous, row);
-      }
+      if (spec.tokenShift)
+        std::tie(source, hidden) =
+            buildTokenShiftSource(b, loc, row, columns[j], firstPosition, dim);
       Value value = vector::LoadOp::create(b, loc, pairType, xs,
                                            ValueRange{source, columns[j]});
       if (hidden)

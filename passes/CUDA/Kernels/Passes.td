@@ -140,6 +140,36 @@ def CudaTestBuildLocalLayer
     "::mlir::vector::VectorDialect"];
 }
 
+def CudaTestBuildNorm : Pass<"mb-cuda-test-build-norm", "::mlir::ModuleOp"> {
+  let summary = "build one token-shift + norm + rounding kernel";
+  let description = [{
+    Calls `buildNormKernel` (passes/CUDA/Kernels/NormKernel.h): out =
+    16-bit(norm(shift(x)) * weight (+ bias)) per row of x [rows, dim], one
+    warp a row. The kernel carries its launch facts as `mbc.launch`; an
+    unsupported combination is an error that names the option.
+  }];
+  let options = [
+    Option<"rows", "rows", "int64_t", /*default=*/"129", "rows of x">,
+    Option<"positions", "positions", "int64_t", /*default=*/"129",
+           "rows per sequence (the token shift's scope)">,
+    Option<"dim", "dim", "int64_t", /*default=*/"256",
+           "features (a multiple of 64)">,
+    Option<"norm", "norm", "std::string", /*default=*/"\"rms_clamp\"",
+           "rms, rms_clamp or layer">,
+    Option<"epsilon", "epsilon", "double", /*default=*/"1e-8", "norm epsilon">,
+    Option<"tokenShift", "token-shift", "bool", /*default=*/"true",
+           "MEGABYTE-pytorch's token shift first">,
+    Option<"elementType", "element-type", "std::string",
+           /*default=*/"\"bf16\"", "output type: bf16 or f16">,
+    Option<"kernelName", "name", "std::string", /*default=*/"\"norm\"",
+           "kernel symbol">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
+}
+
 def CudaTestBuildAttention
     : Pass<"mb-cuda-test-build-attention", "::mlir::ModuleOp"> {
   let summary = "build one flash-attention kernel into gpu.module @kernels";
@@ -295,6 +325,14 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
       of at most 16 positions, dims multiples of 64, its tiles within
       shared memory). Otherwise the layer's ops are selected one by one.
 
+    - After the rewrites above (`fuse-norms`): `arith.truncf` of
+      `mb.rms_norm` / `mb.layer_norm` (of an `mb.token_shift`, or not; the
+      GEMMs' rounded operand) where the norm and the shift have no other
+      use becomes one call of `@mbc_norm_<n>` (`mb.cuda_norm`: rows,
+      positions, dim, norm, epsilon, token_shift, output_type), one warp a
+      row writing the 16-bit operand (NormKernel.h), instead of the shift's
+      copies, the norm's kernels and the rounding.
+
     Kernel choices are the functions' attributes, which tests can pin:
     `mb.cuda_gemm` (m, n, k, element_type, mma, tile_m, tile_n, tile_k,
     stages, bias, activation, residual, output_type) and `mb.cuda_attention`
@@ -324,10 +362,15 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
            /*default=*/"true",
            "one fused kernel per local-model layer (LocalLayerKernel.h) "
            "where it applies">,
-    Option<"localLayerBodies", "local-layer-bodies", "bool",
+    Option<"fuseNorms", "fuse-norms", "bool", /*default=*/"true",
+           "a norm (after a token shift or not) whose only use is the "
+           "16-bit operand of GEMMs becomes one kernel writing that operand "
+           "(NormKernel.h)">,
+    Option<"referenceBodies", "reference-bodies", "bool",
            /*default=*/"false",
-           "give each fused local layer's function a body of mb ops built "
-           "from its spec, selected like any other ops (CPU emulation)">,
+           "give each fused local layer's and norm's function a body of mb "
+           "ops built from its spec, selected like any other ops (CPU "
+           "emulation)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",

@@ -67,10 +67,11 @@ struct CudaReferenceKernelsPass
         if (failed(spec))
           return signalPassFailure();
         define(function, *spec);
-      } else if (function->hasAttr(cuda::kSelectedLocalLayerAttrName)) {
+      } else if (function->hasAttr(cuda::kSelectedLocalLayerAttrName) ||
+                 function->hasAttr(cuda::kSelectedNormAttrName)) {
         // Its body (mb ops) comes from mb-cuda-select-kernels itself.
-        function.emitOpError("a fused local layer without a body: run "
-                             "mb-cuda-select-kernels with local-layer-bodies "
+        function.emitOpError("a fused local layer or norm without a body: run "
+                             "mb-cuda-select-kernels with reference-bodies "
                              "to emulate it");
         return signalPassFailure();
       }

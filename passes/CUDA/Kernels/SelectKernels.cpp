@@ -52,7 +52,7 @@ struct CudaSelectKernelsPass
     selection.tileK = tileK;
     selection.stages = stages;
     // Whole local layers first: their ops are then gone (or, with
-    // local-layer-bodies, rebuilt inside the fused function's body, where
+    // reference-bodies, rebuilt inside the fused function's body, where
     // the walk below selects them one by one).
     if (fuseLocalLayers) {
       SmallVector<mb::LocalAttentionOp> attentions;
@@ -82,6 +82,14 @@ struct CudaSelectKernelsPass
         rewriteGlobalToLocal(projection);
       else
         rewriteFFN(cast<mb::FFNOp>(op));
+    }
+    // The GEMMs' rounded operands: norm (+ shift) + rounding in one kernel.
+    if (fuseNorms) {
+      SmallVector<arith::TruncFOp> roundings;
+      for (auto function : module.getOps<func::FuncOp>())
+        function.walk([&](arith::TruncFOp op) { roundings.push_back(op); });
+      for (arith::TruncFOp op : roundings)
+        fuseNorm(op);
     }
   }
 
@@ -687,7 +695,7 @@ private:
     ModuleOp module = getOperation();
     Value rows =
         cuda::callSelectedLocalLayer(b, loc, module, spec, operands);
-    if (localLayerBodies)
+    if (referenceBodies)
       defineLocalLayer(
           module.lookupSymbol<func::FuncOp>(
               rows.getDefiningOp<func::CallOp>().getCallee()),
@@ -701,6 +709,96 @@ private:
                           first->shift})
       if (op)
         op->erase();
+  }
+
+  /// truncf(collapse?(norm(shift?(x)))) -> one norm kernel writing the
+  /// 16-bit rows.
+  void fuseNorm(arith::TruncFOp rounding) {
+    namespace ml = mb_to_linalg;
+    auto resultType = dyn_cast<RankedTensorType>(rounding.getType());
+    if (!resultType || resultType.getRank() != 2)
+      return;
+    Value input = rounding.getIn();
+    auto collapse = input.getDefiningOp<tensor::CollapseShapeOp>();
+    if (collapse) {
+      if (!input.hasOneUse())
+        return;
+      input = collapse.getSrc();
+    }
+    if (!input.getDefiningOp<mb::RMSNormOp>() &&
+        !input.getDefiningOp<mb::LayerNormOp>())
+      return;
+    std::optional<NormOfShift> norm = matchNormOfShift(input);
+    if (!norm)
+      return;
+    auto normType = cast<RankedTensorType>(input.getType());
+    cuda::NormSpec spec;
+    spec.rows = rowsOf(input);
+    spec.dim = normType.getShape().back();
+    spec.positions =
+        normType.getRank() == 3 ? normType.getDimSize(1) : spec.rows;
+    spec.norm = norm->kind;
+    spec.epsilon = norm->epsilon;
+    spec.tokenShift = static_cast<bool>(norm->shift);
+    spec.outputType = resultType.getElementType();
+    {
+      ScopedDiagnosticHandler quiet(&getContext(),
+                                    [](Diagnostic &) { return success(); });
+      if (failed(cuda::verifyNormSpec(
+              spec, [&] { return emitError(rounding.getLoc()); })))
+        return;
+    }
+    OpBuilder b(rounding);
+    Location loc = norm->norm->getLoc();
+    SmallVector<Value> operands = {toMatrix(b, loc, norm->input),
+                                   norm->weight};
+    if (norm->bias)
+      operands.push_back(norm->bias);
+    ModuleOp module = getOperation();
+    Value rows = cuda::callSelectedNorm(b, loc, module, spec, operands);
+    if (referenceBodies)
+      defineNorm(module.lookupSymbol<func::FuncOp>(
+                     rows.getDefiningOp<func::CallOp>().getCallee()),
+                 spec, normType);
+    rounding.getResult().replaceAllUsesWith(rows);
+    for (Operation *op : {static_cast<Operation *>(rounding),
+                          static_cast<Operation *>(collapse), norm->norm,
+                          norm->shift})
+      if (op)
+        op->erase();
+  }
+
+  /// The body of a norm kernel's function: the mb ops it replaced.
+  void defineNorm(func::FuncOp function, const cuda::NormSpec &spec,
+                  RankedTensorType normType) {
+    namespace ml = mb_to_linalg;
+    OpBuilder b(function.getContext());
+    Location loc = function.getLoc();
+    Block *body = function.addEntryBlock();
+    b.setInsertionPointToStart(body);
+    for (unsigned i = 0; i < function.getNumArguments(); ++i)
+      function.removeArgAttr(
+          i, bufferization::BufferizationDialect::kBufferAccessAttrName);
+    Value x = ml::reshape(b, loc, body->getArgument(0), normType.getShape());
+    if (spec.tokenShift)
+      x = mb::TokenShiftOp::create(b, loc, x);
+    FloatAttr epsilon = b.getF64FloatAttr(spec.epsilon);
+    Value y;
+    if (spec.norm == cuda::NormKind::Layer)
+      y = mb::LayerNormOp::create(b, loc, normType, x, body->getArgument(1),
+                                  body->getArgument(2), epsilon);
+    else
+      y = mb::RMSNormOp::create(
+          b, loc, normType, x, body->getArgument(1), epsilon,
+          spec.norm == cuda::NormKind::RmsClamp ? b.getUnitAttr()
+                                                : UnitAttr());
+    Value rows = ml::reshape(b, loc, y, {spec.rows, spec.dim});
+    func::ReturnOp::create(
+        b, loc,
+        arith::TruncFOp::create(
+            b, loc, RankedTensorType::get({spec.rows, spec.dim}, spec.outputType),
+            rows)
+            .getResult());
   }
 
   /// The body of a fused local layer's function, as mb ops built from its

@@ -461,4 +461,49 @@ localLayerSpecFromAttribute(DictionaryAttr attr,
   return spec;
 }
 
+Value callSelectedNorm(OpBuilder &b, Location loc, ModuleOp module,
+                       const NormSpec &spec, ValueRange operands) {
+  auto resultType = RankedTensorType::get({spec.rows, spec.dim}, spec.outputType);
+  return callSelectedKernel(b, loc, module, "mbc_norm", kSelectedNormAttrName,
+                            normSpecToAttribute(b.getContext(), spec),
+                            operands, resultType);
+}
+
+DictionaryAttr normSpecToAttribute(MLIRContext *context, const NormSpec &spec) {
+  Builder b(context);
+  return b.getDictionaryAttr({
+      b.getNamedAttr("rows", b.getI64IntegerAttr(spec.rows)),
+      b.getNamedAttr("positions", b.getI64IntegerAttr(spec.positions)),
+      b.getNamedAttr("dim", b.getI64IntegerAttr(spec.dim)),
+      b.getNamedAttr("norm", b.getStringAttr(normKindName(spec.norm))),
+      b.getNamedAttr("epsilon", b.getF64FloatAttr(spec.epsilon)),
+      b.getNamedAttr("token_shift", b.getBoolAttr(spec.tokenShift)),
+      b.getNamedAttr("output_type", TypeAttr::get(spec.outputType)),
+  });
+}
+
+FailureOr<NormSpec>
+normSpecFromAttribute(DictionaryAttr attr,
+                      function_ref<InFlightDiagnostic()> emitError) {
+  SpecReader read{attr, kSelectedNormAttrName, emitError};
+  NormSpec spec;
+  StringRef norm;
+  if (failed(read.integer("rows", spec.rows)) ||
+      failed(read.integer("positions", spec.positions)) ||
+      failed(read.integer("dim", spec.dim)) ||
+      failed(read.string("norm", norm)) ||
+      failed(read.real("epsilon", spec.epsilon)) ||
+      failed(read.boolean("token_shift", spec.tokenShift)) ||
+      failed(read.type("output_type", spec.outputType)))
+    return failure();
+  std::optional<NormKind> parsed = parseNormKind(norm);
+  if (!parsed)
+    return emitError() << kSelectedNormAttrName << ": norm = '" << norm
+                       << "' (expected rms, rms_clamp or layer)";
+  spec.norm = *parsed;
+  if (failed(verifyNormSpec(spec, emitError)))
+    return failure();
+  return spec;
+}
+
 } // namespace mbc::cuda

@@ -12,6 +12,7 @@
 #include "passes/CUDA/Kernels/GemmKernel.h"
 #include "passes/CUDA/Kernels/GemvKernel.h"
 #include "passes/CUDA/Kernels/LocalLayerKernel.h"
+#include "passes/CUDA/Kernels/NormKernel.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -24,6 +25,7 @@ inline constexpr llvm::StringLiteral kSelectedAttentionAttrName =
 inline constexpr llvm::StringLiteral kSelectedGemvAttrName = "mb.cuda_gemv";
 inline constexpr llvm::StringLiteral kSelectedLocalLayerAttrName =
     "mb.cuda_local_layer";
+inline constexpr llvm::StringLiteral kSelectedNormAttrName = "mb.cuda_norm";
 
 /// The attribute spelling of an epilogue activation ("none", "gelu",
 /// "gelu_tanh", "relu", mb's activation names) and back.
@@ -144,6 +146,19 @@ mlir::DictionaryAttr localLayerSpecToAttribute(mlir::MLIRContext *context,
 mlir::FailureOr<LocalLayerSpec> localLayerSpecFromAttribute(
     mlir::DictionaryAttr attr,
     llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
+
+/// A norm call: x [rows, dim] f32, weight [dim], bias [dim] (LayerNorm);
+/// returns out [rows, dim] in the spec's 16-bit output type.
+mlir::Value callSelectedNorm(mlir::OpBuilder &b, mlir::Location loc,
+                             mlir::ModuleOp module, const NormSpec &spec,
+                             mlir::ValueRange operands);
+
+/// {rows, positions, dim, norm, epsilon, token_shift, output_type}.
+mlir::DictionaryAttr normSpecToAttribute(mlir::MLIRContext *context,
+                                         const NormSpec &spec);
+mlir::FailureOr<NormSpec>
+normSpecFromAttribute(mlir::DictionaryAttr attr,
+                      llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
 } // namespace mbc::cuda
 

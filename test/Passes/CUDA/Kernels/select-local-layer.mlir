@@ -3,7 +3,7 @@
 // leaves the layer's ops to the one-by-one selection otherwise.
 // RUN: mbc-opt %s --mb-cuda-select-kernels --split-input-file | FileCheck %s
 // RUN: mbc-opt %s --mb-cuda-select-kernels=fuse-local-layers=false --split-input-file | FileCheck %s --check-prefix=OFF
-// RUN: mbc-opt %s --mb-cuda-select-kernels=local-layer-bodies=true --split-input-file | FileCheck %s --check-prefix=BODY
+// RUN: mbc-opt %s --mb-cuda-select-kernels=reference-bodies=true --split-input-file | FileCheck %s --check-prefix=BODY
 
 // MEGABYTE-pytorch's layer: token shift, clamped RMSNorm, to_kv halves.
 // CHECK-LABEL: func.func @lucidrains_layer

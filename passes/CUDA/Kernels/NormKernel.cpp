@@ -1,0 +1,136 @@
+//===- NormKernel.cpp - token shift + norm + rounding, one warp a row -----===//
+#include "passes/CUDA/Kernels/NormKernel.h"
+#include "passes/CUDA/Kernels/WarpMma.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+
+namespace mbc::cuda {
+namespace {
+
+constexpr int64_t kRowsPerBlock = 4; // one warp a row
+
+} // namespace
+
+LogicalResult verifyNormSpec(const NormSpec &spec,
+                             function_ref<InFlightDiagnostic()> emitError) {
+  if (!spec.outputType ||
+      !(spec.outputType.isBF16() || spec.outputType.isF16()))
+    return failSpec(emitError, "norm output type must be bf16 or f16");
+  if (spec.rows <= 0 || spec.positions <= 0 || spec.rows % spec.positions)
+    return failSpec(emitError,
+                    "norm rows = " + Twine(spec.rows) + " must be a positive "
+                    "multiple of positions = " + Twine(spec.positions));
+  if (spec.dim <= 0 || spec.dim % 64 != 0)
+    return failSpec(emitError, "dim = " + Twine(spec.dim) +
+                                   " is not supported (a positive multiple "
+                                   "of 64)");
+  if (spec.dim > 64 * 32)
+    return failSpec(emitError, "dim = " + Twine(spec.dim) +
+                                   " is not supported (at most 2048: a "
+                                   "lane keeps its row's pairs in registers)");
+  if (spec.epsilon <= 0)
+    return failSpec(emitError, "the norm epsilon must be positive");
+  return success();
+}
+
+FailureOr<KernelInfo> buildNormKernel(OpBuilder &builder,
+                                      gpu::GPUModuleOp module, StringRef name,
+                                      const NormSpec &spec, Location loc) {
+  auto emitError = [&] { return mlir::emitError(loc); };
+  if (failed(verifyNormSpec(spec, emitError)))
+    return failure();
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToEnd(module.getBody());
+  OpBuilder &b = builder;
+
+  bool withBias = spec.norm == NormKind::Layer;
+  KernelInfo info;
+  info.name = name.str();
+  info.grid = {llvm::divideCeil(spec.rows, kRowsPerBlock), 1, 1};
+  info.block = {32 * kRowsPerBlock, 1, 1};
+  info.params.push_back({"x", "ptr", {}});
+  info.params.push_back({"weight", "ptr", {}});
+  if (withBias)
+    info.params.push_back({"bias", "ptr", {}});
+  info.params.push_back({"out", "ptr", {}});
+  Type f32 = b.getF32Type();
+  int64_t dim = spec.dim;
+  SmallVector<Type> argTypes = {MemRefType::get({spec.rows, dim}, f32),
+                                MemRefType::get({dim}, f32)};
+  if (withBias)
+    argTypes.push_back(MemRefType::get({dim}, f32));
+  argTypes.push_back(MemRefType::get({spec.rows, dim}, spec.outputType));
+  auto func = createKernelFunc(b, loc, name, argTypes, info);
+  Block &entry = func.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  Value x = entry.getArgument(0), weight = entry.getArgument(1);
+  Value bias = withBias ? entry.getArgument(2) : Value();
+  Value out = entry.getArgument(withBias ? 3 : 2);
+
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  };
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value lane = arith::RemUIOp::create(b, loc, tid, index(32));
+  Value row = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc,
+                            gpu::BlockIdOp::create(b, loc, gpu::Dimension::x),
+                            index(kRowsPerBlock)),
+      arith::DivUIOp::create(b, loc, tid, index(32)));
+  // The whole warp takes the branch or not (one row per warp).
+  auto inside = scf::IfOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row,
+                            index(spec.rows)),
+      /*withElseRegion=*/false);
+  b.setInsertionPointToStart(&inside.getThenRegion().front());
+
+  auto pairType = VectorType::get({2}, f32);
+  Value laneColumn = arith::MulIOp::create(b, loc, lane, index(2));
+  Value firstPosition = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::eq,
+      arith::RemUIOp::create(b, loc, row, index(spec.positions)), index(0));
+  Value zeros =
+      arith::ConstantOp::create(b, loc, DenseElementsAttr::get(pairType, 0.0f));
+  SmallVector<Value> columns, values, weights, biases;
+  for (int64_t j = 0; j < dim / 64; ++j) {
+    Value column = arith::AddIOp::create(b, loc, laneColumn, index(64 * j));
+    columns.push_back(column);
+    weights.push_back(vector::LoadOp::create(b, loc, pairType, weight,
+                                             ValueRange{column}, false,
+                                             llvm::MaybeAlign(8)));
+    if (bias)
+      biases.push_back(vector::LoadOp::create(b, loc, pairType, bias,
+                                              ValueRange{column}, false,
+                                              llvm::MaybeAlign(8)));
+    Value source = row, hidden;
+    if (spec.tokenShift)
+      std::tie(source, hidden) =
+          buildTokenShiftSource(b, loc, row, column, firstPosition, dim);
+    Value value =
+        vector::LoadOp::create(b, loc, pairType, x, ValueRange{source, column},
+                               false, llvm::MaybeAlign(8));
+    if (hidden)
+      value = arith::SelectOp::create(b, loc, hidden, zeros, value);
+    values.push_back(value);
+  }
+  SmallVector<Value> ys = buildWarpRowNorm(b, loc, values, weights, biases,
+                                           spec.norm, spec.epsilon, dim);
+  auto roundedPair = VectorType::get({2}, spec.outputType);
+  for (int64_t j = 0; j < dim / 64; ++j)
+    vector::StoreOp::create(b, loc,
+                            arith::TruncFOp::create(b, loc, roundedPair, ys[j]),
+                            out, ValueRange{row, columns[j]}, false,
+                            llvm::MaybeAlign(4));
+  b.setInsertionPointAfter(inside);
+  gpu::ReturnOp::create(b, loc);
+  return info;
+}
+
+} // namespace mbc::cuda

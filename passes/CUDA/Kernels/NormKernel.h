@@ -1,0 +1,48 @@
+//===- NormKernel.h - token shift + norm + rounding, one warp a row -*- C++ -*-===//
+//
+// Builds one gpu.func computing, for every row of x [rows, dim] (f32),
+//   out[r] = round16(norm(shift(x)[r]) * weight (+ bias))
+// where `shift` is MEGABYTE-pytorch's token shift inside sequences of
+// `positions` rows (when enabled) and round16 the 16-bit operand type of
+// the GEMM that reads `out`. One warp per row (4 per CTA): lanes own the
+// feature pairs 2 lane + 64 j, read with 8-byte loads (a warp reads 256
+// contiguous bytes per step), the statistics come from warp shuffles. It
+// replaces the token shift's copies, the norm's reduction and elementwise
+// kernels and the rounding before a GEMM with one launch.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MBC_PASSES_CUDA_KERNELS_NORMKERNEL_H
+#define MBC_PASSES_CUDA_KERNELS_NORMKERNEL_H
+
+#include "passes/CUDA/Kernels/KernelBuilderUtils.h"
+#include "passes/CUDA/Kernels/KernelInfo.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Builders.h"
+
+namespace mbc::cuda {
+
+struct NormSpec {
+  int64_t rows = 0;      // N * S
+  int64_t positions = 0; // S: rows per sequence (the token shift's scope)
+  int64_t dim = 0;       // a multiple of 64
+  NormKind norm = NormKind::Rms;
+  double epsilon = 1e-5;
+  bool tokenShift = false;
+  mlir::Type outputType; // bf16 or f16
+};
+
+mlir::LogicalResult
+verifyNormSpec(const NormSpec &spec,
+               llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
+
+/// Appends kernel `name` to `module`. Parameters: x, weight, [bias], out.
+mlir::FailureOr<KernelInfo> buildNormKernel(mlir::OpBuilder &builder,
+                                            mlir::gpu::GPUModuleOp module,
+                                            llvm::StringRef name,
+                                            const NormSpec &spec,
+                                            mlir::Location loc);
+
+} // namespace mbc::cuda
+
+#endif // MBC_PASSES_CUDA_KERNELS_NORMKERNEL_H

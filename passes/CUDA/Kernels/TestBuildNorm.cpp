@@ -1,0 +1,57 @@
+//===- TestBuildNorm.cpp - mb-cuda-test-build-norm ------------------------===//
+#include "passes/CUDA/Kernels/KernelBuilderUtils.h"
+#include "passes/CUDA/Kernels/NormKernel.h"
+#include "passes/CUDA/Kernels/Passes.h"
+#include "passes/CUDA/Kernels/SelectedKernels.h"
+
+namespace mbc {
+#define GEN_PASS_DEF_CUDATESTBUILDNORM
+#include "passes/CUDA/Kernels/Passes.h.inc"
+} // namespace mbc
+
+using namespace mlir;
+
+namespace mbc {
+namespace {
+
+struct CudaTestBuildNormPass
+    : public impl::CudaTestBuildNormBase<CudaTestBuildNormPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto emitError = [&] {
+      return module.emitError("mb-cuda-test-build-norm: ");
+    };
+    Builder builder(module.getContext());
+    cuda::NormSpec spec;
+    spec.rows = rows;
+    spec.positions = positions;
+    spec.dim = dim;
+    spec.epsilon = epsilon;
+    spec.tokenShift = tokenShift;
+    if (elementType == "bf16")
+      spec.outputType = builder.getBF16Type();
+    else if (elementType == "f16")
+      spec.outputType = builder.getF16Type();
+    else {
+      emitError() << "element-type = '" << elementType
+                  << "' (expected bf16 or f16)";
+      return signalPassFailure();
+    }
+    std::optional<cuda::NormKind> parsed = cuda::parseNormKind(norm);
+    if (!parsed) {
+      emitError() << "norm = '" << norm
+                  << "' (expected rms, rms_clamp or layer)";
+      return signalPassFailure();
+    }
+    spec.norm = *parsed;
+    OpBuilder b(module.getContext());
+    if (failed(cuda::buildNormKernel(b, cuda::getOrCreateKernelModule(module),
+                                     kernelName, spec, module.getLoc())))
+      return signalPassFailure();
+  }
+};
+
+} // namespace
+} // namespace mbc
