@@ -41,7 +41,9 @@ CASES=(
 # (32-key blocks, 64-row query blocks), causal, 1k-8k positions, head dims
 # 64 and 128 (and 32, the example's), the local kernel (patches of 16
 # rows); the decode GEMVs
-# (1 and 8 rows, against torch.matmul on bf16 vectors); the fused local
+# (1 and 8 rows, against torch.matmul on bf16 vectors); the norm kernels
+# (token shift + RMSNorm, LayerNorm; rounded to bf16) against the same in
+# PyTorch eager; the fused local
 # layer (one whole local-model layer, 1,024 patches) at the example's shape,
 # MEGABYTE.md's lucidrains local stage (D 256, 8 heads of 64) and a paper
 # layer (LayerNorm, ReLU, separate k/v, f16), against the same layer in
@@ -67,6 +69,8 @@ KERNELS=(
   "attention-hd32-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=32 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 1024 --head-dim 32"
   "attention-local-p16-hd32|mb-cuda-test-build-attention=batch-heads=4 seq-len=8192 head-dim=32 patch-length=16|sm_80|--kind attention --batch-heads 4 --seq-len 8192 --head-dim 32 --patch-length 16"
   "attention-local-p16-hd64|mb-cuda-test-build-attention=batch-heads=8 seq-len=8192 head-dim=64 patch-length=16|sm_80|--kind attention --batch-heads 8 --seq-len 8192 --head-dim 64 --patch-length 16"
+  "norm-shift-rms-d1024|mb-cuda-test-build-norm=rows=8192 positions=8192 dim=1024|sm_80|--kind norm --rows 8192 --positions 8192 --dim 1024"
+  "norm-layer-d2048|mb-cuda-test-build-norm=rows=4096 positions=4096 dim=2048 norm=layer epsilon=1e-5 token-shift=false|sm_80|--kind norm --rows 4096 --positions 4096 --dim 2048 --norm layer --epsilon 1e-5 --no-token-shift"
   "local-layer-d128-hd32|mb-cuda-test-build-local-layer=sequences=1024 positions=9 dim=128 heads=4 head-dim=32 hidden=512|sm_80|--kind local_layer --sequences 1024 --positions 9 --dim 128 --heads 4 --head-dim 32 --hidden 512 --gelu erf --compile"
   "local-layer-d256-hd64|mb-cuda-test-build-local-layer=sequences=1024 positions=9 dim=256 heads=8 head-dim=64 hidden=1024|sm_80|--kind local_layer --sequences 1024 --positions 9 --dim 256 --heads 8 --head-dim 64 --hidden 1024 --gelu erf --compile"
   "local-layer-paper-f16|mb-cuda-test-build-local-layer=sequences=1000 positions=8 dim=128 heads=2 head-dim=64 hidden=512 norm=layer epsilon=1e-5 token-shift=false activation=relu fused-kv=false element-type=f16|sm_80|--kind local_layer --dtype f16 --sequences 1000 --positions 8 --dim 128 --heads 2 --head-dim 64 --hidden 512 --norm layer --epsilon 1e-5 --no-token-shift --gelu relu --compile"

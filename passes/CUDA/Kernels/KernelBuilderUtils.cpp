@@ -197,4 +197,27 @@ std::pair<Value, Value> buildTokenShiftSource(OpBuilder &b, Location loc,
   return {source, hidden};
 }
 
+Value loadWidened(OpBuilder &b, Location loc, Value memref, Value index,
+                  int64_t lanes) {
+  Type element = cast<MemRefType>(memref.getType()).getElementType();
+  int64_t bytes = lanes * element.getIntOrFloatBitWidth() / 8;
+  Value value = vector::LoadOp::create(
+      b, loc, VectorType::get({lanes}, element), memref, ValueRange{index},
+      false, llvm::MaybeAlign(bytes));
+  if (element.isF32())
+    return value;
+  return arith::ExtFOp::create(
+      b, loc, VectorType::get({lanes}, b.getF32Type()), value);
+}
+
+Type parseFloatTypeName(Builder &builder, StringRef name) {
+  if (name == "f32")
+    return builder.getF32Type();
+  if (name == "bf16")
+    return builder.getBF16Type();
+  if (name == "f16")
+    return builder.getF16Type();
+  return {};
+}
+
 } // namespace mbc::cuda

@@ -28,6 +28,10 @@ mlir::LogicalResult
 failSpec(llvm::function_ref<mlir::InFlightDiagnostic()> emitError,
          const llvm::Twine &message);
 
+/// f32, bf16 or f16 by name (the test-build passes' type options); null
+/// otherwise.
+mlir::Type parseFloatTypeName(mlir::Builder &builder, llvm::StringRef name);
+
 /// The gpu.module @kernels of `module` (which gets gpu.container_module),
 /// created when absent: where the mb-cuda-test-build-* passes put kernels.
 mlir::gpu::GPUModuleOp getOrCreateKernelModule(mlir::ModuleOp module);
@@ -85,6 +89,12 @@ std::pair<mlir::Value, mlir::Value>
 buildTokenShiftSource(mlir::OpBuilder &b, mlir::Location loc, mlir::Value row,
                       mlir::Value column, mlir::Value firstPosition,
                       int64_t dim);
+
+/// `lanes` consecutive elements at `index` of a 1-D parameter (norm weight,
+/// bias) stored as f32, bf16 or f16, as vector<lanes x f32>: 16-bit ones
+/// are widened after the load (which is `lanes` x the element size aligned).
+mlir::Value loadWidened(mlir::OpBuilder &b, mlir::Location loc,
+                        mlir::Value memref, mlir::Value index, int64_t lanes);
 
 /// 2^x of an f32 with ex2.approx.ftz.f32 (llvm.nvvm.ex2.approx.ftz.f; no
 /// libdevice call).

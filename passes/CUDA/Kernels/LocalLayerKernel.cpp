@@ -353,9 +353,7 @@ private:
       b.setInsertionPointToStart(&ifOp.getThenRegion().front());
       Value value = vector::LoadOp::create(b, loc, quad, xs,
                                            ValueRange{row, column});
-      Value bias = vector::LoadOp::create(b, loc, quad, downBias,
-                                          ValueRange{column}, false,
-                                          llvm::MaybeAlign(16));
+      Value bias = loadWidened(b, loc, downBias, column, 4);
       value = arith::AddFOp::create(b, loc, value, bias);
       vector::StoreOp::create(b, loc, value, out, ValueRange{target, column},
                               false, llvm::MaybeAlign(16));
@@ -372,13 +370,9 @@ private:
     for (int64_t j = 0; j < pairs; ++j) {
       Value column = add(laneColumn, 64 * j);
       columns.push_back(column);
-      weights.push_back(vector::LoadOp::create(b, loc, pairType, weight,
-                                               ValueRange{column}, false,
-                                               llvm::MaybeAlign(8)));
+      weights.push_back(loadWidened(b, loc, weight, column, 2));
       if (bias)
-        biases.push_back(vector::LoadOp::create(b, loc, pairType, bias,
-                                                ValueRange{column}, false,
-                                                llvm::MaybeAlign(8)));
+        biases.push_back(loadWidened(b, loc, bias, column, 2));
     }
     auto loop = scf::ForOp::create(b, loc, index(0), index(16), index(1));
     OpBuilder::InsertionGuard guard(b);
@@ -520,9 +514,7 @@ private:
     auto pairType = VectorType::get({2}, f32);
     auto roundedPair = VectorType::get({2}, elementType);
     forEachPair(acc, [&](Value row, Value column, Value pair) {
-      Value bias = vector::LoadOp::create(b, loc, pairType, upBias,
-                                          ValueRange{add(column, c0)}, false,
-                                          llvm::MaybeAlign(8));
+      Value bias = loadWidened(b, loc, upBias, add(column, c0), 2);
       Value value = arith::AddFOp::create(b, loc, pair, bias);
       switch (spec.activation) {
       case Activation::Relu:
@@ -687,6 +679,10 @@ verifyLocalLayerSpec(const LocalLayerSpec &spec,
                                    " is not supported (2 to 4)");
   if (spec.epsilon <= 0)
     return failSpec(emitError, "the norm epsilon must be positive");
+  if (spec.vectorType && !(spec.vectorType.isF32() ||
+                           spec.vectorType.isBF16() || spec.vectorType.isF16()))
+    return failSpec(emitError, "local layer norm weights and biases must be "
+                               "f32, bf16 or f16");
   if (spec.rotaryTheta < 0)
     return failSpec(emitError, "rotary theta must be positive (0: none)");
   if (spec.weightTiles() > kMaxLocalLayerWeightTiles)
@@ -748,7 +744,8 @@ FailureOr<KernelInfo> buildLocalLayerKernel(OpBuilder &builder,
   Type w = spec.weightType;
   int64_t d = spec.dim, inner = spec.inner(), h = spec.hidden;
   auto rowsType = MemRefType::get({spec.sequences * spec.positions, d}, f32);
-  auto vectorType = [&](int64_t n) { return MemRefType::get({n}, f32); };
+  Type vectors = spec.vectorType ? spec.vectorType : f32;
+  auto vectorType = [&](int64_t n) { return MemRefType::get({n}, vectors); };
   auto matrixType = [&](int64_t rows, int64_t cols) {
     return MemRefType::get({rows, cols}, w);
   };

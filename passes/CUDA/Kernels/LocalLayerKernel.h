@@ -49,6 +49,9 @@ struct LocalLayerSpec {
   int64_t headDim = 0; // 32, 64 or 128; heads * headDim a multiple of 64
   int64_t hidden = 0;  // FFN width, a multiple of 64
   mlir::Type weightType; // bf16 or f16
+  /// Norm weights and biases, FFN biases: f32, or 16-bit as stored (null:
+  /// f32).
+  mlir::Type vectorType;
   NormKind norm = NormKind::RmsClamp;
   double epsilon = 1e-8;
   bool tokenShift = false;

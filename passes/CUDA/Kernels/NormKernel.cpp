@@ -35,6 +35,9 @@ LogicalResult verifyNormSpec(const NormSpec &spec,
                                    "lane keeps its row's pairs in registers)");
   if (spec.epsilon <= 0)
     return failSpec(emitError, "the norm epsilon must be positive");
+  if (spec.weightType && !(spec.weightType.isF32() ||
+                           spec.weightType.isBF16() || spec.weightType.isF16()))
+    return failSpec(emitError, "norm weight type must be f32, bf16 or f16");
   return success();
 }
 
@@ -60,10 +63,11 @@ FailureOr<KernelInfo> buildNormKernel(OpBuilder &builder,
   info.params.push_back({"out", "ptr", {}});
   Type f32 = b.getF32Type();
   int64_t dim = spec.dim;
+  Type weightType = spec.weightType ? spec.weightType : f32;
   SmallVector<Type> argTypes = {MemRefType::get({spec.rows, dim}, f32),
-                                MemRefType::get({dim}, f32)};
+                                MemRefType::get({dim}, weightType)};
   if (withBias)
-    argTypes.push_back(MemRefType::get({dim}, f32));
+    argTypes.push_back(MemRefType::get({dim}, weightType));
   argTypes.push_back(MemRefType::get({spec.rows, dim}, spec.outputType));
   auto func = createKernelFunc(b, loc, name, argTypes, info);
   Block &entry = func.getBody().front();
@@ -102,13 +106,9 @@ FailureOr<KernelInfo> buildNormKernel(OpBuilder &builder,
   for (int64_t j = 0; j < dim / 64; ++j) {
     Value column = arith::AddIOp::create(b, loc, laneColumn, index(64 * j));
     columns.push_back(column);
-    weights.push_back(vector::LoadOp::create(b, loc, pairType, weight,
-                                             ValueRange{column}, false,
-                                             llvm::MaybeAlign(8)));
+    weights.push_back(loadWidened(b, loc, weight, column, 2));
     if (bias)
-      biases.push_back(vector::LoadOp::create(b, loc, pairType, bias,
-                                              ValueRange{column}, false,
-                                              llvm::MaybeAlign(8)));
+      biases.push_back(loadWidened(b, loc, bias, column, 2));
     Value source = row, hidden;
     if (spec.tokenShift)
       std::tie(source, hidden) =

@@ -30,6 +30,8 @@ struct NormSpec {
   double epsilon = 1e-5;
   bool tokenShift = false;
   mlir::Type outputType; // bf16 or f16
+  /// The norm's weight and bias as stored: f32, bf16 or f16 (null: f32).
+  mlir::Type weightType;
 };
 
 mlir::LogicalResult

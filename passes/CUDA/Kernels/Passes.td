@@ -125,6 +125,8 @@ def CudaTestBuildLocalLayer
            "k and v weights as one [2 heads head-dim, dim] parameter">,
     Option<"scale", "scale", "double", /*default=*/"0",
            "softmax scale (0: 1 / sqrt(head-dim))">,
+    Option<"vectorType", "vector-type", "std::string", /*default=*/"\"f32\"",
+           "norm weights/biases and FFN biases: f32, bf16 or f16">,
     Option<"rotaryTheta", "rotary-theta", "double", /*default=*/"0",
            "rotary on q and k with this theta (0: none)">,
     Option<"stages", "stages", "int64_t", /*default=*/"3",
@@ -161,6 +163,8 @@ def CudaTestBuildNorm : Pass<"mb-cuda-test-build-norm", "::mlir::ModuleOp"> {
            "MEGABYTE-pytorch's token shift first">,
     Option<"elementType", "element-type", "std::string",
            /*default=*/"\"bf16\"", "output type: bf16 or f16">,
+    Option<"weightType", "weight-type", "std::string", /*default=*/"\"f32\"",
+           "norm weight/bias type: f32, bf16 or f16">,
     Option<"kernelName", "name", "std::string", /*default=*/"\"norm\"",
            "kernel symbol">,
   ];

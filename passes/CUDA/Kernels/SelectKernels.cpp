@@ -553,6 +553,24 @@ private:
     finish(op, mb_to_linalg::createLogSoftmax(b, loc, logits), {});
   }
 
+  /// The type the 1-D parameters `vectors` are all stored in when every
+  /// one is a 16-bit argument widened (the kernels then read them as
+  /// stored), else f32.
+  static Type commonVectorType(ArrayRef<Value> vectors, MLIRContext *ctx) {
+    Type common;
+    for (Value vector : vectors) {
+      if (!vector)
+        continue;
+      if (!cuda::isStoredIn16Bits(vector))
+        return Float32Type::get(ctx);
+      Type stored = cuda::weightStorageType(vector);
+      if (common && stored != common)
+        return Float32Type::get(ctx);
+      common = stored;
+    }
+    return common ? common : Float32Type::get(ctx);
+  }
+
   /// `norm(shift?(input))` feeding one op: the norm's facts and ops.
   struct NormOfShift {
     Operation *norm = nullptr;
@@ -654,6 +672,10 @@ private:
     spec.hidden =
         cast<RankedTensorType>(ffn.getUpWeight().getType()).getDimSize(0);
     spec.weightType = weightType;
+    spec.vectorType = commonVectorType(
+        {first->weight, first->bias, second->weight, second->bias,
+         ffn.getUpBias(), ffn.getDownBias()},
+        &getContext());
     spec.norm = first->kind;
     spec.epsilon = first->epsilon;
     spec.tokenShift = static_cast<bool>(first->shift);
@@ -677,9 +699,12 @@ private:
     auto narrow = [&](Value weight) {
       return cuda::narrowTo(b, loc, weight, weightType);
     };
-    SmallVector<Value> operands = {toMatrix(b, loc, x), first->weight};
+    auto vector = [&](Value value) {
+      return cuda::narrowTo(b, loc, value, spec.vectorType);
+    };
+    SmallVector<Value> operands = {toMatrix(b, loc, x), vector(first->weight)};
     if (first->bias)
-      operands.push_back(first->bias);
+      operands.push_back(vector(first->bias));
     operands.push_back(narrow(attention.getWq()));
     if (kvSource) {
       operands.push_back(narrow(kvSource));
@@ -687,11 +712,11 @@ private:
       operands.push_back(narrow(attention.getWk()));
       operands.push_back(narrow(attention.getWv()));
     }
-    operands.append({narrow(attention.getWo()), second->weight});
+    operands.append({narrow(attention.getWo()), vector(second->weight)});
     if (second->bias)
-      operands.push_back(second->bias);
-    operands.append({narrow(ffn.getUpWeight()), ffn.getUpBias(),
-                     narrow(ffn.getDownWeight()), ffn.getDownBias()});
+      operands.push_back(vector(second->bias));
+    operands.append({narrow(ffn.getUpWeight()), vector(ffn.getUpBias()),
+                     narrow(ffn.getDownWeight()), vector(ffn.getDownBias())});
     ModuleOp module = getOperation();
     Value rows =
         cuda::callSelectedLocalLayer(b, loc, module, spec, operands);
@@ -741,6 +766,8 @@ private:
     spec.epsilon = norm->epsilon;
     spec.tokenShift = static_cast<bool>(norm->shift);
     spec.outputType = resultType.getElementType();
+    spec.weightType =
+        commonVectorType({norm->weight, norm->bias}, &getContext());
     {
       ScopedDiagnosticHandler quiet(&getContext(),
                                     [](Diagnostic &) { return success(); });
@@ -750,10 +777,11 @@ private:
     }
     OpBuilder b(rounding);
     Location loc = norm->norm->getLoc();
-    SmallVector<Value> operands = {toMatrix(b, loc, norm->input),
-                                   norm->weight};
+    SmallVector<Value> operands = {
+        toMatrix(b, loc, norm->input),
+        cuda::narrowTo(b, loc, norm->weight, spec.weightType)};
     if (norm->bias)
-      operands.push_back(norm->bias);
+      operands.push_back(cuda::narrowTo(b, loc, norm->bias, spec.weightType));
     ModuleOp module = getOperation();
     Value rows = cuda::callSelectedNorm(b, loc, module, spec, operands);
     if (referenceBodies)
@@ -780,16 +808,23 @@ private:
       function.removeArgAttr(
           i, bufferization::BufferizationDialect::kBufferAccessAttrName);
     Value x = ml::reshape(b, loc, body->getArgument(0), normType.getShape());
+    auto widened = [&](unsigned i) -> Value {
+      Value value = body->getArgument(i);
+      auto type = cast<RankedTensorType>(value.getType());
+      if (type.getElementType().isF32())
+        return value;
+      return arith::ExtFOp::create(b, loc, type.clone(b.getF32Type()), value);
+    };
     if (spec.tokenShift)
       x = mb::TokenShiftOp::create(b, loc, x);
     FloatAttr epsilon = b.getF64FloatAttr(spec.epsilon);
     Value y;
     if (spec.norm == cuda::NormKind::Layer)
-      y = mb::LayerNormOp::create(b, loc, normType, x, body->getArgument(1),
-                                  body->getArgument(2), epsilon);
+      y = mb::LayerNormOp::create(b, loc, normType, x, widened(1), widened(2),
+                                  epsilon);
     else
       y = mb::RMSNormOp::create(
-          b, loc, normType, x, body->getArgument(1), epsilon,
+          b, loc, normType, x, widened(1), epsilon,
           spec.norm == cuda::NormKind::RmsClamp ? b.getUnitAttr()
                                                 : UnitAttr());
     Value rows = ml::reshape(b, loc, y, {spec.rows, spec.dim});
@@ -820,6 +855,14 @@ private:
     };
     unsigned next = 0;
     auto argument = [&] { return body->getArgument(next++); };
+    // 1-D parameters widened to f32 when passed in 16 bits.
+    auto vectorArgument = [&]() -> Value {
+      Value value = argument();
+      auto type = cast<RankedTensorType>(value.getType());
+      if (type.getElementType().isF32())
+        return value;
+      return arith::ExtFOp::create(b, loc, type.clone(f32), value);
+    };
     auto rowsType = RankedTensorType::get(
         {spec.sequences, spec.positions, spec.dim}, f32);
     Value x = ml::reshape(b, loc, argument(), rowsType.getShape());
@@ -836,8 +879,8 @@ private:
           spec.norm == cuda::NormKind::RmsClamp ? b.getUnitAttr()
                                                  : UnitAttr());
     };
-    Value norm1Weight = argument();
-    Value norm1Bias = layerNorm ? argument() : Value();
+    Value norm1Weight = vectorArgument();
+    Value norm1Bias = layerNorm ? vectorArgument() : Value();
     Value wq = widen(argument());
     Value wk, wv;
     int64_t inner = spec.inner();
@@ -850,12 +893,12 @@ private:
       wv = widen(argument());
     }
     Value wo = widen(argument());
-    Value norm2Weight = argument();
-    Value norm2Bias = layerNorm ? argument() : Value();
+    Value norm2Weight = vectorArgument();
+    Value norm2Bias = layerNorm ? vectorArgument() : Value();
     Value upWeight = widen(argument());
-    Value upBias = argument();
+    Value upBias = vectorArgument();
     Value downWeight = widen(argument());
-    Value downBias = argument();
+    Value downBias = vectorArgument();
 
     Value attended = mb::LocalAttentionOp::create(
         b, loc, rowsType, norm(x, norm1Weight, norm1Bias), wq, wk, wv, wo,

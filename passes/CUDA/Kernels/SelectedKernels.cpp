@@ -417,6 +417,9 @@ DictionaryAttr localLayerSpecToAttribute(MLIRContext *context,
       b.getNamedAttr("head_dim", b.getI64IntegerAttr(spec.headDim)),
       b.getNamedAttr("hidden", b.getI64IntegerAttr(spec.hidden)),
       b.getNamedAttr("weight_type", TypeAttr::get(spec.weightType)),
+      b.getNamedAttr("vector_type",
+                     TypeAttr::get(spec.vectorType ? spec.vectorType
+                                                   : b.getF32Type())),
       b.getNamedAttr("norm", b.getStringAttr(normKindName(spec.norm))),
       b.getNamedAttr("epsilon", b.getF64FloatAttr(spec.epsilon)),
       b.getNamedAttr("token_shift", b.getBoolAttr(spec.tokenShift)),
@@ -443,6 +446,7 @@ localLayerSpecFromAttribute(DictionaryAttr attr,
       failed(read.integer("hidden", spec.hidden)) ||
       failed(read.integer("stages", spec.stages)) ||
       failed(read.type("weight_type", spec.weightType)) ||
+      failed(read.type("vector_type", spec.vectorType)) ||
       failed(read.string("norm", norm)) ||
       failed(read.real("epsilon", spec.epsilon)) ||
       failed(read.real("scale", spec.scale)) ||
@@ -479,6 +483,9 @@ DictionaryAttr normSpecToAttribute(MLIRContext *context, const NormSpec &spec) {
       b.getNamedAttr("epsilon", b.getF64FloatAttr(spec.epsilon)),
       b.getNamedAttr("token_shift", b.getBoolAttr(spec.tokenShift)),
       b.getNamedAttr("output_type", TypeAttr::get(spec.outputType)),
+      b.getNamedAttr("weight_type",
+                     TypeAttr::get(spec.weightType ? spec.weightType
+                                                   : b.getF32Type())),
   });
 }
 
@@ -494,7 +501,8 @@ normSpecFromAttribute(DictionaryAttr attr,
       failed(read.string("norm", norm)) ||
       failed(read.real("epsilon", spec.epsilon)) ||
       failed(read.boolean("token_shift", spec.tokenShift)) ||
-      failed(read.type("output_type", spec.outputType)))
+      failed(read.type("output_type", spec.outputType)) ||
+      failed(read.type("weight_type", spec.weightType)))
     return failure();
   std::optional<NormKind> parsed = parseNormKind(norm);
   if (!parsed)

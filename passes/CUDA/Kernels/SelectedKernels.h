@@ -138,7 +138,8 @@ mlir::Value callSelectedLocalLayer(mlir::OpBuilder &b, mlir::Location loc,
                                    const LocalLayerSpec &spec,
                                    mlir::ValueRange operands);
 
-/// {sequences, positions, dim, heads, head_dim, hidden, weight_type, norm,
+/// {sequences, positions, dim, heads, head_dim, hidden, weight_type,
+/// vector_type, norm,
 /// epsilon, token_shift, activation, fused_kv, scale, rotary_theta,
 /// stages}.
 mlir::DictionaryAttr localLayerSpecToAttribute(mlir::MLIRContext *context,
@@ -153,7 +154,8 @@ mlir::Value callSelectedNorm(mlir::OpBuilder &b, mlir::Location loc,
                              mlir::ModuleOp module, const NormSpec &spec,
                              mlir::ValueRange operands);
 
-/// {rows, positions, dim, norm, epsilon, token_shift, output_type}.
+/// {rows, positions, dim, norm, epsilon, token_shift, output_type,
+/// weight_type}.
 mlir::DictionaryAttr normSpecToAttribute(mlir::MLIRContext *context,
                                          const NormSpec &spec);
 mlir::FailureOr<NormSpec>

@@ -59,6 +59,12 @@ struct CudaTestBuildLocalLayerPass
     spec.fusedKeyValue = fusedKeyValue;
     spec.scale = scale;
     spec.rotaryTheta = rotaryTheta;
+    spec.vectorType = cuda::parseFloatTypeName(builder, vectorType);
+    if (!spec.vectorType) {
+      emitError() << "vector-type = '" << vectorType
+                  << "' (expected f32, bf16 or f16)";
+      return signalPassFailure();
+    }
     spec.stages = stages;
     OpBuilder b(module.getContext());
     if (failed(cuda::buildLocalLayerKernel(

@@ -30,6 +30,12 @@ struct CudaTestBuildNormPass
     spec.dim = dim;
     spec.epsilon = epsilon;
     spec.tokenShift = tokenShift;
+    spec.weightType = cuda::parseFloatTypeName(builder, weightType);
+    if (!spec.weightType) {
+      emitError() << "weight-type = '" << weightType
+                  << "' (expected f32, bf16 or f16)";
+      return signalPassFailure();
+    }
     if (elementType == "bf16")
       spec.outputType = builder.getBF16Type();
     else if (elementType == "f16")

@@ -69,3 +69,12 @@
 // L6-PTX-NOT: .extern
 // L6-PTX-NOT: __cudart_i2opi_f
 // L6-PTX-NOT: .local
+
+// L7 is L1 with its norm weights and FFN biases stored in bf16.
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-local-layer=vector-type=bf16 -o %t.l7.mlir
+// RUN: FileCheck %s --check-prefix=L7-IR < %t.l7.mlir
+// RUN: mbc-opt %t.l7.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.l7.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.l7.ptx -o %t.l7.cubin 2>&1 | FileCheck %s --check-prefix=L7
+// L7-IR: gpu.func @local_layer(%{{.*}}: memref<1152x128xf32>, %{{.*}}: memref<128xbf16>,
+// L7: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// L7: Used 96 registers, used 1 barriers

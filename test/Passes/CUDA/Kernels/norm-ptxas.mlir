@@ -11,3 +11,12 @@
 // RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-norm="norm=layer epsilon=1e-5 token-shift=false dim=1024 rows=128 positions=128" --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.n2.ptx -o /dev/null
 // RUN: %ptxas -arch=sm_90a -v %t.n2.ptx -o %t.n2.cubin 2>&1 | FileCheck %s --check-prefix=N2
 // N2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// The third kernel has its weight stored in bf16 (read as stored, widened).
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-norm=weight-type=bf16 -o %t.n3.mlir
+// RUN: FileCheck %s --check-prefix=N3-IR < %t.n3.mlir
+// RUN: mbc-opt %t.n3.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.n3.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.n3.ptx -o %t.n3.cubin 2>&1 | FileCheck %s --check-prefix=N3
+// N3-IR: gpu.func @norm(%{{.*}}: memref<129x256xf32>, %{{.*}}: memref<256xbf16>, %{{.*}}: memref<129x256xbf16>)
+// N3-IR: arith.extf {{.*}} : vector<2xbf16> to vector<2xf32>
+// N3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// N3: Used 35 registers

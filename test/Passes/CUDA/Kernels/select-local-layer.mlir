@@ -13,7 +13,7 @@
 // CHECK: %[[Y3:.*]] = tensor.expand_shape %[[Y]] {{\[\[}}0, 1], [2]] output_shape [16, 9, 128]
 // CHECK: return %[[Y3]]
 // CHECK-NOT: mb.
-// CHECK: func.func private @mbc_local_layer_0({{.*}} {bufferization.access = "read"}{{.*}}) -> tensor<144x128xf32> attributes {mb.cuda_local_layer = {activation = "gelu", dim = 128 : i64, epsilon = 1.000000e-08 : f64, fused_kv = true, head_dim = 32 : i64, heads = 4 : i64, hidden = 512 : i64, norm = "rms_clamp", positions = 9 : i64, rotary_theta = 0.000000e+00 : f64, scale = 0.17677669529663687 : f64, sequences = 16 : i64, stages = 3 : i64, token_shift = true, weight_type = bf16}}
+// CHECK: func.func private @mbc_local_layer_0({{.*}} {bufferization.access = "read"}{{.*}}) -> tensor<144x128xf32> attributes {mb.cuda_local_layer = {activation = "gelu", dim = 128 : i64, epsilon = 1.000000e-08 : f64, fused_kv = true, head_dim = 32 : i64, heads = 4 : i64, hidden = 512 : i64, norm = "rms_clamp", positions = 9 : i64, rotary_theta = 0.000000e+00 : f64, scale = 0.17677669529663687 : f64, sequences = 16 : i64, stages = 3 : i64, token_shift = true, vector_type = f32, weight_type = bf16}}
 // OFF-LABEL: func.func @lucidrains_layer
 // OFF-NOT: mbc_local_layer
 // OFF: call @mbc_attention_0
@@ -23,14 +23,15 @@
 // time (what the emulated CPU program runs).
 // BODY-LABEL: func.func private @mbc_local_layer_0
 // BODY-SAME: attributes {mb.cuda_local_layer
-// BODY: mb.token_shift
-// BODY: mb.rms_norm {{.*}} {clamp, epsilon = 1.000000e-08 : f64}
+// BODY: call @mbc_norm_
 // BODY: call @mbc_gemm_
 // BODY: call @mbc_attention_
-// BODY: mb.token_shift
-// BODY: mb.rms_norm
+// BODY: call @mbc_norm_
 // BODY: call @mbc_gemm_
 // BODY: return
+// BODY-LABEL: func.func private @mbc_norm_
+// BODY: mb.token_shift
+// BODY: mb.rms_norm {{.*}} {clamp, epsilon = 1.000000e-08 : f64}
 func.func @lucidrains_layer(%x: tensor<16x9x128xf32>, %g1: tensor<128xf32>, %wq16: tensor<128x128xbf16>, %wkv16: tensor<256x128xbf16>, %wo16: tensor<128x128xbf16>, %g2: tensor<128xf32>, %up16: tensor<512x128xbf16>, %ub: tensor<512xf32>, %down16: tensor<128x512xbf16>, %db: tensor<128xf32>) -> tensor<16x9x128xf32> {
   %wq = arith.extf %wq16 : tensor<128x128xbf16> to tensor<128x128xf32>
   %wkv = arith.extf %wkv16 : tensor<256x128xbf16> to tensor<256x128xf32>
@@ -56,7 +57,7 @@ func.func @lucidrains_layer(%x: tensor<16x9x128xf32>, %g1: tensor<128xf32>, %wq1
 // k and v weights, ReLU, 8 positions (8-row patches), f16 weights.
 // CHECK-LABEL: func.func @paper_layer
 // CHECK: call @mbc_local_layer_0(%{{.*}}, %[[LW1:.*]], %[[LB1:.*]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[LW2:.*]], %[[LB2:.*]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (tensor<64x64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64x64xf16>, tensor<64x64xf16>, tensor<64x64xf16>, tensor<64x64xf16>, tensor<64xf32>, tensor<64xf32>, tensor<256x64xf16>, tensor<256xf32>, tensor<64x256xf16>, tensor<64xf32>) -> tensor<64x64xf32>
-// CHECK: mb.cuda_local_layer = {activation = "relu", dim = 64 : i64, epsilon = 1.000000e-05 : f64, fused_kv = false, head_dim = 64 : i64, heads = 1 : i64, hidden = 256 : i64, norm = "layer", positions = 8 : i64, rotary_theta = 0.000000e+00 : f64, scale = 1.250000e-01 : f64, sequences = 8 : i64, stages = 3 : i64, token_shift = false, weight_type = f16}
+// CHECK: mb.cuda_local_layer = {activation = "relu", dim = 64 : i64, epsilon = 1.000000e-05 : f64, fused_kv = false, head_dim = 64 : i64, heads = 1 : i64, hidden = 256 : i64, norm = "layer", positions = 8 : i64, rotary_theta = 0.000000e+00 : f64, scale = 1.250000e-01 : f64, sequences = 8 : i64, stages = 3 : i64, token_shift = false, vector_type = f32, weight_type = f16}
 func.func @paper_layer(%x: tensor<8x8x64xf32>, %lw1: tensor<64xf32>, %lb1: tensor<64xf32>, %wq16: tensor<64x64xf16>, %wk16: tensor<64x64xf16>, %wv16: tensor<64x64xf16>, %wo16: tensor<64x64xf16>, %lw2: tensor<64xf32>, %lb2: tensor<64xf32>, %up16: tensor<256x64xf16>, %ub: tensor<256xf32>, %down16: tensor<64x256xf16>, %db: tensor<64xf32>) -> tensor<8x8x64xf32> {
   %wq = arith.extf %wq16 : tensor<64x64xf16> to tensor<64x64xf32>
   %wk = arith.extf %wk16 : tensor<64x64xf16> to tensor<64x64xf32>

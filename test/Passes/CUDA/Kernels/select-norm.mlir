@@ -13,7 +13,7 @@
 // CHECK: call @mbc_gemm_0(%[[N]],
 // CHECK-NOT: mb.token_shift
 // CHECK-NOT: mb.rms_norm
-// CHECK: func.func private @mbc_norm_0({{.*}}) -> tensor<129x256xbf16> attributes {mb.cuda_norm = {dim = 256 : i64, epsilon = 1.000000e-08 : f64, norm = "rms_clamp", output_type = bf16, positions = 129 : i64, rows = 129 : i64, token_shift = true}}
+// CHECK: func.func private @mbc_norm_0({{.*}}) -> tensor<129x256xbf16> attributes {mb.cuda_norm = {dim = 256 : i64, epsilon = 1.000000e-08 : f64, norm = "rms_clamp", output_type = bf16, positions = 129 : i64, rows = 129 : i64, token_shift = true, weight_type = f32}}
 // OFF-LABEL: func.func @shift_norm_ffn
 // OFF: mb.token_shift
 // OFF: mb.rms_norm
@@ -39,7 +39,7 @@ func.func @shift_norm_ffn(%x: tensor<1x129x256xf32>, %g: tensor<256xf32>, %up16:
 // LayerNorm (the dual patch norm over P x D features) before a linear.
 // CHECK-LABEL: func.func @layer_norm_linear
 // CHECK: call @mbc_norm_0(%{{.*}}, %{{.*}}, %{{.*}}) : (tensor<128x1024xf32>, tensor<1024xf32>, tensor<1024xf32>) -> tensor<128x1024xbf16>
-// CHECK: mb.cuda_norm = {dim = 1024 : i64, epsilon = 1.000000e-05 : f64, norm = "layer", output_type = bf16, positions = 128 : i64, rows = 128 : i64, token_shift = false}
+// CHECK: mb.cuda_norm = {dim = 1024 : i64, epsilon = 1.000000e-05 : f64, norm = "layer", output_type = bf16, positions = 128 : i64, rows = 128 : i64, token_shift = false, weight_type = f32}
 func.func @layer_norm_linear(%x: tensor<1x128x1024xf32>, %w: tensor<1024xf32>, %b: tensor<1024xf32>, %lin16: tensor<256x1024xbf16>, %lb: tensor<256xf32>) -> tensor<1x128x256xf32> {
   %lin = arith.extf %lin16 : tensor<256x1024xbf16> to tensor<256x1024xf32>
   %n = mb.layer_norm %x, %w, %b {epsilon = 1.0e-05 : f64} : (tensor<1x128x1024xf32>, tensor<1024xf32>, tensor<1024xf32>) -> tensor<1x128x1024xf32>

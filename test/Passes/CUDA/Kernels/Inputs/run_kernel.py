@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs one kernel built by mb-cuda-test-build-{gemm,gemv,attention,local-layer}
+"""Runs one kernel built by mb-cuda-test-build-{gemm,gemv,attention,local-layer,norm}
 on the GPU and compares it with PyTorch on the CPU.
 
 The launch facts (grid, block, shared bytes, parameters and tensor-map
@@ -17,7 +17,9 @@ compared with a PyTorch layer (local_layer_reference) that rounds to
 bf16/f16 where the kernel does (normalized rows, q, k, v, unnormalized P,
 the attention output, the FFN's hidden activation) and computes in f32
 otherwise: |error| <= 3e-2 + 1e-2 |expected| (bf16), 1e-2 + 5e-3
-|expected| (f16).
+|expected| (f16). A norm kernel rounds its output once, as the reference
+does: |error| <= 1e-2 |expected| + 1e-3 (one bf16 step, 2^-8, plus
+summation order).
 
 The reference runs on the CPU, or with --reference-device cuda on the GPU
 through PyTorch (in f32, for shapes too large for the CPU). --time N also
@@ -80,12 +82,14 @@ class Driver:
                                             ctypes.c_size_t(array.nbytes)), "cuMemcpyHtoD")
         return pointer
 
-    def download(self, pointer, shape):
-        result = torch.empty(shape, dtype=torch.float32)
+    def download(self, pointer, shape, dtype=torch.float32):
+        """`shape` elements of `dtype` (f32, or bf16/f16 through int16)."""
+        sixteen = dtype in (torch.bfloat16, torch.float16)
+        result = torch.empty(shape, dtype=torch.int16 if sixteen else dtype)
         array = result.numpy()
         self.check(self.lib.cuMemcpyDtoH_v2(array.ctypes.data_as(ctypes.c_void_p), pointer,
                                             ctypes.c_size_t(array.nbytes)), "cuMemcpyDtoH")
-        return result
+        return result.view(dtype) if sixteen else result
 
     def tensor_map(self, description, pointer):
         """A 64-byte aligned CUtensorMap encoded as docs/cuda.md specifies."""
@@ -287,7 +291,8 @@ def main():
     parser.add_argument("--ir", required=True)
     parser.add_argument("--ptx", required=True)
     parser.add_argument("--name", required=True)
-    parser.add_argument("--kind", choices=["gemm", "gemv", "attention", "local_layer"],
+    parser.add_argument("--kind",
+                        choices=["gemm", "gemv", "attention", "local_layer", "norm"],
                         required=True)
     parser.add_argument("--dtype", choices=["bf16", "f16"], default="bf16")
     parser.add_argument("--needs-sm", type=int, default=80,
@@ -305,6 +310,7 @@ def main():
     parser.add_argument("--head-dim", type=int)
     parser.add_argument("--no-causal", action="store_true")
     parser.add_argument("--patch-length", type=int, default=0)
+    parser.add_argument("--rows", type=int, help="norm: rows")
     parser.add_argument("--sequences", type=int, help="local layer: patches")
     parser.add_argument("--positions", type=int, help="local layer: rows per patch")
     parser.add_argument("--dim", type=int)
@@ -377,6 +383,34 @@ def main():
             ga, gb = a.to(dtype).cuda(), b.cuda()
             gb = gb.t() if args.b_layout == "nk" else gb
             torch_ms = torch_median_ms(lambda: torch.matmul(ga, gb), args.time)
+    elif args.kind == "norm":
+        rows, d = args.rows, args.dim
+        x = torch.randn(rows, d)
+        weight = 1 + 0.1 * torch.randn(d)
+        bias = 0.1 * torch.randn(d)
+        layer = args.norm == "layer"
+
+        def reference(xs, w, b):
+            xs = xs.reshape(rows // args.positions, args.positions, d)
+            if args.token_shift:
+                xs = token_shift(xs)
+            return norm(xs, w, b, args.norm, args.epsilon).reshape(rows, d)
+        expected = reference(x.to(device), weight.to(device), bias.to(device))
+        expected = expected.to(dtype).float().cpu()
+        out = driver.upload(torch.zeros(rows, d, dtype=dtype))
+        arguments = [driver.upload(x), driver.upload(weight)]
+        if layer:
+            arguments.append(driver.upload(bias))
+        kernel_ms = driver.launch(ptx, args.name, launch, arguments + [out], args.time)
+        result = driver.download(out, (rows, d), dtype).float()
+        tolerance = 1e-3 + 1e-2 * expected.abs()
+        flops = 8.0 * rows * d  # nominal: a few flops per element
+        if args.time:
+            gx, gw, gb = x.cuda(), weight.cuda(), bias.cuda()
+            torch_ms = torch_median_ms(lambda: reference(gx, gw, gb).to(dtype), args.time)
+            # Bandwidth: f32 rows in, 16-bit rows out.
+            result_json.update(kernel_gbps=6.0 * rows * d / kernel_ms / 1e6,
+                               torch_gbps=6.0 * rows * d / torch_ms / 1e6)
     elif args.kind == "local_layer":
         rows, d, inner = args.sequences * args.positions, args.dim, args.heads * args.head_dim
         shapes = {"x": (rows, d), "norm1_weight": (d,), "norm1_bias": (d,), "wq": (inner, d),
