@@ -86,11 +86,7 @@ struct CudaReferenceKernelsPass
     MLIRContext *ctx = function.getContext();
     OpBuilder b(ctx);
     Location loc = function.getLoc();
-    Block *body = function.addEntryBlock();
-    b.setInsertionPointToStart(body);
-    for (unsigned i = 0; i < function.getNumArguments(); ++i)
-      function.removeArgAttr(
-          i, bufferization::BufferizationDialect::kBufferAccessAttrName);
+    Block *body = cuda::beginReferenceBody(b, function);
     Value q = body->getArgument(0), k = body->getArgument(1),
           v = body->getArgument(2);
     Type f32 = b.getF32Type();
@@ -199,17 +195,12 @@ struct CudaReferenceKernelsPass
     MLIRContext *ctx = function.getContext();
     OpBuilder b(ctx);
     Location loc = function.getLoc();
-    Block *body = function.addEntryBlock();
-    b.setInsertionPointToStart(body);
+    Block *body = cuda::beginReferenceBody(b, function);
     Value a = body->getArgument(0);
     Value w = body->getArgument(1);
     unsigned next = 2;
     Value bias = spec.bias ? body->getArgument(next++) : Value();
     Value residual = spec.residual ? body->getArgument(next++) : Value();
-    for (unsigned i = 0; i < function.getNumArguments(); ++i)
-      function.removeArgAttr(
-          i, bufferization::BufferizationDialect::kBufferAccessAttrName);
-
     Type f32 = b.getF32Type();
     auto resultType = RankedTensorType::get({spec.m, spec.n}, f32);
     Value empty = tensor::EmptyOp::create(b, loc, resultType.getShape(), f32);

@@ -117,10 +117,9 @@ private:
     spec.bias = static_cast<bool>(call.bias);
     spec.activation = call.activation;
     spec.residual = static_cast<bool>(call.residual);
-    ScopedDiagnosticHandler quiet(&getContext(),
-                                  [](Diagnostic &) { return success(); });
-    if (failed(cuda::verifyGemvSpec(
-            spec, [&] { return emitError(UnknownLoc::get(&getContext())); })))
+    if (!cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
+          return cuda::verifyGemvSpec(spec, emitError);
+        }))
       return failure();
     return spec;
   }
@@ -374,13 +373,10 @@ private:
       spec.batchHeads = sequences * heads;
       spec.seqLen = padded;
     }
-    {
-      ScopedDiagnosticHandler quiet(&getContext(),
-                                    [](Diagnostic &) { return success(); });
-      if (failed(cuda::verifyAttentionSpec(
-              spec, [&] { return emitError(op.getLoc()); })))
-        return;
-    }
+    if (!cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
+          return cuda::verifyAttentionSpec(spec, emitError);
+        }))
+      return;
     // k and v from one [2 * inner, D] weight when they are its halves.
     Value kvSource = cuda::kvWeightSource(op.getWk(), op.getWv(), inner);
     auto [add, residual] = residualUse(op);
@@ -686,13 +682,10 @@ private:
     Value kvSource = cuda::kvWeightSource(attention.getWk(), attention.getWv(),
                                           spec.inner());
     spec.fusedKeyValue = static_cast<bool>(kvSource);
-    {
-      ScopedDiagnosticHandler quiet(&getContext(),
-                                    [](Diagnostic &) { return success(); });
-      if (failed(cuda::verifyLocalLayerSpec(
-              spec, [&] { return emitError(attention.getLoc()); })))
-        return;
-    }
+    if (!cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
+          return cuda::verifyLocalLayerSpec(spec, emitError);
+        }))
+      return;
 
     OpBuilder b(secondAdd);
     Location loc = attention.getLoc();
@@ -768,13 +761,10 @@ private:
     spec.outputType = resultType.getElementType();
     spec.weightType =
         commonVectorType({norm->weight, norm->bias}, &getContext());
-    {
-      ScopedDiagnosticHandler quiet(&getContext(),
-                                    [](Diagnostic &) { return success(); });
-      if (failed(cuda::verifyNormSpec(
-              spec, [&] { return emitError(rounding.getLoc()); })))
-        return;
-    }
+    if (!cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
+          return cuda::verifyNormSpec(spec, emitError);
+        }))
+      return;
     OpBuilder b(rounding);
     Location loc = norm->norm->getLoc();
     SmallVector<Value> operands = {
@@ -802,18 +792,10 @@ private:
     namespace ml = mb_to_linalg;
     OpBuilder b(function.getContext());
     Location loc = function.getLoc();
-    Block *body = function.addEntryBlock();
-    b.setInsertionPointToStart(body);
-    for (unsigned i = 0; i < function.getNumArguments(); ++i)
-      function.removeArgAttr(
-          i, bufferization::BufferizationDialect::kBufferAccessAttrName);
+    Block *body = cuda::beginReferenceBody(b, function);
     Value x = ml::reshape(b, loc, body->getArgument(0), normType.getShape());
-    auto widened = [&](unsigned i) -> Value {
-      Value value = body->getArgument(i);
-      auto type = cast<RankedTensorType>(value.getType());
-      if (type.getElementType().isF32())
-        return value;
-      return arith::ExtFOp::create(b, loc, type.clone(b.getF32Type()), value);
+    auto widened = [&](unsigned i) {
+      return cuda::widenToF32(b, loc, body->getArgument(i));
     };
     if (spec.tokenShift)
       x = mb::TokenShiftOp::create(b, loc, x);
@@ -843,26 +825,13 @@ private:
     namespace ml = mb_to_linalg;
     OpBuilder b(function.getContext());
     Location loc = function.getLoc();
-    Block *body = function.addEntryBlock();
-    b.setInsertionPointToStart(body);
-    for (unsigned i = 0; i < function.getNumArguments(); ++i)
-      function.removeArgAttr(
-          i, bufferization::BufferizationDialect::kBufferAccessAttrName);
+    Block *body = cuda::beginReferenceBody(b, function);
     Type f32 = b.getF32Type();
-    auto widen = [&](Value weight) -> Value {
-      auto type = cast<RankedTensorType>(weight.getType());
-      return arith::ExtFOp::create(b, loc, type.clone(f32), weight);
-    };
+    auto widen = [&](Value weight) { return cuda::widenToF32(b, loc, weight); };
     unsigned next = 0;
     auto argument = [&] { return body->getArgument(next++); };
     // 1-D parameters widened to f32 when passed in 16 bits.
-    auto vectorArgument = [&]() -> Value {
-      Value value = argument();
-      auto type = cast<RankedTensorType>(value.getType());
-      if (type.getElementType().isF32())
-        return value;
-      return arith::ExtFOp::create(b, loc, type.clone(f32), value);
-    };
+    auto vectorArgument = [&] { return cuda::widenToF32(b, loc, argument()); };
     auto rowsType = RankedTensorType::get(
         {spec.sequences, spec.positions, spec.dim}, f32);
     Value x = ml::reshape(b, loc, argument(), rowsType.getShape());

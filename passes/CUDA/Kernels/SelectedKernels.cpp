@@ -273,6 +273,31 @@ Value narrowTo(OpBuilder &b, Location loc, Value value, Type elementType) {
   return arith::TruncFOp::create(b, loc, type.clone(elementType), value);
 }
 
+bool acceptsQuietly(
+    MLIRContext *context,
+    function_ref<LogicalResult(function_ref<InFlightDiagnostic()>)> verify) {
+  ScopedDiagnosticHandler quiet(context,
+                                [](Diagnostic &) { return success(); });
+  return succeeded(
+      verify([&] { return emitError(UnknownLoc::get(context)); }));
+}
+
+Block *beginReferenceBody(OpBuilder &b, func::FuncOp function) {
+  Block *body = function.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  for (unsigned i = 0; i < function.getNumArguments(); ++i)
+    function.removeArgAttr(
+        i, bufferization::BufferizationDialect::kBufferAccessAttrName);
+  return body;
+}
+
+Value widenToF32(OpBuilder &b, Location loc, Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.getElementType().isF32())
+    return value;
+  return arith::ExtFOp::create(b, loc, type.clone(b.getF32Type()), value);
+}
+
 Value callSelectedKernel(OpBuilder &b, Location loc, ModuleOp module,
                          StringRef prefix, StringRef attrName,
                          DictionaryAttr spec, ValueRange operands,

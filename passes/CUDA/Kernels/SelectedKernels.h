@@ -14,6 +14,7 @@
 #include "passes/CUDA/Kernels/LocalLayerKernel.h"
 #include "passes/CUDA/Kernels/NormKernel.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinOps.h"
 
@@ -72,6 +73,23 @@ mlir::Type weightStorageType(mlir::Value weight);
 /// arith.truncf.
 mlir::Value narrowTo(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value,
                      mlir::Type elementType);
+
+/// Whether `verify(emitError)` accepts a spec, without reporting what it
+/// rejects (a selection falls back quietly).
+bool acceptsQuietly(
+    mlir::MLIRContext *context,
+    llvm::function_ref<mlir::LogicalResult(
+        llvm::function_ref<mlir::InFlightDiagnostic()>)>
+        verify);
+
+/// The entry block of a selected kernel's function about to get its
+/// reference body, with the insertion point at its start; the read-only
+/// marks of its arguments are dropped (a body has its own uses).
+mlir::Block *beginReferenceBody(mlir::OpBuilder &b, mlir::func::FuncOp function);
+
+/// `value` (a tensor) in f32: itself, or an arith.extf of it.
+mlir::Value widenToF32(mlir::OpBuilder &b, mlir::Location loc,
+                       mlir::Value value);
 
 /// Declares a private function `<prefix>_<n>` at the end of `module` whose
 /// attribute `attrName` is `spec` and whose operands are read-only for

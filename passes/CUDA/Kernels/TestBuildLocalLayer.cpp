@@ -31,11 +31,8 @@ struct CudaTestBuildLocalLayerPass
     spec.heads = heads;
     spec.headDim = headDim;
     spec.hidden = hidden;
-    if (elementType == "bf16")
-      spec.weightType = builder.getBF16Type();
-    else if (elementType == "f16")
-      spec.weightType = builder.getF16Type();
-    else {
+    spec.weightType = cuda::parseFloatTypeName(builder, elementType);
+    if (!spec.weightType || spec.weightType.isF32()) {
       emitError() << "element-type = '" << elementType
                   << "' (expected bf16 or f16)";
       return signalPassFailure();

@@ -36,11 +36,8 @@ struct CudaTestBuildNormPass
                   << "' (expected f32, bf16 or f16)";
       return signalPassFailure();
     }
-    if (elementType == "bf16")
-      spec.outputType = builder.getBF16Type();
-    else if (elementType == "f16")
-      spec.outputType = builder.getF16Type();
-    else {
+    spec.outputType = cuda::parseFloatTypeName(builder, elementType);
+    if (!spec.outputType || spec.outputType.isF32()) {
       emitError() << "element-type = '" << elementType
                   << "' (expected bf16 or f16)";
       return signalPassFailure();
