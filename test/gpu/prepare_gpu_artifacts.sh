@@ -87,6 +87,10 @@ if [[ $TARGET == *cuda* ]]; then
       "--${pass%%=*}=${pass#*=} name=$symbol" -o "$dir/kernel.mlir"
     "$MBC_OPT" "$dir/kernel.mlir" --mb-cuda-kernels-to-ptx="chip=$chip" \
       --mb-cuda-write-ptx=output="$dir/kernel.ptx" -o /dev/null
+    # run_kernel.py reads only the launch facts (the gpu.func line with
+    # mbc.launch); the whole IR of an unrolled local layer is tens of MB.
+    grep -m1 'mbc.launch' "$dir/kernel.mlir" > "$dir/launch.mlir"
+    mv "$dir/launch.mlir" "$dir/kernel.mlir"
     "$PYTHON" -c 'import json, sys; json.dump({"kernel": sys.argv[2], "chip": sys.argv[3], "run_args": sys.argv[4].split()}, open(sys.argv[1], "w"), indent=1)' \
       "$dir/case.json" "$symbol" "$chip" "$run_args"
     echo "prepared kernel $name ($chip)"
