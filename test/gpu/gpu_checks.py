@@ -12,10 +12,12 @@ First a runtime smoke test that needs no code generator: test-only
 artifacts of make_test_artifact.py --cuda (PTX of a copy kernel and a
 tensor-map prefetch, plans with known results) score and generate on the
 real driver, through PTX JIT and, with ptxas, cubins. Then every kernel of
-DIR/kernels (tensor-core GEMMs and flash attention at the model pipeline's
-settings, built here by mbc-opt): test/Passes/CUDA/Kernels/Inputs/
-run_kernel.py runs it against PyTorch (f32 on the GPU) and times it
-against torch.matmul / scaled_dot_product_attention (flash), reporting
+DIR/kernels (tensor-core GEMMs, GEMVs and flash attention at the model
+pipeline's settings, norm kernels, fused local layers; built here by
+mbc-opt): test/Passes/CUDA/Kernels/Inputs/run_kernel.py runs it against
+PyTorch (f32 on the GPU) and times it against torch.matmul /
+scaled_dot_product_attention (flash) / the same layer in PyTorch eager and
+torch.compile, reporting
 TFLOP/s and the ratio ("kernels" in the report; "goals" sets the issue's
 performance goals against them: GEMMs >= 0.7x torch.matmul on the large
 shapes, causal attention >= 1.0x SDPA flash at 1k-8k, head dims 64/128,

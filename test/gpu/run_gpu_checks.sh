@@ -8,9 +8,11 @@
 #    $MBC_GPU_BUILD (default build-gpu/) and runs the runtime's unit tests
 #    when GoogleTest is there;
 # 2. test/gpu/gpu_checks.py: per kernel of prepare_gpu_artifacts.sh's
-#    kernels/ (tensor-core GEMMs, flash attention: PTX and launch facts),
-#    run_kernel.py checks it against PyTorch and times it against
-#    torch.matmul / SDPA flash; per artifact of prepare_gpu_artifacts.sh,
+#    kernels/ (tensor-core GEMMs, GEMVs, flash attention, norms, fused
+#    local layers: PTX and launch facts), run_kernel.py checks it against
+#    PyTorch and times it against torch.matmul / SDPA flash / the same
+#    layer in PyTorch eager and torch.compile; per artifact of
+#    prepare_gpu_artifacts.sh,
 #    recreates the weights and the PyTorch reference outputs, checks scoring
 #    and greedy generation on --device=cuda against them, and times mbc
 #    against PyTorch eager and torch.compile on the same shapes;
