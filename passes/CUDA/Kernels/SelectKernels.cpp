@@ -732,7 +732,6 @@ private:
   /// truncf(collapse?(norm(shift?(x)))) -> one norm kernel writing the
   /// 16-bit rows.
   void fuseNorm(arith::TruncFOp rounding) {
-    namespace ml = mb_to_linalg;
     auto resultType = dyn_cast<RankedTensorType>(rounding.getType());
     if (!resultType || resultType.getRank() != 2)
       return;
