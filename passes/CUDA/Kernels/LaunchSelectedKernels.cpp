@@ -23,6 +23,18 @@ namespace {
 
 constexpr StringLiteral kKernelModuleName = "mbc_kernels";
 
+/// The selected kernel's spec attribute of `callee` (mb.cuda_gemm, ...),
+/// null when it stands for no selected kernel.
+Attribute selectedSpec(func::FuncOp callee) {
+  for (StringRef attrName :
+       {cuda::kSelectedGemmAttrName, cuda::kSelectedGemvAttrName,
+        cuda::kSelectedAttentionAttrName, cuda::kSelectedLocalLayerAttrName,
+        cuda::kSelectedNormAttrName})
+    if (Attribute attr = callee->getAttr(attrName))
+      return attr;
+  return {};
+}
+
 struct CudaLaunchSelectedKernelsPass
     : public impl::CudaLaunchSelectedKernelsBase<
           CudaLaunchSelectedKernelsPass> {
@@ -32,11 +44,7 @@ struct CudaLaunchSelectedKernelsPass
     SmallVector<func::CallOp> calls;
     module.walk([&](func::CallOp call) {
       auto callee = moduleSymbols.lookup<func::FuncOp>(call.getCallee());
-      if (callee && (callee->hasAttr(cuda::kSelectedGemmAttrName) ||
-                     callee->hasAttr(cuda::kSelectedGemvAttrName) ||
-                     callee->hasAttr(cuda::kSelectedAttentionAttrName) ||
-                     callee->hasAttr(cuda::kSelectedLocalLayerAttrName) ||
-                     callee->hasAttr(cuda::kSelectedNormAttrName)))
+      if (callee && selectedSpec(callee))
         calls.push_back(call);
     });
     if (calls.empty())
@@ -73,22 +81,13 @@ struct CudaLaunchSelectedKernelsPass
       std::string name;
       FailureOr<cuda::KernelInfo> info = failure();
       // The built kernel's parameters: the call's operands with C (the new
-      // result buffer) after A and B for a GEMM, last for the others.
-      unsigned resultPosition =
-          callee->hasAttr(cuda::kSelectedAttentionAttrName) ? 3
-          : callee->hasAttr(cuda::kSelectedLocalLayerAttrName) ||
-                  callee->hasAttr(cuda::kSelectedNormAttrName)
-              ? call.getNumOperands()
-              : 2;
+      // result buffer) after A and B for a GEMM or GEMV, last for the others.
+      bool gemmLike = callee->hasAttr(cuda::kSelectedGemmAttrName) ||
+                      callee->hasAttr(cuda::kSelectedGemvAttrName);
+      unsigned resultPosition = gemmLike ? 2 : call.getNumOperands();
       // Calls with one spec (the same layer shape, repeated) launch one
       // kernel: built once, compiled once.
-      Attribute specAttr;
-      for (StringRef attrName :
-           {cuda::kSelectedGemmAttrName, cuda::kSelectedGemvAttrName,
-            cuda::kSelectedLocalLayerAttrName, cuda::kSelectedNormAttrName,
-            cuda::kSelectedAttentionAttrName})
-        if (Attribute attr = callee->getAttr(attrName))
-          specAttr = attr;
+      Attribute specAttr = selectedSpec(callee);
       auto cached = built.find(specAttr);
       if (cached != built.end()) {
         name = cached->second.first;

@@ -221,7 +221,8 @@ def norm(x, weight, bias, kind, eps):
     return x / (ms + eps).sqrt() * weight.float()
 
 
-def local_layer_parts(tensors, args):
+def local_layer_parts(tensors):
+    """wq, wk, wv: k and v are the halves of wkv when the kernel takes one."""
     wq = tensors["wq"]
     if "wkv" in tensors:
         wk, wv = tensors["wkv"].chunk(2, dim=0)
@@ -236,7 +237,7 @@ def local_layer_reference(tensors, args, dtype, device):
     def r(t):
         return t if dtype is None else t.to(dtype).float()
     t = {k: v.to(device) for k, v in tensors.items()}
-    wq, wk, wv = (w.float() for w in local_layer_parts(t, args))
+    wq, wk, wv = (w.float() for w in local_layer_parts(t))
     n, s, d, h, dh = args.sequences, args.positions, args.dim, args.heads, args.head_dim
     x = t["x"].float().reshape(n, s, d)
 
@@ -259,8 +260,8 @@ def local_layer_reference(tensors, args, dtype, device):
 def local_layer_torch(tensors, args, dtype):
     """What a PyTorch user runs: the layer on `dtype` tensors (SDPA)."""
     import torch.nn.functional as F
-    g = {k: (v.cuda().to(dtype) if k != "x" else v.cuda().to(dtype)) for k, v in tensors.items()}
-    wq, wk, wv = local_layer_parts(g, args)
+    g = {k: v.cuda().to(dtype) for k, v in tensors.items()}
+    wq, wk, wv = local_layer_parts(g)
     n, s, d, h, dh = args.sequences, args.positions, args.dim, args.heads, args.head_dim
 
     def tnorm(x, weight, bias):
