@@ -71,6 +71,21 @@ public:
     Value warpRow = arith::MulIOp::create(b, loc, warp, index(16));
     Value queryBlock = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
     slice = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+    // Where this slice's rows and head columns are: packed, slice `slice`
+    // from column 0; token-major, sequence slice / heads, head slice % heads.
+    prefix = slice;
+    qColumn = kColumn = vColumn = index(0);
+    if (spec.tokenMajor()) {
+      prefix = arith::DivUIOp::create(b, loc, slice, index(spec.heads));
+      qColumn = arith::MulIOp::create(
+          b, loc, arith::RemUIOp::create(b, loc, slice, index(spec.heads)),
+          index(headDim));
+      kColumn = add({qColumn}, spec.kColumn);
+      vColumn = add({qColumn}, spec.vColumn);
+    }
+    // A ragged sequence: loads past its end read zeros, keys past it are
+    // masked (the causal mask already hides them from every real query).
+    ragged = spec.seqLen % std::max(kQueryBlock, keyBlock) != 0;
     Value m0 = arith::MulIOp::create(b, loc, queryBlock, index(kQueryBlock));
     WarpMma warpMma(b, loc, elementType, lane);
     // This thread's two query rows (g and g + 8 of the warp's 16).
@@ -107,19 +122,24 @@ public:
     // last query row of this CTA; (patches) the one block holding this
     // CTA's rows, since a row only sees keys of its own patch.
     Value firstKeyBlock = index(0);
-    Value endKeyBlock = index(spec.seqLen / keyBlock);
+    Value endKeyBlock = index(llvm::divideCeil(spec.seqLen, keyBlock));
     if (spec.patchLength > 0) {
       firstKeyBlock = queryBlock; // keyBlock == kQueryBlock
       endKeyBlock = add({queryBlock}, 1);
     } else if (spec.causal) {
-      endKeyBlock = arith::DivUIOp::create(
+      // Blocks up to this CTA's last row (and the sequence's end).
+      Value causalEnd = arith::DivUIOp::create(
           b, loc, add({m0}, kQueryBlock + keyBlock - 1), index(keyBlock));
+      endKeyBlock = ragged ? arith::MinUIOp::create(b, loc, endKeyBlock,
+                                                    causalEnd)
+                                 .getResult()
+                           : causalEnd;
     }
 
     // Q and the first K/V block; Q moves to registers once it landed.
     SmallVector<Value> tokens;
-    copyTileAsync(b, loc, tid, q, slice, m0, index(0), qTile, {}, kQueryBlock,
-                  headDim, Value(), tokens);
+    copyTileAsync(b, loc, tid, q, prefix, m0, qColumn, qTile, {}, kQueryBlock,
+                  headDim, Value(), tokens, rowLimit());
     issueKeyValueCopies(firstKeyBlock,
                         arith::RemUIOp::create(b, loc, firstKeyBlock, index(2)),
                         Value(), tokens);
@@ -191,8 +211,15 @@ public:
                 vector::ExtractOp::create(b, loc, scores[n],
                                           ArrayRef<int64_t>{r, c}),
                 scaleLog2e);
+            Value keyIndex = add({key0, pairColumn}, 8 * n + c);
+            if (!spec.causal && ragged) {
+              Value past = arith::CmpIOp::create(b, loc,
+                                                 arith::CmpIPredicate::uge,
+                                                 keyIndex, index(spec.seqLen));
+              value = arith::SelectOp::create(b, loc, past, negativeInfinity,
+                                              value);
+            }
             if (spec.causal || spec.patchLength > 0) {
-              Value keyIndex = add({key0, pairColumn}, 8 * n + c);
               Value hidden = arith::CmpIOp::create(
                   b, loc, arith::CmpIPredicate::ugt, keyIndex, queryRows[r]);
               if (spec.patchLength > 0) {
@@ -261,7 +288,8 @@ public:
       scf::YieldOp::create(b, loc, results);
     }
 
-    // O / l, rows g and g + 8, columns 8d + 2t, 8d + 2t + 1.
+    // O / l, rows g and g + 8, columns 8d + 2t, 8d + 2t + 1 (rows past a
+    // ragged sequence's end are not stored).
     Value inverse[2];
     for (int64_t r = 0; r < 2; ++r) {
       Value sum = quadReduce(loop.getResult(headDim / 8 + 2 + r),
@@ -269,17 +297,32 @@ public:
       inverse[r] = arith::DivFOp::create(b, loc, constantF32(1), sum);
     }
     auto pairType = VectorType::get({2}, b.getF32Type());
-    for (int64_t d = 0; d < headDim / 8; ++d)
-      for (int64_t r = 0; r < 2; ++r) {
+    Type outputType = spec.outputType ? spec.outputType : b.getF32Type();
+    int64_t pairBytes = 2 * outputType.getIntOrFloatBitWidth() / 8;
+    for (int64_t r = 0; r < 2; ++r) {
+      OpBuilder::InsertionGuard guard(b);
+      if (ragged) {
+        Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                             queryRows[r], index(spec.seqLen));
+        auto store = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
+        b.setInsertionPointToStart(&store.getThenRegion().front());
+      }
+      for (int64_t d = 0; d < headDim / 8; ++d) {
         Value pair = vector::ExtractOp::create(b, loc, loop.getResult(d),
                                                ArrayRef<int64_t>{r});
         Value scaled = arith::MulFOp::create(
             b, loc, pair,
             vector::BroadcastOp::create(b, loc, pairType, inverse[r]));
+        if (!outputType.isF32())
+          scaled = arith::TruncFOp::create(
+              b, loc, VectorType::get({2}, outputType), scaled);
         vector::StoreOp::create(
             b, loc, scaled, o,
-            ValueRange{slice, queryRows[r], add({pairColumn}, 8 * d)});
+            ValueRange{prefix, queryRows[r],
+                       add({qColumn, pairColumn}, 8 * d)},
+            /*nontemporal=*/false, llvm::MaybeAlign(pairBytes));
       }
+    }
   }
 
 private:
@@ -297,6 +340,7 @@ private:
     return sum;
   }
   Value exp2(Value x) { return buildExp2Approx(b, loc, x); }
+  int64_t rowLimit() const { return ragged ? spec.seqLen : 0; }
   /// Max or sum over the 4 lanes of a quad (one row of a C fragment).
   Value quadReduce(Value value, bool isMax) {
     return buildXorReduce(b, loc, value, {1, 2}, isMax);
@@ -306,10 +350,12 @@ private:
                            SmallVectorImpl<Value> &tokens) {
     Value key0 =
         arith::MulIOp::create(b, loc, keyBlockIndex, index(spec.keyBlock));
-    copyTileAsync(b, loc, tid, k, slice, key0, index(0), kTiles, buffer,
-                  spec.keyBlock, spec.headDim, sourceElements, tokens);
-    copyTileAsync(b, loc, tid, v, slice, key0, index(0), vTiles, buffer,
-                  spec.keyBlock, spec.headDim, sourceElements, tokens);
+    copyTileAsync(b, loc, tid, k, prefix, key0, kColumn, kTiles, buffer,
+                  spec.keyBlock, spec.headDim, sourceElements, tokens,
+                  rowLimit());
+    copyTileAsync(b, loc, tid, v, prefix, key0, vColumn, vTiles, buffer,
+                  spec.keyBlock, spec.headDim, sourceElements, tokens,
+                  rowLimit());
   }
 
   OpBuilder &b;
@@ -317,8 +363,37 @@ private:
   const AttentionSpec &spec;
   Value q, k, v, o;
   Value tid, slice, kTiles, vTiles, pairColumn, scaleLog2e, negativeInfinity;
+  Value prefix, qColumn, kColumn, vColumn;
+  bool ragged = false;
   Value queryRows[2], patchStart[2];
 };
+
+LogicalResult verifyTokenMajor(const AttentionSpec &spec,
+                               function_ref<InFlightDiagnostic()> emitError) {
+  if (spec.batchHeads % spec.heads != 0)
+    return failSpec(emitError, "batch-heads = " + Twine(spec.batchHeads) +
+                                   " is not a multiple of heads = " +
+                                   Twine(spec.heads));
+  if (spec.patchLength != 0)
+    return failSpec(emitError, "the token-major layout has no patch-length "
+                               "(local attention is packed)");
+  int64_t inner = spec.heads * spec.headDim;
+  // Every row and head starts on a 16-byte boundary (cp.async chunks).
+  auto checkRows = [&](StringRef name, int64_t rowElements,
+                       int64_t column) -> LogicalResult {
+    if (column < 0 || column % 8 != 0 || rowElements % 8 != 0 ||
+        column + inner > rowElements)
+      return failSpec(emitError,
+                      name + " rows of " + Twine(rowElements) +
+                          " elements with heads from column " + Twine(column) +
+                          " do not hold heads x head-dim = " + Twine(inner) +
+                          " columns on 16-byte boundaries");
+    return success();
+  };
+  return success(succeeded(checkRows("q", spec.qRowElements, 0)) &&
+                 succeeded(checkRows("k", spec.kRowElements, spec.kColumn)) &&
+                 succeeded(checkRows("v", spec.vRowElements, spec.vColumn)));
+}
 
 } // namespace
 
@@ -338,14 +413,22 @@ verifyAttentionSpec(const AttentionSpec &spec,
                                "batch-heads = " +
                                    Twine(spec.batchHeads) +
                                    ", seq-len = " + Twine(spec.seqLen));
-  int64_t block = std::max(kQueryBlock, spec.keyBlock);
-  if (spec.seqLen % block != 0)
+  if (spec.outputType && !spec.outputType.isF32() &&
+      spec.outputType != spec.inputType)
+    return failSpec(emitError, "attention output type must be f32 or the "
+                               "input type");
+  if (spec.tokenMajor()) {
+    if (failed(verifyTokenMajor(spec, emitError)))
+      return failure();
+  } else if (int64_t block = std::max(kQueryBlock, spec.keyBlock);
+             spec.seqLen % block != 0)
     return failSpec(
         emitError, "seq-len = " + Twine(spec.seqLen) +
                        " is not a multiple of " + Twine(block) +
-                       " (the query block 64 and key-block; remainders are not "
-                       "generated: pad the sequence, causal masking hides "
-                       "padded keys from real queries)");
+                       " (the packed layout's query block 64 and key-block: "
+                       "pad the sequence, causal masking hides padded keys "
+                       "from real queries; the token-major layout takes any "
+                       "length)");
   if (spec.patchLength < 0 ||
       (spec.patchLength > 0 &&
        (kQueryBlock % spec.patchLength != 0 || spec.keyBlock != kQueryBlock)))
@@ -375,23 +458,38 @@ buildAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
 
   KernelInfo info;
   info.name = name.str();
-  info.grid = {spec.seqLen / kQueryBlock, spec.batchHeads, 1};
+  info.grid = {llvm::divideCeilSigned(spec.seqLen, kQueryBlock),
+               spec.batchHeads, 1};
   info.block = {kWarpMmaThreads, 1, 1};
   info.dynamicSharedBytes = attentionSharedBytes(spec);
   for (const char *param : {"q", "k", "v", "o"})
     info.params.push_back({param, "ptr", {}});
 
-  auto inputType = MemRefType::get({spec.batchHeads, spec.seqLen, spec.headDim},
-                                   spec.inputType);
-  auto outputType = MemRefType::get(
-      {spec.batchHeads, spec.seqLen, spec.headDim}, builder.getF32Type());
-  auto func = createKernelFunc(
-      builder, loc, name, {inputType, inputType, inputType, outputType}, info);
+  Type outputElement =
+      spec.outputType ? spec.outputType : Type(builder.getF32Type());
+  SmallVector<Type> types;
+  if (spec.tokenMajor()) {
+    int64_t sequences = spec.batchHeads / spec.heads;
+    for (int64_t row : {spec.qRowElements, spec.kRowElements,
+                        spec.vRowElements})
+      types.push_back(
+          MemRefType::get({sequences, spec.seqLen, row}, spec.inputType));
+    types.push_back(MemRefType::get(
+        {sequences, spec.seqLen, spec.heads * spec.headDim}, outputElement));
+  } else {
+    auto inputType = MemRefType::get(
+        {spec.batchHeads, spec.seqLen, spec.headDim}, spec.inputType);
+    types.assign(3, inputType);
+    types.push_back(MemRefType::get(
+        {spec.batchHeads, spec.seqLen, spec.headDim}, outputElement));
+  }
+  auto func = createKernelFunc(builder, loc, name, types, info);
 
   Block &entry = func.getBody().front();
   builder.setInsertionPointToStart(&entry);
-  // O rows are stored as pairs of f32 at even columns: 8-byte aligned when
-  // the buffer is (256-byte aligned runtime buffers, docs/cuda.md).
+  // O rows are stored as pairs at even columns (rows of an even number of
+  // elements): aligned to the pair when the buffer is (256-byte aligned
+  // runtime buffers, docs/cuda.md).
   Value output = memref::AssumeAlignmentOp::create(
       builder, loc, entry.getArgument(3), builder.getI32IntegerAttr(16));
   AttentionBuilder(builder, loc, spec, entry.getArgument(0),

@@ -8,10 +8,19 @@
 // memory through cp.async; both products are mma.sync m16n8k16 (sm_80 and
 // newer); exponentials are ex2 with log2(e) folded into the scale.
 //
-// Layouts: Q, K, V are [batchHeads, seqLen, headDim] bf16/f16 row-major, O
-// is [batchHeads, seqLen, headDim] f32. seqLen must be a multiple of the
-// query and key blocks (pad it: with the causal mask, padded keys come after
-// every real query and are masked for them).
+// Layouts:
+// - packed: Q, K, V are [batchHeads, seqLen, headDim] bf16/f16 row-major, O
+//   is [batchHeads, seqLen, headDim]; seqLen must be a multiple of the query
+//   and key blocks (pad it: with the causal mask, padded keys come after
+//   every real query and are masked for them).
+// - token-major (heads > 0): the projections' own rows. Q, K, V are
+//   [sequences, seqLen, rowElements] with head h of a sequence at columns
+//   column + h * headDim (K and V may be the two halves of one buffer), O is
+//   [sequences, seqLen, heads * headDim], ready for the output projection.
+//   seqLen is any length: rows past it are zero-filled on load (cp.async
+//   with source size 0), keys past it are masked, rows past it not stored.
+//   So the pipeline's global attention needs no transposed, padded copies.
+// O is f32 or, rounded at the store, the input type.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MBC_PASSES_CUDA_KERNELS_ATTENTIONKERNEL_H
@@ -39,6 +48,16 @@ struct AttentionSpec {
   /// patch (block-diagonal causal mask), so several patches share one MMA
   /// tile (64 / patchLength per CTA) and each CTA reads one K/V block.
   int64_t patchLength = 0;
+  /// Token-major layout when > 0 (batchHeads = sequences x heads).
+  int64_t heads = 0;
+  /// Token-major: elements per row of Q, K and V, and the first column of
+  /// head 0 in K and V (Q's is 0).
+  int64_t qRowElements = 0, kRowElements = 0, vRowElements = 0;
+  int64_t kColumn = 0, vColumn = 0;
+  /// O's element type: f32 (null means f32) or the input type.
+  mlir::Type outputType;
+
+  bool tokenMajor() const { return heads > 0; }
 };
 
 mlir::LogicalResult

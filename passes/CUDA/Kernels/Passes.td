@@ -202,6 +202,21 @@ def CudaTestBuildAttention
     Option<"patchLength", "patch-length", "int64_t", /*default=*/"0",
            "local attention: rows per patch, block-diagonal causal mask "
            "(0: none)">,
+    Option<"heads", "heads", "int64_t", /*default=*/"0",
+           "token-major layout with this many heads per sequence (0: packed "
+           "[batch-heads, seq-len, head-dim])">,
+    Option<"qRow", "q-row", "int64_t", /*default=*/"0",
+           "token-major: elements per Q row (0: heads x head-dim)">,
+    Option<"kRow", "k-row", "int64_t", /*default=*/"0",
+           "token-major: elements per K row (0: heads x head-dim)">,
+    Option<"vRow", "v-row", "int64_t", /*default=*/"0",
+           "token-major: elements per V row (0: heads x head-dim)">,
+    Option<"kColumn", "k-column", "int64_t", /*default=*/"0",
+           "token-major: K's first column">,
+    Option<"vColumn", "v-column", "int64_t", /*default=*/"0",
+           "token-major: V's first column">,
+    Option<"outputType", "output-type", "std::string", /*default=*/"\"f32\"",
+           "O's element type: f32 or the element type">,
     Option<"kernelName", "name", "std::string", /*default=*/"\"attention\"",
            "kernel symbol">,
   ];

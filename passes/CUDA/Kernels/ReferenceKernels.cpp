@@ -80,7 +80,9 @@ struct CudaReferenceKernelsPass
 
   /// O = softmax(scale * Q K^T, masked) V per batch row, from the 16-bit
   /// inputs in f32: causal (key <= query) and, with a patch length P, only
-  /// keys of the query's own patch (key / P == query / P).
+  /// keys of the query's own patch (key / P == query / P). Token-major
+  /// operands are first gathered per (sequence, head) and O scattered back;
+  /// a 16-bit O is rounded once, at the end.
   void define(func::FuncOp function, const cuda::AttentionSpec &spec) {
     namespace ml = mb_to_linalg;
     MLIRContext *ctx = function.getContext();
@@ -93,6 +95,28 @@ struct CudaReferenceKernelsPass
     int64_t batch = spec.batchHeads, length = spec.seqLen;
     AffineExpr d0, d1, d2, d3;
     bindDims(ctx, d0, d1, d2, d3);
+    int64_t sequences = spec.tokenMajor() ? batch / spec.heads : 0;
+    // (n, h, s, d) <-> (n, s, h, d): the one permutation both ways.
+    AffineMap swap = AffineMap::get(4, 0, {d0, d2, d1, d3}, ctx);
+    if (spec.tokenMajor()) {
+      auto gather = [&](Value rows, int64_t column) {
+        Value heads = ml::reshape(
+            b, loc,
+            ml::extractSlice(b, loc, rows, {0, 0, column},
+                             {sequences, length, spec.heads * spec.headDim}),
+            {sequences, length, spec.heads, spec.headDim});
+        Value packed = ml::createElementwise(
+            b, loc,
+            RankedTensorType::get({sequences, spec.heads, length, spec.headDim},
+                                  spec.inputType),
+            {heads}, {swap},
+            [](OpBuilder &, Location, ValueRange args) { return args[0]; });
+        return ml::reshape(b, loc, packed, {batch, length, spec.headDim});
+      };
+      q = gather(q, 0);
+      k = gather(k, spec.kColumn);
+      v = gather(v, spec.vColumn);
+    }
     auto map = [&](ArrayRef<AffineExpr> exprs) {
       return AffineMap::get(4, 0, exprs, ctx);
     };
@@ -187,6 +211,29 @@ struct CudaReferenceKernelsPass
                       .getResult());
             })
             .getResult(0);
+    Type outputType = spec.outputType ? spec.outputType : f32;
+    auto round = [&](OpBuilder &n, Location l, ValueRange args) -> Value {
+      if (outputType.isF32())
+        return args[0];
+      return arith::TruncFOp::create(n, l, outputType, args[0]);
+    };
+    if (spec.tokenMajor()) {
+      Value heads = ml::reshape(
+          b, loc, out, {sequences, spec.heads, length, spec.headDim});
+      out = ml::reshape(
+          b, loc,
+          ml::createElementwise(b, loc,
+                                RankedTensorType::get({sequences, length,
+                                                       spec.heads,
+                                                       spec.headDim},
+                                                      outputType),
+                                {heads}, {swap}, round),
+          {sequences, length, spec.heads * spec.headDim});
+    } else if (!outputType.isF32()) {
+      out = ml::createElementwise(
+          b, loc, cast<RankedTensorType>(out.getType()).clone(outputType),
+          {out}, {AffineMap::getMultiDimIdentityMap(3, ctx)}, round);
+    }
     func::ReturnOp::create(b, loc, out);
     function->removeAttr(cuda::kSelectedAttentionAttrName);
   }

@@ -329,11 +329,13 @@ private:
 
   /// Causal self-attention: the q, k/v and output projections on GEMMs
   /// (k and v as one when they are the two halves of one weight), rotary
-  /// on the f32 projections, then flash attention on 16-bit q, k, v laid
-  /// out per (sequence x head) and padded to the 64-row query block
-  /// (global), or per head with every patch padded to a power of two that
-  /// tiles the block (local: the kernel's block-diagonal causal mask keeps
-  /// patches apart and padded keys come after every real query).
+  /// on the f32 projections, then flash attention on 16-bit q, k, v.
+  /// Global: token-major, straight from the projections' rows (16-bit GEMM
+  /// results without rotary; one rounding elementwise op each with it), O
+  /// 16-bit rows for the output projection. Local: packed per head with
+  /// every patch padded to a power of two that tiles the block (the
+  /// kernel's block-diagonal causal mask keeps patches apart and padded
+  /// keys come after every real query).
   template <typename AttentionOp>
   void rewriteAttention(AttentionOp op, bool local) {
     namespace ml = mb_to_linalg;
@@ -358,7 +360,7 @@ private:
     // kernel; test/Passes/CUDA/Kernels/attention-ptxas.mlir); the local
     // kernel's patches need 64.
     spec.keyBlock = local ? 64 : 32;
-    int64_t padded; // rows per sequence (global) or per patch (local)
+    int64_t padded = 0; // local: rows per patch
     int64_t paddedSequences = sequences;
     if (local) {
       padded = llvm::PowerOf2Ceil(positions);
@@ -369,16 +371,22 @@ private:
       spec.seqLen = paddedSequences * padded;
       spec.patchLength = padded;
     } else {
-      padded = llvm::divideCeil(positions, 64) * 64;
       spec.batchHeads = sequences * heads;
-      spec.seqLen = padded;
+      spec.seqLen = positions;
+      spec.heads = heads;
+      spec.qRowElements = inner;
+      spec.outputType = elementType;
+    }
+    // k and v from one [2 * inner, D] weight when they are its halves.
+    Value kvSource = cuda::kvWeightSource(op.getWk(), op.getWv(), inner);
+    if (!local) {
+      spec.kRowElements = spec.vRowElements = kvSource ? 2 * inner : inner;
+      spec.vColumn = kvSource ? inner : 0;
     }
     if (!cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
           return cuda::verifyAttentionSpec(spec, emitError);
         }))
       return;
-    // k and v from one [2 * inner, D] weight when they are its halves.
-    Value kvSource = cuda::kvWeightSource(op.getWk(), op.getWv(), inner);
     auto [add, residual] = residualUse(op);
     auto projection = [&](int64_t n, bool withResidual) {
       return chooseSpec(rows, n, features, elementType,
@@ -407,18 +415,31 @@ private:
     ModuleOp module = getOperation();
     Value x16 =
         cuda::narrowTo(b, loc, toMatrix(b, loc, op.getInput()), elementType);
-    auto gemm = [&](Value a, Value weight, Value residualRows) {
+    auto gemm = [&](Value a, Value weight, Value residualRows,
+                    Type outputType = Type()) {
       auto weightType = cast<RankedTensorType>(weight.getType());
       int64_t k = cast<RankedTensorType>(a.getType()).getDimSize(1);
       cuda::GemmSpec gemmSpec = *chooseSpec(
           rows, weightType.getDimSize(0), k, elementType,
           GemmCall{{}, {}, {}, residualRows, cuda::Activation::None});
+      gemmSpec.outputType = outputType;
       SmallVector<Value> operands = {
           a, cuda::narrowTo(b, loc, weight, elementType)};
       if (residualRows)
         operands.push_back(residualRows);
       return cuda::callSelectedGemm(b, loc, module, gemmSpec, operands);
     };
+    Value residualRows = residual ? toMatrix(b, loc, residual) : Value();
+    if (!local) {
+      Value merged = tokenMajorAttention(b, loc, op, spec, x16, kvSource,
+                                         [&](Value weight, Type outputType) {
+                                           return gemm(x16, weight, {},
+                                                       outputType);
+                                         });
+      Value out = gemm(merged, op.getWo(), residualRows);
+      finish(op, ml::reshape(b, loc, out, inputType.getShape()), add);
+      return;
+    }
     SmallVector<int64_t> split = {sequences, positions, heads, headDim};
     Value q = ml::reshape(b, loc, gemm(x16, op.getWq(), {}), split);
     Value k, v;
@@ -439,21 +460,16 @@ private:
       k = ml::applyRotary(b, loc, k, frequencies, b.getIndexAttr(0));
     }
 
-    // [N, S, H, dh] f32 -> the kernel's padded 16-bit layout:
-    // global [N, H, Spad, dh], local [H, Npad, Lpad, dh]; then 3-D.
+    // [N, S, H, dh] f32 -> the kernel's padded 16-bit layout
+    // [H, Npad, Lpad, dh]; then 3-D.
     MLIRContext *ctx = b.getContext();
     AffineExpr d0, d1, d2, d3;
     bindDims(ctx, d0, d1, d2, d3);
-    // Maps from the packed iteration space to [N, S, H, dh].
-    AffineMap fromPacked =
-        local ? AffineMap::get(4, 0, {d1, d2, d0, d3}, ctx)  // (h, n, s, d)
-              : AffineMap::get(4, 0, {d0, d2, d1, d3}, ctx); // (n, h, s, d)
-    SmallVector<int64_t> realShape =
-        local ? SmallVector<int64_t>{heads, sequences, positions, headDim}
-              : SmallVector<int64_t>{sequences, heads, positions, headDim};
-    SmallVector<int64_t> paddedShape =
-        local ? SmallVector<int64_t>{heads, paddedSequences, padded, headDim}
-              : SmallVector<int64_t>{sequences, heads, padded, headDim};
+    // From the packed iteration space (h, n, s, d) to [N, S, H, dh].
+    AffineMap fromPacked = AffineMap::get(4, 0, {d1, d2, d0, d3}, ctx);
+    SmallVector<int64_t> realShape = {heads, sequences, positions, headDim};
+    SmallVector<int64_t> paddedShape = {heads, paddedSequences, padded,
+                                        headDim};
     auto pack = [&](Value x) {
       Value packed = ml::createElementwise(
           b, loc, RankedTensorType::get(realShape, elementType), {x},
@@ -472,9 +488,8 @@ private:
     Value real =
         ml::extractSlice(b, loc, ml::reshape(b, loc, attended, paddedShape),
                          {0, 0, 0, 0}, realShape);
-    AffineMap toPacked =
-        local ? AffineMap::get(4, 0, {d2, d0, d1, d3}, ctx)  // (n, s, h, d)
-              : AffineMap::get(4, 0, {d0, d2, d1, d3}, ctx); // (n, s, h, d)
+    // From (n, s, h, d) to the packed [H, N, S, dh].
+    AffineMap toPacked = AffineMap::get(4, 0, {d2, d0, d1, d3}, ctx);
     Value merged = ml::createElementwise(
         b, loc, RankedTensorType::get(split, elementType), {real}, {toPacked},
         [&](OpBuilder &nb, Location nl, ValueRange args) {
@@ -482,9 +497,71 @@ private:
               .getResult();
         });
     merged = ml::reshape(b, loc, merged, {rows, inner});
-    Value residualRows = residual ? toMatrix(b, loc, residual) : Value();
     Value out = gemm(merged, op.getWo(), residualRows);
     finish(op, ml::reshape(b, loc, out, inputType.getShape()), add);
+  }
+
+  /// Global attention on the projections' rows: q, k, v (k and v one
+  /// buffer when `kvSource`) from `project(weight, outputType)`, 16-bit
+  /// straight from the GEMM without rotary, f32 then rotary and rounding
+  /// with it; returns O as [rows, heads x head-dim] 16-bit rows.
+  template <typename AttentionOp>
+  Value tokenMajorAttention(OpBuilder &b, Location loc, AttentionOp op,
+                            cuda::AttentionSpec spec, Value x16,
+                            Value kvSource,
+                            function_ref<Value(Value, Type)> project) {
+    namespace ml = mb_to_linalg;
+    Type elementType = spec.inputType;
+    int64_t heads = spec.heads, headDim = spec.headDim;
+    int64_t sequences = spec.batchHeads / heads, positions = spec.seqLen;
+    int64_t rows = sequences * positions, inner = heads * headDim;
+    FloatAttr theta = op.getRotaryThetaAttr();
+    Type projected = theta ? Type() : elementType;
+    Value frequencies;
+    if (theta)
+      frequencies = ml::createInverseFrequencies(
+          b, loc, b.getF32Type(), theta.getValueAsDouble(), headDim);
+    // [rows, inner] f32 -> rotary (q, k) -> 16-bit [rows, inner].
+    auto round = [&](Value x, bool rotate) {
+      if (!theta)
+        return x;
+      if (rotate)
+        x = ml::reshape(
+            b, loc,
+            ml::applyRotary(
+                b, loc,
+                ml::reshape(b, loc, x, {sequences, positions, heads, headDim}),
+                frequencies, b.getIndexAttr(0)),
+            {rows, inner});
+      return cuda::narrowTo(b, loc, x, elementType);
+    };
+    Value q = round(project(op.getWq(), projected), /*rotate=*/true);
+    Value k, v;
+    if (kvSource && !theta) {
+      k = v = project(kvSource, projected);
+    } else if (kvSource) {
+      Value kv = project(kvSource, projected);
+      k = round(ml::extractSlice(b, loc, kv, {0, 0}, {rows, inner}), true);
+      v = round(ml::extractSlice(b, loc, kv, {0, inner}, {rows, inner}), false);
+    } else {
+      k = round(project(op.getWk(), projected), true);
+      v = round(project(op.getWv(), projected), false);
+    }
+    auto width = [](Value x) {
+      return cast<RankedTensorType>(x.getType()).getDimSize(1);
+    };
+    spec.qRowElements = width(q);
+    spec.kRowElements = width(k);
+    spec.vRowElements = width(v);
+    spec.kColumn = 0;
+    spec.vColumn = k == v ? inner : 0;
+    auto sequenceRows = [&](Value x) {
+      return ml::reshape(b, loc, x, {sequences, positions, width(x)});
+    };
+    Value attended = cuda::callSelectedAttention(
+        b, loc, getOperation(), spec, sequenceRows(q), sequenceRows(k),
+        sequenceRows(v));
+    return ml::reshape(b, loc, attended, {rows, inner});
   }
 
   /// The global-to-local projection as one GEMM (GEMV for decode rows)

@@ -379,8 +379,14 @@ gemvSpecFromAttribute(DictionaryAttr attr,
 Value callSelectedAttention(OpBuilder &b, Location loc, ModuleOp module,
                             const AttentionSpec &spec, Value q, Value k,
                             Value v) {
-  auto resultType = RankedTensorType::get(
-      {spec.batchHeads, spec.seqLen, spec.headDim}, b.getF32Type());
+  Type outputType = spec.outputType ? spec.outputType : b.getF32Type();
+  auto resultType =
+      spec.tokenMajor()
+          ? RankedTensorType::get({spec.batchHeads / spec.heads, spec.seqLen,
+                                   spec.heads * spec.headDim},
+                                  outputType)
+          : RankedTensorType::get({spec.batchHeads, spec.seqLen, spec.headDim},
+                                  outputType);
   return callSelectedKernel(b, loc, module, "mbc_attention",
                             kSelectedAttentionAttrName,
                             attentionSpecToAttribute(b.getContext(), spec),
@@ -390,7 +396,7 @@ Value callSelectedAttention(OpBuilder &b, Location loc, ModuleOp module,
 DictionaryAttr attentionSpecToAttribute(MLIRContext *context,
                                         const AttentionSpec &spec) {
   Builder b(context);
-  return b.getDictionaryAttr({
+  SmallVector<NamedAttribute> entries = {
       b.getNamedAttr("batch_heads", b.getI64IntegerAttr(spec.batchHeads)),
       b.getNamedAttr("seq_len", b.getI64IntegerAttr(spec.seqLen)),
       b.getNamedAttr("head_dim", b.getI64IntegerAttr(spec.headDim)),
@@ -399,7 +405,22 @@ DictionaryAttr attentionSpecToAttribute(MLIRContext *context,
       b.getNamedAttr("scale", b.getF64FloatAttr(spec.scale)),
       b.getNamedAttr("key_block", b.getI64IntegerAttr(spec.keyBlock)),
       b.getNamedAttr("patch_length", b.getI64IntegerAttr(spec.patchLength)),
-  });
+  };
+  // The token-major layout and a 16-bit output only when chosen, so a
+  // packed f32 spec reads as before.
+  if (spec.tokenMajor())
+    entries.append({
+        b.getNamedAttr("heads", b.getI64IntegerAttr(spec.heads)),
+        b.getNamedAttr("q_row", b.getI64IntegerAttr(spec.qRowElements)),
+        b.getNamedAttr("k_row", b.getI64IntegerAttr(spec.kRowElements)),
+        b.getNamedAttr("v_row", b.getI64IntegerAttr(spec.vRowElements)),
+        b.getNamedAttr("k_column", b.getI64IntegerAttr(spec.kColumn)),
+        b.getNamedAttr("v_column", b.getI64IntegerAttr(spec.vColumn)),
+    });
+  if (spec.outputType && !spec.outputType.isF32())
+    entries.push_back(
+        b.getNamedAttr("output_type", TypeAttr::get(spec.outputType)));
+  return b.getDictionaryAttr(entries);
 }
 
 FailureOr<AttentionSpec>
@@ -416,6 +437,20 @@ attentionSpecFromAttribute(DictionaryAttr attr,
       failed(read.real("scale", spec.scale)) ||
       failed(read.type("element_type", spec.inputType)))
     return failure();
+  if (attr.contains("heads") &&
+      (failed(read.integer("heads", spec.heads)) ||
+       failed(read.integer("q_row", spec.qRowElements)) ||
+       failed(read.integer("k_row", spec.kRowElements)) ||
+       failed(read.integer("v_row", spec.vRowElements)) ||
+       failed(read.integer("k_column", spec.kColumn)) ||
+       failed(read.integer("v_column", spec.vColumn))))
+    return failure();
+  if (attr.contains("output_type") &&
+      failed(read.type("output_type", spec.outputType)))
+    return failure();
+  if (spec.heads < 0)
+    return emitError() << kSelectedAttentionAttrName
+                       << ": heads = " << spec.heads << " must be positive";
   if (failed(verifyAttentionSpec(spec, emitError)))
     return failure();
   return spec;

@@ -121,8 +121,10 @@ mlir::FailureOr<GemvSpec>
 gemvSpecFromAttribute(mlir::DictionaryAttr attr,
                       llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
-/// An attention call: q, k, v [batchHeads, seqLen, headDim] (16-bit);
-/// returns O [batchHeads, seqLen, headDim] f32.
+/// An attention call: q, k, v [batchHeads, seqLen, headDim] (16-bit),
+/// returns O [batchHeads, seqLen, headDim]; token-major (spec.heads > 0):
+/// q, k, v [sequences, seqLen, row elements], returns O [sequences, seqLen,
+/// heads x headDim]. O is of spec.outputType (f32 when null).
 mlir::Value callSelectedAttention(mlir::OpBuilder &b, mlir::Location loc,
                                   mlir::ModuleOp module,
                                   const AttentionSpec &spec, mlir::Value q,

@@ -37,6 +37,21 @@ struct CudaTestBuildAttentionPass
     spec.scale = scale;
     spec.keyBlock = keyBlock;
     spec.patchLength = patchLength;
+    spec.heads = heads;
+    int64_t inner = heads * headDim;
+    spec.qRowElements = qRow ? qRow : inner;
+    spec.kRowElements = kRow ? kRow : inner;
+    spec.vRowElements = vRow ? vRow : inner;
+    spec.kColumn = kColumn;
+    spec.vColumn = vColumn;
+    if (outputType == elementType) {
+      spec.outputType = spec.inputType;
+    } else if (outputType != "f32") {
+      module.emitError() << "mb-cuda-test-build-attention: output-type = '"
+                         << outputType << "' (expected f32 or "
+                         << elementType << ")";
+      return signalPassFailure();
+    }
     OpBuilder b(module.getContext());
     if (failed(cuda::buildAttentionKernel(b,
                                           cuda::getOrCreateKernelModule(module),

@@ -78,4 +78,29 @@
 // A7: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // A7: Used 63 registers, used 1 barriers, 1 bytes smem
 
+// T1-T3 are token-major (the pipeline's global attention on the
+// projections' rows), ragged sequences, bf16 O rows (sm_90a). T1 is the
+// example model's shape: 129 positions, 4 heads of 32, K and V the halves of
+// one to_kv row; T2 head-dim 64 with separate K and V; T3 head-dim 128 with
+// 64-key blocks and a fused K/V row.
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="batch-heads=8 heads=4 seq-len=129 head-dim=32 key-block=32 k-row=256 v-row=256 v-column=128 output-type=bf16" -o %t.t1.mlir
+// RUN: FileCheck %s --check-prefix=T1-LAUNCH < %t.t1.mlir
+// RUN: mbc-opt %t.t1.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.t1.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.t1.ptx -o %t.t1.cubin 2>&1 | FileCheck %s --check-prefix=T1
+// T1-LAUNCH: gpu.func @attention(%{{.*}}: memref<2x129x128xbf16>, %{{.*}}: memref<2x129x256xbf16>, %{{.*}}: memref<2x129x256xbf16>, %{{.*}}: memref<2x129x128xbf16>)
+// T1-LAUNCH-SAME: grid = array<i64: 3, 8, 1>
+// T1-LAUNCH-SAME: shared_bytes = 15360 : i64
+// T1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// T1: Used 72 registers, used 1 barriers, 1 bytes smem
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="batch-heads=16 heads=8 seq-len=1000 head-dim=64 key-block=32 output-type=bf16" -o %t.t2.mlir
+// RUN: mbc-opt %t.t2.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.t2.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.t2.ptx -o %t.t2.cubin 2>&1 | FileCheck %s --check-prefix=T2
+// T2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// T2: Used 95 registers, used 1 barriers, 1 bytes smem
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="batch-heads=16 heads=8 seq-len=1000 head-dim=128 key-block=64 q-row=1024 k-row=2048 v-row=2048 v-column=1024 output-type=bf16" -o %t.t3.mlir
+// RUN: mbc-opt %t.t3.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.t3.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.t3.ptx -o %t.t3.cubin 2>&1 | FileCheck %s --check-prefix=T3
+// T3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// T3: Used 174 registers, used 1 barriers, 1 bytes smem
+
 module {}

@@ -4,7 +4,7 @@
 // HEAD-DIM: error: head-dim = 96 is not supported (32, 64 or 128)
 
 // RUN: not mbc-opt %s --mb-cuda-test-build-attention="seq-len=1000" 2>&1 | FileCheck %s --check-prefix=SEQ
-// SEQ: error: seq-len = 1000 is not a multiple of 64 (the query block 64 and key-block; remainders are not generated: pad the sequence, causal masking hides padded keys from real queries)
+// SEQ: error: seq-len = 1000 is not a multiple of 64 (the packed layout's query block 64 and key-block: pad the sequence, causal masking hides padded keys from real queries; the token-major layout takes any length)
 
 // RUN: not mbc-opt %s --mb-cuda-test-build-attention="seq-len=960 key-block=128" 2>&1 | FileCheck %s --check-prefix=SEQ-KEYS
 // SEQ-KEYS: error: seq-len = 960 is not a multiple of 128
@@ -23,5 +23,18 @@
 
 // RUN: not mbc-opt %s --mb-cuda-test-build-attention="patch-length=8 key-block=32" 2>&1 | FileCheck %s --check-prefix=PATCH-KEYS
 // PATCH-KEYS: error: patch-length = 8 with key-block = 32 is not supported
+
+// Token-major: heads must divide batch-heads, rows must hold every head on
+// 16-byte boundaries, no patches, O f32 or the input type.
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="batch-heads=6 heads=4" 2>&1 | FileCheck %s --check-prefix=HEADS
+// HEADS: error: batch-heads = 6 is not a multiple of heads = 4
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="heads=4 k-row=256 k-column=200" 2>&1 | FileCheck %s --check-prefix=ROWS
+// ROWS: error: k rows of 256 elements with heads from column 200 do not hold heads x head-dim = 256 columns on 16-byte boundaries
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="heads=4 q-row=260" 2>&1 | FileCheck %s --check-prefix=ALIGN
+// ALIGN: error: q rows of 260 elements with heads from column 0 do not hold heads x head-dim = 256 columns on 16-byte boundaries
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="heads=4 patch-length=16" 2>&1 | FileCheck %s --check-prefix=TM-PATCH
+// TM-PATCH: error: the token-major layout has no patch-length (local attention is packed)
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="output-type=f16" 2>&1 | FileCheck %s --check-prefix=OUT
+// OUT: error: mb-cuda-test-build-attention: output-type = 'f16' (expected f32 or bf16)
 
 module {}

@@ -105,21 +105,23 @@ func.func @head(%x: tensor<8x9x64xf32>, %w: tensor<256x64xbf16>, %bias: tensor<2
 
 // -----
 
-// Global attention: q and kv (one GEMM over the to_kv weight whose halves
-// are k and v), positions padded from 65 to 128 per (sequence x head), the
-// output projection with the residual.
+// Global attention with rotary: q and kv (one GEMM over the to_kv weight
+// whose halves are k and v) in f32, rotary on q and k, each rounded to bf16
+// rows; flash attention reads every (sequence, head) from those rows in
+// place (65 positions, no padded copies) and writes bf16 rows straight into
+// the output projection, which adds the residual.
 // CHECK-LABEL: func.func @global_attention
 // CHECK-SAME: %[[WKV:[a-z0-9]+]]: tensor<256x128xbf16>
 // CHECK: call @mbc_gemm_0({{.*}}) : (tensor<65x128xbf16>, tensor<128x128xbf16>) -> tensor<65x128xf32>
+// CHECK: arith.truncf {{.*}} : tensor<65x128xf32> to tensor<65x128xbf16>
 // CHECK: call @mbc_gemm_1(%{{.*}}, %[[WKV]]) : (tensor<65x128xbf16>, tensor<256x128xbf16>) -> tensor<65x256xf32>
-// CHECK: linalg.fill {{.*}} -> tensor<1x2x128x64xbf16>
-// CHECK: tensor.insert_slice {{.*}} into {{.*}}[0, 0, 0, 0] [1, 2, 65, 64] [1, 1, 1, 1] : tensor<1x2x65x64xbf16> into tensor<1x2x128x64xbf16>
-// CHECK: call @mbc_attention_0({{.*}}) : (tensor<2x128x64xbf16>, tensor<2x128x64xbf16>, tensor<2x128x64xbf16>) -> tensor<2x128x64xf32>
-// CHECK: tensor.extract_slice {{.*}}[0, 0, 0, 0] [1, 2, 65, 64] [1, 1, 1, 1] : tensor<1x2x128x64xf32> to tensor<1x2x65x64xf32>
-// CHECK: call @mbc_gemm_2({{.*}}) : (tensor<65x128xbf16>, tensor<128x128xbf16>, tensor<65x128xf32>) -> tensor<65x128xf32>
+// CHECK-NOT: linalg.fill
+// CHECK: %[[O:.*]] = call @mbc_attention_0({{.*}}) : (tensor<1x65x128xbf16>, tensor<1x65x128xbf16>, tensor<1x65x128xbf16>) -> tensor<1x65x128xbf16>
+// CHECK: %[[ROWS:.*]] = tensor.collapse_shape %[[O]] {{.*}} into tensor<65x128xbf16>
+// CHECK: call @mbc_gemm_2(%[[ROWS]], {{.*}}) : (tensor<65x128xbf16>, tensor<128x128xbf16>, tensor<65x128xf32>) -> tensor<65x128xf32>
 // CHECK-NOT: mb.global_attention
 // CHECK-NOT: arith.addf
-// CHECK: mb.cuda_attention = {batch_heads = 2 : i64, causal = true, element_type = bf16, head_dim = 64 : i64, key_block = 32 : i64, patch_length = 0 : i64, scale = 1.250000e-01 : f64, seq_len = 128 : i64}
+// CHECK: mb.cuda_attention = {batch_heads = 2 : i64, causal = true, element_type = bf16, head_dim = 64 : i64, heads = 2 : i64, k_column = 0 : i64, k_row = 128 : i64, key_block = 32 : i64, output_type = bf16, patch_length = 0 : i64, q_row = 128 : i64, scale = 1.250000e-01 : f64, seq_len = 65 : i64, v_column = 0 : i64, v_row = 128 : i64}
 // CHECK: @mbc_gemm_2{{.*}}residual = true
 func.func @global_attention(%x: tensor<1x65x128xf32>, %r: tensor<1x65x128xf32>,
                             %wq: tensor<128x128xbf16>, %wkv: tensor<256x128xbf16>,
@@ -130,6 +132,35 @@ func.func @global_attention(%x: tensor<1x65x128xf32>, %r: tensor<1x65x128xf32>,
   %v = tensor.extract_slice %kv[128, 0] [128, 128] [1, 1] : tensor<256x128xf32> to tensor<128x128xf32>
   %o = arith.extf %wo : tensor<128x128xbf16> to tensor<128x128xf32>
   %y = mb.global_attention %x, %q, %k, %v, %o {head_dim = 64 : i64, heads = 2 : i64, rotary_theta = 10000.0 : f64} : (tensor<1x65x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>) -> tensor<1x65x128xf32>
+  %z = arith.addf %y, %r : tensor<1x65x128xf32>
+  return %z : tensor<1x65x128xf32>
+}
+
+// -----
+
+// Without rotary, q and kv come out of their GEMMs as bf16 rows (no
+// elementwise op at all) and the kv rows are K (from column 0) and V (from
+// column 128) of one buffer.
+// CHECK-LABEL: func.func @global_attention_no_rotary
+// CHECK: %[[Q:.*]] = call @mbc_gemm_0({{.*}}) : (tensor<65x128xbf16>, tensor<128x128xbf16>) -> tensor<65x128xbf16>
+// CHECK: %[[KV:.*]] = call @mbc_gemm_1({{.*}}) : (tensor<65x128xbf16>, tensor<256x128xbf16>) -> tensor<65x256xbf16>
+// CHECK-DAG: %[[K:.*]] = tensor.expand_shape %[[KV]] {{.*}} into tensor<1x65x256xbf16>
+// CHECK-DAG: %[[V:.*]] = tensor.expand_shape %[[KV]] {{.*}} into tensor<1x65x256xbf16>
+// CHECK-DAG: %[[Q3:.*]] = tensor.expand_shape %[[Q]] {{.*}} into tensor<1x65x128xbf16>
+// CHECK: call @mbc_attention_0(%[[Q3]], {{.*}}) : (tensor<1x65x128xbf16>, tensor<1x65x256xbf16>, tensor<1x65x256xbf16>) -> tensor<1x65x128xbf16>
+// CHECK-NOT: linalg.generic
+// CHECK: mb.cuda_gemm = {{{.*}} output_type = bf16
+// CHECK: mb.cuda_gemm = {{{.*}} output_type = bf16
+// CHECK: mb.cuda_attention = {{{.*}} k_column = 0 : i64, k_row = 256 : i64, {{.*}} v_column = 128 : i64, v_row = 256 : i64}
+func.func @global_attention_no_rotary(%x: tensor<1x65x128xf32>, %r: tensor<1x65x128xf32>,
+                            %wq: tensor<128x128xbf16>, %wkv: tensor<256x128xbf16>,
+                            %wo: tensor<128x128xbf16>) -> tensor<1x65x128xf32> {
+  %q = arith.extf %wq : tensor<128x128xbf16> to tensor<128x128xf32>
+  %kv = arith.extf %wkv : tensor<256x128xbf16> to tensor<256x128xf32>
+  %k = tensor.extract_slice %kv[0, 0] [128, 128] [1, 1] : tensor<256x128xf32> to tensor<128x128xf32>
+  %v = tensor.extract_slice %kv[128, 0] [128, 128] [1, 1] : tensor<256x128xf32> to tensor<128x128xf32>
+  %o = arith.extf %wo : tensor<128x128xbf16> to tensor<128x128xf32>
+  %y = mb.global_attention %x, %q, %k, %v, %o {head_dim = 64 : i64, heads = 2 : i64} : (tensor<1x65x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>) -> tensor<1x65x128xf32>
   %z = arith.addf %y, %r : tensor<1x65x128xf32>
   return %z : tensor<1x65x128xf32>
 }

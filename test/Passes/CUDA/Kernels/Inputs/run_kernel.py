@@ -311,6 +311,11 @@ def main():
     parser.add_argument("--head-dim", type=int)
     parser.add_argument("--no-causal", action="store_true")
     parser.add_argument("--patch-length", type=int, default=0)
+    parser.add_argument("--token-major", action="store_true",
+                        help="attention: [sequences, seq-len, heads x head-dim] rows "
+                             "(--heads per sequence), O rounded to --dtype")
+    parser.add_argument("--kv-fused", action="store_true",
+                        help="token-major: K and V the two halves of one buffer")
     parser.add_argument("--rows", type=int, help="norm: rows")
     parser.add_argument("--sequences", type=int, help="local layer: patches")
     parser.add_argument("--positions", type=int, help="local layer: rows per patch")
@@ -472,11 +477,29 @@ def main():
             scores = (qf @ kf.t()) / math.sqrt(args.head_dim)
             scores = scores.masked_fill(hidden, float("-inf"))
             expected[row] = (torch.softmax(scores, dim=-1) @ vf).cpu()
-        o = driver.upload(torch.zeros(*shape))
-        kernel_ms = driver.launch(ptx, args.name, launch,
-                                  [driver.upload(q), driver.upload(k), driver.upload(v), o],
-                                  args.time)
-        result = driver.download(o, shape)
+        if args.token_major:
+            # The projections' rows: head h of sequence n at columns h * D.
+            n, h, d = args.batch_heads // args.heads, args.heads, args.head_dim
+
+            def rows_of(t):
+                return t.reshape(n, h, args.seq_len, d).permute(0, 2, 1, 3).reshape(
+                    n, args.seq_len, h * d).contiguous()
+            qt, kt, vt = rows_of(q), rows_of(k), rows_of(v)
+            o = driver.upload(torch.zeros(n, args.seq_len, h * d, dtype=dtype))
+            if args.kv_fused:  # one buffer, passed as K and as V
+                kv = driver.upload(torch.cat([kt, vt], dim=-1))
+                buffers = [driver.upload(qt), kv, kv, o]
+            else:
+                buffers = [driver.upload(qt), driver.upload(kt), driver.upload(vt), o]
+        else:
+            o = driver.upload(torch.zeros(*shape))
+            buffers = [driver.upload(q), driver.upload(k), driver.upload(v), o]
+        kernel_ms = driver.launch(ptx, args.name, launch, buffers, args.time)
+        if args.token_major:
+            result = driver.download(o, (n, args.seq_len, h, d), dtype).float()
+            result = result.permute(0, 2, 1, 3).reshape(shape)
+        else:
+            result = driver.download(o, shape)
         tolerance = torch.full_like(expected, 2e-2 if args.dtype == "bf16" else 5e-3)
         # Causal: about half of the S x S products (2 matmuls, 2 flops each).
         visible = args.patch_length if args.patch_length else args.seq_len
