@@ -104,14 +104,27 @@ def WriteBackUpdates : Pass<"mb-write-back-updates", "mlir::ModuleOp"> {
   let description = [{
     Decode entry points return the new KV caches and token-shift state as
     results marked `mb.updates = "<argument name>"`. Before bufferization,
-    this pass removes those results and materializes each value into the
-    buffer of the argument it updates (`bufferization.to_buffer` +
-    `bufferization.materialize_in_destination restrict writable`), and marks
-    the argument writable, so the runtime's cache buffers are updated in
-    place.
+    this pass materializes each such value in the argument it updates
+    (`bufferization.materialize_in_destination %new in %argument`, the
+    tensor form) and marks the argument writable. One-Shot Bufferize then
+    writes the updates into the runtime's cache buffers in place (the new
+    row of each layer's cache, not a copy of the cache) or fails to
+    bufferize; the results, now their arguments' buffers, are dropped after
+    it (mb-drop-updated-results).
   }];
   let dependentDialects = ["::mlir::bufferization::BufferizationDialect",
                            "::mlir::memref::MemRefDialect"];
+}
+
+def DropUpdatedResults : Pass<"mb-drop-updated-results", "mlir::ModuleOp"> {
+  let summary = "after bufferization, drop the mb.updates results";
+  let description = [{
+    After One-Shot Bufferize, a result marked `mb.updates = "<argument>"`
+    (mb-write-back-updates) returns the argument's own buffer: the update
+    was written in place. This pass removes those results (entry points are
+    public, so upstream drop-equivalent-buffer-results leaves them), and
+    fails, naming the result, if one returns any other buffer.
+  }];
 }
 
 def TileSequences : Pass<"mb-tile-sequences", "mlir::func::FuncOp"> {

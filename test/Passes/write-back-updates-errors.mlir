@@ -11,3 +11,4 @@ func.func @missing(%c: tensor<2x4xf32> {mb.name = "k_cache"}) -> (tensor<2x4xf32
 func.func @mismatch(%c: tensor<2x4xf32> {mb.name = "k_cache"}, %d: tensor<4x4xf32> {mb.name = "d"}) -> (tensor<4x4xf32> {mb.updates = "k_cache"}) {
   return %d : tensor<4x4xf32>
 }
+
