@@ -99,7 +99,11 @@ void storeWithEpilogue(OpBuilder &b, Location loc, const GemmSpec &spec,
   auto vectorType = cast<VectorType>(acc.getType());
   Value value = acc;
   if (spec.bias) {
-    Value bias = vector::LoadOp::create(b, loc, vectorType, operands.bias, col);
+    Type biasType = spec.biasType ? spec.biasType : vectorType.getElementType();
+    Value bias = vector::LoadOp::create(b, loc, vectorType.clone(biasType),
+                                        operands.bias, col);
+    if (!biasType.isF32())
+      bias = arith::ExtFOp::create(b, loc, vectorType, bias);
     value = arith::AddFOp::create(b, loc, value, bias);
   }
   if (spec.activation == Activation::Relu) {
@@ -599,6 +603,8 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
       spec.outputType != spec.inputType)
     return failSpec(emitError, "GEMM output type must be f32 or the input "
                                "type");
+  if (failed(verifyBiasType(spec.biasType, emitError)))
+    return failure();
   if (config.stages < 2 || config.stages > 8)
     return failSpec(emitError, "stages = " + Twine(config.stages) +
                                    " must be between 2 and 8");
@@ -736,8 +742,8 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
   argTypes.push_back(MemRefType::get({spec.m, spec.n},
                                      spec.outputType ? spec.outputType : f32));
   info.params.push_back({"c", "ptr", {}});
-  appendEpilogueParams(argTypes, info, spec.m, spec.n, spec.bias, spec.residual,
-                       f32);
+  appendEpilogueParams(argTypes, info, spec.m, spec.n, spec.bias,
+                       spec.biasType, spec.residual, f32);
 
   auto func = createKernelFunc(builder, loc, name, argTypes, info);
   if (useTma)

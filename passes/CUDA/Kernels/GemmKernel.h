@@ -63,6 +63,9 @@ struct GemmSpec {
   /// C's element type: f32 (null means f32), or the input type, rounded
   /// after the epilogue (a 16-bit result that feeds another GEMM).
   mlir::Type outputType;
+  /// The bias's element type: f32 (null means f32), bf16 or f16 (a bias
+  /// stored in 16 bits, read as stored and widened in the epilogue).
+  mlir::Type biasType;
   GemmConfig config;
 };
 

@@ -23,6 +23,8 @@ LogicalResult verifyGemvSpec(const GemvSpec &spec,
   if (!spec.weightType ||
       !(spec.weightType.isBF16() || spec.weightType.isF16()))
     return failSpec(emitError, "GEMV weight element type must be bf16 or f16");
+  if (failed(verifyBiasType(spec.biasType, emitError)))
+    return failure();
   if (spec.m < 1 || spec.m > kMaxGemvRows)
     return failSpec(emitError, "GEMV rows m = " + Twine(spec.m) +
                                    " must be between 1 and " +
@@ -63,8 +65,8 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
       MemRefType::get({spec.m, spec.n}, f32)};
   for (const char *param : {"a", "w", "c"})
     info.params.push_back({param, "ptr", {}});
-  appendEpilogueParams(argTypes, info, spec.m, spec.n, spec.bias, spec.residual,
-                       f32);
+  appendEpilogueParams(argTypes, info, spec.m, spec.n, spec.bias,
+                       spec.biasType, spec.residual, f32);
   auto func = createKernelFunc(b, loc, name, argTypes, info);
 
   Block &entry = func.getBody().front();
@@ -140,9 +142,12 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
       b.setInsertionPointToStart(&ifFirst.getThenRegion().front());
       Value r = index(row);
       Value value = sum;
-      if (bias)
-        value = arith::AddFOp::create(
-            b, loc, value, memref::LoadOp::create(b, loc, bias, ValueRange{n}));
+      if (bias) {
+        Value term = memref::LoadOp::create(b, loc, bias, ValueRange{n});
+        if (!term.getType().isF32())
+          term = arith::ExtFOp::create(b, loc, b.getF32Type(), term);
+        value = arith::AddFOp::create(b, loc, value, term);
+      }
       if (spec.activation == Activation::Relu) {
         Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
         Value positive = arith::CmpFOp::create(

@@ -23,10 +23,11 @@ namespace mbc::cuda {
 
 struct GemvSpec {
   int64_t m = 1, n = 0, k = 0;
-  /// The weights' element type: bf16 or f16. A, bias, residual and C are
-  /// f32.
+  /// The weights' element type: bf16 or f16. A, residual and C are f32.
   mlir::Type weightType;
   bool bias = false;
+  /// The bias's element type: f32 (null means f32), bf16 or f16.
+  mlir::Type biasType;
   Activation activation = Activation::None;
   bool residual = false;
   /// Warps per block and output columns per warp.

@@ -48,16 +48,23 @@ Value alignSharedBase(OpBuilder &b, Location loc, Value shared,
 }
 
 void appendEpilogueParams(SmallVectorImpl<Type> &argTypes, KernelInfo &info,
-                          int64_t m, int64_t n, bool bias, bool residual,
-                          Type f32) {
+                          int64_t m, int64_t n, bool bias, Type biasType,
+                          bool residual, Type f32) {
   if (bias) {
-    argTypes.push_back(MemRefType::get({n}, f32));
+    argTypes.push_back(MemRefType::get({n}, biasType ? biasType : f32));
     info.params.push_back({"bias", "ptr", {}});
   }
   if (residual) {
     argTypes.push_back(MemRefType::get({m, n}, f32));
     info.params.push_back({"residual", "ptr", {}});
   }
+}
+
+LogicalResult verifyBiasType(Type biasType,
+                             function_ref<InFlightDiagnostic()> emitError) {
+  if (biasType && !biasType.isF32() && !biasType.isBF16() && !biasType.isF16())
+    return failSpec(emitError, "bias type must be f32, bf16 or f16");
+  return success();
 }
 
 gpu::GPUFuncOp createKernelFunc(OpBuilder &builder, Location loc,

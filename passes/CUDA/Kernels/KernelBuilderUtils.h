@@ -44,12 +44,17 @@ mlir::Attribute getWorkgroupSpace(mlir::MLIRContext *context);
 mlir::Value alignSharedBase(mlir::OpBuilder &b, mlir::Location loc,
                             mlir::Value shared, int64_t alignment);
 
-/// Appends the f32 epilogue operands of a [M, N] product to a kernel's
-/// argument types and `info.params`: bias [N] and residual [M, N] when
-/// enabled.
+/// Appends the epilogue operands of a [M, N] product to a kernel's argument
+/// types and `info.params`: bias [N] of `biasType` (f32 when null) and f32
+/// residual [M, N] when enabled.
 void appendEpilogueParams(llvm::SmallVectorImpl<mlir::Type> &argTypes,
                           KernelInfo &info, int64_t m, int64_t n, bool bias,
-                          bool residual, mlir::Type f32);
+                          mlir::Type biasType, bool residual, mlir::Type f32);
+
+/// Checks an epilogue's bias type: f32 (or null), bf16 or f16.
+mlir::LogicalResult
+verifyBiasType(mlir::Type biasType,
+               llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
 /// A gpu.func kernel `name` with these arguments at `builder`'s insertion
 /// point: known block size `info.block`, launch facts as `mbc.launch`.

@@ -56,6 +56,7 @@ struct CudaReferenceKernelsPass
         spec.n = gemv->n;
         spec.k = gemv->k;
         spec.bias = gemv->bias;
+        spec.biasType = gemv->biasType;
         spec.activation = gemv->activation;
         spec.residual = gemv->residual;
         define(function, spec);
@@ -308,9 +309,13 @@ struct CudaReferenceKernelsPass
             [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
               Value value = args[0];
               unsigned index = 1;
-              if (bias)
-                value = arith::AddFOp::create(nested, nestedLoc, value,
-                                              args[index++]);
+              if (bias) {
+                // A 16-bit bias is widened, as the kernels' epilogues do.
+                Value term = args[index++];
+                if (!term.getType().isF32())
+                  term = arith::ExtFOp::create(nested, nestedLoc, f32, term);
+                value = arith::AddFOp::create(nested, nestedLoc, value, term);
+              }
               if (spec.activation == cuda::Activation::Relu)
                 value = arith::MaximumFOp::create(
                     nested, nestedLoc, value,

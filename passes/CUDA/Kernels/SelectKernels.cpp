@@ -210,11 +210,19 @@ private:
     SmallVector<int64_t> shape(inputType.getShape());
     shape.back() = n;
     auto resultType = inputType.clone(shape, b.getF32Type());
+    // A bias stored in 16 bits is read as stored (widened in the epilogue),
+    // not widened by a kernel of its own on every call.
+    Type biasType;
+    if (bias && cuda::isStoredIn16Bits(bias)) {
+      biasType = cuda::weightStorageType(bias);
+      bias = cuda::narrowTo(b, loc, bias, biasType);
+    }
     if (m <= cuda::kMaxGemvRows) {
       // Decode: f32 activations, 16-bit weights as stored.
       FailureOr<cuda::GemvSpec> gemv = gemvSpec(m, n, k, weight, call);
       if (failed(gemv))
         return {};
+      gemv->biasType = biasType;
       SmallVector<Value> operands = {
           toMatrix(b, loc, input), cuda::narrowTo(b, loc, weight, elementType)};
       if (bias)
@@ -229,6 +237,7 @@ private:
     FailureOr<cuda::GemmSpec> spec = chooseSpec(m, n, k, elementType, call);
     if (failed(spec))
       return {};
+    spec->biasType = biasType;
     if (outputType && outputType == elementType) {
       spec->outputType = outputType;
       resultType = resultType.clone(outputType);

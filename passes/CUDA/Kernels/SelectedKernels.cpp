@@ -56,11 +56,23 @@ std::optional<NormKind> parseNormKind(StringRef name) {
       .Default(std::nullopt);
 }
 
+namespace {
+
+/// A 16-bit bias type as `bias_type` (absent: f32, as in attributes written
+/// before 16-bit biases).
+void appendBiasType(Builder &b, Type biasType,
+                    SmallVectorImpl<NamedAttribute> &entries) {
+  if (biasType && !biasType.isF32())
+    entries.push_back(b.getNamedAttr("bias_type", TypeAttr::get(biasType)));
+}
+
+} // namespace
+
 DictionaryAttr gemmSpecToAttribute(MLIRContext *context, const GemmSpec &spec) {
   Builder b(context);
   const GemmConfig &config = spec.config;
   StringRef activation = activationName(spec.activation);
-  return b.getDictionaryAttr({
+  SmallVector<NamedAttribute> entries = {
       b.getNamedAttr("m", b.getI64IntegerAttr(spec.m)),
       b.getNamedAttr("n", b.getI64IntegerAttr(spec.n)),
       b.getNamedAttr("k", b.getI64IntegerAttr(spec.k)),
@@ -78,7 +90,9 @@ DictionaryAttr gemmSpecToAttribute(MLIRContext *context, const GemmSpec &spec) {
       b.getNamedAttr(
           "output_type",
           TypeAttr::get(spec.outputType ? spec.outputType : b.getF32Type())),
-  });
+  };
+  appendBiasType(b, spec.biasType, entries);
+  return b.getDictionaryAttr(entries);
 }
 
 namespace {
@@ -165,6 +179,8 @@ gemmSpecFromAttribute(DictionaryAttr attr,
   // Absent in attributes written before 16-bit outputs: f32.
   if (attr.get("output_type") &&
       failed(read.type("output_type", spec.outputType)))
+    return failure();
+  if (attr.get("bias_type") && failed(read.type("bias_type", spec.biasType)))
     return failure();
   if (mma == "wgmma")
     config.mma = MmaKind::Wgmma;
@@ -342,7 +358,7 @@ Value callSelectedGemv(OpBuilder &b, Location loc, ModuleOp module,
 
 DictionaryAttr gemvSpecToAttribute(MLIRContext *context, const GemvSpec &spec) {
   Builder b(context);
-  return b.getDictionaryAttr({
+  SmallVector<NamedAttribute> entries = {
       b.getNamedAttr("m", b.getI64IntegerAttr(spec.m)),
       b.getNamedAttr("n", b.getI64IntegerAttr(spec.n)),
       b.getNamedAttr("k", b.getI64IntegerAttr(spec.k)),
@@ -354,7 +370,9 @@ DictionaryAttr gemvSpecToAttribute(MLIRContext *context, const GemvSpec &spec) {
       b.getNamedAttr("warps", b.getI64IntegerAttr(spec.warps)),
       b.getNamedAttr("columns_per_warp",
                      b.getI64IntegerAttr(spec.columnsPerWarp)),
-  });
+  };
+  appendBiasType(b, spec.biasType, entries);
+  return b.getDictionaryAttr(entries);
 }
 
 FailureOr<GemvSpec>
@@ -370,6 +388,8 @@ gemvSpecFromAttribute(DictionaryAttr attr,
       failed(read.boolean("bias", spec.bias)) ||
       failed(read.boolean("residual", spec.residual)) ||
       failed(read.activation(spec.activation)))
+    return failure();
+  if (attr.get("bias_type") && failed(read.type("bias_type", spec.biasType)))
     return failure();
   if (failed(verifyGemvSpec(spec, emitError)))
     return failure();

@@ -53,6 +53,10 @@ struct CudaTestBuildGemmPass
       return fail(emitError() << "gelu = '" << gelu
                               << "' (expected none, erf, tanh or relu)");
     spec.bias = bias;
+    spec.biasType = cuda::parseFloatTypeName(builder, biasType);
+    if (!spec.biasType)
+      return fail(emitError() << "bias-type = '" << biasType
+                              << "' (expected f32, bf16 or f16)");
     spec.residual = residual;
     if (mma == "wgmma")
       spec.config.mma = cuda::MmaKind::Wgmma;

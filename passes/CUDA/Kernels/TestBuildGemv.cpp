@@ -45,6 +45,12 @@ struct CudaTestBuildGemvPass
     }
     spec.activation = *parsed;
     spec.bias = bias;
+    spec.biasType = cuda::parseFloatTypeName(builder, biasType);
+    if (!spec.biasType) {
+      emitError() << "bias-type = '" << biasType
+                  << "' (expected f32, bf16 or f16)";
+      return signalPassFailure();
+    }
     spec.residual = residual;
     spec.warps = warps;
     spec.columnsPerWarp = columnsPerWarp;

@@ -11,6 +11,17 @@
 // RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=17" 2>&1 | FileCheck %s --check-prefix=ROWS
 // RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="k=100" 2>&1 | FileCheck %s --check-prefix=K
 // RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="activation=swish" 2>&1 | FileCheck %s --check-prefix=ACT
+// A bf16 bias (as the model stores it) is loaded as bf16 and widened.
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=1 n=4096 k=4096 bias=true bias-type=bf16" -o %t.bias.mlir
+// RUN: FileCheck %s --check-prefix=BIAS < %t.bias.mlir
+// RUN: mbc-opt %t.bias.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.bias.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=BIAS-PTX < %t.bias.ptx
+// RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="bias=true bias-type=f64" 2>&1 | FileCheck %s --check-prefix=BIAS-TYPE
+// BIAS: gpu.func @gemv({{.*}}, %{{.*}}: memref<4096xbf16>) kernel
+// BIAS: memref.load {{.*}} : memref<4096xbf16>
+// BIAS: arith.extf {{.*}} : bf16 to f32
+// BIAS-PTX: ld.global.b16
+// BIAS-TYPE: mb-cuda-test-build-gemv: bias-type = 'f64' (expected f32, bf16 or f16)
 
 // 1000 columns, 8 warps x 2 columns per block: 63 blocks.
 // LAUNCH: gpu.func @gemv(%{{.*}}: memref<4x4096xf32>, %{{.*}}: memref<1000x4096xbf16>, %{{.*}}: memref<4x1000xf32>, %{{.*}}: memref<1000xf32>, %{{.*}}: memref<4x1000xf32>) kernel

@@ -93,4 +93,23 @@
 // S4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // S4: Used 240 registers, used 1 barriers, 1 bytes smem
 
+// The B kernels: the bias stored as bf16 (the pipeline's 16-bit biases), read as
+// stored and widened in the epilogue: 16-bit bias loads, no spills.
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=4096 n=4096 k=1024 bias=true bias-type=bf16 gelu=erf" -o %t.b1.mlir
+// RUN: FileCheck %s --check-prefix=B-PARAMS < %t.b1.mlir
+// RUN: mbc-opt %t.b1.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.b1.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=B1-PTX < %t.b1.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.b1.ptx -o %t.b1.cubin 2>&1 | FileCheck %s --check-prefix=B1
+// B-PARAMS: gpu.func @gemm({{.*}}, %{{.*}}: memref<4096xbf16>)
+// B1-PTX: ld.global.v4.b16
+// B1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// B1: Used 154 registers, used 1 barriers, 32 bytes smem
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 mma=mma_sync tile-m=64 tile-n=64 tile-k=32 stages=4 bias=true bias-type=bf16 gelu=tanh" -o %t.b2.mlir
+// RUN: mbc-opt %t.b2.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.b2.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=B2-PTX < %t.b2.ptx
+// RUN: %ptxas -arch=sm_80 -v %t.b2.ptx -o %t.b2.cubin 2>&1 | FileCheck %s --check-prefix=B2
+// B2-PTX: ld.global.v2.b16
+// B2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// B2: Used 78 registers, used 1 barriers, 1 bytes smem
+
 module {}

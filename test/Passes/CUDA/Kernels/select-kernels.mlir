@@ -217,6 +217,30 @@ func.func @decode(%x: tensor<1x1x128xf32>, %r: tensor<1x1x128xf32>,
 
 // -----
 
+// Biases stored as bf16 (an extf of the argument, as mb-weights-to-arguments
+// leaves them) are read as stored: the kernels widen them in the epilogue,
+// so no kernel widens a bias on every call.
+// CHECK-LABEL: func.func @bf16_biases
+// CHECK-SAME: %[[UB:[a-z0-9]+]]: tensor<512xbf16>, %{{.*}}: tensor<128x512xbf16>, %[[DB:[a-z0-9]+]]: tensor<128xbf16>)
+// CHECK: call @mbc_gemm_0(%{{.*}}, %{{.*}}, %[[UB]]) : (tensor<128x128xbf16>, tensor<512x128xbf16>, tensor<512xbf16>) -> tensor<128x512xf32>
+// CHECK: call @mbc_gemv_0(%{{.*}}, %{{.*}}, %[[DB]]) : (tensor<1x512xf32>, tensor<128x512xbf16>, tensor<128xbf16>) -> tensor<1x128xf32>
+// CHECK: mb.cuda_gemm = {activation = "none", bias = true, bias_type = bf16,
+// CHECK: mb.cuda_gemv = {activation = "none", bias = true, bias_type = bf16,
+func.func @bf16_biases(%x: tensor<2x64x128xf32>, %h: tensor<1x1x512xf32>,
+                       %up: tensor<512x128xbf16>, %ub: tensor<512xbf16>,
+                       %down: tensor<128x512xbf16>, %db: tensor<128xbf16>)
+    -> (tensor<2x64x512xf32>, tensor<1x1x128xf32>) {
+  %upf = arith.extf %up : tensor<512x128xbf16> to tensor<512x128xf32>
+  %ubf = arith.extf %ub : tensor<512xbf16> to tensor<512xf32>
+  %downf = arith.extf %down : tensor<128x512xbf16> to tensor<128x512xf32>
+  %dbf = arith.extf %db : tensor<128xbf16> to tensor<128xf32>
+  %y = mb.linear %x, %upf, %ubf : (tensor<2x64x128xf32>, tensor<512x128xf32>, tensor<512xf32>) -> tensor<2x64x512xf32>
+  %z = mb.linear %h, %downf, %dbf : (tensor<1x1x512xf32>, tensor<128x512xf32>, tensor<128xf32>) -> tensor<1x1x128xf32>
+  return %y, %z : tensor<2x64x512xf32>, tensor<1x1x128xf32>
+}
+
+// -----
+
 // The global-to-local projection: MEGABYTE-pytorch's dense mode projects
 // every position on one GEMM with the bias in its epilogue, drops the last
 // position's rows and puts the zero start-position vector in front.

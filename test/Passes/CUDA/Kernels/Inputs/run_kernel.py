@@ -303,6 +303,7 @@ def main():
     parser.add_argument("--k", type=int)
     parser.add_argument("--b-layout", choices=["nk", "kn"], default="nk")
     parser.add_argument("--bias", action="store_true")
+    parser.add_argument("--bias-type", choices=["f32", "bf16", "f16"], default="f32")
     parser.add_argument("--gelu", choices=["none", "erf", "tanh", "relu"], default="none",
                         help="the epilogue's activation")
     parser.add_argument("--residual", action="store_true")
@@ -361,12 +362,14 @@ def main():
         b_shape = (args.n, args.k) if args.b_layout == "nk" else (args.k, args.n)
         b = (torch.rand(*b_shape) * 2 - 1).to(dtype)
         bias = torch.rand(args.n) - 0.5
+        if args.bias_type != "f32":  # stored in 16 bits, widened by the kernel
+            bias = bias.to(torch.bfloat16 if args.bias_type == "bf16" else torch.float16)
         residual = torch.rand(args.m, args.n) - 0.5
         weight = b.to(device).float()
         weight = weight.t() if args.b_layout == "nk" else weight
         expected = a.to(device).float() @ weight
         if args.bias:
-            expected = expected + bias.to(device)
+            expected = expected + bias.to(device).float()
         if args.gelu != "none":
             expected = activation(expected, args.gelu)
         if args.residual:
