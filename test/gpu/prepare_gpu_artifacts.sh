@@ -42,7 +42,9 @@ CASES=(
 # 64 and 128 (and 32, the example's), the token-major layout the pipeline
 # uses for global attention (ragged sequences read from the projections'
 # rows, bf16 O rows; the example's shape with K/V one buffer, and 1,000
-# positions), the local kernel (patches of 16 rows); the decode GEMVs
+# positions), the local kernel (patches of 16 rows); decode attention
+# against f32 KV caches (the example's global step, and 8,000 of 8,192
+# positions, against SDPA on the same query and visible rows); the decode GEMVs
 # (1 and 8 rows, against torch.matmul on bf16 vectors); the norm kernels
 # (token shift + RMSNorm, LayerNorm; rounded to bf16) against the same in
 # PyTorch eager; the fused local
@@ -71,6 +73,8 @@ KERNELS=(
   "attention-hd32-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=32 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 1024 --head-dim 32"
   "attention-token-kjv-s129|mb-cuda-test-build-attention=batch-heads=4 heads=4 seq-len=129 head-dim=32 key-block=32 k-row=256 v-row=256 v-column=128 output-type=bf16|sm_80|--kind attention --token-major --kv-fused --heads 4 --batch-heads 4 --seq-len 129 --head-dim 32"
   "attention-token-hd64-s1000|mb-cuda-test-build-attention=batch-heads=16 heads=8 seq-len=1000 head-dim=64 key-block=32 output-type=bf16|sm_80|--kind attention --token-major --heads 8 --batch-heads 16 --seq-len 1000 --head-dim 64"
+  "decode-attention-kjv-l129|mb-cuda-test-build-decode-attention=heads=4 head-dim=32 cache-length=129 cache-rows=4 first-row=2|sm_80|--kind decode_attention --sequences 1 --heads 4 --head-dim 32 --cache-length 129 --cache-rows 4 --first-row 2 --position 100"
+  "decode-attention-hd64-l8192|mb-cuda-test-build-decode-attention=heads=16 head-dim=64 cache-length=8192 warps=8|sm_80|--kind decode_attention --sequences 1 --heads 16 --head-dim 64 --cache-length 8192 --position 8000"
   "attention-local-p16-hd32|mb-cuda-test-build-attention=batch-heads=4 seq-len=8192 head-dim=32 patch-length=16|sm_80|--kind attention --batch-heads 4 --seq-len 8192 --head-dim 32 --patch-length 16"
   "attention-local-p16-hd64|mb-cuda-test-build-attention=batch-heads=8 seq-len=8192 head-dim=64 patch-length=16|sm_80|--kind attention --batch-heads 8 --seq-len 8192 --head-dim 64 --patch-length 16"
   "norm-shift-rms-d1024|mb-cuda-test-build-norm=rows=8192 positions=8192 dim=1024|sm_80|--kind norm --rows 8192 --positions 8192 --dim 1024"

@@ -29,7 +29,7 @@ Attribute selectedSpec(func::FuncOp callee) {
   for (StringRef attrName :
        {cuda::kSelectedGemmAttrName, cuda::kSelectedGemvAttrName,
         cuda::kSelectedAttentionAttrName, cuda::kSelectedLocalLayerAttrName,
-        cuda::kSelectedNormAttrName})
+        cuda::kSelectedNormAttrName, cuda::kSelectedDecodeAttentionAttrName})
     if (Attribute attr = callee->getAttr(attrName))
       return attr;
   return {};
@@ -128,6 +128,15 @@ struct CudaLaunchSelectedKernelsPass
         name = uniqueName("norm");
         info =
             cuda::buildNormKernel(builder, kernels, name, *spec, call.getLoc());
+      } else if (auto decodeAttr = callee->getAttrOfType<DictionaryAttr>(
+                     cuda::kSelectedDecodeAttentionAttrName)) {
+        FailureOr<cuda::DecodeAttentionSpec> spec =
+            cuda::decodeAttentionSpecFromAttribute(decodeAttr, emitError);
+        if (failed(spec))
+          return signalPassFailure();
+        name = uniqueName("decode_attention");
+        info = cuda::buildDecodeAttentionKernel(builder, kernels, name, *spec,
+                                                call.getLoc());
       } else {
         FailureOr<cuda::AttentionSpec> spec = cuda::attentionSpecFromAttribute(
             callee->getAttrOfType<DictionaryAttr>(
@@ -147,21 +156,31 @@ struct CudaLaunchSelectedKernelsPass
         built[specAttr] = {name, *info};
       }
 
-      if (call.getNumResults() != 1 ||
-          !isa<MemRefType>(call.getResult(0).getType())) {
+      // The result: one buffer result, or (a declaration with a stub body,
+      // see callSelectedDecodeAttention) the out-param buffer that
+      // buffer-results-to-out-params appended.
+      builder.setInsertionPoint(call);
+      Location loc = call.getLoc();
+      SmallVector<Value> operands(call.getOperands());
+      Value result;
+      if (call.getNumResults() == 1 &&
+          isa<MemRefType>(call.getResult(0).getType())) {
+        result = memref::AllocOp::create(
+            builder, loc, cast<MemRefType>(call.getResult(0).getType()));
+      } else if (call.getNumResults() == 0 && !callee.isExternal() &&
+                 !operands.empty() &&
+                 isa<MemRefType>(operands.back().getType())) {
+        result = operands.pop_back_val();
+        resultPosition = std::min<unsigned>(resultPosition, operands.size());
+      } else {
         call.emitOpError("mb-cuda-launch-selected-kernels: expected one "
                          "buffer result (run after bufferization)");
         return signalPassFailure();
       }
-      builder.setInsertionPoint(call);
-      Location loc = call.getLoc();
-      auto resultType = cast<MemRefType>(call.getResult(0).getType());
-      Value result = memref::AllocOp::create(builder, loc, resultType);
-      SmallVector<Value> operands(call.getOperands());
       operands.insert(operands.begin() + resultPosition, result);
       if (operands.size() != kernel.getNumArguments()) {
         call.emitOpError("mb-cuda-launch-selected-kernels: the call has ")
-            << call.getNumOperands() << " operands, kernel '" << name
+            << operands.size() - 1 << " operands, kernel '" << name
             << "' takes " << kernel.getNumArguments() - 1
             << " besides its output";
         return signalPassFailure();
@@ -186,7 +205,8 @@ struct CudaLaunchSelectedKernelsPass
       auto launch = gpu::LaunchFuncOp::create(builder, loc, kernel, grid, block,
                                               shared, operands);
       launch->setAttr(cuda::kLaunchAttrName, info->toAttribute(&getContext()));
-      call.getResult(0).replaceAllUsesWith(result);
+      if (call.getNumResults() == 1)
+        call.getResult(0).replaceAllUsesWith(result);
       call.erase();
     }
     for (func::FuncOp declaration : declarations)

@@ -146,6 +146,41 @@ def CudaTestBuildLocalLayer
     "::mlir::vector::VectorDialect"];
 }
 
+def CudaTestBuildDecodeAttention
+    : Pass<"mb-cuda-test-build-decode-attention", "::mlir::ModuleOp"> {
+  let summary = "build one decode-attention kernel (a new query against a KV cache)";
+  let description = [{
+    Calls `buildDecodeAttentionKernel`
+    (passes/CUDA/Kernels/DecodeAttentionKernel.h): for each sequence and
+    head, one query row against the cache rows 0..position (read from a
+    device buffer), online softmax per warp merged in shared memory. The
+    kernel carries its launch facts as `mbc.launch`; an unsupported
+    combination is an error that names the option.
+  }];
+  let options = [
+    Option<"sequences", "sequences", "int64_t", /*default=*/"1",
+           "query rows (one per sequence)">,
+    Option<"heads", "heads", "int64_t", /*default=*/"4", "heads">,
+    Option<"headDim", "head-dim", "int64_t", /*default=*/"64",
+           "head dimension: 32, 64 or 128">,
+    Option<"cacheLength", "cache-length", "int64_t", /*default=*/"1024",
+           "cache positions">,
+    Option<"cacheRows", "cache-rows", "int64_t", /*default=*/"0",
+           "cache buffer rows (0: sequences)">,
+    Option<"firstRow", "first-row", "int64_t", /*default=*/"0",
+           "the first sequence's cache row">,
+    Option<"scale", "scale", "double", /*default=*/"0",
+           "softmax scale (0: 1 / sqrt(head-dim))">,
+    Option<"warps", "warps", "int64_t", /*default=*/"4", "warps per CTA">,
+    Option<"kernelName", "name", "std::string",
+           /*default=*/"\"decode_attention\"", "kernel symbol">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
+}
+
 def CudaTestBuildNorm : Pass<"mb-cuda-test-build-norm", "::mlir::ModuleOp"> {
   let summary = "build one token-shift + norm + rounding kernel";
   let description = [{

@@ -34,8 +34,13 @@ struct CudaReferenceKernelsPass
     : public impl::CudaReferenceKernelsBase<CudaReferenceKernelsPass> {
   void runOnOperation() override {
     for (auto function : getOperation().getOps<func::FuncOp>()) {
-      if (!function.isExternal())
-        continue;
+      // A decode-attention declaration has a stub body (see
+      // callSelectedDecodeAttention); the reference replaces it.
+      if (!function.isExternal()) {
+        if (!function->hasAttr(cuda::kSelectedDecodeAttentionAttrName))
+          continue;
+        function.eraseBody();
+      }
       auto emitError = [&] { return function.emitOpError(); };
       if (auto attr = function->getAttrOfType<DictionaryAttr>(
               cuda::kSelectedGemmAttrName)) {
@@ -65,6 +70,13 @@ struct CudaReferenceKernelsPass
                      cuda::kSelectedAttentionAttrName)) {
         FailureOr<cuda::AttentionSpec> spec =
             cuda::attentionSpecFromAttribute(attr, emitError);
+        if (failed(spec))
+          return signalPassFailure();
+        define(function, *spec);
+      } else if (auto attr = function->getAttrOfType<DictionaryAttr>(
+                     cuda::kSelectedDecodeAttentionAttrName)) {
+        FailureOr<cuda::DecodeAttentionSpec> spec =
+            cuda::decodeAttentionSpecFromAttribute(attr, emitError);
         if (failed(spec))
           return signalPassFailure();
         define(function, *spec);
@@ -237,6 +249,111 @@ struct CudaReferenceKernelsPass
     }
     func::ReturnOp::create(b, loc, out);
     function->removeAttr(cuda::kSelectedAttentionAttrName);
+  }
+
+  /// out[n, h] = softmax_j(scale q[n, h] . k[n, j, h], j <= position)
+  /// v[n, j, h] in f32, the position read from its tensor.
+  void define(func::FuncOp function, const cuda::DecodeAttentionSpec &spec) {
+    namespace ml = mb_to_linalg;
+    MLIRContext *ctx = function.getContext();
+    OpBuilder b(ctx);
+    Location loc = function.getLoc();
+    Block *body = cuda::beginReferenceBody(b, function);
+    int64_t n = spec.sequences, heads = spec.heads, dim = spec.headDim,
+            length = spec.cacheLength;
+    Type f32 = b.getF32Type();
+    Value query = ml::reshape(b, loc, body->getArgument(0), {n, heads, dim});
+    // This call's rows of the caches.
+    auto rows = [&](Value cache) {
+      return ml::reshape(
+          b, loc,
+          ml::extractSlice(b, loc, cache, {spec.firstRow, 0, 0},
+                           {n, length, heads * dim}),
+          {n, length, heads, dim});
+    };
+    Value keys = rows(body->getArgument(1));
+    Value values = rows(body->getArgument(2));
+    Value position = arith::IndexCastOp::create(
+        b, loc, b.getIndexType(),
+        tensor::ExtractOp::create(
+            b, loc, body->getArgument(3),
+            ValueRange{arith::ConstantIndexOp::create(b, loc, 0)}));
+    AffineExpr d0, d1, d2, d3;
+    bindDims(ctx, d0, d1, d2, d3);
+    auto map = [&](ArrayRef<AffineExpr> exprs) {
+      return AffineMap::get(4, 0, exprs, ctx);
+    };
+    SmallVector<utils::IteratorType> reduce = {
+        utils::IteratorType::parallel, utils::IteratorType::parallel,
+        utils::IteratorType::parallel, utils::IteratorType::reduction};
+    auto multiplyAdd = [&](OpBuilder &nested, Location nestedLoc,
+                           ValueRange args) {
+      linalg::YieldOp::create(
+          nested, nestedLoc,
+          arith::AddFOp::create(
+              nested, nestedLoc, args[2],
+              arith::MulFOp::create(nested, nestedLoc, args[0], args[1]))
+              .getResult());
+    };
+    // scores[n, h, j] = sum_d q[n, h, d] k[n, j, h, d]; loops (n, h, j, d).
+    auto scoresType = RankedTensorType::get({n, heads, length}, f32);
+    Value scores =
+        linalg::GenericOp::create(
+            b, loc, scoresType, ValueRange{query, keys},
+            ValueRange{ml::createFilled(b, loc, scoresType.getShape(), f32,
+                                        0.0)},
+            ArrayRef<AffineMap>{map({d0, d1, d3}), map({d0, d2, d1, d3}),
+                                map({d0, d1, d2})},
+            reduce, multiplyAdd)
+            .getResult(0);
+    double scale = spec.scale > 0 ? spec.scale : 1.0 / std::sqrt(dim);
+    Value masked = ml::createElementwise(
+        b, loc, scoresType, {scores},
+        {AffineMap::getMultiDimIdentityMap(3, ctx)},
+        [&](OpBuilder &nested, Location l, ValueRange args) -> Value {
+          Value key = linalg::IndexOp::create(nested, l, 2);
+          Value visible = arith::CmpIOp::create(
+              nested, l, arith::CmpIPredicate::ule, key, position);
+          Value scaled = arith::MulFOp::create(nested, l, args[0],
+                                               constantF32(nested, l, scale));
+          return arith::SelectOp::create(
+              nested, l, visible, scaled,
+              constantF32(nested, l, -std::numeric_limits<float>::max()));
+        });
+    Value max = ml::createLastDimensionReduction(
+        b, loc, {masked}, {}, -std::numeric_limits<double>::infinity(),
+        [](OpBuilder &nested, Location l, ValueRange args) -> Value {
+          return arith::MaximumFOp::create(nested, l, args[0], args[1]);
+        });
+    Value sum = ml::createLastDimensionReduction(
+        b, loc, {masked}, {max}, 0.0,
+        [](OpBuilder &nested, Location l, ValueRange args) -> Value {
+          Value e = math::ExpOp::create(
+              nested, l, arith::SubFOp::create(nested, l, args[0], args[1]));
+          return arith::AddFOp::create(nested, l, args[2], e);
+        });
+    AffineMap identity3 = AffineMap::getMultiDimIdentityMap(3, ctx);
+    AffineMap rows3 = identity3.dropResult(2);
+    Value probabilities = ml::createElementwise(
+        b, loc, scoresType, {masked, max, sum}, {identity3, rows3, rows3},
+        [](OpBuilder &nested, Location l, ValueRange args) -> Value {
+          Value e = math::ExpOp::create(
+              nested, l, arith::SubFOp::create(nested, l, args[0], args[1]));
+          return arith::DivFOp::create(nested, l, e, args[2]);
+        });
+    // out[n, h, d] = sum_j p[n, h, j] v[n, j, h, d]; loops (n, h, d, j).
+    auto outType = RankedTensorType::get({n, heads, dim}, f32);
+    Value out =
+        linalg::GenericOp::create(
+            b, loc, outType, ValueRange{probabilities, values},
+            ValueRange{
+                ml::createFilled(b, loc, outType.getShape(), f32, 0.0)},
+            ArrayRef<AffineMap>{map({d0, d1, d3}), map({d0, d3, d1, d2}),
+                                map({d0, d1, d2})},
+            reduce, multiplyAdd)
+            .getResult(0);
+    func::ReturnOp::create(b, loc, ml::reshape(b, loc, out, {n, heads * dim}));
+    function->removeAttr(cuda::kSelectedDecodeAttentionAttrName);
   }
 
   void define(func::FuncOp function, const cuda::GemmSpec &spec) {

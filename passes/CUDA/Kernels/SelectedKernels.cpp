@@ -594,4 +594,65 @@ normSpecFromAttribute(DictionaryAttr attr,
   return spec;
 }
 
+Value callSelectedDecodeAttention(OpBuilder &b, Location loc, ModuleOp module,
+                                  const DecodeAttentionSpec &spec,
+                                  ValueRange operands) {
+  auto resultType = RankedTensorType::get(
+      {spec.sequences, spec.heads * spec.headDim}, b.getF32Type());
+  Value result = callSelectedKernel(
+      b, loc, module, "mbc_decode_attention", kSelectedDecodeAttentionAttrName,
+      decodeAttentionSpecToAttribute(b.getContext(), spec), operands,
+      resultType);
+  // A stub body whose result is a new tensor: One-Shot Bufferize assumes an
+  // external function's result may alias every operand, and the caches
+  // this call reads are updated in place later in the step, so it would
+  // copy each whole cache (and the position) for the call. With a body it
+  // sees the result is fresh; the operands stay `bufferization.access =
+  // "read"`. mb-cuda-launch-selected-kernels takes the out-param form that
+  // buffer-results-to-out-params makes of the call.
+  auto declaration = module.lookupSymbol<func::FuncOp>(
+      result.getDefiningOp<func::CallOp>().getCallee());
+  OpBuilder::InsertionGuard guard(b);
+  Block *body = declaration.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  Value fresh =
+      tensor::EmptyOp::create(b, loc, resultType.getShape(), b.getF32Type());
+  func::ReturnOp::create(b, loc, fresh);
+  return result;
+}
+
+DictionaryAttr decodeAttentionSpecToAttribute(MLIRContext *context,
+                                              const DecodeAttentionSpec &spec) {
+  Builder b(context);
+  return b.getDictionaryAttr({
+      b.getNamedAttr("sequences", b.getI64IntegerAttr(spec.sequences)),
+      b.getNamedAttr("heads", b.getI64IntegerAttr(spec.heads)),
+      b.getNamedAttr("head_dim", b.getI64IntegerAttr(spec.headDim)),
+      b.getNamedAttr("cache_length", b.getI64IntegerAttr(spec.cacheLength)),
+      b.getNamedAttr("cache_rows", b.getI64IntegerAttr(spec.cacheRows)),
+      b.getNamedAttr("first_row", b.getI64IntegerAttr(spec.firstRow)),
+      b.getNamedAttr("scale", b.getF64FloatAttr(spec.scale)),
+      b.getNamedAttr("warps", b.getI64IntegerAttr(spec.warps)),
+  });
+}
+
+FailureOr<DecodeAttentionSpec>
+decodeAttentionSpecFromAttribute(DictionaryAttr attr,
+                                 function_ref<InFlightDiagnostic()> emitError) {
+  SpecReader read{attr, kSelectedDecodeAttentionAttrName, emitError};
+  DecodeAttentionSpec spec;
+  if (failed(read.integer("sequences", spec.sequences)) ||
+      failed(read.integer("heads", spec.heads)) ||
+      failed(read.integer("head_dim", spec.headDim)) ||
+      failed(read.integer("cache_length", spec.cacheLength)) ||
+      failed(read.integer("cache_rows", spec.cacheRows)) ||
+      failed(read.integer("first_row", spec.firstRow)) ||
+      failed(read.real("scale", spec.scale)) ||
+      failed(read.integer("warps", spec.warps)))
+    return failure();
+  if (failed(verifyDecodeAttentionSpec(spec, emitError)))
+    return failure();
+  return spec;
+}
+
 } // namespace mbc::cuda

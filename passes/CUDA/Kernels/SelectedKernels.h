@@ -9,6 +9,7 @@
 #define MBC_PASSES_CUDA_KERNELS_SELECTEDKERNELS_H
 
 #include "passes/CUDA/Kernels/AttentionKernel.h"
+#include "passes/CUDA/Kernels/DecodeAttentionKernel.h"
 #include "passes/CUDA/Kernels/GemmKernel.h"
 #include "passes/CUDA/Kernels/GemvKernel.h"
 #include "passes/CUDA/Kernels/LocalLayerKernel.h"
@@ -27,6 +28,8 @@ inline constexpr llvm::StringLiteral kSelectedGemvAttrName = "mb.cuda_gemv";
 inline constexpr llvm::StringLiteral kSelectedLocalLayerAttrName =
     "mb.cuda_local_layer";
 inline constexpr llvm::StringLiteral kSelectedNormAttrName = "mb.cuda_norm";
+inline constexpr llvm::StringLiteral kSelectedDecodeAttentionAttrName =
+    "mb.cuda_decode_attention";
 
 /// The attribute spelling of an epilogue activation ("none", "gelu",
 /// "gelu_tanh", "relu", mb's activation names) and back.
@@ -181,6 +184,23 @@ mlir::DictionaryAttr normSpecToAttribute(mlir::MLIRContext *context,
 mlir::FailureOr<NormSpec>
 normSpecFromAttribute(mlir::DictionaryAttr attr,
                       llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
+
+/// A decode-attention call: q [N, H * D] f32, k and v caches [R, L, H * D]
+/// f32 (this step's row already written; rows firstRow.. are the call's),
+/// position tensor<1xi64>; returns out [N, H * D] f32.
+mlir::Value callSelectedDecodeAttention(mlir::OpBuilder &b, mlir::Location loc,
+                                        mlir::ModuleOp module,
+                                        const DecodeAttentionSpec &spec,
+                                        mlir::ValueRange operands);
+
+/// {sequences, heads, head_dim, cache_length, cache_rows, first_row, scale,
+/// warps}.
+mlir::DictionaryAttr
+decodeAttentionSpecToAttribute(mlir::MLIRContext *context,
+                               const DecodeAttentionSpec &spec);
+mlir::FailureOr<DecodeAttentionSpec> decodeAttentionSpecFromAttribute(
+    mlir::DictionaryAttr attr,
+    llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
 } // namespace mbc::cuda
 

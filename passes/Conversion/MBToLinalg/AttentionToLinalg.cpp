@@ -467,6 +467,85 @@ Value projectWithGemv(OpBuilder &builder, Location loc, Operation *op,
                                 spec, ValueRange{rows, weight});
 }
 
+/// The tensor<1xi64> a decode position was read from (the entry point's
+/// `position` argument), or one made from the index.
+Value positionTensor(OpBuilder &builder, Location loc, Value position) {
+  if (auto cast = position.getDefiningOp<arith::IndexCastOp>())
+    if (auto extract = cast.getIn().getDefiningOp<tensor::ExtractOp>())
+      if (auto type = dyn_cast<RankedTensorType>(extract.getTensor().getType());
+          type && type.getShape() == ArrayRef<int64_t>{1} &&
+          type.getElementType().isInteger(64))
+        return extract.getTensor();
+  Value value =
+      arith::IndexCastOp::create(builder, loc, builder.getI64Type(), position);
+  return tensor::FromElementsOp::create(
+      builder, loc, RankedTensorType::get({1}, builder.getI64Type()),
+      ValueRange{value});
+}
+
+/// The decode attention of `query` [N, H * D] against the caches (this
+/// step's rows written) on one selected kernel (CUDA), or null when its
+/// spec is not supported.
+Value attendWithKernel(OpBuilder &builder, Location loc,
+                       mb::CachedAttentionOp op, Value query, Value kCache,
+                       Value vCache, Value position) {
+  RankedTensorType cacheType = tensorTypeOf(kCache);
+  cuda::DecodeAttentionSpec spec;
+  spec.sequences = cacheType.getDimSize(0);
+  spec.cacheLength = cacheType.getDimSize(1);
+  spec.heads = op.getHeads();
+  spec.headDim = op.getHeadDim();
+  spec.scale = op.getSoftmaxScale();
+  // Long caches: more warps share the keys of a head.
+  spec.warps = spec.cacheLength >= 512 ? 8 : 4;
+  spec.cacheRows = spec.sequences;
+  // A layer's caches are a static slice of the step's cache arguments: the
+  // kernel reads those whole (a slice would be copied into a buffer of its
+  // own for the call, and the new row with it). The whole cache with this
+  // slice inserted is what the step builds right after this op (the same
+  // insert_slice, merged by CSE).
+  auto wholeCache = [&](Value cache, int64_t &firstRow) -> Value {
+    auto insert = cache.getDefiningOp<tensor::InsertSliceOp>();
+    auto extract = insert ? insert.getDest().getDefiningOp<tensor::ExtractSliceOp>()
+                          : tensor::ExtractSliceOp();
+    if (!extract || extract.getSourceType().getRank() != 3 ||
+        !extract.hasUnitStride())
+      return {};
+    SmallVector<int64_t> offsets(extract.getStaticOffsets());
+    RankedTensorType source = extract.getSourceType();
+    if (ShapedType::isDynamic(offsets[0]) || offsets[1] != 0 ||
+        offsets[2] != 0 || !source.hasStaticShape() ||
+        source.getDimSize(1) != cacheType.getDimSize(1) ||
+        source.getDimSize(2) != cacheType.getDimSize(2))
+      return {};
+    firstRow = offsets[0];
+    return tensor::InsertSliceOp::create(
+        builder, loc, cache, extract.getSource(), extract.getMixedOffsets(),
+        extract.getMixedSizes(), extract.getMixedStrides());
+  };
+  int64_t kFirst = 0, vFirst = 0;
+  Value kWhole = wholeCache(kCache, kFirst);
+  Value vWhole = wholeCache(vCache, vFirst);
+  if (kWhole && vWhole && kFirst == vFirst &&
+      tensorTypeOf(kWhole) == tensorTypeOf(vWhole)) {
+    kCache = kWhole;
+    vCache = vWhole;
+    spec.cacheRows = tensorTypeOf(kWhole).getDimSize(0);
+    spec.firstRow = kFirst;
+  }
+  {
+    ScopedDiagnosticHandler quiet(builder.getContext(),
+                                  [](Diagnostic &) { return success(); });
+    if (failed(cuda::verifyDecodeAttentionSpec(
+            spec, [&] { return op->emitError(); })))
+      return {};
+  }
+  return cuda::callSelectedDecodeAttention(
+      builder, loc, op->getParentOfType<ModuleOp>(), spec,
+      ValueRange{query, kCache, vCache,
+                 positionTensor(builder, loc, position)});
+}
+
 struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
   CachedAttentionLowering(MLIRContext *context, bool decodeGemvs)
       : OpConversionPattern<mb::CachedAttentionOp>(context),
@@ -538,6 +617,37 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
     };
     Value kCache = writeRow(adaptor.getKCache(), k);
     Value vCache = writeRow(adaptor.getVCache(), v);
+    // CUDA: the core on one kernel (the decode path's f32 caches).
+    Value merged;
+    if (decodeGemvs && elementType.isF32())
+      merged = attendWithKernel(
+          rewriter, loc, op,
+          reshape(rewriter, loc, q, {shape.sequences, inner}), kCache, vCache,
+          position);
+    if (!merged)
+      merged = attendGeneric(rewriter, loc, op, shape, q, kCache, vCache,
+                             position, cachePositions);
+    Value projected =
+        gemvs ? projectWithGemv(rewriter, loc, op, merged, op.getWo())
+              : Value();
+    if (!projected)
+      projected = createMatmulTransposedWeight(rewriter, loc, merged,
+                                               adaptor.getWo(), nullptr);
+    rewriter.replaceOp(op,
+                       {reshape(rewriter, loc, projected, inputType.getShape()),
+                        kCache, vCache});
+    return success();
+  }
+
+  /// The core as linalg: scores, masked softmax, weighted values; returns
+  /// [N, H * D].
+  static Value attendGeneric(ConversionPatternRewriter &rewriter, Location loc,
+                             mb::CachedAttentionOp op,
+                             const AttentionShape &shape, Value q,
+                             Value kCache, Value vCache, Value position,
+                             int64_t cachePositions) {
+    MLIRContext *context = rewriter.getContext();
+    int64_t inner = shape.heads * shape.headDim;
     SmallVector<int64_t> cacheHeads{shape.sequences, cachePositions,
                                     shape.heads, shape.headDim};
     Value keys = reshape(rewriter, loc, kCache, cacheHeads);
@@ -570,17 +680,7 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
                           {AffineMap::get(4, 0, {n, h, j}, context),
                            AffineMap::get(4, 0, {n, j, h, d}, context),
                            AffineMap::get(4, 0, {n, h, d}, context)});
-    Value merged = reshape(rewriter, loc, attended, {shape.sequences, inner});
-    Value projected =
-        gemvs ? projectWithGemv(rewriter, loc, op, merged, op.getWo())
-              : Value();
-    if (!projected)
-      projected = createMatmulTransposedWeight(rewriter, loc, merged,
-                                               adaptor.getWo(), nullptr);
-    rewriter.replaceOp(op,
-                       {reshape(rewriter, loc, projected, inputType.getShape()),
-                        kCache, vCache});
-    return success();
+    return reshape(rewriter, loc, attended, {shape.sequences, inner});
   }
 };
 

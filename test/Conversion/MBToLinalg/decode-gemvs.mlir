@@ -2,8 +2,8 @@
 // cached attention over 16-bit weights become calls of selected GEMVs on
 // the f32 rows (k and v as one over the to_kv weight, whose halves they
 // are); an f32 weight keeps the linalg matmul.
-// RUN: mbc-opt %s --convert-mb-to-linalg=decode-gemvs=true | FileCheck %s
-// RUN: mbc-opt %s --convert-mb-to-linalg | FileCheck %s --check-prefix=OFF
+// RUN: mbc-opt %s --convert-mb-to-linalg=decode-gemvs=true --split-input-file | FileCheck %s
+// RUN: mbc-opt %s --convert-mb-to-linalg --split-input-file | FileCheck %s --check-prefix=OFF
 
 // CHECK-LABEL: func.func @step
 // CHECK-SAME: %[[WQ:[a-z0-9]+]]: tensor<128x128xbf16>, %[[WKV:[a-z0-9]+]]: tensor<256x128xbf16>, %[[WO:[a-z0-9]+]]: tensor<128x128xf32>
@@ -26,4 +26,43 @@ func.func @step(%x: tensor<1x1x128xf32>, %wq16: tensor<128x128xbf16>,
   %wv = tensor.extract_slice %wkv[128, 0] [128, 128] [1, 1] : tensor<256x128xf32> to tensor<128x128xf32>
   %r, %k, %v = mb.cached_attention %x, %wq, %wk, %wv, %wo, %kc, %vc at %p {head_dim = 64 : i64, heads = 2 : i64} : (tensor<1x1x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<1x9x128xf32>, tensor<1x9x128xf32>, index) -> (tensor<1x1x128xf32>, tensor<1x9x128xf32>, tensor<1x9x128xf32>)
   return %r, %k, %v : tensor<1x1x128xf32>, tensor<1x9x128xf32>, tensor<1x9x128xf32>
+}
+
+// -----
+
+// A layer's caches are static slices of the step's cache arguments: the
+// decode-attention kernel reads the whole caches (this layer's rows from
+// first_row) with the new row inserted, the insert the step makes anyway,
+// and the position straight from its tensor<1xi64> argument.
+// CHECK-LABEL: func.func @layer_slices
+// CHECK-SAME: %[[POS:[a-z0-9]+]]: tensor<1xi64>, %[[K:[a-z0-9]+]]: tensor<2x9x128xf32>, %[[V:[a-z0-9]+]]: tensor<2x9x128xf32>
+// CHECK: %[[KS:.*]] = tensor.extract_slice %[[K]][1, 0, 0] [1, 9, 128]
+// CHECK: %[[KROW:.*]] = tensor.insert_slice %{{.*}} into %[[KS]]
+// CHECK: %[[KW:.*]] = tensor.insert_slice %[[KROW]] into %[[K]][1, 0, 0] [1, 9, 128]
+// CHECK: %[[VW:.*]] = tensor.insert_slice %{{.*}} into %[[V]][1, 0, 0] [1, 9, 128]
+// CHECK: call @mbc_decode_attention_0(%{{.*}}, %[[KW]], %[[VW]], %[[POS]]) : (tensor<1x128xf32>, tensor<2x9x128xf32>, tensor<2x9x128xf32>, tensor<1xi64>) -> tensor<1x128xf32>
+// CHECK: func.func private @mbc_decode_attention_0({{.*}}) -> tensor<1x128xf32> attributes {mb.cuda_decode_attention = {cache_length = 9 : i64, cache_rows = 2 : i64, first_row = 1 : i64, head_dim = 64 : i64, heads = 2 : i64, scale = 1.250000e-01 : f64, sequences = 1 : i64, warps = 4 : i64}}
+// A stub body: its result is fresh, so One-Shot Bufferize copies no cache.
+// CHECK-NEXT: tensor.empty() : tensor<1x128xf32>
+// OFF-LABEL: func.func @layer_slices
+// OFF-NOT: call @mbc_decode_attention
+func.func @layer_slices(%x: tensor<1x1x128xf32>, %wq16: tensor<128x128xbf16>,
+                        %wkv16: tensor<256x128xbf16>, %wo16: tensor<128x128xbf16>,
+                        %pos: tensor<1xi64>, %kc: tensor<2x9x128xf32>,
+                        %vc: tensor<2x9x128xf32>)
+    -> (tensor<1x1x128xf32>, tensor<2x9x128xf32>, tensor<2x9x128xf32>) {
+  %c0 = arith.constant 0 : index
+  %e = tensor.extract %pos[%c0] : tensor<1xi64>
+  %p = arith.index_cast %e : i64 to index
+  %wq = arith.extf %wq16 : tensor<128x128xbf16> to tensor<128x128xf32>
+  %wkv = arith.extf %wkv16 : tensor<256x128xbf16> to tensor<256x128xf32>
+  %wo = arith.extf %wo16 : tensor<128x128xbf16> to tensor<128x128xf32>
+  %wk = tensor.extract_slice %wkv[0, 0] [128, 128] [1, 1] : tensor<256x128xf32> to tensor<128x128xf32>
+  %wv = tensor.extract_slice %wkv[128, 0] [128, 128] [1, 1] : tensor<256x128xf32> to tensor<128x128xf32>
+  %ks = tensor.extract_slice %kc[1, 0, 0] [1, 9, 128] [1, 1, 1] : tensor<2x9x128xf32> to tensor<1x9x128xf32>
+  %vs = tensor.extract_slice %vc[1, 0, 0] [1, 9, 128] [1, 1, 1] : tensor<2x9x128xf32> to tensor<1x9x128xf32>
+  %r, %k, %v = mb.cached_attention %x, %wq, %wk, %wv, %wo, %ks, %vs at %p {head_dim = 64 : i64, heads = 2 : i64} : (tensor<1x1x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<1x9x128xf32>, tensor<1x9x128xf32>, index) -> (tensor<1x1x128xf32>, tensor<1x9x128xf32>, tensor<1x9x128xf32>)
+  %kn = tensor.insert_slice %k into %kc[1, 0, 0] [1, 9, 128] [1, 1, 1] : tensor<1x9x128xf32> into tensor<2x9x128xf32>
+  %vn = tensor.insert_slice %v into %vc[1, 0, 0] [1, 9, 128] [1, 1, 1] : tensor<1x9x128xf32> into tensor<2x9x128xf32>
+  return %r, %kn, %vn : tensor<1x1x128xf32>, tensor<2x9x128xf32>, tensor<2x9x128xf32>
 }

@@ -114,3 +114,24 @@ func.func @mixed_output(%x: memref<128x128xbf16>, %w: memref<512x128xbf16>) -> m
   %0 = call @mbc_gemm_0(%x, %w) : (memref<128x128xbf16>, memref<512x128xbf16>) -> memref<128x512xf16>
   return %0 : memref<128x512xf16>
 }
+
+// -----
+
+// Decode attention's declaration has a stub body, so after
+// buffer-results-to-out-params its call passes the output buffer last and
+// returns nothing: that buffer is the launch's output (no new allocation),
+// after q, the caches and the position; the stub goes with the call.
+// CHECK-LABEL: func.func @decode
+// CHECK-SAME: (%[[Q:.*]]: memref<1x128xf32>, %[[K:.*]]: memref<2x9x128xf32>, %[[V:.*]]: memref<2x9x128xf32>, %[[P:.*]]: memref<1xi64>, %[[OUT:.*]]: memref<1x128xf32>)
+// CHECK-NOT: memref.alloc
+// CHECK: gpu.launch_func @mbc_kernels::@decode_decode_attention_0 {{.*}} args(%[[Q]] : memref<1x128xf32>, %[[K]] : memref<2x9x128xf32>, %[[V]] : memref<2x9x128xf32>, %[[P]] : memref<1xi64>, %[[OUT]] : memref<1x128xf32>)
+// CHECK-SAME: block = array<i64: 128, 1, 1>, grid = array<i64: 2, 1, 1>
+// CHECK-NOT: @mbc_decode_attention_0
+// CHECK: gpu.func @decode_decode_attention_0
+func.func private @mbc_decode_attention_0(%q: memref<1x128xf32>, %k: memref<2x9x128xf32>, %v: memref<2x9x128xf32>, %p: memref<1xi64>, %o: memref<1x128xf32>) attributes {mb.cuda_decode_attention = {cache_length = 9 : i64, cache_rows = 2 : i64, first_row = 1 : i64, head_dim = 64 : i64, heads = 2 : i64, scale = 1.250000e-01 : f64, sequences = 1 : i64, warps = 4 : i64}} {
+  return
+}
+func.func @decode(%q: memref<1x128xf32>, %k: memref<2x9x128xf32>, %v: memref<2x9x128xf32>, %p: memref<1xi64>, %out: memref<1x128xf32>) {
+  call @mbc_decode_attention_0(%q, %k, %v, %p, %out) : (memref<1x128xf32>, memref<2x9x128xf32>, memref<2x9x128xf32>, memref<1xi64>, memref<1x128xf32>) -> ()
+  return
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Runs one kernel built by mb-cuda-test-build-{gemm,gemv,attention,local-layer,norm}
+"""Runs one kernel built by
+mb-cuda-test-build-{gemm,gemv,attention,decode-attention,local-layer,norm}
 on the GPU and compares it with PyTorch on the CPU.
 
 The launch facts (grid, block, shared bytes, parameters and tensor-map
@@ -19,7 +20,8 @@ the attention output, the FFN's hidden activation) and computes in f32
 otherwise: |error| <= 3e-2 + 1e-2 |expected| (bf16), 1e-2 + 5e-3
 |expected| (f16). A norm kernel rounds its output once, as the reference
 does: |error| <= 1e-2 |expected| + 1e-3 (one bf16 step, 2^-8, plus
-summation order).
+summation order). Decode attention is f32 throughout: |error| <= 1e-4 +
+1e-4 |expected| (ex2.approx and summation order).
 
 The reference runs on the CPU, or with --reference-device cuda on the GPU
 through PyTorch (in f32, for shapes too large for the CPU). --time N also
@@ -293,7 +295,8 @@ def main():
     parser.add_argument("--ptx", required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--kind",
-                        choices=["gemm", "gemv", "attention", "local_layer", "norm"],
+                        choices=["gemm", "gemv", "attention", "decode_attention",
+                                 "local_layer", "norm"],
                         required=True)
     parser.add_argument("--dtype", choices=["bf16", "f16"], default="bf16")
     parser.add_argument("--needs-sm", type=int, default=80,
@@ -318,6 +321,11 @@ def main():
     parser.add_argument("--kv-fused", action="store_true",
                         help="token-major: K and V the two halves of one buffer")
     parser.add_argument("--rows", type=int, help="norm: rows")
+    parser.add_argument("--cache-length", type=int, help="decode attention: cache positions")
+    parser.add_argument("--cache-rows", type=int, default=0,
+                        help="decode attention: cache buffer rows (0: sequences)")
+    parser.add_argument("--first-row", type=int, default=0)
+    parser.add_argument("--position", type=int, help="decode attention: the new position")
     parser.add_argument("--sequences", type=int, help="local layer: patches")
     parser.add_argument("--positions", type=int, help="local layer: rows per patch")
     parser.add_argument("--dim", type=int)
@@ -392,6 +400,38 @@ def main():
             ga, gb = a.to(dtype).cuda(), b.cuda()
             gb = gb.t() if args.b_layout == "nk" else gb
             torch_ms = torch_median_ms(lambda: torch.matmul(ga, gb), args.time)
+    elif args.kind == "decode_attention":
+        # q [N, H D] against cache rows first_row + n, positions 0..position.
+        n, h, d, length = args.sequences, args.heads, args.head_dim, args.cache_length
+        rows_total = args.cache_rows or n
+        q = torch.randn(n, h * d)
+        k_cache = torch.randn(rows_total, length, h * d)
+        v_cache = torch.randn(rows_total, length, h * d)
+        visible = min(args.position, length - 1) + 1
+        rows = slice(args.first_row, args.first_row + n)
+        qh = q.reshape(n, h, 1, d).to(device)
+        kh = k_cache[rows, :visible].reshape(n, visible, h, d).permute(0, 2, 1, 3).to(device)
+        vh = v_cache[rows, :visible].reshape(n, visible, h, d).permute(0, 2, 1, 3).to(device)
+        scores = (qh @ kh.transpose(-1, -2)) / math.sqrt(d)
+        expected = (torch.softmax(scores, dim=-1) @ vh).reshape(n, h * d).cpu()
+        out = driver.upload(torch.zeros(n, h * d))
+        kernel_ms = driver.launch(
+            ptx, args.name, launch,
+            [driver.upload(q), driver.upload(k_cache), driver.upload(v_cache),
+             driver.upload(torch.tensor([args.position], dtype=torch.int64)), out],
+            args.time)
+        result = driver.download(out, (n, h * d))
+        tolerance = 1e-4 + 1e-4 * expected.abs()
+        flops = 4.0 * n * h * visible * d
+        if args.time:
+            import torch.nn.functional as F
+            gq, gk, gv = qh.cuda(), kh.cuda().contiguous(), vh.cuda().contiguous()
+            torch_ms = torch_median_ms(lambda: F.scaled_dot_product_attention(gq, gk, gv),
+                                       args.time)
+            # Bandwidth: the visible K and V rows read once.
+            cache_bytes = 2.0 * 4 * n * visible * h * d
+            result_json.update(kernel_gbps=cache_bytes / kernel_ms / 1e6,
+                               torch_gbps=cache_bytes / torch_ms / 1e6)
     elif args.kind == "norm":
         rows, d = args.rows, args.dim
         x = torch.randn(rows, d)

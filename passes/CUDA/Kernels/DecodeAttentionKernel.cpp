@@ -1,0 +1,241 @@
+//===- DecodeAttentionKernel.cpp - one new position against a KV cache ----===//
+//
+// Facts relied on:
+// - Online softmax (FlashAttention, Dao et al. 2022; the merge of partial
+//   results as in flash-decoding): a set of scores s with running max m,
+//   l = sum 2^(s - m) and a = sum 2^(s - m) v combines with another (m', l',
+//   a') as M = max(m, m'), l 2^(m - M) + l' 2^(m' - M), a 2^(m - M) + a'
+//   2^(m' - M); O = a / l. Scores are kept in the log2 domain (q is scaled
+//   by scale x log2(e) once), so the exponentials are ex2.approx.
+// - shfl.sync.bfly with offsets 16, 8, 4, 2, 1 leaves the warp's sum in
+//   every lane (buildXorReduce).
+//
+//===----------------------------------------------------------------------===//
+#include "passes/CUDA/Kernels/DecodeAttentionKernel.h"
+#include "passes/CUDA/Kernels/KernelBuilderUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+
+namespace mbc::cuda {
+
+LogicalResult
+verifyDecodeAttentionSpec(const DecodeAttentionSpec &spec,
+                          function_ref<InFlightDiagnostic()> emitError) {
+  if (spec.headDim != 32 && spec.headDim != 64 && spec.headDim != 128)
+    return failSpec(emitError, "head-dim = " + Twine(spec.headDim) +
+                                   " is not supported (32, 64 or 128)");
+  if (spec.sequences < 1 || spec.heads < 1 || spec.cacheLength < 1)
+    return failSpec(emitError,
+                    "decode attention sizes must be positive, got sequences "
+                    "= " + Twine(spec.sequences) +
+                        ", heads = " + Twine(spec.heads) +
+                        ", cache-length = " + Twine(spec.cacheLength));
+  if (spec.firstRow < 0 || spec.cacheRows < spec.firstRow + spec.sequences)
+    return failSpec(emitError, "cache rows " + Twine(spec.firstRow) + ".." +
+                                   Twine(spec.firstRow + spec.sequences) +
+                                   " lie outside cache-rows = " +
+                                   Twine(spec.cacheRows));
+  if (spec.warps < 1 || spec.warps > 32 || 32 * spec.warps < spec.headDim)
+    return failSpec(emitError, "warps = " + Twine(spec.warps) +
+                                   " is not supported (1 to 32, with 32 x "
+                                   "warps >= head-dim)");
+  return success();
+}
+
+FailureOr<KernelInfo>
+buildDecodeAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
+                           StringRef name, const DecodeAttentionSpec &spec,
+                           Location loc) {
+  auto emitError = [&] { return mlir::emitError(loc); };
+  if (failed(verifyDecodeAttentionSpec(spec, emitError)))
+    return failure();
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToEnd(module.getBody());
+  OpBuilder &b = builder;
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  int64_t headDim = spec.headDim, warps = spec.warps;
+  int64_t inner = spec.heads * headDim;
+  int64_t perLane = headDim / 32;
+  // Per warp: its weighted values, then its max and sum.
+  int64_t partialRow = headDim + 2;
+
+  KernelInfo info;
+  info.name = name.str();
+  info.grid = {spec.heads, spec.sequences, 1};
+  info.block = {32 * warps, 1, 1};
+  info.dynamicSharedBytes = warps * partialRow * 4;
+  for (const char *param : {"q", "k_cache", "v_cache", "position", "out"})
+    info.params.push_back({param, "ptr", {}});
+  auto cacheType =
+      MemRefType::get({spec.cacheRows, spec.cacheLength, inner}, f32);
+  auto rowsType = MemRefType::get({spec.sequences, inner}, f32);
+  auto func = createKernelFunc(
+      b, loc, name,
+      {rowsType, cacheType, cacheType,
+       MemRefType::get({1}, b.getI64Type()), rowsType},
+      info);
+  Block &entry = func.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  Value q = entry.getArgument(0), keys = entry.getArgument(1),
+        values = entry.getArgument(2), positionBuffer = entry.getArgument(3),
+        out = entry.getArgument(4);
+
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  };
+  auto constantF32 = [&](double value) -> Value {
+    return arith::ConstantOp::create(b, loc,
+                                     b.getF32FloatAttr(static_cast<float>(value)));
+  };
+  auto exp2 = [&](Value x) { return buildExp2Approx(b, loc, x); };
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value warp = arith::DivUIOp::create(b, loc, tid, index(32));
+  Value lane = arith::RemUIOp::create(b, loc, tid, index(32));
+  Value head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value sequence = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  Value cacheRow = arith::AddIOp::create(b, loc, sequence, index(spec.firstRow));
+  Value headColumn = arith::MulIOp::create(b, loc, head, index(headDim));
+  Value column = arith::AddIOp::create(
+      b, loc, headColumn, arith::MulIOp::create(b, loc, lane, index(perLane)));
+
+  // Keys 0..min(position, L - 1).
+  Value position = arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      memref::LoadOp::create(b, loc, positionBuffer, ValueRange{index(0)}));
+  Value end = arith::AddIOp::create(
+      b, loc,
+      arith::MinUIOp::create(b, loc, position, index(spec.cacheLength - 1)),
+      index(1));
+
+  auto laneType = VectorType::get({perLane}, f32);
+  auto load = [&](Value memref, ValueRange indices) -> Value {
+    return vector::LoadOp::create(b, loc, laneType, memref, indices, false,
+                                  llvm::MaybeAlign(4 * perLane));
+  };
+  auto splat = [&](Value scalar) -> Value {
+    return vector::BroadcastOp::create(b, loc, laneType, scalar);
+  };
+  double scale = spec.scale != 0 ? spec.scale : 1.0 / std::sqrt(headDim);
+  Value query = arith::MulFOp::create(
+      b, loc, load(q, {sequence, column}), splat(constantF32(scale * M_LOG2E)));
+
+  Value negativeInfinity =
+      constantF32(-std::numeric_limits<float>::infinity());
+  Value zeros =
+      arith::ConstantOp::create(b, loc, DenseElementsAttr::get(laneType, 0.0f));
+  auto loop = scf::ForOp::create(
+      b, loc, warp, end, index(warps),
+      ValueRange{negativeInfinity, constantF32(0), zeros});
+  {
+    OpBuilder::InsertionGuard loopGuard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value key = loop.getInductionVar();
+    Value rowMax = loop.getRegionIterArgs()[0];
+    Value rowSum = loop.getRegionIterArgs()[1];
+    Value weighted = loop.getRegionIterArgs()[2];
+    Value products =
+        arith::MulFOp::create(b, loc, query, load(keys, {cacheRow, key, column}));
+    Value partial = vector::ExtractOp::create(b, loc, products, int64_t(0));
+    for (int64_t e = 1; e < perLane; ++e)
+      partial = arith::AddFOp::create(
+          b, loc, partial, vector::ExtractOp::create(b, loc, products, e));
+    Value score = buildXorReduce(b, loc, partial, {16, 8, 4, 2, 1},
+                                 /*isMax=*/false);
+    Value newMax = arith::MaxNumFOp::create(b, loc, rowMax, score);
+    Value alpha = exp2(arith::SubFOp::create(b, loc, rowMax, newMax));
+    Value p = exp2(arith::SubFOp::create(b, loc, score, newMax));
+    Value newSum = arith::AddFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, rowSum, alpha), p);
+    Value newWeighted = arith::AddFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, weighted, splat(alpha)),
+        arith::MulFOp::create(b, loc, load(values, {cacheRow, key, column}),
+                              splat(p)));
+    scf::YieldOp::create(b, loc, ValueRange{newMax, newSum, newWeighted});
+  }
+
+  // Each warp's (m, l, a) to shared memory; thread t < D merges feature t.
+  Value shared = gpu::DynamicSharedMemoryOp::create(
+      b, loc,
+      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                      MemRefLayoutAttrInterface{}, getWorkgroupSpace(ctx)));
+  Value partials = memref::ViewOp::create(
+      b, loc,
+      MemRefType::get({warps, partialRow}, f32, MemRefLayoutAttrInterface{},
+                      getWorkgroupSpace(ctx)),
+      shared, index(0), ValueRange{});
+  Value laneFeature = arith::MulIOp::create(b, loc, lane, index(perLane));
+  for (int64_t e = 0; e < perLane; ++e)
+    memref::StoreOp::create(
+        b, loc, vector::ExtractOp::create(b, loc, loop.getResult(2), e),
+        partials,
+        ValueRange{warp, arith::AddIOp::create(b, loc, laneFeature, index(e))});
+  {
+    OpBuilder::InsertionGuard storeGuard(b);
+    auto first = scf::IfOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
+                              index(0)),
+        /*withElseRegion=*/false);
+    b.setInsertionPointToStart(&first.getThenRegion().front());
+    memref::StoreOp::create(b, loc, loop.getResult(0), partials,
+                            ValueRange{warp, index(headDim)});
+    memref::StoreOp::create(b, loc, loop.getResult(1), partials,
+                            ValueRange{warp, index(headDim + 1)});
+  }
+  gpu::BarrierOp::create(b, loc);
+  {
+    OpBuilder::InsertionGuard mergeGuard(b);
+    auto merging = scf::IfOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, tid,
+                              index(headDim)),
+        /*withElseRegion=*/false);
+    b.setInsertionPointToStart(&merging.getThenRegion().front());
+    // Warp 0 always saw key 0, so the merged max is finite and a warp that
+    // saw no key (max -inf) weighs 2^-inf = 0.
+    Value overallMax = negativeInfinity;
+    for (int64_t w = 0; w < warps; ++w)
+      overallMax = arith::MaxNumFOp::create(
+          b, loc, overallMax,
+          memref::LoadOp::create(b, loc, partials,
+                                 ValueRange{index(w), index(headDim)}));
+    Value sum = constantF32(0), total = constantF32(0);
+    for (int64_t w = 0; w < warps; ++w) {
+      Value weight = exp2(arith::SubFOp::create(
+          b, loc,
+          memref::LoadOp::create(b, loc, partials,
+                                 ValueRange{index(w), index(headDim)}),
+          overallMax));
+      sum = arith::AddFOp::create(
+          b, loc, sum,
+          arith::MulFOp::create(
+              b, loc,
+              memref::LoadOp::create(b, loc, partials,
+                                     ValueRange{index(w), index(headDim + 1)}),
+              weight));
+      total = arith::AddFOp::create(
+          b, loc, total,
+          arith::MulFOp::create(
+              b, loc,
+              memref::LoadOp::create(b, loc, partials,
+                                     ValueRange{index(w), tid}),
+              weight));
+    }
+    memref::StoreOp::create(
+        b, loc, arith::DivFOp::create(b, loc, total, sum), out,
+        ValueRange{sequence, arith::AddIOp::create(b, loc, headColumn, tid)});
+  }
+  gpu::ReturnOp::create(b, loc);
+  return info;
+}
+
+} // namespace mbc::cuda

@@ -1,0 +1,63 @@
+// The decode-attention kernel (mb-cuda-test-build-decode-attention): one
+// CTA per (head, sequence), warps over the cache rows 0..position (read
+// from device memory), a warp-wide shuffle sum per score, an online softmax
+// per warp merged through shared memory. ptxas accepts it without spills;
+// the expectations record registers per thread (ptxas -v of CUDA 13).
+// Unsupported specs are errors naming the field.
+// REQUIRES: ptxas
+
+// First: the example's local step (4 heads of 32, 9 positions), sm_90a.
+// RUN: mbc-opt %s --mb-cuda-test-build-decode-attention="heads=4 head-dim=32 cache-length=9" -o %t.d1.mlir
+// RUN: FileCheck %s --check-prefix=D1-IR < %t.d1.mlir
+// RUN: mbc-opt %t.d1.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.d1.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=PTX < %t.d1.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.d1.ptx -o %t.d1.cubin 2>&1 | FileCheck %s --check-prefix=D1
+// D1-IR: gpu.func @decode_attention(%{{.*}}: memref<1x128xf32>, %{{.*}}: memref<1x9x128xf32>, %{{.*}}: memref<1x9x128xf32>, %{{.*}}: memref<1xi64>, %{{.*}}: memref<1x128xf32>)
+// D1-IR-SAME: grid = array<i64: 4, 1, 1>
+// D1-IR-SAME: shared_bytes = 544 : i64
+// Keys w, w + 4, ... up to min(position, L - 1).
+// D1-IR: memref.load %{{.*}}[%{{.*}}] : memref<1xi64>
+// D1-IR: arith.minui
+// D1-IR: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c4
+// D1-IR: gpu.shuffle  xor
+// D1-IR: gpu.barrier
+// PTX-LABEL: .entry decode_attention(
+// PTX: shfl.sync.bfly.b32
+// PTX: ex2.approx.ftz.f32
+// PTX: bar.sync
+// PTX-NOT: .extern
+// D1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// D1: Used 29 registers, used 1 barriers, 1 bytes smem
+
+// Second: a long global cache (16 heads of 64, 8192 positions, 8 warps), every
+// layer's rows in one buffer (this call's from row 3 of 4); 8-byte loads.
+// RUN: mbc-opt %s --mb-cuda-test-build-decode-attention="heads=16 head-dim=64 cache-length=8192 cache-rows=4 first-row=3 warps=8" -o %t.d2.mlir
+// RUN: FileCheck %s --check-prefix=D2-IR < %t.d2.mlir
+// RUN: mbc-opt %t.d2.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.d2.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=D2-PTX < %t.d2.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.d2.ptx -o %t.d2.cubin 2>&1 | FileCheck %s --check-prefix=D2
+// D2-IR: memref<4x8192x1024xf32>
+// D2-IR-SAME: block = array<i64: 256, 1, 1>, grid = array<i64: 16, 1, 1>
+// D2-PTX: ld.global.v2.b32
+// D2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// D2: Used 30 registers, used 1 barriers, 1 bytes smem
+
+// Third: head-dim 128 (16-byte loads), sm_80.
+// RUN: mbc-opt %s --mb-cuda-test-build-decode-attention="heads=8 head-dim=128 cache-length=2048" -o %t.d3.mlir
+// RUN: mbc-opt %t.d3.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.d3.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=D3-PTX < %t.d3.ptx
+// RUN: %ptxas -arch=sm_80 -v %t.d3.ptx -o %t.d3.cubin 2>&1 | FileCheck %s --check-prefix=D3
+// D3-PTX: ld.global.v4.b32
+// D3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// D3: Used 32 registers, used 1 barriers, 1 bytes smem
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-decode-attention="head-dim=96" 2>&1 | FileCheck %s --check-prefix=HEAD-DIM
+// HEAD-DIM: error: head-dim = 96 is not supported (32, 64 or 128)
+// RUN: not mbc-opt %s --mb-cuda-test-build-decode-attention="head-dim=128 warps=2" 2>&1 | FileCheck %s --check-prefix=WARPS
+// WARPS: error: warps = 2 is not supported (1 to 32, with 32 x warps >= head-dim)
+// RUN: not mbc-opt %s --mb-cuda-test-build-decode-attention="cache-rows=2 first-row=2" 2>&1 | FileCheck %s --check-prefix=ROWS
+// ROWS: error: cache rows 2..3 lie outside cache-rows = 2
+// RUN: not mbc-opt %s --mb-cuda-test-build-decode-attention="cache-length=0" 2>&1 | FileCheck %s --check-prefix=SIZES
+// SIZES: error: decode attention sizes must be positive, got sequences = 1, heads = 4, cache-length = 0
+
+module {}
