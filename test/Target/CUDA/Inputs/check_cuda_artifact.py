@@ -197,8 +197,11 @@ def main():
           "tensor-map args checked:", maps)
     if gemms:
         print("GEMM shared bytes:", sorted({k["shared_bytes"] for k in gemms}))
-    attention = [k for k in cuda["kernels"] if "_attention_" in k["name"]]
+    attention = [k for k in cuda["kernels"]
+                 if "_attention_" in k["name"] and "_decode_attention_" not in k["name"]]
     print("flash-attention kernels:", len(attention))
+    decode = [k for k in cuda["kernels"] if "_decode_attention_" in k["name"]]
+    print("decode-attention kernels:", len(decode))
     gemvs = [k for k in cuda["kernels"] if "_gemv_" in k["name"]]
     print("decode GEMV kernels:", len(gemvs))
     layers = [k for k in cuda["kernels"] if "_local_layer_" in k["name"]]
