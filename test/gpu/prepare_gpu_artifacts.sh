@@ -46,8 +46,8 @@ CASES=(
 # against f32 KV caches (the example's global step, and 8,000 of 8,192
 # positions, against SDPA on the same query and visible rows); the decode GEMVs
 # (1 and 8 rows, against torch.matmul on bf16 vectors); the norm kernels
-# (token shift + RMSNorm, LayerNorm; rounded to bf16) against the same in
-# PyTorch eager; the fused local
+# (token shift + RMSNorm, LayerNorm; rounded to bf16; a decode row in f32)
+# against the same in PyTorch eager; the fused local
 # layer (one whole local-model layer, 1,024 patches) at the example's shape,
 # MEGABYTE.md's lucidrains local stage (D 256, 8 heads of 64) and a paper
 # layer (LayerNorm, ReLU, separate k/v, f16), against the same layer in
@@ -79,6 +79,7 @@ KERNELS=(
   "attention-local-p16-hd64|mb-cuda-test-build-attention=batch-heads=8 seq-len=8192 head-dim=64 patch-length=16|sm_80|--kind attention --batch-heads 8 --seq-len 8192 --head-dim 64 --patch-length 16"
   "norm-shift-rms-d1024|mb-cuda-test-build-norm=rows=8192 positions=8192 dim=1024|sm_80|--kind norm --rows 8192 --positions 8192 --dim 1024"
   "norm-layer-d2048|mb-cuda-test-build-norm=rows=4096 positions=4096 dim=2048 norm=layer epsilon=1e-5 token-shift=false|sm_80|--kind norm --rows 4096 --positions 4096 --dim 2048 --norm layer --epsilon 1e-5 --no-token-shift"
+  "norm-decode-layer-d1024-f32|mb-cuda-test-build-norm=rows=1 positions=1 dim=1024 norm=layer epsilon=1e-5 token-shift=false element-type=f32 weight-type=bf16|sm_80|--kind norm --rows 1 --positions 1 --dim 1024 --norm layer --epsilon 1e-5 --no-token-shift --f32-output --weight-16"
   "local-layer-d128-hd32|mb-cuda-test-build-local-layer=sequences=1024 positions=9 dim=128 heads=4 head-dim=32 hidden=512|sm_80|--kind local_layer --sequences 1024 --positions 9 --dim 128 --heads 4 --head-dim 32 --hidden 512 --gelu erf --compile"
   "local-layer-d256-hd64|mb-cuda-test-build-local-layer=sequences=1024 positions=9 dim=256 heads=8 head-dim=64 hidden=1024|sm_80|--kind local_layer --sequences 1024 --positions 9 --dim 256 --heads 8 --head-dim 64 --hidden 1024 --gelu erf --compile"
   "local-layer-paper-f16|mb-cuda-test-build-local-layer=sequences=1000 positions=8 dim=128 heads=2 head-dim=64 hidden=512 norm=layer epsilon=1e-5 token-shift=false activation=relu fused-kv=false element-type=f16|sm_80|--kind local_layer --dtype f16 --sequences 1000 --positions 8 --dim 128 --heads 2 --head-dim 64 --hidden 512 --norm layer --epsilon 1e-5 --no-token-shift --gelu relu --compile"

@@ -18,9 +18,9 @@ constexpr int64_t kRowsPerBlock = 4; // one warp a row
 
 LogicalResult verifyNormSpec(const NormSpec &spec,
                              function_ref<InFlightDiagnostic()> emitError) {
-  if (!spec.outputType ||
-      !(spec.outputType.isBF16() || spec.outputType.isF16()))
-    return failSpec(emitError, "norm output type must be bf16 or f16");
+  if (!spec.outputType || !(spec.outputType.isBF16() ||
+                             spec.outputType.isF16() || spec.outputType.isF32()))
+    return failSpec(emitError, "norm output type must be bf16, f16 or f32");
   if (spec.rows <= 0 || spec.positions <= 0 || spec.rows % spec.positions)
     return failSpec(emitError,
                     "norm rows = " + Twine(spec.rows) + " must be a positive "
@@ -123,11 +123,14 @@ FailureOr<KernelInfo> buildNormKernel(OpBuilder &builder,
   SmallVector<Value> ys = buildWarpRowNorm(b, loc, values, weights, biases,
                                            spec.norm, spec.epsilon, dim);
   auto roundedPair = VectorType::get({2}, spec.outputType);
-  for (int64_t j = 0; j < dim / 64; ++j)
-    vector::StoreOp::create(b, loc,
-                            arith::TruncFOp::create(b, loc, roundedPair, ys[j]),
-                            out, ValueRange{row, columns[j]}, false,
-                            llvm::MaybeAlign(4));
+  int64_t pairBytes = 2 * spec.outputType.getIntOrFloatBitWidth() / 8;
+  for (int64_t j = 0; j < dim / 64; ++j) {
+    Value y = ys[j];
+    if (!spec.outputType.isF32())
+      y = arith::TruncFOp::create(b, loc, roundedPair, y);
+    vector::StoreOp::create(b, loc, y, out, ValueRange{row, columns[j]}, false,
+                            llvm::MaybeAlign(pairBytes));
+  }
   b.setInsertionPointAfter(inside);
   gpu::ReturnOp::create(b, loc);
   return info;

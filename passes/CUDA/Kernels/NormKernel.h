@@ -4,7 +4,8 @@
 //   out[r] = round16(norm(shift(x)[r]) * weight (+ bias))
 // where `shift` is MEGABYTE-pytorch's token shift inside sequences of
 // `positions` rows (when enabled) and round16 the 16-bit operand type of
-// the GEMM that reads `out`. One warp per row (4 per CTA): lanes own the
+// the GEMM that reads `out` (none for an f32 output: the decode rows a
+// GEMV reads). One warp per row (4 per CTA): lanes own the
 // feature pairs 2 lane + 64 j, read with 8-byte loads (a warp reads 256
 // contiguous bytes per step), the statistics come from warp shuffles. It
 // replaces the token shift's copies, the norm's reduction and elementwise
@@ -29,7 +30,8 @@ struct NormSpec {
   NormKind norm = NormKind::Rms;
   double epsilon = 1e-5;
   bool tokenShift = false;
-  mlir::Type outputType; // bf16 or f16
+  /// bf16 or f16 (a GEMM's operand, rounded), or f32 (a decode GEMV's).
+  mlir::Type outputType;
   /// The norm's weight and bias as stored: f32, bf16 or f16 (null: f32).
   mlir::Type weightType;
 };

@@ -201,7 +201,7 @@ def CudaTestBuildNorm : Pass<"mb-cuda-test-build-norm", "::mlir::ModuleOp"> {
     Option<"tokenShift", "token-shift", "bool", /*default=*/"true",
            "MEGABYTE-pytorch's token shift first">,
     Option<"elementType", "element-type", "std::string",
-           /*default=*/"\"bf16\"", "output type: bf16 or f16">,
+           /*default=*/"\"bf16\"", "output type: bf16, f16 or f32">,
     Option<"weightType", "weight-type", "std::string", /*default=*/"\"f32\"",
            "norm weight/bias type: f32, bf16 or f16">,
     Option<"kernelName", "name", "std::string", /*default=*/"\"norm\"",

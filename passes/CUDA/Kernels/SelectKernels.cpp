@@ -90,6 +90,15 @@ struct CudaSelectKernelsPass
         function.walk([&](arith::TruncFOp op) { roundings.push_back(op); });
       for (arith::TruncFOp op : roundings)
         fuseNorm(op);
+      // Decode rows (a GEMV reads them in f32): the norm alone.
+      SmallVector<Operation *> norms;
+      for (auto function : module.getOps<func::FuncOp>())
+        function.walk([&](Operation *op) {
+          if (isa<mb::RMSNormOp, mb::LayerNormOp>(op))
+            norms.push_back(op);
+        });
+      for (Operation *op : norms)
+        fuseDecodeNorm(op->getResult(0));
     }
   }
 
@@ -817,6 +826,53 @@ private:
 
   /// truncf(collapse?(norm(shift?(x)))) -> one norm kernel writing the
   /// 16-bit rows.
+  /// A norm of at most kMaxGemvRows rows (a decode step's) as one norm
+  /// kernel writing f32 rows.
+  void fuseDecodeNorm(Value normResult) {
+    if (rowsOf(normResult) > cuda::kMaxGemvRows)
+      return;
+    Value input = normResult;
+    std::optional<NormOfShift> norm = matchNormOfShift(input);
+    if (!norm)
+      return;
+    auto normType = cast<RankedTensorType>(input.getType());
+    if (!normType.getElementType().isF32())
+      return;
+    cuda::NormSpec spec;
+    spec.rows = rowsOf(input);
+    spec.dim = normType.getShape().back();
+    spec.positions =
+        normType.getRank() == 3 ? normType.getDimSize(1) : spec.rows;
+    spec.norm = norm->kind;
+    spec.epsilon = norm->epsilon;
+    spec.tokenShift = static_cast<bool>(norm->shift);
+    spec.outputType = normType.getElementType();
+    spec.weightType =
+        commonVectorType({norm->weight, norm->bias}, &getContext());
+    if (!cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
+          return cuda::verifyNormSpec(spec, emitError);
+        }))
+      return;
+    OpBuilder b(norm->norm);
+    Location loc = norm->norm->getLoc();
+    SmallVector<Value> operands = {
+        toMatrix(b, loc, norm->input),
+        cuda::narrowTo(b, loc, norm->weight, spec.weightType)};
+    if (norm->bias)
+      operands.push_back(cuda::narrowTo(b, loc, norm->bias, spec.weightType));
+    ModuleOp module = getOperation();
+    Value rows = cuda::callSelectedNorm(b, loc, module, spec, operands);
+    if (referenceBodies)
+      defineNorm(module.lookupSymbol<func::FuncOp>(
+                     rows.getDefiningOp<func::CallOp>().getCallee()),
+                 spec, normType);
+    input.replaceAllUsesWith(
+        mb_to_linalg::reshape(b, loc, rows, normType.getShape()));
+    for (Operation *op : {norm->norm, norm->shift})
+      if (op)
+        op->erase();
+  }
+
   void fuseNorm(arith::TruncFOp rounding) {
     auto resultType = dyn_cast<RankedTensorType>(rounding.getType());
     if (!resultType || resultType.getRank() != 2)
@@ -895,12 +951,12 @@ private:
           spec.norm == cuda::NormKind::RmsClamp ? b.getUnitAttr()
                                                 : UnitAttr());
     Value rows = ml::reshape(b, loc, y, {spec.rows, spec.dim});
-    func::ReturnOp::create(
-        b, loc,
-        arith::TruncFOp::create(
-            b, loc, RankedTensorType::get({spec.rows, spec.dim}, spec.outputType),
-            rows)
-            .getResult());
+    // Rounded to a 16-bit output as the kernel does; an f32 one as is.
+    if (!spec.outputType.isF32())
+      rows = arith::TruncFOp::create(
+          b, loc,
+          RankedTensorType::get({spec.rows, spec.dim}, spec.outputType), rows);
+    func::ReturnOp::create(b, loc, rows);
   }
 
   /// The body of a fused local layer's function, as mb ops built from its

@@ -20,7 +20,7 @@
 // DIM: error: dim = 96 is not supported (a positive multiple of 64)
 // RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-norm="rows=130 positions=129" 2>&1 | FileCheck %s --check-prefix=ROWS
 // ROWS: error: norm rows = 130 must be a positive multiple of positions = 129
-// RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-norm="element-type=f32" 2>&1 | FileCheck %s --check-prefix=TYPE
-// TYPE: error: mb-cuda-test-build-norm: element-type = 'f32' (expected bf16 or f16)
+// RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-norm="element-type=f64" 2>&1 | FileCheck %s --check-prefix=TYPE
+// TYPE: error: mb-cuda-test-build-norm: element-type = 'f64' (expected bf16, f16 or f32)
 // RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-norm="dim=4096" 2>&1 | FileCheck %s --check-prefix=WIDE
 // WIDE: error: dim = 4096 is not supported (at most 2048: a lane keeps its row's pairs in registers)

@@ -20,3 +20,16 @@
 // N3-IR: arith.extf {{.*}} : vector<2xbf16> to vector<2xf32>
 // N3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // N3: Used 35 registers
+// A decode row (one position) in f32 for a GEMV: a LayerNorm of 1024
+// features with bf16 weights (the lucidrains patch embedding's), stored as
+// f32 pairs.
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-norm="rows=1 positions=1 dim=1024 norm=layer epsilon=1e-5 token-shift=false element-type=f32 weight-type=bf16" -o %t.n4.mlir
+// RUN: FileCheck %s --check-prefix=N4-IR < %t.n4.mlir
+// RUN: mbc-opt %t.n4.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.n4.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=N4-PTX < %t.n4.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.n4.ptx -o %t.n4.cubin 2>&1 | FileCheck %s --check-prefix=N4
+// N4-IR: gpu.func @norm(%{{.*}}: memref<1x1024xf32>, %{{.*}}: memref<1024xbf16>, %{{.*}}: memref<1024xbf16>, %{{.*}}: memref<1x1024xf32>)
+// N4-IR-NOT: arith.truncf
+// N4-PTX: st.global.v2.b32
+// N4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// N4: Used 118 registers

@@ -59,3 +59,31 @@ func.func @norm_used_twice(%x: tensor<1x128x256xf32>, %g: tensor<256xf32>, %lin1
   %y = mb.linear %n, %lin : (tensor<1x128x256xf32>, tensor<256x256xf32>) -> tensor<1x128x256xf32>
   return %y, %n : tensor<1x128x256xf32>, tensor<1x128x256xf32>
 }
+
+// -----
+
+// Decode rows (a step's one position): the norm alone becomes the kernel,
+// writing f32 rows for the GEMV (nothing rounded).
+// CHECK-LABEL: func.func @decode_norm
+// CHECK-SAME: (%[[X:.*]]: tensor<1x1x256xf32>, %[[G:.*]]: tensor<256xbf16>,
+// CHECK: %[[ROWS:.*]] = tensor.collapse_shape %[[X]]
+// CHECK: %[[N:.*]] = call @mbc_norm_0(%[[ROWS]], %[[G]]) : (tensor<1x256xf32>, tensor<256xbf16>) -> tensor<1x256xf32>
+// CHECK: %[[N3:.*]] = tensor.expand_shape %[[N]]
+// CHECK: call @mbc_gemv_0(%{{.*}}, %{{.*}}) : (tensor<1x256xf32>, tensor<512x256xbf16>) -> tensor<1x512xf32>
+// CHECK-NOT: mb.rms_norm
+// CHECK: mb.cuda_norm = {dim = 256 : i64, epsilon = 9.9999999999999995E-7 : f64, norm = "rms", output_type = f32, positions = 1 : i64, rows = 1 : i64, token_shift = false, weight_type = bf16}
+// OFF-LABEL: func.func @decode_norm
+// OFF: mb.rms_norm
+// The reference body returns the f32 rows unrounded.
+// BODY-LABEL: func.func @decode_norm
+// BODY: func.func private @mbc_norm_0(%{{.*}}: tensor<1x256xf32>
+// BODY: mb.rms_norm
+// BODY-NOT: arith.truncf
+// BODY: return %{{.*}} : tensor<1x256xf32>
+func.func @decode_norm(%x: tensor<1x1x256xf32>, %g16: tensor<256xbf16>, %w16: tensor<512x256xbf16>) -> tensor<1x1x512xf32> {
+  %g = arith.extf %g16 : tensor<256xbf16> to tensor<256xf32>
+  %w = arith.extf %w16 : tensor<512x256xbf16> to tensor<512x256xf32>
+  %n = mb.rms_norm %x, %g {epsilon = 1.0e-06 : f64} : (tensor<1x1x256xf32>, tensor<256xf32>) -> tensor<1x1x256xf32>
+  %y = mb.linear %n, %w : (tensor<1x1x256xf32>, tensor<512x256xf32>) -> tensor<1x1x512xf32>
+  return %y : tensor<1x1x512xf32>
+}
