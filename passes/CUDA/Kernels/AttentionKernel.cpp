@@ -130,10 +130,10 @@ public:
       // Blocks up to this CTA's last row (and the sequence's end).
       Value causalEnd = arith::DivUIOp::create(
           b, loc, add({m0}, kQueryBlock + keyBlock - 1), index(keyBlock));
-      endKeyBlock = ragged ? arith::MinUIOp::create(b, loc, endKeyBlock,
-                                                    causalEnd)
-                                 .getResult()
-                           : causalEnd;
+      endKeyBlock = ragged
+                        ? arith::MinUIOp::create(b, loc, endKeyBlock, causalEnd)
+                              .getResult()
+                        : causalEnd;
     }
 
     // Q and the first K/V block; Q moves to registers once it landed.
@@ -213,9 +213,9 @@ public:
                 scaleLog2e);
             Value keyIndex = add({key0, pairColumn}, 8 * n + c);
             if (!spec.causal && ragged) {
-              Value past = arith::CmpIOp::create(b, loc,
-                                                 arith::CmpIPredicate::uge,
-                                                 keyIndex, index(spec.seqLen));
+              Value past =
+                  arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
+                                        keyIndex, index(spec.seqLen));
               value = arith::SelectOp::create(b, loc, past, negativeInfinity,
                                               value);
             }
@@ -318,8 +318,7 @@ public:
               b, loc, VectorType::get({2}, outputType), scaled);
         vector::StoreOp::create(
             b, loc, scaled, o,
-            ValueRange{prefix, queryRows[r],
-                       add({qColumn, pairColumn}, 8 * d)},
+            ValueRange{prefix, queryRows[r], add({qColumn, pairColumn}, 8 * d)},
             /*nontemporal=*/false, llvm::MaybeAlign(pairBytes));
       }
     }
@@ -371,9 +370,9 @@ private:
 LogicalResult verifyTokenMajor(const AttentionSpec &spec,
                                function_ref<InFlightDiagnostic()> emitError) {
   if (spec.batchHeads % spec.heads != 0)
-    return failSpec(emitError, "batch-heads = " + Twine(spec.batchHeads) +
-                                   " is not a multiple of heads = " +
-                                   Twine(spec.heads));
+    return failSpec(emitError,
+                    "batch-heads = " + Twine(spec.batchHeads) +
+                        " is not a multiple of heads = " + Twine(spec.heads));
   if (spec.patchLength != 0)
     return failSpec(emitError, "the token-major layout has no patch-length "
                                "(local attention is packed)");
@@ -422,13 +421,13 @@ verifyAttentionSpec(const AttentionSpec &spec,
       return failure();
   } else if (int64_t block = std::max(kQueryBlock, spec.keyBlock);
              spec.seqLen % block != 0)
-    return failSpec(
-        emitError, "seq-len = " + Twine(spec.seqLen) +
-                       " is not a multiple of " + Twine(block) +
-                       " (the packed layout's query block 64 and key-block: "
-                       "pad the sequence, causal masking hides padded keys "
-                       "from real queries; the token-major layout takes any "
-                       "length)");
+    return failSpec(emitError,
+                    "seq-len = " + Twine(spec.seqLen) +
+                        " is not a multiple of " + Twine(block) +
+                        " (the packed layout's query block 64 and key-block: "
+                        "pad the sequence, causal masking hides padded keys "
+                        "from real queries; the token-major layout takes any "
+                        "length)");
   if (spec.patchLength < 0 ||
       (spec.patchLength > 0 &&
        (kQueryBlock % spec.patchLength != 0 || spec.keyBlock != kQueryBlock)))
@@ -470,8 +469,8 @@ buildAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
   SmallVector<Type> types;
   if (spec.tokenMajor()) {
     int64_t sequences = spec.batchHeads / spec.heads;
-    for (int64_t row : {spec.qRowElements, spec.kRowElements,
-                        spec.vRowElements})
+    for (int64_t row :
+         {spec.qRowElements, spec.kRowElements, spec.vRowElements})
       types.push_back(
           MemRefType::get({sequences, spec.seqLen, row}, spec.inputType));
     types.push_back(MemRefType::get(

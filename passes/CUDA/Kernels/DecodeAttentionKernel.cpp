@@ -35,14 +35,15 @@ verifyDecodeAttentionSpec(const DecodeAttentionSpec &spec,
   if (spec.sequences < 1 || spec.heads < 1 || spec.cacheLength < 1)
     return failSpec(emitError,
                     "decode attention sizes must be positive, got sequences "
-                    "= " + Twine(spec.sequences) +
+                    "= " +
+                        Twine(spec.sequences) +
                         ", heads = " + Twine(spec.heads) +
                         ", cache-length = " + Twine(spec.cacheLength));
   if (spec.firstRow < 0 || spec.cacheRows < spec.firstRow + spec.sequences)
-    return failSpec(emitError, "cache rows " + Twine(spec.firstRow) + ".." +
-                                   Twine(spec.firstRow + spec.sequences) +
-                                   " lie outside cache-rows = " +
-                                   Twine(spec.cacheRows));
+    return failSpec(emitError,
+                    "cache rows " + Twine(spec.firstRow) + ".." +
+                        Twine(spec.firstRow + spec.sequences) +
+                        " lie outside cache-rows = " + Twine(spec.cacheRows));
   if (spec.warps < 1 || spec.warps > 32 || 32 * spec.warps < spec.headDim)
     return failSpec(emitError, "warps = " + Twine(spec.warps) +
                                    " is not supported (1 to 32, with 32 x "
@@ -78,11 +79,10 @@ buildDecodeAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
   auto cacheType =
       MemRefType::get({spec.cacheRows, spec.cacheLength, inner}, f32);
   auto rowsType = MemRefType::get({spec.sequences, inner}, f32);
-  auto func = createKernelFunc(
-      b, loc, name,
-      {rowsType, cacheType, cacheType,
-       MemRefType::get({1}, b.getI64Type()), rowsType},
-      info);
+  auto func = createKernelFunc(b, loc, name,
+                               {rowsType, cacheType, cacheType,
+                                MemRefType::get({1}, b.getI64Type()), rowsType},
+                               info);
   Block &entry = func.getBody().front();
   b.setInsertionPointToStart(&entry);
   Value q = entry.getArgument(0), keys = entry.getArgument(1),
@@ -93,8 +93,8 @@ buildDecodeAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
     return arith::ConstantIndexOp::create(b, loc, value);
   };
   auto constantF32 = [&](double value) -> Value {
-    return arith::ConstantOp::create(b, loc,
-                                     b.getF32FloatAttr(static_cast<float>(value)));
+    return arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(static_cast<float>(value)));
   };
   auto exp2 = [&](Value x) { return buildExp2Approx(b, loc, x); };
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
@@ -102,7 +102,8 @@ buildDecodeAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
   Value lane = arith::RemUIOp::create(b, loc, tid, index(32));
   Value head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value sequence = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
-  Value cacheRow = arith::AddIOp::create(b, loc, sequence, index(spec.firstRow));
+  Value cacheRow =
+      arith::AddIOp::create(b, loc, sequence, index(spec.firstRow));
   Value headColumn = arith::MulIOp::create(b, loc, head, index(headDim));
   Value column = arith::AddIOp::create(
       b, loc, headColumn, arith::MulIOp::create(b, loc, lane, index(perLane)));
@@ -125,16 +126,15 @@ buildDecodeAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
     return vector::BroadcastOp::create(b, loc, laneType, scalar);
   };
   double scale = spec.scale != 0 ? spec.scale : 1.0 / std::sqrt(headDim);
-  Value query = arith::MulFOp::create(
-      b, loc, load(q, {sequence, column}), splat(constantF32(scale * M_LOG2E)));
+  Value query = arith::MulFOp::create(b, loc, load(q, {sequence, column}),
+                                      splat(constantF32(scale * M_LOG2E)));
 
-  Value negativeInfinity =
-      constantF32(-std::numeric_limits<float>::infinity());
+  Value negativeInfinity = constantF32(-std::numeric_limits<float>::infinity());
   Value zeros =
       arith::ConstantOp::create(b, loc, DenseElementsAttr::get(laneType, 0.0f));
-  auto loop = scf::ForOp::create(
-      b, loc, warp, end, index(warps),
-      ValueRange{negativeInfinity, constantF32(0), zeros});
+  auto loop =
+      scf::ForOp::create(b, loc, warp, end, index(warps),
+                         ValueRange{negativeInfinity, constantF32(0), zeros});
   {
     OpBuilder::InsertionGuard loopGuard(b);
     b.setInsertionPointToStart(loop.getBody());
@@ -142,8 +142,8 @@ buildDecodeAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
     Value rowMax = loop.getRegionIterArgs()[0];
     Value rowSum = loop.getRegionIterArgs()[1];
     Value weighted = loop.getRegionIterArgs()[2];
-    Value products =
-        arith::MulFOp::create(b, loc, query, load(keys, {cacheRow, key, column}));
+    Value products = arith::MulFOp::create(b, loc, query,
+                                           load(keys, {cacheRow, key, column}));
     Value partial = vector::ExtractOp::create(b, loc, products, int64_t(0));
     for (int64_t e = 1; e < perLane; ++e)
       partial = arith::AddFOp::create(
@@ -182,8 +182,7 @@ buildDecodeAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
     OpBuilder::InsertionGuard storeGuard(b);
     auto first = scf::IfOp::create(
         b, loc,
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
-                              index(0)),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, index(0)),
         /*withElseRegion=*/false);
     b.setInsertionPointToStart(&first.getThenRegion().front());
     memref::StoreOp::create(b, loc, loop.getResult(0), partials,

@@ -1,4 +1,5 @@
-//===- DecodeAttentionKernel.h - one new position against a KV cache -*- C++ -*-===//
+//===- DecodeAttentionKernel.h - one new position against a KV cache -*- C++
+//-*-===//
 //
 // Builds one gpu.func computing, for each of N sequences and each head h,
 // the attention of one new query against the keys and values of positions

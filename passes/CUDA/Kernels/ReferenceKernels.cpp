@@ -30,6 +30,34 @@ Value constantF32(OpBuilder &b, Location loc, double value) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
 }
 
+/// softmax over the last dimension of a rank-3 f32 tensor of (masked)
+/// scores: max, sum of exponentials, normalized exponentials.
+Value softmaxLastDimension(OpBuilder &b, Location loc, Value masked) {
+  namespace ml = mb_to_linalg;
+  auto type = cast<RankedTensorType>(masked.getType());
+  Value max = ml::createLastDimensionReduction(
+      b, loc, {masked}, {}, -std::numeric_limits<double>::infinity(),
+      [](OpBuilder &n, Location l, ValueRange args) -> Value {
+        return arith::MaximumFOp::create(n, l, args[0], args[1]);
+      });
+  Value sum = ml::createLastDimensionReduction(
+      b, loc, {masked}, {max}, 0.0,
+      [](OpBuilder &n, Location l, ValueRange args) -> Value {
+        Value e =
+            math::ExpOp::create(n, l, arith::SubFOp::create(n, l, args[0], args[1]));
+        return arith::AddFOp::create(n, l, args[2], e);
+      });
+  AffineMap identity3 = AffineMap::getMultiDimIdentityMap(3, b.getContext());
+  AffineMap rows3 = identity3.dropResult(2);
+  return ml::createElementwise(
+      b, loc, type, {masked, max, sum}, {identity3, rows3, rows3},
+      [](OpBuilder &n, Location l, ValueRange args) -> Value {
+        Value e =
+            math::ExpOp::create(n, l, arith::SubFOp::create(n, l, args[0], args[1]));
+        return arith::DivFOp::create(n, l, e, args[2]);
+      });
+}
+
 struct CudaReferenceKernelsPass
     : public impl::CudaReferenceKernelsBase<CudaReferenceKernelsPass> {
   void runOnOperation() override {
@@ -185,27 +213,7 @@ struct CudaReferenceKernelsPass
               n, l, visible, scaled,
               constantF32(n, l, -std::numeric_limits<float>::max()));
         });
-    Value max = ml::createLastDimensionReduction(
-        b, loc, {masked}, {}, -std::numeric_limits<double>::infinity(),
-        [](OpBuilder &n, Location l, ValueRange args) -> Value {
-          return arith::MaximumFOp::create(n, l, args[0], args[1]);
-        });
-    Value sum = ml::createLastDimensionReduction(
-        b, loc, {masked}, {max}, 0.0,
-        [](OpBuilder &n, Location l, ValueRange args) -> Value {
-          Value e = math::ExpOp::create(
-              n, l, arith::SubFOp::create(n, l, args[0], args[1]));
-          return arith::AddFOp::create(n, l, args[2], e);
-        });
-    AffineMap identity3 = AffineMap::getMultiDimIdentityMap(3, ctx);
-    AffineMap rows3 = identity3.dropResult(2);
-    Value probabilities = ml::createElementwise(
-        b, loc, scoresType, {masked, max, sum}, {identity3, rows3, rows3},
-        [](OpBuilder &n, Location l, ValueRange args) -> Value {
-          Value e = math::ExpOp::create(
-              n, l, arith::SubFOp::create(n, l, args[0], args[1]));
-          return arith::DivFOp::create(n, l, e, args[2]);
-        });
+    Value probabilities = softmaxLastDimension(b, loc, masked);
     // out[b, i, d] = sum_j p[b, i, j] v[b, j, d]
     auto outType = RankedTensorType::get({batch, length, spec.headDim}, f32);
     Value out =
@@ -320,27 +328,7 @@ struct CudaReferenceKernelsPass
               nested, l, visible, scaled,
               constantF32(nested, l, -std::numeric_limits<float>::max()));
         });
-    Value max = ml::createLastDimensionReduction(
-        b, loc, {masked}, {}, -std::numeric_limits<double>::infinity(),
-        [](OpBuilder &nested, Location l, ValueRange args) -> Value {
-          return arith::MaximumFOp::create(nested, l, args[0], args[1]);
-        });
-    Value sum = ml::createLastDimensionReduction(
-        b, loc, {masked}, {max}, 0.0,
-        [](OpBuilder &nested, Location l, ValueRange args) -> Value {
-          Value e = math::ExpOp::create(
-              nested, l, arith::SubFOp::create(nested, l, args[0], args[1]));
-          return arith::AddFOp::create(nested, l, args[2], e);
-        });
-    AffineMap identity3 = AffineMap::getMultiDimIdentityMap(3, ctx);
-    AffineMap rows3 = identity3.dropResult(2);
-    Value probabilities = ml::createElementwise(
-        b, loc, scoresType, {masked, max, sum}, {identity3, rows3, rows3},
-        [](OpBuilder &nested, Location l, ValueRange args) -> Value {
-          Value e = math::ExpOp::create(
-              nested, l, arith::SubFOp::create(nested, l, args[0], args[1]));
-          return arith::DivFOp::create(nested, l, e, args[2]);
-        });
+    Value probabilities = softmaxLastDimension(b, loc, masked);
     // out[n, h, d] = sum_j p[n, h, j] v[n, j, h, d]; loops (n, h, d, j).
     auto outType = RankedTensorType::get({n, heads, dim}, f32);
     Value out =

@@ -826,48 +826,55 @@ private:
 
   /// truncf(collapse?(norm(shift?(x)))) -> one norm kernel writing the
   /// 16-bit rows.
-  /// A norm of at most kMaxGemvRows rows (a decode step's) as one norm
-  /// kernel writing f32 rows.
-  void fuseDecodeNorm(Value normResult) {
-    if (rowsOf(normResult) > cuda::kMaxGemvRows)
-      return;
-    Value input = normResult;
-    std::optional<NormOfShift> norm = matchNormOfShift(input);
-    if (!norm)
-      return;
-    auto normType = cast<RankedTensorType>(input.getType());
-    if (!normType.getElementType().isF32())
-      return;
+  /// One norm kernel computing `norm` into `outputType` rows [rows, dim]
+  /// (inserted at `b`): the call's result, or null when the kernel does
+  /// not take the norm.
+  Value emitNorm(OpBuilder &b, const NormOfShift &norm,
+                 RankedTensorType normType, Type outputType) {
     cuda::NormSpec spec;
-    spec.rows = rowsOf(input);
+    spec.rows = rowsOf(norm.norm->getResult(0));
     spec.dim = normType.getShape().back();
     spec.positions =
         normType.getRank() == 3 ? normType.getDimSize(1) : spec.rows;
-    spec.norm = norm->kind;
-    spec.epsilon = norm->epsilon;
-    spec.tokenShift = static_cast<bool>(norm->shift);
-    spec.outputType = normType.getElementType();
-    spec.weightType =
-        commonVectorType({norm->weight, norm->bias}, &getContext());
+    spec.norm = norm.kind;
+    spec.epsilon = norm.epsilon;
+    spec.tokenShift = static_cast<bool>(norm.shift);
+    spec.outputType = outputType;
+    spec.weightType = commonVectorType({norm.weight, norm.bias}, &getContext());
     if (!cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
           return cuda::verifyNormSpec(spec, emitError);
         }))
-      return;
-    OpBuilder b(norm->norm);
-    Location loc = norm->norm->getLoc();
+      return {};
+    Location loc = norm.norm->getLoc();
     SmallVector<Value> operands = {
-        toMatrix(b, loc, norm->input),
-        cuda::narrowTo(b, loc, norm->weight, spec.weightType)};
-    if (norm->bias)
-      operands.push_back(cuda::narrowTo(b, loc, norm->bias, spec.weightType));
+        toMatrix(b, loc, norm.input),
+        cuda::narrowTo(b, loc, norm.weight, spec.weightType)};
+    if (norm.bias)
+      operands.push_back(cuda::narrowTo(b, loc, norm.bias, spec.weightType));
     ModuleOp module = getOperation();
     Value rows = cuda::callSelectedNorm(b, loc, module, spec, operands);
     if (referenceBodies)
       defineNorm(module.lookupSymbol<func::FuncOp>(
                      rows.getDefiningOp<func::CallOp>().getCallee()),
                  spec, normType);
-    input.replaceAllUsesWith(
-        mb_to_linalg::reshape(b, loc, rows, normType.getShape()));
+    return rows;
+  }
+
+  /// A norm of at most kMaxGemvRows rows (a decode step's) as one norm
+  /// kernel writing f32 rows.
+  void fuseDecodeNorm(Value normResult) {
+    if (rowsOf(normResult) > cuda::kMaxGemvRows)
+      return;
+    std::optional<NormOfShift> norm = matchNormOfShift(normResult);
+    auto normType = cast<RankedTensorType>(normResult.getType());
+    if (!norm || !normType.getElementType().isF32())
+      return;
+    OpBuilder b(norm->norm);
+    Value rows = emitNorm(b, *norm, normType, normType.getElementType());
+    if (!rows)
+      return;
+    normResult.replaceAllUsesWith(mb_to_linalg::reshape(
+        b, norm->norm->getLoc(), rows, normType.getShape()));
     for (Operation *op : {norm->norm, norm->shift})
       if (op)
         op->erase();
@@ -890,35 +897,11 @@ private:
     std::optional<NormOfShift> norm = matchNormOfShift(input);
     if (!norm)
       return;
-    auto normType = cast<RankedTensorType>(input.getType());
-    cuda::NormSpec spec;
-    spec.rows = rowsOf(input);
-    spec.dim = normType.getShape().back();
-    spec.positions =
-        normType.getRank() == 3 ? normType.getDimSize(1) : spec.rows;
-    spec.norm = norm->kind;
-    spec.epsilon = norm->epsilon;
-    spec.tokenShift = static_cast<bool>(norm->shift);
-    spec.outputType = resultType.getElementType();
-    spec.weightType =
-        commonVectorType({norm->weight, norm->bias}, &getContext());
-    if (!cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
-          return cuda::verifyNormSpec(spec, emitError);
-        }))
-      return;
     OpBuilder b(rounding);
-    Location loc = norm->norm->getLoc();
-    SmallVector<Value> operands = {
-        toMatrix(b, loc, norm->input),
-        cuda::narrowTo(b, loc, norm->weight, spec.weightType)};
-    if (norm->bias)
-      operands.push_back(cuda::narrowTo(b, loc, norm->bias, spec.weightType));
-    ModuleOp module = getOperation();
-    Value rows = cuda::callSelectedNorm(b, loc, module, spec, operands);
-    if (referenceBodies)
-      defineNorm(module.lookupSymbol<func::FuncOp>(
-                     rows.getDefiningOp<func::CallOp>().getCallee()),
-                 spec, normType);
+    Value rows = emitNorm(b, *norm, cast<RankedTensorType>(input.getType()),
+                          resultType.getElementType());
+    if (!rows)
+      return;
     rounding.getResult().replaceAllUsesWith(rows);
     for (Operation *op : {static_cast<Operation *>(rounding),
                           static_cast<Operation *>(collapse), norm->norm,
