@@ -134,6 +134,12 @@ static void addBufferizationToOutParams(OpPassManager &pm) {
   outParams.modifyPublicFunctions = true;
   outParams.hoistStaticAllocs = true;
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  // A layer's updated cache slice written back into the whole cache is a
+  // copy between two identical subviews: CSE makes them one value and the
+  // canonicalizer drops the self-copy (one copy of the slice per layer and
+  // cache, every decode step, otherwise).
+  pm.addPass(createCSEPass());
+  pm.addPass(createCanonicalizerPass());
 }
 
 void buildCpuLoweringPipeline(OpPassManager &pm,

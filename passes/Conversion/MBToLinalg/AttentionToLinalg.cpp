@@ -506,8 +506,9 @@ Value attendWithKernel(OpBuilder &builder, Location loc,
   // insert_slice, merged by CSE).
   auto wholeCache = [&](Value cache, int64_t &firstRow) -> Value {
     auto insert = cache.getDefiningOp<tensor::InsertSliceOp>();
-    auto extract = insert ? insert.getDest().getDefiningOp<tensor::ExtractSliceOp>()
-                          : tensor::ExtractSliceOp();
+    if (!insert)
+      return {};
+    auto extract = insert.getDest().getDefiningOp<tensor::ExtractSliceOp>();
     if (!extract || extract.getSourceType().getRank() != 3 ||
         !extract.hasUnitStride())
       return {};
