@@ -201,33 +201,25 @@ buildDecodeAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
     b.setInsertionPointToStart(&merging.getThenRegion().front());
     // Warp 0 always saw key 0, so the merged max is finite and a warp that
     // saw no key (max -inf) weighs 2^-inf = 0.
+    auto partial = [&](int64_t w, Value column) -> Value {
+      return memref::LoadOp::create(b, loc, partials,
+                                    ValueRange{index(w), column});
+    };
     Value overallMax = negativeInfinity;
     for (int64_t w = 0; w < warps; ++w)
-      overallMax = arith::MaxNumFOp::create(
-          b, loc, overallMax,
-          memref::LoadOp::create(b, loc, partials,
-                                 ValueRange{index(w), index(headDim)}));
+      overallMax = arith::MaxNumFOp::create(b, loc, overallMax,
+                                            partial(w, index(headDim)));
     Value sum = constantF32(0), total = constantF32(0);
     for (int64_t w = 0; w < warps; ++w) {
       Value weight = exp2(arith::SubFOp::create(
-          b, loc,
-          memref::LoadOp::create(b, loc, partials,
-                                 ValueRange{index(w), index(headDim)}),
-          overallMax));
+          b, loc, partial(w, index(headDim)), overallMax));
       sum = arith::AddFOp::create(
           b, loc, sum,
-          arith::MulFOp::create(
-              b, loc,
-              memref::LoadOp::create(b, loc, partials,
-                                     ValueRange{index(w), index(headDim + 1)}),
-              weight));
+          arith::MulFOp::create(b, loc, partial(w, index(headDim + 1)),
+                                weight));
       total = arith::AddFOp::create(
           b, loc, total,
-          arith::MulFOp::create(
-              b, loc,
-              memref::LoadOp::create(b, loc, partials,
-                                     ValueRange{index(w), tid}),
-              weight));
+          arith::MulFOp::create(b, loc, partial(w, tid), weight));
     }
     memref::StoreOp::create(
         b, loc, arith::DivFOp::create(b, loc, total, sum), out,
