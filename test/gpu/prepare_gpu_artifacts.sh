@@ -35,7 +35,8 @@ CASES=(
 # Kernels checked one by one on the GPU (run_kernel.py: numerics against
 # PyTorch, timing against torch.matmul / SDPA flash): name | builder pass and
 # options | chip | run_kernel.py arguments. The GEMMs are the shapes of
-# large MEGABYTE layers (FFN up with GELU, FFN down with the residual), one
+# large MEGABYTE layers (FFN up with GELU, with an f32 and a bf16 bias as
+# the pipeline reads a bf16 model's; FFN down with the residual), one
 # with remainders (129 rows, the example's global model) and the sm_80
 # kernels JIT-compiled on newer GPUs; attention at the pipeline's settings
 # (32-key blocks, 64-row query blocks), causal, 1k-8k positions, head dims
@@ -54,6 +55,7 @@ CASES=(
 # PyTorch eager and torch.compile (the local-stage goal).
 KERNELS=(
   "gemm-wgmma-4096x4096x1024-gelu|mb-cuda-test-build-gemm=m=4096 n=4096 k=1024 bias=true gelu=erf|sm_90a|--kind gemm --needs-sm 90 --m 4096 --n 4096 --k 1024 --bias --gelu erf"
+  "gemm-wgmma-4096x4096x1024-gelu-bf16-bias|mb-cuda-test-build-gemm=m=4096 n=4096 k=1024 bias=true bias-type=bf16 gelu=erf|sm_90a|--kind gemm --needs-sm 90 --m 4096 --n 4096 --k 1024 --bias --bias-type bf16 --gelu erf"
   "gemm-wgmma-4096x1024x4096-residual|mb-cuda-test-build-gemm=m=4096 n=1024 k=4096 bias=true residual=true|sm_90a|--kind gemm --needs-sm 90 --m 4096 --n 1024 --k 4096 --bias --residual"
   "gemm-wgmma-8192x8192x4096|mb-cuda-test-build-gemm=m=8192 n=8192 k=4096|sm_90a|--kind gemm --needs-sm 90 --m 8192 --n 8192 --k 4096"
   "gemm-wgmma-129x1024x256-tile64|mb-cuda-test-build-gemm=m=129 n=1024 k=256 tile-m=64 bias=true gelu=erf|sm_90a|--kind gemm --needs-sm 90 --m 129 --n 1024 --k 256 --bias --gelu erf"
