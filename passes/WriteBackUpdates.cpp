@@ -17,6 +17,17 @@ using namespace mlir;
 namespace mbc {
 namespace {
 
+/// The argument named by `mb.updates` on result `i`, if any.
+std::optional<unsigned> updatedArgument(func::FuncOp function, unsigned i) {
+  auto target = function.getResultAttrOfType<StringAttr>(i, "mb.updates");
+  if (!target)
+    return std::nullopt;
+  for (unsigned a = 0; a < function.getNumArguments(); ++a)
+    if (function.getArgAttr(a, "mb.name") == target)
+      return a;
+  return std::nullopt;
+}
+
 struct WriteBackUpdatesPass : impl::WriteBackUpdatesBase<WriteBackUpdatesPass> {
   void runOnOperation() override {
     for (auto function : getOperation().getOps<func::FuncOp>())
@@ -34,10 +45,7 @@ struct WriteBackUpdatesPass : impl::WriteBackUpdatesBase<WriteBackUpdatesPass> {
       auto target = function.getResultAttrOfType<StringAttr>(i, "mb.updates");
       if (!target)
         continue;
-      std::optional<unsigned> argument;
-      for (unsigned a = 0; a < function.getNumArguments(); ++a)
-        if (function.getArgAttr(a, "mb.name") == target)
-          argument = a;
+      std::optional<unsigned> argument = updatedArgument(function, i);
       if (!argument)
         return function.emitOpError("result ")
                << i << " updates '" << target.getValue()
@@ -63,17 +71,6 @@ struct WriteBackUpdatesPass : impl::WriteBackUpdatesBase<WriteBackUpdatesPass> {
     return success();
   }
 };
-
-/// The argument named by `mb.updates` on result `i`, if any.
-std::optional<unsigned> updatedArgument(func::FuncOp function, unsigned i) {
-  auto target = function.getResultAttrOfType<StringAttr>(i, "mb.updates");
-  if (!target)
-    return std::nullopt;
-  for (unsigned a = 0; a < function.getNumArguments(); ++a)
-    if (function.getArgAttr(a, "mb.name") == target)
-      return a;
-  return std::nullopt;
-}
 
 struct DropUpdatedResultsPass
     : impl::DropUpdatedResultsBase<DropUpdatedResultsPass> {

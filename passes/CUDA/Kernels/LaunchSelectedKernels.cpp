@@ -84,7 +84,6 @@ struct CudaLaunchSelectedKernelsPass
       // result buffer) after A and B for a GEMM or GEMV, last for the others.
       bool gemmLike = callee->hasAttr(cuda::kSelectedGemmAttrName) ||
                       callee->hasAttr(cuda::kSelectedGemvAttrName);
-      unsigned resultPosition = gemmLike ? 2 : call.getNumOperands();
       // Calls with one spec (the same layer shape, repeated) launch one
       // kernel: built once, compiled once.
       Attribute specAttr = selectedSpec(callee);
@@ -156,8 +155,8 @@ struct CudaLaunchSelectedKernelsPass
         built[specAttr] = {name, *info};
       }
 
-      // The result: one buffer result, or (a declaration with a stub body,
-      // see callSelectedDecodeAttention) the out-param buffer that
+      // The result: one buffer result, or (a declaration with a body, see
+      // callSelectedDecodeAttention) the out-param buffer that
       // buffer-results-to-out-params appended.
       builder.setInsertionPoint(call);
       Location loc = call.getLoc();
@@ -171,13 +170,13 @@ struct CudaLaunchSelectedKernelsPass
                  !operands.empty() &&
                  isa<MemRefType>(operands.back().getType())) {
         result = operands.pop_back_val();
-        resultPosition = std::min<unsigned>(resultPosition, operands.size());
       } else {
         call.emitOpError("mb-cuda-launch-selected-kernels: expected one "
                          "buffer result (run after bufferization)");
         return signalPassFailure();
       }
-      operands.insert(operands.begin() + resultPosition, result);
+      operands.insert(operands.begin() + (gemmLike ? 2 : operands.size()),
+                      result);
       if (operands.size() != kernel.getNumArguments()) {
         call.emitOpError("mb-cuda-launch-selected-kernels: the call has ")
             << operands.size() - 1 << " operands, kernel '" << name

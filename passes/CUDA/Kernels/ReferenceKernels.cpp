@@ -62,8 +62,9 @@ struct CudaReferenceKernelsPass
     : public impl::CudaReferenceKernelsBase<CudaReferenceKernelsPass> {
   void runOnOperation() override {
     for (auto function : getOperation().getOps<func::FuncOp>()) {
-      // A decode-attention declaration has a stub body (see
-      // callSelectedDecodeAttention); the reference replaces it.
+      // A decode-attention declaration has a body that only declares a
+      // fresh result (see callSelectedDecodeAttention); the reference
+      // replaces it.
       if (!function.isExternal()) {
         if (!function->hasAttr(cuda::kSelectedDecodeAttentionAttrName))
           continue;

@@ -603,12 +603,13 @@ Value callSelectedDecodeAttention(OpBuilder &b, Location loc, ModuleOp module,
       b, loc, module, "mbc_decode_attention", kSelectedDecodeAttentionAttrName,
       decodeAttentionSpecToAttribute(b.getContext(), spec), operands,
       resultType);
-  // A stub body whose result is a new tensor: One-Shot Bufferize assumes an
-  // external function's result may alias every operand, and the caches
-  // this call reads are updated in place later in the step, so it would
-  // copy each whole cache (and the position) for the call. With a body it
-  // sees the result is fresh; the operands stay `bufferization.access =
-  // "read"`. mb-cuda-launch-selected-kernels takes the out-param form that
+  // A body returning a new tensor, which tells One-Shot Bufferize the result
+  // aliases no operand: it assumes an external function's result may alias
+  // every operand, and the caches this call reads are updated in place
+  // later in the step, so it would copy each whole cache (and the position)
+  // for the call. The operands stay `bufferization.access = "read"`; the
+  // body is never run (the call becomes a launch, or, emulated, the
+  // reference replaces it). mb-cuda-launch-selected-kernels takes the out-param form that
   // buffer-results-to-out-params makes of the call.
   auto declaration = module.lookupSymbol<func::FuncOp>(
       result.getDefiningOp<func::CallOp>().getCallee());

@@ -504,35 +504,37 @@ Value attendWithKernel(OpBuilder &builder, Location loc,
   // own for the call, and the new row with it). The whole cache with this
   // slice inserted is what the step builds right after this op (the same
   // insert_slice, merged by CSE).
-  auto wholeCache = [&](Value cache, int64_t &firstRow) -> Value {
+  // The extract_slice a cache is the row-updated slice of, when that slice
+  // is a static row range of a whole cache of the same positions.
+  auto sliceOf = [&](Value cache) -> tensor::ExtractSliceOp {
     auto insert = cache.getDefiningOp<tensor::InsertSliceOp>();
-    if (!insert)
-      return {};
-    auto extract = insert.getDest().getDefiningOp<tensor::ExtractSliceOp>();
+    auto extract =
+        insert ? insert.getDest().getDefiningOp<tensor::ExtractSliceOp>()
+               : tensor::ExtractSliceOp();
     if (!extract || extract.getSourceType().getRank() != 3 ||
-        !extract.hasUnitStride())
+        !extract.hasUnitStride() || !extract.getSourceType().hasStaticShape())
       return {};
-    SmallVector<int64_t> offsets(extract.getStaticOffsets());
+    ArrayRef<int64_t> offsets = extract.getStaticOffsets();
     RankedTensorType source = extract.getSourceType();
     if (ShapedType::isDynamic(offsets[0]) || offsets[1] != 0 ||
-        offsets[2] != 0 || !source.hasStaticShape() ||
-        source.getDimSize(1) != cacheType.getDimSize(1) ||
+        offsets[2] != 0 || source.getDimSize(1) != cacheType.getDimSize(1) ||
         source.getDimSize(2) != cacheType.getDimSize(2))
       return {};
-    firstRow = offsets[0];
-    return tensor::InsertSliceOp::create(
-        builder, loc, cache, extract.getSource(), extract.getMixedOffsets(),
-        extract.getMixedSizes(), extract.getMixedStrides());
+    return extract;
   };
-  int64_t kFirst = 0, vFirst = 0;
-  Value kWhole = wholeCache(kCache, kFirst);
-  Value vWhole = wholeCache(vCache, vFirst);
-  if (kWhole && vWhole && kFirst == vFirst &&
-      tensorTypeOf(kWhole) == tensorTypeOf(vWhole)) {
-    kCache = kWhole;
-    vCache = vWhole;
-    spec.cacheRows = tensorTypeOf(kWhole).getDimSize(0);
-    spec.firstRow = kFirst;
+  tensor::ExtractSliceOp kSlice = sliceOf(kCache), vSlice = sliceOf(vCache);
+  if (kSlice && vSlice &&
+      kSlice.getStaticOffsets()[0] == vSlice.getStaticOffsets()[0] &&
+      kSlice.getSourceType() == vSlice.getSourceType()) {
+    auto whole = [&](Value cache, tensor::ExtractSliceOp slice) -> Value {
+      return tensor::InsertSliceOp::create(
+          builder, loc, cache, slice.getSource(), slice.getMixedOffsets(),
+          slice.getMixedSizes(), slice.getMixedStrides());
+    };
+    kCache = whole(kCache, kSlice);
+    vCache = whole(vCache, vSlice);
+    spec.cacheRows = kSlice.getSourceType().getDimSize(0);
+    spec.firstRow = kSlice.getStaticOffsets()[0];
   }
   {
     ScopedDiagnosticHandler quiet(builder.getContext(),
@@ -621,10 +623,10 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
     // CUDA: the core on one kernel (the decode path's f32 caches).
     Value merged;
     if (decodeGemvs && elementType.isF32())
-      merged = attendWithKernel(
-          rewriter, loc, op,
-          reshape(rewriter, loc, q, {shape.sequences, inner}), kCache, vCache,
-          position);
+      merged =
+          attendWithKernel(rewriter, loc, op,
+                           reshape(rewriter, loc, q, {shape.sequences, inner}),
+                           kCache, vCache, position);
     if (!merged)
       merged = attendGeneric(rewriter, loc, op, shape, q, kCache, vCache,
                              position, cachePositions);
@@ -644,8 +646,8 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
   /// [N, H * D].
   static Value attendGeneric(ConversionPatternRewriter &rewriter, Location loc,
                              mb::CachedAttentionOp op,
-                             const AttentionShape &shape, Value q,
-                             Value kCache, Value vCache, Value position,
+                             const AttentionShape &shape, Value q, Value kCache,
+                             Value vCache, Value position,
                              int64_t cachePositions) {
     MLIRContext *context = rewriter.getContext();
     int64_t inner = shape.heads * shape.headDim;

@@ -117,10 +117,10 @@ func.func @mixed_output(%x: memref<128x128xbf16>, %w: memref<512x128xbf16>) -> m
 
 // -----
 
-// Decode attention's declaration has a stub body, so after
+// Decode attention's declaration has a body (a fresh result), so after
 // buffer-results-to-out-params its call passes the output buffer last and
 // returns nothing: that buffer is the launch's output (no new allocation),
-// after q, the caches and the position; the stub goes with the call.
+// after q, the caches and the position; the function goes with the call.
 // CHECK-LABEL: func.func @decode
 // CHECK-SAME: (%[[Q:.*]]: memref<1x128xf32>, %[[K:.*]]: memref<2x9x128xf32>, %[[V:.*]]: memref<2x9x128xf32>, %[[P:.*]]: memref<1xi64>, %[[OUT:.*]]: memref<1x128xf32>)
 // CHECK-NOT: memref.alloc
