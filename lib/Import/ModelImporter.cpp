@@ -575,12 +575,15 @@ private:
           b.getDenseI64ArrayAttr({layer, sublayer, 0}),
           b.getDenseI64ArrayAttr({1, 1, dim}),
           b.getDenseI64ArrayAttr({1, 1, 1}));
+      // The shift reads the previous row before this row replaces it, so
+      // bufferization can read it in place instead of copying it aside.
+      Value result = mb::TokenShiftStepOp::create(b, input, previous);
       shift = tensor::InsertSliceOp::create(
           b, input, shift, ValueRange{}, ValueRange{}, ValueRange{},
           b.getDenseI64ArrayAttr({layer, sublayer, 0}),
           b.getDenseI64ArrayAttr({1, 1, dim}),
           b.getDenseI64ArrayAttr({1, 1, 1}));
-      return mb::TokenShiftStepOp::create(b, input, previous);
+      return result;
     };
     for (int64_t layer = 0; layer < cfg.depth; ++layer) {
       b.setLoc(NameLoc::get(b.getStringAttr(

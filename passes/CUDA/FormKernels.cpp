@@ -60,6 +60,94 @@ int64_t parallelIterations(linalg::LinalgOp op) {
   return iterations;
 }
 
+/// The allocation or function argument `memref` is a view of.
+Value rootBuffer(Value memref) {
+  while (Operation *producer = memref.getDefiningOp()) {
+    if (auto view = dyn_cast<ViewLikeOpInterface>(producer))
+      memref = view.getViewSource();
+    else
+      break;
+  }
+  return memref;
+}
+
+/// The element range [first, last] of its root buffer that `memref` spans,
+/// when its layout is static.
+std::optional<std::pair<int64_t, int64_t>> elementRange(Value memref) {
+  auto type = dyn_cast<MemRefType>(memref.getType());
+  if (!type || !type.hasStaticShape())
+    return std::nullopt;
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)) ||
+      ShapedType::isDynamic(offset) ||
+      llvm::any_of(strides, ShapedType::isDynamic))
+    return std::nullopt;
+  int64_t last = offset;
+  for (auto [extent, stride] : llvm::zip(type.getShape(), strides))
+    last += (extent - 1) * stride;
+  return std::make_pair(offset, last);
+}
+
+/// Whether two memrefs may share an element. Distinct allocations, and
+/// distinct function arguments (the runtime gives every entry argument a
+/// buffer of its own), never do; views of one buffer do unless their static
+/// ranges are apart.
+bool mayAlias(Value a, Value b) {
+  if (a == b)
+    return true;
+  Value rootA = rootBuffer(a), rootB = rootBuffer(b);
+  if (rootA != rootB)
+    return !(isa_and_nonnull<memref::AllocOp, memref::AllocaOp,
+                             memref::GetGlobalOp>(rootA.getDefiningOp()) ||
+             isa<BlockArgument>(rootA)) ||
+           !(isa_and_nonnull<memref::AllocOp, memref::AllocaOp,
+                             memref::GetGlobalOp>(rootB.getDefiningOp()) ||
+             isa<BlockArgument>(rootB));
+  auto rangeA = elementRange(a), rangeB = elementRange(b);
+  if (!rangeA || !rangeB ||
+      getElementTypeOrSelf(a.getType()) != getElementTypeOrSelf(b.getType()))
+    return true;
+  return !(rangeA->second < rangeB->first || rangeB->second < rangeA->first);
+}
+
+/// One memory access of a linalg op: the memref, whether it is written, and
+/// the indexing map (null: elements the op's iteration does not determine,
+/// as a gather's or a scalar load's).
+struct Access {
+  Value memref;
+  bool write;
+  AffineMap map;
+};
+
+/// What `op` and the ops cloned into its launch with it read and write.
+SmallVector<Access> accessesOf(linalg::LinalgOp op,
+                               ArrayRef<Operation *> clonedProducers) {
+  SmallVector<Access> accesses;
+  for (OpOperand &operand : op->getOpOperands()) {
+    if (!isa<MemRefType>(operand.get().getType()))
+      continue;
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    if (op.isDpsInit(&operand)) {
+      accesses.push_back({operand.get(), true, map});
+      // An output the body reads: read at the element written.
+      if (op.payloadUsesValueFromOperand(&operand))
+        accesses.push_back({operand.get(), false, map});
+    } else {
+      accesses.push_back({operand.get(), false, map});
+    }
+  }
+  SetVector<Value> captured;
+  getUsedValuesDefinedAbove(op->getRegions(), captured);
+  for (Value value : captured)
+    if (isa<MemRefType>(value.getType()))
+      accesses.push_back({value, false, AffineMap()});
+  for (Operation *producer : clonedProducers)
+    if (auto load = dyn_cast<memref::LoadOp>(producer))
+      accesses.push_back({load.getMemRef(), false, AffineMap()});
+  return accesses;
+}
+
 /// Bytes a workgroup buffer needs: a partial tile (dynamic size) gets the
 /// bytes of a full one (the constant upper bound of its size).
 FailureOr<int64_t> workgroupBufferBytes(memref::AllocOp alloc) {
@@ -142,15 +230,25 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
                      "kernels; this op would compute on the host)");
       return signalPassFailure();
     }
-    IRRewriter rewriter(&getContext());
+    // Runs of elementwise-dependent linalg ops share one launch.
+    SmallVector<SmallVector<linalg::LinalgOp>> groups;
     for (Operation *op : computing) {
-      if (auto forall = dyn_cast<scf::ForallOp>(op)) {
+      auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+      if (!linalgOp)
+        continue;
+      if (!groups.empty() && canJoin(groups.back(), linalgOp))
+        groups.back().push_back(linalgOp);
+      else
+        groups.push_back({linalgOp});
+    }
+    IRRewriter rewriter(&getContext());
+    for (Operation *op : computing)
+      if (auto forall = dyn_cast<scf::ForallOp>(op))
         if (failed(formWorkgroupKernel(rewriter, forall)))
           return signalPassFailure();
-      } else if (failed(formOpKernel(rewriter, cast<linalg::LinalgOp>(op)))) {
+    for (ArrayRef<linalg::LinalgOp> group : groups)
+      if (failed(formOpKernel(rewriter, group)))
         return signalPassFailure();
-      }
-    }
     // Host copies of what the launches recompute are dead now.
     Block &body = function.getFunctionBody().front();
     for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
@@ -167,22 +265,9 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
     return std::min<int64_t>(blockSize, rounded);
   }
 
-  /// Creates a launch of `gridSize` x `threads` before `op`, clones `op`
-  /// with the ops its operands are computed with into it, and erases `op`.
-  /// Returns the clone.
-  Operation *launchAround(RewriterBase &rewriter, Operation *op,
-                          int64_t gridSize, int64_t threads,
-                          StringRef mapping) {
-    Location loc = op->getLoc();
-    rewriter.setInsertionPoint(op);
-    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
-    Value grid = arith::ConstantIndexOp::create(rewriter, loc, gridSize);
-    Value block = arith::ConstantIndexOp::create(rewriter, loc, threads);
-    auto launch =
-        gpu::LaunchOp::create(rewriter, loc, grid, one, one, block, one, one);
-    launch->setAttr(kThreadMappingAttrName, rewriter.getStringAttr(mapping));
-
-    // The backward slice of the values `op` reads that can be recomputed.
+  /// The ops `op`'s operands are computed with that a launch recomputes
+  /// (its backward slice of clonable ops in its block), in block order.
+  static SmallVector<Operation *> clonedProducers(Operation *op) {
     SetVector<Value> used;
     getUsedValuesDefinedAbove(op->getRegions(), used);
     used.insert(op->getOperands().begin(), op->getOperands().end());
@@ -201,30 +286,104 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
     llvm::sort(ordered, [](Operation *a, Operation *b) {
       return a->isBeforeInBlock(b);
     });
+    return ordered;
+  }
+
+  /// An op a grid launch may share: all loops parallel, static extents.
+  static bool isShareable(linalg::LinalgOp op) {
+    return op.hasPureBufferSemantics() && op.getNumLoops() > 0 &&
+           op.getNumParallelLoops() == op.getNumLoops() &&
+           parallelIterations(op) > 0;
+  }
+
+  /// Whether `next` may run in the launch of `group`, after it. Both spread
+  /// their iterations over the grid the same way (the linear iteration
+  /// index from the global thread id), so with no barrier between them an
+  /// element one op writes and the other accesses must be touched by one
+  /// thread in both: the same buffer through the same permutation map over
+  /// the same loop ranges. Other buffers must not alias what either writes.
+  /// Only allocations and ops a launch recomputes may sit between them.
+  static bool canJoin(ArrayRef<linalg::LinalgOp> group, linalg::LinalgOp next) {
+    if (!isShareable(next) || !isShareable(group.front()))
+      return false;
+    Operation *last = group.back();
+    if (last->getBlock() != next->getBlock())
+      return false;
+    for (Operation *between = last->getNextNode(); between != next;
+         between = between->getNextNode())
+      if (!isa<memref::AllocOp>(between) && !isClonableIntoLaunch(between))
+        return false;
+    SmallVector<Access> nextAccesses =
+        accessesOf(next, clonedProducers(next));
+    SmallVector<int64_t> nextRanges = next.getStaticLoopRanges();
+    for (linalg::LinalgOp member : group) {
+      bool sameRanges = member.getStaticLoopRanges() == nextRanges;
+      for (const Access &a : accessesOf(member, clonedProducers(member)))
+        for (const Access &b : nextAccesses) {
+          if ((!a.write && !b.write) || !mayAlias(a.memref, b.memref))
+            continue;
+          bool sameElement = sameRanges && a.memref == b.memref && a.map &&
+                             a.map == b.map && a.map.isPermutation();
+          if (!sameElement)
+            return false;
+        }
+    }
+    return true;
+  }
+
+  /// Creates a launch of `gridSize` x `threads` before the last of `ops`,
+  /// clones each op, preceded by the ops its operands are computed with,
+  /// into it in order, and erases the ops. Returns the clones.
+  SmallVector<Operation *> launchAround(RewriterBase &rewriter,
+                                        ArrayRef<Operation *> ops,
+                                        int64_t gridSize, int64_t threads,
+                                        StringRef mapping) {
+    Operation *lastOp = ops.back();
+    Location loc = lastOp->getLoc();
+    rewriter.setInsertionPoint(lastOp);
+    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    Value grid = arith::ConstantIndexOp::create(rewriter, loc, gridSize);
+    Value block = arith::ConstantIndexOp::create(rewriter, loc, threads);
+    auto launch =
+        gpu::LaunchOp::create(rewriter, loc, grid, one, one, block, one, one);
+    launch->setAttr(kThreadMappingAttrName, rewriter.getStringAttr(mapping));
 
     Block &body = launch.getBody().front();
     rewriter.setInsertionPointToStart(&body);
     IRMapping clones;
-    for (Operation *producer : ordered)
-      rewriter.clone(*producer, clones);
-    Operation *clone = rewriter.clone(*op, clones);
+    SmallVector<Operation *> cloned;
+    for (Operation *op : ops) {
+      for (Operation *producer : clonedProducers(op))
+        if (!clones.contains(producer->getResult(0)))
+          rewriter.clone(*producer, clones);
+      cloned.push_back(rewriter.clone(*op, clones));
+    }
     gpu::TerminatorOp::create(rewriter, loc);
-    rewriter.eraseOp(op);
-    return clone;
+    for (Operation *op : ops)
+      rewriter.eraseOp(op);
+    return cloned;
   }
 
-  LogicalResult formOpKernel(RewriterBase &rewriter, linalg::LinalgOp op) {
-    if (!op.hasPureBufferSemantics())
-      return op->emitOpError("mb-cuda-form-kernels: expected an op on "
-                             "buffers (run bufferization first)");
-    int64_t iterations = parallelIterations(op);
-    int64_t threads = threadsFor(iterations);
+  LogicalResult formOpKernel(RewriterBase &rewriter,
+                             ArrayRef<linalg::LinalgOp> group) {
+    int64_t iterations = 0;
+    bool dynamic = false;
+    SmallVector<Operation *> ops;
+    for (linalg::LinalgOp op : group) {
+      if (!op.hasPureBufferSemantics())
+        return op->emitOpError("mb-cuda-form-kernels: expected an op on "
+                               "buffers (run bufferization first)");
+      int64_t opIterations = parallelIterations(op);
+      dynamic |= opIterations <= 0;
+      iterations = std::max(iterations, opIterations);
+      ops.push_back(op);
+    }
+    int64_t threads = threadsFor(dynamic ? 0 : iterations);
     int64_t blocks =
-        iterations <= 0
-            ? maxGridSize
-            : std::min<int64_t>(maxGridSize,
-                                llvm::divideCeil(iterations, threads));
-    launchAround(rewriter, op, std::max<int64_t>(blocks, 1), threads, "grid");
+        dynamic ? maxGridSize
+                : std::min<int64_t>(maxGridSize,
+                                    llvm::divideCeil(iterations, threads));
+    launchAround(rewriter, ops, std::max<int64_t>(blocks, 1), threads, "grid");
     return success();
   }
 
@@ -281,7 +440,8 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
     });
     int64_t threads = threadsFor(dynamic ? 0 : widest);
     auto clone = cast<scf::ForallOp>(
-        launchAround(rewriter, forall, workgroups, threads, "block"));
+        launchAround(rewriter, {forall}, workgroups, threads, "block")
+            .front());
 
     // The induction variables from the linear block id, the last dimension
     // fastest.

@@ -211,15 +211,14 @@ struct CudaMapToThreadsPass : impl::CudaMapToThreadsBase<CudaMapToThreadsPass> {
 
     SmallVector<linalg::LinalgOp> ops;
     launch.getBody().walk([&](linalg::LinalgOp op) { ops.push_back(op); });
-    if (wholeGrid && ops.size() > 1)
-      return launch.emitOpError("mb-cuda-map-to-threads: a grid-mapped "
-                                "launch must hold one linalg op, it holds ")
-             << ops.size();
+    // Ops of a workgroup see each other's results after a barrier; the ops
+    // of a grid launch (mb-cuda-form-kernels grouped them so) only touch,
+    // in one op, elements that the same thread touched in the others.
     for (auto [index, op] : llvm::enumerate(ops)) {
       if (op->getParentOp() != launch)
         return op->emitOpError("mb-cuda-map-to-threads: expected at the top "
                                "level of its gpu.launch");
-      if (index > 0) {
+      if (index > 0 && !wholeGrid) {
         rewriter.setInsertionPoint(op);
         gpu::BarrierOp::create(rewriter, op.getLoc());
       }

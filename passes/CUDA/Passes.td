@@ -28,8 +28,20 @@ def CudaFormKernels : Pass<"mb-cuda-form-kernels", "mlir::func::FuncOp"> {
       `memref.view` and cast back to the generic address space), else they
       are hoisted: one byte buffer with a 256-byte aligned slice per
       workgroup, so the plan can place it in the arena;
-    - any other linalg op becomes a launch of its own, its parallel
-      iterations spread over the whole grid.
+    - any other linalg op becomes a launch with its parallel iterations
+      spread over the whole grid (the linear iteration index from the
+      global thread id, by grid strides). Consecutive all-parallel ops
+      with static extents share one such launch, one after the other with
+      no barrier, when that cannot change a result: every element one of
+      them writes and another accesses is the same buffer through the same
+      permutation indexing map over the same loop ranges (so one thread
+      touches it in both), and all other buffers they share are only read
+      or provably apart (distinct allocations; distinct function arguments,
+      which the runtime gives buffers of their own; static views of one
+      buffer whose element ranges do not overlap). Only allocations and
+      ops a launch recomputes may sit between them. A decode step's
+      residual add, token shift and shift-state update, or its key and
+      value cache rows, are one launch each so.
 
     The ops a launch's operands are computed with (views, scalar loads of a
     decode position, index arithmetic, constants, `memref.get_global`) are

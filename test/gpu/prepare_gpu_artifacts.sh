@@ -45,10 +45,14 @@ CASES=(
 # rows, bf16 O rows; the example's shape with K/V one buffer, and 1,000
 # positions), the local kernel (patches of 16 rows); decode attention
 # against f32 KV caches (the example's global step, and 8,000 of 8,192
-# positions, against SDPA on the same query and visible rows); the decode GEMVs
+# positions, against SDPA on the same query and visible rows; unsplit and
+# split 16 ways, and split at position 5, where most splits hold no key);
+# the decode GEMVs
 # (1 and 8 rows, against torch.matmul on bf16 vectors); the norm kernels
 # (token shift + RMSNorm, LayerNorm; rounded to bf16; a decode row in f32)
-# against the same in PyTorch eager; the fused local
+# against the same in PyTorch eager; the head's log-softmax (a decode row,
+# 65,536 scoring rows, and a vocabulary that is not a multiple of 32)
+# against torch.log_softmax; the fused local
 # layer (one whole local-model layer, 1,024 patches) at the example's shape,
 # MEGABYTE.md's lucidrains local stage (D 256, 8 heads of 64) and a paper
 # layer (LayerNorm, ReLU, separate k/v, f16), against the same layer in
@@ -77,11 +81,16 @@ KERNELS=(
   "attention-token-hd64-s1000|mb-cuda-test-build-attention=batch-heads=16 heads=8 seq-len=1000 head-dim=64 key-block=32 output-type=bf16|sm_80|--kind attention --token-major --heads 8 --batch-heads 16 --seq-len 1000 --head-dim 64"
   "decode-attention-kjv-l129|mb-cuda-test-build-decode-attention=heads=4 head-dim=32 cache-length=129 cache-rows=4 first-row=2|sm_80|--kind decode_attention --sequences 1 --heads 4 --head-dim 32 --cache-length 129 --cache-rows 4 --first-row 2 --position 100"
   "decode-attention-hd64-l8192|mb-cuda-test-build-decode-attention=heads=16 head-dim=64 cache-length=8192 warps=8|sm_80|--kind decode_attention --sequences 1 --heads 16 --head-dim 64 --cache-length 8192 --position 8000"
+  "decode-attention-hd64-l8192-split16|mb-cuda-test-build-decode-attention=heads=16 head-dim=64 cache-length=8192 warps=8 splits=16|sm_80|--kind decode_attention --sequences 1 --heads 16 --head-dim 64 --cache-length 8192 --position 8000 --splits 16"
+  "decode-attention-hd64-l8192-split16-p5|mb-cuda-test-build-decode-attention=heads=16 head-dim=64 cache-length=8192 warps=8 splits=16|sm_80|--kind decode_attention --sequences 1 --heads 16 --head-dim 64 --cache-length 8192 --position 5 --splits 16"
   "attention-local-p16-hd32|mb-cuda-test-build-attention=batch-heads=4 seq-len=8192 head-dim=32 patch-length=16|sm_80|--kind attention --batch-heads 4 --seq-len 8192 --head-dim 32 --patch-length 16"
   "attention-local-p16-hd64|mb-cuda-test-build-attention=batch-heads=8 seq-len=8192 head-dim=64 patch-length=16|sm_80|--kind attention --batch-heads 8 --seq-len 8192 --head-dim 64 --patch-length 16"
   "norm-shift-rms-d1024|mb-cuda-test-build-norm=rows=8192 positions=8192 dim=1024|sm_80|--kind norm --rows 8192 --positions 8192 --dim 1024"
   "norm-layer-d2048|mb-cuda-test-build-norm=rows=4096 positions=4096 dim=2048 norm=layer epsilon=1e-5 token-shift=false|sm_80|--kind norm --rows 4096 --positions 4096 --dim 2048 --norm layer --epsilon 1e-5 --no-token-shift"
   "norm-decode-layer-d1024-f32|mb-cuda-test-build-norm=rows=1 positions=1 dim=1024 norm=layer epsilon=1e-5 token-shift=false element-type=f32 weight-type=bf16|sm_80|--kind norm --rows 1 --positions 1 --dim 1024 --norm layer --epsilon 1e-5 --no-token-shift --f32-output --weight-16"
+  "log-softmax-decode-v256|mb-cuda-test-build-log-softmax=rows=1 columns=256|sm_80|--kind log_softmax --rows 1 --columns 256"
+  "log-softmax-score-v256|mb-cuda-test-build-log-softmax=rows=65536 columns=256|sm_80|--kind log_softmax --rows 65536 --columns 256"
+  "log-softmax-v259|mb-cuda-test-build-log-softmax=rows=1000 columns=259|sm_80|--kind log_softmax --rows 1000 --columns 259"
   "local-layer-d128-hd32|mb-cuda-test-build-local-layer=sequences=1024 positions=9 dim=128 heads=4 head-dim=32 hidden=512|sm_80|--kind local_layer --sequences 1024 --positions 9 --dim 128 --heads 4 --head-dim 32 --hidden 512 --gelu erf --compile"
   "local-layer-d256-hd64|mb-cuda-test-build-local-layer=sequences=1024 positions=9 dim=256 heads=8 head-dim=64 hidden=1024|sm_80|--kind local_layer --sequences 1024 --positions 9 --dim 256 --heads 8 --head-dim 64 --hidden 1024 --gelu erf --compile"
   "local-layer-paper-f16|mb-cuda-test-build-local-layer=sequences=1000 positions=8 dim=128 heads=2 head-dim=64 hidden=512 norm=layer epsilon=1e-5 token-shift=false activation=relu fused-kv=false element-type=f16|sm_80|--kind local_layer --dtype f16 --sequences 1000 --positions 8 --dim 128 --heads 2 --head-dim 64 --hidden 512 --norm layer --epsilon 1e-5 --no-token-shift --gelu relu --compile"
@@ -98,9 +107,9 @@ if [[ $TARGET == *cuda* ]]; then
       "--${pass%%=*}=${pass#*=} name=$symbol" -o "$dir/kernel.mlir"
     "$MBC_OPT" "$dir/kernel.mlir" --mb-cuda-kernels-to-ptx="chip=$chip" \
       --mb-cuda-write-ptx=output="$dir/kernel.ptx" -o /dev/null
-    # run_kernel.py reads only the launch facts (the gpu.func line with
+    # run_kernel.py reads only the launch facts (the gpu.func lines with
     # mbc.launch); the whole IR of an unrolled local layer is tens of MB.
-    grep -m1 'mbc.launch' "$dir/kernel.mlir" > "$dir/launch.mlir"
+    grep 'mbc.launch' "$dir/kernel.mlir" > "$dir/launch.mlir"
     mv "$dir/launch.mlir" "$dir/kernel.mlir"
     "$PYTHON" -c 'import json, sys; json.dump({"kernel": sys.argv[2], "chip": sys.argv[3], "run_args": sys.argv[4].split()}, open(sys.argv[1], "w"), indent=1)' \
       "$dir/case.json" "$symbol" "$chip" "$run_args"

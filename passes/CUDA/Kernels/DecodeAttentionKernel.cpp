@@ -48,7 +48,20 @@ verifyDecodeAttentionSpec(const DecodeAttentionSpec &spec,
     return failSpec(emitError, "warps = " + Twine(spec.warps) +
                                    " is not supported (1 to 32, with 32 x "
                                    "warps >= head-dim)");
+  if (spec.splits < 1 || spec.splits > kMaxDecodeAttentionSplits ||
+      spec.splits > spec.cacheLength)
+    return failSpec(emitError, "splits = " + Twine(spec.splits) +
+                                   " is not supported (1 to " +
+                                   Twine(kMaxDecodeAttentionSplits) +
+                                   ", at most cache-length)");
   return success();
+}
+
+MemRefType decodeAttentionPartialsType(MLIRContext *context,
+                                       const DecodeAttentionSpec &spec) {
+  return MemRefType::get(
+      {spec.sequences, spec.heads, spec.splits, spec.headDim + 2},
+      Float32Type::get(context));
 }
 
 FailureOr<KernelInfo>
@@ -69,20 +82,23 @@ buildDecodeAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
   // Per warp: its weighted values, then its max and sum.
   int64_t partialRow = headDim + 2;
 
+  bool split = spec.splits > 1;
   KernelInfo info;
   info.name = name.str();
-  info.grid = {spec.heads, spec.sequences, 1};
+  info.grid = {spec.heads, spec.sequences, spec.splits};
   info.block = {32 * warps, 1, 1};
   info.dynamicSharedBytes = warps * partialRow * 4;
-  for (const char *param : {"q", "k_cache", "v_cache", "position", "out"})
+  for (const char *param : {"q", "k_cache", "v_cache", "position",
+                            split ? "partials" : "out"})
     info.params.push_back({param, "ptr", {}});
   auto cacheType =
       MemRefType::get({spec.cacheRows, spec.cacheLength, inner}, f32);
   auto rowsType = MemRefType::get({spec.sequences, inner}, f32);
-  auto func = createKernelFunc(b, loc, name,
-                               {rowsType, cacheType, cacheType,
-                                MemRefType::get({1}, b.getI64Type()), rowsType},
-                               info);
+  auto func = createKernelFunc(
+      b, loc, name,
+      {rowsType, cacheType, cacheType, MemRefType::get({1}, b.getI64Type()),
+       split ? Type(decodeAttentionPartialsType(ctx, spec)) : Type(rowsType)},
+      info);
   Block &entry = func.getBody().front();
   b.setInsertionPointToStart(&entry);
   Value q = entry.getArgument(0), keys = entry.getArgument(1),
@@ -116,6 +132,17 @@ buildDecodeAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
       b, loc,
       arith::MinUIOp::create(b, loc, position, index(spec.cacheLength - 1)),
       index(1));
+  // Split s takes keys [s c, min((s + 1) c, end)), c = ceil(end / splits):
+  // balanced at every position; a split past the end takes none.
+  Value start = index(0), stop = end;
+  Value splitIndex;
+  if (split) {
+    splitIndex = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+    Value chunk = arith::CeilDivUIOp::create(b, loc, end, index(spec.splits));
+    start = arith::MulIOp::create(b, loc, splitIndex, chunk);
+    stop = arith::MinUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, start, chunk), end);
+  }
 
   auto laneType = VectorType::get({perLane}, f32);
   auto load = [&](Value memref, ValueRange indices) -> Value {
@@ -133,7 +160,8 @@ buildDecodeAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
   Value zeros =
       arith::ConstantOp::create(b, loc, DenseElementsAttr::get(laneType, 0.0f));
   auto loop =
-      scf::ForOp::create(b, loc, warp, end, index(warps),
+      scf::ForOp::create(b, loc, arith::AddIOp::create(b, loc, start, warp),
+                         stop, index(warps),
                          ValueRange{negativeInfinity, constantF32(0), zeros});
   {
     OpBuilder::InsertionGuard loopGuard(b);
@@ -199,8 +227,9 @@ buildDecodeAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
                               index(headDim)),
         /*withElseRegion=*/false);
     b.setInsertionPointToStart(&merging.getThenRegion().front());
-    // Warp 0 always saw key 0, so the merged max is finite and a warp that
-    // saw no key (max -inf) weighs 2^-inf = 0.
+    // A warp that saw no key (max -inf) weighs 2^-inf = 0. Unsplit, warp 0
+    // saw key 0 and the merged max is finite; a split past the end has no
+    // key at all, so -inf is measured from 0 (every weight 0, sum 0).
     auto partial = [&](int64_t w, Value column) -> Value {
       return memref::LoadOp::create(b, loc, partials,
                                     ValueRange{index(w), column});
@@ -209,10 +238,17 @@ buildDecodeAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
     for (int64_t w = 0; w < warps; ++w)
       overallMax = arith::MaxNumFOp::create(b, loc, overallMax,
                                             partial(w, index(headDim)));
+    Value reference = overallMax;
+    if (split)
+      reference = arith::SelectOp::create(
+          b, loc,
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, overallMax,
+                                negativeInfinity),
+          constantF32(0), overallMax);
     Value sum = constantF32(0), total = constantF32(0);
     for (int64_t w = 0; w < warps; ++w) {
       Value weight = exp2(arith::SubFOp::create(
-          b, loc, partial(w, index(headDim)), overallMax));
+          b, loc, partial(w, index(headDim)), reference));
       sum = arith::AddFOp::create(
           b, loc, sum,
           arith::MulFOp::create(b, loc, partial(w, index(headDim + 1)),
@@ -221,10 +257,99 @@ buildDecodeAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
           b, loc, total,
           arith::MulFOp::create(b, loc, partial(w, tid), weight));
     }
-    memref::StoreOp::create(
-        b, loc, arith::DivFOp::create(b, loc, total, sum), out,
-        ValueRange{sequence, arith::AddIOp::create(b, loc, headColumn, tid)});
+    if (!split) {
+      memref::StoreOp::create(
+          b, loc, arith::DivFOp::create(b, loc, total, sum), out,
+          ValueRange{sequence, arith::AddIOp::create(b, loc, headColumn, tid)});
+    } else {
+      // The split's state, unnormalized, for the combine kernel.
+      memref::StoreOp::create(b, loc, total, out,
+                              ValueRange{sequence, head, splitIndex, tid});
+      auto first = scf::IfOp::create(
+          b, loc,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid,
+                                index(0)),
+          /*withElseRegion=*/false);
+      b.setInsertionPointToStart(&first.getThenRegion().front());
+      memref::StoreOp::create(
+          b, loc, overallMax, out,
+          ValueRange{sequence, head, splitIndex, index(headDim)});
+      memref::StoreOp::create(
+          b, loc, sum, out,
+          ValueRange{sequence, head, splitIndex, index(headDim + 1)});
+    }
   }
+  gpu::ReturnOp::create(b, loc);
+  return info;
+}
+
+FailureOr<KernelInfo>
+buildDecodeAttentionCombineKernel(OpBuilder &builder, gpu::GPUModuleOp module,
+                                  StringRef name,
+                                  const DecodeAttentionSpec &spec,
+                                  Location loc) {
+  auto emitError = [&] { return mlir::emitError(loc); };
+  if (failed(verifyDecodeAttentionSpec(spec, emitError)))
+    return failure();
+  if (spec.splits < 2)
+    return failSpec(emitError, "a decode-attention combine kernel needs "
+                               "splits >= 2");
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToEnd(module.getBody());
+  OpBuilder &b = builder;
+  Type f32 = b.getF32Type();
+  int64_t headDim = spec.headDim;
+
+  KernelInfo info;
+  info.name = name.str();
+  info.grid = {spec.heads, spec.sequences, 1};
+  info.block = {headDim, 1, 1};
+  info.params.push_back({"partials", "ptr", {}});
+  info.params.push_back({"out", "ptr", {}});
+  auto func = createKernelFunc(
+      b, loc, name,
+      {decodeAttentionPartialsType(b.getContext(), spec),
+       MemRefType::get({spec.sequences, spec.heads * headDim}, f32)},
+      info);
+  Block &entry = func.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  Value partials = entry.getArgument(0), out = entry.getArgument(1);
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  };
+  auto constantF32 = [&](double value) -> Value {
+    return arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(static_cast<float>(value)));
+  };
+  Value feature = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value sequence = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  auto load = [&](int64_t s, Value column) -> Value {
+    return memref::LoadOp::create(b, loc, partials,
+                                  ValueRange{sequence, head, index(s), column});
+  };
+  // Split 0 holds key 0, so the max is finite; a split with no key (max
+  // -inf, sum 0) weighs 2^-inf = 0.
+  SmallVector<Value> maxima;
+  Value overallMax = constantF32(-std::numeric_limits<float>::infinity());
+  for (int64_t s = 0; s < spec.splits; ++s) {
+    maxima.push_back(load(s, index(headDim)));
+    overallMax = arith::MaxNumFOp::create(b, loc, overallMax, maxima.back());
+  }
+  Value sum = constantF32(0), total = constantF32(0);
+  for (int64_t s = 0; s < spec.splits; ++s) {
+    Value weight = buildExp2Approx(
+        b, loc, arith::SubFOp::create(b, loc, maxima[s], overallMax));
+    sum = arith::AddFOp::create(
+        b, loc, sum,
+        arith::MulFOp::create(b, loc, load(s, index(headDim + 1)), weight));
+    total = arith::AddFOp::create(
+        b, loc, total, arith::MulFOp::create(b, loc, load(s, feature), weight));
+  }
+  Value column = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, head, index(headDim)), feature);
+  memref::StoreOp::create(b, loc, arith::DivFOp::create(b, loc, total, sum),
+                          out, ValueRange{sequence, column});
   gpu::ReturnOp::create(b, loc);
   return info;
 }

@@ -18,7 +18,9 @@
 // (sequence n at cache row firstRow + n: the whole cache of every layer,
 // so a layer's slice needs no copy), position [1] i64 (device memory, so a
 // captured CUDA graph replays any step), out [N, H * D]. Keys past
-// min(position, L - 1) are not read.
+// min(position, L - 1) are not read. With splits (flash-decoding), the
+// keys of a (head, sequence) are shared by several CTAs and a second,
+// small kernel merges their partial softmax states.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MBC_PASSES_CUDA_KERNELS_DECODEATTENTIONKERNEL_H
@@ -44,18 +46,40 @@ struct DecodeAttentionSpec {
   /// Warps per CTA (keys are dealt round-robin to them): 1 to 32, and
   /// 32 x warps >= headDim (the merge gives each feature a thread).
   int64_t warps = 4;
+  /// Key splits (flash-decoding), 1 to kMaxDecodeAttentionSplits: with
+  /// more than one, CTA (head, sequence, s) takes the s-th of `splits`
+  /// equal runs of keys 0..position and writes its unnormalized partial
+  /// (weighted values, max, sum) to a partials buffer, and a second kernel
+  /// (buildDecodeAttentionCombineKernel) merges the splits: a long cache
+  /// with few heads then spreads over heads x splits CTAs, not heads.
+  int64_t splits = 1;
 };
+
+inline constexpr int64_t kMaxDecodeAttentionSplits = 64;
+
+/// The partials buffer of a split decode attention: [N, H, splits, D + 2]
+/// f32 (per split: weighted values, max, sum; max and sum in the log2
+/// domain of the scores).
+mlir::MemRefType decodeAttentionPartialsType(mlir::MLIRContext *context,
+                                             const DecodeAttentionSpec &spec);
 
 mlir::LogicalResult verifyDecodeAttentionSpec(
     const DecodeAttentionSpec &spec,
     llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
 /// Appends kernel `name` to `module`. Parameters: q, k_cache, v_cache,
-/// position, out.
+/// position, out (with splits > 1: partials instead of out).
 mlir::FailureOr<KernelInfo>
 buildDecodeAttentionKernel(mlir::OpBuilder &builder,
                            mlir::gpu::GPUModuleOp module, llvm::StringRef name,
                            const DecodeAttentionSpec &spec, mlir::Location loc);
+
+/// Appends the kernel `name` that merges a split decode attention's
+/// partials into out [N, H * D]: one CTA per (head, sequence), thread t
+/// feature t. Parameters: partials, out.
+mlir::FailureOr<KernelInfo> buildDecodeAttentionCombineKernel(
+    mlir::OpBuilder &builder, mlir::gpu::GPUModuleOp module,
+    llvm::StringRef name, const DecodeAttentionSpec &spec, mlir::Location loc);
 
 } // namespace mbc::cuda
 

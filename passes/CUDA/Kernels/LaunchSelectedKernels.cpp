@@ -29,7 +29,8 @@ Attribute selectedSpec(func::FuncOp callee) {
   for (StringRef attrName :
        {cuda::kSelectedGemmAttrName, cuda::kSelectedGemvAttrName,
         cuda::kSelectedAttentionAttrName, cuda::kSelectedLocalLayerAttrName,
-        cuda::kSelectedNormAttrName, cuda::kSelectedDecodeAttentionAttrName})
+        cuda::kSelectedNormAttrName, cuda::kSelectedDecodeAttentionAttrName,
+        cuda::kSelectedLogSoftmaxAttrName})
     if (Attribute attr = callee->getAttr(attrName))
       return attr;
   return {};
@@ -64,6 +65,10 @@ struct CudaLaunchSelectedKernelsPass
     llvm::StringMap<int64_t> counts;
     llvm::SetVector<func::FuncOp> declarations;
     DenseMap<Attribute, std::pair<std::string, cuda::KernelInfo>> built;
+    // A split decode attention's second kernel (merging the splits), by the
+    // first kernel's name.
+    llvm::StringMap<std::pair<std::string, cuda::KernelInfo>> combines;
+    std::optional<cuda::DecodeAttentionSpec> splitDecode;
     for (func::CallOp call : calls) {
       auto callee = moduleSymbols.lookup<func::FuncOp>(call.getCallee());
       declarations.insert(callee);
@@ -87,6 +92,16 @@ struct CudaLaunchSelectedKernelsPass
       // Calls with one spec (the same layer shape, repeated) launch one
       // kernel: built once, compiled once.
       Attribute specAttr = selectedSpec(callee);
+      splitDecode.reset();
+      if (auto decodeAttr = callee->getAttrOfType<DictionaryAttr>(
+              cuda::kSelectedDecodeAttentionAttrName)) {
+        FailureOr<cuda::DecodeAttentionSpec> spec =
+            cuda::decodeAttentionSpecFromAttribute(decodeAttr, emitError);
+        if (failed(spec))
+          return signalPassFailure();
+        if (spec->splits > 1)
+          splitDecode = *spec;
+      }
       auto cached = built.find(specAttr);
       if (cached != built.end()) {
         name = cached->second.first;
@@ -136,6 +151,26 @@ struct CudaLaunchSelectedKernelsPass
         name = uniqueName("decode_attention");
         info = cuda::buildDecodeAttentionKernel(builder, kernels, name, *spec,
                                                 call.getLoc());
+        if (succeeded(info) && spec->splits > 1) {
+          std::string combineName = uniqueName("decode_combine");
+          FailureOr<cuda::KernelInfo> combineInfo =
+              cuda::buildDecodeAttentionCombineKernel(
+                  builder, kernels, combineName, *spec, call.getLoc());
+          if (failed(combineInfo))
+            return signalPassFailure();
+          kernelSymbols.insert(
+              kernels.lookupSymbol<gpu::GPUFuncOp>(combineName));
+          combines[name] = {combineName, *combineInfo};
+        }
+      } else if (auto logSoftmaxAttr = callee->getAttrOfType<DictionaryAttr>(
+                     cuda::kSelectedLogSoftmaxAttrName)) {
+        FailureOr<cuda::LogSoftmaxSpec> spec =
+            cuda::logSoftmaxSpecFromAttribute(logSoftmaxAttr, emitError);
+        if (failed(spec))
+          return signalPassFailure();
+        name = uniqueName("log_softmax");
+        info = cuda::buildLogSoftmaxKernel(builder, kernels, name, *spec,
+                                           call.getLoc());
       } else {
         FailureOr<cuda::AttentionSpec> spec = cuda::attentionSpecFromAttribute(
             callee->getAttrOfType<DictionaryAttr>(
@@ -175,6 +210,13 @@ struct CudaLaunchSelectedKernelsPass
                          "buffer result (run after bufferization)");
         return signalPassFailure();
       }
+      // A split decode attention writes its partials to a buffer of their
+      // own, which the combine kernel launched right after reads.
+      Value finalResult = result;
+      if (splitDecode)
+        result = memref::AllocOp::create(
+            builder, loc,
+            cuda::decodeAttentionPartialsType(&getContext(), *splitDecode));
       operands.insert(operands.begin() + (gemmLike ? 2 : operands.size()),
                       result);
       if (operands.size() != kernel.getNumArguments()) {
@@ -204,6 +246,23 @@ struct CudaLaunchSelectedKernelsPass
       auto launch = gpu::LaunchFuncOp::create(builder, loc, kernel, grid, block,
                                               shared, operands);
       launch->setAttr(cuda::kLaunchAttrName, info->toAttribute(&getContext()));
+      if (splitDecode) {
+        const auto &[combineName, combineInfo] = combines.lookup(name);
+        auto combine = kernels.lookupSymbol<gpu::GPUFuncOp>(combineName);
+        auto combineLaunch = gpu::LaunchFuncOp::create(
+            builder, loc, combine,
+            gpu::KernelDim3{index(combineInfo.grid[0]),
+                            index(combineInfo.grid[1]),
+                            index(combineInfo.grid[2])},
+            gpu::KernelDim3{index(combineInfo.block[0]),
+                            index(combineInfo.block[1]),
+                            index(combineInfo.block[2])},
+            arith::ConstantIntOp::create(builder, loc, builder.getI32Type(), 0),
+            ValueRange{result, finalResult});
+        combineLaunch->setAttr(cuda::kLaunchAttrName,
+                               combineInfo.toAttribute(&getContext()));
+      }
+      result = finalResult;
       if (call.getNumResults() == 1)
         call.getResult(0).replaceAllUsesWith(result);
       call.erase();

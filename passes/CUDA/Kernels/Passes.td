@@ -172,6 +172,9 @@ def CudaTestBuildDecodeAttention
     Option<"scale", "scale", "double", /*default=*/"0",
            "softmax scale (0: 1 / sqrt(head-dim))">,
     Option<"warps", "warps", "int64_t", /*default=*/"4", "warps per CTA">,
+    Option<"splits", "splits", "int64_t", /*default=*/"1",
+           "key splits (flash-decoding): more than 1 also builds the "
+           "combine kernel <name>_combine">,
     Option<"kernelName", "name", "std::string",
            /*default=*/"\"decode_attention\"", "kernel symbol">,
   ];
@@ -179,6 +182,28 @@ def CudaTestBuildDecodeAttention
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
     "::mlir::LLVM::LLVMDialect", "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
+}
+
+def CudaTestBuildLogSoftmax
+    : Pass<"mb-cuda-test-build-log-softmax", "::mlir::ModuleOp"> {
+  let summary = "build one log-softmax kernel (the head's, one warp a row)";
+  let description = [{
+    Calls `buildLogSoftmaxKernel` (passes/CUDA/Kernels/LogSoftmaxKernel.h):
+    out = x - max - ln(sum exp(x - max)) per row of x [rows, columns] f32.
+    The kernel carries its launch facts as `mbc.launch`; an unsupported
+    combination is an error that names the option.
+  }];
+  let options = [
+    Option<"rows", "rows", "int64_t", /*default=*/"1", "rows of x">,
+    Option<"columns", "columns", "int64_t", /*default=*/"256",
+           "columns of x (the vocabulary)">,
+    Option<"kernelName", "name", "std::string",
+           /*default=*/"\"log_softmax\"", "kernel symbol">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect"];
 }
 
 def CudaTestBuildNorm : Pass<"mb-cuda-test-build-norm", "::mlir::ModuleOp"> {
@@ -349,7 +374,12 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
       paper), every P-th slice a row.
     - `mb.ffn` is two GEMMs, the up GEMM's epilogue writing the hidden
       activation in the down GEMM's 16-bit operand type (`output_type`);
-      `mb.head` is the logits GEMM, then log-softmax as linalg reductions.
+      `mb.head` is the logits GEMM (a GEMV for decode rows), then the
+      log-softmax over the vocabulary as one call of
+      `@mbc_log_softmax_<n>` (`mb.cuda_log_softmax`: rows, columns), one
+      warp a row (LogSoftmaxKernel.h), when `fuse-log-softmax` is set and
+      the vocabulary fits a warp's registers (at most 2048 columns); else
+      linalg reductions.
     - Decode rows (at most 16: the step, project and head entry points)
       with weights stored in bf16/f16 become GEMVs (GemvKernel.h) on the
       f32 activations, nothing rounded (an FFN's hidden activation stays
@@ -424,6 +454,9 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
            "a norm (after a token shift or not) whose only use is the "
            "16-bit operand of GEMMs becomes one kernel writing that operand "
            "(NormKernel.h)">,
+    Option<"fuseLogSoftmax", "fuse-log-softmax", "bool", /*default=*/"true",
+           "the head's log-softmax becomes one kernel, one warp a row "
+           "(LogSoftmaxKernel.h)">,
     Option<"referenceBodies", "reference-bodies", "bool",
            /*default=*/"false",
            "give each fused local layer's and norm's function a body of mb "

@@ -109,6 +109,17 @@ struct CudaReferenceKernelsPass
         if (failed(spec))
           return signalPassFailure();
         define(function, *spec);
+      } else if (auto attr = function->getAttrOfType<DictionaryAttr>(
+                     cuda::kSelectedLogSoftmaxAttrName)) {
+        if (failed(cuda::logSoftmaxSpecFromAttribute(attr, emitError)))
+          return signalPassFailure();
+        // The same linalg as the generic head's.
+        OpBuilder b(function.getContext());
+        Block *body = cuda::beginReferenceBody(b, function);
+        func::ReturnOp::create(
+            b, function.getLoc(),
+            mb_to_linalg::createLogSoftmax(b, function.getLoc(),
+                                           body->getArgument(0)));
       } else if (function->hasAttr(cuda::kSelectedLocalLayerAttrName) ||
                  function->hasAttr(cuda::kSelectedNormAttrName)) {
         // Its body (mb ops) comes from mb-cuda-select-kernels itself.

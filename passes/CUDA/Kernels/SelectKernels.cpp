@@ -632,16 +632,41 @@ private:
   /// The head: the logits GEMM (+ bias), then log-softmax over the
   /// vocabulary as linalg reductions (generic kernels).
   void rewriteHead(mb::HeadOp op) {
-    if (!selectable(op.getInput()))
+    if (!cast<RankedTensorType>(op.getInput().getType())
+             .getElementType()
+             .isF32())
       return;
     OpBuilder b(op);
     Location loc = op.getLoc();
     Value logits =
-        emitProjection(b, loc, op.getInput(), op.getWeight(), op.getBias(),
-                       cuda::Activation::None, Value());
+        selectable(op.getInput())
+            ? emitProjection(b, loc, op.getInput(), op.getWeight(),
+                             op.getBias(), cuda::Activation::None, Value())
+            : Value();
+    // Logits no kernel takes (an f32 weight's decode row, too few rows for a
+    // GEMM) stay linalg; the log-softmax after them is a kernel all the same.
     if (!logits)
-      return;
-    finish(op, mb_to_linalg::createLogSoftmax(b, loc, logits), {});
+      logits = mb_to_linalg::createLinear(b, loc, op.getInput(), op.getWeight(),
+                                          op.getBias());
+    finish(op, emitLogSoftmax(b, loc, logits), {});
+  }
+
+  /// The log-softmax of the head's f32 logits [..., V] over V: one warp-a-row
+  /// kernel when the vocabulary fits one (fuse-log-softmax), else generic
+  /// linalg.
+  Value emitLogSoftmax(OpBuilder &b, Location loc, Value logits) {
+    auto type = cast<RankedTensorType>(logits.getType());
+    cuda::LogSoftmaxSpec spec;
+    spec.rows = rowsOf(logits);
+    spec.columns = type.getShape().back();
+    if (!fuseLogSoftmax || !type.hasStaticShape() ||
+        !cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
+          return cuda::verifyLogSoftmaxSpec(spec, emitError);
+        }))
+      return mb_to_linalg::createLogSoftmax(b, loc, logits);
+    Value rows = cuda::callSelectedLogSoftmax(b, loc, getOperation(), spec,
+                                              toMatrix(b, loc, logits));
+    return fromMatrix(b, loc, rows, type);
   }
 
   /// The type the 1-D parameters `vectors` are all stored in when every

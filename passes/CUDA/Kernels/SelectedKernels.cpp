@@ -634,6 +634,7 @@ DictionaryAttr decodeAttentionSpecToAttribute(MLIRContext *context,
       b.getNamedAttr("first_row", b.getI64IntegerAttr(spec.firstRow)),
       b.getNamedAttr("scale", b.getF64FloatAttr(spec.scale)),
       b.getNamedAttr("warps", b.getI64IntegerAttr(spec.warps)),
+      b.getNamedAttr("splits", b.getI64IntegerAttr(spec.splits)),
   });
 }
 
@@ -649,9 +650,42 @@ decodeAttentionSpecFromAttribute(DictionaryAttr attr,
       failed(read.integer("cache_rows", spec.cacheRows)) ||
       failed(read.integer("first_row", spec.firstRow)) ||
       failed(read.real("scale", spec.scale)) ||
-      failed(read.integer("warps", spec.warps)))
+      failed(read.integer("warps", spec.warps)) ||
+      failed(read.integer("splits", spec.splits)))
     return failure();
   if (failed(verifyDecodeAttentionSpec(spec, emitError)))
+    return failure();
+  return spec;
+}
+
+Value callSelectedLogSoftmax(OpBuilder &b, Location loc, ModuleOp module,
+                             const LogSoftmaxSpec &spec, Value x) {
+  auto resultType =
+      RankedTensorType::get({spec.rows, spec.columns}, b.getF32Type());
+  return callSelectedKernel(b, loc, module, "mbc_log_softmax",
+                            kSelectedLogSoftmaxAttrName,
+                            logSoftmaxSpecToAttribute(b.getContext(), spec),
+                            ValueRange{x}, resultType);
+}
+
+DictionaryAttr logSoftmaxSpecToAttribute(MLIRContext *context,
+                                         const LogSoftmaxSpec &spec) {
+  Builder b(context);
+  return b.getDictionaryAttr({
+      b.getNamedAttr("rows", b.getI64IntegerAttr(spec.rows)),
+      b.getNamedAttr("columns", b.getI64IntegerAttr(spec.columns)),
+  });
+}
+
+FailureOr<LogSoftmaxSpec>
+logSoftmaxSpecFromAttribute(DictionaryAttr attr,
+                            function_ref<InFlightDiagnostic()> emitError) {
+  SpecReader read{attr, kSelectedLogSoftmaxAttrName, emitError};
+  LogSoftmaxSpec spec;
+  if (failed(read.integer("rows", spec.rows)) ||
+      failed(read.integer("columns", spec.columns)))
+    return failure();
+  if (failed(verifyLogSoftmaxSpec(spec, emitError)))
     return failure();
   return spec;
 }

@@ -13,6 +13,7 @@
 #include "passes/CUDA/Kernels/GemmKernel.h"
 #include "passes/CUDA/Kernels/GemvKernel.h"
 #include "passes/CUDA/Kernels/LocalLayerKernel.h"
+#include "passes/CUDA/Kernels/LogSoftmaxKernel.h"
 #include "passes/CUDA/Kernels/NormKernel.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -30,6 +31,8 @@ inline constexpr llvm::StringLiteral kSelectedLocalLayerAttrName =
 inline constexpr llvm::StringLiteral kSelectedNormAttrName = "mb.cuda_norm";
 inline constexpr llvm::StringLiteral kSelectedDecodeAttentionAttrName =
     "mb.cuda_decode_attention";
+inline constexpr llvm::StringLiteral kSelectedLogSoftmaxAttrName =
+    "mb.cuda_log_softmax";
 
 /// The attribute spelling of an epilogue activation ("none", "gelu",
 /// "gelu_tanh", "relu", mb's activation names) and back.
@@ -194,11 +197,24 @@ mlir::Value callSelectedDecodeAttention(mlir::OpBuilder &b, mlir::Location loc,
                                         mlir::ValueRange operands);
 
 /// {sequences, heads, head_dim, cache_length, cache_rows, first_row, scale,
-/// warps}.
+/// warps, splits}.
 mlir::DictionaryAttr
 decodeAttentionSpecToAttribute(mlir::MLIRContext *context,
                                const DecodeAttentionSpec &spec);
 mlir::FailureOr<DecodeAttentionSpec> decodeAttentionSpecFromAttribute(
+    mlir::DictionaryAttr attr,
+    llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
+
+/// A log-softmax call: x [rows, columns] f32; returns log_softmax(x) over
+/// each row, f32.
+mlir::Value callSelectedLogSoftmax(mlir::OpBuilder &b, mlir::Location loc,
+                                   mlir::ModuleOp module,
+                                   const LogSoftmaxSpec &spec, mlir::Value x);
+
+/// {rows, columns}.
+mlir::DictionaryAttr logSoftmaxSpecToAttribute(mlir::MLIRContext *context,
+                                               const LogSoftmaxSpec &spec);
+mlir::FailureOr<LogSoftmaxSpec> logSoftmaxSpecFromAttribute(
     mlir::DictionaryAttr attr,
     llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 

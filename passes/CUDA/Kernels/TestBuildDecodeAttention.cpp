@@ -29,10 +29,15 @@ struct CudaTestBuildDecodeAttentionPass
     spec.firstRow = firstRow;
     spec.scale = scale;
     spec.warps = warps;
+    spec.splits = splits;
     OpBuilder b(module.getContext());
-    if (failed(cuda::buildDecodeAttentionKernel(
-            b, cuda::getOrCreateKernelModule(module), kernelName, spec,
-            module.getLoc())))
+    gpu::GPUModuleOp kernels = cuda::getOrCreateKernelModule(module);
+    if (failed(cuda::buildDecodeAttentionKernel(b, kernels, kernelName, spec,
+                                                module.getLoc())))
+      return signalPassFailure();
+    if (spec.splits > 1 &&
+        failed(cuda::buildDecodeAttentionCombineKernel(
+            b, kernels, kernelName + "_combine", spec, module.getLoc())))
       return signalPassFailure();
   }
 };

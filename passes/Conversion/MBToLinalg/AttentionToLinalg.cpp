@@ -33,6 +33,7 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -483,6 +484,11 @@ Value positionTensor(OpBuilder &builder, Location loc, Value position) {
       ValueRange{value});
 }
 
+/// Decode attention over caches this long or longer splits its keys.
+constexpr int64_t kMinSplitCacheLength = 512;
+/// CTAs a split decode attention aims at (two per SM of an H100/H200).
+constexpr int64_t kTargetDecodeBlocks = 256;
+
 /// The decode attention of `query` [N, H * D] against the caches (this
 /// step's rows written) on one selected kernel (CUDA), or null when its
 /// spec is not supported.
@@ -496,8 +502,17 @@ Value attendWithKernel(OpBuilder &builder, Location loc,
   spec.heads = op.getHeads();
   spec.headDim = op.getHeadDim();
   spec.scale = op.getSoftmaxScale();
-  // Long caches: more warps share the keys of a head.
-  spec.warps = spec.cacheLength >= 512 ? 8 : 4;
+  // Long caches: split the keys of a head over several CTAs (a second
+  // kernel merges them), aiming at about two CTAs per SM of a 132-SM GPU
+  // with at least 128 keys a split; more warps share a long split.
+  if (spec.cacheLength >= kMinSplitCacheLength) {
+    int64_t blocks = spec.heads * spec.sequences;
+    spec.splits = std::clamp<int64_t>(
+        llvm::divideCeil(kTargetDecodeBlocks, blocks), 1,
+        std::min<int64_t>(cuda::kMaxDecodeAttentionSplits,
+                          spec.cacheLength / 128));
+  }
+  spec.warps = spec.cacheLength / spec.splits >= 512 ? 8 : 4;
   spec.cacheRows = spec.sequences;
   // A layer's caches are a static slice of the step's cache arguments: the
   // kernel reads those whole (a slice would be copied into a buffer of its
@@ -559,7 +574,6 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
   matchAndRewrite(mb::CachedAttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *context = rewriter.getContext();
     RankedTensorType inputType = tensorTypeOf(adaptor.getInput());
     Type elementType = inputType.getElementType();
     int64_t cachePositions = tensorTypeOf(adaptor.getKCache()).getDimSize(1);

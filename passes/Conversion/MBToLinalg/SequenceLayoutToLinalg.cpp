@@ -242,7 +242,9 @@ struct MergePatchesLowering : OpConversionPattern<mb::MergePatchesOp> {
 };
 
 /// Decode form: the first ceil(D/2) features of the new position, the rest
-/// from the previous position's input.
+/// from the previous position's input, as one elementwise select on the
+/// feature index (not a concatenation of two slices, which bufferizes to an
+/// empty buffer and two copies).
 struct TokenShiftStepLowering : OpConversionPattern<mb::TokenShiftStepOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -250,18 +252,26 @@ struct TokenShiftStepLowering : OpConversionPattern<mb::TokenShiftStepOp> {
   matchAndRewrite(mb::TokenShiftStepOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    ArrayRef<int64_t> shape = tensorTypeOf(adaptor.getInput()).getShape();
-    int64_t kept = (shape[2] + 1) / 2;
-    if (kept == shape[2]) {
+    RankedTensorType type = tensorTypeOf(adaptor.getInput());
+    int64_t features = type.getDimSize(2);
+    int64_t kept = (features + 1) / 2;
+    if (kept == features) {
       rewriter.replaceOp(op, adaptor.getInput());
       return success();
     }
-    Value current = extractSlice(rewriter, loc, adaptor.getInput(), {0, 0, 0},
-                                 {shape[0], shape[1], kept});
-    Value previous =
-        extractSlice(rewriter, loc, adaptor.getPrevious(), {0, 0, kept},
-                     {shape[0], shape[1], shape[2] - kept});
-    rewriter.replaceOp(op, concatenate(rewriter, loc, {current, previous}, 2));
+    AffineMap identity = rewriter.getMultiDimIdentityMap(type.getRank());
+    Value result = createElementwise(
+        rewriter, loc, type, {adaptor.getInput(), adaptor.getPrevious()},
+        {identity, identity},
+        [&](OpBuilder &builder, Location loc, ValueRange args) -> Value {
+          Value feature = linalg::IndexOp::create(builder, loc, 2);
+          Value firstShifted = arith::ConstantIndexOp::create(builder, loc, kept);
+          Value isKept = arith::CmpIOp::create(
+              builder, loc, arith::CmpIPredicate::ult, feature, firstShifted);
+          return arith::SelectOp::create(builder, loc, isKept, args[0],
+                                         args[1]);
+        });
+    rewriter.replaceOp(op, result);
     return success();
   }
 };

@@ -41,7 +41,7 @@ func.func @step(%x: tensor<1x1x128xf32>, %wq16: tensor<128x128xbf16>,
 // CHECK: %[[KW:.*]] = tensor.insert_slice %[[KROW]] into %[[K]][1, 0, 0] [1, 9, 128]
 // CHECK: %[[VW:.*]] = tensor.insert_slice %{{.*}} into %[[V]][1, 0, 0] [1, 9, 128]
 // CHECK: call @mbc_decode_attention_0(%{{.*}}, %[[KW]], %[[VW]], %[[POS]]) : (tensor<1x128xf32>, tensor<2x9x128xf32>, tensor<2x9x128xf32>, tensor<1xi64>) -> tensor<1x128xf32>
-// CHECK: func.func private @mbc_decode_attention_0({{.*}}) -> tensor<1x128xf32> attributes {mb.cuda_decode_attention = {cache_length = 9 : i64, cache_rows = 2 : i64, first_row = 1 : i64, head_dim = 64 : i64, heads = 2 : i64, scale = 1.250000e-01 : f64, sequences = 1 : i64, warps = 4 : i64}}
+// CHECK: func.func private @mbc_decode_attention_0({{.*}}) -> tensor<1x128xf32> attributes {mb.cuda_decode_attention = {cache_length = 9 : i64, cache_rows = 2 : i64, first_row = 1 : i64, head_dim = 64 : i64, heads = 2 : i64, scale = 1.250000e-01 : f64, sequences = 1 : i64, splits = 1 : i64, warps = 4 : i64}}
 // Its body returns a new tensor, so One-Shot Bufferize sees a result that
 // aliases no cache and copies none.
 // CHECK-NEXT: tensor.empty() : tensor<1x128xf32>
@@ -66,4 +66,29 @@ func.func @layer_slices(%x: tensor<1x1x128xf32>, %wq16: tensor<128x128xbf16>,
   %kn = tensor.insert_slice %k into %kc[1, 0, 0] [1, 9, 128] [1, 1, 1] : tensor<1x9x128xf32> into tensor<2x9x128xf32>
   %vn = tensor.insert_slice %v into %vc[1, 0, 0] [1, 9, 128] [1, 1, 1] : tensor<1x9x128xf32> into tensor<2x9x128xf32>
   return %r, %kn, %vn : tensor<1x1x128xf32>, tensor<2x9x128xf32>, tensor<2x9x128xf32>
+}
+
+// -----
+
+// A long cache (1,024 positions) with few heads: the keys of each head are
+// split (flash-decoding) over min(64, ceil(256 CTAs / 2 heads), 1024 / 128)
+// = 8 CTAs; with 128 keys a split, 4 warps.
+// CHECK-LABEL: func.func @long_cache
+// CHECK: call @mbc_decode_attention_0
+// CHECK: mb.cuda_decode_attention = {cache_length = 1024 : i64, cache_rows = 1 : i64, first_row = 0 : i64, head_dim = 64 : i64, heads = 2 : i64, scale = 1.250000e-01 : f64, sequences = 1 : i64, splits = 8 : i64, warps = 4 : i64}
+func.func @long_cache(%x: tensor<1x1x128xf32>, %wq16: tensor<128x128xbf16>,
+                      %wkv16: tensor<256x128xbf16>, %wo16: tensor<128x128xbf16>,
+                      %pos: tensor<1xi64>, %kc: tensor<1x1024x128xf32>,
+                      %vc: tensor<1x1024x128xf32>)
+    -> (tensor<1x1x128xf32>, tensor<1x1024x128xf32>, tensor<1x1024x128xf32>) {
+  %c0 = arith.constant 0 : index
+  %e = tensor.extract %pos[%c0] : tensor<1xi64>
+  %p = arith.index_cast %e : i64 to index
+  %wq = arith.extf %wq16 : tensor<128x128xbf16> to tensor<128x128xf32>
+  %wkv = arith.extf %wkv16 : tensor<256x128xbf16> to tensor<256x128xf32>
+  %wo = arith.extf %wo16 : tensor<128x128xbf16> to tensor<128x128xf32>
+  %wk = tensor.extract_slice %wkv[0, 0] [128, 128] [1, 1] : tensor<256x128xf32> to tensor<128x128xf32>
+  %wv = tensor.extract_slice %wkv[128, 0] [128, 128] [1, 1] : tensor<256x128xf32> to tensor<128x128xf32>
+  %r, %k, %v = mb.cached_attention %x, %wq, %wk, %wv, %wo, %kc, %vc at %p {head_dim = 64 : i64, heads = 2 : i64} : (tensor<1x1x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<1x1024x128xf32>, tensor<1x1024x128xf32>, index) -> (tensor<1x1x128xf32>, tensor<1x1024x128xf32>, tensor<1x1024x128xf32>)
+  return %r, %k, %v : tensor<1x1x128xf32>, tensor<1x1024x128xf32>, tensor<1x1024x128xf32>
 }

@@ -126,14 +126,21 @@ func.func @merge_patches_start_token(%x: tensor<8x5x256xf32>) -> tensor<2x16x256
 }
 
 // Decode form: the first ceil(7/2) = 4 features from the new position, the
-// other 3 from the previous one.
+// other 3 from the previous one, as one elementwise select on the feature
+// index (a concatenation would bufferize to a buffer and two copies).
 // CHECK-LABEL: func.func @token_shift_step
 // CHECK-SAME: (%[[X:.+]]: tensor<2x1x7xf32>, %[[PREV:.+]]: tensor<2x1x7xf32>)
-// CHECK: %[[KEPT:.+]] = tensor.extract_slice %[[X]][0, 0, 0] [2, 1, 4] [1, 1, 1]
-// CHECK: %[[MOVED:.+]] = tensor.extract_slice %[[PREV]][0, 0, 4] [2, 1, 3] [1, 1, 1]
-// CHECK: %[[R0:.+]] = tensor.insert_slice %[[KEPT]] into %{{.+}}[0, 0, 0] [2, 1, 4]
-// CHECK: %[[R1:.+]] = tensor.insert_slice %[[MOVED]] into %[[R0]][0, 0, 4] [2, 1, 3]
-// CHECK: return %[[R1]]
+// CHECK-NOT: tensor.extract_slice
+// CHECK: %[[R:.+]] = linalg.generic
+// CHECK-SAME: ins(%[[X]], %[[PREV]] : tensor<2x1x7xf32>, tensor<2x1x7xf32>)
+// CHECK: ^bb0(%[[NEW:.+]]: f32, %[[OLD:.+]]: f32, %{{.+}}: f32):
+// CHECK: %[[F:.+]] = linalg.index 2 : index
+// CHECK: %[[C4:.+]] = arith.constant 4 : index
+// CHECK: %[[KEPT:.+]] = arith.cmpi ult, %[[F]], %[[C4]] : index
+// CHECK: %[[V:.+]] = arith.select %[[KEPT]], %[[NEW]], %[[OLD]] : f32
+// CHECK: linalg.yield %[[V]]
+// CHECK-NOT: tensor.insert_slice
+// CHECK: return %[[R]]
 func.func @token_shift_step(%x: tensor<2x1x7xf32>, %previous: tensor<2x1x7xf32>) -> tensor<2x1x7xf32> {
   %0 = mb.token_shift_step %x, %previous : tensor<2x1x7xf32>
   return %0 : tensor<2x1x7xf32>

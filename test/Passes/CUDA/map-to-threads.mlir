@@ -47,6 +47,40 @@ func.func @grid(%a: memref<4x300x16xf32>, %b: memref<4x300xf32>) {
 
 // -----
 
+// A grid launch holding several ops (mb-cuda-form-kernels grouped ops whose
+// dependences stay inside one thread): each op's iterations are dealt out
+// the same way, one after the other, with no barrier between them.
+// CHECK-LABEL: func.func @grid_group
+// CHECK: [[FIRST:%[a-z0-9_]+]] = arith.addi
+// CHECK: [[STRIDE:%[a-z0-9_]+]] = arith.muli
+// CHECK: scf.for [[I:%[a-z0-9_]+]] = [[FIRST]] to %c64{{(_[0-9]+)?}} step [[STRIDE]]
+// CHECK: memref.store %{{.*}}, [[TMP:%[a-z0-9_]+]][[[I]]]
+// CHECK-NOT: gpu.barrier
+// CHECK: scf.for [[J:%[a-z0-9_]+]] = [[FIRST]] to %c64{{(_[0-9]+)?}} step [[STRIDE]]
+// CHECK: memref.load [[TMP]][[[J]]]
+// CHECK-NOT: gpu.barrier
+// CHECK: gpu.terminator
+#id1 = affine_map<(d0) -> (d0)>
+func.func @grid_group(%a: memref<64xf32>, %b: memref<64xf32>) {
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %tmp = memref.alloc() : memref<64xf32>
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c64, %sy = %c1, %sz = %c1) {
+    linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+        ins(%a : memref<64xf32>) outs(%tmp : memref<64xf32>) {
+    ^bb0(%x: f32, %o: f32):
+      %d = arith.addf %x, %x : f32
+      linalg.yield %d : f32
+    }
+    linalg.copy ins(%tmp : memref<64xf32>) outs(%b : memref<64xf32>)
+    gpu.terminator
+  } {mb.thread_mapping = "grid"}
+  return
+}
+
+// -----
+
 // Block mapping: the threads of one block share the workgroup's ops; a
 // barrier separates them. An op without parallel loops runs on thread 0.
 // CHECK-LABEL: func.func @block

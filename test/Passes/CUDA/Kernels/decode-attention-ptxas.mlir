@@ -51,6 +51,41 @@
 // D3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // D3: Used 32 registers, used 1 barriers, 1 bytes smem
 
+// Fourth: the long cache split 16 ways (flash-decoding): CTA (head,
+// sequence, s) takes the s-th run of ceil(end / 16) keys and writes its
+// unnormalized state (weighted values, max, sum) to the partials; the
+// combine kernel (a thread a feature) merges the 16 states of a head.
+// RUN: mbc-opt %s --mb-cuda-test-build-decode-attention="heads=16 head-dim=64 cache-length=8192 warps=8 splits=16" -o %t.d4.mlir
+// RUN: FileCheck %s --check-prefix=D4-IR < %t.d4.mlir
+// RUN: mbc-opt %t.d4.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.d4.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=D4-PTX < %t.d4.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.d4.ptx -o %t.d4.cubin 2>&1 | FileCheck %s --check-prefix=D4
+// D4-IR: gpu.func @decode_attention(%{{.*}}: memref<1x1024xf32>, %{{.*}}: memref<1x8192x1024xf32>, %{{.*}}: memref<1x8192x1024xf32>, %{{.*}}: memref<1xi64>, %{{.*}}: memref<1x16x16x66xf32>)
+// D4-IR-SAME: grid = array<i64: 16, 1, 16>
+// D4-IR-SAME: name = "partials"
+// D4-IR: gpu.block_id  z
+// D4-IR: arith.ceildivui
+// D4-IR: scf.for
+// D4-IR: gpu.barrier
+// D4-IR: arith.cmpf oeq
+// D4-IR: gpu.func @decode_attention_combine(%{{.*}}: memref<1x16x16x66xf32>, %{{.*}}: memref<1x1024xf32>)
+// D4-IR-SAME: block = array<i64: 64, 1, 1>, grid = array<i64: 16, 1, 1>
+// D4-PTX-LABEL: .entry decode_attention(
+// D4-PTX: bar.sync
+// D4-PTX-LABEL: .entry decode_attention_combine(
+// D4-PTX-COUNT-16: ex2.approx.ftz.f32
+// D4-PTX: div.rn.f32
+// D4-PTX-NOT: .extern
+// (ptxas reports the combine kernel first.)
+// D4: Compiling entry function 'decode_attention_combine' for 'sm_90a'
+// D4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// D4: Used 32 registers, used 0 barriers
+// D4: Compiling entry function 'decode_attention' for 'sm_90a'
+// D4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// D4: Used 32 registers, used 1 barriers, 1 bytes smem
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-decode-attention="splits=10 cache-length=9" 2>&1 | FileCheck %s --check-prefix=SPLITS
+// SPLITS: error: splits = 10 is not supported (1 to 64, at most cache-length)
 // RUN: not mbc-opt %s --mb-cuda-test-build-decode-attention="head-dim=96" 2>&1 | FileCheck %s --check-prefix=HEAD-DIM
 // HEAD-DIM: error: head-dim = 96 is not supported (32, 64 or 128)
 // RUN: not mbc-opt %s --mb-cuda-test-build-decode-attention="head-dim=128 warps=2" 2>&1 | FileCheck %s --check-prefix=WARPS

@@ -128,10 +128,32 @@ func.func @mixed_output(%x: memref<128x128xbf16>, %w: memref<512x128xbf16>) -> m
 // CHECK-SAME: block = array<i64: 128, 1, 1>, grid = array<i64: 2, 1, 1>
 // CHECK-NOT: @mbc_decode_attention_0
 // CHECK: gpu.func @decode_decode_attention_0
-func.func private @mbc_decode_attention_0(%q: memref<1x128xf32>, %k: memref<2x9x128xf32>, %v: memref<2x9x128xf32>, %p: memref<1xi64>, %o: memref<1x128xf32>) attributes {mb.cuda_decode_attention = {cache_length = 9 : i64, cache_rows = 2 : i64, first_row = 1 : i64, head_dim = 64 : i64, heads = 2 : i64, scale = 1.250000e-01 : f64, sequences = 1 : i64, warps = 4 : i64}} {
+func.func private @mbc_decode_attention_0(%q: memref<1x128xf32>, %k: memref<2x9x128xf32>, %v: memref<2x9x128xf32>, %p: memref<1xi64>, %o: memref<1x128xf32>) attributes {mb.cuda_decode_attention = {cache_length = 9 : i64, cache_rows = 2 : i64, first_row = 1 : i64, head_dim = 64 : i64, heads = 2 : i64, scale = 1.250000e-01 : f64, sequences = 1 : i64, splits = 1 : i64, warps = 4 : i64}} {
   return
 }
 func.func @decode(%q: memref<1x128xf32>, %k: memref<2x9x128xf32>, %v: memref<2x9x128xf32>, %p: memref<1xi64>, %out: memref<1x128xf32>) {
   call @mbc_decode_attention_0(%q, %k, %v, %p, %out) : (memref<1x128xf32>, memref<2x9x128xf32>, memref<2x9x128xf32>, memref<1xi64>, memref<1x128xf32>) -> ()
+  return
+}
+
+// -----
+
+// A split decode attention (flash-decoding): the first kernel writes each
+// split's partial state to a buffer of its own ([N, H, splits, D + 2]), the
+// combine kernel launched right after merges them into the call's output.
+// CHECK-LABEL: func.func @split_decode
+// CHECK-SAME: (%[[Q:.*]]: memref<1x128xf32>, %[[K:.*]]: memref<1x1024x128xf32>, %[[V:.*]]: memref<1x1024x128xf32>, %[[P:.*]]: memref<1xi64>, %[[OUT:.*]]: memref<1x128xf32>)
+// CHECK: %[[PARTIALS:.*]] = memref.alloc() : memref<1x2x8x66xf32>
+// CHECK: gpu.launch_func @mbc_kernels::@split_decode_decode_attention_0 {{.*}} args(%[[Q]] : memref<1x128xf32>, %[[K]] : memref<1x1024x128xf32>, %[[V]] : memref<1x1024x128xf32>, %[[P]] : memref<1xi64>, %[[PARTIALS]] : memref<1x2x8x66xf32>)
+// CHECK-SAME: grid = array<i64: 2, 1, 8>
+// CHECK: gpu.launch_func @mbc_kernels::@split_decode_decode_combine_0 {{.*}} args(%[[PARTIALS]] : memref<1x2x8x66xf32>, %[[OUT]] : memref<1x128xf32>)
+// CHECK-SAME: block = array<i64: 64, 1, 1>, grid = array<i64: 2, 1, 1>
+// CHECK: gpu.func @split_decode_decode_attention_0
+// CHECK: gpu.func @split_decode_decode_combine_0
+func.func private @mbc_decode_attention_0(%q: memref<1x128xf32>, %k: memref<1x1024x128xf32>, %v: memref<1x1024x128xf32>, %p: memref<1xi64>, %o: memref<1x128xf32>) attributes {mb.cuda_decode_attention = {cache_length = 1024 : i64, cache_rows = 1 : i64, first_row = 0 : i64, head_dim = 64 : i64, heads = 2 : i64, scale = 1.250000e-01 : f64, sequences = 1 : i64, splits = 8 : i64, warps = 4 : i64}} {
+  return
+}
+func.func @split_decode(%q: memref<1x128xf32>, %k: memref<1x1024x128xf32>, %v: memref<1x1024x128xf32>, %p: memref<1xi64>, %out: memref<1x128xf32>) {
+  call @mbc_decode_attention_0(%q, %k, %v, %p, %out) : (memref<1x128xf32>, memref<1x1024x128xf32>, memref<1x1024x128xf32>, memref<1xi64>, memref<1x128xf32>) -> ()
   return
 }

@@ -4,6 +4,7 @@
 // RUN: mbc-opt %s --mb-cuda-select-kernels --split-input-file | FileCheck %s
 // RUN: mbc-opt %s --mb-cuda-select-kernels="mma=mma_sync tile-m=32 tile-n=64 tile-k=64 stages=4" --split-input-file | FileCheck %s --check-prefix=PINNED
 // RUN: mbc-opt %s --mb-cuda-select-kernels=min-rows=1000 --split-input-file | FileCheck %s --check-prefix=FEW
+// RUN: mbc-opt %s --mb-cuda-select-kernels=fuse-log-softmax=false --split-input-file | FileCheck %s --check-prefix=GENERIC
 // RUN: not mbc-opt %s --mb-cuda-select-kernels=mma=hmma --split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
 
 // CHECK-LABEL: func.func @ffn_residual
@@ -87,20 +88,43 @@ func.func @unsupported(%row: tensor<1x1x256xf32>, %w: tensor<64x256xf32>,
 
 // -----
 
-// The head: the logits GEMM with its bias, then log-softmax as linalg
-// reductions (max, sum of exp) and one elementwise op.
+// The head: the logits GEMM with its bias, then the log-softmax over the
+// vocabulary as one call of @mbc_log_softmax_<n> on the [rows, V] logits
+// (LogSoftmaxKernel.h); with fuse-log-softmax=false, linalg reductions (max,
+// sum of exp) and one elementwise op.
 // CHECK-LABEL: func.func @head
 // CHECK: %[[L:.*]] = call @mbc_gemm_0(%{{.*}}, %{{.*}}, %{{.*}}) : (tensor<72x64xbf16>, tensor<256x64xbf16>, tensor<256xf32>) -> tensor<72x256xf32>
-// CHECK: %[[L3:.*]] = tensor.expand_shape %[[L]]
-// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[L3]]
-// CHECK: arith.maximumf
-// CHECK: math.exp
-// CHECK: math.log
-// CHECK-NOT: mb.head
+// CHECK-NOT: linalg.generic
+// CHECK: %[[P:.*]] = call @mbc_log_softmax_0(%{{.*}}) : (tensor<72x256xf32>) -> tensor<72x256xf32>
+// CHECK: %[[P3:.*]] = tensor.expand_shape %[[P]] {{\[\[}}0, 1], [2]] output_shape [8, 9, 256]
+// CHECK: return %[[P3]]
+// CHECK: func.func private @mbc_log_softmax_0(tensor<72x256xf32> {bufferization.access = "read"}) -> tensor<72x256xf32> attributes {mb.cuda_log_softmax = {columns = 256 : i64, rows = 72 : i64}}
+// GENERIC-LABEL: func.func @head
+// GENERIC: %[[L:.*]] = call @mbc_gemm_0(%{{.*}}, %{{.*}}, %{{.*}}) : (tensor<72x64xbf16>, tensor<256x64xbf16>, tensor<256xf32>) -> tensor<72x256xf32>
+// GENERIC: %[[L3:.*]] = tensor.expand_shape %[[L]]
+// GENERIC: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[L3]]
+// GENERIC: arith.maximumf
+// GENERIC: math.exp
+// GENERIC: math.log
+// GENERIC-NOT: mbc_log_softmax
 func.func @head(%x: tensor<8x9x64xf32>, %w: tensor<256x64xbf16>, %bias: tensor<256xf32>) -> tensor<8x9x256xf32> {
   %wf = arith.extf %w : tensor<256x64xbf16> to tensor<256x64xf32>
   %y = mb.head %x, %wf, %bias : (tensor<8x9x64xf32>, tensor<256x64xf32>, tensor<256xf32>) -> tensor<8x9x256xf32>
   return %y : tensor<8x9x256xf32>
+}
+
+// -----
+
+// A vocabulary wider than a warp's registers hold (2048 columns) keeps the
+// generic log-softmax.
+// CHECK-LABEL: func.func @head_wide_vocabulary
+// CHECK: call @mbc_gemm_0
+// CHECK-NOT: mbc_log_softmax
+// CHECK: math.log
+func.func @head_wide_vocabulary(%x: tensor<64x64xf32>, %w: tensor<4096x64xbf16>) -> tensor<64x4096xf32> {
+  %wf = arith.extf %w : tensor<4096x64xbf16> to tensor<4096x64xf32>
+  %y = mb.head %x, %wf : (tensor<64x64xf32>, tensor<4096x64xf32>) -> tensor<64x4096xf32>
+  return %y : tensor<64x4096xf32>
 }
 
 // -----

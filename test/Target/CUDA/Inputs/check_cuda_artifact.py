@@ -204,6 +204,8 @@ def main():
     print("decode-attention kernels:", len(decode))
     gemvs = [k for k in cuda["kernels"] if "_gemv_" in k["name"]]
     print("decode GEMV kernels:", len(gemvs))
+    log_softmax = [k for k in cuda["kernels"] if "_log_softmax_" in k["name"]]
+    print("log-softmax kernels:", len(log_softmax))
     layers = [k for k in cuda["kernels"] if "_local_layer_" in k["name"]]
     print("fused local-layer kernels:", len(layers))
     if layers:

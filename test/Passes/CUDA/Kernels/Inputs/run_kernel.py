@@ -114,30 +114,39 @@ class Driver:
         """Runs the kernel once (synchronized); with `repeat`, then times
         `repeat` more launches with CUDA events and returns their median
         milliseconds."""
+        return self.launch_sequence(ptx, [(name, launch, arguments)], repeat)
+
+    def launch_sequence(self, ptx, kernels, repeat=0):
+        """launch() for several kernels of one PTX module run back to back
+        ((name, launch facts, arguments) each): timed together."""
         module = ctypes.c_void_p()
         self.check(self.lib.cuModuleLoadData(ctypes.byref(module), ctypes.c_char_p(ptx + b"\0")),
                    "cuModuleLoadData")
-        function = ctypes.c_void_p()
-        self.check(self.lib.cuModuleGetFunction(ctypes.byref(function), module, name.encode()),
-                   "cuModuleGetFunction")
-        self.check(self.lib.cuFuncSetAttribute(function, 8, launch["shared_bytes"]),
-                   "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)")
         keep = []
-        pointers = (ctypes.c_void_p * len(arguments))()
-        for i, (param, value) in enumerate(zip(launch["params"], arguments)):
-            if param["kind"] == "tensor_map":
-                storage, address = self.tensor_map(param["tensor_map"], value)
-                keep.append(storage)
-                pointers[i] = address
-            else:
-                holder = ctypes.c_uint64(value.value)
-                keep.append(holder)
-                pointers[i] = ctypes.addressof(holder)
-        grid, block = launch["grid"], launch["block"]
+        runs = []
+        for name, launch, arguments in kernels:
+            function = ctypes.c_void_p()
+            self.check(self.lib.cuModuleGetFunction(ctypes.byref(function), module, name.encode()),
+                       "cuModuleGetFunction")
+            self.check(self.lib.cuFuncSetAttribute(function, 8, launch["shared_bytes"]),
+                       "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)")
+            pointers = (ctypes.c_void_p * len(arguments))()
+            for i, (param, value) in enumerate(zip(launch["params"], arguments)):
+                if param["kind"] == "tensor_map":
+                    storage, address = self.tensor_map(param["tensor_map"], value)
+                    keep.append(storage)
+                    pointers[i] = address
+                else:
+                    holder = ctypes.c_uint64(value.value)
+                    keep.append(holder)
+                    pointers[i] = ctypes.addressof(holder)
+            keep.append(pointers)
+            runs.append((function, launch["grid"], launch["block"], launch["shared_bytes"], pointers))
 
         def run():
-            self.check(self.lib.cuLaunchKernel(function, *grid, *block, launch["shared_bytes"],
-                                               None, pointers, None), "cuLaunchKernel")
+            for function, grid, block, shared, pointers in runs:
+                self.check(self.lib.cuLaunchKernel(function, *grid, *block, shared,
+                                                   None, pointers, None), "cuLaunchKernel")
 
         run()
         self.check(self.lib.cuCtxSynchronize(), "cuCtxSynchronize (kernel)")
@@ -161,8 +170,15 @@ class Driver:
         return statistics.median(times)
 
 
-def parse_launch(ir):
-    """mbc.launch = {block = array<i64: ...>, grid = ..., params = [...], shared_bytes = N}."""
+def parse_launch(ir, name=None):
+    """mbc.launch = {block = array<i64: ...>, grid = ..., params = [...], shared_bytes = N}
+    of kernel `name` (the first kernel's when None)."""
+    if name is not None:
+        lines = [line for line in ir.splitlines() if f"gpu.func @{name}(" in line]
+        if not lines:
+            raise SystemExit(f"no launch facts for kernel {name}")
+        ir = lines[0]
+
     def array(text, key):
         return [int(x) for x in re.search(key + r" = array<i64: ([-0-9, ]+)>", text).group(1).split(",")]
     launch = {"grid": array(ir, "grid"), "block": array(ir, "block"),
@@ -296,7 +312,7 @@ def main():
     parser.add_argument("--name", required=True)
     parser.add_argument("--kind",
                         choices=["gemm", "gemv", "attention", "decode_attention",
-                                 "local_layer", "norm"],
+                                 "local_layer", "norm", "log_softmax"],
                         required=True)
     parser.add_argument("--dtype", choices=["bf16", "f16"], default="bf16")
     parser.add_argument("--needs-sm", type=int, default=80,
@@ -320,7 +336,8 @@ def main():
                              "(--heads per sequence), O rounded to --dtype")
     parser.add_argument("--kv-fused", action="store_true",
                         help="token-major: K and V the two halves of one buffer")
-    parser.add_argument("--rows", type=int, help="norm: rows")
+    parser.add_argument("--rows", type=int, help="norm, log-softmax: rows")
+    parser.add_argument("--columns", type=int, help="log-softmax: columns (the vocabulary)")
     parser.add_argument("--f32-output", action="store_true",
                         help="norm: f32 rows (a decode GEMV's input), not rounded")
     parser.add_argument("--weight-16", action="store_true",
@@ -330,6 +347,8 @@ def main():
                         help="decode attention: cache buffer rows (0: sequences)")
     parser.add_argument("--first-row", type=int, default=0)
     parser.add_argument("--position", type=int, help="decode attention: the new position")
+    parser.add_argument("--splits", type=int, default=1,
+                        help="decode attention: key splits (then <name>_combine merges them)")
     parser.add_argument("--sequences", type=int, help="local layer: patches")
     parser.add_argument("--positions", type=int, help="local layer: rows per patch")
     parser.add_argument("--dim", type=int)
@@ -359,7 +378,8 @@ def main():
     if capability < args.needs_sm or (args.needs_sm == 90 and capability != 90):
         print(f"skipped: the kernel needs sm_{args.needs_sm}, the device is sm_{capability}")
         return finish("skipped", reason=f"needs sm_{args.needs_sm}, device sm_{capability}")
-    launch = parse_launch(open(args.ir).read())
+    ir_text = open(args.ir).read()
+    launch = parse_launch(ir_text, args.name)
     ptx = open(args.ptx, "rb").read()
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float16
     torch.manual_seed(0)
@@ -419,11 +439,18 @@ def main():
         scores = (qh @ kh.transpose(-1, -2)) / math.sqrt(d)
         expected = (torch.softmax(scores, dim=-1) @ vh).reshape(n, h * d).cpu()
         out = driver.upload(torch.zeros(n, h * d))
-        kernel_ms = driver.launch(
-            ptx, args.name, launch,
-            [driver.upload(q), driver.upload(k_cache), driver.upload(v_cache),
-             driver.upload(torch.tensor([args.position], dtype=torch.int64)), out],
-            args.time)
+        inputs = [driver.upload(q), driver.upload(k_cache), driver.upload(v_cache),
+                  driver.upload(torch.tensor([args.position], dtype=torch.int64))]
+        if args.splits > 1:
+            # Flash-decoding: the splits' partial states, then their merge.
+            partials = driver.upload(torch.full((n, h, args.splits, d + 2), float("nan")))
+            combine = args.name + "_combine"
+            kernel_ms = driver.launch_sequence(
+                ptx, [(args.name, launch, inputs + [partials]),
+                      (combine, parse_launch(ir_text, combine), [partials, out])],
+                args.time)
+        else:
+            kernel_ms = driver.launch(ptx, args.name, launch, inputs + [out], args.time)
         result = driver.download(out, (n, h * d))
         tolerance = 1e-4 + 1e-4 * expected.abs()
         flops = 4.0 * n * h * visible * d
@@ -469,6 +496,23 @@ def main():
             # Bandwidth: f32 rows in, 16-bit rows out.
             result_json.update(kernel_gbps=6.0 * rows * d / kernel_ms / 1e6,
                                torch_gbps=6.0 * rows * d / torch_ms / 1e6)
+    elif args.kind == "log_softmax":
+        rows, v = args.rows, args.columns
+        # Logits of a trained head's spread (a few units), so exp matters.
+        x = 4 * torch.randn(rows, v)
+        expected = torch.log_softmax(x.to(device), dim=-1).float().cpu()
+        out = driver.upload(torch.zeros(rows, v))
+        kernel_ms = driver.launch(ptx, args.name, launch, [driver.upload(x), out], args.time)
+        result = driver.download(out, (rows, v), torch.float32)
+        # ex2.approx / lg2.approx: relative errors near 2^-22 on the terms.
+        tolerance = 2e-5 + 2e-6 * expected.abs()
+        flops = 5.0 * rows * v  # nominal
+        if args.time:
+            gx = x.cuda()
+            torch_ms = torch_median_ms(lambda: torch.log_softmax(gx, dim=-1), args.time)
+            # Bandwidth: f32 rows in and out.
+            result_json.update(kernel_gbps=8.0 * rows * v / kernel_ms / 1e6,
+                               torch_gbps=8.0 * rows * v / torch_ms / 1e6)
     elif args.kind == "local_layer":
         rows, d, inner = args.sequences * args.positions, args.dim, args.heads * args.head_dim
         shapes = {"x": (rows, d), "norm1_weight": (d,), "norm1_bias": (d,), "wq": (inner, d),
