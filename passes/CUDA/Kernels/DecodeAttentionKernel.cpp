@@ -48,6 +48,10 @@ verifyDecodeAttentionSpec(const DecodeAttentionSpec &spec,
     return failSpec(emitError, "warps = " + Twine(spec.warps) +
                                    " is not supported (1 to 32, with 32 x "
                                    "warps >= head-dim)");
+  if (spec.keysPerStep != 1 && spec.keysPerStep != 2 &&
+      spec.keysPerStep != 4)
+    return failSpec(emitError, "keys-per-step = " + Twine(spec.keysPerStep) +
+                                   " is not supported (1, 2 or 4)");
   if (spec.splits < 1 || spec.splits > kMaxDecodeAttentionSplits ||
       spec.splits > spec.cacheLength)
     return failSpec(emitError, "splits = " + Twine(spec.splits) +
@@ -159,34 +163,60 @@ buildDecodeAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
   Value negativeInfinity = constantF32(-std::numeric_limits<float>::infinity());
   Value zeros =
       arith::ConstantOp::create(b, loc, DenseElementsAttr::get(laneType, 0.0f));
-  auto loop =
-      scf::ForOp::create(b, loc, arith::AddIOp::create(b, loc, start, warp),
-                         stop, index(warps),
-                         ValueRange{negativeInfinity, constantF32(0), zeros});
+  // A warp takes keysPerStep keys a step (key, key + warps, ...): their
+  // loads and shuffle sums are independent, so they overlap instead of
+  // each key waiting for the previous one; one softmax update per step.
+  // Keys of a step past `stop` read row stop - 1 (written) and score -inf.
+  int64_t unroll = spec.keysPerStep;
+  auto loop = scf::ForOp::create(
+      b, loc, arith::AddIOp::create(b, loc, start, warp), stop,
+      index(warps * unroll),
+      ValueRange{negativeInfinity, constantF32(0), zeros});
   {
     OpBuilder::InsertionGuard loopGuard(b);
     b.setInsertionPointToStart(loop.getBody());
-    Value key = loop.getInductionVar();
+    Value firstKey = loop.getInductionVar();
     Value rowMax = loop.getRegionIterArgs()[0];
     Value rowSum = loop.getRegionIterArgs()[1];
     Value weighted = loop.getRegionIterArgs()[2];
-    Value products = arith::MulFOp::create(b, loc, query,
-                                           load(keys, {cacheRow, key, column}));
-    Value partial = vector::ExtractOp::create(b, loc, products, int64_t(0));
-    for (int64_t e = 1; e < perLane; ++e)
-      partial = arith::AddFOp::create(
-          b, loc, partial, vector::ExtractOp::create(b, loc, products, e));
-    Value score = buildXorReduce(b, loc, partial, {16, 8, 4, 2, 1},
-                                 /*isMax=*/false);
-    Value newMax = arith::MaxNumFOp::create(b, loc, rowMax, score);
+    Value lastKey = arith::SubIOp::create(b, loc, stop, index(1));
+    SmallVector<Value> scores, valueRows;
+    for (int64_t j = 0; j < unroll; ++j) {
+      Value key = firstKey, valid;
+      if (j > 0) {
+        key = arith::AddIOp::create(b, loc, firstKey, index(j * warps));
+        valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, key,
+                                      stop);
+        key = arith::MinUIOp::create(b, loc, key, lastKey);
+      }
+      Value products = arith::MulFOp::create(
+          b, loc, query, load(keys, {cacheRow, key, column}));
+      Value partial = vector::ExtractOp::create(b, loc, products, int64_t(0));
+      for (int64_t e = 1; e < perLane; ++e)
+        partial = arith::AddFOp::create(
+            b, loc, partial, vector::ExtractOp::create(b, loc, products, e));
+      Value score = buildXorReduce(b, loc, partial, {16, 8, 4, 2, 1},
+                                   /*isMax=*/false);
+      if (valid)
+        score = arith::SelectOp::create(b, loc, valid, score, negativeInfinity);
+      scores.push_back(score);
+      valueRows.push_back(load(values, {cacheRow, key, column}));
+    }
+    // The step's first key is valid, so newMax is finite and a masked key
+    // weighs 2^-inf = 0 (as does the empty state before the first step).
+    Value newMax = rowMax;
+    for (Value score : scores)
+      newMax = arith::MaxNumFOp::create(b, loc, newMax, score);
     Value alpha = exp2(arith::SubFOp::create(b, loc, rowMax, newMax));
-    Value p = exp2(arith::SubFOp::create(b, loc, score, newMax));
-    Value newSum = arith::AddFOp::create(
-        b, loc, arith::MulFOp::create(b, loc, rowSum, alpha), p);
-    Value newWeighted = arith::AddFOp::create(
-        b, loc, arith::MulFOp::create(b, loc, weighted, splat(alpha)),
-        arith::MulFOp::create(b, loc, load(values, {cacheRow, key, column}),
-                              splat(p)));
+    Value newSum = arith::MulFOp::create(b, loc, rowSum, alpha);
+    Value newWeighted = arith::MulFOp::create(b, loc, weighted, splat(alpha));
+    for (auto [score, valueRow] : llvm::zip(scores, valueRows)) {
+      Value p = exp2(arith::SubFOp::create(b, loc, score, newMax));
+      newSum = arith::AddFOp::create(b, loc, newSum, p);
+      newWeighted = arith::AddFOp::create(
+          b, loc, newWeighted,
+          arith::MulFOp::create(b, loc, valueRow, splat(p)));
+    }
     scf::YieldOp::create(b, loc, ValueRange{newMax, newSum, newWeighted});
   }
 

@@ -7,7 +7,7 @@
 // already written):
 //   out[n, h] = sum_j softmax_j(scale * q[n, h] . K[n, j, h]) V[n, j, h]
 // One CTA per (head, sequence), `warps` warps: warp w takes keys w,
-// w + warps, ...; its lanes hold head-dim / 32 consecutive features each
+// w + warps, ... (keysPerStep of them per loop step); its lanes hold head-dim / 32 consecutive features each
 // (a warp reads one key row of a head as one coalesced segment), the dot
 // product is a butterfly shuffle sum, and each warp keeps an online softmax
 // (running max, sum and weighted values, FlashAttention style) that the
@@ -53,6 +53,9 @@ struct DecodeAttentionSpec {
   /// (buildDecodeAttentionCombineKernel) merges the splits: a long cache
   /// with few heads then spreads over heads x splits CTAs, not heads.
   int64_t splits = 1;
+  /// Keys a warp takes per loop step (1, 2 or 4): independent loads and
+  /// shuffle sums in flight together, one online-softmax update.
+  int64_t keysPerStep = 4;
 };
 
 inline constexpr int64_t kMaxDecodeAttentionSplits = 64;

@@ -172,6 +172,8 @@ def CudaTestBuildDecodeAttention
     Option<"scale", "scale", "double", /*default=*/"0",
            "softmax scale (0: 1 / sqrt(head-dim))">,
     Option<"warps", "warps", "int64_t", /*default=*/"4", "warps per CTA">,
+    Option<"keysPerStep", "keys-per-step", "int64_t", /*default=*/"4",
+           "keys a warp takes per loop step: 1, 2 or 4">,
     Option<"splits", "splits", "int64_t", /*default=*/"1",
            "key splits (flash-decoding): more than 1 also builds the "
            "combine kernel <name>_combine">,

@@ -635,6 +635,7 @@ DictionaryAttr decodeAttentionSpecToAttribute(MLIRContext *context,
       b.getNamedAttr("scale", b.getF64FloatAttr(spec.scale)),
       b.getNamedAttr("warps", b.getI64IntegerAttr(spec.warps)),
       b.getNamedAttr("splits", b.getI64IntegerAttr(spec.splits)),
+      b.getNamedAttr("keys_per_step", b.getI64IntegerAttr(spec.keysPerStep)),
   });
 }
 
@@ -651,7 +652,8 @@ decodeAttentionSpecFromAttribute(DictionaryAttr attr,
       failed(read.integer("first_row", spec.firstRow)) ||
       failed(read.real("scale", spec.scale)) ||
       failed(read.integer("warps", spec.warps)) ||
-      failed(read.integer("splits", spec.splits)))
+      failed(read.integer("splits", spec.splits)) ||
+      failed(read.integer("keys_per_step", spec.keysPerStep)))
     return failure();
   if (failed(verifyDecodeAttentionSpec(spec, emitError)))
     return failure();

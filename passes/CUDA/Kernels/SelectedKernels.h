@@ -197,7 +197,7 @@ mlir::Value callSelectedDecodeAttention(mlir::OpBuilder &b, mlir::Location loc,
                                         mlir::ValueRange operands);
 
 /// {sequences, heads, head_dim, cache_length, cache_rows, first_row, scale,
-/// warps, splits}.
+/// warps, splits, keys_per_step}.
 mlir::DictionaryAttr
 decodeAttentionSpecToAttribute(mlir::MLIRContext *context,
                                const DecodeAttentionSpec &spec);

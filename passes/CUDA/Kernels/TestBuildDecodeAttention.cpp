@@ -30,6 +30,7 @@ struct CudaTestBuildDecodeAttentionPass
     spec.scale = scale;
     spec.warps = warps;
     spec.splits = splits;
+    spec.keysPerStep = keysPerStep;
     OpBuilder b(module.getContext());
     gpu::GPUModuleOp kernels = cuda::getOrCreateKernelModule(module);
     if (failed(cuda::buildDecodeAttentionKernel(b, kernels, kernelName, spec,

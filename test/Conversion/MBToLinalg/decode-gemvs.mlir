@@ -41,7 +41,7 @@ func.func @step(%x: tensor<1x1x128xf32>, %wq16: tensor<128x128xbf16>,
 // CHECK: %[[KW:.*]] = tensor.insert_slice %[[KROW]] into %[[K]][1, 0, 0] [1, 9, 128]
 // CHECK: %[[VW:.*]] = tensor.insert_slice %{{.*}} into %[[V]][1, 0, 0] [1, 9, 128]
 // CHECK: call @mbc_decode_attention_0(%{{.*}}, %[[KW]], %[[VW]], %[[POS]]) : (tensor<1x128xf32>, tensor<2x9x128xf32>, tensor<2x9x128xf32>, tensor<1xi64>) -> tensor<1x128xf32>
-// CHECK: func.func private @mbc_decode_attention_0({{.*}}) -> tensor<1x128xf32> attributes {mb.cuda_decode_attention = {cache_length = 9 : i64, cache_rows = 2 : i64, first_row = 1 : i64, head_dim = 64 : i64, heads = 2 : i64, scale = 1.250000e-01 : f64, sequences = 1 : i64, splits = 1 : i64, warps = 4 : i64}}
+// CHECK: func.func private @mbc_decode_attention_0({{.*}}) -> tensor<1x128xf32> attributes {mb.cuda_decode_attention = {cache_length = 9 : i64, cache_rows = 2 : i64, first_row = 1 : i64, head_dim = 64 : i64, heads = 2 : i64, keys_per_step = 4 : i64, scale = 1.250000e-01 : f64, sequences = 1 : i64, splits = 1 : i64, warps = 4 : i64}}
 // Its body returns a new tensor, so One-Shot Bufferize sees a result that
 // aliases no cache and copies none.
 // CHECK-NEXT: tensor.empty() : tensor<1x128xf32>
@@ -75,7 +75,7 @@ func.func @layer_slices(%x: tensor<1x1x128xf32>, %wq16: tensor<128x128xbf16>,
 // = 8 CTAs; with 128 keys a split, 4 warps.
 // CHECK-LABEL: func.func @long_cache
 // CHECK: call @mbc_decode_attention_0
-// CHECK: mb.cuda_decode_attention = {cache_length = 1024 : i64, cache_rows = 1 : i64, first_row = 0 : i64, head_dim = 64 : i64, heads = 2 : i64, scale = 1.250000e-01 : f64, sequences = 1 : i64, splits = 8 : i64, warps = 4 : i64}
+// CHECK: mb.cuda_decode_attention = {cache_length = 1024 : i64, cache_rows = 1 : i64, first_row = 0 : i64, head_dim = 64 : i64, heads = 2 : i64, keys_per_step = 4 : i64, scale = 1.250000e-01 : f64, sequences = 1 : i64, splits = 8 : i64, warps = 4 : i64}
 func.func @long_cache(%x: tensor<1x1x128xf32>, %wq16: tensor<128x128xbf16>,
                       %wkv16: tensor<256x128xbf16>, %wo16: tensor<128x128xbf16>,
                       %pos: tensor<1xi64>, %kc: tensor<1x1024x128xf32>,

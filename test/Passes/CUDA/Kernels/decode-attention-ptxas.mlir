@@ -1,7 +1,7 @@
 // The decode-attention kernel (mb-cuda-test-build-decode-attention): one
 // CTA per (head, sequence), warps over the cache rows 0..position (read
-// from device memory), a warp-wide shuffle sum per score, an online softmax
-// per warp merged through shared memory. ptxas accepts it without spills;
+// from device memory) 4 keys a step, a warp-wide shuffle sum per score, an
+// online softmax per warp merged through shared memory. ptxas accepts it without spills;
 // the expectations record registers per thread (ptxas -v of CUDA 13).
 // Unsupported specs are errors naming the field.
 // REQUIRES: ptxas
@@ -15,10 +15,15 @@
 // D1-IR: gpu.func @decode_attention(%{{.*}}: memref<1x128xf32>, %{{.*}}: memref<1x9x128xf32>, %{{.*}}: memref<1x9x128xf32>, %{{.*}}: memref<1xi64>, %{{.*}}: memref<1x128xf32>)
 // D1-IR-SAME: grid = array<i64: 4, 1, 1>
 // D1-IR-SAME: shared_bytes = 544 : i64
-// Keys w, w + 4, ... up to min(position, L - 1).
+// Keys w, w + 4, ... up to min(position, L - 1), 4 keys a warp per step
+// (step 4 warps x 4): the step's later keys clamped to the last one and
+// masked to -inf past it.
 // D1-IR: memref.load %{{.*}}[%{{.*}}] : memref<1xi64>
 // D1-IR: arith.minui
-// D1-IR: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c4
+// D1-IR: scf.for %{{.*}} = %{{.*}} to %[[END:.*]] step %c16
+// D1-IR: %[[VALID:.*]] = arith.cmpi ult, %{{.*}}, %[[END]] : index
+// D1-IR: arith.minui
+// D1-IR: arith.select %[[VALID]], %{{.*}}, %{{.*}} : f32
 // D1-IR: gpu.shuffle  xor
 // D1-IR: gpu.barrier
 // PTX-LABEL: .entry decode_attention(
@@ -27,7 +32,7 @@
 // PTX: bar.sync
 // PTX-NOT: .extern
 // D1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// D1: Used 29 registers, used 1 barriers, 1 bytes smem
+// D1: Used 32 registers, used 1 barriers, 1 bytes smem
 
 // Second: a long global cache (16 heads of 64, 8192 positions, 8 warps), every
 // layer's rows in one buffer (this call's from row 3 of 4); 8-byte loads.
@@ -40,7 +45,7 @@
 // D2-IR-SAME: block = array<i64: 256, 1, 1>, grid = array<i64: 16, 1, 1>
 // D2-PTX: ld.global.v2.b32
 // D2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// D2: Used 30 registers, used 1 barriers, 1 bytes smem
+// D2: Used 40 registers, used 1 barriers, 1 bytes smem
 
 // Third: head-dim 128 (16-byte loads), sm_80.
 // RUN: mbc-opt %s --mb-cuda-test-build-decode-attention="heads=8 head-dim=128 cache-length=2048" -o %t.d3.mlir
@@ -49,7 +54,7 @@
 // RUN: %ptxas -arch=sm_80 -v %t.d3.ptx -o %t.d3.cubin 2>&1 | FileCheck %s --check-prefix=D3
 // D3-PTX: ld.global.v4.b32
 // D3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// D3: Used 32 registers, used 1 barriers, 1 bytes smem
+// D3: Used 56 registers, used 1 barriers, 1 bytes smem
 
 // Fourth: the long cache split 16 ways (flash-decoding): CTA (head,
 // sequence, s) takes the s-th run of ceil(end / 16) keys and writes its
@@ -82,8 +87,16 @@
 // D4: Used 32 registers, used 0 barriers
 // D4: Compiling entry function 'decode_attention' for 'sm_90a'
 // D4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// D4: Used 32 registers, used 1 barriers, 1 bytes smem
+// D4: Used 48 registers, used 1 barriers, 1 bytes smem
 
+// One key a step (the loop as it was before the unrolling), for comparison.
+// RUN: mbc-opt %s --mb-cuda-test-build-decode-attention="heads=8 head-dim=128 cache-length=2048 keys-per-step=1" --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.d5.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.d5.ptx -o %t.d5.cubin 2>&1 | FileCheck %s --check-prefix=D5
+// D5: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// D5: Used 32 registers, used 1 barriers, 1 bytes smem
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-decode-attention="keys-per-step=3" 2>&1 | FileCheck %s --check-prefix=UNROLL
+// UNROLL: error: keys-per-step = 3 is not supported (1, 2 or 4)
 // RUN: not mbc-opt %s --mb-cuda-test-build-decode-attention="splits=10 cache-length=9" 2>&1 | FileCheck %s --check-prefix=SPLITS
 // SPLITS: error: splits = 10 is not supported (1 to 64, at most cache-length)
 // RUN: not mbc-opt %s --mb-cuda-test-build-decode-attention="head-dim=96" 2>&1 | FileCheck %s --check-prefix=HEAD-DIM

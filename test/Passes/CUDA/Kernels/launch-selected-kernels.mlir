@@ -128,7 +128,7 @@ func.func @mixed_output(%x: memref<128x128xbf16>, %w: memref<512x128xbf16>) -> m
 // CHECK-SAME: block = array<i64: 128, 1, 1>, grid = array<i64: 2, 1, 1>
 // CHECK-NOT: @mbc_decode_attention_0
 // CHECK: gpu.func @decode_decode_attention_0
-func.func private @mbc_decode_attention_0(%q: memref<1x128xf32>, %k: memref<2x9x128xf32>, %v: memref<2x9x128xf32>, %p: memref<1xi64>, %o: memref<1x128xf32>) attributes {mb.cuda_decode_attention = {cache_length = 9 : i64, cache_rows = 2 : i64, first_row = 1 : i64, head_dim = 64 : i64, heads = 2 : i64, scale = 1.250000e-01 : f64, sequences = 1 : i64, splits = 1 : i64, warps = 4 : i64}} {
+func.func private @mbc_decode_attention_0(%q: memref<1x128xf32>, %k: memref<2x9x128xf32>, %v: memref<2x9x128xf32>, %p: memref<1xi64>, %o: memref<1x128xf32>) attributes {mb.cuda_decode_attention = {cache_length = 9 : i64, cache_rows = 2 : i64, first_row = 1 : i64, head_dim = 64 : i64, heads = 2 : i64, keys_per_step = 4 : i64, scale = 1.250000e-01 : f64, sequences = 1 : i64, splits = 1 : i64, warps = 4 : i64}} {
   return
 }
 func.func @decode(%q: memref<1x128xf32>, %k: memref<2x9x128xf32>, %v: memref<2x9x128xf32>, %p: memref<1xi64>, %out: memref<1x128xf32>) {
@@ -150,7 +150,7 @@ func.func @decode(%q: memref<1x128xf32>, %k: memref<2x9x128xf32>, %v: memref<2x9
 // CHECK-SAME: block = array<i64: 64, 1, 1>, grid = array<i64: 2, 1, 1>
 // CHECK: gpu.func @split_decode_decode_attention_0
 // CHECK: gpu.func @split_decode_decode_combine_0
-func.func private @mbc_decode_attention_0(%q: memref<1x128xf32>, %k: memref<1x1024x128xf32>, %v: memref<1x1024x128xf32>, %p: memref<1xi64>, %o: memref<1x128xf32>) attributes {mb.cuda_decode_attention = {cache_length = 1024 : i64, cache_rows = 1 : i64, first_row = 0 : i64, head_dim = 64 : i64, heads = 2 : i64, scale = 1.250000e-01 : f64, sequences = 1 : i64, splits = 8 : i64, warps = 4 : i64}} {
+func.func private @mbc_decode_attention_0(%q: memref<1x128xf32>, %k: memref<1x1024x128xf32>, %v: memref<1x1024x128xf32>, %p: memref<1xi64>, %o: memref<1x128xf32>) attributes {mb.cuda_decode_attention = {cache_length = 1024 : i64, cache_rows = 1 : i64, first_row = 0 : i64, head_dim = 64 : i64, heads = 2 : i64, keys_per_step = 4 : i64, scale = 1.250000e-01 : f64, sequences = 1 : i64, splits = 8 : i64, warps = 4 : i64}} {
   return
 }
 func.func @split_decode(%q: memref<1x128xf32>, %k: memref<1x1024x128xf32>, %v: memref<1x1024x128xf32>, %p: memref<1xi64>, %out: memref<1x128xf32>) {
