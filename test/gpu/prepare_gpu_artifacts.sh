@@ -39,8 +39,9 @@ CASES=(
 # the pipeline reads a bf16 model's; FFN down with the residual), one
 # with remainders (129 rows, the example's global model) and the sm_80
 # kernels JIT-compiled on newer GPUs; attention at the pipeline's settings
-# (32-key blocks, 64-row query blocks), causal, 1k-8k positions, head dims
-# 64 and 128 (and 32, the example's), the token-major layout the pipeline
+# (32-key blocks; 128-row query blocks, two 16-row tiles a warp, for head
+# dims up to 64, 64-row blocks for 128; one 64-row hd64 case to compare),
+# causal, 1k-8k positions, head dims 64 and 128 (and 32, the example's), the token-major layout the pipeline
 # uses for global attention (ragged sequences read from the projections'
 # rows, bf16 O rows; the example's shape with K/V one buffer, and 1,000
 # positions), the local kernel (patches of 16 rows); decode attention
@@ -68,17 +69,18 @@ KERNELS=(
   "gemv-1x4096x4096-gelu|mb-cuda-test-build-gemv=m=1 n=4096 k=4096 bias=true activation=gelu|sm_80|--kind gemv --m 1 --n 4096 --k 4096 --bias --gelu erf"
   "gemv-1x1024x4096-residual|mb-cuda-test-build-gemv=m=1 n=1024 k=4096 bias=true residual=true|sm_80|--kind gemv --m 1 --n 1024 --k 4096 --bias --residual"
   "gemv-8x4096x1024|mb-cuda-test-build-gemv=m=8 n=4096 k=1024|sm_80|--kind gemv --m 8 --n 4096 --k 1024"
-  "attention-hd64-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=64 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 1024 --head-dim 64"
-  "attention-hd64-s2048|mb-cuda-test-build-attention=batch-heads=16 seq-len=2048 head-dim=64 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 2048 --head-dim 64"
-  "attention-hd64-s4096|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=64 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 4096 --head-dim 64"
-  "attention-hd64-s8192|mb-cuda-test-build-attention=batch-heads=16 seq-len=8192 head-dim=64 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 8192 --head-dim 64"
+  "attention-hd64-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=64 key-block=32 row-tiles=2|sm_80|--kind attention --batch-heads 16 --seq-len 1024 --head-dim 64"
+  "attention-hd64-s2048|mb-cuda-test-build-attention=batch-heads=16 seq-len=2048 head-dim=64 key-block=32 row-tiles=2|sm_80|--kind attention --batch-heads 16 --seq-len 2048 --head-dim 64"
+  "attention-hd64-s4096|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=64 key-block=32 row-tiles=2|sm_80|--kind attention --batch-heads 16 --seq-len 4096 --head-dim 64"
+  "attention-hd64-s8192|mb-cuda-test-build-attention=batch-heads=16 seq-len=8192 head-dim=64 key-block=32 row-tiles=2|sm_80|--kind attention --batch-heads 16 --seq-len 8192 --head-dim 64"
+  "attention-hd64-s4096-rowtiles1|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=64 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 4096 --head-dim 64"
   "attention-hd128-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=128 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 1024 --head-dim 128"
   "attention-hd128-s2048|mb-cuda-test-build-attention=batch-heads=16 seq-len=2048 head-dim=128 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 2048 --head-dim 128"
   "attention-hd128-s4096|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=128 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 4096 --head-dim 128"
   "attention-hd128-s8192|mb-cuda-test-build-attention=batch-heads=16 seq-len=8192 head-dim=128 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 8192 --head-dim 128"
-  "attention-hd32-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=32 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 1024 --head-dim 32"
-  "attention-token-kjv-s129|mb-cuda-test-build-attention=batch-heads=4 heads=4 seq-len=129 head-dim=32 key-block=32 k-row=256 v-row=256 v-column=128 output-type=bf16|sm_80|--kind attention --token-major --kv-fused --heads 4 --batch-heads 4 --seq-len 129 --head-dim 32"
-  "attention-token-hd64-s1000|mb-cuda-test-build-attention=batch-heads=16 heads=8 seq-len=1000 head-dim=64 key-block=32 output-type=bf16|sm_80|--kind attention --token-major --heads 8 --batch-heads 16 --seq-len 1000 --head-dim 64"
+  "attention-hd32-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=32 key-block=32 row-tiles=2|sm_80|--kind attention --batch-heads 16 --seq-len 1024 --head-dim 32"
+  "attention-token-kjv-s129|mb-cuda-test-build-attention=batch-heads=4 heads=4 seq-len=129 head-dim=32 key-block=32 k-row=256 v-row=256 v-column=128 output-type=bf16 row-tiles=2|sm_80|--kind attention --token-major --kv-fused --heads 4 --batch-heads 4 --seq-len 129 --head-dim 32"
+  "attention-token-hd64-s1000|mb-cuda-test-build-attention=batch-heads=16 heads=8 seq-len=1000 head-dim=64 key-block=32 output-type=bf16 row-tiles=2|sm_80|--kind attention --token-major --heads 8 --batch-heads 16 --seq-len 1000 --head-dim 64"
   "decode-attention-kjv-l129|mb-cuda-test-build-decode-attention=heads=4 head-dim=32 cache-length=129 cache-rows=4 first-row=2|sm_80|--kind decode_attention --sequences 1 --heads 4 --head-dim 32 --cache-length 129 --cache-rows 4 --first-row 2 --position 100"
   "decode-attention-hd64-l8192|mb-cuda-test-build-decode-attention=heads=16 head-dim=64 cache-length=8192 warps=8|sm_80|--kind decode_attention --sequences 1 --heads 16 --head-dim 64 --cache-length 8192 --position 8000"
   "decode-attention-hd64-l8192-split16|mb-cuda-test-build-decode-attention=heads=16 head-dim=64 cache-length=8192 warps=8 splits=16|sm_80|--kind decode_attention --sequences 1 --heads 16 --head-dim 64 --cache-length 8192 --position 8000 --splits 16"

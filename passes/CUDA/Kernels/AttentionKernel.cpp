@@ -39,13 +39,16 @@ using namespace mlir;
 namespace mbc::cuda {
 namespace {
 
-constexpr int64_t kQueryBlock = 64; // 4 warps x 16 rows
+/// Query rows of a CTA: 4 warps x rowTiles x 16.
+int64_t queryBlockRows(const AttentionSpec &spec) {
+  return 4 * 16 * spec.rowTiles;
+}
 
 int64_t attentionSharedBytes(const AttentionSpec &spec) {
   int64_t rowBytes = (spec.headDim + kRowPadElements) *
                      spec.inputType.getIntOrFloatBitWidth() / 8;
-  // Q [64][D + 8], K and V 2 x [keyBlock][D + 8].
-  return rowBytes * (kQueryBlock + 4 * spec.keyBlock);
+  // Q [query block][D + 8], K and V 2 x [keyBlock][D + 8].
+  return rowBytes * (queryBlockRows(spec) + 4 * spec.keyBlock);
 }
 
 class AttentionBuilder {
@@ -59,6 +62,7 @@ public:
     Type elementType = spec.inputType;
     Attribute workgroup = getWorkgroupSpace(ctx);
     int64_t headDim = spec.headDim, keyBlock = spec.keyBlock;
+    int64_t tiles = spec.rowTiles, queryBlock = queryBlockRows(spec);
     int64_t rowElements = headDim + kRowPadElements;
     int64_t elementBytes = elementType.getIntOrFloatBitWidth() / 8;
     double scale = spec.scale != 0 ? spec.scale : 1.0 / std::sqrt(headDim);
@@ -68,8 +72,9 @@ public:
     tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
     Value warp = arith::DivUIOp::create(b, loc, tid, index(32));
     Value lane = arith::RemUIOp::create(b, loc, tid, index(32));
-    Value warpRow = arith::MulIOp::create(b, loc, warp, index(16));
-    Value queryBlock = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+    // The warp's rows: tiles x 16 consecutive rows of the query block.
+    Value warpRow = arith::MulIOp::create(b, loc, warp, index(16 * tiles));
+    Value queryBlockIndex = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
     slice = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
     // Where this slice's rows and head columns are: packed, slice `slice`
     // from column 0; token-major, sequence slice / heads, head slice % heads.
@@ -85,21 +90,25 @@ public:
     }
     // A ragged sequence: loads past its end read zeros, keys past it are
     // masked (the causal mask already hides them from every real query).
-    ragged = spec.seqLen % std::max(kQueryBlock, keyBlock) != 0;
-    Value m0 = arith::MulIOp::create(b, loc, queryBlock, index(kQueryBlock));
+    ragged = spec.seqLen % std::max(queryBlock, keyBlock) != 0;
+    Value m0 =
+        arith::MulIOp::create(b, loc, queryBlockIndex, index(queryBlock));
     WarpMma warpMma(b, loc, elementType, lane);
-    // This thread's two query rows (g and g + 8 of the warp's 16).
-    Value firstRow = add({m0, warpRow, warpMma.groupRow()}, 0);
-    queryRows[0] = firstRow;
-    queryRows[1] = add({firstRow}, 8);
+    // This thread's query rows: g and g + 8 of each of the warp's tiles.
+    queryRows.assign(tiles, {});
+    patchStart.assign(tiles, {});
+    for (int64_t i = 0; i < tiles; ++i) {
+      Value firstRow = add({m0, warpRow, warpMma.groupRow()}, 16 * i);
+      queryRows[i] = {firstRow, add({firstRow}, 8)};
+      if (spec.patchLength > 0)
+        for (int64_t r = 0; r < 2; ++r)
+          patchStart[i][r] = arith::MulIOp::create(
+              b, loc,
+              arith::DivUIOp::create(b, loc, queryRows[i][r],
+                                     index(spec.patchLength)),
+              index(spec.patchLength));
+    }
     pairColumn = warpMma.pairColumn();
-    if (spec.patchLength > 0)
-      for (int64_t r = 0; r < 2; ++r)
-        patchStart[r] = arith::MulIOp::create(
-            b, loc,
-            arith::DivUIOp::create(b, loc, queryRows[r],
-                                   index(spec.patchLength)),
-            index(spec.patchLength));
 
     Value shared = gpu::DynamicSharedMemoryOp::create(
         b, loc,
@@ -112,9 +121,9 @@ public:
                                                     workgroup),
                                     shared, index(offset), ValueRange{});
     };
-    int64_t qBytes = kQueryBlock * rowElements * elementBytes;
+    int64_t qBytes = queryBlock * rowElements * elementBytes;
     int64_t kvBytes = 2 * keyBlock * rowElements * elementBytes;
-    Value qTile = view(0, {kQueryBlock, rowElements});
+    Value qTile = view(0, {queryBlock, rowElements});
     kTiles = view(qBytes, {2, keyBlock, rowElements});
     vTiles = view(qBytes + kvBytes, {2, keyBlock, rowElements});
 
@@ -124,12 +133,12 @@ public:
     Value firstKeyBlock = index(0);
     Value endKeyBlock = index(llvm::divideCeil(spec.seqLen, keyBlock));
     if (spec.patchLength > 0) {
-      firstKeyBlock = queryBlock; // keyBlock == kQueryBlock
-      endKeyBlock = add({queryBlock}, 1);
+      firstKeyBlock = queryBlockIndex; // keyBlock == query block
+      endKeyBlock = add({queryBlockIndex}, 1);
     } else if (spec.causal) {
       // Blocks up to this CTA's last row (and the sequence's end).
       Value causalEnd = arith::DivUIOp::create(
-          b, loc, add({m0}, kQueryBlock + keyBlock - 1), index(keyBlock));
+          b, loc, add({m0}, queryBlock + keyBlock - 1), index(keyBlock));
       endKeyBlock = ragged
                         ? arith::MinUIOp::create(b, loc, endKeyBlock, causalEnd)
                               .getResult()
@@ -138,7 +147,7 @@ public:
 
     // Q and the first K/V block; Q moves to registers once it landed.
     SmallVector<Value> tokens;
-    copyTileAsync(b, loc, tid, q, prefix, m0, qColumn, qTile, {}, kQueryBlock,
+    copyTileAsync(b, loc, tid, q, prefix, m0, qColumn, qTile, {}, queryBlock,
                   headDim, Value(), tokens, rowLimit());
     issueKeyValueCopies(firstKeyBlock,
                         arith::RemUIOp::create(b, loc, firstKeyBlock, index(2)),
@@ -147,16 +156,19 @@ public:
         b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), tokens);
     nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(0));
     gpu::BarrierOp::create(b, loc);
-    SmallVector<Value> queryFragments;
-    for (int64_t d = 0; d < headDim / 16; ++d)
-      queryFragments.push_back(
-          warpMma.loadA(qTile, {}, warpRow, index(16 * d)));
+    // queryFragments[i][d]: tile i, head-dim block d.
+    SmallVector<SmallVector<Value>> queryFragments(tiles);
+    for (int64_t i = 0; i < tiles; ++i)
+      for (int64_t d = 0; d < headDim / 16; ++d)
+        queryFragments[i].push_back(warpMma.loadA(
+            qTile, {}, add({warpRow}, 16 * i), index(16 * d)));
 
-    // Loop state: O fragments (headDim / 8), row maxima and partial row sums
-    // of the thread's two rows.
-    SmallVector<Value> state(headDim / 8, warpMma.zeroAccumulator());
-    state.append(
-        {negativeInfinity, negativeInfinity, constantF32(0), constantF32(0)});
+    // Loop state: per tile, O fragments (headDim / 8); then per tile and
+    // row (g, g + 8) the maxima, then the partial row sums.
+    int64_t outputs = tiles * (headDim / 8);
+    SmallVector<Value> state(outputs, warpMma.zeroAccumulator());
+    state.append(2 * tiles, negativeInfinity);
+    state.append(2 * tiles, constantF32(0));
     auto loop =
         scf::ForOp::create(b, loc, firstKeyBlock, endKeyBlock, index(1), state);
     {
@@ -164,9 +176,17 @@ public:
       b.setInsertionPointToStart(loop.getBody());
       Value keyBlockIndex = loop.getInductionVar();
       ValueRange args = loop.getRegionIterArgs();
-      SmallVector<Value> output(args.begin(), args.begin() + headDim / 8);
-      Value rowMax[2] = {args[headDim / 8], args[headDim / 8 + 1]};
-      Value rowSum[2] = {args[headDim / 8 + 2], args[headDim / 8 + 3]};
+      // output[i][f], rowMax[i][r], rowSum[i][r].
+      SmallVector<SmallVector<Value>> output(tiles);
+      SmallVector<std::array<Value, 2>> rowMax(tiles), rowSum(tiles);
+      for (int64_t i = 0; i < tiles; ++i) {
+        output[i].assign(args.begin() + i * (headDim / 8),
+                         args.begin() + (i + 1) * (headDim / 8));
+        for (int64_t r = 0; r < 2; ++r) {
+          rowMax[i][r] = args[outputs + 2 * i + r];
+          rowSum[i][r] = args[outputs + 2 * tiles + 2 * i + r];
+        }
+      }
 
       // Prefetch the next K/V block into the other buffer (zero-fill past
       // the end, so the group is never empty), then wait for this one.
@@ -190,138 +210,169 @@ public:
       Value key0 =
           arith::MulIOp::create(b, loc, keyBlockIndex, index(keyBlock));
 
-      // S = Q K^T for the warp's 16 rows x keyBlock keys.
-      SmallVector<Value> scores(keyBlock / 8, warpMma.zeroAccumulator());
+      // S = Q K^T for the warp's rows x keyBlock keys: each K fragment is
+      // read from shared memory once and used by every tile of the warp.
+      SmallVector<SmallVector<Value>> scores(
+          tiles, SmallVector<Value>(keyBlock / 8, warpMma.zeroAccumulator()));
       for (int64_t n = 0; n < keyBlock / 16; ++n)
         for (int64_t d = 0; d < headDim / 16; ++d) {
           auto [low, high] =
               warpMma.loadBFromNK(kTiles, buffer, index(16 * n), index(16 * d));
-          scores[2 * n] = warpMma.mma(queryFragments[d], low, scores[2 * n]);
-          scores[2 * n + 1] =
-              warpMma.mma(queryFragments[d], high, scores[2 * n + 1]);
+          for (int64_t i = 0; i < tiles; ++i) {
+            scores[i][2 * n] =
+                warpMma.mma(queryFragments[i][d], low, scores[i][2 * n]);
+            scores[i][2 * n + 1] =
+                warpMma.mma(queryFragments[i][d], high, scores[i][2 * n + 1]);
+          }
         }
 
-      // Scaled (log2 domain) and masked scores as scalars [tile][row][col].
-      SmallVector<std::array<std::array<Value, 2>, 2>> s(keyBlock / 8);
-      for (int64_t n = 0; n < keyBlock / 8; ++n)
-        for (int64_t r = 0; r < 2; ++r)
-          for (int64_t c = 0; c < 2; ++c) {
-            Value value = arith::MulFOp::create(
-                b, loc,
-                vector::ExtractOp::create(b, loc, scores[n],
-                                          ArrayRef<int64_t>{r, c}),
-                scaleLog2e);
-            Value keyIndex = add({key0, pairColumn}, 8 * n + c);
-            if (!spec.causal && ragged) {
-              Value past =
-                  arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
-                                        keyIndex, index(spec.seqLen));
-              value = arith::SelectOp::create(b, loc, past, negativeInfinity,
-                                              value);
-            }
-            if (spec.causal || spec.patchLength > 0) {
-              Value hidden = arith::CmpIOp::create(
-                  b, loc, arith::CmpIPredicate::ugt, keyIndex, queryRows[r]);
-              if (spec.patchLength > 0) {
-                // Block-diagonal: a key before the query's patch is hidden.
-                Value before = arith::CmpIOp::create(
-                    b, loc, arith::CmpIPredicate::ult, keyIndex, patchStart[r]);
-                hidden = arith::OrIOp::create(b, loc, hidden, before);
-              }
-              value = arith::SelectOp::create(b, loc, hidden, negativeInfinity,
-                                              value);
-            }
-            s[n][r][c] = value;
-          }
-
-      Value alpha[2];
-      for (int64_t r = 0; r < 2; ++r) {
-        Value blockMax = negativeInfinity;
+      // Scaled (log2 domain) and masked scores as scalars
+      // [tile][n8 block][row][col].
+      using Quad = std::array<std::array<Value, 2>, 2>;
+      SmallVector<SmallVector<Quad>> s(tiles,
+                                       SmallVector<Quad>(keyBlock / 8));
+      for (int64_t i = 0; i < tiles; ++i)
         for (int64_t n = 0; n < keyBlock / 8; ++n)
-          for (int64_t c = 0; c < 2; ++c)
-            blockMax = arith::MaxNumFOp::create(b, loc, blockMax, s[n][r][c]);
-        blockMax = quadReduce(blockMax, /*isMax=*/true);
-        Value newMax = arith::MaxNumFOp::create(b, loc, rowMax[r], blockMax);
-        // The first key of the row's patch (key 0 without patches) is
-        // visible to it in the first block visited, so newMax is finite from
-        // then on and 2^(-inf - newMax) = 0 rescales nothing.
-        alpha[r] = exp2(arith::SubFOp::create(b, loc, rowMax[r], newMax));
-        Value sum = constantF32(0);
-        for (int64_t n = 0; n < keyBlock / 8; ++n)
-          for (int64_t c = 0; c < 2; ++c) {
-            s[n][r][c] =
-                exp2(arith::SubFOp::create(b, loc, s[n][r][c], newMax));
-            sum = arith::AddFOp::create(b, loc, sum, s[n][r][c]);
-          }
-        rowSum[r] = arith::AddFOp::create(
-            b, loc, arith::MulFOp::create(b, loc, rowSum[r], alpha[r]), sum);
-        rowMax[r] = newMax;
-      }
-
-      // O = O * alpha + P V, P taken from the score registers.
-      Value rescale = vector::FromElementsOp::create(
-          b, loc, VectorType::get({2, 2}, b.getF32Type()),
-          ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
-      for (Value &fragment : output)
-        fragment = arith::MulFOp::create(b, loc, fragment, rescale);
-      for (int64_t kk = 0; kk < keyBlock / 16; ++kk) {
-        SmallVector<Value> elements;
-        for (int64_t n : {2 * kk, 2 * kk + 1})
           for (int64_t r = 0; r < 2; ++r)
+            for (int64_t c = 0; c < 2; ++c) {
+              Value value = arith::MulFOp::create(
+                  b, loc,
+                  vector::ExtractOp::create(b, loc, scores[i][n],
+                                            ArrayRef<int64_t>{r, c}),
+                  scaleLog2e);
+              Value keyIndex = add({key0, pairColumn}, 8 * n + c);
+              if (!spec.causal && ragged) {
+                Value past =
+                    arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
+                                          keyIndex, index(spec.seqLen));
+                value = arith::SelectOp::create(b, loc, past, negativeInfinity,
+                                                value);
+              }
+              if (spec.causal || spec.patchLength > 0) {
+                Value hidden =
+                    arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt,
+                                          keyIndex, queryRows[i][r]);
+                if (spec.patchLength > 0) {
+                  // Block-diagonal: a key before the query's patch is hidden.
+                  Value before = arith::CmpIOp::create(
+                      b, loc, arith::CmpIPredicate::ult, keyIndex,
+                      patchStart[i][r]);
+                  hidden = arith::OrIOp::create(b, loc, hidden, before);
+                }
+                value = arith::SelectOp::create(b, loc, hidden,
+                                                negativeInfinity, value);
+              }
+              s[i][n][r][c] = value;
+            }
+
+      SmallVector<std::array<Value, 2>> alpha(tiles);
+      for (int64_t i = 0; i < tiles; ++i)
+        for (int64_t r = 0; r < 2; ++r) {
+          Value blockMax = negativeInfinity;
+          for (int64_t n = 0; n < keyBlock / 8; ++n)
             for (int64_t c = 0; c < 2; ++c)
-              elements.push_back(
-                  arith::TruncFOp::create(b, loc, elementType, s[n][r][c]));
-        Value probabilities = vector::FromElementsOp::create(
-            b, loc, VectorType::get({4, 2}, elementType), elements);
+              blockMax =
+                  arith::MaxNumFOp::create(b, loc, blockMax, s[i][n][r][c]);
+          blockMax = quadReduce(blockMax, /*isMax=*/true);
+          Value newMax =
+              arith::MaxNumFOp::create(b, loc, rowMax[i][r], blockMax);
+          // The first key of the row's patch (key 0 without patches) is
+          // visible to it in the first block visited, so newMax is finite
+          // from then on and 2^(-inf - newMax) = 0 rescales nothing.
+          alpha[i][r] =
+              exp2(arith::SubFOp::create(b, loc, rowMax[i][r], newMax));
+          Value sum = constantF32(0);
+          for (int64_t n = 0; n < keyBlock / 8; ++n)
+            for (int64_t c = 0; c < 2; ++c) {
+              s[i][n][r][c] =
+                  exp2(arith::SubFOp::create(b, loc, s[i][n][r][c], newMax));
+              sum = arith::AddFOp::create(b, loc, sum, s[i][n][r][c]);
+            }
+          rowSum[i][r] = arith::AddFOp::create(
+              b, loc, arith::MulFOp::create(b, loc, rowSum[i][r], alpha[i][r]),
+              sum);
+          rowMax[i][r] = newMax;
+        }
+
+      // O = O * alpha + P V, P taken from the score registers; each V
+      // fragment is read from shared memory once for every tile.
+      for (int64_t i = 0; i < tiles; ++i) {
+        Value rescale = vector::FromElementsOp::create(
+            b, loc, VectorType::get({2, 2}, b.getF32Type()),
+            ValueRange{alpha[i][0], alpha[i][0], alpha[i][1], alpha[i][1]});
+        for (Value &fragment : output[i])
+          fragment = arith::MulFOp::create(b, loc, fragment, rescale);
+      }
+      for (int64_t kk = 0; kk < keyBlock / 16; ++kk) {
+        SmallVector<Value> probabilities;
+        for (int64_t i = 0; i < tiles; ++i) {
+          SmallVector<Value> elements;
+          for (int64_t n : {2 * kk, 2 * kk + 1})
+            for (int64_t r = 0; r < 2; ++r)
+              for (int64_t c = 0; c < 2; ++c)
+                elements.push_back(arith::TruncFOp::create(
+                    b, loc, elementType, s[i][n][r][c]));
+          probabilities.push_back(vector::FromElementsOp::create(
+              b, loc, VectorType::get({4, 2}, elementType), elements));
+        }
         for (int64_t d = 0; d < headDim / 16; ++d) {
           auto [low, high] = warpMma.loadBFromKN(vTiles, buffer, index(16 * kk),
                                                  index(16 * d));
-          output[2 * d] = warpMma.mma(probabilities, low, output[2 * d]);
-          output[2 * d + 1] =
-              warpMma.mma(probabilities, high, output[2 * d + 1]);
+          for (int64_t i = 0; i < tiles; ++i) {
+            output[i][2 * d] =
+                warpMma.mma(probabilities[i], low, output[i][2 * d]);
+            output[i][2 * d + 1] =
+                warpMma.mma(probabilities[i], high, output[i][2 * d + 1]);
+          }
         }
       }
       // The next iteration refills the buffer read one iteration ago.
       gpu::BarrierOp::create(b, loc);
-      SmallVector<Value> results = output;
-      results.append({rowMax[0], rowMax[1], rowSum[0], rowSum[1]});
+      SmallVector<Value> results;
+      for (int64_t i = 0; i < tiles; ++i)
+        llvm::append_range(results, output[i]);
+      for (int64_t i = 0; i < tiles; ++i)
+        results.append({rowMax[i][0], rowMax[i][1]});
+      for (int64_t i = 0; i < tiles; ++i)
+        results.append({rowSum[i][0], rowSum[i][1]});
       scf::YieldOp::create(b, loc, results);
     }
 
-    // O / l, rows g and g + 8, columns 8d + 2t, 8d + 2t + 1 (rows past a
-    // ragged sequence's end are not stored).
-    Value inverse[2];
-    for (int64_t r = 0; r < 2; ++r) {
-      Value sum = quadReduce(loop.getResult(headDim / 8 + 2 + r),
-                             /*isMax=*/false);
-      inverse[r] = arith::DivFOp::create(b, loc, constantF32(1), sum);
-    }
+    // O / l, rows g and g + 8 of each tile, columns 8d + 2t, 8d + 2t + 1
+    // (rows past a ragged sequence's end are not stored).
     auto pairType = VectorType::get({2}, b.getF32Type());
     Type outputType = spec.outputType ? spec.outputType : b.getF32Type();
     int64_t pairBytes = 2 * outputType.getIntOrFloatBitWidth() / 8;
-    for (int64_t r = 0; r < 2; ++r) {
-      OpBuilder::InsertionGuard guard(b);
-      if (ragged) {
-        Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                             queryRows[r], index(spec.seqLen));
-        auto store = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
-        b.setInsertionPointToStart(&store.getThenRegion().front());
+    for (int64_t i = 0; i < tiles; ++i)
+      for (int64_t r = 0; r < 2; ++r) {
+        Value sum = quadReduce(loop.getResult(outputs + 2 * tiles + 2 * i + r),
+                               /*isMax=*/false);
+        Value inverse = arith::DivFOp::create(b, loc, constantF32(1), sum);
+        OpBuilder::InsertionGuard guard(b);
+        if (ragged) {
+          Value inside =
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                    queryRows[i][r], index(spec.seqLen));
+          auto store = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
+          b.setInsertionPointToStart(&store.getThenRegion().front());
+        }
+        for (int64_t d = 0; d < headDim / 8; ++d) {
+          Value pair = vector::ExtractOp::create(
+              b, loc, loop.getResult(i * (headDim / 8) + d),
+              ArrayRef<int64_t>{r});
+          Value scaled = arith::MulFOp::create(
+              b, loc, pair,
+              vector::BroadcastOp::create(b, loc, pairType, inverse));
+          if (!outputType.isF32())
+            scaled = arith::TruncFOp::create(
+                b, loc, VectorType::get({2}, outputType), scaled);
+          vector::StoreOp::create(b, loc, scaled, o,
+                                  ValueRange{prefix, queryRows[i][r],
+                                             add({qColumn, pairColumn}, 8 * d)},
+                                  /*nontemporal=*/false,
+                                  llvm::MaybeAlign(pairBytes));
+        }
       }
-      for (int64_t d = 0; d < headDim / 8; ++d) {
-        Value pair = vector::ExtractOp::create(b, loc, loop.getResult(d),
-                                               ArrayRef<int64_t>{r});
-        Value scaled = arith::MulFOp::create(
-            b, loc, pair,
-            vector::BroadcastOp::create(b, loc, pairType, inverse[r]));
-        if (!outputType.isF32())
-          scaled = arith::TruncFOp::create(
-              b, loc, VectorType::get({2}, outputType), scaled);
-        vector::StoreOp::create(
-            b, loc, scaled, o,
-            ValueRange{prefix, queryRows[r], add({qColumn, pairColumn}, 8 * d)},
-            /*nontemporal=*/false, llvm::MaybeAlign(pairBytes));
-      }
-    }
   }
 
 private:
@@ -364,7 +415,9 @@ private:
   Value tid, slice, kTiles, vTiles, pairColumn, scaleLog2e, negativeInfinity;
   Value prefix, qColumn, kColumn, vColumn;
   bool ragged = false;
-  Value queryRows[2], patchStart[2];
+  /// Per tile of the warp, this thread's two query rows (g, g + 8) and the
+  /// first rows of their patches.
+  SmallVector<std::array<Value, 2>> queryRows, patchStart;
 };
 
 LogicalResult verifyTokenMajor(const AttentionSpec &spec,
@@ -407,6 +460,10 @@ verifyAttentionSpec(const AttentionSpec &spec,
   if (spec.keyBlock != 32 && spec.keyBlock != 64 && spec.keyBlock != 128)
     return failSpec(emitError, "key-block = " + Twine(spec.keyBlock) +
                                    " is not supported (32, 64 or 128)");
+  if (spec.rowTiles != 1 && spec.rowTiles != 2)
+    return failSpec(emitError, "row-tiles = " + Twine(spec.rowTiles) +
+                                   " is not supported (1 or 2 tiles of 16 "
+                                   "query rows a warp)");
   if (spec.batchHeads <= 0 || spec.seqLen <= 0)
     return failSpec(emitError, "attention sizes must be positive, got "
                                "batch-heads = " +
@@ -419,18 +476,22 @@ verifyAttentionSpec(const AttentionSpec &spec,
   if (spec.tokenMajor()) {
     if (failed(verifyTokenMajor(spec, emitError)))
       return failure();
-  } else if (int64_t block = std::max(kQueryBlock, spec.keyBlock);
+  } else if (int64_t block = std::max(queryBlockRows(spec), spec.keyBlock);
              spec.seqLen % block != 0)
     return failSpec(emitError,
                     "seq-len = " + Twine(spec.seqLen) +
                         " is not a multiple of " + Twine(block) +
-                        " (the packed layout's query block 64 and key-block: "
+                        " (the packed layout's query block " +
+                        Twine(queryBlockRows(spec)) + " and key-block: "
                         "pad the sequence, causal masking hides padded keys "
                         "from real queries; the token-major layout takes any "
                         "length)");
+  if (spec.patchLength != 0 && spec.rowTiles != 1)
+    return failSpec(emitError, "patch-length needs row-tiles = 1 (a 64-row "
+                               "query block)");
   if (spec.patchLength < 0 ||
       (spec.patchLength > 0 &&
-       (kQueryBlock % spec.patchLength != 0 || spec.keyBlock != kQueryBlock)))
+       (64 % spec.patchLength != 0 || spec.keyBlock != 64)))
     return failSpec(
         emitError,
         "patch-length = " + Twine(spec.patchLength) +
@@ -457,7 +518,7 @@ buildAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
 
   KernelInfo info;
   info.name = name.str();
-  info.grid = {llvm::divideCeilSigned(spec.seqLen, kQueryBlock),
+  info.grid = {llvm::divideCeilSigned(spec.seqLen, queryBlockRows(spec)),
                spec.batchHeads, 1};
   info.block = {kWarpMmaThreads, 1, 1};
   info.dynamicSharedBytes = attentionSharedBytes(spec);

@@ -6,7 +6,9 @@
 // scheme): a CTA of 4 warps owns 64 query rows, each warp 16 rows whose Q
 // fragments stay in registers; K and V blocks are double-buffered in shared
 // memory through cp.async; both products are mma.sync m16n8k16 (sm_80 and
-// newer); exponentials are ex2 with log2(e) folded into the scale.
+// newer); exponentials are ex2 with log2(e) folded into the scale. With
+// rowTiles = 2 each warp owns two 16-row tiles (128 rows a CTA) that share
+// every K/V fragment it loads.
 //
 // Layouts:
 // - packed: Q, K, V are [batchHeads, seqLen, headDim] bf16/f16 row-major, O
@@ -56,6 +58,12 @@ struct AttentionSpec {
   int64_t kColumn = 0, vColumn = 0;
   /// O's element type: f32 (null means f32) or the input type.
   mlir::Type outputType;
+  /// 16-row MMA tiles of queries per warp (1 or 2): the query block is
+  /// 64 x rowTiles rows. With 2, each K and V fragment a warp reads from
+  /// shared memory feeds two MMAs, halving the ldmatrix traffic per
+  /// product (FlashAttention-2's 128-row blocks); packed local attention
+  /// (patch-length) keeps 1.
+  int64_t rowTiles = 1;
 
   bool tokenMajor() const { return heads > 0; }
 };

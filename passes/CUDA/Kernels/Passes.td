@@ -265,6 +265,8 @@ def CudaTestBuildAttention
            "softmax scale (0: 1 / sqrt(head-dim))">,
     Option<"keyBlock", "key-block", "int64_t", /*default=*/"64",
            "keys per K/V block: 32, 64 or 128">,
+    Option<"rowTiles", "row-tiles", "int64_t", /*default=*/"1",
+           "16-row query tiles per warp: 1 (64-row query block) or 2 (128)">,
     Option<"patchLength", "patch-length", "int64_t", /*default=*/"0",
            "local attention: rows per patch, block-diagonal causal mask "
            "(0: none)">,
@@ -393,9 +395,11 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
     - Attention (head dim 32, 64 or 128): q, k/v (one GEMM when k and v are
       the two halves of one weight, as MEGABYTE-pytorch's `to_kv`) and
       output projections (with the residual) on GEMMs, rotary on the f32
-      projections, then flash attention on 16-bit q, k, v: global, one
-      batch row per (sequence x head), positions zero-padded to a multiple
-      of the 64-row query block, 32-key blocks; local, one batch row per
+      projections, then flash attention on 16-bit q, k, v: global,
+      token-major (each (sequence, head) read from the projections' rows,
+      any number of positions), 32-key blocks, 128-row query blocks
+      (`row_tiles` 2) for head dims up to 64 and 64-row ones for 128;
+      local, one batch row per
       head holding every patch zero-padded to a power of two (9 -> 16) that
       tiles the 64-row block, 64-key blocks, the kernel's block-diagonal
       causal mask keeping patches apart (padded keys come after every real

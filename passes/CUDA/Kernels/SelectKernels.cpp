@@ -394,6 +394,10 @@ private:
       spec.heads = heads;
       spec.qRowElements = inner;
       spec.outputType = elementType;
+      // 128-row query blocks (two 16-row tiles a warp share each K/V
+      // fragment read) where they fit the registers: head dims up to 64
+      // (ptxas: 127 / 168 registers, no spills; head dim 128 would spill).
+      spec.rowTiles = headDim <= 64 ? 2 : 1;
     }
     // k and v from one [2 * inner, D] weight when they are its halves.
     Value kvSource = cuda::kvWeightSource(op.getWk(), op.getWv(), inner);

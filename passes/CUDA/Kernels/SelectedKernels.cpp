@@ -440,6 +440,9 @@ DictionaryAttr attentionSpecToAttribute(MLIRContext *context,
   if (spec.outputType && !spec.outputType.isF32())
     entries.push_back(
         b.getNamedAttr("output_type", TypeAttr::get(spec.outputType)));
+  if (spec.rowTiles != 1)
+    entries.push_back(
+        b.getNamedAttr("row_tiles", b.getI64IntegerAttr(spec.rowTiles)));
   return b.getDictionaryAttr(entries);
 }
 
@@ -467,6 +470,9 @@ attentionSpecFromAttribute(DictionaryAttr attr,
     return failure();
   if (attr.contains("output_type") &&
       failed(read.type("output_type", spec.outputType)))
+    return failure();
+  if (attr.contains("row_tiles") &&
+      failed(read.integer("row_tiles", spec.rowTiles)))
     return failure();
   if (spec.heads < 0)
     return emitError() << kSelectedAttentionAttrName

@@ -37,6 +37,7 @@ struct CudaTestBuildAttentionPass
     spec.scale = scale;
     spec.keyBlock = keyBlock;
     spec.patchLength = patchLength;
+    spec.rowTiles = rowTiles;
     spec.heads = heads;
     int64_t inner = heads * headDim;
     spec.qRowElements = qRow ? qRow : inner;

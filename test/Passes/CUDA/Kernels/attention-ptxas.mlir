@@ -103,4 +103,33 @@
 // T3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // T3: Used 174 registers, used 1 barriers, 1 bytes smem
 
+// R1-R2: 128-row query blocks (row-tiles=2: two 16-row tiles a warp share
+// every K/V fragment it reads from shared memory), what the pipeline picks
+// for global attention with head dims up to 64: the example's shape and
+// T2's. Half the CTAs, Q tile [128][D + 8].
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="batch-heads=8 heads=4 seq-len=129 head-dim=32 key-block=32 k-row=256 v-row=256 v-column=128 output-type=bf16 row-tiles=2" -o %t.r1.mlir
+// RUN: FileCheck %s --check-prefix=R1-LAUNCH < %t.r1.mlir
+// RUN: mbc-opt %t.r1.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.r1.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.r1.ptx -o %t.r1.cubin 2>&1 | FileCheck %s --check-prefix=R1
+// R1-LAUNCH: grid = array<i64: 2, 8, 1>
+// R1-LAUNCH-SAME: shared_bytes = 20480 : i64
+// R1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// R1: Used 128 registers, used 1 barriers, 1 bytes smem
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="batch-heads=16 heads=8 seq-len=1000 head-dim=64 key-block=32 output-type=bf16 row-tiles=2" -o %t.r2.mlir
+// RUN: FileCheck %s --check-prefix=R2-LAUNCH < %t.r2.mlir
+// RUN: mbc-opt %t.r2.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.r2.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=R2-PTX < %t.r2.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.r2.ptx -o %t.r2.cubin 2>&1 | FileCheck %s --check-prefix=R2
+// R2-LAUNCH: grid = array<i64: 8, 16, 1>
+// R2-LAUNCH-SAME: shared_bytes = 36864 : i64
+// 64 MMAs a key block (2 tiles x (S: 2 x 4 x 2, PV: 2 x 4 x 2)).
+// R2-PTX-COUNT-64: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// R2-PTX-NOT: mma.sync
+// R2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// R2: Used 168 registers, used 1 barriers, 1 bytes smem
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="row-tiles=3" 2>&1 | FileCheck %s --check-prefix=TILES
+// TILES: error: row-tiles = 3 is not supported (1 or 2 tiles of 16 query rows a warp)
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 head-dim=32 patch-length=16 row-tiles=2" 2>&1 | FileCheck %s --check-prefix=PATCH-TILES
+// PATCH-TILES: error: patch-length needs row-tiles = 1 (a 64-row query block)
+
 module {}
