@@ -191,6 +191,9 @@ def main():
         fail(f"kernels never launched: {sorted(set(kernels) - launched)}")
     print("plans:", ",".join(sorted(cuda["plans"])))
     print("every launch names a kernel with matching args:", launches > 0)
+    print("launches:", " ".join(
+        f"{name}={sum('launch' in step for step in plan['steps'])}"
+        for name, plan in sorted(cuda["plans"].items())))
     gemms = [k for k in cuda["kernels"] if "_gemm_" in k["name"]]
     print("tensor-core GEMM kernels:", len(gemms),
           "with tensor maps:", sum("tensor_map" in k["params"] for k in gemms),
