@@ -60,6 +60,10 @@ static void buildSharedTensorPipeline(
   toLinalg.attentionBlock = options.attentionBlock;
   toLinalg.decodeGemvs = decodeGemvs;
   pm.addPass(createConvertMBToLinalg(toLinalg));
+  // A decode row's RMSNorm read only by GEMVs becomes their prologue (the
+  // GEMVs of cached attention exist from convert-mb-to-linalg on).
+  if (decodeGemvs)
+    pm.addPass(createCudaFuseGemvNorms());
   pm.addPass(createConvertElementwiseToLinalgPass());
   // Upstream linalg-fuse-elementwise-ops would fuse GELU and norms into the
   // next matmul's inner loop (recomputed N times per element).

@@ -49,7 +49,8 @@ CASES=(
 # positions, against SDPA on the same query and visible rows; unsplit and
 # split 16 ways, and split at position 5, where most splits hold no key);
 # the decode GEMVs
-# (1 and 8 rows, against torch.matmul on bf16 vectors); the norm kernels
+# (1 and 8 rows, and one with its RMSNorm prologue, against torch.matmul
+# on bf16 vectors); the norm kernels
 # (token shift + RMSNorm, LayerNorm; rounded to bf16; a decode row in f32)
 # against the same in PyTorch eager; the head's log-softmax (a decode row,
 # 65,536 scoring rows, and a vocabulary that is not a multiple of 32)
@@ -68,6 +69,7 @@ KERNELS=(
   "gemm-mmasync-1152x512x128-relu|mb-cuda-test-build-gemm=m=1152 n=512 k=128 mma=mma_sync tile-m=64 tile-n=64 tile-k=32 bias=true gelu=relu|sm_80|--kind gemm --m 1152 --n 512 --k 128 --bias --gelu relu"
   "gemv-1x4096x4096-gelu|mb-cuda-test-build-gemv=m=1 n=4096 k=4096 bias=true activation=gelu|sm_80|--kind gemv --m 1 --n 4096 --k 4096 --bias --gelu erf"
   "gemv-1x1024x4096-residual|mb-cuda-test-build-gemv=m=1 n=1024 k=4096 bias=true residual=true|sm_80|--kind gemv --m 1 --n 1024 --k 4096 --bias --residual"
+  "gemv-1x4096x4096-rmsnorm|mb-cuda-test-build-gemv=m=1 n=4096 k=4096 norm=rms_clamp norm-weight-type=bf16|sm_80|--kind gemv --m 1 --n 4096 --k 4096 --gemv-norm rms_clamp --epsilon 1e-8"
   "gemv-8x4096x1024|mb-cuda-test-build-gemv=m=8 n=4096 k=1024|sm_80|--kind gemv --m 8 --n 4096 --k 1024"
   "attention-hd64-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=64 key-block=32 row-tiles=2|sm_80|--kind attention --batch-heads 16 --seq-len 1024 --head-dim 64"
   "attention-hd64-s2048|mb-cuda-test-build-attention=batch-heads=16 seq-len=2048 head-dim=64 key-block=32 row-tiles=2|sm_80|--kind attention --batch-heads 16 --seq-len 2048 --head-dim 64"

@@ -3,6 +3,7 @@
 #include "passes/CUDA/Kernels/KernelBuilderUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -34,6 +35,17 @@ LogicalResult verifyGemvSpec(const GemvSpec &spec,
                     "GEMV needs n >= 1 and k a positive multiple of 8 (16-byte "
                     "weight loads), got n = " +
                         Twine(spec.n) + ", k = " + Twine(spec.k));
+  if (spec.normPrologue) {
+    if (spec.normKind != NormKind::Rms && spec.normKind != NormKind::RmsClamp)
+      return failSpec(emitError, "a GEMV norm prologue must be an RMSNorm "
+                                 "(rms or rms_clamp)");
+    if (spec.normEpsilon <= 0)
+      return failSpec(emitError, "the norm epsilon must be positive");
+    if (spec.normWeightType &&
+        !(spec.normWeightType.isF32() || spec.normWeightType.isBF16() ||
+          spec.normWeightType.isF16()))
+      return failSpec(emitError, "norm weight type must be f32, bf16 or f16");
+  }
   if (spec.warps < 1 || spec.warps > 32 || spec.columnsPerWarp < 1 ||
       spec.columnsPerWarp > 8)
     return failSpec(emitError, "GEMV warps = " + Twine(spec.warps) +
@@ -67,6 +79,11 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
     info.params.push_back({param, "ptr", {}});
   appendEpilogueParams(argTypes, info, spec.m, spec.n, spec.bias,
                        spec.biasType, spec.residual, f32);
+  Type normWeightType = spec.normWeightType ? spec.normWeightType : f32;
+  if (spec.normPrologue) {
+    argTypes.push_back(MemRefType::get({spec.k}, normWeightType));
+    info.params.push_back({"norm_weight", "ptr", {}});
+  }
   auto func = createKernelFunc(b, loc, name, argTypes, info);
 
   Block &entry = func.getBody().front();
@@ -77,6 +94,7 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
   Value c = entry.getArgument(next++);
   Value bias = spec.bias ? entry.getArgument(next++) : Value();
   Value residual = spec.residual ? entry.getArgument(next++) : Value();
+  Value normWeight = spec.normPrologue ? entry.getArgument(next++) : Value();
   // Rows of A start 32-byte aligned and rows of W 16-byte aligned when the
   // buffers are (the runtime's are 256-byte aligned; K % 8 == 0).
   a = memref::AssumeAlignmentOp::create(b, loc, a, b.getI32IntegerAttr(16));
@@ -106,8 +124,10 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
     auto ifInside = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
     OpBuilder::InsertionGuard columnGuard(b);
     b.setInsertionPointToStart(&ifInside.getThenRegion().front());
-    // Per row, a vector of 8 partial sums over this lane's K chunks.
-    SmallVector<Value> init(spec.m, zeroVector);
+    // Per row, a vector of 8 partial sums over this lane's K chunks (then,
+    // with the norm prologue, per row the partial sums of squares of x).
+    SmallVector<Value> init(spec.normPrologue ? 2 * spec.m : spec.m,
+                            zeroVector);
     auto loop = scf::ForOp::create(
         b, loc, laneStart, index(spec.k), index(kWarpSize * kChunk), init,
         [&](OpBuilder &lb, Location ll, Value k, ValueRange sums) {
@@ -115,7 +135,11 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
               vector::LoadOp::create(lb, ll, weightVector, w, ValueRange{n, k},
                                      /*nontemporal=*/false, llvm::Align(16));
           Value wide = arith::ExtFOp::create(lb, ll, f32Vector, weights);
-          SmallVector<Value> updated;
+          // x * g (rstd comes in the epilogue): g folded into the weights.
+          if (normWeight)
+            wide = arith::MulFOp::create(
+                lb, ll, wide, loadWidened(lb, ll, normWeight, k, kChunk));
+          SmallVector<Value> updated, squares;
           for (int64_t row = 0; row < spec.m; ++row) {
             Value r = arith::ConstantIndexOp::create(lb, ll, row);
             Value x =
@@ -123,17 +147,52 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
                                        /*nontemporal=*/false, llvm::Align(16));
             updated.push_back(
                 vector::FMAOp::create(lb, ll, x, wide, sums[row]));
+            if (normWeight)
+              squares.push_back(
+                  vector::FMAOp::create(lb, ll, x, x, sums[spec.m + row]));
           }
+          llvm::append_range(updated, squares);
           scf::YieldOp::create(lb, ll, updated);
         });
-    for (int64_t row = 0; row < spec.m; ++row) {
+    auto warpSum = [&](Value partials) -> Value {
       Value sum = vector::ReductionOp::create(
-          b, loc, vector::CombiningKind::ADD, loop.getResult(row));
+          b, loc, vector::CombiningKind::ADD, partials);
       for (int32_t offset : {16, 8, 4, 2, 1}) {
         Value other = gpu::ShuffleOp::create(b, loc, sum, offset, kWarpSize,
                                              gpu::ShuffleMode::XOR)
                           .getShuffleResult();
         sum = arith::AddFOp::create(b, loc, sum, other);
+      }
+      return sum;
+    };
+    auto constantF32 = [&](double value) -> Value {
+      return arith::ConstantOp::create(
+          b, loc, b.getF32FloatAttr(static_cast<float>(value)));
+    };
+    for (int64_t row = 0; row < spec.m; ++row) {
+      Value sum = warpSum(loop.getResult(row));
+      if (normWeight) {
+        // The row's RMSNorm factor, as NormKernel computes it: 1 /
+        // sqrt(mean(x^2) + eps), or (MEGABYTE-pytorch) 1 / max(||x||
+        // k^-1/2, eps).
+        Value meanSquare =
+            arith::DivFOp::create(b, loc, warpSum(loop.getResult(spec.m + row)),
+                                  constantF32(static_cast<double>(spec.k)));
+        Value inverse;
+        if (spec.normKind == NormKind::RmsClamp)
+          inverse = arith::DivFOp::create(
+              b, loc, constantF32(1),
+              arith::MaximumFOp::create(
+                  b, loc, math::SqrtOp::create(b, loc, meanSquare),
+                  constantF32(spec.normEpsilon)));
+        else
+          inverse = arith::DivFOp::create(
+              b, loc, constantF32(1),
+              math::SqrtOp::create(
+                  b, loc,
+                  arith::AddFOp::create(b, loc, meanSquare,
+                                        constantF32(spec.normEpsilon))));
+        sum = arith::MulFOp::create(b, loc, sum, inverse);
       }
       Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
                                           lane, index(0));

@@ -18,6 +18,7 @@
 #define MBC_PASSES_CUDA_KERNELS_GEMVKERNEL_H
 
 #include "passes/CUDA/Kernels/GemmKernel.h"
+#include "passes/CUDA/Kernels/KernelBuilderUtils.h"
 
 namespace mbc::cuda {
 
@@ -33,6 +34,17 @@ struct GemvSpec {
   /// Warps per block and output columns per warp.
   int64_t warps = 8;
   int64_t columnsPerWarp = 2;
+  /// A decode row's RMSNorm (Rms or RmsClamp) in the prologue: A is the
+  /// norm's input and the product is taken with norm(A) * normWeight. As
+  /// W . (x * rstd * g) = rstd (W . (x * g)), the lanes multiply x by g on
+  /// the fly, accumulate the sum of squares of x from the same loads, and
+  /// the epilogue scales by rstd: the norm's own launch and its output
+  /// buffer go away.
+  bool normPrologue = false;
+  NormKind normKind = NormKind::Rms;
+  double normEpsilon = 1e-5;
+  /// The norm weight's type as stored: f32, bf16 or f16 (null: f32).
+  mlir::Type normWeightType;
 };
 
 /// The largest M a GEMV kernel takes.
@@ -42,8 +54,8 @@ mlir::LogicalResult
 verifyGemvSpec(const GemvSpec &spec,
                llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
-/// Appends kernel `name` to `module`. Parameters: a, w, c, then bias and
-/// residual when enabled (all pointers).
+/// Appends kernel `name` to `module`. Parameters: a, w, c, then bias,
+/// residual and the norm weight when enabled (all pointers).
 mlir::FailureOr<KernelInfo>
 buildGemvKernel(mlir::OpBuilder &builder, mlir::gpu::GPUModuleOp module,
                 llvm::StringRef name, const GemvSpec &spec, mlir::Location loc);

@@ -83,6 +83,13 @@ def CudaTestBuildGemv : Pass<"mb-cuda-test-build-gemv", "::mlir::ModuleOp"> {
     Option<"warps", "warps", "int64_t", /*default=*/"8", "warps per block">,
     Option<"columnsPerWarp", "columns-per-warp", "int64_t", /*default=*/"2",
            "output columns per warp">,
+    Option<"norm", "norm", "std::string", /*default=*/"\"none\"",
+           "RMSNorm prologue on A: none, rms or rms_clamp">,
+    Option<"normEpsilon", "norm-epsilon", "double", /*default=*/"1e-8",
+           "the prologue norm's epsilon">,
+    Option<"normWeightType", "norm-weight-type", "std::string",
+           /*default=*/"\"f32\"", "the prologue norm weight's type: f32, "
+           "bf16 or f16">,
     Option<"kernelName", "name", "std::string", /*default=*/"\"gemv\"",
            "kernel symbol">,
   ];
@@ -498,6 +505,24 @@ def CudaLaunchSelectedKernels
     "::mlir::memref::MemRefDialect", "::mlir::nvgpu::NVGPUDialect",
     "::mlir::NVVM::NVVMDialect", "::mlir::scf::SCFDialect",
     "::mlir::ub::UBDialect", "::mlir::vector::VectorDialect"];
+}
+
+def CudaFuseGemvNorms : Pass<"mb-cuda-fuse-gemv-norms", "::mlir::ModuleOp"> {
+  let summary = "a decode row's RMSNorm into the prologue of the GEMVs reading it";
+  let description = [{
+    After convert-mb-to-linalg (which makes the GEMVs of cached attention):
+    a call of a selected norm kernel (`mb.cuda_norm`) of at most 16 rows,
+    an RMSNorm (rms or rms_clamp) writing f32 rows without token shift,
+    whose every use (through tensor reshapes) is the A operand of a
+    selected GEMV of its rows and features (`mb.cuda_gemv`, no prologue
+    yet), is removed: each GEMV instead takes the norm's input and weight
+    and normalizes in its prologue (GemvKernel.h: `norm`, `norm_epsilon`,
+    `norm_weight_type`), so a decode step's norm is no launch of its own.
+    Declarations left without calls are erased. LayerNorms and norms with
+    other users stay.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def CudaReferenceKernels : Pass<"mb-cuda-reference-kernels", "::mlir::ModuleOp"> {

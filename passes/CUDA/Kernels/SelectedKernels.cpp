@@ -372,6 +372,15 @@ DictionaryAttr gemvSpecToAttribute(MLIRContext *context, const GemvSpec &spec) {
                      b.getI64IntegerAttr(spec.columnsPerWarp)),
   };
   appendBiasType(b, spec.biasType, entries);
+  // The norm prologue only when chosen, so a plain GEMV reads as before.
+  if (spec.normPrologue)
+    entries.append({
+        b.getNamedAttr("norm", b.getStringAttr(normKindName(spec.normKind))),
+        b.getNamedAttr("norm_epsilon", b.getF64FloatAttr(spec.normEpsilon)),
+        b.getNamedAttr("norm_weight_type",
+                       TypeAttr::get(spec.normWeightType ? spec.normWeightType
+                                                         : b.getF32Type())),
+    });
   return b.getDictionaryAttr(entries);
 }
 
@@ -391,6 +400,19 @@ gemvSpecFromAttribute(DictionaryAttr attr,
     return failure();
   if (attr.get("bias_type") && failed(read.type("bias_type", spec.biasType)))
     return failure();
+  if (attr.get("norm")) {
+    StringRef norm;
+    if (failed(read.string("norm", norm)) ||
+        failed(read.real("norm_epsilon", spec.normEpsilon)) ||
+        failed(read.type("norm_weight_type", spec.normWeightType)))
+      return failure();
+    std::optional<NormKind> parsed = parseNormKind(norm);
+    if (!parsed)
+      return emitError() << kSelectedGemvAttrName << ": norm = '" << norm
+                         << "' (expected rms or rms_clamp)";
+    spec.normPrologue = true;
+    spec.normKind = *parsed;
+  }
   if (failed(verifyGemvSpec(spec, emitError)))
     return failure();
   return spec;

@@ -52,6 +52,23 @@ struct CudaTestBuildGemvPass
       return signalPassFailure();
     }
     spec.residual = residual;
+    if (norm != "none") {
+      std::optional<cuda::NormKind> kind = cuda::parseNormKind(norm);
+      if (!kind) {
+        emitError() << "norm = '" << norm
+                    << "' (expected none, rms or rms_clamp)";
+        return signalPassFailure();
+      }
+      spec.normPrologue = true;
+      spec.normKind = *kind;
+      spec.normEpsilon = normEpsilon;
+      spec.normWeightType = cuda::parseFloatTypeName(builder, normWeightType);
+      if (!spec.normWeightType) {
+        emitError() << "norm-weight-type = '" << normWeightType
+                    << "' (expected f32, bf16 or f16)";
+        return signalPassFailure();
+      }
+    }
     spec.warps = warps;
     spec.columnsPerWarp = columnsPerWarp;
     OpBuilder b(module.getContext());

@@ -37,3 +37,30 @@
 // ROWS: GEMV rows m = 17 must be between 1 and 16
 // K: GEMV needs n >= 1 and k a positive multiple of 8 (16-byte weight loads), got n = 4096, k = 100
 // ACT: mb-cuda-test-build-gemv: activation = 'swish' (expected none, gelu, gelu_tanh or relu)
+
+// An RMSNorm prologue (a decode row's, MEGABYTE-pytorch's clamped form,
+// bf16 norm weight): A is the norm's input, the norm weight the last
+// parameter; the lanes fold g into the weights and accumulate x^2 from the
+// same loads, the epilogue scales by 1 / max(sqrt(mean x^2), eps).
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=1 n=1536 k=512 bias=true activation=gelu norm=rms_clamp norm-weight-type=bf16" -o %t.norm.mlir
+// RUN: FileCheck %s --check-prefix=NORM < %t.norm.mlir
+// RUN: mbc-opt %t.norm.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.norm.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=NORM-PTX < %t.norm.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.norm.ptx -o %t.norm.cubin 2>&1 | FileCheck %s --check-prefix=NORM-PTXAS
+// NORM: gpu.func @gemv(%{{.*}}: memref<1x512xf32>, %{{.*}}: memref<1536x512xbf16>, %{{.*}}: memref<1x1536xf32>, %{{.*}}: memref<1536xf32>, %{{.*}}: memref<512xbf16>) kernel
+// NORM-SAME: {kind = "ptr", name = "norm_weight"}
+// NORM: scf.for
+// NORM: arith.extf %{{.*}} : vector<8xbf16> to vector<8xf32>
+// NORM: arith.mulf
+// NORM: vector.fma
+// NORM: vector.fma
+// NORM: scf.yield
+// NORM: math.sqrt
+// NORM: arith.maximumf
+// NORM-PTX: sqrt.rn.f32
+// NORM-PTX: max.NaN.f32
+// NORM-PTX-NOT: .extern
+// NORM-PTXAS: 0 bytes spill stores, 0 bytes spill loads
+// NORM-PTXAS: Used 58 registers
+// RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="norm=layer" 2>&1 | FileCheck %s --check-prefix=NORM-LAYER
+// NORM-LAYER: error: a GEMV norm prologue must be an RMSNorm (rms or rms_clamp)

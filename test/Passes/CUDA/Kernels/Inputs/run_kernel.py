@@ -326,6 +326,8 @@ def main():
     parser.add_argument("--gelu", choices=["none", "erf", "tanh", "relu"], default="none",
                         help="the epilogue's activation")
     parser.add_argument("--residual", action="store_true")
+    parser.add_argument("--gemv-norm", choices=["none", "rms", "rms_clamp"], default="none",
+                        help="gemv: an RMSNorm prologue on A (--epsilon), its weight in --dtype")
     parser.add_argument("--batch-heads", type=int)
     parser.add_argument("--seq-len", type=int)
     parser.add_argument("--head-dim", type=int)
@@ -399,7 +401,14 @@ def main():
         residual = torch.rand(args.m, args.n) - 0.5
         weight = b.to(device).float()
         weight = weight.t() if args.b_layout == "nk" else weight
-        expected = a.to(device).float() @ weight
+        # GEMV norm prologue: A is the norm's input, normalized (RMSNorm, a
+        # bf16 weight as the lucidrains model stores it) before the product.
+        norm_weight = (1 + 0.1 * torch.randn(args.k)).to(dtype)
+        normalized = a.to(device).float()
+        if args.kind == "gemv" and args.gemv_norm != "none":
+            normalized = norm(normalized, norm_weight.to(device).float(), None,
+                              args.gemv_norm, args.epsilon)
+        expected = normalized @ weight
         if args.bias:
             expected = expected + bias.to(device).float()
         if args.gelu != "none":
@@ -413,6 +422,8 @@ def main():
             arguments.append(driver.upload(bias))
         if args.residual:
             arguments.append(driver.upload(residual))
+        if args.kind == "gemv" and args.gemv_norm != "none":
+            arguments.append(driver.upload(norm_weight))
         # Residual epilogues write C = ... + residual: timing repeats are
         # idempotent because C and the residual are separate buffers.
         kernel_ms = driver.launch(ptx, args.name, launch, arguments, args.time)

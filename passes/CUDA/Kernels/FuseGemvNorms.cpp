@@ -1,0 +1,133 @@
+//===- FuseGemvNorms.cpp - mb-cuda-fuse-gemv-norms ------------------------===//
+//
+// A decode row's RMSNorm call whose only readers are GEMV calls becomes
+// those GEMVs' prologue (Passes.td).
+//
+//===----------------------------------------------------------------------===//
+#include "passes/CUDA/Kernels/Passes.h"
+#include "passes/CUDA/Kernels/SelectedKernels.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/SymbolTable.h"
+
+namespace mbc {
+#define GEN_PASS_DEF_CUDAFUSEGEMVNORMS
+#include "passes/CUDA/Kernels/Passes.h.inc"
+} // namespace mbc
+
+using namespace mlir;
+
+namespace mbc {
+namespace {
+
+struct CudaFuseGemvNormsPass
+    : public impl::CudaFuseGemvNormsBase<CudaFuseGemvNormsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SymbolTable symbols(module);
+    SmallVector<func::CallOp> normCalls;
+    module.walk([&](func::CallOp call) {
+      auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
+      if (callee && callee->hasAttr(cuda::kSelectedNormAttrName))
+        normCalls.push_back(call);
+    });
+    llvm::SetVector<func::FuncOp> touched;
+    for (func::CallOp normCall : normCalls)
+      if (fuse(normCall, symbols, touched))
+        touched.insert(symbols.lookup<func::FuncOp>(normCall.getCallee()));
+    // Declarations (or emulation bodies) nothing calls any more.
+    for (func::FuncOp function : touched)
+      if (SymbolTable::symbolKnownUseEmpty(function, module))
+        function.erase();
+  }
+
+  /// The GEMV calls reading `value` as their A operand through reshapes
+  /// (collected with the reshapes), or failure when anything else reads it.
+  static LogicalResult gemvReaders(Value value, SymbolTable &symbols,
+                                   SmallVectorImpl<func::CallOp> &gemvs,
+                                   SmallVectorImpl<Operation *> &reshapes) {
+    for (OpOperand &use : value.getUses()) {
+      Operation *user = use.getOwner();
+      if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(user)) {
+        reshapes.push_back(user);
+        if (failed(gemvReaders(user->getResult(0), symbols, gemvs, reshapes)))
+          return failure();
+        continue;
+      }
+      auto call = dyn_cast<func::CallOp>(user);
+      auto callee = call ? symbols.lookup<func::FuncOp>(call.getCallee())
+                         : func::FuncOp();
+      if (!callee || !callee->hasAttr(cuda::kSelectedGemvAttrName) ||
+          use.getOperandNumber() != 0)
+        return failure();
+      gemvs.push_back(call);
+    }
+    return success();
+  }
+
+  bool fuse(func::CallOp normCall, SymbolTable &symbols,
+            llvm::SetVector<func::FuncOp> &touched) {
+    auto normFunction = symbols.lookup<func::FuncOp>(normCall.getCallee());
+    auto quiet = [&] { return normCall.emitOpError(); };
+    FailureOr<cuda::NormSpec> norm = [&]() -> FailureOr<cuda::NormSpec> {
+      ScopedDiagnosticHandler silence(&getContext(),
+                                      [](Diagnostic &) { return success(); });
+      return cuda::normSpecFromAttribute(
+          normFunction->getAttrOfType<DictionaryAttr>(
+              cuda::kSelectedNormAttrName),
+          quiet);
+    }();
+    if (failed(norm) || norm->rows > cuda::kMaxGemvRows ||
+        !norm->outputType.isF32() || norm->tokenShift ||
+        norm->norm == cuda::NormKind::Layer || normCall.getNumResults() != 1 ||
+        normCall.getNumOperands() != 2)
+      return false;
+    SmallVector<func::CallOp> gemvCalls;
+    SmallVector<Operation *> reshapes;
+    if (failed(
+            gemvReaders(normCall.getResult(0), symbols, gemvCalls, reshapes)) ||
+        gemvCalls.empty())
+      return false;
+    // Every reader must take the prologue, or the norm stays for all.
+    SmallVector<cuda::GemvSpec> specs;
+    for (func::CallOp call : gemvCalls) {
+      auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
+      FailureOr<cuda::GemvSpec> spec = cuda::gemvSpecFromAttribute(
+          callee->getAttrOfType<DictionaryAttr>(cuda::kSelectedGemvAttrName),
+          [&] { return call.emitOpError(); });
+      if (failed(spec))
+        return false;
+      if (spec->normPrologue || spec->m != norm->rows || spec->k != norm->dim)
+        return false;
+      spec->normPrologue = true;
+      spec->normKind = norm->norm;
+      spec->normEpsilon = norm->epsilon;
+      spec->normWeightType = norm->weightType;
+      if (!cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
+            return cuda::verifyGemvSpec(*spec, emitError);
+          }))
+        return false;
+      specs.push_back(*spec);
+    }
+    Value x = normCall.getOperand(0), weight = normCall.getOperand(1);
+    for (auto [call, spec] : llvm::zip(gemvCalls, specs)) {
+      OpBuilder b(call);
+      SmallVector<Value> operands = {x};
+      llvm::append_range(operands, call.getOperands().drop_front());
+      operands.push_back(weight);
+      touched.insert(symbols.lookup<func::FuncOp>(call.getCallee()));
+      Value result = cuda::callSelectedGemv(b, call.getLoc(), getOperation(),
+                                            spec, operands);
+      call.getResult(0).replaceAllUsesWith(result);
+      call.erase();
+    }
+    for (Operation *reshape : llvm::reverse(reshapes))
+      if (reshape->use_empty())
+        reshape->erase();
+    normCall.erase();
+    return true;
+  }
+};
+
+} // namespace
+} // namespace mbc
