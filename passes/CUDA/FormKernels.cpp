@@ -60,13 +60,18 @@ int64_t parallelIterations(linalg::LinalgOp op) {
   return iterations;
 }
 
-/// The allocation or function argument `memref` is a view of.
-Value rootBuffer(Value memref) {
+/// The allocation or function argument `memref` is a view of; `typed` is
+/// cleared when a view on the way does not keep its offset from that root
+/// in its type (memref.view of a byte buffer: its shift is an operand).
+Value rootBuffer(Value memref, bool *typed = nullptr) {
   while (Operation *producer = memref.getDefiningOp()) {
-    if (auto view = dyn_cast<ViewLikeOpInterface>(producer))
-      memref = view.getViewSource();
-    else
+    auto view = dyn_cast<ViewLikeOpInterface>(producer);
+    if (!view)
       break;
+    if (typed && !isa<memref::SubViewOp, memref::ExpandShapeOp,
+                       memref::CollapseShapeOp, memref::CastOp>(producer))
+      *typed = false;
+    memref = view.getViewSource();
   }
   return memref;
 }
@@ -104,6 +109,13 @@ bool mayAlias(Value a, Value b) {
            !(isa_and_nonnull<memref::AllocOp, memref::AllocaOp,
                              memref::GetGlobalOp>(rootB.getDefiningOp()) ||
              isa<BlockArgument>(rootB));
+  // Static ranges compare only when both types give their offset from the
+  // same root, in the same elements.
+  bool typedA = true, typedB = true;
+  rootBuffer(a, &typedA);
+  rootBuffer(b, &typedB);
+  if (!typedA || !typedB)
+    return true;
   auto rangeA = elementRange(a), rangeB = elementRange(b);
   if (!rangeA || !rangeB ||
       getElementTypeOrSelf(a.getType()) != getElementTypeOrSelf(b.getType()))

@@ -172,3 +172,25 @@ func.func @reduction(%in: memref<4x64xf32>, %out: memref<4xf32>, %scaled: memref
   linalg.copy ins(%sum : memref<4xf32>) outs(%scaled : memref<4xf32>)
   return
 }
+
+// -----
+
+// Kept apart: views of one byte buffer (memref.view) carry their shift as an
+// operand, not in their type, so their static subview offsets say nothing
+// about overlap (here both write bytes 256..511).
+// CHECK-LABEL: func.func @byte_views
+// CHECK-COUNT-2: gpu.launch
+// CHECK-NOT: gpu.launch
+// CHECK: return
+func.func @byte_views(%a: memref<64xf32>, %b: memref<64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c256 = arith.constant 256 : index
+  %bytes = memref.alloc() : memref<1024xi8>
+  %v0 = memref.view %bytes[%c0][] : memref<1024xi8> to memref<128xf32>
+  %v1 = memref.view %bytes[%c256][] : memref<1024xi8> to memref<128xf32>
+  %s0 = memref.subview %v0[64] [64] [1] : memref<128xf32> to memref<64xf32, strided<[1], offset: 64>>
+  %s1 = memref.subview %v1[0] [64] [1] : memref<128xf32> to memref<64xf32, strided<[1]>>
+  linalg.copy ins(%a : memref<64xf32>) outs(%s0 : memref<64xf32, strided<[1], offset: 64>>)
+  linalg.copy ins(%b : memref<64xf32>) outs(%s1 : memref<64xf32, strided<[1]>>)
+  return
+}
