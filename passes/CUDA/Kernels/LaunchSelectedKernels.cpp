@@ -9,6 +9,7 @@
 #include "passes/CUDA/Kernels/Passes.h"
 #include "passes/CUDA/Kernels/SelectedKernels.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/SymbolTable.h"
 
 namespace mbc {
@@ -34,6 +35,55 @@ Attribute selectedSpec(func::FuncOp callee) {
     if (Attribute attr = callee->getAttr(attrName))
       return attr;
   return {};
+}
+
+/// The entry's out-param buffer the call's result is only copied into
+/// (through at most one reshape), viewed with the result's type, when the
+/// kernel can write there directly: the copy is the result's only use and
+/// the out-param's only use, in the call's block. Erases the copy (and the
+/// reshape) then; null otherwise. Saves a copy launch per call of an entry
+/// that returns a kernel's result (the head's log-probabilities, ...).
+Value writeInPlace(OpBuilder &b, func::CallOp call) {
+  if (call.getNumResults() != 1 || !call.getResult(0).hasOneUse())
+    return {};
+  auto resultType = dyn_cast<MemRefType>(call.getResult(0).getType());
+  if (!resultType || !resultType.getLayout().isIdentity())
+    return {};
+  Operation *user = *call.getResult(0).getUsers().begin();
+  Operation *reshape = nullptr;
+  if (isa<memref::CollapseShapeOp, memref::ExpandShapeOp>(user)) {
+    if (!user->getResult(0).hasOneUse())
+      return {};
+    reshape = user;
+    user = *user->getResult(0).getUsers().begin();
+  }
+  auto copy = dyn_cast<linalg::CopyOp>(user);
+  if (!copy || copy->getBlock() != call->getBlock())
+    return {};
+  Value destination = copy.getOutputs().front();
+  auto argument = dyn_cast<BlockArgument>(destination);
+  auto destinationType = dyn_cast<MemRefType>(destination.getType());
+  if (!argument || !argument.hasOneUse() || !destinationType ||
+      !destinationType.getLayout().isIdentity() ||
+      argument.getOwner() != call->getBlock())
+    return {};
+  Value view = destination;
+  if (auto collapse = dyn_cast_or_null<memref::CollapseShapeOp>(reshape))
+    view = memref::ExpandShapeOp::create(
+        b, call.getLoc(), resultType.getShape(), destination,
+        collapse.getReassociationIndices());
+  else if (auto expand = dyn_cast_or_null<memref::ExpandShapeOp>(reshape))
+    view = memref::CollapseShapeOp::create(b, call.getLoc(), destination,
+                                           expand.getReassociationIndices());
+  if (view.getType() != resultType) {
+    if (view != destination)
+      view.getDefiningOp()->erase();
+    return {};
+  }
+  copy->erase();
+  if (reshape)
+    reshape->erase();
+  return view;
 }
 
 struct CudaLaunchSelectedKernelsPass
@@ -199,8 +249,10 @@ struct CudaLaunchSelectedKernelsPass
       Value result;
       if (call.getNumResults() == 1 &&
           isa<MemRefType>(call.getResult(0).getType())) {
-        result = memref::AllocOp::create(
-            builder, loc, cast<MemRefType>(call.getResult(0).getType()));
+        result = writeInPlace(builder, call);
+        if (!result)
+          result = memref::AllocOp::create(
+              builder, loc, cast<MemRefType>(call.getResult(0).getType()));
       } else if (call.getNumResults() == 0 && !callee.isExternal() &&
                  !operands.empty() &&
                  isa<MemRefType>(operands.back().getType())) {
