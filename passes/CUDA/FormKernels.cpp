@@ -60,20 +60,28 @@ int64_t parallelIterations(linalg::LinalgOp op) {
   return iterations;
 }
 
-/// The allocation or function argument `memref` is a view of; `typed` is
-/// cleared when a view on the way does not keep its offset from that root
-/// in its type (memref.view of a byte buffer: its shift is an operand).
-Value rootBuffer(Value memref, bool *typed = nullptr) {
+/// The allocation or function argument `memref` is a view of; `typed` says
+/// whether every view on the way keeps its offset from that root in its
+/// type (memref.view of a byte buffer does not: its shift is an operand).
+Value rootBuffer(Value memref, bool &typed) {
+  typed = true;
   while (Operation *producer = memref.getDefiningOp()) {
     auto view = dyn_cast<ViewLikeOpInterface>(producer);
     if (!view)
       break;
-    if (typed && !isa<memref::SubViewOp, memref::ExpandShapeOp,
-                       memref::CollapseShapeOp, memref::CastOp>(producer))
-      *typed = false;
+    typed &= isa<memref::SubViewOp, memref::ExpandShapeOp,
+                 memref::CollapseShapeOp, memref::CastOp>(producer);
     memref = view.getViewSource();
   }
   return memref;
+}
+
+/// Whether `root` is a buffer of its own: an allocation, a global or a
+/// function argument.
+bool isOwnBuffer(Value root) {
+  return isa_and_nonnull<memref::AllocOp, memref::AllocaOp,
+                         memref::GetGlobalOp>(root.getDefiningOp()) ||
+         isa<BlockArgument>(root);
 }
 
 /// The element range [first, last] of its root buffer that `memref` spans,
@@ -101,19 +109,12 @@ std::optional<std::pair<int64_t, int64_t>> elementRange(Value memref) {
 bool mayAlias(Value a, Value b) {
   if (a == b)
     return true;
-  Value rootA = rootBuffer(a), rootB = rootBuffer(b);
+  bool typedA, typedB;
+  Value rootA = rootBuffer(a, typedA), rootB = rootBuffer(b, typedB);
   if (rootA != rootB)
-    return !(isa_and_nonnull<memref::AllocOp, memref::AllocaOp,
-                             memref::GetGlobalOp>(rootA.getDefiningOp()) ||
-             isa<BlockArgument>(rootA)) ||
-           !(isa_and_nonnull<memref::AllocOp, memref::AllocaOp,
-                             memref::GetGlobalOp>(rootB.getDefiningOp()) ||
-             isa<BlockArgument>(rootB));
+    return !isOwnBuffer(rootA) || !isOwnBuffer(rootB);
   // Static ranges compare only when both types give their offset from the
   // same root, in the same elements.
-  bool typedA = true, typedB = true;
-  rootBuffer(a, &typedA);
-  rootBuffer(b, &typedB);
   if (!typedA || !typedB)
     return true;
   auto rangeA = elementRange(a), rangeB = elementRange(b);

@@ -3,7 +3,6 @@
 #include "passes/CUDA/Kernels/KernelBuilderUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -172,26 +171,12 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
     for (int64_t row = 0; row < spec.m; ++row) {
       Value sum = warpSum(loop.getResult(row));
       if (normWeight) {
-        // The row's RMSNorm factor, as NormKernel computes it: 1 /
-        // sqrt(mean(x^2) + eps), or (MEGABYTE-pytorch) 1 / max(||x||
-        // k^-1/2, eps).
+        // The row's RMSNorm factor, as NormKernel computes it.
         Value meanSquare =
             arith::DivFOp::create(b, loc, warpSum(loop.getResult(spec.m + row)),
                                   constantF32(static_cast<double>(spec.k)));
-        Value inverse;
-        if (spec.normKind == NormKind::RmsClamp)
-          inverse = arith::DivFOp::create(
-              b, loc, constantF32(1),
-              arith::MaximumFOp::create(
-                  b, loc, math::SqrtOp::create(b, loc, meanSquare),
-                  constantF32(spec.normEpsilon)));
-        else
-          inverse = arith::DivFOp::create(
-              b, loc, constantF32(1),
-              math::SqrtOp::create(
-                  b, loc,
-                  arith::AddFOp::create(b, loc, meanSquare,
-                                        constantF32(spec.normEpsilon))));
+        Value inverse = buildInverseRms(b, loc, meanSquare, spec.normKind,
+                                        spec.normEpsilon);
         sum = arith::MulFOp::create(b, loc, sum, inverse);
       }
       Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,

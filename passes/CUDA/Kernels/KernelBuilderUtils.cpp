@@ -6,6 +6,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include <cmath>
@@ -128,6 +129,49 @@ Value buildXorReduce(OpBuilder &b, Location loc, Value value,
   return value;
 }
 
+WarpRow beginWarpRow(OpBuilder &b, Location loc, int64_t rows,
+                     int64_t rowsPerBlock) {
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  };
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  WarpRow warpRow;
+  warpRow.lane = arith::RemUIOp::create(b, loc, tid, index(32));
+  warpRow.row = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc,
+                            gpu::BlockIdOp::create(b, loc, gpu::Dimension::x),
+                            index(rowsPerBlock)),
+      arith::DivUIOp::create(b, loc, tid, index(32)));
+  // The whole warp takes the branch or not (one row per warp).
+  warpRow.inside = scf::IfOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, warpRow.row,
+                            index(rows)),
+      /*withElseRegion=*/false);
+  b.setInsertionPointToStart(&warpRow.inside.getThenRegion().front());
+  return warpRow;
+}
+
+Value buildInverseRms(OpBuilder &b, Location loc, Value meanSquare,
+                      NormKind kind, double epsilon) {
+  auto constant = [&](double value) -> Value {
+    return arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(static_cast<float>(value)));
+  };
+  if (kind == NormKind::RmsClamp) {
+    // MEGABYTE-pytorch: x / max(||x|| d^-1/2, eps).
+    Value rms = math::SqrtOp::create(b, loc, meanSquare);
+    return arith::DivFOp::create(
+        b, loc, constant(1),
+        arith::MaximumFOp::create(b, loc, rms, constant(epsilon)));
+  }
+  return arith::DivFOp::create(
+      b, loc, constant(1),
+      math::SqrtOp::create(
+          b, loc, arith::AddFOp::create(b, loc, meanSquare, constant(epsilon))));
+}
+
 SmallVector<Value> buildWarpRowNorm(OpBuilder &b, Location loc,
                                     ArrayRef<Value> values,
                                     ArrayRef<Value> weights,
@@ -163,19 +207,7 @@ SmallVector<Value> buildWarpRowNorm(OpBuilder &b, Location loc,
       b, loc,
       warpSum([&](Value v) { return arith::MulFOp::create(b, loc, v, v); }),
       count);
-  Value inverse;
-  if (kind == NormKind::RmsClamp) {
-    // MEGABYTE-pytorch: x / max(||x|| d^-1/2, eps).
-    Value rms = math::SqrtOp::create(b, loc, meanSquare);
-    inverse = arith::DivFOp::create(
-        b, loc, constant(1),
-        arith::MaximumFOp::create(b, loc, rms, constant(epsilon)));
-  } else {
-    inverse = arith::DivFOp::create(
-        b, loc, constant(1),
-        math::SqrtOp::create(
-            b, loc, arith::AddFOp::create(b, loc, meanSquare, constant(epsilon))));
-  }
+  Value inverse = buildInverseRms(b, loc, meanSquare, kind, epsilon);
   Value inversePair = vector::BroadcastOp::create(b, loc, pairType, inverse);
   SmallVector<Value> result;
   for (size_t j = 0; j < x.size(); ++j) {

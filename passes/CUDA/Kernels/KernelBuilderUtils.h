@@ -6,6 +6,7 @@
 #include "passes/CUDA/Kernels/KernelInfo.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
@@ -71,6 +72,22 @@ mlir::Value buildGelu(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
 /// A row norm: RMSNorm with the epsilon inside the root, MEGABYTE-pytorch's
 /// RMSNorm (the epsilon clamps the norm), or LayerNorm (with a bias).
 enum class NormKind { Rms, RmsClamp, Layer };
+
+/// A kernel taking one row per warp, `rowsPerBlock` warps a CTA: this
+/// thread's lane and row, and the scf.if that the whole warp enters when
+/// its row is below `rows`, with `b` set at the start of its body.
+struct WarpRow {
+  mlir::Value lane, row;
+  mlir::scf::IfOp inside;
+};
+WarpRow beginWarpRow(mlir::OpBuilder &b, mlir::Location loc, int64_t rows,
+                     int64_t rowsPerBlock);
+
+/// 1 / sqrt(meanSquare + eps) (RMSNorm, LayerNorm on centered values) or
+/// MEGABYTE-pytorch's 1 / max(sqrt(meanSquare), eps) (RmsClamp), in f32.
+mlir::Value buildInverseRms(mlir::OpBuilder &b, mlir::Location loc,
+                            mlir::Value meanSquare, NormKind kind,
+                            double epsilon);
 
 /// norm(x) * weight (+ bias) of one row of `dim` features spread over a
 /// warp: `values` are this lane's vector<2xf32> pairs of the row,

@@ -75,15 +75,40 @@ Value writeInPlace(OpBuilder &b, func::CallOp call) {
   else if (auto expand = dyn_cast_or_null<memref::ExpandShapeOp>(reshape))
     view = memref::CollapseShapeOp::create(b, call.getLoc(), destination,
                                            expand.getReassociationIndices());
-  if (view.getType() != resultType) {
-    if (view != destination)
-      view.getDefiningOp()->erase();
-    return {};
-  }
+  // Both ends have identity layouts, so undoing the reshape on the
+  // out-param gives exactly the result's type.
+  assert(view.getType() == resultType && "reshaped out-param type");
   copy->erase();
   if (reshape)
     reshape->erase();
   return view;
+}
+
+/// A gpu.launch_func of `kernel` with `info`'s grid, block and dynamic
+/// shared memory, carrying `info` as its launch facts. Tensor maps are
+/// !llvm.ptr parameters; on the host they stand for the buffer they
+/// describe (the plan encodes them from it).
+void launchKernel(OpBuilder &builder, Location loc, gpu::GPUFuncOp kernel,
+                  const cuda::KernelInfo &info, ValueRange operands) {
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(builder, loc, value);
+  };
+  gpu::KernelDim3 grid{index(info.grid[0]), index(info.grid[1]),
+                       index(info.grid[2])};
+  gpu::KernelDim3 block{index(info.block[0]), index(info.block[1]),
+                        index(info.block[2])};
+  Value shared = arith::ConstantIntOp::create(
+      builder, loc, builder.getI32Type(), info.dynamicSharedBytes);
+  SmallVector<Value> arguments(operands);
+  for (auto [operand, argument] : llvm::zip(arguments, kernel.getArguments()))
+    if (operand.getType() != argument.getType())
+      operand = UnrealizedConversionCastOp::create(builder, loc,
+                                                   argument.getType(), operand)
+                    .getResult(0);
+  auto launch = gpu::LaunchFuncOp::create(builder, loc, kernel, grid, block,
+                                          shared, arguments);
+  launch->setAttr(cuda::kLaunchAttrName,
+                  info.toAttribute(builder.getContext()));
 }
 
 struct CudaLaunchSelectedKernelsPass
@@ -118,7 +143,6 @@ struct CudaLaunchSelectedKernelsPass
     // A split decode attention's second kernel (merging the splits), by the
     // first kernel's name.
     llvm::StringMap<std::pair<std::string, cuda::KernelInfo>> combines;
-    std::optional<cuda::DecodeAttentionSpec> splitDecode;
     for (func::CallOp call : calls) {
       auto callee = moduleSymbols.lookup<func::FuncOp>(call.getCallee());
       declarations.insert(callee);
@@ -142,16 +166,6 @@ struct CudaLaunchSelectedKernelsPass
       // Calls with one spec (the same layer shape, repeated) launch one
       // kernel: built once, compiled once.
       Attribute specAttr = selectedSpec(callee);
-      splitDecode.reset();
-      if (auto decodeAttr = callee->getAttrOfType<DictionaryAttr>(
-              cuda::kSelectedDecodeAttentionAttrName)) {
-        FailureOr<cuda::DecodeAttentionSpec> spec =
-            cuda::decodeAttentionSpecFromAttribute(decodeAttr, emitError);
-        if (failed(spec))
-          return signalPassFailure();
-        if (spec->splits > 1)
-          splitDecode = *spec;
-      }
       auto cached = built.find(specAttr);
       if (cached != built.end()) {
         name = cached->second.first;
@@ -263,14 +277,22 @@ struct CudaLaunchSelectedKernelsPass
         return signalPassFailure();
       }
       // A split decode attention writes its partials to a buffer of their
-      // own, which the combine kernel launched right after reads.
-      Value finalResult = result;
-      if (splitDecode)
-        result = memref::AllocOp::create(
-            builder, loc,
-            cuda::decodeAttentionPartialsType(&getContext(), *splitDecode));
+      // own (the combine kernel's first parameter), which the combine kernel
+      // launched right after reads.
+      auto combine = combines.find(name);
+      gpu::GPUFuncOp combineKernel =
+          combine == combines.end()
+              ? gpu::GPUFuncOp()
+              : kernels.lookupSymbol<gpu::GPUFuncOp>(combine->second.first);
+      Value kernelOutput =
+          combineKernel
+              ? memref::AllocOp::create(
+                    builder, loc,
+                    cast<MemRefType>(combineKernel.getArgument(0).getType()))
+                    .getResult()
+              : result;
       operands.insert(operands.begin() + (gemmLike ? 2 : operands.size()),
-                      result);
+                      kernelOutput);
       if (operands.size() != kernel.getNumArguments()) {
         call.emitOpError("mb-cuda-launch-selected-kernels: the call has ")
             << operands.size() - 1 << " operands, kernel '" << name
@@ -278,43 +300,10 @@ struct CudaLaunchSelectedKernelsPass
             << " besides its output";
         return signalPassFailure();
       }
-      auto index = [&](int64_t value) -> Value {
-        return arith::ConstantIndexOp::create(builder, loc, value);
-      };
-      gpu::KernelDim3 grid{index(info->grid[0]), index(info->grid[1]),
-                           index(info->grid[2])};
-      gpu::KernelDim3 block{index(info->block[0]), index(info->block[1]),
-                            index(info->block[2])};
-      Value shared = arith::ConstantIntOp::create(
-          builder, loc, builder.getI32Type(), info->dynamicSharedBytes);
-      // Tensor maps are !llvm.ptr parameters; on the host they stand for
-      // the buffer they describe (the plan encodes them from it).
-      for (auto [operand, argument] :
-           llvm::zip(operands, kernel.getArguments()))
-        if (operand.getType() != argument.getType())
-          operand = UnrealizedConversionCastOp::create(
-                        builder, loc, argument.getType(), operand)
-                        .getResult(0);
-      auto launch = gpu::LaunchFuncOp::create(builder, loc, kernel, grid, block,
-                                              shared, operands);
-      launch->setAttr(cuda::kLaunchAttrName, info->toAttribute(&getContext()));
-      if (splitDecode) {
-        const auto &[combineName, combineInfo] = combines.lookup(name);
-        auto combine = kernels.lookupSymbol<gpu::GPUFuncOp>(combineName);
-        auto combineLaunch = gpu::LaunchFuncOp::create(
-            builder, loc, combine,
-            gpu::KernelDim3{index(combineInfo.grid[0]),
-                            index(combineInfo.grid[1]),
-                            index(combineInfo.grid[2])},
-            gpu::KernelDim3{index(combineInfo.block[0]),
-                            index(combineInfo.block[1]),
-                            index(combineInfo.block[2])},
-            arith::ConstantIntOp::create(builder, loc, builder.getI32Type(), 0),
-            ValueRange{result, finalResult});
-        combineLaunch->setAttr(cuda::kLaunchAttrName,
-                               combineInfo.toAttribute(&getContext()));
-      }
-      result = finalResult;
+      launchKernel(builder, loc, kernel, *info, operands);
+      if (combineKernel)
+        launchKernel(builder, loc, combineKernel, combine->second.second,
+                     {kernelOutput, result});
       if (call.getNumResults() == 1)
         call.getResult(0).replaceAllUsesWith(result);
       call.erase();

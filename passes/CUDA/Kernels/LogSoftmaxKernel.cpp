@@ -67,21 +67,7 @@ FailureOr<KernelInfo> buildLogSoftmaxKernel(OpBuilder &builder,
     return arith::ConstantOp::create(
         b, loc, b.getF32FloatAttr(static_cast<float>(value)));
   };
-  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-  Value lane = arith::RemUIOp::create(b, loc, tid, index(32));
-  Value row = arith::AddIOp::create(
-      b, loc,
-      arith::MulIOp::create(b, loc,
-                            gpu::BlockIdOp::create(b, loc, gpu::Dimension::x),
-                            index(kRowsPerBlock)),
-      arith::DivUIOp::create(b, loc, tid, index(32)));
-  // The whole warp takes the branch or not (one row per warp).
-  auto inside =
-      scf::IfOp::create(b, loc,
-                        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                              row, index(spec.rows)),
-                        /*withElseRegion=*/false);
-  b.setInsertionPointToStart(&inside.getThenRegion().front());
+  auto [lane, row, inside] = beginWarpRow(b, loc, spec.rows, kRowsPerBlock);
 
   // A partial last step (columns not a multiple of 32): its lanes past the
   // end read the last column (a valid address) and count it as -inf.

@@ -79,21 +79,7 @@ FailureOr<KernelInfo> buildNormKernel(OpBuilder &builder,
   auto index = [&](int64_t value) -> Value {
     return arith::ConstantIndexOp::create(b, loc, value);
   };
-  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-  Value lane = arith::RemUIOp::create(b, loc, tid, index(32));
-  Value row = arith::AddIOp::create(
-      b, loc,
-      arith::MulIOp::create(b, loc,
-                            gpu::BlockIdOp::create(b, loc, gpu::Dimension::x),
-                            index(kRowsPerBlock)),
-      arith::DivUIOp::create(b, loc, tid, index(32)));
-  // The whole warp takes the branch or not (one row per warp).
-  auto inside = scf::IfOp::create(
-      b, loc,
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row,
-                            index(spec.rows)),
-      /*withElseRegion=*/false);
-  b.setInsertionPointToStart(&inside.getThenRegion().front());
+  auto [lane, row, inside] = beginWarpRow(b, loc, spec.rows, kRowsPerBlock);
 
   auto pairType = VectorType::get({2}, f32);
   Value laneColumn = arith::MulIOp::create(b, loc, lane, index(2));

@@ -356,49 +356,9 @@ struct CudaReferenceKernelsPass
     function->removeAttr(cuda::kSelectedDecodeAttentionAttrName);
   }
 
-  /// x [m, k] f32 RMS-normalized over k and scaled by `weight` [k] (f32 or
-  /// 16-bit, widened): mean-square (plus epsilon) under a square root, or
-  /// MEGABYTE-pytorch's norm clamped at epsilon.
-  static Value rmsNorm(OpBuilder &b, Location loc, Value x, Value weight,
-                       const cuda::GemvSpec &spec) {
-    namespace ml = mb_to_linalg;
-    MLIRContext *ctx = b.getContext();
-    auto type = cast<RankedTensorType>(x.getType());
-    Value sumOfSquares = ml::createLastDimensionReduction(
-        b, loc, {x}, {}, 0.0,
-        [](OpBuilder &n, Location l, ValueRange args) -> Value {
-          return arith::AddFOp::create(
-              n, l, args[1], arith::MulFOp::create(n, l, args[0], args[0]));
-        });
-    AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
-    AffineMap rows = identity.dropResult(1);
-    AffineMap columns = identity.dropResult(0);
-    double k = static_cast<double>(spec.k);
-    return ml::createElementwise(
-        b, loc, type, {x, sumOfSquares, weight}, {identity, rows, columns},
-        [&](OpBuilder &n, Location l, ValueRange args) -> Value {
-          Value g = args[2];
-          if (!g.getType().isF32())
-            g = arith::ExtFOp::create(n, l, n.getF32Type(), g);
-          Value meanSquare = arith::DivFOp::create(n, l, args[1],
-                                                   constantF32(n, l, k));
-          Value divisor;
-          if (spec.normKind == cuda::NormKind::RmsClamp)
-            divisor = arith::MaximumFOp::create(
-                n, l, math::SqrtOp::create(n, l, meanSquare),
-                constantF32(n, l, spec.normEpsilon));
-          else
-            divisor = math::SqrtOp::create(
-                n, l,
-                arith::AddFOp::create(n, l, meanSquare,
-                                      constantF32(n, l, spec.normEpsilon)));
-          return arith::MulFOp::create(
-              n, l, arith::DivFOp::create(n, l, args[0], divisor), g);
-        });
-  }
-
   /// With `normPrologue` (a GEMV's), A is first RMS-normalized with the
-  /// last argument as the norm weight, as mb.rms_norm lowers.
+  /// last argument as the norm weight, as mb.rms_norm lowers (the same
+  /// builder).
   void define(func::FuncOp function, const cuda::GemmSpec &spec,
               const cuda::GemvSpec *normPrologue = nullptr) {
     MLIRContext *ctx = function.getContext();
@@ -407,7 +367,9 @@ struct CudaReferenceKernelsPass
     Block *body = cuda::beginReferenceBody(b, function);
     Value a = body->getArgument(0);
     if (normPrologue)
-      a = rmsNorm(b, loc, a, body->getArguments().back(), *normPrologue);
+      a = mb_to_linalg::createRMSNorm(
+          b, loc, a, body->getArguments().back(), normPrologue->normEpsilon,
+          normPrologue->normKind == cuda::NormKind::RmsClamp);
     Value w = body->getArgument(1);
     unsigned next = 2;
     Value bias = spec.bias ? body->getArgument(next++) : Value();

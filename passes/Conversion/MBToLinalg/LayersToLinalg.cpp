@@ -29,12 +29,6 @@ Value sumBody(OpBuilder &builder, Location loc, ValueRange args) {
   return arith::AddFOp::create(builder, loc, args[0], args.back());
 }
 
-/// The reduction body acc + x * x.
-Value sumOfSquaresBody(OpBuilder &builder, Location loc, ValueRange args) {
-  Value square = arith::MulFOp::create(builder, loc, args[0], args[0]);
-  return arith::AddFOp::create(builder, loc, args.back(), square);
-}
-
 /// (x - mean(x)) / sqrt(var(x) + eps) * weight + bias, biased variance
 /// computed in two passes around the mean.
 struct LayerNormLowering : OpConversionPattern<mb::LayerNormOp> {
@@ -100,52 +94,10 @@ struct RMSNormLowering : OpConversionPattern<mb::RMSNormOp> {
   LogicalResult
   matchAndRewrite(mb::RMSNormOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value input = adaptor.getInput();
-    RankedTensorType type = tensorTypeOf(input);
-    Type elementType = type.getElementType();
-    unsigned rank = type.getRank();
-    MLIRContext *context = rewriter.getContext();
-    int64_t featureCount = type.getShape().back();
-    Value epsilon = createFloatConstant(rewriter, loc, elementType,
-                                        op.getEpsilon().convertToDouble());
-    bool clamp = op.getClamp();
-    Value one = createFloatConstant(rewriter, loc, elementType, 1.0);
-    // Plain form: divide the sum by D; clamp form: scale the norm by D^-1/2.
-    Value featureFactor = createFloatConstant(
-        rewriter, loc, elementType,
-        clamp ? std::pow(static_cast<double>(featureCount), -0.5)
-              : static_cast<double>(featureCount));
-
-    Value sumOfSquares = createLastDimensionReduction(rewriter, loc, input, {},
-                                                      0.0, sumOfSquaresBody);
-    Value result = createElementwise(
-        rewriter, loc, type, {input, sumOfSquares, adaptor.getWeight()},
-        {identityMap(context, rank), rowMap(context, rank),
-         lastDimensionMap(context, rank)},
-        [&](OpBuilder &builder, Location loc, ValueRange args) -> Value {
-          Value normalized;
-          if (clamp) {
-            Value norm = arith::MulFOp::create(
-                builder, loc, math::SqrtOp::create(builder, loc, args[1]),
-                featureFactor);
-            Value clamped =
-                arith::MaximumFOp::create(builder, loc, norm, epsilon);
-            normalized = arith::DivFOp::create(builder, loc, args[0], clamped);
-          } else {
-            Value meanSquare =
-                arith::DivFOp::create(builder, loc, args[1], featureFactor);
-            // rsqrt spelled 1 / sqrt (PyTorch's CPU rsqrt): math.rsqrt has
-            // no libm function, so math-to-libm would emit a call to rsqrtf.
-            Value root = math::SqrtOp::create(
-                builder, loc,
-                arith::AddFOp::create(builder, loc, meanSquare, epsilon));
-            Value inverse = arith::DivFOp::create(builder, loc, one, root);
-            normalized = arith::MulFOp::create(builder, loc, args[0], inverse);
-          }
-          return arith::MulFOp::create(builder, loc, normalized, args[2]);
-        });
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op, createRMSNorm(rewriter, op.getLoc(),
+                                         adaptor.getInput(), adaptor.getWeight(),
+                                         op.getEpsilon().convertToDouble(),
+                                         op.getClamp()));
     return success();
   }
 };

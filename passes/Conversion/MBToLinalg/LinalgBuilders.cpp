@@ -337,6 +337,55 @@ Value applyRotary(OpBuilder &builder, Location loc, Value x,
   return concatenate(builder, loc, rotary.getResults(), 3);
 }
 
+Value createRMSNorm(OpBuilder &builder, Location loc, Value input,
+                    Value weight, double epsilonValue, bool clamp) {
+  RankedTensorType type = tensorTypeOf(input);
+  Type elementType = type.getElementType();
+  unsigned rank = type.getRank();
+  MLIRContext *context = builder.getContext();
+  int64_t featureCount = type.getShape().back();
+  Value epsilon = createFloatConstant(builder, loc, elementType, epsilonValue);
+  Value one = createFloatConstant(builder, loc, elementType, 1.0);
+  // Plain form: divide the sum by D; clamp form: scale the norm by D^-1/2.
+  Value featureFactor = createFloatConstant(
+      builder, loc, elementType,
+      clamp ? std::pow(static_cast<double>(featureCount), -0.5)
+            : static_cast<double>(featureCount));
+
+  Value sumOfSquares = createLastDimensionReduction(
+      builder, loc, input, {}, 0.0,
+      [](OpBuilder &b, Location l, ValueRange args) -> Value {
+        Value square = arith::MulFOp::create(b, l, args[0], args[0]);
+        return arith::AddFOp::create(b, l, args.back(), square);
+      });
+  return createElementwise(
+      builder, loc, type, {input, sumOfSquares, weight},
+      {identityMap(context, rank), rowMap(context, rank),
+       lastDimensionMap(context, rank)},
+      [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+        Value normalized;
+        if (clamp) {
+          Value norm = arith::MulFOp::create(
+              b, l, math::SqrtOp::create(b, l, args[1]), featureFactor);
+          Value clamped = arith::MaximumFOp::create(b, l, norm, epsilon);
+          normalized = arith::DivFOp::create(b, l, args[0], clamped);
+        } else {
+          Value meanSquare =
+              arith::DivFOp::create(b, l, args[1], featureFactor);
+          // rsqrt spelled 1 / sqrt (PyTorch's CPU rsqrt): math.rsqrt has
+          // no libm function, so math-to-libm would emit a call to rsqrtf.
+          Value root = math::SqrtOp::create(
+              b, l, arith::AddFOp::create(b, l, meanSquare, epsilon));
+          Value inverse = arith::DivFOp::create(b, l, one, root);
+          normalized = arith::MulFOp::create(b, l, args[0], inverse);
+        }
+        Value weightElement = args[2];
+        if (weightElement.getType() != elementType)
+          weightElement = arith::ExtFOp::create(b, l, elementType, weightElement);
+        return arith::MulFOp::create(b, l, normalized, weightElement);
+      });
+}
+
 Value createLogSoftmax(OpBuilder &builder, Location loc, Value logits) {
   MLIRContext *context = builder.getContext();
   RankedTensorType type = tensorTypeOf(logits);

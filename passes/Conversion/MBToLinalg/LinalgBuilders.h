@@ -100,6 +100,13 @@ mlir::Value createLinear(mlir::OpBuilder &builder, mlir::Location loc,
                          mlir::Value input, mlir::Value weight,
                          mlir::Value bias);
 
+/// RMSNorm over the last dimension of `input`, scaled by `weight` [D] (of
+/// the input's element type, or narrower: widened element by element). Plain: x * (1 / sqrt(mean(x^2) + eps)) * w;
+/// clamp (MEGABYTE-pytorch): x / max(||x||_2 * D^-1/2, eps) * w.
+mlir::Value createRMSNorm(mlir::OpBuilder &builder, mlir::Location loc,
+                          mlir::Value input, mlir::Value weight,
+                          double epsilonValue, bool clamp);
+
 /// log_softmax over the last dimension of `logits`, stable:
 /// z - max - log(sum(exp(z - max))) (two row reductions, one elementwise op).
 mlir::Value createLogSoftmax(mlir::OpBuilder &builder, mlir::Location loc,
