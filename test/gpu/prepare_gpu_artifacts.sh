@@ -39,8 +39,9 @@ CASES=(
 # the pipeline reads a bf16 model's; FFN down with the residual), one
 # with remainders (129 rows, the example's global model) and the sm_80
 # kernels JIT-compiled on newer GPUs; attention at the pipeline's settings
-# (32-key blocks; 128-row query blocks, two 16-row tiles a warp, for head
-# dims up to 64, 64-row blocks for 128; one 64-row hd64 case to compare),
+# (32-key blocks; 128-row query blocks, two 16-row tiles a warp, with Q
+# re-read from shared memory at head dim 128; one 64-row case each at hd64
+# and hd128 to compare),
 # causal, 1k-8k positions, head dims 64 and 128 (and 32, the example's), the token-major layout the pipeline
 # uses for global attention (ragged sequences read from the projections'
 # rows, bf16 O rows; the example's shape with K/V one buffer, and 1,000
@@ -76,10 +77,11 @@ KERNELS=(
   "attention-hd64-s4096|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=64 key-block=32 row-tiles=2|sm_80|--kind attention --batch-heads 16 --seq-len 4096 --head-dim 64"
   "attention-hd64-s8192|mb-cuda-test-build-attention=batch-heads=16 seq-len=8192 head-dim=64 key-block=32 row-tiles=2|sm_80|--kind attention --batch-heads 16 --seq-len 8192 --head-dim 64"
   "attention-hd64-s4096-rowtiles1|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=64 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 4096 --head-dim 64"
-  "attention-hd128-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=128 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 1024 --head-dim 128"
-  "attention-hd128-s2048|mb-cuda-test-build-attention=batch-heads=16 seq-len=2048 head-dim=128 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 2048 --head-dim 128"
-  "attention-hd128-s4096|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=128 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 4096 --head-dim 128"
-  "attention-hd128-s8192|mb-cuda-test-build-attention=batch-heads=16 seq-len=8192 head-dim=128 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 8192 --head-dim 128"
+  "attention-hd128-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=128 key-block=32 row-tiles=2 reload-query=true|sm_80|--kind attention --batch-heads 16 --seq-len 1024 --head-dim 128"
+  "attention-hd128-s2048|mb-cuda-test-build-attention=batch-heads=16 seq-len=2048 head-dim=128 key-block=32 row-tiles=2 reload-query=true|sm_80|--kind attention --batch-heads 16 --seq-len 2048 --head-dim 128"
+  "attention-hd128-s4096|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=128 key-block=32 row-tiles=2 reload-query=true|sm_80|--kind attention --batch-heads 16 --seq-len 4096 --head-dim 128"
+  "attention-hd128-s8192|mb-cuda-test-build-attention=batch-heads=16 seq-len=8192 head-dim=128 key-block=32 row-tiles=2 reload-query=true|sm_80|--kind attention --batch-heads 16 --seq-len 8192 --head-dim 128"
+  "attention-hd128-s4096-rowtiles1|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=128 key-block=32|sm_80|--kind attention --batch-heads 16 --seq-len 4096 --head-dim 128"
   "attention-hd32-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=32 key-block=32 row-tiles=2|sm_80|--kind attention --batch-heads 16 --seq-len 1024 --head-dim 32"
   "attention-token-kjv-s129|mb-cuda-test-build-attention=batch-heads=4 heads=4 seq-len=129 head-dim=32 key-block=32 k-row=256 v-row=256 v-column=128 output-type=bf16 row-tiles=2|sm_80|--kind attention --token-major --kv-fused --heads 4 --batch-heads 4 --seq-len 129 --head-dim 32"
   "attention-token-hd64-s1000|mb-cuda-test-build-attention=batch-heads=16 heads=8 seq-len=1000 head-dim=64 key-block=32 output-type=bf16 row-tiles=2|sm_80|--kind attention --token-major --heads 8 --batch-heads 16 --seq-len 1000 --head-dim 64"

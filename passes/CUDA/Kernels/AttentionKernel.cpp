@@ -26,12 +26,14 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include <cmath>
+#include <optional>
 #include <limits>
 
 using namespace mlir;
@@ -73,7 +75,7 @@ public:
     Value warp = arith::DivUIOp::create(b, loc, tid, index(32));
     Value lane = arith::RemUIOp::create(b, loc, tid, index(32));
     // The warp's rows: tiles x 16 consecutive rows of the query block.
-    Value warpRow = arith::MulIOp::create(b, loc, warp, index(16 * tiles));
+    warpRow = arith::MulIOp::create(b, loc, warp, index(16 * tiles));
     Value queryBlockIndex = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
     slice = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
     // Where this slice's rows and head columns are: packed, slice `slice`
@@ -93,12 +95,13 @@ public:
     ragged = spec.seqLen % std::max(queryBlock, keyBlock) != 0;
     Value m0 =
         arith::MulIOp::create(b, loc, queryBlockIndex, index(queryBlock));
-    WarpMma warpMma(b, loc, elementType, lane);
+    warpMma.emplace(b, loc, elementType, lane);
     // This thread's query rows: g and g + 8 of each of the warp's tiles.
     queryRows.assign(tiles, {});
     patchStart.assign(tiles, {});
+    queryFragments.assign(tiles, {});
     for (int64_t i = 0; i < tiles; ++i) {
-      Value firstRow = add({m0, warpRow, warpMma.groupRow()}, 16 * i);
+      Value firstRow = add({m0, warpRow, warpMma->groupRow()}, 16 * i);
       queryRows[i] = {firstRow, add({firstRow}, 8)};
       if (spec.patchLength > 0)
         for (int64_t r = 0; r < 2; ++r)
@@ -108,7 +111,7 @@ public:
                                      index(spec.patchLength)),
               index(spec.patchLength));
     }
-    pairColumn = warpMma.pairColumn();
+    pairColumn = warpMma->pairColumn();
 
     Value shared = gpu::DynamicSharedMemoryOp::create(
         b, loc,
@@ -123,7 +126,7 @@ public:
     };
     int64_t qBytes = queryBlock * rowElements * elementBytes;
     int64_t kvBytes = 2 * keyBlock * rowElements * elementBytes;
-    Value qTile = view(0, {queryBlock, rowElements});
+    qTile = view(0, {queryBlock, rowElements});
     kTiles = view(qBytes, {2, keyBlock, rowElements});
     vTiles = view(qBytes + kvBytes, {2, keyBlock, rowElements});
 
@@ -131,7 +134,7 @@ public:
     // last query row of this CTA; (patches) the one block holding this
     // CTA's rows, since a row only sees keys of its own patch.
     Value firstKeyBlock = index(0);
-    Value endKeyBlock = index(llvm::divideCeil(spec.seqLen, keyBlock));
+    endKeyBlock = index(llvm::divideCeil(spec.seqLen, keyBlock));
     if (spec.patchLength > 0) {
       firstKeyBlock = queryBlockIndex; // keyBlock == query block
       endKeyBlock = add({queryBlockIndex}, 1);
@@ -156,187 +159,35 @@ public:
         b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), tokens);
     nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(0));
     gpu::BarrierOp::create(b, loc);
-    // queryFragments[i][d]: tile i, head-dim block d.
-    SmallVector<SmallVector<Value>> queryFragments(tiles);
-    for (int64_t i = 0; i < tiles; ++i)
-      for (int64_t d = 0; d < headDim / 16; ++d)
-        queryFragments[i].push_back(warpMma.loadA(
-            qTile, {}, add({warpRow}, 16 * i), index(16 * d)));
+    // Q fragments stay in registers for the whole pass unless the spec
+    // reloads them from the Q tile for every key block (registers for two
+    // tiles of head dim 128).
+    if (!spec.reloadQuery)
+      for (int64_t i = 0; i < tiles; ++i)
+        for (int64_t d = 0; d < headDim / 16; ++d)
+          queryFragments[i].push_back(loadQuery(i, d));
 
     // Loop state: per tile, O fragments (headDim / 8); then per tile and
     // row (g, g + 8) the maxima, then the partial row sums.
-    int64_t outputs = tiles * (headDim / 8);
-    SmallVector<Value> state(outputs, warpMma.zeroAccumulator());
+    SmallVector<Value> state(tiles * (headDim / 8), warpMma->zeroAccumulator());
     state.append(2 * tiles, negativeInfinity);
     state.append(2 * tiles, constantF32(0));
-    auto loop =
-        scf::ForOp::create(b, loc, firstKeyBlock, endKeyBlock, index(1), state);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(loop.getBody());
-      Value keyBlockIndex = loop.getInductionVar();
-      ValueRange args = loop.getRegionIterArgs();
-      // output[i][f], rowMax[i][r], rowSum[i][r].
-      SmallVector<SmallVector<Value>> output(tiles);
-      SmallVector<std::array<Value, 2>> rowMax(tiles), rowSum(tiles);
-      for (int64_t i = 0; i < tiles; ++i) {
-        output[i].assign(args.begin() + i * (headDim / 8),
-                         args.begin() + (i + 1) * (headDim / 8));
-        for (int64_t r = 0; r < 2; ++r) {
-          rowMax[i][r] = args[outputs + 2 * i + r];
-          rowSum[i][r] = args[outputs + 2 * tiles + 2 * i + r];
-        }
-      }
 
-      // Prefetch the next K/V block into the other buffer (zero-fill past
-      // the end, so the group is never empty), then wait for this one.
-      Value next = add({keyBlockIndex}, 1);
-      Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                            next, endKeyBlock);
-      Value source =
-          arith::SelectOp::create(b, loc, hasNext, next, keyBlockIndex);
-      Value sourceElements = arith::SelectOp::create(
-          b, loc, hasNext, index(16 / elementBytes), index(0));
-      SmallVector<Value> nextTokens;
-      issueKeyValueCopies(source,
-                          arith::RemUIOp::create(b, loc, next, index(2)),
-                          sourceElements, nextTokens);
-      Value nextGroup = nvgpu::DeviceAsyncCreateGroupOp::create(
-          b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), nextTokens);
-      nvgpu::DeviceAsyncWaitOp::create(b, loc, nextGroup,
-                                       b.getI32IntegerAttr(1));
-      gpu::BarrierOp::create(b, loc);
-      Value buffer = arith::RemUIOp::create(b, loc, keyBlockIndex, index(2));
-      Value key0 =
-          arith::MulIOp::create(b, loc, keyBlockIndex, index(keyBlock));
-
-      // S = Q K^T for the warp's rows x keyBlock keys: each K fragment is
-      // read from shared memory once and used by every tile of the warp.
-      SmallVector<SmallVector<Value>> scores(
-          tiles, SmallVector<Value>(keyBlock / 8, warpMma.zeroAccumulator()));
-      for (int64_t n = 0; n < keyBlock / 16; ++n)
-        for (int64_t d = 0; d < headDim / 16; ++d) {
-          auto [low, high] =
-              warpMma.loadBFromNK(kTiles, buffer, index(16 * n), index(16 * d));
-          for (int64_t i = 0; i < tiles; ++i) {
-            scores[i][2 * n] =
-                warpMma.mma(queryFragments[i][d], low, scores[i][2 * n]);
-            scores[i][2 * n + 1] =
-                warpMma.mma(queryFragments[i][d], high, scores[i][2 * n + 1]);
-          }
-        }
-
-      // Scaled (log2 domain) and masked scores as scalars
-      // [tile][n8 block][row][col].
-      using Quad = std::array<std::array<Value, 2>, 2>;
-      SmallVector<SmallVector<Quad>> s(tiles,
-                                       SmallVector<Quad>(keyBlock / 8));
-      for (int64_t i = 0; i < tiles; ++i)
-        for (int64_t n = 0; n < keyBlock / 8; ++n)
-          for (int64_t r = 0; r < 2; ++r)
-            for (int64_t c = 0; c < 2; ++c) {
-              Value value = arith::MulFOp::create(
-                  b, loc,
-                  vector::ExtractOp::create(b, loc, scores[i][n],
-                                            ArrayRef<int64_t>{r, c}),
-                  scaleLog2e);
-              Value keyIndex = add({key0, pairColumn}, 8 * n + c);
-              if (!spec.causal && ragged) {
-                Value past =
-                    arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
-                                          keyIndex, index(spec.seqLen));
-                value = arith::SelectOp::create(b, loc, past, negativeInfinity,
-                                                value);
-              }
-              if (spec.causal || spec.patchLength > 0) {
-                Value hidden =
-                    arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt,
-                                          keyIndex, queryRows[i][r]);
-                if (spec.patchLength > 0) {
-                  // Block-diagonal: a key before the query's patch is hidden.
-                  Value before = arith::CmpIOp::create(
-                      b, loc, arith::CmpIPredicate::ult, keyIndex,
-                      patchStart[i][r]);
-                  hidden = arith::OrIOp::create(b, loc, hidden, before);
-                }
-                value = arith::SelectOp::create(b, loc, hidden,
-                                                negativeInfinity, value);
-              }
-              s[i][n][r][c] = value;
-            }
-
-      SmallVector<std::array<Value, 2>> alpha(tiles);
-      for (int64_t i = 0; i < tiles; ++i)
-        for (int64_t r = 0; r < 2; ++r) {
-          Value blockMax = negativeInfinity;
-          for (int64_t n = 0; n < keyBlock / 8; ++n)
-            for (int64_t c = 0; c < 2; ++c)
-              blockMax =
-                  arith::MaxNumFOp::create(b, loc, blockMax, s[i][n][r][c]);
-          blockMax = quadReduce(blockMax, /*isMax=*/true);
-          Value newMax =
-              arith::MaxNumFOp::create(b, loc, rowMax[i][r], blockMax);
-          // The first key of the row's patch (key 0 without patches) is
-          // visible to it in the first block visited, so newMax is finite
-          // from then on and 2^(-inf - newMax) = 0 rescales nothing.
-          alpha[i][r] =
-              exp2(arith::SubFOp::create(b, loc, rowMax[i][r], newMax));
-          Value sum = constantF32(0);
-          for (int64_t n = 0; n < keyBlock / 8; ++n)
-            for (int64_t c = 0; c < 2; ++c) {
-              s[i][n][r][c] =
-                  exp2(arith::SubFOp::create(b, loc, s[i][n][r][c], newMax));
-              sum = arith::AddFOp::create(b, loc, sum, s[i][n][r][c]);
-            }
-          rowSum[i][r] = arith::AddFOp::create(
-              b, loc, arith::MulFOp::create(b, loc, rowSum[i][r], alpha[i][r]),
-              sum);
-          rowMax[i][r] = newMax;
-        }
-
-      // O = O * alpha + P V, P taken from the score registers; each V
-      // fragment is read from shared memory once for every tile.
-      for (int64_t i = 0; i < tiles; ++i) {
-        Value rescale = vector::FromElementsOp::create(
-            b, loc, VectorType::get({2, 2}, b.getF32Type()),
-            ValueRange{alpha[i][0], alpha[i][0], alpha[i][1], alpha[i][1]});
-        for (Value &fragment : output[i])
-          fragment = arith::MulFOp::create(b, loc, fragment, rescale);
-      }
-      for (int64_t kk = 0; kk < keyBlock / 16; ++kk) {
-        SmallVector<Value> probabilities;
-        for (int64_t i = 0; i < tiles; ++i) {
-          SmallVector<Value> elements;
-          for (int64_t n : {2 * kk, 2 * kk + 1})
-            for (int64_t r = 0; r < 2; ++r)
-              for (int64_t c = 0; c < 2; ++c)
-                elements.push_back(arith::TruncFOp::create(
-                    b, loc, elementType, s[i][n][r][c]));
-          probabilities.push_back(vector::FromElementsOp::create(
-              b, loc, VectorType::get({4, 2}, elementType), elements));
-        }
-        for (int64_t d = 0; d < headDim / 16; ++d) {
-          auto [low, high] = warpMma.loadBFromKN(vTiles, buffer, index(16 * kk),
-                                                 index(16 * d));
-          for (int64_t i = 0; i < tiles; ++i) {
-            output[i][2 * d] =
-                warpMma.mma(probabilities[i], low, output[i][2 * d]);
-            output[i][2 * d + 1] =
-                warpMma.mma(probabilities[i], high, output[i][2 * d + 1]);
-          }
-        }
-      }
-      // The next iteration refills the buffer read one iteration ago.
-      gpu::BarrierOp::create(b, loc);
-      SmallVector<Value> results;
-      for (int64_t i = 0; i < tiles; ++i)
-        llvm::append_range(results, output[i]);
-      for (int64_t i = 0; i < tiles; ++i)
-        results.append({rowMax[i][0], rowMax[i][1]});
-      for (int64_t i = 0; i < tiles; ++i)
-        results.append({rowSum[i][0], rowSum[i][1]});
-      scf::YieldOp::create(b, loc, results);
-    }
+    // Only the key blocks that reach past some row's last visible key need
+    // the mask (FlashAttention-2): causal, those after the CTA's first row;
+    // a ragged non-causal sequence, its last block. The blocks before run
+    // without the compare and select per score.
+    Value maskedFrom = firstKeyBlock;
+    if (spec.patchLength == 0 && spec.causal)
+      maskedFrom = arith::MinUIOp::create(
+          b, loc, endKeyBlock,
+          arith::DivUIOp::create(b, loc, add({m0}, 1), index(keyBlock)));
+    else if (spec.patchLength == 0)
+      maskedFrom = ragged ? index(spec.seqLen / keyBlock) : endKeyBlock;
+    if (maskedFrom != firstKeyBlock)
+      state = keyBlockLoop(firstKeyBlock, maskedFrom, state, /*masked=*/false);
+    if (maskedFrom != endKeyBlock)
+      state = keyBlockLoop(maskedFrom, endKeyBlock, state, /*masked=*/true);
 
     // O / l, rows g and g + 8 of each tile, columns 8d + 2t, 8d + 2t + 1
     // (rows past a ragged sequence's end are not stored).
@@ -345,7 +196,7 @@ public:
     int64_t pairBytes = 2 * outputType.getIntOrFloatBitWidth() / 8;
     for (int64_t i = 0; i < tiles; ++i)
       for (int64_t r = 0; r < 2; ++r) {
-        Value sum = quadReduce(loop.getResult(outputs + 2 * tiles + 2 * i + r),
+        Value sum = quadReduce(state[tiles * (headDim / 8) + 2 * tiles + 2 * i + r],
                                /*isMax=*/false);
         Value inverse = arith::DivFOp::create(b, loc, constantF32(1), sum);
         OpBuilder::InsertionGuard guard(b);
@@ -358,7 +209,7 @@ public:
         }
         for (int64_t d = 0; d < headDim / 8; ++d) {
           Value pair = vector::ExtractOp::create(
-              b, loc, loop.getResult(i * (headDim / 8) + d),
+              b, loc, state[i * (headDim / 8) + d],
               ArrayRef<int64_t>{r});
           Value scaled = arith::MulFOp::create(
               b, loc, pair,
@@ -373,6 +224,192 @@ public:
                                   llvm::MaybeAlign(pairBytes));
         }
       }
+  }
+
+  /// The A fragment of Q for tile `i`, head-dim block `d` (ldmatrix from
+  /// the Q tile).
+  Value loadQuery(int64_t i, int64_t d) {
+    return warpMma->loadA(qTile, {}, add({warpRow}, 16 * i), index(16 * d));
+  }
+
+  /// One scf.for over key blocks [first, end) carrying `state` (O
+  /// fragments, row maxima, row sums); `masked` blocks apply the causal,
+  /// block-diagonal or ragged-end mask to every score. Returns the results.
+  SmallVector<Value> keyBlockLoop(Value first, Value end, ValueRange state,
+                                  bool masked) {
+    MLIRContext *ctx = b.getContext();
+    Type elementType = spec.inputType;
+    int64_t headDim = spec.headDim, keyBlock = spec.keyBlock;
+    int64_t tiles = spec.rowTiles;
+    int64_t elementBytes = elementType.getIntOrFloatBitWidth() / 8;
+    int64_t outputs = tiles * (headDim / 8);
+    auto loop = scf::ForOp::create(b, loc, first, end, index(1), state);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value keyBlockIndex = loop.getInductionVar();
+    ValueRange args = loop.getRegionIterArgs();
+    // output[i][f], rowMax[i][r], rowSum[i][r].
+    SmallVector<SmallVector<Value>> output(tiles);
+    SmallVector<std::array<Value, 2>> rowMax(tiles), rowSum(tiles);
+    for (int64_t i = 0; i < tiles; ++i) {
+      output[i].assign(args.begin() + i * (headDim / 8),
+                       args.begin() + (i + 1) * (headDim / 8));
+      for (int64_t r = 0; r < 2; ++r) {
+        rowMax[i][r] = args[outputs + 2 * i + r];
+        rowSum[i][r] = args[outputs + 2 * tiles + 2 * i + r];
+      }
+    }
+
+    // Prefetch the next K/V block into the other buffer (zero-fill past
+    // the end of the last loop, so the group is never empty), then wait
+    // for this one.
+    Value next = add({keyBlockIndex}, 1);
+    Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                          next, endKeyBlock);
+    Value source = arith::SelectOp::create(b, loc, hasNext, next, keyBlockIndex);
+    Value sourceElements = arith::SelectOp::create(
+        b, loc, hasNext, index(16 / elementBytes), index(0));
+    SmallVector<Value> nextTokens;
+    issueKeyValueCopies(source, arith::RemUIOp::create(b, loc, next, index(2)),
+                        sourceElements, nextTokens);
+    Value nextGroup = nvgpu::DeviceAsyncCreateGroupOp::create(
+        b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), nextTokens);
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, nextGroup, b.getI32IntegerAttr(1));
+    gpu::BarrierOp::create(b, loc);
+    Value buffer = arith::RemUIOp::create(b, loc, keyBlockIndex, index(2));
+    Value key0 = arith::MulIOp::create(b, loc, keyBlockIndex, index(keyBlock));
+
+    // S = Q K^T for the warp's rows x keyBlock keys: each K fragment is
+    // read from shared memory once and used by every tile of the warp (and
+    // reloaded Q fragments once per head-dim block).
+    SmallVector<SmallVector<Value>> scores(
+        tiles, SmallVector<Value>(keyBlock / 8, warpMma->zeroAccumulator()));
+    for (int64_t d = 0; d < headDim / 16; ++d) {
+      SmallVector<Value> query;
+      for (int64_t i = 0; i < tiles; ++i)
+        query.push_back(spec.reloadQuery ? loadQuery(i, d)
+                                         : queryFragments[i][d]);
+      for (int64_t n = 0; n < keyBlock / 16; ++n) {
+        auto [low, high] =
+            warpMma->loadBFromNK(kTiles, buffer, index(16 * n), index(16 * d));
+        for (int64_t i = 0; i < tiles; ++i) {
+          scores[i][2 * n] = warpMma->mma(query[i], low, scores[i][2 * n]);
+          scores[i][2 * n + 1] =
+              warpMma->mma(query[i], high, scores[i][2 * n + 1]);
+        }
+      }
+    }
+
+    // Scaled (log2 domain) and, in masked blocks, masked scores as scalars
+    // [tile][n8 block][row][col].
+    using Quad = std::array<std::array<Value, 2>, 2>;
+    SmallVector<SmallVector<Quad>> s(tiles, SmallVector<Quad>(keyBlock / 8));
+    for (int64_t i = 0; i < tiles; ++i)
+      for (int64_t n = 0; n < keyBlock / 8; ++n)
+        for (int64_t r = 0; r < 2; ++r)
+          for (int64_t c = 0; c < 2; ++c) {
+            Value value = arith::MulFOp::create(
+                b, loc,
+                vector::ExtractOp::create(b, loc, scores[i][n],
+                                          ArrayRef<int64_t>{r, c}),
+                scaleLog2e);
+            if (masked)
+              value = mask(value, add({key0, pairColumn}, 8 * n + c), i, r);
+            s[i][n][r][c] = value;
+          }
+
+    SmallVector<std::array<Value, 2>> alpha(tiles);
+    for (int64_t i = 0; i < tiles; ++i)
+      for (int64_t r = 0; r < 2; ++r) {
+        Value blockMax = negativeInfinity;
+        for (int64_t n = 0; n < keyBlock / 8; ++n)
+          for (int64_t c = 0; c < 2; ++c)
+            blockMax =
+                arith::MaxNumFOp::create(b, loc, blockMax, s[i][n][r][c]);
+        blockMax = quadReduce(blockMax, /*isMax=*/true);
+        Value newMax = arith::MaxNumFOp::create(b, loc, rowMax[i][r], blockMax);
+        // The first key of the row's patch (key 0 without patches) is
+        // visible to it in the first block visited, so newMax is finite
+        // from then on and 2^(-inf - newMax) = 0 rescales nothing.
+        alpha[i][r] = exp2(arith::SubFOp::create(b, loc, rowMax[i][r], newMax));
+        Value sum = constantF32(0);
+        for (int64_t n = 0; n < keyBlock / 8; ++n)
+          for (int64_t c = 0; c < 2; ++c) {
+            s[i][n][r][c] =
+                exp2(arith::SubFOp::create(b, loc, s[i][n][r][c], newMax));
+            sum = arith::AddFOp::create(b, loc, sum, s[i][n][r][c]);
+          }
+        rowSum[i][r] = arith::AddFOp::create(
+            b, loc, arith::MulFOp::create(b, loc, rowSum[i][r], alpha[i][r]),
+            sum);
+        rowMax[i][r] = newMax;
+      }
+
+    // O = O * alpha + P V, P taken from the score registers; each V
+    // fragment is read from shared memory once for every tile.
+    for (int64_t i = 0; i < tiles; ++i) {
+      Value rescale = vector::FromElementsOp::create(
+          b, loc, VectorType::get({2, 2}, b.getF32Type()),
+          ValueRange{alpha[i][0], alpha[i][0], alpha[i][1], alpha[i][1]});
+      for (Value &fragment : output[i])
+        fragment = arith::MulFOp::create(b, loc, fragment, rescale);
+    }
+    for (int64_t kk = 0; kk < keyBlock / 16; ++kk) {
+      SmallVector<Value> probabilities;
+      for (int64_t i = 0; i < tiles; ++i) {
+        SmallVector<Value> elements;
+        for (int64_t n : {2 * kk, 2 * kk + 1})
+          for (int64_t r = 0; r < 2; ++r)
+            for (int64_t c = 0; c < 2; ++c)
+              elements.push_back(
+                  arith::TruncFOp::create(b, loc, elementType, s[i][n][r][c]));
+        probabilities.push_back(vector::FromElementsOp::create(
+            b, loc, VectorType::get({4, 2}, elementType), elements));
+      }
+      for (int64_t d = 0; d < headDim / 16; ++d) {
+        auto [low, high] = warpMma->loadBFromKN(vTiles, buffer, index(16 * kk),
+                                                index(16 * d));
+        for (int64_t i = 0; i < tiles; ++i) {
+          output[i][2 * d] =
+              warpMma->mma(probabilities[i], low, output[i][2 * d]);
+          output[i][2 * d + 1] =
+              warpMma->mma(probabilities[i], high, output[i][2 * d + 1]);
+        }
+      }
+    }
+    // The next iteration refills the buffer read one iteration ago.
+    gpu::BarrierOp::create(b, loc);
+    SmallVector<Value> results;
+    for (int64_t i = 0; i < tiles; ++i)
+      llvm::append_range(results, output[i]);
+    for (int64_t i = 0; i < tiles; ++i)
+      results.append({rowMax[i][0], rowMax[i][1]});
+    for (int64_t i = 0; i < tiles; ++i)
+      results.append({rowSum[i][0], rowSum[i][1]});
+    scf::YieldOp::create(b, loc, results);
+    return SmallVector<Value>(loop.getResults());
+  }
+
+  /// -inf where key `keyIndex` is hidden from row r of tile i: past the
+  /// end of a ragged non-causal sequence, after the query (causal), or
+  /// before the query's patch (block-diagonal).
+  Value mask(Value value, Value keyIndex, int64_t i, int64_t r) {
+    if (!spec.causal && ragged) {
+      Value past = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
+                                         keyIndex, index(spec.seqLen));
+      value = arith::SelectOp::create(b, loc, past, negativeInfinity, value);
+    }
+    if (spec.causal || spec.patchLength > 0) {
+      Value hidden = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt,
+                                           keyIndex, queryRows[i][r]);
+      if (spec.patchLength > 0) {
+        Value before = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                             keyIndex, patchStart[i][r]);
+        hidden = arith::OrIOp::create(b, loc, hidden, before);
+      }
+      value = arith::SelectOp::create(b, loc, hidden, negativeInfinity, value);
+    }
+    return value;
   }
 
 private:
@@ -413,6 +450,11 @@ private:
   const AttentionSpec &spec;
   Value q, k, v, o;
   Value tid, slice, kTiles, vTiles, pairColumn, scaleLog2e, negativeInfinity;
+  Value warpRow, qTile, endKeyBlock;
+  std::optional<WarpMma> warpMma;
+  /// queryFragments[i][d]: tile i, head-dim block d (when kept in
+  /// registers).
+  SmallVector<SmallVector<Value>> queryFragments;
   Value prefix, qColumn, kColumn, vColumn;
   bool ragged = false;
   /// Per tile of the warp, this thread's two query rows (g, g + 8) and the
@@ -544,6 +586,13 @@ buildAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
         {spec.batchHeads, spec.seqLen, spec.headDim}, outputElement));
   }
   auto func = createKernelFunc(builder, loc, name, types, info);
+  // Two row tiles keep 2 x (headDim / 2) accumulator registers a thread:
+  // left alone, ptxas may cap the kernel at 168 registers to fit 3 CTAs an
+  // SM and spill (head dim 64 on sm_80). Asking for 2 CTAs an SM lets it
+  // use up to 255 (8 warps an SM, FlashAttention-2's usual occupancy).
+  if (spec.rowTiles == 2)
+    func->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                  builder.getI32IntegerAttr(2));
 
   Block &entry = func.getBody().front();
   builder.setInsertionPointToStart(&entry);

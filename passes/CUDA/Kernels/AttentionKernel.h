@@ -8,7 +8,10 @@
 // memory through cp.async; both products are mma.sync m16n8k16 (sm_80 and
 // newer); exponentials are ex2 with log2(e) folded into the scale. With
 // rowTiles = 2 each warp owns two 16-row tiles (128 rows a CTA) that share
-// every K/V fragment it loads.
+// every K/V fragment it loads; with reloadQuery the Q fragments are read
+// from the Q tile in shared memory for every key block instead. Only the key
+// blocks that cross some row's causal (or ragged-end) boundary are masked;
+// the others run without a compare per score.
 //
 // Layouts:
 // - packed: Q, K, V are [batchHeads, seqLen, headDim] bf16/f16 row-major, O
@@ -64,6 +67,11 @@ struct AttentionSpec {
   /// product (FlashAttention-2's 128-row blocks); packed local attention
   /// (patch-length) keeps 1.
   int64_t rowTiles = 1;
+  /// Reload Q's fragments from shared memory for every key block instead of
+  /// holding them in registers for the whole pass (FlashAttention-2 does so
+  /// by default): frees headDim / 2 registers per row tile, what two tiles
+  /// of head dim 128 need to fit without spills.
+  bool reloadQuery = false;
 
   bool tokenMajor() const { return heads > 0; }
 };

@@ -274,6 +274,9 @@ def CudaTestBuildAttention
            "keys per K/V block: 32, 64 or 128">,
     Option<"rowTiles", "row-tiles", "int64_t", /*default=*/"1",
            "16-row query tiles per warp: 1 (64-row query block) or 2 (128)">,
+    Option<"reloadQuery", "reload-query", "bool", /*default=*/"false",
+           "read Q fragments from shared memory for every key block instead "
+           "of keeping them in registers">,
     Option<"patchLength", "patch-length", "int64_t", /*default=*/"0",
            "local attention: rows per patch, block-diagonal causal mask "
            "(0: none)">,

@@ -374,9 +374,10 @@ private:
     spec.headDim = headDim;
     spec.causal = true;
     spec.scale = op.getSoftmaxScale();
-    // Global: 32-key blocks (with 64, ptxas spills the causal head-dim 64
-    // kernel; test/Passes/CUDA/Kernels/attention-ptxas.mlir); the local
-    // kernel's patches need 64.
+    // Global: 32-key blocks (with 64, the 128-row kernel needs 255
+    // registers at head dim 64 and spills at 128;
+    // test/Passes/CUDA/Kernels/attention-ptxas.mlir); the local kernel's
+    // patches need 64.
     spec.keyBlock = local ? 64 : 32;
     int64_t padded = 0; // local: rows per patch
     int64_t paddedSequences = sequences;
@@ -394,10 +395,12 @@ private:
       spec.heads = heads;
       spec.qRowElements = inner;
       spec.outputType = elementType;
-      // 128-row query blocks (two 16-row tiles a warp share each K/V
-      // fragment read) where they fit the registers: head dims up to 64
-      // (ptxas: 127 / 168 registers, no spills; head dim 128 would spill).
-      spec.rowTiles = headDim <= 64 ? 2 : 1;
+      // 128-row query blocks: two 16-row tiles a warp share each K/V
+      // fragment read. Head dim 128 fits the registers only with Q read
+      // from shared memory for every key block (ptxas: 252 registers, no
+      // spills; with Q held, 255 and spills).
+      spec.rowTiles = 2;
+      spec.reloadQuery = headDim == 128;
     }
     // k and v from one [2 * inner, D] weight when they are its halves.
     Value kvSource = cuda::kvWeightSource(op.getWk(), op.getWv(), inner);

@@ -465,6 +465,8 @@ DictionaryAttr attentionSpecToAttribute(MLIRContext *context,
   if (spec.rowTiles != 1)
     entries.push_back(
         b.getNamedAttr("row_tiles", b.getI64IntegerAttr(spec.rowTiles)));
+  if (spec.reloadQuery)
+    entries.push_back(b.getNamedAttr("reload_query", b.getBoolAttr(true)));
   return b.getDictionaryAttr(entries);
 }
 
@@ -495,6 +497,9 @@ attentionSpecFromAttribute(DictionaryAttr attr,
     return failure();
   if (attr.contains("row_tiles") &&
       failed(read.integer("row_tiles", spec.rowTiles)))
+    return failure();
+  if (attr.contains("reload_query") &&
+      failed(read.boolean("reload_query", spec.reloadQuery)))
     return failure();
   if (spec.heads < 0)
     return emitError() << kSelectedAttentionAttrName

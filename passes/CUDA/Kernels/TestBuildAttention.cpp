@@ -38,6 +38,7 @@ struct CudaTestBuildAttentionPass
     spec.keyBlock = keyBlock;
     spec.patchLength = patchLength;
     spec.rowTiles = rowTiles;
+    spec.reloadQuery = reloadQuery;
     spec.heads = heads;
     int64_t inner = heads * headDim;
     spec.qRowElements = qRow ? qRow : inner;

@@ -162,6 +162,23 @@ func.func @global_attention(%x: tensor<1x65x128xf32>, %r: tensor<1x65x128xf32>,
 
 // -----
 
+// Head dim 128: 128-row query blocks with Q re-read from shared memory for
+// every key block (with Q held in registers, ptxas spills).
+// CHECK-LABEL: func.func @global_attention_head_dim_128
+// CHECK: mb.cuda_attention = {batch_heads = 2 : i64, causal = true, element_type = bf16, head_dim = 128 : i64, heads = 2 : i64, k_column = 0 : i64, k_row = 256 : i64, key_block = 32 : i64, output_type = bf16, patch_length = 0 : i64, q_row = 256 : i64, reload_query = true, row_tiles = 2 : i64, scale = 0.088388347648318433 : f64, seq_len = 300 : i64, v_column = 0 : i64, v_row = 256 : i64}
+func.func @global_attention_head_dim_128(%x: tensor<1x300x256xf32>,
+                            %wq: tensor<256x256xbf16>, %wk: tensor<256x256xbf16>,
+                            %wv: tensor<256x256xbf16>, %wo: tensor<256x256xbf16>) -> tensor<1x300x256xf32> {
+  %q = arith.extf %wq : tensor<256x256xbf16> to tensor<256x256xf32>
+  %k = arith.extf %wk : tensor<256x256xbf16> to tensor<256x256xf32>
+  %v = arith.extf %wv : tensor<256x256xbf16> to tensor<256x256xf32>
+  %o = arith.extf %wo : tensor<256x256xbf16> to tensor<256x256xf32>
+  %y = mb.global_attention %x, %q, %k, %v, %o {head_dim = 128 : i64, heads = 2 : i64} : (tensor<1x300x256xf32>, tensor<256x256xf32>, tensor<256x256xf32>, tensor<256x256xf32>, tensor<256x256xf32>) -> tensor<1x300x256xf32>
+  return %y : tensor<1x300x256xf32>
+}
+
+// -----
+
 // Without rotary, q and kv come out of their GEMMs as bf16 rows (no
 // elementwise op at all) and the kv rows are K (from column 0) and V (from
 // column 128) of one buffer.
