@@ -15,6 +15,257 @@ namespace {
 constexpr int64_t kWarpSize = 32;
 /// Weights per lane and step: one 16-byte load of bf16/f16.
 constexpr int64_t kChunk = 8;
+/// 16-byte weight loads a lane issues before using any (all columns).
+constexpr int64_t kChunksInFlight = 8;
+/// f32 accumulator registers a lane spends on rows x columns.
+constexpr int64_t kAccumulatorFloats = 64;
+
+/// The kernel body: a warp walks K once for all of its columns, each lane
+/// issuing the 16-byte weight loads of `unroll` chunks of every column
+/// before it uses any (loads in flight hide DRAM latency: one load at a
+/// time per lane would leave the memory system mostly idle), multiplying
+/// them with the f32 rows of A into per-(row, column) accumulators of
+/// `accumulatorWidth` lanes.
+class GemvBodyBuilder {
+public:
+  GemvBodyBuilder(OpBuilder &b, Location loc, const GemvSpec &spec, Value a,
+                  Value w, Value c, Value bias, Value residual, Value normWeight)
+      : b(b), loc(loc), spec(spec), a(a), w(w), c(c), bias(bias),
+        residual(residual), normWeight(normWeight) {
+    columns = spec.columnsPerWarp;
+    width = accumulatorWidth(spec);
+    unroll = std::max<int64_t>(1, kChunksInFlight / columns);
+  }
+
+  void build() {
+    Type f32 = b.getF32Type();
+    Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+    Value warp = arith::DivUIOp::create(b, loc, thread, index(kWarpSize));
+    lane = arith::RemUIOp::create(b, loc, thread, index(kWarpSize));
+    int64_t columnsPerBlock = spec.warps * columns;
+    Value firstColumn = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, block, index(columnsPerBlock)),
+        arith::MulIOp::create(b, loc, warp, index(columns)));
+    laneStart = arith::MulIOp::create(b, loc, lane, index(kChunk));
+
+    // A warp wholly past N (the last block's) does nothing.
+    OpBuilder::InsertionGuard guard(b);
+    if (spec.n % columnsPerBlock != 0) {
+      Value live = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                         firstColumn, index(spec.n));
+      auto ifLive = scf::IfOp::create(b, loc, live, /*withElse=*/false);
+      b.setInsertionPointToStart(&ifLive.getThenRegion().front());
+    }
+    // Column j of the warp; past N, loads read column N - 1 and nothing
+    // is stored.
+    for (int64_t j = 0; j < columns; ++j) {
+      Value n = arith::AddIOp::create(b, loc, firstColumn, index(j));
+      columnIndex.push_back(n);
+      loadColumn.push_back(
+          arith::MinUIOp::create(b, loc, n, index(spec.n - 1)));
+    }
+
+    auto accumulatorType = VectorType::get({width}, f32);
+    Value zero = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(accumulatorType, b.getF32FloatAttr(0)));
+    // Accumulators: [row][column], then (norm) the rows' sums of squares.
+    SmallVector<Value> sums(spec.m * columns + (normWeight ? spec.m : 0),
+                            zero);
+
+    // Whole steps of `unroll` chunks a lane, then whole chunks, then (K not
+    // a multiple of 256) a last step some lanes sit out.
+    int64_t step = kWarpSize * kChunk;
+    int64_t mainK = spec.k / (step * unroll) * (step * unroll);
+    if (mainK > 0) {
+      auto loop = scf::ForOp::create(b, loc, laneStart, index(mainK),
+                                     index(step * unroll), sums);
+      OpBuilder::InsertionGuard loopGuard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      SmallVector<Value> ks;
+      for (int64_t u = 0; u < unroll; ++u)
+        ks.push_back(add(loop.getInductionVar(), u * step));
+      scf::YieldOp::create(b, loc, accumulate(loop.getRegionIterArgs(), ks));
+      b.setInsertionPointAfter(loop);
+      sums.assign(loop.getResults().begin(), loop.getResults().end());
+    }
+    int64_t wholeSteps = (spec.k - mainK) / step;
+    if (wholeSteps > 0) {
+      SmallVector<Value> ks;
+      for (int64_t u = 0; u < wholeSteps; ++u)
+        ks.push_back(add(laneStart, mainK + u * step));
+      sums = accumulate(sums, ks);
+    }
+    int64_t tail = spec.k % step;
+    if (tail != 0) {
+      Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                           laneStart, index(tail));
+      auto ifInside = scf::IfOp::create(b, loc, TypeRange(ValueRange(sums)),
+                                        inside, /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard tailGuard(b);
+      b.setInsertionPointToStart(&ifInside.getThenRegion().front());
+      scf::YieldOp::create(
+          b, loc, accumulate(sums, {add(laneStart, spec.k - tail)}));
+      b.setInsertionPointToStart(&ifInside.getElseRegion().front());
+      scf::YieldOp::create(b, loc, sums);
+      b.setInsertionPointAfter(ifInside);
+      sums.assign(ifInside.getResults().begin(), ifInside.getResults().end());
+    }
+
+    for (int64_t row = 0; row < spec.m; ++row) {
+      Value inverse;
+      if (normWeight) {
+        // The row's RMSNorm factor, as NormKernel computes it.
+        Value meanSquare = arith::DivFOp::create(
+            b, loc, warpSum(sums[spec.m * columns + row]),
+            constantF32(static_cast<double>(spec.k)));
+        inverse = buildInverseRms(b, loc, meanSquare, spec.normKind,
+                                  spec.normEpsilon);
+      }
+      for (int64_t j = 0; j < columns; ++j) {
+        Value sum = warpSum(sums[row * columns + j]);
+        if (inverse)
+          sum = arith::MulFOp::create(b, loc, sum, inverse);
+        store(row, j, sum);
+      }
+    }
+  }
+
+  /// Lanes of each accumulator: the widest of 8, 4, 2, 1 that keeps
+  /// rows x columns x lanes within kAccumulatorFloats.
+  static int64_t accumulatorWidth(const GemvSpec &spec) {
+    int64_t width = kChunk;
+    while (width > 1 && spec.m * spec.columnsPerWarp * width > kAccumulatorFloats)
+      width /= 2;
+    return width;
+  }
+
+private:
+  /// Adds the products of this lane's chunks at `ks` to `sums`: first every
+  /// weight load (all columns, all chunks), then the FMAs.
+  SmallVector<Value> accumulate(ValueRange sums, ArrayRef<Value> ks) {
+    Type f32 = b.getF32Type();
+    auto weightVector = VectorType::get({kChunk}, spec.weightType);
+    auto f32Vector = VectorType::get({kChunk}, f32);
+    SmallVector<SmallVector<Value>> weights(ks.size());
+    for (auto [u, k] : llvm::enumerate(ks))
+      for (int64_t j = 0; j < columns; ++j)
+        weights[u].push_back(vector::LoadOp::create(
+            b, loc, weightVector, w, ValueRange{loadColumn[j], k},
+            /*nontemporal=*/false, llvm::Align(16)));
+    SmallVector<Value> updated(sums.begin(), sums.end());
+    for (auto [u, k] : llvm::enumerate(ks)) {
+      // x * g (rstd comes in the epilogue): g folded into the weights.
+      Value gamma =
+          normWeight ? loadWidened(b, loc, normWeight, k, kChunk) : Value();
+      SmallVector<Value> wide;
+      for (Value chunk : weights[u]) {
+        Value value = arith::ExtFOp::create(b, loc, f32Vector, chunk);
+        if (gamma)
+          value = arith::MulFOp::create(b, loc, value, gamma);
+        wide.push_back(value);
+      }
+      for (int64_t row = 0; row < spec.m; ++row) {
+        Value x = vector::LoadOp::create(b, loc, f32Vector, a,
+                                         ValueRange{index(row), k},
+                                         /*nontemporal=*/false, llvm::Align(16));
+        for (int64_t j = 0; j < columns; ++j)
+          updated[row * columns + j] =
+              fma(x, wide[j], updated[row * columns + j]);
+        if (normWeight)
+          updated[spec.m * columns + row] =
+              fma(x, x, updated[spec.m * columns + row]);
+      }
+    }
+    return updated;
+  }
+
+  /// acc + x * y over the 8 lanes of x and y, folded into acc's width.
+  Value fma(Value x, Value y, Value acc) {
+    if (width == kChunk)
+      return vector::FMAOp::create(b, loc, x, y, acc);
+    for (int64_t part = 0; part < kChunk / width; ++part) {
+      // Lanes [part * width, (part + 1) * width) (a shufflevector).
+      SmallVector<int64_t> lanes =
+          llvm::to_vector(llvm::seq<int64_t>(part * width, (part + 1) * width));
+      auto slice = [&](Value v) -> Value {
+        return vector::ShuffleOp::create(b, loc, v, v, lanes);
+      };
+      acc = vector::FMAOp::create(b, loc, slice(x), slice(y), acc);
+    }
+    return acc;
+  }
+
+  /// The sum over the warp's lanes of an accumulator's lanes.
+  Value warpSum(Value partials) {
+    Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                            partials);
+    for (int32_t offset : {16, 8, 4, 2, 1}) {
+      Value other = gpu::ShuffleOp::create(b, loc, sum, offset, kWarpSize,
+                                           gpu::ShuffleMode::XOR)
+                        .getShuffleResult();
+      sum = arith::AddFOp::create(b, loc, sum, other);
+    }
+    return sum;
+  }
+
+  /// Lane 0 applies the epilogue to C[row, column j] and stores it (when
+  /// the column is inside N).
+  void store(int64_t row, int64_t j, Value sum) {
+    Value n = columnIndex[j];
+    Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
+                                        index(0));
+    if (spec.n % (spec.warps * columns) != 0)
+      first = arith::AndIOp::create(
+          b, loc, first,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, n,
+                                index(spec.n)));
+    auto ifFirst = scf::IfOp::create(b, loc, first, /*withElse=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&ifFirst.getThenRegion().front());
+    Value r = index(row);
+    Value value = sum;
+    if (bias) {
+      Value term = memref::LoadOp::create(b, loc, bias, ValueRange{n});
+      if (!term.getType().isF32())
+        term = arith::ExtFOp::create(b, loc, b.getF32Type(), term);
+      value = arith::AddFOp::create(b, loc, value, term);
+    }
+    if (spec.activation == Activation::Relu) {
+      Value zero = constantF32(0);
+      Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                             value, zero);
+      value = arith::SelectOp::create(b, loc, positive, value, zero);
+    } else if (spec.activation != Activation::None) {
+      value = buildGelu(b, loc, value, spec.activation == Activation::GeluTanh);
+    }
+    if (residual)
+      value = arith::AddFOp::create(
+          b, loc, value,
+          memref::LoadOp::create(b, loc, residual, ValueRange{r, n}));
+    memref::StoreOp::create(b, loc, value, c, ValueRange{r, n});
+  }
+
+  Value index(int64_t value) {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  }
+  Value add(Value value, int64_t constant) {
+    return arith::AddIOp::create(b, loc, value, index(constant));
+  }
+  Value constantF32(double value) {
+    return arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(static_cast<float>(value)));
+  }
+
+  OpBuilder &b;
+  Location loc;
+  const GemvSpec &spec;
+  Value a, w, c, bias, residual, normWeight;
+  int64_t columns, width, unroll;
+  Value lane, laneStart;
+  /// Per column of the warp: its index, and the index its loads use.
+  SmallVector<Value> columnIndex, loadColumn;
+};
 
 } // namespace
 
@@ -50,6 +301,12 @@ LogicalResult verifyGemvSpec(const GemvSpec &spec,
     return failSpec(emitError, "GEMV warps = " + Twine(spec.warps) +
                                    " (1..32) and columns per warp = " +
                                    Twine(spec.columnsPerWarp) + " (1..8)");
+  if (spec.m * spec.columnsPerWarp > kAccumulatorFloats)
+    return failSpec(emitError,
+                    "GEMV rows x columns per warp = " +
+                        Twine(spec.m * spec.columnsPerWarp) +
+                        " is more than " + Twine(kAccumulatorFloats) +
+                        " accumulators a lane");
   return success();
 }
 
@@ -99,115 +356,7 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
   a = memref::AssumeAlignmentOp::create(b, loc, a, b.getI32IntegerAttr(16));
   w = memref::AssumeAlignmentOp::create(b, loc, w, b.getI32IntegerAttr(16));
 
-  auto index = [&](int64_t value) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, value);
-  };
-  Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-  Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
-  Value warp = arith::DivUIOp::create(b, loc, thread, index(kWarpSize));
-  Value lane = arith::RemUIOp::create(b, loc, thread, index(kWarpSize));
-  Value firstColumn = arith::AddIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, block, index(columnsPerBlock)),
-      arith::MulIOp::create(b, loc, warp, index(spec.columnsPerWarp)));
-  Value laneStart = arith::MulIOp::create(b, loc, lane, index(kChunk));
-
-  auto weightVector = VectorType::get({kChunk}, spec.weightType);
-  auto f32Vector = VectorType::get({kChunk}, f32);
-  Value zeroVector = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(f32Vector, b.getF32FloatAttr(0)));
-
-  for (int64_t column = 0; column < spec.columnsPerWarp; ++column) {
-    Value n = arith::AddIOp::create(b, loc, firstColumn, index(column));
-    Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, n,
-                                         index(spec.n));
-    auto ifInside = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
-    OpBuilder::InsertionGuard columnGuard(b);
-    b.setInsertionPointToStart(&ifInside.getThenRegion().front());
-    // Per row, a vector of 8 partial sums over this lane's K chunks (then,
-    // with the norm prologue, per row the partial sums of squares of x).
-    SmallVector<Value> init(spec.normPrologue ? 2 * spec.m : spec.m,
-                            zeroVector);
-    auto loop = scf::ForOp::create(
-        b, loc, laneStart, index(spec.k), index(kWarpSize * kChunk), init,
-        [&](OpBuilder &lb, Location ll, Value k, ValueRange sums) {
-          Value weights =
-              vector::LoadOp::create(lb, ll, weightVector, w, ValueRange{n, k},
-                                     /*nontemporal=*/false, llvm::Align(16));
-          Value wide = arith::ExtFOp::create(lb, ll, f32Vector, weights);
-          // x * g (rstd comes in the epilogue): g folded into the weights.
-          if (normWeight)
-            wide = arith::MulFOp::create(
-                lb, ll, wide, loadWidened(lb, ll, normWeight, k, kChunk));
-          SmallVector<Value> updated, squares;
-          for (int64_t row = 0; row < spec.m; ++row) {
-            Value r = arith::ConstantIndexOp::create(lb, ll, row);
-            Value x =
-                vector::LoadOp::create(lb, ll, f32Vector, a, ValueRange{r, k},
-                                       /*nontemporal=*/false, llvm::Align(16));
-            updated.push_back(
-                vector::FMAOp::create(lb, ll, x, wide, sums[row]));
-            if (normWeight)
-              squares.push_back(
-                  vector::FMAOp::create(lb, ll, x, x, sums[spec.m + row]));
-          }
-          llvm::append_range(updated, squares);
-          scf::YieldOp::create(lb, ll, updated);
-        });
-    auto warpSum = [&](Value partials) -> Value {
-      Value sum = vector::ReductionOp::create(
-          b, loc, vector::CombiningKind::ADD, partials);
-      for (int32_t offset : {16, 8, 4, 2, 1}) {
-        Value other = gpu::ShuffleOp::create(b, loc, sum, offset, kWarpSize,
-                                             gpu::ShuffleMode::XOR)
-                          .getShuffleResult();
-        sum = arith::AddFOp::create(b, loc, sum, other);
-      }
-      return sum;
-    };
-    auto constantF32 = [&](double value) -> Value {
-      return arith::ConstantOp::create(
-          b, loc, b.getF32FloatAttr(static_cast<float>(value)));
-    };
-    for (int64_t row = 0; row < spec.m; ++row) {
-      Value sum = warpSum(loop.getResult(row));
-      if (normWeight) {
-        // The row's RMSNorm factor, as NormKernel computes it.
-        Value meanSquare =
-            arith::DivFOp::create(b, loc, warpSum(loop.getResult(spec.m + row)),
-                                  constantF32(static_cast<double>(spec.k)));
-        Value inverse = buildInverseRms(b, loc, meanSquare, spec.normKind,
-                                        spec.normEpsilon);
-        sum = arith::MulFOp::create(b, loc, sum, inverse);
-      }
-      Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                          lane, index(0));
-      auto ifFirst = scf::IfOp::create(b, loc, first, /*withElse=*/false);
-      OpBuilder::InsertionGuard rowGuard(b);
-      b.setInsertionPointToStart(&ifFirst.getThenRegion().front());
-      Value r = index(row);
-      Value value = sum;
-      if (bias) {
-        Value term = memref::LoadOp::create(b, loc, bias, ValueRange{n});
-        if (!term.getType().isF32())
-          term = arith::ExtFOp::create(b, loc, b.getF32Type(), term);
-        value = arith::AddFOp::create(b, loc, value, term);
-      }
-      if (spec.activation == Activation::Relu) {
-        Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
-        Value positive = arith::CmpFOp::create(
-            b, loc, arith::CmpFPredicate::OGT, value, zero);
-        value = arith::SelectOp::create(b, loc, positive, value, zero);
-      } else if (spec.activation != Activation::None) {
-        value =
-            buildGelu(b, loc, value, spec.activation == Activation::GeluTanh);
-      }
-      if (residual)
-        value = arith::AddFOp::create(
-            b, loc, value,
-            memref::LoadOp::create(b, loc, residual, ValueRange{r, n}));
-      memref::StoreOp::create(b, loc, value, c, ValueRange{r, n});
-    }
-  }
+  GemvBodyBuilder(b, loc, spec, a, w, c, bias, residual, normWeight).build();
   gpu::ReturnOp::create(b, loc);
   return info;
 }

@@ -2,16 +2,21 @@
 //
 // Builds one gpu.func computing C[M, N] = epilogue(A[M, K] * W[N, K]^T) for
 // the few rows of a decode step (M <= 16): memory bound, so the kernel reads
-// every weight once, coalesced. A warp owns `columnsPerWarp` output columns
-// n; its lanes walk K in 16-byte chunks (8 bf16/f16 weights, lane-interleaved
-// so a warp reads 512 contiguous bytes per step), multiply them with the f32
-// activations of every row (A stays f32: no rounding) into per-row vector
-// accumulators, reduce each across the lanes with shuffles, and lane 0
-// applies the epilogue (+ bias[N], activation, + residual[M, N]) and stores.
-// No tensor cores: at M <= 16 they would idle on the weight stream.
+// every weight once, coalesced, with many loads in flight. A warp owns
+// `columnsPerWarp` output columns n and walks K once for all of them: its
+// lanes take 16-byte chunks (8 bf16/f16 weights, lane-interleaved so a warp
+// reads 512 contiguous bytes per column and chunk), each lane issuing the
+// loads of 8 chunks (4 steps x 2 columns by default) before the first FMA,
+// multiplies them with the f32 activations of every row (A stays f32: no
+// rounding; each x chunk loaded once for all columns) into per-(row,
+// column) vector accumulators (8 lanes wide, narrower for many rows, same
+// FMA count), reduces each across the lanes with shuffles, and lane 0
+// applies the epilogue (+ bias[N], activation, + residual[M, N]) and
+// stores. No tensor cores: at M <= 16 they would idle on the weight stream.
 //
 // K must be a multiple of 8 (16-byte weight chunks); N may be anything (the
-// last block's extra warps do nothing).
+// last block's warps past N do nothing; a warp's columns past N load column
+// N - 1 and store nothing). rows x columnsPerWarp is at most 64.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MBC_PASSES_CUDA_KERNELS_GEMVKERNEL_H

@@ -9,6 +9,7 @@
 // RUN: FileCheck %s --check-prefix=PTX < %t.ptx
 // RUN: %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
 // RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=17" 2>&1 | FileCheck %s --check-prefix=ROWS
+// RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=16 columns-per-warp=8" 2>&1 | FileCheck %s --check-prefix=ACCUMULATORS
 // RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="k=100" 2>&1 | FileCheck %s --check-prefix=K
 // RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="activation=swish" 2>&1 | FileCheck %s --check-prefix=ACT
 // A bf16 bias (as the model stores it) is loaded as bf16 and widened.
@@ -31,10 +32,12 @@
 // PTX: fma.rn.f32
 // PTX: shfl.sync.bfly.b32
 // PTX-NOT: .extern
-// Registers per thread (ptxas -v of CUDA 13): 4 rows x 8 partial sums.
+// Registers per thread (ptxas -v of CUDA 13): 4 rows x 2 columns x 8
+// partial sums, and 8 weight chunks in flight.
 // PTXAS: 0 bytes spill stores, 0 bytes spill loads
-// PTXAS: Used 88 registers
+// PTXAS: Used 148 registers
 // ROWS: GEMV rows m = 17 must be between 1 and 16
+// ACCUMULATORS: GEMV rows x columns per warp = 128 is more than 64 accumulators a lane
 // K: GEMV needs n >= 1 and k a positive multiple of 8 (16-byte weight loads), got n = 4096, k = 100
 // ACT: mb-cuda-test-build-gemv: activation = 'swish' (expected none, gelu, gelu_tanh or relu)
 
@@ -49,18 +52,46 @@
 // RUN: %ptxas -arch=sm_90a -v %t.norm.ptx -o %t.norm.cubin 2>&1 | FileCheck %s --check-prefix=NORM-PTXAS
 // NORM: gpu.func @gemv(%{{.*}}: memref<1x512xf32>, %{{.*}}: memref<1536x512xbf16>, %{{.*}}: memref<1x1536xf32>, %{{.*}}: memref<1536xf32>, %{{.*}}: memref<512xbf16>) kernel
 // NORM-SAME: {kind = "ptr", name = "norm_weight"}
-// NORM: scf.for
+// K = 512 is two whole 256-element steps a warp, straight-line; both of
+// the warp's columns and the sum of squares come from the same x loads, so
+// the row's rstd is computed once.
+// NORM-NOT: scf.for
 // NORM: arith.extf %{{.*}} : vector<8xbf16> to vector<8xf32>
 // NORM: arith.mulf
 // NORM: vector.fma
 // NORM: vector.fma
-// NORM: scf.yield
+// NORM: vector.fma
 // NORM: math.sqrt
 // NORM: arith.maximumf
+// NORM-NOT: math.sqrt
 // NORM-PTX: sqrt.rn.f32
 // NORM-PTX: max.NaN.f32
 // NORM-PTX-NOT: .extern
 // NORM-PTXAS: 0 bytes spill stores, 0 bytes spill loads
-// NORM-PTXAS: Used 58 registers
+// NORM-PTXAS: Used 48 registers
 // RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="norm=layer" 2>&1 | FileCheck %s --check-prefix=NORM-LAYER
 // NORM-LAYER: error: a GEMV norm prologue must be an RMSNorm (rms or rms_clamp)
+
+// Memory-level parallelism: each loop step, a lane issues the 16-byte
+// weight loads of 4 chunks of both of its columns (8 loads) before the
+// first FMA, so a warp keeps 4 KiB of weights in flight.
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=1 n=4096 k=4096" | FileCheck %s --check-prefix=BATCH
+// BATCH: scf.for {{.*}} step %c1024
+// BATCH-NOT: vector.fma
+// BATCH-COUNT-8: vector.load {{.*}} : memref<4096x4096xbf16>, vector<8xbf16>
+// BATCH-NOT: memref<4096x4096xbf16>
+// BATCH: vector.fma
+// BATCH: scf.yield
+
+// 16 rows: 2-lane accumulators (16 x 2 x 2 = 64 floats) keep the same
+// number of FMAs; K = 520 ends in a step only lane 0 takes (8 elements).
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=16 n=1536 k=520 norm=rms" -o %t.wide.mlir
+// RUN: FileCheck %s --check-prefix=WIDE < %t.wide.mlir
+// RUN: mbc-opt %t.wide.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.wide.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.wide.ptx -o %t.wide.cubin 2>&1 | FileCheck %s --check-prefix=WIDE-PTXAS
+// WIDE: vector.shuffle {{.*}} [0, 1] : vector<8xf32>, vector<8xf32>
+// WIDE: vector.fma {{.*}} : vector<2xf32>
+// WIDE: arith.cmpi ult, %{{.*}}, %c8{{.*}} : index
+// WIDE-NEXT: scf.if
+// WIDE-PTXAS: 0 bytes spill stores, 0 bytes spill loads
+// WIDE-PTXAS: Used 183 registers
