@@ -33,8 +33,8 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include <cmath>
-#include <optional>
 #include <limits>
+#include <optional>
 
 using namespace mlir;
 
@@ -196,8 +196,9 @@ public:
     int64_t pairBytes = 2 * outputType.getIntOrFloatBitWidth() / 8;
     for (int64_t i = 0; i < tiles; ++i)
       for (int64_t r = 0; r < 2; ++r) {
-        Value sum = quadReduce(state[tiles * (headDim / 8) + 2 * tiles + 2 * i + r],
-                               /*isMax=*/false);
+        Value sum =
+            quadReduce(state[tiles * (headDim / 8) + 2 * tiles + 2 * i + r],
+                       /*isMax=*/false);
         Value inverse = arith::DivFOp::create(b, loc, constantF32(1), sum);
         OpBuilder::InsertionGuard guard(b);
         if (ragged) {
@@ -209,8 +210,7 @@ public:
         }
         for (int64_t d = 0; d < headDim / 8; ++d) {
           Value pair = vector::ExtractOp::create(
-              b, loc, state[i * (headDim / 8) + d],
-              ArrayRef<int64_t>{r});
+              b, loc, state[i * (headDim / 8) + d], ArrayRef<int64_t>{r});
           Value scaled = arith::MulFOp::create(
               b, loc, pair,
               vector::BroadcastOp::create(b, loc, pairType, inverse));
@@ -266,7 +266,8 @@ public:
     Value next = add({keyBlockIndex}, 1);
     Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                           next, endKeyBlock);
-    Value source = arith::SelectOp::create(b, loc, hasNext, next, keyBlockIndex);
+    Value source =
+        arith::SelectOp::create(b, loc, hasNext, next, keyBlockIndex);
     Value sourceElements = arith::SelectOp::create(
         b, loc, hasNext, index(16 / elementBytes), index(0));
     SmallVector<Value> nextTokens;
@@ -367,8 +368,8 @@ public:
             b, loc, VectorType::get({4, 2}, elementType), elements));
       }
       for (int64_t d = 0; d < headDim / 16; ++d) {
-        auto [low, high] = warpMma->loadBFromKN(vTiles, buffer, index(16 * kk),
-                                                index(16 * d));
+        auto [low, high] =
+            warpMma->loadBFromKN(vTiles, buffer, index(16 * kk), index(16 * d));
         for (int64_t i = 0; i < tiles; ++i) {
           output[i][2 * d] =
               warpMma->mma(probabilities[i], low, output[i][2 * d]);

@@ -29,7 +29,8 @@ constexpr int64_t kAccumulatorFloats = 64;
 class GemvBodyBuilder {
 public:
   GemvBodyBuilder(OpBuilder &b, Location loc, const GemvSpec &spec, Value a,
-                  Value w, Value c, Value bias, Value residual, Value normWeight)
+                  Value w, Value c, Value bias, Value residual,
+                  Value normWeight)
       : b(b), loc(loc), spec(spec), a(a), w(w), c(c), bias(bias),
         residual(residual), normWeight(normWeight) {
     columns = spec.columnsPerWarp;
@@ -70,8 +71,7 @@ public:
     Value zero = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(accumulatorType, b.getF32FloatAttr(0)));
     // Accumulators: [row][column], then (norm) the rows' sums of squares.
-    SmallVector<Value> sums(spec.m * columns + (normWeight ? spec.m : 0),
-                            zero);
+    SmallVector<Value> sums(spec.m * columns + (normWeight ? spec.m : 0), zero);
 
     // Whole steps of `unroll` chunks a lane, then whole chunks, then (K not
     // a multiple of 256) a last step some lanes sit out.
@@ -104,8 +104,8 @@ public:
                                         inside, /*withElseRegion=*/true);
       OpBuilder::InsertionGuard tailGuard(b);
       b.setInsertionPointToStart(&ifInside.getThenRegion().front());
-      scf::YieldOp::create(
-          b, loc, accumulate(sums, {add(laneStart, spec.k - tail)}));
+      scf::YieldOp::create(b, loc,
+                           accumulate(sums, {add(laneStart, spec.k - tail)}));
       b.setInsertionPointToStart(&ifInside.getElseRegion().front());
       scf::YieldOp::create(b, loc, sums);
       b.setInsertionPointAfter(ifInside);
@@ -116,9 +116,9 @@ public:
       Value inverse;
       if (normWeight) {
         // The row's RMSNorm factor, as NormKernel computes it.
-        Value meanSquare = arith::DivFOp::create(
-            b, loc, warpSum(sums[spec.m * columns + row]),
-            constantF32(static_cast<double>(spec.k)));
+        Value meanSquare =
+            arith::DivFOp::create(b, loc, warpSum(sums[spec.m * columns + row]),
+                                  constantF32(static_cast<double>(spec.k)));
         inverse = buildInverseRms(b, loc, meanSquare, spec.normKind,
                                   spec.normEpsilon);
       }
@@ -135,7 +135,8 @@ public:
   /// rows x columns x lanes within kAccumulatorFloats.
   static int64_t accumulatorWidth(const GemvSpec &spec) {
     int64_t width = kChunk;
-    while (width > 1 && spec.m * spec.columnsPerWarp * width > kAccumulatorFloats)
+    while (width > 1 &&
+           spec.m * spec.columnsPerWarp * width > kAccumulatorFloats)
       width /= 2;
     return width;
   }
@@ -166,9 +167,9 @@ private:
         wide.push_back(value);
       }
       for (int64_t row = 0; row < spec.m; ++row) {
-        Value x = vector::LoadOp::create(b, loc, f32Vector, a,
-                                         ValueRange{index(row), k},
-                                         /*nontemporal=*/false, llvm::Align(16));
+        Value x = vector::LoadOp::create(
+            b, loc, f32Vector, a, ValueRange{index(row), k},
+            /*nontemporal=*/false, llvm::Align(16));
         for (int64_t j = 0; j < columns; ++j)
           updated[row * columns + j] =
               fma(x, wide[j], updated[row * columns + j]);
@@ -213,8 +214,8 @@ private:
   /// the column is inside N).
   void store(int64_t row, int64_t j, Value sum) {
     Value n = columnIndex[j];
-    Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
-                                        index(0));
+    Value first =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, index(0));
     if (spec.n % (spec.warps * columns) != 0)
       first = arith::AndIOp::create(
           b, loc, first,
@@ -233,8 +234,8 @@ private:
     }
     if (spec.activation == Activation::Relu) {
       Value zero = constantF32(0);
-      Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
-                                             value, zero);
+      Value positive =
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, value, zero);
       value = arith::SelectOp::create(b, loc, positive, value, zero);
     } else if (spec.activation != Activation::None) {
       value = buildGelu(b, loc, value, spec.activation == Activation::GeluTanh);
@@ -304,9 +305,8 @@ LogicalResult verifyGemvSpec(const GemvSpec &spec,
   if (spec.m * spec.columnsPerWarp > kAccumulatorFloats)
     return failSpec(emitError,
                     "GEMV rows x columns per warp = " +
-                        Twine(spec.m * spec.columnsPerWarp) +
-                        " is more than " + Twine(kAccumulatorFloats) +
-                        " accumulators a lane");
+                        Twine(spec.m * spec.columnsPerWarp) + " is more than " +
+                        Twine(kAccumulatorFloats) + " accumulators a lane");
   return success();
 }
 
