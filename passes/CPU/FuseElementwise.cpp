@@ -3,6 +3,8 @@
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/CastInterfaces.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -39,6 +41,58 @@ bool fusesWithoutRecomputation(OpOperand *fusedOperand) {
   return isPureConversion(producer);
 }
 
+/// A producer computing each element from the same element of its one
+/// input (identity maps) by conversions only.
+bool isElementwiseConversion(linalg::GenericOp producer) {
+  return producer && producer.getNumDpsInputs() == 1 &&
+         producer.getNumDpsInits() == 1 && producer->getNumResults() == 1 &&
+         producer.getNumParallelLoops() == producer.getNumLoops() &&
+         llvm::all_of(producer.getIndexingMapsArray(),
+                      [](AffineMap map) { return map.isIdentity(); }) &&
+         producer.getMatchingBlockArgument(producer.getDpsInitOperand(0))
+             .use_empty() &&
+         isPureConversion(producer);
+}
+
+/// tensor.extract from a converted tensor (an embedding table stored in
+/// bf16, gathered by token) reads the original and converts the element:
+/// the conversion of the whole table, its buffer and its launch go away.
+struct ExtractFromConversion : OpRewritePattern<tensor::ExtractOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(tensor::ExtractOp extract,
+                                PatternRewriter &rewriter) const override {
+    auto producer = extract.getTensor().getDefiningOp<linalg::GenericOp>();
+    if (!isElementwiseConversion(producer))
+      return failure();
+    Value element = tensor::ExtractOp::create(
+        rewriter, extract.getLoc(), producer.getDpsInputs().front(),
+        extract.getIndices());
+    IRMapping mapping;
+    mapping.map(producer.getBody()->getArgument(0), element);
+    for (Operation &op : producer.getBody()->without_terminator())
+      rewriter.clone(op, mapping);
+    rewriter.replaceOp(
+        extract, mapping.lookup(producer.getBody()->getTerminator()->getOperand(
+                     0)));
+    return success();
+  }
+};
+
+/// A broadcast of a converted tensor (a bf16 start token or bias widened
+/// to f32) becomes a linalg.generic, so the conversion fuses into it.
+struct GeneralizeBroadcastOfConversion
+    : OpRewritePattern<linalg::BroadcastOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(linalg::BroadcastOp broadcast,
+                                PatternRewriter &rewriter) const override {
+    auto producer =
+        broadcast.getInput().getDefiningOp<linalg::GenericOp>();
+    if (!isElementwiseConversion(producer) || !producer->hasOneUse())
+      return failure();
+    return linalg::generalizeNamedOp(rewriter, broadcast);
+  }
+};
+
 struct CpuFuseElementwisePass
     : impl::CpuFuseElementwiseBase<CpuFuseElementwisePass> {
   void runOnOperation() override {
@@ -46,6 +100,8 @@ struct CpuFuseElementwisePass
     RewritePatternSet patterns(context);
     linalg::populateElementwiseOpsFusionPatterns(patterns,
                                                  fusesWithoutRecomputation);
+    patterns.add<ExtractFromConversion, GeneralizeBroadcastOfConversion>(
+        context);
     linalg::ControlFusionFn singleUseProducer = [](OpOperand *fusedOperand) {
       Operation *producer = fusedOperand->get().getDefiningOp();
       return producer && producer->hasOneUse();

@@ -25,7 +25,10 @@ def CpuFuseElementwise : Pass<"mb-cpu-fuse-elementwise"> {
     when its every element is computed once in the consumer (the operand's
     map is a permutation), or when its body is a pure type conversion
     (`arith.extf` of bf16 weights), which is cheaper to redo than to
-    materialize.
+    materialize. For the same reason a `tensor.extract` from a converted
+    tensor (an embedding gather) reads the original and converts the
+    element, and a `linalg.broadcast` of a converted tensor is generalized
+    so the conversion fuses into it.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect"];

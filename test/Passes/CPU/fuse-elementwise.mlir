@@ -104,3 +104,57 @@ func.func @row_scale(%x: tensor<16x64xf32>, %var: tensor<16xf32>) -> tensor<16x6
 // CHECK-SAME: %[[RSTD]]
 // CHECK-NOT: math.sqrt
 // CHECK: return
+
+// -----
+
+// A gather from a widened bf16 embedding table reads the bf16 table and
+// widens the element it gathers: no f32 copy of the table.
+// CHECK-LABEL: func.func @gather_from_widened_table
+// CHECK-SAME: (%[[TABLE:.*]]: tensor<256x64xbf16>, %[[TOKENS:.*]]: tensor<8xi32>)
+// CHECK: linalg.generic
+// CHECK: %[[E:.*]] = tensor.extract %[[TABLE]][%{{.*}}, %{{.*}}] : tensor<256x64xbf16>
+// CHECK: %[[W:.*]] = arith.extf %[[E]] : bf16 to f32
+// CHECK: linalg.yield %[[W]]
+// CHECK-NOT: linalg.generic
+#table = affine_map<(v, d) -> (v, d)>
+#token = affine_map<(t, d) -> (t)>
+#row = affine_map<(t, d) -> (t, d)>
+func.func @gather_from_widened_table(%table: tensor<256x64xbf16>, %tokens: tensor<8xi32>) -> tensor<8x64xf32> {
+  %empty = tensor.empty() : tensor<256x64xf32>
+  %wide = linalg.generic {indexing_maps = [#table, #table], iterator_types = ["parallel", "parallel"]} ins(%table : tensor<256x64xbf16>) outs(%empty : tensor<256x64xf32>) {
+  ^bb0(%in: bf16, %out: f32):
+    %e = arith.extf %in : bf16 to f32
+    linalg.yield %e : f32
+  } -> tensor<256x64xf32>
+  %init = tensor.empty() : tensor<8x64xf32>
+  %rows = linalg.generic {indexing_maps = [#token, #row], iterator_types = ["parallel", "parallel"]} ins(%tokens : tensor<8xi32>) outs(%init : tensor<8x64xf32>) {
+  ^bb0(%t: i32, %out: f32):
+    %i = arith.index_castui %t : i32 to index
+    %d = linalg.index 1 : index
+    %v = tensor.extract %wide[%i, %d] : tensor<256x64xf32>
+    linalg.yield %v : f32
+  } -> tensor<8x64xf32>
+  return %rows : tensor<8x64xf32>
+}
+
+// -----
+
+// A broadcast of a widened bf16 vector (a start token) widens while it
+// broadcasts: one op.
+// CHECK-LABEL: func.func @broadcast_widened
+// CHECK-SAME: (%[[TOKEN:.*]]: tensor<256xbf16>)
+// CHECK: linalg.generic {{.*}} ins(%[[TOKEN]] : tensor<256xbf16>) outs(%{{.*}} : tensor<1x1x256xf32>)
+// CHECK: arith.extf
+// CHECK-NOT: linalg.broadcast
+#vector = affine_map<(i) -> (i)>
+func.func @broadcast_widened(%token: tensor<256xbf16>) -> tensor<1x1x256xf32> {
+  %empty = tensor.empty() : tensor<256xf32>
+  %wide = linalg.generic {indexing_maps = [#vector, #vector], iterator_types = ["parallel"]} ins(%token : tensor<256xbf16>) outs(%empty : tensor<256xf32>) {
+  ^bb0(%in: bf16, %out: f32):
+    %e = arith.extf %in : bf16 to f32
+    linalg.yield %e : f32
+  } -> tensor<256xf32>
+  %init = tensor.empty() : tensor<1x1x256xf32>
+  %b = linalg.broadcast ins(%wide : tensor<256xf32>) outs(%init : tensor<1x1x256xf32>) dimensions = [0, 1]
+  return %b : tensor<1x1x256xf32>
+}
