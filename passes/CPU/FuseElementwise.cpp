@@ -64,29 +64,27 @@ struct ExtractFromConversion : OpRewritePattern<tensor::ExtractOp> {
     auto producer = extract.getTensor().getDefiningOp<linalg::GenericOp>();
     if (!isElementwiseConversion(producer))
       return failure();
-    Value element = tensor::ExtractOp::create(
-        rewriter, extract.getLoc(), producer.getDpsInputs().front(),
-        extract.getIndices());
+    Value element = tensor::ExtractOp::create(rewriter, extract.getLoc(),
+                                              producer.getDpsInputs().front(),
+                                              extract.getIndices());
     IRMapping mapping;
     mapping.map(producer.getBody()->getArgument(0), element);
     for (Operation &op : producer.getBody()->without_terminator())
       rewriter.clone(op, mapping);
     rewriter.replaceOp(
-        extract, mapping.lookup(producer.getBody()->getTerminator()->getOperand(
-                     0)));
+        extract,
+        mapping.lookup(producer.getBody()->getTerminator()->getOperand(0)));
     return success();
   }
 };
 
 /// A broadcast of a converted tensor (a bf16 start token or bias widened
 /// to f32) becomes a linalg.generic, so the conversion fuses into it.
-struct GeneralizeBroadcastOfConversion
-    : OpRewritePattern<linalg::BroadcastOp> {
+struct GeneralizeBroadcastOfConversion : OpRewritePattern<linalg::BroadcastOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(linalg::BroadcastOp broadcast,
                                 PatternRewriter &rewriter) const override {
-    auto producer =
-        broadcast.getInput().getDefiningOp<linalg::GenericOp>();
+    auto producer = broadcast.getInput().getDefiningOp<linalg::GenericOp>();
     if (!isElementwiseConversion(producer) || !producer->hasOneUse())
       return failure();
     return linalg::generalizeNamedOp(rewriter, broadcast);
