@@ -41,7 +41,7 @@ namespace mbc {
 static void buildSharedTensorPipeline(
     OpPassManager &pm, const CpuPipelineOptions &options,
     llvm::function_ref<void(OpPassManager &)> addTargetOpPasses = {},
-    bool decodeGemvs = false) {
+    bool decodeGemvs = false, bool cudaGenericKernels = false) {
   pm.addPass(createWeightsToArguments());
   // Target-specific rewrites of mb ops (the CUDA tensor-core GEMMs).
   if (addTargetOpPasses)
@@ -67,7 +67,12 @@ static void buildSharedTensorPipeline(
   pm.addPass(createConvertElementwiseToLinalgPass());
   // Upstream linalg-fuse-elementwise-ops would fuse GELU and norms into the
   // next matmul's inner loop (recomputed N times per element).
-  pm.addPass(createCpuFuseElementwise());
+  // CUDA generic kernels are one launch per op: concatenations become
+  // generics that fuse into their readers (the CPU's vectorized loops would
+  // not take their per-element branches).
+  CpuFuseElementwiseOptions fusion;
+  fusion.concatenations = cudaGenericKernels;
+  pm.addPass(createCpuFuseElementwise(fusion));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // [N, K] weights of large contractions copied to [K, N] once per call,
@@ -94,7 +99,7 @@ void buildCpuTensorPipeline(OpPassManager &pm,
           selection.referenceBodies = true;
           nested.addPass(createCudaSelectKernels(selection));
         },
-        /*decodeGemvs=*/true);
+        /*decodeGemvs=*/true, /*cudaGenericKernels=*/true);
     // The GEMVs of cached attention appear in convert-mb-to-linalg: define
     // every selected kernel after it.
     pm.addPass(createCudaReferenceKernels());
@@ -221,7 +226,7 @@ void buildCudaTensorPipeline(OpPassManager &pm,
         selection.fuseLocalLayers = options.fuseLocalLayers;
         nested.addPass(createCudaSelectKernels(selection));
       },
-      /*decodeGemvs=*/options.tensorCores);
+      /*decodeGemvs=*/options.tensorCores, /*cudaGenericKernels=*/true);
   // Workgroups are thread blocks: many more and smaller than CPU ones.
   CpuDistributeOptions distribute;
   distribute.workgroups = options.workgroups;

@@ -2,7 +2,9 @@
 #include "passes/CPU/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/CastInterfaces.h"
@@ -54,27 +56,215 @@ bool isElementwiseConversion(linalg::GenericOp producer) {
          isPureConversion(producer);
 }
 
-/// tensor.extract from a converted tensor (an embedding table stored in
-/// bf16, gathered by token) reads the original and converts the element:
-/// the conversion of the whole table, its buffer and its launch go away.
-struct ExtractFromConversion : OpRewritePattern<tensor::ExtractOp> {
+/// An op that is cheap to evaluate again wherever an element is read:
+/// conversions, index arithmetic, constants and reads of other tensors.
+bool isCheap(Operation &op) {
+  if (isa<CastOpInterface, tensor::ExtractOp, linalg::IndexOp,
+          arith::ConstantOp>(op))
+    return true;
+  return isa<arith::ArithDialect>(op.getDialect()) &&
+         llvm::all_of(op.getResultTypes(),
+                      [](Type type) { return type.isIntOrIndex(); });
+}
+
+/// A producer that can be evaluated per element where the element is read
+/// (tensor.extract): all loops parallel, its output written at the loop
+/// indices and never read. Its conversions redo cheaply for every read
+/// (an embedding table stored in bf16, gathered by token); other cheap
+/// bodies (a gather, a broadcast) only when this read is its one use.
+bool evaluatesPerElement(linalg::GenericOp producer) {
+  if (!producer || producer.getNumDpsInits() != 1 ||
+      producer->getNumResults() != 1 ||
+      producer.getNumParallelLoops() != producer.getNumLoops() ||
+      !producer.getMatchingIndexingMap(producer.getDpsInitOperand(0))
+           .isIdentity() ||
+      !producer.getMatchingBlockArgument(producer.getDpsInitOperand(0))
+           .use_empty())
+    return false;
+  if (isPureConversion(producer))
+    return true;
+  return producer->hasOneUse() &&
+         llvm::all_of(producer.getBody()->without_terminator(), isCheap);
+}
+
+/// tensor.extract from such a producer evaluates the producer's body for
+/// that element instead: the producer's whole tensor, its buffer and its
+/// launch go away.
+struct ExtractFromElementwise : OpRewritePattern<tensor::ExtractOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(tensor::ExtractOp extract,
                                 PatternRewriter &rewriter) const override {
     auto producer = extract.getTensor().getDefiningOp<linalg::GenericOp>();
-    if (!isElementwiseConversion(producer))
+    if (!evaluatesPerElement(producer))
       return failure();
-    Value element = tensor::ExtractOp::create(rewriter, extract.getLoc(),
-                                              producer.getDpsInputs().front(),
-                                              extract.getIndices());
+    Location loc = extract.getLoc();
+    SmallVector<Value> indices(extract.getIndices());
+    Block *body = producer.getBody();
     IRMapping mapping;
-    mapping.map(producer.getBody()->getArgument(0), element);
-    for (Operation &op : producer.getBody()->without_terminator())
+    for (OpOperand *input : producer.getDpsInputOperands()) {
+      AffineMap map = producer.getMatchingIndexingMap(input);
+      SmallVector<Value> at;
+      for (AffineExpr result : map.getResults())
+        at.push_back(getValueOrCreateConstantIndexOp(
+            rewriter, loc,
+            affine::makeComposedFoldedAffineApply(
+                rewriter, loc, AffineMap::get(map.getNumDims(), 0, result),
+                getAsOpFoldResult(indices))));
+      mapping.map(producer.getMatchingBlockArgument(input),
+                  tensor::ExtractOp::create(rewriter, loc, input->get(), at));
+    }
+    for (Operation &op : body->without_terminator()) {
+      if (auto index = dyn_cast<linalg::IndexOp>(op)) {
+        mapping.map(index.getResult(), indices[index.getDim()]);
+        continue;
+      }
       rewriter.clone(op, mapping);
-    rewriter.replaceOp(
-        extract,
-        mapping.lookup(producer.getBody()->getTerminator()->getOperand(0)));
+    }
+    rewriter.replaceOp(extract,
+                       mapping.lookup(body->getTerminator()->getOperand(0)));
     return success();
+  }
+};
+
+/// tensor.extract from a fill is the fill value.
+struct ExtractFromFill : OpRewritePattern<tensor::ExtractOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(tensor::ExtractOp extract,
+                                PatternRewriter &rewriter) const override {
+    auto fill = extract.getTensor().getDefiningOp<linalg::FillOp>();
+    if (!fill)
+      return failure();
+    rewriter.replaceOp(extract, fill.getInputs().front());
+    return success();
+  }
+};
+
+/// One part of a concatenation: `source` at `offset` along the dimension.
+struct ConcatenationPart {
+  Value source;
+  int64_t offset;
+};
+
+/// The parts of the concatenation ending in `last`, sorted by offset: a
+/// chain of tensor.insert_slice into a tensor.empty, each insert's result
+/// only the next one's destination, the parts covering the whole tensor
+/// along `dimension` and all of it along the others. Returns the chain's
+/// tensor.empty; failure for anything else.
+FailureOr<tensor::EmptyOp>
+concatenationParts(tensor::InsertSliceOp last, int64_t &dimension,
+                   SmallVectorImpl<ConcatenationPart> &parts) {
+  auto type = cast<RankedTensorType>(last.getType());
+  if (!type.hasStaticShape())
+    return failure();
+  dimension = -1;
+  SmallVector<tensor::InsertSliceOp> inserts;
+  Value current = last.getResult();
+  while (auto insert = current.getDefiningOp<tensor::InsertSliceOp>()) {
+    if ((insert != last && !insert->hasOneUse()) || !insert.hasUnitStride() ||
+        insert.getSourceType().getRank() != type.getRank())
+      return failure();
+    std::optional<SmallVector<int64_t>> offsets =
+        getConstantIntValues(insert.getMixedOffsets());
+    std::optional<SmallVector<int64_t>> sizes =
+        getConstantIntValues(insert.getMixedSizes());
+    if (!offsets || !sizes)
+      return failure();
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      if ((*offsets)[d] == 0 && (*sizes)[d] == type.getDimSize(d))
+        continue;
+      if (dimension != -1 && dimension != d)
+        return failure();
+      dimension = d;
+    }
+    inserts.push_back(insert);
+    current = insert.getDest();
+  }
+  auto empty = current.getDefiningOp<tensor::EmptyOp>();
+  if (!empty || dimension == -1 || inserts.size() < 2)
+    return failure();
+  for (tensor::InsertSliceOp insert : inserts)
+    parts.push_back(
+        {insert.getSource(),
+         *getConstantIntValue(insert.getMixedOffsets()[dimension])});
+  llvm::sort(parts, [](const ConcatenationPart &a, const ConcatenationPart &b) {
+    return a.offset < b.offset;
+  });
+  // Contiguous, no overlap, the whole extent.
+  int64_t next = 0;
+  for (const ConcatenationPart &part : parts) {
+    if (part.offset != next)
+      return failure();
+    next += cast<RankedTensorType>(part.source.getType()).getDimSize(dimension);
+  }
+  if (next != type.getDimSize(dimension))
+    return failure();
+  return empty;
+}
+
+/// A concatenation becomes one linalg.generic reading, per element, the
+/// part that holds it.
+struct ConcatenationToGeneric : OpRewritePattern<tensor::InsertSliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(tensor::InsertSliceOp last,
+                                PatternRewriter &rewriter) const override {
+    // Only at the chain's last insert.
+    for (Operation *user : last->getUsers())
+      if (auto insert = dyn_cast<tensor::InsertSliceOp>(user))
+        if (insert.getDest() == last.getResult())
+          return failure();
+    int64_t dimension;
+    SmallVector<ConcatenationPart> parts;
+    FailureOr<tensor::EmptyOp> empty =
+        concatenationParts(last, dimension, parts);
+    if (failed(empty))
+      return failure();
+    auto type = cast<RankedTensorType>(last.getType());
+    int64_t rank = type.getRank();
+    Location loc = last.getLoc();
+    SmallVector<AffineMap> maps = {rewriter.getMultiDimIdentityMap(rank)};
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type}, ValueRange{},
+        ValueRange{empty->getResult()}, maps, iterators,
+        [&](OpBuilder &b, Location bodyLoc, ValueRange) {
+          SmallVector<Value> indices;
+          for (int64_t d = 0; d < rank; ++d)
+            indices.push_back(linalg::IndexOp::create(b, bodyLoc, d));
+          linalg::YieldOp::create(
+              b, bodyLoc, readPart(b, bodyLoc, parts, 0, indices, dimension));
+        });
+    rewriter.replaceOp(last, generic.getResults());
+    return success();
+  }
+
+  /// The element at `indices` from parts[first...]: an scf.if per boundary.
+  static Value readPart(OpBuilder &b, Location loc,
+                        ArrayRef<ConcatenationPart> parts, size_t first,
+                        ArrayRef<Value> indices, int64_t dimension) {
+    auto read = [&](OpBuilder &rb, const ConcatenationPart &part) -> Value {
+      SmallVector<Value> at(indices);
+      if (part.offset != 0)
+        at[dimension] = arith::SubIOp::create(
+            rb, loc, at[dimension],
+            arith::ConstantIndexOp::create(rb, loc, part.offset));
+      return tensor::ExtractOp::create(rb, loc, part.source, at);
+    };
+    if (first + 1 == parts.size())
+      return read(b, parts[first]);
+    Value inside = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::ult, indices[dimension],
+        arith::ConstantIndexOp::create(b, loc, parts[first + 1].offset));
+    auto ifOp = scf::IfOp::create(
+        b, loc, inside,
+        [&](OpBuilder &tb, Location) {
+          scf::YieldOp::create(tb, loc, read(tb, parts[first]));
+        },
+        [&](OpBuilder &eb, Location) {
+          scf::YieldOp::create(
+              eb, loc, readPart(eb, loc, parts, first + 1, indices, dimension));
+        });
+    return ifOp.getResult(0);
   }
 };
 
@@ -93,13 +283,16 @@ struct GeneralizeBroadcastOfConversion : OpRewritePattern<linalg::BroadcastOp> {
 
 struct CpuFuseElementwisePass
     : impl::CpuFuseElementwiseBase<CpuFuseElementwisePass> {
+  using Base::Base;
   void runOnOperation() override {
     MLIRContext *context = &getContext();
     RewritePatternSet patterns(context);
     linalg::populateElementwiseOpsFusionPatterns(patterns,
                                                  fusesWithoutRecomputation);
-    patterns.add<ExtractFromConversion, GeneralizeBroadcastOfConversion>(
-        context);
+    patterns.add<ExtractFromElementwise, ExtractFromFill,
+                 GeneralizeBroadcastOfConversion>(context);
+    if (concatenations)
+      patterns.add<ConcatenationToGeneric>(context);
     linalg::ControlFusionFn singleUseProducer = [](OpOperand *fusedOperand) {
       Operation *producer = fusedOperand->get().getDefiningOp();
       return producer && producer->hasOneUse();

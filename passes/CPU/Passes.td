@@ -29,8 +29,23 @@ def CpuFuseElementwise : Pass<"mb-cpu-fuse-elementwise"> {
     tensor (an embedding gather) reads the original and converts the
     element, and a `linalg.broadcast` of a converted tensor is generalized
     so the conversion fuses into it.
+
+    With `concatenations` (the CUDA pipeline, whose generic kernels are one
+    launch per op): a concatenation (tensor.insert_slice of parts along one
+    dimension into a tensor.empty they cover) becomes one linalg.generic
+    that reads, per element, the part holding it (scf.if on the index), so
+    it fuses into its elementwise consumer like any elementwise producer;
+    the part producers that are cheap elementwise generics (gathers,
+    conversions, broadcasts) and fills are evaluated where their element is
+    read. MEGABYTE's local input (start token, byte embeddings, projected
+    global context) is then one launch instead of one per slice.
   }];
+  let options = [
+    Option<"concatenations", "concatenations", "bool", /*default=*/"false",
+           "rewrite concatenations into fusible generics">,
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 

@@ -90,7 +90,9 @@ struct CudaSelectKernelsPass
         function.walk([&](arith::TruncFOp op) { roundings.push_back(op); });
       for (arith::TruncFOp op : roundings)
         fuseNorm(op);
-      // Decode rows (a GEMV reads them in f32): the norm alone.
+      // Every other norm writes f32 rows: decode rows a GEMV reads, the
+      // patch embedding's second LayerNorm; one kernel instead of a generic
+      // launch per statistic.
       SmallVector<Operation *> norms;
       for (auto function : module.getOps<func::FuncOp>())
         function.walk([&](Operation *op) {
@@ -98,7 +100,7 @@ struct CudaSelectKernelsPass
             norms.push_back(op);
         });
       for (Operation *op : norms)
-        fuseDecodeNorm(op->getResult(0));
+        fuseF32Norm(op->getResult(0));
     }
   }
 
@@ -892,11 +894,8 @@ private:
     return rows;
   }
 
-  /// A norm of at most kMaxGemvRows rows (a decode step's) as one norm
-  /// kernel writing f32 rows.
-  void fuseDecodeNorm(Value normResult) {
-    if (rowsOf(normResult) > cuda::kMaxGemvRows)
-      return;
+  /// A norm as one norm kernel writing f32 rows.
+  void fuseF32Norm(Value normResult) {
     std::optional<NormOfShift> norm = matchNormOfShift(normResult);
     auto normType = cast<RankedTensorType>(normResult.getType());
     if (!norm || !normType.getElementType().isF32())

@@ -1,4 +1,5 @@
 // RUN: mbc-opt %s --mb-cpu-fuse-elementwise --split-input-file | FileCheck %s
+// RUN: mbc-opt %s --mb-cpu-fuse-elementwise=concatenations=true --split-input-file | FileCheck %s --check-prefix=CONCAT
 
 // GELU followed by a matmul: the matmul reads the GELU result once per
 // output column, so fusing would evaluate erf N times per element. The GELU
@@ -157,4 +158,83 @@ func.func @broadcast_widened(%token: tensor<256xbf16>) -> tensor<1x1x256xf32> {
   %init = tensor.empty() : tensor<1x1x256xf32>
   %b = linalg.broadcast ins(%wide : tensor<256xf32>) outs(%init : tensor<1x1x256xf32>) dimensions = [0, 1]
   return %b : tensor<1x1x256xf32>
+}
+
+// -----
+
+// MEGABYTE's local input with concatenations=true (the CUDA pipeline):
+// [start token; byte embeddings] + [zeros; projected context] along the
+// position dimension is one generic. Each element reads the part holding it
+// (scf.if on the position); the start token's widening, the embedding
+// gather and the zero fill are evaluated where their element is read.
+// CONCAT-LABEL: func.func @local_input
+// CONCAT-SAME: (%[[START:.*]]: tensor<64xbf16>, %[[TABLE:.*]]: tensor<256x64xbf16>, %[[TOKENS:.*]]: tensor<4x8xi32>, %[[CONTEXT:.*]]: tensor<4x8x64xf32>)
+// CONCAT-NOT: tensor.insert_slice
+// CONCAT: linalg.generic
+// CONCAT-SAME: outs(%{{.*}} : tensor<4x9x64xf32>)
+// CONCAT: scf.if
+// CONCAT: scf.yield %cst
+// CONCAT: } else {
+// CONCAT: tensor.extract %[[CONTEXT]]
+// CONCAT: scf.if
+// CONCAT: tensor.extract %[[START]]
+// CONCAT: arith.extf
+// CONCAT: } else {
+// CONCAT: tensor.extract %[[TOKENS]]
+// CONCAT: tensor.extract %[[TABLE]]
+// CONCAT: arith.extf
+// CONCAT: arith.addf
+// CONCAT-NOT: linalg.generic
+// CONCAT-NOT: tensor.insert_slice
+// Without the option the slices stay.
+// CHECK-LABEL: func.func @local_input
+// CHECK: tensor.insert_slice
+#bcast = affine_map<(p, j, d) -> (d)>
+#tok = affine_map<(p, j, d) -> (p, j)>
+#id3 = affine_map<(p, j, d) -> (p, j, d)>
+func.func @local_input(%start: tensor<64xbf16>, %table: tensor<256x64xbf16>, %tokens: tensor<4x8xi32>, %context: tensor<4x8x64xf32>) -> tensor<4x9x64xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e0 = tensor.empty() : tensor<4x1x64xf32>
+  %first = linalg.generic {indexing_maps = [#bcast, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%start : tensor<64xbf16>) outs(%e0 : tensor<4x1x64xf32>) {
+  ^bb0(%in: bf16, %out: f32):
+    %w = arith.extf %in : bf16 to f32
+    linalg.yield %w : f32
+  } -> tensor<4x1x64xf32>
+  %e1 = tensor.empty() : tensor<4x8x64xf32>
+  %rows = linalg.generic {indexing_maps = [#tok, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%tokens : tensor<4x8xi32>) outs(%e1 : tensor<4x8x64xf32>) {
+  ^bb0(%t: i32, %out: f32):
+    %i = arith.index_castui %t : i32 to index
+    %d = linalg.index 2 : index
+    %v = tensor.extract %table[%i, %d] : tensor<256x64xbf16>
+    %w = arith.extf %v : bf16 to f32
+    linalg.yield %w : f32
+  } -> tensor<4x8x64xf32>
+  %e2 = tensor.empty() : tensor<4x9x64xf32>
+  %a0 = tensor.insert_slice %first into %e2[0, 0, 0] [4, 1, 64] [1, 1, 1] : tensor<4x1x64xf32> into tensor<4x9x64xf32>
+  %a = tensor.insert_slice %rows into %a0[0, 1, 0] [4, 8, 64] [1, 1, 1] : tensor<4x8x64xf32> into tensor<4x9x64xf32>
+  %e3 = tensor.empty() : tensor<4x1x64xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%e3 : tensor<4x1x64xf32>) -> tensor<4x1x64xf32>
+  %e4 = tensor.empty() : tensor<4x9x64xf32>
+  %b0 = tensor.insert_slice %zeros into %e4[0, 0, 0] [4, 1, 64] [1, 1, 1] : tensor<4x1x64xf32> into tensor<4x9x64xf32>
+  %b = tensor.insert_slice %context into %b0[0, 1, 0] [4, 8, 64] [1, 1, 1] : tensor<4x8x64xf32> into tensor<4x9x64xf32>
+  %e5 = tensor.empty() : tensor<4x9x64xf32>
+  %sum = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%a, %b : tensor<4x9x64xf32>, tensor<4x9x64xf32>) outs(%e5 : tensor<4x9x64xf32>) {
+  ^bb0(%x: f32, %y: f32, %out: f32):
+    %s = arith.addf %x, %y : f32
+    linalg.yield %s : f32
+  } -> tensor<4x9x64xf32>
+  return %sum : tensor<4x9x64xf32>
+}
+
+// -----
+
+// Slices offset along two dimensions are no concatenation: they stay.
+// CONCAT-LABEL: func.func @two_dimensions
+// CONCAT-COUNT-2: tensor.insert_slice
+// CHECK-LABEL: func.func @two_dimensions
+func.func @two_dimensions(%x: tensor<65x64xf32>, %y: tensor<64x64xf32>) -> tensor<65x128xf32> {
+  %e = tensor.empty() : tensor<65x128xf32>
+  %a = tensor.insert_slice %x into %e[0, 0] [65, 64] [1, 1] : tensor<65x64xf32> into tensor<65x128xf32>
+  %b = tensor.insert_slice %y into %a[1, 64] [64, 64] [1, 1] : tensor<64x64xf32> into tensor<65x128xf32>
+  return %b : tensor<65x128xf32>
 }

@@ -87,3 +87,23 @@ func.func @decode_norm(%x: tensor<1x1x256xf32>, %g16: tensor<256xbf16>, %w16: te
   %y = mb.linear %n, %w : (tensor<1x1x256xf32>, tensor<512x256xf32>) -> tensor<1x1x512xf32>
   return %y : tensor<1x1x512xf32>
 }
+
+// -----
+
+// A norm of many rows read in f32 by no GEMM (the patch embedding's second
+// LayerNorm, before the start token joins it): one norm kernel writing f32
+// rows, not a generic launch per statistic.
+// CHECK-LABEL: func.func @layer_norm_rows_in_f32
+// CHECK: %[[N:.*]] = call @mbc_norm_0(%{{.*}}, %{{.*}}, %{{.*}}) : (tensor<128x256xf32>, tensor<256xbf16>, tensor<256xbf16>) -> tensor<128x256xf32>
+// CHECK-NOT: mb.layer_norm
+// CHECK: arith.addf
+// CHECK: mb.cuda_norm = {dim = 256 : i64, epsilon = 1.000000e-05 : f64, norm = "layer", output_type = f32, positions = 128 : i64, rows = 128 : i64, token_shift = false, weight_type = bf16}
+// OFF-LABEL: func.func @layer_norm_rows_in_f32
+// OFF: mb.layer_norm
+func.func @layer_norm_rows_in_f32(%x: tensor<1x128x256xf32>, %g16: tensor<256xbf16>, %b16: tensor<256xbf16>, %r: tensor<1x128x256xf32>) -> tensor<1x128x256xf32> {
+  %g = arith.extf %g16 : tensor<256xbf16> to tensor<256xf32>
+  %b = arith.extf %b16 : tensor<256xbf16> to tensor<256xf32>
+  %n = mb.layer_norm %x, %g, %b {epsilon = 1.0e-05 : f64} : (tensor<1x128x256xf32>, tensor<256xf32>, tensor<256xf32>) -> tensor<1x128x256xf32>
+  %y = arith.addf %n, %r : tensor<1x128x256xf32>
+  return %y : tensor<1x128x256xf32>
+}
