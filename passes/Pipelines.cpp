@@ -62,8 +62,11 @@ static void buildSharedTensorPipeline(
   pm.addPass(createConvertMBToLinalg(toLinalg));
   // A decode row's RMSNorm read only by GEMVs becomes their prologue (the
   // GEMVs of cached attention exist from convert-mb-to-linalg on).
-  if (decodeGemvs)
+  // Then two GEMVs of the same rows (a layer's q and kv) share a launch.
+  if (decodeGemvs) {
     pm.addPass(createCudaFuseGemvNorms());
+    pm.addPass(createCudaPairGemvs());
+  }
   pm.addPass(createConvertElementwiseToLinalgPass());
   // Upstream linalg-fuse-elementwise-ops would fuse GELU and norms into the
   // next matmul's inner loop (recomputed N times per element).

@@ -51,7 +51,7 @@ CASES=(
 # split 16 ways, and split at position 5, where most splits hold no key);
 # the decode GEMVs
 # (1 and 8 rows, and one with its RMSNorm prologue, against torch.matmul
-# on bf16 vectors); the norm kernels
+# on bf16 vectors, and a paired q + kv GEMV); the norm kernels
 # (token shift + RMSNorm, LayerNorm; rounded to bf16; a decode row in f32)
 # against the same in PyTorch eager; the head's log-softmax (a decode row,
 # 65,536 scoring rows, and a vocabulary that is not a multiple of 32)
@@ -71,6 +71,7 @@ KERNELS=(
   "gemv-1x4096x4096-gelu|mb-cuda-test-build-gemv=m=1 n=4096 k=4096 bias=true activation=gelu|sm_80|--kind gemv --m 1 --n 4096 --k 4096 --bias --gelu erf"
   "gemv-1x1024x4096-residual|mb-cuda-test-build-gemv=m=1 n=1024 k=4096 bias=true residual=true|sm_80|--kind gemv --m 1 --n 1024 --k 4096 --bias --residual"
   "gemv-1x4096x4096-rmsnorm|mb-cuda-test-build-gemv=m=1 n=4096 k=4096 norm=rms_clamp norm-weight-type=bf16|sm_80|--kind gemv --m 1 --n 4096 --k 4096 --gemv-norm rms_clamp --epsilon 1e-8"
+  "gemv-paired-1x4608x4096-rmsnorm|mb-cuda-test-build-gemv=m=1 n=1536 k=4096 paired-n=3072 norm=rms_clamp norm-weight-type=bf16|sm_80|--kind gemv --m 1 --n 1536 --k 4096 --paired-n 3072 --gemv-norm rms_clamp --epsilon 1e-8"
   "gemv-8x4096x1024|mb-cuda-test-build-gemv=m=8 n=4096 k=1024|sm_80|--kind gemv --m 8 --n 4096 --k 1024"
   "attention-hd64-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=64 key-block=32 row-tiles=2|sm_80|--kind attention --batch-heads 16 --seq-len 1024 --head-dim 64"
   "attention-hd64-s2048|mb-cuda-test-build-attention=batch-heads=16 seq-len=2048 head-dim=64 key-block=32 row-tiles=2|sm_80|--kind attention --batch-heads 16 --seq-len 2048 --head-dim 64"

@@ -116,9 +116,9 @@ struct CudaFuseGemvNormsPass
       llvm::append_range(operands, call.getOperands().drop_front());
       operands.push_back(weight);
       touched.insert(symbols.lookup<func::FuncOp>(call.getCallee()));
-      Value result = cuda::callSelectedGemv(b, call.getLoc(), getOperation(),
-                                            spec, operands);
-      call.getResult(0).replaceAllUsesWith(result);
+      func::CallOp fused = cuda::callSelectedGemv(
+          b, call.getLoc(), getOperation(), spec, operands);
+      call.replaceAllUsesWith(fused.getResults());
       call.erase();
     }
     for (Operation *reshape : llvm::reverse(reshapes))

@@ -28,20 +28,21 @@ constexpr int64_t kAccumulatorFloats = 64;
 /// `accumulatorWidth` lanes.
 class GemvBodyBuilder {
 public:
+  /// The product with weight `w` [n, K] into `c` [M, n].
   GemvBodyBuilder(OpBuilder &b, Location loc, const GemvSpec &spec, Value a,
-                  Value w, Value c, Value bias, Value residual,
+                  Value w, Value c, int64_t n, Value bias, Value residual,
                   Value normWeight)
-      : b(b), loc(loc), spec(spec), a(a), w(w), c(c), bias(bias),
+      : b(b), loc(loc), spec(spec), a(a), w(w), c(c), n(n), bias(bias),
         residual(residual), normWeight(normWeight) {
     columns = spec.columnsPerWarp;
     width = accumulatorWidth(spec);
     unroll = std::max<int64_t>(1, kChunksInFlight / columns);
   }
 
-  void build() {
+  /// `block`: the block's index among the blocks of this product.
+  void build(Value block) {
     Type f32 = b.getF32Type();
     Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-    Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
     Value warp = arith::DivUIOp::create(b, loc, thread, index(kWarpSize));
     lane = arith::RemUIOp::create(b, loc, thread, index(kWarpSize));
     int64_t columnsPerBlock = spec.warps * columns;
@@ -52,19 +53,19 @@ public:
 
     // A warp wholly past N (the last block's) does nothing.
     OpBuilder::InsertionGuard guard(b);
-    if (spec.n % columnsPerBlock != 0) {
+    if (n % columnsPerBlock != 0) {
       Value live = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                         firstColumn, index(spec.n));
+                                         firstColumn, index(n));
       auto ifLive = scf::IfOp::create(b, loc, live, /*withElse=*/false);
       b.setInsertionPointToStart(&ifLive.getThenRegion().front());
     }
     // Column j of the warp; past N, loads read column N - 1 and nothing
     // is stored.
     for (int64_t j = 0; j < columns; ++j) {
-      Value n = arith::AddIOp::create(b, loc, firstColumn, index(j));
-      columnIndex.push_back(n);
+      Value column = arith::AddIOp::create(b, loc, firstColumn, index(j));
+      columnIndex.push_back(column);
       loadColumn.push_back(
-          arith::MinUIOp::create(b, loc, n, index(spec.n - 1)));
+          arith::MinUIOp::create(b, loc, column, index(n - 1)));
     }
 
     auto accumulatorType = VectorType::get({width}, f32);
@@ -213,21 +214,21 @@ private:
   /// Lane 0 applies the epilogue to C[row, column j] and stores it (when
   /// the column is inside N).
   void store(int64_t row, int64_t j, Value sum) {
-    Value n = columnIndex[j];
+    Value column = columnIndex[j];
     Value first =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, index(0));
-    if (spec.n % (spec.warps * columns) != 0)
+    if (n % (spec.warps * columns) != 0)
       first = arith::AndIOp::create(
           b, loc, first,
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, n,
-                                index(spec.n)));
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, column,
+                                index(n)));
     auto ifFirst = scf::IfOp::create(b, loc, first, /*withElse=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(&ifFirst.getThenRegion().front());
     Value r = index(row);
     Value value = sum;
     if (bias) {
-      Value term = memref::LoadOp::create(b, loc, bias, ValueRange{n});
+      Value term = memref::LoadOp::create(b, loc, bias, ValueRange{column});
       if (!term.getType().isF32())
         term = arith::ExtFOp::create(b, loc, b.getF32Type(), term);
       value = arith::AddFOp::create(b, loc, value, term);
@@ -243,8 +244,8 @@ private:
     if (residual)
       value = arith::AddFOp::create(
           b, loc, value,
-          memref::LoadOp::create(b, loc, residual, ValueRange{r, n}));
-    memref::StoreOp::create(b, loc, value, c, ValueRange{r, n});
+          memref::LoadOp::create(b, loc, residual, ValueRange{r, column}));
+    memref::StoreOp::create(b, loc, value, c, ValueRange{r, column});
   }
 
   Value index(int64_t value) {
@@ -261,7 +262,9 @@ private:
   OpBuilder &b;
   Location loc;
   const GemvSpec &spec;
-  Value a, w, c, bias, residual, normWeight;
+  Value a, w, c;
+  int64_t n;
+  Value bias, residual, normWeight;
   int64_t columns, width, unroll;
   Value lane, laneStart;
   /// Per column of the warp: its index, and the index its loads use.
@@ -302,6 +305,12 @@ LogicalResult verifyGemvSpec(const GemvSpec &spec,
     return failSpec(emitError, "GEMV warps = " + Twine(spec.warps) +
                                    " (1..32) and columns per warp = " +
                                    Twine(spec.columnsPerWarp) + " (1..8)");
+  if (spec.pairedN < 0 ||
+      (spec.pairedN > 0 &&
+       (spec.bias || spec.residual || spec.activation != Activation::None)))
+    return failSpec(emitError,
+                    "a paired GEMV (paired-n = " + Twine(spec.pairedN) +
+                        ") takes no bias, activation or residual");
   if (spec.m * spec.columnsPerWarp > kAccumulatorFloats)
     return failSpec(emitError,
                     "GEMV rows x columns per warp = " +
@@ -324,8 +333,10 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
 
   KernelInfo info;
   info.name = name.str();
-  info.grid = {static_cast<int64_t>(llvm::divideCeil(spec.n, columnsPerBlock)),
-               1, 1};
+  // A paired GEMV's second product takes the blocks after the first's.
+  int64_t firstBlocks = llvm::divideCeil(spec.n, columnsPerBlock);
+  info.grid = {firstBlocks + llvm::divideCeil(spec.pairedN, columnsPerBlock), 1,
+               1};
   info.block = {threads, 1, 1};
   SmallVector<Type> argTypes = {
       MemRefType::get({spec.m, spec.k}, f32),
@@ -340,6 +351,12 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
     argTypes.push_back(MemRefType::get({spec.k}, normWeightType));
     info.params.push_back({"norm_weight", "ptr", {}});
   }
+  if (spec.pairedN > 0) {
+    argTypes.append({MemRefType::get({spec.pairedN, spec.k}, spec.weightType),
+                     MemRefType::get({spec.m, spec.pairedN}, f32)});
+    info.params.push_back({"w2", "ptr", {}});
+    info.params.push_back({"c2", "ptr", {}});
+  }
   auto func = createKernelFunc(b, loc, name, argTypes, info);
 
   Block &entry = func.getBody().front();
@@ -351,12 +368,33 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
   Value bias = spec.bias ? entry.getArgument(next++) : Value();
   Value residual = spec.residual ? entry.getArgument(next++) : Value();
   Value normWeight = spec.normPrologue ? entry.getArgument(next++) : Value();
+  Value w2 = spec.pairedN > 0 ? entry.getArgument(next++) : Value();
+  Value c2 = spec.pairedN > 0 ? entry.getArgument(next++) : Value();
   // Rows of A start 32-byte aligned and rows of W 16-byte aligned when the
   // buffers are (the runtime's are 256-byte aligned; K % 8 == 0).
   a = memref::AssumeAlignmentOp::create(b, loc, a, b.getI32IntegerAttr(16));
   w = memref::AssumeAlignmentOp::create(b, loc, w, b.getI32IntegerAttr(16));
 
-  GemvBodyBuilder(b, loc, spec, a, w, c, bias, residual, normWeight).build();
+  Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  if (spec.pairedN == 0) {
+    GemvBodyBuilder(b, loc, spec, a, w, c, spec.n, bias, residual, normWeight)
+        .build(block);
+  } else {
+    // Block-uniform: the first product's blocks, then the second's.
+    w2 = memref::AssumeAlignmentOp::create(b, loc, w2, b.getI32IntegerAttr(16));
+    Value firstCount = arith::ConstantIndexOp::create(b, loc, firstBlocks);
+    Value isFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                          block, firstCount);
+    auto ifFirst = scf::IfOp::create(b, loc, isFirst, /*withElse=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&ifFirst.getThenRegion().front());
+    GemvBodyBuilder(b, loc, spec, a, w, c, spec.n, Value(), Value(), normWeight)
+        .build(block);
+    b.setInsertionPointToStart(&ifFirst.getElseRegion().front());
+    GemvBodyBuilder(b, loc, spec, a, w2, c2, spec.pairedN, Value(), Value(),
+                    normWeight)
+        .build(arith::SubIOp::create(b, loc, block, firstCount));
+  }
   gpu::ReturnOp::create(b, loc);
   return info;
 }

@@ -50,6 +50,11 @@ struct GemvSpec {
   double normEpsilon = 1e-5;
   /// The norm weight's type as stored: f32, bf16 or f16 (null: f32).
   mlir::Type normWeightType;
+  /// A paired GEMV when > 0: a second product of the same A (and norm)
+  /// with its own weight W2 [pairedN, K] into its own C2 [M, pairedN], in
+  /// the same launch (its blocks after the first product's): a decode
+  /// layer's q and kv projections. Neither product has an epilogue.
+  int64_t pairedN = 0;
 };
 
 /// The largest M a GEMV kernel takes.
@@ -60,7 +65,8 @@ verifyGemvSpec(const GemvSpec &spec,
                llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
 /// Appends kernel `name` to `module`. Parameters: a, w, c, then bias,
-/// residual and the norm weight when enabled (all pointers).
+/// residual and the norm weight when enabled, then w2 and c2 when paired
+/// (all pointers).
 mlir::FailureOr<KernelInfo>
 buildGemvKernel(mlir::OpBuilder &builder, mlir::gpu::GPUModuleOp module,
                 llvm::StringRef name, const GemvSpec &spec, mlir::Location loc);

@@ -260,9 +260,18 @@ struct CudaLaunchSelectedKernelsPass
       builder.setInsertionPoint(call);
       Location loc = call.getLoc();
       SmallVector<Value> operands(call.getOperands());
-      Value result;
-      if (call.getNumResults() == 1 &&
-          isa<MemRefType>(call.getResult(0).getType())) {
+      Value result, pairedResult;
+      if (call.getNumResults() == 2 && gemmLike &&
+          isa<MemRefType>(call.getResult(0).getType()) &&
+          isa<MemRefType>(call.getResult(1).getType())) {
+        // A paired GEMV: C2, the second product's buffer, is the last
+        // kernel parameter.
+        result = memref::AllocOp::create(
+            builder, loc, cast<MemRefType>(call.getResult(0).getType()));
+        pairedResult = memref::AllocOp::create(
+            builder, loc, cast<MemRefType>(call.getResult(1).getType()));
+      } else if (call.getNumResults() == 1 &&
+                 isa<MemRefType>(call.getResult(0).getType())) {
         result = writeInPlace(builder, call);
         if (!result)
           result = memref::AllocOp::create(
@@ -273,7 +282,8 @@ struct CudaLaunchSelectedKernelsPass
         result = operands.pop_back_val();
       } else {
         call.emitOpError("mb-cuda-launch-selected-kernels: expected one "
-                         "buffer result (run after bufferization)");
+                         "buffer result, two for a paired GEMV (run after "
+                         "bufferization)");
         return signalPassFailure();
       }
       // A split decode attention writes its partials to a buffer of their
@@ -293,6 +303,8 @@ struct CudaLaunchSelectedKernelsPass
               : result;
       operands.insert(operands.begin() + (gemmLike ? 2 : operands.size()),
                       kernelOutput);
+      if (pairedResult)
+        operands.push_back(pairedResult);
       if (operands.size() != kernel.getNumArguments()) {
         call.emitOpError("mb-cuda-launch-selected-kernels: the call has ")
             << operands.size() - 1 << " operands, kernel '" << name
@@ -304,8 +316,10 @@ struct CudaLaunchSelectedKernelsPass
       if (combineKernel)
         launchKernel(builder, loc, combineKernel, combine->second.second,
                      {kernelOutput, result});
-      if (call.getNumResults() == 1)
+      if (call.getNumResults() >= 1)
         call.getResult(0).replaceAllUsesWith(result);
+      if (pairedResult)
+        call.getResult(1).replaceAllUsesWith(pairedResult);
       call.erase();
     }
     for (func::FuncOp declaration : declarations)

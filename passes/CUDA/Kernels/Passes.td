@@ -83,6 +83,8 @@ def CudaTestBuildGemv : Pass<"mb-cuda-test-build-gemv", "::mlir::ModuleOp"> {
     Option<"warps", "warps", "int64_t", /*default=*/"8", "warps per block">,
     Option<"columnsPerWarp", "columns-per-warp", "int64_t", /*default=*/"2",
            "output columns per warp">,
+    Option<"pairedN", "paired-n", "int64_t", /*default=*/"0",
+           "a paired GEMV: the second product's N (0: none)">,
     Option<"norm", "norm", "std::string", /*default=*/"\"none\"",
            "RMSNorm prologue on A: none, rms or rms_clamp">,
     Option<"normEpsilon", "norm-epsilon", "double", /*default=*/"1e-8",
@@ -526,6 +528,22 @@ def CudaFuseGemvNorms : Pass<"mb-cuda-fuse-gemv-norms", "::mlir::ModuleOp"> {
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::tensor::TensorDialect"];
+}
+
+def CudaPairGemvs : Pass<"mb-cuda-pair-gemvs", "::mlir::ModuleOp"> {
+  let summary = "two GEMVs of the same rows in one launch";
+  let description = [{
+    After mb-cuda-fuse-gemv-norms: two calls of selected GEMVs
+    (`mb.cuda_gemv`) in one block that read the same A (and, with a norm
+    prologue, the same norm weight) with the same rows, K, weight type,
+    launch shape and norm, neither with a bias, activation or residual nor
+    already paired, become one call of a paired GEMV (GemvKernel.h:
+    `paired_n`) returning both products: a decode layer's q and kv
+    projections of the normalized token are one launch. The call takes the
+    place of the first; the second's operands must be defined before it.
+    Declarations left without calls are erased.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
 def CudaReferenceKernels : Pass<"mb-cuda-reference-kernels", "::mlir::ModuleOp"> {

@@ -84,6 +84,10 @@ struct CudaReferenceKernelsPass
             cuda::gemvSpecFromAttribute(attr, emitError);
         if (failed(gemv))
           return signalPassFailure();
+        if (gemv->pairedN > 0) {
+          definePairedGemv(function, *gemv);
+          continue;
+        }
         // The same arithmetic as a GEMM whose A is already f32.
         cuda::GemmSpec spec;
         spec.m = gemv->m;
@@ -356,6 +360,61 @@ struct CudaReferenceKernelsPass
     function->removeAttr(cuda::kSelectedDecodeAttentionAttrName);
   }
 
+  /// A [M, K] x W [N, K]^T in f32 (operands widened), C [M, N] f32.
+  static Value buildProduct(OpBuilder &b, Location loc, Value a, Value w,
+                            int64_t rows, int64_t columns) {
+    MLIRContext *ctx = b.getContext();
+    Type f32 = b.getF32Type();
+    auto resultType = RankedTensorType::get({rows, columns}, f32);
+    Value empty = tensor::EmptyOp::create(b, loc, resultType.getShape(), f32);
+    Value zero = linalg::FillOp::create(b, loc, constantF32(b, loc, 0.0), empty)
+                     .getResult(0);
+    AffineExpr m, n, k;
+    bindDims(ctx, m, n, k);
+    auto map = [&](ArrayRef<AffineExpr> exprs) {
+      return AffineMap::get(3, 0, exprs, ctx);
+    };
+    return linalg::GenericOp::create(
+               b, loc, resultType, ValueRange{a, w}, ValueRange{zero},
+               ArrayRef<AffineMap>{map({m, k}), map({n, k}), map({m, n})},
+               ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                             utils::IteratorType::parallel,
+                                             utils::IteratorType::reduction},
+               [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+                 auto widen = [&](Value v) -> Value {
+                   return v.getType().isF32()
+                              ? v
+                              : arith::ExtFOp::create(nested, nestedLoc, f32, v)
+                                    .getResult();
+                 };
+                 Value sum = arith::AddFOp::create(
+                     nested, nestedLoc, args[2],
+                     arith::MulFOp::create(nested, nestedLoc, widen(args[0]),
+                                           widen(args[1])));
+                 linalg::YieldOp::create(nested, nestedLoc, sum);
+               })
+        .getResult(0);
+  }
+
+  /// A paired GEMV: both products of the (normalized) A, no epilogue.
+  void definePairedGemv(func::FuncOp function, const cuda::GemvSpec &spec) {
+    OpBuilder b(function.getContext());
+    Location loc = function.getLoc();
+    Block *body = cuda::beginReferenceBody(b, function);
+    Value a = body->getArgument(0);
+    if (spec.normPrologue)
+      a = mb_to_linalg::createRMSNorm(
+          b, loc, a, body->getArgument(2), spec.normEpsilon,
+          spec.normKind == cuda::NormKind::RmsClamp);
+    func::ReturnOp::create(
+        b, loc,
+        ValueRange{
+            buildProduct(b, loc, a, body->getArgument(1), spec.m, spec.n),
+            buildProduct(b, loc, a, body->getArguments().back(), spec.m,
+                         spec.pairedN)});
+    function->removeAttr(cuda::kSelectedGemvAttrName);
+  }
+
   /// With `normPrologue` (a GEMV's), A is first RMS-normalized with the
   /// last argument as the norm weight, as mb.rms_norm lowers (the same
   /// builder).
@@ -375,43 +434,15 @@ struct CudaReferenceKernelsPass
     Value bias = spec.bias ? body->getArgument(next++) : Value();
     Value residual = spec.residual ? body->getArgument(next++) : Value();
     Type f32 = b.getF32Type();
-    auto resultType = RankedTensorType::get({spec.m, spec.n}, f32);
-    Value empty = tensor::EmptyOp::create(b, loc, resultType.getShape(), f32);
-    Value zero = linalg::FillOp::create(b, loc, constantF32(b, loc, 0.0), empty)
-                     .getResult(0);
-    AffineExpr m, n, k;
-    bindDims(ctx, m, n, k);
+    Value product = buildProduct(b, loc, a, w, spec.m, spec.n);
     auto map = [&](ArrayRef<AffineExpr> exprs, unsigned dims) {
       return AffineMap::get(dims, 0, exprs, ctx);
     };
-    Value product =
-        linalg::GenericOp::create(
-            b, loc, resultType, ValueRange{a, w}, ValueRange{zero},
-            ArrayRef<AffineMap>{map({m, k}, 3), map({n, k}, 3), map({m, n}, 3)},
-            ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
-                                          utils::IteratorType::parallel,
-                                          utils::IteratorType::reduction},
-            [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
-              auto widen = [&](Value v) -> Value {
-                return v.getType().isF32()
-                           ? v
-                           : arith::ExtFOp::create(nested, nestedLoc, f32, v)
-                                 .getResult();
-              };
-              Value x = widen(args[0]);
-              Value y = widen(args[1]);
-              Value sum = arith::AddFOp::create(
-                  nested, nestedLoc, args[2],
-                  arith::MulFOp::create(nested, nestedLoc, x, y));
-              linalg::YieldOp::create(nested, nestedLoc, sum);
-            })
-            .getResult(0);
 
     SmallVector<Value> inputs = {product};
-    SmallVector<AffineMap> maps = {map({m, n}, 2)};
     AffineExpr row, column;
     bindDims(ctx, row, column);
-    maps[0] = map({row, column}, 2);
+    SmallVector<AffineMap> maps = {map({row, column}, 2)};
     if (bias) {
       inputs.push_back(bias);
       maps.push_back(map({column}, 2));

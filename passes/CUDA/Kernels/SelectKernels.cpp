@@ -242,7 +242,8 @@ private:
         operands.push_back(toMatrix(b, loc, residual));
       return fromMatrix(
           b, loc,
-          cuda::callSelectedGemv(b, loc, getOperation(), *gemv, operands),
+          cuda::callSelectedGemv(b, loc, getOperation(), *gemv, operands)
+              .getResult(0),
           resultType);
     }
     FailureOr<cuda::GemmSpec> spec = chooseSpec(m, n, k, elementType, call);

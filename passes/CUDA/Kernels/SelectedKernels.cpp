@@ -318,8 +318,17 @@ Value callSelectedKernel(OpBuilder &b, Location loc, ModuleOp module,
                          StringRef prefix, StringRef attrName,
                          DictionaryAttr spec, ValueRange operands,
                          Type resultType) {
+  return callSelectedKernel(b, loc, module, prefix, attrName, spec, operands,
+                            TypeRange{resultType})
+      .getResult(0);
+}
+
+func::CallOp callSelectedKernel(OpBuilder &b, Location loc, ModuleOp module,
+                                StringRef prefix, StringRef attrName,
+                                DictionaryAttr spec, ValueRange operands,
+                                TypeRange resultTypes) {
   MLIRContext *ctx = b.getContext();
-  auto functionType = FunctionType::get(ctx, operands.getTypes(), {resultType});
+  auto functionType = FunctionType::get(ctx, operands.getTypes(), resultTypes);
   std::string name;
   for (int64_t index = 0;; ++index) {
     name = (prefix + "_" + Twine(index)).str();
@@ -336,7 +345,7 @@ Value callSelectedKernel(OpBuilder &b, Location loc, ModuleOp module,
         b.getStringAttr("read"));
   declaration->setAttr(attrName, spec);
   b.restoreInsertionPoint(here);
-  return func::CallOp::create(b, loc, declaration, operands).getResult(0);
+  return func::CallOp::create(b, loc, declaration, operands);
 }
 
 Value callSelectedGemm(OpBuilder &b, Location loc, ModuleOp module,
@@ -348,12 +357,16 @@ Value callSelectedGemm(OpBuilder &b, Location loc, ModuleOp module,
                             resultType);
 }
 
-Value callSelectedGemv(OpBuilder &b, Location loc, ModuleOp module,
-                       const GemvSpec &spec, ValueRange operands) {
-  auto resultType = RankedTensorType::get({spec.m, spec.n}, b.getF32Type());
+func::CallOp callSelectedGemv(OpBuilder &b, Location loc, ModuleOp module,
+                              const GemvSpec &spec, ValueRange operands) {
+  SmallVector<Type> resultTypes = {
+      RankedTensorType::get({spec.m, spec.n}, b.getF32Type())};
+  if (spec.pairedN > 0)
+    resultTypes.push_back(
+        RankedTensorType::get({spec.m, spec.pairedN}, b.getF32Type()));
   return callSelectedKernel(b, loc, module, "mbc_gemv", kSelectedGemvAttrName,
                             gemvSpecToAttribute(b.getContext(), spec), operands,
-                            resultType);
+                            resultTypes);
 }
 
 DictionaryAttr gemvSpecToAttribute(MLIRContext *context, const GemvSpec &spec) {
@@ -381,6 +394,9 @@ DictionaryAttr gemvSpecToAttribute(MLIRContext *context, const GemvSpec &spec) {
                        TypeAttr::get(spec.normWeightType ? spec.normWeightType
                                                          : b.getF32Type())),
     });
+  if (spec.pairedN > 0)
+    entries.push_back(
+        b.getNamedAttr("paired_n", b.getI64IntegerAttr(spec.pairedN)));
   return b.getDictionaryAttr(entries);
 }
 
@@ -413,6 +429,8 @@ gemvSpecFromAttribute(DictionaryAttr attr,
     spec.normPrologue = true;
     spec.normKind = *parsed;
   }
+  if (attr.get("paired_n") && failed(read.integer("paired_n", spec.pairedN)))
+    return failure();
   if (failed(verifyGemvSpec(spec, emitError)))
     return failure();
   return spec;

@@ -106,6 +106,12 @@ mlir::Value callSelectedKernel(mlir::OpBuilder &b, mlir::Location loc,
                                mlir::DictionaryAttr spec,
                                mlir::ValueRange operands,
                                mlir::Type resultType);
+/// The same with any number of results; returns the call.
+mlir::func::CallOp
+callSelectedKernel(mlir::OpBuilder &b, mlir::Location loc,
+                   mlir::ModuleOp module, llvm::StringRef prefix,
+                   llvm::StringRef attrName, mlir::DictionaryAttr spec,
+                   mlir::ValueRange operands, mlir::TypeRange resultTypes);
 
 /// A GEMM call: operands a [M, K], b [N, K] (16-bit), then bias [N] and
 /// residual [M, N] (f32) when the spec has them; returns C [M, N] f32.
@@ -114,10 +120,12 @@ mlir::Value callSelectedGemm(mlir::OpBuilder &b, mlir::Location loc,
                              mlir::ValueRange operands);
 
 /// A GEMV call: operands a [M, K] f32, w [N, K] (16-bit), then bias [N]
-/// and residual [M, N] when the spec has them; returns C [M, N] f32.
-mlir::Value callSelectedGemv(mlir::OpBuilder &b, mlir::Location loc,
-                             mlir::ModuleOp module, const GemvSpec &spec,
-                             mlir::ValueRange operands);
+/// and residual [M, N] when the spec has them, then the norm weight [K]
+/// with a norm prologue, then (paired) w2 [pairedN, K]; returns C [M, N]
+/// f32, and (paired) C2 [M, pairedN] as the call's second result.
+mlir::func::CallOp callSelectedGemv(mlir::OpBuilder &b, mlir::Location loc,
+                                    mlir::ModuleOp module, const GemvSpec &spec,
+                                    mlir::ValueRange operands);
 
 /// {m, n, k, weight_type, bias, activation, residual, warps,
 /// columns_per_warp}.

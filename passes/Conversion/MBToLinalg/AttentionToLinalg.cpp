@@ -465,7 +465,8 @@ Value projectWithGemv(OpBuilder &builder, Location loc, Operation *op,
   }
   Value weight = cuda::narrowTo(builder, loc, original, spec.weightType);
   return cuda::callSelectedGemv(builder, loc, op->getParentOfType<ModuleOp>(),
-                                spec, ValueRange{rows, weight});
+                                spec, ValueRange{rows, weight})
+      .getResult(0);
 }
 
 /// The tensor<1xi64> a decode position was read from (the entry point's

@@ -95,3 +95,25 @@
 // WIDE-NEXT: scf.if
 // WIDE-PTXAS: 0 bytes spill stores, 0 bytes spill loads
 // WIDE-PTXAS: Used 183 registers
+
+// A paired GEMV (a decode layer's q and kv of the normalized token): the
+// first product's 8 blocks, then the second's 16, chosen per block; w2 and
+// c2 are the last parameters.
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=1 n=128 k=128 paired-n=256 norm=rms_clamp norm-weight-type=bf16" -o %t.pair.mlir
+// RUN: FileCheck %s --check-prefix=PAIR < %t.pair.mlir
+// RUN: mbc-opt %t.pair.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.pair.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.pair.ptx -o %t.pair.cubin 2>&1 | FileCheck %s --check-prefix=PAIR-PTXAS
+// RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="paired-n=64 bias=true" 2>&1 | FileCheck %s --check-prefix=PAIR-BIAS
+// PAIR: gpu.func @gemv(%{{.*}}: memref<1x128xf32>, %{{.*}}: memref<128x128xbf16>, %{{.*}}: memref<1x128xf32>, %{{.*}}: memref<128xbf16>, %{{.*}}: memref<256x128xbf16>, %{{.*}}: memref<1x256xf32>) kernel
+// PAIR-SAME: grid = array<i64: 24, 1, 1>
+// PAIR-SAME: {kind = "ptr", name = "norm_weight"}, {kind = "ptr", name = "w2"}, {kind = "ptr", name = "c2"}
+// PAIR: %[[B:.*]] = gpu.block_id x
+// PAIR: %[[FIRST:.*]] = arith.cmpi ult, %[[B]], %c8
+// PAIR: scf.if %[[FIRST]] {
+// PAIR: memref.store {{.*}} : memref<1x128xf32>
+// PAIR: } else {
+// PAIR: arith.subi %[[B]], %c8
+// PAIR: memref.store {{.*}} : memref<1x256xf32>
+// PAIR-PTXAS: 0 bytes spill stores, 0 bytes spill loads
+// PAIR-PTXAS: Used 40 registers
+// PAIR-BIAS: a paired GEMV (paired-n = 64) takes no bias, activation or residual

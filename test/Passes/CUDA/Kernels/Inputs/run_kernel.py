@@ -326,6 +326,9 @@ def main():
     parser.add_argument("--gelu", choices=["none", "erf", "tanh", "relu"], default="none",
                         help="the epilogue's activation")
     parser.add_argument("--residual", action="store_true")
+    parser.add_argument("--paired-n", type=int, default=0,
+                        help="gemv: a paired GEMV's second product's N (its W2 and C2 "
+                             "are the last two parameters)")
     parser.add_argument("--gemv-norm", choices=["none", "rms", "rms_clamp"], default="none",
                         help="gemv: an RMSNorm prologue on A (--epsilon), its weight in --dtype")
     parser.add_argument("--batch-heads", type=int)
@@ -426,15 +429,30 @@ def main():
             arguments.append(driver.upload(norm_weight))
         # Residual epilogues write C = ... + residual: timing repeats are
         # idempotent because C and the residual are separate buffers.
+        if args.paired_n:
+            # A paired GEMV: a second product of the same (normalized) A
+            # into its own C2, checked as C's extra columns.
+            b2 = (torch.rand(args.paired_n, args.k) * 2 - 1).to(dtype)
+            expected = torch.cat(
+                [expected, (normalized @ b2.to(device).float().t()).cpu()], dim=1)
+            c2 = driver.upload(torch.zeros(args.m, args.paired_n))
+            arguments += [driver.upload(b2), c2]
         kernel_ms = driver.launch(ptx, args.name, launch, arguments, args.time)
         result = driver.download(c, (args.m, args.n))
+        if args.paired_n:
+            result = torch.cat([result, driver.download(c2, (args.m, args.paired_n))], dim=1)
         tolerance = 2e-3 + 2e-3 * expected.abs()
-        flops = 2.0 * args.m * args.n * args.k
+        flops = 2.0 * args.m * (args.n + args.paired_n) * args.k
         if args.time:
             # PyTorch's decode step multiplies in the weights' type.
             ga, gb = a.to(dtype).cuda(), b.cuda()
             gb = gb.t() if args.b_layout == "nk" else gb
-            torch_ms = torch_median_ms(lambda: torch.matmul(ga, gb), args.time)
+            if args.paired_n:  # PyTorch's two projections of the same row
+                gb2 = b2.cuda().t()
+                torch_ms = torch_median_ms(
+                    lambda: (torch.matmul(ga, gb), torch.matmul(ga, gb2)), args.time)
+            else:
+                torch_ms = torch_median_ms(lambda: torch.matmul(ga, gb), args.time)
     elif args.kind == "decode_attention":
         # q [N, H D] against cache rows first_row + n, positions 0..position.
         n, h, d, length = args.sequences, args.heads, args.head_dim, args.cache_length
