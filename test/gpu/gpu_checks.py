@@ -429,11 +429,17 @@ def environment():
     return info
 
 
-def run_kernel_cases(kernels_dir, quick):
+def past_deadline(deadline):
+    return deadline is not None and time.time() >= deadline
+
+
+def run_kernel_cases(kernels_dir, quick, timeout=90, deadline=None, progress=None):
     """Each folder of prepare_gpu_artifacts.sh's kernels/ (kernel.mlir with
     the launch facts, kernel.ptx, case.json with run_kernel.py's arguments):
     the kernel against PyTorch (reference in f32 on the GPU) and timed
-    against torch.matmul / scaled_dot_product_attention (flash)."""
+    against torch.matmul / scaled_dot_product_attention (flash). A kernel
+    that runs past `timeout` seconds (a hang) is an error; past `deadline`
+    (time.time()) the rest are skipped. `progress(results)` after each."""
     results = []
     if not os.path.isdir(kernels_dir):
         return results
@@ -445,6 +451,10 @@ def run_kernel_cases(kernels_dir, quick):
             continue
         with open(case_path) as f:
             case = json.load(f)
+        if past_deadline(deadline):
+            results.append({"name": name, "kind": case.get("kind"), "status": "skipped",
+                            "output": "skipped: the run's deadline passed"})
+            continue
         out = os.path.join(folder, "result.json")
         if os.path.exists(out):
             os.remove(out)
@@ -454,10 +464,10 @@ def run_kernel_cases(kernels_dir, quick):
                    "--json", out] + case["run_args"]
         started = time.time()
         try:
-            process = subprocess.run(command, capture_output=True, text=True, timeout=600)
+            process = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
             output = (process.stdout + process.stderr)[-2000:]
         except subprocess.TimeoutExpired:
-            output = "timed out after 600 s"
+            output = f"timed out after {timeout} s"
         result = {"name": name, "seconds": round(time.time() - started, 1), "output": output}
         if os.path.exists(out):
             with open(out) as f:
@@ -469,6 +479,8 @@ def run_kernel_cases(kernels_dir, quick):
         print(f"gpu_checks: kernel {name}: {result['status']}"
               + (f" ({result['ratio_vs_torch']:.2f}x PyTorch)" if "ratio_vs_torch" in result else ""),
               file=sys.stderr)
+        if progress:
+            progress(results)
     return results
 
 
@@ -539,10 +551,18 @@ def main():
     parser.add_argument("--unit-tests", default="skipped")
     parser.add_argument("--unit-log", default="")
     parser.add_argument("--quick", action="store_true", help="no torch.compile, fewer repeats")
+    parser.add_argument("--deadline-seconds", type=float, default=None,
+                        help="after this many seconds from the start, skip the remaining "
+                             "kernels and cases and write the report (a device lent for a "
+                             "fixed time still returns one)")
+    parser.add_argument("--kernel-timeout", type=float, default=90,
+                        help="seconds one kernel check may take before it counts as hung")
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"],
                         help="mbc-run's device; cpu only rehearses this script without a GPU")
     args = parser.parse_args()
     MBC_RUN, DEVICE = args.mbc_run, args.device
+    deadline = (time.time() + args.deadline_seconds
+                if args.deadline_seconds is not None else None)
     report = {"schema": "mbc-gpu-checks/1", "mbc_device": args.device,
               "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "environment": environment(), "tolerances": TOLERANCES,
@@ -572,7 +592,13 @@ def main():
     print(f"gpu_checks: runtime smoke (test kernels on the real driver): {smoke_status}",
           file=sys.stderr)
     write("running", "runtime smoke done")
-    report["kernels"] = run_kernel_cases(os.path.join(args.artifacts, "kernels"), args.quick)
+    def kernels_progress(results):
+        report["kernels"] = results
+        write("running", f"{len(results)} kernel checks done")
+
+    report["kernels"] = run_kernel_cases(os.path.join(args.artifacts, "kernels"), args.quick,
+                                         timeout=args.kernel_timeout, deadline=deadline,
+                                         progress=kernels_progress)
     write("running", "kernel checks done")
     cases = sorted(d for d in (os.path.join(args.artifacts, n) for n in os.listdir(args.artifacts))
                    if os.path.exists(os.path.join(d, "case.json")))
@@ -581,6 +607,10 @@ def main():
         print(f"gpu_checks: no cases under {args.artifacts}", file=sys.stderr)
         return 1
     for case_dir in cases:
+        if past_deadline(deadline):
+            report["cases"].append({"name": os.path.basename(case_dir), "status": "skipped",
+                                    "errors": ["skipped: the run's deadline passed"]})
+            continue
         result = run_case(case_dir, args)
         report["cases"].append(result)
         write("running", f"{len(report['cases'])} of {len(cases)} cases done")
@@ -593,7 +623,11 @@ def main():
     if no_device:
         write("no_cuda_device", no_device[0])
         return 3
-    bad = [case["name"] for case in report["cases"] if case["status"] != "passed"]
+    skipped = [case["name"] for case in report["cases"] if case["status"] == "skipped"]
+    skipped += ["kernel " + k["name"] for k in report["kernels"]
+                if k.get("output", "").startswith("skipped: the run's deadline")]
+    report["skipped_for_deadline"] = skipped
+    bad = [case["name"] for case in report["cases"] if case["status"] not in ("passed", "skipped")]
     bad += ["kernel " + k["name"] for k in report["kernels"]
             if k["status"] not in ("passed", "skipped")]
     if not report["runtime_smoke"]["passed"]:

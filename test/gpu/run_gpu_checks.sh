@@ -22,7 +22,11 @@
 #
 # Exit status: 0 all checks passed, 1 a check failed, 2 the build failed,
 # 3 no CUDA device (the report says why). GPU_CHECKS_QUICK=1 skips
-# torch.compile and shortens the timings.
+# torch.compile and shortens the timings. GPU_CHECKS_DEADLINE=S: S seconds
+# after the checks start, the remaining kernels and cases are skipped and
+# the report is written (on a device lent for a fixed time; the report is
+# also rewritten after every kernel and case, so a run cut short leaves
+# what it measured). A kernel check running over 90 s counts as hung.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -63,4 +67,5 @@ exec "$PYTHON" "$ROOT/test/gpu/gpu_checks.py" \
   --mbc-run "$BUILD/bin/mbc-run" --build-status "$build_status" \
   --build-seconds "$build_seconds" --build-log "$BUILD_LOG" \
   --unit-tests "$unit_status" --unit-log "$UNIT_LOG" \
-  ${GPU_CHECKS_QUICK:+--quick}
+  ${GPU_CHECKS_QUICK:+--quick} \
+  ${GPU_CHECKS_DEADLINE:+--deadline-seconds "$GPU_CHECKS_DEADLINE"}
