@@ -637,7 +637,9 @@ def main():
     if bad:
         write("failed", f"failed: {', '.join(bad)}")
         return 1
-    write("passed", f"{len(cases)} cases and {len(report['kernels'])} kernels passed")
+    write("passed", f"{len(cases) - len([c for c in report['cases'] if c['status'] == 'skipped'])}"
+          f" cases and {len(report['kernels'])} kernels passed"
+          + (f"; {len(skipped)} skipped for the deadline: {', '.join(skipped)}" if skipped else ""))
     return 0
 
 
