@@ -97,6 +97,11 @@ struct ExtractFromElementwise : OpRewritePattern<tensor::ExtractOp> {
     auto producer = extract.getTensor().getDefiningOp<linalg::GenericOp>();
     if (!evaluatesPerElement(producer))
       return failure();
+    // Beyond conversions, only into another op's per-element body (a
+    // gather, a concatenation): never onto the host side of a kernel.
+    if (!isPureConversion(producer) &&
+        !extract->getParentOfType<linalg::GenericOp>())
+      return failure();
     Location loc = extract.getLoc();
     SmallVector<Value> indices(extract.getIndices());
     Block *body = producer.getBody();
