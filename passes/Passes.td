@@ -101,6 +101,24 @@ def MemRefCopyToLinalg : Pass<"mb-memref-copy-to-linalg"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def ElideOutputCopies : Pass<"mb-elide-output-copies", "::mlir::func::FuncOp"> {
+  let summary = "buffers only copied into an output argument become views of it";
+  let description = [{
+    After bufferization and buffer-results-to-out-params: a static
+    `memref.alloc` whose value reaches an entry's output argument only
+    through a `linalg.copy` (possibly through collapse/expand reshapes, each
+    with that one use), where the output argument has no other use, every
+    other use of the allocation comes before the copy in its block and both
+    have identity layouts, is replaced by a view of the output argument
+    with the allocation's shape, and the copy goes away: what writes the
+    allocation writes the output. hoist-static-allocs misses these when a
+    reshape stands between the allocation and the returned value (an
+    embedding's [1, 1, D] row returned as [D]); on the GPU each such copy
+    is a launch. The allocation's deallocation, if any, goes too.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def WriteBackUpdates : Pass<"mb-write-back-updates", "mlir::ModuleOp"> {
   let summary = "write results marked mb.updates into their arguments' buffers";
   let description = [{

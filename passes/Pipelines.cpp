@@ -161,6 +161,7 @@ void buildCpuLoweringPipeline(OpPassManager &pm,
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createMemRefCopyToLinalg());
+  pm.addNestedPass<func::FuncOp>(createElideOutputCopies());
   // --- Dispatches (passes/CPU): each workgroup forall, now on buffers,
   // becomes a function called per workgroup through the host context's
   // parallel_for. Later passes lower the dispatch functions like any other.
@@ -248,6 +249,9 @@ void buildCudaLoweringPipeline(OpPassManager &pm,
   pm.addPass(createMemRefCopyToLinalg());
   // Calls of selected tensor-core kernels -> launches of built kernels.
   pm.addPass(createCudaLaunchSelectedKernels());
+  // A buffer only copied into an output is that output (no copy launch;
+  // the CPU pipeline does the same).
+  pm.addNestedPass<func::FuncOp>(createElideOutputCopies());
   // --- Kernels (passes/CUDA): one launch per dispatch, work spread over
   // threads, outlined into @mbc_kernels.
   CudaFormKernelsOptions formKernels;
