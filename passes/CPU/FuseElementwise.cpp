@@ -206,6 +206,85 @@ concatenationParts(tensor::InsertSliceOp last, int64_t &dimension,
   return empty;
 }
 
+/// tensor.extract inside an op's per-element body from a reshape or slice
+/// of a tensor reads that tensor at the corresponding indices (the
+/// concatenation generic reading a slice of the head's rows, say), so the
+/// view is never materialized by a copy.
+struct ExtractThroughViews : OpRewritePattern<tensor::ExtractOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(tensor::ExtractOp extract,
+                                PatternRewriter &rewriter) const override {
+    if (!extract->getParentOfType<linalg::GenericOp>())
+      return failure();
+    Location loc = extract.getLoc();
+    SmallVector<OpFoldResult> indices = getAsOpFoldResult(extract.getIndices());
+    Value source;
+    SmallVector<OpFoldResult> at;
+    auto apply = [&](AffineExpr expr, ArrayRef<OpFoldResult> operands) {
+      return affine::makeComposedFoldedAffineApply(
+          rewriter, loc, AffineMap::get(operands.size(), 0, expr), operands);
+    };
+    Operation *view = extract.getTensor().getDefiningOp();
+    if (auto collapse = dyn_cast_or_null<tensor::CollapseShapeOp>(view)) {
+      RankedTensorType type = collapse.getSrcType();
+      if (!type.hasStaticShape())
+        return failure();
+      source = collapse.getSrc();
+      // Each collapsed index splits into its group's source indices.
+      for (auto [group, index] :
+           llvm::zip(collapse.getReassociationIndices(), indices)) {
+        int64_t inner = 1;
+        SmallVector<OpFoldResult> parts;
+        for (int64_t dim : llvm::reverse(group)) {
+          AffineExpr i = rewriter.getAffineDimExpr(0);
+          parts.push_back(
+              apply(i.floorDiv(inner) % type.getDimSize(dim), {index}));
+          inner *= type.getDimSize(dim);
+        }
+        at.append(parts.rbegin(), parts.rend());
+      }
+    } else if (auto expand = dyn_cast_or_null<tensor::ExpandShapeOp>(view)) {
+      RankedTensorType type = expand.getResultType();
+      if (!type.hasStaticShape())
+        return failure();
+      source = expand.getSrc();
+      // Each source index is its group's indices linearized.
+      for (ReassociationIndices group : expand.getReassociationIndices()) {
+        AffineExpr sum = rewriter.getAffineConstantExpr(0);
+        SmallVector<OpFoldResult> operands;
+        int64_t inner = 1;
+        for (int64_t dim : llvm::reverse(group)) {
+          sum = sum + rewriter.getAffineDimExpr(operands.size()) * inner;
+          operands.push_back(indices[dim]);
+          inner *= type.getDimSize(dim);
+        }
+        at.push_back(apply(sum, operands));
+      }
+    } else if (auto slice = dyn_cast_or_null<tensor::ExtractSliceOp>(view)) {
+      if (ShapedType::isDynamicShape(slice.getStaticStrides()))
+        return failure();
+      source = slice.getSource();
+      llvm::SmallBitVector dropped = slice.getDroppedDims();
+      size_t next = 0;
+      AffineExpr offset = rewriter.getAffineDimExpr(0);
+      AffineExpr i = rewriter.getAffineDimExpr(1);
+      for (auto [dim, base] : llvm::enumerate(slice.getMixedOffsets())) {
+        if (dropped.test(dim)) {
+          at.push_back(base);
+          continue;
+        }
+        at.push_back(apply(offset + i * slice.getStaticStrides()[dim],
+                           {base, indices[next++]}));
+      }
+    } else {
+      return failure();
+    }
+    rewriter.replaceOpWithNewOp<tensor::ExtractOp>(
+        extract, source, getValueOrCreateConstantIndexOp(rewriter, loc, at));
+    return success();
+  }
+};
+
 /// A concatenation becomes one linalg.generic reading, per element, the
 /// part that holds it.
 struct ConcatenationToGeneric : OpRewritePattern<tensor::InsertSliceOp> {
@@ -297,7 +376,7 @@ struct CpuFuseElementwisePass
     patterns.add<ExtractFromElementwise, ExtractFromFill,
                  GeneralizeBroadcastOfConversion>(context);
     if (concatenations)
-      patterns.add<ConcatenationToGeneric>(context);
+      patterns.add<ConcatenationToGeneric, ExtractThroughViews>(context);
     linalg::ControlFusionFn singleUseProducer = [](OpOperand *fusedOperand) {
       Operation *producer = fusedOperand->get().getDefiningOp();
       return producer && producer->hasOneUse();

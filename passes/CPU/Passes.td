@@ -37,8 +37,11 @@ def CpuFuseElementwise : Pass<"mb-cpu-fuse-elementwise"> {
     it fuses into its elementwise consumer like any elementwise producer;
     the part producers that are cheap elementwise generics (gathers,
     conversions, broadcasts) and fills are evaluated where their element is
-    read. MEGABYTE's local input (start token, byte embeddings, projected
-    global context) is then one launch instead of one per slice.
+    read, and parts that are slices or reshapes of a tensor are read from
+    that tensor at the computed index (no copy of the view). MEGABYTE's
+    local input (start token, byte embeddings, projected global context) is
+    then one launch instead of one per slice, and scoring's output rows are
+    read straight from the head's log-probabilities.
   }];
   let options = [
     Option<"concatenations", "concatenations", "bool", /*default=*/"false",

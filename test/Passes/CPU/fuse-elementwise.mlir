@@ -238,3 +238,32 @@ func.func @two_dimensions(%x: tensor<65x64xf32>, %y: tensor<64x64xf32>) -> tenso
   %b = tensor.insert_slice %y into %a[1, 64] [64, 64] [1, 1] : tensor<64x64xf32> into tensor<65x128xf32>
   return %b : tensor<65x128xf32>
 }
+
+// -----
+
+// Parts that are views (slices and reshapes, as of the head's rows in
+// scoring) are read through: each element is extracted from the viewed
+// tensor at the computed index, so no view is copied.
+// CONCAT-LABEL: func.func @through_views
+// CONCAT-SAME: (%[[LOGP:.*]]: tensor<18x4xf32>)
+// CONCAT-NOT: tensor.expand_shape
+// CONCAT-NOT: tensor.collapse_shape
+// CONCAT-NOT: tensor.extract_slice
+// CONCAT: linalg.generic
+// CONCAT: scf.if
+// CONCAT: tensor.extract %[[LOGP]]
+// CONCAT: } else {
+// CONCAT: affine.apply
+// CONCAT: tensor.extract %[[LOGP]]
+// CONCAT-NOT: tensor.insert_slice
+func.func @through_views(%logp: tensor<18x4xf32>) -> tensor<16x4xf32> {
+  %e = tensor.expand_shape %logp [[0, 1], [2]] output_shape [2, 9, 4] : tensor<18x4xf32> into tensor<2x9x4xf32>
+  %s = tensor.extract_slice %e[0, 1, 0] [2, 8, 4] [1, 1, 1] : tensor<2x9x4xf32> to tensor<2x8x4xf32>
+  %c = tensor.collapse_shape %s [[0, 1], [2]] : tensor<2x8x4xf32> into tensor<16x4xf32>
+  %first = tensor.extract_slice %logp[0, 0] [1, 4] [1, 1] : tensor<18x4xf32> to tensor<1x4xf32>
+  %rest = tensor.extract_slice %c[0, 0] [15, 4] [1, 1] : tensor<16x4xf32> to tensor<15x4xf32>
+  %empty = tensor.empty() : tensor<16x4xf32>
+  %a = tensor.insert_slice %first into %empty[0, 0] [1, 4] [1, 1] : tensor<1x4xf32> into tensor<16x4xf32>
+  %b = tensor.insert_slice %rest into %a[1, 0] [15, 4] [1, 1] : tensor<15x4xf32> into tensor<16x4xf32>
+  return %b : tensor<16x4xf32>
+}
