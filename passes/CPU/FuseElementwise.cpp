@@ -43,19 +43,6 @@ bool fusesWithoutRecomputation(OpOperand *fusedOperand) {
   return isPureConversion(producer);
 }
 
-/// A producer computing each element from the same element of its one
-/// input (identity maps) by conversions only.
-bool isElementwiseConversion(linalg::GenericOp producer) {
-  return producer && producer.getNumDpsInputs() == 1 &&
-         producer.getNumDpsInits() == 1 && producer->getNumResults() == 1 &&
-         producer.getNumParallelLoops() == producer.getNumLoops() &&
-         llvm::all_of(producer.getIndexingMapsArray(),
-                      [](AffineMap map) { return map.isIdentity(); }) &&
-         producer.getMatchingBlockArgument(producer.getDpsInitOperand(0))
-             .use_empty() &&
-         isPureConversion(producer);
-}
-
 /// An op that is cheap to evaluate again wherever an element is read:
 /// conversions, index arithmetic, constants and reads of other tensors.
 bool isCheap(Operation &op) {
@@ -104,17 +91,14 @@ struct ExtractFromElementwise : OpRewritePattern<tensor::ExtractOp> {
       return failure();
     Location loc = extract.getLoc();
     SmallVector<Value> indices(extract.getIndices());
+    SmallVector<OpFoldResult> operands = getAsOpFoldResult(indices);
     Block *body = producer.getBody();
     IRMapping mapping;
     for (OpOperand *input : producer.getDpsInputOperands()) {
-      AffineMap map = producer.getMatchingIndexingMap(input);
-      SmallVector<Value> at;
-      for (AffineExpr result : map.getResults())
-        at.push_back(getValueOrCreateConstantIndexOp(
-            rewriter, loc,
-            affine::makeComposedFoldedAffineApply(
-                rewriter, loc, AffineMap::get(map.getNumDims(), 0, result),
-                getAsOpFoldResult(indices))));
+      SmallVector<Value> at = getValueOrCreateConstantIndexOp(
+          rewriter, loc,
+          affine::makeComposedFoldedMultiResultAffineApply(
+              rewriter, loc, producer.getMatchingIndexingMap(input), operands));
       mapping.map(producer.getMatchingBlockArgument(input),
                   tensor::ExtractOp::create(rewriter, loc, input->get(), at));
     }
@@ -359,7 +343,8 @@ struct GeneralizeBroadcastOfConversion : OpRewritePattern<linalg::BroadcastOp> {
   LogicalResult matchAndRewrite(linalg::BroadcastOp broadcast,
                                 PatternRewriter &rewriter) const override {
     auto producer = broadcast.getInput().getDefiningOp<linalg::GenericOp>();
-    if (!isElementwiseConversion(producer) || !producer->hasOneUse())
+    if (!evaluatesPerElement(producer) || !isPureConversion(producer) ||
+        !producer->hasOneUse())
       return failure();
     return linalg::generalizeNamedOp(rewriter, broadcast);
   }

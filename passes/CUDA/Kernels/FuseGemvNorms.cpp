@@ -25,14 +25,9 @@ struct CudaFuseGemvNormsPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTable symbols(module);
-    SmallVector<func::CallOp> normCalls;
-    module.walk([&](func::CallOp call) {
-      auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
-      if (callee && callee->hasAttr(cuda::kSelectedNormAttrName))
-        normCalls.push_back(call);
-    });
     llvm::SetVector<func::FuncOp> touched;
-    for (func::CallOp normCall : normCalls)
+    for (func::CallOp normCall : cuda::callsOfSelectedKernels(
+             module, symbols, cuda::kSelectedNormAttrName))
       if (fuse(normCall, symbols, touched))
         touched.insert(symbols.lookup<func::FuncOp>(normCall.getCallee()));
     // Declarations (or emulation bodies) nothing calls any more.

@@ -259,4 +259,12 @@ Type parseFloatTypeName(Builder &builder, StringRef name) {
   return {};
 }
 
+Type parseFloatTypeOption(Builder &builder, StringRef option, StringRef name,
+                          function_ref<InFlightDiagnostic()> emitError) {
+  Type type = parseFloatTypeName(builder, name);
+  if (!type)
+    emitError() << option << " = '" << name << "' (expected f32, bf16 or f16)";
+  return type;
+}
+
 } // namespace mbc::cuda

@@ -33,6 +33,13 @@ failSpec(llvm::function_ref<mlir::InFlightDiagnostic()> emitError,
 /// otherwise.
 mlir::Type parseFloatTypeName(mlir::Builder &builder, llvm::StringRef name);
 
+/// parseFloatTypeName for the test-build option `option`; null after the
+/// error "<option> = '<name>' (expected f32, bf16 or f16)" otherwise.
+mlir::Type
+parseFloatTypeOption(mlir::Builder &builder, llvm::StringRef option,
+                     llvm::StringRef name,
+                     llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
+
 /// The gpu.module @kernels of `module` (which gets gpu.container_module),
 /// created when absent: where the mb-cuda-test-build-* passes put kernels.
 mlir::gpu::GPUModuleOp getOrCreateKernelModule(mlir::ModuleOp module);

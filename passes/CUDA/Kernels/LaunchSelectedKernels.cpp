@@ -9,7 +9,6 @@
 #include "passes/CUDA/Kernels/Passes.h"
 #include "passes/CUDA/Kernels/SelectedKernels.h"
 
-#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/SymbolTable.h"
 
 namespace mbc {
@@ -35,53 +34,6 @@ Attribute selectedSpec(func::FuncOp callee) {
     if (Attribute attr = callee->getAttr(attrName))
       return attr;
   return {};
-}
-
-/// The entry's out-param buffer the call's result is only copied into
-/// (through at most one reshape), viewed with the result's type, when the
-/// kernel can write there directly: the copy is the result's only use and
-/// the out-param's only use, in the call's block. Erases the copy (and the
-/// reshape) then; null otherwise. Saves a copy launch per call of an entry
-/// that returns a kernel's result (the head's log-probabilities, ...).
-Value writeInPlace(OpBuilder &b, func::CallOp call) {
-  if (call.getNumResults() != 1 || !call.getResult(0).hasOneUse())
-    return {};
-  auto resultType = dyn_cast<MemRefType>(call.getResult(0).getType());
-  if (!resultType || !resultType.getLayout().isIdentity())
-    return {};
-  Operation *user = *call.getResult(0).getUsers().begin();
-  Operation *reshape = nullptr;
-  if (isa<memref::CollapseShapeOp, memref::ExpandShapeOp>(user)) {
-    if (!user->getResult(0).hasOneUse())
-      return {};
-    reshape = user;
-    user = *user->getResult(0).getUsers().begin();
-  }
-  auto copy = dyn_cast<linalg::CopyOp>(user);
-  if (!copy || copy->getBlock() != call->getBlock())
-    return {};
-  Value destination = copy.getOutputs().front();
-  auto argument = dyn_cast<BlockArgument>(destination);
-  auto destinationType = dyn_cast<MemRefType>(destination.getType());
-  if (!argument || !argument.hasOneUse() || !destinationType ||
-      !destinationType.getLayout().isIdentity() ||
-      argument.getOwner() != call->getBlock())
-    return {};
-  Value view = destination;
-  if (auto collapse = dyn_cast_or_null<memref::CollapseShapeOp>(reshape))
-    view = memref::ExpandShapeOp::create(
-        b, call.getLoc(), resultType.getShape(), destination,
-        collapse.getReassociationIndices());
-  else if (auto expand = dyn_cast_or_null<memref::ExpandShapeOp>(reshape))
-    view = memref::CollapseShapeOp::create(b, call.getLoc(), destination,
-                                           expand.getReassociationIndices());
-  // Both ends have identity layouts, so undoing the reshape on the
-  // out-param gives exactly the result's type.
-  assert(view.getType() == resultType && "reshaped out-param type");
-  copy->erase();
-  if (reshape)
-    reshape->erase();
-  return view;
 }
 
 /// A gpu.launch_func of `kernel` with `info`'s grid, block and dynamic
@@ -254,38 +206,33 @@ struct CudaLaunchSelectedKernelsPass
         built[specAttr] = {name, *info};
       }
 
-      // The result: one buffer result, or (a declaration with a body, see
-      // callSelectedDecodeAttention) the out-param buffer that
-      // buffer-results-to-out-params appended.
       builder.setInsertionPoint(call);
       Location loc = call.getLoc();
       SmallVector<Value> operands(call.getOperands());
-      Value result, pairedResult;
-      if (call.getNumResults() == 2 && gemmLike &&
-          isa<MemRefType>(call.getResult(0).getType()) &&
-          isa<MemRefType>(call.getResult(1).getType())) {
-        // A paired GEMV: C2, the second product's buffer, is the last
-        // kernel parameter.
-        result = memref::AllocOp::create(
-            builder, loc, cast<MemRefType>(call.getResult(0).getType()));
-        pairedResult = memref::AllocOp::create(
-            builder, loc, cast<MemRefType>(call.getResult(1).getType()));
-      } else if (call.getNumResults() == 1 &&
-                 isa<MemRefType>(call.getResult(0).getType())) {
-        result = writeInPlace(builder, call);
-        if (!result)
-          result = memref::AllocOp::create(
-              builder, loc, cast<MemRefType>(call.getResult(0).getType()));
+      // The results: a new buffer each (a paired GEMV has two; C2 is the
+      // kernel's last parameter), or (a declaration with a body, see
+      // callSelectedDecodeAttention) the out-param buffer that
+      // buffer-results-to-out-params appended. A buffer only copied into an
+      // entry's output becomes that output later (mb-elide-output-copies).
+      SmallVector<Value> results;
+      unsigned maxResults =
+          callee->hasAttr(cuda::kSelectedGemvAttrName) ? 2 : 1;
+      if (call.getNumResults() >= 1 && call.getNumResults() <= maxResults &&
+          llvm::all_of(call.getResultTypes(), llvm::IsaPred<MemRefType>)) {
+        for (Type type : call.getResultTypes())
+          results.push_back(
+              memref::AllocOp::create(builder, loc, cast<MemRefType>(type)));
       } else if (call.getNumResults() == 0 && !callee.isExternal() &&
                  !operands.empty() &&
                  isa<MemRefType>(operands.back().getType())) {
-        result = operands.pop_back_val();
+        results.push_back(operands.pop_back_val());
       } else {
         call.emitOpError("mb-cuda-launch-selected-kernels: expected one "
                          "buffer result, two for a paired GEMV (run after "
                          "bufferization)");
         return signalPassFailure();
       }
+      Value result = results.front();
       // A split decode attention writes its partials to a buffer of their
       // own (the combine kernel's first parameter), which the combine kernel
       // launched right after reads.
@@ -303,8 +250,8 @@ struct CudaLaunchSelectedKernelsPass
               : result;
       operands.insert(operands.begin() + (gemmLike ? 2 : operands.size()),
                       kernelOutput);
-      if (pairedResult)
-        operands.push_back(pairedResult);
+      if (results.size() == 2)
+        operands.push_back(results[1]);
       if (operands.size() != kernel.getNumArguments()) {
         call.emitOpError("mb-cuda-launch-selected-kernels: the call has ")
             << operands.size() - 1 << " operands, kernel '" << name
@@ -316,10 +263,8 @@ struct CudaLaunchSelectedKernelsPass
       if (combineKernel)
         launchKernel(builder, loc, combineKernel, combine->second.second,
                      {kernelOutput, result});
-      if (call.getNumResults() >= 1)
-        call.getResult(0).replaceAllUsesWith(result);
-      if (pairedResult)
-        call.getResult(1).replaceAllUsesWith(pairedResult);
+      for (auto [callResult, buffer] : llvm::zip(call.getResults(), results))
+        callResult.replaceAllUsesWith(buffer);
       call.erase();
     }
     for (func::FuncOp declaration : declarations)

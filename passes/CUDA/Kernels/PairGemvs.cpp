@@ -47,13 +47,13 @@ struct CudaPairGemvsPass : public impl::CudaPairGemvsBase<CudaPairGemvsPass> {
     SymbolTable symbols(module);
     // GEMV calls by block, in order.
     llvm::MapVector<Block *, SmallVector<Candidate>> byBlock;
-    module.walk([&](func::CallOp call) {
-      auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
-      auto attr = callee ? callee->getAttrOfType<DictionaryAttr>(
-                               cuda::kSelectedGemvAttrName)
-                         : DictionaryAttr();
-      if (!attr || call.getNumResults() != 1)
-        return;
+    for (func::CallOp call : cuda::callsOfSelectedKernels(
+             module, symbols, cuda::kSelectedGemvAttrName)) {
+      if (call.getNumResults() != 1)
+        continue;
+      auto attr =
+          symbols.lookup<func::FuncOp>(call.getCallee())
+              ->getAttrOfType<DictionaryAttr>(cuda::kSelectedGemvAttrName);
       FailureOr<cuda::GemvSpec> spec = [&]() -> FailureOr<cuda::GemvSpec> {
         ScopedDiagnosticHandler quiet(&getContext(),
                                       [](Diagnostic &) { return success(); });
@@ -62,7 +62,7 @@ struct CudaPairGemvsPass : public impl::CudaPairGemvsBase<CudaPairGemvsPass> {
       }();
       if (succeeded(spec))
         byBlock[call->getBlock()].push_back({call, *spec});
-    });
+    }
     DominanceInfo dominance(module);
     llvm::SetVector<func::FuncOp> touched;
     for (auto &[block, candidates] : byBlock) {

@@ -314,6 +314,18 @@ Value widenToF32(OpBuilder &b, Location loc, Value value) {
   return arith::ExtFOp::create(b, loc, type.clone(b.getF32Type()), value);
 }
 
+SmallVector<func::CallOp> callsOfSelectedKernels(ModuleOp module,
+                                                 SymbolTable &symbols,
+                                                 StringRef attrName) {
+  SmallVector<func::CallOp> calls;
+  module.walk([&](func::CallOp call) {
+    auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
+    if (callee && callee->hasAttr(attrName))
+      calls.push_back(call);
+  });
+  return calls;
+}
+
 Value callSelectedKernel(OpBuilder &b, Location loc, ModuleOp module,
                          StringRef prefix, StringRef attrName,
                          DictionaryAttr spec, ValueRange operands,

@@ -19,6 +19,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/SymbolTable.h"
 
 namespace mbc::cuda {
 
@@ -96,6 +97,12 @@ mlir::Block *beginReferenceBody(mlir::OpBuilder &b, mlir::func::FuncOp function)
 /// `value` (a tensor) in f32: itself, or an arith.extf of it.
 mlir::Value widenToF32(mlir::OpBuilder &b, mlir::Location loc,
                        mlir::Value value);
+
+/// The calls in `module` of functions carrying the attribute `attrName`
+/// (a selected kernel's spec), in walk order.
+llvm::SmallVector<mlir::func::CallOp>
+callsOfSelectedKernels(mlir::ModuleOp module, mlir::SymbolTable &symbols,
+                       llvm::StringRef attrName);
 
 /// Declares a private function `<prefix>_<n>` at the end of `module` whose
 /// attribute `attrName` is `spec` and whose operands are read-only for

@@ -53,10 +53,10 @@ struct CudaTestBuildGemmPass
       return fail(emitError() << "gelu = '" << gelu
                               << "' (expected none, erf, tanh or relu)");
     spec.bias = bias;
-    spec.biasType = cuda::parseFloatTypeName(builder, biasType);
+    spec.biasType =
+        cuda::parseFloatTypeOption(builder, "bias-type", biasType, emitError);
     if (!spec.biasType)
-      return fail(emitError() << "bias-type = '" << biasType
-                              << "' (expected f32, bf16 or f16)");
+      return signalPassFailure();
     spec.residual = residual;
     if (mma == "wgmma")
       spec.config.mma = cuda::MmaKind::Wgmma;

@@ -45,12 +45,10 @@ struct CudaTestBuildGemvPass
     }
     spec.activation = *parsed;
     spec.bias = bias;
-    spec.biasType = cuda::parseFloatTypeName(builder, biasType);
-    if (!spec.biasType) {
-      emitError() << "bias-type = '" << biasType
-                  << "' (expected f32, bf16 or f16)";
+    spec.biasType =
+        cuda::parseFloatTypeOption(builder, "bias-type", biasType, emitError);
+    if (!spec.biasType)
       return signalPassFailure();
-    }
     spec.residual = residual;
     if (norm != "none") {
       std::optional<cuda::NormKind> kind = cuda::parseNormKind(norm);
@@ -62,12 +60,10 @@ struct CudaTestBuildGemvPass
       spec.normPrologue = true;
       spec.normKind = *kind;
       spec.normEpsilon = normEpsilon;
-      spec.normWeightType = cuda::parseFloatTypeName(builder, normWeightType);
-      if (!spec.normWeightType) {
-        emitError() << "norm-weight-type = '" << normWeightType
-                    << "' (expected f32, bf16 or f16)";
+      spec.normWeightType = cuda::parseFloatTypeOption(
+          builder, "norm-weight-type", normWeightType, emitError);
+      if (!spec.normWeightType)
         return signalPassFailure();
-      }
     }
     spec.warps = warps;
     spec.columnsPerWarp = columnsPerWarp;

@@ -56,12 +56,10 @@ struct CudaTestBuildLocalLayerPass
     spec.fusedKeyValue = fusedKeyValue;
     spec.scale = scale;
     spec.rotaryTheta = rotaryTheta;
-    spec.vectorType = cuda::parseFloatTypeName(builder, vectorType);
-    if (!spec.vectorType) {
-      emitError() << "vector-type = '" << vectorType
-                  << "' (expected f32, bf16 or f16)";
+    spec.vectorType = cuda::parseFloatTypeOption(builder, "vector-type",
+                                                 vectorType, emitError);
+    if (!spec.vectorType)
       return signalPassFailure();
-    }
     spec.stages = stages;
     OpBuilder b(module.getContext());
     if (failed(cuda::buildLocalLayerKernel(

@@ -30,12 +30,10 @@ struct CudaTestBuildNormPass
     spec.dim = dim;
     spec.epsilon = epsilon;
     spec.tokenShift = tokenShift;
-    spec.weightType = cuda::parseFloatTypeName(builder, weightType);
-    if (!spec.weightType) {
-      emitError() << "weight-type = '" << weightType
-                  << "' (expected f32, bf16 or f16)";
+    spec.weightType = cuda::parseFloatTypeOption(builder, "weight-type",
+                                                 weightType, emitError);
+    if (!spec.weightType)
       return signalPassFailure();
-    }
     spec.outputType = cuda::parseFloatTypeName(builder, elementType);
     if (!spec.outputType) {
       emitError() << "element-type = '" << elementType
