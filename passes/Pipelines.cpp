@@ -252,6 +252,9 @@ void buildCudaLoweringPipeline(OpPassManager &pm,
   // A buffer only copied into an output is that output (no copy launch;
   // the CPU pipeline does the same).
   pm.addNestedPass<func::FuncOp>(createElideOutputCopies());
+  // Elementwise ops after a GEMV (residual, token shift, cache rows) run
+  // in its threads, after each element's store.
+  pm.addPass(createCudaFuseEpilogues());
   // --- Kernels (passes/CUDA): one launch per dispatch, work spread over
   // threads, outlined into @mbc_kernels.
   CudaFormKernelsOptions formKernels;

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringSet.h"
@@ -102,10 +103,12 @@ llvm::Expected<std::array<int64_t, 3>> constantDims(gpu::LaunchFuncOp launch,
   return result;
 }
 
-/// The buffer `value` views without moving data: through reshapes, casts
-/// and the unrealized casts that stand for tensor maps, to a function
-/// argument or an allocation.
-Value underlyingBuffer(Value value) {
+/// The buffer `value` views without moving data: through reshapes, casts,
+/// the unrealized casts that stand for tensor maps and static contiguous
+/// subviews (their start in `byteOffset`), to a function argument or an
+/// allocation.
+Value underlyingBuffer(Value value, int64_t *byteOffset = nullptr) {
+  int64_t elements = 0;
   while (Operation *producer = value.getDefiningOp()) {
     if (auto collapse = dyn_cast<memref::CollapseShapeOp>(producer))
       value = collapse.getSrc();
@@ -117,15 +120,35 @@ Value underlyingBuffer(Value value) {
              cast && cast.getNumOperands() == 1 &&
              isa<MemRefType>(cast.getOperand(0).getType()))
       value = cast.getOperand(0);
-    else
+    else if (auto subview = dyn_cast<memref::SubViewOp>(producer);
+             subview && subview.getOffsets().empty() &&
+             subview.getSizes().empty() && subview.getStrides().empty() &&
+             memref::isStaticShapeAndContiguousRowMajor(subview.getType())) {
+      int64_t resultOffset, sourceOffset;
+      SmallVector<int64_t> strides;
+      if (failed(
+              subview.getType().getStridesAndOffset(strides, resultOffset)) ||
+          failed(subview.getSourceType().getStridesAndOffset(strides,
+                                                             sourceOffset)) ||
+          ShapedType::isDynamic(resultOffset) ||
+          ShapedType::isDynamic(sourceOffset))
+        break;
+      elements += resultOffset - sourceOffset;
+      value = subview.getSource();
+    } else {
       break;
+    }
+  }
+  if (byteOffset) {
+    auto type = cast<MemRefType>(value.getType());
+    *byteOffset = elements * llvm::divideCeil(type.getElementTypeBitWidth(), 8);
   }
   return value;
 }
 
 bool isBufferView(Operation &op) {
   return isa<memref::CollapseShapeOp, memref::ExpandShapeOp, memref::CastOp,
-             UnrealizedConversionCastOp>(op) &&
+             UnrealizedConversionCastOp, memref::SubViewOp>(op) &&
          op.getNumResults() == 1 &&
          underlyingBuffer(op.getResult(0)) != op.getResult(0);
 }
@@ -218,7 +241,8 @@ struct PlanBuilder {
       llvm::json::Array args;
       for (auto [index, operand] :
            llvm::enumerate(launch.getKernelOperands())) {
-        Value buffer = underlyingBuffer(operand);
+        int64_t byteOffset = 0;
+        Value buffer = underlyingBuffer(operand, &byteOffset);
         std::optional<std::string> kind = paramKind(buffer.getType());
         DictionaryAttr declared;
         if (declaredParams) {
@@ -250,10 +274,15 @@ struct PlanBuilder {
                                          "': a parameter is a non-buffer "
                                          "argument");
           ref = llvm::json::Object{{"arg", int64_t(argument.getArgNumber())},
-                                   {"offset", 0}};
+                                   {"offset", byteOffset}};
         } else if (auto it = slotOf.find(buffer); it != slotOf.end()) {
-          ref = llvm::json::Object{{"temp", slots[it->second].offset}};
+          ref = llvm::json::Object{
+              {"temp", slots[it->second].offset + byteOffset}};
         }
+        if (ref && *kind == "tensor_map" && byteOffset != 0)
+          return planError(launch, "kernel '" + kernelName + "': param #" +
+                                       llvm::Twine(index) +
+                                       " is a tensor map of a subview");
         if (ref && *kind == "tensor_map") {
           auto map = declared.getAs<DictionaryAttr>("tensor_map");
           auto dtype = map ? map.getAs<StringAttr>("dtype") : StringAttr();

@@ -5,6 +5,7 @@
 // a launch of its own, so no model arithmetic runs on the host.
 //
 //===----------------------------------------------------------------------===//
+#include "passes/CUDA/LaunchOperands.h"
 #include "passes/CUDA/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -31,19 +32,6 @@ constexpr int64_t kWarpSize = 32;
 constexpr int64_t kWorkgroupSliceAlignment = 256;
 constexpr int64_t kSharedAlignment = 16;
 
-/// Ops a launch may recompute from the values they read: views, index and
-/// scalar arithmetic, constants, scalar loads (a decode position).
-bool isClonableIntoLaunch(Operation *op) {
-  if (isa<memref::AllocOp, memref::AllocaOp>(op) ||
-      op->hasTrait<OpTrait::IsTerminator>())
-    return false;
-  if (isa<memref::LoadOp, memref::GetGlobalOp, ViewLikeOpInterface,
-          memref::ExpandShapeOp, memref::CollapseShapeOp,
-          memref::ReinterpretCastOp, memref::CastOp, affine::AffineApplyOp>(op))
-    return op->getNumRegions() == 0;
-  return op->getNumRegions() == 0 && isMemoryEffectFree(op);
-}
-
 /// Parallel iterations of `op` (its static parallel loop ranges); 0 when one
 /// is dynamic.
 int64_t parallelIterations(linalg::LinalgOp op) {
@@ -58,30 +46,6 @@ int64_t parallelIterations(linalg::LinalgOp op) {
     iterations *= extent;
   }
   return iterations;
-}
-
-/// The allocation or function argument `memref` is a view of; `typed` says
-/// whether every view on the way keeps its offset from that root in its
-/// type (memref.view of a byte buffer does not: its shift is an operand).
-Value rootBuffer(Value memref, bool &typed) {
-  typed = true;
-  while (Operation *producer = memref.getDefiningOp()) {
-    auto view = dyn_cast<ViewLikeOpInterface>(producer);
-    if (!view)
-      break;
-    typed &= isa<memref::SubViewOp, memref::ExpandShapeOp,
-                 memref::CollapseShapeOp, memref::CastOp>(producer);
-    memref = view.getViewSource();
-  }
-  return memref;
-}
-
-/// Whether `root` is a buffer of its own: an allocation, a global or a
-/// function argument.
-bool isOwnBuffer(Value root) {
-  return isa_and_nonnull<memref::AllocOp, memref::AllocaOp,
-                         memref::GetGlobalOp>(root.getDefiningOp()) ||
-         isa<BlockArgument>(root);
 }
 
 /// The element range [first, last] of its root buffer that `memref` spans,
@@ -276,30 +240,6 @@ struct CudaFormKernelsPass : impl::CudaFormKernelsBase<CudaFormKernelsPass> {
       return blockSize;
     int64_t rounded = llvm::divideCeil(widestIterations, kWarpSize) * kWarpSize;
     return std::min<int64_t>(blockSize, rounded);
-  }
-
-  /// The ops `op`'s operands are computed with that a launch recomputes
-  /// (its backward slice of clonable ops in its block), in block order.
-  static SmallVector<Operation *> clonedProducers(Operation *op) {
-    SetVector<Value> used;
-    getUsedValuesDefinedAbove(op->getRegions(), used);
-    used.insert(op->getOperands().begin(), op->getOperands().end());
-    SmallVector<Value> worklist(used.begin(), used.end());
-    llvm::SetVector<Operation *> slice;
-    while (!worklist.empty()) {
-      Value value = worklist.pop_back_val();
-      Operation *producer = value.getDefiningOp();
-      if (!producer || !isClonableIntoLaunch(producer) ||
-          producer->getBlock() != op->getBlock() || slice.contains(producer))
-        continue;
-      slice.insert(producer);
-      llvm::append_range(worklist, producer->getOperands());
-    }
-    SmallVector<Operation *> ordered(slice.begin(), slice.end());
-    llvm::sort(ordered, [](Operation *a, Operation *b) {
-      return a->isBeforeInBlock(b);
-    });
-    return ordered;
   }
 
   /// An op a grid launch may share: all loops parallel, static extents.

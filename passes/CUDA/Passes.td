@@ -69,6 +69,40 @@ def CudaFormKernels : Pass<"mb-cuda-form-kernels", "mlir::func::FuncOp"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def CudaFuseEpilogues : Pass<"mb-cuda-fuse-epilogues", "mlir::ModuleOp"> {
+  let summary = "elementwise ops after a built kernel into its epilogue";
+  let description = [{
+    Runs on buffers, after mb-cuda-launch-selected-kernels and before
+    mb-cuda-form-kernels. A built kernel whose `gpu.func` lists parameters
+    in `mbc.epilogue_outputs` (a GEMV's `c` and `c2`) promises that each
+    element of those outputs is stored once, by a `memref.store` of the
+    thread that computed it. The all-parallel linalg ops with identity
+    indexing maps (elementwise generics, copies) that follow its
+    `gpu.launch_func` in the block, with only allocations and ops a launch
+    recomputes between, run in that thread right after the store, for the
+    element the store wrote: a decode layer's residual add, token shift and
+    shift-state update after its output projection, or its new key and
+    value cache rows after its q/kv projection, take no launch of their
+    own.
+
+    An op joins when some input is a static view of a kernel output (its
+    elements found from the stored element's address in the output's
+    buffer; views that miss the element skip it) or a buffer an op joined
+    before wrote through the same view (read at the same element, by the
+    same thread). Buffers the joined ops write must not be read by the
+    kernel, nor accessed by the joined ops through another view or from
+    another element; scalar loads they are computed with must not read what
+    they write. The kernel is cloned with the joined ops' captured buffers
+    as extra parameters (`epilogue_<n>`; views and scalar loads of a decode
+    position are recomputed in the kernel), structurally identical clones
+    are built once, and kernels left without launches are erased.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def CudaMapToThreads : Pass<"mb-cuda-map-to-threads", "mlir::func::FuncOp"> {
   let summary = "spread each linalg op inside a gpu.launch over its threads";
   let description = [{

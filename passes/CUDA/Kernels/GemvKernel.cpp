@@ -358,6 +358,13 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
     info.params.push_back({"c2", "ptr", {}});
   }
   auto func = createKernelFunc(b, loc, name, argTypes, info);
+  // Lane 0 of one warp stores each element of C (and C2) once, with the
+  // value it computed: elementwise consumers may follow the store there
+  // (mb-cuda-fuse-epilogues).
+  SmallVector<Attribute> outputs = {b.getStringAttr("c")};
+  if (spec.pairedN > 0)
+    outputs.push_back(b.getStringAttr("c2"));
+  func->setAttr(kEpilogueOutputsAttrName, b.getArrayAttr(outputs));
 
   Block &entry = func.getBody().front();
   b.setInsertionPointToStart(&entry);

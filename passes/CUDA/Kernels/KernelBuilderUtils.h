@@ -23,6 +23,12 @@ inline constexpr int64_t kMaxDynamicSharedBytes = 227 * 1024;
 /// gpu.func attribute holding KernelInfo::toAttribute().
 inline constexpr llvm::StringLiteral kLaunchAttrName = "mbc.launch";
 
+/// gpu.func attribute naming the parameters (KernelParam names) each of
+/// whose elements the kernel stores once, by one memref.store of the
+/// thread that computed it (mb-cuda-fuse-epilogues reads it).
+inline constexpr llvm::StringLiteral kEpilogueOutputsAttrName =
+    "mbc.epilogue_outputs";
+
 /// Reports `message` through `emitError` and fails: how the spec checks of
 /// the builders reject what they do not support.
 mlir::LogicalResult
