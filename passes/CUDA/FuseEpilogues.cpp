@@ -393,14 +393,26 @@ struct CudaFuseEpiloguesPass
     llvm::sort(ordered, [](Operation *x, Operation *y) {
       return x->isBeforeInBlock(y);
     });
+    // Kernel parameters are whole buffers, or static slices passed at an
+    // offset, defined before the launch or movable there (allocations and
+    // their views); with anything else the ops stay where they are.
+    auto movableBeforeLaunch = [&](Value value) {
+      for (Operation *op = value.getDefiningOp();
+           op && launch->isBeforeInBlock(op);
+           op = op->getNumOperands() == 0 ? nullptr
+                                          : op->getOperand(0).getDefiningOp())
+        if (!isa<memref::AllocOp, memref::SubViewOp, memref::ExpandShapeOp,
+                 memref::CollapseShapeOp, memref::CastOp>(op) ||
+            op->getNumOperands() > 1)
+          return false;
+      return true;
+    };
     SmallVector<Type> paramTypes;
     for (Value value : captured) {
       auto type = dyn_cast<MemRefType>(value.getType());
-      if (!type || !type.hasStaticShape() ||
-          !memref::isStaticShapeAndContiguousRowMajor(type))
-        return launch.emitOpError("mb-cuda-fuse-epilogues: an epilogue "
-                                  "captures ")
-               << value.getType() << " (expected buffers of static shape)";
+      if (!type || !memref::isStaticShapeAndContiguousRowMajor(type) ||
+          !staticLayout(value) || !movableBeforeLaunch(value))
+        return success();
       paramTypes.push_back(
           MemRefType::get(type.getShape(), type.getElementType()));
     }

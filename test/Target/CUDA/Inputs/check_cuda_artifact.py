@@ -113,6 +113,7 @@ def main():
     launches = 0
     launched = set()
     maps = 0
+    offset_refs = 0
     for name, plan in cuda["plans"].items():
         arena = plan["arena_bytes"]
         if arena % 256:
@@ -120,14 +121,26 @@ def main():
         nargs = len(entries[name]["args"])
 
         def check_ref(ref, where):
+            # Slots start 256-byte aligned; a kernel parameter that is a
+            # slice of a buffer (mb-cuda-fuse-epilogues) starts inside one,
+            # element aligned.
+            nonlocal offset_refs
             if "arg" in ref:
                 if not 1 <= ref["arg"] < nargs:
                     fail(f"plan {name} {where}: arg {ref['arg']} out of range")
                 if entries[name]["args"][ref["arg"]]["kind"] == "context":
                     fail(f"plan {name} {where}: refers to the context")
+                offset = ref.get("offset", 0)
+                if offset:
+                    offset_refs += 1
+                    if offset % 4 or buffer_bytes(ref) <= 0:
+                        fail(f"plan {name} {where}: offset {offset} outside "
+                             f"arg {ref['arg']} or unaligned")
             elif "temp" in ref:
-                if not 0 <= ref["temp"] < max(arena, 1) or ref["temp"] % 256:
+                if not 0 <= ref["temp"] < max(arena, 1) or ref["temp"] % 4:
                     fail(f"plan {name} {where}: temp {ref['temp']} outside arena {arena}")
+                if ref["temp"] % 256:
+                    offset_refs += 1
             else:
                 fail(f"plan {name} {where}: not a buffer ref {ref}")
 
@@ -194,6 +207,7 @@ def main():
     print("launches:", " ".join(
         f"{name}={sum('launch' in step for step in plan['steps'])}"
         for name, plan in sorted(cuda["plans"].items())))
+    print("buffer refs at an offset into their buffer:", offset_refs)
     gemms = [k for k in cuda["kernels"] if "_gemm_" in k["name"]]
     print("tensor-core GEMM kernels:", len(gemms),
           "with tensor maps:", sum("tensor_map" in k["params"] for k in gemms),
