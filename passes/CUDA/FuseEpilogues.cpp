@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/Utils/IndexingUtils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -149,8 +150,12 @@ public:
     if (!isa<linalg::GenericOp, linalg::CopyOp>(op) ||
         !op.hasPureBufferSemantics() || op->getNumResults() != 0 ||
         op.getNumLoops() == 0 || op.getNumParallelLoops() != op.getNumLoops() ||
-        !llvm::all_of(op.getIndexingMapsArray(),
-                      [](AffineMap map) { return map.isIdentity(); }) ||
+        !llvm::all_of(op->getOpOperands(),
+                      [&](OpOperand &operand) {
+                        // Scalars (a decode position's test) take any map.
+                        return !isa<MemRefType>(operand.get().getType()) ||
+                               op.getMatchingIndexingMap(&operand).isIdentity();
+                      }) ||
         llvm::any_of(op.getStaticLoopRanges(), ShapedType::isDynamic))
       return false;
     // A scalar body: nothing read from above, no memory effects.
@@ -178,7 +183,8 @@ public:
       bool typed;
       Value root = rootBuffer(value, typed);
       auto output = llvm::find(outputRoots, root);
-      bool fromOutput = output != outputRoots.end();
+      bool fromOutput =
+          output != outputRoots.end() && isa<MemRefType>(value.getType());
       joined.readsOutput.push_back(fromOutput);
       if (fromOutput) {
         std::optional<StaticLayout> layout = staticLayout(value);
@@ -197,7 +203,8 @@ public:
     // Every access of a buffer the group writes: one view, one driver.
     SmallVector<std::pair<Value, bool>> accesses;
     for (OpOperand *input : op.getDpsInputOperands())
-      accesses.push_back({input->get(), false});
+      if (isa<MemRefType>(input->get().getType()))
+        accesses.push_back({input->get(), false});
     for (OpOperand &init : op.getDpsInitsMutable()) {
       accesses.push_back({init.get(), true});
       if (op.payloadUsesValueFromOperand(&init))
@@ -436,19 +443,45 @@ struct CudaFuseEpiloguesPass
     for (Operation *producer : ordered)
       b.clone(*producer, hostToKernel);
 
-    SmallVector<memref::StoreOp> stores;
-    fused.walk([&](memref::StoreOp store) {
-      for (auto [output, arg] : llvm::enumerate(group.outputArgs))
-        if (store.getMemRef() == fused.getArgument(arg))
-          stores.push_back(store);
+    // Scalar stores, and 1-D vector stores (a norm kernel's pairs) taken
+    // element by element.
+    SmallVector<Operation *> stores;
+    fused.walk([&](Operation *op) {
+      Value base;
+      if (auto store = dyn_cast<memref::StoreOp>(op))
+        base = store.getMemRef();
+      else if (auto store = dyn_cast<vector::StoreOp>(op);
+               store && store.getVectorType().getRank() == 1)
+        base = store.getBase();
+      auto argument = dyn_cast_or_null<BlockArgument>(base);
+      if (argument && argument.getOwner() == &entry &&
+          llvm::is_contained(group.outputArgs,
+                             static_cast<int64_t>(argument.getArgNumber())))
+        stores.push_back(op);
     });
-    for (memref::StoreOp store : stores) {
-      int64_t output =
-          llvm::find(group.outputArgs,
-                     cast<BlockArgument>(store.getMemRef()).getArgNumber()) -
-          group.outputArgs.begin();
+    for (Operation *store : stores) {
       b.setInsertionPointAfter(store);
-      emitEpilogue(b, store, output, group, hostToKernel);
+      Value base = store->getOperand(1);
+      int64_t output = llvm::find(group.outputArgs,
+                                  cast<BlockArgument>(base).getArgNumber()) -
+                       group.outputArgs.begin();
+      SmallVector<Value> indices(store->getOperands().drop_front(2));
+      if (auto vectorStore = dyn_cast<vector::StoreOp>(store)) {
+        for (int64_t i = 0; i < vectorStore.getVectorType().getDimSize(0);
+             ++i) {
+          SmallVector<Value> at = indices;
+          at.back() = arith::AddIOp::create(
+              b, store->getLoc(), at.back(),
+              arith::ConstantIndexOp::create(b, store->getLoc(), i));
+          Value element = vector::ExtractOp::create(
+              b, store->getLoc(), vectorStore.getValueToStore(), i);
+          emitEpilogue(b, store->getLoc(), element, at, output, group,
+                       hostToKernel);
+        }
+        continue;
+      }
+      emitEpilogue(b, store->getLoc(), store->getOperand(0), indices, output,
+                   group, hostToKernel);
     }
 
     // Launch facts: the new parameters after the kernel's own.
@@ -527,20 +560,20 @@ struct CudaFuseEpiloguesPass
   /// After `store` (output `output`'s element), each joined op driven by
   /// that output, at the point whose driving view holds the element (none:
   /// the op skips it).
-  void emitEpilogue(OpBuilder &b, memref::StoreOp store, int64_t output,
-                    EpilogueGroup &group, IRMapping &hostToKernel) {
-    Location loc = store.getLoc();
+  void emitEpilogue(OpBuilder &b, Location loc, Value stored,
+                    ValueRange indices, int64_t output, EpilogueGroup &group,
+                    IRMapping &hostToKernel) {
     auto index = [&](int64_t value) -> Value {
       return arith::ConstantIndexOp::create(b, loc, value);
     };
     // The element's address in the output's root buffer.
-    StaticLayout stored =
+    StaticLayout layout =
         *staticLayout(group.launch.getKernelOperand(group.outputArgs[output]));
-    Value address = index(stored.offset);
-    for (auto [i, value] : llvm::enumerate(store.getIndices()))
+    Value address = index(layout.offset);
+    for (auto [i, value] : llvm::enumerate(indices))
       address = arith::AddIOp::create(
           b, loc, address,
-          arith::MulIOp::create(b, loc, value, index(stored.strides[i])));
+          arith::MulIOp::create(b, loc, value, index(layout.strides[i])));
     // Per driving view: the point it gives the element, and whether it
     // holds the element at all (plain arithmetic, computed once).
     DenseMap<Type, std::pair<SmallVector<Value>, Value>> points;
@@ -566,8 +599,9 @@ struct CudaFuseEpiloguesPass
         mapping.map(value, hostToKernel.lookup(value));
       for (auto [position, input] : llvm::enumerate(op.getDpsInputOperands()))
         mapping.map(body->getArgument(position),
-                    joined.readsOutput[position]
-                        ? store.getValueToStore()
+                    joined.readsOutput[position] ? stored
+                    : !isa<MemRefType>(input->get().getType())
+                        ? hostToKernel.lookup(input->get())
                         : memref::LoadOp::create(
                               b, loc, hostToKernel.lookup(input->get()), point)
                               .getResult());

@@ -70,6 +70,9 @@ FailureOr<KernelInfo> buildNormKernel(OpBuilder &builder,
     argTypes.push_back(MemRefType::get({dim}, weightType));
   argTypes.push_back(MemRefType::get({spec.rows, dim}, spec.outputType));
   auto func = createKernelFunc(b, loc, name, argTypes, info);
+  // One lane stores each pair of `out` (a 2-element vector.store).
+  func->setAttr(kEpilogueOutputsAttrName,
+                b.getArrayAttr({b.getStringAttr("out")}));
   Block &entry = func.getBody().front();
   b.setInsertionPointToStart(&entry);
   Value x = entry.getArgument(0), weight = entry.getArgument(1);

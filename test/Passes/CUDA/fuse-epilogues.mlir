@@ -203,3 +203,65 @@ module attributes {gpu.container_module} {
 // CHECK-LABEL: func.func @writes_input
 // CHECK:       gpu.launch_func @mbc_kernels::@k
 // CHECK-NEXT:  linalg.copy
+
+// -----
+
+// A kernel storing pairs (a norm kernel's 2-element vector stores): each
+// element of a pair runs the epilogue (here: a position embedding row
+// added, except at position 0; the position is loaded in the kernel).
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#scalar = affine_map<(d0, d1) -> ()>
+module attributes {gpu.container_module} {
+  gpu.module @mbc_kernels {
+    gpu.func @norm(%x: memref<1x8xf32>, %out: memref<1x8xf32>) kernel attributes {mbc.epilogue_outputs = ["out"]} {
+      %t = gpu.thread_id x
+      %c0 = arith.constant 0 : index
+      %c2 = arith.constant 2 : index
+      %column = arith.muli %t, %c2 : index
+      %v = vector.load %x[%c0, %column] : memref<1x8xf32>, vector<2xf32>
+      vector.store %v, %out[%c0, %column] : memref<1x8xf32>, vector<2xf32>
+      gpu.return
+    }
+  }
+  func.func @embed(%x: memref<1x8xf32>, %table: memref<4x8xf32>, %position: memref<1xi64>, %result: memref<1x8xf32>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %p = memref.load %position[%c0] : memref<1xi64>
+    %pos = arith.index_cast %p : i64 to index
+    %first = arith.cmpi eq, %pos, %c0 : index
+    %c4 = arith.constant 4 : index
+    %normed = memref.alloc() : memref<1x8xf32>
+    gpu.launch_func @mbc_kernels::@norm blocks in (%c1, %c1, %c1) threads in (%c4, %c1, %c1) args(%x : memref<1x8xf32>, %normed : memref<1x8xf32>) {mbc.launch = {block = array<i64: 4, 1, 1>, grid = array<i64: 1, 1, 1>, params = [{kind = "ptr", name = "x"}, {kind = "ptr", name = "out"}], shared_bytes = 0 : i64}}
+    %row = memref.subview %table[2, 0] [1, 8] [1, 1] : memref<4x8xf32> to memref<1x8xf32, strided<[8, 1], offset: 16>>
+    linalg.generic {indexing_maps = [#scalar, #id, #id, #id], iterator_types = ["parallel", "parallel"]} ins(%first, %normed, %row : i1, memref<1x8xf32>, memref<1x8xf32, strided<[8, 1], offset: 16>>) outs(%result : memref<1x8xf32>) {
+    ^bb0(%f: i1, %in: f32, %in_0: f32, %out: f32):
+      %0 = arith.addf %in, %in_0 : f32
+      %1 = arith.select %f, %in, %0 : f32
+      linalg.yield %1 : f32
+    }
+    return
+  }
+}
+
+// CHECK-LABEL: gpu.func @norm_epilogue
+// CHECK-SAME:    (%{{.*}}: memref<1x8xf32>, %[[OUT:.*]]: memref<1x8xf32>, %[[RESULT:.*]]: memref<1x8xf32>, %[[ROW:.*]]: memref<1x8xf32>, %[[POSITION:.*]]: memref<1xi64>)
+// CHECK:         %[[P:.*]] = memref.load %[[POSITION]]
+// CHECK:         %[[POS:.*]] = arith.index_cast %[[P]]
+// CHECK:         %[[FIRST:.*]] = arith.cmpi eq, %[[POS]]
+// CHECK:         vector.store %[[V:.*]], %[[OUT]][%{{.*}}, %[[COLUMN:.*]]]
+// CHECK:         %[[V0:.*]] = vector.extract %[[V]][0]
+// CHECK:         scf.if
+// CHECK:           %[[E0:.*]] = memref.load %[[ROW]]
+// CHECK:           %[[S0:.*]] = arith.addf %[[V0]], %[[E0]]
+// CHECK:           %[[R0:.*]] = arith.select %[[FIRST]], %[[V0]], %[[S0]]
+// CHECK:           memref.store %[[R0]], %[[RESULT]]
+// CHECK:         %[[NEXT:.*]] = arith.addi %[[COLUMN]], %c1
+// CHECK:         %[[SECOND:.*]] = vector.extract %[[V]][1]
+// CHECK:         scf.if
+// CHECK:           arith.addf %[[SECOND]]
+// CHECK-LABEL: func.func @embed
+// CHECK:       %[[TABLEROW:.*]] = memref.subview %{{.*}}[2, 0] [1, 8] [1, 1]
+// CHECK:       %[[CAST:.*]] = builtin.unrealized_conversion_cast %[[TABLEROW]]
+// CHECK:       gpu.launch_func @mbc_kernels::@norm_epilogue {{.*}} args(%{{.*}} : memref<1x8xf32>, %{{.*}} : memref<1x8xf32>, %{{.*}} : memref<1x8xf32>, %[[CAST]] : memref<1x8xf32>, %{{.*}} : memref<1xi64>)
+// CHECK-NOT:   linalg.generic
