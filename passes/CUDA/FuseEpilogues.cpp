@@ -5,6 +5,7 @@
 // after its store, instead of in a launch of their own.
 //
 //===----------------------------------------------------------------------===//
+#include "passes/CUDA/Kernels/KernelBuilderUtils.h"
 #include "passes/CUDA/LaunchOperands.h"
 #include "passes/CUDA/Passes.h"
 
@@ -28,8 +29,8 @@ using namespace mlir;
 namespace mbc {
 namespace {
 
-constexpr StringLiteral kEpilogueOutputsAttrName = "mbc.epilogue_outputs";
-constexpr StringLiteral kLaunchAttrName = "mbc.launch";
+using cuda::kEpilogueOutputsAttrName;
+using cuda::kLaunchAttrName;
 
 /// A memref's elements as addresses in its root buffer: offset + sum of
 /// index * stride, all static.

@@ -40,8 +40,9 @@ def CudaFormKernels : Pass<"mb-cuda-form-kernels", "mlir::func::FuncOp"> {
       which the runtime gives buffers of their own; static views of one
       buffer whose element ranges do not overlap). Only allocations and
       ops a launch recomputes may sit between them. A decode step's
-      residual add, token shift and shift-state update, or its key and
-      value cache rows, are one launch each so.
+      first residual add, token shift and shift-state update are one
+      launch so (the later ones, and the key and value cache rows, run in
+      GEMV epilogues: mb-cuda-fuse-epilogues).
 
     The ops a launch's operands are computed with (views, scalar loads of a
     decode position, index arithmetic, constants, `memref.get_global`) are
