@@ -39,19 +39,26 @@ struct StaticLayout {
   int64_t offset = 0;
 };
 
-std::optional<StaticLayout> staticLayout(Value memref) {
-  bool typed;
-  rootBuffer(memref, typed);
-  auto type = dyn_cast<MemRefType>(memref.getType());
-  if (!typed || !type || !type.hasStaticShape())
-    return std::nullopt;
+std::optional<StaticLayout> staticLayout(MemRefType type) {
   StaticLayout layout;
-  if (failed(type.getStridesAndOffset(layout.strides, layout.offset)) ||
+  if (!type.hasStaticShape() ||
+      failed(type.getStridesAndOffset(layout.strides, layout.offset)) ||
       ShapedType::isDynamic(layout.offset) ||
       llvm::any_of(layout.strides, ShapedType::isDynamic))
     return std::nullopt;
   layout.shape.assign(type.getShape().begin(), type.getShape().end());
   return layout;
+}
+
+/// The same for a value, when every view from its root keeps the offset
+/// in its type (so the offset is from the root's first element).
+std::optional<StaticLayout> staticLayout(Value memref) {
+  bool typed;
+  rootBuffer(memref, typed);
+  auto type = dyn_cast<MemRefType>(memref.getType());
+  if (!typed || !type)
+    return std::nullopt;
+  return staticLayout(type);
 }
 
 /// The dimensions of `layout` longer than 1, outermost (largest stride)
@@ -90,18 +97,33 @@ bool isCapturableView(Value value, bool direct) {
         !subview.getStrides().empty())))
     return false;
   auto type = dyn_cast<MemRefType>(value.getType());
-  if (!type || !memref::isStaticShapeAndContiguousRowMajor(type) ||
-      !staticLayout(value))
+  std::optional<StaticLayout> layout = staticLayout(value);
+  if (!type || !memref::isStaticShapeAndContiguousRowMajor(type) || !layout)
     return false;
   bool typed;
-  if (!isOwnBuffer(rootBuffer(value, typed)) || !typed)
+  if (!isOwnBuffer(rootBuffer(value, typed)))
     return false;
-  if (direct)
-    return true;
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  return succeeded(type.getStridesAndOffset(strides, offset)) &&
-         strides == mlir::computeSuffixProduct(type.getShape());
+  return direct ||
+         layout->strides == mlir::computeSuffixProduct(type.getShape());
+}
+
+/// The ops defining `value` that come after `launch` (a view chain down to
+/// an allocation), first to last, when all of them can move before it:
+/// allocations and views of static shape, which take no other operands.
+std::optional<SmallVector<Operation *>> chainAfter(gpu::LaunchFuncOp launch,
+                                                   Value value) {
+  SmallVector<Operation *> chain;
+  for (Operation *op = value.getDefiningOp(); op && launch->isBeforeInBlock(op);
+       op = op->getNumOperands() == 0 ? nullptr
+                                      : op->getOperand(0).getDefiningOp()) {
+    if (!isa<memref::AllocOp, memref::SubViewOp, memref::ExpandShapeOp,
+             memref::CollapseShapeOp, memref::CastOp>(op) ||
+        op->getNumOperands() > 1)
+      return std::nullopt;
+    chain.push_back(op);
+  }
+  std::reverse(chain.begin(), chain.end());
+  return chain;
 }
 
 /// Which kernel output (index into the launch's epilogue outputs) an op's
@@ -404,22 +426,11 @@ struct CudaFuseEpiloguesPass
     // Kernel parameters are whole buffers, or static slices passed at an
     // offset, defined before the launch or movable there (allocations and
     // their views); with anything else the ops stay where they are.
-    auto movableBeforeLaunch = [&](Value value) {
-      for (Operation *op = value.getDefiningOp();
-           op && launch->isBeforeInBlock(op);
-           op = op->getNumOperands() == 0 ? nullptr
-                                          : op->getOperand(0).getDefiningOp())
-        if (!isa<memref::AllocOp, memref::SubViewOp, memref::ExpandShapeOp,
-                 memref::CollapseShapeOp, memref::CastOp>(op) ||
-            op->getNumOperands() > 1)
-          return false;
-      return true;
-    };
     SmallVector<Type> paramTypes;
     for (Value value : captured) {
       auto type = dyn_cast<MemRefType>(value.getType());
       if (!type || !memref::isStaticShapeAndContiguousRowMajor(type) ||
-          !staticLayout(value) || !movableBeforeLaunch(value))
+          !staticLayout(value) || !chainAfter(launch, value))
         return success();
       paramTypes.push_back(
           MemRefType::get(type.getShape(), type.getElementType()));
@@ -524,17 +535,8 @@ struct CudaFuseEpiloguesPass
     // Buffers allocated after the launch (the joined ops' results) are
     // allocated before it, with the views it takes of them.
     for (Value value : captured) {
-      Operation *producer = value.getDefiningOp();
-      if (!producer || !launch->isBeforeInBlock(producer))
-        continue;
-      // The view chain down to a buffer allocated before the launch or an
-      // argument (views of static shape take no other operands).
-      SmallVector<Operation *> chain;
-      for (Operation *op = producer; op && launch->isBeforeInBlock(op);
-           op = op->getNumOperands() == 0 ? nullptr
-                                          : op->getOperand(0).getDefiningOp())
-        chain.push_back(op);
-      for (Operation *op : llvm::reverse(chain))
+      SmallVector<Operation *> chain = *chainAfter(launch, value);
+      for (Operation *op : chain)
         op->moveBefore(launch);
     }
     builder.setInsertionPoint(launch);
@@ -634,9 +636,7 @@ struct CudaFuseEpiloguesPass
     auto index = [&](int64_t value) -> Value {
       return arith::ConstantIndexOp::create(b, loc, value);
     };
-    StaticLayout layout;
-    (void)view.getStridesAndOffset(layout.strides, layout.offset);
-    layout.shape.assign(view.getShape().begin(), view.getShape().end());
+    StaticLayout layout = *staticLayout(view);
     SmallVector<int64_t> dims = *nestedDims(layout);
     Value rest = arith::SubIOp::create(b, loc, address, index(layout.offset));
     Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge,
