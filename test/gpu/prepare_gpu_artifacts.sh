@@ -37,7 +37,10 @@ CASES=(
 # options | chip | run_kernel.py arguments. The GEMMs are the shapes of
 # large MEGABYTE layers (FFN up with GELU, with an f32 and a bf16 bias as
 # the pipeline reads a bf16 model's; FFN down with the residual), one
-# with remainders (129 rows, the example's global model) and the sm_80
+# with remainders (129 rows, the example's global model), the same shapes
+# warp-specialized (a producer warpgroup, two consumers: 128 x 256 tiles,
+# and 256-row tiles with 1,000 rows, two row blocks per consumer) next to
+# the one-warpgroup kernel, and the sm_80
 # kernels JIT-compiled on newer GPUs; attention at the pipeline's settings
 # (32-key blocks; 128-row query blocks, two 16-row tiles a warp, with Q
 # re-read from shared memory at head dim 128; one 64-row case each at hd64
@@ -66,6 +69,10 @@ KERNELS=(
   "gemm-wgmma-4096x1024x4096-residual|mb-cuda-test-build-gemm=m=4096 n=1024 k=4096 bias=true residual=true|sm_90a|--kind gemm --needs-sm 90 --m 4096 --n 1024 --k 4096 --bias --residual"
   "gemm-wgmma-8192x8192x4096|mb-cuda-test-build-gemm=m=8192 n=8192 k=4096|sm_90a|--kind gemm --needs-sm 90 --m 8192 --n 8192 --k 4096"
   "gemm-wgmma-129x1024x256-tile64|mb-cuda-test-build-gemm=m=129 n=1024 k=256 tile-m=64 bias=true gelu=erf|sm_90a|--kind gemm --needs-sm 90 --m 129 --n 1024 --k 256 --bias --gelu erf"
+  "gemm-wgmma-ws-8192x8192x4096|mb-cuda-test-build-gemm=m=8192 n=8192 k=4096 tile-n=256 stages=4 consumers=2|sm_90a|--kind gemm --needs-sm 90 --m 8192 --n 8192 --k 4096"
+  "gemm-wgmma-ws-4096x4096x1024-gelu|mb-cuda-test-build-gemm=m=4096 n=4096 k=1024 tile-n=256 stages=4 consumers=2 bias=true gelu=erf|sm_90a|--kind gemm --needs-sm 90 --m 4096 --n 4096 --k 1024 --bias --gelu erf"
+  "gemm-wgmma-ws-4096x1024x4096-residual|mb-cuda-test-build-gemm=m=4096 n=1024 k=4096 consumers=2 bias=true residual=true|sm_90a|--kind gemm --needs-sm 90 --m 4096 --n 1024 --k 4096 --bias --residual"
+  "gemm-wgmma-ws-1000x1024x256-tile256|mb-cuda-test-build-gemm=m=1000 n=1024 k=256 tile-m=256 consumers=2 bias=true gelu=erf|sm_90a|--kind gemm --needs-sm 90 --m 1000 --n 1024 --k 256 --bias --gelu erf"
   "gemm-mmasync-4096x4096x1024|mb-cuda-test-build-gemm=m=4096 n=4096 k=1024 mma=mma_sync tile-k=32|sm_80|--kind gemm --m 4096 --n 4096 --k 1024"
   "gemm-mmasync-1152x512x128-relu|mb-cuda-test-build-gemm=m=1152 n=512 k=128 mma=mma_sync tile-m=64 tile-n=64 tile-k=32 bias=true gelu=relu|sm_80|--kind gemm --m 1152 --n 512 --k 128 --bias --gelu relu"
   "gemv-1x4096x4096-gelu|mb-cuda-test-build-gemv=m=1 n=4096 k=4096 bias=true activation=gelu|sm_80|--kind gemv --m 1 --n 4096 --k 4096 --bias --gelu erf"

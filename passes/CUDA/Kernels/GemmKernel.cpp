@@ -48,6 +48,14 @@ constexpr int64_t kThreads = kWarpMmaThreads; // one warpgroup, or 4 warps
 // The 128-byte swizzle atom: 8 rows of 128 bytes; tiles start 1024-aligned.
 constexpr int64_t kSwizzleAtomBytes = 1024;
 constexpr int64_t kSwizzleRowBytes = 128;
+// Warp specialization: setmaxnreg counts (2 consumers: 128 x 40 + 256 x 232
+// <= 64K registers), and the named barrier of the consumer warpgroups (0 is
+// __syncthreads).
+constexpr int32_t kProducerRegisters = 40;
+constexpr int32_t kConsumerRegisters = 232;
+constexpr int64_t kConsumersBarrier = 1;
+// mbarrier.try_wait's suspend-time hint, in nanoseconds.
+constexpr int64_t kWaitTicks = 10000000;
 
 LogicalResult verifyMultiple(function_ref<InFlightDiagnostic()> emitError,
                              StringRef dim, int64_t size, StringRef tile,
@@ -164,63 +172,63 @@ public:
         layout(getWgmmaLayout(spec)) {}
 
   void build() {
+    if (config.consumers == 1)
+      buildOneWarpgroup();
+    else
+      buildWarpSpecialized();
+  }
+
+private:
+  /// What both schedules start with: tile origin, the aligned shared base,
+  /// `barrierCount` mbarriers initialized by thread 0 (barrier i expects
+  /// `arrivals(i)`), the tensor-map prefetch. Returns the thread index.
+  Value setUp(int64_t barrierCount, function_ref<int64_t(int64_t)> arrivals) {
     MLIRContext *ctx = b.getContext();
     Attribute workgroup = getWorkgroupSpace(ctx);
     numKBlocks = spec.k / config.tileK;
-
     Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
     isLeader =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid, index(0));
     // Grid x walks N tiles, grid y walks M tiles.
     n0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x), config.tileN);
     m0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::y), config.tileM);
-
     shared = gpu::DynamicSharedMemoryOp::create(
         b, loc,
         MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
                         MemRefLayoutAttrInterface{}, workgroup));
     base = alignSharedBase(b, loc, shared, kSwizzleAtomBytes);
-
     barriers = nvgpu::MBarrierCreateOp::create(
-        b, loc, nvgpu::MBarrierGroupType::get(ctx, workgroup, config.stages));
-    for (int64_t s = 0; s < config.stages; ++s)
-      nvgpu::MBarrierInitOp::create(b, loc, barriers, index(1), index(s),
-                                    isLeader);
+        b, loc, nvgpu::MBarrierGroupType::get(ctx, workgroup, barrierCount));
+    for (int64_t i = 0; i < barrierCount; ++i)
+      nvgpu::MBarrierInitOp::create(b, loc, barriers, index(arrivals(i)),
+                                    index(i), isLeader);
     gpu::BarrierOp::create(b, loc);
     nvgpu::TmaPrefetchOp::create(b, loc, operands.a, isLeader);
     nvgpu::TmaPrefetchOp::create(b, loc, operands.b, isLeader);
+    return tid;
+  }
 
+  /// One warpgroup loads and computes: the TMA loads run `stages` K blocks
+  /// ahead; each K block's products are waited for (wait_group 0) before
+  /// its stage is refilled.
+  void buildOneWarpgroup() {
+    Value tid = setUp(config.stages, [](int64_t) { return 1; });
     // Prologue: fill every stage.
     for (int64_t s = 0; s < std::min(config.stages, numKBlocks); ++s)
       issueLoads(index(s), index(s));
 
-    auto accumulatorType = nvgpu::WarpgroupAccumulatorType::get(
-        ctx, VectorType::get({64, config.tileN}, b.getF32Type()));
-    SmallVector<Value> accumulators;
-    for (int64_t i = 0; i < config.tileM / 64; ++i)
-      accumulators.push_back(nvgpu::WarpgroupMmaInitAccumulatorOp::create(
-          b, loc, accumulatorType));
-
+    SmallVector<Value> accumulators = initAccumulators(config.tileM / 64);
     auto loop = scf::ForOp::create(b, loc, index(0), index(numKBlocks),
                                    index(1), accumulators);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
       Value kBlock = loop.getInductionVar();
-      Value stage =
-          arith::RemUIOp::create(b, loc, kBlock, index(config.stages));
-      // The barrier of a stage completes one phase per use: use u waits for
-      // parity u % 2.
-      Value use = arith::DivUIOp::create(b, loc, kBlock, index(config.stages));
-      Value parity = arith::CmpIOp::create(
-          b, loc, arith::CmpIPredicate::ne,
-          arith::RemUIOp::create(b, loc, use, index(2)), index(0));
-      nvgpu::MBarrierTryWaitParityOp::create(b, loc, barriers, parity,
-                                             index(10000000), stage);
+      Value stage = waitFull(kBlock);
       SmallVector<Value> results(loop.getRegionIterArgs());
       for (int64_t kStep = 0; kStep < config.tileK / 16; ++kStep)
         for (int64_t i = 0; i < config.tileM / 64; ++i)
-          results[i] = buildMma(stage, i, kStep, results[i]);
+          results[i] = buildMma(stage, index(i), kStep, results[i]);
       // Every product reading this stage is done before it is refilled.
       NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
       gpu::BarrierOp::create(b, loc);
@@ -233,44 +241,208 @@ public:
       b.setInsertionPointAfter(ifOp);
       scf::YieldOp::create(b, loc, results);
     }
+    SmallVector<Value> results(loop.getResults());
+    storeTile(results, /*firstRow=*/0, tid);
+  }
 
-    // Epilogue: fragments -> shared [tileM][tileN] f32 -> global, 4 columns
-    // per thread and step, consecutive threads on consecutive columns.
-    auto tileType =
-        MemRefType::get({config.tileM, config.tileN}, b.getF32Type(),
-                        MemRefLayoutAttrInterface{}, workgroup);
+  /// Warp specialization: warpgroup 0 produces (one thread issues every
+  /// TMA load, waiting on stage s's "empty" barrier, index stages + s,
+  /// before it refills s), warpgroups 1..consumers each own tile-m /
+  /// consumers rows and compute. A consumer waits on the "full" barrier
+  /// (index s), issues the K block's wgmmas as one group
+  /// (mb-cuda-merge-wgmma-groups joins them), and after the next block's
+  /// group is issued and the previous one retired (wait_group 1) its warps
+  /// arrive on the previous stage's empty barrier: the tensor cores never
+  /// wait for a refill, and loads never wait for a product that is not
+  /// reading their stage.
+  void buildWarpSpecialized() {
+    int64_t consumers = config.consumers;
+    int64_t warpsPerGroup = kThreads / 32;
+    Value tid = setUp(2 * config.stages, [&](int64_t i) {
+      return i < config.stages ? 1 : consumers * warpsPerGroup;
+    });
+    Value warpgroup = arith::DivUIOp::create(b, loc, tid, index(kThreads));
+    Value isProducer = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                             warpgroup, index(0));
+    auto roles = scf::IfOp::create(b, loc, isProducer, /*withElse=*/true);
+    OpBuilder::InsertionGuard guard(b);
+
+    // Producer.
+    b.setInsertionPointToStart(&roles.getThenRegion().front());
+    NVVM::SetMaxRegisterOp::create(b, loc, kProducerRegisters,
+                                   NVVM::SetMaxRegisterAction::decrease);
+    {
+      OpBuilder::InsertionGuard producerGuard(b);
+      auto leader = scf::IfOp::create(b, loc, isLeader, /*withElse=*/false);
+      b.setInsertionPointToStart(&leader.getThenRegion().front());
+      auto loop =
+          scf::ForOp::create(b, loc, index(0), index(numKBlocks), index(1));
+      b.setInsertionPointToStart(loop.getBody());
+      Value kBlock = loop.getInductionVar();
+      Value stage =
+          arith::RemUIOp::create(b, loc, kBlock, index(config.stages));
+      // Use u >= 1 of a stage waits for the consumers' release of use u-1:
+      // phase u-1 of its empty barrier.
+      Value refill = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
+                                           kBlock, index(config.stages));
+      auto wait = scf::IfOp::create(b, loc, refill, /*withElse=*/false);
+      {
+        OpBuilder::InsertionGuard waitGuard(b);
+        b.setInsertionPointToStart(&wait.getThenRegion().front());
+        Value previousUse = arith::SubIOp::create(
+            b, loc,
+            arith::DivUIOp::create(b, loc, kBlock, index(config.stages)),
+            index(1));
+        nvgpu::MBarrierTryWaitParityOp::create(
+            b, loc, barriers, parityOf(previousUse), index(kWaitTicks),
+            arith::AddIOp::create(b, loc, stage, index(config.stages)));
+      }
+      issueLoadsUnguarded(kBlock, stage);
+    }
+
+    // Consumers.
+    b.setInsertionPointToStart(&roles.getElseRegion().front());
+    NVVM::SetMaxRegisterOp::create(b, loc, kConsumerRegisters,
+                                   NVVM::SetMaxRegisterAction::increase);
+    int64_t rowsPerConsumer = config.tileM / consumers;
+    int64_t rowBlocks = rowsPerConsumer / 64;
+    Value consumer =
+        arith::SubIOp::create(b, loc, warpgroup, index(1)).getResult();
+    Value lane = arith::RemUIOp::create(b, loc, tid, index(32));
+    Value isWarpLeader =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, index(0));
+    SmallVector<Value> accumulators = initAccumulators(rowBlocks);
+    auto loop = scf::ForOp::create(b, loc, index(0), index(numKBlocks),
+                                   index(1), accumulators);
+    {
+      OpBuilder::InsertionGuard loopGuard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value kBlock = loop.getInductionVar();
+      Value stage = waitFull(kBlock);
+      Value firstRowBlock = muli(consumer, rowBlocks);
+      SmallVector<Value> results(loop.getRegionIterArgs());
+      for (int64_t kStep = 0; kStep < config.tileK / 16; ++kStep)
+        for (int64_t i = 0; i < rowBlocks; ++i)
+          results[i] = buildMma(
+              stage, arith::AddIOp::create(b, loc, firstRowBlock, index(i)),
+              kStep, results[i]);
+      // The group just issued may still run (each wgmma's wait_group 1);
+      // the previous block's group is retired: release its stage.
+      Value release = arith::AndIOp::create(
+          b, loc, isWarpLeader,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, kBlock,
+                                index(0)));
+      auto ifOp = scf::IfOp::create(b, loc, release, /*withElse=*/false);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+      Value previous = arith::RemUIOp::create(
+          b, loc, arith::SubIOp::create(b, loc, kBlock, index(1)),
+          index(config.stages));
+      nvgpu::MBarrierArriveOp::create(
+          b, loc, nvgpu::MBarrierTokenType::get(b.getContext()), barriers,
+          arith::AddIOp::create(b, loc, previous, index(config.stages)));
+      b.setInsertionPointAfter(ifOp);
+      scf::YieldOp::create(b, loc, results);
+    }
+    NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+    // The epilogue tile overlays the stages: every consumer's products
+    // are done before any consumer writes it (the producer's loads were
+    // all consumed, so none is in flight).
+    namedBarrier(kConsumersBarrier, consumers * kThreads);
+    SmallVector<Value> results(loop.getResults());
+    Value consumerTid = arith::SubIOp::create(b, loc, tid, index(kThreads));
+    Value groupTid =
+        arith::RemUIOp::create(b, loc, consumerTid, index(kThreads));
+    // The consumers' stores to the tile are done before any reads back.
+    storeTile(results, muli(consumer, rowsPerConsumer), groupTid,
+              [&] { namedBarrier(kConsumersBarrier, consumers * kThreads); });
+  }
+
+  SmallVector<Value> initAccumulators(int64_t rowBlocks) {
+    auto accumulatorType = nvgpu::WarpgroupAccumulatorType::get(
+        b.getContext(), VectorType::get({64, config.tileN}, b.getF32Type()));
+    SmallVector<Value> accumulators;
+    for (int64_t i = 0; i < rowBlocks; ++i)
+      accumulators.push_back(nvgpu::WarpgroupMmaInitAccumulatorOp::create(
+          b, loc, accumulatorType));
+    return accumulators;
+  }
+
+  /// i1 parity of use `use` of a barrier: use u waits for phase u's parity.
+  Value parityOf(Value use) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                 arith::RemUIOp::create(b, loc, use, index(2)),
+                                 index(0));
+  }
+
+  /// Waits until K block `kBlock`'s tiles landed in their stage (the full
+  /// barrier, index stage, completes one phase per use); returns the stage.
+  Value waitFull(Value kBlock) {
+    Value stage = arith::RemUIOp::create(b, loc, kBlock, index(config.stages));
+    Value use = arith::DivUIOp::create(b, loc, kBlock, index(config.stages));
+    nvgpu::MBarrierTryWaitParityOp::create(b, loc, barriers, parityOf(use),
+                                           index(kWaitTicks), stage);
+    return stage;
+  }
+
+  /// bar.sync `id`, `threads`: the threads of the consumer warpgroups.
+  void namedBarrier(int64_t id, int64_t threads) {
+    Type i32 = b.getI32Type();
+    NVVM::BarrierOp::create(b, loc, /*res=*/Type(),
+                            arith::ConstantIntOp::create(b, loc, i32, id),
+                            arith::ConstantIntOp::create(b, loc, i32, threads),
+                            /*reductionOp=*/NVVM::BarrierReductionAttr(),
+                            /*reductionPredicate=*/Value());
+  }
+
+  /// Epilogue of `accumulators` (row blocks of 64 from tile row
+  /// `firstRow`): fragments -> shared [tileM][tileN] f32 -> global, 4
+  /// columns per thread and step, consecutive threads (`groupTid`, 0..127)
+  /// on consecutive columns. `syncRows` orders the shared stores before the
+  /// loads (default: the whole CTA's barrier).
+  void storeTile(ArrayRef<Value> accumulators, Value firstRow, Value groupTid,
+                 function_ref<void()> syncRows = nullptr) {
+    auto tileType = MemRefType::get({config.tileM, config.tileN},
+                                    b.getF32Type(), MemRefLayoutAttrInterface{},
+                                    getWorkgroupSpace(b.getContext()));
     Value tile =
         memref::ViewOp::create(b, loc, tileType, shared, base, ValueRange{});
-    for (int64_t i = 0; i < config.tileM / 64; ++i) {
+    for (auto [i, accumulator] : llvm::enumerate(accumulators)) {
+      Value row = arith::AddIOp::create(b, loc, firstRow, index(64 * i));
       Value rows = memref::SubViewOp::create(
-          b, loc, tile,
-          ArrayRef<OpFoldResult>{b.getIndexAttr(64 * i), b.getIndexAttr(0)},
+          b, loc, tile, ArrayRef<OpFoldResult>{row, b.getIndexAttr(0)},
           ArrayRef<OpFoldResult>{b.getIndexAttr(64),
                                  b.getIndexAttr(config.tileN)},
           ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-      nvgpu::WarpgroupMmaStoreOp::create(b, loc, loop.getResult(i), rows);
+      nvgpu::WarpgroupMmaStoreOp::create(b, loc, accumulator, rows);
     }
-    gpu::BarrierOp::create(b, loc);
+    if (syncRows)
+      syncRows();
+    else
+      gpu::BarrierOp::create(b, loc);
     int64_t quadsPerRow = config.tileN / 4;
+    int64_t rowCount = 64 * static_cast<int64_t>(accumulators.size());
     auto copyLoop = scf::ForOp::create(
-        b, loc, tid, index(config.tileM * quadsPerRow), index(kThreads));
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(copyLoop.getBody());
-      Value quad = copyLoop.getInductionVar();
-      Value row = arith::DivUIOp::create(b, loc, quad, index(quadsPerRow));
-      Value col =
-          muli(arith::RemUIOp::create(b, loc, quad, index(quadsPerRow)), 4);
-      Value acc =
-          vector::LoadOp::create(b, loc, VectorType::get({4}, b.getF32Type()),
-                                 tile, ValueRange{row, col});
-      Value globalRow = arith::AddIOp::create(b, loc, m0, row);
-      Value globalCol = arith::AddIOp::create(b, loc, n0, col);
-      storeWithEpilogue(b, loc, spec, operands, acc, globalRow, globalCol);
-    }
+        b, loc, groupTid, index(rowCount * quadsPerRow), index(kThreads));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(copyLoop.getBody());
+    Value quad = copyLoop.getInductionVar();
+    Value row = arith::AddIOp::create(
+        b, loc, firstRow,
+        arith::DivUIOp::create(b, loc, quad, index(quadsPerRow)));
+    Value col =
+        muli(arith::RemUIOp::create(b, loc, quad, index(quadsPerRow)), 4);
+    Value acc =
+        vector::LoadOp::create(b, loc, VectorType::get({4}, b.getF32Type()),
+                               tile, ValueRange{row, col});
+    Value globalRow = arith::AddIOp::create(b, loc, m0, row);
+    Value globalCol = arith::AddIOp::create(b, loc, n0, col);
+    storeWithEpilogue(b, loc, spec, operands, acc, globalRow, globalCol);
+  }
+  void storeTile(ArrayRef<Value> accumulators, int64_t firstRow,
+                 Value groupTid) {
+    storeTile(accumulators, index(firstRow), groupTid);
   }
 
-private:
   Value index(int64_t value) {
     return arith::ConstantIndexOp::create(b, loc, value);
   }
@@ -293,12 +465,16 @@ private:
                                   ValueRange{});
   }
 
-  /// One thread arms the stage's barrier with the byte count of both tiles
+  /// Thread 0 arms the stage's barrier with the byte count of both tiles
   /// and starts the TMA loads of K block `kBlock` into `stage`.
   void issueLoads(Value kBlock, Value stage) {
     OpBuilder::InsertionGuard guard(b);
     auto ifOp = scf::IfOp::create(b, loc, isLeader, /*withElse=*/false);
     b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    issueLoadsUnguarded(kBlock, stage);
+  }
+  /// The same, from a thread the caller chose.
+  void issueLoadsUnguarded(Value kBlock, Value stage) {
     Type elementType = spec.inputType;
     nvgpu::MBarrierArriveExpectTxOp::create(
         b, loc, barriers, index(layout.aStageBytes + layout.bStageBytes), stage,
@@ -332,7 +508,9 @@ private:
   }
 
   /// acc += A[64 rows of block `rowBlock`][16 K of step `kStep`] * B[16 K][N].
-  Value buildMma(Value stage, int64_t rowBlock, int64_t kStep,
+  /// Each is its own wgmma group followed by wait_group 1;
+  /// mb-cuda-merge-wgmma-groups joins the groups of one K block.
+  Value buildMma(Value stage, Value rowBlock, int64_t kStep,
                  Value accumulator) {
     MLIRContext *ctx = b.getContext();
     Type elementType = spec.inputType;
@@ -340,8 +518,10 @@ private:
     // A is K-major: 64 rows x 128 bytes per row block; a K step moves the
     // start address 32 bytes inside the swizzle atom [PTX-WGMMA].
     Value aOffset = arith::AddIOp::create(
-        b, loc, stageOffset(stage, false),
-        index(rowBlock * 64 * kSwizzleRowBytes + kStep * 16 * bytes));
+        b, loc,
+        arith::AddIOp::create(b, loc, stageOffset(stage, false),
+                              muli(rowBlock, 64 * kSwizzleRowBytes)),
+        index(kStep * 16 * bytes));
     auto aTileType =
         MemRefType::get({64, 16}, elementType, MemRefLayoutAttrInterface{},
                         getWorkgroupSpace(ctx));
@@ -615,22 +795,36 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
           "tile-k = " + Twine(config.tileK) +
               " is not supported by mma = wgmma: the 128-byte swizzle "
               "holds exactly 64 bf16/f16 elements per row (use 64)");
-    if (config.tileM != 64 && config.tileM != 128)
+    if (config.consumers != 1 && config.consumers != 2)
+      return failSpec(emitError,
+                      "consumers = " + Twine(config.consumers) +
+                          " is not supported by mma = wgmma (1, or 2 "
+                          "consumer warpgroups with a producer)");
+    // Each consumer warpgroup takes whole m64 row blocks.
+    int64_t firstTileM = 64 * config.consumers;
+    if (config.tileM != firstTileM && config.tileM != 2 * firstTileM)
       return failSpec(emitError,
                       "tile-m = " + Twine(config.tileM) +
-                          " is not supported by mma = wgmma (64 or "
-                          "128: one warpgroup, m64 per instruction)");
+                          " is not supported by mma = wgmma with consumers = " +
+                          Twine(config.consumers) + " (" + Twine(firstTileM) +
+                          " or " + Twine(2 * firstTileM) +
+                          ": m64 blocks per consumer warpgroup)");
     if (config.tileN % 64 != 0 || config.tileN > 256)
       return failSpec(emitError,
                       "tile-n = " + Twine(config.tileN) +
                           " is not supported by mma = wgmma (64, 128, "
                           "192 or 256)");
-    if (config.tileM == 128 && config.tileN > 128)
+    int64_t accumulatorRegisters =
+        config.tileM / config.consumers / 64 * config.tileN / 2;
+    if (accumulatorRegisters > 128)
       return failSpec(
           emitError,
-          "tile-m = 128 with tile-n = " + Twine(config.tileN) + " needs " +
-              Twine(config.tileN) +
-              " accumulator registers per thread; use tile-n <= 128");
+          "tile-m = " + Twine(config.tileM) +
+              " with tile-n = " + Twine(config.tileN) +
+              " and consumers = " + Twine(config.consumers) + " needs " +
+              Twine(accumulatorRegisters) +
+              " accumulator registers per thread (at most 128): lower tile-n "
+              "or raise consumers");
     int64_t shared = getWgmmaLayout(spec).dynamicSharedBytes;
     if (shared > kMaxDynamicSharedBytes)
       return failSpec(emitError, "the wgmma tiles need " + Twine(shared) +
@@ -638,6 +832,10 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
                                      Twine(kMaxDynamicSharedBytes) +
                                      "): lower stages or the tiles");
   } else {
+    if (config.consumers != 1)
+      return failSpec(emitError, "consumers = " + Twine(config.consumers) +
+                                     " needs mma = wgmma (mma_sync kernels "
+                                     "are one 4-warp CTA: use 1)");
     if (config.tileM % 32 != 0 || config.tileN % 32 != 0 ||
         config.tileM > 128 || config.tileN > 128)
       return failSpec(
@@ -699,7 +897,10 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
   info.name = name.str();
   info.grid = {static_cast<int64_t>(llvm::divideCeil(spec.n, config.tileN)),
                static_cast<int64_t>(llvm::divideCeil(spec.m, config.tileM)), 1};
-  info.block = {kThreads, 1, 1};
+  info.block = {useTma && config.consumers > 1
+                    ? kThreads * (config.consumers + 1)
+                    : kThreads,
+                1, 1};
   info.dynamicSharedBytes = useTma ? getWgmmaLayout(spec).dynamicSharedBytes
                                    : getMmaSyncLayout(spec).dynamicSharedBytes;
 

@@ -5,12 +5,17 @@
 //   "wgmma"    (sm_90a): A and B tiles arrive in shared memory through TMA
 //              (nvgpu.tma.async.load, 128-byte swizzle), stages are tracked
 //              with nvgpu.mbarrier transaction counts, products are
-//              nvgpu.warpgroup.mma (wgmma.mma_async m64nNk16).
+//              nvgpu.warpgroup.mma (wgmma.mma_async m64nNk16). With
+//              `consumers` = 2 the kernel is warp-specialized: a producer
+//              warpgroup issues the TMA loads, two consumer warpgroups
+//              (64 or 128 rows each) run the wgmmas, stages are handed
+//              back through a second set of mbarriers, and setmaxnreg
+//              moves registers from the producer to the consumers.
 //   "mma_sync" (sm_80):  tiles arrive through cp.async
 //              (nvgpu.device_async_copy), fragments through nvgpu.ldmatrix,
 //              products are nvgpu.mma.sync m16n8k16.
-// Both use one CTA of 128 threads per [tile-m, tile-n] output tile, f32
-// accumulation and an f32 output.
+// Both use one CTA per [tile-m, tile-n] output tile (128 threads, or 128 x
+// (consumers + 1)), f32 accumulation and an f32 output.
 //
 // Remainders: M and N may end in a partial tile (the grid rounds up; loads
 // past the end are zero-filled: TMA's out-of-bounds fill on sm_90a, cp.async
@@ -48,6 +53,10 @@ struct GemmConfig {
   int64_t tileN = 128;
   int64_t tileK = 64;
   int64_t stages = 3;
+  /// wgmma only: warpgroups that compute. 1: one warpgroup loads and
+  /// computes; 2: a producer warpgroup and two consumers, tile-m 128 or
+  /// 256 split between them (warp specialization).
+  int64_t consumers = 1;
 };
 
 struct GemmSpec {

@@ -1,8 +1,9 @@
 //===- KernelsToPtx.cpp - the mb-cuda-kernels-to-ptx pipeline -------------===//
 //
 // The device half of upstream's gpu-lower-to-nvvm-pipeline (LLVM 22), with
-// bare-pointer kernel arguments and mb-cuda-grid-constant-params placed after
-// the conversion to NVVM, ending in PTX text (gpu-module-to-binary, isa).
+// bare-pointer kernel arguments, mb-cuda-merge-wgmma-groups after the
+// conversion of nvgpu and mb-cuda-grid-constant-params after the conversion
+// to NVVM, ending in PTX text (gpu-module-to-binary, isa).
 //
 //===----------------------------------------------------------------------===//
 #include "passes/CUDA/Kernels/Passes.h"
@@ -31,6 +32,7 @@ void buildCudaKernelsToPtxPipeline(OpPassManager &pm,
                                    const CudaKernelsToPtxOptions &options) {
   pm.addNestedPass<gpu::GPUModuleOp>(createCudaExpandMath());
   pm.addPass(createConvertNVGPUToNVVMPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createCudaMergeWgmmaGroups());
   pm.addPass(createConvertVectorToSCFPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertNVVMToLLVMPass());

@@ -33,6 +33,9 @@ def CudaTestBuildGemm : Pass<"mb-cuda-test-build-gemm", "::mlir::ModuleOp"> {
            "K per pipeline stage">,
     Option<"stages", "stages", "int64_t", /*default=*/"3",
            "shared-memory pipeline stages">,
+    Option<"consumers", "consumers", "int64_t", /*default=*/"1",
+           "wgmma: consumer warpgroups (1; or 2, with a producer warpgroup "
+           "issuing the TMA loads)">,
     Option<"elementType", "element-type", "std::string",
            /*default=*/"\"bf16\"", "A and B element type: bf16 or f16">,
     Option<"bLayout", "b-layout", "std::string", /*default=*/"\"nk\"",
@@ -346,6 +349,23 @@ def CudaGridConstantParams
   let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
 }
 
+def CudaMergeWgmmaGroups
+    : Pass<"mb-cuda-merge-wgmma-groups", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "join consecutive wgmma groups into one";
+  let description = [{
+    After `convert-nvgpu-to-nvvm`: every `nvvm.wgmma.commit.group.sync.aligned`
+    that closes a group ending in a `wgmma.mma_async` and is followed by a
+    `wgmma.wait.group.sync.aligned`, ops without memory effects that read no
+    wgmma result, a `wgmma.fence.aligned` and the next `wgmma.mma_async`
+    loses the commit, the wait and the fence: the two groups become one
+    (the PTX ISA orders wgmmas of one shape accumulating into the same
+    registers). The GEMM builders issue one `nvgpu.warpgroup.mma` per 64
+    rows and 16 K (each its own group, `wait_group 1`); after this pass a K
+    block's wgmmas run as one group and one wait follows them.
+  }];
+  let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
+}
+
 def CudaWritePtx : Pass<"mb-cuda-write-ptx", "::mlir::ModuleOp"> {
   let summary = "write the PTX of every gpu.binary to a file";
   let description = [{
@@ -441,11 +461,14 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
 
     Kernel choices are the functions' attributes, which tests can pin:
     `mb.cuda_gemm` (m, n, k, element_type, mma, tile_m, tile_n, tile_k,
-    stages, bias, activation, residual, output_type) and `mb.cuda_attention`
+    stages, consumers, bias, activation, residual, output_type) and
+    `mb.cuda_attention`
     (batch_heads, seq_len, head_dim, element_type, causal, scale,
     key_block, patch_length). GEMM tile options set to a positive value
-    pin them, 0 lets the pass choose (wgmma: 128 x 128 x 64, or 64-row
-    tiles when 128-row tiles would leave most of a 132-SM GPU idle;
+    pin them, 0 lets the pass choose (wgmma: 128 x 256 x 64 tiles, 4
+    stages, a producer and two consumer warpgroups when such tiles fill a
+    132-SM GPU; else 128 x 128 x 64, 3 stages, one warpgroup, or 64-row
+    tiles when 128-row tiles would leave most of the GPU idle;
     mma_sync: 128 x 128 x 32, or 64 x 64). What the kernels do not support
     (N not a multiple of 8, K not a multiple of tile-k, head dims other
     than 32/64/128, patches longer than 64) keeps the generic lowering.
@@ -462,8 +485,11 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
            "CTA tile columns (0: chosen per GEMM)">,
     Option<"tileK", "tile-k", "int64_t", /*default=*/"0",
            "K per pipeline stage (0: 64 for wgmma, 32 for mma_sync)">,
-    Option<"stages", "stages", "int64_t", /*default=*/"3",
-           "shared-memory pipeline stages">,
+    Option<"stages", "stages", "int64_t", /*default=*/"0",
+           "shared-memory pipeline stages (0: chosen per GEMM)">,
+    Option<"consumers", "consumers", "int64_t", /*default=*/"0",
+           "wgmma: consumer warpgroups, 1 or 2 (with a producer warpgroup); "
+           "0: chosen per GEMM">,
     Option<"fuseLocalLayers", "fuse-local-layers", "bool",
            /*default=*/"true",
            "one fused kernel per local-model layer (LocalLayerKernel.h) "

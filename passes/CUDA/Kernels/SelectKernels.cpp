@@ -51,6 +51,7 @@ struct CudaSelectKernelsPass
     selection.tileN = tileN;
     selection.tileK = tileK;
     selection.stages = stages;
+    selection.consumers = consumers;
     // Whole local layers first: their ops are then gone (or, with
     // reference-bodies, rebuilt inside the fused function's body, where
     // the walk below selects them one by one).

@@ -84,6 +84,7 @@ DictionaryAttr gemmSpecToAttribute(MLIRContext *context, const GemmSpec &spec) {
       b.getNamedAttr("tile_n", b.getI64IntegerAttr(config.tileN)),
       b.getNamedAttr("tile_k", b.getI64IntegerAttr(config.tileK)),
       b.getNamedAttr("stages", b.getI64IntegerAttr(config.stages)),
+      b.getNamedAttr("consumers", b.getI64IntegerAttr(config.consumers)),
       b.getNamedAttr("bias", b.getBoolAttr(spec.bias)),
       b.getNamedAttr("activation", b.getStringAttr(activation)),
       b.getNamedAttr("residual", b.getBoolAttr(spec.residual)),
@@ -182,6 +183,10 @@ gemmSpecFromAttribute(DictionaryAttr attr,
     return failure();
   if (attr.get("bias_type") && failed(read.type("bias_type", spec.biasType)))
     return failure();
+  // Absent in attributes written before warp specialization: 1.
+  if (attr.get("consumers") &&
+      failed(read.integer("consumers", config.consumers)))
+    return failure();
   if (mma == "wgmma")
     config.mma = MmaKind::Wgmma;
   else if (mma == "mma_sync")
@@ -215,16 +220,29 @@ FailureOr<GemmSpec> selectGemmSpec(MLIRContext *context,
   GemmConfig &config = spec.config;
   bool wgmma = selection.mma == "wgmma";
   config.mma = wgmma ? MmaKind::Wgmma : MmaKind::MmaSync;
-  config.stages = selection.stages;
   config.tileK = selection.tileK > 0 ? selection.tileK : (wgmma ? 64 : 32);
   auto tiles = [&](int64_t tm, int64_t tn) {
     return llvm::divideCeil(m, tm) * llvm::divideCeil(n, tn);
   };
-  // Full-size tiles when they fill the GPU, else smaller ones.
+  // Full-size tiles when they fill the GPU, else smaller ones. wgmma: a
+  // 128 x 256 tile for a producer and two consumer warpgroups when even
+  // those tiles fill the GPU (twice the MMA work per byte of shared memory
+  // read of a 128 x 128 tile), 4 stages of 48 KiB.
   bool small = tiles(128, 128) < kTargetSMs;
-  config.tileM = selection.tileM > 0 ? selection.tileM : (small ? 64 : 128);
-  config.tileN =
-      selection.tileN > 0 ? selection.tileN : ((small && !wgmma) ? 64 : 128);
+  bool wide = wgmma && tiles(128, 256) >= kTargetSMs;
+  config.consumers = selection.consumers > 0 ? selection.consumers
+                     : wide                  ? 2
+                                             : 1;
+  bool specialized = wgmma && config.consumers == 2;
+  config.tileM = selection.tileM > 0 ? selection.tileM
+                 : specialized       ? 128
+                 : small             ? 64
+                                     : 128;
+  config.tileN = selection.tileN > 0   ? selection.tileN
+                 : specialized && wide ? 256
+                 : (small && !wgmma)   ? 64
+                                       : 128;
+  config.stages = selection.stages > 0 ? selection.stages : specialized ? 4 : 3;
   if (m < selection.minRows || n % 8 != 0 || k % config.tileK != 0)
     return failure();
   ScopedDiagnosticHandler quiet(context,

@@ -50,7 +50,8 @@ struct GemmSelection {
   std::string mma = "wgmma"; // "wgmma" | "mma_sync"
   int64_t minRows = 64;
   int64_t tileM = 0, tileN = 0, tileK = 0; // 0: chosen per GEMM
-  int64_t stages = 3;
+  int64_t stages = 0;                      // 0: chosen per GEMM
+  int64_t consumers = 0;                   // wgmma; 0: chosen per GEMM
 };
 
 /// The spec of an [M, K] x [N, K]^T GEMM with this epilogue, tiles chosen

@@ -69,6 +69,7 @@ struct CudaTestBuildGemmPass
     spec.config.tileN = tileN;
     spec.config.tileK = tileK;
     spec.config.stages = stages;
+    spec.config.consumers = consumers;
 
     OpBuilder b(module.getContext());
     gpu::GPUModuleOp kernels = cuda::getOrCreateKernelModule(module);

@@ -10,10 +10,22 @@
 // WGMMA-TILE-K: error: tile-k = 32 is not supported by mma = wgmma: the 128-byte swizzle holds exactly 64 bf16/f16 elements per row (use 64)
 
 // RUN: not mbc-opt %s --mb-cuda-test-build-gemm="tile-m=256" 2>&1 | FileCheck %s --check-prefix=WGMMA-TILE-M
-// WGMMA-TILE-M: error: tile-m = 256 is not supported by mma = wgmma (64 or 128: one warpgroup, m64 per instruction)
+// WGMMA-TILE-M: error: tile-m = 256 is not supported by mma = wgmma with consumers = 1 (64 or 128: m64 blocks per consumer warpgroup)
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="tile-m=64 consumers=2" 2>&1 | FileCheck %s --check-prefix=WS-TILE-M
+// WS-TILE-M: error: tile-m = 64 is not supported by mma = wgmma with consumers = 2 (128 or 256: m64 blocks per consumer warpgroup)
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="consumers=3" 2>&1 | FileCheck %s --check-prefix=CONSUMERS
+// CONSUMERS: error: consumers = 3 is not supported by mma = wgmma (1, or 2 consumer warpgroups with a producer)
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="mma=mma_sync tile-k=32 consumers=2" 2>&1 | FileCheck %s --check-prefix=MMA-SYNC-CONSUMERS
+// MMA-SYNC-CONSUMERS: error: consumers = 2 needs mma = wgmma (mma_sync kernels are one 4-warp CTA: use 1)
 
 // RUN: not mbc-opt %s --mb-cuda-test-build-gemm="n=512 tile-n=256" 2>&1 | FileCheck %s --check-prefix=WGMMA-REGISTERS
-// WGMMA-REGISTERS: error: tile-m = 128 with tile-n = 256 needs 256 accumulator registers per thread; use tile-n <= 128
+// WGMMA-REGISTERS: error: tile-m = 128 with tile-n = 256 and consumers = 1 needs 256 accumulator registers per thread (at most 128): lower tile-n or raise consumers
+
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="n=512 tile-m=256 tile-n=256 consumers=2" 2>&1 | FileCheck %s --check-prefix=WS-REGISTERS
+// WS-REGISTERS: error: tile-m = 256 with tile-n = 256 and consumers = 2 needs 256 accumulator registers per thread (at most 128): lower tile-n or raise consumers
 
 // RUN: not mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 tile-m=64 tile-n=256 stages=8" 2>&1 | FileCheck %s --check-prefix=SHARED
 // SHARED: error: the wgmma tiles need 328704 bytes of shared memory (more than 232448): lower stages or the tiles

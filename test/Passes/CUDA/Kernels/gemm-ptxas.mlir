@@ -49,6 +49,34 @@
 // W4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // W4: Used 154 registers, used 1 barriers, 32 bytes smem
 
+// W5 is the warp-specialized wgmma 128x256x64, 4 stages, bf16 (sm_90a): a
+// producer and two consumer warpgroups (384 threads; ptxas allocates for
+// 384, setmaxnreg moves registers to the consumers at run time). Barriers:
+// __syncthreads and the consumers' named barrier.
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 tile-n=256 stages=4 consumers=2" -o %t.w5.mlir
+// RUN: FileCheck %s --check-prefix=W5-LAUNCH < %t.w5.mlir
+// RUN: mbc-opt %t.w5.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w5.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.w5.ptx -o %t.w5.cubin 2>&1 | FileCheck %s --check-prefix=W5 --implicit-check-not=C7517
+// W5-LAUNCH: block = array<i64: 384, 1, 1>, grid = array<i64: 4, 8, 1>
+// W5-LAUNCH-SAME: shared_bytes = 197632 : i64
+// W5: Compiling entry function 'gemm' for 'sm_90a'
+// W5: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// W5: Used 168 registers, used 2 barriers, 72 bytes smem
+
+// W6 is warp-specialized 256x128x64 (two m64 blocks per consumer), 4
+// stages, f16, B [K,N], bias + erf GELU + residual (sm_90a). ptxas adds one
+// warpgroup.wait (C7517) in the first K block only: the zeroing of the
+// second block's accumulators copies a register of the first block's.
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 tile-m=256 stages=4 consumers=2 element-type=f16 b-layout=kn bias=true gelu=erf residual=true" -o %t.w6.mlir
+// RUN: FileCheck %s --check-prefix=W6-LAUNCH < %t.w6.mlir
+// RUN: mbc-opt %t.w6.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w6.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.w6.ptx -o %t.w6.cubin 2>&1 | FileCheck %s --check-prefix=W6
+// W6-LAUNCH: block = array<i64: 384, 1, 1>, grid = array<i64: 8, 4, 1>
+// W6-LAUNCH-SAME: shared_bytes = 197632 : i64
+// W6: Compiling entry function 'gemm' for 'sm_90a'
+// W6: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// W6: Used 168 registers, used 2 barriers, 72 bytes smem
+
 // S1 is mma_sync 128x128x32, 3 stages, bf16, B [N,K] (sm_80).
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 mma=mma_sync tile-k=32" -o %t.s1.mlir
 // RUN: FileCheck %s --check-prefix=S1-LAUNCH < %t.s1.mlir

@@ -5,6 +5,8 @@
 // RUN: mbc-opt %s --mb-cuda-select-kernels="mma=mma_sync tile-m=32 tile-n=64 tile-k=64 stages=4" --split-input-file | FileCheck %s --check-prefix=PINNED
 // RUN: mbc-opt %s --mb-cuda-select-kernels=min-rows=1000 --split-input-file | FileCheck %s --check-prefix=FEW
 // RUN: mbc-opt %s --mb-cuda-select-kernels=fuse-log-softmax=false --split-input-file | FileCheck %s --check-prefix=GENERIC
+// RUN: mbc-opt %s --mb-cuda-select-kernels="consumers=2 tile-n=128 stages=4" --split-input-file | FileCheck %s --check-prefix=WS
+// RUN: mbc-opt %s --mb-cuda-select-kernels="consumers=2 tile-m=64" --split-input-file | FileCheck %s --check-prefix=BAD-WS
 // RUN: not mbc-opt %s --mb-cuda-select-kernels=mma=hmma --split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
 
 // CHECK-LABEL: func.func @ffn_residual
@@ -22,7 +24,7 @@
 // CHECK-NOT: arith.addf
 // CHECK: return %[[Y3]]
 // CHECK: func.func private @mbc_gemm_0(tensor<128x128xbf16> {bufferization.access = "read"}, tensor<512x128xbf16> {bufferization.access = "read"}, tensor<512xf32> {bufferization.access = "read"}) -> tensor<128x512xbf16>
-// CHECK-SAME: mb.cuda_gemm = {activation = "gelu", bias = true, element_type = bf16, k = 128 : i64, m = 128 : i64, mma = "wgmma", n = 512 : i64, output_type = bf16, residual = false, stages = 3 : i64, tile_k = 64 : i64, tile_m = 64 : i64, tile_n = 128 : i64}
+// CHECK-SAME: mb.cuda_gemm = {activation = "gelu", bias = true, consumers = 1 : i64, element_type = bf16, k = 128 : i64, m = 128 : i64, mma = "wgmma", n = 512 : i64, output_type = bf16, residual = false, stages = 3 : i64, tile_k = 64 : i64, tile_m = 64 : i64, tile_n = 128 : i64}
 // CHECK: func.func private @mbc_gemm_1({{.*}}) -> tensor<128x128xf32>
 // CHECK-SAME: activation = "none", bias = true, {{.*}} residual = true
 
@@ -50,7 +52,7 @@ func.func @ffn_residual(%x: tensor<2x64x128xf32>, %r: tensor<2x64x128xf32>,
 // CHECK-LABEL: func.func @linear_f32_weight
 // CHECK: %[[W16:.*]] = arith.truncf %{{.*}} : tensor<64x256xf32> to tensor<64x256xbf16>
 // CHECK: call @mbc_gemm_0(%{{.*}}, %[[W16]]) : (tensor<100x256xbf16>, tensor<64x256xbf16>) -> tensor<100x64xf32>
-// CHECK: mb.cuda_gemm = {activation = "none", bias = false, element_type = bf16, k = 256 : i64, m = 100 : i64
+// CHECK: mb.cuda_gemm = {activation = "none", bias = false, consumers = 1 : i64, element_type = bf16, k = 256 : i64, m = 100 : i64
 func.func @linear_f32_weight(%x: tensor<1x100x256xf32>, %w: tensor<64x256xf32>) -> tensor<1x100x64xf32> {
   %y = mb.linear %x, %w : (tensor<1x100x256xf32>, tensor<64x256xf32>) -> tensor<1x100x64xf32>
   return %y : tensor<1x100x64xf32>
@@ -58,9 +60,38 @@ func.func @linear_f32_weight(%x: tensor<1x100x256xf32>, %w: tensor<64x256xf32>) 
 
 // -----
 
+// A projection whose 128 x 256 tiles fill a 132-SM GPU (4096 x 2048: 512
+// tiles) gets the warp-specialized wgmma kernel: a producer and two
+// consumer warpgroups, 4 stages; its half (4096 x 1024, 128 such tiles)
+// keeps one warpgroup and 128 x 128 tiles. Pinned: consumers = 2 with
+// 128 x 128 tiles.
+// CHECK-LABEL: func.func @wide_linear
+// CHECK: mb.cuda_gemm = {activation = "none", bias = false, consumers = 2 : i64, element_type = bf16, k = 1024 : i64, m = 4096 : i64, mma = "wgmma", n = 2048 : i64, output_type = f32, residual = false, stages = 4 : i64, tile_k = 64 : i64, tile_m = 128 : i64, tile_n = 256 : i64}
+// CHECK: mb.cuda_gemm = {activation = "none", bias = false, consumers = 1 : i64, element_type = bf16, k = 1024 : i64, m = 4096 : i64, mma = "wgmma", n = 1024 : i64, output_type = f32, residual = false, stages = 3 : i64, tile_k = 64 : i64, tile_m = 128 : i64, tile_n = 128 : i64}
+// WS-LABEL: func.func @wide_linear
+// WS: mb.cuda_gemm = {{{.*}} consumers = 2 : i64, {{.*}} n = 2048 : i64, {{.*}} stages = 4 : i64, tile_k = 64 : i64, tile_m = 128 : i64, tile_n = 128 : i64}
+// WS: mb.cuda_gemm = {{{.*}} consumers = 2 : i64, {{.*}} n = 1024 : i64, {{.*}} stages = 4 : i64, tile_k = 64 : i64, tile_m = 128 : i64, tile_n = 128 : i64}
+// 4096 rows are above min-rows = 1000.
+// FEW-LABEL: func.func @wide_linear
+// FEW: call @mbc_gemm_0
+// A pinned combination the kernels reject keeps the generic lowering.
+// BAD-WS-LABEL: func.func @wide_linear
+// BAD-WS-NOT: call @mbc_gemm
+// BAD-WS: return
+func.func @wide_linear(%x: tensor<1x4096x1024xbf16>, %w: tensor<2048x1024xbf16>, %w2: tensor<1024x1024xbf16>) -> (tensor<1x4096x2048xf32>, tensor<1x4096x1024xf32>) {
+  %xf = arith.extf %x : tensor<1x4096x1024xbf16> to tensor<1x4096x1024xf32>
+  %wf = arith.extf %w : tensor<2048x1024xbf16> to tensor<2048x1024xf32>
+  %w2f = arith.extf %w2 : tensor<1024x1024xbf16> to tensor<1024x1024xf32>
+  %y = mb.linear %xf, %wf : (tensor<1x4096x1024xf32>, tensor<2048x1024xf32>) -> tensor<1x4096x2048xf32>
+  %y2 = mb.linear %xf, %w2f : (tensor<1x4096x1024xf32>, tensor<1024x1024xf32>) -> tensor<1x4096x1024xf32>
+  return %y, %y2 : tensor<1x4096x2048xf32>, tensor<1x4096x1024xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @relu_f16
 // CHECK: arith.truncf %{{.*}} : tensor<72x64xf32> to tensor<72x64xf16>
-// CHECK: mb.cuda_gemm = {activation = "relu", bias = true, element_type = f16
+// CHECK: mb.cuda_gemm = {activation = "relu", bias = true, consumers = 1 : i64, element_type = f16
 func.func @relu_f16(%x: tensor<8x9x64xf32>, %up: tensor<256x64xf16>, %ub: tensor<256xf32>,
                     %down: tensor<64x256xf16>, %db: tensor<64xf32>) -> tensor<8x9x64xf32> {
   %upf = arith.extf %up : tensor<256x64xf16> to tensor<256x64xf32>

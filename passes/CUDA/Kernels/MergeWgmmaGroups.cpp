@@ -1,0 +1,106 @@
+//===- MergeWgmmaGroups.cpp - mb-cuda-merge-wgmma-groups -----------------===//
+//
+// nvgpu.warpgroup.mma lowers to fence, wgmma.mma_async, commit_group and
+// wait_group. The GEMM builders issue one op per (64 rows, 16 K) so they
+// can place every descriptor themselves; this pass joins such consecutive
+// groups into one, so a K block's wgmmas are in flight together and one
+// wait follows them.
+//
+// [PTX-WGMMA-ASYNC] PTX ISA, "Asynchronous Warpgroup Level Matrix
+//   Multiply-Accumulate Operation": accessing the accumulator registers of
+//   an in-flight wgmma.mma_async is undefined, except that wgmma.mma_async
+//   instructions of the same shape may accumulate into the same registers
+//   in sequence (their ordering is guaranteed); wgmma.fence is required
+//   before the first wgmma.mma_async and whenever the registers it reads
+//   were written by other instructions.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/CUDA/Kernels/Passes.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace mbc {
+#define GEN_PASS_DEF_CUDAMERGEWGMMAGROUPS
+#include "passes/CUDA/Kernels/Passes.h.inc"
+} // namespace mbc
+
+using namespace mlir;
+
+namespace mbc {
+namespace {
+
+/// Ops that only move an accumulator between SSA values (the struct
+/// wrapping of nvgpu's accumulator type, casts between accumulator
+/// types): no instruction reads the registers.
+bool isPlumbing(Operation *op) {
+  return isa<UnrealizedConversionCastOp, LLVM::ExtractValueOp,
+             LLVM::InsertValueOp, LLVM::PoisonOp, LLVM::UndefOp>(op);
+}
+
+/// Whether `value` is a wgmma's accumulator, possibly through plumbing.
+bool isAccumulator(Value value) {
+  Operation *def = value.getDefiningOp();
+  if (!def)
+    return false;
+  if (isa<NVVM::WgmmaMmaAsyncOp>(def))
+    return true;
+  return isPlumbing(def) && llvm::any_of(def->getOperands(), isAccumulator);
+}
+
+/// Whether `op` may stay between two joined wgmmas: it has no memory
+/// effect and is plumbing or reads no accumulator (which would then be in
+/// flight).
+bool mayRunBetween(Operation *op) {
+  if (!isMemoryEffectFree(op))
+    return false;
+  return isPlumbing(op) || llvm::none_of(op->getOperands(), isAccumulator);
+}
+
+/// Joins `commit, wait, ops..., fence, ops..., mma_async` into `ops...,
+/// ops..., mma_async` in `block` when a wgmma precedes the commit with
+/// only such ops between: the group before the commit continues into the
+/// next wgmma. Returns the number of groups joined.
+int64_t joinGroups(Block &block) {
+  SmallVector<Operation *> dropped;
+  for (Operation &op : block) {
+    auto commit = dyn_cast<NVVM::WgmmaGroupSyncAlignedOp>(&op);
+    if (!commit)
+      continue;
+    Operation *last = commit->getPrevNode();
+    while (last && !isa<NVVM::WgmmaMmaAsyncOp>(last) && mayRunBetween(last))
+      last = last->getPrevNode();
+    if (!isa_and_nonnull<NVVM::WgmmaMmaAsyncOp>(last))
+      continue;
+    auto wait =
+        dyn_cast_or_null<NVVM::WgmmaWaitGroupSyncOp>(commit->getNextNode());
+    if (!wait)
+      continue;
+    Operation *next = wait->getNextNode();
+    while (next && !isa<NVVM::WgmmaFenceAlignedOp>(next) && mayRunBetween(next))
+      next = next->getNextNode();
+    auto fence = dyn_cast_or_null<NVVM::WgmmaFenceAlignedOp>(next);
+    if (!fence)
+      continue;
+    Operation *mma = fence->getNextNode();
+    while (mma && !isa<NVVM::WgmmaMmaAsyncOp>(mma) && mayRunBetween(mma))
+      mma = mma->getNextNode();
+    if (!isa_and_nonnull<NVVM::WgmmaMmaAsyncOp>(mma))
+      continue;
+    dropped.append({commit, wait, fence});
+  }
+  for (Operation *op : dropped)
+    op->erase();
+  return dropped.size() / 3;
+}
+
+struct CudaMergeWgmmaGroupsPass
+    : public impl::CudaMergeWgmmaGroupsBase<CudaMergeWgmmaGroupsPass> {
+  void runOnOperation() override {
+    getOperation()->walk([](Block *block) { joinGroups(*block); });
+  }
+};
+
+} // namespace
+} // namespace mbc
