@@ -183,6 +183,8 @@ void buildCpuLoweringPipeline(OpPassManager &pm,
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
+  // bf16 conversions without compiler-runtime calls.
+  pm.addPass(createCpuExpandBFloat16());
   ConvertVectorToLLVMPassOptions vectorToLLVM;
   // Horizontal sums as trees, not one lane at a time.
   vectorToLLVM.reassociateFPReductions = true;

@@ -59,12 +59,38 @@ EntryCall::EntryCall(const Model &model, const EntryPoint &entry,
       captureGraph);
 }
 
-const AlignedBuffer &EntryCall::bufferOf(const std::string &name) const {
+size_t EntryCall::argIndex(const std::string &name) const {
   int index = entry_->findArg(name);
   if (index < 0)
     fail(MBRT_ERROR_INTERNAL, "entry point \"" + entry_->name +
                                   "\" has no argument \"" + name + "\"");
-  return buffers_[index];
+  return size_t(index);
+}
+
+const AlignedBuffer &EntryCall::bufferOf(const std::string &name) const {
+  return buffers_[argIndex(name)];
+}
+
+void EntryCall::setInput(const std::string &name, const EntryCall *source,
+                         const std::string &sourceName, size_t offset,
+                         size_t bytes) {
+  size_t index = argIndex(name);
+  size_t sourceIndex = source ? source->argIndex(sourceName) : 0;
+  if (cuda_) {
+    cuda_->setInput(index, source ? source->cuda_.get() : nullptr, sourceIndex,
+                    offset, bytes);
+    return;
+  }
+  if (bytes > buffers_[index].size() ||
+      (source && offset + bytes > source->buffers_[sourceIndex].size()))
+    fail(MBRT_ERROR_INTERNAL, "entry point \"" + entry_->name + "\": input \"" +
+                                  name + "\" cannot take " +
+                                  std::to_string(bytes) + " bytes");
+  if (source)
+    std::memcpy(buffers_[index].data(),
+                source->buffers_[sourceIndex].data() + offset, bytes);
+  else
+    std::memset(buffers_[index].data(), 0, bytes);
 }
 
 void EntryCall::resetState() {
@@ -100,17 +126,10 @@ Session::Session(const Model &model, int threads)
     stage.embed = bind("embed" + suffix);
     stage.unit = stage.embed->buffer<int32_t>("unit");
     stage.embedPosition = stage.embed->buffer<int64_t>("position");
-    stage.embedToken = stage.embed->buffer<float>("token");
     stage.step = bind("step" + suffix);
-    stage.stepToken = stage.step->buffer<float>("token");
-    stage.stepContext = stage.step->buffer<float>("context");
     stage.stepPosition = stage.step->buffer<int64_t>("position");
-    stage.stepHidden = stage.step->buffer<float>("hidden");
-    if (s < last) {
+    if (s < last)
       stage.project = bind("project" + suffix);
-      stage.projectHidden = stage.project->buffer<float>("hidden");
-      stage.projectContext = stage.project->buffer<float>("context");
-    }
   }
   head_ = std::make_unique<EntryCall>(model, *meta_.findEntry("head"),
                                       &hostContext_, cuda_.get(), true);
@@ -130,7 +149,6 @@ double Session::score(const uint8_t *bytes, size_t size, float *byteLogprobs,
   const std::vector<int64_t> &shape = entry.args[entry.findArg("bytes")].shape;
   const size_t batch = shape[0], window = shape[1], vocab = meta_.vocabSize;
   int32_t *input = score_->buffer<int32_t>("bytes");
-  const float *logp = score_->buffer<float>("logp");
 
   double totalLogprob = 0.0;
   for (size_t first = 0; first < size; first += batch * window) {
@@ -140,6 +158,7 @@ double Session::score(const uint8_t *bytes, size_t size, float *byteLogprobs,
         input[row * window + t] = offset < size ? bytes[offset] : meta_.padId;
       }
     score_->run();
+    const float *logp = score_->output<float>("logp");
     for (size_t row = 0; row < batch; ++row)
       for (size_t t = 0; t < window; ++t) {
         size_t offset = first + row * window + t;
@@ -162,58 +181,59 @@ double Session::score(const uint8_t *bytes, size_t size, float *byteLogprobs,
 // Generation (docs/runtime.md)
 //===----------------------------------------------------------------------===//
 
-float *Session::runStage(size_t s, int64_t position, const uint8_t *unitBytes,
-                         const float *context) {
+void Session::runStage(size_t s, int64_t position, const uint8_t *unitBytes,
+                       ContextRow context) {
   Stage &stage = stages_[s];
   const GenerationStage &shape = meta_.stages[s];
+  const size_t rowBytes = shape.dim * sizeof(float);
   for (int64_t i = 0; i < shape.units; ++i)
     stage.unit[i] = unitBytes ? unitBytes[i] : 0; // position 0 ignores it
   *stage.embedPosition = position;
   stage.embed->run();
-  std::memcpy(stage.stepToken, stage.embedToken, shape.dim * sizeof(float));
-  if (context)
-    std::memcpy(stage.stepContext, context, shape.dim * sizeof(float));
-  else
-    std::memset(stage.stepContext, 0, shape.dim * sizeof(float));
+  // On CUDA these stay on the device: copies enqueued after the embedding.
+  stage.step->setInput("token", stage.embed.get(), "token", 0, rowBytes);
+  stage.step->setInput("context", context.project, "context", context.offset,
+                       rowBytes);
   *stage.stepPosition = position;
   if (position == 0)
     stage.step->resetState(); // a new sequence of this stage
   stage.step->run();
-  return stage.stepHidden;
 }
 
-void Session::project(size_t s, const float *hidden) {
+void Session::project(size_t s) {
   Stage &stage = stages_[s];
-  std::memcpy(stage.projectHidden, hidden, meta_.stages[s].dim * sizeof(float));
+  stage.project->setInput("hidden", stage.step.get(), "hidden", 0,
+                          meta_.stages[s].dim * sizeof(float));
   stage.project->run();
 }
 
-const float *Session::contextRow(size_t s, int64_t row) const {
+Session::ContextRow Session::contextRow(size_t s, int64_t row) const {
   if (s == 0)
-    return nullptr; // the coarsest stage has no parent: zero context
-  return stages_[s - 1].projectContext + row * meta_.stages[s].dim;
+    return {}; // the coarsest stage has no parent: zero context
+  return {stages_[s - 1].project.get(),
+          size_t(row) * meta_.stages[s].dim * sizeof(float)};
 }
 
-const float *Session::head(const float *hidden) {
-  std::memcpy(head_->buffer<float>("hidden"), hidden,
-              meta_.stages.back().dim * sizeof(float));
+/// The head on the last stage's hidden row: the one wait for the device
+/// per byte.
+const float *Session::head() {
+  head_->setInput("hidden", stages_.back().step.get(), "hidden", 0,
+                  meta_.stages.back().dim * sizeof(float));
   head_->run();
-  return head_->buffer<float>("logp");
+  return head_->output<float>("logp");
 }
 
 /// Positions 0 of every stage; returns log p(x_0).
 const float *Session::startSequence() {
   const size_t last = stages_.size() - 1;
-  const float *hidden = nullptr;
   for (size_t s = 0; s <= last; ++s) {
     // With start tokens position 0's context is zero; the paper's position
     // 0 takes ctx_s[0].
-    hidden =
-        runStage(s, 0, nullptr, meta_.startToken ? nullptr : contextRow(s, 0));
+    runStage(s, 0, nullptr, meta_.startToken ? ContextRow{} : contextRow(s, 0));
     if (s < last)
-      project(s, hidden);
+      project(s);
   }
-  return head(hidden);
+  return head();
 }
 
 /// Feeds byte t (bytes[t]) and returns log p(x_{t+1} | x_<=t).
@@ -224,10 +244,12 @@ const float *Session::feedByte(const std::vector<uint8_t> &bytes, int64_t t) {
   const float *logp = nullptr;
   if (meta_.startToken) {
     int64_t p = t % lastLength;
-    logp = head(runStage(last, p + 1, &bytes[t], contextRow(last, p)));
+    runStage(last, p + 1, &bytes[t], contextRow(last, p));
+    logp = head();
   } else if (next % lastLength != 0) {
     int64_t j = next % lastLength;
-    return head(runStage(last, j, &bytes[t], contextRow(last, j)));
+    runStage(last, j, &bytes[t], contextRow(last, j));
+    return head();
   }
 
   // The coarsest stage whose unit byte t completes steps once; every finer
@@ -242,19 +264,19 @@ const float *Session::feedByte(const std::vector<uint8_t> &bytes, int64_t t) {
                         ? next / units
                         : (next % meta_.stages[coarsest - 1].units) / units;
   const uint8_t *unit = &bytes[next - units];
-  const float *context =
+  ContextRow context =
       meta_.startToken ? contextRow(coarsest, j - 1) : contextRow(coarsest, j);
-  project(coarsest, runStage(coarsest, j, unit, context));
-  const float *hidden = nullptr;
+  runStage(coarsest, j, unit, context);
+  project(coarsest);
   for (size_t s = coarsest + 1; s <= last; ++s) {
-    hidden =
-        runStage(s, 0, nullptr, meta_.startToken ? nullptr : contextRow(s, 0));
+    runStage(s, 0, nullptr, meta_.startToken ? ContextRow{} : contextRow(s, 0));
     if (s < last)
-      project(s, hidden);
+      project(s);
   }
-  // With start tokens x_{t+1} came from step 1; the paper predicts it at
-  // the new last-stage sequence's position 0.
-  return meta_.startToken ? logp : head(hidden);
+  // With start tokens x_{t+1} came from step 1 (logp, read before the
+  // finer stages restarted); the paper predicts it at the new last-stage
+  // sequence's position 0.
+  return meta_.startToken ? logp : head();
 }
 
 void Session::generate(const uint8_t *prompt, size_t promptSize, size_t count,

@@ -30,6 +30,8 @@ public:
             mbrt_host_context *context, CudaSessionState *cudaSession,
             bool captureGraph);
 
+  /// Runs the entry on the buffers. On CUDA it is enqueued: read outputs
+  /// through output().
   void run() {
     if (cuda_)
       cuda_->run();
@@ -37,14 +39,27 @@ public:
       function_(args_.data());
   }
   /// The buffer of the input/output/inout argument `name` (validated to
-  /// exist when META was parsed).
+  /// exist when META was parsed), for the host to write inputs into.
   template <typename T> T *buffer(const std::string &name) const {
     return reinterpret_cast<T *>(bufferOf(name).data());
   }
+  /// Output (or inout) `name` as the last run left it: on CUDA, copied from
+  /// the device after waiting for it.
+  template <typename T> const T *output(const std::string &name) {
+    if (cuda_)
+      cuda_->fetch(argIndex(name));
+    return buffer<T>(name);
+  }
+  /// Input `name` takes `bytes` of `source`'s argument `sourceName` from
+  /// byte `offset`, or zeros when `source` is null: a device-side copy on
+  /// CUDA (the host never sees the values).
+  void setInput(const std::string &name, const EntryCall *source,
+                const std::string &sourceName, size_t offset, size_t bytes);
   /// Zeroes every inout buffer (caches and shift state).
   void resetState();
 
 private:
+  size_t argIndex(const std::string &name) const;
   const AlignedBuffer &bufferOf(const std::string &name) const;
 
   const EntryPoint *entry_;
@@ -75,18 +90,20 @@ private:
     std::unique_ptr<EntryCall> embed, step, project;
     int32_t *unit = nullptr;
     int64_t *embedPosition = nullptr;
-    float *embedToken = nullptr;
-    float *stepToken = nullptr, *stepContext = nullptr;
     int64_t *stepPosition = nullptr;
-    float *stepHidden = nullptr;
-    float *projectHidden = nullptr, *projectContext = nullptr;
+  };
+  /// Where a step's context row comes from: the parent stage's projection
+  /// (`project` null: zeros).
+  struct ContextRow {
+    const EntryCall *project = nullptr;
+    size_t offset = 0; // bytes
   };
 
-  float *runStage(size_t s, int64_t position, const uint8_t *unitBytes,
-                  const float *context);
-  void project(size_t s, const float *hidden);
-  const float *contextRow(size_t s, int64_t row) const;
-  const float *head(const float *hidden);
+  void runStage(size_t s, int64_t position, const uint8_t *unitBytes,
+                ContextRow context);
+  void project(size_t s);
+  ContextRow contextRow(size_t s, int64_t row) const;
+  const float *head();
   const float *startSequence();
   const float *feedByte(const std::vector<uint8_t> &bytes, int64_t t);
 

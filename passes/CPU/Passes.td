@@ -166,6 +166,20 @@ def CpuLowerVectors : Pass<"mb-cpu-lower-vectors"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def CpuExpandBFloat16 : Pass<"mb-cpu-expand-bf16"> {
+  let summary = "bf16 conversions as integer arithmetic";
+  let description = [{
+    Rewrites `arith.truncf` to bf16 (round to nearest even) and
+    `arith.extf` from bf16 (a 16-bit shift) into integer ops, scalars and
+    vectors alike, with upstream's ExpandBFloat16 patterns. Without it,
+    LLVM lowers an f32 -> bf16 truncation on an x86 CPU without AVX512-BF16
+    to a call of `__truncsfbf2`, a compiler-runtime function the artifact's
+    shared object cannot count on where it is loaded. The CPU lowering runs
+    it before the conversion to LLVM.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def CpuDistribute : Pass<"mb-cpu-distribute", "mlir::func::FuncOp"> {
   let summary = "tile heavy linalg ops into scf.forall workgroups";
   let description = [{

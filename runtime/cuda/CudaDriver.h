@@ -75,6 +75,8 @@ constexpr int tensorMapOutOfBoundsZero = 0; // CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE
   X(memoryGetInfo, "cuMemGetInfo_v2", Result (*)(size_t *, size_t *))          \
   X(memoryAllocate, "cuMemAlloc_v2", Result (*)(DevicePointer *, size_t))      \
   X(memoryFree, "cuMemFree_v2", Result (*)(DevicePointer))                     \
+  X(memoryAllocateHost, "cuMemAllocHost_v2", Result (*)(void **, size_t))      \
+  X(memoryFreeHost, "cuMemFreeHost", Result (*)(void *))                       \
   X(copyHostToDevice, "cuMemcpyHtoD_v2",                                       \
     Result (*)(DevicePointer, const void *, size_t))                           \
   X(copyHostToDeviceAsync, "cuMemcpyHtoDAsync_v2",                             \

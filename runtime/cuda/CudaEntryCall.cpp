@@ -28,6 +28,32 @@ CudaSessionState::~CudaSessionState() {
     model_.driver().streamDestroy(stream_);
 }
 
+void CudaSessionState::synchronize(const std::string &what) {
+  model_.driver().check(
+      model_.driver().streamSynchronize(stream_), "cuStreamSynchronize",
+      what + " (or work enqueued before it)", MBRT_ERROR_INTERNAL);
+  ++synchronizations_;
+}
+
+PinnedBuffer::PinnedBuffer(const CudaDriver &driver, uint64_t bytes,
+                           const std::string &what)
+    : driver_(&driver) {
+  void *data = nullptr;
+  Result result = driver.memoryAllocateHost(&data, bytes);
+  if (result == errorOutOfMemory)
+    fail(MBRT_ERROR_OUT_OF_MEMORY,
+         "cannot allocate " + std::to_string(bytes) +
+             " bytes of page-locked host memory for " + what + ": " +
+             driver.describe("cuMemAllocHost_v2", result));
+  driver.check(result, "cuMemAllocHost_v2", what, MBRT_ERROR_INTERNAL);
+  data_ = static_cast<uint8_t *>(data);
+}
+
+PinnedBuffer::~PinnedBuffer() {
+  if (data_)
+    driver_->memoryFreeHost(data_);
+}
+
 CudaEntryCall::CudaEntryCall(CudaSessionState &session,
                              const ModelMetadata &meta, const EntryPoint &entry,
                              const CudaPlan &plan,
@@ -56,6 +82,17 @@ CudaEntryCall::CudaEntryCall(CudaSessionState &session,
       addresses_[i] = buffers_[i].address();
     }
   }
+  // Page-locked staging for the inputs: two slots, 256-byte aligned each.
+  stagingOffsets_.assign(count, 0);
+  setOnDevice_.assign(count, false);
+  for (size_t i = 0; i < count; ++i)
+    if (entry.args[i].kind == ArgKind::Input) {
+      stagingOffsets_[i] = slotBytes_;
+      slotBytes_ += (sizes_[i] + 255) / 256 * 256;
+    }
+  if (slotBytes_)
+    staging_ = PinnedBuffer(driver_, 2 * slotBytes_,
+                            "the inputs of entry point \"" + entry.name + "\"");
   resetState(); // caches start zeroed, as on the CPU
   launches_.resize(plan.steps.size());
   for (size_t s = 0; s < plan.steps.size(); ++s)
@@ -199,28 +236,72 @@ void CudaEntryCall::capture() {
 void CudaEntryCall::run() {
   model_.makeCurrent();
   Stream stream = session_.stream();
+  bool staging = false;
   for (size_t i = 0; i < entry_.args.size(); ++i)
-    if (entry_.args[i].kind == ArgKind::Input && sizes_[i])
-      driver_.check(driver_.copyHostToDeviceAsync(addresses_[i], host_[i],
-                                                  sizes_[i], stream),
-                    "cuMemcpyHtoDAsync_v2",
-                    where() + ": input \"" + entry_.args[i].name + "\"",
-                    MBRT_ERROR_INTERNAL);
+    staging |=
+        entry_.args[i].kind == ArgKind::Input && sizes_[i] && !setOnDevice_[i];
+  // An earlier run's copies may still read this slot.
+  if (staging && stagedAt_[slot_] == session_.synchronizations())
+    session_.synchronize(where());
+  for (size_t i = 0; i < entry_.args.size(); ++i) {
+    if (entry_.args[i].kind != ArgKind::Input || !sizes_[i])
+      continue;
+    if (setOnDevice_[i]) {
+      setOnDevice_[i] = false;
+      continue;
+    }
+    uint8_t *pinned = staging_.data() + slot_ * slotBytes_ + stagingOffsets_[i];
+    std::memcpy(pinned, host_[i], sizes_[i]);
+    driver_.check(
+        driver_.copyHostToDeviceAsync(addresses_[i], pinned, sizes_[i], stream),
+        "cuMemcpyHtoDAsync_v2",
+        where() + ": input \"" + entry_.args[i].name + "\"",
+        MBRT_ERROR_INTERNAL);
+  }
+  if (staging) {
+    stagedAt_[slot_] = session_.synchronizations();
+    slot_ ^= 1;
+  }
   if (graph_)
     driver_.check(driver_.graphLaunch(graph_, stream), "cuGraphLaunch", where(),
                   MBRT_ERROR_INTERNAL);
   else
     enqueuePlan();
-  for (size_t i = 0; i < entry_.args.size(); ++i)
-    if (entry_.args[i].kind == ArgKind::Output && sizes_[i])
-      driver_.check(driver_.copyDeviceToHostAsync(host_[i], addresses_[i],
-                                                  sizes_[i], stream),
-                    "cuMemcpyDtoHAsync_v2",
-                    where() + ": output \"" + entry_.args[i].name + "\"",
-                    MBRT_ERROR_INTERNAL);
-  // Kernel faults surface here, asynchronously.
-  driver_.check(driver_.streamSynchronize(stream), "cuStreamSynchronize",
-                where(), MBRT_ERROR_INTERNAL);
+}
+
+void CudaEntryCall::fetch(size_t index) {
+  model_.makeCurrent();
+  if (sizes_[index])
+    driver_.check(driver_.copyDeviceToHostAsync(host_[index], addresses_[index],
+                                                sizes_[index],
+                                                session_.stream()),
+                  "cuMemcpyDtoHAsync_v2",
+                  where() + ": output \"" + entry_.args[index].name + "\"",
+                  MBRT_ERROR_INTERNAL);
+  session_.synchronize(where());
+}
+
+void CudaEntryCall::setInput(size_t index, const CudaEntryCall *source,
+                             size_t sourceIndex, uint64_t offset,
+                             uint64_t bytes) {
+  model_.makeCurrent();
+  std::string what = where() + ": input \"" + entry_.args[index].name + "\"";
+  if (bytes > sizes_[index] ||
+      (source && offset + bytes > source->sizes_[sourceIndex]))
+    fail(MBRT_ERROR_INTERNAL, what + ": a device copy of " +
+                                  std::to_string(bytes) +
+                                  " bytes does not fit its buffers");
+  if (bytes && source)
+    driver_.check(driver_.copyDeviceToDeviceAsync(
+                      addresses_[index],
+                      source->addresses_[sourceIndex] + offset, bytes,
+                      session_.stream()),
+                  "cuMemcpyDtoDAsync_v2", what, MBRT_ERROR_INTERNAL);
+  else if (bytes)
+    driver_.check(
+        driver_.memset8Async(addresses_[index], 0, bytes, session_.stream()),
+        "cuMemsetD8Async", what, MBRT_ERROR_INTERNAL);
+  setOnDevice_[index] = true;
 }
 
 void CudaEntryCall::resetState() {

@@ -2,10 +2,14 @@
 //-*-===//
 //
 // The CUDA counterpart of calling a compiled CPU function: the session's
-// host buffers of the entry's inputs go to device buffers, the plan's steps
-// run on the session's stream (or its CUDA graph, for the decode entries),
-// the outputs come back. inout buffers (KV caches, shift state) live on the
-// device only.
+// host buffers of the entry's inputs go to device buffers (through pinned
+// staging, so the copy does not wait for the stream), the plan's steps run
+// on the session's stream (or its CUDA graph, for the decode entries).
+// Nothing waits for the device until the host reads an output (fetch): the
+// generation driver chains entries on the device (an input taken from
+// another entry's output is a device-to-device copy) and waits once per
+// byte, for the head's distribution. inout buffers (KV caches, shift
+// state) live on the device only.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MBRT_CUDA_CUDAENTRYCALL_H
@@ -14,7 +18,9 @@
 #include "cuda/CudaModel.h"
 
 #include <array>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mbrt {
@@ -33,11 +39,47 @@ public:
   /// Device memory this session holds (arena and buffers), for messages.
   uint64_t &deviceBytes() { return deviceBytes_; }
 
+  /// Waits for everything enqueued on the stream; kernel faults surface
+  /// here, attributed to `what` (the entry that waits, and whatever was
+  /// enqueued before it).
+  void synchronize(const std::string &what);
+  /// How many times synchronize() returned: work enqueued before the n-th
+  /// wait is done once synchronizations() > n.
+  uint64_t synchronizations() const { return synchronizations_; }
+
 private:
   const CudaModel &model_;
   cuda::Stream stream_ = nullptr;
   DeviceBuffer arena_;
   uint64_t deviceBytes_ = 0;
+  uint64_t synchronizations_ = 0;
+};
+
+/// Page-locked host memory (cuMemAllocHost): copies from it to the device
+/// are asynchronous with respect to the host.
+class PinnedBuffer {
+public:
+  PinnedBuffer() = default;
+  PinnedBuffer(const cuda::CudaDriver &driver, uint64_t bytes,
+               const std::string &what);
+  ~PinnedBuffer();
+  PinnedBuffer(PinnedBuffer &&other) noexcept
+      : driver_(other.driver_), data_(other.data_) {
+    other.data_ = nullptr;
+  }
+  PinnedBuffer &operator=(PinnedBuffer &&other) noexcept {
+    std::swap(driver_, other.driver_);
+    std::swap(data_, other.data_);
+    return *this;
+  }
+  PinnedBuffer(const PinnedBuffer &) = delete;
+  PinnedBuffer &operator=(const PinnedBuffer &) = delete;
+
+  uint8_t *data() const { return data_; }
+
+private:
+  const cuda::CudaDriver *driver_ = nullptr;
+  uint8_t *data_ = nullptr;
 };
 
 class CudaEntryCall {
@@ -52,8 +94,17 @@ public:
   CudaEntryCall(const CudaEntryCall &) = delete;
   CudaEntryCall &operator=(const CudaEntryCall &) = delete;
 
-  /// Inputs to the device, the plan, outputs back; waits for the stream.
+  /// Enqueues the inputs the host wrote (the ones not set on the device
+  /// since the last run) and the plan; does not wait.
   void run();
+  /// Copies output or inout `index` to its host buffer and waits for the
+  /// stream.
+  void fetch(size_t index);
+  /// Sets input `index` on the device: `bytes` of `source`'s argument
+  /// `sourceIndex` from byte `offset` (or zeros when `source` is null). Its
+  /// host buffer is not staged by the next run().
+  void setInput(size_t index, const CudaEntryCall *source, size_t sourceIndex,
+                uint64_t offset, uint64_t bytes);
   /// Zeroes the inout buffers on the device.
   void resetState();
 
@@ -82,7 +133,17 @@ private:
   std::vector<uint64_t> sizes_;                // per argument, bytes
   std::vector<DeviceBuffer> buffers_;          // inputs, outputs, inouts
   std::vector<cuda::DevicePointer> addresses_; // per argument
-  std::vector<Launch> launches_;               // per step (Launch steps)
+  std::vector<uint64_t> stagingOffsets_;       // per input, into a slot
+  std::vector<bool> setOnDevice_;              // per input, until run()
+  /// Two slots of the host-written inputs, used by turns: a run's copies
+  /// may read its slot until the session next waits, so a run waits only
+  /// when both slots were staged since (stagedAt_: the session's
+  /// synchronizations() at each slot's last staging).
+  PinnedBuffer staging_;
+  uint64_t slotBytes_ = 0;
+  std::array<uint64_t, 2> stagedAt_{UINT64_MAX, UINT64_MAX};
+  size_t slot_ = 0;
+  std::vector<Launch> launches_; // per step (Launch steps)
   cuda::GraphExec graph_ = nullptr;
 };
 

@@ -48,7 +48,6 @@ static const char *mode(void) {
   return value && *value ? value : "device";
 }
 
-static long long counters[8];
 enum {
   LAUNCHES,
   GRAPH_LAUNCHES,
@@ -58,11 +57,25 @@ enum {
   LIVE_MODULES,
   LIVE_CONTEXTS,
   LIVE_STREAMS,
+  LIVE_HOST_ALLOCATIONS,
+  SYNCHRONIZATIONS,
+  HOST_TO_DEVICE,
+  DEVICE_TO_HOST,
   COUNTERS
 };
-static const char *const counterNames[COUNTERS] = {
-    "launches",   "graph_launches", "captures",      "live_allocations",
-    "live_bytes", "live_modules",   "live_contexts", "live_streams"};
+static long long counters[COUNTERS];
+static const char *const counterNames[COUNTERS] = {"launches",
+                                                   "graph_launches",
+                                                   "captures",
+                                                   "live_allocations",
+                                                   "live_bytes",
+                                                   "live_modules",
+                                                   "live_contexts",
+                                                   "live_streams",
+                                                   "live_host_allocations",
+                                                   "synchronizations",
+                                                   "host_to_device_copies",
+                                                   "device_to_host_copies"};
 
 long long fake_cuda_counter(const char *name) {
   for (int i = 0; i < COUNTERS; ++i)
@@ -223,6 +236,20 @@ CUresult cuMemFree_v2(CUdeviceptr address) {
   return INVALID_VALUE;
 }
 
+/* Page-locked host memory is plain host memory here. */
+CUresult cuMemAllocHost_v2(void **pointer, size_t bytes) {
+  *pointer = malloc(bytes ? bytes : 1);
+  if (!*pointer)
+    return OUT_OF_MEMORY;
+  counters[LIVE_HOST_ALLOCATIONS]++;
+  return SUCCESS;
+}
+CUresult cuMemFreeHost(void *pointer) {
+  counters[LIVE_HOST_ALLOCATIONS]--;
+  free(pointer);
+  return SUCCESS;
+}
+
 /*--- streams: operations run at once unless the stream captures ---*/
 typedef struct Operation {
   enum { COPY, SET8, SET32, LAUNCH } kind;
@@ -281,7 +308,10 @@ CUresult cuStreamDestroy_v2(void *stream) {
   free(stream);
   return SUCCESS;
 }
-CUresult cuStreamSynchronize(void *stream) { return SUCCESS; }
+CUresult cuStreamSynchronize(void *stream) {
+  counters[SYNCHRONIZATIONS]++;
+  return SUCCESS;
+}
 
 CUresult cuStreamBeginCapture_v2(void *stream, int captureMode) {
   if (capturing)
@@ -351,12 +381,14 @@ CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr destination, const void *source,
                               size_t bytes, void *stream) {
   if (stream == capturing)
     return CAPTURE_UNSUPPORTED;
+  counters[HOST_TO_DEVICE]++;
   return copy((void *)(uintptr_t)destination, source, bytes, stream);
 }
 CUresult cuMemcpyDtoHAsync_v2(void *destination, CUdeviceptr source,
                               size_t bytes, void *stream) {
   if (stream == capturing)
     return CAPTURE_UNSUPPORTED;
+  counters[DEVICE_TO_HOST]++;
   return copy(destination, (const void *)(uintptr_t)source, bytes, stream);
 }
 CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr destination, CUdeviceptr source,
