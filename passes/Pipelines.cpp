@@ -101,6 +101,7 @@ void buildCpuTensorPipeline(OpPassManager &pm,
           selection.mma = options.emulateCudaKernels;
           selection.referenceBodies = true;
           nested.addPass(createCudaSelectKernels(selection));
+          nested.addPass(createCudaPairGemms());
         },
         /*decodeGemvs=*/true, /*cudaGenericKernels=*/true);
     // The GEMVs of cached attention appear in convert-mb-to-linalg: define
@@ -231,6 +232,8 @@ void buildCudaTensorPipeline(OpPassManager &pm,
         selection.minRows = options.gemmMinRows;
         selection.fuseLocalLayers = options.fuseLocalLayers;
         nested.addPass(createCudaSelectKernels(selection));
+        // An attention layer's q and kv projections: one launch.
+        nested.addPass(createCudaPairGemms());
       },
       /*decodeGemvs=*/options.tensorCores, /*cudaGenericKernels=*/true);
   // Workgroups are thread blocks: many more and smaller than CPU ones.

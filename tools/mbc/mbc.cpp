@@ -17,6 +17,7 @@
 #include "mbc/Target/Artifact.h"
 #include "mbc/Target/CudaCodegen.h"
 #include "mbc/Target/HostCodegen.h"
+#include "passes/CUDA/Kernels/Passes.h"
 #include "passes/CUDA/Passes.h"
 #include "passes/Passes.h"
 
@@ -177,6 +178,7 @@ int main(int argc, char **argv) {
   // so --mlir-print-ir-before=<pass> etc. work.
   registerAllPasses();
   mbc::registerPasses();
+  mbc::registerCudaKernelPasses();
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();

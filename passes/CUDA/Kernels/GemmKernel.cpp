@@ -77,7 +77,22 @@ struct GemmOperands {
   Value c;        // memref<MxNxf32>
   Value bias;     // memref<Nxf32> or null
   Value residual; // memref<MxNxf32> or null
+  /// Grid x's first N tile of this product (a paired GEMM's second product
+  /// starts after the first's tiles).
+  int64_t firstNTile = 0;
 };
+
+/// This product's N tile origin: (block x - its first tile) * tile-n.
+Value nTileOrigin(OpBuilder &b, Location loc, const GemmOperands &operands,
+                  int64_t tileN) {
+  Value tile = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  if (operands.firstNTile)
+    tile = arith::SubIOp::create(
+        b, loc, tile,
+        arith::ConstantIndexOp::create(b, loc, operands.firstNTile));
+  return arith::MulIOp::create(b, loc, tile,
+                               arith::ConstantIndexOp::create(b, loc, tileN));
+}
 
 /// v = act(acc + bias[col..]) + residual[row, col..]; C[row, col..] = v.
 /// `acc` is a vector<Vxf32> of consecutive columns.
@@ -190,7 +205,7 @@ private:
     isLeader =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid, index(0));
     // Grid x walks N tiles, grid y walks M tiles.
-    n0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x), config.tileN);
+    n0 = nTileOrigin(b, loc, operands, config.tileN);
     m0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::y), config.tileM);
     shared = gpu::DynamicSharedMemoryOp::create(
         b, loc,
@@ -614,7 +629,7 @@ public:
     Value lane = arith::RemUIOp::create(b, loc, tid, index(32));
     warpRow = muli(arith::DivUIOp::create(b, loc, warp, index(2)), warpM);
     warpCol = muli(arith::RemUIOp::create(b, loc, warp, index(2)), warpN);
-    n0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x), config.tileN);
+    n0 = nTileOrigin(b, loc, operands, config.tileN);
     m0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::y), config.tileM);
     WarpMma warpMma(b, loc, elementType, lane);
 
@@ -874,6 +889,16 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
                                    "aligned: pad N)");
   if (failed(verifyMultiple(emitError, "K", spec.k, "tile-k", config.tileK)))
     return failure();
+  if (spec.pairedN < 0 || spec.pairedN % 8 != 0)
+    return failSpec(emitError, "paired-n = " + Twine(spec.pairedN) +
+                                   " is not a multiple of 8 (pad it)");
+  if (spec.pairedN > 0 &&
+      (spec.bias || spec.residual || spec.activation != Activation::None ||
+       spec.bLayout != BLayout::NK))
+    return failSpec(emitError,
+                    "a paired GEMM (paired-n = " + Twine(spec.pairedN) +
+                        ") takes no bias, activation or residual and B "
+                        "[N, K]");
   return success();
 }
 
@@ -895,7 +920,9 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
 
   KernelInfo info;
   info.name = name.str();
-  info.grid = {static_cast<int64_t>(llvm::divideCeil(spec.n, config.tileN)),
+  int64_t nTiles = llvm::divideCeil(spec.n, config.tileN);
+  int64_t pairedTiles = llvm::divideCeil(spec.pairedN, config.tileN);
+  info.grid = {nTiles + pairedTiles,
                static_cast<int64_t>(llvm::divideCeil(spec.m, config.tileM)), 1};
   info.block = {useTma && config.consumers > 1
                     ? kThreads * (config.consumers + 1)
@@ -940,16 +967,37 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
     info.params.push_back({"a", "ptr", {}});
     info.params.push_back({"b", "ptr", {}});
   }
-  argTypes.push_back(MemRefType::get({spec.m, spec.n},
-                                     spec.outputType ? spec.outputType : f32));
+  Type outputType = spec.outputType ? spec.outputType : f32;
+  argTypes.push_back(MemRefType::get({spec.m, spec.n}, outputType));
   info.params.push_back({"c", "ptr", {}});
   appendEpilogueParams(argTypes, info, spec.m, spec.n, spec.bias,
                        spec.biasType, spec.residual, f32);
+  SmallVector<int64_t> tensorMapParams = {0, 1};
+  if (spec.pairedN > 0) {
+    if (useTma) {
+      tensorMapParams.push_back(argTypes.size());
+      argTypes.push_back(LLVM::LLVMPointerType::get(ctx));
+      info.params.push_back({"b2",
+                             "tensor_map",
+                             {"b2",
+                              dtype,
+                              {spec.k, spec.pairedN},
+                              {spec.k * bytes},
+                              {config.tileK, config.tileN},
+                              128}});
+    } else {
+      argTypes.push_back(
+          MemRefType::get({spec.pairedN, spec.k}, spec.inputType));
+      info.params.push_back({"b2", "ptr", {}});
+    }
+    argTypes.push_back(MemRefType::get({spec.m, spec.pairedN}, outputType));
+    info.params.push_back({"c2", "ptr", {}});
+  }
 
   auto func = createKernelFunc(builder, loc, name, argTypes, info);
   if (useTma)
     func->setAttr(kTensorMapParamsAttrName,
-                  builder.getDenseI64ArrayAttr({0, 1}));
+                  builder.getDenseI64ArrayAttr(tensorMapParams));
 
   Block &entry = func.getBody().front();
   builder.setInsertionPointToStart(&entry);
@@ -993,10 +1041,41 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
   if (spec.residual)
     operands.residual = aligned(entry.getArgument(next++));
 
-  if (useTma)
-    WgmmaGemmBuilder(builder, loc, spec, operands).build();
-  else
-    MmaSyncGemmBuilder(builder, loc, spec, operands).build();
+  auto buildProduct = [&](const GemmSpec &product,
+                          const GemmOperands &productOperands) {
+    if (useTma)
+      WgmmaGemmBuilder(builder, loc, product, productOperands).build();
+    else
+      MmaSyncGemmBuilder(builder, loc, product, productOperands).build();
+  };
+  if (spec.pairedN == 0) {
+    buildProduct(spec, operands);
+  } else {
+    // Blocks of the first nTiles columns of the grid compute C, the others
+    // C2: the same kernel body twice, for each product's B, C and N.
+    GemmSpec second = spec;
+    second.n = spec.pairedN;
+    second.pairedN = 0;
+    GemmOperands secondOperands = operands;
+    secondOperands.b = useTma ? UnrealizedConversionCastOp::create(
+                                    builder, loc, operands.b.getType(),
+                                    entry.getArgument(next++))
+                                    .getResult(0)
+                              : entry.getArgument(next++);
+    secondOperands.c = aligned(entry.getArgument(next++));
+    secondOperands.firstNTile = nTiles;
+    Value isSecond = arith::CmpIOp::create(
+        builder, loc, arith::CmpIPredicate::uge,
+        gpu::BlockIdOp::create(builder, loc, gpu::Dimension::x),
+        arith::ConstantIndexOp::create(builder, loc, nTiles));
+    auto products = scf::IfOp::create(builder, loc, isSecond,
+                                      /*withElse=*/true);
+    builder.setInsertionPointToStart(&products.getThenRegion().front());
+    buildProduct(second, secondOperands);
+    builder.setInsertionPointToStart(&products.getElseRegion().front());
+    buildProduct(spec, operands);
+    builder.setInsertionPointAfter(products);
+  }
   gpu::ReturnOp::create(builder, loc);
   return info;
 }

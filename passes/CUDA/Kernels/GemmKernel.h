@@ -75,6 +75,11 @@ struct GemmSpec {
   /// The bias's element type: f32 (null means f32), bf16 or f16 (a bias
   /// stored in 16 bits, read as stored and widened in the epilogue).
   mlir::Type biasType;
+  /// > 0: a second product C2 [M, pairedN] = A B2^T of the same A in the
+  /// same launch (its N tiles after the first's: grid x covers both), with
+  /// B2 [pairedN, K]; no bias, activation or residual. An attention layer's
+  /// q and kv projections are one launch.
+  int64_t pairedN = 0;
   GemmConfig config;
 };
 
@@ -87,7 +92,8 @@ verifyGemmSpec(const GemmSpec &spec,
 /// Appends a kernel `name` to `module` and returns its launch facts. The
 /// kernel's parameters are, in order: for "wgmma" the A and B tensor maps,
 /// for "mma_sync" the A and B pointers; then C, then bias and residual when
-/// enabled. Fails (with a diagnostic at `loc`) on an unsupported spec.
+/// enabled; a paired GEMM ends in B2 (a tensor map or pointer) and C2. Fails
+/// (with a diagnostic at `loc`) on an unsupported spec.
 mlir::FailureOr<KernelInfo>
 buildGemmKernel(mlir::OpBuilder &builder, mlir::gpu::GPUModuleOp module,
                 llvm::StringRef name, const GemmSpec &spec, mlir::Location loc);

@@ -209,14 +209,13 @@ struct CudaLaunchSelectedKernelsPass
       builder.setInsertionPoint(call);
       Location loc = call.getLoc();
       SmallVector<Value> operands(call.getOperands());
-      // The results: a new buffer each (a paired GEMV has two; C2 is the
-      // kernel's last parameter), or (a declaration with a body, see
+      // The results: a new buffer each (a paired GEMV or GEMM has two; C2
+      // is the kernel's last parameter), or (a declaration with a body, see
       // callSelectedDecodeAttention) the out-param buffer that
       // buffer-results-to-out-params appended. A buffer only copied into an
       // entry's output becomes that output later (mb-elide-output-copies).
       SmallVector<Value> results;
-      unsigned maxResults =
-          callee->hasAttr(cuda::kSelectedGemvAttrName) ? 2 : 1;
+      unsigned maxResults = gemmLike ? 2 : 1;
       if (call.getNumResults() >= 1 && call.getNumResults() <= maxResults &&
           llvm::all_of(call.getResultTypes(), llvm::IsaPred<MemRefType>)) {
         for (Type type : call.getResultTypes())
@@ -227,9 +226,10 @@ struct CudaLaunchSelectedKernelsPass
                  isa<MemRefType>(operands.back().getType())) {
         results.push_back(operands.pop_back_val());
       } else {
-        call.emitOpError("mb-cuda-launch-selected-kernels: expected one "
-                         "buffer result, two for a paired GEMV (run after "
-                         "bufferization)");
+        call.emitOpError(
+            "mb-cuda-launch-selected-kernels: expected one "
+            "buffer result, two for a paired GEMV or GEMM (run after "
+            "bufferization)");
         return signalPassFailure();
       }
       Value result = results.front();

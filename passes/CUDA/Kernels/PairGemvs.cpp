@@ -1,7 +1,7 @@
-//===- PairGemvs.cpp - mb-cuda-pair-gemvs ---------------------------------===//
+//===- PairGemvs.cpp - mb-cuda-pair-gemvs, mb-cuda-pair-gemms -------------===//
 //
-// Two GEMV calls reading the same rows become one paired GEMV call
-// (Passes.td).
+// Two GEMV (or two GEMM) calls reading the same rows become one paired
+// call (Passes.td).
 //
 //===----------------------------------------------------------------------===//
 #include "passes/CUDA/Kernels/Passes.h"
@@ -9,9 +9,13 @@
 
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include <type_traits>
 
 namespace mbc {
 #define GEN_PASS_DEF_CUDAPAIRGEMVS
+#define GEN_PASS_DEF_CUDAPAIRGEMMS
 #include "passes/CUDA/Kernels/Passes.h.inc"
 } // namespace mbc
 
@@ -20,13 +24,7 @@ using namespace mlir;
 namespace mbc {
 namespace {
 
-/// A GEMV call that can be one half of a pair, with its spec.
-struct Candidate {
-  func::CallOp call;
-  cuda::GemvSpec spec;
-};
-
-/// Whether `a` and `b` differ only in N (and may share one launch).
+/// Whether two GEMV specs differ only in N (and may share one launch).
 bool pairable(const cuda::GemvSpec &a, const cuda::GemvSpec &b) {
   auto plain = [](const cuda::GemvSpec &spec) {
     return !spec.bias && !spec.residual &&
@@ -41,24 +39,52 @@ bool pairable(const cuda::GemvSpec &a, const cuda::GemvSpec &b) {
            a.normWeightType == b.normWeightType));
 }
 
-struct CudaPairGemvsPass : public impl::CudaPairGemvsBase<CudaPairGemvsPass> {
-  void runOnOperation() override {
-    ModuleOp module = getOperation();
+/// Whether two GEMM specs differ only in N: the same rows, K, types and
+/// kernel configuration, no epilogue.
+bool pairable(const cuda::GemmSpec &a, const cuda::GemmSpec &b) {
+  auto plain = [](const cuda::GemmSpec &spec) {
+    return !spec.bias && !spec.residual &&
+           spec.activation == cuda::Activation::None && spec.pairedN == 0 &&
+           spec.bLayout == cuda::BLayout::NK;
+  };
+  const cuda::GemmConfig &x = a.config, &y = b.config;
+  return plain(a) && plain(b) && a.m == b.m && a.k == b.k &&
+         a.inputType == b.inputType && a.outputType == b.outputType &&
+         x.mma == y.mma && x.tileM == y.tileM && x.tileN == y.tileN &&
+         x.tileK == y.tileK && x.stages == y.stages &&
+         x.consumers == y.consumers;
+}
+
+FailureOr<cuda::GemvSpec>
+specFromAttribute(DictionaryAttr attr, cuda::GemvSpec *,
+                  function_ref<InFlightDiagnostic()> emitError) {
+  return cuda::gemvSpecFromAttribute(attr, emitError);
+}
+FailureOr<cuda::GemmSpec>
+specFromAttribute(DictionaryAttr attr, cuda::GemmSpec *,
+                  function_ref<InFlightDiagnostic()> emitError) {
+  return cuda::gemmSpecFromAttribute(attr, emitError);
+}
+
+/// Pairs the calls of one kind of selected projection (GemvSpec: the
+/// `mb.cuda_gemv` kernels, GemmSpec: `mb.cuda_gemm`).
+template <typename Spec> class Pairing {
+public:
+  Pairing(ModuleOp module, StringRef attrName) : module(module) {
     SymbolTable symbols(module);
-    // GEMV calls by block, in order.
+    // Calls by block, in order.
     llvm::MapVector<Block *, SmallVector<Candidate>> byBlock;
-    for (func::CallOp call : cuda::callsOfSelectedKernels(
-             module, symbols, cuda::kSelectedGemvAttrName)) {
+    for (func::CallOp call :
+         cuda::callsOfSelectedKernels(module, symbols, attrName)) {
       if (call.getNumResults() != 1)
         continue;
-      auto attr =
-          symbols.lookup<func::FuncOp>(call.getCallee())
-              ->getAttrOfType<DictionaryAttr>(cuda::kSelectedGemvAttrName);
-      FailureOr<cuda::GemvSpec> spec = [&]() -> FailureOr<cuda::GemvSpec> {
-        ScopedDiagnosticHandler quiet(&getContext(),
+      auto attr = symbols.lookup<func::FuncOp>(call.getCallee())
+                      ->template getAttrOfType<DictionaryAttr>(attrName);
+      FailureOr<Spec> spec = [&]() -> FailureOr<Spec> {
+        ScopedDiagnosticHandler quiet(module.getContext(),
                                       [](Diagnostic &) { return success(); });
-        return cuda::gemvSpecFromAttribute(attr,
-                                           [&] { return call.emitOpError(); });
+        return specFromAttribute(attr, static_cast<Spec *>(nullptr),
+                                 [&] { return call.emitOpError(); });
       }();
       if (succeeded(spec))
         byBlock[call->getBlock()].push_back({call, *spec});
@@ -71,8 +97,12 @@ struct CudaPairGemvsPass : public impl::CudaPairGemvsBase<CudaPairGemvsPass> {
         if (used[i])
           continue;
         for (size_t j = i + 1; j < candidates.size(); ++j) {
-          if (used[j] || !canPair(candidates[i], candidates[j], dominance))
+          SmallVector<Operation *> hoisted;
+          if (used[j] ||
+              !canPair(candidates[i], candidates[j], dominance, hoisted))
             continue;
+          for (Operation *op : hoisted)
+            op->moveBefore(candidates[i].call);
           pair(candidates[i], candidates[j], symbols, touched);
           used[i] = used[j] = true;
           break;
@@ -84,37 +114,87 @@ struct CudaPairGemvsPass : public impl::CudaPairGemvsBase<CudaPairGemvsPass> {
         function.erase();
   }
 
+private:
+  /// A call that can be one half of a pair, with its spec.
+  struct Candidate {
+    func::CallOp call;
+    Spec spec;
+  };
+
   /// Same A (and norm weight), pairable specs, and every operand of the
-  /// second call available at the first.
+  /// second call available at the first: defined before it, or made there
+  /// by ops without side effects (an f32 weight's rounding) that
+  /// `hoisted` collects, in order, to move before the first call.
   static bool canPair(Candidate first, Candidate second,
-                      DominanceInfo &dominance) {
+                      DominanceInfo &dominance,
+                      SmallVectorImpl<Operation *> &hoisted) {
     if (!pairable(first.spec, second.spec) ||
         first.call.getOperand(0) != second.call.getOperand(0))
       return false;
-    if (first.spec.normPrologue &&
-        first.call.getOperands().back() != second.call.getOperands().back())
-      return false;
+    if constexpr (std::is_same_v<Spec, cuda::GemvSpec>) {
+      if (first.spec.normPrologue &&
+          first.call.getOperands().back() != second.call.getOperands().back())
+        return false;
+    }
+    hoisted.clear();
     return llvm::all_of(second.call.getOperands(), [&](Value operand) {
-      return dominance.properlyDominates(operand, first.call);
+      return availableAt(operand, first.call, dominance, hoisted,
+                         /*depth=*/3);
     });
+  }
+
+  static bool availableAt(Value value, Operation *at, DominanceInfo &dominance,
+                          SmallVectorImpl<Operation *> &hoisted, int depth) {
+    if (dominance.properlyDominates(value, at))
+      return true;
+    Operation *producer = value.getDefiningOp();
+    if (!producer || depth == 0 || producer->getBlock() != at->getBlock() ||
+        producer->getNumRegions() != 0 || !isMemoryEffectFree(producer))
+      return false;
+    if (llvm::is_contained(hoisted, producer))
+      return true;
+    for (Value operand : producer->getOperands())
+      if (!availableAt(operand, at, dominance, hoisted, depth - 1))
+        return false;
+    hoisted.push_back(producer); // after what it reads
+    return true;
   }
 
   void pair(Candidate first, Candidate second, SymbolTable &symbols,
             llvm::SetVector<func::FuncOp> &touched) {
-    cuda::GemvSpec spec = first.spec;
+    Spec spec = first.spec;
     spec.pairedN = second.spec.n;
-    // a, w, [norm weight], w2.
+    // GEMV: a, w, [norm weight], w2. GEMM: a, b, b2.
     SmallVector<Value> operands(first.call.getOperands());
     operands.push_back(second.call.getOperand(1));
     OpBuilder b(first.call);
-    func::CallOp paired = cuda::callSelectedGemv(
-        b, first.call.getLoc(), getOperation(), spec, operands);
+    func::CallOp paired;
+    if constexpr (std::is_same_v<Spec, cuda::GemvSpec>)
+      paired = cuda::callSelectedGemv(b, first.call.getLoc(), module, spec,
+                                      operands);
+    else
+      paired = cuda::callSelectedGemmOp(b, first.call.getLoc(), module, spec,
+                                        operands);
     for (Candidate *half : {&first, &second})
       touched.insert(symbols.lookup<func::FuncOp>(half->call.getCallee()));
     first.call.getResult(0).replaceAllUsesWith(paired.getResult(0));
     second.call.getResult(0).replaceAllUsesWith(paired.getResult(1));
     first.call.erase();
     second.call.erase();
+  }
+
+  ModuleOp module;
+};
+
+struct CudaPairGemvsPass : public impl::CudaPairGemvsBase<CudaPairGemvsPass> {
+  void runOnOperation() override {
+    Pairing<cuda::GemvSpec>(getOperation(), cuda::kSelectedGemvAttrName);
+  }
+};
+
+struct CudaPairGemmsPass : public impl::CudaPairGemmsBase<CudaPairGemmsPass> {
+  void runOnOperation() override {
+    Pairing<cuda::GemmSpec>(getOperation(), cuda::kSelectedGemmAttrName);
   }
 };
 

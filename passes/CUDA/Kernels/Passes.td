@@ -36,6 +36,9 @@ def CudaTestBuildGemm : Pass<"mb-cuda-test-build-gemm", "::mlir::ModuleOp"> {
     Option<"consumers", "consumers", "int64_t", /*default=*/"1",
            "wgmma: consumer warpgroups (1; or 2, with a producer warpgroup "
            "issuing the TMA loads)">,
+    Option<"pairedN", "paired-n", "int64_t", /*default=*/"0",
+           "columns of a second product of the same A in the same launch "
+           "(0: none)">,
     Option<"elementType", "element-type", "std::string",
            /*default=*/"\"bf16\"", "A and B element type: bf16 or f16">,
     Option<"bLayout", "b-layout", "std::string", /*default=*/"\"nk\"",
@@ -566,8 +569,28 @@ def CudaPairGemvs : Pass<"mb-cuda-pair-gemvs", "::mlir::ModuleOp"> {
     already paired, become one call of a paired GEMV (GemvKernel.h:
     `paired_n`) returning both products: a decode layer's q and kv
     projections of the normalized token are one launch. The call takes the
-    place of the first; the second's operands must be defined before it.
-    Declarations left without calls are erased.
+    place of the first; the second's operands must be defined before it,
+    or be made by ops without side effects from values that are (an f32
+    weight's rounding), which move before it. Declarations left without
+    calls are erased.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
+def CudaPairGemms : Pass<"mb-cuda-pair-gemms", "::mlir::ModuleOp"> {
+  let summary = "two GEMMs of the same rows in one launch";
+  let description = [{
+    After mb-cuda-select-kernels: two calls of selected GEMMs
+    (`mb.cuda_gemm`) in one block that read the same A with the same rows,
+    K, element and output types and kernel configuration (mma, tiles,
+    stages, consumers), neither with a bias, activation or residual nor
+    already paired, become one call of a paired GEMM (GemmKernel.h:
+    `paired_n`) returning both products: an attention layer's q and kv
+    projections are one launch, the second product's N tiles after the
+    first's in the grid. The call takes the place of the first; the
+    second's operands must be defined before it, or be made by ops without
+    side effects from values that are (an f32 weight's rounding), which
+    move before it. Declarations left without calls are erased.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }

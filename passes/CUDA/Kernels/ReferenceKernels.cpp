@@ -77,7 +77,10 @@ struct CudaReferenceKernelsPass
             cuda::gemmSpecFromAttribute(attr, emitError);
         if (failed(spec))
           return signalPassFailure();
-        define(function, *spec);
+        if (spec->pairedN > 0)
+          definePairedGemm(function, *spec);
+        else
+          define(function, *spec);
       } else if (auto attr = function->getAttrOfType<DictionaryAttr>(
                      cuda::kSelectedGemvAttrName)) {
         FailureOr<cuda::GemvSpec> gemv =
@@ -392,6 +395,46 @@ struct CudaReferenceKernelsPass
                      arith::MulFOp::create(nested, nestedLoc, widen(args[0]),
                                            widen(args[1])));
                  linalg::YieldOp::create(nested, nestedLoc, sum);
+               })
+        .getResult(0);
+  }
+
+  /// A paired GEMM: both products of A, rounded to the output type as the
+  /// kernel stores them (no epilogue).
+  void definePairedGemm(func::FuncOp function, const cuda::GemmSpec &spec) {
+    OpBuilder b(function.getContext());
+    Location loc = function.getLoc();
+    Block *body = cuda::beginReferenceBody(b, function);
+    Value a = body->getArgument(0);
+    Type outputType = spec.outputType ? spec.outputType : b.getF32Type();
+    SmallVector<Value> results;
+    for (auto [w, n] : {std::pair(body->getArgument(1), spec.n),
+                        std::pair(body->getArgument(2), spec.pairedN)})
+      results.push_back(
+          roundTo(b, loc, buildProduct(b, loc, a, w, spec.m, n), outputType));
+    func::ReturnOp::create(b, loc, results);
+    function->removeAttr(cuda::kSelectedGemmAttrName);
+  }
+
+  /// `value` (an f32 tensor) in `type`, rounded elementwise.
+  static Value roundTo(OpBuilder &b, Location loc, Value value, Type type) {
+    if (type.isF32())
+      return value;
+    auto sourceType = cast<RankedTensorType>(value.getType());
+    auto resultType = sourceType.clone(type);
+    Value init = tensor::EmptyOp::create(b, loc, resultType.getShape(), type);
+    AffineMap identity =
+        AffineMap::getMultiDimIdentityMap(sourceType.getRank(), b.getContext());
+    return linalg::GenericOp::create(
+               b, loc, resultType, ValueRange{value}, ValueRange{init},
+               ArrayRef<AffineMap>{identity, identity},
+               SmallVector<utils::IteratorType>(sourceType.getRank(),
+                                                utils::IteratorType::parallel),
+               [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+                 linalg::YieldOp::create(
+                     nested, nestedLoc,
+                     arith::TruncFOp::create(nested, nestedLoc, type, args[0])
+                         .getResult());
                })
         .getResult(0);
   }

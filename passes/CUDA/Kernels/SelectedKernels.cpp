@@ -93,6 +93,10 @@ DictionaryAttr gemmSpecToAttribute(MLIRContext *context, const GemmSpec &spec) {
           TypeAttr::get(spec.outputType ? spec.outputType : b.getF32Type())),
   };
   appendBiasType(b, spec.biasType, entries);
+  // Only when paired, so a plain GEMM reads as before.
+  if (spec.pairedN > 0)
+    entries.push_back(
+        b.getNamedAttr("paired_n", b.getI64IntegerAttr(spec.pairedN)));
   return b.getDictionaryAttr(entries);
 }
 
@@ -186,6 +190,8 @@ gemmSpecFromAttribute(DictionaryAttr attr,
   // Absent in attributes written before warp specialization: 1.
   if (attr.get("consumers") &&
       failed(read.integer("consumers", config.consumers)))
+    return failure();
+  if (attr.get("paired_n") && failed(read.integer("paired_n", spec.pairedN)))
     return failure();
   if (mma == "wgmma")
     config.mma = MmaKind::Wgmma;
@@ -380,11 +386,20 @@ func::CallOp callSelectedKernel(OpBuilder &b, Location loc, ModuleOp module,
 
 Value callSelectedGemm(OpBuilder &b, Location loc, ModuleOp module,
                        const GemmSpec &spec, ValueRange operands) {
-  auto resultType = RankedTensorType::get(
-      {spec.m, spec.n}, spec.outputType ? spec.outputType : b.getF32Type());
+  return callSelectedGemmOp(b, loc, module, spec, operands).getResult(0);
+}
+
+func::CallOp callSelectedGemmOp(OpBuilder &b, Location loc, ModuleOp module,
+                                const GemmSpec &spec, ValueRange operands) {
+  Type outputType = spec.outputType ? spec.outputType : b.getF32Type();
+  SmallVector<Type> resultTypes = {
+      RankedTensorType::get({spec.m, spec.n}, outputType)};
+  if (spec.pairedN > 0)
+    resultTypes.push_back(
+        RankedTensorType::get({spec.m, spec.pairedN}, outputType));
   return callSelectedKernel(b, loc, module, "mbc_gemm", kSelectedGemmAttrName,
                             gemmSpecToAttribute(b.getContext(), spec), operands,
-                            resultType);
+                            resultTypes);
 }
 
 func::CallOp callSelectedGemv(OpBuilder &b, Location loc, ModuleOp module,

@@ -122,10 +122,16 @@ callSelectedKernel(mlir::OpBuilder &b, mlir::Location loc,
                    mlir::ValueRange operands, mlir::TypeRange resultTypes);
 
 /// A GEMM call: operands a [M, K], b [N, K] (16-bit), then bias [N] and
-/// residual [M, N] (f32) when the spec has them; returns C [M, N] f32.
+/// residual [M, N] (f32) when the spec has them, or (paired) b2
+/// [pairedN, K]; returns C [M, N] in the output type.
 mlir::Value callSelectedGemm(mlir::OpBuilder &b, mlir::Location loc,
                              mlir::ModuleOp module, const GemmSpec &spec,
                              mlir::ValueRange operands);
+/// The same call; a paired GEMM's returns C2 [M, pairedN] second.
+mlir::func::CallOp callSelectedGemmOp(mlir::OpBuilder &b, mlir::Location loc,
+                                      mlir::ModuleOp module,
+                                      const GemmSpec &spec,
+                                      mlir::ValueRange operands);
 
 /// A GEMV call: operands a [M, K] f32, w [N, K] (16-bit), then bias [N]
 /// and residual [M, N] when the spec has them, then the norm weight [K]
@@ -160,9 +166,9 @@ mlir::FailureOr<AttentionSpec> attentionSpecFromAttribute(
     mlir::DictionaryAttr attr,
     llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
-/// {m, n, k, element_type, mma, tile_m, tile_n, tile_k, stages, bias,
-/// activation, residual, output_type}; B is always [N, K] (nn.Linear's
-/// layout).
+/// {m, n, k, element_type, mma, tile_m, tile_n, tile_k, stages, consumers,
+/// bias, activation, residual, output_type, [bias_type], [paired_n]}; B is
+/// always [N, K] (nn.Linear's layout).
 mlir::DictionaryAttr gemmSpecToAttribute(mlir::MLIRContext *context,
                                          const GemmSpec &spec);
 

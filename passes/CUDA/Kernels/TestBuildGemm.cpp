@@ -70,6 +70,7 @@ struct CudaTestBuildGemmPass
     spec.config.tileK = tileK;
     spec.config.stages = stages;
     spec.config.consumers = consumers;
+    spec.pairedN = pairedN;
 
     OpBuilder b(module.getContext());
     gpu::GPUModuleOp kernels = cuda::getOrCreateKernelModule(module);
