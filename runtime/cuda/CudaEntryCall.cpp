@@ -285,22 +285,26 @@ void CudaEntryCall::setInput(size_t index, const CudaEntryCall *source,
                              size_t sourceIndex, uint64_t offset,
                              uint64_t bytes) {
   model_.makeCurrent();
-  std::string what = where() + ": input \"" + entry_.args[index].name + "\"";
+  // Built only for a message: this runs several times per decoded byte.
+  auto what = [&] {
+    return where() + ": input \"" + entry_.args[index].name + "\"";
+  };
   if (bytes > sizes_[index] ||
       (source && offset + bytes > source->sizes_[sourceIndex]))
-    fail(MBRT_ERROR_INTERNAL, what + ": a device copy of " +
+    fail(MBRT_ERROR_INTERNAL, what() + ": a device copy of " +
                                   std::to_string(bytes) +
                                   " bytes does not fit its buffers");
+  Result result = success;
   if (bytes && source)
-    driver_.check(driver_.copyDeviceToDeviceAsync(
-                      addresses_[index],
-                      source->addresses_[sourceIndex] + offset, bytes,
-                      session_.stream()),
-                  "cuMemcpyDtoDAsync_v2", what, MBRT_ERROR_INTERNAL);
+    result = driver_.copyDeviceToDeviceAsync(
+        addresses_[index], source->addresses_[sourceIndex] + offset, bytes,
+        session_.stream());
   else if (bytes)
-    driver_.check(
-        driver_.memset8Async(addresses_[index], 0, bytes, session_.stream()),
-        "cuMemsetD8Async", what, MBRT_ERROR_INTERNAL);
+    result =
+        driver_.memset8Async(addresses_[index], 0, bytes, session_.stream());
+  if (result != success)
+    driver_.check(result, source ? "cuMemcpyDtoDAsync_v2" : "cuMemsetD8Async",
+                  what(), MBRT_ERROR_INTERNAL);
   setOnDevice_[index] = true;
 }
 
