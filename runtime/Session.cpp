@@ -76,16 +76,17 @@ void EntryCall::setInput(const std::string &name, const EntryCall *source,
                          size_t bytes) {
   size_t index = argIndex(name);
   size_t sourceIndex = source ? source->argIndex(sourceName) : 0;
-  if (cuda_) {
-    cuda_->setInput(index, source ? source->cuda_.get() : nullptr, sourceIndex,
-                    offset, bytes);
-    return;
-  }
+  // The device buffers have the host buffers' sizes: one check for both.
   if (bytes > buffers_[index].size() ||
       (source && offset + bytes > source->buffers_[sourceIndex].size()))
     fail(MBRT_ERROR_INTERNAL, "entry point \"" + entry_->name + "\": input \"" +
                                   name + "\" cannot take " +
                                   std::to_string(bytes) + " bytes");
+  if (cuda_) {
+    cuda_->setInput(index, source ? source->cuda_.get() : nullptr, sourceIndex,
+                    offset, bytes);
+    return;
+  }
   if (source)
     std::memcpy(buffers_[index].data(),
                 source->buffers_[sourceIndex].data() + offset, bytes);

@@ -46,13 +46,15 @@ public:
   /// Output (or inout) `name` as the last run left it: on CUDA, copied from
   /// the device after waiting for it.
   template <typename T> const T *output(const std::string &name) {
+    size_t index = argIndex(name);
     if (cuda_)
-      cuda_->fetch(argIndex(name));
-    return buffer<T>(name);
+      cuda_->fetch(index);
+    return reinterpret_cast<const T *>(buffers_[index].data());
   }
   /// Input `name` takes `bytes` of `source`'s argument `sourceName` from
   /// byte `offset`, or zeros when `source` is null: a device-side copy on
-  /// CUDA (the host never sees the values).
+  /// CUDA (the host never sees the values). Fails when either buffer is
+  /// too small.
   void setInput(const std::string &name, const EntryCall *source,
                 const std::string &sourceName, size_t offset, size_t bytes);
   /// Zeroes every inout buffer (caches and shift state).

@@ -285,15 +285,6 @@ void CudaEntryCall::setInput(size_t index, const CudaEntryCall *source,
                              size_t sourceIndex, uint64_t offset,
                              uint64_t bytes) {
   model_.makeCurrent();
-  // Built only for a message: this runs several times per decoded byte.
-  auto what = [&] {
-    return where() + ": input \"" + entry_.args[index].name + "\"";
-  };
-  if (bytes > sizes_[index] ||
-      (source && offset + bytes > source->sizes_[sourceIndex]))
-    fail(MBRT_ERROR_INTERNAL, what() + ": a device copy of " +
-                                  std::to_string(bytes) +
-                                  " bytes does not fit its buffers");
   Result result = success;
   if (bytes && source)
     result = driver_.copyDeviceToDeviceAsync(
@@ -302,9 +293,12 @@ void CudaEntryCall::setInput(size_t index, const CudaEntryCall *source,
   else if (bytes)
     result =
         driver_.memset8Async(addresses_[index], 0, bytes, session_.stream());
+  // The message is built only on failure: this runs several times per
+  // decoded byte.
   if (result != success)
     driver_.check(result, source ? "cuMemcpyDtoDAsync_v2" : "cuMemsetD8Async",
-                  what(), MBRT_ERROR_INTERNAL);
+                  where() + ": input \"" + entry_.args[index].name + "\"",
+                  MBRT_ERROR_INTERNAL);
   setOnDevice_[index] = true;
 }
 

@@ -101,8 +101,9 @@ public:
   /// stream.
   void fetch(size_t index);
   /// Sets input `index` on the device: `bytes` of `source`'s argument
-  /// `sourceIndex` from byte `offset` (or zeros when `source` is null). Its
-  /// host buffer is not staged by the next run().
+  /// `sourceIndex` from byte `offset` (or zeros when `source` is null; the
+  /// caller checked that both fit). Its host buffer is not staged by the
+  /// next run().
   void setInput(size_t index, const CudaEntryCall *source, size_t sourceIndex,
                 uint64_t offset, uint64_t bytes);
   /// Zeroes the inout buffers on the device.

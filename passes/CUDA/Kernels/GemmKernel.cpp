@@ -240,10 +240,8 @@ private:
       b.setInsertionPointToStart(loop.getBody());
       Value kBlock = loop.getInductionVar();
       Value stage = waitFull(kBlock);
-      SmallVector<Value> results(loop.getRegionIterArgs());
-      for (int64_t kStep = 0; kStep < config.tileK / 16; ++kStep)
-        for (int64_t i = 0; i < config.tileM / 64; ++i)
-          results[i] = buildMma(stage, index(i), kStep, results[i]);
+      SmallVector<Value> results =
+          mmaKBlock(stage, index(0), loop.getRegionIterArgs());
       // Every product reading this stage is done before it is refilled.
       NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
       gpu::BarrierOp::create(b, loc);
@@ -257,7 +255,7 @@ private:
       scf::YieldOp::create(b, loc, results);
     }
     SmallVector<Value> results(loop.getResults());
-    storeTile(results, /*firstRow=*/0, tid);
+    storeTile(results, /*firstRow=*/index(0), tid);
   }
 
   /// Warp specialization: warpgroup 0 produces (one thread issues every
@@ -326,6 +324,7 @@ private:
     Value lane = arith::RemUIOp::create(b, loc, tid, index(32));
     Value isWarpLeader =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, index(0));
+    Value firstRowBlock = muli(consumer, rowBlocks);
     SmallVector<Value> accumulators = initAccumulators(rowBlocks);
     auto loop = scf::ForOp::create(b, loc, index(0), index(numKBlocks),
                                    index(1), accumulators);
@@ -334,13 +333,8 @@ private:
       b.setInsertionPointToStart(loop.getBody());
       Value kBlock = loop.getInductionVar();
       Value stage = waitFull(kBlock);
-      Value firstRowBlock = muli(consumer, rowBlocks);
-      SmallVector<Value> results(loop.getRegionIterArgs());
-      for (int64_t kStep = 0; kStep < config.tileK / 16; ++kStep)
-        for (int64_t i = 0; i < rowBlocks; ++i)
-          results[i] = buildMma(
-              stage, arith::AddIOp::create(b, loc, firstRowBlock, index(i)),
-              kStep, results[i]);
+      SmallVector<Value> results =
+          mmaKBlock(stage, firstRowBlock, loop.getRegionIterArgs());
       // The group just issued may still run (each wgmma's wait_group 1);
       // the previous block's group is retired: release its stage.
       Value release = arith::AndIOp::create(
@@ -370,6 +364,20 @@ private:
     // The consumers' stores to the tile are done before any reads back.
     storeTile(results, muli(consumer, rowsPerConsumer), groupTid,
               [&] { namedBarrier(kConsumersBarrier, consumers * kThreads); });
+  }
+
+  /// One K block's products from `stage`: every K step of the 64-row
+  /// blocks firstRowBlock.. (one per accumulator) of the tile.
+  SmallVector<Value> mmaKBlock(Value stage, Value firstRowBlock,
+                               ValueRange accumulators) {
+    SmallVector<Value> results(accumulators);
+    for (int64_t kStep = 0; kStep < config.tileK / 16; ++kStep)
+      for (auto [i, result] : llvm::enumerate(results))
+        result = buildMma(
+            stage,
+            arith::AddIOp::create(b, loc, firstRowBlock, index(int64_t(i))),
+            kStep, result);
+    return results;
   }
 
   SmallVector<Value> initAccumulators(int64_t rowBlocks) {
@@ -452,10 +460,6 @@ private:
     Value globalRow = arith::AddIOp::create(b, loc, m0, row);
     Value globalCol = arith::AddIOp::create(b, loc, n0, col);
     storeWithEpilogue(b, loc, spec, operands, acc, globalRow, globalCol);
-  }
-  void storeTile(ArrayRef<Value> accumulators, int64_t firstRow,
-                 Value groupTid) {
-    storeTile(accumulators, index(firstRow), groupTid);
   }
 
   Value index(int64_t value) {

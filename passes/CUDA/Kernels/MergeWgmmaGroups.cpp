@@ -58,41 +58,37 @@ bool mayRunBetween(Operation *op) {
   return isPlumbing(op) || llvm::none_of(op->getOperands(), isAccumulator);
 }
 
+/// The first op of type OpT from `op` on (walking forward or backward)
+/// past ops that may run between joined wgmmas; null when another op
+/// comes first.
+template <typename OpT> OpT findPast(Operation *op, bool forward) {
+  while (op && !isa<OpT>(op) && mayRunBetween(op))
+    op = forward ? op->getNextNode() : op->getPrevNode();
+  return dyn_cast_or_null<OpT>(op);
+}
+
 /// Joins `commit, wait, ops..., fence, ops..., mma_async` into `ops...,
 /// ops..., mma_async` in `block` when a wgmma precedes the commit with
 /// only such ops between: the group before the commit continues into the
-/// next wgmma. Returns the number of groups joined.
-int64_t joinGroups(Block &block) {
+/// next wgmma.
+void joinGroups(Block &block) {
   SmallVector<Operation *> dropped;
   for (Operation &op : block) {
     auto commit = dyn_cast<NVVM::WgmmaGroupSyncAlignedOp>(&op);
-    if (!commit)
-      continue;
-    Operation *last = commit->getPrevNode();
-    while (last && !isa<NVVM::WgmmaMmaAsyncOp>(last) && mayRunBetween(last))
-      last = last->getPrevNode();
-    if (!isa_and_nonnull<NVVM::WgmmaMmaAsyncOp>(last))
+    if (!commit ||
+        !findPast<NVVM::WgmmaMmaAsyncOp>(commit->getPrevNode(), false))
       continue;
     auto wait =
         dyn_cast_or_null<NVVM::WgmmaWaitGroupSyncOp>(commit->getNextNode());
     if (!wait)
       continue;
-    Operation *next = wait->getNextNode();
-    while (next && !isa<NVVM::WgmmaFenceAlignedOp>(next) && mayRunBetween(next))
-      next = next->getNextNode();
-    auto fence = dyn_cast_or_null<NVVM::WgmmaFenceAlignedOp>(next);
-    if (!fence)
-      continue;
-    Operation *mma = fence->getNextNode();
-    while (mma && !isa<NVVM::WgmmaMmaAsyncOp>(mma) && mayRunBetween(mma))
-      mma = mma->getNextNode();
-    if (!isa_and_nonnull<NVVM::WgmmaMmaAsyncOp>(mma))
+    auto fence = findPast<NVVM::WgmmaFenceAlignedOp>(wait->getNextNode(), true);
+    if (!fence || !findPast<NVVM::WgmmaMmaAsyncOp>(fence->getNextNode(), true))
       continue;
     dropped.append({commit, wait, fence});
   }
   for (Operation *op : dropped)
     op->erase();
-  return dropped.size() / 3;
 }
 
 struct CudaMergeWgmmaGroupsPass

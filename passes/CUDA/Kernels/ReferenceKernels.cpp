@@ -421,22 +421,12 @@ struct CudaReferenceKernelsPass
     if (type.isF32())
       return value;
     auto sourceType = cast<RankedTensorType>(value.getType());
-    auto resultType = sourceType.clone(type);
-    Value init = tensor::EmptyOp::create(b, loc, resultType.getShape(), type);
-    AffineMap identity =
-        AffineMap::getMultiDimIdentityMap(sourceType.getRank(), b.getContext());
-    return linalg::GenericOp::create(
-               b, loc, resultType, ValueRange{value}, ValueRange{init},
-               ArrayRef<AffineMap>{identity, identity},
-               SmallVector<utils::IteratorType>(sourceType.getRank(),
-                                                utils::IteratorType::parallel),
-               [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
-                 linalg::YieldOp::create(
-                     nested, nestedLoc,
-                     arith::TruncFOp::create(nested, nestedLoc, type, args[0])
-                         .getResult());
-               })
-        .getResult(0);
+    return mb_to_linalg::createElementwise(
+        b, loc, sourceType.clone(type), value,
+        mb_to_linalg::identityMap(b.getContext(), sourceType.getRank()),
+        [&](OpBuilder &n, Location l, ValueRange args) -> Value {
+          return arith::TruncFOp::create(n, l, type, args[0]);
+        });
   }
 
   /// A paired GEMV: both products of the (normalized) A, no epilogue.
