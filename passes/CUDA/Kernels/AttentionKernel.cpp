@@ -23,6 +23,7 @@
 #include "passes/CUDA/Kernels/AttentionKernel.h"
 #include "passes/CUDA/Kernels/KernelBuilderUtils.h"
 #include "passes/CUDA/Kernels/WarpMma.h"
+#include "passes/CUDA/Kernels/WgmmaAttention.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -516,6 +517,12 @@ verifyAttentionSpec(const AttentionSpec &spec,
       spec.outputType != spec.inputType)
     return failSpec(emitError, "attention output type must be f32 or the "
                                "input type");
+  if (spec.mma == MmaKind::Wgmma) {
+    if (spec.tokenMajor() && failed(verifyTokenMajor(spec, emitError)))
+      return failure();
+    // Any length: the tensor maps zero-fill rows past a sequence's end.
+    return verifyWgmmaAttentionSpec(spec, emitError);
+  }
   if (spec.tokenMajor()) {
     if (failed(verifyTokenMajor(spec, emitError)))
       return failure();
@@ -559,14 +566,26 @@ buildAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToEnd(module.getBody());
 
+  bool wgmma = spec.mma == MmaKind::Wgmma;
+  int64_t queryRows =
+      wgmma ? kWgmmaAttentionQueryRows : queryBlockRows(spec);
   KernelInfo info;
   info.name = name.str();
-  info.grid = {llvm::divideCeilSigned(spec.seqLen, queryBlockRows(spec)),
-               spec.batchHeads, 1};
-  info.block = {kWarpMmaThreads, 1, 1};
-  info.dynamicSharedBytes = attentionSharedBytes(spec);
-  for (const char *param : {"q", "k", "v", "o"})
-    info.params.push_back({param, "ptr", {}});
+  info.grid = {llvm::divideCeilSigned(spec.seqLen, queryRows), spec.batchHeads,
+               1};
+  info.block = {wgmma ? kWgmmaAttentionThreads : kWarpMmaThreads, 1, 1};
+  info.dynamicSharedBytes =
+      wgmma ? wgmmaAttentionSharedBytes(spec) : attentionSharedBytes(spec);
+  if (wgmma) {
+    // q, k, v as 128-byte CUtensorMaps passed by value (byval grid
+    // constants after mb-cuda-grid-constant-params).
+    for (TensorMapDescription &map : wgmmaAttentionTensorMaps(spec))
+      info.params.push_back({map.operand, "tensor_map", map});
+    info.params.push_back({"o", "ptr", {}});
+  } else {
+    for (const char *param : {"q", "k", "v", "o"})
+      info.params.push_back({param, "ptr", {}});
+  }
 
   Type outputElement =
       spec.outputType ? spec.outputType : Type(builder.getF32Type());
@@ -586,7 +605,13 @@ buildAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
     types.push_back(MemRefType::get(
         {spec.batchHeads, spec.seqLen, spec.headDim}, outputElement));
   }
+  if (wgmma)
+    for (int64_t i = 0; i < 3; ++i)
+      types[i] = LLVM::LLVMPointerType::get(builder.getContext());
   auto func = createKernelFunc(builder, loc, name, types, info);
+  if (wgmma)
+    func->setAttr(kTensorMapParamsAttrName,
+                  builder.getDenseI64ArrayAttr({0, 1, 2}));
   // Two row tiles keep 2 x (headDim / 2) accumulator registers a thread:
   // left alone, ptxas may cap the kernel at 168 registers to fit 3 CTAs an
   // SM and spill (head dim 64 on sm_80). Asking for 2 CTAs an SM lets it
@@ -602,9 +627,13 @@ buildAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
   // runtime buffers, docs/cuda.md).
   Value output = memref::AssumeAlignmentOp::create(
       builder, loc, entry.getArgument(3), builder.getI32IntegerAttr(16));
-  AttentionBuilder(builder, loc, spec, entry.getArgument(0),
-                   entry.getArgument(1), entry.getArgument(2), output)
-      .build();
+  if (wgmma)
+    buildWgmmaAttention(builder, loc, spec, entry.getArguments().take_front(3),
+                        output);
+  else
+    AttentionBuilder(builder, loc, spec, entry.getArgument(0),
+                     entry.getArgument(1), entry.getArgument(2), output)
+        .build();
   gpu::ReturnOp::create(builder, loc);
   return info;
 }

@@ -31,6 +31,7 @@
 #ifndef MBC_PASSES_CUDA_KERNELS_ATTENTIONKERNEL_H
 #define MBC_PASSES_CUDA_KERNELS_ATTENTIONKERNEL_H
 
+#include "passes/CUDA/Kernels/GemmKernel.h"
 #include "passes/CUDA/Kernels/KernelInfo.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -72,6 +73,11 @@ struct AttentionSpec {
   /// by default): frees headDim / 2 registers per row tile, what two tiles
   /// of head dim 128 need to fit without spills.
   bool reloadQuery = false;
+  /// The products' instructions: mma.sync (sm_80 and newer; the kernel
+  /// above) or, on sm_90a, wgmma with TMA loads and a producer warpgroup
+  /// (WgmmaAttention.h: 128-row query blocks, head dims 64 and 128, key
+  /// blocks of 64 or 128; row-tiles and reload-query do not apply).
+  MmaKind mma = MmaKind::MmaSync;
 
   bool tokenMajor() const { return heads > 0; }
 };

@@ -261,7 +261,8 @@ def CudaTestBuildAttention
   let description = [{
     Calls `buildAttentionKernel` (passes/CUDA/Kernels/AttentionKernel.h):
     online-softmax attention over [batch-heads, seq-len, head-dim] Q, K, V
-    (bf16/f16) into an f32 O, with mma.sync m16n8k16 products. The kernel
+    (bf16/f16) into an f32 O, with mma.sync m16n8k16 products (or, with
+    `mma=wgmma`, wgmma products on sm_90a). The kernel
     carries its launch facts as `mbc.launch`; an unsupported combination is
     an error that names the option.
   }];
@@ -303,6 +304,9 @@ def CudaTestBuildAttention
            "token-major: V's first column">,
     Option<"outputType", "output-type", "std::string", /*default=*/"\"f32\"",
            "O's element type: f32 or the element type">,
+    Option<"mma", "mma", "std::string", /*default=*/"\"mma_sync\"",
+           "products: mma_sync (sm_80 and newer) or wgmma (sm_90a: TMA, a "
+           "producer warpgroup and two consumers of 64 query rows)">,
     Option<"kernelName", "name", "std::string", /*default=*/"\"attention\"",
            "kernel symbol">,
   ];

@@ -54,6 +54,13 @@ struct CudaTestBuildAttentionPass
                          << elementType << ")";
       return signalPassFailure();
     }
+    if (mma == "wgmma") {
+      spec.mma = cuda::MmaKind::Wgmma;
+    } else if (mma != "mma_sync") {
+      module.emitError() << "mb-cuda-test-build-attention: mma = '" << mma
+                         << "' (expected mma_sync or wgmma)";
+      return signalPassFailure();
+    }
     OpBuilder b(module.getContext());
     if (failed(cuda::buildAttentionKernel(b,
                                           cuda::getOrCreateKernelModule(module),
