@@ -405,6 +405,14 @@ private:
       // spills; with Q held, 255 and spills).
       spec.rowTiles = 2;
       spec.reloadQuery = headDim == 128;
+      // sm_90a: wgmma products fed by TMA (128-row query blocks, 128-key
+      // blocks) where the head dimension fills 128-byte rows.
+      if (selection.mma == "wgmma" && (headDim == 64 || headDim == 128)) {
+        spec.mma = cuda::MmaKind::Wgmma;
+        spec.keyBlock = 128;
+        spec.rowTiles = 1;
+        spec.reloadQuery = false;
+      }
     }
     // k and v from one [2 * inner, D] weight when they are its halves.
     Value kvSource = cuda::kvWeightSource(op.getWk(), op.getWv(), inner);

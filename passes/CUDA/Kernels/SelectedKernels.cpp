@@ -530,6 +530,8 @@ DictionaryAttr attentionSpecToAttribute(MLIRContext *context,
         b.getNamedAttr("row_tiles", b.getI64IntegerAttr(spec.rowTiles)));
   if (spec.reloadQuery)
     entries.push_back(b.getNamedAttr("reload_query", b.getBoolAttr(true)));
+  if (spec.mma == MmaKind::Wgmma)
+    entries.push_back(b.getNamedAttr("mma", b.getStringAttr("wgmma")));
   return b.getDictionaryAttr(entries);
 }
 
@@ -564,6 +566,15 @@ attentionSpecFromAttribute(DictionaryAttr attr,
   if (attr.contains("reload_query") &&
       failed(read.boolean("reload_query", spec.reloadQuery)))
     return failure();
+  if (attr.contains("mma")) {
+    StringRef mma;
+    if (failed(read.string("mma", mma)))
+      return failure();
+    if (mma != "wgmma" && mma != "mma_sync")
+      return emitError() << kSelectedAttentionAttrName << ": mma = '" << mma
+                         << "' (expected wgmma or mma_sync)";
+    spec.mma = mma == "wgmma" ? MmaKind::Wgmma : MmaKind::MmaSync;
+  }
   if (spec.heads < 0)
     return emitError() << kSelectedAttentionAttrName
                        << ": heads = " << spec.heads << " must be positive";

@@ -157,4 +157,46 @@
 // RUN: not mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 head-dim=32 patch-length=16 row-tiles=2" 2>&1 | FileCheck %s --check-prefix=PATCH-TILES
 // PATCH-TILES: error: patch-length needs row-tiles = 1 (a 64-row query block)
 
+// sm_90a, mma = wgmma (384 threads: ptxas reports the launch's register
+// count, at most 168 for 384 threads; the consumers raise theirs to 240
+// with setmaxnreg, the producer lowers its to 24). W1 is causal, head-dim
+// 64, 128-key blocks, bf16; W2 head-dim 128; W3 the token-major layout
+// the pipeline uses (1,000 positions, bf16 O); W4 f16, not causal,
+// head-dim 128 with 64-key blocks; W5 head-dim 64 with 64-key blocks.
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="seq-len=4096 head-dim=64 key-block=128 mma=wgmma" -o %t.w1.mlir
+// RUN: FileCheck %s --check-prefix=W1-LAUNCH < %t.w1.mlir
+// RUN: mbc-opt %t.w1.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w1.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.w1.ptx -o %t.w1.cubin 2>&1 | FileCheck %s --check-prefix=W1
+// W1-LAUNCH: block = array<i64: 384, 1, 1>, grid = array<i64: 32, 8, 1>
+// W1-LAUNCH-SAME: shared_bytes = 82944 : i64
+// W1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// W1: Used 168 registers, used 1 barriers, 80 bytes smem
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="seq-len=4096 head-dim=128 key-block=128 mma=wgmma" -o %t.w2.mlir
+// RUN: FileCheck %s --check-prefix=W2-LAUNCH < %t.w2.mlir
+// RUN: mbc-opt %t.w2.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w2.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.w2.ptx -o %t.w2.cubin 2>&1 | FileCheck %s --check-prefix=W2
+// W2-LAUNCH: shared_bytes = 164864 : i64
+// W2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// W2: Used 168 registers, used 1 barriers, 80 bytes smem
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="batch-heads=16 heads=8 seq-len=1000 head-dim=64 key-block=128 output-type=bf16 mma=wgmma" -o %t.w3.mlir
+// RUN: FileCheck %s --check-prefix=W3-LAUNCH < %t.w3.mlir
+// RUN: mbc-opt %t.w3.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w3.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.w3.ptx -o %t.w3.cubin 2>&1 | FileCheck %s --check-prefix=W3
+// W3-LAUNCH: grid = array<i64: 8, 16, 1>
+// W3-LAUNCH-SAME: shared_bytes = 82944 : i64
+// W3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// W3: Used 168 registers, used 1 barriers, 80 bytes smem
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 head-dim=128 key-block=64 element-type=f16 causal=false mma=wgmma" -o %t.w4.mlir
+// RUN: FileCheck %s --check-prefix=W4-LAUNCH < %t.w4.mlir
+// RUN: mbc-opt %t.w4.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w4.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.w4.ptx -o %t.w4.cubin 2>&1 | FileCheck %s --check-prefix=W4
+// W4-LAUNCH: shared_bytes = 99328 : i64
+// W4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// W4: Used 168 registers, used 1 barriers, 80 bytes smem
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 head-dim=64 key-block=64 mma=wgmma" -o %t.w5.mlir
+// RUN: mbc-opt %t.w5.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w5.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.w5.ptx -o %t.w5.cubin 2>&1 | FileCheck %s --check-prefix=W5
+// W5: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// W5: Used 133 registers, used 1 barriers, 80 bytes smem
+
 module {}

@@ -1,5 +1,18 @@
 // Unsupported attention specs are errors that name the option and value.
 
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="head-dim=32 key-block=64 mma=wgmma" 2>&1 | FileCheck %s --check-prefix=WGMMA-HEAD-DIM
+// WGMMA-HEAD-DIM: error: head-dim = 32 is not supported by mma = wgmma (64 or 128: whole 128-byte swizzled rows)
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="key-block=32 mma=wgmma" 2>&1 | FileCheck %s --check-prefix=WGMMA-KEY-BLOCK
+// WGMMA-KEY-BLOCK: error: key-block = 32 is not supported by mma = wgmma (64 or 128)
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 patch-length=16 mma=wgmma" 2>&1 | FileCheck %s --check-prefix=WGMMA-PATCH
+// WGMMA-PATCH: error: patch-length is not supported by mma = wgmma (local attention uses mma_sync)
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="row-tiles=2 mma=wgmma" 2>&1 | FileCheck %s --check-prefix=WGMMA-TILES
+// WGMMA-TILES: error: row-tiles and reload-query do not apply to mma = wgmma (128-row query blocks, Q read from shared memory)
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="mma=hmma" 2>&1 | FileCheck %s --check-prefix=MMA
+// MMA: error: mb-cuda-test-build-attention: mma = 'hmma' (expected mma_sync or wgmma)
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="batch-heads=4 heads=4 seq-len=100 head-dim=64 q-row=260 mma=wgmma" 2>&1 | FileCheck %s --check-prefix=WGMMA-ROW
+// WGMMA-ROW: error: q rows of 260 elements with heads from column 0 do not hold heads x head-dim = 256 columns on 16-byte boundaries
+
 // RUN: not mbc-opt %s --mb-cuda-test-build-attention="head-dim=96" 2>&1 | FileCheck %s --check-prefix=HEAD-DIM
 // HEAD-DIM: error: head-dim = 96 is not supported (32, 64 or 128)
 

@@ -176,7 +176,11 @@ func.func @head_wide_vocabulary(%x: tensor<64x64xf32>, %w: tensor<4096x64xbf16>)
 // CHECK: call @mbc_gemm_2(%[[ROWS]], {{.*}}) : (tensor<65x128xbf16>, tensor<128x128xbf16>, tensor<65x128xf32>) -> tensor<65x128xf32>
 // CHECK-NOT: mb.global_attention
 // CHECK-NOT: arith.addf
-// CHECK: mb.cuda_attention = {batch_heads = 2 : i64, causal = true, element_type = bf16, head_dim = 64 : i64, heads = 2 : i64, k_column = 0 : i64, k_row = 128 : i64, key_block = 32 : i64, output_type = bf16, patch_length = 0 : i64, q_row = 128 : i64, row_tiles = 2 : i64, scale = 1.250000e-01 : f64, seq_len = 65 : i64, v_column = 0 : i64, v_row = 128 : i64}
+// sm_90a (mma = wgmma, the default): the wgmma kernel, 128-key blocks;
+// sm_80 (mma_sync): 32-key blocks, two 16-row tiles a warp.
+// CHECK: mb.cuda_attention = {batch_heads = 2 : i64, causal = true, element_type = bf16, head_dim = 64 : i64, heads = 2 : i64, k_column = 0 : i64, k_row = 128 : i64, key_block = 128 : i64, mma = "wgmma", output_type = bf16, patch_length = 0 : i64, q_row = 128 : i64, scale = 1.250000e-01 : f64, seq_len = 65 : i64, v_column = 0 : i64, v_row = 128 : i64}
+// PINNED-LABEL: func.func @global_attention
+// PINNED: mb.cuda_attention = {batch_heads = 2 : i64, causal = true, element_type = bf16, head_dim = 64 : i64, heads = 2 : i64, k_column = 0 : i64, k_row = 128 : i64, key_block = 32 : i64, output_type = bf16, patch_length = 0 : i64, q_row = 128 : i64, row_tiles = 2 : i64, scale = 1.250000e-01 : f64, seq_len = 65 : i64, v_column = 0 : i64, v_row = 128 : i64}
 // CHECK: @mbc_gemm_2{{.*}}residual = true
 func.func @global_attention(%x: tensor<1x65x128xf32>, %r: tensor<1x65x128xf32>,
                             %wq: tensor<128x128xbf16>, %wkv: tensor<256x128xbf16>,
@@ -193,10 +197,13 @@ func.func @global_attention(%x: tensor<1x65x128xf32>, %r: tensor<1x65x128xf32>,
 
 // -----
 
-// Head dim 128: 128-row query blocks with Q re-read from shared memory for
-// every key block (with Q held in registers, ptxas spills).
+// Head dim 128: with mma_sync, 128-row query blocks with Q re-read from
+// shared memory for every key block (with Q held in registers, ptxas
+// spills).
 // CHECK-LABEL: func.func @global_attention_head_dim_128
-// CHECK: mb.cuda_attention = {batch_heads = 2 : i64, causal = true, element_type = bf16, head_dim = 128 : i64, heads = 2 : i64, k_column = 0 : i64, k_row = 256 : i64, key_block = 32 : i64, output_type = bf16, patch_length = 0 : i64, q_row = 256 : i64, reload_query = true, row_tiles = 2 : i64, scale = 0.088388347648318433 : f64, seq_len = 300 : i64, v_column = 0 : i64, v_row = 256 : i64}
+// CHECK: mb.cuda_attention = {batch_heads = 2 : i64, causal = true, element_type = bf16, head_dim = 128 : i64, heads = 2 : i64, k_column = 0 : i64, k_row = 256 : i64, key_block = 128 : i64, mma = "wgmma", output_type = bf16, patch_length = 0 : i64, q_row = 256 : i64, scale = 0.088388347648318433 : f64, seq_len = 300 : i64, v_column = 0 : i64, v_row = 256 : i64}
+// PINNED-LABEL: func.func @global_attention_head_dim_128
+// PINNED: mb.cuda_attention = {batch_heads = 2 : i64, causal = true, element_type = bf16, head_dim = 128 : i64, heads = 2 : i64, k_column = 0 : i64, k_row = 256 : i64, key_block = 32 : i64, output_type = bf16, patch_length = 0 : i64, q_row = 256 : i64, reload_query = true, row_tiles = 2 : i64, scale = 0.088388347648318433 : f64, seq_len = 300 : i64, v_column = 0 : i64, v_row = 256 : i64}
 func.func @global_attention_head_dim_128(%x: tensor<1x300x256xf32>,
                             %wq: tensor<256x256xbf16>, %wk: tensor<256x256xbf16>,
                             %wv: tensor<256x256xbf16>, %wo: tensor<256x256xbf16>) -> tensor<1x300x256xf32> {

@@ -216,7 +216,8 @@ def main():
         print("GEMM shared bytes:", sorted({k["shared_bytes"] for k in gemms}))
     attention = [k for k in cuda["kernels"]
                  if "_attention_" in k["name"] and "_decode_attention_" not in k["name"]]
-    print("flash-attention kernels:", len(attention))
+    print("flash-attention kernels:", len(attention), "with tensor maps:",
+          sum("tensor_map" in k["params"] for k in attention))
     decode = [k for k in cuda["kernels"] if "_decode_attention_" in k["name"]]
     print("decode-attention kernels:", len(decode))
     gemvs = [k for k in cuda["kernels"] if "_gemv_" in k["name"]]
