@@ -169,6 +169,14 @@ private:
       kColumn = addi(qColumn, spec.kColumn);
       vColumn = addi(qColumn, spec.vColumn);
     }
+    // Causal: the last query blocks have the most key blocks; CTAs are
+    // scheduled in block order, so block x takes query block (blocks - 1 -
+    // x) and the longest run first, not in the tail.
+    if (spec.causal)
+      queryBlockIndex = arith::SubIOp::create(
+          b, loc,
+          index(llvm::divideCeil(spec.seqLen, kWgmmaAttentionQueryRows) - 1),
+          queryBlockIndex);
     m0 = muli(queryBlockIndex, kWgmmaAttentionQueryRows);
 
     shared = gpu::DynamicSharedMemoryOp::create(

@@ -197,6 +197,6 @@
 // RUN: mbc-opt %t.w5.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w5.ptx -o /dev/null
 // RUN: %ptxas -arch=sm_90a -v %t.w5.ptx -o %t.w5.cubin 2>&1 | FileCheck %s --check-prefix=W5
 // W5: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// W5: Used 133 registers, used 1 barriers, 80 bytes smem
+// W5: Used 131 registers, used 1 barriers, 80 bytes smem
 
 module {}
