@@ -43,7 +43,8 @@ CASES=(
 # the one-warpgroup kernel, and the sm_80
 # kernels JIT-compiled on newer GPUs; attention on wgmma (sm_90a: what
 # the pipeline picks there for head dims 64 and 128, 128-key blocks, one
-# case with 64; the token-major layout with 1,000 positions, and with K
+# case with 64, and with the ping-pong schedule between the two consumer
+# warpgroups, which the pipeline does not pick yet; the token-major layout with 1,000 positions, and with K
 # and V one buffer) and on mma.sync at the pipeline's sm_80 settings
 # (32-key blocks; 128-row query blocks, two 16-row tiles a warp, with Q
 # re-read from shared memory at head dim 128; one 64-row case each at hd64
@@ -91,6 +92,10 @@ KERNELS=(
   "attention-wgmma-hd128-s2048|mb-cuda-test-build-attention=batch-heads=16 seq-len=2048 head-dim=128 key-block=128 mma=wgmma|sm_90a|--kind attention --needs-sm 90 --batch-heads 16 --seq-len 2048 --head-dim 128"
   "attention-wgmma-hd128-s4096|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=128 key-block=128 mma=wgmma|sm_90a|--kind attention --needs-sm 90 --batch-heads 16 --seq-len 4096 --head-dim 128"
   "attention-wgmma-hd128-s8192|mb-cuda-test-build-attention=batch-heads=16 seq-len=8192 head-dim=128 key-block=128 mma=wgmma|sm_90a|--kind attention --needs-sm 90 --batch-heads 16 --seq-len 8192 --head-dim 128"
+  "attention-wgmma-pingpong-hd64-s4096|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=64 key-block=128 mma=wgmma pingpong=true|sm_90a|--kind attention --needs-sm 90 --batch-heads 16 --seq-len 4096 --head-dim 64"
+  "attention-wgmma-pingpong-hd64-s8192|mb-cuda-test-build-attention=batch-heads=16 seq-len=8192 head-dim=64 key-block=128 mma=wgmma pingpong=true|sm_90a|--kind attention --needs-sm 90 --batch-heads 16 --seq-len 8192 --head-dim 64"
+  "attention-wgmma-pingpong-hd128-s4096|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=128 key-block=128 mma=wgmma pingpong=true|sm_90a|--kind attention --needs-sm 90 --batch-heads 16 --seq-len 4096 --head-dim 128"
+  "attention-wgmma-pingpong-hd128-s8192|mb-cuda-test-build-attention=batch-heads=16 seq-len=8192 head-dim=128 key-block=128 mma=wgmma pingpong=true|sm_90a|--kind attention --needs-sm 90 --batch-heads 16 --seq-len 8192 --head-dim 128"
   "attention-wgmma-hd64-s4096-keys64|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=64 key-block=64 mma=wgmma|sm_90a|--kind attention --needs-sm 90 --batch-heads 16 --seq-len 4096 --head-dim 64"
   "attention-wgmma-token-hd64-s1000|mb-cuda-test-build-attention=batch-heads=16 heads=8 seq-len=1000 head-dim=64 key-block=128 output-type=bf16 mma=wgmma|sm_90a|--kind attention --needs-sm 90 --token-major --heads 8 --batch-heads 16 --seq-len 1000 --head-dim 64"
   "attention-wgmma-token-kvfused-hd128-s1000|mb-cuda-test-build-attention=batch-heads=8 heads=4 seq-len=1000 head-dim=128 key-block=128 k-row=1024 v-row=1024 v-column=512 output-type=bf16 mma=wgmma|sm_90a|--kind attention --needs-sm 90 --token-major --kv-fused --heads 4 --batch-heads 8 --seq-len 1000 --head-dim 128"

@@ -517,6 +517,9 @@ verifyAttentionSpec(const AttentionSpec &spec,
       spec.outputType != spec.inputType)
     return failSpec(emitError, "attention output type must be f32 or the "
                                "input type");
+  if (spec.pingpong && spec.mma != MmaKind::Wgmma)
+    return failSpec(emitError, "pingpong needs mma = wgmma (two consumer "
+                               "warpgroups taking turns)");
   if (spec.mma == MmaKind::Wgmma) {
     if (spec.tokenMajor() && failed(verifyTokenMajor(spec, emitError)))
       return failure();

@@ -78,6 +78,10 @@ struct AttentionSpec {
   /// (WgmmaAttention.h: 128-row query blocks, head dims 64 and 128, key
   /// blocks of 64 or 128; row-tiles and reload-query do not apply).
   MmaKind mma = MmaKind::MmaSync;
+  /// wgmma: the two consumer warpgroups take turns issuing their products
+  /// (named barriers), so one's softmax runs while the other's products
+  /// use the tensor cores (FlashAttention-3's ping-pong schedule).
+  bool pingpong = false;
 
   bool tokenMajor() const { return heads > 0; }
 };

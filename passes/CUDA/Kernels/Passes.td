@@ -307,6 +307,9 @@ def CudaTestBuildAttention
     Option<"mma", "mma", "std::string", /*default=*/"\"mma_sync\"",
            "products: mma_sync (sm_80 and newer) or wgmma (sm_90a: TMA, a "
            "producer warpgroup and two consumers of 64 query rows)">,
+    Option<"pingpong", "pingpong", "bool", /*default=*/"false",
+           "wgmma: the two consumers take turns issuing their products "
+           "(FlashAttention-3's ping-pong schedule)">,
     Option<"kernelName", "name", "std::string", /*default=*/"\"attention\"",
            "kernel symbol">,
   ];

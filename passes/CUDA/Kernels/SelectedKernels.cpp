@@ -532,6 +532,8 @@ DictionaryAttr attentionSpecToAttribute(MLIRContext *context,
     entries.push_back(b.getNamedAttr("reload_query", b.getBoolAttr(true)));
   if (spec.mma == MmaKind::Wgmma)
     entries.push_back(b.getNamedAttr("mma", b.getStringAttr("wgmma")));
+  if (spec.pingpong)
+    entries.push_back(b.getNamedAttr("pingpong", b.getBoolAttr(true)));
   return b.getDictionaryAttr(entries);
 }
 
@@ -575,6 +577,9 @@ attentionSpecFromAttribute(DictionaryAttr attr,
                          << "' (expected wgmma or mma_sync)";
     spec.mma = mma == "wgmma" ? MmaKind::Wgmma : MmaKind::MmaSync;
   }
+  if (attr.contains("pingpong") &&
+      failed(read.boolean("pingpong", spec.pingpong)))
+    return failure();
   if (spec.heads < 0)
     return emitError() << kSelectedAttentionAttrName
                        << ": heads = " << spec.heads << " must be positive";

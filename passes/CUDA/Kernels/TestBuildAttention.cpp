@@ -61,6 +61,7 @@ struct CudaTestBuildAttentionPass
                          << "' (expected mma_sync or wgmma)";
       return signalPassFailure();
     }
+    spec.pingpong = pingpong;
     OpBuilder b(module.getContext());
     if (failed(cuda::buildAttentionKernel(b,
                                           cuda::getOrCreateKernelModule(module),

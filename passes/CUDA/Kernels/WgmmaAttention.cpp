@@ -61,6 +61,10 @@ constexpr int64_t kAtomBytes = 1024;
 constexpr int32_t kProducerRegisters = 24;
 constexpr int32_t kConsumerRegisters = 240;
 constexpr int64_t kWaitTicks = 10000000;
+// Ping-pong: consumer c waits on named barrier kTurnBarrier + c before
+// issuing its products and arrives on the other consumer's after (0 is
+// __syncthreads).
+constexpr int64_t kTurnBarrier = 1;
 
 /// Shared memory from a 1024-byte aligned base: Q as head-dim / 64 boxes
 /// [128 rows][64], then kStages K stages and kStages V stages, each
@@ -311,6 +315,25 @@ private:
     // This consumer's 64 rows of every Q box.
     queryAddress = arith::AddIOp::create(
         b, loc, baseAddress, muli(consumer, kConsumerRows * kRowBytes));
+    if (spec.pingpong) {
+      // Consumer 0 issues first: consumer 1 starts by arriving on its turn.
+      Type i32 = b.getI32Type();
+      Value consumer32 = arith::IndexCastOp::create(b, loc, i32, consumer);
+      myTurn = arith::AddIOp::create(
+          b, loc, consumer32,
+          arith::ConstantIntOp::create(b, loc, i32, kTurnBarrier));
+      otherTurn = arith::SubIOp::create(
+          b, loc,
+          arith::ConstantIntOp::create(b, loc, i32, 2 * kTurnBarrier + 1),
+          myTurn);
+      isSecondConsumer = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::eq, consumer, index(1));
+      OpBuilder::InsertionGuard guard(b);
+      auto second =
+          scf::IfOp::create(b, loc, isSecondConsumer, /*withElse=*/false);
+      b.setInsertionPointToStart(&second.getThenRegion().front());
+      endTurn(/*ofFirst=*/true);
+    }
 
     nvgpu::MBarrierTryWaitParityOp::create(b, loc, barriers, constantI1(false),
                                            index(kWaitTicks),
@@ -318,8 +341,11 @@ private:
     // The first block (key 0, visible to every row: the row maxima are
     // finite from then on), masked whatever it is.
     Value first = index(0);
+    beginTurn();
     waitFull(kKeyFull, first);
-    SmallVector<Value> scores = waitGroup(0, issueScores(first), {}).first;
+    SmallVector<Value> pendingScores = issueScores(first);
+    endTurn();
+    SmallVector<Value> scores = waitGroup(0, pendingScores, {}).first;
     release(kKeyEmpty, first);
     std::array<Value, 2> rowMax = {negativeInfinity, negativeInfinity};
     std::array<Value, 2> rowSum = {constantF32(0), constantF32(0)};
@@ -341,10 +367,23 @@ private:
     SmallVector<Value> output(state.begin(), state.begin() + outputs);
     SmallVector<Value> probabilities(state.begin() + outputs + 4, state.end());
     Value last = arith::SubIOp::create(b, loc, endKeyBlock, index(1));
+    beginTurn();
     waitFull(kValueFull, last);
-    output = waitGroup(0, issueValues(output, probabilities, last),
-                       probabilities)
-                 .first;
+    SmallVector<Value> pendingOutput =
+        issueValues(output, probabilities, last);
+    endTurn();
+    if (spec.pingpong) {
+      // Consumer 1 arrived once more than consumer 0 waited (its first
+      // arrival): take it, so no named barrier is left half-arrived.
+      OpBuilder::InsertionGuard guard(b);
+      auto first = scf::IfOp::create(
+          b, loc,
+          arith::XOrIOp::create(b, loc, isSecondConsumer, constantI1(true)),
+          /*withElse=*/false);
+      b.setInsertionPointToStart(&first.getThenRegion().front());
+      beginTurn();
+    }
+    output = waitGroup(0, pendingOutput, probabilities).first;
     storeOutput(output, {state[outputs + 2], state[outputs + 3]});
   }
 
@@ -370,11 +409,13 @@ private:
     SmallVector<Value> previous(args.begin() + outputs + 4, args.end());
     Value previousBlock = arith::SubIOp::create(b, loc, block, index(1));
 
+    beginTurn();
     waitFull(kKeyFull, block);
     SmallVector<Value> pendingScores = issueScores(block);
     waitFull(kValueFull, previousBlock);
     SmallVector<Value> pendingOutput =
         issueValues(output, previous, previousBlock);
+    endTurn();
     SmallVector<Value> scores = waitGroup(1, pendingScores, {}).first;
     release(kKeyEmpty, block);
     Softmax softmax = buildSoftmax(scores, block, masked, rowMax, rowSum);
@@ -684,6 +725,28 @@ private:
         arith::AddIOp::create(b, loc, stage, index(empty)));
   }
 
+  /// Ping-pong: wait until the other consumer issued its products (named
+  /// barrier of this consumer's turn: its 128 threads wait, the other's
+  /// arrive), or, with `ofFirst`, arrive on consumer 0's turn.
+  void beginTurn() {
+    if (!spec.pingpong)
+      return;
+    NVVM::BarrierOp::create(b, loc, /*res=*/Type(), myTurn,
+                            constantI32(2 * kGroupThreads),
+                            /*reductionOp=*/NVVM::BarrierReductionAttr(),
+                            /*reductionPredicate=*/Value());
+  }
+  void endTurn(bool ofFirst = false) {
+    if (!spec.pingpong)
+      return;
+    NVVM::BarrierArriveOp::create(
+        b, loc, ofFirst ? constantI32(kTurnBarrier) : otherTurn,
+        constantI32(2 * kGroupThreads));
+  }
+  Value constantI32(int64_t value) {
+    return arith::ConstantIntOp::create(b, loc, b.getI32Type(), value);
+  }
+
   /// i1 parity of use `use` of a barrier: use u waits for phase u's parity.
   Value parityOf(Value use) {
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
@@ -721,6 +784,9 @@ private:
   Value tid, isLeader, isWarpLeader, prefix, qColumn, kColumn, vColumn, m0;
   Value shared, base, baseAddress, queryAddress, barriers;
   Value endKeyBlock, maskedFrom, scaleLog2e, negativeInfinity, pairColumn;
+  /// Ping-pong: the named barriers of this consumer's and the other's
+  /// turn (i32), and whether this is consumer 1.
+  Value myTurn, otherTurn, isSecondConsumer;
   /// This thread's two query rows (g and g + 8 of its warp's 16).
   std::array<Value, 2> rows;
 };

@@ -198,5 +198,11 @@
 // RUN: %ptxas -arch=sm_90a -v %t.w5.ptx -o %t.w5.cubin 2>&1 | FileCheck %s --check-prefix=W5
 // W5: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // W5: Used 131 registers, used 1 barriers, 80 bytes smem
+// W6 is W2 with the ping-pong schedule (named barriers 1 and 2; ptxas
+// counts all 16 as used when the id is a register).
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="seq-len=4096 head-dim=128 key-block=128 mma=wgmma pingpong=true" --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w6.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.w6.ptx -o %t.w6.cubin 2>&1 | FileCheck %s --check-prefix=W6
+// W6: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// W6: Used 168 registers, used 16 barriers, 80 bytes smem
 
 module {}

@@ -8,6 +8,8 @@
 // WGMMA-PATCH: error: patch-length is not supported by mma = wgmma (local attention uses mma_sync)
 // RUN: not mbc-opt %s --mb-cuda-test-build-attention="row-tiles=2 mma=wgmma" 2>&1 | FileCheck %s --check-prefix=WGMMA-TILES
 // WGMMA-TILES: error: row-tiles and reload-query do not apply to mma = wgmma (128-row query blocks, Q read from shared memory)
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="pingpong=true" 2>&1 | FileCheck %s --check-prefix=PINGPONG
+// PINGPONG: error: pingpong needs mma = wgmma (two consumer warpgroups taking turns)
 // RUN: not mbc-opt %s --mb-cuda-test-build-attention="mma=hmma" 2>&1 | FileCheck %s --check-prefix=MMA
 // MMA: error: mb-cuda-test-build-attention: mma = 'hmma' (expected mma_sync or wgmma)
 // RUN: not mbc-opt %s --mb-cuda-test-build-attention="batch-heads=4 heads=4 seq-len=100 head-dim=64 q-row=260 mma=wgmma" 2>&1 | FileCheck %s --check-prefix=WGMMA-ROW

@@ -14,6 +14,8 @@
 // RUN: FileCheck %s --check-prefix=PTX-ANY < %t.ptx
 // RUN: mbc-opt %s --mb-cuda-test-build-attention="batch-heads=8 seq-len=1000 head-dim=64 key-block=64 causal=false element-type=f16 mma=wgmma" --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.f16.ptx -o /dev/null
 // RUN: FileCheck %s --check-prefix=F16 < %t.f16.ptx
+// RUN: mbc-opt %s --mb-cuda-test-build-attention="batch-heads=8 seq-len=1024 head-dim=128 key-block=128 mma=wgmma pingpong=true" --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.pingpong.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=PINGPONG < %t.pingpong.ptx
 
 module {}
 
@@ -82,3 +84,15 @@ module {}
 // F16: wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {{.*}}, %rd{{[0-9]+}}, %rd{{[0-9]+}}, 0, 1, 1, 0, 0;
 // F16: or.b64 {{.*}}, 4611686293338849280;
 // F16: wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {{.*}}, {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, %rd{{[0-9]+}}, p, 1, 1, 1;
+
+// Ping-pong: consumer 1 first arrives on consumer 0's turn (named barrier
+// 1); each consumer waits for its turn (bar.sync, 256 threads: its own 128
+// wait, the other's 128 arrive) before issuing its products and arrives on
+// the other's turn after.
+// PINGPONG: setmaxnreg.inc.sync.aligned.u32 240;
+// PINGPONG: bar.arrive
+// PINGPONG: bar.sync {{.*}}, 256;
+// PINGPONG: wgmma.mma_async.sync.aligned.m64n128k16
+// PINGPONG: wgmma.commit_group.sync.aligned;
+// PINGPONG: bar.arrive
+// PINGPONG: wgmma.wait_group.sync.aligned 0;
