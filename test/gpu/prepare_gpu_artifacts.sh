@@ -40,7 +40,9 @@ CASES=(
 # with remainders (129 rows, the example's global model), the same shapes
 # warp-specialized (a producer warpgroup, two consumers: 128 x 256 tiles,
 # and 256-row tiles with 1,000 rows, two row blocks per consumer) next to
-# the one-warpgroup kernel, and the sm_80
+# the one-warpgroup kernel, the rotary epilogue (a paired q + kv GEMM
+# rotating q and the k half, and a warp-specialized one at head dim 128
+# with 1,000 rows), and the sm_80
 # kernels JIT-compiled on newer GPUs; attention on wgmma (sm_90a: what
 # the pipeline picks there for head dims 64 and 128, 128-key blocks, one
 # case with 64, and with the ping-pong schedule between the two consumer
@@ -77,6 +79,8 @@ KERNELS=(
   "gemm-wgmma-ws-4096x4096x1024-gelu|mb-cuda-test-build-gemm=m=4096 n=4096 k=1024 tile-n=256 stages=4 consumers=2 bias=true gelu=erf|sm_90a|--kind gemm --needs-sm 90 --m 4096 --n 4096 --k 1024 --bias --gelu erf"
   "gemm-wgmma-ws-4096x1024x4096-residual|mb-cuda-test-build-gemm=m=4096 n=1024 k=4096 consumers=2 bias=true residual=true|sm_90a|--kind gemm --needs-sm 90 --m 4096 --n 1024 --k 4096 --bias --residual"
   "gemm-wgmma-ws-1000x1024x256-tile256|mb-cuda-test-build-gemm=m=1000 n=1024 k=256 tile-m=256 consumers=2 bias=true gelu=erf|sm_90a|--kind gemm --needs-sm 90 --m 1000 --n 1024 --k 256 --bias --gelu erf"
+  "gemm-wgmma-rotary-qkv-8192x1024x1024|mb-cuda-test-build-gemm=m=8192 n=1024 k=1024 paired-n=2048 rotary-columns=1024 rotary-head-dim=64 rotary-positions=1024|sm_90a|--kind gemm --needs-sm 90 --m 8192 --n 1024 --k 1024 --paired-n 2048 --rotary-columns 1024 --rotary-head-dim 64 --rotary-positions 1024"
+  "gemm-wgmma-ws-rotary-1000x1024x512-hd128|mb-cuda-test-build-gemm=m=1000 n=1024 k=512 tile-n=256 stages=4 consumers=2 rotary-columns=512 rotary-head-dim=128 rotary-positions=1000|sm_90a|--kind gemm --needs-sm 90 --m 1000 --n 1024 --k 512 --rotary-columns 512 --rotary-head-dim 128 --rotary-positions 1000"
   "gemm-mmasync-4096x4096x1024|mb-cuda-test-build-gemm=m=4096 n=4096 k=1024 mma=mma_sync tile-k=32|sm_80|--kind gemm --m 4096 --n 4096 --k 1024"
   "gemm-mmasync-1152x512x128-relu|mb-cuda-test-build-gemm=m=1152 n=512 k=128 mma=mma_sync tile-m=64 tile-n=64 tile-k=32 bias=true gelu=relu|sm_80|--kind gemm --m 1152 --n 512 --k 128 --bias --gelu relu"
   "gemv-1x4096x4096-gelu|mb-cuda-test-build-gemv=m=1 n=4096 k=4096 bias=true activation=gelu|sm_80|--kind gemv --m 1 --n 4096 --k 4096 --bias --gelu erf"

@@ -34,10 +34,13 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include <cmath>
 
 using namespace mlir;
 
@@ -454,12 +457,96 @@ private:
         arith::DivUIOp::create(b, loc, quad, index(quadsPerRow)));
     Value col =
         muli(arith::RemUIOp::create(b, loc, quad, index(quadsPerRow)), 4);
+    auto quadType = VectorType::get({4}, b.getF32Type());
     Value acc =
-        vector::LoadOp::create(b, loc, VectorType::get({4}, b.getF32Type()),
-                               tile, ValueRange{row, col});
+        vector::LoadOp::create(b, loc, quadType, tile, ValueRange{row, col});
     Value globalRow = arith::AddIOp::create(b, loc, m0, row);
     Value globalCol = arith::AddIOp::create(b, loc, n0, col);
+    if (spec.rotaryColumns == 0) {
+      storeWithEpilogue(b, loc, spec, operands, acc, globalRow, globalCol);
+      return;
+    }
+    // Rotary: the thread of a quad in the first half of a head rotates it
+    // and its partner dh / 2 columns on (the same tile: tile-n is a
+    // multiple of dh); the second half's threads have nothing to do.
+    // Columns past rotary-columns are stored as they are.
+    int64_t half = spec.rotaryHeadDim / 2;
+    Value rotated = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::ult, globalCol,
+        arith::ConstantIndexOp::create(b, loc, spec.rotaryColumns));
+    auto ifOp = scf::IfOp::create(b, loc, rotated, /*withElse=*/true);
+    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
     storeWithEpilogue(b, loc, spec, operands, acc, globalRow, globalCol);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    Value inHead = arith::RemUIOp::create(
+        b, loc, col, arith::ConstantIndexOp::create(b, loc, 2 * half));
+    Value firstHalf =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, inHead,
+                              arith::ConstantIndexOp::create(b, loc, half));
+    auto first = scf::IfOp::create(b, loc, firstHalf, /*withElse=*/false);
+    b.setInsertionPointToStart(&first.getThenRegion().front());
+    Value partnerCol = arith::AddIOp::create(
+        b, loc, col, arith::ConstantIndexOp::create(b, loc, half));
+    Value partner = vector::LoadOp::create(b, loc, quadType, tile,
+                                           ValueRange{row, partnerCol});
+    auto [cos, sin] = rotaryCosSin(
+        arith::RemUIOp::create(
+            b, loc, globalRow,
+            arith::ConstantIndexOp::create(b, loc, spec.rotaryPositions)),
+        inHead);
+    // out[i] = x1 cos - x2 sin, out[i + dh / 2] = x2 cos + x1 sin.
+    Value y1 = arith::SubFOp::create(b, loc,
+                                     arith::MulFOp::create(b, loc, acc, cos),
+                                     arith::MulFOp::create(b, loc, partner, sin));
+    Value y2 = arith::AddFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, partner, cos),
+        arith::MulFOp::create(b, loc, acc, sin));
+    storeWithEpilogue(b, loc, spec, operands, y1, globalRow, globalCol);
+    storeWithEpilogue(
+        b, loc, spec, operands, y2, globalRow,
+        arith::AddIOp::create(b, loc, globalCol,
+                              arith::ConstantIndexOp::create(b, loc, half)));
+  }
+
+  /// cos and sin (vector<4xf32>) of position x inv_freq[i .. i + 3], with
+  /// inv_freq[i] = 2^(-(2 i / dh) log2 theta) through ex2.approx (relative
+  /// error ~2^-22; PyTorch computes 1 / theta^(2i / dh) in f32) and the
+  /// polynomial sin/cos of mb-cuda-expand-math.
+  std::pair<Value, Value> rotaryCosSin(Value position, Value firstIndex) {
+    Type f32 = b.getF32Type();
+    auto quadType = VectorType::get({4}, f32);
+    auto toFloat = [&](Value value) {
+      return arith::UIToFPOp::create(
+          b, loc, f32,
+          arith::IndexCastUIOp::create(b, loc, b.getI32Type(), value));
+    };
+    Value first = vector::BroadcastOp::create(b, loc, quadType,
+                                              toFloat(firstIndex));
+    Value offsets = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(quadType, ArrayRef<float>{0, 1, 2, 3}));
+    Value exponent = arith::MulFOp::create(
+        b, loc, arith::AddFOp::create(b, loc, first, offsets),
+        arith::ConstantOp::create(
+            b, loc,
+            DenseElementsAttr::get(
+                quadType, static_cast<float>(-2.0 / spec.rotaryHeadDim *
+                                             std::log2(spec.rotaryTheta)))));
+    // Scalars: mb-cuda-expand-math lowers scalar floors (of the sin/cos
+    // range reduction) to NVVM, not vector ones.
+    Value positionFloat = toFloat(position);
+    SmallVector<Value> cos, sin;
+    for (int64_t j = 0; j < 4; ++j) {
+      Value angle = arith::MulFOp::create(
+          b, loc,
+          buildExp2Approx(b, loc,
+                          vector::ExtractOp::create(b, loc, exponent,
+                                                    ArrayRef<int64_t>{j})),
+          positionFloat);
+      cos.push_back(math::CosOp::create(b, loc, angle));
+      sin.push_back(math::SinOp::create(b, loc, angle));
+    }
+    return {vector::FromElementsOp::create(b, loc, quadType, cos),
+            vector::FromElementsOp::create(b, loc, quadType, sin)};
   }
 
   Value index(int64_t value) {
@@ -896,6 +983,38 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
   if (spec.pairedN < 0 || spec.pairedN % 8 != 0)
     return failSpec(emitError, "paired-n = " + Twine(spec.pairedN) +
                                    " is not a multiple of 8 (pad it)");
+  if (spec.rotaryColumns < 0)
+    return failSpec(emitError, "rotary-columns = " +
+                                   Twine(spec.rotaryColumns) +
+                                   " must not be negative");
+  if (spec.rotaryColumns > 0) {
+    int64_t dh = spec.rotaryHeadDim;
+    if (config.mma != MmaKind::Wgmma)
+      return failSpec(emitError, "a rotary epilogue needs mma = wgmma (its "
+                                 "epilogue tile holds both halves of a "
+                                 "head)");
+    if (spec.bias || spec.residual || spec.activation != Activation::None)
+      return failSpec(emitError, "a rotary epilogue takes no bias, "
+                                 "activation or residual");
+    if (dh <= 0 || dh % 8 != 0 || config.tileN % dh != 0 ||
+        spec.rotaryColumns % dh != 0)
+      return failSpec(emitError,
+                      "rotary-head-dim = " + Twine(dh) +
+                          " must be a multiple of 8 dividing tile-n = " +
+                          Twine(config.tileN) + " and rotary-columns = " +
+                          Twine(spec.rotaryColumns));
+    if (spec.rotaryColumns > spec.n ||
+        (spec.pairedN > 0 && spec.rotaryColumns > spec.pairedN))
+      return failSpec(emitError, "rotary-columns = " +
+                                     Twine(spec.rotaryColumns) +
+                                     " exceeds N");
+    if (spec.rotaryPositions <= 0 || spec.m % spec.rotaryPositions != 0 ||
+        !(spec.rotaryTheta > 0))
+      return failSpec(emitError,
+                      "rotary-positions = " + Twine(spec.rotaryPositions) +
+                          " must divide M = " + Twine(spec.m) +
+                          " and rotary-theta must be positive");
+  }
   if (spec.pairedN > 0 &&
       (spec.bias || spec.residual || spec.activation != Activation::None ||
        spec.bLayout != BLayout::NK))

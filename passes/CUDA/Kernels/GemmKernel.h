@@ -80,6 +80,16 @@ struct GemmSpec {
   /// B2 [pairedN, K]; no bias, activation or residual. An attention layer's
   /// q and kv projections are one launch.
   int64_t pairedN = 0;
+  /// > 0: NeoX rotate-half rotary on C's (and C2's) first rotaryColumns
+  /// columns, whole heads of rotaryHeadDim, before rounding: column i < dh
+  /// / 2 of a head pairs with i + dh / 2, the angle is position x
+  /// theta^(-2 (i mod dh / 2) / dh), the position row % rotaryPositions.
+  /// An attention layer's q (all of it) and k (the first half of the kv
+  /// rows) leave the GEMM rotated and rounded. wgmma only (its epilogue
+  /// tile holds both halves of every head); no bias, activation or
+  /// residual.
+  int64_t rotaryColumns = 0, rotaryHeadDim = 0, rotaryPositions = 0;
+  double rotaryTheta = 0;
   GemmConfig config;
 };
 

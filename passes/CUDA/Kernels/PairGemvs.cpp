@@ -40,7 +40,7 @@ bool pairable(const cuda::GemvSpec &a, const cuda::GemvSpec &b) {
 }
 
 /// Whether two GEMM specs differ only in N: the same rows, K, types and
-/// kernel configuration, no epilogue.
+/// kernel configuration, no epilogue but the same rotary (q and kv).
 bool pairable(const cuda::GemmSpec &a, const cuda::GemmSpec &b) {
   auto plain = [](const cuda::GemmSpec &spec) {
     return !spec.bias && !spec.residual &&
@@ -52,7 +52,10 @@ bool pairable(const cuda::GemmSpec &a, const cuda::GemmSpec &b) {
          a.inputType == b.inputType && a.outputType == b.outputType &&
          x.mma == y.mma && x.tileM == y.tileM && x.tileN == y.tileN &&
          x.tileK == y.tileK && x.stages == y.stages &&
-         x.consumers == y.consumers;
+         x.consumers == y.consumers && a.rotaryColumns == b.rotaryColumns &&
+         a.rotaryHeadDim == b.rotaryHeadDim &&
+         a.rotaryPositions == b.rotaryPositions &&
+         a.rotaryTheta == b.rotaryTheta;
 }
 
 FailureOr<cuda::GemvSpec>

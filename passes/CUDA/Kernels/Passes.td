@@ -39,6 +39,17 @@ def CudaTestBuildGemm : Pass<"mb-cuda-test-build-gemm", "::mlir::ModuleOp"> {
     Option<"pairedN", "paired-n", "int64_t", /*default=*/"0",
            "columns of a second product of the same A in the same launch "
            "(0: none)">,
+    Option<"rotaryColumns", "rotary-columns", "int64_t", /*default=*/"0",
+           "rotary epilogue on the first columns of C (and C2), whole heads "
+           "(0: none)">,
+    Option<"rotaryHeadDim", "rotary-head-dim", "int64_t", /*default=*/"64",
+           "rotary epilogue: head dimension">,
+    Option<"rotaryPositions", "rotary-positions", "int64_t",
+           /*default=*/"0",
+           "rotary epilogue: positions per sequence (the position is row % "
+           "this; 0: M)">,
+    Option<"rotaryTheta", "rotary-theta", "double", /*default=*/"10000",
+           "rotary epilogue: theta">,
     Option<"elementType", "element-type", "std::string",
            /*default=*/"\"bf16\"", "A and B element type: bf16 or f16">,
     Option<"bLayout", "b-layout", "std::string", /*default=*/"\"nk\"",

@@ -410,10 +410,40 @@ struct CudaReferenceKernelsPass
     SmallVector<Value> results;
     for (auto [w, n] : {std::pair(body->getArgument(1), spec.n),
                         std::pair(body->getArgument(2), spec.pairedN)})
-      results.push_back(
-          roundTo(b, loc, buildProduct(b, loc, a, w, spec.m, n), outputType));
+      results.push_back(roundTo(
+          b, loc, rotate(b, loc, buildProduct(b, loc, a, w, spec.m, n), spec),
+          outputType));
     func::ReturnOp::create(b, loc, results);
     function->removeAttr(cuda::kSelectedGemmAttrName);
+  }
+
+  /// The rotary epilogue (GemmSpec::rotaryColumns) on an f32 [M, N]
+  /// product: mb_to_linalg::applyRotary, as the unfused pipeline rotates
+  /// q and k, on the first rotary-columns columns.
+  static Value rotate(OpBuilder &b, Location loc, Value product,
+                      const cuda::GemmSpec &spec) {
+    namespace ml = mb_to_linalg;
+    if (spec.rotaryColumns == 0)
+      return product;
+    int64_t n = cast<RankedTensorType>(product.getType()).getDimSize(1);
+    int64_t columns = spec.rotaryColumns, dh = spec.rotaryHeadDim;
+    Value head = ml::extractSlice(b, loc, product, {0, 0}, {spec.m, columns});
+    Value rotated = ml::reshape(
+        b, loc,
+        ml::applyRotary(
+            b, loc,
+            ml::reshape(b, loc, head,
+                        {spec.m / spec.rotaryPositions, spec.rotaryPositions,
+                         columns / dh, dh}),
+            ml::createInverseFrequencies(b, loc, b.getF32Type(),
+                                         spec.rotaryTheta, dh),
+            b.getIndexAttr(0)),
+        {spec.m, columns});
+    if (columns == n)
+      return rotated;
+    Value rest =
+        ml::extractSlice(b, loc, product, {0, columns}, {spec.m, n - columns});
+    return ml::concatenate(b, loc, {rotated, rest}, 1);
   }
 
   /// `value` (an f32 tensor) in `type`, rounded elementwise.
@@ -467,7 +497,8 @@ struct CudaReferenceKernelsPass
     Value bias = spec.bias ? body->getArgument(next++) : Value();
     Value residual = spec.residual ? body->getArgument(next++) : Value();
     Type f32 = b.getF32Type();
-    Value product = buildProduct(b, loc, a, w, spec.m, spec.n);
+    Value product = rotate(b, loc, buildProduct(b, loc, a, w, spec.m, spec.n),
+                           spec);
     auto map = [&](ArrayRef<AffineExpr> exprs, unsigned dims) {
       return AffineMap::get(dims, 0, exprs, ctx);
     };

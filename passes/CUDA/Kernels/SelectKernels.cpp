@@ -452,14 +452,35 @@ private:
     ModuleOp module = getOperation();
     Value x16 =
         cuda::narrowTo(b, loc, toMatrix(b, loc, op.getInput()), elementType);
-    auto gemm = [&](Value a, Value weight, Value residualRows,
-                    Type outputType = Type()) {
+    // With `rotaryColumns`, the product's first columns leave the GEMM
+    // rotated (the global q and k; null when its tiles cannot hold whole
+    // heads or the GEMMs are not wgmma).
+    FloatAttr theta = op.getRotaryThetaAttr();
+    auto gemmSpecFor = [&](Value a, Value weight, Value residualRows,
+                           Type outputType,
+                           int64_t rotaryColumns) -> FailureOr<cuda::GemmSpec> {
       auto weightType = cast<RankedTensorType>(weight.getType());
       int64_t k = cast<RankedTensorType>(a.getType()).getDimSize(1);
       cuda::GemmSpec gemmSpec = *chooseSpec(
           rows, weightType.getDimSize(0), k, elementType,
           GemmCall{{}, {}, {}, residualRows, cuda::Activation::None});
       gemmSpec.outputType = outputType;
+      if (rotaryColumns > 0) {
+        gemmSpec.rotaryColumns = rotaryColumns;
+        gemmSpec.rotaryHeadDim = headDim;
+        gemmSpec.rotaryPositions = positions;
+        gemmSpec.rotaryTheta = theta.getValueAsDouble();
+        if (!cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
+              return cuda::verifyGemmSpec(gemmSpec, emitError);
+            }))
+          return failure();
+      }
+      return gemmSpec;
+    };
+    auto gemm = [&](Value a, Value weight, Value residualRows,
+                    Type outputType = Type(), int64_t rotaryColumns = 0) {
+      cuda::GemmSpec gemmSpec =
+          *gemmSpecFor(a, weight, residualRows, outputType, rotaryColumns);
       SmallVector<Value> operands = {
           a, cuda::narrowTo(b, loc, weight, elementType)};
       if (residualRows)
@@ -468,11 +489,19 @@ private:
     };
     Value residualRows = residual ? toMatrix(b, loc, residual) : Value();
     if (!local) {
-      Value merged = tokenMajorAttention(b, loc, op, spec, x16, kvSource,
-                                         [&](Value weight, Type outputType) {
-                                           return gemm(x16, weight, {},
-                                                       outputType);
-                                         });
+      // Rotary in the q and kv GEMMs' epilogue when both take it.
+      bool rotaryEpilogue =
+          theta && selection.mma == "wgmma" &&
+          succeeded(gemmSpecFor(x16, op.getWq(), {}, elementType, inner)) &&
+          succeeded(gemmSpecFor(x16, kvSource ? kvSource : op.getWk(), {},
+                                elementType, inner)) &&
+          (kvSource ||
+           succeeded(gemmSpecFor(x16, op.getWv(), {}, elementType, 0)));
+      Value merged = tokenMajorAttention(
+          b, loc, op, spec, x16, kvSource, rotaryEpilogue,
+          [&](Value weight, Type outputType, int64_t rotaryColumns) {
+            return gemm(x16, weight, {}, outputType, rotaryColumns);
+          });
       Value out = gemm(merged, op.getWo(), residualRows);
       finish(op, ml::reshape(b, loc, out, inputType.getShape()), add);
       return;
@@ -543,16 +572,19 @@ private:
   /// straight from the GEMM without rotary, f32 then rotary and rounding
   /// with it; returns O as [rows, heads x head-dim] 16-bit rows.
   template <typename AttentionOp>
-  Value tokenMajorAttention(OpBuilder &b, Location loc, AttentionOp op,
-                            cuda::AttentionSpec spec, Value x16,
-                            Value kvSource,
-                            function_ref<Value(Value, Type)> project) {
+  Value tokenMajorAttention(
+      OpBuilder &b, Location loc, AttentionOp op, cuda::AttentionSpec spec,
+      Value x16, Value kvSource, bool rotaryEpilogue,
+      function_ref<Value(Value, Type, int64_t)> project) {
     namespace ml = mb_to_linalg;
     Type elementType = spec.inputType;
     int64_t heads = spec.heads, headDim = spec.headDim;
     int64_t sequences = spec.batchHeads / heads, positions = spec.seqLen;
     int64_t rows = sequences * positions, inner = heads * headDim;
-    FloatAttr theta = op.getRotaryThetaAttr();
+    // With rotary in the GEMMs' epilogue, q, k and v leave their GEMMs
+    // rotated and 16-bit, as without rotary.
+    FloatAttr theta = rotaryEpilogue ? FloatAttr() : op.getRotaryThetaAttr();
+    int64_t rotaryColumns = rotaryEpilogue ? inner : 0;
     Type projected = theta ? Type() : elementType;
     Value frequencies;
     if (theta)
@@ -572,17 +604,18 @@ private:
             {rows, inner});
       return cuda::narrowTo(b, loc, x, elementType);
     };
-    Value q = round(project(op.getWq(), projected), /*rotate=*/true);
+    Value q =
+        round(project(op.getWq(), projected, rotaryColumns), /*rotate=*/true);
     Value k, v;
     if (kvSource && !theta) {
-      k = v = project(kvSource, projected);
+      k = v = project(kvSource, projected, rotaryColumns);
     } else if (kvSource) {
-      Value kv = project(kvSource, projected);
+      Value kv = project(kvSource, projected, 0);
       k = round(ml::extractSlice(b, loc, kv, {0, 0}, {rows, inner}), true);
       v = round(ml::extractSlice(b, loc, kv, {0, inner}, {rows, inner}), false);
     } else {
-      k = round(project(op.getWk(), projected), true);
-      v = round(project(op.getWv(), projected), false);
+      k = round(project(op.getWk(), projected, rotaryColumns), true);
+      v = round(project(op.getWv(), projected, 0), false);
     }
     auto width = [](Value x) {
       return cast<RankedTensorType>(x.getType()).getDimSize(1);

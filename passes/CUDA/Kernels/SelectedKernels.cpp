@@ -97,6 +97,16 @@ DictionaryAttr gemmSpecToAttribute(MLIRContext *context, const GemmSpec &spec) {
   if (spec.pairedN > 0)
     entries.push_back(
         b.getNamedAttr("paired_n", b.getI64IntegerAttr(spec.pairedN)));
+  if (spec.rotaryColumns > 0) {
+    entries.push_back(b.getNamedAttr("rotary_columns",
+                                     b.getI64IntegerAttr(spec.rotaryColumns)));
+    entries.push_back(b.getNamedAttr("rotary_head_dim",
+                                     b.getI64IntegerAttr(spec.rotaryHeadDim)));
+    entries.push_back(b.getNamedAttr(
+        "rotary_positions", b.getI64IntegerAttr(spec.rotaryPositions)));
+    entries.push_back(
+        b.getNamedAttr("rotary_theta", b.getF64FloatAttr(spec.rotaryTheta)));
+  }
   return b.getDictionaryAttr(entries);
 }
 
@@ -192,6 +202,12 @@ gemmSpecFromAttribute(DictionaryAttr attr,
       failed(read.integer("consumers", config.consumers)))
     return failure();
   if (attr.get("paired_n") && failed(read.integer("paired_n", spec.pairedN)))
+    return failure();
+  if (attr.get("rotary_columns") &&
+      (failed(read.integer("rotary_columns", spec.rotaryColumns)) ||
+       failed(read.integer("rotary_head_dim", spec.rotaryHeadDim)) ||
+       failed(read.integer("rotary_positions", spec.rotaryPositions)) ||
+       failed(read.real("rotary_theta", spec.rotaryTheta))))
     return failure();
   if (mma == "wgmma")
     config.mma = MmaKind::Wgmma;

@@ -71,6 +71,10 @@ struct CudaTestBuildGemmPass
     spec.config.stages = stages;
     spec.config.consumers = consumers;
     spec.pairedN = pairedN;
+    spec.rotaryColumns = rotaryColumns;
+    spec.rotaryHeadDim = rotaryHeadDim;
+    spec.rotaryPositions = rotaryPositions > 0 ? rotaryPositions : m;
+    spec.rotaryTheta = rotaryTheta;
 
     OpBuilder b(module.getContext());
     gpu::GPUModuleOp kernels = cuda::getOrCreateKernelModule(module);

@@ -161,27 +161,37 @@ func.func @head_wide_vocabulary(%x: tensor<64x64xf32>, %w: tensor<4096x64xbf16>)
 // -----
 
 // Global attention with rotary: q and kv (one GEMM over the to_kv weight
-// whose halves are k and v) in f32, rotary on q and k, each rounded to bf16
-// rows; flash attention reads every (sequence, head) from those rows in
-// place (65 positions, no padded copies) and writes bf16 rows straight into
-// the output projection, which adds the residual.
+// whose halves are k and v). On sm_90a (wgmma GEMMs, the default) the
+// GEMMs rotate q and the k half of kv in their epilogue and write bf16
+// rows, read by flash attention in place (K and V the halves of one
+// buffer); with mma_sync (PINNED) they write f32, rotary runs on q and k,
+// each is rounded to bf16 rows. Either way 65 positions, no padded copies,
+// and bf16 O rows go straight into the output projection, which adds the
+// residual.
 // CHECK-LABEL: func.func @global_attention
 // CHECK-SAME: %[[WKV:[a-z0-9]+]]: tensor<256x128xbf16>
-// CHECK: call @mbc_gemm_0({{.*}}) : (tensor<65x128xbf16>, tensor<128x128xbf16>) -> tensor<65x128xf32>
-// CHECK: arith.truncf {{.*}} : tensor<65x128xf32> to tensor<65x128xbf16>
-// CHECK: call @mbc_gemm_1(%{{.*}}, %[[WKV]]) : (tensor<65x128xbf16>, tensor<256x128xbf16>) -> tensor<65x256xf32>
-// CHECK-NOT: linalg.fill
-// CHECK: %[[O:.*]] = call @mbc_attention_0({{.*}}) : (tensor<1x65x128xbf16>, tensor<1x65x128xbf16>, tensor<1x65x128xbf16>) -> tensor<1x65x128xbf16>
+// CHECK: call @mbc_gemm_0({{.*}}) : (tensor<65x128xbf16>, tensor<128x128xbf16>) -> tensor<65x128xbf16>
+// CHECK: call @mbc_gemm_1(%{{.*}}, %[[WKV]]) : (tensor<65x128xbf16>, tensor<256x128xbf16>) -> tensor<65x256xbf16>
+// CHECK-NOT: linalg
+// CHECK: %[[O:.*]] = call @mbc_attention_0({{.*}}) : (tensor<1x65x128xbf16>, tensor<1x65x256xbf16>, tensor<1x65x256xbf16>) -> tensor<1x65x128xbf16>
 // CHECK: %[[ROWS:.*]] = tensor.collapse_shape %[[O]] {{.*}} into tensor<65x128xbf16>
 // CHECK: call @mbc_gemm_2(%[[ROWS]], {{.*}}) : (tensor<65x128xbf16>, tensor<128x128xbf16>, tensor<65x128xf32>) -> tensor<65x128xf32>
 // CHECK-NOT: mb.global_attention
 // CHECK-NOT: arith.addf
+// CHECK: @mbc_gemm_0{{.*}}output_type = bf16, residual = false, rotary_columns = 128 : i64, rotary_head_dim = 64 : i64, rotary_positions = 65 : i64, rotary_theta = 1.000000e+04 : f64
+// CHECK: @mbc_gemm_1{{.*}}n = 256 : i64, output_type = bf16, residual = false, rotary_columns = 128 : i64
 // sm_90a (mma = wgmma, the default): the wgmma kernel, 128-key blocks;
 // sm_80 (mma_sync): 32-key blocks, two 16-row tiles a warp.
-// CHECK: mb.cuda_attention = {batch_heads = 2 : i64, causal = true, element_type = bf16, head_dim = 64 : i64, heads = 2 : i64, k_column = 0 : i64, k_row = 128 : i64, key_block = 128 : i64, mma = "wgmma", output_type = bf16, patch_length = 0 : i64, q_row = 128 : i64, scale = 1.250000e-01 : f64, seq_len = 65 : i64, v_column = 0 : i64, v_row = 128 : i64}
-// PINNED-LABEL: func.func @global_attention
-// PINNED: mb.cuda_attention = {batch_heads = 2 : i64, causal = true, element_type = bf16, head_dim = 64 : i64, heads = 2 : i64, k_column = 0 : i64, k_row = 128 : i64, key_block = 32 : i64, output_type = bf16, patch_length = 0 : i64, q_row = 128 : i64, row_tiles = 2 : i64, scale = 1.250000e-01 : f64, seq_len = 65 : i64, v_column = 0 : i64, v_row = 128 : i64}
+// CHECK: mb.cuda_attention = {batch_heads = 2 : i64, causal = true, element_type = bf16, head_dim = 64 : i64, heads = 2 : i64, k_column = 0 : i64, k_row = 256 : i64, key_block = 128 : i64, mma = "wgmma", output_type = bf16, patch_length = 0 : i64, q_row = 128 : i64, scale = 1.250000e-01 : f64, seq_len = 65 : i64, v_column = 128 : i64, v_row = 256 : i64}
 // CHECK: @mbc_gemm_2{{.*}}residual = true
+// PINNED-LABEL: func.func @global_attention
+// PINNED: call @mbc_gemm_0({{.*}}) : (tensor<65x128xbf16>, tensor<128x128xbf16>) -> tensor<65x128xf32>
+// PINNED: arith.truncf {{.*}} : tensor<65x128xf32> to tensor<65x128xbf16>
+// PINNED: call @mbc_gemm_1({{.*}}) : (tensor<65x128xbf16>, tensor<256x128xbf16>) -> tensor<65x256xf32>
+// PINNED-NOT: linalg.fill
+// PINNED: call @mbc_attention_0({{.*}}) : (tensor<1x65x128xbf16>, tensor<1x65x128xbf16>, tensor<1x65x128xbf16>) -> tensor<1x65x128xbf16>
+// PINNED-NOT: rotary_columns
+// PINNED: mb.cuda_attention = {batch_heads = 2 : i64, causal = true, element_type = bf16, head_dim = 64 : i64, heads = 2 : i64, k_column = 0 : i64, k_row = 128 : i64, key_block = 32 : i64, output_type = bf16, patch_length = 0 : i64, q_row = 128 : i64, row_tiles = 2 : i64, scale = 1.250000e-01 : f64, seq_len = 65 : i64, v_column = 0 : i64, v_row = 128 : i64}
 func.func @global_attention(%x: tensor<1x65x128xf32>, %r: tensor<1x65x128xf32>,
                             %wq: tensor<128x128xbf16>, %wkv: tensor<256x128xbf16>,
                             %wo: tensor<128x128xbf16>) -> tensor<1x65x128xf32> {

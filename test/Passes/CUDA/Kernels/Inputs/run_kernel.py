@@ -196,6 +196,24 @@ def parse_launch(ir, name=None):
     return launch
 
 
+def rotary(x, args):
+    """NeoX rotate-half rotary (MEGABYTE-pytorch's RotaryEmbedding) on the
+    first --rotary-columns columns of a [rows, N] product: heads of
+    --rotary-head-dim, position row % --rotary-positions."""
+    if not args.rotary_columns:
+        return x
+    dh, columns = args.rotary_head_dim, args.rotary_columns
+    positions = args.rotary_positions or x.shape[0]
+    inv_freq = 1.0 / args.rotary_theta ** (torch.arange(0, dh, 2).float() / dh)
+    angle = (torch.arange(x.shape[0]) % positions).float()[:, None] * inv_freq
+    cos, sin = torch.cat([angle.cos()] * 2, -1), torch.cat([angle.sin()] * 2, -1)
+    heads = x[:, :columns].reshape(x.shape[0], columns // dh, dh)
+    half = dh // 2
+    rotated = torch.cat([-heads[..., half:], heads[..., :half]], -1)
+    out = heads * cos[:, None] + rotated * sin[:, None]
+    return torch.cat([out.reshape(x.shape[0], columns), x[:, columns:]], 1)
+
+
 def torch_median_ms(fn, repeat):
     """Median milliseconds of `fn` on the GPU (CUDA events), after a warm-up."""
     for _ in range(3):
@@ -327,8 +345,14 @@ def main():
                         help="the epilogue's activation")
     parser.add_argument("--residual", action="store_true")
     parser.add_argument("--paired-n", type=int, default=0,
-                        help="gemv: a paired GEMV's second product's N (its W2 and C2 "
+                        help="gemv/gemm: a paired product's second N (its W2 and C2 "
                              "are the last two parameters)")
+    parser.add_argument("--rotary-columns", type=int, default=0,
+                        help="gemm: NeoX rotary on C's (and C2's) first columns")
+    parser.add_argument("--rotary-head-dim", type=int, default=64)
+    parser.add_argument("--rotary-positions", type=int, default=0,
+                        help="positions per sequence (0: M)")
+    parser.add_argument("--rotary-theta", type=float, default=10000.0)
     parser.add_argument("--gemv-norm", choices=["none", "rms", "rms_clamp"], default="none",
                         help="gemv: an RMSNorm prologue on A (--epsilon), its weight in --dtype")
     parser.add_argument("--batch-heads", type=int)
@@ -429,12 +453,13 @@ def main():
             arguments.append(driver.upload(norm_weight))
         # Residual epilogues write C = ... + residual: timing repeats are
         # idempotent because C and the residual are separate buffers.
+        expected = rotary(expected, args)
         if args.paired_n:
-            # A paired GEMV: a second product of the same (normalized) A
-            # into its own C2, checked as C's extra columns.
+            # A paired GEMV/GEMM: a second product of the same (normalized)
+            # A into its own C2, checked as C's extra columns.
             b2 = (torch.rand(args.paired_n, args.k) * 2 - 1).to(dtype)
-            expected = torch.cat(
-                [expected, (normalized @ b2.to(device).float().t()).cpu()], dim=1)
+            second = rotary((normalized @ b2.to(device).float().t()).cpu(), args)
+            expected = torch.cat([expected, second], dim=1)
             c2 = driver.upload(torch.zeros(args.m, args.paired_n))
             arguments += [driver.upload(b2), c2]
         kernel_ms = driver.launch(ptx, args.name, launch, arguments, args.time)
