@@ -570,8 +570,7 @@ buildAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
   builder.setInsertionPointToEnd(module.getBody());
 
   bool wgmma = spec.mma == MmaKind::Wgmma;
-  int64_t queryRows =
-      wgmma ? kWgmmaAttentionQueryRows : queryBlockRows(spec);
+  int64_t queryRows = wgmma ? kWgmmaAttentionQueryRows : queryBlockRows(spec);
   KernelInfo info;
   info.name = name.str();
   info.grid = {llvm::divideCeilSigned(spec.seqLen, queryRows), spec.batchHeads,
@@ -612,9 +611,14 @@ buildAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
     for (int64_t i = 0; i < 3; ++i)
       types[i] = LLVM::LLVMPointerType::get(builder.getContext());
   auto func = createKernelFunc(builder, loc, name, types, info);
-  if (wgmma)
+  if (wgmma) {
     func->setAttr(kTensorMapParamsAttrName,
                   builder.getDenseI64ArrayAttr({0, 1, 2}));
+    // setmaxnreg needs the register count at entry fixed (ptxas ignores it,
+    // C7508, when the kernel needs fewer than the 384 threads allow).
+    func->setAttr(NVVM::NVVMDialect::getMaxnregAttrName(),
+                  builder.getI32IntegerAttr(kWgmmaAttentionEntryRegisters));
+  }
   // Two row tiles keep 2 x (headDim / 2) accumulator registers a thread:
   // left alone, ptxas may cap the kernel at 168 registers to fit 3 CTAs an
   // SM and spill (head dim 64 on sm_80). Asking for 2 CTAs an SM lets it

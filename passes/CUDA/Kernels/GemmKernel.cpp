@@ -489,15 +489,15 @@ private:
         b, loc, col, arith::ConstantIndexOp::create(b, loc, half));
     Value partner = vector::LoadOp::create(b, loc, quadType, tile,
                                            ValueRange{row, partnerCol});
-    auto [cos, sin] = rotaryCosSin(
-        arith::RemUIOp::create(
-            b, loc, globalRow,
-            arith::ConstantIndexOp::create(b, loc, spec.rotaryPositions)),
-        inHead);
+    auto [cos, sin] =
+        rotaryCosSin(arith::RemUIOp::create(b, loc, globalRow,
+                                            arith::ConstantIndexOp::create(
+                                                b, loc, spec.rotaryPositions)),
+                     inHead);
     // out[i] = x1 cos - x2 sin, out[i + dh / 2] = x2 cos + x1 sin.
-    Value y1 = arith::SubFOp::create(b, loc,
-                                     arith::MulFOp::create(b, loc, acc, cos),
-                                     arith::MulFOp::create(b, loc, partner, sin));
+    Value y1 =
+        arith::SubFOp::create(b, loc, arith::MulFOp::create(b, loc, acc, cos),
+                              arith::MulFOp::create(b, loc, partner, sin));
     Value y2 = arith::AddFOp::create(
         b, loc, arith::MulFOp::create(b, loc, partner, cos),
         arith::MulFOp::create(b, loc, acc, sin));
@@ -520,8 +520,8 @@ private:
           b, loc, f32,
           arith::IndexCastUIOp::create(b, loc, b.getI32Type(), value));
     };
-    Value first = vector::BroadcastOp::create(b, loc, quadType,
-                                              toFloat(firstIndex));
+    Value first =
+        vector::BroadcastOp::create(b, loc, quadType, toFloat(firstIndex));
     Value offsets = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(quadType, ArrayRef<float>{0, 1, 2, 3}));
     Value exponent = arith::MulFOp::create(
@@ -984,8 +984,7 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
     return failSpec(emitError, "paired-n = " + Twine(spec.pairedN) +
                                    " is not a multiple of 8 (pad it)");
   if (spec.rotaryColumns < 0)
-    return failSpec(emitError, "rotary-columns = " +
-                                   Twine(spec.rotaryColumns) +
+    return failSpec(emitError, "rotary-columns = " + Twine(spec.rotaryColumns) +
                                    " must not be negative");
   if (spec.rotaryColumns > 0) {
     int64_t dh = spec.rotaryHeadDim;
@@ -1001,13 +1000,12 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
       return failSpec(emitError,
                       "rotary-head-dim = " + Twine(dh) +
                           " must be a multiple of 8 dividing tile-n = " +
-                          Twine(config.tileN) + " and rotary-columns = " +
-                          Twine(spec.rotaryColumns));
+                          Twine(config.tileN) +
+                          " and rotary-columns = " + Twine(spec.rotaryColumns));
     if (spec.rotaryColumns > spec.n ||
         (spec.pairedN > 0 && spec.rotaryColumns > spec.pairedN))
       return failSpec(emitError, "rotary-columns = " +
-                                     Twine(spec.rotaryColumns) +
-                                     " exceeds N");
+                                     Twine(spec.rotaryColumns) + " exceeds N");
     if (spec.rotaryPositions <= 0 || spec.m % spec.rotaryPositions != 0 ||
         !(spec.rotaryTheta > 0))
       return failSpec(emitError,
@@ -1121,6 +1119,11 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
   if (useTma)
     func->setAttr(kTensorMapParamsAttrName,
                   builder.getDenseI64ArrayAttr(tensorMapParams));
+  // setmaxnreg needs the register count at entry fixed: 64K / 384 threads
+  // (ptxas ignores setmaxnreg, C7508, when it cannot tell).
+  if (useTma && config.consumers > 1)
+    func->setAttr(NVVM::NVVMDialect::getMaxnregAttrName(),
+                  builder.getI32IntegerAttr((65536 / info.block[0]) / 8 * 8));
 
   Block &entry = func.getBody().front();
   builder.setInsertionPointToStart(&entry);

@@ -430,14 +430,13 @@ struct CudaReferenceKernelsPass
     Value head = ml::extractSlice(b, loc, product, {0, 0}, {spec.m, columns});
     Value rotated = ml::reshape(
         b, loc,
-        ml::applyRotary(
-            b, loc,
-            ml::reshape(b, loc, head,
-                        {spec.m / spec.rotaryPositions, spec.rotaryPositions,
-                         columns / dh, dh}),
-            ml::createInverseFrequencies(b, loc, b.getF32Type(),
-                                         spec.rotaryTheta, dh),
-            b.getIndexAttr(0)),
+        ml::applyRotary(b, loc,
+                        ml::reshape(b, loc, head,
+                                    {spec.m / spec.rotaryPositions,
+                                     spec.rotaryPositions, columns / dh, dh}),
+                        ml::createInverseFrequencies(b, loc, b.getF32Type(),
+                                                     spec.rotaryTheta, dh),
+                        b.getIndexAttr(0)),
         {spec.m, columns});
     if (columns == n)
       return rotated;
@@ -497,8 +496,8 @@ struct CudaReferenceKernelsPass
     Value bias = spec.bias ? body->getArgument(next++) : Value();
     Value residual = spec.residual ? body->getArgument(next++) : Value();
     Type f32 = b.getF32Type();
-    Value product = rotate(b, loc, buildProduct(b, loc, a, w, spec.m, spec.n),
-                           spec);
+    Value product =
+        rotate(b, loc, buildProduct(b, loc, a, w, spec.m, spec.n), spec);
     auto map = [&](ArrayRef<AffineExpr> exprs, unsigned dims) {
       return AffineMap::get(dims, 0, exprs, ctx);
     };

@@ -572,10 +572,10 @@ private:
   /// straight from the GEMM without rotary, f32 then rotary and rounding
   /// with it; returns O as [rows, heads x head-dim] 16-bit rows.
   template <typename AttentionOp>
-  Value tokenMajorAttention(
-      OpBuilder &b, Location loc, AttentionOp op, cuda::AttentionSpec spec,
-      Value x16, Value kvSource, bool rotaryEpilogue,
-      function_ref<Value(Value, Type, int64_t)> project) {
+  Value tokenMajorAttention(OpBuilder &b, Location loc, AttentionOp op,
+                            cuda::AttentionSpec spec, Value x16, Value kvSource,
+                            bool rotaryEpilogue,
+                            function_ref<Value(Value, Type, int64_t)> project) {
     namespace ml = mb_to_linalg;
     Type elementType = spec.inputType;
     int64_t heads = spec.heads, headDim = spec.headDim;

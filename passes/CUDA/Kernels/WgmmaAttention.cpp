@@ -127,11 +127,11 @@ public:
           nvgpu::TensorMapInterleaveKind::INTERLEAVE_NONE);
     };
     for (auto [i, map] : llvm::enumerate(maps))
-      tensorMaps[i] = UnrealizedConversionCastOp::create(
-                          b, loc, mapType(i == 0 ? kWgmmaAttentionQueryRows
-                                                 : keyBlock),
-                          map)
-                          .getResult(0);
+      tensorMaps[i] =
+          UnrealizedConversionCastOp::create(
+              b, loc, mapType(i == 0 ? kWgmmaAttentionQueryRows : keyBlock),
+              map)
+              .getResult(0);
   }
 
   void build() {
@@ -190,14 +190,14 @@ private:
     base = alignSharedBase(b, loc, shared, kAtomBytes);
     // The shared-window address of the aligned base, for descriptors.
     baseAddress = arith::AddIOp::create(
-        b, loc,
-        memref::ExtractAlignedPointerAsIndexOp::create(b, loc, shared), base);
+        b, loc, memref::ExtractAlignedPointerAsIndexOp::create(b, loc, shared),
+        base);
     barriers = nvgpu::MBarrierCreateOp::create(
         b, loc, nvgpu::MBarrierGroupType::get(ctx, workgroup, kBarriers));
     for (int64_t i = 0; i < kBarriers; ++i) {
       int64_t arrivals = i < kKeyEmpty ? 1 : kConsumers * kWarpsPerGroup;
-      nvgpu::MBarrierInitOp::create(b, loc, barriers, index(arrivals),
-                                    index(i), isLeader);
+      nvgpu::MBarrierInitOp::create(b, loc, barriers, index(arrivals), index(i),
+                                    isLeader);
     }
     gpu::BarrierOp::create(b, loc);
     for (Value map : tensorMaps)
@@ -231,21 +231,20 @@ private:
     auto leader = scf::IfOp::create(b, loc, isLeader, /*withElse=*/false);
     b.setInsertionPointToStart(&leader.getThenRegion().front());
     int64_t boxes = headDim / kBoxColumns;
-    nvgpu::MBarrierArriveExpectTxOp::create(
-        b, loc, barriers, index(boxes * layout.qBoxBytes), index(kQueryFull),
-        Value());
+    nvgpu::MBarrierArriveExpectTxOp::create(b, loc, barriers,
+                                            index(boxes * layout.qBoxBytes),
+                                            index(kQueryFull), Value());
     for (int64_t d = 0; d < boxes; ++d)
       loadBox(tensorMaps[0], d * layout.qBoxBytes, kWgmmaAttentionQueryRows,
               addi(qColumn, kBoxColumns * d), m0, index(kQueryFull));
 
-    auto loop =
-        scf::ForOp::create(b, loc, index(0), endKeyBlock, index(1));
+    auto loop = scf::ForOp::create(b, loc, index(0), endKeyBlock, index(1));
     b.setInsertionPointToStart(loop.getBody());
     Value block = loop.getInductionVar();
     Value stage = arith::RemUIOp::create(b, loc, block, index(kStages));
     Value row = muli(block, keyBlock);
-    auto loadStage = [&](int64_t full, int64_t empty, int64_t offset,
-                         Value map, Value column) {
+    auto loadStage = [&](int64_t full, int64_t empty, int64_t offset, Value map,
+                         Value column) {
       // Use u >= 1 of a stage waits for the release of use u - 1.
       Value refill = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
                                            block, index(kStages));
@@ -269,26 +268,23 @@ private:
                 addi(column, kBoxColumns * d), row, barrier);
     };
     loadStage(kKeyFull, kKeyEmpty, layout.kOffset, tensorMaps[1], kColumn);
-    loadStage(kValueFull, kValueEmpty, layout.vOffset, tensorMaps[2],
-              vColumn);
+    loadStage(kValueFull, kValueEmpty, layout.vOffset, tensorMaps[2], vColumn);
   }
 
   /// TMA box [rows][64] at (column, row, prefix) into shared memory at
   /// `offset` from the aligned base, completing on mbarrier `barrier`.
-  void loadBox(Value map, int64_t offset, int64_t rows, Value column,
-               Value row, Value barrier) {
+  void loadBox(Value map, int64_t offset, int64_t rows, Value column, Value row,
+               Value barrier) {
     loadBox(map, index(offset), rows, column, row, barrier);
   }
   void loadBox(Value map, Value offset, int64_t rows, Value column, Value row,
                Value barrier) {
-    auto viewType =
-        MemRefType::get({1, rows, kBoxColumns}, spec.inputType,
-                        MemRefLayoutAttrInterface{},
-                        getWorkgroupSpace(b.getContext()));
-    Value view = memref::ViewOp::create(b, loc, viewType, shared,
-                                        arith::AddIOp::create(b, loc, base,
-                                                              offset),
-                                        ValueRange{});
+    auto viewType = MemRefType::get({1, rows, kBoxColumns}, spec.inputType,
+                                    MemRefLayoutAttrInterface{},
+                                    getWorkgroupSpace(b.getContext()));
+    Value view = memref::ViewOp::create(
+        b, loc, viewType, shared, arith::AddIOp::create(b, loc, base, offset),
+        ValueRange{});
     nvgpu::TmaAsyncLoadOp::create(b, loc, view, barriers, map,
                                   ValueRange{column, row, prefix}, barrier,
                                   Value(), Value());
@@ -326,8 +322,8 @@ private:
           b, loc,
           arith::ConstantIntOp::create(b, loc, i32, 2 * kTurnBarrier + 1),
           myTurn);
-      isSecondConsumer = arith::CmpIOp::create(
-          b, loc, arith::CmpIPredicate::eq, consumer, index(1));
+      isSecondConsumer = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                               consumer, index(1));
       OpBuilder::InsertionGuard guard(b);
       auto second =
           scf::IfOp::create(b, loc, isSecondConsumer, /*withElse=*/false);
@@ -349,8 +345,8 @@ private:
     release(kKeyEmpty, first);
     std::array<Value, 2> rowMax = {negativeInfinity, negativeInfinity};
     std::array<Value, 2> rowSum = {constantF32(0), constantF32(0)};
-    Softmax softmax = buildSoftmax(scores, first, /*masked=*/true, rowMax,
-                                   rowSum);
+    Softmax softmax =
+        buildSoftmax(scores, first, /*masked=*/true, rowMax, rowSum);
 
     // Loop state: O, the row maxima and sums, P of the previous block.
     SmallVector<Value> state(headDim / 2, constantF32(0));
@@ -369,8 +365,7 @@ private:
     Value last = arith::SubIOp::create(b, loc, endKeyBlock, index(1));
     beginTurn();
     waitFull(kValueFull, last);
-    SmallVector<Value> pendingOutput =
-        issueValues(output, probabilities, last);
+    SmallVector<Value> pendingOutput = issueValues(output, probabilities, last);
     endTurn();
     if (spec.pingpong) {
       // Consumer 1 arrived once more than consumer 0 waited (its first
@@ -444,8 +439,8 @@ private:
       Value value = arith::MulFOp::create(b, loc, score, scaleLog2e);
       if (masked)
         value = mask(value,
-                     arith::AddIOp::create(b, loc, key0,
-                                           addi(pairColumn, 8 * (i / 4) + i % 2)),
+                     arith::AddIOp::create(
+                         b, loc, key0, addi(pairColumn, 8 * (i / 4) + i % 2)),
                      rows[(i / 2) % 2]);
       x.push_back(value);
     }
@@ -457,8 +452,7 @@ private:
           blockMax = arith::MaxNumFOp::create(b, loc, blockMax, x[i]);
       blockMax = buildXorReduce(b, loc, blockMax, {1, 2}, /*isMax=*/true);
       Value newMax = arith::MaxNumFOp::create(b, loc, rowMax[h], blockMax);
-      result.alpha[h] =
-          exp2(arith::SubFOp::create(b, loc, rowMax[h], newMax));
+      result.alpha[h] = exp2(arith::SubFOp::create(b, loc, rowMax[h], newMax));
       result.rowMax[h] = newMax;
     }
     std::array<Value, 2> sums = {constantF32(0), constantF32(0)};
@@ -481,8 +475,7 @@ private:
   Value mask(Value value, Value key, Value row) {
     Value hidden =
         spec.causal
-            ? arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, key,
-                                    row)
+            ? arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, key, row)
             : arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, key,
                                     index(spec.seqLen));
     return arith::SelectOp::create(b, loc, hidden, negativeInfinity, value);
@@ -519,16 +512,16 @@ private:
             b, loc, pairType,
             ValueRange{output[4 * n + 2 * h], output[4 * n + 2 * h + 1]});
         Value scaled = arith::MulFOp::create(
-            b, loc, pair, vector::BroadcastOp::create(b, loc, pairType, inverse));
+            b, loc, pair,
+            vector::BroadcastOp::create(b, loc, pairType, inverse));
         if (!outputType.isF32())
           scaled = arith::TruncFOp::create(
               b, loc, VectorType::get({2}, outputType), scaled);
-        Value column = arith::AddIOp::create(b, loc, qColumn,
-                                             addi(pairColumn, 8 * n));
-        vector::StoreOp::create(b, loc, scaled, o,
-                                ValueRange{prefix, rows[h], column},
-                                /*nontemporal=*/false,
-                                llvm::MaybeAlign(pairBytes));
+        Value column =
+            arith::AddIOp::create(b, loc, qColumn, addi(pairColumn, 8 * n));
+        vector::StoreOp::create(
+            b, loc, scaled, o, ValueRange{prefix, rows[h], column},
+            /*nontemporal=*/false, llvm::MaybeAlign(pairBytes));
       }
     }
   }
@@ -553,17 +546,16 @@ private:
       // K-major operands: a step of 16 elements is 32 bytes into the
       // step / 4-th 64-wide box.
       int64_t inBox = (step % 4) * 32;
-      operands.push_back(descriptor(
-          addi(queryAddress, (step / 4) * layout.qBoxBytes + inBox),
-          /*leading=*/16, /*stride=*/kAtomBytes));
+      operands.push_back(
+          descriptor(addi(queryAddress, (step / 4) * layout.qBoxBytes + inBox),
+                     /*leading=*/16, /*stride=*/kAtomBytes));
       operands.push_back(
           descriptor(addi(keyStage, (step / 4) * layout.kvBoxBytes + inBox),
                      /*leading=*/16, /*stride=*/kAtomBytes));
       // The first step overwrites S (scale-d 0), the others accumulate.
       text += mmaPrefix(keyBlock) + registerList(0, count) + ", " +
-              operand(count + 2 * step) + ", " +
-              operand(count + 2 * step + 1) + (step == 0 ? ", 0" : ", p") +
-              ", 1, 1, 0, 0;\n";
+              operand(count + 2 * step) + ", " + operand(count + 2 * step + 1) +
+              (step == 0 ? ", 0" : ", p") + ", 1, 1, 0, 0;\n";
     }
     text += "wgmma.commit_group.sync.aligned;\n}\n";
     std::string constraints = repeatConstraint("=f", count);
@@ -596,8 +588,8 @@ private:
       // Operands: O outputs, O tied inputs, P registers, descriptors.
       int64_t a = 2 * count + 4 * step;
       text += mmaPrefix(headDim) + registerList(0, count) + ", " +
-              registerList(a, 4) + ", " + operand(2 * count + 4 * steps + step) +
-              ", p, 1, 1, 1;\n";
+              registerList(a, 4) + ", " +
+              operand(2 * count + 4 * steps + step) + ", p, 1, 1, 1;\n";
     }
     text += "wgmma.commit_group.sync.aligned;\n}\n";
     std::string constraints = repeatConstraint("=f", count);
@@ -623,9 +615,9 @@ private:
       constraints += "," + std::to_string(i);
     SmallVector<Type> types(accumulators.size(), b.getF32Type());
     types.append(aRegisters.size(), b.getI32Type());
-    SmallVector<Value> values = inlineAsm(
-        "wgmma.wait_group.sync.aligned " + std::to_string(pending) + ";",
-        constraints, operands, types);
+    SmallVector<Value> values = inlineAsm("wgmma.wait_group.sync.aligned " +
+                                              std::to_string(pending) + ";",
+                                          constraints, operands, types);
     SmallVector<Value> retired(values.begin(),
                                values.begin() + accumulators.size());
     SmallVector<Value> kept(values.begin() + accumulators.size(), values.end());
@@ -665,9 +657,8 @@ private:
     Value value = arith::IndexCastOp::create(b, loc, i64, address);
     value = arith::ShRUIOp::create(
         b, loc,
-        arith::AndIOp::create(b, loc, value,
-                              arith::ConstantIntOp::create(b, loc, i64,
-                                                           0x3FFFF)),
+        arith::AndIOp::create(
+            b, loc, value, arith::ConstantIntOp::create(b, loc, i64, 0x3FFFF)),
         arith::ConstantIntOp::create(b, loc, i64, 4));
     uint64_t fields = (uint64_t(leadingBytes >> 4) << 16) |
                       (uint64_t(strideBytes >> 4) << 32) | (uint64_t(1) << 62);

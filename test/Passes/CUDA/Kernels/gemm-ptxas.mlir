@@ -9,7 +9,7 @@
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024" -o %t.w1.mlir
 // RUN: FileCheck %s --check-prefix=W1-LAUNCH < %t.w1.mlir
 // RUN: mbc-opt %t.w1.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w1.ptx -o /dev/null
-// RUN: %ptxas -arch=sm_90a -v %t.w1.ptx -o %t.w1.cubin 2>&1 | FileCheck %s --check-prefix=W1
+// RUN: %ptxas -arch=sm_90a -v %t.w1.ptx -o %t.w1.cubin 2>&1 | FileCheck %s --check-prefix=W1 --implicit-check-not=C7508
 // W1-LAUNCH: grid = array<i64: 8, 8, 1>
 // W1-LAUNCH-SAME: shared_bytes = 99328 : i64
 // W1: Compiling entry function 'gemm' for 'sm_90a'
@@ -20,7 +20,7 @@
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 stages=4 bias=true gelu=erf residual=true" -o %t.w2.mlir
 // RUN: FileCheck %s --check-prefix=W2-LAUNCH < %t.w2.mlir
 // RUN: mbc-opt %t.w2.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w2.ptx -o /dev/null
-// RUN: %ptxas -arch=sm_90a -v %t.w2.ptx -o %t.w2.cubin 2>&1 | FileCheck %s --check-prefix=W2
+// RUN: %ptxas -arch=sm_90a -v %t.w2.ptx -o %t.w2.cubin 2>&1 | FileCheck %s --check-prefix=W2 --implicit-check-not=C7508
 // W2-LAUNCH: grid = array<i64: 8, 8, 1>
 // W2-LAUNCH-SAME: shared_bytes = 132096 : i64
 // W2: Compiling entry function 'gemm' for 'sm_90a'
@@ -31,7 +31,7 @@
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 tile-m=64 stages=4 element-type=f16 b-layout=kn" -o %t.w3.mlir
 // RUN: FileCheck %s --check-prefix=W3-LAUNCH < %t.w3.mlir
 // RUN: mbc-opt %t.w3.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w3.ptx -o /dev/null
-// RUN: %ptxas -arch=sm_90a -v %t.w3.ptx -o %t.w3.cubin 2>&1 | FileCheck %s --check-prefix=W3
+// RUN: %ptxas -arch=sm_90a -v %t.w3.ptx -o %t.w3.cubin 2>&1 | FileCheck %s --check-prefix=W3 --implicit-check-not=C7508
 // W3-LAUNCH: grid = array<i64: 8, 16, 1>
 // W3-LAUNCH-SAME: shared_bytes = 99328 : i64
 // W3: Compiling entry function 'gemm' for 'sm_90a'
@@ -42,7 +42,7 @@
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 tile-m=64 tile-n=256 stages=3" -o %t.w4.mlir
 // RUN: FileCheck %s --check-prefix=W4-LAUNCH < %t.w4.mlir
 // RUN: mbc-opt %t.w4.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w4.ptx -o /dev/null
-// RUN: %ptxas -arch=sm_90a -v %t.w4.ptx -o %t.w4.cubin 2>&1 | FileCheck %s --check-prefix=W4
+// RUN: %ptxas -arch=sm_90a -v %t.w4.ptx -o %t.w4.cubin 2>&1 | FileCheck %s --check-prefix=W4 --implicit-check-not=C7508
 // W4-LAUNCH: grid = array<i64: 4, 16, 1>
 // W4-LAUNCH-SAME: shared_bytes = 123904 : i64
 // W4: Compiling entry function 'gemm' for 'sm_90a'
@@ -70,7 +70,7 @@
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 tile-m=256 stages=4 consumers=2 element-type=f16 b-layout=kn bias=true gelu=erf residual=true" -o %t.w6.mlir
 // RUN: FileCheck %s --check-prefix=W6-LAUNCH < %t.w6.mlir
 // RUN: mbc-opt %t.w6.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.w6.ptx -o /dev/null
-// RUN: %ptxas -arch=sm_90a -v %t.w6.ptx -o %t.w6.cubin 2>&1 | FileCheck %s --check-prefix=W6
+// RUN: %ptxas -arch=sm_90a -v %t.w6.ptx -o %t.w6.cubin 2>&1 | FileCheck %s --check-prefix=W6 --implicit-check-not=C7508
 // W6-LAUNCH: block = array<i64: 384, 1, 1>, grid = array<i64: 8, 4, 1>
 // W6-LAUNCH-SAME: shared_bytes = 197632 : i64
 // W6: Compiling entry function 'gemm' for 'sm_90a'
@@ -127,7 +127,7 @@
 // RUN: FileCheck %s --check-prefix=B-PARAMS < %t.b1.mlir
 // RUN: mbc-opt %t.b1.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.b1.ptx -o /dev/null
 // RUN: FileCheck %s --check-prefix=B1-PTX < %t.b1.ptx
-// RUN: %ptxas -arch=sm_90a -v %t.b1.ptx -o %t.b1.cubin 2>&1 | FileCheck %s --check-prefix=B1
+// RUN: %ptxas -arch=sm_90a -v %t.b1.ptx -o %t.b1.cubin 2>&1 | FileCheck %s --check-prefix=B1 --implicit-check-not=C7508
 // B-PARAMS: gpu.func @gemm({{.*}}, %{{.*}}: memref<4096xbf16>)
 // B1-PTX: ld.global.v4.b16
 // B1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
