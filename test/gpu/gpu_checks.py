@@ -91,9 +91,22 @@ class NoCudaDevice(Exception):
     pass
 
 
-def run(command, timeout=600):
-    """stdout of `command`; RuntimeError with its stderr when it fails."""
-    result = subprocess.run(command, capture_output=True, timeout=timeout)
+# Seconds since the epoch after which no command may still run (main sets
+# it from --deadline-seconds): a hung kernel inside mbc-run must not spend
+# the rest of a device loan.
+DEADLINE = None
+
+
+def run(command, timeout=240):
+    """stdout of `command`; RuntimeError with its stderr when it fails or
+    runs past `timeout` seconds or the run's deadline (a hang)."""
+    if DEADLINE is not None:
+        timeout = max(5.0, min(timeout, DEADLINE - time.time()))
+    try:
+        result = subprocess.run(command, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{' '.join(command)} timed out after {timeout:.0f} s "
+                           "(a hang, or the run's deadline)")
     if result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip()
         if NO_DEVICE in message:
@@ -580,6 +593,8 @@ def main():
     MBC_RUN, DEVICE = args.mbc_run, args.device
     deadline = (time.time() + args.deadline_seconds
                 if args.deadline_seconds is not None else None)
+    global DEADLINE
+    DEADLINE = deadline
     report = {"schema": "mbc-gpu-checks/1", "mbc_device": args.device,
               "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "environment": environment(), "tolerances": TOLERANCES,
