@@ -619,8 +619,16 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
     if (FloatAttr theta = op.getRotaryThetaAttr()) {
       Value inverseFrequencies = createInverseFrequencies(
           rewriter, loc, elementType, theta.getValueAsDouble(), shape.headDim);
-      q = applyRotary(rewriter, loc, q, inverseFrequencies, position);
-      k = applyRotary(rewriter, loc, k, inverseFrequencies, position);
+      if (decodeGemvs) {
+        // CUDA: q and k in one kernel (applyRotary is two each).
+        SmallVector<Value> rotated = applyRotaryTogether(
+            rewriter, loc, ValueRange{q, k}, inverseFrequencies, position);
+        q = rotated[0];
+        k = rotated[1];
+      } else {
+        q = applyRotary(rewriter, loc, q, inverseFrequencies, position);
+        k = applyRotary(rewriter, loc, k, inverseFrequencies, position);
+      }
     }
 
     auto writeRow = [&](Value cache, Value row) -> Value {

@@ -337,6 +337,66 @@ Value applyRotary(OpBuilder &builder, Location loc, Value x,
   return concatenate(builder, loc, rotary.getResults(), 3);
 }
 
+SmallVector<Value> applyRotaryTogether(OpBuilder &builder, Location loc,
+                                       ValueRange xs, Value inverseFrequencies,
+                                       OpFoldResult firstPosition) {
+  RankedTensorType type = tensorTypeOf(xs.front());
+  ArrayRef<int64_t> shape = type.getShape();
+  Type elementType = type.getElementType();
+  int64_t half = shape[3] / 2;
+  MLIRContext *context = builder.getContext();
+  SmallVector<Value> inits;
+  SmallVector<Type> resultTypes;
+  for (Value x : xs) {
+    inits.push_back(createEmpty(builder, loc, shape, elementType));
+    resultTypes.push_back(type);
+  }
+  SmallVector<AffineMap> maps(2 * xs.size(), identityMap(context, 4));
+  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
+  auto rotary = linalg::GenericOp::create(
+      builder, loc, resultTypes, xs, inits, maps, iterators,
+      [&](OpBuilder &b, Location loc, ValueRange args) {
+        Value n = linalg::IndexOp::create(b, loc, 0);
+        Value s = linalg::IndexOp::create(b, loc, 1);
+        Value h = linalg::IndexOp::create(b, loc, 2);
+        Value d = linalg::IndexOp::create(b, loc, 3);
+        Value halfIndex = arith::ConstantIndexOp::create(b, loc, half);
+        Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                            d, halfIndex);
+        // The partner d +- dh / 2 and the frequency index d mod dh / 2.
+        Value i = arith::RemUIOp::create(b, loc, d, halfIndex);
+        Value partner = arith::SelectOp::create(
+            b, loc, first, arith::AddIOp::create(b, loc, d, halfIndex), i);
+        Value position = s;
+        if (!isZeroInteger(firstPosition))
+          position = arith::AddIOp::create(
+              b, loc, position,
+              getValueOrCreateConstantIndexOp(b, loc, firstPosition));
+        Value positionFloat = arith::UIToFPOp::create(
+            b, loc, elementType,
+            arith::IndexCastUIOp::create(b, loc, b.getI64Type(), position));
+        Value frequency =
+            tensor::ExtractOp::create(b, loc, inverseFrequencies, i);
+        Value angle = arith::MulFOp::create(b, loc, positionFloat, frequency);
+        Value cos = math::CosOp::create(b, loc, angle);
+        Value sin = math::SinOp::create(b, loc, angle);
+        SmallVector<Value> results;
+        for (auto [index, x] : llvm::enumerate(xs)) {
+          Value own = args[index];
+          Value other =
+              tensor::ExtractOp::create(b, loc, x, ValueRange{n, s, h, partner});
+          // First half: x1 cos + (-x2) sin; second: x2 cos + x1 sin.
+          Value term = arith::SelectOp::create(
+              b, loc, first, arith::NegFOp::create(b, loc, other), other);
+          results.push_back(arith::AddFOp::create(
+              b, loc, arith::MulFOp::create(b, loc, own, cos),
+              arith::MulFOp::create(b, loc, term, sin)));
+        }
+        linalg::YieldOp::create(b, loc, results);
+      });
+  return SmallVector<Value>(rotary.getResults());
+}
+
 Value createRMSNorm(OpBuilder &builder, Location loc, Value input,
                     Value weight, double epsilonValue, bool clamp) {
   RankedTensorType type = tensorTypeOf(input);

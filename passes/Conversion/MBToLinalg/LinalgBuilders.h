@@ -128,6 +128,15 @@ mlir::Value applyRotary(mlir::OpBuilder &builder, mlir::Location loc,
                         mlir::Value x, mlir::Value inverseFrequencies,
                         mlir::OpFoldResult firstPosition);
 
+/// applyRotary on several tensors of one shape [N, S, H, dh] in a single
+/// elementwise op (one kernel for a decode step's q and k): each output
+/// element reads its partner dh / 2 away with tensor.extract and computes
+/// what applyRotary computes for it, in the same order.
+llvm::SmallVector<mlir::Value>
+applyRotaryTogether(mlir::OpBuilder &builder, mlir::Location loc,
+                    mlir::ValueRange xs, mlir::Value inverseFrequencies,
+                    mlir::OpFoldResult firstPosition);
+
 } // namespace mbc::mb_to_linalg
 
 #endif // MBC_PASSES_CONVERSION_MBTOLINALG_LINALGBUILDERS_H

@@ -92,3 +92,34 @@ func.func @long_cache(%x: tensor<1x1x128xf32>, %wq16: tensor<128x128xbf16>,
   %r, %k, %v = mb.cached_attention %x, %wq, %wk, %wv, %wo, %kc, %vc at %p {head_dim = 64 : i64, heads = 2 : i64} : (tensor<1x1x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<1x1024x128xf32>, tensor<1x1024x128xf32>, index) -> (tensor<1x1x128xf32>, tensor<1x1024x128xf32>, tensor<1x1024x128xf32>)
   return %r, %k, %v : tensor<1x1x128xf32>, tensor<1x1024x128xf32>, tensor<1x1024x128xf32>
 }
+
+// -----
+
+// Rotary: q and k rotate in one elementwise op (two results; each element
+// reads its partner head-dim / 2 away) at the step's position; without
+// decode GEMVs, applyRotary's two ops each.
+// CHECK-LABEL: func.func @step_rotary
+// CHECK: %[[PAIR:.*]]:2 = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<1x1x2x64xf32>, tensor<1x1x2x64xf32>) outs(%{{.*}}, %{{.*}} : tensor<1x1x2x64xf32>, tensor<1x1x2x64xf32>)
+// CHECK: arith.cmpi ult, %{{.*}}, %c32
+// CHECK: tensor.extract %{{.*}}[%{{.*}}]
+// CHECK: math.cos
+// CHECK: math.sin
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] : tensor<1x1x2x64xf32>
+// CHECK: arith.negf
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] : tensor<1x1x2x64xf32>
+// CHECK: linalg.yield %{{.*}}, %{{.*}} : f32, f32
+// CHECK-NOT: math.cos
+// CHECK: call @mbc_decode_attention
+// OFF-LABEL: func.func @step_rotary
+// OFF-COUNT-2: math.cos
+func.func @step_rotary(%x: tensor<1x1x128xf32>, %wq16: tensor<128x128xbf16>,
+                %wkv16: tensor<256x128xbf16>, %wo: tensor<128x128xf32>,
+                %kc: tensor<1x9x128xf32>, %vc: tensor<1x9x128xf32>, %p: index)
+    -> (tensor<1x1x128xf32>, tensor<1x9x128xf32>, tensor<1x9x128xf32>) {
+  %wq = arith.extf %wq16 : tensor<128x128xbf16> to tensor<128x128xf32>
+  %wkv = arith.extf %wkv16 : tensor<256x128xbf16> to tensor<256x128xf32>
+  %wk = tensor.extract_slice %wkv[0, 0] [128, 128] [1, 1] : tensor<256x128xf32> to tensor<128x128xf32>
+  %wv = tensor.extract_slice %wkv[128, 0] [128, 128] [1, 1] : tensor<256x128xf32> to tensor<128x128xf32>
+  %r, %k, %v = mb.cached_attention %x, %wq, %wk, %wv, %wo, %kc, %vc at %p {head_dim = 64 : i64, heads = 2 : i64, rotary_theta = 1.000000e+04 : f64} : (tensor<1x1x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<1x9x128xf32>, tensor<1x9x128xf32>, index) -> (tensor<1x1x128xf32>, tensor<1x9x128xf32>, tensor<1x9x128xf32>)
+  return %r, %k, %v : tensor<1x1x128xf32>, tensor<1x9x128xf32>, tensor<1x9x128xf32>
+}
