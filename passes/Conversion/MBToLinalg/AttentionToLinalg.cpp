@@ -616,15 +616,36 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
       k = project(op.getWk(), adaptor.getWk());
       v = project(op.getWv(), adaptor.getWv());
     }
+    SmallVector<OpFoldResult> rowOffsets = {rewriter.getIndexAttr(0), position,
+                                            rewriter.getIndexAttr(0)};
+    SmallVector<OpFoldResult> rowSizes = {
+        rewriter.getIndexAttr(shape.sequences), rewriter.getIndexAttr(1),
+        rewriter.getIndexAttr(inner)};
+    SmallVector<OpFoldResult> unitStrides(3, rewriter.getIndexAttr(1));
     if (FloatAttr theta = op.getRotaryThetaAttr()) {
       Value inverseFrequencies = createInverseFrequencies(
           rewriter, loc, elementType, theta.getValueAsDouble(), shape.headDim);
       if (decodeGemvs) {
-        // CUDA: q and k in one kernel (applyRotary is two each).
+        // CUDA: q and k rotated, and v copied, by one kernel that writes k
+        // and v straight into the caches' rows (applyRotary is two
+        // kernels each, the rows' copies one more).
+        SmallVector<int64_t> rowsShape = {shape.sequences, 1, inner};
+        auto cacheRow = [&](Value cache) -> Value {
+          return tensor::ExtractSliceOp::create(
+              rewriter, loc, cache, rowOffsets, rowSizes, unitStrides);
+        };
+        auto flat = [&](Value x) {
+          return reshape(rewriter, loc, x, rowsShape);
+        };
         SmallVector<Value> rotated = applyRotaryTogether(
-            rewriter, loc, ValueRange{q, k}, inverseFrequencies, position);
-        q = rotated[0];
+            rewriter, loc, ValueRange{flat(q), flat(k)}, shape.headDim,
+            inverseFrequencies, position, ValueRange{flat(v)},
+            ValueRange{createEmpty(rewriter, loc, rowsShape, elementType),
+                       cacheRow(adaptor.getKCache()),
+                       cacheRow(adaptor.getVCache())});
+        q = reshape(rewriter, loc, rotated[0], headsShape);
         k = rotated[1];
+        v = rotated[2];
       } else {
         q = applyRotary(rewriter, loc, q, inverseFrequencies, position);
         k = applyRotary(rewriter, loc, k, inverseFrequencies, position);
@@ -633,13 +654,8 @@ struct CachedAttentionLowering : OpConversionPattern<mb::CachedAttentionOp> {
 
     auto writeRow = [&](Value cache, Value row) -> Value {
       Value flat = reshape(rewriter, loc, row, {shape.sequences, 1, inner});
-      return tensor::InsertSliceOp::create(
-          rewriter, loc, flat, cache,
-          {rewriter.getIndexAttr(0), position, rewriter.getIndexAttr(0)},
-          {rewriter.getIndexAttr(shape.sequences), rewriter.getIndexAttr(1),
-           rewriter.getIndexAttr(inner)},
-          {rewriter.getIndexAttr(1), rewriter.getIndexAttr(1),
-           rewriter.getIndexAttr(1)});
+      return tensor::InsertSliceOp::create(rewriter, loc, flat, cache,
+                                           rowOffsets, rowSizes, unitStrides);
     };
     Value kCache = writeRow(adaptor.getKCache(), k);
     Value vCache = writeRow(adaptor.getVCache(), v);

@@ -338,35 +338,42 @@ Value applyRotary(OpBuilder &builder, Location loc, Value x,
 }
 
 SmallVector<Value> applyRotaryTogether(OpBuilder &builder, Location loc,
-                                       ValueRange xs, Value inverseFrequencies,
-                                       OpFoldResult firstPosition) {
+                                       ValueRange xs, int64_t headDim,
+                                       Value inverseFrequencies,
+                                       OpFoldResult firstPosition,
+                                       ValueRange copies,
+                                       ValueRange destinations) {
   RankedTensorType type = tensorTypeOf(xs.front());
   ArrayRef<int64_t> shape = type.getShape();
   Type elementType = type.getElementType();
-  int64_t half = shape[3] / 2;
+  int64_t half = headDim / 2;
   MLIRContext *context = builder.getContext();
-  SmallVector<Value> inits;
-  SmallVector<Type> resultTypes;
-  for (Value x : xs) {
-    inits.push_back(createEmpty(builder, loc, shape, elementType));
-    resultTypes.push_back(type);
-  }
-  SmallVector<AffineMap> maps(2 * xs.size(), identityMap(context, 4));
-  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
+  SmallVector<Value> inputs(xs);
+  llvm::append_range(inputs, copies);
+  SmallVector<Value> inits(destinations);
+  if (inits.empty())
+    for (size_t i = 0; i < inputs.size(); ++i)
+      inits.push_back(createEmpty(builder, loc, shape, elementType));
+  SmallVector<Type> resultTypes(inputs.size(), type);
+  SmallVector<AffineMap> maps(2 * inputs.size(), identityMap(context, 3));
+  SmallVector<utils::IteratorType> iterators(3, utils::IteratorType::parallel);
   auto rotary = linalg::GenericOp::create(
-      builder, loc, resultTypes, xs, inits, maps, iterators,
+      builder, loc, resultTypes, inputs, inits, maps, iterators,
       [&](OpBuilder &b, Location loc, ValueRange args) {
         Value n = linalg::IndexOp::create(b, loc, 0);
         Value s = linalg::IndexOp::create(b, loc, 1);
-        Value h = linalg::IndexOp::create(b, loc, 2);
-        Value d = linalg::IndexOp::create(b, loc, 3);
+        Value c = linalg::IndexOp::create(b, loc, 2);
         Value halfIndex = arith::ConstantIndexOp::create(b, loc, half);
+        // d = c mod dh; the first half pairs with c + dh / 2, the second
+        // with c - dh / 2; the frequency index is d mod dh / 2.
+        Value d = arith::RemUIOp::create(
+            b, loc, c, arith::ConstantIndexOp::create(b, loc, headDim));
         Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                             d, halfIndex);
-        // The partner d +- dh / 2 and the frequency index d mod dh / 2.
         Value i = arith::RemUIOp::create(b, loc, d, halfIndex);
         Value partner = arith::SelectOp::create(
-            b, loc, first, arith::AddIOp::create(b, loc, d, halfIndex), i);
+            b, loc, first, arith::AddIOp::create(b, loc, c, halfIndex),
+            arith::SubIOp::create(b, loc, c, halfIndex));
         Value position = s;
         if (!isZeroInteger(firstPosition))
           position = arith::AddIOp::create(
@@ -384,7 +391,7 @@ SmallVector<Value> applyRotaryTogether(OpBuilder &builder, Location loc,
         for (auto [index, x] : llvm::enumerate(xs)) {
           Value own = args[index];
           Value other =
-              tensor::ExtractOp::create(b, loc, x, ValueRange{n, s, h, partner});
+              tensor::ExtractOp::create(b, loc, x, ValueRange{n, s, partner});
           // First half: x1 cos + (-x2) sin; second: x2 cos + x1 sin.
           Value term = arith::SelectOp::create(
               b, loc, first, arith::NegFOp::create(b, loc, other), other);
@@ -392,6 +399,8 @@ SmallVector<Value> applyRotaryTogether(OpBuilder &builder, Location loc,
               b, loc, arith::MulFOp::create(b, loc, own, cos),
               arith::MulFOp::create(b, loc, term, sin)));
         }
+        for (size_t index = xs.size(); index < inputs.size(); ++index)
+          results.push_back(args[index]);
         linalg::YieldOp::create(b, loc, results);
       });
   return SmallVector<Value>(rotary.getResults());

@@ -128,14 +128,19 @@ mlir::Value applyRotary(mlir::OpBuilder &builder, mlir::Location loc,
                         mlir::Value x, mlir::Value inverseFrequencies,
                         mlir::OpFoldResult firstPosition);
 
-/// applyRotary on several tensors of one shape [N, S, H, dh] in a single
-/// elementwise op (one kernel for a decode step's q and k): each output
-/// element reads its partner dh / 2 away with tensor.extract and computes
-/// what applyRotary computes for it, in the same order.
-llvm::SmallVector<mlir::Value>
-applyRotaryTogether(mlir::OpBuilder &builder, mlir::Location loc,
-                    mlir::ValueRange xs, mlir::Value inverseFrequencies,
-                    mlir::OpFoldResult firstPosition);
+/// applyRotary on several tensors of one shape [N, S, H * dh] (heads of
+/// `headDim` side by side) in a single elementwise op (one kernel for a
+/// decode step's q and k): each output element reads its partner dh / 2
+/// away in its head with tensor.extract and computes what applyRotary
+/// computes for it, in the same order. `copies` (the same shape) are
+/// passed through unchanged as further results; `destinations` (empty, or
+/// one per x then per copy) are the results' inits, e.g. the KV-cache rows
+/// a decode step writes, so the op writes them in place.
+llvm::SmallVector<mlir::Value> applyRotaryTogether(
+    mlir::OpBuilder &builder, mlir::Location loc, mlir::ValueRange xs,
+    int64_t headDim, mlir::Value inverseFrequencies,
+    mlir::OpFoldResult firstPosition, mlir::ValueRange copies = {},
+    mlir::ValueRange destinations = {});
 
 } // namespace mbc::mb_to_linalg
 

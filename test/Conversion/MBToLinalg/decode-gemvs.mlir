@@ -95,20 +95,26 @@ func.func @long_cache(%x: tensor<1x1x128xf32>, %wq16: tensor<128x128xbf16>,
 
 // -----
 
-// Rotary: q and k rotate in one elementwise op (two results; each element
-// reads its partner head-dim / 2 away) at the step's position; without
-// decode GEMVs, applyRotary's two ops each.
+// Rotary: q and k rotate, and v is copied, in one elementwise op over the
+// rows [N, 1, H x dh] at the step's position (each element reads its
+// partner head-dim / 2 away in its head), whose k and v results are the
+// caches' rows at the position (written in place: the insert_slices
+// match the extract_slices); without decode GEMVs, applyRotary's two ops
+// each.
 // CHECK-LABEL: func.func @step_rotary
-// CHECK: %[[PAIR:.*]]:2 = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<1x1x2x64xf32>, tensor<1x1x2x64xf32>) outs(%{{.*}}, %{{.*}} : tensor<1x1x2x64xf32>, tensor<1x1x2x64xf32>)
+// CHECK-SAME: %[[KC:[a-z0-9]+]]: tensor<1x9x128xf32>, %[[VC:[a-z0-9]+]]: tensor<1x9x128xf32>, %[[P:[a-z0-9]+]]: index
+// CHECK: %[[KROW:.*]] = tensor.extract_slice %[[KC]][0, %[[P]], 0] [1, 1, 128] [1, 1, 1]
+// CHECK: %[[VROW:.*]] = tensor.extract_slice %[[VC]][0, %[[P]], 0] [1, 1, 128] [1, 1, 1]
+// CHECK: %[[ROT:.*]]:3 = linalg.generic {{.*}} outs(%{{.*}}, %[[KROW]], %[[VROW]] : tensor<1x1x128xf32>, tensor<1x1x128xf32>, tensor<1x1x128xf32>)
+// CHECK: arith.remui %{{.*}}, %c64
 // CHECK: arith.cmpi ult, %{{.*}}, %c32
-// CHECK: tensor.extract %{{.*}}[%{{.*}}]
 // CHECK: math.cos
 // CHECK: math.sin
-// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] : tensor<1x1x2x64xf32>
 // CHECK: arith.negf
-// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] : tensor<1x1x2x64xf32>
-// CHECK: linalg.yield %{{.*}}, %{{.*}} : f32, f32
+// CHECK: linalg.yield %{{.*}}, %{{.*}}, %{{.*}} : f32, f32, f32
 // CHECK-NOT: math.cos
+// CHECK: tensor.insert_slice %[[ROT]]#1 into %[[KC]][0, %[[P]], 0] [1, 1, 128] [1, 1, 1]
+// CHECK: tensor.insert_slice %[[ROT]]#2 into %[[VC]][0, %[[P]], 0] [1, 1, 128] [1, 1, 1]
 // CHECK: call @mbc_decode_attention
 // OFF-LABEL: func.func @step_rotary
 // OFF-COUNT-2: math.cos
