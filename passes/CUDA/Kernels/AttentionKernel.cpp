@@ -614,10 +614,10 @@ buildAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
   if (wgmma) {
     func->setAttr(kTensorMapParamsAttrName,
                   builder.getDenseI64ArrayAttr({0, 1, 2}));
-    // setmaxnreg needs the register count at entry fixed (ptxas ignores it,
-    // C7508, when the kernel needs fewer than the 384 threads allow).
-    func->setAttr(NVVM::NVVMDialect::getMaxnregAttrName(),
-                  builder.getI32IntegerAttr(kWgmmaAttentionEntryRegisters));
+    // setmaxnreg needs the register count at entry fixed (entryRegisters).
+    func->setAttr(
+        NVVM::NVVMDialect::getMaxnregAttrName(),
+        builder.getI32IntegerAttr(entryRegisters(kWgmmaAttentionThreads)));
   }
   // Two row tiles keep 2 x (headDim / 2) accumulator registers a thread:
   // left alone, ptxas may cap the kernel at 168 registers to fit 3 CTAs an

@@ -48,17 +48,12 @@ namespace mbc::cuda {
 namespace {
 
 constexpr int64_t kThreads = kWarpMmaThreads; // one warpgroup, or 4 warps
-// The 128-byte swizzle atom: 8 rows of 128 bytes; tiles start 1024-aligned.
-constexpr int64_t kSwizzleAtomBytes = 1024;
-constexpr int64_t kSwizzleRowBytes = 128;
 // Warp specialization: setmaxnreg counts (2 consumers: 128 x 40 + 256 x 232
 // <= 64K registers), and the named barrier of the consumer warpgroups (0 is
 // __syncthreads).
 constexpr int32_t kProducerRegisters = 40;
 constexpr int32_t kConsumerRegisters = 232;
 constexpr int64_t kConsumersBarrier = 1;
-// mbarrier.try_wait's suspend-time hint, in nanoseconds.
-constexpr int64_t kWaitTicks = 10000000;
 
 LogicalResult verifyMultiple(function_ref<InFlightDiagnostic()> emitError,
                              StringRef dim, int64_t size, StringRef tile,
@@ -310,7 +305,8 @@ private:
             arith::DivUIOp::create(b, loc, kBlock, index(config.stages)),
             index(1));
         nvgpu::MBarrierTryWaitParityOp::create(
-            b, loc, barriers, parityOf(previousUse), index(kWaitTicks),
+            b, loc, barriers, buildMBarrierParity(b, loc, previousUse),
+            index(kMBarrierWaitTicks),
             arith::AddIOp::create(b, loc, stage, index(config.stages)));
       }
       issueLoadsUnguarded(kBlock, stage);
@@ -393,31 +389,22 @@ private:
     return accumulators;
   }
 
-  /// i1 parity of use `use` of a barrier: use u waits for phase u's parity.
-  Value parityOf(Value use) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
-                                 arith::RemUIOp::create(b, loc, use, index(2)),
-                                 index(0));
-  }
-
   /// Waits until K block `kBlock`'s tiles landed in their stage (the full
   /// barrier, index stage, completes one phase per use); returns the stage.
   Value waitFull(Value kBlock) {
     Value stage = arith::RemUIOp::create(b, loc, kBlock, index(config.stages));
     Value use = arith::DivUIOp::create(b, loc, kBlock, index(config.stages));
-    nvgpu::MBarrierTryWaitParityOp::create(b, loc, barriers, parityOf(use),
-                                           index(kWaitTicks), stage);
+    nvgpu::MBarrierTryWaitParityOp::create(b, loc, barriers,
+                                           buildMBarrierParity(b, loc, use),
+                                           index(kMBarrierWaitTicks), stage);
     return stage;
   }
 
   /// bar.sync `id`, `threads`: the threads of the consumer warpgroups.
   void namedBarrier(int64_t id, int64_t threads) {
     Type i32 = b.getI32Type();
-    NVVM::BarrierOp::create(b, loc, /*res=*/Type(),
-                            arith::ConstantIntOp::create(b, loc, i32, id),
-                            arith::ConstantIntOp::create(b, loc, i32, threads),
-                            /*reductionOp=*/NVVM::BarrierReductionAttr(),
-                            /*reductionPredicate=*/Value());
+    buildNamedBarrierSync(b, loc, arith::ConstantIntOp::create(b, loc, i32, id),
+                          arith::ConstantIntOp::create(b, loc, i32, threads));
   }
 
   /// Epilogue of `accumulators` (row blocks of 64 from tile row
@@ -508,10 +495,9 @@ private:
                               arith::ConstantIndexOp::create(b, loc, half)));
   }
 
-  /// cos and sin (vector<4xf32>) of position x inv_freq[i .. i + 3], with
-  /// inv_freq[i] = 2^(-(2 i / dh) log2 theta) through ex2.approx (relative
-  /// error ~2^-22; PyTorch computes 1 / theta^(2i / dh) in f32) and the
-  /// polynomial sin/cos of mb-cuda-expand-math.
+  /// cos and sin (vector<4xf32>) of position x inv_freq[i .. i + 3]
+  /// (buildRotaryInverseFrequency), with the polynomial sin/cos of
+  /// mb-cuda-expand-math.
   std::pair<Value, Value> rotaryCosSin(Value position, Value firstIndex) {
     Type f32 = b.getF32Type();
     auto quadType = VectorType::get({4}, f32);
@@ -520,27 +506,19 @@ private:
           b, loc, f32,
           arith::IndexCastUIOp::create(b, loc, b.getI32Type(), value));
     };
-    Value first =
-        vector::BroadcastOp::create(b, loc, quadType, toFloat(firstIndex));
-    Value offsets = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(quadType, ArrayRef<float>{0, 1, 2, 3}));
-    Value exponent = arith::MulFOp::create(
-        b, loc, arith::AddFOp::create(b, loc, first, offsets),
-        arith::ConstantOp::create(
-            b, loc,
-            DenseElementsAttr::get(
-                quadType, static_cast<float>(-2.0 / spec.rotaryHeadDim *
-                                             std::log2(spec.rotaryTheta)))));
     // Scalars: mb-cuda-expand-math lowers scalar floors (of the sin/cos
     // range reduction) to NVVM, not vector ones.
+    Value first = toFloat(firstIndex);
     Value positionFloat = toFloat(position);
     SmallVector<Value> cos, sin;
     for (int64_t j = 0; j < 4; ++j) {
+      Value i = arith::AddFOp::create(
+          b, loc, first,
+          arith::ConstantOp::create(b, loc, b.getF32FloatAttr(float(j))));
       Value angle = arith::MulFOp::create(
           b, loc,
-          buildExp2Approx(b, loc,
-                          vector::ExtractOp::create(b, loc, exponent,
-                                                    ArrayRef<int64_t>{j})),
+          buildRotaryInverseFrequency(b, loc, i, spec.rotaryHeadDim,
+                                      spec.rotaryTheta),
           positionFloat);
       cos.push_back(math::CosOp::create(b, loc, angle));
       sin.push_back(math::SinOp::create(b, loc, angle));
@@ -1119,11 +1097,10 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
   if (useTma)
     func->setAttr(kTensorMapParamsAttrName,
                   builder.getDenseI64ArrayAttr(tensorMapParams));
-  // setmaxnreg needs the register count at entry fixed: 64K / 384 threads
-  // (ptxas ignores setmaxnreg, C7508, when it cannot tell).
+  // setmaxnreg needs the register count at entry fixed (entryRegisters).
   if (useTma && config.consumers > 1)
     func->setAttr(NVVM::NVVMDialect::getMaxnregAttrName(),
-                  builder.getI32IntegerAttr((65536 / info.block[0]) / 8 * 8));
+                  builder.getI32IntegerAttr(entryRegisters(info.block[0])));
 
   Block &entry = func.getBody().front();
   builder.setInsertionPointToStart(&entry);

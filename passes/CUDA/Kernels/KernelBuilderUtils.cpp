@@ -4,6 +4,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -115,6 +116,31 @@ Value buildExp2Approx(OpBuilder &b, Location loc, Value x) {
              b, loc, b.getF32Type(),
              b.getStringAttr("llvm.nvvm.ex2.approx.ftz.f"), ValueRange{x})
       .getResult(0);
+}
+
+Value buildMBarrierParity(OpBuilder &b, Location loc, Value use) {
+  return arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::ne,
+      arith::RemUIOp::create(b, loc, use,
+                             arith::ConstantIndexOp::create(b, loc, 2)),
+      arith::ConstantIndexOp::create(b, loc, 0));
+}
+
+void buildNamedBarrierSync(OpBuilder &b, Location loc, Value id,
+                           Value threads) {
+  NVVM::BarrierOp::create(b, loc, /*res=*/Type(), id, threads,
+                          /*reductionOp=*/NVVM::BarrierReductionAttr(),
+                          /*reductionPredicate=*/Value());
+}
+
+Value buildRotaryInverseFrequency(OpBuilder &b, Location loc, Value i,
+                                  int64_t headDim, double theta) {
+  Value exponent = arith::MulFOp::create(
+      b, loc, i,
+      arith::ConstantOp::create(b, loc,
+                                b.getF32FloatAttr(static_cast<float>(
+                                    -2.0 / headDim * std::log2(theta)))));
+  return buildExp2Approx(b, loc, exponent);
 }
 
 Value buildXorReduce(OpBuilder &b, Location loc, Value value,

@@ -20,6 +20,21 @@ inline constexpr llvm::StringLiteral kTensorMapParamsAttrName =
 /// Dynamic shared memory a CTA may opt into on sm_80 .. sm_90 (227 KiB).
 inline constexpr int64_t kMaxDynamicSharedBytes = 227 * 1024;
 
+/// The 128-byte swizzle of TMA boxes and wgmma operands: rows of 128 bytes
+/// (64 16-bit elements), 8-row atoms of 1024 bytes that start 1024-aligned.
+inline constexpr int64_t kSwizzleRowBytes = 128;
+inline constexpr int64_t kSwizzleAtomBytes = 1024;
+/// mbarrier.try_wait's suspend-time hint, in nanoseconds.
+inline constexpr int64_t kMBarrierWaitTicks = 10000000;
+
+/// Registers a thread of a `threads`-thread CTA may start with (.maxnreg):
+/// 64K / threads, rounded down to a multiple of 8. Kernels that move
+/// registers between warpgroups with setmaxnreg need it fixed (ptxas
+/// ignores setmaxnreg, C7508, when it cannot tell the count at entry).
+constexpr int32_t entryRegisters(int64_t threads) {
+  return static_cast<int32_t>(65536 / threads / 8 * 8);
+}
+
 /// gpu.func attribute holding KernelInfo::toAttribute().
 inline constexpr llvm::StringLiteral kLaunchAttrName = "mbc.launch";
 
@@ -135,6 +150,23 @@ mlir::Value loadWidened(mlir::OpBuilder &b, mlir::Location loc,
 /// libdevice call).
 mlir::Value buildExp2Approx(mlir::OpBuilder &b, mlir::Location loc,
                             mlir::Value x);
+
+/// i1 parity of use `use` (index) of an mbarrier: use u waits for the
+/// completion of phase u, whose parity is u % 2.
+mlir::Value buildMBarrierParity(mlir::OpBuilder &b, mlir::Location loc,
+                                mlir::Value use);
+
+/// bar.sync `id`, `threads` (i32 values): a named barrier (0 is
+/// __syncthreads) over `threads` threads of the CTA.
+void buildNamedBarrierSync(mlir::OpBuilder &b, mlir::Location loc,
+                           mlir::Value id, mlir::Value threads);
+
+/// Rotary's inverse frequency for index `i` (f32) of a head of `headDim`:
+/// 2^(-(2 i / dh) log2 theta) through ex2.approx (relative error ~2^-22;
+/// PyTorch computes 1 / theta^(2i / dh) in f32).
+mlir::Value buildRotaryInverseFrequency(mlir::OpBuilder &b, mlir::Location loc,
+                                        mlir::Value i, int64_t headDim,
+                                        double theta);
 
 /// The max (`isMax`) or sum of an f32 over the lanes reached by xor
 /// shuffles with these lane offsets: {1, 2} reduces a quad (one row of an

@@ -420,9 +420,9 @@ private:
   }
 
   /// cos and sin of position p x inv_freq[i] for every position of a
-  /// patch and i < headDim / 2, computed once per CTA. inv_freq[i] =
-  /// 2^(-(2i / dh) log2 theta) through ex2.approx (relative error ~2^-22,
-  /// far below the bf16 rounding of q and k that follows).
+  /// patch and i < headDim / 2, computed once per CTA
+  /// (buildRotaryInverseFrequency: relative error ~2^-22, far below the
+  /// bf16 rounding of q and k that follows).
   void fillRotaryTable() {
     int64_t halfDim = spec.headDim / 2;
     int64_t entries = spec.patchRows() * halfDim;
@@ -438,11 +438,8 @@ private:
           b, loc, f32,
           arith::IndexCastUIOp::create(b, loc, b.getI32Type(), value));
     };
-    Value frequency = buildExp2Approx(
-        b, loc,
-        arith::MulFOp::create(b, loc, toFloat(i),
-                              constantF32(-2.0 / spec.headDim *
-                                          std::log2(spec.rotaryTheta))));
+    Value frequency = buildRotaryInverseFrequency(
+        b, loc, toFloat(i), spec.headDim, spec.rotaryTheta);
     Value angle = arith::MulFOp::create(b, loc, toFloat(position), frequency);
     memref::StoreOp::create(b, loc, math::CosOp::create(b, loc, angle),
                             rotaryTable, ValueRange{index(0), position, i});

@@ -53,14 +53,11 @@ constexpr int64_t kConsumers = 2;
 constexpr int64_t kGroupThreads = 128;
 constexpr int64_t kWarpsPerGroup = kGroupThreads / 32;
 constexpr int64_t kConsumerRows = 64;
-// 128-byte swizzle: rows of 64 16-bit elements, 8-row atoms of 1024 bytes.
+// TMA boxes are 64 16-bit columns wide: one 128-byte swizzled row.
 constexpr int64_t kBoxColumns = 64;
-constexpr int64_t kRowBytes = 128;
-constexpr int64_t kAtomBytes = 1024;
 // setmaxnreg: 128 x 24 + 256 x 240 <= 64K registers.
 constexpr int32_t kProducerRegisters = 24;
 constexpr int32_t kConsumerRegisters = 240;
-constexpr int64_t kWaitTicks = 10000000;
 // Ping-pong: consumer c waits on named barrier kTurnBarrier + c before
 // issuing its products and arrives on the other consumer's after (0 is
 // __syncthreads).
@@ -77,8 +74,8 @@ struct Layout {
 Layout getLayout(const AttentionSpec &spec) {
   Layout layout;
   int64_t boxes = spec.headDim / kBoxColumns;
-  layout.qBoxBytes = kWgmmaAttentionQueryRows * kRowBytes;
-  layout.kvBoxBytes = spec.keyBlock * kRowBytes;
+  layout.qBoxBytes = kWgmmaAttentionQueryRows * kSwizzleRowBytes;
+  layout.kvBoxBytes = spec.keyBlock * kSwizzleRowBytes;
   layout.kvStageBytes = boxes * layout.kvBoxBytes;
   layout.kOffset = boxes * layout.qBoxBytes;
   layout.vOffset = layout.kOffset + kStages * layout.kvStageBytes;
@@ -187,7 +184,7 @@ private:
         b, loc,
         MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
                         MemRefLayoutAttrInterface{}, workgroup));
-    base = alignSharedBase(b, loc, shared, kAtomBytes);
+    base = alignSharedBase(b, loc, shared, kSwizzleAtomBytes);
     // The shared-window address of the aligned base, for descriptors.
     baseAddress = arith::AddIOp::create(
         b, loc, memref::ExtractAlignedPointerAsIndexOp::create(b, loc, shared),
@@ -256,7 +253,8 @@ private:
             b, loc, arith::DivUIOp::create(b, loc, block, index(kStages)),
             index(1));
         nvgpu::MBarrierTryWaitParityOp::create(
-            b, loc, barriers, parityOf(previousUse), index(kWaitTicks),
+            b, loc, barriers, buildMBarrierParity(b, loc, previousUse),
+            index(kMBarrierWaitTicks),
             arith::AddIOp::create(b, loc, stage, index(empty)));
       }
       Value barrier = arith::AddIOp::create(b, loc, stage, index(full));
@@ -310,7 +308,7 @@ private:
     rows = {firstRow, addi(firstRow, 8)};
     // This consumer's 64 rows of every Q box.
     queryAddress = arith::AddIOp::create(
-        b, loc, baseAddress, muli(consumer, kConsumerRows * kRowBytes));
+        b, loc, baseAddress, muli(consumer, kConsumerRows * kSwizzleRowBytes));
     if (spec.pingpong) {
       // Consumer 0 issues first: consumer 1 starts by arriving on its turn.
       Type i32 = b.getI32Type();
@@ -332,7 +330,7 @@ private:
     }
 
     nvgpu::MBarrierTryWaitParityOp::create(b, loc, barriers, constantI1(false),
-                                           index(kWaitTicks),
+                                           index(kMBarrierWaitTicks),
                                            index(kQueryFull));
     // The first block (key 0, visible to every row: the row maxima are
     // finite from then on), masked whatever it is.
@@ -548,10 +546,10 @@ private:
       int64_t inBox = (step % 4) * 32;
       operands.push_back(
           descriptor(addi(queryAddress, (step / 4) * layout.qBoxBytes + inBox),
-                     /*leading=*/16, /*stride=*/kAtomBytes));
+                     /*leading=*/16, /*stride=*/kSwizzleAtomBytes));
       operands.push_back(
           descriptor(addi(keyStage, (step / 4) * layout.kvBoxBytes + inBox),
-                     /*leading=*/16, /*stride=*/kAtomBytes));
+                     /*leading=*/16, /*stride=*/kSwizzleAtomBytes));
       // The first step overwrites S (scale-d 0), the others accumulate.
       text += mmaPrefix(keyBlock) + registerList(0, count) + ", " +
               operand(count + 2 * step) + ", " + operand(count + 2 * step + 1) +
@@ -582,9 +580,10 @@ private:
     for (int64_t step = 0; step < steps; ++step) {
       // MN-major: 16 keys are 16 rows of 128 bytes; the leading offset
       // steps over the 64-wide head-dim boxes.
-      operands.push_back(descriptor(addi(valueStage, step * 16 * kRowBytes),
-                                    /*leading=*/layout.kvBoxBytes,
-                                    /*stride=*/kAtomBytes));
+      operands.push_back(
+          descriptor(addi(valueStage, step * 16 * kSwizzleRowBytes),
+                     /*leading=*/layout.kvBoxBytes,
+                     /*stride=*/kSwizzleAtomBytes));
       // Operands: O outputs, O tied inputs, P registers, descriptors.
       int64_t a = 2 * count + 4 * step;
       text += mmaPrefix(headDim) + registerList(0, count) + ", " +
@@ -701,7 +700,8 @@ private:
     Value stage = arith::RemUIOp::create(b, loc, block, index(kStages));
     Value use = arith::DivUIOp::create(b, loc, block, index(kStages));
     nvgpu::MBarrierTryWaitParityOp::create(
-        b, loc, barriers, parityOf(use), index(kWaitTicks),
+        b, loc, barriers, buildMBarrierParity(b, loc, use),
+        index(kMBarrierWaitTicks),
         arith::AddIOp::create(b, loc, stage, index(full)));
   }
 
@@ -722,10 +722,7 @@ private:
   void beginTurn() {
     if (!spec.pingpong)
       return;
-    NVVM::BarrierOp::create(b, loc, /*res=*/Type(), myTurn,
-                            constantI32(2 * kGroupThreads),
-                            /*reductionOp=*/NVVM::BarrierReductionAttr(),
-                            /*reductionPredicate=*/Value());
+    buildNamedBarrierSync(b, loc, myTurn, constantI32(2 * kGroupThreads));
   }
   void endTurn(bool ofFirst = false) {
     if (!spec.pingpong)
@@ -736,13 +733,6 @@ private:
   }
   Value constantI32(int64_t value) {
     return arith::ConstantIntOp::create(b, loc, b.getI32Type(), value);
-  }
-
-  /// i1 parity of use `use` of a barrier: use u waits for phase u's parity.
-  Value parityOf(Value use) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
-                                 arith::RemUIOp::create(b, loc, use, index(2)),
-                                 index(0));
   }
 
   Value index(int64_t value) {
@@ -820,7 +810,7 @@ verifyWgmmaAttentionSpec(const AttentionSpec &spec,
 }
 
 int64_t wgmmaAttentionSharedBytes(const AttentionSpec &spec) {
-  return getLayout(spec).total + kAtomBytes;
+  return getLayout(spec).total + kSwizzleAtomBytes;
 }
 
 SmallVector<TensorMapDescription, 3>

@@ -24,9 +24,6 @@ namespace mbc::cuda {
 
 /// Threads of a CTA: a producer and two consumer warpgroups.
 inline constexpr int64_t kWgmmaAttentionThreads = 3 * 128;
-/// Registers a thread at entry (.maxnreg): 64K / 384 threads, a multiple
-/// of 8; setmaxnreg then moves them from the producer to the consumers.
-inline constexpr int32_t kWgmmaAttentionEntryRegisters = 168;
 /// Query rows of a CTA: 64 per consumer warpgroup.
 inline constexpr int64_t kWgmmaAttentionQueryRows = 128;
 

@@ -281,6 +281,25 @@ Value createInverseFrequencies(OpBuilder &builder, Location loc,
                                    DenseElementsAttr::get(type, values));
 }
 
+/// cos and sin of (firstPosition + position) x frequency in `elementType`,
+/// as PyTorch computes the rotary angle (the position converted to float,
+/// then one multiply).
+static std::pair<Value, Value> rotaryCosSin(OpBuilder &b, Location loc,
+                                            Value position,
+                                            OpFoldResult firstPosition,
+                                            Value frequency, Type elementType) {
+  if (!isZeroInteger(firstPosition))
+    position = arith::AddIOp::create(
+        b, loc, position,
+        getValueOrCreateConstantIndexOp(b, loc, firstPosition));
+  Value positionFloat = arith::UIToFPOp::create(
+      b, loc, elementType,
+      arith::IndexCastUIOp::create(b, loc, b.getI64Type(), position));
+  Value angle = arith::MulFOp::create(b, loc, positionFloat, frequency);
+  return {math::CosOp::create(b, loc, angle),
+          math::SinOp::create(b, loc, angle)};
+}
+
 /// NeoX rotate-half rotary on x [N, S, H, dh] at positions
 /// firstPosition + s: with a = (firstPosition + s) * inv_freq[i] and the
 /// halves x1 = x[..., :dh/2], x2 = x[..., dh/2:],
@@ -312,17 +331,9 @@ Value applyRotary(OpBuilder &builder, Location loc, Value x,
       ValueRange{first, second, inverseFrequencies},
       ValueRange{firstInit, secondInit}, maps, iterators,
       [&](OpBuilder &b, Location loc, ValueRange args) {
-        Value position = linalg::IndexOp::create(b, loc, 1);
-        if (!isZeroInteger(firstPosition))
-          position = arith::AddIOp::create(
-              b, loc, position,
-              getValueOrCreateConstantIndexOp(b, loc, firstPosition));
-        Value positionFloat = arith::UIToFPOp::create(
-            b, loc, elementType,
-            arith::IndexCastUIOp::create(b, loc, b.getI64Type(), position));
-        Value angle = arith::MulFOp::create(b, loc, positionFloat, args[2]);
-        Value cos = math::CosOp::create(b, loc, angle);
-        Value sin = math::SinOp::create(b, loc, angle);
+        auto [cos, sin] =
+            rotaryCosSin(b, loc, linalg::IndexOp::create(b, loc, 1),
+                         firstPosition, args[2], elementType);
         Value x1 = args[0], x2 = args[1];
         Value negatedX2 = arith::NegFOp::create(b, loc, x2);
         Value rotatedFirst = arith::AddFOp::create(
@@ -374,19 +385,10 @@ SmallVector<Value> applyRotaryTogether(OpBuilder &builder, Location loc,
         Value partner = arith::SelectOp::create(
             b, loc, first, arith::AddIOp::create(b, loc, c, halfIndex),
             arith::SubIOp::create(b, loc, c, halfIndex));
-        Value position = s;
-        if (!isZeroInteger(firstPosition))
-          position = arith::AddIOp::create(
-              b, loc, position,
-              getValueOrCreateConstantIndexOp(b, loc, firstPosition));
-        Value positionFloat = arith::UIToFPOp::create(
-            b, loc, elementType,
-            arith::IndexCastUIOp::create(b, loc, b.getI64Type(), position));
-        Value frequency =
-            tensor::ExtractOp::create(b, loc, inverseFrequencies, i);
-        Value angle = arith::MulFOp::create(b, loc, positionFloat, frequency);
-        Value cos = math::CosOp::create(b, loc, angle);
-        Value sin = math::SinOp::create(b, loc, angle);
+        auto [cos, sin] = rotaryCosSin(
+            b, loc, s, firstPosition,
+            tensor::ExtractOp::create(b, loc, inverseFrequencies, i),
+            elementType);
         SmallVector<Value> results;
         for (auto [index, x] : llvm::enumerate(xs)) {
           Value own = args[index];
