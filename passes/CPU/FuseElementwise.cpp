@@ -366,8 +366,24 @@ struct CpuFuseElementwisePass
       Operation *producer = fusedOperand->get().getDefiningOp();
       return producer && producer->hasOneUse();
     };
+    // A generic whose result is inserted into a bigger tensor (a decode
+    // step's rows of the KV caches) is written there in place by
+    // bufferization (empty-tensor elimination) only while nothing reshapes
+    // the result on its way: such a generic keeps its shape.
+    linalg::ControlFusionFn keepsInsertedResults =
+        [singleUseProducer](OpOperand *fusedOperand) {
+          if (!singleUseProducer(fusedOperand))
+            return false;
+          for (Operation *op :
+               {fusedOperand->get().getDefiningOp(), fusedOperand->getOwner()})
+            if (isa<linalg::GenericOp>(op))
+              for (Operation *user : op->getUsers())
+                if (isa<tensor::InsertSliceOp>(user))
+                  return false;
+          return true;
+        };
     linalg::populateFoldReshapeOpsByExpansionPatterns(patterns,
-                                                      singleUseProducer);
+                                                      keepsInsertedResults);
     linalg::populateConstantFoldLinalgOperations(patterns, singleUseProducer);
     affine::AffineApplyOp::getCanonicalizationPatterns(patterns, context);
     linalg::GenericOp::getCanonicalizationPatterns(patterns, context);

@@ -267,3 +267,42 @@ func.func @through_views(%logp: tensor<18x4xf32>) -> tensor<16x4xf32> {
   %b = tensor.insert_slice %rest into %a[1, 0] [15, 4] [1, 1] : tensor<15x4xf32> into tensor<16x4xf32>
   return %b : tensor<16x4xf32>
 }
+
+// -----
+
+// A row computed from a collapsed operand: the generic is expanded to the
+// operand's 4-D shape (the reshape moves to its result), unless its result
+// is inserted into a bigger tensor (a KV cache row written in place by
+// bufferization), which a reshape between them would turn into a copy.
+
+#row = affine_map<(s, t, c) -> (s, t, c)>
+func.func @row_into_cache(%heads: tensor<1x1x2x64xf32>, %cache: tensor<1x65x128xf32>, %position: index) -> tensor<1x65x128xf32> {
+  %flat = tensor.collapse_shape %heads [[0], [1], [2, 3]] : tensor<1x1x2x64xf32> into tensor<1x1x128xf32>
+  %empty = tensor.empty() : tensor<1x1x128xf32>
+  %scaled = linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel", "parallel", "parallel"]} ins(%flat : tensor<1x1x128xf32>) outs(%empty : tensor<1x1x128xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %d = arith.addf %in, %in : f32
+    linalg.yield %d : f32
+  } -> tensor<1x1x128xf32>
+  %written = tensor.insert_slice %scaled into %cache[0, %position, 0] [1, 1, 128] [1, 1, 1] : tensor<1x1x128xf32> into tensor<1x65x128xf32>
+  return %written : tensor<1x65x128xf32>
+}
+// CHECK-LABEL: func.func @row_into_cache
+// CONCAT-LABEL: func.func @row_into_cache
+// CHECK: %[[ROW:.+]] = linalg.generic
+// CHECK-SAME: outs(%{{.+}} : tensor<1x1x128xf32>)
+// CHECK: tensor.insert_slice %[[ROW]] into
+
+func.func @row_returned(%heads: tensor<1x1x2x64xf32>) -> tensor<1x1x128xf32> {
+  %flat = tensor.collapse_shape %heads [[0], [1], [2, 3]] : tensor<1x1x2x64xf32> into tensor<1x1x128xf32>
+  %empty = tensor.empty() : tensor<1x1x128xf32>
+  %scaled = linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel", "parallel", "parallel"]} ins(%flat : tensor<1x1x128xf32>) outs(%empty : tensor<1x1x128xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %d = arith.addf %in, %in : f32
+    linalg.yield %d : f32
+  } -> tensor<1x1x128xf32>
+  return %scaled : tensor<1x1x128xf32>
+}
+// CHECK-LABEL: func.func @row_returned
+// CHECK: linalg.generic
+// CHECK-SAME: outs(%{{.+}} : tensor<1x1x2x64xf32>)
