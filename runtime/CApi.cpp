@@ -202,6 +202,12 @@ mbrt_status mbrt_session_create(const mbrt_model *model,
     if (!model->model)
       mbrt::fail(MBRT_ERROR_INVALID_ARGUMENT,
                  "the model failed to load: " + model->error);
+    if (model->model->device() == MBRT_DEVICE_NONE)
+      mbrt::fail(MBRT_ERROR_UNSUPPORTED,
+                 model->model->path() +
+                     ": the model was loaded for inspection only "
+                     "(MBRT_DEVICE_NONE); load it for a CPU or CUDA device "
+                     "to run it");
     int threads = options ? options->threads : 0;
     if (threads < 0 || threads > 4096)
       mbrt::fail(MBRT_ERROR_INVALID_ARGUMENT,

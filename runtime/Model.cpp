@@ -149,7 +149,7 @@ std::string directoryOf(const std::string &path) {
 Model::Model(const std::string &path, const mbrt_model_options &options)
     : path_(path) {
   if (options.device != MBRT_DEVICE_CPU && options.device != MBRT_DEVICE_AUTO &&
-      options.device != MBRT_DEVICE_CUDA)
+      options.device != MBRT_DEVICE_CUDA && options.device != MBRT_DEVICE_NONE)
     fail(MBRT_ERROR_INVALID_ARGUMENT,
          "unknown device " + std::to_string(int(options.device)));
   std::shared_ptr<cuda::CudaDriver> driver;
@@ -165,13 +165,18 @@ Model::Model(const std::string &path, const mbrt_model_options &options)
   CudaMetadata cudaMeta;
   if (cudaCode)
     cudaMeta = parseCudaMetadata(path, meta_, cudaCode->size);
-  bool useCuda = chooseCuda(options, driver);
-  if (!useCuda)
+  inspectionOnly_ = options.device == MBRT_DEVICE_NONE;
+  bool useCuda = !inspectionOnly_ && chooseCuda(options, driver);
+  if (!useCuda && !inspectionOnly_)
     checkCpuTargets(path, meta_);
   if (meta_.weightsEmbedded)
     bindEmbeddedWeights();
   else
     bindExternalWeights(options);
+  if (inspectionOnly_) {
+    deviceDescription_ = "none (inspection only)";
+    return;
+  }
   if (!useCuda) {
     loadCpuCode();
     return;

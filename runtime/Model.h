@@ -59,8 +59,11 @@ public:
   /// The function of META's entry point `entry` (CPU models).
   EntryFunction function(const EntryPoint &entry) const;
 
-  /// The device the model runs on: MBRT_DEVICE_CPU or MBRT_DEVICE_CUDA.
+  /// The device the model runs on: MBRT_DEVICE_CPU or MBRT_DEVICE_CUDA, or
+  /// MBRT_DEVICE_NONE for a model loaded for inspection only.
   mbrt_device device() const {
+    if (inspectionOnly_)
+      return MBRT_DEVICE_NONE;
     return cuda_ ? MBRT_DEVICE_CUDA : MBRT_DEVICE_CPU;
   }
   /// "cpu", or "cuda: NVIDIA H200 (sm_90), sm_90a cubin"; with
@@ -87,6 +90,7 @@ private:
   std::unique_ptr<LoadedCode> code_;
   std::vector<EntryFunction> functions_; // parallel to meta_.entryPoints
   std::unique_ptr<CudaModel> cuda_;
+  bool inspectionOnly_ = false;
   std::string deviceDescription_;
 };
 

@@ -89,11 +89,17 @@ typedef struct mbrt_model mbrt_model;
      ("no CUDA device: ...") without a driver or a device.
    AUTO: CUDA when the artifact has CUDA code and a device is present, else
      the CPU code (MBRT_ERROR_NO_DEVICE when the artifact has CUDA code only
-     and there is no device). */
+     and there is no device).
+   NONE: inspection only: the artifact, its META and its weights are
+     validated as for any device, no code is loaded and no device is
+     touched; mbrt_session_create fails with MBRT_ERROR_UNSUPPORTED. What
+     `mbc-run info` falls back to on a machine without the artifact's
+     device. */
 typedef enum mbrt_device {
   MBRT_DEVICE_AUTO = 0,
   MBRT_DEVICE_CPU = 1,
   MBRT_DEVICE_CUDA = 2,
+  MBRT_DEVICE_NONE = 3,
 } mbrt_device;
 
 typedef struct mbrt_model_options {
@@ -136,9 +142,10 @@ MBRT_API int mbrt_model_can_generate(const mbrt_model *model);
 MBRT_API const char *mbrt_model_metadata(const mbrt_model *model, size_t *size);
 /* The external weights file in use, NULL when the weights are embedded. */
 MBRT_API const char *mbrt_model_weights_path(const mbrt_model *model);
-/* The device the model was loaded on (CPU or CUDA, never AUTO), and a line
-   describing it: "cpu", "cpu (no CUDA device: ...)" when AUTO fell back,
-   "cuda: NVIDIA H200 (sm_90), sm_90a cubin". A failed model: AUTO and "". */
+/* The device the model was loaded on (CPU, CUDA or NONE, never AUTO), and a
+   line describing it: "cpu", "cpu (no CUDA device: ...)" when AUTO fell
+   back, "cuda: NVIDIA H200 (sm_90), sm_90a cubin", "none (inspection
+   only)". A failed model: AUTO and "". */
 MBRT_API mbrt_device mbrt_model_device(const mbrt_model *model);
 MBRT_API const char *mbrt_model_device_description(const mbrt_model *model);
 

@@ -229,6 +229,40 @@ TEST(CudaDeviceChoice, AutoPrefersThePresentDevice) {
                "cuda: Fake CUDA Device (sm_90), sm_90a cubin");
 }
 
+// NONE (what `mbc-run info` falls back to): the artifact is validated and
+// described without a device; no session runs it.
+TEST(CudaDeviceChoice, NoneInspectsWithoutADevice) {
+  FakeDriver fake("init-error");
+  std::string path =
+      makeArtifact("model.mbx", {"--cuda", "--bad-omit", "CPU_CODE"});
+  mbrt_model_options options = deviceOptions(MBRT_DEVICE_NONE);
+  mbrt_model *model = nullptr;
+  ASSERT_EQ(mbrt_model_load(path.c_str(), &options, &model), MBRT_OK)
+      << mbrt_model_error(model);
+  EXPECT_EQ(mbrt_model_device(model), MBRT_DEVICE_NONE);
+  EXPECT_STREQ(mbrt_model_device_description(model), "none (inspection only)");
+  size_t size = 0;
+  EXPECT_NE(mbrt_model_metadata(model, &size), nullptr);
+  EXPECT_GT(size, 0u);
+  mbrt_session *session = nullptr;
+  EXPECT_EQ(mbrt_session_create(model, nullptr, &session),
+            MBRT_ERROR_UNSUPPORTED);
+  EXPECT_THAT(mbrt_session_error(session),
+              HasSubstr("loaded for inspection only (MBRT_DEVICE_NONE)"));
+  mbrt_session_free(session);
+  mbrt_model_free(model);
+}
+
+TEST(CudaDeviceChoice, NoneStillValidatesTheArtifact) {
+  std::string path = makeArtifact(
+      "model.mbx", {"--cuda", "--meta-set", "cuda.kernels[0].block=[32,1]"});
+  mbrt_model_options options = deviceOptions(MBRT_DEVICE_NONE);
+  std::string message;
+  EXPECT_EQ(tryLoad(path, message, &options), MBRT_ERROR_FORMAT);
+  EXPECT_THAT(message,
+              HasSubstr("cuda.kernels[0].block: expected 3 integers, got 2"));
+}
+
 //===----------------------------------------------------------------------===//
 // Malformed META.cuda: rejected on every machine, naming the key.
 //===----------------------------------------------------------------------===//

@@ -22,18 +22,31 @@ public:
 /// Options every model-loading subcommand accepts.
 extern const std::vector<std::string> commonValuedOptions;
 
+/// How LoadedSession loads a model.
+enum class LoadPurpose {
+  Run,     ///< on --device, with a session
+  Inspect, ///< on --device without a session; with --device=auto, where
+           ///< the model cannot run here (no device, a CPU lacking its
+           ///< features, no image for this GPU), inspection only
+           ///< (MBRT_DEVICE_NONE), saying why in `unloadedReason`
+};
+
 /// A loaded model and one session on it, freed together.
 class LoadedSession {
 public:
   /// Reads --device, --weights and --threads from `arguments`; throws
   /// UsageError for bad values and RuntimeFailure when loading fails.
-  LoadedSession(const std::string &path, const Arguments &arguments);
+  LoadedSession(const std::string &path, const Arguments &arguments,
+                LoadPurpose purpose = LoadPurpose::Run);
   ~LoadedSession();
   LoadedSession(const LoadedSession &) = delete;
   LoadedSession &operator=(const LoadedSession &) = delete;
 
   mbrt_model *model = nullptr;
-  mbrt_session *session = nullptr;
+  mbrt_session *session = nullptr; ///< null for LoadPurpose::Inspect
+  /// LoadPurpose::Inspect: why the model could not be loaded for --device
+  /// ("" when it was).
+  std::string unloadedReason;
 };
 
 /// The whole file; RuntimeFailure naming it when it cannot be read.

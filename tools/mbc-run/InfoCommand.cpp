@@ -28,7 +28,7 @@ int runInfo(int argc, char **argv) {
   Arguments arguments({"--json"}, valued);
   arguments.parse(argc, argv, 2);
   std::string path = modelPath(arguments);
-  LoadedSession loaded(path, arguments);
+  LoadedSession loaded(path, arguments, LoadPurpose::Inspect);
   size_t size = 0;
   const char *text = mbrt_model_metadata(loaded.model, &size);
   if (arguments.has("--json")) { // META verbatim, for scripts
@@ -97,8 +97,11 @@ int runInfo(int argc, char **argv) {
                   field(images[i], "size").c_str());
     std::printf("cuda kernels:   %zu\n", cuda["kernels"].size());
   }
-  std::printf("device:         %s\n",
-              mbrt_model_device_description(loaded.model));
+  if (loaded.unloadedReason.empty())
+    std::printf("device:         %s\n",
+                mbrt_model_device_description(loaded.model));
+  else // validated, but it cannot run here
+    std::printf("device:         none: %s\n", loaded.unloadedReason.c_str());
   std::string entries;
   for (const nlohmann::json &entry : meta["entry_points"])
     entries += (entries.empty() ? "" : ", ") + field(entry, "name");

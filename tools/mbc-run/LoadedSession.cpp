@@ -12,7 +12,7 @@ const std::vector<std::string> commonValuedOptions = {"--device", "--weights",
                                                       "--threads"};
 
 LoadedSession::LoadedSession(const std::string &path,
-                             const Arguments &arguments) {
+                             const Arguments &arguments, LoadPurpose purpose) {
   mbrt_model_options options = mbrt_model_default_options();
   std::string device = arguments.text("--device", "auto");
   if (device == "cpu")
@@ -32,11 +32,26 @@ LoadedSession::LoadedSession(const std::string &path,
       static_cast<int32_t>(arguments.integer("--threads", 0, 0, 4096));
 
   // A throwing constructor runs no destructor: free what was made first.
-  if (mbrt_model_load(path.c_str(), &options, &model) != MBRT_OK) {
+  mbrt_status status = mbrt_model_load(path.c_str(), &options, &model);
+  // Inspecting with --device=auto: an artifact that cannot run here (no
+  // device for its CUDA-only code, a CPU lacking its features, no image
+  // for this GPU) is still described. An explicit --device must load.
+  if (status != MBRT_OK && purpose == LoadPurpose::Inspect &&
+      options.device == MBRT_DEVICE_AUTO &&
+      (status == MBRT_ERROR_NO_DEVICE || status == MBRT_ERROR_UNSUPPORTED)) {
+    unloadedReason = mbrt_model_error(model);
+    mbrt_model_free(model);
+    model = nullptr;
+    options.device = MBRT_DEVICE_NONE;
+    status = mbrt_model_load(path.c_str(), &options, &model);
+  }
+  if (status != MBRT_OK) {
     std::string message = mbrt_model_error(model);
     mbrt_model_free(model);
     throw RuntimeFailure(message);
   }
+  if (purpose == LoadPurpose::Inspect)
+    return;
   if (mbrt_session_create(model, &sessionOptions, &session) != MBRT_OK) {
     std::string message = mbrt_session_error(session);
     mbrt_session_free(session);

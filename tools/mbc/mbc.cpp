@@ -42,11 +42,14 @@ using mbc::WeightsMode;
 
 namespace {
 
+llvm::cl::OptionCategory mbcOptions("mbc options");
+
 enum class EmitKind { MB, Linalg, LLVMDialect, LLVMIR, PTX, Artifact };
 
 llvm::cl::opt<std::string> modelDir(llvm::cl::Positional,
                                     llvm::cl::desc("<model dir>"),
-                                    llvm::cl::Required);
+                                    llvm::cl::Required,
+                                    llvm::cl::cat(mbcOptions));
 llvm::cl::opt<EmitKind> emitKind(
     "emit", llvm::cl::desc("what to produce"),
     llvm::cl::init(EmitKind::Artifact),
@@ -64,65 +67,69 @@ llvm::cl::opt<EmitKind> emitKind(
                    "the kernels' PTX for the first --cuda-arch "
                    "(--target=cuda)"),
         clEnumValN(EmitKind::Artifact, "artifact",
-                   "a .mbx artifact for libmbrt (the default)")));
+                   "a .mbx artifact for libmbrt (the default)")),
+    llvm::cl::cat(mbcOptions));
 llvm::cl::opt<std::string> outputPath("o", llvm::cl::desc("output file"),
                                       llvm::cl::value_desc("file"),
-                                      llvm::cl::init("-"));
+                                      llvm::cl::init("-"),
+                                      llvm::cl::cat(mbcOptions));
 llvm::cl::opt<std::string> targetList(
     "target",
     llvm::cl::desc("code generation targets, a comma list: cpu (the host "
                    "CPU; x86-64 AVX-512/AVX2 when present), cuda (NVIDIA "
                    "GPUs, docs/cuda.md)"),
-    llvm::cl::init("cpu"));
+    llvm::cl::init("cpu"), llvm::cl::cat(mbcOptions));
 llvm::cl::opt<std::string> cudaArchList(
     "cuda-arch",
     llvm::cl::desc("CUDA architectures for --target=cuda, a comma list "
                    "(sm_<NN> or sm_<NN>a, NN >= 80)"),
-    llvm::cl::init("sm_90a"));
+    llvm::cl::init("sm_90a"), llvm::cl::cat(mbcOptions));
 llvm::cl::opt<WeightsMode> weightsMode(
     "weights", llvm::cl::desc("where the artifact's weights live"),
     llvm::cl::init(WeightsMode::Embedded),
     llvm::cl::values(
         clEnumValN(WeightsMode::Embedded, "embed", "inside the artifact"),
         clEnumValN(WeightsMode::External, "external",
-                   "in MODEL_DIR/model.safetensors, validated at load")));
+                   "in MODEL_DIR/model.safetensors, validated at load")),
+    llvm::cl::cat(mbcOptions));
 llvm::cl::opt<std::string>
     cpuName("cpu",
             llvm::cl::desc("CPU to generate code for: native (this machine), "
                            "generic (portable x86-64) or an LLVM CPU name"),
-            llvm::cl::init("native"));
+            llvm::cl::init("native"), llvm::cl::cat(mbcOptions));
 llvm::cl::opt<unsigned> optLevel("opt-level",
                                  llvm::cl::desc("LLVM optimization level"),
-                                 llvm::cl::init(3));
+                                 llvm::cl::init(3), llvm::cl::cat(mbcOptions));
 llvm::cl::opt<bool> inlineWeights(
     "inline-weights",
-    llvm::cl::desc("put the weights into the IR instead of naming them"));
+    llvm::cl::desc("put the weights into the IR instead of naming them"),
+    llvm::cl::cat(mbcOptions));
 llvm::cl::opt<std::string> emulateCudaKernels(
     "emulate-cuda-kernels",
     llvm::cl::desc("testing (--target=cpu): run the CUDA pipeline's "
                    "tensor-core kernel selection on the CPU with 16-bit "
                    "operands (wgmma or mma_sync tiling rules)"),
-    llvm::cl::init(""), llvm::cl::Hidden);
+    llvm::cl::init(""), llvm::cl::Hidden, llvm::cl::cat(mbcOptions));
 llvm::cl::opt<bool> cudaTensorCores(
     "cuda-tensor-cores",
     llvm::cl::desc("--target=cuda: large projections and attention on "
                    "tensor-core kernels with bf16/f16 operands (default); "
                    "--cuda-tensor-cores=false keeps every op on the "
                    "generic f32 kernels"),
-    llvm::cl::init(true));
+    llvm::cl::init(true), llvm::cl::cat(mbcOptions));
 llvm::cl::opt<bool> cudaFuseLocalLayers(
     "cuda-fuse-local-layers",
     llvm::cl::desc("--target=cuda: each local-model layer the fused kernel "
                    "supports runs as one kernel (default); false: its "
                    "projections and attention get separate kernels"),
-    llvm::cl::init(true));
+    llvm::cl::init(true), llvm::cl::cat(mbcOptions));
 llvm::cl::opt<int64_t> batch("batch", llvm::cl::desc("sequences per call"),
-                             llvm::cl::init(1));
+                             llvm::cl::init(1), llvm::cl::cat(mbcOptions));
 llvm::cl::opt<int64_t>
     sequenceLength("seq-len",
                    llvm::cl::desc("bytes per sequence (default: the model's "
                                   "maximum; a multiple of the patch size)"),
-                   llvm::cl::init(0));
+                   llvm::cl::init(0), llvm::cl::cat(mbcOptions));
 
 int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "mbc") << message << "\n";
@@ -183,6 +190,9 @@ int main(int argc, char **argv) {
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
+  // --help lists mbc's own options; LLVM's and MLIR's (--mlir-timing,
+  // --mlir-print-ir-after-all, ...) still work, unlisted (README).
+  llvm::cl::HideUnrelatedOptions(mbcOptions);
   llvm::cl::ParseCommandLineOptions(argc, argv, "mbc: the MEGABYTE compiler\n");
 
   llvm::Expected<Targets> targets = parseTargets();

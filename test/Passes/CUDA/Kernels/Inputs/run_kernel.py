@@ -38,10 +38,14 @@ import statistics
 import argparse
 import ctypes
 import math
+import os
 import re
 import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mismatch import describe_mismatch, summary  # noqa: E402
 
 
 class Driver:
@@ -212,6 +216,13 @@ def rotary(x, args):
     rotated = torch.cat([-heads[..., half:], heads[..., :half]], -1)
     out = heads * cos[:, None] + rotated * sin[:, None]
     return torch.cat([out.reshape(x.shape[0], columns), x[:, columns:]], 1)
+
+
+def unwritten(*shape, dtype=torch.float32):
+    """An output buffer's initial contents: NaN, so an element the kernel
+    never writes fails the comparison and shows as NaN in the mismatch
+    report."""
+    return torch.full(shape, float("nan"), dtype=dtype)
 
 
 def torch_median_ms(fn, repeat):
@@ -443,7 +454,7 @@ def main():
         if args.residual:
             expected = expected + residual.to(device)
         expected = expected.cpu()
-        c = driver.upload(torch.zeros(args.m, args.n))
+        c = driver.upload(unwritten(args.m, args.n))
         arguments = [driver.upload(a), driver.upload(b), c]
         if args.bias:
             arguments.append(driver.upload(bias))
@@ -460,7 +471,7 @@ def main():
             b2 = (torch.rand(args.paired_n, args.k) * 2 - 1).to(dtype)
             second = rotary((normalized @ b2.to(device).float().t()).cpu(), args)
             expected = torch.cat([expected, second], dim=1)
-            c2 = driver.upload(torch.zeros(args.m, args.paired_n))
+            c2 = driver.upload(unwritten(args.m, args.paired_n))
             arguments += [driver.upload(b2), c2]
         kernel_ms = driver.launch(ptx, args.name, launch, arguments, args.time)
         result = driver.download(c, (args.m, args.n))
@@ -492,7 +503,7 @@ def main():
         vh = v_cache[rows, :visible].reshape(n, visible, h, d).permute(0, 2, 1, 3).to(device)
         scores = (qh @ kh.transpose(-1, -2)) / math.sqrt(d)
         expected = (torch.softmax(scores, dim=-1) @ vh).reshape(n, h * d).cpu()
-        out = driver.upload(torch.zeros(n, h * d))
+        out = driver.upload(unwritten(n, h * d))
         inputs = [driver.upload(q), driver.upload(k_cache), driver.upload(v_cache),
                   driver.upload(torch.tensor([args.position], dtype=torch.int64))]
         if args.splits > 1:
@@ -534,7 +545,7 @@ def main():
         expected = reference(x.to(device), weight.to(device).float(), bias.to(device).float())
         out_type = torch.float32 if args.f32_output else dtype
         expected = expected.to(out_type).float().cpu()
-        out = driver.upload(torch.zeros(rows, d, dtype=out_type))
+        out = driver.upload(unwritten(rows, d, dtype=out_type))
         arguments = [driver.upload(x), driver.upload(weight)]
         if layer:
             arguments.append(driver.upload(bias))
@@ -555,7 +566,7 @@ def main():
         # Logits of a trained head's spread (a few units), so exp matters.
         x = 4 * torch.randn(rows, v)
         expected = torch.log_softmax(x.to(device), dim=-1).float().cpu()
-        out = driver.upload(torch.zeros(rows, v))
+        out = driver.upload(unwritten(rows, v))
         kernel_ms = driver.launch(ptx, args.name, launch, [driver.upload(x), out], args.time)
         result = driver.download(out, (rows, v), torch.float32)
         # ex2.approx / lg2.approx: relative errors near 2^-22 on the terms.
@@ -587,7 +598,7 @@ def main():
                 value = ((torch.rand(*shape) * 2 - 1) / math.sqrt(shape[1])).to(dtype)
             tensors[name] = value
         expected = local_layer_reference(tensors, args, dtype, device).cpu()
-        out = driver.upload(torch.zeros(rows, d))
+        out = driver.upload(unwritten(rows, d))
         arguments = [driver.upload(tensors[p["name"]]) for p in launch["params"][:-1]] + [out]
         kernel_ms = driver.launch(ptx, args.name, launch, arguments, args.time)
         result = driver.download(out, (rows, d))
@@ -635,14 +646,14 @@ def main():
                 return t.reshape(n, h, args.seq_len, d).permute(0, 2, 1, 3).reshape(
                     n, args.seq_len, h * d).contiguous()
             qt, kt, vt = rows_of(q), rows_of(k), rows_of(v)
-            o = driver.upload(torch.zeros(n, args.seq_len, h * d, dtype=dtype))
+            o = driver.upload(unwritten(n, args.seq_len, h * d, dtype=dtype))
             if args.kv_fused:  # one buffer, passed as K and as V
                 kv = driver.upload(torch.cat([kt, vt], dim=-1))
                 buffers = [driver.upload(qt), kv, kv, o]
             else:
                 buffers = [driver.upload(qt), driver.upload(kt), driver.upload(vt), o]
         else:
-            o = driver.upload(torch.zeros(*shape))
+            o = driver.upload(unwritten(*shape))
             buffers = [driver.upload(q), driver.upload(k), driver.upload(v), o]
         kernel_ms = driver.launch(ptx, args.name, launch, buffers, args.time)
         if args.token_major:
@@ -693,9 +704,15 @@ def main():
               f"PyTorch {torch_ms:.4f} ms ({fields['torch_tflops']:.1f} TFLOP/s): "
               f"{fields['ratio_vs_torch']:.2f}x")
     if not torch.isfinite(result).all() or (error > tolerance).any():
-        worst = int(torch.argmax(error - tolerance))
+        worst = int(torch.argmax(torch.nan_to_num(error - tolerance, nan=float("inf"))))
         print(f"FAIL: {int((error > tolerance).sum())} elements over tolerance; worst at flat index "
               f"{worst}: got {result.flatten()[worst].item()}, expected {expected.flatten()[worst].item()}")
+        # Where the bad elements lie, in [rows, last dimension] (mismatch.py).
+        width = expected.shape[-1]
+        fields["mismatch"] = describe_mismatch(
+            result.reshape(-1, width), expected.reshape(-1, width),
+            torch.as_tensor(tolerance).expand_as(expected).reshape(-1, width))
+        print("FAIL: " + summary(fields["mismatch"]))
         return finish("failed", **fields)
     print("OK")
     return finish("passed", **fields)
