@@ -54,6 +54,8 @@ constexpr int64_t kThreads = kWarpMmaThreads; // one warpgroup, or 4 warps
 constexpr int32_t kProducerRegisters = 40;
 constexpr int32_t kConsumerRegisters = 232;
 constexpr int64_t kConsumersBarrier = 1;
+// A persistent kernel's per-consumer barriers: 2 and 3.
+constexpr int64_t kFirstConsumerBarrier = 2;
 
 LogicalResult verifyMultiple(function_ref<InFlightDiagnostic()> emitError,
                              StringRef dim, int64_t size, StringRef tile,
@@ -157,9 +159,12 @@ void storeWithEpilogue(OpBuilder &b, Location loc, const GemmSpec &spec,
 ///   A stages: stages x [tileM][64] (tileM * 128 bytes each)
 ///   B stages: stages x [tileN][64] for B [N,K] (K-major),
 ///             stages x (tileN/64) x [64 K][64 N] for B [K,N] (MN-major)
-/// then reused by the epilogue as [tileM][tileN] f32.
+/// then reused by the epilogue as [tileM][tileN] f32; a persistent kernel's
+/// epilogue tile follows the stages instead (the producer refills them
+/// while the consumers store).
 struct WgmmaLayout {
   int64_t aStageBytes, bStageBytes, pipelineBytes, epilogueBytes;
+  int64_t epilogueOffset;     // from the aligned base
   int64_t dynamicSharedBytes; // + kSwizzleAtomBytes for aligning the base
 };
 
@@ -172,8 +177,12 @@ WgmmaLayout getWgmmaLayout(const GemmSpec &spec) {
   layout.pipelineBytes =
       config.stages * (layout.aStageBytes + layout.bStageBytes);
   layout.epilogueBytes = config.tileM * config.tileN * 4;
+  bool separate = config.persistentCtas > 0;
+  layout.epilogueOffset = separate ? layout.pipelineBytes : 0;
   layout.dynamicSharedBytes =
-      std::max(layout.pipelineBytes, layout.epilogueBytes) + kSwizzleAtomBytes;
+      (separate ? layout.pipelineBytes + layout.epilogueBytes
+                : std::max(layout.pipelineBytes, layout.epilogueBytes)) +
+      kSwizzleAtomBytes;
   return layout;
 }
 
@@ -230,27 +239,32 @@ private:
     for (int64_t s = 0; s < std::min(config.stages, numKBlocks); ++s)
       issueLoads(index(s), index(s));
 
-    SmallVector<Value> accumulators = initAccumulators(config.tileM / 64);
-    auto loop = scf::ForOp::create(b, loc, index(0), index(numKBlocks),
-                                   index(1), accumulators);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(loop.getBody());
-      Value kBlock = loop.getInductionVar();
+    auto kBlockStep = [&](Value kBlock, ValueRange accumulators) {
       Value stage = waitFull(kBlock);
-      SmallVector<Value> results =
-          mmaKBlock(stage, index(0), loop.getRegionIterArgs());
+      SmallVector<Value> results = mmaKBlock(stage, index(0), accumulators);
       // Every product reading this stage is done before it is refilled.
       NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
       gpu::BarrierOp::create(b, loc);
       Value next = arith::AddIOp::create(b, loc, kBlock, index(config.stages));
       Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                             next, index(numKBlocks));
+      OpBuilder::InsertionGuard guard(b);
       auto ifOp = scf::IfOp::create(b, loc, hasNext, /*withElse=*/false);
       b.setInsertionPointToStart(&ifOp.getThenRegion().front());
       issueLoads(next, stage);
-      b.setInsertionPointAfter(ifOp);
-      scf::YieldOp::create(b, loc, results);
+      return results;
+    };
+    // K block 0 outside the loop: its first products start from zero
+    // accumulators (scale-d 0, mb-cuda-merge-wgmma-groups).
+    SmallVector<Value> first =
+        kBlockStep(index(0), initAccumulators(config.tileM / 64));
+    auto loop = scf::ForOp::create(b, loc, index(1), index(numKBlocks),
+                                   index(1), first);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      scf::YieldOp::create(
+          b, loc, kBlockStep(loop.getInductionVar(), loop.getRegionIterArgs()));
     }
     SmallVector<Value> results(loop.getResults());
     storeTile(results, /*firstRow=*/index(0), tid);
@@ -286,30 +300,34 @@ private:
       OpBuilder::InsertionGuard producerGuard(b);
       auto leader = scf::IfOp::create(b, loc, isLeader, /*withElse=*/false);
       b.setInsertionPointToStart(&leader.getThenRegion().front());
-      auto loop =
-          scf::ForOp::create(b, loc, index(0), index(numKBlocks), index(1));
-      b.setInsertionPointToStart(loop.getBody());
-      Value kBlock = loop.getInductionVar();
-      Value stage =
-          arith::RemUIOp::create(b, loc, kBlock, index(config.stages));
-      // Use u >= 1 of a stage waits for the consumers' release of use u-1:
-      // phase u-1 of its empty barrier.
-      Value refill = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
-                                           kBlock, index(config.stages));
-      auto wait = scf::IfOp::create(b, loc, refill, /*withElse=*/false);
-      {
-        OpBuilder::InsertionGuard waitGuard(b);
-        b.setInsertionPointToStart(&wait.getThenRegion().front());
-        Value previousUse = arith::SubIOp::create(
-            b, loc,
-            arith::DivUIOp::create(b, loc, kBlock, index(config.stages)),
-            index(1));
-        nvgpu::MBarrierTryWaitParityOp::create(
-            b, loc, barriers, buildMBarrierParity(b, loc, previousUse),
-            index(kMBarrierWaitTicks),
-            arith::AddIOp::create(b, loc, stage, index(config.stages)));
-      }
-      issueLoadsUnguarded(kBlock, stage);
+      forEachTile([&](Value tile) {
+        auto loop =
+            scf::ForOp::create(b, loc, index(0), index(numKBlocks), index(1));
+        OpBuilder::InsertionGuard loopGuard(b);
+        b.setInsertionPointToStart(loop.getBody());
+        Value kBlock = loop.getInductionVar();
+        Value block = globalBlock(tile, kBlock);
+        Value stage =
+            arith::RemUIOp::create(b, loc, block, index(config.stages));
+        // Use u >= 1 of a stage waits for the consumers' release of use
+        // u-1: phase u-1 of its empty barrier.
+        Value refill = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
+                                             block, index(config.stages));
+        auto wait = scf::IfOp::create(b, loc, refill, /*withElse=*/false);
+        {
+          OpBuilder::InsertionGuard waitGuard(b);
+          b.setInsertionPointToStart(&wait.getThenRegion().front());
+          Value previousUse = arith::SubIOp::create(
+              b, loc,
+              arith::DivUIOp::create(b, loc, block, index(config.stages)),
+              index(1));
+          nvgpu::MBarrierTryWaitParityOp::create(
+              b, loc, barriers, buildMBarrierParity(b, loc, previousUse),
+              index(kMBarrierWaitTicks),
+              arith::AddIOp::create(b, loc, stage, index(config.stages)));
+        }
+        issueLoadsUnguarded(kBlock, stage);
+      });
     }
 
     // Consumers.
@@ -324,45 +342,119 @@ private:
     Value isWarpLeader =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, index(0));
     Value firstRowBlock = muli(consumer, rowBlocks);
-    SmallVector<Value> accumulators = initAccumulators(rowBlocks);
-    auto loop = scf::ForOp::create(b, loc, index(0), index(numKBlocks),
-                                   index(1), accumulators);
-    {
-      OpBuilder::InsertionGuard loopGuard(b);
-      b.setInsertionPointToStart(loop.getBody());
-      Value kBlock = loop.getInductionVar();
-      Value stage = waitFull(kBlock);
-      SmallVector<Value> results =
-          mmaKBlock(stage, firstRowBlock, loop.getRegionIterArgs());
-      // The group just issued may still run (each wgmma's wait_group 1);
-      // the previous block's group is retired: release its stage.
-      Value release = arith::AndIOp::create(
-          b, loc, isWarpLeader,
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, kBlock,
-                                index(0)));
-      auto ifOp = scf::IfOp::create(b, loc, release, /*withElse=*/false);
-      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-      Value previous = arith::RemUIOp::create(
-          b, loc, arith::SubIOp::create(b, loc, kBlock, index(1)),
-          index(config.stages));
-      nvgpu::MBarrierArriveOp::create(
-          b, loc, nvgpu::MBarrierTokenType::get(b.getContext()), barriers,
-          arith::AddIOp::create(b, loc, previous, index(config.stages)));
-      b.setInsertionPointAfter(ifOp);
-      scf::YieldOp::create(b, loc, results);
-    }
-    NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
-    // The epilogue tile overlays the stages: every consumer's products
-    // are done before any consumer writes it (the producer's loads were
-    // all consumed, so none is in flight).
-    namedBarrier(kConsumersBarrier, consumers * kThreads);
-    SmallVector<Value> results(loop.getResults());
     Value consumerTid = arith::SubIOp::create(b, loc, tid, index(kThreads));
     Value groupTid =
         arith::RemUIOp::create(b, loc, consumerTid, index(kThreads));
-    // The consumers' stores to the tile are done before any reads back.
-    storeTile(results, muli(consumer, rowsPerConsumer), groupTid,
-              [&] { namedBarrier(kConsumersBarrier, consumers * kThreads); });
+    // One warp of each consumer warpgroup arrives on `block`'s empty
+    // barrier: its stage may be refilled.
+    auto release = [&](Value block) {
+      Value stage = arith::RemUIOp::create(b, loc, block, index(config.stages));
+      nvgpu::MBarrierArriveOp::create(
+          b, loc, nvgpu::MBarrierTokenType::get(b.getContext()), barriers,
+          arith::AddIOp::create(b, loc, stage, index(config.stages)));
+    };
+    forEachTile([&](Value tile) {
+      // K block 0 outside the loop: its first products start from zero
+      // accumulators (scale-d 0, mb-cuda-merge-wgmma-groups).
+      SmallVector<Value> first =
+          mmaKBlock(waitFull(globalBlock(tile, index(0))), firstRowBlock,
+                    initAccumulators(rowBlocks));
+      auto loop = scf::ForOp::create(b, loc, index(1), index(numKBlocks),
+                                     index(1), first);
+      {
+        OpBuilder::InsertionGuard loopGuard(b);
+        b.setInsertionPointToStart(loop.getBody());
+        Value block = globalBlock(tile, loop.getInductionVar());
+        Value stage = waitFull(block);
+        SmallVector<Value> results =
+            mmaKBlock(stage, firstRowBlock, loop.getRegionIterArgs());
+        // The group just issued may still run (each wgmma's wait_group 1);
+        // the previous block's group is retired: release its stage.
+        auto ifOp = scf::IfOp::create(b, loc, isWarpLeader, /*withElse=*/false);
+        b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+        release(arith::SubIOp::create(b, loc, block, index(1)));
+        b.setInsertionPointAfter(ifOp);
+        scf::YieldOp::create(b, loc, results);
+      }
+      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+      SmallVector<Value> results(loop.getResults());
+      Value firstRow = muli(consumer, rowsPerConsumer);
+      if (config.persistentCtas == 0) {
+        // The epilogue tile overlays the stages: every consumer's products
+        // are done before any consumer writes it (the producer's loads
+        // were all consumed, so none is in flight).
+        namedBarrier(kConsumersBarrier, consumers * kThreads);
+        // The consumers' stores to the tile are done before any reads back.
+        storeTile(results, firstRow, groupTid, [&] {
+          namedBarrier(kConsumersBarrier, consumers * kThreads);
+        });
+        return;
+      }
+      // Persistent: the tile's last stage is released now, so the producer
+      // fills every stage with the next tile's blocks during the epilogue,
+      // whose tile has its own shared memory. A consumer stores and reads
+      // back only its own rows: its warpgroup's barrier orders its previous
+      // tile's reads before these stores, and these before the reads.
+      auto lastIf = scf::IfOp::create(b, loc, isWarpLeader, /*withElse=*/false);
+      {
+        OpBuilder::InsertionGuard lastGuard(b);
+        b.setInsertionPointToStart(&lastIf.getThenRegion().front());
+        release(globalBlock(tile, index(numKBlocks - 1)));
+      }
+      Value barrierId = arith::IndexCastUIOp::create(
+          b, loc, b.getI32Type(),
+          arith::AddIOp::create(b, loc, consumer,
+                                index(kFirstConsumerBarrier)));
+      auto consumerBarrier = [&] {
+        buildNamedBarrierSync(
+            b, loc, barrierId,
+            arith::ConstantIntOp::create(b, loc, b.getI32Type(), kThreads));
+      };
+      consumerBarrier();
+      storeTile(results, firstRow, groupTid, consumerBarrier);
+    });
+  }
+
+  /// Runs `body(tile)` for each output tile this CTA computes, with m0 and
+  /// n0 set to its origin: the CTA's one tile (tile = 0), or, persistent,
+  /// tiles blockIdx.x + tile x gridDim.x (the N tiles of an M row in turn;
+  /// the grid has at most as many CTAs as tiles).
+  void forEachTile(function_ref<void(Value)> body) {
+    if (config.persistentCtas == 0) {
+      body(index(0));
+      return;
+    }
+    int64_t nTiles = llvm::divideCeil(spec.n, config.tileN);
+    int64_t tiles = nTiles * llvm::divideCeil(spec.m, config.tileM);
+    Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+    Value grid = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
+    Value count = arith::DivUIOp::create(
+        b, loc,
+        arith::AddIOp::create(
+            b, loc, arith::SubIOp::create(b, loc, index(tiles), block),
+            arith::SubIOp::create(b, loc, grid, index(1))),
+        grid);
+    auto loop = scf::ForOp::create(b, loc, index(0), count, index(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value tile = loop.getInductionVar();
+    Value linear = arith::AddIOp::create(
+        b, loc, block, arith::MulIOp::create(b, loc, tile, grid));
+    Value savedM = m0, savedN = n0;
+    m0 = muli(arith::DivUIOp::create(b, loc, linear, index(nTiles)),
+              config.tileM);
+    n0 = muli(arith::RemUIOp::create(b, loc, linear, index(nTiles)),
+              config.tileN);
+    body(tile);
+    m0 = savedM;
+    n0 = savedN;
+  }
+
+  /// The CTA's running count of K blocks at block `kBlock` of its `tile`-th
+  /// tile: what picks the stage and the barriers' phases, continued from
+  /// tile to tile.
+  Value globalBlock(Value tile, Value kBlock) {
+    return arith::AddIOp::create(b, loc, muli(tile, numKBlocks), kBlock);
   }
 
   /// One K block's products from `stage`: every K step of the 64-row
@@ -417,8 +509,12 @@ private:
     auto tileType = MemRefType::get({config.tileM, config.tileN},
                                     b.getF32Type(), MemRefLayoutAttrInterface{},
                                     getWorkgroupSpace(b.getContext()));
-    Value tile =
-        memref::ViewOp::create(b, loc, tileType, shared, base, ValueRange{});
+    Value tileBase = base;
+    if (layout.epilogueOffset)
+      tileBase =
+          arith::AddIOp::create(b, loc, base, index(layout.epilogueOffset));
+    Value tile = memref::ViewOp::create(b, loc, tileType, shared, tileBase,
+                                        ValueRange{});
     for (auto [i, accumulator] : llvm::enumerate(accumulators)) {
       Value row = arith::AddIOp::create(b, loc, firstRow, index(64 * i));
       Value rows = memref::SubViewOp::create(
@@ -909,6 +1005,16 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
               Twine(accumulatorRegisters) +
               " accumulator registers per thread (at most 128): lower tile-n "
               "or raise consumers");
+    if (config.persistentCtas < 0)
+      return failSpec(emitError,
+                      "persistent = " + Twine(config.persistentCtas) +
+                          " must not be negative");
+    if (config.persistentCtas > 0 &&
+        (config.consumers != 2 || spec.pairedN != 0))
+      return failSpec(emitError,
+                      "persistent = " + Twine(config.persistentCtas) +
+                          " needs consumers = 2 (a producer warpgroup) and "
+                          "no paired product");
     int64_t shared = getWgmmaLayout(spec).dynamicSharedBytes;
     if (shared > kMaxDynamicSharedBytes)
       return failSpec(emitError, "the wgmma tiles need " + Twine(shared) +
@@ -920,6 +1026,8 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
       return failSpec(emitError, "consumers = " + Twine(config.consumers) +
                                      " needs mma = wgmma (mma_sync kernels "
                                      "are one 4-warp CTA: use 1)");
+    if (config.persistentCtas != 0)
+      return failSpec(emitError, "persistent needs mma = wgmma");
     if (config.tileM % 32 != 0 || config.tileN % 32 != 0 ||
         config.tileM > 128 || config.tileN > 128)
       return failSpec(
@@ -1021,8 +1129,10 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
   info.name = name.str();
   int64_t nTiles = llvm::divideCeil(spec.n, config.tileN);
   int64_t pairedTiles = llvm::divideCeil(spec.pairedN, config.tileN);
-  info.grid = {nTiles + pairedTiles,
-               static_cast<int64_t>(llvm::divideCeil(spec.m, config.tileM)), 1};
+  int64_t mTiles = llvm::divideCeil(spec.m, config.tileM);
+  info.grid = {nTiles + pairedTiles, mTiles, 1};
+  if (config.persistentCtas > 0) // each CTA walks tiles
+    info.grid = {std::min(nTiles * mTiles, config.persistentCtas), 1, 1};
   info.block = {useTma && config.consumers > 1
                     ? kThreads * (config.consumers + 1)
                     : kThreads,

@@ -57,6 +57,13 @@ struct GemmConfig {
   /// computes; 2: a producer warpgroup and two consumers, tile-m 128 or
   /// 256 split between them (warp specialization).
   int64_t consumers = 1;
+  /// wgmma with 2 consumers only: > 0 makes the kernel persistent: at most
+  /// this many CTAs (the GPU's SM count: 132 on H100/H200 SXM), each
+  /// walking the output tiles blockIdx.x, + gridDim.x, ... (N tiles of an
+  /// M row in turn). The producer runs ahead into the next tile's K blocks
+  /// while the consumers store the previous one, from an epilogue tile of
+  /// its own (not overlaying the stages). 0: one CTA per tile.
+  int64_t persistentCtas = 0;
 };
 
 struct GemmSpec {

@@ -4,7 +4,10 @@
 // wait_group. The GEMM builders issue one op per (64 rows, 16 K) so they
 // can place every descriptor themselves; this pass joins such consecutive
 // groups into one, so a K block's wgmmas are in flight together and one
-// wait follows them.
+// wait follows them; and a wgmma that accumulates into all-zero registers
+// computes D = A B instead (scale-d 0), so no instruction writes registers
+// a wgmma reads (ptxas would insert a warpgroup.arrive, and in a loop of
+// dynamic trip count serialize the wgmmas: its C7519/C7520 remarks).
 //
 // [PTX-WGMMA-ASYNC] PTX ISA, "Asynchronous Warpgroup Level Matrix
 //   Multiply-Accumulate Operation": accessing the accumulator registers of
@@ -91,10 +94,84 @@ void joinGroups(Block &block) {
     op->erase();
 }
 
+bool isZeroOutside(Value container, ArrayRef<int64_t> position,
+                   ArrayRef<int64_t> inserted);
+
+/// Whether every f32 of `value` (a struct, possibly nested, or a scalar)
+/// is the constant 0, looking through the insertvalue chain that builds
+/// it from poison or undef and through extractvalues of such chains.
+bool isZeroAggregate(Value value, ArrayRef<int64_t> position = {}) {
+  Operation *def = value.getDefiningOp();
+  if (!def)
+    return false;
+  if (auto insert = dyn_cast<LLVM::InsertValueOp>(def)) {
+    ArrayRef<int64_t> inserted = insert.getPosition();
+    // The wanted element lies inside the inserted value.
+    if (position.size() >= inserted.size() &&
+        position.take_front(inserted.size()) == inserted)
+      return isZeroAggregate(insert.getValue(),
+                             position.drop_front(inserted.size()));
+    // The inserted value is a direct element of the wanted one: it and the
+    // other elements must be zero (deeper inserts: not recognized).
+    if (inserted.size() > position.size() &&
+        inserted.take_front(position.size()) == position)
+      return inserted.size() == position.size() + 1 &&
+             isZeroAggregate(insert.getValue()) &&
+             isZeroOutside(insert.getContainer(), position, inserted);
+    return isZeroAggregate(insert.getContainer(), position);
+  }
+  if (auto extract = dyn_cast<LLVM::ExtractValueOp>(def)) {
+    SmallVector<int64_t> inner(extract.getPosition());
+    inner.append(position.begin(), position.end());
+    return isZeroAggregate(extract.getContainer(), inner);
+  }
+  if (auto constant = dyn_cast<LLVM::ConstantOp>(def))
+    if (auto number = dyn_cast<FloatAttr>(constant.getValue()))
+      return position.empty() && number.getValue().isPosZero();
+  return false;
+}
+
+/// Whether the elements of `container`'s element `position` other than
+/// those inside `inserted` are all zero.
+bool isZeroOutside(Value container, ArrayRef<int64_t> position,
+                   ArrayRef<int64_t> inserted) {
+  Type type = container.getType();
+  for (int64_t index : position)
+    type = cast<LLVM::LLVMStructType>(type).getBody()[index];
+  auto structType = dyn_cast<LLVM::LLVMStructType>(type);
+  if (!structType)
+    return false;
+  int64_t skipped = inserted[position.size()];
+  for (int64_t i = 0, e = structType.getBody().size(); i < e; ++i) {
+    if (i == skipped)
+      continue;
+    SmallVector<int64_t> element(position);
+    element.push_back(i);
+    if (!isZeroAggregate(container, element))
+      return false;
+  }
+  return true;
+}
+
+/// A wgmma accumulating into all-zero registers computes D = A B instead
+/// (scale-d 0) and takes poison: no instruction writes those zeros, so
+/// ptxas need not make them visible to the asynchronous wgmma
+/// (warpgroup.arrive, C7519/C7520 warnings).
+void startFromZero(NVVM::WgmmaMmaAsyncOp mma) {
+  if (mma.getScaleD() != NVVM::WGMMAScaleOut::one ||
+      !isZeroAggregate(mma.getInouts()))
+    return;
+  OpBuilder b(mma);
+  mma.setScaleD(NVVM::WGMMAScaleOut::zero);
+  mma.getInoutsMutable().assign(
+      LLVM::PoisonOp::create(b, mma.getLoc(), mma.getInouts().getType()));
+}
+
 struct CudaMergeWgmmaGroupsPass
     : public impl::CudaMergeWgmmaGroupsBase<CudaMergeWgmmaGroupsPass> {
   void runOnOperation() override {
     getOperation()->walk([](Block *block) { joinGroups(*block); });
+    getOperation()->walk(startFromZero);
   }
 };
 

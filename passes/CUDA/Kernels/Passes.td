@@ -36,6 +36,9 @@ def CudaTestBuildGemm : Pass<"mb-cuda-test-build-gemm", "::mlir::ModuleOp"> {
     Option<"consumers", "consumers", "int64_t", /*default=*/"1",
            "wgmma: consumer warpgroups (1; or 2, with a producer warpgroup "
            "issuing the TMA loads)">,
+    Option<"persistent", "persistent", "int64_t", /*default=*/"0",
+           "wgmma with 2 consumers: a persistent kernel of at most this "
+           "many CTAs walking the tiles (0: a CTA per tile)">,
     Option<"pairedN", "paired-n", "int64_t", /*default=*/"0",
            "columns of a second product of the same A in the same launch "
            "(0: none)">,
@@ -382,7 +385,11 @@ def CudaMergeWgmmaGroups
     (the PTX ISA orders wgmmas of one shape accumulating into the same
     registers). The GEMM builders issue one `nvgpu.warpgroup.mma` per 64
     rows and 16 K (each its own group, `wait_group 1`); after this pass a K
-    block's wgmmas run as one group and one wait follows them.
+    block's wgmmas run as one group and one wait follows them. A
+    `wgmma.mma_async` whose accumulator is all constant zeros (built from
+    poison by insertvalues) becomes scale-d zero (D = A B) on poison: no
+    instruction writes the registers, so ptxas inserts no
+    warpgroup.arrive before it and serializes no wgmma.
   }];
   let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
 }

@@ -70,6 +70,7 @@ struct CudaTestBuildGemmPass
     spec.config.tileK = tileK;
     spec.config.stages = stages;
     spec.config.consumers = consumers;
+    spec.config.persistentCtas = persistent;
     spec.pairedN = pairedN;
     spec.rotaryColumns = rotaryColumns;
     spec.rotaryHeadDim = rotaryHeadDim;

@@ -30,6 +30,16 @@
 // RUN: not mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 tile-m=64 tile-n=256 stages=8" 2>&1 | FileCheck %s --check-prefix=SHARED
 // SHARED: error: the wgmma tiles need 328704 bytes of shared memory (more than 232448): lower stages or the tiles
 
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="persistent=132" 2>&1 | FileCheck %s --check-prefix=PERSISTENT-WS
+// PERSISTENT-WS: error: persistent = 132 needs consumers = 2 (a producer warpgroup) and no paired product
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="consumers=2 paired-n=256 persistent=132" 2>&1 | FileCheck %s --check-prefix=PERSISTENT-WS
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="mma=mma_sync tile-k=32 persistent=132" 2>&1 | FileCheck %s --check-prefix=PERSISTENT-MMA-SYNC
+// PERSISTENT-MMA-SYNC: error: persistent needs mma = wgmma
+// The epilogue tile no longer overlays the stages: 4 x 48 KiB + 128 KiB
+// (+ 1 KiB alignment).
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="tile-n=256 stages=4 consumers=2 persistent=132" 2>&1 | FileCheck %s --check-prefix=PERSISTENT-SHARED
+// PERSISTENT-SHARED: error: the wgmma tiles need 328704 bytes of shared memory (more than 232448): lower stages or the tiles
+
 // RUN: not mbc-opt %s --mb-cuda-test-build-gemm="stages=1" 2>&1 | FileCheck %s --check-prefix=STAGES
 // STAGES: error: stages = 1 must be between 2 and 8
 

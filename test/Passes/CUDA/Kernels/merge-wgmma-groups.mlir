@@ -2,6 +2,8 @@
 // nvgpu.warpgroup.mma is fence, wgmma.mma_async, commit, wait) become one
 // group when only ops without memory effects, none reading an
 // accumulator, lie between them; anything else keeps the groups apart.
+// A wgmma whose accumulator is all zeros (init.accumulator) computes
+// D = A B instead (scale-d zero) from poison registers.
 // RUN: mbc-opt %s --pass-pipeline="builtin.module(convert-nvgpu-to-nvvm,gpu.module(mb-cuda-merge-wgmma-groups))" | FileCheck %s
 // RUN: mbc-opt %s --convert-nvgpu-to-nvvm | FileCheck %s --check-prefix=UNMERGED
 
@@ -74,6 +76,39 @@ gpu.module @kernels {
     nvvm.wgmma.wait.group.sync.aligned 0
     %2 = nvgpu.warpgroup.mma %a, %b, %1 : !descA, !descB, !acc -> !acc
     nvgpu.warpgroup.mma.store %2, %out : !acc to memref<64x64xf32, #gpu.address_space<workgroup>>
+    gpu.return
+  }
+  // The first product starts from zero; the rest accumulate.
+  // CHECK-LABEL: gpu.func @zero_start
+  // CHECK: %[[POISON:.*]] = llvm.mlir.poison : !llvm.struct<(f32,
+  // CHECK: nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %[[POISON]], <m = 64, n = 64, k = 16>, D[<f32>, <zero>, <wrapped>]
+  // CHECK: nvvm.wgmma.mma_async {{.*}} D[<f32>, <one>, <wrapped>]
+  // UNMERGED-LABEL: gpu.func @zero_start
+  // UNMERGED-NOT: <zero>
+  gpu.func @zero_start(%a: !descA, %b: !descB, %out: memref<64x64xf32, #gpu.address_space<workgroup>>) kernel {
+    %0 = nvgpu.warpgroup.mma.init.accumulator -> !acc
+    %1 = nvgpu.warpgroup.mma %a, %b, %0 : !descA, !descB, !acc -> !acc
+    %2 = nvgpu.warpgroup.mma %a, %b, %1 : !descA, !descB, !acc -> !acc
+    nvgpu.warpgroup.mma.store %2, %out : !acc to memref<64x64xf32, #gpu.address_space<workgroup>>
+    gpu.return
+  }
+
+  // In a loop the accumulator is the loop's: zero on the first trip only,
+  // so the product accumulates (scale-d one).
+  // CHECK-LABEL: gpu.func @loop_carried
+  // CHECK: scf.for
+  // CHECK: nvvm.wgmma.mma_async {{.*}} D[<f32>, <one>, <wrapped>]
+  // CHECK-NOT: <zero>
+  // CHECK: gpu.return
+  gpu.func @loop_carried(%a: !descA, %b: !descB, %n: index, %out: memref<64x64xf32, #gpu.address_space<workgroup>>) kernel {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %0 = nvgpu.warpgroup.mma.init.accumulator -> !acc
+    %1 = scf.for %i = %c0 to %n step %c1 iter_args(%acc = %0) -> (!acc) {
+      %2 = nvgpu.warpgroup.mma %a, %b, %acc : !descA, !descB, !acc -> !acc
+      scf.yield %2 : !acc
+    }
+    nvgpu.warpgroup.mma.store %1, %out : !acc to memref<64x64xf32, #gpu.address_space<workgroup>>
     gpu.return
   }
 }
