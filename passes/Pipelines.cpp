@@ -277,6 +277,9 @@ void buildCudaLoweringPipeline(OpPassManager &pm,
   // polynomials (no libdevice).
   device.addPass(createCudaExpandMath());
   device.addPass(createConvertNVGPUToNVVMPass());
+  // A K block's wgmmas as one group; first products from zero accumulators
+  // as scale-d 0 (what mb-cuda-kernels-to-ptx does for the kernel tests).
+  device.addPass(createCudaMergeWgmmaGroups());
   device.addPass(createConvertVectorToSCFPass());
   device.addPass(memref::createExpandStridedMetadataPass());
   device.addPass(createLowerAffinePass());
