@@ -236,6 +236,10 @@ void buildCudaTensorPipeline(OpPassManager &pm,
         nested.addPass(createCudaPairGemms());
       },
       /*decodeGemvs=*/options.tensorCores, /*cudaGenericKernels=*/true);
+  // f32 weights the tensor-core kernels read as bf16: rounded once, when
+  // the model loads (derived weights), not by a kernel in every call.
+  if (options.tensorCores)
+    pm.addPass(createCudaHoistWeightConversions());
   // Workgroups are thread blocks: many more and smaller than CPU ones.
   CpuDistributeOptions distribute;
   distribute.workgroups = options.workgroups;

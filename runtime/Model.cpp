@@ -173,6 +173,8 @@ Model::Model(const std::string &path, const mbrt_model_options &options)
     bindEmbeddedWeights();
   else
     bindExternalWeights(options);
+  if (useCuda) // only the CUDA plans read derived weights
+    deriveWeights();
   if (inspectionOnly_) {
     deviceDescription_ = "none (inspection only)";
     return;
@@ -229,6 +231,10 @@ void Model::bindEmbeddedWeights() {
                                     "the artifact has no WEIGHTS section");
   for (size_t i = 0; i < meta_.weights.size(); ++i) {
     const WeightTensor &tensor = meta_.weights[i];
+    if (tensor.derived) { // deriveWeights()
+      weights_.push_back(nullptr);
+      continue;
+    }
     std::string where = path_ + ": META: weights.tensors[" + std::to_string(i) +
                         "] (\"" + tensor.name + "\")";
     if (tensor.offset > section->size ||
@@ -266,6 +272,10 @@ void Model::bindExternalWeights(const mbrt_model_options &options) {
          std::string("external weights (") + origin + "): " + error.what());
   }
   for (const WeightTensor &expected : meta_.weights) {
+    if (expected.derived) { // deriveWeights()
+      weights_.push_back(nullptr);
+      continue;
+    }
     const SafetensorsTensor *found = safetensors_->find(expected.name);
     checkExternalTensor(weightsPath_, path_, expected, found);
     if (reinterpret_cast<uintptr_t>(found->data) % weightAlignment == 0) {
@@ -277,6 +287,36 @@ void Model::bindExternalWeights(const mbrt_model_options &options) {
     realignedWeights_.emplace_back(found->size);
     std::memcpy(realignedWeights_.back().data(), found->data, found->size);
     weights_.push_back(realignedWeights_.back().data());
+  }
+}
+
+uint16_t roundToBf16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) // NaN: keep it a quiet NaN
+    return static_cast<uint16_t>((bits >> 16) | 0x40u);
+  // Round to nearest, ties to even (a carry may reach the exponent:
+  // rounding up to the next binade, or past the largest finite to inf).
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+/// Derived tensors (META "derived"): computed from their stored sources,
+/// once per model.
+void Model::deriveWeights() {
+  for (size_t i = 0; i < meta_.weights.size(); ++i) {
+    const WeightTensor &tensor = meta_.weights[i];
+    if (!tensor.derived)
+      continue;
+    const auto *source = static_cast<const float *>(weights_[tensor.source]);
+    size_t elements = tensor.size / sizeof(uint16_t);
+    realignedWeights_.emplace_back(tensor.size);
+    uint8_t *out = realignedWeights_.back().data();
+    for (size_t e = 0; e < elements; ++e) {
+      uint16_t rounded = roundToBf16(source[e]);
+      std::memcpy(out + 2 * e, &rounded, sizeof rounded);
+    }
+    weights_[i] = out;
   }
 }
 

@@ -43,6 +43,10 @@ private:
   size_t size_ = 0;
 };
 
+/// f32 -> bf16, rounded to nearest even (NaN stays a quiet NaN): what
+/// arith.truncf does, for derived weights.
+uint16_t roundToBf16(float value);
+
 class Model {
 public:
   /// Loads and validates everything; throws RuntimeError.
@@ -54,7 +58,9 @@ public:
   /// The external weights file in use; "" when embedded.
   const std::string &weightsPath() const { return weightsPath_; }
 
-  /// The data of META's weights.tensors[index] (16-byte aligned).
+  /// The data of META's weights.tensors[index] (16-byte aligned); null for
+  /// a derived tensor unless the model runs on CUDA (whose plans alone
+  /// read them).
   const void *weight(size_t index) const { return weights_[index]; }
   /// The function of META's entry point `entry` (CPU models).
   EntryFunction function(const EntryPoint &entry) const;
@@ -75,6 +81,7 @@ public:
 private:
   void bindEmbeddedWeights();
   void bindExternalWeights(const mbrt_model_options &options);
+  void deriveWeights();
   void loadCpuCode();
   bool chooseCuda(const mbrt_model_options &options,
                   std::shared_ptr<cuda::CudaDriver> &driver);

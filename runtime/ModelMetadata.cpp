@@ -146,6 +146,45 @@ void parseModelConfig(const MetaReader &reader, const json &root,
   }
 }
 
+/// weights.tensors[i].derived: {"from": an earlier stored F32 tensor of the
+/// same shape, "convert": "bf16"}, the tensor BF16.
+void parseDerivedWeight(const MetaReader &reader, const json &entry,
+                        const std::string &path, const ModelMetadata &meta,
+                        WeightTensor &tensor) {
+  std::string derivedPath = keyPath(path, "derived");
+  const json &derived = reader.objectAt(entry, path, "derived");
+  std::string from = reader.stringAt(derived, derivedPath, "from");
+  std::string convert = reader.stringAt(derived, derivedPath, "convert");
+  if (convert != "bf16")
+    reader.error(keyPath(derivedPath, "convert"),
+                 "expected \"bf16\" (f32 rounded to nearest even), got \"" +
+                     convert + "\"");
+  if (tensor.dtype != DType::BF16)
+    reader.error(keyPath(path, "dtype"),
+                 "a tensor derived by \"convert\": \"bf16\" is BF16, got " +
+                     std::string(weightDTypeName(tensor.dtype)));
+  size_t index = 0;
+  while (index < meta.weights.size() &&
+         (meta.weights[index].name != from || meta.weights[index].derived))
+    ++index;
+  if (index == meta.weights.size())
+    reader.error(keyPath(derivedPath, "from"),
+                 "\"" + from +
+                     "\" is not a stored tensor listed before this one");
+  const WeightTensor &source = meta.weights[index];
+  if (source.dtype != DType::F32 || source.shape != tensor.shape)
+    reader.error(keyPath(derivedPath, "from"),
+                 "\"" + from + "\" is " + weightDTypeName(source.dtype) + " " +
+                     shapeToString(source.shape) + "; a bf16 rounding of " +
+                     shapeToString(tensor.shape) + " needs F32 " +
+                     shapeToString(tensor.shape));
+  if (reader.optionalMember(entry, path, "offset"))
+    reader.error(keyPath(path, "offset"),
+                 "a derived tensor is stored nowhere (no offset)");
+  tensor.derived = true;
+  tensor.source = index;
+}
+
 void parseWeights(const MetaReader &reader, const json &root,
                   ModelMetadata &meta) {
   const json &weights = reader.objectAt(root, "", "weights");
@@ -172,6 +211,12 @@ void parseWeights(const MetaReader &reader, const json &root,
     tensor.shape = reader.shapeAt(tensors[i], path);
     uint64_t bytes =
         uint64_t(elementCount(tensor.shape)) * dtypeSize(tensor.dtype);
+    if (reader.optionalMember(tensors[i], path, "derived")) {
+      parseDerivedWeight(reader, tensors[i], path, meta, tensor);
+      tensor.size = bytes;
+      meta.weights.push_back(std::move(tensor));
+      continue;
+    }
     if (meta.weightsEmbedded) {
       tensor.offset = reader.integerAt(tensors[i], path, "offset", 0,
                                        std::numeric_limits<int64_t>::max());

@@ -33,6 +33,11 @@ struct WeightTensor {
   std::vector<int64_t> shape;
   uint64_t offset = 0; // into WEIGHTS (embedded mode only)
   uint64_t size = 0;   // bytes
+  /// A derived tensor ("derived": {"from", "convert": "bf16"}): stored
+  /// nowhere, computed at load from weights[source], an earlier F32 tensor
+  /// of the same shape, rounded to nearest even bf16.
+  bool derived = false;
+  size_t source = 0;
 };
 
 enum class ArgKind { Context, Weight, Input, Output, InOut };

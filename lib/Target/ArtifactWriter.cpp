@@ -91,29 +91,69 @@ llvm::json::Object modelConfigToJSON(const ModelConfig &config) {
 }
 
 llvm::Error writeArtifact(llvm::StringRef path, const ArtifactInputs &inputs) {
-  // Weights read by any entry point, in first-use order.
-  std::vector<const TensorInfo *> tensors;
+  // Weights read by any entry point, in first-use order, then the derived
+  // weights (mb-cuda-hoist-weight-conversions), stored nowhere: the
+  // runtime computes each from its source when the model loads.
+  struct ListedWeight {
+    const TensorInfo *tensor;
+    std::string derivedName; // empty: the stored tensor itself
+  };
+  std::vector<ListedWeight> listed;
   llvm::StringSet<> seen;
+  auto list = [&](llvm::StringRef name) -> llvm::Expected<const TensorInfo *> {
+    const TensorInfo *tensor = inputs.weights->find(name);
+    if (!tensor)
+      return artifactError(inputs.weights->path() + ": tensor '" + name +
+                           "' used by the compiled code is missing");
+    if (seen.insert(name).second)
+      listed.push_back({tensor, ""});
+    return tensor;
+  };
   for (auto entry : inputs.entryPoints.getAsRange<mlir::DictionaryAttr>())
     for (auto arg : entry.getAs<mlir::ArrayAttr>("args")
-                        .getAsRange<mlir::DictionaryAttr>()) {
-      if (arg.getAs<mlir::StringAttr>("kind").getValue() != "weight")
-        continue;
-      llvm::StringRef name = arg.getAs<mlir::StringAttr>("name").getValue();
+                        .getAsRange<mlir::DictionaryAttr>())
+      if (arg.getAs<mlir::StringAttr>("kind").getValue() == "weight")
+        if (llvm::Error error =
+                list(arg.getAs<mlir::StringAttr>("name").getValue())
+                    .takeError())
+          return error;
+  if (inputs.derivedWeights)
+    for (auto derived :
+         inputs.derivedWeights.getAsRange<mlir::DictionaryAttr>()) {
+      llvm::StringRef name = derived.getAs<mlir::StringAttr>("name").getValue();
+      llvm::Expected<const TensorInfo *> source =
+          list(derived.getAs<mlir::StringAttr>("from").getValue());
+      if (!source)
+        return source.takeError();
+      if ((*source)->dtype != DType::F32 ||
+          derived.getAs<mlir::StringAttr>("convert").getValue() != "bf16")
+        return artifactError("derived weight '" + name +
+                             "': only F32 tensors rounded to bf16 are "
+                             "supported");
       if (!seen.insert(name).second)
-        continue;
-      const TensorInfo *tensor = inputs.weights->find(name);
-      if (!tensor)
-        return artifactError(inputs.weights->path() + ": tensor '" + name +
-                             "' used by the compiled code is missing");
-      tensors.push_back(tensor);
+        return artifactError("derived weight '" + name + "' is listed twice");
+      listed.push_back({*source, name.str()});
     }
 
   bool embedded = inputs.weightsMode == WeightsMode::Embedded;
   Section weights;
   weights.kind = MBX_SECTION_WEIGHTS;
   llvm::json::Array tensorList;
-  for (const TensorInfo *tensor : tensors) {
+  for (const ListedWeight &weight : listed) {
+    const TensorInfo *tensor = weight.tensor;
+    if (!weight.derivedName.empty()) {
+      int64_t elements = 1;
+      for (int64_t dim : tensor->shape)
+        elements *= dim;
+      tensorList.push_back(llvm::json::Object{
+          {"name", weight.derivedName},
+          {"dtype", "BF16"},
+          {"shape", llvm::json::Array(tensor->shape)},
+          {"size", 2 * elements},
+          {"derived",
+           llvm::json::Object{{"from", tensor->name}, {"convert", "bf16"}}}});
+      continue;
+    }
     llvm::json::Object entry{{"name", tensor->name},
                              {"dtype", stringifyDType(tensor->dtype)},
                              {"shape", llvm::json::Array(tensor->shape)},

@@ -157,6 +157,15 @@ struct PlanBuilder {
   CudaCode &code;
   llvm::StringSet<> knownKernels;
 
+  /// Derived weight arguments before argument `number`: they are not in
+  /// the entry point's args, the arguments after them move down.
+  static int64_t derivedBefore(func::FuncOp function, unsigned number) {
+    int64_t count = 0;
+    for (unsigned i = 0; i < number; ++i)
+      count += function.getArgAttr(i, "mb.derived_from") != nullptr;
+    return count;
+  }
+
   llvm::Expected<llvm::json::Object> build(func::FuncOp function) {
     llvm::DenseMap<Value, size_t> slotOf;
     std::vector<Slot> slots;
@@ -273,8 +282,18 @@ struct PlanBuilder {
             return planError(launch, "kernel '" + kernelName +
                                          "': a parameter is a non-buffer "
                                          "argument");
-          ref = llvm::json::Object{{"arg", int64_t(argument.getArgNumber())},
-                                   {"offset", byteOffset}};
+          unsigned number = argument.getArgNumber();
+          if (auto derived =
+                  function.getArgAttrOfType<StringAttr>(number, "mb.weight");
+              derived && function.getArgAttr(number, "mb.derived_from"))
+            // A derived weight (mb-cuda-hoist-weight-conversions): not an
+            // entry argument, a weight tensor of the model.
+            ref = llvm::json::Object{{"weight", derived.getValue()},
+                                     {"offset", byteOffset}};
+          else
+            ref = llvm::json::Object{
+                {"arg", int64_t(number) - derivedBefore(function, number)},
+                {"offset", byteOffset}};
         } else if (auto it = slotOf.find(buffer); it != slotOf.end()) {
           ref = llvm::json::Object{
               {"temp", slots[it->second].offset + byteOffset}};

@@ -134,6 +134,25 @@ def CudaMapToThreads : Pass<"mb-cuda-map-to-threads", "mlir::func::FuncOp"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def CudaHoistWeightConversions
+    : Pass<"mb-cuda-hoist-weight-conversions", "mlir::ModuleOp"> {
+  let summary = "round f32 weights to bf16 once, when the model loads";
+  let description = [{
+    In every public function, a `linalg.generic` that only rounds an f32
+    weight argument (`mb.weight`) to bf16, element for element (identity
+    maps, one `arith.truncf`, nearest even), is replaced by a new last
+    argument `{mb.weight = "<name>:bf16", mb.derived_from = "<name>"}`.
+    Such arguments are not in `mb.entry_points` (the CPU code's entry
+    points take the same list): the module attribute `mb.derived_weights`
+    lists them ({name, from, convert = "bf16", shape}), the artifact lists
+    them as derived weight tensors, which the runtime computes from the
+    stored ones when the model loads, and the CUDA plans reference them as
+    `{"weight": name}` (docs/cuda.md). A weight rounded several times in a
+    function gets one argument.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def CudaOutlineKernels : Pass<"mb-cuda-outline-kernels", "mlir::ModuleOp"> {
   let summary = "outline every gpu.launch into one gpu.module of kernels";
   let description = [{

@@ -115,6 +115,8 @@ std::string CudaEntryCall::where() const {
 }
 
 DevicePointer CudaEntryCall::resolve(const BufferRef &ref) const {
+  if (ref.weight)
+    return model_.weight(ref.weightIndex) + ref.offset;
   return (ref.temporary ? session_.arena() : addresses_[ref.argument]) +
          ref.offset;
 }

@@ -185,18 +185,20 @@ private:
     result.kind = kernel.params[index];
     auto expect = [&](const char *key) {
       if (!arg.is_object() || !arg.contains(key))
-        reader_.error(path,
-                      "parameter " + std::to_string(index) + " of kernel \"" +
-                          kernel.name + "\" is " + paramName(result.kind) +
-                          ", expected " +
-                          (result.kind == KernelParam::Pointer
-                               ? std::string("{\"arg\": N} or {\"temp\": B}")
-                               : "{\"" + std::string(key) + "\": ...}") +
-                          ", got " + MetaReader::describe(arg));
+        reader_.error(path, "parameter " + std::to_string(index) +
+                                " of kernel \"" + kernel.name + "\" is " +
+                                paramName(result.kind) + ", expected " +
+                                (result.kind == KernelParam::Pointer
+                                     ? std::string("{\"arg\": N}, {\"weight\": "
+                                                   "NAME} or {\"temp\": B}")
+                                     : "{\"" + std::string(key) + "\": ...}") +
+                                ", got " + MetaReader::describe(arg));
     };
     switch (result.kind) {
     case KernelParam::Pointer:
-      expect(arg.is_object() && arg.contains("temp") ? "temp" : "arg");
+      expect(arg.is_object() && arg.contains("temp")     ? "temp"
+             : arg.is_object() && arg.contains("weight") ? "weight"
+                                                         : "arg");
       result.buffer = parseRef(arg, path, 0, false);
       break;
     case KernelParam::I64:
@@ -311,19 +313,42 @@ private:
                         " is not 4-byte aligned (a u32 fill)");
   }
 
-  /// {"arg": N, "offset": B} or {"temp": B}, with `bytes` used from there.
+  /// {"arg": N, "offset": B}, {"weight": NAME, "offset": B} or
+  /// {"temp": B}, with `bytes` used from there.
   BufferRef parseRef(const json &ref, const std::string &path, uint64_t bytes,
                      bool written) {
     BufferRef result;
     uint64_t size = 0;
     std::string what;
-    if (ref.is_object() && ref.contains("temp") && !ref.contains("arg")) {
+    int kinds = ref.is_object()
+                    ? int(ref.contains("temp")) + int(ref.contains("arg")) +
+                          int(ref.contains("weight"))
+                    : 0;
+    if (kinds == 1 && ref.contains("weight")) {
+      std::string name = reader_.stringAt(ref, path, "weight");
+      while (result.weightIndex < meta_.weights.size() &&
+             meta_.weights[result.weightIndex].name != name)
+        ++result.weightIndex;
+      if (result.weightIndex == meta_.weights.size())
+        reader_.error(keyPath(path, "weight"),
+                      "\"" + name + "\" is not in weights.tensors");
+      if (written)
+        reader_.error(keyPath(path, "weight"),
+                      "\"" + name +
+                          "\" is a weight, and weights are "
+                          "read-only");
+      result.weight = true;
+      if (reader_.optionalMember(ref, path, "offset"))
+        result.offset = reader_.integerAt(ref, path, "offset", 0, maxBytes);
+      size = meta_.weights[result.weightIndex].size;
+      what =
+          "the weight \"" + name + "\" of " + std::to_string(size) + " bytes";
+    } else if (kinds == 1 && ref.contains("temp")) {
       result.temporary = true;
       result.offset = reader_.integerAt(ref, path, "temp", 0, maxBytes);
       size = arenaBytes_;
       what = "the arena of arena_bytes " + std::to_string(arenaBytes_);
-    } else if (ref.is_object() && ref.contains("arg") &&
-               !ref.contains("temp")) {
+    } else if (kinds == 1 && ref.contains("arg")) {
       result.argument = static_cast<size_t>(reader_.integerAt(
           ref, path, "arg", 1, int64_t(entry_.args.size()) - 1));
       if (reader_.optionalMember(ref, path, "offset"))
@@ -338,7 +363,8 @@ private:
                           " is the weight \"" + arg.name +
                           "\", and weights are read-only");
     } else {
-      reader_.error(path, "expected {\"arg\": N, \"offset\": B} or "
+      reader_.error(path, "expected {\"arg\": N, \"offset\": B}, "
+                          "{\"weight\": NAME, \"offset\": B} or "
                           "{\"temp\": B}, got " +
                               MetaReader::describe(ref));
     }

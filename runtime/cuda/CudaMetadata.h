@@ -56,10 +56,13 @@ struct CudaKernel {
 };
 
 /// A device address a step uses: an entry-point argument's buffer (a
-/// weight or an input/output/inout) or the session's arena, plus an offset.
+/// weight or an input/output/inout), a weight tensor that is no entry
+/// argument (a derived one), or the session's arena, plus an offset.
 struct BufferRef {
-  bool temporary = false; // the arena, else `argument`
-  size_t argument = 0;    // index into the entry point's args
+  bool temporary = false; // the arena
+  bool weight = false;    // META weights.tensors[weightIndex]
+  size_t argument = 0;    // else: index into the entry point's args
+  size_t weightIndex = 0;
   uint64_t offset = 0;
 };
 

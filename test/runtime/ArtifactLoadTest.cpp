@@ -1,8 +1,11 @@
 //===- ArtifactLoadTest.cpp - every way an artifact is rejected -----------===//
+#include "Model.h"
 #include "TestArtifacts.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <cstring>
 
 using namespace mbrt_test;
 using ::testing::HasSubstr;
@@ -294,3 +297,73 @@ TEST(CApi, NullArgumentsAreErrorsNotCrashes) {
 }
 
 } // namespace
+
+//===----------------------------------------------------------------------===//
+// Derived weights (docs/artifact.md): f32 tensors rounded to bf16 at load.
+//===----------------------------------------------------------------------===//
+
+namespace derived {
+
+// f32 bits -> bf16 bits as PyTorch rounds them:
+// torch.tensor([x]).to(torch.bfloat16) (nearest, ties to even).
+TEST(DerivedWeights, RoundToBf16MatchesPyTorch) {
+  const std::pair<uint32_t, uint16_t> cases[] = {
+      {0x3f800000u, 0x3f80u}, // 1.0
+      {0x3f808000u, 0x3f80u}, // 1 + 2^-8: a tie, to the even 0x3f80
+      {0x3f818000u, 0x3f82u}, // a tie, to the even 0x3f82
+      {0x3f808001u, 0x3f81u}, // just above a tie: up
+      {0x3f7fffffu, 0x3f80u}, // rounds up into the next binade
+      {0xc0200000u, 0xc020u}, // -2.5
+      {0x7f7f0000u, 0x7f7fu}, // the largest finite bf16
+      {0x7f7fc99eu, 0x7f80u}, // 3.4e38: past it, to inf
+      {0x00000000u, 0x0000u}, // 0
+      {0x80000000u, 0x8000u}, // -0
+      {0x000116c2u, 0x0001u}, // 1e-40, a denormal
+      {0x477fe000u, 0x4780u}, // 65504
+      {0x3dcccccdu, 0x3dcdu}, // 0.1
+      {0x80800000u, 0x8080u}, // -FLT_MIN
+      {0x7f800000u, 0x7f80u}, // inf
+      {0xff800000u, 0xff80u}, // -inf
+  };
+  for (auto [bits, expected] : cases) {
+    float value;
+    std::memcpy(&value, &bits, sizeof value);
+    EXPECT_EQ(mbrt::roundToBf16(value), expected) << std::hex << bits;
+  }
+  // NaN stays NaN (its bits are not PyTorch's: no weight is NaN).
+  float nan;
+  uint32_t nanBits = 0x7fc00001u;
+  std::memcpy(&nan, &nanBits, sizeof nan);
+  uint16_t rounded = mbrt::roundToBf16(nan);
+  EXPECT_EQ(rounded & 0x7f80u, 0x7f80u);
+  EXPECT_NE(rounded & 0x007fu, 0u);
+}
+
+TEST(DerivedWeights, MalformedEntriesNameTheField) {
+  const std::string tensor = "weights.tensors[7]";
+  expectRejected({"--derive", "score.dims", "--meta-set",
+                  tensor + ".derived.from=\"nothing\""},
+                 MBRT_ERROR_FORMAT,
+                 {tensor + ".derived.from: \"nothing\" is not a stored tensor "
+                           "listed before this one"});
+  expectRejected({"--derive", "score.dims", "--meta-set",
+                  tensor + ".derived.convert=\"f16\""},
+                 MBRT_ERROR_FORMAT,
+                 {tensor + ".derived.convert: expected \"bf16\""});
+  expectRejected(
+      {"--derive", "score.dims", "--meta-set", tensor + ".dtype=\"F16\""},
+      MBRT_ERROR_FORMAT,
+      {tensor + ".dtype: a tensor derived by \"convert\": \"bf16\" "
+                "is BF16, got F16"});
+  expectRejected(
+      {"--derive", "score.dims", "--meta-set", tensor + ".shape=[2]"},
+      MBRT_ERROR_FORMAT, {tensor + ".derived.from: \"score.dims\" is F32 [3]"});
+  expectRejected({"--derive", "score.dims", "--meta-set", tensor + ".offset=0"},
+                 MBRT_ERROR_FORMAT,
+                 {tensor + ".offset: a derived tensor is stored nowhere"});
+  expectRejected({"--derive", "score.dims", "--meta-set",
+                  tensor + ".derived.from=\"score.dims:bf16\""},
+                 MBRT_ERROR_FORMAT, {"is not a stored tensor listed before"});
+}
+
+} // namespace derived

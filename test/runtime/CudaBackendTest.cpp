@@ -6,6 +6,7 @@
 // from make_test_artifact.py --cuda. Nothing here runs on a GPU.
 //
 //===----------------------------------------------------------------------===//
+#include "Model.h"
 #include "TestArtifacts.h"
 #include "cuda/CudaMetadata.h"
 
@@ -14,6 +15,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <dlfcn.h>
 
 using namespace mbrt_test;
@@ -358,7 +360,20 @@ TEST(CudaMetadata, MalformedVariantsNameTheField) {
                       "{\"arg\": 3, \"temp\": 0}, \"bytes\": 4, \"value\": "
                       "0}}"},
        {"cuda.plans.head.steps[0].fill.dst: expected {\"arg\": N, "
-        "\"offset\": B} or {\"temp\": B}"}},
+        "\"offset\": B}, {\"weight\": NAME, \"offset\": B} or "
+        "{\"temp\": B}"}},
+      {{"--meta-set", "cuda.plans.head.steps[2].args[1]={\"weight\": "
+                      "\"nothing\"}"},
+       {"cuda.plans.head.steps[2].args[1].weight: \"nothing\" is not in "
+        "weights.tensors"}},
+      {{"--meta-set", "cuda.plans.head.steps[0].fill.dst={\"weight\": "
+                      "\"head.dims\"}"},
+       {"cuda.plans.head.steps[0].fill.dst.weight: \"head.dims\" is a "
+        "weight, and weights are read-only"}},
+      {{"--meta-set", "cuda.plans.head.steps[2].args[1]={\"weight\": "
+                      "\"head.dims\", \"offset\": 12}"},
+       {"cuda.plans.head.steps[2].args[1]: bytes [12, 12) lie outside the "
+        "weight \"head.dims\" of 8 bytes"}},
       {{"--meta-set", map + "swizzle=48"},
        {map + "swizzle: expected 0, 32, 64 or 128, got 48"}},
       {{"--meta-set", map + "strides_bytes=[1000]"},
@@ -455,6 +470,58 @@ TEST(CudaExecution, GenerationReplaysGraphs) {
   // make_test_artifact.py): every byte after a prompt, with start tokens.
   EXPECT_EQ(generateGreedy(loaded, "h", 3), "AAA");
   EXPECT_GT(FakeDriver::counter("graph_launches") - graphLaunches, 6);
+}
+
+// The derived tensor is its source rounded, bound at its own index.
+// On the CPU, whose code never reads them, they are not computed.
+TEST(DerivedWeights, ComputedAtLoadEmbeddedAndExternal) {
+  FakeDriver fake("device");
+  for (std::string mode : {"embedded", "external"}) {
+    std::string path = makeArtifact(
+        "model.mbx", {"--cuda", "--derive", "score.dims", "--weights", mode});
+    mbrt_model_options options = mbrt_model_default_options();
+    options.device = MBRT_DEVICE_CPU;
+    {
+      mbrt::Model onCpu(path, options);
+      EXPECT_EQ(onCpu.weight(onCpu.metadata().weights.size() - 1), nullptr);
+    }
+    options.device = MBRT_DEVICE_CUDA;
+    mbrt::Model model(path, options);
+    const std::vector<mbrt::WeightTensor> &weights = model.metadata().weights;
+    size_t derived = weights.size() - 1;
+    ASSERT_TRUE(weights[derived].derived) << mode;
+    EXPECT_EQ(weights[derived].name, "score.dims:bf16");
+    const mbrt::WeightTensor &source = weights[weights[derived].source];
+    EXPECT_EQ(source.name, "score.dims");
+    ASSERT_EQ(weights[derived].size, source.size / 2);
+    const auto *from =
+        static_cast<const float *>(model.weight(weights[derived].source));
+    const auto *to = static_cast<const uint8_t *>(model.weight(derived));
+    for (size_t i = 0; i < source.size / 4; ++i) {
+      uint16_t bits;
+      std::memcpy(&bits, to + 2 * i, sizeof bits);
+      EXPECT_EQ(bits, mbrt::roundToBf16(from[i])) << mode << " " << i;
+      // The dims are small integers: exact in bf16.
+      uint32_t widened = uint32_t(bits) << 16;
+      float back;
+      std::memcpy(&back, &widened, sizeof back);
+      EXPECT_EQ(back, from[i]) << mode << " " << i;
+    }
+  }
+}
+
+// A launch reading a weight that is no entry argument ({"weight": NAME}):
+// the derived bf16 copy of head.dims ([d, 256] -> bf16 bits 0x4380 in the
+// high half of the float the copy kernel reads: about 256) lands in
+// logp[66] and "B" wins.
+TEST(CudaExecution, LaunchesReadDerivedWeightsByName) {
+  FakeDriver fake("device");
+  LoadedModel loaded(makeArtifact(
+      "model.mbx",
+      {"--cuda", "--derive", "head.dims", "--meta-set",
+       "cuda.plans.head.steps[2].args[1]={\"weight\": \"head.dims:bf16\"}"}));
+  ASSERT_EQ(mbrt_model_device(loaded.model), MBRT_DEVICE_CUDA);
+  EXPECT_EQ(generateGreedy(loaded, "h", 3), "BBB");
 }
 
 TEST(CudaExecution, DecodingWaitsForTheDeviceOncePerByte) {

@@ -353,6 +353,10 @@ def build(args):
         weight_blob += b"\0" * (offset - len(weight_blob)) + raw
         meta["weights"]["tensors"].append({"name": name, "dtype": "F32", "shape": [len(weights[name])],
                                            "offset": offset, "size": len(raw)})
+    for name in args.derive:  # docs/artifact.md: rounded to bf16 at load
+        meta["weights"]["tensors"].append({
+            "name": name + ":bf16", "dtype": "BF16", "shape": [len(weights[name])],
+            "size": 2 * len(weights[name]), "derived": {"from": name, "convert": "bf16"}})
     cuda_code = add_cuda(meta, args) if args.cuda else None
     edit_meta(meta, args.meta_set, args.meta_delete)
     meta_bytes = args.meta_raw.encode() if args.meta_raw is not None else json.dumps(meta, indent=1).encode()
@@ -418,6 +422,8 @@ def main():
                              "fake driver fails to load them)")
     parser.add_argument("--ptxas", help="assemble the cubin images with this ptxas")
     parser.add_argument("--meta-set", action="append", default=[], help="PATH=JSON")
+    parser.add_argument("--derive", action="append", default=[], metavar="TENSOR",
+                        help="also list TENSOR:bf16, derived from TENSOR")
     parser.add_argument("--meta-delete", action="append", default=[], help="PATH")
     parser.add_argument("--meta-raw", help="META bytes instead of the JSON")
     parser.add_argument("--bad-magic", action="store_true")

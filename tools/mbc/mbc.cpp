@@ -275,6 +275,7 @@ int main(int argc, char **argv) {
   // --- CUDA: its own copy of the module when the CPU code is made too.
   std::optional<mbc::CudaCode> cudaCode;
   ArrayAttr cudaEntryPoints;
+  ArrayAttr cudaDerivedWeights;
   if (targets->cuda) {
     OwningOpRef<ModuleOp> cudaModule =
         targets->cpu ? OwningOpRef<ModuleOp>((*module)->clone())
@@ -332,6 +333,8 @@ int main(int argc, char **argv) {
     }
     cudaCode = std::move(*code);
     cudaEntryPoints = entryPoints;
+    cudaDerivedWeights =
+        (*cudaModule)->getAttrOfType<ArrayAttr>("mb.derived_weights");
     if (!targets->cpu)
       *module = std::move(cudaModule);
   }
@@ -392,6 +395,7 @@ int main(int argc, char **argv) {
   artifact.weightsReference = absoluteWeights.str().str();
   artifact.entryPoints =
       (**module)->getAttrOfType<ArrayAttr>("mb.entry_points");
+  artifact.derivedWeights = cudaDerivedWeights;
   // The CUDA plans index the args of the CUDA module's entry points; META
   // lists the CPU module's. Both come from the same import, so they agree.
   if (cudaEntryPoints && targets->cpu) {

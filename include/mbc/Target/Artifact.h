@@ -31,6 +31,9 @@ struct ArtifactInputs {
   std::string weightsReference;
   /// `mb.entry_points` of the compiled module (mb-weights-to-arguments).
   mlir::ArrayAttr entryPoints;
+  /// `mb.derived_weights` of the CUDA module (mb-cuda-hoist-weight-
+  /// conversions), or null: weight tensors computed from stored ones.
+  mlir::ArrayAttr derivedWeights;
   /// Whether the artifact carries CPU code (CPU_CODE and a cpu target).
   bool hasCpu = true;
   HostTarget cpuTarget;

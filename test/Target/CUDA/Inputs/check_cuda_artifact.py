@@ -110,6 +110,19 @@ def main():
     entries = {e["name"]: e for e in meta["entry_points"]}
     if sorted(cuda["plans"]) != sorted(entries):
         fail(f"plans {sorted(cuda['plans'])} != entry points {sorted(entries)}")
+    # Weight tensors; derived ones (docs/artifact.md) round an earlier
+    # stored F32 tensor of the same shape to bf16 and are stored nowhere.
+    weights = {}
+    for tensor in meta["weights"]["tensors"]:
+        derived = tensor.get("derived")
+        if derived is not None:
+            source = weights.get(derived.get("from"))
+            if (source is None or "derived" in source or source["dtype"] != "F32"
+                    or source["shape"] != tensor["shape"] or tensor["dtype"] != "BF16"
+                    or derived.get("convert") != "bf16" or "offset" in tensor):
+                fail(f"derived weight {tensor['name']}: bad source or conversion")
+        weights[tensor["name"]] = tensor
+    weight_refs = set()
     launches = 0
     launched = set()
     maps = 0
@@ -136,6 +149,11 @@ def main():
                     if offset % 4 or buffer_bytes(ref) <= 0:
                         fail(f"plan {name} {where}: offset {offset} outside "
                              f"arg {ref['arg']} or unaligned")
+            elif "weight" in ref:
+                tensor = weights.get(ref["weight"])
+                if tensor is None:
+                    fail(f"plan {name} {where}: weight {ref['weight']} not in weights.tensors")
+                weight_refs.add(ref["weight"])
             elif "temp" in ref:
                 if not 0 <= ref["temp"] < max(arena, 1) or ref["temp"] % 4:
                     fail(f"plan {name} {where}: temp {ref['temp']} outside arena {arena}")
@@ -147,7 +165,7 @@ def main():
         def buffer_bytes(ref):
             if "temp" in ref:
                 return arena - ref["temp"]
-            entry = entries[name]["args"][ref["arg"]]
+            entry = weights[ref["weight"]] if "weight" in ref else entries[name]["args"][ref["arg"]]
             size = {"F32": 4, "BF16": 2, "F16": 2, "I32": 4, "I64": 8}.get(
                 entry.get("dtype", "F32").upper(), 4)
             count = 1
@@ -208,6 +226,12 @@ def main():
         f"{name}={sum('launch' in step for step in plan['steps'])}"
         for name, plan in sorted(cuda["plans"].items())))
     print("buffer refs at an offset into their buffer:", offset_refs)
+    derived = [t["name"] for t in meta["weights"]["tensors"] if "derived" in t]
+    print("derived weights:", len(derived), "referenced by plans:",
+          len(weight_refs & set(derived)))
+    for entry in meta["entry_points"]:
+        if any(a.get("name") in derived for a in entry["args"]):
+            fail(f"entry point {entry['name']} lists a derived weight as an argument")
     gemms = [k for k in cuda["kernels"] if "_gemm_" in k["name"]]
     print("tensor-core GEMM kernels:", len(gemms),
           "with tensor maps:", sum("tensor_map" in k["params"] for k in gemms),
