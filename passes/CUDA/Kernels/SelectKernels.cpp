@@ -826,10 +826,14 @@ private:
     Value weights[] = {attention.getWq(), attention.getWk(),
                        attention.getWv(), attention.getWo(),
                        ffn.getUpWeight(), ffn.getDownWeight()};
+    // Weights stored in one 16-bit type, or all in f32: rounded to bf16
+    // (once, at load: mb-cuda-hoist-weight-conversions).
     Type weightType = cuda::weightStorageType(weights[0]);
+    bool allF32 = llvm::none_of(
+        weights, [](Value weight) { return cuda::isStoredIn16Bits(weight); });
     for (Value weight : weights)
-      if (!cuda::isStoredIn16Bits(weight) ||
-          cuda::weightStorageType(weight) != weightType)
+      if (!allF32 && (!cuda::isStoredIn16Bits(weight) ||
+                      cuda::weightStorageType(weight) != weightType))
         return;
     cuda::LocalLayerSpec spec;
     spec.sequences = inputType.getDimSize(0);

@@ -76,10 +76,28 @@ func.func @paper_layer(%x: tensor<8x8x64xf32>, %lw1: tensor<64xf32>, %lb1: tenso
 
 // -----
 
-// Not fused: f32 weights (the kernel streams 16-bit weights as stored).
-// CHECK-LABEL: func.func @f32_weights
+// f32 weights: fused, each weight rounded to bf16 (in the CUDA pipeline
+// once, at load: mb-cuda-hoist-weight-conversions); the norms' and biases'
+// vectors stay f32. Weights mixing f32 and 16-bit storage: not fused.
+// CHECK-LABEL: func.func @mixed_weights
 // CHECK-NOT: mbc_local_layer
-// CHECK: call @mbc_attention_0
+// CHECK: call @mbc_attention_{{[0-9]+}}
+// CHECK-LABEL: func.func @f32_weights
+// CHECK-SAME: %[[WQ:[^:]*]]: tensor<64x64xf32>, %[[WO:[^:]*]]: tensor<64x64xf32>
+// CHECK-DAG: %[[Q16:.*]] = arith.truncf %[[WQ]] : tensor<64x64xf32> to tensor<64x64xbf16>
+// CHECK-DAG: %[[O16:.*]] = arith.truncf %[[WO]] : tensor<64x64xf32> to tensor<64x64xbf16>
+// CHECK: call @mbc_local_layer_0({{.*}}%[[O16]]
+// CHECK-NOT: call @mbc_attention
+func.func @mixed_weights(%x: tensor<8x8x64xf32>, %g: tensor<64xf32>, %wq: tensor<64x64xf32>, %wo16: tensor<64x64xbf16>, %up: tensor<256x64xf32>, %ub: tensor<256xf32>, %down: tensor<64x256xf32>, %db: tensor<64xf32>) -> tensor<8x8x64xf32> {
+  %wo = arith.extf %wo16 : tensor<64x64xbf16> to tensor<64x64xf32>
+  %n1 = mb.rms_norm %x, %g {epsilon = 1.0e-05 : f64} : (tensor<8x8x64xf32>, tensor<64xf32>) -> tensor<8x8x64xf32>
+  %a = mb.local_attention %n1, %wq, %wq, %wq, %wo {head_dim = 64 : i64, heads = 1 : i64} : (tensor<8x8x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>) -> tensor<8x8x64xf32>
+  %x1 = arith.addf %x, %a : tensor<8x8x64xf32>
+  %n2 = mb.rms_norm %x1, %g {epsilon = 1.0e-05 : f64} : (tensor<8x8x64xf32>, tensor<64xf32>) -> tensor<8x8x64xf32>
+  %f = mb.ffn <gelu> %n2, %up, %ub, %down, %db : (tensor<8x8x64xf32>, tensor<256x64xf32>, tensor<256xf32>, tensor<64x256xf32>, tensor<64xf32>) -> tensor<8x8x64xf32>
+  %x2 = arith.addf %f, %x1 : tensor<8x8x64xf32>
+  return %x2 : tensor<8x8x64xf32>
+}
 func.func @f32_weights(%x: tensor<8x8x64xf32>, %g: tensor<64xf32>, %wq: tensor<64x64xf32>, %wo: tensor<64x64xf32>, %up: tensor<256x64xf32>, %ub: tensor<256xf32>, %down: tensor<64x256xf32>, %db: tensor<64xf32>) -> tensor<8x8x64xf32> {
   %n1 = mb.rms_norm %x, %g {epsilon = 1.0e-05 : f64} : (tensor<8x8x64xf32>, tensor<64xf32>) -> tensor<8x8x64xf32>
   %a = mb.local_attention %n1, %wq, %wq, %wq, %wo {head_dim = 64 : i64, heads = 1 : i64} : (tensor<8x8x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>) -> tensor<8x8x64xf32>
