@@ -283,6 +283,13 @@ void parseEntryPoints(const MetaReader &reader, const json &root,
         if (index == meta.weights.size())
           reader.error(keyPath(path, "name"),
                        "weight \"" + arg.name + "\" is not in weights.tensors");
+        // Derived tensors exist on CUDA only (docs/artifact.md).
+        if (meta.weights[index].derived)
+          reader.error(keyPath(path, "name"),
+                       "weight \"" + arg.name +
+                           "\" is a derived tensor: only CUDA plans read "
+                           "those ({\"weight\": NAME}), entry points take "
+                           "stored tensors");
         arg.weightIndex = index;
       } else if (arg.kind != ArgKind::Context) {
         arg.name = reader.stringAt(args[a], path, "name");

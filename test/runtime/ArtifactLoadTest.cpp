@@ -364,6 +364,12 @@ TEST(DerivedWeights, MalformedEntriesNameTheField) {
   expectRejected({"--derive", "score.dims", "--meta-set",
                   tensor + ".derived.from=\"score.dims:bf16\""},
                  MBRT_ERROR_FORMAT, {"is not a stored tensor listed before"});
+  // An entry point taking one (the CPU code would read nothing there).
+  expectRejected({"--derive", "score.dims", "--meta-set",
+                  "entry_points[0].args[1].name=\"score.dims:bf16\""},
+                 MBRT_ERROR_FORMAT,
+                 {"entry_points[0].args[1].name: weight \"score.dims:bf16\" "
+                  "is a derived tensor"});
 }
 
 } // namespace derived

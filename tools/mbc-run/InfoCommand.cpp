@@ -61,7 +61,9 @@ int runInfo(int argc, char **argv) {
         field(stages[s], "seq_len").c_str());
   const nlohmann::json &weights = meta["weights"];
   uint64_t weightBytes = 0;
+  size_t derived = 0; // rounded from a stored tensor at load (CUDA)
   for (const nlohmann::json &tensor : weights["tensors"]) {
+    derived += tensor.contains("derived");
     uint64_t elements = 1;
     for (const nlohmann::json &dim : tensor["shape"])
       elements *= dim.get<uint64_t>();
@@ -69,10 +71,14 @@ int runInfo(int argc, char **argv) {
     weightBytes += elements * (dtype == "F32" ? 4 : 2);
   }
   const char *external = mbrt_model_weights_path(loaded.model);
-  std::printf("weights:        %s, %zu tensors, %s%s%s\n",
+  std::string derivedNote =
+      derived ? " (" + std::to_string(derived) +
+                    " derived at load for CUDA: bf16 copies of f32 ones)"
+              : "";
+  std::printf("weights:        %s, %zu tensors%s, %s%s%s\n",
               field(weights, "mode").c_str(), weights["tensors"].size(),
-              megabytes(weightBytes).c_str(), external ? ", file " : "",
-              external ? external : "");
+              derivedNote.c_str(), megabytes(weightBytes).c_str(),
+              external ? ", file " : "", external ? external : "");
   for (size_t i = 0; i < meta["targets"].size(); ++i) {
     const nlohmann::json &target = meta["targets"][i];
     const char *indent = i == 0 ? "targets:        " : "                ";
