@@ -84,6 +84,13 @@ const EntryPoint *ModelMetadata::findEntry(const std::string &name) const {
   return nullptr;
 }
 
+size_t ModelMetadata::findWeight(const std::string &name) const {
+  size_t index = 0;
+  while (index < weights.size() && weights[index].name != name)
+    ++index;
+  return index;
+}
+
 namespace {
 
 DType parseWeightDType(const MetaReader &reader, const json &object,
@@ -163,11 +170,9 @@ void parseDerivedWeight(const MetaReader &reader, const json &entry,
     reader.error(keyPath(path, "dtype"),
                  "a tensor derived by \"convert\": \"bf16\" is BF16, got " +
                      std::string(weightDTypeName(tensor.dtype)));
-  size_t index = 0;
-  while (index < meta.weights.size() &&
-         (meta.weights[index].name != from || meta.weights[index].derived))
-    ++index;
-  if (index == meta.weights.size())
+  // `meta` holds the tensors listed before this one.
+  size_t index = meta.findWeight(from);
+  if (index == meta.weights.size() || meta.weights[index].derived)
     reader.error(keyPath(derivedPath, "from"),
                  "\"" + from +
                      "\" is not a stored tensor listed before this one");
@@ -276,10 +281,7 @@ void parseEntryPoints(const MetaReader &reader, const json &root,
                             : "only args[0] may be the context");
       if (arg.kind == ArgKind::Weight) {
         arg.name = reader.stringAt(args[a], path, "name");
-        size_t index = 0;
-        while (index < meta.weights.size() &&
-               meta.weights[index].name != arg.name)
-          ++index;
+        size_t index = meta.findWeight(arg.name);
         if (index == meta.weights.size())
           reader.error(keyPath(path, "name"),
                        "weight \"" + arg.name + "\" is not in weights.tensors");

@@ -95,6 +95,8 @@ struct ModelMetadata { // NOLINT(bugprone-exception-escape): json members
 
   /// The entry point called `name`, or null.
   const EntryPoint *findEntry(const std::string &name) const;
+  /// The index in `weights` of the tensor called `name`, or weights.size().
+  size_t findWeight(const std::string &name) const;
 };
 
 /// Parses and validates META. `artifactPath` prefixes every message. Throws

@@ -141,15 +141,12 @@ llvm::Error writeArtifact(llvm::StringRef path, const ArtifactInputs &inputs) {
   llvm::json::Array tensorList;
   for (const ListedWeight &weight : listed) {
     const TensorInfo *tensor = weight.tensor;
-    if (!weight.derivedName.empty()) {
-      int64_t elements = 1;
-      for (int64_t dim : tensor->shape)
-        elements *= dim;
+    if (!weight.derivedName.empty()) { // half the F32 source's bytes
       tensorList.push_back(llvm::json::Object{
           {"name", weight.derivedName},
           {"dtype", "BF16"},
           {"shape", llvm::json::Array(tensor->shape)},
-          {"size", 2 * elements},
+          {"size", int64_t(tensor->end - tensor->begin) / 2},
           {"derived",
            llvm::json::Object{{"from", tensor->name}, {"convert", "bf16"}}}});
       continue;

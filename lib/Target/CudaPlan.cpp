@@ -283,13 +283,14 @@ struct PlanBuilder {
                                          "': a parameter is a non-buffer "
                                          "argument");
           unsigned number = argument.getArgNumber();
-          if (auto derived =
-                  function.getArgAttrOfType<StringAttr>(number, "mb.weight");
-              derived && function.getArgAttr(number, "mb.derived_from"))
+          if (function.getArgAttr(number, "mb.derived_from"))
             // A derived weight (mb-cuda-hoist-weight-conversions): not an
             // entry argument, a weight tensor of the model.
-            ref = llvm::json::Object{{"weight", derived.getValue()},
-                                     {"offset", byteOffset}};
+            ref = llvm::json::Object{
+                {"weight", function.getArgAttrOfType<StringAttr>(number,
+                                                                 "mb.weight")
+                               .getValue()},
+                {"offset", byteOffset}};
           else
             ref = llvm::json::Object{
                 {"arg", int64_t(number) - derivedBefore(function, number)},

@@ -326,9 +326,7 @@ private:
                     : 0;
     if (kinds == 1 && ref.contains("weight")) {
       std::string name = reader_.stringAt(ref, path, "weight");
-      while (result.weightIndex < meta_.weights.size() &&
-             meta_.weights[result.weightIndex].name != name)
-        ++result.weightIndex;
+      result.weightIndex = meta_.findWeight(name);
       if (result.weightIndex == meta_.weights.size())
         reader_.error(keyPath(path, "weight"),
                       "\"" + name + "\" is not in weights.tensors");

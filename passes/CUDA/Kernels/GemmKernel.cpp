@@ -405,11 +405,7 @@ private:
           b, loc, b.getI32Type(),
           arith::AddIOp::create(b, loc, consumer,
                                 index(kFirstConsumerBarrier)));
-      auto consumerBarrier = [&] {
-        buildNamedBarrierSync(
-            b, loc, barrierId,
-            arith::ConstantIntOp::create(b, loc, b.getI32Type(), kThreads));
-      };
+      auto consumerBarrier = [&] { namedBarrier(barrierId, kThreads); };
       consumerBarrier();
       storeTile(results, firstRow, groupTid, consumerBarrier);
     });
@@ -492,11 +488,15 @@ private:
     return stage;
   }
 
-  /// bar.sync `id`, `threads`: the threads of the consumer warpgroups.
+  /// bar.sync `id`, `threads`: the threads of the consumer warpgroups (or
+  /// of one, with an id computed per consumer).
+  void namedBarrier(Value id, int64_t threads) {
+    buildNamedBarrierSync(
+        b, loc, id, arith::ConstantIntOp::create(b, loc, b.getI32Type(), threads));
+  }
   void namedBarrier(int64_t id, int64_t threads) {
-    Type i32 = b.getI32Type();
-    buildNamedBarrierSync(b, loc, arith::ConstantIntOp::create(b, loc, i32, id),
-                          arith::ConstantIntOp::create(b, loc, i32, threads));
+    namedBarrier(arith::ConstantIntOp::create(b, loc, b.getI32Type(), id),
+                 threads);
   }
 
   /// Epilogue of `accumulators` (row blocks of 64 from tile row

@@ -94,63 +94,43 @@ void joinGroups(Block &block) {
     op->erase();
 }
 
-bool isZeroOutside(Value container, ArrayRef<int64_t> position,
-                   ArrayRef<int64_t> inserted);
-
-/// Whether every f32 of `value` (a struct, possibly nested, or a scalar)
-/// is the constant 0, looking through the insertvalue chain that builds
-/// it from poison or undef and through extractvalues of such chains.
-bool isZeroAggregate(Value value, ArrayRef<int64_t> position = {}) {
-  Operation *def = value.getDefiningOp();
-  if (!def)
-    return false;
-  if (auto insert = dyn_cast<LLVM::InsertValueOp>(def)) {
+/// The value at `position` inside the aggregate `value`, looking through
+/// the insertvalues that build it and the extractvalues that take it
+/// apart; null when it cannot be told (a deeper insert, anything else).
+Value elementAt(Value value, ArrayRef<int64_t> position) {
+  if (position.empty())
+    return value;
+  if (auto insert = value.getDefiningOp<LLVM::InsertValueOp>()) {
     ArrayRef<int64_t> inserted = insert.getPosition();
-    // The wanted element lies inside the inserted value.
-    if (position.size() >= inserted.size() &&
-        position.take_front(inserted.size()) == inserted)
-      return isZeroAggregate(insert.getValue(),
-                             position.drop_front(inserted.size()));
-    // The inserted value is a direct element of the wanted one: it and the
-    // other elements must be zero (deeper inserts: not recognized).
-    if (inserted.size() > position.size() &&
-        inserted.take_front(position.size()) == position)
-      return inserted.size() == position.size() + 1 &&
-             isZeroAggregate(insert.getValue()) &&
-             isZeroOutside(insert.getContainer(), position, inserted);
-    return isZeroAggregate(insert.getContainer(), position);
+    if (position.take_front(inserted.size()) == inserted)
+      return elementAt(insert.getValue(), position.drop_front(inserted.size()));
+    if (inserted.take_front(position.size()) == position)
+      return Value(); // part of the wanted element
+    return elementAt(insert.getContainer(), position);
   }
-  if (auto extract = dyn_cast<LLVM::ExtractValueOp>(def)) {
+  if (auto extract = value.getDefiningOp<LLVM::ExtractValueOp>()) {
     SmallVector<int64_t> inner(extract.getPosition());
     inner.append(position.begin(), position.end());
-    return isZeroAggregate(extract.getContainer(), inner);
+    return elementAt(extract.getContainer(), inner);
   }
-  if (auto constant = dyn_cast<LLVM::ConstantOp>(def))
-    if (auto number = dyn_cast<FloatAttr>(constant.getValue()))
-      return position.empty() && number.getValue().isPosZero();
-  return false;
+  return Value();
 }
 
-/// Whether the elements of `container`'s element `position` other than
-/// those inside `inserted` are all zero.
-bool isZeroOutside(Value container, ArrayRef<int64_t> position,
-                   ArrayRef<int64_t> inserted) {
-  Type type = container.getType();
-  for (int64_t index : position)
-    type = cast<LLVM::LLVMStructType>(type).getBody()[index];
-  auto structType = dyn_cast<LLVM::LLVMStructType>(type);
-  if (!structType)
+/// Whether every float of `value` (a struct, possibly nested, or a scalar)
+/// is the constant +0.
+bool isZeroAggregate(Value value) {
+  if (!value)
     return false;
-  int64_t skipped = inserted[position.size()];
-  for (int64_t i = 0, e = structType.getBody().size(); i < e; ++i) {
-    if (i == skipped)
-      continue;
-    SmallVector<int64_t> element(position);
-    element.push_back(i);
-    if (!isZeroAggregate(container, element))
-      return false;
+  if (auto structType = dyn_cast<LLVM::LLVMStructType>(value.getType())) {
+    for (int64_t i = 0, e = structType.getBody().size(); i < e; ++i)
+      if (!isZeroAggregate(elementAt(value, {i})))
+        return false;
+    return true;
   }
-  return true;
+  auto constant = value.getDefiningOp<LLVM::ConstantOp>();
+  auto number =
+      constant ? dyn_cast<FloatAttr>(constant.getValue()) : FloatAttr();
+  return number && number.getValue().isPosZero();
 }
 
 /// A wgmma accumulating into all-zero registers computes D = A B instead
