@@ -60,7 +60,8 @@ CASES=(
 # split 16 ways, and split at position 5, where most splits hold no key);
 # the decode GEMVs
 # (1 and 8 rows, and one with its RMSNorm prologue, against torch.matmul
-# on bf16 vectors, and a paired q + kv GEMV); the norm kernels
+# on bf16 vectors, and a paired q + kv GEMV; f32 weights, as an f32
+# model decodes, against torch.matmul in f32); the norm kernels
 # (token shift + RMSNorm, LayerNorm; rounded to bf16; a decode row in f32)
 # against the same in PyTorch eager; the head's log-softmax (a decode row,
 # 65,536 scoring rows, and a vocabulary that is not a multiple of 32)
@@ -91,6 +92,9 @@ KERNELS=(
   "gemv-1x4096x4096-rmsnorm|mb-cuda-test-build-gemv=m=1 n=4096 k=4096 norm=rms_clamp norm-weight-type=bf16|sm_80|--kind gemv --m 1 --n 4096 --k 4096 --gemv-norm rms_clamp --epsilon 1e-8"
   "gemv-paired-1x4608x4096-rmsnorm|mb-cuda-test-build-gemv=m=1 n=1536 k=4096 paired-n=3072 norm=rms_clamp norm-weight-type=bf16|sm_80|--kind gemv --m 1 --n 1536 --k 4096 --paired-n 3072 --gemv-norm rms_clamp --epsilon 1e-8"
   "gemv-8x4096x1024|mb-cuda-test-build-gemv=m=8 n=4096 k=1024|sm_80|--kind gemv --m 8 --n 4096 --k 1024"
+  "gemv-f32-1x4096x4096-gelu|mb-cuda-test-build-gemv=m=1 n=4096 k=4096 element-type=f32 bias=true activation=gelu|sm_80|--kind gemv --dtype f32 --m 1 --n 4096 --k 4096 --bias --gelu erf"
+  "gemv-1x4096x4096-layernorm|mb-cuda-test-build-gemv=m=1 n=4096 k=4096 bias=true activation=relu norm=layer norm-weight-type=bf16|sm_80|--kind gemv --m 1 --n 4096 --k 4096 --bias --gelu relu --gemv-norm layer --epsilon 1e-5"
+  "gemv-f32-paired-1x4608x4096-rmsnorm|mb-cuda-test-build-gemv=m=1 n=1536 k=4096 paired-n=3072 element-type=f32 norm=rms_clamp|sm_80|--kind gemv --dtype f32 --m 1 --n 1536 --k 4096 --paired-n 3072 --gemv-norm rms_clamp --epsilon 1e-8"
   "attention-wgmma-hd64-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=64 key-block=128 mma=wgmma|sm_90a|--kind attention --needs-sm 90 --batch-heads 16 --seq-len 1024 --head-dim 64"
   "attention-wgmma-hd64-s2048|mb-cuda-test-build-attention=batch-heads=16 seq-len=2048 head-dim=64 key-block=128 mma=wgmma|sm_90a|--kind attention --needs-sm 90 --batch-heads 16 --seq-len 2048 --head-dim 64"
   "attention-wgmma-hd64-s4096|mb-cuda-test-build-attention=batch-heads=16 seq-len=4096 head-dim=64 key-block=128 mma=wgmma|sm_90a|--kind attention --needs-sm 90 --batch-heads 16 --seq-len 4096 --head-dim 64"

@@ -1,7 +1,7 @@
 //===- FuseGemvNorms.cpp - mb-cuda-fuse-gemv-norms ------------------------===//
 //
-// A decode row's RMSNorm call whose only readers are GEMV calls becomes
-// those GEMVs' prologue (Passes.td).
+// A decode row's norm call (RMSNorm or LayerNorm) whose only readers are
+// GEMV calls becomes those GEMVs' prologue (Passes.td).
 //
 //===----------------------------------------------------------------------===//
 #include "passes/CUDA/Kernels/Passes.h"
@@ -74,8 +74,10 @@ struct CudaFuseGemvNormsPass
     }();
     if (failed(norm) || norm->rows > cuda::kMaxGemvRows ||
         !norm->outputType.isF32() || norm->tokenShift ||
-        norm->norm == cuda::NormKind::Layer || normCall.getNumResults() != 1 ||
-        normCall.getNumOperands() != 2)
+        normCall.getNumResults() != 1 ||
+        // x, weight (and a LayerNorm's bias).
+        normCall.getNumOperands() !=
+            (norm->norm == cuda::NormKind::Layer ? 3u : 2u))
       return false;
     SmallVector<func::CallOp> gemvCalls;
     SmallVector<Operation *> reshapes;
@@ -104,12 +106,12 @@ struct CudaFuseGemvNormsPass
         return false;
       specs.push_back(*spec);
     }
-    Value x = normCall.getOperand(0), weight = normCall.getOperand(1);
+    Value x = normCall.getOperand(0);
     for (auto [call, spec] : llvm::zip(gemvCalls, specs)) {
       OpBuilder b(call);
       SmallVector<Value> operands = {x};
       llvm::append_range(operands, call.getOperands().drop_front());
-      operands.push_back(weight);
+      llvm::append_range(operands, normCall.getOperands().drop_front());
       touched.insert(symbols.lookup<func::FuncOp>(call.getCallee()));
       func::CallOp fused = cuda::callSelectedGemv(
           b, call.getLoc(), getOperation(), spec, operands);

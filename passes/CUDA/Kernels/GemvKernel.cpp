@@ -13,12 +13,17 @@ namespace mbc::cuda {
 namespace {
 
 constexpr int64_t kWarpSize = 32;
-/// Weights per lane and step: one 16-byte load of bf16/f16.
-constexpr int64_t kChunk = 8;
+/// Bytes of one weight load of a lane: 8 bf16/f16 or 4 f32 weights.
+constexpr int64_t kChunkBytes = 16;
 /// 16-byte weight loads a lane issues before using any (all columns).
 constexpr int64_t kChunksInFlight = 8;
 /// f32 accumulator registers a lane spends on rows x columns.
 constexpr int64_t kAccumulatorFloats = 64;
+
+/// Weights per lane and step: one 16-byte load.
+int64_t chunkOf(Type weightType) {
+  return kChunkBytes * 8 / weightType.getIntOrFloatBitWidth();
+}
 
 /// The kernel body: a warp walks K once for all of its columns, each lane
 /// issuing the 16-byte weight loads of `unroll` chunks of every column
@@ -35,6 +40,7 @@ public:
       : b(b), loc(loc), spec(spec), a(a), w(w), c(c), n(n), bias(bias),
         residual(residual), normWeight(normWeight) {
     columns = spec.columnsPerWarp;
+    chunk = chunkOf(spec.weightType);
     width = accumulatorWidth(spec);
     unroll = std::max<int64_t>(1, kChunksInFlight / columns);
   }
@@ -49,7 +55,7 @@ public:
     Value firstColumn = arith::AddIOp::create(
         b, loc, arith::MulIOp::create(b, loc, block, index(columnsPerBlock)),
         arith::MulIOp::create(b, loc, warp, index(columns)));
-    laneStart = arith::MulIOp::create(b, loc, lane, index(kChunk));
+    laneStart = arith::MulIOp::create(b, loc, lane, index(chunk));
 
     // A warp wholly past N (the last block's) does nothing.
     OpBuilder::InsertionGuard guard(b);
@@ -75,8 +81,8 @@ public:
     SmallVector<Value> sums(spec.m * columns + (normWeight ? spec.m : 0), zero);
 
     // Whole steps of `unroll` chunks a lane, then whole chunks, then (K not
-    // a multiple of 256) a last step some lanes sit out.
-    int64_t step = kWarpSize * kChunk;
+    // a multiple of 32 chunks) a last step some lanes sit out.
+    int64_t step = kWarpSize * chunk;
     int64_t mainK = spec.k / (step * unroll) * (step * unroll);
     if (mainK > 0) {
       auto loop = scf::ForOp::create(b, loc, laneStart, index(mainK),
@@ -132,10 +138,10 @@ public:
     }
   }
 
-  /// Lanes of each accumulator: the widest of 8, 4, 2, 1 that keeps
-  /// rows x columns x lanes within kAccumulatorFloats.
+  /// Lanes of each accumulator: the widest of a chunk's weights (8 or 4),
+  /// 4, 2, 1 that keeps rows x columns x lanes within kAccumulatorFloats.
   static int64_t accumulatorWidth(const GemvSpec &spec) {
-    int64_t width = kChunk;
+    int64_t width = chunkOf(spec.weightType);
     while (width > 1 &&
            spec.m * spec.columnsPerWarp * width > kAccumulatorFloats)
       width /= 2;
@@ -147,8 +153,8 @@ private:
   /// weight load (all columns, all chunks), then the FMAs.
   SmallVector<Value> accumulate(ValueRange sums, ArrayRef<Value> ks) {
     Type f32 = b.getF32Type();
-    auto weightVector = VectorType::get({kChunk}, spec.weightType);
-    auto f32Vector = VectorType::get({kChunk}, f32);
+    auto weightVector = VectorType::get({chunk}, spec.weightType);
+    auto f32Vector = VectorType::get({chunk}, f32);
     SmallVector<SmallVector<Value>> weights(ks.size());
     for (auto [u, k] : llvm::enumerate(ks))
       for (int64_t j = 0; j < columns; ++j)
@@ -159,10 +165,12 @@ private:
     for (auto [u, k] : llvm::enumerate(ks)) {
       // x * g (rstd comes in the epilogue): g folded into the weights.
       Value gamma =
-          normWeight ? loadWidened(b, loc, normWeight, k, kChunk) : Value();
+          normWeight ? loadWidened(b, loc, normWeight, k, chunk) : Value();
       SmallVector<Value> wide;
-      for (Value chunk : weights[u]) {
-        Value value = arith::ExtFOp::create(b, loc, f32Vector, chunk);
+      for (Value loaded : weights[u]) {
+        Value value = loaded.getType() == f32Vector
+                          ? loaded
+                          : arith::ExtFOp::create(b, loc, f32Vector, loaded);
         if (gamma)
           value = arith::MulFOp::create(b, loc, value, gamma);
         wide.push_back(value);
@@ -182,11 +190,12 @@ private:
     return updated;
   }
 
-  /// acc + x * y over the 8 lanes of x and y, folded into acc's width.
+  /// acc + x * y over the chunk's lanes of x and y, folded into acc's
+  /// width.
   Value fma(Value x, Value y, Value acc) {
-    if (width == kChunk)
+    if (width == chunk)
       return vector::FMAOp::create(b, loc, x, y, acc);
-    for (int64_t part = 0; part < kChunk / width; ++part) {
+    for (int64_t part = 0; part < chunk / width; ++part) {
       // Lanes [part * width, (part + 1) * width) (a shufflevector).
       SmallVector<int64_t> lanes =
           llvm::to_vector(llvm::seq<int64_t>(part * width, (part + 1) * width));
@@ -265,34 +274,154 @@ private:
   Value a, w, c;
   int64_t n;
   Value bias, residual, normWeight;
-  int64_t columns, width, unroll;
+  int64_t columns, chunk, width, unroll;
   Value lane, laneStart;
   /// Per column of the warp: its index, and the index its loads use.
   SmallVector<Value> columnIndex, loadColumn;
 };
 
+/// A LayerNorm prologue: the block's M rows of A, normalized, in dynamic
+/// shared memory (returned as memref<M x K x f32> in the workgroup address
+/// space). All threads copy A there (16-byte chunks); then a warp a row
+/// (warps over the rows) sums the row, sums its squared deviations from
+/// the mean (two passes, as NormKernel and the mb.layer_norm lowering
+/// compute them) and rewrites its elements in place as (x - mean) * rstd *
+/// g + b, each lane the elements it read; barriers between the phases.
+Value normalizeRowsToShared(OpBuilder &b, Location loc, const GemvSpec &spec,
+                            Value a, Value normWeight, Value normBias) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  constexpr int64_t lanes = 4;
+  auto vectorType = VectorType::get({lanes}, f32);
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  };
+  auto constant = [&](double value) -> Value {
+    return arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(static_cast<float>(value)));
+  };
+  Value shared = gpu::DynamicSharedMemoryOp::create(
+      b, loc,
+      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                      MemRefLayoutAttrInterface{}, getWorkgroupSpace(ctx)));
+  Value rows = memref::ViewOp::create(
+      b, loc,
+      MemRefType::get({spec.m, spec.k}, f32, MemRefLayoutAttrInterface{},
+                      getWorkgroupSpace(ctx)),
+      shared, index(0), ValueRange{});
+  Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  int64_t threads = spec.warps * kWarpSize;
+  int64_t chunksPerRow = spec.k / lanes;
+  {
+    auto copy = scf::ForOp::create(b, loc, thread, index(spec.m * chunksPerRow),
+                                   index(threads));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(copy.getBody());
+    Value chunk = copy.getInductionVar();
+    Value row = arith::DivUIOp::create(b, loc, chunk, index(chunksPerRow));
+    Value column = arith::MulIOp::create(
+        b, loc, arith::RemUIOp::create(b, loc, chunk, index(chunksPerRow)),
+        index(lanes));
+    Value x = vector::LoadOp::create(
+        b, loc, vectorType, a, ValueRange{row, column}, false, llvm::Align(16));
+    vector::StoreOp::create(b, loc, x, rows, ValueRange{row, column}, false,
+                            llvm::Align(16));
+  }
+  gpu::BarrierOp::create(b, loc);
+
+  Value warp = arith::DivUIOp::create(b, loc, thread, index(kWarpSize));
+  Value lane = arith::RemUIOp::create(b, loc, thread, index(kWarpSize));
+  Value laneColumn = arith::MulIOp::create(b, loc, lane, index(lanes));
+  Value step = index(kWarpSize * lanes);
+  Value zero = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(vectorType, b.getF32FloatAttr(0)));
+  auto splat = [&](Value scalar) -> Value {
+    return vector::BroadcastOp::create(b, loc, vectorType, scalar);
+  };
+  auto rowLoop =
+      scf::ForOp::create(b, loc, warp, index(spec.m), index(spec.warps));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(rowLoop.getBody());
+    Value row = rowLoop.getInductionVar();
+    auto load = [&](Value column) -> Value {
+      return vector::LoadOp::create(b, loc, vectorType, rows,
+                                    ValueRange{row, column}, false,
+                                    llvm::Align(16));
+    };
+    // The row's sum of `term(x)` over its K elements, on every lane.
+    auto rowSum = [&](function_ref<Value(Value)> term) -> Value {
+      auto loop = scf::ForOp::create(b, loc, laneColumn, index(spec.k), step,
+                                     ValueRange{zero});
+      {
+        OpBuilder::InsertionGuard loopGuard(b);
+        b.setInsertionPointToStart(loop.getBody());
+        Value sum = arith::AddFOp::create(b, loc, loop.getRegionIterArgs()[0],
+                                          term(load(loop.getInductionVar())));
+        scf::YieldOp::create(b, loc, sum);
+      }
+      Value partial = vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::ADD, loop.getResult(0));
+      return buildXorReduce(b, loc, partial, {16, 8, 4, 2, 1},
+                            /*isMax=*/false);
+    };
+    Value count = constant(static_cast<double>(spec.k));
+    Value mean = splat(arith::DivFOp::create(
+        b, loc, rowSum([](Value x) { return x; }), count));
+    Value variance = arith::DivFOp::create(
+        b, loc, rowSum([&](Value x) -> Value {
+          Value deviation = arith::SubFOp::create(b, loc, x, mean);
+          return arith::MulFOp::create(b, loc, deviation, deviation);
+        }),
+        count);
+    Value inverse = splat(
+        buildInverseRms(b, loc, variance, NormKind::Layer, spec.normEpsilon));
+    auto normalize =
+        scf::ForOp::create(b, loc, laneColumn, index(spec.k), step);
+    OpBuilder::InsertionGuard loopGuard(b);
+    b.setInsertionPointToStart(normalize.getBody());
+    Value column = normalize.getInductionVar();
+    Value centered = arith::SubFOp::create(b, loc, load(column), mean);
+    Value y = arith::MulFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, centered, inverse),
+        loadWidened(b, loc, normWeight, column, lanes));
+    y = arith::AddFOp::create(b, loc, y,
+                              loadWidened(b, loc, normBias, column, lanes));
+    vector::StoreOp::create(b, loc, y, rows, ValueRange{row, column}, false,
+                            llvm::Align(16));
+  }
+  gpu::BarrierOp::create(b, loc);
+  return rows;
+}
+
 } // namespace
 
 LogicalResult verifyGemvSpec(const GemvSpec &spec,
                              function_ref<InFlightDiagnostic()> emitError) {
-  if (!spec.weightType ||
-      !(spec.weightType.isBF16() || spec.weightType.isF16()))
-    return failSpec(emitError, "GEMV weight element type must be bf16 or f16");
+  if (!spec.weightType || !(spec.weightType.isBF16() ||
+                            spec.weightType.isF16() || spec.weightType.isF32()))
+    return failSpec(emitError,
+                    "GEMV weight element type must be bf16, f16 or f32");
   if (failed(verifyBiasType(spec.biasType, emitError)))
     return failure();
   if (spec.m < 1 || spec.m > kMaxGemvRows)
     return failSpec(emitError, "GEMV rows m = " + Twine(spec.m) +
                                    " must be between 1 and " +
                                    Twine(kMaxGemvRows));
-  if (spec.n < 1 || spec.k < kChunk || spec.k % kChunk != 0)
+  int64_t chunk = chunkOf(spec.weightType);
+  if (spec.n < 1 || spec.k < chunk || spec.k % chunk != 0)
     return failSpec(emitError,
-                    "GEMV needs n >= 1 and k a positive multiple of 8 (16-byte "
-                    "weight loads), got n = " +
+                    "GEMV needs n >= 1 and k a positive multiple of " +
+                        Twine(chunk) + " (16-byte weight loads), got n = " +
                         Twine(spec.n) + ", k = " + Twine(spec.k));
   if (spec.normPrologue) {
-    if (spec.normKind != NormKind::Rms && spec.normKind != NormKind::RmsClamp)
-      return failSpec(emitError, "a GEMV norm prologue must be an RMSNorm "
-                                 "(rms or rms_clamp)");
+    if (spec.normKind == NormKind::Layer &&
+        spec.m * spec.k * 4 > kMaxGemvLayerNormBytes)
+      return failSpec(emitError,
+                      "a GEMV LayerNorm prologue keeps its m x k = " +
+                          Twine(spec.m) + " x " + Twine(spec.k) +
+                          " normalized rows in shared memory: at most " +
+                          Twine(kMaxGemvLayerNormBytes) + " bytes");
     if (spec.normEpsilon <= 0)
       return failSpec(emitError, "the norm epsilon must be positive");
     if (spec.normWeightType &&
@@ -347,9 +476,15 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
   appendEpilogueParams(argTypes, info, spec.m, spec.n, spec.bias,
                        spec.biasType, spec.residual, f32);
   Type normWeightType = spec.normWeightType ? spec.normWeightType : f32;
+  bool layerNorm = spec.normPrologue && spec.normKind == NormKind::Layer;
   if (spec.normPrologue) {
     argTypes.push_back(MemRefType::get({spec.k}, normWeightType));
     info.params.push_back({"norm_weight", "ptr", {}});
+  }
+  if (layerNorm) {
+    argTypes.push_back(MemRefType::get({spec.k}, normWeightType));
+    info.params.push_back({"norm_bias", "ptr", {}});
+    info.dynamicSharedBytes = spec.m * spec.k * 4;
   }
   if (spec.pairedN > 0) {
     argTypes.append({MemRefType::get({spec.pairedN, spec.k}, spec.weightType),
@@ -375,12 +510,19 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
   Value bias = spec.bias ? entry.getArgument(next++) : Value();
   Value residual = spec.residual ? entry.getArgument(next++) : Value();
   Value normWeight = spec.normPrologue ? entry.getArgument(next++) : Value();
+  Value normBias = layerNorm ? entry.getArgument(next++) : Value();
   Value w2 = spec.pairedN > 0 ? entry.getArgument(next++) : Value();
   Value c2 = spec.pairedN > 0 ? entry.getArgument(next++) : Value();
-  // Rows of A start 32-byte aligned and rows of W 16-byte aligned when the
-  // buffers are (the runtime's are 256-byte aligned; K % 8 == 0).
+  // Rows of A and W start 16-byte aligned when the buffers are (the
+  // runtime's are 256-byte aligned; K is a multiple of a 16-byte chunk).
   a = memref::AssumeAlignmentOp::create(b, loc, a, b.getI32IntegerAttr(16));
   w = memref::AssumeAlignmentOp::create(b, loc, w, b.getI32IntegerAttr(16));
+
+  if (layerNorm) {
+    // The products read the normalized rows; no per-column norm work.
+    a = normalizeRowsToShared(b, loc, spec, a, normWeight, normBias);
+    normWeight = Value();
+  }
 
   Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   if (spec.pairedN == 0) {

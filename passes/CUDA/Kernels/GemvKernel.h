@@ -4,19 +4,22 @@
 // the few rows of a decode step (M <= 16): memory bound, so the kernel reads
 // every weight once, coalesced, with many loads in flight. A warp owns
 // `columnsPerWarp` output columns n and walks K once for all of them: its
-// lanes take 16-byte chunks (8 bf16/f16 weights, lane-interleaved so a warp
-// reads 512 contiguous bytes per column and chunk), each lane issuing the
-// loads of 8 chunks (4 steps x 2 columns by default) before the first FMA,
-// multiplies them with the f32 activations of every row (A stays f32: no
-// rounding; each x chunk loaded once for all columns) into per-(row,
-// column) vector accumulators (8 lanes wide, narrower for many rows, same
-// FMA count), reduces each across the lanes with shuffles, and lane 0
-// applies the epilogue (+ bias[N], activation, + residual[M, N]) and
-// stores. No tensor cores: at M <= 16 they would idle on the weight stream.
+// lanes take 16-byte chunks (8 bf16/f16 weights or 4 f32 ones,
+// lane-interleaved so a warp reads 512 contiguous bytes per column and
+// chunk), each lane issuing the loads of 8 chunks (4 steps x 2 columns by
+// default) before the first FMA, multiplies them with the f32 activations
+// of every row (A stays f32, f32 weights are read as stored: nothing is
+// rounded; each x chunk loaded once for all columns) into per-(row,
+// column) vector accumulators (a chunk's lanes wide, narrower for many
+// rows, same FMA count), reduces each across the lanes with shuffles, and
+// lane 0 applies the epilogue (+ bias[N], activation, + residual[M, N])
+// and stores. No tensor cores: at M <= 16 they would idle on the weight
+// stream.
 //
-// K must be a multiple of 8 (16-byte weight chunks); N may be anything (the
-// last block's warps past N do nothing; a warp's columns past N load column
-// N - 1 and store nothing). rows x columnsPerWarp is at most 64.
+// K must be a multiple of a chunk (8 weights; 4 for f32); N may be
+// anything (the last block's warps past N do nothing; a warp's columns
+// past N load column N - 1 and store nothing). rows x columnsPerWarp is at
+// most 64.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MBC_PASSES_CUDA_KERNELS_GEMVKERNEL_H
@@ -29,7 +32,8 @@ namespace mbc::cuda {
 
 struct GemvSpec {
   int64_t m = 1, n = 0, k = 0;
-  /// The weights' element type: bf16 or f16. A, residual and C are f32.
+  /// The weights' element type: bf16, f16 or f32 (a model stored in f32
+  /// decodes in f32). A, residual and C are f32.
   mlir::Type weightType;
   bool bias = false;
   /// The bias's element type: f32 (null means f32), bf16 or f16.
@@ -39,16 +43,23 @@ struct GemvSpec {
   /// Warps per block and output columns per warp.
   int64_t warps = 8;
   int64_t columnsPerWarp = 2;
-  /// A decode row's RMSNorm (Rms or RmsClamp) in the prologue: A is the
-  /// norm's input and the product is taken with norm(A) * normWeight. As
-  /// W . (x * rstd * g) = rstd (W . (x * g)), the lanes multiply x by g on
-  /// the fly, accumulate the sum of squares of x from the same loads, and
-  /// the epilogue scales by rstd: the norm's own launch and its output
+  /// A decode row's norm in the prologue: A is the norm's input and the
+  /// product is taken with norm(A). The norm's own launch and its output
   /// buffer go away.
+  /// - RMSNorm (Rms, RmsClamp), norm(A) = A * rstd * normWeight: as
+  ///   W . (x * rstd * g) = rstd (W . (x * g)), the lanes multiply x by g
+  ///   on the fly, accumulate the sum of squares of x from the same loads,
+  ///   and the epilogue scales by rstd.
+  /// - LayerNorm (Layer), norm(A) = (A - mean) * rstd * normWeight +
+  ///   normBias: each block first normalizes the M rows into shared memory
+  ///   (one global read of A; mean and variance in two passes over the
+  ///   row, as the norm kernel computes them, a warp a row), then reads A
+  ///   from there. M x K x 4 bytes must fit kMaxGemvLayerNormBytes.
   bool normPrologue = false;
   NormKind normKind = NormKind::Rms;
   double normEpsilon = 1e-5;
-  /// The norm weight's type as stored: f32, bf16 or f16 (null: f32).
+  /// The norm weight's (and LayerNorm bias's) type as stored: f32, bf16 or
+  /// f16 (null: f32).
   mlir::Type normWeightType;
   /// A paired GEMV when > 0: a second product of the same A (and norm)
   /// with its own weight W2 [pairedN, K] into its own C2 [M, pairedN], in
@@ -59,14 +70,16 @@ struct GemvSpec {
 
 /// The largest M a GEMV kernel takes.
 inline constexpr int64_t kMaxGemvRows = 16;
+/// The most shared memory a LayerNorm prologue's normalized rows take.
+inline constexpr int64_t kMaxGemvLayerNormBytes = 48 * 1024;
 
 mlir::LogicalResult
 verifyGemvSpec(const GemvSpec &spec,
                llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
 /// Appends kernel `name` to `module`. Parameters: a, w, c, then bias,
-/// residual and the norm weight when enabled, then w2 and c2 when paired
-/// (all pointers).
+/// residual and the norm weight (and a LayerNorm's bias) when enabled, then
+/// w2 and c2 when paired (all pointers).
 mlir::FailureOr<KernelInfo>
 buildGemvKernel(mlir::OpBuilder &builder, mlir::gpu::GPUModuleOp module,
                 llvm::StringRef name, const GemvSpec &spec, mlir::Location loc);

@@ -135,8 +135,13 @@ private:
         first.call.getOperand(0) != second.call.getOperand(0))
       return false;
     if constexpr (std::is_same_v<Spec, cuda::GemvSpec>) {
-      if (first.spec.normPrologue &&
-          first.call.getOperands().back() != second.call.getOperands().back())
+      // The norm's weight (and a LayerNorm's bias): the last operands.
+      unsigned normOperands = !first.spec.normPrologue ? 0
+                              : first.spec.normKind == cuda::NormKind::Layer
+                                  ? 2
+                                  : 1;
+      if (!llvm::equal(first.call.getOperands().take_back(normOperands),
+                       second.call.getOperands().take_back(normOperands)))
         return false;
     }
     hoisted.clear();
@@ -167,7 +172,7 @@ private:
             llvm::SetVector<func::FuncOp> &touched) {
     Spec spec = first.spec;
     spec.pairedN = second.spec.n;
-    // GEMV: a, w, [norm weight], w2. GEMM: a, b, b2.
+    // GEMV: a, w, [norm weight, [norm bias]], w2. GEMM: a, b, b2.
     SmallVector<Value> operands(first.call.getOperands());
     operands.push_back(second.call.getOperand(1));
     OpBuilder b(first.call);

@@ -90,9 +90,9 @@ def CudaTestBuildGemv : Pass<"mb-cuda-test-build-gemv", "::mlir::ModuleOp"> {
     Option<"m", "m", "int64_t", /*default=*/"1", "rows (1..16)">,
     Option<"n", "n", "int64_t", /*default=*/"4096", "output columns">,
     Option<"k", "k", "int64_t", /*default=*/"4096",
-           "reduction size (a multiple of 8)">,
+           "reduction size (a multiple of 8; of 4 for f32 weights)">,
     Option<"elementType", "element-type", "std::string",
-           /*default=*/"\"bf16\"", "W element type: bf16 or f16">,
+           /*default=*/"\"bf16\"", "W element type: bf16, f16 or f32">,
     Option<"bias", "bias", "bool", /*default=*/"false", "add bias[N]">,
     Option<"biasType", "bias-type", "std::string", /*default=*/"\"f32\"",
            "the bias's element type: f32, bf16 or f16">,
@@ -567,18 +567,19 @@ def CudaLaunchSelectedKernels
 }
 
 def CudaFuseGemvNorms : Pass<"mb-cuda-fuse-gemv-norms", "::mlir::ModuleOp"> {
-  let summary = "a decode row's RMSNorm into the prologue of the GEMVs reading it";
+  let summary = "a decode row's norm into the prologue of the GEMVs reading it";
   let description = [{
     After convert-mb-to-linalg (which makes the GEMVs of cached attention):
     a call of a selected norm kernel (`mb.cuda_norm`) of at most 16 rows,
-    an RMSNorm (rms or rms_clamp) writing f32 rows without token shift,
-    whose every use (through tensor reshapes) is the A operand of a
-    selected GEMV of its rows and features (`mb.cuda_gemv`, no prologue
-    yet), is removed: each GEMV instead takes the norm's input and weight
-    and normalizes in its prologue (GemvKernel.h: `norm`, `norm_epsilon`,
-    `norm_weight_type`), so a decode step's norm is no launch of its own.
-    Declarations left without calls are erased. LayerNorms and norms with
-    other users stay.
+    an RMSNorm (rms or rms_clamp) or a LayerNorm writing f32 rows without
+    token shift, whose every use (through tensor reshapes) is the A operand
+    of a selected GEMV of its rows and features (`mb.cuda_gemv`, no
+    prologue yet) that takes the prologue (a LayerNorm's rows must fit the
+    kernel's shared memory), is removed: each GEMV instead takes the norm's
+    input, weight (and bias) and normalizes in its prologue (GemvKernel.h:
+    `norm`, `norm_epsilon`, `norm_weight_type`), so a decode step's norm is
+    no launch of its own. Declarations left without calls are erased.
+    Norms with other users stay.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::tensor::TensorDialect"];
@@ -589,7 +590,7 @@ def CudaPairGemvs : Pass<"mb-cuda-pair-gemvs", "::mlir::ModuleOp"> {
   let description = [{
     After mb-cuda-fuse-gemv-norms: two calls of selected GEMVs
     (`mb.cuda_gemv`) in one block that read the same A (and, with a norm
-    prologue, the same norm weight) with the same rows, K, weight type,
+    prologue, the same norm weight and bias) with the same rows, K, weight type,
     launch shape and norm, neither with a bias, activation or residual nor
     already paired, become one call of a paired GEMV (GemvKernel.h:
     `paired_n`) returning both products: a decode layer's q and kv

@@ -458,16 +458,35 @@ struct CudaReferenceKernelsPass
         });
   }
 
+  /// A GEMV's norm prologue on `a`, as mb.rms_norm / mb.layer_norm lower
+  /// (the same builders): `normOperands` are the norm's weight (and a
+  /// LayerNorm's bias).
+  static Value normalize(OpBuilder &b, Location loc, Value a,
+                         const cuda::GemvSpec &spec, ValueRange normOperands) {
+    if (spec.normKind == cuda::NormKind::Layer)
+      return mb_to_linalg::createLayerNorm(b, loc, a, normOperands[0],
+                                           normOperands[1], spec.normEpsilon);
+    return mb_to_linalg::createRMSNorm(
+        b, loc, a, normOperands[0], spec.normEpsilon,
+        spec.normKind == cuda::NormKind::RmsClamp);
+  }
+
+  static unsigned normOperandCount(const cuda::GemvSpec &spec) {
+    if (!spec.normPrologue)
+      return 0;
+    return spec.normKind == cuda::NormKind::Layer ? 2 : 1;
+  }
+
   /// A paired GEMV: both products of the (normalized) A, no epilogue.
+  /// Arguments: a, w, [norm weight, [norm bias]], w2.
   void definePairedGemv(func::FuncOp function, const cuda::GemvSpec &spec) {
     OpBuilder b(function.getContext());
     Location loc = function.getLoc();
     Block *body = cuda::beginReferenceBody(b, function);
     Value a = body->getArgument(0);
     if (spec.normPrologue)
-      a = mb_to_linalg::createRMSNorm(
-          b, loc, a, body->getArgument(2), spec.normEpsilon,
-          spec.normKind == cuda::NormKind::RmsClamp);
+      a = normalize(b, loc, a, spec,
+                    body->getArguments().slice(2, normOperandCount(spec)));
     func::ReturnOp::create(
         b, loc,
         ValueRange{
@@ -477,9 +496,8 @@ struct CudaReferenceKernelsPass
     function->removeAttr(cuda::kSelectedGemvAttrName);
   }
 
-  /// With `normPrologue` (a GEMV's), A is first RMS-normalized with the
-  /// last argument as the norm weight, as mb.rms_norm lowers (the same
-  /// builder).
+  /// With `normPrologue` (a GEMV's), A is first normalized with the last
+  /// arguments as the norm's weight (and bias).
   void define(func::FuncOp function, const cuda::GemmSpec &spec,
               const cuda::GemvSpec *normPrologue = nullptr) {
     MLIRContext *ctx = function.getContext();
@@ -488,9 +506,9 @@ struct CudaReferenceKernelsPass
     Block *body = cuda::beginReferenceBody(b, function);
     Value a = body->getArgument(0);
     if (normPrologue)
-      a = mb_to_linalg::createRMSNorm(
-          b, loc, a, body->getArguments().back(), normPrologue->normEpsilon,
-          normPrologue->normKind == cuda::NormKind::RmsClamp);
+      a = normalize(
+          b, loc, a, *normPrologue,
+          body->getArguments().take_back(normOperandCount(*normPrologue)));
     Value w = body->getArgument(1);
     unsigned next = 2;
     Value bias = spec.bias ? body->getArgument(next++) : Value();

@@ -115,17 +115,17 @@ private:
                                 static_cast<bool>(call.residual));
   }
 
-  /// Decode rows (at most kMaxGemvRows): a GEMV over a weight stored in 16
-  /// bits (an f32 weight would be rounded on every step: generic instead).
+  /// Decode rows (at most kMaxGemvRows): a GEMV over the weight as stored
+  /// (bf16/f16, or f32: decode rounds nothing).
   FailureOr<cuda::GemvSpec> gemvSpec(int64_t m, int64_t n, int64_t k,
                                      Value weight, const GemmCall &call) {
-    if (m > cuda::kMaxGemvRows || !cuda::isStoredIn16Bits(weight))
+    if (m > cuda::kMaxGemvRows)
       return failure();
     cuda::GemvSpec spec;
     spec.m = m;
     spec.n = n;
     spec.k = k;
-    spec.weightType = cuda::weightStorageType(weight);
+    spec.weightType = cuda::gemvWeightType(weight);
     spec.bias = static_cast<bool>(call.bias);
     spec.activation = call.activation;
     spec.residual = static_cast<bool>(call.residual);
@@ -230,13 +230,14 @@ private:
       bias = cuda::narrowTo(b, loc, bias, biasType);
     }
     if (m <= cuda::kMaxGemvRows) {
-      // Decode: f32 activations, 16-bit weights as stored.
+      // Decode: f32 activations, weights as stored.
       FailureOr<cuda::GemvSpec> gemv = gemvSpec(m, n, k, weight, call);
       if (failed(gemv))
         return {};
       gemv->biasType = biasType;
       SmallVector<Value> operands = {
-          toMatrix(b, loc, input), cuda::narrowTo(b, loc, weight, elementType)};
+          toMatrix(b, loc, input),
+          cuda::narrowTo(b, loc, weight, gemv->weightType)};
       if (bias)
         operands.push_back(bias);
       if (residual)

@@ -313,6 +313,12 @@ Type weightStorageType(Value weight) {
   return BFloat16Type::get(weight.getContext());
 }
 
+Type gemvWeightType(Value weight) {
+  if (isStoredIn16Bits(weight))
+    return weightStorageType(weight);
+  return getElementTypeOrSelf(weight.getType());
+}
+
 Value narrowTo(OpBuilder &b, Location loc, Value value, Type elementType) {
   if (getElementTypeOrSelf(value.getType()) == elementType)
     return value;
@@ -486,7 +492,7 @@ gemvSpecFromAttribute(DictionaryAttr attr,
     std::optional<NormKind> parsed = parseNormKind(norm);
     if (!parsed)
       return emitError() << kSelectedGemvAttrName << ": norm = '" << norm
-                         << "' (expected rms or rms_clamp)";
+                         << "' (expected rms, rms_clamp or layer)";
     spec.normPrologue = true;
     spec.normKind = *parsed;
   }

@@ -76,6 +76,10 @@ mlir::Value kvWeightSource(mlir::Value wk, mlir::Value wv, int64_t inner);
 /// through a tensor.extract_slice), else bf16.
 mlir::Type weightStorageType(mlir::Value weight);
 
+/// The type a decode GEMV reads `weight` in: as stored, the 16-bit type
+/// of a bf16/f16 argument, else f32 (nothing is rounded in decode).
+mlir::Type gemvWeightType(mlir::Value weight);
+
 /// `value` as `elementType`: itself when it has that type, the source of an
 /// extf from that type (a slice of it for a slice of the extf), else an
 /// arith.truncf.

@@ -28,15 +28,10 @@ struct CudaTestBuildGemvPass
     spec.m = m;
     spec.n = n;
     spec.k = k;
-    if (elementType == "bf16")
-      spec.weightType = builder.getBF16Type();
-    else if (elementType == "f16")
-      spec.weightType = builder.getF16Type();
-    else {
-      emitError() << "element-type = '" << elementType
-                  << "' (expected bf16 or f16)";
+    spec.weightType = cuda::parseFloatTypeOption(builder, "element-type",
+                                                 elementType, emitError);
+    if (!spec.weightType)
       return signalPassFailure();
-    }
     std::optional<cuda::Activation> parsed = cuda::parseActivation(activation);
     if (!parsed) {
       emitError() << "activation = '" << activation
@@ -54,7 +49,7 @@ struct CudaTestBuildGemvPass
       std::optional<cuda::NormKind> kind = cuda::parseNormKind(norm);
       if (!kind) {
         emitError() << "norm = '" << norm
-                    << "' (expected none, rms or rms_clamp)";
+                    << "' (expected none, rms, rms_clamp or layer)";
         return signalPassFailure();
       }
       spec.normPrologue = true;

@@ -444,19 +444,17 @@ Value createContraction(OpBuilder &builder, Location loc, Value lhs, Value rhs,
 /// contractions read the caches in place as [N, L, H, dh]: decode attention
 /// is bandwidth-bound, and a head-major transpose would copy both caches on
 /// every step.
-/// rows [M, K] f32 * weight [N, K]^T on a selected GEMV kernel when
-/// `original` (the op's weight operand before conversion) reads a 16-bit
-/// argument and the spec is supported; null otherwise.
+/// rows [M, K] f32 * weight [N, K]^T on a selected GEMV kernel, reading
+/// `original` (the op's weight operand before conversion) as stored, when
+/// the spec is supported; null otherwise.
 Value projectWithGemv(OpBuilder &builder, Location loc, Operation *op,
                       Value rows, Value original) {
-  if (!cuda::isStoredIn16Bits(original))
-    return {};
   RankedTensorType rowsType = tensorTypeOf(rows);
   cuda::GemvSpec spec;
   spec.m = rowsType.getDimSize(0);
   spec.k = rowsType.getDimSize(1);
   spec.n = tensorTypeOf(original).getDimSize(0);
-  spec.weightType = cuda::weightStorageType(original);
+  spec.weightType = cuda::gemvWeightType(original);
   {
     ScopedDiagnosticHandler quiet(builder.getContext(),
                                   [](Diagnostic &) { return success(); });

@@ -25,63 +25,17 @@ using namespace mlir;
 namespace mbc::mb_to_linalg {
 namespace {
 
-Value sumBody(OpBuilder &builder, Location loc, ValueRange args) {
-  return arith::AddFOp::create(builder, loc, args[0], args.back());
-}
-
-/// (x - mean(x)) / sqrt(var(x) + eps) * weight + bias, biased variance
-/// computed in two passes around the mean.
+/// (x - mean(x)) / sqrt(var(x) + eps) * weight + bias (createLayerNorm).
 struct LayerNormLowering : OpConversionPattern<mb::LayerNormOp> {
   using OpConversionPattern::OpConversionPattern;
 
   LogicalResult
   matchAndRewrite(mb::LayerNormOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value input = adaptor.getInput();
-    RankedTensorType type = tensorTypeOf(input);
-    Type elementType = type.getElementType();
-    unsigned rank = type.getRank();
-    MLIRContext *context = rewriter.getContext();
-    Value features =
-        createFloatConstant(rewriter, loc, elementType, type.getShape().back());
-    Value epsilon = createFloatConstant(rewriter, loc, elementType,
-                                        op.getEpsilon().convertToDouble());
-    Value one = createFloatConstant(rewriter, loc, elementType, 1.0);
-
-    Value sum =
-        createLastDimensionReduction(rewriter, loc, input, {}, 0.0, sumBody);
-    Value squaredDeviations = createLastDimensionReduction(
-        rewriter, loc, input, sum, 0.0,
-        [&](OpBuilder &builder, Location loc, ValueRange args) -> Value {
-          Value mean = arith::DivFOp::create(builder, loc, args[1], features);
-          Value deviation = arith::SubFOp::create(builder, loc, args[0], mean);
-          Value square =
-              arith::MulFOp::create(builder, loc, deviation, deviation);
-          return arith::AddFOp::create(builder, loc, args[2], square);
-        });
-    Value result = createElementwise(
-        rewriter, loc, type,
-        {input, sum, squaredDeviations, adaptor.getWeight(), adaptor.getBias()},
-        {identityMap(context, rank), rowMap(context, rank),
-         rowMap(context, rank), lastDimensionMap(context, rank),
-         lastDimensionMap(context, rank)},
-        [&](OpBuilder &builder, Location loc, ValueRange args) -> Value {
-          Value mean = arith::DivFOp::create(builder, loc, args[1], features);
-          Value variance =
-              arith::DivFOp::create(builder, loc, args[2], features);
-          Value root = math::SqrtOp::create(
-              builder, loc,
-              arith::AddFOp::create(builder, loc, variance, epsilon));
-          Value inverse = arith::DivFOp::create(builder, loc, one, root);
-          Value centered = arith::SubFOp::create(builder, loc, args[0], mean);
-          Value normalized =
-              arith::MulFOp::create(builder, loc, centered, inverse);
-          Value scaled =
-              arith::MulFOp::create(builder, loc, normalized, args[3]);
-          return arith::AddFOp::create(builder, loc, scaled, args[4]);
-        });
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(
+        op, createLayerNorm(rewriter, op.getLoc(), adaptor.getInput(),
+                            adaptor.getWeight(), adaptor.getBias(),
+                            op.getEpsilon().convertToDouble()));
     return success();
   }
 };

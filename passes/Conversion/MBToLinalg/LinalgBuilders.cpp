@@ -408,6 +408,53 @@ SmallVector<Value> applyRotaryTogether(OpBuilder &builder, Location loc,
   return SmallVector<Value>(rotary.getResults());
 }
 
+Value createLayerNorm(OpBuilder &builder, Location loc, Value input,
+                      Value weight, Value bias, double epsilonValue) {
+  RankedTensorType type = tensorTypeOf(input);
+  Type elementType = type.getElementType();
+  unsigned rank = type.getRank();
+  MLIRContext *context = builder.getContext();
+  Value features =
+      createFloatConstant(builder, loc, elementType, type.getShape().back());
+  Value epsilon = createFloatConstant(builder, loc, elementType, epsilonValue);
+  Value one = createFloatConstant(builder, loc, elementType, 1.0);
+
+  Value sum = createLastDimensionReduction(
+      builder, loc, input, {}, 0.0,
+      [](OpBuilder &b, Location l, ValueRange args) -> Value {
+        return arith::AddFOp::create(b, l, args[0], args.back());
+      });
+  Value squaredDeviations = createLastDimensionReduction(
+      builder, loc, input, sum, 0.0,
+      [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+        Value mean = arith::DivFOp::create(b, l, args[1], features);
+        Value deviation = arith::SubFOp::create(b, l, args[0], mean);
+        Value square = arith::MulFOp::create(b, l, deviation, deviation);
+        return arith::AddFOp::create(b, l, args[2], square);
+      });
+  return createElementwise(
+      builder, loc, type, {input, sum, squaredDeviations, weight, bias},
+      {identityMap(context, rank), rowMap(context, rank), rowMap(context, rank),
+       lastDimensionMap(context, rank), lastDimensionMap(context, rank)},
+      [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+        Value mean = arith::DivFOp::create(b, l, args[1], features);
+        Value variance = arith::DivFOp::create(b, l, args[2], features);
+        Value root = math::SqrtOp::create(
+            b, l, arith::AddFOp::create(b, l, variance, epsilon));
+        Value inverse = arith::DivFOp::create(b, l, one, root);
+        Value centered = arith::SubFOp::create(b, l, args[0], mean);
+        Value normalized = arith::MulFOp::create(b, l, centered, inverse);
+        auto widened = [&](Value element) -> Value {
+          return element.getType() == elementType
+                     ? element
+                     : arith::ExtFOp::create(b, l, elementType, element);
+        };
+        Value scaled =
+            arith::MulFOp::create(b, l, normalized, widened(args[3]));
+        return arith::AddFOp::create(b, l, scaled, widened(args[4]));
+      });
+}
+
 Value createRMSNorm(OpBuilder &builder, Location loc, Value input,
                     Value weight, double epsilonValue, bool clamp) {
   RankedTensorType type = tensorTypeOf(input);

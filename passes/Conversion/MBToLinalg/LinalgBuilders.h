@@ -100,6 +100,14 @@ mlir::Value createLinear(mlir::OpBuilder &builder, mlir::Location loc,
                          mlir::Value input, mlir::Value weight,
                          mlir::Value bias);
 
+/// LayerNorm over the last dimension of `input`: (x - mean(x)) /
+/// sqrt(var(x) + eps) * weight + bias, the biased variance computed in two
+/// passes around the mean; `weight` and `bias` [D] of the input's element
+/// type or narrower (widened element by element).
+mlir::Value createLayerNorm(mlir::OpBuilder &builder, mlir::Location loc,
+                            mlir::Value input, mlir::Value weight,
+                            mlir::Value bias, double epsilonValue);
+
 /// RMSNorm over the last dimension of `input`, scaled by `weight` [D] (of
 /// the input's element type, or narrower: widened element by element). Plain: x * (1 / sqrt(mean(x^2) + eps)) * w;
 /// clamp (MEGABYTE-pytorch): x / max(||x||_2 * D^-1/2, eps) * w.

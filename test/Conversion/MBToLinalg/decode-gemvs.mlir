@@ -1,7 +1,8 @@
 // convert-mb-to-linalg{decode-gemvs}: the projections of a decode step's
 // cached attention over 16-bit weights become calls of selected GEMVs on
 // the f32 rows (k and v as one over the to_kv weight, whose halves they
-// are); an f32 weight keeps the linalg matmul.
+// are); weights are read as stored, f32 ones too (an f32 model decodes in
+// f32).
 // RUN: mbc-opt %s --convert-mb-to-linalg=decode-gemvs=true --split-input-file | FileCheck %s
 // RUN: mbc-opt %s --convert-mb-to-linalg --split-input-file | FileCheck %s --check-prefix=OFF
 
@@ -10,10 +11,12 @@
 // CHECK: call @mbc_gemv_0(%{{.*}}, %[[WQ]]) : (tensor<1x128xf32>, tensor<128x128xbf16>) -> tensor<1x128xf32>
 // CHECK: call @mbc_gemv_1(%{{.*}}, %[[WKV]]) : (tensor<1x128xf32>, tensor<256x128xbf16>) -> tensor<1x256xf32>
 // CHECK: tensor.insert_slice
-// The output projection's weight is f32: a linalg contraction.
-// CHECK: linalg.matmul
-// CHECK-NOT: call @mbc_gemv_2
+// The output projection's weight is f32: a GEMV reading f32 weights.
+// CHECK-NOT: linalg.matmul
+// CHECK: call @mbc_gemv_2(%{{.*}}, %[[WO]]) : (tensor<1x128xf32>, tensor<128x128xf32>) -> tensor<1x128xf32>
+// CHECK-NOT: linalg.matmul
 // CHECK: func.func private @mbc_gemv_0({{.*}} attributes {mb.cuda_gemv = {activation = "none", bias = false, columns_per_warp = 2 : i64, k = 128 : i64, m = 1 : i64, n = 128 : i64, residual = false, warps = 8 : i64, weight_type = bf16}}
+// CHECK: func.func private @mbc_gemv_2({{.*}} attributes {mb.cuda_gemv = {{{.*}}weight_type = f32}}
 // OFF-LABEL: func.func @step
 // OFF-NOT: call @mbc_gemv
 func.func @step(%x: tensor<1x1x128xf32>, %wq16: tensor<128x128xbf16>,

@@ -69,8 +69,30 @@
 // NORM-PTX-NOT: .extern
 // NORM-PTXAS: 0 bytes spill stores, 0 bytes spill loads
 // NORM-PTXAS: Used 48 registers
-// RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="norm=layer" 2>&1 | FileCheck %s --check-prefix=NORM-LAYER
-// NORM-LAYER: error: a GEMV norm prologue must be an RMSNorm (rms or rms_clamp)
+// A LayerNorm prologue (the paper's decode rows): each block first
+// normalizes A into dynamic shared memory (a 16-byte chunk copy, then a
+// warp a row: sum, sum of squared deviations, rewrite in place), between
+// barriers; the products then read A from shared memory.
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=2 n=1536 k=1024 bias=true activation=relu norm=layer norm-weight-type=bf16" -o %t.ln.mlir
+// RUN: FileCheck %s --check-prefix=LAYER < %t.ln.mlir
+// RUN: mbc-opt %t.ln.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.ln.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=LAYER-PTX < %t.ln.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.ln.ptx -o %t.ln.cubin 2>&1 | FileCheck %s --check-prefix=LAYER-PTXAS
+// RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=16 k=1024 norm=layer" 2>&1 | FileCheck %s --check-prefix=LAYER-WIDE
+// LAYER: gpu.func @gemv(%{{.*}}: memref<2x1024xf32>, %{{.*}}: memref<1536x1024xbf16>, %{{.*}}: memref<2x1536xf32>, %{{.*}}: memref<1536xf32>, %{{.*}}: memref<1024xbf16>, %{{.*}}: memref<1024xbf16>) kernel
+// LAYER-SAME: {kind = "ptr", name = "norm_weight"}, {kind = "ptr", name = "norm_bias"}], shared_bytes = 8192 : i64}
+// LAYER: gpu.dynamic_shared_memory
+// LAYER: gpu.barrier
+// LAYER: arith.subf
+// LAYER: math.sqrt
+// LAYER: gpu.barrier
+// LAYER: vector.load {{.*}} : memref<2x1024xf32, #gpu.address_space<workgroup>>, vector<8xf32>
+// LAYER-PTX: st.shared.v4.b32
+// LAYER-PTX: bar.sync 0
+// LAYER-PTX: sqrt.rn.f32
+// LAYER-PTX: ld.shared.v4.b32
+// LAYER-PTXAS: 0 bytes spill stores, 0 bytes spill loads
+// LAYER-WIDE: error: a GEMV LayerNorm prologue keeps its m x k = 16 x 1024 normalized rows in shared memory: at most 49152 bytes
 
 // Memory-level parallelism: each loop step, a lane issues the 16-byte
 // weight loads of 4 chunks of both of its columns (8 loads) before the
@@ -117,3 +139,32 @@
 // PAIR-PTXAS: 0 bytes spill stores, 0 bytes spill loads
 // PAIR-PTXAS: Used 40 registers
 // PAIR-BIAS: a paired GEMV (paired-n = 64) takes no bias, activation or residual
+
+// f32 weights (an f32 model's decode: read as stored, nothing rounded):
+// a lane's 16-byte load holds 4 weights, so a step covers 128 of K and
+// the accumulators are 4 lanes wide; K need only be a multiple of 4.
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=4 n=1000 k=4100 element-type=f32 bias=true activation=gelu residual=true" -o %t.f32.mlir
+// RUN: FileCheck %s --check-prefix=F32 < %t.f32.mlir
+// RUN: mbc-opt %t.f32.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.f32.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=F32-PTX < %t.f32.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.f32.ptx -o %t.f32.cubin 2>&1 | FileCheck %s --check-prefix=F32-PTXAS
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=1 n=1536 k=512 paired-n=3072 element-type=f32 norm=rms_clamp" -o %t.f32p.mlir
+// RUN: mbc-opt %t.f32p.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.f32p.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.f32p.ptx -o %t.f32p.cubin 2>&1 | FileCheck %s --check-prefix=F32-PAIRED-PTXAS
+// RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="k=102 element-type=f32" 2>&1 | FileCheck %s --check-prefix=F32-K
+// RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="element-type=f64" 2>&1 | FileCheck %s --check-prefix=F64
+// F32: gpu.func @gemv(%{{.*}}: memref<4x4100xf32>, %{{.*}}: memref<1000x4100xf32>, %{{.*}}: memref<4x1000xf32>,
+// F32: scf.for {{.*}} step %c512
+// F32: vector.load {{.*}} : memref<1000x4100xf32>, vector<4xf32>
+// F32-NOT: arith.extf
+// F32: vector.fma {{.*}} : vector<4xf32>
+// F32-PTX: ld.global.v4.b32
+// F32-PTX: fma.rn.f32
+// F32-PTX-NOT: cvt.f32.bf16
+// F32-PTXAS: 0 bytes spill stores, 0 bytes spill loads
+// Registers (CUDA 13): 4 rows x 2 columns x 4 partial sums, 8 chunks in
+// flight.
+// F32-PTXAS: Used 96 registers
+// F32-PAIRED-PTXAS: 0 bytes spill stores, 0 bytes spill loads
+// F32-K: GEMV needs n >= 1 and k a positive multiple of 4 (16-byte weight loads), got n = 4096, k = 102
+// F64: mb-cuda-test-build-gemv: element-type = 'f64' (expected f32, bf16 or f16)

@@ -102,16 +102,17 @@ func.func @relu_f16(%x: tensor<8x9x64xf32>, %up: tensor<256x64xf16>, %ub: tensor
 
 // -----
 
-// What the kernels cannot take stays generic: one row with an f32 weight,
-// K = 48 (not a multiple of tile-k), N = 20 (not a multiple of 8).
+// What the kernels cannot take stays generic: one row with K = 30 (not a
+// multiple of a GEMV lane's 4 f32 weights), K = 48 (not a multiple of
+// tile-k), N = 20 (not a multiple of 8).
 // CHECK-LABEL: func.func @unsupported
 // CHECK-COUNT-3: mb.linear
 // CHECK-NOT: call
-func.func @unsupported(%row: tensor<1x1x256xf32>, %w: tensor<64x256xf32>,
+func.func @unsupported(%row: tensor<1x1x30xf32>, %w: tensor<64x30xf32>,
                        %x48: tensor<1x100x48xf32>, %w48: tensor<64x48xf32>,
                        %x: tensor<1x100x256xf32>, %w20: tensor<20x256xf32>)
     -> (tensor<1x1x64xf32>, tensor<1x100x64xf32>, tensor<1x100x20xf32>) {
-  %a = mb.linear %row, %w : (tensor<1x1x256xf32>, tensor<64x256xf32>) -> tensor<1x1x64xf32>
+  %a = mb.linear %row, %w : (tensor<1x1x30xf32>, tensor<64x30xf32>) -> tensor<1x1x64xf32>
   %b = mb.linear %x48, %w48 : (tensor<1x100x48xf32>, tensor<64x48xf32>) -> tensor<1x100x64xf32>
   %c = mb.linear %x, %w20 : (tensor<1x100x256xf32>, tensor<20x256xf32>) -> tensor<1x100x20xf32>
   return %a, %b, %c : tensor<1x1x64xf32>, tensor<1x100x64xf32>, tensor<1x100x20xf32>
@@ -280,17 +281,18 @@ func.func @head_dim_16(%x: tensor<10x9x128xf32>, %wq: tensor<128x128xf32>,
 
 // -----
 
-// Decode rows (<= 16) with 16-bit weights: GEMVs on the f32 activations (no
-// rounding), the FFN's hidden activation staying f32; an f32 weight keeps
-// the generic lowering (rounding it every step would cost more than it
-// saves).
+// Decode rows (<= 16): GEMVs on the f32 activations reading the weights as
+// stored (16-bit ones widened in the kernel, f32 ones as they are: nothing
+// rounded), the FFN's hidden activation staying f32.
 // CHECK-LABEL: func.func @decode
 // CHECK-NOT: arith.truncf
 // CHECK: %[[H:.*]] = call @mbc_gemv_0(%{{.*}}, %{{.*}}, %{{.*}}) : (tensor<1x128xf32>, tensor<512x128xbf16>, tensor<512xf32>) -> tensor<1x512xf32>
 // CHECK: call @mbc_gemv_1(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (tensor<1x512xf32>, tensor<128x512xbf16>, tensor<128xf32>, tensor<1x128xf32>) -> tensor<1x128xf32>
-// CHECK: mb.linear
+// CHECK: call @mbc_gemv_2(%{{.*}}, %{{.*}}) : (tensor<1x128xf32>, tensor<64x128xf32>) -> tensor<1x64xf32>
+// CHECK-NOT: mb.linear
 // CHECK: mb.cuda_gemv = {activation = "gelu", bias = true, columns_per_warp = 2 : i64, k = 128 : i64, m = 1 : i64, n = 512 : i64, residual = false, warps = 8 : i64, weight_type = bf16}
 // CHECK: mb.cuda_gemv = {activation = "none", bias = true, {{.*}} residual = true
+// CHECK: mb.cuda_gemv = {activation = "none", bias = false, {{.*}} weight_type = f32}
 func.func @decode(%x: tensor<1x1x128xf32>, %r: tensor<1x1x128xf32>,
                   %up: tensor<512x128xbf16>, %ub: tensor<512xf32>,
                   %down: tensor<128x512xbf16>, %db: tensor<128xf32>,

@@ -343,7 +343,8 @@ def main():
                         choices=["gemm", "gemv", "attention", "decode_attention",
                                  "local_layer", "norm", "log_softmax"],
                         required=True)
-    parser.add_argument("--dtype", choices=["bf16", "f16"], default="bf16")
+    parser.add_argument("--dtype", choices=["bf16", "f16", "f32"], default="bf16",
+                        help="16-bit operands; f32: a GEMV's weights (and norm weight)")
     parser.add_argument("--needs-sm", type=int, default=80,
                         help="smallest compute capability (90: sm_90a code runs only on 9.0)")
     parser.add_argument("--m", type=int)
@@ -364,8 +365,12 @@ def main():
     parser.add_argument("--rotary-positions", type=int, default=0,
                         help="positions per sequence (0: M)")
     parser.add_argument("--rotary-theta", type=float, default=10000.0)
-    parser.add_argument("--gemv-norm", choices=["none", "rms", "rms_clamp"], default="none",
-                        help="gemv: an RMSNorm prologue on A (--epsilon), its weight in --dtype")
+    parser.add_argument("--gemv-norm", choices=["none", "rms", "rms_clamp", "layer"],
+                        default="none",
+                        help="gemv: a norm prologue on A (--epsilon; layer: with a bias)")
+    parser.add_argument("--norm-weight-type", choices=["f32", "bf16", "f16"],
+                        help="gemv: the prologue norm weight's type (default: --dtype), "
+                             "as the kernel's norm-weight-type")
     parser.add_argument("--batch-heads", type=int)
     parser.add_argument("--seq-len", type=int)
     parser.add_argument("--head-dim", type=int)
@@ -404,6 +409,8 @@ def main():
                         help="time N launches against PyTorch on the GPU")
     parser.add_argument("--json", help="write the result here as JSON")
     args = parser.parse_args()
+    if args.dtype == "f32" and args.kind != "gemv":
+        parser.error("--dtype f32 is for --kind gemv (f32 weights)")
     result_json = {"name": args.name, "kind": args.kind, "dtype": args.dtype}
 
     def finish(status, **fields):
@@ -421,7 +428,7 @@ def main():
     ir_text = open(args.ir).read()
     launch = parse_launch(ir_text, args.name)
     ptx = open(args.ptx, "rb").read()
-    dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float16
+    dtype = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32}[args.dtype]
     torch.manual_seed(0)
     device = torch.device(args.reference_device)
     kernel_ms = torch_ms = flops = None
@@ -439,13 +446,16 @@ def main():
         residual = torch.rand(args.m, args.n) - 0.5
         weight = b.to(device).float()
         weight = weight.t() if args.b_layout == "nk" else weight
-        # GEMV norm prologue: A is the norm's input, normalized (RMSNorm, a
-        # bf16 weight as the lucidrains model stores it) before the product.
-        norm_weight = (1 + 0.1 * torch.randn(args.k)).to(dtype)
+        # GEMV norm prologue: A is the norm's input, normalized (RMSNorm,
+        # or LayerNorm with its bias) before the product.
+        norm_dtype = {"f32": torch.float32, "bf16": torch.bfloat16,
+                      "f16": torch.float16}[args.norm_weight_type or args.dtype]
+        norm_weight = (1 + 0.1 * torch.randn(args.k)).to(norm_dtype)
+        norm_bias = (0.1 * torch.randn(args.k)).to(norm_dtype)
         normalized = a.to(device).float()
         if args.kind == "gemv" and args.gemv_norm != "none":
-            normalized = norm(normalized, norm_weight.to(device).float(), None,
-                              args.gemv_norm, args.epsilon)
+            normalized = norm(normalized, norm_weight.to(device).float(),
+                              norm_bias.to(device).float(), args.gemv_norm, args.epsilon)
         expected = normalized @ weight
         if args.bias:
             expected = expected + bias.to(device).float()
@@ -462,6 +472,8 @@ def main():
             arguments.append(driver.upload(residual))
         if args.kind == "gemv" and args.gemv_norm != "none":
             arguments.append(driver.upload(norm_weight))
+        if args.kind == "gemv" and args.gemv_norm == "layer":
+            arguments.append(driver.upload(norm_bias))
         # Residual epilogues write C = ... + residual: timing repeats are
         # idempotent because C and the residual are separate buffers.
         expected = rotary(expected, args)
@@ -697,7 +709,7 @@ def main():
         if "torch_compile_ms" in result_json:
             fields.update(ratio_vs_torch_compile=result_json["torch_compile_ms"] / kernel_ms)
         if args.kind == "gemv":
-            weight_bytes = 2.0 * args.n * args.k
+            weight_bytes = float(torch.empty(0, dtype=dtype).element_size()) * (args.n + args.paired_n) * args.k
             fields.update(kernel_weight_gbps=weight_bytes / kernel_ms / 1e6,
                           torch_weight_gbps=weight_bytes / torch_ms / 1e6)
         print(f"{args.name}: {kernel_ms:.4f} ms ({fields['kernel_tflops']:.1f} TFLOP/s), "
