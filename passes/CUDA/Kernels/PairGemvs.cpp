@@ -94,19 +94,24 @@ public:
     }
     DominanceInfo dominance(module);
     llvm::SetVector<func::FuncOp> touched;
+    // From the last call backwards, each with the nearest earlier call it
+    // pairs with: of a decode layer's q, k and v projections (separate
+    // weights, the paper's) k and v pair, so the cache rows both write join
+    // one launch's epilogue (mb-cuda-fuse-epilogues); q and kv (one to_kv
+    // weight) pair either way.
     for (auto &[block, candidates] : byBlock) {
       SmallVector<bool> used(candidates.size(), false);
-      for (size_t i = 0; i < candidates.size(); ++i) {
+      for (size_t i = candidates.size(); i-- > 0;) {
         if (used[i])
           continue;
-        for (size_t j = i + 1; j < candidates.size(); ++j) {
+        for (size_t j = i; j-- > 0;) {
           SmallVector<Operation *> hoisted;
           if (used[j] ||
-              !canPair(candidates[i], candidates[j], dominance, hoisted))
+              !canPair(candidates[j], candidates[i], dominance, hoisted))
             continue;
           for (Operation *op : hoisted)
-            op->moveBefore(candidates[i].call);
-          pair(candidates[i], candidates[j], symbols, touched);
+            op->moveBefore(candidates[j].call);
+          pair(candidates[j], candidates[i], symbols, touched);
           used[i] = used[j] = true;
           break;
         }

@@ -594,8 +594,11 @@ def CudaPairGemvs : Pass<"mb-cuda-pair-gemvs", "::mlir::ModuleOp"> {
     launch shape and norm, neither with a bias, activation or residual nor
     already paired, become one call of a paired GEMV (GemvKernel.h:
     `paired_n`) returning both products: a decode layer's q and kv
-    projections of the normalized token are one launch. The call takes the
-    place of the first; the second's operands must be defined before it,
+    projections of the normalized token are one launch. Pairing runs from
+    the last call backwards, each with the nearest earlier call it pairs
+    with: of separate q, k and v projections (the paper's), k and v pair,
+    so the cache rows they write join one launch's epilogue. The call
+    takes the place of the first; the second's operands must be defined before it,
     or be made by ops without side effects from values that are (an f32
     weight's rounding), which move before it. Declarations left without
     calls are erased.
@@ -613,7 +616,9 @@ def CudaPairGemms : Pass<"mb-cuda-pair-gemms", "::mlir::ModuleOp"> {
     already paired, become one call of a paired GEMM (GemmKernel.h:
     `paired_n`) returning both products: an attention layer's q and kv
     projections are one launch, the second product's N tiles after the
-    first's in the grid. The call takes the place of the first; the
+    first's in the grid. Pairs are chosen as mb-cuda-pair-gemvs chooses
+    them (separate q, k and v without rotary: k and v; with rotary, q and
+    k, whose rotation must agree). The call takes the place of the first; the
     second's operands must be defined before it, or be made by ops without
     side effects from values that are (an f32 weight's rounding), which
     move before it. Declarations left without calls are erased.

@@ -51,3 +51,26 @@ func.func @kept_apart(%x: tensor<1x128xf32>, %y: tensor<1x128xf32>, %w: tensor<1
   %h = call @mbc_gemv_2(%x, %w, %g2) : (tensor<1x128xf32>, tensor<128x128xbf16>, tensor<128xbf16>) -> tensor<1x128xf32>
   return %a, %c, %d, %e, %f, %h : tensor<1x128xf32>, tensor<1x128xf32>, tensor<1x128xf32>, tensor<1x128xf32>, tensor<1x128xf32>, tensor<1x128xf32>
 }
+
+// -----
+
+// Three readers of one LayerNorm'd row (the paper's separate q, k and v
+// weights): pairing runs from the last call backwards, so k and v pair
+// (their cache rows then join one epilogue) and q stays alone; the
+// LayerNorm's weight and bias are the last operands of both calls.
+// CHECK-LABEL: func.func @q_k_v
+// CHECK-SAME: (%[[X:.*]]: tensor<1x128xf32>, %[[G:.*]]: tensor<128xf32>, %[[B:.*]]: tensor<128xf32>, %[[WQ:.*]]: tensor<128x128xbf16>, %[[WK:.*]]: tensor<128x128xbf16>, %[[WV:.*]]: tensor<128x128xbf16>)
+// CHECK: %[[Q:.*]] = call @mbc_gemv_0(%[[X]], %[[WQ]], %[[G]], %[[B]])
+// CHECK: %[[KV:.*]]:2 = call @[[F:mbc_gemv_[0-9]+]](%[[X]], %[[WK]], %[[G]], %[[B]], %[[WV]])
+// CHECK: return %[[Q]], %[[KV]]#0, %[[KV]]#1
+// CHECK: func.func private @[[F]]({{.*}}) -> (tensor<1x128xf32>, tensor<1x128xf32>) attributes {mb.cuda_gemv = {{{.*}}norm = "layer", {{.*}}paired_n = 128 : i64
+// BODY-LABEL: func.func private @mbc_gemv_1
+// BODY-COUNT-1: math.sqrt
+// BODY: return %{{.*}}, %{{.*}} : tensor<1x128xf32>, tensor<1x128xf32>
+func.func private @mbc_gemv_0(tensor<1x128xf32>, tensor<128x128xbf16>, tensor<128xf32>, tensor<128xf32>) -> tensor<1x128xf32> attributes {mb.cuda_gemv = {activation = "none", bias = false, columns_per_warp = 2 : i64, k = 128 : i64, m = 1 : i64, n = 128 : i64, norm = "layer", norm_epsilon = 1.000000e-05 : f64, norm_weight_type = f32, residual = false, warps = 8 : i64, weight_type = bf16}}
+func.func @q_k_v(%x: tensor<1x128xf32>, %g: tensor<128xf32>, %b: tensor<128xf32>, %wq: tensor<128x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>) -> (tensor<1x128xf32>, tensor<1x128xf32>, tensor<1x128xf32>) {
+  %q = call @mbc_gemv_0(%x, %wq, %g, %b) : (tensor<1x128xf32>, tensor<128x128xbf16>, tensor<128xf32>, tensor<128xf32>) -> tensor<1x128xf32>
+  %k = call @mbc_gemv_0(%x, %wk, %g, %b) : (tensor<1x128xf32>, tensor<128x128xbf16>, tensor<128xf32>, tensor<128xf32>) -> tensor<1x128xf32>
+  %v = call @mbc_gemv_0(%x, %wv, %g, %b) : (tensor<1x128xf32>, tensor<128x128xbf16>, tensor<128xf32>, tensor<128xf32>) -> tensor<1x128xf32>
+  return %q, %k, %v : tensor<1x128xf32>, tensor<1x128xf32>, tensor<1x128xf32>
+}
