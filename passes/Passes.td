@@ -49,7 +49,7 @@ def ConvertMBToLinalg : Pass<"convert-mb-to-linalg", "mlir::ModuleOp"> {
            "query/key block of online-softmax attention (0: whole scores)">,
     Option<"decodeGemvs", "decode-gemvs", "bool", /*default=*/"false",
            "CUDA: the projections of mb.cached_attention (decode, <= 16 "
-           "sequences, weights stored in bf16/f16) as calls of selected "
+           "sequences; weights read as stored) as calls of selected "
            "GEMV kernels (mb-cuda-select-kernels' @mbc_gemv_<n>), k and v "
            "as one over a to_kv weight, and its core (f32 caches) as one "
            "decode-attention kernel, split over several CTAs for caches of "

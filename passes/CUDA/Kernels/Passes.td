@@ -445,10 +445,9 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
       the vocabulary fits a warp's registers (at most 2048 columns); else
       linalg reductions.
     - Decode rows (at most 16: the step, project and head entry points)
-      with weights stored in bf16/f16 become GEMVs (GemvKernel.h) on the
-      f32 activations, nothing rounded (an FFN's hidden activation stays
-      f32), with the same epilogues; an f32 weight keeps the generic
-      lowering. `mb.cuda_gemv` holds (m, n, k, weight_type, bias,
+      become GEMVs (GemvKernel.h) on the f32 activations reading the
+      weights as stored (bf16/f16, or f32), nothing rounded (an FFN's
+      hidden activation stays f32), with the same epilogues. `mb.cuda_gemv` holds (m, n, k, weight_type, bias,
       activation, residual, warps, columns_per_warp). The projections of
       `mb.cached_attention` get GEMVs in convert-mb-to-linalg
       (`decode-gemvs`, which mbc-cuda-pipeline sets).
