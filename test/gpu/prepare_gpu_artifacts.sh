@@ -94,6 +94,7 @@ KERNELS=(
   "gemv-8x4096x1024|mb-cuda-test-build-gemv=m=8 n=4096 k=1024|sm_80|--kind gemv --m 8 --n 4096 --k 1024"
   "gemv-f32-1x4096x4096-gelu|mb-cuda-test-build-gemv=m=1 n=4096 k=4096 element-type=f32 bias=true activation=gelu|sm_80|--kind gemv --dtype f32 --m 1 --n 4096 --k 4096 --bias --gelu erf"
   "gemv-1x4096x4096-layernorm|mb-cuda-test-build-gemv=m=1 n=4096 k=4096 bias=true activation=relu norm=layer norm-weight-type=bf16|sm_80|--kind gemv --m 1 --n 4096 --k 4096 --bias --gelu relu --gemv-norm layer --epsilon 1e-5"
+  "gemv-qkv-1x3072x1024-layernorm|mb-cuda-test-build-gemv=m=1 n=1024 k=1024 paired-n=1024 third-n=1024 norm=layer norm-weight-type=bf16|sm_80|--kind gemv --m 1 --n 1024 --k 1024 --paired-n 1024 --third-n 1024 --gemv-norm layer --epsilon 1e-5"
   "gemv-f32-paired-1x4608x4096-rmsnorm|mb-cuda-test-build-gemv=m=1 n=1536 k=4096 paired-n=3072 element-type=f32 norm=rms_clamp|sm_80|--kind gemv --dtype f32 --m 1 --n 1536 --k 4096 --paired-n 3072 --gemv-norm rms_clamp --epsilon 1e-8"
   "attention-wgmma-hd64-s1024|mb-cuda-test-build-attention=batch-heads=16 seq-len=1024 head-dim=64 key-block=128 mma=wgmma|sm_90a|--kind attention --needs-sm 90 --batch-heads 16 --seq-len 1024 --head-dim 64"
   "attention-wgmma-hd64-s2048|mb-cuda-test-build-attention=batch-heads=16 seq-len=2048 head-dim=64 key-block=128 mma=wgmma|sm_90a|--kind attention --needs-sm 90 --batch-heads 16 --seq-len 2048 --head-dim 64"

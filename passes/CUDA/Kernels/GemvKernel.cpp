@@ -434,6 +434,10 @@ LogicalResult verifyGemvSpec(const GemvSpec &spec,
     return failSpec(emitError, "GEMV warps = " + Twine(spec.warps) +
                                    " (1..32) and columns per warp = " +
                                    Twine(spec.columnsPerWarp) + " (1..8)");
+  if (spec.thirdN < 0 || (spec.thirdN > 0 && spec.pairedN == 0))
+    return failSpec(emitError,
+                    "a GEMV's third product (third-n = " + Twine(spec.thirdN) +
+                        ") needs a paired one (paired-n > 0)");
   if (spec.pairedN < 0 ||
       (spec.pairedN > 0 &&
        (spec.bias || spec.residual || spec.activation != Activation::None)))
@@ -462,10 +466,17 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
 
   KernelInfo info;
   info.name = name.str();
-  // A paired GEMV's second product takes the blocks after the first's.
-  int64_t firstBlocks = llvm::divideCeil(spec.n, columnsPerBlock);
-  info.grid = {firstBlocks + llvm::divideCeil(spec.pairedN, columnsPerBlock), 1,
-               1};
+  // A paired GEMV's second product takes the blocks after the first's, a
+  // third product those after the second's.
+  SmallVector<int64_t> productN = {spec.n};
+  if (spec.pairedN > 0)
+    productN.push_back(spec.pairedN);
+  if (spec.thirdN > 0)
+    productN.push_back(spec.thirdN);
+  SmallVector<int64_t> productBlocks;
+  for (int64_t n : productN)
+    productBlocks.push_back(llvm::divideCeil(n, columnsPerBlock));
+  info.grid = {llvm::sum_of(productBlocks), 1, 1};
   info.block = {threads, 1, 1};
   SmallVector<Type> argTypes = {
       MemRefType::get({spec.m, spec.k}, f32),
@@ -486,19 +497,20 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
     info.params.push_back({"norm_bias", "ptr", {}});
     info.dynamicSharedBytes = spec.m * spec.k * 4;
   }
-  if (spec.pairedN > 0) {
-    argTypes.append({MemRefType::get({spec.pairedN, spec.k}, spec.weightType),
-                     MemRefType::get({spec.m, spec.pairedN}, f32)});
-    info.params.push_back({"w2", "ptr", {}});
-    info.params.push_back({"c2", "ptr", {}});
-  }
-  auto func = createKernelFunc(b, loc, name, argTypes, info);
-  // Lane 0 of one warp stores each element of C (and C2) once, with the
+  // Lane 0 of one warp stores each element of C (C2, C3) once, with the
   // value it computed: elementwise consumers may follow the store there
   // (mb-cuda-fuse-epilogues).
   SmallVector<Attribute> outputs = {b.getStringAttr("c")};
-  if (spec.pairedN > 0)
-    outputs.push_back(b.getStringAttr("c2"));
+  for (size_t product = 1; product < productN.size(); ++product) {
+    std::string suffix = std::to_string(product + 1);
+    argTypes.append(
+        {MemRefType::get({productN[product], spec.k}, spec.weightType),
+         MemRefType::get({spec.m, productN[product]}, f32)});
+    info.params.push_back({"w" + suffix, "ptr", {}});
+    info.params.push_back({"c" + suffix, "ptr", {}});
+    outputs.push_back(b.getStringAttr("c" + suffix));
+  }
+  auto func = createKernelFunc(b, loc, name, argTypes, info);
   func->setAttr(kEpilogueOutputsAttrName, b.getArrayAttr(outputs));
 
   Block &entry = func.getBody().front();
@@ -511,8 +523,12 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
   Value residual = spec.residual ? entry.getArgument(next++) : Value();
   Value normWeight = spec.normPrologue ? entry.getArgument(next++) : Value();
   Value normBias = layerNorm ? entry.getArgument(next++) : Value();
-  Value w2 = spec.pairedN > 0 ? entry.getArgument(next++) : Value();
-  Value c2 = spec.pairedN > 0 ? entry.getArgument(next++) : Value();
+  // The weights and outputs of the products after the first.
+  SmallVector<std::pair<Value, Value>> moreProducts;
+  for (size_t product = 1; product < productN.size(); ++product) {
+    Value weight = entry.getArgument(next++);
+    moreProducts.push_back({weight, entry.getArgument(next++)});
+  }
   // Rows of A and W start 16-byte aligned when the buffers are (the
   // runtime's are 256-byte aligned; K is a multiple of a 16-byte chunk).
   a = memref::AssumeAlignmentOp::create(b, loc, a, b.getI32IntegerAttr(16));
@@ -525,24 +541,38 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
   }
 
   Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
-  if (spec.pairedN == 0) {
+  if (moreProducts.empty()) {
     GemvBodyBuilder(b, loc, spec, a, w, c, spec.n, bias, residual, normWeight)
         .build(block);
   } else {
-    // Block-uniform: the first product's blocks, then the second's.
-    w2 = memref::AssumeAlignmentOp::create(b, loc, w2, b.getI32IntegerAttr(16));
-    Value firstCount = arith::ConstantIndexOp::create(b, loc, firstBlocks);
-    Value isFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                          block, firstCount);
-    auto ifFirst = scf::IfOp::create(b, loc, isFirst, /*withElse=*/true);
+    // Block-uniform: the first product's blocks, then the second's (then
+    // the third's), each product's block index counted from its first.
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&ifFirst.getThenRegion().front());
-    GemvBodyBuilder(b, loc, spec, a, w, c, spec.n, Value(), Value(), normWeight)
-        .build(block);
-    b.setInsertionPointToStart(&ifFirst.getElseRegion().front());
-    GemvBodyBuilder(b, loc, spec, a, w2, c2, spec.pairedN, Value(), Value(),
-                    normWeight)
-        .build(arith::SubIOp::create(b, loc, block, firstCount));
+    int64_t firstBlock = 0;
+    for (size_t product = 0; product < productN.size(); ++product) {
+      Value weight = product == 0 ? w : moreProducts[product - 1].first;
+      Value output = product == 0 ? c : moreProducts[product - 1].second;
+      if (product > 0)
+        weight = memref::AssumeAlignmentOp::create(b, loc, weight,
+                                                   b.getI32IntegerAttr(16));
+      Value local = arith::SubIOp::create(
+          b, loc, block, arith::ConstantIndexOp::create(b, loc, firstBlock));
+      firstBlock += productBlocks[product];
+      bool last = product + 1 == productN.size();
+      scf::IfOp inside;
+      if (!last) {
+        Value below = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::ult, block,
+            arith::ConstantIndexOp::create(b, loc, firstBlock));
+        inside = scf::IfOp::create(b, loc, below, /*withElse=*/true);
+        b.setInsertionPointToStart(&inside.getThenRegion().front());
+      }
+      GemvBodyBuilder(b, loc, spec, a, weight, output, productN[product],
+                      Value(), Value(), normWeight)
+          .build(local);
+      if (!last)
+        b.setInsertionPointToStart(&inside.getElseRegion().front());
+    }
   }
   gpu::ReturnOp::create(b, loc);
   return info;

@@ -66,6 +66,10 @@ struct GemvSpec {
   /// the same launch (its blocks after the first product's): a decode
   /// layer's q and kv projections. Neither product has an epilogue.
   int64_t pairedN = 0;
+  /// With pairedN: a third product W3 [thirdN, K] into C3 [M, thirdN], its
+  /// blocks after the second's: separate q, k and v projections (the
+  /// paper's) in one launch.
+  int64_t thirdN = 0;
 };
 
 /// The largest M a GEMV kernel takes.
@@ -79,7 +83,7 @@ verifyGemvSpec(const GemvSpec &spec,
 
 /// Appends kernel `name` to `module`. Parameters: a, w, c, then bias,
 /// residual and the norm weight (and a LayerNorm's bias) when enabled, then
-/// w2 and c2 when paired (all pointers).
+/// w2 and c2 when paired, w3 and c3 with a third product (all pointers).
 mlir::FailureOr<KernelInfo>
 buildGemvKernel(mlir::OpBuilder &builder, mlir::gpu::GPUModuleOp module,
                 llvm::StringRef name, const GemvSpec &spec, mlir::Location loc);

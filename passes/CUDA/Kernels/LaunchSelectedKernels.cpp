@@ -209,13 +209,16 @@ struct CudaLaunchSelectedKernelsPass
       builder.setInsertionPoint(call);
       Location loc = call.getLoc();
       SmallVector<Value> operands(call.getOperands());
-      // The results: a new buffer each (a paired GEMV or GEMM has two; C2
-      // is the kernel's last parameter), or (a declaration with a body, see
+      // The results: a new buffer each (a paired GEMV or GEMM has two, a
+      // GEMV with a third product three; each later product's C follows
+      // its W, the call's last operands), or (a declaration with a body, see
       // callSelectedDecodeAttention) the out-param buffer that
       // buffer-results-to-out-params appended. A buffer only copied into an
       // entry's output becomes that output later (mb-elide-output-copies).
       SmallVector<Value> results;
-      unsigned maxResults = gemmLike ? 2 : 1;
+      unsigned maxResults = callee->hasAttr(cuda::kSelectedGemvAttrName) ? 3
+                            : gemmLike                                   ? 2
+                                                                         : 1;
       if (call.getNumResults() >= 1 && call.getNumResults() <= maxResults &&
           llvm::all_of(call.getResultTypes(), llvm::IsaPred<MemRefType>)) {
         for (Type type : call.getResultTypes())
@@ -228,7 +231,8 @@ struct CudaLaunchSelectedKernelsPass
       } else {
         call.emitOpError(
             "mb-cuda-launch-selected-kernels: expected one "
-            "buffer result, two for a paired GEMV or GEMM (run after "
+            "buffer result, two for a paired GEMV or GEMM, three for a GEMV "
+            "with a third product (run after "
             "bufferization)");
         return signalPassFailure();
       }
@@ -250,8 +254,16 @@ struct CudaLaunchSelectedKernelsPass
               : result;
       operands.insert(operands.begin() + (gemmLike ? 2 : operands.size()),
                       kernelOutput);
-      if (results.size() == 2)
-        operands.push_back(results[1]);
+      if (results.size() > 1) {
+        SmallVector<Value> laterWeights(operands.end() - (results.size() - 1),
+                                        operands.end());
+        operands.resize(operands.size() - laterWeights.size());
+        for (auto [weight, output] :
+             llvm::zip(laterWeights, ArrayRef(results).drop_front())) {
+          operands.push_back(weight);
+          operands.push_back(output);
+        }
+      }
       if (operands.size() != kernel.getNumArguments()) {
         call.emitOpError("mb-cuda-launch-selected-kernels: the call has ")
             << operands.size() - 1 << " operands, kernel '" << name

@@ -98,7 +98,8 @@ public:
     // pairs with: of a decode layer's q, k and v projections (separate
     // weights, the paper's) k and v pair, so the cache rows both write join
     // one launch's epilogue (mb-cuda-fuse-epilogues); q and kv (one to_kv
-    // weight) pair either way.
+    // weight) pair either way. A GEMV pair takes a third call that pairs
+    // with both (q, k and v in one launch).
     for (auto &[block, candidates] : byBlock) {
       SmallVector<bool> used(candidates.size(), false);
       for (size_t i = candidates.size(); i-- > 0;) {
@@ -109,6 +110,15 @@ public:
           if (used[j] ||
               !canPair(candidates[j], candidates[i], dominance, hoisted))
             continue;
+          if constexpr (std::is_same_v<Spec, cuda::GemvSpec>) {
+            if (std::optional<size_t> l =
+                    findThird(candidates, used, j, i, dominance)) {
+              triple(candidates[*l], candidates[j], candidates[i], symbols,
+                     touched);
+              used[*l] = used[i] = used[j] = true;
+              break;
+            }
+          }
           for (Operation *op : hoisted)
             op->moveBefore(candidates[j].call);
           pair(candidates[j], candidates[i], symbols, touched);
@@ -171,6 +181,44 @@ private:
         return false;
     hoisted.push_back(producer); // after what it reads
     return true;
+  }
+
+  /// The nearest unused call before `j` that pairs with both `j` and `i`
+  /// (the ops their operands need moved before it), if any.
+  static std::optional<size_t> findThird(MutableArrayRef<Candidate> candidates,
+                                         ArrayRef<bool> used, size_t j,
+                                         size_t i, DominanceInfo &dominance) {
+    for (size_t l = j; l-- > 0;) {
+      SmallVector<Operation *> forJ, forI;
+      if (used[l] || !canPair(candidates[l], candidates[j], dominance, forJ) ||
+          !canPair(candidates[l], candidates[i], dominance, forI))
+        continue;
+      for (Operation *op : llvm::concat<Operation *>(forJ, forI))
+        op->moveBefore(candidates[l].call);
+      return l;
+    }
+    return std::nullopt;
+  }
+
+  /// One call of a GEMV with three products, in place of `first`.
+  void triple(Candidate first, Candidate second, Candidate third,
+              SymbolTable &symbols, llvm::SetVector<func::FuncOp> &touched) {
+    cuda::GemvSpec spec = first.spec;
+    spec.pairedN = second.spec.n;
+    spec.thirdN = third.spec.n;
+    // a, w, [norm weight, [norm bias]], w2, w3.
+    SmallVector<Value> operands(first.call.getOperands());
+    operands.push_back(second.call.getOperand(1));
+    operands.push_back(third.call.getOperand(1));
+    OpBuilder b(first.call);
+    func::CallOp merged =
+        cuda::callSelectedGemv(b, first.call.getLoc(), module, spec, operands);
+    Candidate *parts[] = {&first, &second, &third};
+    for (auto [index, part] : llvm::enumerate(parts)) {
+      touched.insert(symbols.lookup<func::FuncOp>(part->call.getCallee()));
+      part->call.getResult(0).replaceAllUsesWith(merged.getResult(index));
+      part->call.erase();
+    }
   }
 
   void pair(Candidate first, Candidate second, SymbolTable &symbols,

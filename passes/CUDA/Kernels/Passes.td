@@ -105,8 +105,10 @@ def CudaTestBuildGemv : Pass<"mb-cuda-test-build-gemv", "::mlir::ModuleOp"> {
            "output columns per warp">,
     Option<"pairedN", "paired-n", "int64_t", /*default=*/"0",
            "a paired GEMV: the second product's N (0: none)">,
+    Option<"thirdN", "third-n", "int64_t", /*default=*/"0",
+           "with paired-n: a third product's N (0: none)">,
     Option<"norm", "norm", "std::string", /*default=*/"\"none\"",
-           "RMSNorm prologue on A: none, rms or rms_clamp">,
+           "norm prologue on A: none, rms, rms_clamp or layer">,
     Option<"normEpsilon", "norm-epsilon", "double", /*default=*/"1e-8",
            "the prologue norm's epsilon">,
     Option<"normWeightType", "norm-weight-type", "std::string",
@@ -595,8 +597,9 @@ def CudaPairGemvs : Pass<"mb-cuda-pair-gemvs", "::mlir::ModuleOp"> {
     `paired_n`) returning both products: a decode layer's q and kv
     projections of the normalized token are one launch. Pairing runs from
     the last call backwards, each with the nearest earlier call it pairs
-    with: of separate q, k and v projections (the paper's), k and v pair,
-    so the cache rows they write join one launch's epilogue. The call
+    with, and a pair takes a third call before it that pairs with both
+    (`third_n`): separate q, k and v projections (the paper's) are one
+    launch, whose epilogue the cache rows k and v are written in. The call
     takes the place of the first; the second's operands must be defined before it,
     or be made by ops without side effects from values that are (an f32
     weight's rounding), which move before it. Declarations left without

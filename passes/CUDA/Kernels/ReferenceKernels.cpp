@@ -477,22 +477,25 @@ struct CudaReferenceKernelsPass
     return spec.normKind == cuda::NormKind::Layer ? 2 : 1;
   }
 
-  /// A paired GEMV: both products of the (normalized) A, no epilogue.
-  /// Arguments: a, w, [norm weight, [norm bias]], w2.
+  /// A paired GEMV: every product of the (normalized) A, no epilogue.
+  /// Arguments: a, w, [norm weight, [norm bias]], w2[, w3].
   void definePairedGemv(func::FuncOp function, const cuda::GemvSpec &spec) {
     OpBuilder b(function.getContext());
     Location loc = function.getLoc();
     Block *body = cuda::beginReferenceBody(b, function);
     Value a = body->getArgument(0);
+    unsigned normOperands = normOperandCount(spec);
     if (spec.normPrologue)
       a = normalize(b, loc, a, spec,
-                    body->getArguments().slice(2, normOperandCount(spec)));
-    func::ReturnOp::create(
-        b, loc,
-        ValueRange{
-            buildProduct(b, loc, a, body->getArgument(1), spec.m, spec.n),
-            buildProduct(b, loc, a, body->getArguments().back(), spec.m,
-                         spec.pairedN)});
+                    body->getArguments().slice(2, normOperands));
+    SmallVector<Value> products = {
+        buildProduct(b, loc, a, body->getArgument(1), spec.m, spec.n)};
+    unsigned next = 2 + normOperands;
+    for (int64_t n : {spec.pairedN, spec.thirdN})
+      if (n > 0)
+        products.push_back(
+            buildProduct(b, loc, a, body->getArgument(next++), spec.m, n));
+    func::ReturnOp::create(b, loc, products);
     function->removeAttr(cuda::kSelectedGemvAttrName);
   }
 

@@ -428,9 +428,9 @@ func::CallOp callSelectedGemv(OpBuilder &b, Location loc, ModuleOp module,
                               const GemvSpec &spec, ValueRange operands) {
   SmallVector<Type> resultTypes = {
       RankedTensorType::get({spec.m, spec.n}, b.getF32Type())};
-  if (spec.pairedN > 0)
-    resultTypes.push_back(
-        RankedTensorType::get({spec.m, spec.pairedN}, b.getF32Type()));
+  for (int64_t n : {spec.pairedN, spec.thirdN})
+    if (n > 0)
+      resultTypes.push_back(RankedTensorType::get({spec.m, n}, b.getF32Type()));
   return callSelectedKernel(b, loc, module, "mbc_gemv", kSelectedGemvAttrName,
                             gemvSpecToAttribute(b.getContext(), spec), operands,
                             resultTypes);
@@ -464,6 +464,9 @@ DictionaryAttr gemvSpecToAttribute(MLIRContext *context, const GemvSpec &spec) {
   if (spec.pairedN > 0)
     entries.push_back(
         b.getNamedAttr("paired_n", b.getI64IntegerAttr(spec.pairedN)));
+  if (spec.thirdN > 0)
+    entries.push_back(
+        b.getNamedAttr("third_n", b.getI64IntegerAttr(spec.thirdN)));
   return b.getDictionaryAttr(entries);
 }
 
@@ -497,6 +500,8 @@ gemvSpecFromAttribute(DictionaryAttr attr,
     spec.normKind = *parsed;
   }
   if (attr.get("paired_n") && failed(read.integer("paired_n", spec.pairedN)))
+    return failure();
+  if (attr.get("third_n") && failed(read.integer("third_n", spec.thirdN)))
     return failure();
   if (failed(verifyGemvSpec(spec, emitError)))
     return failure();

@@ -63,6 +63,7 @@ struct CudaTestBuildGemvPass
     spec.warps = warps;
     spec.columnsPerWarp = columnsPerWarp;
     spec.pairedN = pairedN;
+    spec.thirdN = thirdN;
     OpBuilder b(module.getContext());
     gpu::GPUModuleOp kernels = cuda::getOrCreateKernelModule(module);
     if (failed(cuda::buildGemvKernel(b, kernels, kernelName, spec,

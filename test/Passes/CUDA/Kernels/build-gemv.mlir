@@ -168,3 +168,18 @@
 // F32-PAIRED-PTXAS: 0 bytes spill stores, 0 bytes spill loads
 // F32-K: GEMV needs n >= 1 and k a positive multiple of 4 (16-byte weight loads), got n = 4096, k = 102
 // F64: mb-cuda-test-build-gemv: element-type = 'f64' (expected f32, bf16 or f16)
+
+// Three products of one row (the paper's q, k and v of a LayerNorm'd
+// token): their blocks one after the other (16 + 16 + 13), W and C of each
+// later product after the norm's parameters.
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=1 n=256 k=512 paired-n=256 third-n=200 norm=layer norm-weight-type=bf16" -o %t.qkv.mlir
+// RUN: FileCheck %s --check-prefix=THIRD < %t.qkv.mlir
+// RUN: mbc-opt %t.qkv.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.qkv.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.qkv.ptx -o %t.qkv.cubin 2>&1 | FileCheck %s --check-prefix=THIRD-PTXAS
+// RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="third-n=5" 2>&1 | FileCheck %s --check-prefix=THIRD-ALONE
+// THIRD: gpu.func @gemv({{.*}}, %{{.*}}: memref<200x512xbf16>, %{{.*}}: memref<1x200xf32>) kernel
+// THIRD-SAME: mbc.epilogue_outputs = ["c", "c2", "c3"]
+// THIRD-SAME: grid = array<i64: 45, 1, 1>
+// THIRD-SAME: {kind = "ptr", name = "norm_bias"}, {kind = "ptr", name = "w2"}, {kind = "ptr", name = "c2"}, {kind = "ptr", name = "w3"}, {kind = "ptr", name = "c3"}]
+// THIRD-PTXAS: 0 bytes spill stores, 0 bytes spill loads
+// THIRD-ALONE: error: a GEMV's third product (third-n = 5) needs a paired one (paired-n > 0)

@@ -55,22 +55,26 @@ func.func @kept_apart(%x: tensor<1x128xf32>, %y: tensor<1x128xf32>, %w: tensor<1
 // -----
 
 // Three readers of one LayerNorm'd row (the paper's separate q, k and v
-// weights): pairing runs from the last call backwards, so k and v pair
-// (their cache rows then join one epilogue) and q stays alone; the
-// LayerNorm's weight and bias are the last operands of both calls.
+// weights): one GEMV with three products (third_n) in place of q, the
+// LayerNorm's weight and bias after the first weight, then w2 and w3.
 // CHECK-LABEL: func.func @q_k_v
-// CHECK-SAME: (%[[X:.*]]: tensor<1x128xf32>, %[[G:.*]]: tensor<128xf32>, %[[B:.*]]: tensor<128xf32>, %[[WQ:.*]]: tensor<128x128xbf16>, %[[WK:.*]]: tensor<128x128xbf16>, %[[WV:.*]]: tensor<128x128xbf16>)
-// CHECK: %[[Q:.*]] = call @mbc_gemv_0(%[[X]], %[[WQ]], %[[G]], %[[B]])
-// CHECK: %[[KV:.*]]:2 = call @[[F:mbc_gemv_[0-9]+]](%[[X]], %[[WK]], %[[G]], %[[B]], %[[WV]])
-// CHECK: return %[[Q]], %[[KV]]#0, %[[KV]]#1
-// CHECK: func.func private @[[F]]({{.*}}) -> (tensor<1x128xf32>, tensor<1x128xf32>) attributes {mb.cuda_gemv = {{{.*}}norm = "layer", {{.*}}paired_n = 128 : i64
+// CHECK-SAME: (%[[X:.*]]: tensor<1x128xf32>, %[[G:.*]]: tensor<128xf32>, %[[B:.*]]: tensor<128xf32>, %[[WQ:.*]]: tensor<128x128xbf16>, %[[WK:.*]]: tensor<128x128xbf16>, %[[WV:.*]]: tensor<96x128xbf16>)
+// CHECK: %[[QKV:.*]]:3 = call @[[F:mbc_gemv_[0-9]+]](%[[X]], %[[WQ]], %[[G]], %[[B]], %[[WK]], %[[WV]])
+// CHECK-NOT: call
+// CHECK: return %[[QKV]]#0, %[[QKV]]#1, %[[QKV]]#2
+// CHECK: func.func private @[[F]]({{.*}}) -> (tensor<1x128xf32>, tensor<1x128xf32>, tensor<1x96xf32>) attributes {mb.cuda_gemv = {{{.*}}norm = "layer", {{.*}}paired_n = 128 : i64, residual = false, third_n = 96 : i64
+// The reference body: one normalized A, three products.
 // BODY-LABEL: func.func private @mbc_gemv_1
 // BODY-COUNT-1: math.sqrt
-// BODY: return %{{.*}}, %{{.*}} : tensor<1x128xf32>, tensor<1x128xf32>
+// BODY: linalg.generic {{.*}} ins(%{{.*}}, %arg1 :
+// BODY: linalg.generic {{.*}} ins(%{{.*}}, %arg4 :
+// BODY: linalg.generic {{.*}} ins(%{{.*}}, %arg5 :
+// BODY: return %{{.*}}, %{{.*}}, %{{.*}} : tensor<1x128xf32>, tensor<1x128xf32>, tensor<1x96xf32>
 func.func private @mbc_gemv_0(tensor<1x128xf32>, tensor<128x128xbf16>, tensor<128xf32>, tensor<128xf32>) -> tensor<1x128xf32> attributes {mb.cuda_gemv = {activation = "none", bias = false, columns_per_warp = 2 : i64, k = 128 : i64, m = 1 : i64, n = 128 : i64, norm = "layer", norm_epsilon = 1.000000e-05 : f64, norm_weight_type = f32, residual = false, warps = 8 : i64, weight_type = bf16}}
-func.func @q_k_v(%x: tensor<1x128xf32>, %g: tensor<128xf32>, %b: tensor<128xf32>, %wq: tensor<128x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>) -> (tensor<1x128xf32>, tensor<1x128xf32>, tensor<1x128xf32>) {
+func.func private @mbc_gemv_2(tensor<1x128xf32>, tensor<96x128xbf16>, tensor<128xf32>, tensor<128xf32>) -> tensor<1x96xf32> attributes {mb.cuda_gemv = {activation = "none", bias = false, columns_per_warp = 2 : i64, k = 128 : i64, m = 1 : i64, n = 96 : i64, norm = "layer", norm_epsilon = 1.000000e-05 : f64, norm_weight_type = f32, residual = false, warps = 8 : i64, weight_type = bf16}}
+func.func @q_k_v(%x: tensor<1x128xf32>, %g: tensor<128xf32>, %b: tensor<128xf32>, %wq: tensor<128x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<96x128xbf16>) -> (tensor<1x128xf32>, tensor<1x128xf32>, tensor<1x96xf32>) {
   %q = call @mbc_gemv_0(%x, %wq, %g, %b) : (tensor<1x128xf32>, tensor<128x128xbf16>, tensor<128xf32>, tensor<128xf32>) -> tensor<1x128xf32>
   %k = call @mbc_gemv_0(%x, %wk, %g, %b) : (tensor<1x128xf32>, tensor<128x128xbf16>, tensor<128xf32>, tensor<128xf32>) -> tensor<1x128xf32>
-  %v = call @mbc_gemv_0(%x, %wv, %g, %b) : (tensor<1x128xf32>, tensor<128x128xbf16>, tensor<128xf32>, tensor<128xf32>) -> tensor<1x128xf32>
-  return %q, %k, %v : tensor<1x128xf32>, tensor<1x128xf32>, tensor<1x128xf32>
+  %v = call @mbc_gemv_2(%x, %wv, %g, %b) : (tensor<1x128xf32>, tensor<96x128xbf16>, tensor<128xf32>, tensor<128xf32>) -> tensor<1x96xf32>
+  return %q, %k, %v : tensor<1x128xf32>, tensor<1x128xf32>, tensor<1x96xf32>
 }

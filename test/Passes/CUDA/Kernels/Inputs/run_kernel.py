@@ -359,6 +359,9 @@ def main():
     parser.add_argument("--paired-n", type=int, default=0,
                         help="gemv/gemm: a paired product's second N (its W2 and C2 "
                              "are the last two parameters)")
+    parser.add_argument("--third-n", type=int, default=0,
+                        help="gemv, with --paired-n: a third product's N (W3 and C3 "
+                             "after W2 and C2)")
     parser.add_argument("--rotary-columns", type=int, default=0,
                         help="gemm: NeoX rotary on C's (and C2's) first columns")
     parser.add_argument("--rotary-head-dim", type=int, default=64)
@@ -485,17 +488,30 @@ def main():
             expected = torch.cat([expected, second], dim=1)
             c2 = driver.upload(unwritten(args.m, args.paired_n))
             arguments += [driver.upload(b2), c2]
+        if args.third_n:
+            b3 = (torch.rand(args.third_n, args.k) * 2 - 1).to(dtype)
+            expected = torch.cat([expected, (normalized @ b3.to(device).float().t()).cpu()],
+                                 dim=1)
+            c3 = driver.upload(unwritten(args.m, args.third_n))
+            arguments += [driver.upload(b3), c3]
         kernel_ms = driver.launch(ptx, args.name, launch, arguments, args.time)
         result = driver.download(c, (args.m, args.n))
         if args.paired_n:
             result = torch.cat([result, driver.download(c2, (args.m, args.paired_n))], dim=1)
+        if args.third_n:
+            result = torch.cat([result, driver.download(c3, (args.m, args.third_n))], dim=1)
         tolerance = 2e-3 + 2e-3 * expected.abs()
-        flops = 2.0 * args.m * (args.n + args.paired_n) * args.k
+        flops = 2.0 * args.m * (args.n + args.paired_n + args.third_n) * args.k
         if args.time:
             # PyTorch's decode step multiplies in the weights' type.
             ga, gb = a.to(dtype).cuda(), b.cuda()
             gb = gb.t() if args.b_layout == "nk" else gb
-            if args.paired_n:  # PyTorch's two projections of the same row
+            if args.third_n:  # PyTorch's three projections of the same row
+                gb2, gb3 = b2.cuda().t(), b3.cuda().t()
+                torch_ms = torch_median_ms(
+                    lambda: (torch.matmul(ga, gb), torch.matmul(ga, gb2),
+                             torch.matmul(ga, gb3)), args.time)
+            elif args.paired_n:  # PyTorch's two projections of the same row
                 gb2 = b2.cuda().t()
                 torch_ms = torch_median_ms(
                     lambda: (torch.matmul(ga, gb), torch.matmul(ga, gb2)), args.time)
@@ -709,7 +725,7 @@ def main():
         if "torch_compile_ms" in result_json:
             fields.update(ratio_vs_torch_compile=result_json["torch_compile_ms"] / kernel_ms)
         if args.kind == "gemv":
-            weight_bytes = float(torch.empty(0, dtype=dtype).element_size()) * (args.n + args.paired_n) * args.k
+            weight_bytes = float(torch.empty(0, dtype=dtype).element_size()) * (args.n + args.paired_n + args.third_n) * args.k
             fields.update(kernel_weight_gbps=weight_bytes / kernel_ms / 1e6,
                           torch_weight_gbps=weight_bytes / torch_ms / 1e6)
         print(f"{args.name}: {kernel_ms:.4f} ms ({fields['kernel_tflops']:.1f} TFLOP/s), "
