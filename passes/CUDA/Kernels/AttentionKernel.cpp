@@ -63,7 +63,6 @@ public:
   void build() {
     MLIRContext *ctx = b.getContext();
     Type elementType = spec.inputType;
-    Attribute workgroup = getWorkgroupSpace(ctx);
     int64_t headDim = spec.headDim, keyBlock = spec.keyBlock;
     int64_t tiles = spec.rowTiles, queryBlock = queryBlockRows(spec);
     int64_t rowElements = headDim + kRowPadElements;
@@ -114,16 +113,9 @@ public:
     }
     pairColumn = warpMma->pairColumn();
 
-    Value shared = gpu::DynamicSharedMemoryOp::create(
-        b, loc,
-        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                        MemRefLayoutAttrInterface{}, workgroup));
+    Value shared = createDynamicShared(b, loc);
     auto view = [&](int64_t offset, ArrayRef<int64_t> shape) -> Value {
-      return memref::ViewOp::create(b, loc,
-                                    MemRefType::get(shape, elementType,
-                                                    MemRefLayoutAttrInterface{},
-                                                    workgroup),
-                                    shared, index(offset), ValueRange{});
+      return viewShared(b, loc, shared, index(offset), shape, elementType);
     };
     int64_t qBytes = queryBlock * rowElements * elementBytes;
     int64_t kvBytes = 2 * keyBlock * rowElements * elementBytes;

@@ -221,15 +221,8 @@ buildDecodeAttentionKernel(OpBuilder &builder, gpu::GPUModuleOp module,
   }
 
   // Each warp's (m, l, a) to shared memory; thread t < D merges feature t.
-  Value shared = gpu::DynamicSharedMemoryOp::create(
-      b, loc,
-      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                      MemRefLayoutAttrInterface{}, getWorkgroupSpace(ctx)));
-  Value partials = memref::ViewOp::create(
-      b, loc,
-      MemRefType::get({warps, partialRow}, f32, MemRefLayoutAttrInterface{},
-                      getWorkgroupSpace(ctx)),
-      shared, index(0), ValueRange{});
+  Value partials = viewShared(b, loc, createDynamicShared(b, loc), index(0),
+                              {warps, partialRow}, f32);
   Value laneFeature = arith::MulIOp::create(b, loc, lane, index(perLane));
   for (int64_t e = 0; e < perLane; ++e)
     memref::StoreOp::create(

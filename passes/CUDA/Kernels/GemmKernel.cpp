@@ -214,10 +214,7 @@ private:
     // Grid x walks N tiles, grid y walks M tiles.
     n0 = nTileOrigin(b, loc, operands, config.tileN);
     m0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::y), config.tileM);
-    shared = gpu::DynamicSharedMemoryOp::create(
-        b, loc,
-        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                        MemRefLayoutAttrInterface{}, workgroup));
+    shared = createDynamicShared(b, loc);
     base = alignSharedBase(b, loc, shared, kSwizzleAtomBytes);
     barriers = nvgpu::MBarrierCreateOp::create(
         b, loc, nvgpu::MBarrierGroupType::get(ctx, workgroup, barrierCount));
@@ -782,7 +779,6 @@ public:
   void build() {
     MLIRContext *ctx = b.getContext();
     Type elementType = spec.inputType;
-    Attribute workgroup = getWorkgroupSpace(ctx);
     int64_t numKBlocks = spec.k / config.tileK;
     // Four warps as 2 x 2, each owning a [tileM/2][tileN/2] output tile of
     // (warpM/16) x (warpN/8) m16n8 fragments.
@@ -798,20 +794,10 @@ public:
     m0 = muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::y), config.tileM);
     WarpMma warpMma(b, loc, elementType, lane);
 
-    Value shared = gpu::DynamicSharedMemoryOp::create(
-        b, loc,
-        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                        MemRefLayoutAttrInterface{}, workgroup));
-    aTiles = memref::ViewOp::create(b, loc,
-                                    MemRefType::get(layout.aShape, elementType,
-                                                    MemRefLayoutAttrInterface{},
-                                                    workgroup),
-                                    shared, index(0), ValueRange{});
-    bTiles = memref::ViewOp::create(b, loc,
-                                    MemRefType::get(layout.bShape, elementType,
-                                                    MemRefLayoutAttrInterface{},
-                                                    workgroup),
-                                    shared, index(layout.aBytes), ValueRange{});
+    Value shared = createDynamicShared(b, loc);
+    aTiles = viewShared(b, loc, shared, index(0), layout.aShape, elementType);
+    bTiles = viewShared(b, loc, shared, index(layout.aBytes), layout.bShape,
+                        elementType);
 
     // Prologue: stages - 1 groups in flight. A K block past the end is a
     // zero-filling copy (source size 0) of the last block, so every group

@@ -25,6 +25,13 @@ int64_t chunkOf(Type weightType) {
   return kChunkBytes * 8 / weightType.getIntOrFloatBitWidth();
 }
 
+/// The sum over the warp's lanes of all elements of each lane's vector.
+Value warpSumOf(OpBuilder &b, Location loc, Value partials) {
+  Value sum =
+      vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, partials);
+  return buildXorReduce(b, loc, sum, {16, 8, 4, 2, 1}, /*isMax=*/false);
+}
+
 /// The kernel body: a warp walks K once for all of its columns, each lane
 /// issuing the 16-byte weight loads of `unroll` chunks of every column
 /// before it uses any (loads in flight hide DRAM latency: one load at a
@@ -208,17 +215,7 @@ private:
   }
 
   /// The sum over the warp's lanes of an accumulator's lanes.
-  Value warpSum(Value partials) {
-    Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
-                                            partials);
-    for (int32_t offset : {16, 8, 4, 2, 1}) {
-      Value other = gpu::ShuffleOp::create(b, loc, sum, offset, kWarpSize,
-                                           gpu::ShuffleMode::XOR)
-                        .getShuffleResult();
-      sum = arith::AddFOp::create(b, loc, sum, other);
-    }
-    return sum;
-  }
+  Value warpSum(Value partials) { return warpSumOf(b, loc, partials); }
 
   /// Lane 0 applies the epilogue to C[row, column j] and stores it (when
   /// the column is inside N).
@@ -289,7 +286,6 @@ private:
 /// g + b, each lane the elements it read; barriers between the phases.
 Value normalizeRowsToShared(OpBuilder &b, Location loc, const GemvSpec &spec,
                             Value a, Value normWeight, Value normBias) {
-  MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
   constexpr int64_t lanes = 4;
   auto vectorType = VectorType::get({lanes}, f32);
@@ -300,15 +296,8 @@ Value normalizeRowsToShared(OpBuilder &b, Location loc, const GemvSpec &spec,
     return arith::ConstantOp::create(
         b, loc, b.getF32FloatAttr(static_cast<float>(value)));
   };
-  Value shared = gpu::DynamicSharedMemoryOp::create(
-      b, loc,
-      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                      MemRefLayoutAttrInterface{}, getWorkgroupSpace(ctx)));
-  Value rows = memref::ViewOp::create(
-      b, loc,
-      MemRefType::get({spec.m, spec.k}, f32, MemRefLayoutAttrInterface{},
-                      getWorkgroupSpace(ctx)),
-      shared, index(0), ValueRange{});
+  Value rows = viewShared(b, loc, createDynamicShared(b, loc), index(0),
+                          {spec.m, spec.k}, f32);
   Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   int64_t threads = spec.warps * kWarpSize;
   int64_t chunksPerRow = spec.k / lanes;
@@ -360,10 +349,7 @@ Value normalizeRowsToShared(OpBuilder &b, Location loc, const GemvSpec &spec,
                                           term(load(loop.getInductionVar())));
         scf::YieldOp::create(b, loc, sum);
       }
-      Value partial = vector::ReductionOp::create(
-          b, loc, vector::CombiningKind::ADD, loop.getResult(0));
-      return buildXorReduce(b, loc, partial, {16, 8, 4, 2, 1},
-                            /*isMax=*/false);
+      return warpSumOf(b, loc, loop.getResult(0));
     };
     Value count = constant(static_cast<double>(spec.k));
     Value mean = splat(arith::DivFOp::create(

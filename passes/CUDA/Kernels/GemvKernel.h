@@ -77,6 +77,14 @@ inline constexpr int64_t kMaxGemvRows = 16;
 /// The most shared memory a LayerNorm prologue's normalized rows take.
 inline constexpr int64_t kMaxGemvLayerNormBytes = 48 * 1024;
 
+/// How many norm operands a GEMV call takes after A, W, bias and residual:
+/// the norm weight, and a LayerNorm's bias (0 without a norm prologue).
+inline unsigned gemvNormOperandCount(const GemvSpec &spec) {
+  if (!spec.normPrologue)
+    return 0;
+  return spec.normKind == NormKind::Layer ? 2 : 1;
+}
+
 mlir::LogicalResult
 verifyGemvSpec(const GemvSpec &spec,
                llvm::function_ref<mlir::InFlightDiagnostic()> emitError);

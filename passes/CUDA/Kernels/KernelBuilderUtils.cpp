@@ -37,6 +37,23 @@ Attribute getWorkgroupSpace(MLIRContext *context) {
   return gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup);
 }
 
+Value createDynamicShared(OpBuilder &b, Location loc) {
+  return gpu::DynamicSharedMemoryOp::create(
+      b, loc,
+      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                      MemRefLayoutAttrInterface{},
+                      getWorkgroupSpace(b.getContext())));
+}
+
+Value viewShared(OpBuilder &b, Location loc, Value shared, Value byteOffset,
+                 ArrayRef<int64_t> shape, Type elementType) {
+  return memref::ViewOp::create(
+      b, loc,
+      MemRefType::get(shape, elementType, MemRefLayoutAttrInterface{},
+                      getWorkgroupSpace(b.getContext())),
+      shared, byteOffset, ValueRange{});
+}
+
 Value alignSharedBase(OpBuilder &b, Location loc, Value shared,
                       int64_t alignment) {
   // (alignment - address % alignment) % alignment, on the shared-window

@@ -68,6 +68,16 @@ mlir::gpu::GPUModuleOp getOrCreateKernelModule(mlir::ModuleOp module);
 /// #gpu.address_space<workgroup>.
 mlir::Attribute getWorkgroupSpace(mlir::MLIRContext *context);
 
+/// The kernel's dynamic shared memory as memref<?xi8, workgroup> (its size
+/// is the launch's `shared_bytes`).
+mlir::Value createDynamicShared(mlir::OpBuilder &b, mlir::Location loc);
+
+/// memref<shape x elementType, workgroup> at `byteOffset` of `shared`
+/// (createDynamicShared's).
+mlir::Value viewShared(mlir::OpBuilder &b, mlir::Location loc,
+                       mlir::Value shared, mlir::Value byteOffset,
+                       llvm::ArrayRef<int64_t> shape, mlir::Type elementType);
+
 /// Byte offset into `shared` (memref<?xi8, workgroup>) of its first
 /// `alignment`-aligned byte; the kernel allocates `alignment` extra bytes.
 mlir::Value alignSharedBase(mlir::OpBuilder &b, mlir::Location loc,

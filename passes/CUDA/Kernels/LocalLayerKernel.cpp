@@ -121,7 +121,6 @@ public:
   }
 
   void build() {
-    MLIRContext *ctx = b.getContext();
     int64_t dim = spec.dim, headDim = spec.headDim, inner = spec.inner();
     tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
     Value warp = arith::DivUIOp::create(b, loc, tid, index(32));
@@ -134,18 +133,9 @@ public:
 
     // Shared regions.
     SharedLayout layout = layoutOf(spec);
-    Attribute workgroup = getWorkgroupSpace(ctx);
-    Value shared = gpu::DynamicSharedMemoryOp::create(
-        b, loc,
-        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                        MemRefLayoutAttrInterface{}, workgroup));
+    Value shared = createDynamicShared(b, loc);
     auto view = [&](int64_t offset, ArrayRef<int64_t> shape, Type type) {
-      return memref::ViewOp::create(b, loc,
-                                    MemRefType::get(shape, type,
-                                                    MemRefLayoutAttrInterface{},
-                                                    workgroup),
-                                    shared, index(offset), ValueRange{})
-          .getResult();
+      return viewShared(b, loc, shared, index(offset), shape, type);
     };
     int64_t padded = kRowPadElements;
     int64_t scratchHead = kTileRows * (headDim + padded) *

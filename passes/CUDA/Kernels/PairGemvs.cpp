@@ -151,10 +151,7 @@ private:
       return false;
     if constexpr (std::is_same_v<Spec, cuda::GemvSpec>) {
       // The norm's weight (and a LayerNorm's bias): the last operands.
-      unsigned normOperands = !first.spec.normPrologue ? 0
-                              : first.spec.normKind == cuda::NormKind::Layer
-                                  ? 2
-                                  : 1;
+      unsigned normOperands = cuda::gemvNormOperandCount(first.spec);
       if (!llvm::equal(first.call.getOperands().take_back(normOperands),
                        second.call.getOperands().take_back(normOperands)))
         return false;

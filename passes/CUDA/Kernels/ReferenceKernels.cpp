@@ -471,12 +471,6 @@ struct CudaReferenceKernelsPass
         spec.normKind == cuda::NormKind::RmsClamp);
   }
 
-  static unsigned normOperandCount(const cuda::GemvSpec &spec) {
-    if (!spec.normPrologue)
-      return 0;
-    return spec.normKind == cuda::NormKind::Layer ? 2 : 1;
-  }
-
   /// A paired GEMV: every product of the (normalized) A, no epilogue.
   /// Arguments: a, w, [norm weight, [norm bias]], w2[, w3].
   void definePairedGemv(func::FuncOp function, const cuda::GemvSpec &spec) {
@@ -484,7 +478,7 @@ struct CudaReferenceKernelsPass
     Location loc = function.getLoc();
     Block *body = cuda::beginReferenceBody(b, function);
     Value a = body->getArgument(0);
-    unsigned normOperands = normOperandCount(spec);
+    unsigned normOperands = cuda::gemvNormOperandCount(spec);
     if (spec.normPrologue)
       a = normalize(b, loc, a, spec,
                     body->getArguments().slice(2, normOperands));
@@ -509,9 +503,9 @@ struct CudaReferenceKernelsPass
     Block *body = cuda::beginReferenceBody(b, function);
     Value a = body->getArgument(0);
     if (normPrologue)
-      a = normalize(
-          b, loc, a, *normPrologue,
-          body->getArguments().take_back(normOperandCount(*normPrologue)));
+      a = normalize(b, loc, a, *normPrologue,
+                    body->getArguments().take_back(
+                        cuda::gemvNormOperandCount(*normPrologue)));
     Value w = body->getArgument(1);
     unsigned next = 2;
     Value bias = spec.bias ? body->getArgument(next++) : Value();

@@ -180,10 +180,7 @@ private:
           queryBlockIndex);
     m0 = muli(queryBlockIndex, kWgmmaAttentionQueryRows);
 
-    shared = gpu::DynamicSharedMemoryOp::create(
-        b, loc,
-        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                        MemRefLayoutAttrInterface{}, workgroup));
+    shared = createDynamicShared(b, loc);
     base = alignSharedBase(b, loc, shared, kSwizzleAtomBytes);
     // The shared-window address of the aligned base, for descriptors.
     baseAddress = arith::AddIOp::create(
