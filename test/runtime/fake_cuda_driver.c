@@ -5,6 +5,12 @@
  * Never part of the product. $MBRT_FAKE_CUDA_MODE picks the behaviour:
  *   init-error  cuInit fails with CUDA_ERROR_NO_DEVICE (no GPU, driver there)
  *   no-devices  cuDeviceGetCount reports 0
+ *   simulate    as device, and kernels of PTX modules run: ptxsim
+ *               (test/ptxsim) interprets them, checking every global access
+ *               against the allocations; cuTensorMapEncodeTiled validates
+ *               and encodes what ptxsim's TMA reads. A kernel that fails
+ *               prints why on stderr and its launch returns
+ *               CUDA_ERROR_LAUNCH_FAILED.
  *   device      (default) one device of compute capability
  *               $MBRT_FAKE_CUDA_ARCH (default 90) whose "device memory" is
  *               host memory, at most $MBRT_FAKE_CUDA_MEMORY bytes (default
@@ -26,8 +32,11 @@
 #define _GNU_SOURCE /* memmem */
 #endif
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "PtxSim.h"
 
 typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
@@ -39,6 +48,7 @@ enum {
   INVALID_PTX = 218,
   NO_DEVICE = 100,
   NOT_FOUND = 500,
+  LAUNCH_FAILED = 719,
   CAPTURE_UNSUPPORTED = 900,
 };
 
@@ -47,6 +57,7 @@ static const char *mode(void) {
   const char *value = getenv("MBRT_FAKE_CUDA_MODE");
   return value && *value ? value : "device";
 }
+static int simulating(void) { return !strcmp(mode(), "simulate"); }
 
 enum {
   LAUNCHES,
@@ -107,6 +118,9 @@ CUresult cuGetErrorName(CUresult error, const char **name) {
     return SUCCESS;
   case CAPTURE_UNSUPPORTED:
     *name = "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED";
+    return SUCCESS;
+  case LAUNCH_FAILED:
+    *name = "CUDA_ERROR_LAUNCH_FAILED";
     return SUCCESS;
   }
   return INVALID_VALUE;
@@ -216,6 +230,7 @@ CUresult cuMemAlloc_v2(CUdeviceptr *address, size_t size) {
     memset(memory, 0xA5, size); /* garbage: device memory starts undefined */
     allocations[i].address = memory;
     allocations[i].size = size;
+    ptxsim_track(memory, size);
     counters[LIVE_ALLOCATIONS]++;
     counters[LIVE_BYTES] += (long long)size;
     *address = (CUdeviceptr)(uintptr_t)memory;
@@ -227,6 +242,7 @@ CUresult cuMemAlloc_v2(CUdeviceptr *address, size_t size) {
 CUresult cuMemFree_v2(CUdeviceptr address) {
   for (int i = 0; i < MAX_ALLOCATIONS; ++i)
     if (allocations[i].address == (void *)(uintptr_t)address) {
+      ptxsim_untrack(allocations[i].address);
       free(allocations[i].address);
       counters[LIVE_ALLOCATIONS]--;
       counters[LIVE_BYTES] -= (long long)allocations[i].size;
@@ -250,15 +266,32 @@ CUresult cuMemFreeHost(void *pointer) {
   return SUCCESS;
 }
 
+/*--- modules and functions ---*/
+typedef struct Module {
+  char *image;
+  size_t size;
+  ptxsim_module *simulated; /* simulate mode, PTX images */
+} Module;
+
+typedef struct Function {
+  char *name;
+  Module *module;
+  int maxDynamicShared; /* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
+} Function;
+
 /*--- streams: operations run at once unless the stream captures ---*/
+#define PARAM_BYTES 4096 /* CUDA's kernel parameter limit */
 typedef struct Operation {
   enum { COPY, SET8, SET32, LAUNCH } kind;
   void *destination;
   const void *source;
   size_t count;
   unsigned value;
-  const char *kernel;
-  unsigned char params[4][128]; /* a copy: the caller's storage may go */
+  const Function *function;
+  unsigned grid[3], block[3], sharedBytes;
+  /* a copy: the caller's storage may go. The fake kernels' parameters sit
+     at 128-byte slots; a simulated kernel's in its own layout. */
+  unsigned char params[PARAM_BYTES];
 } Operation;
 
 typedef struct Graph {
@@ -365,7 +398,7 @@ CUresult cuGraphLaunch(Graph *exec, void *stream) {
 
 static CUresult copy(void *destination, const void *source, size_t bytes,
                      void *stream) {
-  Operation operation = {COPY, destination, source, bytes, 0, NULL, {{0}}};
+  Operation operation = {COPY, destination, source, bytes, 0, NULL};
   return enqueue(stream, &operation);
 }
 
@@ -400,22 +433,17 @@ CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr destination, CUdeviceptr source,
 CUresult cuMemsetD8Async(CUdeviceptr destination, unsigned char value,
                          size_t count, void *stream) {
   Operation operation = {
-      SET8, (void *)(uintptr_t)destination, NULL, count, value, NULL, {{0}}};
+      SET8, (void *)(uintptr_t)destination, NULL, count, value, NULL};
   return enqueue(stream, &operation);
 }
 CUresult cuMemsetD32Async(CUdeviceptr destination, unsigned value, size_t count,
                           void *stream) {
   Operation operation = {
-      SET32, (void *)(uintptr_t)destination, NULL, count, value, NULL, {{0}}};
+      SET32, (void *)(uintptr_t)destination, NULL, count, value, NULL};
   return enqueue(stream, &operation);
 }
 
 /*--- modules, functions, launches ---*/
-typedef struct Module {
-  char *image;
-  size_t size;
-} Module;
-
 /* The driver finds a binary image's size in its ELF header; text (PTX, the
    tests' stand-in cubins) ends at its NUL. */
 static size_t imageSize(const unsigned char *image) {
@@ -442,30 +470,50 @@ CUresult cuModuleLoadDataEx(Module **module, const void *image,
         strcpy((char *)values[i], "ptxas fatal: fake JIT error");
     return INVALID_PTX;
   }
+  ptxsim_module *simulated = NULL;
+  if (simulating() && memcmp(image, "\x7f" "ELF", 4) != 0) {
+    char log[4096];
+    simulated = ptxsim_load((const char *)image, log, sizeof log);
+    if (!simulated) {
+      for (unsigned i = 0; i < optionCount; ++i)
+        if (options[i] == 5) /* CU_JIT_ERROR_LOG_BUFFER */
+          snprintf((char *)values[i], 1024, "%s", log);
+      fprintf(stderr, "fake CUDA driver: %s\n", log);
+      return INVALID_PTX;
+    }
+  }
   *module = malloc(sizeof(Module));
   (*module)->image = malloc(size);
   memcpy((*module)->image, image, size);
   (*module)->size = size;
+  (*module)->simulated = simulated;
   counters[LIVE_MODULES]++;
   return SUCCESS;
 }
 
 CUresult cuModuleUnload(Module *module) {
   counters[LIVE_MODULES]--;
+  ptxsim_unload(module->simulated);
   free(module->image);
   free(module);
   return SUCCESS;
 }
 
-CUresult cuModuleGetFunction(const char **function, Module *module,
+CUresult cuModuleGetFunction(Function **function, Module *module,
                              const char *name) {
-  if (!memmem(module->image, module->size, name, strlen(name)))
+  if (module->simulated ? !ptxsim_has_kernel(module->simulated, name)
+                        : !memmem(module->image, module->size, name,
+                                  strlen(name)))
     return NOT_FOUND;
-  *function = strdup(name); /* leaked: tests are short */
+  *function = calloc(1, sizeof(Function)); /* leaked: tests are short */
+  (*function)->name = strdup(name);
+  (*function)->module = module;
   return SUCCESS;
 }
 
-CUresult cuFuncSetAttribute(const char *function, int attribute, int value) {
+CUresult cuFuncSetAttribute(Function *function, int attribute, int value) {
+  if (attribute == 8) /* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
+    function->maxDynamicShared = value;
   return SUCCESS;
 }
 
@@ -476,35 +524,63 @@ static size_t paramSize(const char *kernel, int index) {
   return 8;
 }
 
-CUresult cuLaunchKernel(const char *function, unsigned gridX, unsigned gridY,
+CUresult cuLaunchKernel(Function *function, unsigned gridX, unsigned gridY,
                         unsigned gridZ, unsigned blockX, unsigned blockY,
                         unsigned blockZ, unsigned sharedBytes, void *stream,
                         void **params, void **extra) {
   if (!gridX || !gridY || !gridZ || !blockX || !blockY || !blockZ)
     return INVALID_VALUE;
-  Operation operation = {LAUNCH, NULL, NULL, 0, 0, function, {{0}}};
-  int count = !strcmp(function, "fake_copy_f32") ||
-                      !strcmp(function, "fake_tensor_map_check")
-                  ? 3
-                  : 0;
-  for (int i = 0; i < count; ++i)
-    memcpy(operation.params[i], params[i], paramSize(function, i));
+  static Operation operation; /* 4 KiB of parameters: not on the stack */
+  memset(&operation, 0, sizeof operation);
+  operation.kind = LAUNCH;
+  operation.function = function;
+  operation.grid[0] = gridX, operation.grid[1] = gridY;
+  operation.grid[2] = gridZ;
+  operation.block[0] = blockX, operation.block[1] = blockY;
+  operation.block[2] = blockZ;
+  operation.sharedBytes = sharedBytes;
+  const char *name = function->name;
+  if (function->module->simulated) {
+    if (ptxsim_pack_params(function->module->simulated, name, params,
+                           operation.params, PARAM_BYTES) < 0)
+      return INVALID_VALUE;
+  } else {
+    int count = !strcmp(name, "fake_copy_f32") ||
+                        !strcmp(name, "fake_tensor_map_check")
+                    ? 3
+                    : 0;
+    for (int i = 0; i < count; ++i)
+      memcpy(operation.params + 128 * i, params[i], paramSize(name, i));
+  }
   return enqueue(stream, &operation);
 }
 
 static CUresult runLaunch(const Operation *operation) {
   counters[LAUNCHES]++;
+  const Function *function = operation->function;
+  if (function->module->simulated) {
+    char error[4096];
+    if (ptxsim_launch(function->module->simulated, function->name,
+                      operation->grid, operation->block,
+                      operation->sharedBytes,
+                      (unsigned)function->maxDynamicShared, operation->params,
+                      error, sizeof error) != 0) {
+      fprintf(stderr, "fake CUDA driver: %s\n", error);
+      return LAUNCH_FAILED;
+    }
+    return SUCCESS;
+  }
   uint64_t words[3];
-  if (!strcmp(operation->kernel, "fake_copy_f32")) {
+  if (!strcmp(function->name, "fake_copy_f32")) {
     for (int i = 0; i < 3; ++i)
-      memcpy(&words[i], operation->params[i], 8);
+      memcpy(&words[i], operation->params + 128 * i, 8);
     memmove((void *)(uintptr_t)words[0], (const void *)(uintptr_t)words[1],
             words[2] * 4);
-  } else if (!strcmp(operation->kernel, "fake_tensor_map_check")) {
+  } else if (!strcmp(function->name, "fake_tensor_map_check")) {
     uint64_t map[16];
-    memcpy(map, operation->params[0], sizeof map);
-    memcpy(&words[1], operation->params[1], 8);
-    memcpy(&words[2], operation->params[2], 8);
+    memcpy(map, operation->params, sizeof map);
+    memcpy(&words[1], operation->params + 128, 8);
+    memcpy(&words[2], operation->params + 256, 8);
     if (map[0] != words[1] || map[2] != words[2] || map[3] != 7)
       return INVALID_VALUE;
   }
@@ -518,6 +594,16 @@ CUresult cuTensorMapEncodeTiled(uint64_t *map, int dataType, unsigned rank,
                                 const uint64_t *strides, const unsigned *box,
                                 const unsigned *elementStrides, int interleave,
                                 int swizzle, int promotion, int fill) {
+  if (simulating()) {
+    char error[512];
+    if (ptxsim_encode_tensor_map(map, dataType, rank, base, dims, strides, box,
+                                 elementStrides, interleave, swizzle,
+                                 promotion, fill, error, sizeof error) != 0) {
+      fprintf(stderr, "fake CUDA driver: cuTensorMapEncodeTiled: %s\n", error);
+      return INVALID_VALUE;
+    }
+    return SUCCESS;
+  }
   if ((uintptr_t)base % 16 != 0 || rank < 1 || rank > 5)
     return INVALID_VALUE;
   memset(map, 0, 128);
