@@ -424,6 +424,18 @@ CUresult cuMemcpyDtoHAsync_v2(void *destination, CUdeviceptr source,
   counters[DEVICE_TO_HOST]++;
   return copy(destination, (const void *)(uintptr_t)source, bytes, stream);
 }
+/* Synchronous copies (run_kernel.py's). */
+CUresult cuMemcpyDtoH_v2(void *destination, CUdeviceptr source, size_t bytes) {
+  if (capturing)
+    return CAPTURE_UNSUPPORTED;
+  counters[DEVICE_TO_HOST]++;
+  return copy(destination, (const void *)(uintptr_t)source, bytes, NULL);
+}
+CUresult cuCtxSynchronize(void) {
+  counters[SYNCHRONIZATIONS]++;
+  return SUCCESS;
+}
+
 CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr destination, CUdeviceptr source,
                               size_t bytes, void *stream) {
   return copy((void *)(uintptr_t)destination, (const void *)(uintptr_t)source,
@@ -472,7 +484,7 @@ CUresult cuModuleLoadDataEx(Module **module, const void *image,
   }
   ptxsim_module *simulated = NULL;
   if (simulating() && memcmp(image, "\x7f" "ELF", 4) != 0) {
-    char log[4096];
+    char log[1024];
     simulated = ptxsim_load((const char *)image, log, sizeof log);
     if (!simulated) {
       for (unsigned i = 0; i < optionCount; ++i)
@@ -489,6 +501,10 @@ CUresult cuModuleLoadDataEx(Module **module, const void *image,
   (*module)->simulated = simulated;
   counters[LIVE_MODULES]++;
   return SUCCESS;
+}
+
+CUresult cuModuleLoadData(Module **module, const void *image) {
+  return cuModuleLoadDataEx(module, image, 0, NULL, NULL);
 }
 
 CUresult cuModuleUnload(Module *module) {

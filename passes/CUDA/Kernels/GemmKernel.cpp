@@ -496,6 +496,53 @@ private:
                  threads);
   }
 
+  /// Stores one m64nNk16 accumulator of a consumer warpgroup at rows
+  /// `row`.. of `tile`. nvgpu.warpgroup.mma.store places warp w's rows at
+  /// 16 w with w = tid / 32, which is right for warpgroup 0 only; the
+  /// consumers are warpgroups 1 and 2, so they place their fragments
+  /// themselves. The wgmma D layout: warp w (of the warpgroup) holds rows
+  /// 16 w + lane / 4 (+ 8); register 4 j + 2 h + e is column
+  /// 8 j + 2 (lane % 4) + e of row + 8 h.
+  void storeFragments(Value accumulator, Value tile, Value row,
+                      Value groupTid) {
+    MLIRContext *ctx = b.getContext();
+    Type f32 = b.getF32Type();
+    int64_t registers = config.tileN / 2;
+    auto inner = LLVM::LLVMStructType::getLiteral(
+        ctx, SmallVector<Type>(registers, f32));
+    auto outer = LLVM::LLVMStructType::getLiteral(ctx, {inner});
+    Value converted =
+        UnrealizedConversionCastOp::create(b, loc, outer, accumulator)
+            .getResult(0);
+    Value values =
+        LLVM::ExtractValueOp::create(b, loc, converted, ArrayRef<int64_t>{0});
+    Value warp = arith::DivUIOp::create(b, loc, groupTid, index(32));
+    Value lane = arith::RemUIOp::create(b, loc, groupTid, index(32));
+    Value firstRow = arith::AddIOp::create(
+        b, loc, row,
+        arith::AddIOp::create(b, loc,
+                              arith::MulIOp::create(b, loc, warp, index(16)),
+                              arith::DivUIOp::create(b, loc, lane, index(4))));
+    Value firstColumn = arith::MulIOp::create(
+        b, loc, arith::RemUIOp::create(b, loc, lane, index(4)), index(2));
+    auto pairType = VectorType::get({2}, f32);
+    for (int64_t j = 0; j < config.tileN / 8; ++j)
+      for (int64_t h = 0; h < 2; ++h) {
+        Value pair = vector::FromElementsOp::create(
+            b, loc, pairType,
+            ValueRange{
+                LLVM::ExtractValueOp::create(b, loc, values,
+                                             ArrayRef<int64_t>{4 * j + 2 * h}),
+                LLVM::ExtractValueOp::create(
+                    b, loc, values, ArrayRef<int64_t>{4 * j + 2 * h + 1})});
+        vector::StoreOp::create(
+            b, loc, pair, tile,
+            ValueRange{
+                arith::AddIOp::create(b, loc, firstRow, index(8 * h)),
+                arith::AddIOp::create(b, loc, firstColumn, index(8 * j))});
+      }
+  }
+
   /// Epilogue of `accumulators` (row blocks of 64 from tile row
   /// `firstRow`): fragments -> shared [tileM][tileN] f32 -> global, 4
   /// columns per thread and step, consecutive threads (`groupTid`, 0..127)
@@ -514,6 +561,10 @@ private:
                                         ValueRange{});
     for (auto [i, accumulator] : llvm::enumerate(accumulators)) {
       Value row = arith::AddIOp::create(b, loc, firstRow, index(64 * i));
+      if (config.consumers > 1) { // the consumers are warpgroups 1..
+        storeFragments(accumulator, tile, row, groupTid);
+        continue;
+      }
       Value rows = memref::SubViewOp::create(
           b, loc, tile, ArrayRef<OpFoldResult>{row, b.getIndexAttr(0)},
           ArrayRef<OpFoldResult>{b.getIndexAttr(64),

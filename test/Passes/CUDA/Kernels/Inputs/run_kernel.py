@@ -51,9 +51,11 @@ from mismatch import describe_mismatch, summary  # noqa: E402
 class Driver:
     def __init__(self):
         try:
-            self.lib = ctypes.CDLL("libcuda.so.1")
+            # $MBRT_CUDA_DRIVER as libmbrt reads it: the tests point it at
+            # the fake driver, whose simulate mode runs the PTX on ptxsim.
+            self.lib = ctypes.CDLL(os.environ.get("MBRT_CUDA_DRIVER") or "libcuda.so.1")
         except OSError as error:
-            sys.exit(f"no CUDA device: cannot load libcuda.so.1 ({error})")
+            sys.exit(f"no CUDA device: cannot load the CUDA driver ({error})")
         self.check(self.lib.cuInit(0), "cuInit")
         device = ctypes.c_int()
         self.check(self.lib.cuDeviceGet(ctypes.byref(device), 0), "cuDeviceGet")
