@@ -70,7 +70,7 @@ if capability:
 # Tests that run generated kernels say REQUIRES: cuda-runner and put
 # %cuda_env before the command: on a GPU they run there; elsewhere on the fake
 # driver's simulate mode, which interprets the PTX with ptxsim (test/ptxsim)
-# as an sm_90 device.
+# as an sm_90 device (and mbc writes PTX only: ptxsim does not run cubins).
 fake_driver = os.path.join(runtime_tests_obj, "fake_cuda_driver.so")
 if capability:
     config.available_features.add("cuda-runner")
@@ -80,4 +80,4 @@ elif os.path.exists(fake_driver):
     config.available_features.add("ptxsim")
     config.substitutions.append(
         ("%cuda_env", "env MBRT_CUDA_DRIVER=" + fake_driver +
-         " MBRT_FAKE_CUDA_MODE=simulate MBRT_FAKE_CUDA_ARCH=90"))
+         " MBRT_FAKE_CUDA_MODE=simulate MBRT_FAKE_CUDA_ARCH=90 MBC_PTXAS="))

@@ -13,6 +13,8 @@ independent PyTorch reference (test/reference).
       all                              all three on one compiled model
 
 mbc and mbc-run are taken from PATH (lit puts the build's bin/ first).
+--mbc-arg passes options to mbc, --mbc-run-arg to every mbc-run (e.g.
+--target=cuda and --device=cuda for the CUDA path).
 """
 import argparse
 import json
@@ -100,7 +102,7 @@ def check_score(args, artifact, model):
     dump = os.path.join(args.work, "logp.npy")
     data.astype(np.uint8).tofile(input_path)
     run(["mbc-run", "score", artifact, "--input", input_path,
-         "--dump-logprobs", dump, "--threads", "2"])
+         "--dump-logprobs", dump, "--threads", "2"] + args.mbc_run_arg)
     got = np.load(dump)
     with torch.no_grad():
         expect = model.log_probs(torch.tensor(data).unsqueeze(0))[0].numpy()
@@ -116,19 +118,19 @@ def check_score(args, artifact, model):
           f"mean {mean:.3g}")
 
 
-def generate(artifact, prompt, n, options, work):
+def generate(artifact, prompt, n, options, work, extra):
     prompt_path = os.path.join(work, "prompt.bin")
     with open(prompt_path, "wb") as f:
         f.write(bytes(prompt))
     return run(["mbc-run", "generate", artifact, "--prompt-file", prompt_path,
-                "-n", str(n), "--threads", "2"] + options)
+                "-n", str(n), "--threads", "2"] + options + extra)
 
 
 def check_generation(args, artifact, model, samplers):
     prompt = [int(b) for b in test_bytes(args.prompt_len, args.seed + 1)] if args.prompt_len else []
     n = args.n
     for name, options, sampler in samplers:
-        got = generate(artifact, prompt, n, options, args.work)
+        got = generate(artifact, prompt, n, options, args.work, args.mbc_run_arg)
         expect = ref.generate_cached(model, prompt, n, sampler)
         if got != expect:
             first = next((i for i, (a, b) in enumerate(zip(got, expect)) if a != b), min(len(got), len(expect)))
@@ -149,6 +151,8 @@ def main():
     parser.add_argument("-n", type=int, default=0)
     parser.add_argument("--mbc-arg", action="append", default=[],
                         help="an extra mbc argument (repeatable)")
+    parser.add_argument("--mbc-run-arg", action="append", default=[],
+                        help="an extra argument of every mbc-run (repeatable)")
     parser.add_argument("--score-tolerance", type=float, default=SCORE_TOLERANCE,
                         help="largest max |delta log p| accepted")
     parser.add_argument("--mean-tolerance", type=float, default=float("inf"),

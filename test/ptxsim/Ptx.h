@@ -103,6 +103,10 @@ struct Function {
 struct Module {
   std::string target; // "sm_90a"
   std::map<std::string, std::unique_ptr<Function>> functions;
+  /// Module-level .global/.const variables: host memory (device memory is
+  /// host memory here), their symbols' offsets are these addresses.
+  std::vector<std::unique_ptr<uint8_t[]>> globals;
+  std::vector<Symbol> globalSymbols;
 };
 
 /// Parses PTX text; throws std::runtime_error("line N: ...") on what it

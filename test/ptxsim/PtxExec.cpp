@@ -1080,6 +1080,8 @@ ptxsim_module *ptxsim_load(const char *ptx, char *log, size_t logSize) {
   try {
     auto result = std::make_unique<ptxsim_module>();
     result->module = parseModule(ptx);
+    for (const Symbol &symbol : result->module->globalSymbols)
+      ptxsim_track(reinterpret_cast<const void *>(symbol.offset), symbol.size);
     return result.release();
   } catch (const std::exception &error) {
     copyMessage(std::string("ptxsim: ") + error.what(), log, logSize);
@@ -1087,7 +1089,13 @@ ptxsim_module *ptxsim_load(const char *ptx, char *log, size_t logSize) {
   }
 }
 
-void ptxsim_unload(ptxsim_module *module) { delete module; }
+void ptxsim_unload(ptxsim_module *module) {
+  if (!module)
+    return;
+  for (const Symbol &symbol : module->module->globalSymbols)
+    ptxsim_untrack(reinterpret_cast<const void *>(symbol.offset));
+  delete module;
+}
 
 static const Function *findKernel(const ptxsim_module *module,
                                   const char *kernel) {

@@ -172,6 +172,13 @@ public:
         at_ = end == std::string::npos ? text().size() : end;
         continue;
       }
+      if (text().compare(at_, 7, ".global") == 0 ||
+          text().compare(at_, 6, ".const") == 0 ||
+          text().compare(at_, 15, ".visible .global") == 0) {
+        globalVariable(*module, until(";"));
+        expect(';');
+        continue;
+      }
       std::string statement = until(";{");
       std::vector<std::string> words = split(trim(statement), ' ');
       std::string first = words.empty() ? "" : words[0];
@@ -274,8 +281,56 @@ private:
     return symbol;
   }
 
+  /// ".global .align 64 .b8 name[64] = {0, 0, 128, 63, ...}": the bytes,
+  /// in host memory of their own.
+  void globalVariable(Module &module, const std::string &statement) {
+    size_t equals = statement.find('=');
+    std::string declarationText = statement.substr(0, equals);
+    for (const char *word : {".visible", ".global", ".const"}) {
+      size_t at = declarationText.find(word);
+      if (at != std::string::npos)
+        declarationText.erase(at, std::strlen(word));
+    }
+    Symbol symbol = declaration(declarationText);
+    uint64_t align = std::max<uint64_t>(symbol.offset, 16);
+    unsigned elementBytes = 1;
+    for (const std::string &word : split(trim(declarationText), ' ')) {
+      Type type = word.size() > 1 ? typeNamed(word.substr(1)) : Type::None;
+      if (type != Type::None)
+        elementBytes = std::max(1u, bitsOf(type) / 8);
+    }
+    uint64_t size = std::max<uint64_t>(symbol.size, 1);
+    // Over-allocated so the variable can start on its alignment.
+    auto storage = std::make_unique<uint8_t[]>(size + align);
+    uint8_t *data = storage.get();
+    data += (align - reinterpret_cast<uintptr_t>(data) % align) % align;
+    std::memset(data, 0, size);
+    if (equals != std::string::npos) {
+      std::string values = trim(statement.substr(equals + 1));
+      if (values.empty() || values.front() != '{' || values.back() != '}')
+        fail("unsupported initializer of '" + symbol.name + "'");
+      uint64_t offset = 0;
+      for (const std::string &item :
+           splitTopLevel(values.substr(1, values.size() - 2), ',')) {
+        if (offset + elementBytes > size)
+          fail("initializer of '" + symbol.name + "' is too long");
+        uint64_t value = number(item);
+        std::memcpy(data + offset, &value, elementBytes);
+        offset += elementBytes;
+      }
+    }
+    symbol.space = Space::Global;
+    symbol.offset = reinterpret_cast<uint64_t>(data);
+    symbol.size = size;
+    module.globals.push_back(std::move(storage));
+    module.globalSymbols.push_back(symbol);
+    globals_.push_back(symbol);
+  }
+
   std::unique_ptr<Function> entry(const std::string &header) {
     auto function = std::make_unique<Function>();
+    for (const Symbol &symbol : globals_)
+      function->symbols.push_back(symbol);
     size_t open = header.find('(');
     if (open == std::string::npos)
       fail("expected a parameter list after .entry");
@@ -705,6 +760,7 @@ private:
   size_t at_ = 0;
   std::vector<Scope> scopes_;
   std::vector<Symbol> moduleShared_;
+  std::vector<Symbol> globals_;
 };
 
 } // namespace

@@ -483,7 +483,15 @@ CUresult cuModuleLoadDataEx(Module **module, const void *image,
     return INVALID_PTX;
   }
   ptxsim_module *simulated = NULL;
-  if (simulating() && memcmp(image, "\x7f" "ELF", 4) != 0) {
+  if (simulating() && memcmp(image,
+                             "\x7f"
+                             "ELF",
+                             4) == 0) {
+    fprintf(stderr, "fake CUDA driver: ptxsim runs PTX, not cubins (build the "
+                    "artifact with MBC_PTXAS= for PTX only)\n");
+    return INVALID_PTX;
+  }
+  if (simulating()) {
     char log[1024];
     simulated = ptxsim_load((const char *)image, log, sizeof log);
     if (!simulated) {
