@@ -1,0 +1,298 @@
+//===- PtxExecTest.cpp - TEST ONLY: ptxsim's interpreter and its checks ---===//
+//
+// Small hand-written kernels: the interpreter computes what PTX says
+// (special registers, parameters, guards, branches, warp shuffles), and it
+// reports what would fault or hang on a GPU instead of running on: a global
+// access outside the allocations, a barrier that not enough threads reach,
+// an mbarrier phase that never completes, shared memory read before its
+// cp.async completed (stale bytes, not the copy), unknown PTX.
+//
+//===----------------------------------------------------------------------===//
+#include "PtxSim.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::string module(const std::string &body) {
+  return ".version 8.0\n.target sm_90a\n.address_size 64\n\n" + body;
+}
+
+struct Module {
+  explicit Module(const std::string &ptx) {
+    char log[1024] = {};
+    module = ptxsim_load(ptx.c_str(), log, sizeof log);
+    this->log = log;
+  }
+  ~Module() { ptxsim_unload(module); }
+  ptxsim_module *module = nullptr;
+  std::string log;
+};
+
+/// Device memory as the fake driver provides it: host memory it tracks.
+struct Buffer {
+  explicit Buffer(size_t bytes) : data(bytes) {
+    ptxsim_track(data.data(), bytes);
+  }
+  ~Buffer() { ptxsim_untrack(data.data()); }
+  uint64_t address() { return reinterpret_cast<uint64_t>(data.data()); }
+  std::vector<uint8_t> data;
+};
+
+/// Launches with `arguments` (addresses and 32-bit values as u64 slots);
+/// returns "" or the error.
+std::string launch(const Module &m, const char *kernel, unsigned blocks,
+                   unsigned threads, std::vector<uint64_t> arguments) {
+  std::vector<void *> pointers;
+  for (uint64_t &argument : arguments)
+    pointers.push_back(&argument);
+  unsigned char params[4096];
+  if (ptxsim_pack_params(m.module, kernel, pointers.data(), params,
+                         sizeof params) < 0)
+    return "no such kernel";
+  unsigned grid[3] = {blocks, 1, 1}, block[3] = {threads, 1, 1};
+  char error[4096] = {};
+  if (ptxsim_launch(m.module, kernel, grid, block, 0, 0, params, error,
+                    sizeof error) != 0)
+    return error;
+  return "";
+}
+
+const char *addKernel = R"(
+.visible .entry add(
+	.param .u64 .ptr .align 1 add_param_0,
+	.param .u64 .ptr .align 1 add_param_1,
+	.param .u32 add_param_2
+)
+.maxntid 64, 1, 1
+{
+	.reg .pred 	%p<2>;
+	.reg .b32 	%r<8>;
+	.reg .b64 	%rd<6>;
+	ld.param.b64 	%rd1, [add_param_0];
+	ld.param.b64 	%rd2, [add_param_1];
+	ld.param.b32 	%r1, [add_param_2];
+	mov.u32 	%r2, %tid.x;
+	mov.u32 	%r3, %ctaid.x;
+	mov.u32 	%r4, %ntid.x;
+	mad.lo.s32 	%r5, %r3, %r4, %r2;
+	setp.ge.u32 	%p1, %r5, %r1;
+	@%p1 bra 	$L__BB0_2;
+	mul.wide.u32 	%rd3, %r5, 4;
+	add.s64 	%rd4, %rd1, %rd3;
+	ld.global.b32 	%r6, [%rd4];
+	add.s64 	%rd5, %rd2, %rd3;
+	ld.global.b32 	%r7, [%rd5];
+	add.rn.f32 	%r6, %r6, %r7;
+	st.global.b32 	[%rd4], %r6;
+$L__BB0_2:
+	ret;
+}
+)";
+
+TEST(PtxExec, ComputesAndChecksGlobalBounds) {
+  Module m(module(addKernel));
+  ASSERT_NE(m.module, nullptr) << m.log;
+  Buffer x(150 * 4), y(150 * 4);
+  for (int i = 0; i < 150; ++i) {
+    float a = float(i), b = 0.5f;
+    std::memcpy(x.data.data() + 4 * i, &a, 4);
+    std::memcpy(y.data.data() + 4 * i, &b, 4);
+  }
+  EXPECT_EQ(launch(m, "add", 3, 64, {x.address(), y.address(), 150}), "");
+  for (int i = 0; i < 150; ++i) {
+    float got;
+    std::memcpy(&got, x.data.data() + 4 * i, 4);
+    EXPECT_EQ(got, float(i) + 0.5f) << i;
+  }
+  // Two threads too many: their loads fall outside the allocations.
+  std::string error = launch(m, "add", 3, 64, {x.address(), y.address(), 152});
+  EXPECT_NE(error.find("outside every device allocation"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("ld.global.b32"), std::string::npos) << error;
+  // .maxntid: a launch with more threads would fail on a GPU.
+  error = launch(m, "add", 1, 128, {x.address(), y.address(), 1});
+  EXPECT_NE(error.find(".maxntid 64"), std::string::npos) << error;
+}
+
+TEST(PtxExec, WarpShuffleSums) {
+  Module m(module(R"(
+.visible .entry warpsum(
+	.param .u64 .ptr .align 1 warpsum_param_0
+)
+{
+	.reg .b32 	%r<4>;
+	.reg .b64 	%rd<4>;
+	ld.param.b64 	%rd1, [warpsum_param_0];
+	mov.u32 	%r1, %tid.x;
+	shfl.sync.bfly.b32 	%r2, %r1, 16, 31, -1;
+	add.s32 	%r1, %r1, %r2;
+	shfl.sync.bfly.b32 	%r2, %r1, 8, 31, -1;
+	add.s32 	%r1, %r1, %r2;
+	shfl.sync.bfly.b32 	%r2, %r1, 4, 31, -1;
+	add.s32 	%r1, %r1, %r2;
+	shfl.sync.bfly.b32 	%r2, %r1, 2, 31, -1;
+	add.s32 	%r1, %r1, %r2;
+	shfl.sync.bfly.b32 	%r2, %r1, 1, 31, -1;
+	add.s32 	%r1, %r1, %r2;
+	mov.u32 	%r3, %tid.x;
+	mul.wide.u32 	%rd2, %r3, 4;
+	add.s64 	%rd3, %rd1, %rd2;
+	st.global.b32 	[%rd3], %r1;
+	ret;
+}
+)"));
+  ASSERT_NE(m.module, nullptr) << m.log;
+  Buffer out(64 * 4);
+  ASSERT_EQ(launch(m, "warpsum", 1, 64, {out.address()}), "");
+  for (int i = 0; i < 64; ++i) {
+    int32_t got;
+    std::memcpy(&got, out.data.data() + 4 * i, 4);
+    EXPECT_EQ(got, i < 32 ? 496 : 1520) << i; // 0+..+31, 32+..+63
+  }
+}
+
+TEST(PtxExec, ReportsABarrierTooFewThreadsReach) {
+  Module m(module(R"(
+.visible .entry half(
+	.param .u32 half_param_0
+)
+{
+	.reg .pred 	%p<2>;
+	.reg .b32 	%r<2>;
+	mov.u32 	%r1, %tid.x;
+	setp.lt.u32 	%p1, %r1, 32;
+	@%p1 bra 	$L__BB0_2;
+	bar.sync 	1, 64;
+$L__BB0_2:
+	ret;
+}
+)"));
+  ASSERT_NE(m.module, nullptr) << m.log;
+  std::string error = launch(m, "half", 1, 64, {0});
+  EXPECT_NE(error.find("deadlock: 32 threads at line"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("bar.sync"), std::string::npos) << error;
+}
+
+const char *stageKernel = R"(
+.visible .entry stage(
+	.param .u64 .ptr .align 1 stage_param_0,
+	.param .u32 stage_param_1
+)
+{
+	.reg .pred 	%p<2>;
+	.reg .b32 	%r<4>;
+	.reg .b64 	%rd<6>;
+	.shared .align 16 .b8 buffer[512];
+	ld.param.b64 	%rd1, [stage_param_0];
+	ld.param.b32 	%r3, [stage_param_1];
+	mov.u32 	%r1, %tid.x;
+	mul.wide.u32 	%rd2, %r1, 16;
+	add.s64 	%rd3, %rd1, %rd2;
+	mov.b64 	%rd4, buffer;
+	add.s64 	%rd5, %rd4, %rd2;
+	cp.async.cg.shared.global 	[%rd5], [%rd3], 16;
+	cp.async.commit_group;
+	setp.eq.b32 	%p1, %r3, 0;
+	@%p1 bra 	$L__BB0_2;
+	cp.async.wait_group 	0;
+$L__BB0_2:
+	bar.sync 	0;
+	ld.shared.b32 	%r2, [%rd5];
+	st.global.b32 	[%rd3+4], %r2;
+	ret;
+}
+)";
+
+TEST(PtxExec, CpAsyncLandsAtItsWait) {
+  Module m(module(stageKernel));
+  ASSERT_NE(m.module, nullptr) << m.log;
+  for (uint64_t wait : {1, 0}) {
+    Buffer data(32 * 16);
+    for (int i = 0; i < 32 * 4; ++i) {
+      uint32_t word = 1000 + i;
+      std::memcpy(data.data.data() + 4 * i, &word, 4);
+    }
+    ASSERT_EQ(launch(m, "stage", 1, 32, {data.address(), wait}), "");
+    for (int i = 0; i < 32; ++i) {
+      uint32_t second;
+      std::memcpy(&second, data.data.data() + 16 * i + 4, 4);
+      // Without the wait the load sees shared memory's initial NaN bytes.
+      EXPECT_EQ(second, wait ? uint32_t(1000 + 4 * i) : 0xFFFFFFFFu) << i;
+    }
+  }
+}
+
+TEST(PtxExec, ReportsAnMbarrierPhaseThatNeverCompletes) {
+  Module m(module(R"(
+.visible .entry waiting(
+	.param .u32 waiting_param_0
+)
+{
+	.reg .pred 	%p<3>;
+	.reg .b32 	%r<6>;
+	.reg .b64 	%rd<3>;
+	.shared .align 8 .b8 full[8];
+	ld.param.b32 	%r4, [waiting_param_0];
+	mov.u32 	%r1, %tid.x;
+	setp.eq.b32 	%p1, %r1, 0;
+	mov.b32 	%r3, 1;
+	mov.b64 	%rd1, full;
+	cvt.u32.u64 	%r2, %rd1;
+	@%p1 mbarrier.init.shared.b64 [%r2], %r3;
+	bar.sync 	0;
+	@%p1 mbarrier.arrive.expect_tx.shared.b64 %rd2, [%r2], %r4;
+	mov.b32 	%r5, 0;
+	{
+	.reg .pred 	P1;
+	LAB_WAIT:
+	mbarrier.try_wait.parity.shared.b64 P1, [%r2], %r5;
+	@P1 bra.uni DONE;
+	bra.uni 	LAB_WAIT;
+	DONE:
+	}
+	ret;
+}
+)"));
+  ASSERT_NE(m.module, nullptr) << m.log;
+  // No transaction bytes expected: the arrival completes the phase.
+  EXPECT_EQ(launch(m, "waiting", 1, 64, {0}), "");
+  // 64 bytes expected and no copy brings them: every thread waits forever.
+  std::string error = launch(m, "waiting", 1, 64, {64});
+  EXPECT_NE(error.find("deadlock: 64 threads at line"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("mbarrier.try_wait"), std::string::npos) << error;
+}
+
+TEST(PtxExec, RejectsWhatItDoesNotKnow) {
+  Module unknown(module(R"(
+.visible .entry odd()
+{
+	.reg .b32 	%r<2>;
+	popc.b32 	%r1, %r1;
+	ret;
+}
+)"));
+  EXPECT_EQ(unknown.module, nullptr);
+  EXPECT_NE(unknown.log.find("line 9: unsupported instruction 'popc.b32'"),
+            std::string::npos)
+      << unknown.log;
+  Module undefined(module(R"(
+.visible .entry jump()
+{
+	bra.uni 	$L__nowhere;
+}
+)"));
+  EXPECT_EQ(undefined.module, nullptr);
+  EXPECT_NE(undefined.log.find("undefined label '$L__nowhere'"),
+            std::string::npos)
+      << undefined.log;
+}
+
+} // namespace
