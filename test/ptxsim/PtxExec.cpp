@@ -73,11 +73,31 @@ uint16_t toBf16(float value) {
   bits += 0x7fffu + ((bits >> 16) & 1);
   return static_cast<uint16_t>(bits >> 16);
 }
+/// f32 -> IEEE f16, round to nearest even (written out: not every host
+/// compiler has _Float16).
 uint16_t toF16(float value) {
-  _Float16 half = static_cast<_Float16>(value); // round to nearest even
-  uint16_t bits;
-  std::memcpy(&bits, &half, 2);
-  return bits;
+  uint32_t x = static_cast<uint32_t>(floatBits(value));
+  uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000);
+  uint32_t magnitude = x & 0x7fffffffu;
+  if (magnitude > 0x7f800000u) // NaN stays a (quiet) NaN
+    return sign | 0x7e00 | ((magnitude >> 13) & 0x3ff);
+  if (magnitude >= 0x477ff000u) // rounds past 65504
+    return sign | 0x7c00;
+  if (magnitude >= 0x38800000u) // normal: rebias 127 -> 15, round at bit 13
+    return sign | static_cast<uint16_t>((magnitude - 0x38000000u + 0xfffu +
+                                         ((magnitude >> 13) & 1)) >>
+                                        13);
+  // Subnormal: k x 2^-24 with k = mantissa (implicit bit set) >> shift.
+  uint32_t exponent = magnitude >> 23;
+  uint32_t shift = 126 - exponent;
+  if (shift > 24)
+    return sign;
+  uint32_t mantissa = (magnitude & 0x7fffffu) | 0x800000u;
+  uint32_t k = mantissa >> shift, rest = mantissa & ((1u << shift) - 1);
+  uint32_t half = 1u << (shift - 1);
+  if (rest > half || (rest == half && (k & 1)))
+    ++k; // 1024 is the smallest normal's encoding
+  return sign | static_cast<uint16_t>(k);
 }
 
 enum class State : uint8_t { Ready, Collective, Barrier, Spin, Done };
@@ -973,12 +993,9 @@ private:
       real = asFloat(s);
     else if (from == Type::BF16)
       real = asFloat(mask(s, 16) << 16);
-    else if (from == Type::F16) {
-      _Float16 half;
-      uint16_t bits = uint16_t(s);
-      std::memcpy(&half, &bits, 2);
-      real = float(half);
-    } else if (fromFloat) {
+    else if (from == Type::F16)
+      real = halfToFloat(HalfType::F16, uint16_t(s));
+    else if (fromFloat) {
       fail(t, "unsupported conversion source");
     }
     if (to == Type::F32) {
