@@ -68,7 +68,8 @@ module {}
 // epilogue tile starts after the 128 KiB of stages.
 // CHECK: nvvm.barrier id = %[[ID:.*]] number_of_threads = %c128_i32
 // CHECK: arith.addi %{{.*}}, %c131072
-// CHECK: nvgpu.warpgroup.mma.store
+// CHECK: builtin.unrealized_conversion_cast {{.*}} !nvgpu.warpgroup.accumulator
+// CHECK: vector.store {{.*}} vector<2xf32>
 // CHECK: nvvm.barrier id = %[[ID]] number_of_threads = %c128_i32
 // CHECK: scf.for
 // CHECK: vector.load

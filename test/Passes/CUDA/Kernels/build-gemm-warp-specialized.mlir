@@ -62,7 +62,12 @@ module {}
 // CHECK: scf.yield
 // CHECK: nvvm.wgmma.wait.group.sync.aligned 0
 // CHECK: nvvm.barrier id = %c1_i32 number_of_threads = %c256_i32
-// CHECK: nvgpu.warpgroup.mma.store {{.*}} to memref<64x256xf32, strided<[256, 1], offset: ?>, #gpu.address_space<workgroup>>
+// A consumer (warpgroup 1 or 2) stores its accumulator's fragments itself,
+// two columns at a time (nvgpu.warpgroup.mma.store assumes warpgroup 0).
+// CHECK-NOT: nvgpu.warpgroup.mma.store
+// CHECK: builtin.unrealized_conversion_cast {{.*}} : !nvgpu.warpgroup.accumulator<fragmented = vector<64x256xf32>> to !llvm.struct<(struct<(f32,
+// CHECK-COUNT-64: vector.store {{.*}} : memref<128x256xf32, #gpu.address_space<workgroup>>, vector<2xf32>
+// CHECK-NOT: vector.store {{.*}}#gpu.address_space<workgroup>>, vector<2xf32>
 // CHECK: nvvm.barrier id = %c1_i32 number_of_threads = %c256_i32
 // CHECK: scf.for
 // CHECK: vector.load {{.*}} : memref<128x256xf32, #gpu.address_space<workgroup>>, vector<4xf32>
@@ -77,7 +82,7 @@ module {}
 // ROWS2: nvvm.setmaxregister increase 232
 // ROWS2-COUNT-2: nvgpu.warpgroup.mma.init.accumulator -> <fragmented = vector<64x128xf32>>
 // ROWS2-COUNT-8: nvgpu.warpgroup.mma {{.*}} {transposeB}
-// ROWS2-COUNT-2: nvgpu.warpgroup.mma.store
+// ROWS2-COUNT-2: builtin.unrealized_conversion_cast {{.*}} !nvgpu.warpgroup.accumulator<fragmented = vector<64x128xf32>> to
 
 // PTX-LABEL: .target sm_90a
 // PTX: .maxntid 384, 1, 1
