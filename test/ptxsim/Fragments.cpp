@@ -443,6 +443,17 @@ std::string encodeTensorMap(void *map128, int dataType, unsigned rank,
 // outside the tensor are zero, or NaN (all bits but the sign set) with
 // CU_TENSOR_MAP_FLOAT_OOB_FILL_NAN_REQUEST_ZERO_FMA; they count towards the
 // transaction bytes like the others.
+uint64_t tensorMapBoxBytes(const void *map128) {
+  TensorMap map = loadMap(map128);
+  unsigned size = elementSize(map.dataType);
+  if (map.rank < 1 || map.rank > 5 || !size)
+    return 0;
+  uint64_t bytes = size;
+  for (unsigned i = 0; i < map.rank; ++i)
+    bytes *= map.box[i];
+  return bytes;
+}
+
 std::string tmaLoadTile(
     const void *map128, int rank, const int32_t *coords, uint8_t *shared,
     uint64_t sharedSize, uint32_t sharedOffset,

@@ -68,6 +68,9 @@ std::string encodeTensorMap(void *map128, int dataType, unsigned rank,
                             const unsigned *elementStrides, int interleave,
                             int swizzle, int l2Promotion, int oobFill);
 
+/// The bytes of one box of an encoded map (0 when `map128` is not one).
+uint64_t tensorMapBoxBytes(const void *map128);
+
 /// cp.async.bulk.tensor.Nd.shared::cluster.global.tile: copies the box at
 /// `coords` (innermost first, may be negative or past the end: such elements
 /// are zero) into shared memory at `sharedOffset`, applying the map's

@@ -24,11 +24,54 @@
 namespace ptxsim {
 
 enum class Op : uint8_t {
-  Mov, Add, Sub, Mul, Mad, Fma, Div, Rem, Neg, Abs, Min, Max, And, Or, Xor,
-  Not, Shl, Shr, Bfe, Selp, Setp, Cvt, Cvta, Ld, St, Rcp, Sqrt, Rsqrt, Ex2,
-  Lg2, Bra, Ret, Bar, BarArrive, Shfl, Mma, Ldmatrix, CpAsync, CpAsyncCommit,
-  CpAsyncWait, CpAsyncBulkTensor, MbarrierInit, MbarrierArrive,
-  MbarrierTryWaitParity, Wgmma, Nop
+  Mov,
+  Add,
+  Sub,
+  Mul,
+  Mad,
+  Fma,
+  Div,
+  Rem,
+  Neg,
+  Abs,
+  Min,
+  Max,
+  And,
+  Or,
+  Xor,
+  Not,
+  Shl,
+  Shr,
+  Bfe,
+  Selp,
+  Setp,
+  Cvt,
+  Cvta,
+  Ld,
+  St,
+  Rcp,
+  Sqrt,
+  Rsqrt,
+  Ex2,
+  Lg2,
+  Bra,
+  Ret,
+  Bar,
+  BarArrive,
+  Shfl,
+  Mma,
+  Ldmatrix,
+  CpAsync,
+  CpAsyncCommit,
+  CpAsyncWait,
+  CpAsyncBulkTensor,
+  MbarrierInit,
+  MbarrierArrive,
+  MbarrierTryWaitParity,
+  Wgmma,
+  WgmmaCommit,
+  WgmmaWait,
+  Nop
 };
 
 /// Operand types of an instruction (.b32, .f32, ...).
@@ -97,6 +140,7 @@ struct Function {
   uint64_t staticSharedBytes = 0;
   unsigned maxThreads[3] = {0, 0, 0}; // .maxntid / .reqntid, 0: none
   int registerCount = 0;
+  bool usesWgmma = false;
   std::vector<Instruction> code;
 };
 

@@ -13,9 +13,10 @@
 // shared ones inside the CTA's static + dynamic shared memory (which starts
 // as NaN bytes), parameter reads inside the parameter buffer; naturally
 // aligned, as the hardware requires. cp.async copies complete at their
-// cp.async.wait_group, not before; TMA copies at issue (they signal the
-// mbarrier's transaction count at once). wgmma runs when issued: reading
-// its accumulators before wgmma.wait_group is not detected.
+// cp.async.wait_group, not before; TMA copies at the end of the round they
+// were issued in (NaN bytes until then), when their mbarrier receives the
+// bytes. wgmma results are in flight until the wgmma.wait_group that
+// retires them: another instruction touching those registers is reported.
 //
 //===----------------------------------------------------------------------===//
 #include "Fragments.h"
@@ -115,6 +116,15 @@ struct Thread {
   uint64_t *registers = nullptr;
   std::vector<std::vector<AsyncCopy>> groups; // committed cp.async groups
   std::vector<AsyncCopy> open;                // not yet committed
+  // wgmma results in flight (kernels with wgmma only): a register's value
+  // lands at the wgmma.wait_group that retires its last group; until then
+  // any other instruction that reads or writes it is reported.
+  std::vector<uint64_t> inFlight;                // the value it will have
+  std::vector<uint16_t> inFlightGroups;          // groups still writing it
+  std::vector<std::vector<int32_t>> wgmmaGroups; // committed, oldest first
+  std::vector<int32_t> wgmmaOpen;                // not yet committed
+  std::vector<uint32_t> openGroup; // the open group a register is in
+  uint32_t groupSerial = 1;        // the open group's number
 };
 
 struct Mbarrier {
@@ -157,6 +167,11 @@ public:
       t.y = i / launch.block[0] % launch.block[1];
       t.z = i / (launch.block[0] * launch.block[1]);
       t.registers = registerFile_.data() + size_t(i) * function_.registerCount;
+      if (function_.usesWgmma) {
+        t.inFlight.assign(function_.registerCount, 0);
+        t.inFlightGroups.assign(function_.registerCount, 0);
+        t.openGroup.assign(function_.registerCount, 0);
+      }
     }
   }
 
@@ -169,6 +184,7 @@ public:
         if (t.state == State::Ready || t.state == State::Spin)
           progress |= step(t);
       }
+      progress |= landTensorCopies();
       progress |= releaseBarriers();
       progress |= runCollectives();
       bool done = std::all_of(threads_.begin(), threads_.end(),
@@ -257,6 +273,9 @@ private:
     uint64_t result = 0;
     switch (o.kind) {
     case Operand::Reg:
+      if (!t.inFlightGroups.empty() && t.inFlightGroups[o.reg])
+        fail(t, "reads a wgmma accumulator before the wgmma.wait_group "
+                "that retires it");
       result = t.registers[o.reg];
       break;
     case Operand::Imm:
@@ -277,7 +296,27 @@ private:
   void set(Thread &t, const Operand &o, uint64_t bits) {
     if (o.kind != Operand::Reg)
       fail(t, "destination is not a register");
+    if (!t.inFlightGroups.empty() && t.inFlightGroups[o.reg])
+      fail(t, "writes a wgmma accumulator before the wgmma.wait_group that "
+              "retires it");
     t.registers[o.reg] = bits;
+  }
+
+  /// A wgmma accumulator as the next wgmma sees it: the in-flight value of
+  /// an earlier wgmma (the hardware chains them), else the register.
+  static uint64_t accumulator(const Thread &t, const Operand &o) {
+    if (o.kind == Operand::Reg && t.inFlightGroups[o.reg])
+      return t.inFlight[o.reg];
+    return o.kind == Operand::Reg ? t.registers[o.reg] : o.imm;
+  }
+
+  void retireWgmmaGroups(Thread &t, size_t keep) {
+    while (t.wgmmaGroups.size() > keep) {
+      for (int32_t reg : t.wgmmaGroups.front())
+        if (--t.inFlightGroups[reg] == 0)
+          t.registers[reg] = t.inFlight[reg];
+      t.wgmmaGroups.erase(t.wgmmaGroups.begin());
+    }
   }
 
   uint64_t address(const Thread &t, const Operand &o) const {
@@ -601,7 +640,7 @@ private:
     std::vector<float> d(128 * size_t(w.n / 2));
     for (int t = 0; t < 128; ++t) {
       for (int i = 0; i < w.n / 2; ++i)
-        d[t * (w.n / 2) + i] = asFloat(value(group[t], o[0].elements[i]));
+        d[t * (w.n / 2) + i] = asFloat(accumulator(group[t], o[0].elements[i]));
       if (w.aFromRegisters) {
         if (o[1].elements.size() != 4)
           fail(group[0], "wgmma's register A needs four registers");
@@ -627,9 +666,21 @@ private:
         wgmmaMmaAsync(w, shared_.data(), shared_.size(), d.data());
     if (!problem.empty())
       fail(group[0], problem);
-    for (int t = 0; t < 128; ++t)
-      for (int i = 0; i < w.n / 2; ++i)
-        set(group[t], o[0].elements[i], floatBits(d[t * (w.n / 2) + i]));
+    // The results are in flight until a wgmma.wait_group retires them.
+    for (int t = 0; t < 128; ++t) {
+      Thread &thread = group[t];
+      for (int i = 0; i < w.n / 2; ++i) {
+        const Operand &r = o[0].elements[i];
+        if (r.kind != Operand::Reg)
+          fail(thread, "wgmma accumulators must be registers");
+        thread.inFlight[r.reg] = floatBits(d[t * (w.n / 2) + i]);
+        if (thread.openGroup[r.reg] != thread.groupSerial) {
+          thread.openGroup[r.reg] = thread.groupSerial;
+          thread.wgmmaOpen.push_back(r.reg);
+          ++thread.inFlightGroups[r.reg];
+        }
+      }
+    }
   }
 
   //--- mbarriers, asynchronous copies -------------------------------------===//
@@ -677,6 +728,10 @@ private:
     }
   }
 
+  /// cp.async.bulk.tensor: the box is read now and lands at the end of
+  /// this round (when the mbarrier receives its bytes); until then its
+  /// destination holds NaN bytes, so a read that does not wait for the
+  /// mbarrier, or a copy into a stage still being read, shows.
   void tensorCopy(Thread &t, const Instruction &in) {
     const std::vector<Operand> &o = in.operands;
     if (o.size() != 3 || int(o[1].elements.size()) != in.shape)
@@ -687,10 +742,16 @@ private:
     int32_t coordinates[5];
     for (int i = 0; i < in.shape; ++i)
       coordinates[i] = int32_t(value(t, o[1].elements[i]));
-    uint64_t bytes = 0;
+    uint64_t total = tensorMapBoxBytes(map);
+    if (!total)
+      fail(t, "the tensor map operand is not an encoded tensor map");
+    // The swizzle follows address bits 4..9: stage the box at the same
+    // offset modulo 1024.
+    uint64_t phase = destination % 1024, bytes = 0;
+    std::vector<uint8_t> staged(phase + total);
     std::string problem = tmaLoadTile(
-        map, in.shape, coordinates, shared_.data(), shared_.size(),
-        uint32_t(destination),
+        map, in.shape, coordinates, staged.data(), staged.size(),
+        uint32_t(phase),
         [](uint64_t address, uint64_t size, void *out) {
           std::string bad = checkGlobal(address, size);
           if (bad.empty())
@@ -700,9 +761,25 @@ private:
         &bytes);
     if (!problem.empty())
       fail(t, problem);
-    Mbarrier &m = mbarrier(t, o[2]);
-    m.transactions -= int64_t(bytes);
-    completePhase(m);
+    uint8_t *target = memory(t, Space::Shared, destination, total, 128, true);
+    std::memset(target, 0xFF, total);
+    mbarrier(t, o[2]); // initialized
+    tensorCopies_.push_back(
+        {destination, sharedOffset(t, address(t, o[2])), bytes,
+         std::vector<uint8_t>(staged.begin() + phase, staged.end())});
+  }
+
+  bool landTensorCopies() {
+    for (PendingTensorCopy &copy : tensorCopies_) {
+      std::memcpy(shared_.data() + copy.destination, copy.data.data(),
+                  copy.data.size());
+      Mbarrier &m = mbarriers_[copy.barrier];
+      m.transactions -= int64_t(copy.bytes);
+      completePhase(m);
+    }
+    bool landed = !tensorCopies_.empty();
+    tensorCopies_.clear();
+    return landed;
   }
 
   //--- everything else: one thread's arithmetic and memory --------------===//
@@ -880,6 +957,16 @@ private:
       return completeCopies(t, in.flag ? 0 : size_t(arg(0)));
     case Op::CpAsyncBulkTensor:
       return tensorCopy(t, in);
+    case Op::WgmmaCommit: // every commit makes a group, even an empty one
+      t.wgmmaGroups.push_back(std::move(t.wgmmaOpen));
+      t.wgmmaOpen.clear();
+      ++t.groupSerial;
+      return;
+    case Op::WgmmaWait:
+      if (!t.wgmmaOpen.empty())
+        fail(t, "wgmma.wait_group with uncommitted wgmma operations (no "
+                "wgmma.commit_group after them)");
+      return retireWgmmaGroups(t, size_t(arg(0)));
     case Op::MbarrierInit: {
       uint64_t offset = sharedOffset(t, address(t, operand(0)));
       memory(t, Space::Shared, offset, 8, 8, true);
@@ -1070,6 +1157,11 @@ private:
   std::vector<uint64_t> registerFile_;
   std::vector<Thread> threads_;
   std::map<uint64_t, Mbarrier> mbarriers_;
+  struct PendingTensorCopy {
+    uint64_t destination, barrier, bytes;
+    std::vector<uint8_t> data;
+  };
+  std::vector<PendingTensorCopy> tensorCopies_;
   HardwareBarrier barriers_[16];
   uint64_t instructions_ = 0;
 };

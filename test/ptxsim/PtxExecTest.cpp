@@ -5,7 +5,8 @@
 // reports what would fault or hang on a GPU instead of running on: a global
 // access outside the allocations, a barrier that not enough threads reach,
 // an mbarrier phase that never completes, shared memory read before its
-// cp.async completed (stale bytes, not the copy), unknown PTX.
+// cp.async or TMA copy completed (stale bytes, not the copy), a wgmma
+// accumulator used before its wait_group, unknown PTX.
 //
 //===----------------------------------------------------------------------===//
 #include "PtxSim.h"
@@ -268,6 +269,124 @@ TEST(PtxExec, ReportsAnMbarrierPhaseThatNeverCompletes) {
   EXPECT_NE(error.find("deadlock: 64 threads at line"), std::string::npos)
       << error;
   EXPECT_NE(error.find("mbarrier.try_wait"), std::string::npos) << error;
+}
+
+TEST(PtxExec, WgmmaResultsLandAtTheirWaitGroup) {
+  Module m(module(R"(
+.visible .entry early(
+	.param .u32 early_param_0
+)
+{
+	.reg .pred 	%p<2>;
+	.reg .b32 	%r<8>;
+	.reg .b64 	%rd<3>;
+	.shared .align 1024 .b8 tiles[4096];
+	ld.param.b32 	%r5, [early_param_0];
+	mov.b64 	%rd1, tiles;
+	shr.u64 	%rd2, %rd1, 4;
+	wgmma.fence.sync.aligned;
+	{
+	.reg .pred p;
+	setp.ne.b32 p, 0, 0;
+	wgmma.mma_async.sync.aligned.m64n8k16.f32.bf16.bf16 {%r1, %r2, %r3, %r4}, %rd2, %rd2, p, 1, 1, 0, 0;
+	}
+	wgmma.commit_group.sync.aligned;
+	setp.eq.b32 	%p1, %r5, 0;
+	@%p1 bra 	$L__BB0_2;
+	wgmma.wait_group.sync.aligned 	0;
+$L__BB0_2:
+	add.rn.f32 	%r6, %r1, %r2;
+	ret;
+}
+)"));
+  ASSERT_NE(m.module, nullptr) << m.log;
+  EXPECT_EQ(launch(m, "early", 1, 128, {1}), "");
+  // Without the wait the add reads an accumulator still in flight.
+  std::string error = launch(m, "early", 1, 128, {0});
+  EXPECT_NE(error.find("reads a wgmma accumulator before the "
+                       "wgmma.wait_group"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("add.rn.f32"), std::string::npos) << error;
+}
+
+TEST(PtxExec, TensorCopiesLandForTheirMbarrier) {
+  Module m(module(R"(
+.visible .entry tma(
+	.param .align 64 .b8 tma_param_0[128],
+	.param .u64 .ptr .align 1 tma_param_1,
+	.param .u32 tma_param_2
+)
+{
+	.reg .pred 	%p<2>;
+	.reg .b32 	%r<8>;
+	.reg .b64 	%rd<8>;
+	.shared .align 1024 .b8 tile[1024];
+	.shared .align 8 .b8 full[8];
+	mov.b64 	%rd1, tma_param_0;
+	cvta.param.u64 	%rd2, %rd1;
+	ld.param.b64 	%rd3, [tma_param_1];
+	ld.param.b32 	%r6, [tma_param_2];
+	mov.b64 	%rd4, full;
+	cvt.u32.u64 	%r1, %rd4;
+	mov.b32 	%r2, 1;
+	mbarrier.init.shared.b64 [%r1], %r2;
+	mov.b32 	%r3, 1024;
+	mbarrier.arrive.expect_tx.shared.b64 %rd5, [%r1], %r3;
+	mov.b64 	%rd6, tile;
+	mov.b32 	%r4, 0;
+	cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%rd6], [%rd2, {%r4, %r4}], [%r1];
+	setp.eq.b32 	%p1, %r6, 0;
+	@%p1 bra 	$L__BB0_2;
+	{
+	.reg .pred 	P1;
+	LAB_WAIT:
+	mbarrier.try_wait.parity.shared.b64 P1, [%r1], %r4;
+	@P1 bra.uni DONE;
+	bra.uni 	LAB_WAIT;
+	DONE:
+	}
+$L__BB0_2:
+	ld.shared.b32 	%r5, [%rd6+132];
+	st.global.b32 	[%rd3], %r5;
+	ret;
+}
+)"));
+  ASSERT_NE(m.module, nullptr) << m.log;
+  Buffer matrix(32 * 8 * 4), out(4);
+  for (int i = 0; i < 32 * 8; ++i) {
+    float v = float(i);
+    std::memcpy(matrix.data.data() + 4 * i, &v, 4);
+  }
+  alignas(64) unsigned char map[128];
+  uint64_t dims[2] = {32, 8}, strides[1] = {128};
+  unsigned box[2] = {32, 8}, elementStrides[2] = {1, 1};
+  char error[512] = {};
+  ASSERT_EQ(ptxsim_encode_tensor_map(map, 7, 2, matrix.data.data(), dims,
+                                     strides, box, elementStrides, 0, 0, 0, 0,
+                                     error, sizeof error),
+            0)
+      << error;
+  for (uint32_t wait : {1u, 0u}) {
+    uint64_t outAddress = out.address();
+    void *params[3] = {map, &outAddress, &wait};
+    unsigned char buffer[4096];
+    ASSERT_GT(
+        ptxsim_pack_params(m.module, "tma", params, buffer, sizeof buffer), 0);
+    unsigned grid[3] = {1, 1, 1}, block[3] = {1, 1, 1};
+    ASSERT_EQ(ptxsim_launch(m.module, "tma", grid, block, 0, 0, buffer, error,
+                            sizeof error),
+              0)
+        << error;
+    uint32_t got;
+    std::memcpy(&got, out.data.data(), 4);
+    // Row 1, column 1 (byte 132) once the mbarrier says the box is there;
+    // NaN bytes when the kernel reads without waiting.
+    float expected = 33.0f;
+    uint32_t expectedBits;
+    std::memcpy(&expectedBits, &expected, 4);
+    EXPECT_EQ(got, wait ? expectedBits : 0xFFFFFFFFu);
+  }
 }
 
 TEST(PtxExec, RejectsWhatItDoesNotKnow) {

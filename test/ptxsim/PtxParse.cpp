@@ -480,6 +480,7 @@ private:
       } else {
         function.code.push_back(instruction(function, statement));
         function.code.back().line = statementLine;
+        function.usesWgmma |= function.code.back().op == Op::Wgmma;
       }
     }
   }
@@ -684,8 +685,12 @@ private:
         in.type = has("f16") ? Type::F16 : Type::BF16;
         if (!has("f32") || (!has("bf16") && !has("f16")))
           fail("unsupported wgmma types '" + joined + "'");
+      } else if (has("commit_group")) {
+        in.op = Op::WgmmaCommit;
+      } else if (has("wait_group")) {
+        in.op = Op::WgmmaWait;
       } else {
-        in.op = Op::Nop; // fence, commit_group, wait_group: see Wgmma
+        in.op = Op::Nop; // wgmma.fence: ptxsim orders register accesses
       }
       return;
     }
