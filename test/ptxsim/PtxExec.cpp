@@ -834,10 +834,21 @@ private:
         return result(p >> bits);
       }
       return result(arg(1) * arg(2));
-    case Op::Mad:
-      if (in.flag || in.hi)
-        fail(t, "mad.wide/mad.hi are not supported");
+    case Op::Mad: {
+      if (in.flag) { // .wide: a 2*bits product plus a 2*bits addend
+        uint64_t product =
+            isSigned(in.type) ? uint64_t(sarg(1) * sarg(2)) : uarg(1) * uarg(2);
+        return set(t, o[0], mask(product + arg(3), 2 * bits));
+      }
+      if (in.hi) {
+        if (bits == 64)
+          fail(t, "mad.hi.64 is not supported by ptxsim");
+        uint64_t product =
+            isSigned(in.type) ? uint64_t(sarg(1) * sarg(2)) : uarg(1) * uarg(2);
+        return result((product >> bits) + arg(3));
+      }
       return result(arg(1) * arg(2) + arg(3));
+    }
     case Op::Fma:
       return fresult(std::fma(farg(1), farg(2), farg(3)));
     case Op::Div:

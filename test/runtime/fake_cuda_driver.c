@@ -390,9 +390,11 @@ CUresult cuGraphExecDestroy(Graph *exec) {
 
 CUresult cuGraphLaunch(Graph *exec, void *stream) {
   counters[GRAPH_LAUNCHES]++;
-  for (size_t i = 0; i < exec->count; ++i)
-    if (execute(&exec->operations[i]) != SUCCESS)
-      return INVALID_VALUE;
+  for (size_t i = 0; i < exec->count; ++i) {
+    CUresult result = execute(&exec->operations[i]);
+    if (result != SUCCESS)
+      return result;
+  }
   return SUCCESS;
 }
 
