@@ -63,8 +63,11 @@ static void buildSharedTensorPipeline(
   // A decode row's RMSNorm read only by GEMVs becomes their prologue (the
   // GEMVs of cached attention exist from convert-mb-to-linalg on).
   // Then two GEMVs of the same rows (a layer's q and kv) share a launch.
+  // A local decode layer's attention (a short cache) becomes the prologue
+  // of its output projection's GEMV.
   if (decodeGemvs) {
     pm.addPass(createCudaFuseGemvNorms());
+    pm.addPass(createCudaFuseGemvAttention());
     pm.addPass(createCudaPairGemvs());
   }
   pm.addPass(createConvertElementwiseToLinalgPass());

@@ -7,6 +7,9 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
+#include <cmath>
+#include <limits>
+
 using namespace mlir;
 
 namespace mbc::cuda {
@@ -380,6 +383,110 @@ Value normalizeRowsToShared(OpBuilder &b, Location loc, const GemvSpec &spec,
   return rows;
 }
 
+/// An attention prologue: the block's M rows of the attention output in
+/// dynamic shared memory (returned as memref<M x K x f32>, K = heads x
+/// headDim). A warp per (row, head), warps over the pairs: lane l holds
+/// features l x D/32 .. of the head (q scaled by scale x log2(e) once),
+/// and for each key 0..min(position, L - 1) sums q . k across the warp,
+/// then updates the online softmax (max, sum, weighted values) with
+/// ex2.approx, as the decode attention kernel does; the normalized output
+/// goes to shared memory, a barrier after.
+Value attendRowsToShared(OpBuilder &b, Location loc, const GemvSpec &spec,
+                         Value q, Value keys, Value values,
+                         Value positionBuffer) {
+  const DecodeAttentionSpec &attention = spec.attention;
+  Type f32 = b.getF32Type();
+  int64_t headDim = attention.headDim, perLane = headDim / kWarpSize;
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  };
+  auto constant = [&](double value) -> Value {
+    return arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(static_cast<float>(value)));
+  };
+  auto laneType = VectorType::get({perLane}, f32);
+  auto splat = [&](Value scalar) -> Value {
+    return vector::BroadcastOp::create(b, loc, laneType, scalar);
+  };
+  auto load = [&](Value memref, ValueRange indices) -> Value {
+    return vector::LoadOp::create(b, loc, laneType, memref, indices, false,
+                                  llvm::MaybeAlign(4 * perLane));
+  };
+  Value rows = viewShared(b, loc, createDynamicShared(b, loc), index(0),
+                          {spec.m, spec.k}, f32);
+  Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value warp = arith::DivUIOp::create(b, loc, thread, index(kWarpSize));
+  Value lane = arith::RemUIOp::create(b, loc, thread, index(kWarpSize));
+  Value position = arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      memref::LoadOp::create(b, loc, positionBuffer, ValueRange{index(0)}));
+  Value end = arith::AddIOp::create(
+      b, loc,
+      arith::MinUIOp::create(b, loc, position,
+                             index(attention.cacheLength - 1)),
+      index(1));
+  double scale =
+      attention.scale != 0 ? attention.scale : 1.0 / std::sqrt(headDim);
+  Value zeros =
+      arith::ConstantOp::create(b, loc, DenseElementsAttr::get(laneType, 0.0f));
+
+  auto pairs = scf::ForOp::create(b, loc, warp, index(spec.m * attention.heads),
+                                  index(spec.warps));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(pairs.getBody());
+    Value pair = pairs.getInductionVar();
+    Value row = arith::DivUIOp::create(b, loc, pair, index(attention.heads));
+    Value head = arith::RemUIOp::create(b, loc, pair, index(attention.heads));
+    Value cacheRow =
+        arith::AddIOp::create(b, loc, row, index(attention.firstRow));
+    Value column = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, head, index(headDim)),
+        arith::MulIOp::create(b, loc, lane, index(perLane)));
+    Value query = arith::MulFOp::create(b, loc, load(q, {row, column}),
+                                        splat(constant(scale * M_LOG2E)));
+    auto keyLoop = scf::ForOp::create(
+        b, loc, index(0), end, index(1),
+        ValueRange{constant(-std::numeric_limits<float>::infinity()),
+                   constant(0), zeros});
+    {
+      OpBuilder::InsertionGuard loopGuard(b);
+      b.setInsertionPointToStart(keyLoop.getBody());
+      Value key = keyLoop.getInductionVar();
+      Value rowMax = keyLoop.getRegionIterArgs()[0];
+      Value rowSum = keyLoop.getRegionIterArgs()[1];
+      Value weighted = keyLoop.getRegionIterArgs()[2];
+      Value products = arith::MulFOp::create(
+          b, loc, query, load(keys, {cacheRow, key, column}));
+      Value score =
+          buildXorReduce(b, loc,
+                         vector::ReductionOp::create(
+                             b, loc, vector::CombiningKind::ADD, products),
+                         {16, 8, 4, 2, 1}, /*isMax=*/false);
+      // The first key makes the max finite: 2^-inf = 0 weighs the empty
+      // state.
+      Value newMax = arith::MaxNumFOp::create(b, loc, rowMax, score);
+      Value alpha = buildExp2Approx(
+          b, loc, arith::SubFOp::create(b, loc, rowMax, newMax));
+      Value p =
+          buildExp2Approx(b, loc, arith::SubFOp::create(b, loc, score, newMax));
+      Value newSum = arith::AddFOp::create(
+          b, loc, arith::MulFOp::create(b, loc, rowSum, alpha), p);
+      Value newWeighted = arith::AddFOp::create(
+          b, loc, arith::MulFOp::create(b, loc, weighted, splat(alpha)),
+          arith::MulFOp::create(b, loc, load(values, {cacheRow, key, column}),
+                                splat(p)));
+      scf::YieldOp::create(b, loc, ValueRange{newMax, newSum, newWeighted});
+    }
+    Value output = arith::DivFOp::create(b, loc, keyLoop.getResult(2),
+                                         splat(keyLoop.getResult(1)));
+    vector::StoreOp::create(b, loc, output, rows, ValueRange{row, column},
+                            false, llvm::MaybeAlign(4 * perLane));
+  }
+  gpu::BarrierOp::create(b, loc);
+  return rows;
+}
+
 } // namespace
 
 LogicalResult verifyGemvSpec(const GemvSpec &spec,
@@ -414,6 +521,33 @@ LogicalResult verifyGemvSpec(const GemvSpec &spec,
         !(spec.normWeightType.isF32() || spec.normWeightType.isBF16() ||
           spec.normWeightType.isF16()))
       return failSpec(emitError, "norm weight type must be f32, bf16 or f16");
+  }
+  if (spec.attentionPrologue) {
+    const DecodeAttentionSpec &attention = spec.attention;
+    if (failed(verifyDecodeAttentionSpec(attention, emitError)))
+      return failure();
+    if (spec.normPrologue || spec.pairedN > 0)
+      return failSpec(emitError, "a GEMV attention prologue takes no norm "
+                                 "prologue and no paired product");
+    if (attention.splits != 1 || attention.sequences != spec.m ||
+        attention.heads * attention.headDim != spec.k)
+      return failSpec(emitError,
+                      "a GEMV attention prologue needs one split, sequences "
+                      "= m and heads x head-dim = k, got splits = " +
+                          Twine(attention.splits) + ", sequences = " +
+                          Twine(attention.sequences) + ", heads x head-dim = " +
+                          Twine(attention.heads * attention.headDim));
+    if (attention.cacheLength > kMaxGemvAttentionPositions)
+      return failSpec(emitError, "a GEMV attention prologue reads at most " +
+                                     Twine(kMaxGemvAttentionPositions) +
+                                     " cached positions, got cache-length = " +
+                                     Twine(attention.cacheLength));
+    if (spec.m * spec.k * 4 > kMaxGemvLayerNormBytes)
+      return failSpec(emitError,
+                      "a GEMV attention prologue keeps its m x k = " +
+                          Twine(spec.m) + " x " + Twine(spec.k) +
+                          " output rows in shared memory: at most " +
+                          Twine(kMaxGemvLayerNormBytes) + " bytes");
   }
   if (spec.warps < 1 || spec.warps > 32 || spec.columnsPerWarp < 1 ||
       spec.columnsPerWarp > 8)
@@ -483,6 +617,15 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
     info.params.push_back({"norm_bias", "ptr", {}});
     info.dynamicSharedBytes = spec.m * spec.k * 4;
   }
+  if (spec.attentionPrologue) {
+    auto cacheType = MemRefType::get(
+        {spec.attention.cacheRows, spec.attention.cacheLength, spec.k}, f32);
+    argTypes.append(
+        {cacheType, cacheType, MemRefType::get({1}, b.getI64Type())});
+    for (const char *param : {"k_cache", "v_cache", "position"})
+      info.params.push_back({param, "ptr", {}});
+    info.dynamicSharedBytes = spec.m * spec.k * 4;
+  }
   // Lane 0 of one warp stores each element of C (C2, C3) once, with the
   // value it computed: elementwise consumers may follow the store there
   // (mb-cuda-fuse-epilogues).
@@ -509,6 +652,12 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
   Value residual = spec.residual ? entry.getArgument(next++) : Value();
   Value normWeight = spec.normPrologue ? entry.getArgument(next++) : Value();
   Value normBias = layerNorm ? entry.getArgument(next++) : Value();
+  Value keys, values, position;
+  if (spec.attentionPrologue) {
+    keys = entry.getArgument(next++);
+    values = entry.getArgument(next++);
+    position = entry.getArgument(next++);
+  }
   // The weights and outputs of the products after the first.
   SmallVector<std::pair<Value, Value>> moreProducts;
   for (size_t product = 1; product < productN.size(); ++product) {
@@ -520,6 +669,8 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
   a = memref::AssumeAlignmentOp::create(b, loc, a, b.getI32IntegerAttr(16));
   w = memref::AssumeAlignmentOp::create(b, loc, w, b.getI32IntegerAttr(16));
 
+  if (spec.attentionPrologue)
+    a = attendRowsToShared(b, loc, spec, a, keys, values, position);
   if (layerNorm) {
     // The products read the normalized rows; no per-column norm work.
     a = normalizeRowsToShared(b, loc, spec, a, normWeight, normBias);

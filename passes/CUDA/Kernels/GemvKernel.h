@@ -25,6 +25,7 @@
 #ifndef MBC_PASSES_CUDA_KERNELS_GEMVKERNEL_H
 #define MBC_PASSES_CUDA_KERNELS_GEMVKERNEL_H
 
+#include "passes/CUDA/Kernels/DecodeAttentionKernel.h"
 #include "passes/CUDA/Kernels/GemmKernel.h"
 #include "passes/CUDA/Kernels/KernelBuilderUtils.h"
 
@@ -61,6 +62,18 @@ struct GemvSpec {
   /// The norm weight's (and LayerNorm bias's) type as stored: f32, bf16 or
   /// f16 (null: f32).
   mlir::Type normWeightType;
+  /// A decode attention over a short KV cache in the prologue: A is the
+  /// query rows q [M, heads x headDim], and the product is taken with the
+  /// attention's output rows, which each block computes into shared memory
+  /// first (a warp per (row, head): online softmax over keys 0..position,
+  /// in f32 with ex2.approx, as the decode attention kernel computes it).
+  /// The attention's own launch and its output buffer go away: for the
+  /// local model, whose caches hold a patch (at most
+  /// kMaxGemvAttentionPositions keys), recomputing them in every block
+  /// reads a few KiB. `attention` describes the caches (splits 1, sequences
+  /// M); M x K x 4 bytes must fit kMaxGemvLayerNormBytes.
+  bool attentionPrologue = false;
+  DecodeAttentionSpec attention;
   /// A paired GEMV when > 0: a second product of the same A (and norm)
   /// with its own weight W2 [pairedN, K] into its own C2 [M, pairedN], in
   /// the same launch (its blocks after the first product's): a decode
@@ -77,6 +90,9 @@ inline constexpr int64_t kMaxGemvRows = 16;
 /// The most shared memory a LayerNorm prologue's normalized rows take.
 inline constexpr int64_t kMaxGemvLayerNormBytes = 48 * 1024;
 
+/// The longest KV cache a GEMV's attention prologue reads.
+inline constexpr int64_t kMaxGemvAttentionPositions = 32;
+
 /// How many norm operands a GEMV call takes after A, W, bias and residual:
 /// the norm weight, and a LayerNorm's bias (0 without a norm prologue).
 inline unsigned gemvNormOperandCount(const GemvSpec &spec) {
@@ -85,13 +101,21 @@ inline unsigned gemvNormOperandCount(const GemvSpec &spec) {
   return spec.normKind == NormKind::Layer ? 2 : 1;
 }
 
+/// An attention prologue's operands after the norm's: the key and value
+/// caches [cacheRows, cacheLength, heads x headDim] f32 and the position
+/// [1] i64 (0 without one).
+inline unsigned gemvAttentionOperandCount(const GemvSpec &spec) {
+  return spec.attentionPrologue ? 3 : 0;
+}
+
 mlir::LogicalResult
 verifyGemvSpec(const GemvSpec &spec,
                llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
 /// Appends kernel `name` to `module`. Parameters: a, w, c, then bias,
 /// residual and the norm weight (and a LayerNorm's bias) when enabled, then
-/// w2 and c2 when paired, w3 and c3 with a third product (all pointers).
+/// k_cache, v_cache and position with an attention prologue, then w2 and
+/// c2 when paired, w3 and c3 with a third product (all pointers).
 mlir::FailureOr<KernelInfo>
 buildGemvKernel(mlir::OpBuilder &builder, mlir::gpu::GPUModuleOp module,
                 llvm::StringRef name, const GemvSpec &spec, mlir::Location loc);

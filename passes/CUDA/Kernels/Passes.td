@@ -114,13 +114,25 @@ def CudaTestBuildGemv : Pass<"mb-cuda-test-build-gemv", "::mlir::ModuleOp"> {
     Option<"normWeightType", "norm-weight-type", "std::string",
            /*default=*/"\"f32\"", "the prologue norm weight's type: f32, "
            "bf16 or f16">,
+    Option<"attentionHeads", "attention-heads", "int64_t", /*default=*/"0",
+           "an attention prologue's heads (0: none); A is then the query "
+           "and k = heads x attention-head-dim">,
+    Option<"attentionHeadDim", "attention-head-dim", "int64_t",
+           /*default=*/"64", "the attention prologue's head dim">,
+    Option<"attentionCacheLength", "attention-cache-length", "int64_t",
+           /*default=*/"9", "the attention prologue's cached positions">,
+    Option<"attentionCacheRows", "attention-cache-rows", "int64_t",
+           /*default=*/"0", "rows of the caches (0: m)">,
+    Option<"attentionFirstRow", "attention-first-row", "int64_t",
+           /*default=*/"0", "the caches' first row for A's rows">,
     Option<"kernelName", "name", "std::string", /*default=*/"\"gemv\"",
            "kernel symbol">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
-    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
-    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
+    "::mlir::LLVM::LLVMDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"];
 }
 
 def CudaTestBuildLocalLayer
@@ -581,6 +593,30 @@ def CudaFuseGemvNorms : Pass<"mb-cuda-fuse-gemv-norms", "::mlir::ModuleOp"> {
     `norm`, `norm_epsilon`, `norm_weight_type`), so a decode step's norm is
     no launch of its own. Declarations left without calls are erased.
     Norms with other users stay.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def CudaFuseGemvAttention
+    : Pass<"mb-cuda-fuse-gemv-attention", "::mlir::ModuleOp"> {
+  let summary = "a decode attention over a short cache into the prologue "
+                "of the GEMV reading it";
+  let description = [{
+    After convert-mb-to-linalg (which makes the decode attention calls and
+    the GEMVs of cached attention): a call of a selected decode attention
+    (`mb.cuda_decode_attention`) with one split whose result's only use
+    (through tensor reshapes with no other use) is the A operand of a
+    selected GEMV without a prologue or paired product (the layer's output
+    projection) is removed when the GEMV takes the prologue: a cache of at
+    most 32 positions (the local model's patch) and rows that fit the
+    kernel's shared memory (GemvKernel.h: `attention_heads`,
+    `attention_head_dim`, `attention_cache_length`, `attention_cache_rows`,
+    `attention_first_row`, `attention_scale`). The GEMV then takes the
+    query, its own operands, the caches and the position, and each of its
+    blocks computes the attention rows into shared memory first, so a local
+    decode layer's attention is no launch of its own. Declarations left
+    without calls are erased.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::tensor::TensorDialect"];

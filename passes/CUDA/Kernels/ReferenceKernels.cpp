@@ -66,7 +66,9 @@ struct CudaReferenceKernelsPass
       // fresh result (see callSelectedDecodeAttention); the reference
       // replaces it.
       if (!function.isExternal()) {
-        if (!function->hasAttr(cuda::kSelectedDecodeAttentionAttrName))
+        // So does a GEMV's with an attention prologue.
+        if (!function->hasAttr(cuda::kSelectedDecodeAttentionAttrName) &&
+            !function->hasAttr(cuda::kSelectedGemvAttrName))
           continue;
         function.eraseBody();
       }
@@ -100,7 +102,9 @@ struct CudaReferenceKernelsPass
         spec.biasType = gemv->biasType;
         spec.activation = gemv->activation;
         spec.residual = gemv->residual;
-        define(function, spec, gemv->normPrologue ? &*gemv : nullptr);
+        define(function, spec,
+               gemv->normPrologue || gemv->attentionPrologue ? &*gemv
+                                                             : nullptr);
         function->removeAttr(cuda::kSelectedGemvAttrName);
       } else if (auto attr = function->getAttrOfType<DictionaryAttr>(
                      cuda::kSelectedAttentionAttrName)) {
@@ -281,15 +285,29 @@ struct CudaReferenceKernelsPass
   /// out[n, h] = softmax_j(scale q[n, h] . k[n, j, h], j <= position)
   /// v[n, j, h] in f32, the position read from its tensor.
   void define(func::FuncOp function, const cuda::DecodeAttentionSpec &spec) {
-    namespace ml = mb_to_linalg;
-    MLIRContext *ctx = function.getContext();
-    OpBuilder b(ctx);
-    Location loc = function.getLoc();
+    OpBuilder b(function.getContext());
     Block *body = cuda::beginReferenceBody(b, function);
+    func::ReturnOp::create(
+        b, function.getLoc(),
+        buildDecodeAttention(b, function.getLoc(), spec, body->getArgument(0),
+                             body->getArgument(1), body->getArgument(2),
+                             body->getArgument(3)));
+    function->removeAttr(cuda::kSelectedDecodeAttentionAttrName);
+  }
+
+  /// Decode attention of q [N, H * D] over the caches' rows
+  /// firstRow..firstRow + N, keys 0..position (tensor<1xi64>), in linalg:
+  /// out [N, H * D] f32.
+  static Value buildDecodeAttention(OpBuilder &b, Location loc,
+                                    const cuda::DecodeAttentionSpec &spec,
+                                    Value q, Value kCache, Value vCache,
+                                    Value positionTensor) {
+    namespace ml = mb_to_linalg;
+    MLIRContext *ctx = b.getContext();
     int64_t n = spec.sequences, heads = spec.heads, dim = spec.headDim,
             length = spec.cacheLength;
     Type f32 = b.getF32Type();
-    Value query = ml::reshape(b, loc, body->getArgument(0), {n, heads, dim});
+    Value query = ml::reshape(b, loc, q, {n, heads, dim});
     // This call's rows of the caches.
     auto rows = [&](Value cache) {
       return ml::reshape(
@@ -298,12 +316,12 @@ struct CudaReferenceKernelsPass
                            {n, length, heads * dim}),
           {n, length, heads, dim});
     };
-    Value keys = rows(body->getArgument(1));
-    Value values = rows(body->getArgument(2));
+    Value keys = rows(kCache);
+    Value values = rows(vCache);
     Value position = arith::IndexCastOp::create(
         b, loc, b.getIndexType(),
         tensor::ExtractOp::create(
-            b, loc, body->getArgument(3),
+            b, loc, positionTensor,
             ValueRange{arith::ConstantIndexOp::create(b, loc, 0)}));
     AffineExpr d0, d1, d2, d3;
     bindDims(ctx, d0, d1, d2, d3);
@@ -359,8 +377,7 @@ struct CudaReferenceKernelsPass
                                 map({d0, d1, d2})},
             reduce, multiplyAdd)
             .getResult(0);
-    func::ReturnOp::create(b, loc, ml::reshape(b, loc, out, {n, heads * dim}));
-    function->removeAttr(cuda::kSelectedDecodeAttentionAttrName);
+    return ml::reshape(b, loc, out, {n, heads * dim});
   }
 
   /// A [M, K] x W [N, K]^T in f32 (operands widened), C [M, N] f32.
@@ -494,7 +511,8 @@ struct CudaReferenceKernelsPass
   }
 
   /// With `normPrologue` (a GEMV's), A is first normalized with the last
-  /// arguments as the norm's weight (and bias).
+  /// arguments as the norm's weight (and bias), or, with an attention
+  /// prologue, attended over the last arguments' caches.
   void define(func::FuncOp function, const cuda::GemmSpec &spec,
               const cuda::GemvSpec *normPrologue = nullptr) {
     MLIRContext *ctx = function.getContext();
@@ -502,10 +520,16 @@ struct CudaReferenceKernelsPass
     Location loc = function.getLoc();
     Block *body = cuda::beginReferenceBody(b, function);
     Value a = body->getArgument(0);
-    if (normPrologue)
+    if (normPrologue && normPrologue->attentionPrologue) {
+      // A is the query; the caches and the position are the last operands.
+      ValueRange last = body->getArguments().take_back(3);
+      a = buildDecodeAttention(b, loc, normPrologue->attention, a, last[0],
+                               last[1], last[2]);
+    } else if (normPrologue) {
       a = normalize(b, loc, a, *normPrologue,
                     body->getArguments().take_back(
                         cuda::gemvNormOperandCount(*normPrologue)));
+    }
     Value w = body->getArgument(1);
     unsigned next = 2;
     Value bias = spec.bias ? body->getArgument(next++) : Value();

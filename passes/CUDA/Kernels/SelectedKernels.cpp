@@ -431,9 +431,24 @@ func::CallOp callSelectedGemv(OpBuilder &b, Location loc, ModuleOp module,
   for (int64_t n : {spec.pairedN, spec.thirdN})
     if (n > 0)
       resultTypes.push_back(RankedTensorType::get({spec.m, n}, b.getF32Type()));
-  return callSelectedKernel(b, loc, module, "mbc_gemv", kSelectedGemvAttrName,
-                            gemvSpecToAttribute(b.getContext(), spec), operands,
-                            resultTypes);
+  func::CallOp call = callSelectedKernel(
+      b, loc, module, "mbc_gemv", kSelectedGemvAttrName,
+      gemvSpecToAttribute(b.getContext(), spec), operands, resultTypes);
+  if (spec.attentionPrologue) {
+    // As for callSelectedDecodeAttention: a body returning a new tensor, so
+    // that bufferization does not take the result for an alias of the
+    // caches and copy them for the call.
+    auto declaration = module.lookupSymbol<func::FuncOp>(call.getCallee());
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(declaration.addEntryBlock());
+    func::ReturnOp::create(
+        b, loc,
+        tensor::EmptyOp::create(
+            b, loc, cast<RankedTensorType>(resultTypes[0]).getShape(),
+            b.getF32Type())
+            .getResult());
+  }
+  return call;
 }
 
 DictionaryAttr gemvSpecToAttribute(MLIRContext *context, const GemvSpec &spec) {
@@ -461,6 +476,22 @@ DictionaryAttr gemvSpecToAttribute(MLIRContext *context, const GemvSpec &spec) {
                        TypeAttr::get(spec.normWeightType ? spec.normWeightType
                                                          : b.getF32Type())),
     });
+  // The attention prologue only when chosen, its caches' facts prefixed.
+  if (spec.attentionPrologue) {
+    const DecodeAttentionSpec &attention = spec.attention;
+    entries.append({
+        b.getNamedAttr("attention_heads", b.getI64IntegerAttr(attention.heads)),
+        b.getNamedAttr("attention_head_dim",
+                       b.getI64IntegerAttr(attention.headDim)),
+        b.getNamedAttr("attention_cache_length",
+                       b.getI64IntegerAttr(attention.cacheLength)),
+        b.getNamedAttr("attention_cache_rows",
+                       b.getI64IntegerAttr(attention.cacheRows)),
+        b.getNamedAttr("attention_first_row",
+                       b.getI64IntegerAttr(attention.firstRow)),
+        b.getNamedAttr("attention_scale", b.getF64FloatAttr(attention.scale)),
+    });
+  }
   if (spec.pairedN > 0)
     entries.push_back(
         b.getNamedAttr("paired_n", b.getI64IntegerAttr(spec.pairedN)));
@@ -503,6 +534,18 @@ gemvSpecFromAttribute(DictionaryAttr attr,
     return failure();
   if (attr.get("third_n") && failed(read.integer("third_n", spec.thirdN)))
     return failure();
+  if (attr.get("attention_heads")) {
+    DecodeAttentionSpec &attention = spec.attention;
+    if (failed(read.integer("attention_heads", attention.heads)) ||
+        failed(read.integer("attention_head_dim", attention.headDim)) ||
+        failed(read.integer("attention_cache_length", attention.cacheLength)) ||
+        failed(read.integer("attention_cache_rows", attention.cacheRows)) ||
+        failed(read.integer("attention_first_row", attention.firstRow)) ||
+        failed(read.real("attention_scale", attention.scale)))
+      return failure();
+    spec.attentionPrologue = true;
+    attention.sequences = spec.m;
+  }
   if (failed(verifyGemvSpec(spec, emitError)))
     return failure();
   return spec;

@@ -139,8 +139,10 @@ mlir::func::CallOp callSelectedGemmOp(mlir::OpBuilder &b, mlir::Location loc,
 
 /// A GEMV call: operands a [M, K] f32, w [N, K] (16-bit), then bias [N]
 /// and residual [M, N] when the spec has them, then the norm weight [K]
-/// with a norm prologue, then (paired) w2 [pairedN, K]; returns C [M, N]
-/// f32, and (paired) C2 [M, pairedN] as the call's second result.
+/// with a norm prologue, then the key and value caches and the position
+/// with an attention prologue (a is then the query rows), then (paired)
+/// w2 [pairedN, K]; returns C [M, N] f32, and (paired) C2 [M, pairedN] as
+/// the call's second result.
 mlir::func::CallOp callSelectedGemv(mlir::OpBuilder &b, mlir::Location loc,
                                     mlir::ModuleOp module, const GemvSpec &spec,
                                     mlir::ValueRange operands);

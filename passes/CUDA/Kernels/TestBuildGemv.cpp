@@ -64,6 +64,16 @@ struct CudaTestBuildGemvPass
     spec.columnsPerWarp = columnsPerWarp;
     spec.pairedN = pairedN;
     spec.thirdN = thirdN;
+    if (attentionHeads > 0) {
+      spec.attentionPrologue = true;
+      spec.attention.sequences = m;
+      spec.attention.heads = attentionHeads;
+      spec.attention.headDim = attentionHeadDim;
+      spec.attention.cacheLength = attentionCacheLength;
+      spec.attention.cacheRows =
+          attentionCacheRows > 0 ? attentionCacheRows : int64_t(m);
+      spec.attention.firstRow = attentionFirstRow;
+    }
     OpBuilder b(module.getContext());
     gpu::GPUModuleOp kernels = cuda::getOrCreateKernelModule(module);
     if (failed(cuda::buildGemvKernel(b, kernels, kernelName, spec,

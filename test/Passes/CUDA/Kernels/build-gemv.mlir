@@ -183,3 +183,32 @@
 // THIRD-SAME: {kind = "ptr", name = "norm_bias"}, {kind = "ptr", name = "w2"}, {kind = "ptr", name = "c2"}, {kind = "ptr", name = "w3"}, {kind = "ptr", name = "c3"}]
 // THIRD-PTXAS: 0 bytes spill stores, 0 bytes spill loads
 // THIRD-ALONE: error: a GEMV's third product (third-n = 5) needs a paired one (paired-n > 0)
+
+// A decode attention prologue (the local model's output projection): A is
+// the query; each block first attends over the caches' keys
+// 0..min(position, 8) into shared memory (a warp per (row, head), online
+// softmax with ex2.approx), then multiplies those rows.
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=2 n=256 k=128 attention-heads=2 attention-head-dim=64 attention-cache-length=9 attention-cache-rows=3 attention-first-row=1 bias=true residual=true" -o %t.att.mlir
+// RUN: FileCheck %s --check-prefix=ATTENTION < %t.att.mlir
+// RUN: mbc-opt %t.att.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.att.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=ATTENTION-PTX < %t.att.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.att.ptx -o %t.att.cubin 2>&1 | FileCheck %s --check-prefix=ATTENTION-PTXAS
+// RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=1 n=256 k=128 attention-heads=2 attention-cache-length=40" 2>&1 | FileCheck %s --check-prefix=ATTENTION-LONG
+// RUN: not mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-gemv="m=1 n=256 k=128 attention-heads=2 norm=rms" 2>&1 | FileCheck %s --check-prefix=ATTENTION-NORM
+// ATTENTION: gpu.func @gemv(%{{.*}}: memref<2x128xf32>, %{{.*}}: memref<256x128xbf16>, %{{.*}}: memref<2x256xf32>, %{{.*}}: memref<256xf32>, %{{.*}}: memref<2x256xf32>, %{{.*}}: memref<3x9x128xf32>, %{{.*}}: memref<3x9x128xf32>, %{{.*}}: memref<1xi64>) kernel
+// ATTENTION-SAME: {kind = "ptr", name = "k_cache"}, {kind = "ptr", name = "v_cache"}, {kind = "ptr", name = "position"}], shared_bytes = 1024 : i64}
+// ATTENTION: gpu.dynamic_shared_memory
+// ATTENTION: scf.for
+// ATTENTION: vector.load {{.*}} : memref<3x9x128xf32>, vector<2xf32>
+// ATTENTION: llvm.nvvm.ex2.approx.ftz.f
+// ATTENTION: vector.store {{.*}} : memref<2x128xf32, #gpu.address_space<workgroup>>, vector<2xf32>
+// ATTENTION: gpu.barrier
+// ATTENTION: vector.load {{.*}} : memref<2x128xf32, #gpu.address_space<workgroup>>, vector<8xf32>
+// ATTENTION-PTX: shfl.sync.bfly.b32
+// ATTENTION-PTX: ex2.approx.ftz.f32
+// ATTENTION-PTX: st.shared.v2.b32
+// ATTENTION-PTX: bar.sync 0
+// ATTENTION-PTXAS: 0 bytes spill stores, 0 bytes spill loads
+// ATTENTION-PTXAS: Used 40 registers
+// ATTENTION-LONG: error: a GEMV attention prologue reads at most 32 cached positions, got cache-length = 40
+// ATTENTION-NORM: error: a GEMV attention prologue takes no norm prologue and no paired product

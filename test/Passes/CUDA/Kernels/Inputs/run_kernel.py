@@ -336,6 +336,19 @@ def local_layer_torch(tensors, args, dtype):
     return layer, g["x"].reshape(n, s, d)
 
 
+def decode_attention_reference(q, k_cache, v_cache, heads, head_dim, first_row, position,
+                               device):
+    """q [N, H D] against cache rows first_row.., keys 0..position (f32)."""
+    n, h, d = q.shape[0], heads, head_dim
+    visible = min(position, k_cache.shape[1] - 1) + 1
+    rows = slice(first_row, first_row + n)
+    qh = q.reshape(n, h, 1, d).to(device).float()
+    kh = k_cache[rows, :visible].reshape(n, visible, h, d).permute(0, 2, 1, 3).to(device)
+    vh = v_cache[rows, :visible].reshape(n, visible, h, d).permute(0, 2, 1, 3).to(device)
+    scores = (qh @ kh.transpose(-1, -2)) / math.sqrt(d)
+    return (torch.softmax(scores, dim=-1) @ vh).reshape(n, h * d)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ir", required=True)
@@ -370,6 +383,10 @@ def main():
     parser.add_argument("--rotary-positions", type=int, default=0,
                         help="positions per sequence (0: M)")
     parser.add_argument("--rotary-theta", type=float, default=10000.0)
+    parser.add_argument("--gemv-attention", action="store_true",
+                        help="gemv: a decode attention prologue (A is the query; --heads, "
+                             "--head-dim, --cache-length, --cache-rows, --first-row, "
+                             "--position)")
     parser.add_argument("--gemv-norm", choices=["none", "rms", "rms_clamp", "layer"],
                         default="none",
                         help="gemv: a norm prologue on A (--epsilon; layer: with a bias)")
@@ -458,6 +475,14 @@ def main():
         norm_weight = (1 + 0.1 * torch.randn(args.k)).to(norm_dtype)
         norm_bias = (0.1 * torch.randn(args.k)).to(norm_dtype)
         normalized = a.to(device).float()
+        if args.kind == "gemv" and args.gemv_attention:
+            # GEMV attention prologue: A is the query; the product is taken
+            # with its decode attention over the caches.
+            caches = [torch.randn(args.cache_rows or args.m, args.cache_length, args.k)
+                      for _ in range(2)]
+            normalized = decode_attention_reference(
+                a, caches[0], caches[1], args.heads, args.head_dim, args.first_row,
+                args.position, device)
         if args.kind == "gemv" and args.gemv_norm != "none":
             normalized = norm(normalized, norm_weight.to(device).float(),
                               norm_bias.to(device).float(), args.gemv_norm, args.epsilon)
@@ -479,6 +504,9 @@ def main():
             arguments.append(driver.upload(norm_weight))
         if args.kind == "gemv" and args.gemv_norm == "layer":
             arguments.append(driver.upload(norm_bias))
+        if args.kind == "gemv" and args.gemv_attention:
+            arguments += [driver.upload(caches[0]), driver.upload(caches[1]),
+                          driver.upload(torch.tensor([args.position], dtype=torch.int64))]
         # Residual epilogues write C = ... + residual: timing repeats are
         # idempotent because C and the residual are separate buffers.
         expected = rotary(expected, args)
@@ -527,12 +555,12 @@ def main():
         k_cache = torch.randn(rows_total, length, h * d)
         v_cache = torch.randn(rows_total, length, h * d)
         visible = min(args.position, length - 1) + 1
+        expected = decode_attention_reference(q, k_cache, v_cache, h, d, args.first_row,
+                                              args.position, device).cpu()
         rows = slice(args.first_row, args.first_row + n)
         qh = q.reshape(n, h, 1, d).to(device)
         kh = k_cache[rows, :visible].reshape(n, visible, h, d).permute(0, 2, 1, 3).to(device)
         vh = v_cache[rows, :visible].reshape(n, visible, h, d).permute(0, 2, 1, 3).to(device)
-        scores = (qh @ kh.transpose(-1, -2)) / math.sqrt(d)
-        expected = (torch.softmax(scores, dim=-1) @ vh).reshape(n, h * d).cpu()
         out = driver.upload(unwritten(n, h * d))
         inputs = [driver.upload(q), driver.upload(k_cache), driver.upload(v_cache),
                   driver.upload(torch.tensor([args.position], dtype=torch.int64))]
