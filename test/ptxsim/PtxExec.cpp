@@ -391,7 +391,6 @@ private:
   /// Runs `t` until it parks or ends; whether anything changed.
   bool step(Thread &t) {
     bool progress = false;
-    uint64_t executed = 0;
     while (true) {
       if (t.pc >= function_.code.size()) {
         t.state = State::Done;
@@ -431,7 +430,7 @@ private:
         if (!tryWait(t, in)) {
           bool changed = t.state != State::Spin;
           t.state = State::Spin;
-          return progress || changed || executed;
+          return progress || changed;
         }
         t.state = State::Ready;
         break;
@@ -439,7 +438,6 @@ private:
         execute(t, in);
       }
       ++t.pc;
-      ++executed;
       progress = true;
     }
   }
@@ -763,9 +761,8 @@ private:
       fail(t, problem);
     uint8_t *target = memory(t, Space::Shared, destination, total, 128, true);
     std::memset(target, 0xFF, total);
-    mbarrier(t, o[2]); // initialized
     tensorCopies_.push_back(
-        {destination, sharedOffset(t, address(t, o[2])), bytes,
+        {destination, &mbarrier(t, o[2]), bytes,
          std::vector<uint8_t>(staged.begin() + phase, staged.end())});
   }
 
@@ -773,9 +770,8 @@ private:
     for (PendingTensorCopy &copy : tensorCopies_) {
       std::memcpy(shared_.data() + copy.destination, copy.data.data(),
                   copy.data.size());
-      Mbarrier &m = mbarriers_[copy.barrier];
-      m.transactions -= int64_t(copy.bytes);
-      completePhase(m);
+      copy.barrier->transactions -= int64_t(copy.bytes);
+      completePhase(*copy.barrier);
     }
     bool landed = !tensorCopies_.empty();
     tensorCopies_.clear();
@@ -813,41 +809,26 @@ private:
     case Op::Sub:
       return f32 ? fresult(farg(1) - farg(2)) : result(arg(1) - arg(2));
     case Op::Mul:
-      if (f32)
-        return fresult(farg(1) * farg(2));
-      if (in.flag) { // .wide: a 2*bits product
-        uint64_t product =
-            isSigned(in.type) ? uint64_t(sarg(1) * sarg(2)) : uarg(1) * uarg(2);
-        return set(t, o[0], mask(product, 2 * bits));
-      }
-      if (in.hi) {
-        if (bits == 64) {
-          unsigned __int128 p =
-              isSigned(in.type)
-                  ? static_cast<unsigned __int128>(__int128(sarg(1)) *
-                                                   __int128(sarg(2)))
-                  : static_cast<unsigned __int128>(uarg(1)) * uarg(2);
-          return result(uint64_t(p >> 64));
-        }
-        uint64_t p = isSigned(in.type) ? uint64_t(sarg(1) * sarg(2))
-                                       : uarg(1) * uarg(2);
-        return result(p >> bits);
-      }
-      return result(arg(1) * arg(2));
     case Op::Mad: {
-      if (in.flag) { // .wide: a 2*bits product plus a 2*bits addend
+      bool mad = in.op == Op::Mad;
+      if (f32)
+        return fresult(mad ? std::fma(farg(1), farg(2), farg(3))
+                           : farg(1) * farg(2));
+      uint64_t addend = mad ? arg(3) : 0;
+      if (in.flag) { // .wide: a 2*bits product (and addend); bits <= 32
         uint64_t product =
             isSigned(in.type) ? uint64_t(sarg(1) * sarg(2)) : uarg(1) * uarg(2);
-        return set(t, o[0], mask(product + arg(3), 2 * bits));
+        return set(t, o[0], mask(product + addend, 2 * bits));
       }
-      if (in.hi) {
-        if (bits == 64)
-          fail(t, "mad.hi.64 is not supported by ptxsim");
-        uint64_t product =
-            isSigned(in.type) ? uint64_t(sarg(1) * sarg(2)) : uarg(1) * uarg(2);
-        return result((product >> bits) + arg(3));
+      if (in.hi) { // the upper half of the 2*bits product
+        unsigned __int128 product =
+            isSigned(in.type)
+                ? static_cast<unsigned __int128>(__int128(sarg(1)) *
+                                                 __int128(sarg(2)))
+                : static_cast<unsigned __int128>(uarg(1)) * uarg(2);
+        return result(uint64_t(product >> bits) + addend);
       }
-      return result(arg(1) * arg(2) + arg(3));
+      return result(arg(1) * arg(2) + addend);
     }
     case Op::Fma:
       return fresult(std::fma(farg(1), farg(2), farg(3)));
@@ -1169,7 +1150,9 @@ private:
   std::vector<Thread> threads_;
   std::map<uint64_t, Mbarrier> mbarriers_;
   struct PendingTensorCopy {
-    uint64_t destination, barrier, bytes;
+    uint64_t destination;
+    Mbarrier *barrier; // a std::map node: stable
+    uint64_t bytes;
     std::vector<uint8_t> data;
   };
   std::vector<PendingTensorCopy> tensorCopies_;

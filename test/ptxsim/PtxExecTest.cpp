@@ -45,23 +45,29 @@ struct Buffer {
   std::vector<uint8_t> data;
 };
 
-/// Launches with `arguments` (addresses and 32-bit values as u64 slots);
-/// returns "" or the error.
+/// Launches with cuLaunchKernel-style parameter pointers; returns "" or the
+/// error.
+std::string launchWith(const Module &m, const char *kernel, unsigned blocks,
+                       unsigned threads, std::vector<void *> params) {
+  unsigned char buffer[4096];
+  if (ptxsim_pack_params(m.module, kernel, params.data(), buffer,
+                         sizeof buffer) < 0)
+    return "no such kernel";
+  unsigned grid[3] = {blocks, 1, 1}, block[3] = {threads, 1, 1};
+  char error[4096] = {};
+  if (ptxsim_launch(m.module, kernel, grid, block, 0, 0, buffer, error,
+                    sizeof error) != 0)
+    return error;
+  return "";
+}
+
+/// Launches with `arguments` (addresses and 32-bit values as u64 slots).
 std::string launch(const Module &m, const char *kernel, unsigned blocks,
                    unsigned threads, std::vector<uint64_t> arguments) {
   std::vector<void *> pointers;
   for (uint64_t &argument : arguments)
     pointers.push_back(&argument);
-  unsigned char params[4096];
-  if (ptxsim_pack_params(m.module, kernel, pointers.data(), params,
-                         sizeof params) < 0)
-    return "no such kernel";
-  unsigned grid[3] = {blocks, 1, 1}, block[3] = {threads, 1, 1};
-  char error[4096] = {};
-  if (ptxsim_launch(m.module, kernel, grid, block, 0, 0, params, error,
-                    sizeof error) != 0)
-    return error;
-  return "";
+  return launchWith(m, kernel, blocks, threads, pointers);
 }
 
 const char *addKernel = R"(
@@ -369,15 +375,7 @@ $L__BB0_2:
       << error;
   for (uint32_t wait : {1u, 0u}) {
     uint64_t outAddress = out.address();
-    void *params[3] = {map, &outAddress, &wait};
-    unsigned char buffer[4096];
-    ASSERT_GT(
-        ptxsim_pack_params(m.module, "tma", params, buffer, sizeof buffer), 0);
-    unsigned grid[3] = {1, 1, 1}, block[3] = {1, 1, 1};
-    ASSERT_EQ(ptxsim_launch(m.module, "tma", grid, block, 0, 0, buffer, error,
-                            sizeof error),
-              0)
-        << error;
+    ASSERT_EQ(launchWith(m, "tma", 1, 1, {map, &outAddress, &wait}), "");
     uint32_t got;
     std::memcpy(&got, out.data.data(), 4);
     // Row 1, column 1 (byte 132) once the mbarrier says the box is there;

@@ -88,9 +88,6 @@ struct CudaFuseGemvAttentionPass
       return false;
     spec->attentionPrologue = true;
     spec->attention = *attention;
-    // The attention kernel's own schedule does not apply to the prologue.
-    spec->attention.warps = cuda::DecodeAttentionSpec().warps;
-    spec->attention.keysPerStep = cuda::DecodeAttentionSpec().keysPerStep;
     if (!cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
           return cuda::verifyGemvSpec(*spec, emitError);
         }))

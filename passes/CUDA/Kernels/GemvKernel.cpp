@@ -458,11 +458,7 @@ Value attendRowsToShared(OpBuilder &b, Location loc, const GemvSpec &spec,
       Value weighted = keyLoop.getRegionIterArgs()[2];
       Value products = arith::MulFOp::create(
           b, loc, query, load(keys, {cacheRow, key, column}));
-      Value score =
-          buildXorReduce(b, loc,
-                         vector::ReductionOp::create(
-                             b, loc, vector::CombiningKind::ADD, products),
-                         {16, 8, 4, 2, 1}, /*isMax=*/false);
+      Value score = warpSumOf(b, loc, products);
       // The first key makes the max finite: 2^-inf = 0 weighs the empty
       // state.
       Value newMax = arith::MaxNumFOp::create(b, loc, rowMax, score);
@@ -509,7 +505,7 @@ LogicalResult verifyGemvSpec(const GemvSpec &spec,
                         Twine(spec.n) + ", k = " + Twine(spec.k));
   if (spec.normPrologue) {
     if (spec.normKind == NormKind::Layer &&
-        spec.m * spec.k * 4 > kMaxGemvLayerNormBytes)
+        gemvPrologueSharedBytes(spec) > kMaxGemvLayerNormBytes)
       return failSpec(emitError,
                       "a GEMV LayerNorm prologue keeps its m x k = " +
                           Twine(spec.m) + " x " + Twine(spec.k) +
@@ -542,7 +538,7 @@ LogicalResult verifyGemvSpec(const GemvSpec &spec,
                                      Twine(kMaxGemvAttentionPositions) +
                                      " cached positions, got cache-length = " +
                                      Twine(attention.cacheLength));
-    if (spec.m * spec.k * 4 > kMaxGemvLayerNormBytes)
+    if (gemvPrologueSharedBytes(spec) > kMaxGemvLayerNormBytes)
       return failSpec(emitError,
                       "a GEMV attention prologue keeps its m x k = " +
                           Twine(spec.m) + " x " + Twine(spec.k) +
@@ -615,7 +611,6 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
   if (layerNorm) {
     argTypes.push_back(MemRefType::get({spec.k}, normWeightType));
     info.params.push_back({"norm_bias", "ptr", {}});
-    info.dynamicSharedBytes = spec.m * spec.k * 4;
   }
   if (spec.attentionPrologue) {
     auto cacheType = MemRefType::get(
@@ -624,8 +619,8 @@ FailureOr<KernelInfo> buildGemvKernel(OpBuilder &builder,
         {cacheType, cacheType, MemRefType::get({1}, b.getI64Type())});
     for (const char *param : {"k_cache", "v_cache", "position"})
       info.params.push_back({param, "ptr", {}});
-    info.dynamicSharedBytes = spec.m * spec.k * 4;
   }
+  info.dynamicSharedBytes = gemvPrologueSharedBytes(spec);
   // Lane 0 of one warp stores each element of C (C2, C3) once, with the
   // value it computed: elementwise consumers may follow the store there
   // (mb-cuda-fuse-epilogues).

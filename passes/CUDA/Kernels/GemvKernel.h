@@ -101,6 +101,14 @@ inline unsigned gemvNormOperandCount(const GemvSpec &spec) {
   return spec.normKind == NormKind::Layer ? 2 : 1;
 }
 
+/// The dynamic shared memory of a GEMV: the M x K f32 rows a LayerNorm or
+/// attention prologue builds there (0 without one).
+inline int64_t gemvPrologueSharedBytes(const GemvSpec &spec) {
+  bool rows = spec.attentionPrologue ||
+              (spec.normPrologue && spec.normKind == NormKind::Layer);
+  return rows ? spec.m * spec.k * 4 : 0;
+}
+
 /// An attention prologue's operands after the norm's: the key and value
 /// caches [cacheRows, cacheLength, heads x headDim] f32 and the position
 /// [1] i64 (0 without one).

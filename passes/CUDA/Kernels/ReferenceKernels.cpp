@@ -510,25 +510,26 @@ struct CudaReferenceKernelsPass
     function->removeAttr(cuda::kSelectedGemvAttrName);
   }
 
-  /// With `normPrologue` (a GEMV's), A is first normalized with the last
-  /// arguments as the norm's weight (and bias), or, with an attention
-  /// prologue, attended over the last arguments' caches.
+  /// With `prologue` (a GEMV's norm or attention prologue), A is first
+  /// normalized with the last arguments as the norm's weight (and bias), or
+  /// attended over the last arguments' caches.
   void define(func::FuncOp function, const cuda::GemmSpec &spec,
-              const cuda::GemvSpec *normPrologue = nullptr) {
+              const cuda::GemvSpec *prologue = nullptr) {
     MLIRContext *ctx = function.getContext();
     OpBuilder b(ctx);
     Location loc = function.getLoc();
     Block *body = cuda::beginReferenceBody(b, function);
     Value a = body->getArgument(0);
-    if (normPrologue && normPrologue->attentionPrologue) {
+    if (prologue && prologue->attentionPrologue) {
       // A is the query; the caches and the position are the last operands.
-      ValueRange last = body->getArguments().take_back(3);
-      a = buildDecodeAttention(b, loc, normPrologue->attention, a, last[0],
+      ValueRange last = body->getArguments().take_back(
+          cuda::gemvAttentionOperandCount(*prologue));
+      a = buildDecodeAttention(b, loc, prologue->attention, a, last[0],
                                last[1], last[2]);
-    } else if (normPrologue) {
-      a = normalize(b, loc, a, *normPrologue,
+    } else if (prologue) {
+      a = normalize(b, loc, a, *prologue,
                     body->getArguments().take_back(
-                        cuda::gemvNormOperandCount(*normPrologue)));
+                        cuda::gemvNormOperandCount(*prologue)));
     }
     Value w = body->getArgument(1);
     unsigned next = 2;
