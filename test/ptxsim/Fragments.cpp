@@ -145,7 +145,8 @@ uint64_t operandAddress(const MatrixDescriptor &desc, bool mnMajor, int mn,
 /// Reads an operand of extent mnSize x 16 into values[mn * 16 + k].
 std::string loadOperand(const char *name, uint64_t bits, bool mnMajor,
                         int mnSize, HalfType type, const uint8_t *shared,
-                        uint64_t sharedSize, std::vector<float> &values) {
+                        uint64_t sharedSize, std::vector<float> &values,
+                        std::vector<uint32_t> *read) {
   MatrixDescriptor desc{};
   if (std::string error = decodeDescriptor(name, bits, desc); !error.empty())
     return error;
@@ -160,6 +161,8 @@ std::string loadOperand(const char *name, uint64_t bits, bool mnMajor,
                        hex(bits), ") is outside the ", sharedSize,
                        "-byte shared window");
       values[mn * 16 + k] = halfToFloat(type, load16(shared, address));
+      if (read)
+        read->push_back(uint32_t(address));
     }
   return "";
 }
@@ -344,13 +347,14 @@ std::string wgmmaMmaAsync(const WgmmaOperands &op, const uint8_t *shared,
         a[(16 * (t / 32) + at.row) * 16 + at.col] =
             halfOf(op.type, op.aRegisters[t][i / 2], i % 2);
       }
-  } else if (std::string error = loadOperand("A", op.descA, op.transA, 64,
-                                             op.type, shared, sharedSize, a);
+  } else if (std::string error =
+                 loadOperand("A", op.descA, op.transA, 64, op.type, shared,
+                             sharedSize, a, op.sharedRead);
              !error.empty()) {
     return error;
   }
   if (std::string error = loadOperand("B", op.descB, op.transB, op.n, op.type,
-                                      shared, sharedSize, b);
+                                      shared, sharedSize, b, op.sharedRead);
       !error.empty())
     return error;
 

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace ptxsim {
 
@@ -51,6 +52,8 @@ struct WgmmaOperands {
   bool scaleD = true;            // false: D = A*B, true: D = A*B + D
   int scaleA = 1, scaleB = 1;    // imm-scale-a/b: 1 or -1
   int transA = 0, transB = 0;    // imm-trans-a/b: 0 (K-major) or 1
+  /// When set, receives the shared offset of every 2-byte element read.
+  std::vector<uint32_t> *sharedRead = nullptr;
 };
 /// d: [128][n/2] f32 accumulators, thread-major, in the register order of
 /// the instruction's D vector.

@@ -71,6 +71,7 @@ enum class Op : uint8_t {
   Wgmma,
   WgmmaCommit,
   WgmmaWait,
+  FenceProxyAsync,
   Nop
 };
 

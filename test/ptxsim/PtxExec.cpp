@@ -22,11 +22,14 @@
 #include "Fragments.h"
 #include "Ptx.h"
 #include "PtxSim.h"
+#include "RaceCheck.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
@@ -107,6 +110,14 @@ struct AsyncCopy {
   uint64_t destination; // shared offset
   uint64_t source;      // global address
   uint32_t bytes, sourceBytes;
+  uint32_t pc;
+};
+
+/// cp.async copies committed together; `issued`: the issuing thread's clock
+/// at the first of them (race checking only).
+struct CopyGroup {
+  std::vector<AsyncCopy> copies;
+  std::vector<uint32_t> issued;
 };
 
 struct Thread {
@@ -114,8 +125,8 @@ struct Thread {
   uint32_t pc = 0;
   State state = State::Ready;
   uint64_t *registers = nullptr;
-  std::vector<std::vector<AsyncCopy>> groups; // committed cp.async groups
-  std::vector<AsyncCopy> open;                // not yet committed
+  std::vector<CopyGroup> groups; // committed cp.async groups
+  CopyGroup open;                // not yet committed
   // wgmma results in flight (kernels with wgmma only): a register's value
   // lands at the wgmma.wait_group that retires its last group; until then
   // any other instruction that reads or writes it is reported.
@@ -125,18 +136,25 @@ struct Thread {
   std::vector<int32_t> wgmmaOpen;                // not yet committed
   std::vector<uint32_t> openGroup; // the open group a register is in
   uint32_t groupSerial = 1;        // the open group's number
+  // Race checking: the wgmmas (RaceCheck ids) of each group, as above.
+  std::vector<std::vector<uint32_t>> wgmmaGroupIds;
+  std::vector<uint32_t> wgmmaOpenIds;
 };
 
 struct Mbarrier {
   uint32_t expected = 0, pending = 0;
   int64_t transactions = 0;
   uint64_t phase = 0;
+  // Race checking: what the current phase's arrivals released, and what
+  // the last completed phase did (what a successful wait acquires).
+  std::vector<uint32_t> clock, completed;
 };
 
 struct HardwareBarrier {
   uint32_t arrivals = 0;
   uint32_t count = 0; // 0: every live thread of the CTA
   std::vector<uint32_t> waiters;
+  std::vector<uint32_t> clock; // race checking: the arrivals' clocks
 };
 
 class Error : public std::runtime_error {
@@ -148,6 +166,7 @@ struct Launch {
   unsigned grid[3], block[3];
   uint64_t dynamicShared;
   const unsigned char *params;
+  bool raceCheck;
 };
 
 class Cta {
@@ -157,6 +176,8 @@ public:
     uint64_t staticBytes = (function_.staticSharedBytes + 15) / 16 * 16;
     shared_.assign(staticBytes + launch.dynamicShared, 0xFF);
     unsigned count = launch.block[0] * launch.block[1] * launch.block[2];
+    if (launch.raceCheck)
+      race_ = std::make_unique<RaceCheck>(count, shared_.size());
     registerFile_.assign(size_t(count) * std::max(1, function_.registerCount),
                          0);
     threads_.resize(count);
@@ -225,6 +246,49 @@ private:
       text += (text.empty() ? "" : "; ") + std::to_string(count) +
               " threads at " + where;
     return text;
+  }
+
+  //--- races
+  //--------------------------------------------------------------===//
+
+  std::string describe(uint32_t thread, uint32_t pc) const {
+    const Thread &t = threads_[thread];
+    const Instruction &in = function_.code[pc];
+    return "thread (" + std::to_string(t.x) + "," + std::to_string(t.y) + "," +
+           std::to_string(t.z) + ") line " + std::to_string(in.line) + " '" +
+           in.text + "'";
+  }
+
+  /// Stops at a race found for `thread`'s access at `pc`.
+  void check(std::optional<Race> race, uint32_t thread, uint32_t pc) const {
+    if (!race)
+      return;
+    std::string me = describe(thread, pc);
+    std::string other = describe(race->otherThread, race->otherPc);
+    std::string what;
+    switch (race->kind) {
+    case Race::ReadAfterWrite:
+      what = me + " reads it, written by " + other;
+      break;
+    case Race::WriteAfterRead:
+      what = me + " writes it, read by " + other;
+      break;
+    case Race::WriteAfterWrite:
+      what = me + " writes it, written by " + other;
+      break;
+    case Race::WgmmaRead:
+      what = me + " writes it while the wgmma of " + other +
+             " may still read it (no wgmma.wait_group retiring that wgmma "
+             "is ordered before the write)";
+      break;
+    case Race::MissingProxyFence:
+      throw Error(where() + ": shared byte " + hex(race->offset) + ": " + me +
+                  " reads it through the async proxy, but the generic store "
+                  "of " +
+                  other + " is not followed by a fence.proxy.async");
+    }
+    throw Error(where() + ": shared-memory race on byte " + hex(race->offset) +
+                ": " + what + ", and no synchronization orders the two");
   }
 
   //--- operands ---------------------------------------------------------===//
@@ -316,6 +380,11 @@ private:
         if (--t.inFlightGroups[reg] == 0)
           t.registers[reg] = t.inFlight[reg];
       t.wgmmaGroups.erase(t.wgmmaGroups.begin());
+      if (race_) {
+        for (uint32_t id : t.wgmmaGroupIds.front())
+          race_->retireWgmma(id, t.linear);
+        t.wgmmaGroupIds.erase(t.wgmmaGroupIds.begin());
+      }
     }
   }
 
@@ -459,6 +528,8 @@ private:
                   " with different thread counts");
     b.count = count;
     ++b.arrivals;
+    if (race_)
+      race_->release(t.linear, b.clock);
     if (in.op == Op::Bar) {
       t.state = State::Barrier;
       b.waiters.push_back(t.linear);
@@ -481,6 +552,8 @@ private:
       for (uint32_t waiter : b.waiters) {
         threads_[waiter].state = State::Ready;
         ++threads_[waiter].pc;
+        if (race_)
+          race_->acquire(waiter, b.clock);
       }
       b = HardwareBarrier();
       released = true;
@@ -515,6 +588,8 @@ private:
       if (!all)
         continue;
       Thread *group = &threads_[warp * 32];
+      if (race_)
+        race_->converge(uint32_t(warp * 32), uint32_t(width));
       switch (in.op) {
       case Op::Shfl:
         shuffle(group, in);
@@ -619,6 +694,11 @@ private:
                                    shared_.data(), shared_.size(), d);
     if (!problem.empty())
       fail(warp[0], problem);
+    if (race_) // lanes 8i..8i+7 give the rows of matrix i
+      for (int lane = 0; lane < 8 * in.shape; ++lane)
+        check(
+            race_->read(warp[lane].linear, warp[lane].pc, addresses[lane], 16),
+            warp[lane].linear, warp[lane].pc);
     for (int lane = 0; lane < 32; ++lane)
       for (int i = 0; i < in.shape; ++i)
         set(warp[lane], o[0].elements[i], d[lane][i]);
@@ -660,10 +740,20 @@ private:
       w.transA = int(value(t0, o[6]));
       w.transB = int(value(t0, o[7]));
     }
+    std::vector<uint32_t> read;
+    if (race_)
+      w.sharedRead = &read;
     std::string problem =
         wgmmaMmaAsync(w, shared_.data(), shared_.size(), d.data());
     if (!problem.empty())
       fail(group[0], problem);
+    if (race_) {
+      uint32_t id = race_->beginWgmma(group[0].linear, group[0].pc);
+      for (uint32_t offset : read)
+        check(race_->wgmmaRead(id, offset, 2), group[0].linear, group[0].pc);
+      for (int t = 0; t < 128; ++t)
+        group[t].wgmmaOpenIds.push_back(id);
+    }
     // The results are in flight until a wgmma.wait_group retires them.
     for (int t = 0; t < 128; ++t) {
       Thread &thread = group[t];
@@ -697,6 +787,8 @@ private:
     if (m.pending == 0 && m.transactions == 0) {
       ++m.phase;
       m.pending = m.expected;
+      m.completed = std::move(m.clock);
+      m.clock.clear();
     }
   }
 
@@ -704,16 +796,24 @@ private:
     Mbarrier &m = mbarrier(t, in.operands.at(1));
     uint64_t parity = value(t, in.operands.at(2)) & 1;
     bool complete = (m.phase & 1) != parity;
-    if (complete)
+    if (complete) {
       set(t, in.operands[0], 1);
+      if (race_)
+        race_->acquire(t.linear, m.completed);
+    }
     return complete;
   }
 
   void completeCopies(Thread &t, size_t keep) {
     while (t.groups.size() > keep) {
-      for (const AsyncCopy &copy : t.groups.front()) {
+      const CopyGroup &group = t.groups.front();
+      for (const AsyncCopy &copy : group.copies) {
         uint8_t *destination =
             memory(t, Space::Shared, copy.destination, copy.bytes, 4, true);
+        if (race_)
+          check(race_->asyncWrite(t.linear, copy.pc, group.issued,
+                                  copy.destination, copy.bytes, false),
+                t.linear, copy.pc);
         if (copy.sourceBytes)
           std::memcpy(destination,
                       memory(t, Space::Global, copy.source, copy.sourceBytes,
@@ -763,13 +863,24 @@ private:
     std::memset(target, 0xFF, total);
     tensorCopies_.push_back(
         {destination, &mbarrier(t, o[2]), bytes,
-         std::vector<uint8_t>(staged.begin() + phase, staged.end())});
+         std::vector<uint8_t>(staged.begin() + phase, staged.end()), t.linear,
+         t.pc, race_ ? race_->snapshot(t.linear) : std::vector<uint32_t>()});
   }
 
   bool landTensorCopies() {
     for (PendingTensorCopy &copy : tensorCopies_) {
       std::memcpy(shared_.data() + copy.destination, copy.data.data(),
                   copy.data.size());
+      if (race_) {
+        check(race_->asyncWrite(copy.issuer, copy.pc, copy.issued,
+                                copy.destination, copy.data.size(), true),
+              copy.issuer, copy.pc);
+        // Waiters on the mbarrier see the copy as of its issue.
+        Mbarrier &m = *copy.barrier;
+        if (m.clock.empty())
+          m.clock = race_->zero();
+        race_->join(m.clock, copy.issued);
+      }
       copy.barrier->transactions -= int64_t(copy.bytes);
       completePhase(*copy.barrier);
     }
@@ -934,17 +1045,19 @@ private:
         fail(t, "cp.async copies 4, 8 or 16 bytes");
       if (destination % bytes || source % bytes)
         fail(t, "misaligned cp.async");
-      t.open.push_back({destination, source, bytes, sourceBytes});
+      if (race_ && t.open.copies.empty())
+        t.open.issued = race_->snapshot(t.linear);
+      t.open.copies.push_back({destination, source, bytes, sourceBytes, t.pc});
       return;
     }
     case Op::CpAsyncCommit:
       t.groups.push_back(std::move(t.open));
-      t.open.clear();
+      t.open = CopyGroup();
       return;
     case Op::CpAsyncWait:
       if (in.flag) {
         t.groups.push_back(std::move(t.open));
-        t.open.clear();
+        t.open = CopyGroup();
       }
       return completeCopies(t, in.flag ? 0 : size_t(arg(0)));
     case Op::CpAsyncBulkTensor:
@@ -953,6 +1066,10 @@ private:
       t.wgmmaGroups.push_back(std::move(t.wgmmaOpen));
       t.wgmmaOpen.clear();
       ++t.groupSerial;
+      if (race_) {
+        t.wgmmaGroupIds.push_back(std::move(t.wgmmaOpenIds));
+        t.wgmmaOpenIds.clear();
+      }
       return;
     case Op::WgmmaWait:
       if (!t.wgmmaOpen.empty())
@@ -977,10 +1094,16 @@ private:
         fail(t, "more arrivals than the mbarrier's count");
       if (o[0].kind == Operand::Reg)
         set(t, o[0], m.phase);
+      if (race_)
+        race_->release(t.linear, m.clock);
       --m.pending;
       completePhase(m);
       return;
     }
+    case Op::FenceProxyAsync:
+      if (race_)
+        race_->proxyFence(t.linear);
+      return;
     default:
       fail(t, "instruction not handled by ptxsim");
     }
@@ -1125,6 +1248,13 @@ private:
     uint64_t a = address(t, addressOperand);
     uint8_t *p = memory(t, in.space, a, uint64_t(bytes) * in.vector,
                         uint64_t(bytes) * in.vector, !load);
+    if (race_ && p >= shared_.data() && p < shared_.data() + shared_.size()) {
+      uint64_t offset = uint64_t(p - shared_.data());
+      uint64_t size = uint64_t(bytes) * in.vector;
+      check(load ? race_->read(t.linear, t.pc, offset, size)
+                 : race_->write(t.linear, t.pc, offset, size),
+            t.linear, t.pc);
+    }
     for (unsigned i = 0; i < in.vector; ++i) {
       const Operand &element =
           in.vector > 1 ? data.elements.at(i) : data;
@@ -1154,10 +1284,13 @@ private:
     Mbarrier *barrier; // a std::map node: stable
     uint64_t bytes;
     std::vector<uint8_t> data;
+    uint32_t issuer, pc;          // race checking: who issued it, where
+    std::vector<uint32_t> issued; // ... and the issuer's clock then
   };
   std::vector<PendingTensorCopy> tensorCopies_;
   HardwareBarrier barriers_[16];
   uint64_t instructions_ = 0;
+  std::unique_ptr<RaceCheck> race_; // null: not checking
 };
 
 void copyMessage(const std::string &message, char *out, size_t size) {
@@ -1198,6 +1331,12 @@ void ptxsim_unload(ptxsim_module *module) {
   for (const Symbol &symbol : module->module->globalSymbols)
     ptxsim_untrack(reinterpret_cast<const void *>(symbol.offset));
   delete module;
+}
+
+/// Race checking is on unless PTXSIM_RACECHECK=0.
+static bool raceCheckEnabled() {
+  const char *setting = std::getenv("PTXSIM_RACECHECK");
+  return !setting || std::strcmp(setting, "0") != 0;
 }
 
 static const Function *findKernel(const ptxsim_module *module,
@@ -1260,7 +1399,8 @@ int ptxsim_launch(const ptxsim_module *module, const char *kernel,
                 {grid[0], grid[1], grid[2]},
                 {block[0], block[1], block[2]},
                 dynamicShared,
-                params};
+                params,
+                raceCheckEnabled()};
   try {
     for (unsigned z = 0; z < grid[2]; ++z)
       for (unsigned y = 0; y < grid[1]; ++y)

@@ -6,7 +6,10 @@
 // access outside the allocations, a barrier that not enough threads reach,
 // an mbarrier phase that never completes, shared memory read before its
 // cp.async or TMA copy completed (stale bytes, not the copy), a wgmma
-// accumulator used before its wait_group, unknown PTX.
+// accumulator used before its wait_group, unknown PTX; and races on shared
+// memory: accesses by threads no synchronization orders, copies and wgmmas
+// whose asynchronous accesses overlap others, a wgmma reading generic
+// stores without a proxy fence.
 //
 //===----------------------------------------------------------------------===//
 #include "PtxSim.h"
@@ -385,6 +388,178 @@ $L__BB0_2:
     std::memcpy(&expectedBits, &expected, 4);
     EXPECT_EQ(got, wait ? expectedBits : 0xFFFFFFFFu);
   }
+}
+
+//--- shared-memory races ----------------------------------------------------//
+
+TEST(PtxExec, ReportsAMissingBarrierAsARace) {
+  // Each thread stores its id, then reads its neighbour's: only the
+  // barrier orders the neighbour's store before the load.
+  Module m(module(R"(
+.visible .entry neighbour(
+	.param .u64 .ptr .align 1 neighbour_param_0,
+	.param .u32 neighbour_param_1
+)
+{
+	.reg .pred 	%p<2>;
+	.reg .b32 	%r<8>;
+	.reg .b64 	%rd<6>;
+	.shared .align 4 .b8 slots[256];
+	ld.param.b64 	%rd1, [neighbour_param_0];
+	ld.param.b32 	%r5, [neighbour_param_1];
+	mov.u32 	%r1, %tid.x;
+	shl.b32 	%r2, %r1, 2;
+	mov.u32 	%r3, slots;
+	add.s32 	%r4, %r3, %r2;
+	st.shared.b32 	[%r4], %r1;
+	setp.eq.b32 	%p1, %r5, 0;
+	@%p1 bra 	$L__BB0_2;
+	bar.sync 	0;
+$L__BB0_2:
+	add.s32 	%r6, %r2, 4;
+	and.b32 	%r6, %r6, 255;
+	add.s32 	%r6, %r3, %r6;
+	ld.shared.b32 	%r7, [%r6];
+	mul.wide.u32 	%rd2, %r1, 4;
+	add.s64 	%rd3, %rd1, %rd2;
+	st.global.b32 	[%rd3], %r7;
+	ret;
+}
+)"));
+  ASSERT_NE(m.module, nullptr) << m.log;
+  Buffer out(64 * 4);
+  ASSERT_EQ(launch(m, "neighbour", 1, 64, {out.address(), 1}), "");
+  for (int i = 0; i < 64; ++i) {
+    uint32_t got;
+    std::memcpy(&got, out.data.data() + 4 * i, 4);
+    EXPECT_EQ(got, uint32_t((i + 1) % 64)) << i;
+  }
+  std::string error = launch(m, "neighbour", 1, 64, {out.address(), 0});
+  EXPECT_NE(error.find("shared-memory race on byte"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("no synchronization orders the two"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("st.shared.b32"), std::string::npos) << error;
+  EXPECT_NE(error.find("ld.shared.b32"), std::string::npos) << error;
+}
+
+TEST(PtxExec, ACpAsyncCopyMustBeIssuedAfterTheReadsItOverwrites) {
+  // Every thread reads word 0 of the buffer, then thread 0 refills it with
+  // cp.async. A barrier between the reads and the issue orders them; one
+  // only between the issue and the wait does not (the copy may land as
+  // soon as it is issued).
+  Module m(module(R"(
+.visible .entry refill(
+	.param .u64 .ptr .align 1 refill_param_0,
+	.param .u32 refill_param_1
+)
+{
+	.reg .pred 	%p<3>;
+	.reg .b32 	%r<6>;
+	.reg .b64 	%rd<4>;
+	.shared .align 16 .b8 buffer[16];
+	ld.param.b64 	%rd1, [refill_param_0];
+	ld.param.b32 	%r5, [refill_param_1];
+	mov.u32 	%r1, %tid.x;
+	mov.u32 	%r2, buffer;
+	ld.shared.b32 	%r3, [%r2];
+	setp.eq.b32 	%p2, %r5, 0;
+	@%p2 bra 	$L__BB0_2;
+	bar.sync 	0;
+$L__BB0_2:
+	setp.eq.b32 	%p1, %r1, 0;
+	@%p1 cp.async.cg.shared.global 	[%r2], [%rd1], 16;
+	cp.async.commit_group;
+	@!%p2 bra 	$L__BB0_4;
+	bar.sync 	0;
+$L__BB0_4:
+	cp.async.wait_group 	0;
+	ret;
+}
+)"));
+  ASSERT_NE(m.module, nullptr) << m.log;
+  Buffer source(16);
+  EXPECT_EQ(launch(m, "refill", 1, 64, {source.address(), 1}), "");
+  std::string error = launch(m, "refill", 1, 64, {source.address(), 0});
+  EXPECT_NE(error.find("shared-memory race on byte 0x0"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("cp.async.cg.shared.global"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("writes it, read by"), std::string::npos) << error;
+}
+
+/// A warpgroup's wgmma reads `tiles`; thread 0 then stores into them after a
+/// barrier, with or without the wgmma.wait_group before it (parameter 0),
+/// and the tiles were first written by st.shared with or without a
+/// fence.proxy.async (parameter 1).
+const char *wgmmaTilesKernel = R"(
+.visible .entry tiles(
+	.param .u32 tiles_param_0,
+	.param .u32 tiles_param_1
+)
+{
+	.reg .pred 	%p<4>;
+	.reg .b32 	%r<12>;
+	.reg .b64 	%rd<3>;
+	.shared .align 1024 .b8 tiles[4096];
+	ld.param.b32 	%r5, [tiles_param_0];
+	ld.param.b32 	%r6, [tiles_param_1];
+	mov.u32 	%r7, %tid.x;
+	mov.u32 	%r8, tiles;
+	shl.b32 	%r9, %r7, 5;
+	add.s32 	%r9, %r8, %r9;
+	mov.b32 	%r10, 0;
+	st.shared.v4.b32 	[%r9], {%r10, %r10, %r10, %r10};
+	st.shared.v4.b32 	[%r9+16], {%r10, %r10, %r10, %r10};
+	setp.eq.b32 	%p2, %r6, 0;
+	@%p2 bra 	$L__BB0_1;
+	fence.proxy.async.shared::cta;
+$L__BB0_1:
+	bar.sync 	0;
+	mov.b64 	%rd1, tiles;
+	shr.u64 	%rd2, %rd1, 4;
+	wgmma.fence.sync.aligned;
+	{
+	.reg .pred p;
+	setp.ne.b32 p, 0, 0;
+	wgmma.mma_async.sync.aligned.m64n8k16.f32.bf16.bf16 {%r1, %r2, %r3, %r4}, %rd2, %rd2, p, 1, 1, 0, 0;
+	}
+	wgmma.commit_group.sync.aligned;
+	setp.eq.b32 	%p1, %r5, 0;
+	@%p1 bra 	$L__BB0_2;
+	wgmma.wait_group.sync.aligned 	0;
+$L__BB0_2:
+	bar.sync 	0;
+	setp.ne.b32 	%p3, %r7, 0;
+	@%p3 bra 	$L__BB0_3;
+	st.shared.b32 	[%r8], %r10;
+$L__BB0_3:
+	wgmma.wait_group.sync.aligned 	0;
+	ret;
+}
+)";
+
+TEST(PtxExec, AWgmmaReadsItsSharedOperandsUntilItsWaitGroup) {
+  Module m(module(wgmmaTilesKernel));
+  ASSERT_NE(m.module, nullptr) << m.log;
+  EXPECT_EQ(launch(m, "tiles", 1, 128, {1, 1}), "");
+  std::string error = launch(m, "tiles", 1, 128, {0, 1});
+  EXPECT_NE(error.find("writes it while the wgmma of thread (0,0,0)"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("may still read it"), std::string::npos) << error;
+}
+
+TEST(PtxExec, AWgmmaNeedsAProxyFenceAfterGenericStores) {
+  Module m(module(wgmmaTilesKernel));
+  ASSERT_NE(m.module, nullptr) << m.log;
+  std::string error = launch(m, "tiles", 1, 128, {1, 0});
+  EXPECT_NE(error.find("reads it through the async proxy"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("not followed by a fence.proxy.async"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("st.shared.v4.b32"), std::string::npos) << error;
 }
 
 TEST(PtxExec, RejectsWhatItDoesNotKnow) {

@@ -644,6 +644,11 @@ private:
       in.op = has("arrive") ? Op::BarArrive : Op::Bar;
       return;
     }
+    if (name == "fence" && has("proxy") &&
+        joined.find(".async") != std::string::npos) {
+      in.op = Op::FenceProxyAsync;
+      return;
+    }
     if (name == "cp") {
       if (joined.rfind(".async.bulk.tensor.", 0) == 0 &&
           joined.find(".global.tile.mbarrier::complete_tx::bytes") !=
