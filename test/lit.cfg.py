@@ -15,6 +15,11 @@ config.environment["PATH"] = os.pathsep.join(
     [config.mbc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
 # Keep tool output stable and free of colors.
 config.environment["TERM"] = "dumb"
+# ptxsim's switches reach the kernels the tests run when set by hand:
+# PTXSIM_PROFILE=FILE (memory-access counts), PTXSIM_RACECHECK=0.
+for name in ("PTXSIM_PROFILE", "PTXSIM_RACECHECK"):
+    if name in os.environ:
+        config.environment[name] = os.environ[name]
 
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%mbc_src", config.mbc_src_root))

@@ -20,12 +20,14 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Fragments.h"
+#include "Profile.h"
 #include "Ptx.h"
 #include "PtxSim.h"
 #include "RaceCheck.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -33,6 +35,7 @@
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <tuple>
 
 namespace ptxsim {
 namespace {
@@ -167,6 +170,7 @@ struct Launch {
   uint64_t dynamicShared;
   const unsigned char *params;
   bool raceCheck;
+  Profile *profile; // null: not profiling
 };
 
 class Cta {
@@ -178,6 +182,8 @@ public:
     unsigned count = launch.block[0] * launch.block[1] * launch.block[2];
     if (launch.raceCheck)
       race_ = std::make_unique<RaceCheck>(count, shared_.size());
+    if (launch.profile)
+      launch.profile->beginCta(count);
     registerFile_.assign(size_t(count) * std::max(1, function_.registerCount),
                          0);
     threads_.resize(count);
@@ -471,6 +477,9 @@ private:
       const Instruction &in = function_.code[t.pc];
       if (in.guard >= 0 &&
           bool(t.registers[in.guard] & 1) == in.guardNegated) {
+        if (launch_.profile && in.space != Space::Param &&
+            (in.op == Op::Ld || in.op == Op::St || in.op == Op::CpAsync))
+          launch_.profile->skip(t.linear, t.pc);
         ++t.pc;
         progress = true;
         continue;
@@ -694,6 +703,8 @@ private:
                                    shared_.data(), shared_.size(), d);
     if (!problem.empty())
       fail(warp[0], problem);
+    if (launch_.profile)
+      launch_.profile->matrixRows(warp[0].pc, addresses, in.shape);
     if (race_) // lanes 8i..8i+7 give the rows of matrix i
       for (int lane = 0; lane < 8 * in.shape; ++lane)
         check(
@@ -1048,6 +1059,8 @@ private:
       if (race_ && t.open.copies.empty())
         t.open.issued = race_->snapshot(t.linear);
       t.open.copies.push_back({destination, source, bytes, sourceBytes, t.pc});
+      if (launch_.profile)
+        launch_.profile->copy(t.linear, t.pc, destination, source, bytes);
       return;
     }
     case Op::CpAsyncCommit:
@@ -1248,12 +1261,23 @@ private:
     uint64_t a = address(t, addressOperand);
     uint8_t *p = memory(t, in.space, a, uint64_t(bytes) * in.vector,
                         uint64_t(bytes) * in.vector, !load);
-    if (race_ && p >= shared_.data() && p < shared_.data() + shared_.size()) {
+    uint64_t size = uint64_t(bytes) * in.vector;
+    bool shared = p >= shared_.data() && p < shared_.data() + shared_.size();
+    if (race_ && shared) {
       uint64_t offset = uint64_t(p - shared_.data());
-      uint64_t size = uint64_t(bytes) * in.vector;
       check(load ? race_->read(t.linear, t.pc, offset, size)
                  : race_->write(t.linear, t.pc, offset, size),
             t.linear, t.pc);
+    }
+    if (launch_.profile) {
+      bool parameter =
+          p >= launch_.params && p < launch_.params + function_.parameterBytes;
+      if (shared)
+        launch_.profile->access(t.linear, t.pc, Profile::Shared,
+                                uint64_t(p - shared_.data()), uint32_t(size));
+      else if (!parameter)
+        launch_.profile->access(t.linear, t.pc, Profile::Global,
+                                reinterpret_cast<uint64_t>(p), uint32_t(size));
     }
     for (unsigned i = 0; i < in.vector; ++i) {
       const Operand &element =
@@ -1333,6 +1357,68 @@ void ptxsim_unload(ptxsim_module *module) {
   delete module;
 }
 
+static std::string jsonString(const std::string &text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\')
+      out += '\\', out += c;
+    else if (c == '\t')
+      out += ' ';
+    else if (uint8_t(c) >= 0x20)
+      out += c;
+  }
+  return out + "\"";
+}
+
+/// Appends one JSON line for the launch to `path` (PTXSIM_PROFILE): the
+/// totals per space and the instructions that cost most over their ideal.
+static void writeProfile(const char *path, const Function &function,
+                         const char *kernel, const unsigned grid[3],
+                         const unsigned block[3], const Profile &profile) {
+  std::ostringstream out;
+  out << "{\"kernel\": " << jsonString(kernel) << ", \"grid\": [" << grid[0]
+      << ", " << grid[1] << ", " << grid[2] << "], \"block\": [" << block[0]
+      << ", " << block[1] << ", " << block[2] << "]";
+  struct Line {
+    const char *space;
+    uint32_t pc;
+    Profile::Counts counts;
+  };
+  std::vector<Line> lines;
+  for (auto [space, name, cost] :
+       {std::tuple{Profile::Shared, "shared", "wavefronts"},
+        std::tuple{Profile::Global, "global", "sectors"}}) {
+    Profile::Counts total;
+    for (auto &[pc, c] : profile.counts(space)) {
+      total.requests += c.requests, total.cost += c.cost,
+          total.ideal += c.ideal;
+      lines.push_back({name, pc, c});
+    }
+    out << ", \"" << name << "\": {\"requests\": " << total.requests << ", \""
+        << cost << "\": " << total.cost << ", \"ideal\": " << total.ideal
+        << "}";
+  }
+  std::stable_sort(
+      lines.begin(), lines.end(), [](const Line &a, const Line &b) {
+        return a.counts.cost - a.counts.ideal > b.counts.cost - b.counts.ideal;
+      });
+  out << ", \"worst\": [";
+  for (size_t i = 0; i < lines.size() && i < 8; ++i) {
+    const Line &l = lines[i];
+    const Instruction &in = function.code[l.pc];
+    out << (i ? ", " : "") << "{\"space\": \"" << l.space
+        << "\", \"line\": " << in.line << ", \"text\": " << jsonString(in.text)
+        << ", \"requests\": " << l.counts.requests
+        << ", \"cost\": " << l.counts.cost << ", \"ideal\": " << l.counts.ideal
+        << "}";
+  }
+  out << "]}\n";
+  if (FILE *file = std::fopen(path, "a")) {
+    std::fputs(out.str().c_str(), file);
+    std::fclose(file);
+  }
+}
+
 /// Race checking is on unless PTXSIM_RACECHECK=0.
 static bool raceCheckEnabled() {
   const char *setting = std::getenv("PTXSIM_RACECHECK");
@@ -1400,16 +1486,26 @@ int ptxsim_launch(const ptxsim_module *module, const char *kernel,
                 {block[0], block[1], block[2]},
                 dynamicShared,
                 params,
-                raceCheckEnabled()};
+                raceCheckEnabled(),
+                nullptr};
+  const char *profilePath = std::getenv("PTXSIM_PROFILE");
+  std::unique_ptr<Profile> profile;
+  if (profilePath && *profilePath)
+    launch.profile = (profile = std::make_unique<Profile>()).get();
   try {
     for (unsigned z = 0; z < grid[2]; ++z)
       for (unsigned y = 0; y < grid[1]; ++y)
-        for (unsigned x = 0; x < grid[0]; ++x)
+        for (unsigned x = 0; x < grid[0]; ++x) {
           Cta(launch, x, y, z).run();
+          if (profile)
+            profile->finishCta();
+        }
   } catch (const std::exception &failure) {
     copyMessage(prefix + failure.what(), error, errorSize);
     return -1;
   }
+  if (profile)
+    writeProfile(profilePath, *function, kernel, grid, block, *profile);
   return 0;
 }
 

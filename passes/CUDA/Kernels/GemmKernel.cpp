@@ -496,13 +496,29 @@ private:
                  threads);
   }
 
-  /// Stores one m64nNk16 accumulator of a consumer warpgroup at rows
-  /// `row`.. of `tile`. nvgpu.warpgroup.mma.store places warp w's rows at
-  /// 16 w with w = tid / 32, which is right for warpgroup 0 only; the
-  /// consumers are warpgroups 1 and 2, so they place their fragments
-  /// themselves. The wgmma D layout: warp w (of the warpgroup) holds rows
-  /// 16 w + lane / 4 (+ 8); register 4 j + 2 h + e is column
-  /// 8 j + 2 (lane % 4) + e of row + 8 h.
+  /// Where column `col` of tile row `row` lives in the epilogue's staging
+  /// tile: the 32-byte chunks of each group of four swap by row % 4 (an
+  /// XOR swizzle, when tile-n is a multiple of 32). A warp's fragment
+  /// stores put 8 rows x 32 bytes at one column: with a plain [tileM][tileN]
+  /// f32 tile every row starts at bank 0 (tile-n x 4 bytes is a multiple of
+  /// 128) and each 128-byte phase of 4 rows took 4 wavefronts; swizzled,
+  /// its 4 rows fill the 32 banks. The quad loads read 128 contiguous bytes
+  /// of a row per phase either way.
+  Value stagedColumn(Value row, Value col) {
+    if (config.tileN % 32 != 0)
+      return col;
+    Value rowBits = arith::AndIOp::create(b, loc, row, index(3));
+    return arith::XOrIOp::create(
+        b, loc, col, arith::ShLIOp::create(b, loc, rowBits, index(3)));
+  }
+
+  /// Stores one m64nNk16 accumulator at rows `row`.. of `tile` (`groupTid`:
+  /// the thread's index in its warpgroup), columns swizzled (stagedColumn).
+  /// (Upstream nvgpu.warpgroup.mma.store neither swizzles nor places warpgroups
+  /// other than 0: it puts warp w's rows at 16 w with w = tid / 32.) The
+  /// wgmma D layout: warp w (of the warpgroup) holds rows 16 w + lane / 4
+  /// (+ 8); register 4 j + 2 h + e is column 8 j + 2 (lane % 4) + e of
+  /// row + 8 h.
   void storeFragments(Value accumulator, Value tile, Value row,
                       Value groupTid) {
     MLIRContext *ctx = b.getContext();
@@ -535,11 +551,11 @@ private:
                                              ArrayRef<int64_t>{4 * j + 2 * h}),
                 LLVM::ExtractValueOp::create(
                     b, loc, values, ArrayRef<int64_t>{4 * j + 2 * h + 1})});
-        vector::StoreOp::create(
-            b, loc, pair, tile,
-            ValueRange{
-                arith::AddIOp::create(b, loc, firstRow, index(8 * h)),
-                arith::AddIOp::create(b, loc, firstColumn, index(8 * j))});
+        Value pairRow = arith::AddIOp::create(b, loc, firstRow, index(8 * h));
+        Value pairColumn = stagedColumn(
+            pairRow, arith::AddIOp::create(b, loc, firstColumn, index(8 * j)));
+        vector::StoreOp::create(b, loc, pair, tile,
+                                ValueRange{pairRow, pairColumn});
       }
   }
 
@@ -559,19 +575,10 @@ private:
           arith::AddIOp::create(b, loc, base, index(layout.epilogueOffset));
     Value tile = memref::ViewOp::create(b, loc, tileType, shared, tileBase,
                                         ValueRange{});
-    for (auto [i, accumulator] : llvm::enumerate(accumulators)) {
-      Value row = arith::AddIOp::create(b, loc, firstRow, index(64 * i));
-      if (config.consumers > 1) { // the consumers are warpgroups 1..
-        storeFragments(accumulator, tile, row, groupTid);
-        continue;
-      }
-      Value rows = memref::SubViewOp::create(
-          b, loc, tile, ArrayRef<OpFoldResult>{row, b.getIndexAttr(0)},
-          ArrayRef<OpFoldResult>{b.getIndexAttr(64),
-                                 b.getIndexAttr(config.tileN)},
-          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-      nvgpu::WarpgroupMmaStoreOp::create(b, loc, accumulator, rows);
-    }
+    for (auto [i, accumulator] : llvm::enumerate(accumulators))
+      storeFragments(accumulator, tile,
+                     arith::AddIOp::create(b, loc, firstRow, index(64 * i)),
+                     groupTid);
     if (syncRows)
       syncRows();
     else
@@ -589,8 +596,8 @@ private:
     Value col =
         muli(arith::RemUIOp::create(b, loc, quad, index(quadsPerRow)), 4);
     auto quadType = VectorType::get({4}, b.getF32Type());
-    Value acc =
-        vector::LoadOp::create(b, loc, quadType, tile, ValueRange{row, col});
+    Value acc = vector::LoadOp::create(b, loc, quadType, tile,
+                                       ValueRange{row, stagedColumn(row, col)});
     Value globalRow = arith::AddIOp::create(b, loc, m0, row);
     Value globalCol = arith::AddIOp::create(b, loc, n0, col);
     if (spec.rotaryColumns == 0) {
@@ -618,8 +625,8 @@ private:
     b.setInsertionPointToStart(&first.getThenRegion().front());
     Value partnerCol = arith::AddIOp::create(
         b, loc, col, arith::ConstantIndexOp::create(b, loc, half));
-    Value partner = vector::LoadOp::create(b, loc, quadType, tile,
-                                           ValueRange{row, partnerCol});
+    Value partner = vector::LoadOp::create(
+        b, loc, quadType, tile, ValueRange{row, stagedColumn(row, partnerCol)});
     auto [cos, sin] =
         rotaryCosSin(arith::RemUIOp::create(b, loc, globalRow,
                                             arith::ConstantIndexOp::create(

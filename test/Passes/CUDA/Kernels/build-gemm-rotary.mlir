@@ -30,10 +30,16 @@ module {}
 
 // IR-LABEL: gpu.func @gemm(
 // The quad and, in a head's first half, its partner from the f32 tile.
-// IR: %[[QUAD:.*]] = vector.load %[[TILE:.*]][%[[ROW:.*]], %[[COL:.*]]] : memref<128x128xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+// Both at their swizzled columns (the tile's 32-byte chunks XOR row % 4),
+// in the copy loop after the fragment stores.
+// IR: vector.store {{.*}}, vector<2xf32>
+// IR: scf.for
+// IR: %[[SCOL:.*]] = arith.xori %[[COL:.*]], %{{.*}} : index
+// IR: %[[QUAD:.*]] = vector.load %[[TILE:.*]][%[[ROW:.*]], %[[SCOL]]] : memref<128x128xf32, #gpu.address_space<workgroup>>, vector<4xf32>
 // IR: scf.if
 // IR: %[[PARTNER_COL:.*]] = arith.addi %[[COL]], %c32
-// IR: %[[PARTNER:.*]] = vector.load %[[TILE]][%[[ROW]], %[[PARTNER_COL]]]
+// IR: %[[SPARTNER:.*]] = arith.xori %[[PARTNER_COL]], %{{.*}} : index
+// IR: %[[PARTNER:.*]] = vector.load %[[TILE]][%[[ROW]], %[[SPARTNER]]]
 // IR: arith.remui %{{.*}}, %c1024
 // IR: math.cos
 // IR: math.sin
@@ -55,6 +61,6 @@ module {}
 // PTX: cvt.rmi.f32.f32
 // PTX: st.global.v4.b32
 // PTXAS: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// PTXAS: Used 154 registers, used 1 barriers, 56 bytes smem
+// PTXAS: Used 161 registers, used 1 barriers, 56 bytes smem
 // WS: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // WS: Used 168 registers, used 2 barriers, 72 bytes smem

@@ -37,7 +37,12 @@ module {}
 // NK: gpu.barrier
 // NK: scf.if
 // NK: nvgpu.tma.async.load
-// NK-COUNT-2: nvgpu.warpgroup.mma.store
+// Each accumulator goes to the f32 staging tile two columns at a time, its
+// 32-byte chunks swizzled by row % 4 (conflict-free stores).
+// NK: builtin.unrealized_conversion_cast {{.*}} : !nvgpu.warpgroup.accumulator<fragmented = vector<64x128xf32>> to
+// NK: arith.xori
+// NK-NEXT: vector.store {{.*}} : memref<128x128xf32, #gpu.address_space<workgroup>>, vector<2xf32>
+// NK: builtin.unrealized_conversion_cast {{.*}} : !nvgpu.warpgroup.accumulator<fragmented = vector<64x128xf32>> to
 // NK: vector.load {{.*}} : memref<128x128xf32, #gpu.address_space<workgroup>>, vector<4xf32>
 // NK-NEXT: arith.addi
 // NK-NEXT: arith.addi

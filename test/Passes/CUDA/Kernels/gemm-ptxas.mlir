@@ -18,7 +18,7 @@
 // W1-LAUNCH-SAME: shared_bytes = 99328 : i64
 // W1: Compiling entry function 'gemm' for 'sm_90a'
 // W1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// W1: Used 154 registers, used 1 barriers, 32 bytes smem
+// W1: Used 163 registers, used 1 barriers, 32 bytes smem
 
 // W2 is wgmma 128x128x64, 4 stages, bf16, bias + erf GELU + residual (sm_90a).
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 stages=4 bias=true gelu=erf residual=true" -o %t.w2.mlir
@@ -29,7 +29,7 @@
 // W2-LAUNCH-SAME: shared_bytes = 132096 : i64
 // W2: Compiling entry function 'gemm' for 'sm_90a'
 // W2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// W2: Used 154 registers, used 1 barriers, 40 bytes smem
+// W2: Used 158 registers, used 1 barriers, 40 bytes smem
 
 // W3 is wgmma 64x128x64, 4 stages, f16, B [K,N] (sm_90a).
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 tile-m=64 stages=4 element-type=f16 b-layout=kn" -o %t.w3.mlir
@@ -51,7 +51,7 @@
 // W4-LAUNCH-SAME: shared_bytes = 123904 : i64
 // W4: Compiling entry function 'gemm' for 'sm_90a'
 // W4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// W4: Used 154 registers, used 1 barriers, 32 bytes smem
+// W4: Used 168 registers, used 1 barriers, 32 bytes smem
 
 // W5 is the warp-specialized wgmma 128x256x64, 4 stages, bf16 (sm_90a): a
 // producer and two consumer warpgroups (384 threads; ptxas allocates for
@@ -147,7 +147,7 @@
 // B-PARAMS: gpu.func @gemm({{.*}}, %{{.*}}: memref<4096xbf16>)
 // B1-PTX: ld.global.v4.b16
 // B1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// B1: Used 154 registers, used 1 barriers, 32 bytes smem
+// B1: Used 162 registers, used 1 barriers, 32 bytes smem
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 mma=mma_sync tile-m=64 tile-n=64 tile-k=32 stages=4 bias=true bias-type=bf16 gelu=tanh" -o %t.b2.mlir
 // RUN: mbc-opt %t.b2.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.b2.ptx -o /dev/null
 // RUN: FileCheck %s --check-prefix=B2-PTX < %t.b2.ptx
