@@ -1402,8 +1402,11 @@ static void writeProfile(const char *path, const Function &function,
       lines.begin(), lines.end(), [](const Line &a, const Line &b) {
         return a.counts.cost - a.counts.ideal > b.counts.cost - b.counts.ideal;
       });
+  // The 8 worst (PTXSIM_PROFILE_LINES: another count).
+  const char *count = std::getenv("PTXSIM_PROFILE_LINES");
+  size_t shown = count ? std::strtoul(count, nullptr, 10) : 8;
   out << ", \"worst\": [";
-  for (size_t i = 0; i < lines.size() && i < 8; ++i) {
+  for (size_t i = 0; i < lines.size() && i < shown; ++i) {
     const Line &l = lines[i];
     const Instruction &in = function.code[l.pc];
     out << (i ? ", " : "") << "{\"space\": \"" << l.space

@@ -9,13 +9,16 @@
 // accumulator used before its wait_group, unknown PTX; and races on shared
 // memory: accesses by threads no synchronization orders, copies and wgmmas
 // whose asynchronous accesses overlap others, a wgmma reading generic
-// stores without a proxy fence.
+// stores without a proxy fence; the memory-access profile (bank conflicts,
+// coalescing).
 //
 //===----------------------------------------------------------------------===//
 #include "PtxSim.h"
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -560,6 +563,93 @@ TEST(PtxExec, AWgmmaNeedsAProxyFenceAfterGenericStores) {
             std::string::npos)
       << error;
   EXPECT_NE(error.find("st.shared.v4.b32"), std::string::npos) << error;
+}
+
+//--- memory-access profile --------------------------------------------------//
+
+TEST(PtxExec, ProfilesBankConflictsAndCoalescing) {
+  // Each thread stores one word at index tid * stride into shared memory
+  // and loads one word at tid * stride from global memory.
+  Module m(module(R"(
+.visible .entry strided(
+	.param .u64 .ptr .align 1 strided_param_0,
+	.param .u32 strided_param_1
+)
+{
+	.reg .b32 	%r<8>;
+	.reg .b64 	%rd<6>;
+	.shared .align 4 .b8 words[8192];
+	ld.param.b64 	%rd1, [strided_param_0];
+	ld.param.b32 	%r1, [strided_param_1];
+	mov.u32 	%r2, %tid.x;
+	mul.lo.s32 	%r3, %r2, %r1;
+	shl.b32 	%r4, %r3, 2;
+	mov.u32 	%r5, words;
+	add.s32 	%r6, %r5, %r4;
+	st.shared.b32 	[%r6], %r2;
+	mul.wide.u32 	%rd2, %r4, 1;
+	add.s64 	%rd3, %rd1, %rd2;
+	ld.global.b32 	%r7, [%rd3];
+	ret;
+}
+)"));
+  ASSERT_NE(m.module, nullptr) << m.log;
+  Buffer data(64 * 32 * 4 + 32);
+  uint64_t aligned = (data.address() + 31) / 32 * 32; // sectors: 32 bytes
+  std::string path = ::testing::TempDir() + "ptxsim_profile.jsonl";
+  auto profileOf = [&](uint64_t stride) {
+    std::remove(path.c_str());
+    setenv("PTXSIM_PROFILE", path.c_str(), 1);
+    if (stride == 0) // every thread stores to one word: a race
+      setenv("PTXSIM_RACECHECK", "0", 1);
+    std::string error = launch(m, "strided", 1, 64, {aligned, stride});
+    unsetenv("PTXSIM_PROFILE");
+    unsetenv("PTXSIM_RACECHECK");
+    EXPECT_EQ(error, "");
+    std::string line;
+    if (FILE *file = std::fopen(path.c_str(), "r")) {
+      char buffer[8192];
+      if (std::fgets(buffer, sizeof buffer, file))
+        line = buffer;
+      std::fclose(file);
+    }
+    return line;
+  };
+  // Consecutive words: one wavefront and 4 sectors per warp, as ideal.
+  std::string line = profileOf(1);
+  EXPECT_NE(line.find("\"kernel\": \"strided\""), std::string::npos) << line;
+  EXPECT_NE(line.find("\"shared\": {\"requests\": 2, \"wavefronts\": 2, "
+                      "\"ideal\": 2}"),
+            std::string::npos)
+      << line;
+  EXPECT_NE(line.find("\"global\": {\"requests\": 2, \"sectors\": 8, "
+                      "\"ideal\": 8}"),
+            std::string::npos)
+      << line;
+  // Stride 32 words: every lane in bank 0 (32 wavefronts a warp), and a
+  // sector per lane.
+  line = profileOf(32);
+  EXPECT_NE(line.find("\"shared\": {\"requests\": 2, \"wavefronts\": 64, "
+                      "\"ideal\": 2}"),
+            std::string::npos)
+      << line;
+  EXPECT_NE(line.find("\"global\": {\"requests\": 2, \"sectors\": 64, "
+                      "\"ideal\": 8}"),
+            std::string::npos)
+      << line;
+  EXPECT_NE(line.find("\"text\": \"st.shared.b32  [%r6], %r2\""),
+            std::string::npos)
+      << line;
+  // Stride 2: lanes l and l + 16 share a bank (2 wavefronts).
+  line = profileOf(2);
+  EXPECT_NE(line.find("\"wavefronts\": 4, \"ideal\": 2"), std::string::npos)
+      << line;
+  // Stride 0: one word for all (a broadcast; one sector).
+  line = profileOf(0);
+  EXPECT_NE(line.find("\"wavefronts\": 2, \"ideal\": 2"), std::string::npos)
+      << line;
+  EXPECT_NE(line.find("\"sectors\": 2, \"ideal\": 2"), std::string::npos)
+      << line;
 }
 
 TEST(PtxExec, RejectsWhatItDoesNotKnow) {

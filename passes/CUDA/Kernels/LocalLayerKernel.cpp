@@ -56,6 +56,12 @@ struct SharedLayout {
   int64_t weightRows; // rows of one weight stage buffer
 };
 
+/// Padding of the f32 residual rows. The projections' epilogues add mma
+/// fragments into them 8 bytes a lane, a warp's 128-byte phase covering 4
+/// rows x 32 bytes: 8 floats of padding put those rows 8 banks apart, so
+/// the phase is one wavefront (4 floats overlapped pairs of rows, 2).
+constexpr int64_t kResidualPadFloats = 8;
+
 SharedLayout layoutOf(const LocalLayerSpec &spec) {
   int64_t elementBytes = spec.weightType.getIntOrFloatBitWidth() / 8;
   SharedLayout layout;
@@ -66,7 +72,7 @@ SharedLayout layoutOf(const LocalLayerSpec &spec) {
     offset = alignUp(offset + bytes);
     return at;
   };
-  layout.x = place(kTileRows * (spec.dim + 4) * 4);
+  layout.x = place(kTileRows * (spec.dim + kResidualPadFloats) * 4);
   layout.normalized =
       place(kTileRows * (spec.dim + kRowPadElements) * elementBytes);
   layout.attended =
@@ -140,7 +146,7 @@ public:
     int64_t padded = kRowPadElements;
     int64_t scratchHead = kTileRows * (headDim + padded) *
                           (elementType.getIntOrFloatBitWidth() / 8);
-    xs = view(layout.x, {kTileRows, dim + 4}, f32);
+    xs = view(layout.x, {kTileRows, dim + kResidualPadFloats}, f32);
     normalized = view(layout.normalized, {kTileRows, dim + padded}, elementType);
     attended = view(layout.attended, {kTileRows, inner + padded}, elementType);
     qs = view(layout.scratch, {kTileRows, headDim + padded}, elementType);
