@@ -233,13 +233,18 @@ private:
           mb::ActivationAttr::get(b.getContext(), activation));
       x = add(h, x);
     }
-    if (config.finalNorm) {
-      std::string prefix =
-          lucidrains ? llvm::formatv("transformers.{0}.norm", stage).str()
-                     : llvm::formatv("stages.{0}.final_norm", stage).str();
-      x = norm(x, prefix, lucidrains);
-    }
-    return x;
+    return finalNorm(x, stage);
+  }
+
+  /// Stage `stage`'s final norm of `x`, when the model has one.
+  Value finalNorm(Value x, size_t stage) {
+    if (!config.finalNorm)
+      return x;
+    bool lucidrains = config.architecture == Architecture::MegabyteLucidrains;
+    std::string prefix =
+        lucidrains ? llvm::formatv("transformers.{0}.norm", stage).str()
+                   : llvm::formatv("stages.{0}.final_norm", stage).str();
+    return norm(x, prefix, lucidrains);
   }
 
   RankedTensorType withPositions(Value value, int64_t positions) {
@@ -620,12 +625,9 @@ private:
           mb::ActivationAttr::get(b.getContext(), activation));
       x = add(h, x);
     }
-    if (config.finalNorm) {
-      std::string prefix =
-          lucidrains ? llvm::formatv("transformers.{0}.norm", stage).str()
-                     : llvm::formatv("stages.{0}.final_norm", stage).str();
-      x = norm(x, prefix, lucidrains);
-    }
+    // The row leaves without the stage's final norm: project_s and head
+    // apply it where they read the row, so that it folds into their GEMV's
+    // prologue (mb-cuda-fuse-gemv-norms) instead of taking a launch here.
     // The updated caches and shift state are results that the compiled code
     // writes back into the arguments they update (mb-write-back-updates).
     (void)function;
@@ -641,7 +643,8 @@ private:
     beginFunction(module, llvm::formatv("project_{0}", stage).str(),
                   {{"hidden", tensorType({dim})}},
                   {{"context", tensorType({nextPositions, nextDim})}});
-    Value hidden = reshape(b.getBlock()->getArgument(0), {1, 1, dim});
+    Value hidden =
+        finalNorm(reshape(b.getBlock()->getArgument(0), {1, 1, dim}), stage);
     Value context;
     if (lucidrains) {
       std::string proj =
@@ -665,7 +668,8 @@ private:
     int64_t dim = config.stages[last].dim;
     beginFunction(module, "head", {{"hidden", tensorType({dim})}},
                   {{"logp", tensorType({config.vocabSize})}});
-    Value hidden = reshape(b.getBlock()->getArgument(0), {1, 1, dim});
+    Value hidden =
+        finalNorm(reshape(b.getBlock()->getArgument(0), {1, 1, dim}), last);
     Value logp;
     if (config.architecture == Architecture::MegabyteLucidrains) {
       logp = head(hidden, param("to_logits.weight"), param("to_logits.bias"),
