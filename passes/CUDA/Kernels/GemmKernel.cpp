@@ -554,8 +554,11 @@ private:
         Value pairRow = arith::AddIOp::create(b, loc, firstRow, index(8 * h));
         Value pairColumn = stagedColumn(
             pairRow, arith::AddIOp::create(b, loc, firstColumn, index(8 * j)));
+        // 8-byte aligned (an even column): one st.shared.v2 whatever the
+        // swizzle hides from LLVM's alignment analysis.
         vector::StoreOp::create(b, loc, pair, tile,
-                                ValueRange{pairRow, pairColumn});
+                                ValueRange{pairRow, pairColumn},
+                                /*nontemporal=*/false, llvm::Align(8));
       }
   }
 
@@ -597,7 +600,8 @@ private:
         muli(arith::RemUIOp::create(b, loc, quad, index(quadsPerRow)), 4);
     auto quadType = VectorType::get({4}, b.getF32Type());
     Value acc = vector::LoadOp::create(b, loc, quadType, tile,
-                                       ValueRange{row, stagedColumn(row, col)});
+                                       ValueRange{row, stagedColumn(row, col)},
+                                       /*nontemporal=*/false, llvm::Align(16));
     Value globalRow = arith::AddIOp::create(b, loc, m0, row);
     Value globalCol = arith::AddIOp::create(b, loc, n0, col);
     if (spec.rotaryColumns == 0) {
@@ -626,7 +630,8 @@ private:
     Value partnerCol = arith::AddIOp::create(
         b, loc, col, arith::ConstantIndexOp::create(b, loc, half));
     Value partner = vector::LoadOp::create(
-        b, loc, quadType, tile, ValueRange{row, stagedColumn(row, partnerCol)});
+        b, loc, quadType, tile, ValueRange{row, stagedColumn(row, partnerCol)},
+        /*nontemporal=*/false, llvm::Align(16));
     auto [cos, sin] =
         rotaryCosSin(arith::RemUIOp::create(b, loc, globalRow,
                                             arith::ConstantIndexOp::create(

@@ -45,16 +45,49 @@ void copyTileAsync(OpBuilder &b, Location loc, Value tid, Value global,
   auto index = [&](int64_t value) -> Value {
     return arith::ConstantIndexOp::create(b, loc, value);
   };
-  Type elementType = cast<MemRefType>(tiles.getType()).getElementType();
+  auto tileType = cast<MemRefType>(tiles.getType());
+  Type elementType = tileType.getElementType();
   int64_t chunkElements = 16 / (elementType.getIntOrFloatBitWidth() / 8);
   int64_t chunksPerRow = cols / chunkElements;
+  // 64-byte rows padded to 80 bytes: in row order, the 8 copies of a
+  // 128-byte shared-memory phase would cover rows r and r + 1, whose bank
+  // groups overlap (2 wavefronts). Instead the 8 take two adjacent chunks
+  // (one 32-byte sector of global memory) of rows r, r + 2, r + 4, r + 6:
+  // bank groups 5 row + chunk mod 8, all distinct. Slot i of 32 (8 rows x
+  // 4 chunks): row 8 (i / 32) + 2 ((i % 8) / 2) + (i / 8) % 2, chunk
+  // 2 ((i / 16) % 2) + i % 2.
+  bool interleaved =
+      chunksPerRow == 4 && tileType.getShape().back() == cols + kRowPadElements;
   for (int64_t j = 0; j < rows * chunksPerRow / kWarpMmaThreads; ++j) {
     Value chunk =
         arith::AddIOp::create(b, loc, tid, index(j * kWarpMmaThreads));
-    Value row = arith::DivUIOp::create(b, loc, chunk, index(chunksPerRow));
-    Value col = arith::MulIOp::create(
-        b, loc, arith::RemUIOp::create(b, loc, chunk, index(chunksPerRow)),
-        index(chunkElements));
+    Value row, col;
+    if (interleaved) {
+      auto bits = [&](int64_t divisor, int64_t modulus) {
+        return arith::RemUIOp::create(
+            b, loc, arith::DivUIOp::create(b, loc, chunk, index(divisor)),
+            index(modulus));
+      };
+      row = arith::AddIOp::create(
+          b, loc,
+          arith::MulIOp::create(
+              b, loc, arith::DivUIOp::create(b, loc, chunk, index(32)),
+              index(8)),
+          arith::AddIOp::create(
+              b, loc, arith::MulIOp::create(b, loc, bits(2, 4), index(2)),
+              bits(8, 2)));
+      col = arith::MulIOp::create(
+          b, loc,
+          arith::AddIOp::create(
+              b, loc, arith::MulIOp::create(b, loc, bits(16, 2), index(2)),
+              bits(1, 2)),
+          index(chunkElements));
+    } else {
+      row = arith::DivUIOp::create(b, loc, chunk, index(chunksPerRow));
+      col = arith::MulIOp::create(
+          b, loc, arith::RemUIOp::create(b, loc, chunk, index(chunksPerRow)),
+          index(chunkElements));
+    }
     Value globalRow = arith::AddIOp::create(b, loc, row0, row);
     Value globalCol = arith::AddIOp::create(b, loc, col0, col);
     Value size = sourceElements;

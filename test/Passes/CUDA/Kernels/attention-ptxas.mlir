@@ -114,7 +114,7 @@
 // R1-LAUNCH: grid = array<i64: 2, 8, 1>
 // R1-LAUNCH-SAME: shared_bytes = 20480 : i64
 // R1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// R1: Used 148 registers, used 1 barriers, 1 bytes smem
+// R1: Used 153 registers, used 1 barriers, 1 bytes smem
 // RUN: mbc-opt %s --mb-cuda-test-build-attention="batch-heads=16 heads=8 seq-len=1000 head-dim=64 key-block=32 output-type=bf16 row-tiles=2" -o %t.r2.mlir
 // RUN: FileCheck %s --check-prefix=R2-LAUNCH < %t.r2.mlir
 // RUN: mbc-opt %t.r2.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.r2.ptx -o /dev/null

@@ -35,7 +35,7 @@ module {}
 // IR: vector.store {{.*}}, vector<2xf32>
 // IR: scf.for
 // IR: %[[SCOL:.*]] = arith.xori %[[COL:.*]], %{{.*}} : index
-// IR: %[[QUAD:.*]] = vector.load %[[TILE:.*]][%[[ROW:.*]], %[[SCOL]]] : memref<128x128xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+// IR: %[[QUAD:.*]] = vector.load %[[TILE:.*]][%[[ROW:.*]], %[[SCOL]]] {alignment = 16 : i64} : memref<128x128xf32, #gpu.address_space<workgroup>>, vector<4xf32>
 // IR: scf.if
 // IR: %[[PARTNER_COL:.*]] = arith.addi %[[COL]], %c32
 // IR: %[[SPARTNER:.*]] = arith.xori %[[PARTNER_COL]], %{{.*}} : index

@@ -102,7 +102,7 @@
 // S1-LAUNCH-SAME: shared_bytes = 61440 : i64
 // S1: Compiling entry function 'gemm' for 'sm_80'
 // S1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// S1: Used 212 registers, used 1 barriers, 1 bytes smem
+// S1: Used 223 registers, used 1 barriers, 1 bytes smem
 
 // S2 is mma_sync 64x64x32, 4 stages, bf16, bias + tanh GELU (sm_80).
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 mma=mma_sync tile-m=64 tile-n=64 tile-k=32 stages=4 bias=true gelu=tanh" -o %t.s2.mlir
@@ -124,7 +124,7 @@
 // S3-LAUNCH-SAME: shared_bytes = 44544 : i64
 // S3: Compiling entry function 'gemm' for 'sm_80'
 // S3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// S3: Used 136 registers, used 1 barriers, 1 bytes smem
+// S3: Used 138 registers, used 1 barriers, 1 bytes smem
 
 // S4 is mma_sync 128x128x64, 3 stages, bf16 (sm_80).
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 mma=mma_sync tile-m=128 tile-n=128 tile-k=64 stages=3" -o %t.s4.mlir
@@ -154,6 +154,6 @@
 // RUN: %ptxas -arch=sm_80 -v %t.b2.ptx -o %t.b2.cubin 2>&1 | FileCheck %s --check-prefix=B2
 // B2-PTX: ld.global.v2.b16
 // B2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// B2: Used 78 registers, used 1 barriers, 1 bytes smem
+// B2: Used 80 registers, used 1 barriers, 1 bytes smem
 
 module {}
