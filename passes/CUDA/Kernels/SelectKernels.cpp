@@ -654,12 +654,21 @@ private:
       Value rows = ml::reshape(
           b, loc, op.getInput(),
           {sequences * inputType.getDimSize(1) * patch, slice});
+      // Not selected: the reshape goes too, so that the input (the global
+      // stage's final norm) keeps its one use and becomes a norm kernel.
+      auto dropRows = [&] {
+        for (Value v = rows; v != op.getInput() && v.use_empty();) {
+          Operation *reshape = v.getDefiningOp();
+          v = reshape->getOperand(0);
+          reshape->erase();
+        }
+      };
       if (!selectable(rows))
-        return;
+        return dropRows();
       Value projected = emitProjection(b, loc, rows, op.getWeight(), Value(),
                                        cuda::Activation::None, Value());
       if (!projected)
-        return;
+        return dropRows();
       finish(op, ml::reshape(b, loc, projected, resultType.getShape()), {});
       return;
     }
