@@ -254,8 +254,7 @@ private:
     return text;
   }
 
-  //--- races
-  //--------------------------------------------------------------===//
+  //--- races ------------------------------------------------------------===//
 
   std::string describe(uint32_t thread, uint32_t pc) const {
     const Thread &t = threads_[thread];
