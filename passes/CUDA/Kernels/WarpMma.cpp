@@ -55,9 +55,10 @@ void copyTileAsync(OpBuilder &b, Location loc, Value tid, Value global,
   // (one 32-byte sector of global memory) of rows r, r + 2, r + 4, r + 6:
   // bank groups 5 row + chunk mod 8, all distinct. Slot i of 32 (8 rows x
   // 4 chunks): row 8 (i / 32) + 2 ((i % 8) / 2) + (i / 8) % 2, chunk
-  // 2 ((i / 16) % 2) + i % 2.
-  bool interleaved =
-      chunksPerRow == 4 && tileType.getShape().back() == cols + kRowPadElements;
+  // 2 ((i / 16) % 2) + i % 2. (16-bit elements: the padding is 16 bytes.)
+  bool interleaved = chunksPerRow == 4 &&
+                     elementType.getIntOrFloatBitWidth() == 16 &&
+                     tileType.getShape().back() == cols + kRowPadElements;
   for (int64_t j = 0; j < rows * chunksPerRow / kWarpMmaThreads; ++j) {
     Value chunk =
         arith::AddIOp::create(b, loc, tid, index(j * kWarpMmaThreads));
