@@ -14,7 +14,7 @@
 // RUN: %ptxas -arch=sm_90a -v %t.d1.ptx -o %t.d1.cubin 2>&1 | FileCheck %s --check-prefix=D1
 // D1-IR: gpu.func @decode_attention(%{{.*}}: memref<1x128xf32>, %{{.*}}: memref<1x9x128xf32>, %{{.*}}: memref<1x9x128xf32>, %{{.*}}: memref<1xi64>, %{{.*}}: memref<1x128xf32>)
 // D1-IR-SAME: grid = array<i64: 4, 1, 1>
-// D1-IR-SAME: shared_bytes = 544 : i64
+// D1-IR-SAME: shared_bytes = 576 : i64
 // Keys w, w + 4, ... up to min(position, L - 1), 4 keys a warp per step
 // (step 4 warps x 4): the step's later keys clamped to the last one and
 // masked to -inf past it.
