@@ -61,6 +61,9 @@ struct SharedLayout {
 /// rows x 32 bytes: 8 floats of padding put those rows 8 banks apart, so
 /// the phase is one wavefront (4 floats overlapped pairs of rows, 2).
 constexpr int64_t kResidualPadFloats = 8;
+/// Padding of the rotary table's rows, for the same fragment pattern (a
+/// lane reads the cos/sin pair of its row and column pair).
+constexpr int64_t kRotaryPadFloats = 8;
 
 SharedLayout layoutOf(const LocalLayerSpec &spec) {
   int64_t elementBytes = spec.weightType.getIntOrFloatBitWidth() / 8;
@@ -83,9 +86,11 @@ SharedLayout layoutOf(const LocalLayerSpec &spec) {
       kTileRows * (kHiddenChunk + kRowPadElements) * elementBytes));
   layout.weights = place(spec.stages * layout.weightRows *
                          (kTileK + kRowPadElements) * elementBytes);
-  // cos and sin [2][patch rows][headDim / 2] (f32), with rotary.
-  layout.rotary = place(
-      spec.rotaryTheta != 0 ? 2 * spec.patchRows() * spec.headDim / 2 * 4 : 0);
+  // cos and sin [2][patch rows][headDim / 2 + 8] (f32), with rotary.
+  layout.rotary = place(spec.rotaryTheta != 0
+                            ? 2 * spec.patchRows() *
+                                  (spec.headDim / 2 + kRotaryPadFloats) * 4
+                            : 0);
   layout.total = offset;
   return layout;
 }
@@ -160,8 +165,9 @@ public:
         view(layout.weights,
              {spec.stages, layout.weightRows, kTileK + padded}, elementType);
     if (spec.rotaryTheta != 0)
-      rotaryTable = view(layout.rotary,
-                         {2, spec.patchRows(), headDim / 2}, f32);
+      rotaryTable =
+          view(layout.rotary,
+               {2, spec.patchRows(), headDim / 2 + kRotaryPadFloats}, f32);
 
     std::vector<Step> steps = schedule();
     int64_t last = static_cast<int64_t>(steps.size()) - 1;
@@ -620,7 +626,7 @@ private:
   Value tid, lane, warpRow, firstPatch;
   Value lastGroup; // the newest cp.async group (waits name one)
   Value xs, normalized, attended, qs, ks, vs, hiddenTile, weightTiles;
-  Value rotaryTable; // [2][patch rows][headDim / 2] f32, with rotary
+  Value rotaryTable; // [2][patch rows][headDim / 2 + 8] f32, with rotary
   std::optional<WarpMma> warpMma;
 };
 

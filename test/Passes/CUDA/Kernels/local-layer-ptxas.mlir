@@ -63,9 +63,9 @@
 // RUN: mbc-opt %t.l6.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.l6.ptx -o /dev/null
 // RUN: %ptxas -arch=sm_80 -v %t.l6.ptx -o %t.l6.cubin 2>&1 | FileCheck %s --check-prefix=L6
 // RUN: FileCheck %s --check-prefix=L6-PTX < %t.l6.ptx
-// L6-LAUNCH: shared_bytes = 129024 : i64
+// L6-LAUNCH: shared_bytes = 130048 : i64
 // L6: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// L6: Used 104 registers, used 1 barriers
+// L6: Used 96 registers, used 1 barriers
 // L6-PTX-NOT: .extern
 // L6-PTX-NOT: __cudart_i2opi_f
 // L6-PTX-NOT: .local
