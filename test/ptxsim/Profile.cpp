@@ -15,16 +15,16 @@ uint64_t sharedWavefronts(std::vector<uint64_t> &words) {
   return most;
 }
 
-Profile::Request &Profile::request(uint32_t thread, uint32_t pc) {
+void Profile::take(uint32_t thread, uint32_t pc,
+                   std::initializer_list<Access> accesses) {
   Stream &s = streams_[(uint64_t(thread / 32) << 32) | pc];
   uint64_t index = s.next[thread % 32]++;
   while (s.first + s.requests.size() <= index)
     s.requests.emplace_back();
-  return s.requests[index - s.first];
-}
-
-void Profile::arrived(uint32_t thread, uint32_t pc) {
-  Stream &s = streams_[(uint64_t(thread / 32) << 32) | pc];
+  Request &r = s.requests[index - s.first];
+  r.accesses.insert(r.accesses.end(), accesses);
+  ++r.lanes;
+  // Count the requests every lane of the warp has taken part in.
   uint32_t lanes = lanesOf(thread / 32);
   while (!s.requests.empty() && s.requests.front().lanes == lanes) {
     count(pc, s.requests.front());
@@ -35,25 +35,18 @@ void Profile::arrived(uint32_t thread, uint32_t pc) {
 
 void Profile::access(uint32_t thread, uint32_t pc, Space space,
                      uint64_t address, uint32_t bytes) {
-  Request &r = request(thread, pc);
-  r.accesses.push_back({address, bytes, space, uint8_t(thread % 32)});
-  ++r.lanes;
-  arrived(thread, pc);
+  take(thread, pc, {{address, bytes, space, uint8_t(thread % 32)}});
 }
 
 void Profile::copy(uint32_t thread, uint32_t pc, uint64_t sharedOffset,
                    uint64_t globalAddress, uint32_t bytes) {
-  Request &r = request(thread, pc);
-  r.accesses.push_back({sharedOffset, bytes, Shared, uint8_t(thread % 32)});
-  r.accesses.push_back({globalAddress, bytes, Global, uint8_t(thread % 32)});
-  ++r.lanes;
-  arrived(thread, pc);
+  uint8_t lane = uint8_t(thread % 32);
+  take(thread, pc,
+       {{sharedOffset, bytes, Shared, lane},
+        {globalAddress, bytes, Global, lane}});
 }
 
-void Profile::skip(uint32_t thread, uint32_t pc) {
-  ++request(thread, pc).lanes;
-  arrived(thread, pc);
-}
+void Profile::skip(uint32_t thread, uint32_t pc) { take(thread, pc, {}); }
 
 void Profile::count(uint32_t pc, const Request &r) {
   for (Space space : {Shared, Global}) {

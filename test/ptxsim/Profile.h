@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -76,8 +77,9 @@ private:
     uint64_t first = 0; // the request requests.front() is
     std::deque<Request> requests;
   };
-  Request &request(uint32_t thread, uint32_t pc);
-  void arrived(uint32_t thread, uint32_t pc);
+  /// Lane `thread` takes part in its next request at pc with `accesses`.
+  void take(uint32_t thread, uint32_t pc,
+            std::initializer_list<Access> accesses);
   void count(uint32_t pc, const Request &r);
 
   uint32_t lanesOf(uint32_t warp) const {

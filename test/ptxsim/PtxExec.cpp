@@ -886,10 +886,7 @@ private:
                                 copy.destination, copy.data.size(), true),
               copy.issuer, copy.pc);
         // Waiters on the mbarrier see the copy as of its issue.
-        Mbarrier &m = *copy.barrier;
-        if (m.clock.empty())
-          m.clock = race_->zero();
-        race_->join(m.clock, copy.issued);
+        race_->join(copy.barrier->clock, copy.issued);
       }
       copy.barrier->transactions -= int64_t(copy.bytes);
       completePhase(*copy.barrier);

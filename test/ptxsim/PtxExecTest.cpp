@@ -51,6 +51,12 @@ struct Buffer {
   std::vector<uint8_t> data;
 };
 
+/// Expects `text` (an error or a profile line) to contain `part`.
+void expectMentions(const std::string &text, const std::string &part) {
+  EXPECT_NE(text.find(part), std::string::npos)
+      << "'" << part << "' not in: " << text;
+}
+
 /// Launches with cuLaunchKernel-style parameter pointers; returns "" or the
 /// error.
 std::string launchWith(const Module &m, const char *kernel, unsigned blocks,
@@ -438,12 +444,10 @@ $L__BB0_2:
     EXPECT_EQ(got, uint32_t((i + 1) % 64)) << i;
   }
   std::string error = launch(m, "neighbour", 1, 64, {out.address(), 0});
-  EXPECT_NE(error.find("shared-memory race on byte"), std::string::npos)
-      << error;
-  EXPECT_NE(error.find("no synchronization orders the two"), std::string::npos)
-      << error;
-  EXPECT_NE(error.find("st.shared.b32"), std::string::npos) << error;
-  EXPECT_NE(error.find("ld.shared.b32"), std::string::npos) << error;
+  expectMentions(error, "shared-memory race on byte");
+  expectMentions(error, "no synchronization orders the two");
+  expectMentions(error, "st.shared.b32");
+  expectMentions(error, "ld.shared.b32");
 }
 
 TEST(PtxExec, ACpAsyncCopyMustBeIssuedAfterTheReadsItOverwrites) {
@@ -484,11 +488,9 @@ $L__BB0_4:
   Buffer source(16);
   EXPECT_EQ(launch(m, "refill", 1, 64, {source.address(), 1}), "");
   std::string error = launch(m, "refill", 1, 64, {source.address(), 0});
-  EXPECT_NE(error.find("shared-memory race on byte 0x0"), std::string::npos)
-      << error;
-  EXPECT_NE(error.find("cp.async.cg.shared.global"), std::string::npos)
-      << error;
-  EXPECT_NE(error.find("writes it, read by"), std::string::npos) << error;
+  expectMentions(error, "shared-memory race on byte 0x0");
+  expectMentions(error, "cp.async.cg.shared.global");
+  expectMentions(error, "writes it, read by");
 }
 
 /// A warpgroup's wgmma reads `tiles`; thread 0 then stores into them after a
@@ -547,22 +549,17 @@ TEST(PtxExec, AWgmmaReadsItsSharedOperandsUntilItsWaitGroup) {
   ASSERT_NE(m.module, nullptr) << m.log;
   EXPECT_EQ(launch(m, "tiles", 1, 128, {1, 1}), "");
   std::string error = launch(m, "tiles", 1, 128, {0, 1});
-  EXPECT_NE(error.find("writes it while the wgmma of thread (0,0,0)"),
-            std::string::npos)
-      << error;
-  EXPECT_NE(error.find("may still read it"), std::string::npos) << error;
+  expectMentions(error, "writes it while the wgmma of thread (0,0,0)");
+  expectMentions(error, "may still read it");
 }
 
 TEST(PtxExec, AWgmmaNeedsAProxyFenceAfterGenericStores) {
   Module m(module(wgmmaTilesKernel));
   ASSERT_NE(m.module, nullptr) << m.log;
   std::string error = launch(m, "tiles", 1, 128, {1, 0});
-  EXPECT_NE(error.find("reads it through the async proxy"), std::string::npos)
-      << error;
-  EXPECT_NE(error.find("not followed by a fence.proxy.async"),
-            std::string::npos)
-      << error;
-  EXPECT_NE(error.find("st.shared.v4.b32"), std::string::npos) << error;
+  expectMentions(error, "reads it through the async proxy");
+  expectMentions(error, "not followed by a fence.proxy.async");
+  expectMentions(error, "st.shared.v4.b32");
 }
 
 //--- memory-access profile --------------------------------------------------//
@@ -617,39 +614,26 @@ TEST(PtxExec, ProfilesBankConflictsAndCoalescing) {
   };
   // Consecutive words: one wavefront and 4 sectors per warp, as ideal.
   std::string line = profileOf(1);
-  EXPECT_NE(line.find("\"kernel\": \"strided\""), std::string::npos) << line;
-  EXPECT_NE(line.find("\"shared\": {\"requests\": 2, \"wavefronts\": 2, "
-                      "\"ideal\": 2}"),
-            std::string::npos)
-      << line;
-  EXPECT_NE(line.find("\"global\": {\"requests\": 2, \"sectors\": 8, "
-                      "\"ideal\": 8}"),
-            std::string::npos)
-      << line;
+  expectMentions(line, "\"kernel\": \"strided\"");
+  expectMentions(line, "\"shared\": {\"requests\": 2, \"wavefronts\": 2, "
+                       "\"ideal\": 2}");
+  expectMentions(line, "\"global\": {\"requests\": 2, \"sectors\": 8, "
+                       "\"ideal\": 8}");
   // Stride 32 words: every lane in bank 0 (32 wavefronts a warp), and a
   // sector per lane.
   line = profileOf(32);
-  EXPECT_NE(line.find("\"shared\": {\"requests\": 2, \"wavefronts\": 64, "
-                      "\"ideal\": 2}"),
-            std::string::npos)
-      << line;
-  EXPECT_NE(line.find("\"global\": {\"requests\": 2, \"sectors\": 64, "
-                      "\"ideal\": 8}"),
-            std::string::npos)
-      << line;
-  EXPECT_NE(line.find("\"text\": \"st.shared.b32  [%r6], %r2\""),
-            std::string::npos)
-      << line;
+  expectMentions(line, "\"shared\": {\"requests\": 2, \"wavefronts\": 64, "
+                       "\"ideal\": 2}");
+  expectMentions(line, "\"global\": {\"requests\": 2, \"sectors\": 64, "
+                       "\"ideal\": 8}");
+  expectMentions(line, "\"text\": \"st.shared.b32  [%r6], %r2\"");
   // Stride 2: lanes l and l + 16 share a bank (2 wavefronts).
   line = profileOf(2);
-  EXPECT_NE(line.find("\"wavefronts\": 4, \"ideal\": 2"), std::string::npos)
-      << line;
+  expectMentions(line, "\"wavefronts\": 4, \"ideal\": 2");
   // Stride 0: one word for all (a broadcast; one sector).
   line = profileOf(0);
-  EXPECT_NE(line.find("\"wavefronts\": 2, \"ideal\": 2"), std::string::npos)
-      << line;
-  EXPECT_NE(line.find("\"sectors\": 2, \"ideal\": 2"), std::string::npos)
-      << line;
+  expectMentions(line, "\"wavefronts\": 2, \"ideal\": 2");
+  expectMentions(line, "\"sectors\": 2, \"ideal\": 2");
 }
 
 TEST(PtxExec, RejectsWhatItDoesNotKnow) {

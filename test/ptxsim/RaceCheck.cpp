@@ -15,6 +15,8 @@ RaceCheck::RaceCheck(uint32_t threads, uint64_t sharedBytes)
 }
 
 void RaceCheck::join(Clock &into, const Clock &from) const {
+  if (into.size() != threads_)
+    into.assign(threads_, 0);
   for (uint32_t u = 0; u < threads_; ++u)
     into[u] = std::max(into[u], from[u]);
 }
@@ -49,8 +51,7 @@ std::optional<Race> RaceCheck::read(uint32_t t, uint32_t pc, uint64_t offset,
   const uint32_t *now = clockOf(t);
   for (uint64_t b = offset; b < offset + bytes; ++b) {
     Cell &cell = cells_[b];
-    if (cell.written && cell.writer != t &&
-        !before(now, cell.writer, cell.writeClock))
+    if (unorderedWrite(cell, now, t))
       return Race{Race::ReadAfterWrite, b, cell.writer, cell.writePc};
     // Reads ordered before this one need not be kept: a write unordered
     // with them is unordered with this one too.
@@ -58,7 +59,7 @@ std::optional<Race> RaceCheck::read(uint32_t t, uint32_t pc, uint64_t offset,
     int kept = 0;
     for (int i = 0; i < cell.readers; ++i) {
       const Reader &r = cell.reader[i];
-      if (r.thread != t && !before(now, r.thread, r.clock))
+      if (unordered(now, t, r.thread, r.clock))
         cell.reader[kept++] = r;
     }
     if (kept == kReaders) // full: the oldest goes
@@ -71,15 +72,14 @@ std::optional<Race> RaceCheck::read(uint32_t t, uint32_t pc, uint64_t offset,
 
 std::optional<Race> RaceCheck::checkWrite(uint32_t t, const uint32_t *now,
                                           uint64_t offset, Cell &cell) {
-  if (cell.written && cell.writer != t &&
-      !before(now, cell.writer, cell.writeClock))
+  if (unorderedWrite(cell, now, t))
     return Race{Race::WriteAfterWrite, offset, cell.writer, cell.writePc};
   for (int i = 0; i < cell.readers; ++i) {
     const Reader &r = cell.reader[i];
-    if (r.thread != t && !before(now, r.thread, r.clock))
+    if (unordered(now, t, r.thread, r.clock))
       return Race{Race::WriteAfterRead, offset, r.thread, r.pc};
   }
-  if (cell.wgmma && !(cell.wgmma == orderedWgmma_ && now == orderedFor_)) {
+  if (cell.wgmma && cell.wgmma != orderedWgmma_) {
     const Wgmma &w = wgmmas_[cell.wgmma - 1];
     bool ordered = false;
     for (auto [u, c] : w.retired)
@@ -87,7 +87,7 @@ std::optional<Race> RaceCheck::checkWrite(uint32_t t, const uint32_t *now,
         break;
     if (!ordered)
       return Race{Race::WgmmaRead, offset, w.leader, w.pc};
-    orderedWgmma_ = cell.wgmma, orderedFor_ = now;
+    orderedWgmma_ = cell.wgmma;
   }
   return std::nullopt;
 }
@@ -141,8 +141,7 @@ std::optional<Race> RaceCheck::wgmmaRead(uint32_t wgmma, uint64_t offset,
   const uint32_t *now = clockOf(leader);
   for (uint64_t b = offset; b < offset + bytes; ++b) {
     Cell &cell = cells_[b];
-    if (cell.written && cell.writer != leader &&
-        !before(now, cell.writer, cell.writeClock))
+    if (unorderedWrite(cell, now, leader))
       return Race{Race::ReadAfterWrite, b, cell.writer, cell.writePc};
     if (cell.written == 1 && fences_[cell.writer] == cell.writerFences)
       return Race{Race::MissingProxyFence, b, cell.writer, cell.writePc};

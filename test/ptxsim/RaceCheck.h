@@ -64,13 +64,12 @@ public:
   Clock snapshot(uint32_t t) const {
     return Clock(clockOf(t), clockOf(t) + threads_);
   }
-  Clock zero() const { return Clock(threads_, 0); }
 
   /// A release: joins t's clock into `into`, then t's own entry ticks.
   void release(uint32_t t, Clock &into);
   /// An acquire: t's clock joins `from`.
   void acquire(uint32_t t, const Clock &from);
-  /// Joins `from` into `into`.
+  /// Joins `from` into `into` (an empty `into`: nothing joined yet).
   void join(Clock &into, const Clock &from) const;
   /// A warp- or warpgroup-wide instruction: threads first..first+count-1
   /// converge (each acquires all the others' clocks).
@@ -123,6 +122,17 @@ private:
   static bool before(const uint32_t *now, uint32_t u, uint32_t c) {
     return now[u] >= c;
   }
+  /// Whether that access is another thread's than t's and not ordered
+  /// before t (clock `now`): a conflict if one of the two writes.
+  static bool unordered(const uint32_t *now, uint32_t t, uint32_t u,
+                        uint32_t c) {
+    return u != t && !before(now, u, c);
+  }
+  /// The cell's last write, when `unordered` with t.
+  static bool unorderedWrite(const Cell &cell, const uint32_t *now,
+                             uint32_t t) {
+    return cell.written && unordered(now, t, cell.writer, cell.writeClock);
+  }
   std::optional<Race> checkWrite(uint32_t t, const uint32_t *now,
                                  uint64_t offset, Cell &cell);
   void recordWrite(uint32_t t, uint32_t pc, uint32_t clock, Cell &cell,
@@ -133,10 +143,9 @@ private:
   std::vector<uint32_t> fences_; // fence.proxy.async count per thread
   std::vector<Cell> cells_;      // one per shared byte
   std::vector<Wgmma> wgmmas_;    // id - 1
-  // The last wgmma whose retirements were found to order a write, to spare
-  // the search for the next bytes of the same access.
+  // The last wgmma whose retirements were found to order the current write
+  // (reset for each), to spare the search for its next bytes.
   uint32_t orderedWgmma_ = 0;
-  const uint32_t *orderedFor_ = nullptr;
 };
 
 } // namespace ptxsim

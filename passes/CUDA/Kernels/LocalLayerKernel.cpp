@@ -56,14 +56,12 @@ struct SharedLayout {
   int64_t weightRows; // rows of one weight stage buffer
 };
 
-/// Padding of the f32 residual rows. The projections' epilogues add mma
-/// fragments into them 8 bytes a lane, a warp's 128-byte phase covering 4
-/// rows x 32 bytes: 8 floats of padding put those rows 8 banks apart, so
-/// the phase is one wavefront (4 floats overlapped pairs of rows, 2).
-constexpr int64_t kResidualPadFloats = 8;
-/// Padding of the rotary table's rows, for the same fragment pattern (a
-/// lane reads the cos/sin pair of its row and column pair).
-constexpr int64_t kRotaryPadFloats = 8;
+/// Padding of the f32 rows that mma fragments touch 8 bytes a lane (the
+/// residual stream's, which the projections' epilogues add into; the rotary
+/// table's, read as cos/sin pairs): a warp's 128-byte phase covers 4 rows x
+/// 32 bytes, and 8 floats of padding put those rows 8 banks apart, so the
+/// phase is one wavefront (4 floats overlapped pairs of rows: 2).
+constexpr int64_t kFragmentRowPadFloats = 8;
 
 SharedLayout layoutOf(const LocalLayerSpec &spec) {
   int64_t elementBytes = spec.weightType.getIntOrFloatBitWidth() / 8;
@@ -75,7 +73,7 @@ SharedLayout layoutOf(const LocalLayerSpec &spec) {
     offset = alignUp(offset + bytes);
     return at;
   };
-  layout.x = place(kTileRows * (spec.dim + kResidualPadFloats) * 4);
+  layout.x = place(kTileRows * (spec.dim + kFragmentRowPadFloats) * 4);
   layout.normalized =
       place(kTileRows * (spec.dim + kRowPadElements) * elementBytes);
   layout.attended =
@@ -89,7 +87,7 @@ SharedLayout layoutOf(const LocalLayerSpec &spec) {
   // cos and sin [2][patch rows][headDim / 2 + 8] (f32), with rotary.
   layout.rotary = place(spec.rotaryTheta != 0
                             ? 2 * spec.patchRows() *
-                                  (spec.headDim / 2 + kRotaryPadFloats) * 4
+                                  (spec.headDim / 2 + kFragmentRowPadFloats) * 4
                             : 0);
   layout.total = offset;
   return layout;
@@ -151,7 +149,7 @@ public:
     int64_t padded = kRowPadElements;
     int64_t scratchHead = kTileRows * (headDim + padded) *
                           (elementType.getIntOrFloatBitWidth() / 8);
-    xs = view(layout.x, {kTileRows, dim + kResidualPadFloats}, f32);
+    xs = view(layout.x, {kTileRows, dim + kFragmentRowPadFloats}, f32);
     normalized = view(layout.normalized, {kTileRows, dim + padded}, elementType);
     attended = view(layout.attended, {kTileRows, inner + padded}, elementType);
     qs = view(layout.scratch, {kTileRows, headDim + padded}, elementType);
@@ -167,7 +165,7 @@ public:
     if (spec.rotaryTheta != 0)
       rotaryTable =
           view(layout.rotary,
-               {2, spec.patchRows(), headDim / 2 + kRotaryPadFloats}, f32);
+               {2, spec.patchRows(), headDim / 2 + kFragmentRowPadFloats}, f32);
 
     std::vector<Step> steps = schedule();
     int64_t last = static_cast<int64_t>(steps.size()) - 1;
