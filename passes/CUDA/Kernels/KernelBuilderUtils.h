@@ -35,6 +35,13 @@ constexpr int32_t entryRegisters(int64_t threads) {
   return static_cast<int32_t>(65536 / threads / 8 * 8);
 }
 
+/// CTAs of `sharedBytes` dynamic shared memory each that an sm_90 SM holds
+/// at once (228 KiB a SM, 1 KiB of it reserved per CTA); at least 1.
+constexpr int64_t residentCtas(int64_t sharedBytes) {
+  int64_t ctas = 228 * 1024 / (sharedBytes + 1024);
+  return ctas > 1 ? ctas : 1;
+}
+
 /// gpu.func attribute holding KernelInfo::toAttribute().
 inline constexpr llvm::StringLiteral kLaunchAttrName = "mbc.launch";
 

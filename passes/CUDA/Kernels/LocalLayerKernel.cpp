@@ -1,17 +1,20 @@
 //===- LocalLayerKernel.cpp - one fused local transformer layer -----------===//
 //
 // Facts relied on beyond AttentionKernel.cpp's (fragment layouts: WarpMma):
-// - A warp's 16 rows are one 16-row patch or two 8-row patches, so a query
-//   only sees keys of its own warp: S = Q K^T for the warp is the 16 x 16
-//   block (Q rows, K rows of the same 16), both products read only the
-//   warp's rows of shared memory, and P is exactly one A fragment.
+// - A CTA's 64 rows hold 64 / R patches of R rows (R the positions
+//   rounded up to a power of two); a warp's 16 rows are one 16-row patch,
+//   16 / R patches (R <= 16) or a part of one patch (R = 32 or 64). A query
+//   sees keys of its own patch only: for R <= 16 those are the warp's own
+//   16 rows (S = Q K^T is one 16 x 16 block and P one A fragment), for
+//   larger R the R / 16 blocks of 16 key rows of the patch.
 // - Padded positions (position >= S) come after every real position of
 //   their patch: the causal mask hides them from real queries. Their rows
 //   start as zeros; what they compute is finite and never stored.
-// - Every shared row a warp reads in the norms, epilogues and attention is
-//   one of its own 16; the CTA barriers of the weight pipeline (two per
-//   tile) order a warp's writes before its reads, and one more barrier
-//   stands before each norm.
+// - The rows a warp writes in the norms and epilogues are its own 16; it
+//   reads other warps' rows in the token shift (the row above) and, for
+//   patches over 16 rows, in attention (k and v). The CTA barriers of the
+//   weight pipeline (two per tile) order the writes before the reads, and
+//   one more barrier stands before each norm and before attention.
 // - Weight tile t lives in stage buffer t % stages; the copy of tile
 //   t + stages - 1 is issued at the top of step t, into the buffer step
 //   t - 1 read, after that step's closing barrier. Each copy is its own
@@ -25,6 +28,7 @@
 #include "passes/Conversion/MBToLinalg/LinalgBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
@@ -32,6 +36,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/Support/MathExtras.h"
 
+#include <array>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -536,31 +541,48 @@ private:
   }
 
   /// Attention of head h for the warp's 16 rows: qs, ks, vs -> attended
-  /// columns h * headDim...
+  /// columns h * headDim... The keys are the 16-row blocks of the warp's
+  /// patch (its own block when patches are at most 16 rows); blocks after
+  /// the warp's rows are wholly masked, and their zero probabilities add
+  /// nothing to the output.
   void attend(int64_t h) {
     int64_t headDim = spec.headDim, patchRows = spec.patchRows();
+    int64_t keyBlocks = std::max<int64_t>(patchRows / 16, 1);
     double scale = spec.scale != 0 ? spec.scale : 1.0 / std::sqrt(headDim);
     Value scaleLog2e = constantF32(scale * M_LOG2E);
     Value negativeInfinity =
         constantF32(-std::numeric_limits<float>::infinity());
-    Value scores[2] = {warpMma->zeroAccumulator(), warpMma->zeroAccumulator()};
+    Value firstKey =
+        keyBlocks == 1
+            ? warpRow
+            : arith::MulIOp::create(
+                  b, loc,
+                  arith::DivUIOp::create(b, loc, warpRow, index(patchRows)),
+                  index(patchRows));
+    auto keyRow = [&](int64_t block) { return add(firstKey, 16 * block); };
+    // scores[2 kb + n]: keys 16 kb + 8 n...
+    SmallVector<Value> scores(2 * keyBlocks, warpMma->zeroAccumulator());
     for (int64_t d = 0; d < headDim / 16; ++d) {
       Value query = warpMma->loadA(qs, {}, warpRow, index(16 * d));
-      auto [low, high] = warpMma->loadBFromNK(ks, {}, warpRow, index(16 * d));
-      scores[0] = warpMma->mma(query, low, scores[0]);
-      scores[1] = warpMma->mma(query, high, scores[1]);
+      for (int64_t kb = 0; kb < keyBlocks; ++kb) {
+        auto [low, high] =
+            warpMma->loadBFromNK(ks, {}, keyRow(kb), index(16 * d));
+        scores[2 * kb] = warpMma->mma(query, low, scores[2 * kb]);
+        scores[2 * kb + 1] = warpMma->mma(query, high, scores[2 * kb + 1]);
+      }
     }
-    // s[n][r][c]: query g + 8 r, key 8 n + 2 t + c (warp-relative).
-    Value s[2][2][2];
-    Value rowMax[2], rowSum[2];
+    // s[j][r][c]: query row warpRow + g + 8 r, key row firstKey + 8 j +
+    // 2 t + c (tile rows).
+    SmallVector<std::array<std::array<Value, 2>, 2>> s(2 * keyBlocks);
+    Value rowSum[2];
     for (int64_t r = 0; r < 2; ++r) {
-      Value query = add(warpMma->groupRow(), 8 * r);
+      Value query = add(add(warpRow, warpMma->groupRow()), 8 * r);
       Value queryPatch =
           arith::DivUIOp::create(b, loc, query, index(patchRows));
       Value max = negativeInfinity;
-      for (int64_t n = 0; n < 2; ++n)
+      for (int64_t j = 0; j < 2 * keyBlocks; ++j)
         for (int64_t c = 0; c < 2; ++c) {
-          Value key = add(warpMma->pairColumn(), 8 * n + c);
+          Value key = add(add(firstKey, warpMma->pairColumn()), 8 * j + c);
           Value visible = arith::AndIOp::create(
               b, loc,
               arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, key,
@@ -571,38 +593,42 @@ private:
                   queryPatch));
           Value value = arith::MulFOp::create(
               b, loc,
-              vector::ExtractOp::create(b, loc, scores[n],
+              vector::ExtractOp::create(b, loc, scores[j],
                                         ArrayRef<int64_t>{r, c}),
               scaleLog2e);
-          s[n][r][c] =
+          s[j][r][c] =
               arith::SelectOp::create(b, loc, visible, value, negativeInfinity);
-          max = arith::MaxNumFOp::create(b, loc, max, s[n][r][c]);
+          max = arith::MaxNumFOp::create(b, loc, max, s[j][r][c]);
         }
       // Every query sees its own key: the max is finite.
-      rowMax[r] = buildXorReduce(b, loc, max, {1, 2}, /*isMax=*/true);
+      Value rowMax = buildXorReduce(b, loc, max, {1, 2}, /*isMax=*/true);
       Value sum = constantF32(0);
-      for (int64_t n = 0; n < 2; ++n)
+      for (int64_t j = 0; j < 2 * keyBlocks; ++j)
         for (int64_t c = 0; c < 2; ++c) {
-          s[n][r][c] = buildExp2Approx(
-              b, loc, arith::SubFOp::create(b, loc, s[n][r][c], rowMax[r]));
-          sum = arith::AddFOp::create(b, loc, sum, s[n][r][c]);
+          s[j][r][c] = buildExp2Approx(
+              b, loc, arith::SubFOp::create(b, loc, s[j][r][c], rowMax));
+          sum = arith::AddFOp::create(b, loc, sum, s[j][r][c]);
         }
       rowSum[r] = buildXorReduce(b, loc, sum, {1, 2}, /*isMax=*/false);
     }
-    SmallVector<Value> elements;
-    for (int64_t n = 0; n < 2; ++n)
-      for (int64_t r = 0; r < 2; ++r)
-        for (int64_t c = 0; c < 2; ++c)
-          elements.push_back(
-              arith::TruncFOp::create(b, loc, elementType, s[n][r][c]));
-    Value probabilities = vector::FromElementsOp::create(
-        b, loc, VectorType::get({4, 2}, elementType), elements);
     SmallVector<Value> output(headDim / 8, warpMma->zeroAccumulator());
-    for (int64_t d = 0; d < headDim / 16; ++d) {
-      auto [low, high] =
-          warpMma->loadBFromKN(vs, {}, warpRow, index(16 * d));
-      output[2 * d] = warpMma->mma(probabilities, low, output[2 * d]);
-      output[2 * d + 1] = warpMma->mma(probabilities, high, output[2 * d + 1]);
+    for (int64_t kb = 0; kb < keyBlocks; ++kb) {
+      // Keys 16 kb... as one A fragment.
+      SmallVector<Value> elements;
+      for (int64_t n = 0; n < 2; ++n)
+        for (int64_t r = 0; r < 2; ++r)
+          for (int64_t c = 0; c < 2; ++c)
+            elements.push_back(arith::TruncFOp::create(b, loc, elementType,
+                                                       s[2 * kb + n][r][c]));
+      Value probabilities = vector::FromElementsOp::create(
+          b, loc, VectorType::get({4, 2}, elementType), elements);
+      for (int64_t d = 0; d < headDim / 16; ++d) {
+        auto [low, high] =
+            warpMma->loadBFromKN(vs, {}, keyRow(kb), index(16 * d));
+        output[2 * d] = warpMma->mma(probabilities, low, output[2 * d]);
+        output[2 * d + 1] =
+            warpMma->mma(probabilities, high, output[2 * d + 1]);
+      }
     }
     Value inverse[2];
     for (int64_t r = 0; r < 2; ++r)
@@ -654,10 +680,11 @@ verifyLocalLayerSpec(const LocalLayerSpec &spec,
                         Twine(spec.sequences) + ", positions = " +
                         Twine(spec.positions) + ", heads = " +
                         Twine(spec.heads));
-  if (spec.positions > 16)
+  if (spec.positions > kTileRows)
     return failSpec(emitError, "positions = " + Twine(spec.positions) +
-                                   " is not supported (a patch must fit one "
-                                   "warp's 16 rows)");
+                                   " is not supported (a patch must fit the "
+                                   "CTA's " +
+                                   Twine(kTileRows) + " rows)");
   if (spec.dim <= 0 || spec.dim % 64 != 0)
     return failSpec(emitError, "dim = " + Twine(spec.dim) +
                                    " is not supported (a positive multiple "
@@ -767,6 +794,12 @@ FailureOr<KernelInfo> buildLocalLayerKernel(OpBuilder &builder,
       argTypes.push_back(matrixType(d, h)); // down_weight
   }
   auto func = createKernelFunc(builder, loc, name, argTypes, info);
+  // Shared memory bounds the CTAs an SM holds, so ptxas may spend the
+  // registers of the rest (.minnctapersm): without it ptxas aims for more
+  // resident CTAs than fit and spills at 128 registers a thread.
+  func->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                builder.getI32IntegerAttr(
+                    static_cast<int32_t>(residentCtas(spec.sharedBytes()))));
   Block &entry = func.getBody().front();
   builder.setInsertionPointToStart(&entry);
   LocalLayerBuilder(builder, loc, spec, entry).build();

@@ -5,11 +5,13 @@
 //   x1 = x  + Wo  attention(norm1(shift(x)))      (per-head q, k, v)
 //   x2 = x1 + W2 act(W1 norm2(shift(x1)) + b1) + b2
 // (`shift` is MEGABYTE-pytorch's token shift, when enabled). A CTA of 4
-// warps owns 64 rows: patches padded to `patchRows()` rows (8 or 16 for
-// P or P + 1 positions), each warp 16 rows, i.e. one or two whole patches.
-// So the attention of a patch never leaves its warp (S = Q K^T is one
-// 16 x 16 block with a block-diagonal causal mask, P V one mma row), and
-// every activation stays on chip: the residual stream x in shared memory
+// warps owns 64 rows: patches padded to `patchRows()` rows (a power of two,
+// at most 64, for P or P + 1 positions), each warp 16 rows: whole patches
+// up to 16 rows, whose attention never leaves the warp (S = Q K^T is one
+// 16 x 16 block with a block-diagonal causal mask, P V one mma row), or a
+// part of a 32- or 64-row patch, whose keys are the patch's 16-row blocks
+// in shared memory (S a 16 x patch-rows block). Every activation stays on
+// chip: the residual stream x in shared memory
 // (f32), normalized rows, q/k/v of one head, the attention output and a
 // 64-wide chunk of the FFN's hidden activation in shared memory (16-bit),
 // GEMM accumulators in registers. The 4H-wide hidden activation never

@@ -489,7 +489,7 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
       token_shift, activation, fused_kv, scale, rotary_theta, stages), the
       fused kernel
       of LocalLayerKernel.h, when that kernel supports the sizes (patches
-      of at most 16 positions, dims multiples of 64, its tiles within
+      of at most 64 positions, dims multiples of 64, its tiles within
       shared memory). Otherwise the layer's ops are selected one by one.
 
     - After the rewrites above (`fuse-norms`): `arith.truncf` of

@@ -2,8 +2,8 @@
 // value (mb-cuda-select-kernels checks the same limits quietly and keeps
 // the layer's ops on the one-by-one selection).
 
-// RUN: not mbc-opt %s --mb-cuda-test-build-local-layer="positions=17" 2>&1 | FileCheck %s --check-prefix=POSITIONS
-// POSITIONS: error: positions = 17 is not supported (a patch must fit one warp's 16 rows)
+// RUN: not mbc-opt %s --mb-cuda-test-build-local-layer="positions=65" 2>&1 | FileCheck %s --check-prefix=POSITIONS
+// POSITIONS: error: positions = 65 is not supported (a patch must fit the CTA's 64 rows)
 
 // RUN: not mbc-opt %s --mb-cuda-test-build-local-layer="dim=96" 2>&1 | FileCheck %s --check-prefix=DIM
 // DIM: error: dim = 96 is not supported (a positive multiple of 64)

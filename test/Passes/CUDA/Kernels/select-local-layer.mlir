@@ -110,8 +110,10 @@ func.func @f32_weights(%x: tensor<8x8x64xf32>, %g: tensor<64xf32>, %wq: tensor<6
 
 // -----
 
-// Rotary is fused (the kernel rotates q and k); not fused: the norms'
-// epsilons differ, x1 has a third use, patches longer than 16 positions.
+// Rotary is fused (the kernel rotates q and k), as are patches of 17
+// positions (32 rows: a patch spans two warps); not fused: the norms'
+// epsilons differ, x1 has a third use, patches longer than the CTA's 64
+// rows.
 // CHECK-LABEL: func.func @rotary
 // CHECK: call @mbc_local_layer_0
 // CHECK-LABEL: func.func @epsilons
@@ -119,6 +121,8 @@ func.func @f32_weights(%x: tensor<8x8x64xf32>, %g: tensor<64xf32>, %wq: tensor<6
 // CHECK-LABEL: func.func @third_use
 // CHECK-NOT: mbc_local_layer
 // CHECK-LABEL: func.func @long_patches
+// CHECK: call @mbc_local_layer_1
+// CHECK-LABEL: func.func @too_long_patches
 // CHECK-NOT: call @mbc_local_layer
 // CHECK: rotary_theta = 1.000000e+04 : f64
 func.func @rotary(%x: tensor<8x8x64xf32>, %g: tensor<64xf32>, %w16: tensor<64x64xbf16>, %up16: tensor<256x64xbf16>, %ub: tensor<256xf32>, %down16: tensor<64x256xbf16>, %db: tensor<64xf32>) -> tensor<8x8x64xf32> {
@@ -168,4 +172,16 @@ func.func @long_patches(%x: tensor<4x17x64xf32>, %g: tensor<64xf32>, %w16: tenso
   %f = mb.ffn <gelu> %n2, %up, %ub, %down, %db : (tensor<4x17x64xf32>, tensor<256x64xf32>, tensor<256xf32>, tensor<64x256xf32>, tensor<64xf32>) -> tensor<4x17x64xf32>
   %x2 = arith.addf %f, %x1 : tensor<4x17x64xf32>
   return %x2 : tensor<4x17x64xf32>
+}
+func.func @too_long_patches(%x: tensor<2x65x64xf32>, %g: tensor<64xf32>, %w16: tensor<64x64xbf16>, %up16: tensor<256x64xbf16>, %ub: tensor<256xf32>, %down16: tensor<64x256xbf16>, %db: tensor<64xf32>) -> tensor<2x65x64xf32> {
+  %w = arith.extf %w16 : tensor<64x64xbf16> to tensor<64x64xf32>
+  %up = arith.extf %up16 : tensor<256x64xbf16> to tensor<256x64xf32>
+  %down = arith.extf %down16 : tensor<64x256xbf16> to tensor<64x256xf32>
+  %n1 = mb.rms_norm %x, %g {epsilon = 1.0e-05 : f64} : (tensor<2x65x64xf32>, tensor<64xf32>) -> tensor<2x65x64xf32>
+  %a = mb.local_attention %n1, %w, %w, %w, %w {head_dim = 64 : i64, heads = 1 : i64} : (tensor<2x65x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>) -> tensor<2x65x64xf32>
+  %x1 = arith.addf %x, %a : tensor<2x65x64xf32>
+  %n2 = mb.rms_norm %x1, %g {epsilon = 1.0e-05 : f64} : (tensor<2x65x64xf32>, tensor<64xf32>) -> tensor<2x65x64xf32>
+  %f = mb.ffn <gelu> %n2, %up, %ub, %down, %db : (tensor<2x65x64xf32>, tensor<256x64xf32>, tensor<256xf32>, tensor<64x256xf32>, tensor<64xf32>) -> tensor<2x65x64xf32>
+  %x2 = arith.addf %f, %x1 : tensor<2x65x64xf32>
+  return %x2 : tensor<2x65x64xf32>
 }

@@ -220,6 +220,17 @@ def rotary(x, args):
     return torch.cat([out.reshape(x.shape[0], columns), x[:, columns:]], 1)
 
 
+def rotary_heads(x, theta):
+    """NeoX rotate-half rotary on [..., S, Dh] heads, position the row's
+    index in S (a local layer's q and k: positions within the patch)."""
+    s, dh = x.shape[-2], x.shape[-1]
+    inv_freq = 1.0 / theta ** (torch.arange(0, dh, 2, device=x.device).float() / dh)
+    angle = torch.arange(s, device=x.device).float()[:, None] * inv_freq
+    cos, sin = torch.cat([angle.cos()] * 2, -1), torch.cat([angle.sin()] * 2, -1)
+    half = dh // 2
+    return x * cos + torch.cat([-x[..., half:], x[..., :half]], -1) * sin
+
+
 def unwritten(*shape, dtype=torch.float32):
     """An output buffer's initial contents: NaN, so an element the kernel
     never writes fails the comparison and shows as NaN in the mismatch
@@ -293,7 +304,10 @@ def local_layer_reference(tensors, args, dtype, device):
     def sub(x):
         return token_shift(x) if args.token_shift else x
     a = r(norm(sub(x), t["norm1_weight"], t.get("norm1_bias"), args.norm, args.epsilon))
-    q, k, v = (r(a @ w.t()).reshape(n, s, h, dh).transpose(1, 2) for w in (wq, wk, wv))
+    q, k, v = ((a @ w.t()).reshape(n, s, h, dh).transpose(1, 2) for w in (wq, wk, wv))
+    if args.local_rotary:
+        q, k = rotary_heads(q, args.rotary_theta), rotary_heads(k, args.rotary_theta)
+    q, k, v = r(q), r(k), r(v)
     scores = (q @ k.transpose(-1, -2)) / math.sqrt(dh)
     causal = torch.ones(s, s, dtype=torch.bool, device=device).tril()
     scores = scores.masked_fill(~causal, float("-inf"))
@@ -327,6 +341,8 @@ def local_layer_torch(tensors, args, dtype):
     def layer(x):
         a = tnorm(sub(x), g["norm1_weight"], g.get("norm1_bias"))
         q, k, v = ((a @ w.t()).view(n, s, h, dh).transpose(1, 2) for w in (wq, wk, wv))
+        if args.local_rotary:
+            q, k = rotary_heads(q, args.rotary_theta), rotary_heads(k, args.rotary_theta)
         o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + o.transpose(1, 2).reshape(n, s, h * dh) @ g["wo"].t()
         a = tnorm(sub(x), g["norm2_weight"], g.get("norm2_bias"))
@@ -424,6 +440,8 @@ def main():
     parser.add_argument("--norm", choices=["rms", "rms_clamp", "layer"], default="rms_clamp")
     parser.add_argument("--epsilon", type=float, default=1e-8)
     parser.add_argument("--no-token-shift", dest="token_shift", action="store_false")
+    parser.add_argument("--local-rotary", action="store_true",
+                        help="local layer: rotary (--rotary-theta) on q and k")
     parser.add_argument("--compile", action="store_true",
                         help="local layer: also time the PyTorch layer under torch.compile")
     parser.add_argument("--reference-device", choices=["cpu", "cuda"], default="cpu")
