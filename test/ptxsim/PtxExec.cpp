@@ -170,7 +170,8 @@ struct Launch {
   uint64_t dynamicShared;
   const unsigned char *params;
   bool raceCheck;
-  Profile *profile; // null: not profiling
+  Profile *profile;             // null: not profiling
+  GlobalRaceCheck *globalRaces; // null: not checking
 };
 
 class Cta {
@@ -294,6 +295,34 @@ private:
     }
     throw Error(where() + ": shared-memory race on byte " + hex(race->offset) +
                 ": " + what + ", and no synchronization orders the two");
+  }
+
+  /// Records `thread`'s global access at `pc`; stops at a byte another
+  /// CTA of the launch wrote, or read before this write.
+  void checkGlobalAccess(uint32_t thread, uint32_t pc, uint64_t address,
+                         uint64_t bytes, bool write) const {
+    if (!launch_.globalRaces)
+      return;
+    uint32_t cta =
+        ctaid_[0] + launch_.grid[0] * (ctaid_[1] + launch_.grid[1] * ctaid_[2]);
+    std::optional<GlobalRaceCheck::Conflict> conflict =
+        launch_.globalRaces->access(cta, address, bytes, write);
+    if (!conflict)
+      return;
+    uint32_t other = conflict->otherCta;
+    std::string otherBlock =
+        "block (" + std::to_string(other % launch_.grid[0]) + "," +
+        std::to_string(other / launch_.grid[0] % launch_.grid[1]) + "," +
+        std::to_string(other / (launch_.grid[0] * launch_.grid[1])) + ")";
+    std::string earlier =
+        conflict->otherWrote ? "written by " + otherBlock
+        : conflict->several
+            ? "read by other blocks (the first: " + otherBlock + ")"
+            : "read by " + otherBlock;
+    throw Error(where() + ": global-memory race on address " +
+                hex(conflict->address) + ": " + describe(thread, pc) +
+                (write ? " writes it, " : " reads it, ") + earlier +
+                " in the same launch (blocks run in any order)");
   }
 
   //--- operands ---------------------------------------------------------===//
@@ -825,6 +854,9 @@ private:
                                   copy.destination, copy.bytes, false),
                 t.linear, copy.pc);
         if (copy.sourceBytes)
+          checkGlobalAccess(t.linear, copy.pc, copy.source, copy.sourceBytes,
+                            false);
+        if (copy.sourceBytes)
           std::memcpy(destination,
                       memory(t, Space::Global, copy.source, copy.sourceBytes,
                              1, false),
@@ -860,10 +892,12 @@ private:
     std::string problem = tmaLoadTile(
         map, in.shape, coordinates, staged.data(), staged.size(),
         uint32_t(phase),
-        [](uint64_t address, uint64_t size, void *out) {
+        [&](uint64_t address, uint64_t size, void *out) {
           std::string bad = checkGlobal(address, size);
-          if (bad.empty())
+          if (bad.empty()) {
+            checkGlobalAccess(t.linear, t.pc, address, size, false);
             std::memcpy(out, reinterpret_cast<const void *>(address), size);
+          }
           return bad;
         },
         &bytes);
@@ -1265,9 +1299,12 @@ private:
                  : race_->write(t.linear, t.pc, offset, size),
             t.linear, t.pc);
     }
+    bool parameter =
+        p >= launch_.params && p < launch_.params + function_.parameterBytes;
+    if (!shared && !parameter)
+      checkGlobalAccess(t.linear, t.pc, reinterpret_cast<uint64_t>(p), size,
+                        !load);
     if (launch_.profile) {
-      bool parameter =
-          p >= launch_.params && p < launch_.params + function_.parameterBytes;
       if (shared)
         launch_.profile->access(t.linear, t.pc, Profile::Shared,
                                 uint64_t(p - shared_.data()), uint32_t(size));
@@ -1486,7 +1523,12 @@ int ptxsim_launch(const ptxsim_module *module, const char *kernel,
                 dynamicShared,
                 params,
                 raceCheckEnabled(),
+                nullptr,
                 nullptr};
+  std::unique_ptr<GlobalRaceCheck> globalRaces;
+  if (launch.raceCheck)
+    launch.globalRaces =
+        (globalRaces = std::make_unique<GlobalRaceCheck>()).get();
   const char *profilePath = std::getenv("PTXSIM_PROFILE");
   std::unique_ptr<Profile> profile;
   if (profilePath && *profilePath)
@@ -1503,6 +1545,14 @@ int ptxsim_launch(const ptxsim_module *module, const char *kernel,
     copyMessage(prefix + failure.what(), error, errorSize);
     return -1;
   }
+  if (globalRaces && globalRaces->overflowed())
+    std::fprintf(stderr,
+                 "ptxsim: kernel %s touched over %llu MiB of device memory: "
+                 "its global accesses were not checked for races between "
+                 "blocks\n",
+                 kernel,
+                 static_cast<unsigned long long>(
+                     GlobalRaceCheck::kMaxTrackedBytes >> 20));
   if (profile)
     writeProfile(profilePath, *function, kernel, grid, block, *profile);
   return 0;

@@ -450,6 +450,48 @@ $L__BB0_2:
   expectMentions(error, "ld.shared.b32");
 }
 
+TEST(PtxExec, ReportsBlocksThatShareGlobalBytes) {
+  Module m(module(addKernel));
+  ASSERT_NE(m.module, nullptr) << m.log;
+  Buffer x(192 * 4);
+  // In place: each block reads and writes its own elements.
+  EXPECT_EQ(launch(m, "add", 2, 64, {x.address(), x.address(), 128}), "");
+  // y = x + 64: block 0 reads x[64..127], which block 1 reads and writes.
+  std::string error =
+      launch(m, "add", 2, 64, {x.address(), x.address() + 64 * 4, 128});
+  expectMentions(error, "block (1,0,0): global-memory race on address");
+  expectMentions(error, "st.global.b32");
+  expectMentions(error, "writes it, read by other blocks (the first: block "
+                        "(0,0,0)) in the same launch");
+  // Every block stores to the same 64 words.
+  Module same(module(R"(
+.visible .entry same(
+	.param .u64 .ptr .align 1 same_param_0
+)
+{
+	.reg .b32 	%r<3>;
+	.reg .b64 	%rd<4>;
+	ld.param.b64 	%rd1, [same_param_0];
+	mov.u32 	%r1, %tid.x;
+	mov.u32 	%r2, %ctaid.x;
+	mul.wide.u32 	%rd2, %r1, 4;
+	add.s64 	%rd3, %rd1, %rd2;
+	st.global.b32 	[%rd3], %r2;
+	ret;
+}
+)"));
+  ASSERT_NE(same.module, nullptr) << same.log;
+  EXPECT_EQ(launch(same, "same", 1, 64, {x.address()}), "");
+  error = launch(same, "same", 3, 64, {x.address()});
+  expectMentions(error, "block (1,0,0): global-memory race on address");
+  expectMentions(error, "writes it, written by block (0,0,0)");
+  // PTXSIM_RACECHECK=0 turns this check off too.
+  setenv("PTXSIM_RACECHECK", "0", 1);
+  error = launch(same, "same", 3, 64, {x.address()});
+  unsetenv("PTXSIM_RACECHECK");
+  EXPECT_EQ(error, "");
+}
+
 TEST(PtxExec, ACpAsyncCopyMustBeIssuedAfterTheReadsItOverwrites) {
   // Every thread reads word 0 of the buffer, then thread 0 refills it with
   // cp.async. A barrier between the reads and the issue orders them; one

@@ -1,4 +1,4 @@
-//===- RaceCheck.cpp - TEST ONLY: shared-memory race detection ------------===//
+//===- RaceCheck.cpp - TEST ONLY: shared/global race detection ------------===//
 #include "RaceCheck.h"
 
 #include <algorithm>
@@ -152,6 +152,49 @@ std::optional<Race> RaceCheck::wgmmaRead(uint32_t wgmma, uint64_t offset,
 
 void RaceCheck::retireWgmma(uint32_t wgmma, uint32_t t) {
   wgmmas_[wgmma - 1].retired.push_back({uint16_t(t), clockOf(t)[t]});
+}
+
+std::optional<GlobalRaceCheck::Conflict>
+GlobalRaceCheck::access(uint32_t cta, uint64_t address, uint64_t bytes,
+                        bool write) {
+  if (overflowed_)
+    return std::nullopt;
+  for (uint64_t b = address; b < address + bytes;) {
+    uint64_t page = b / kPageBytes;
+    std::unique_ptr<uint32_t[]> &cells = pages_[page];
+    if (!cells) {
+      if (pages_.size() * kPageBytes > kMaxTrackedBytes) {
+        overflowed_ = true;
+        pages_.clear();
+        return std::nullopt;
+      }
+      cells = std::make_unique<uint32_t[]>(kPageBytes); // zeros: untouched
+    }
+    uint64_t end = std::min(address + bytes, (page + 1) * kPageBytes);
+    for (; b < end; ++b) {
+      uint32_t &cell = cells[b % kPageBytes];
+      uint32_t kind = cell >> 30, owner = cell & 0x3FFFFFFF;
+      if (kind == 0) {
+        cell = (write ? kWritten : kReadOnce) << 30 | cta;
+        continue;
+      }
+      bool other = owner != cta;
+      if (kind == kWritten) {
+        if (other)
+          return Conflict{b, owner, true, false};
+        continue;
+      }
+      // Read before: by one CTA (`owner`) or by several, `owner` first.
+      if (write) {
+        if (other || kind == kReadMany)
+          return Conflict{b, owner, false, kind == kReadMany};
+        cell = kWritten << 30 | cta;
+      } else if (other) {
+        cell = kReadMany << 30 | owner;
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 } // namespace ptxsim

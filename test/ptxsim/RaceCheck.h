@@ -1,4 +1,4 @@
-//===- RaceCheck.h - TEST ONLY: shared-memory race detection ----*- C++ -*-===//
+//===- RaceCheck.h - TEST ONLY: shared/global race detection ----*- C++ -*-===//
 //
 // Part of ptxsim. The interpreter runs a CTA's threads in one fixed
 // interleaving, so a kernel that forgets a barrier can still compute the
@@ -24,13 +24,17 @@
 // beyond that the oldest is forgotten (a race may go unreported, none is
 // invented).
 //
+// GlobalRaceCheck, below, checks global memory between the CTAs of a launch.
+//
 //===----------------------------------------------------------------------===//
 #ifndef MBC_TEST_PTXSIM_RACECHECK_H
 #define MBC_TEST_PTXSIM_RACECHECK_H
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace ptxsim {
@@ -146,6 +150,38 @@ private:
   // The last wgmma whose retirements were found to order the current write
   // (reset for each), to spare the search for its next bytes.
   uint32_t orderedWgmma_ = 0;
+};
+
+/// Global memory across the CTAs of one launch. ptxsim runs the CTAs one
+/// after another; a GPU runs them in any order or at once, and mbc's kernels
+/// order no CTA after another (no atomics, no grid-wide barrier). So a byte
+/// that one CTA writes and another reads or writes in the same launch is a
+/// race, whatever the order ptxsim happened to take.
+class GlobalRaceCheck {
+public:
+  /// The earlier access of another CTA to `address`.
+  struct Conflict {
+    uint64_t address;
+    uint32_t otherCta; // linear CTA id
+    bool otherWrote;   // else read (by it, and by others when `several`)
+    bool several;
+  };
+  /// Bytes of device memory tracked at most (4 bytes of state each); past
+  /// that the launch is no longer checked (`overflowed`).
+  static constexpr uint64_t kMaxTrackedBytes = uint64_t(256) << 20;
+
+  /// An access of `bytes` at `address` by CTA `cta` (< 2^30).
+  std::optional<Conflict> access(uint32_t cta, uint64_t address, uint64_t bytes,
+                                 bool write);
+  bool overflowed() const { return overflowed_; }
+
+private:
+  static constexpr uint64_t kPageBytes = 4096;
+  // A byte's state: 0 untouched, else the kind in the top 2 bits and the
+  // (first) CTA in the low 30.
+  enum : uint32_t { kReadOnce = 1, kReadMany = 2, kWritten = 3 };
+  std::unordered_map<uint64_t, std::unique_ptr<uint32_t[]>> pages_;
+  bool overflowed_ = false;
 };
 
 } // namespace ptxsim
