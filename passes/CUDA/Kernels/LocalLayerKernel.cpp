@@ -689,9 +689,10 @@ verifyLocalLayerSpec(const LocalLayerSpec &spec,
     return failSpec(emitError, "dim = " + Twine(spec.dim) +
                                    " is not supported (a positive multiple "
                                    "of 64)");
-  if (spec.headDim != 32 && spec.headDim != 64 && spec.headDim != 128)
+  if (spec.headDim % 16 != 0 || spec.headDim < 16 || spec.headDim > 128)
     return failSpec(emitError, "head-dim = " + Twine(spec.headDim) +
-                                   " is not supported (32, 64 or 128)");
+                                   " is not supported (a multiple of 16 "
+                                   "from 16 to 128)");
   if (spec.inner() % 64 != 0)
     return failSpec(emitError, "heads x head-dim = " + Twine(spec.inner()) +
                                    " is not a multiple of 64");

@@ -151,12 +151,12 @@ def CudaTestBuildLocalLayer
     Option<"sequences", "sequences", "int64_t", /*default=*/"128",
            "patches (x batch)">,
     Option<"positions", "positions", "int64_t", /*default=*/"9",
-           "rows per patch (P or P + 1, at most 16)">,
+           "rows per patch (P or P + 1, at most 64)">,
     Option<"dim", "dim", "int64_t", /*default=*/"128",
            "model width (a multiple of 64)">,
     Option<"heads", "heads", "int64_t", /*default=*/"4", "attention heads">,
     Option<"headDim", "head-dim", "int64_t", /*default=*/"32",
-           "head dimension: 32, 64 or 128">,
+           "head dimension: a multiple of 16 from 16 to 128">,
     Option<"hidden", "hidden", "int64_t", /*default=*/"512",
            "FFN width (a multiple of 64)">,
     Option<"elementType", "element-type", "std::string",
@@ -489,8 +489,8 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
       token_shift, activation, fused_kv, scale, rotary_theta, stages), the
       fused kernel
       of LocalLayerKernel.h, when that kernel supports the sizes (patches
-      of at most 64 positions, dims multiples of 64, its tiles within
-      shared memory). Otherwise the layer's ops are selected one by one.
+      of at most 64 positions, head dims multiples of 16 up to 128, dims
+      multiples of 64, its tiles within shared memory). Otherwise the layer's ops are selected one by one.
 
     - After the rewrites above (`fuse-norms`): `arith.truncf` of
       `mb.rms_norm` / `mb.layer_norm` (of an `mb.token_shift`, or not; the

@@ -8,8 +8,8 @@
 // RUN: not mbc-opt %s --mb-cuda-test-build-local-layer="dim=96" 2>&1 | FileCheck %s --check-prefix=DIM
 // DIM: error: dim = 96 is not supported (a positive multiple of 64)
 
-// RUN: not mbc-opt %s --mb-cuda-test-build-local-layer="head-dim=16 heads=8" 2>&1 | FileCheck %s --check-prefix=HEAD-DIM
-// HEAD-DIM: error: head-dim = 16 is not supported (32, 64 or 128)
+// RUN: not mbc-opt %s --mb-cuda-test-build-local-layer="head-dim=40 heads=8" 2>&1 | FileCheck %s --check-prefix=HEAD-DIM
+// HEAD-DIM: error: head-dim = 40 is not supported (a multiple of 16 from 16 to 128)
 
 // RUN: not mbc-opt %s --mb-cuda-test-build-local-layer="heads=1" 2>&1 | FileCheck %s --check-prefix=INNER
 // INNER: error: heads x head-dim = 32 is not a multiple of 64
