@@ -32,9 +32,9 @@ bool parseCudaArch(const std::string &text, CudaArch &arch) {
 }
 
 int selectCudaImage(const std::vector<CudaImage> &images, int deviceCapability,
-                    std::string &problem) {
+                    std::string &problem, bool cubins) {
   int chosen = -1;
-  for (size_t i = 0; i < images.size(); ++i)
+  for (size_t i = 0; cubins && i < images.size(); ++i)
     if (images[i].cubin && images[i].arch.capability == deviceCapability &&
         (chosen < 0 || images[i].arch.archSpecific))
       chosen = static_cast<int>(i);

@@ -42,9 +42,9 @@ struct CudaImage {
 /// base architecture), else the PTX of the newest architecture not above
 /// the device's (`a` PTX only on its exact architecture). Returns the
 /// index, or -1 with `problem` naming the device's and the images'
-/// architectures.
+/// architectures. Without `cubins`, only PTX images are candidates.
 int selectCudaImage(const std::vector<CudaImage> &images, int deviceCapability,
-                    std::string &problem);
+                    std::string &problem, bool cubins = true);
 
 enum class KernelParam { Pointer, I64, I32, F32, TensorMap };
 

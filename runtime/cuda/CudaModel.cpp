@@ -61,14 +61,17 @@ CudaModel::CudaModel(std::shared_ptr<CudaDriver> driver,
   if (chosen < 0)
     fail(MBRT_ERROR_UNSUPPORTED, path_ + ": " + name + ": " + problem);
   image_ = &cuda_.images[chosen];
-  description_ = std::string(name) + " (sm_" + std::to_string(capability) +
-                 "), " + image_->arch.name() +
-                 (image_->cubin ? " cubin" : " ptx (JIT-compiled)");
   api.check(api.primaryContextRetain(&context_, device_),
             "cuDevicePrimaryCtxRetain", name, MBRT_ERROR_NO_DEVICE);
   try {
     makeCurrent();
-    loadModule(code);
+    std::string rejected = loadModule(code, capability);
+    description_ = std::string(name) + " (sm_" + std::to_string(capability) +
+                   "), " + image_->arch.name() +
+                   (image_->cubin ? " cubin" : " ptx (JIT-compiled)") +
+                   (rejected.empty()
+                        ? ""
+                        : " (the driver rejected the " + rejected + " cubin)");
     uploadWeights(meta, hostWeights);
   } catch (...) {
     release(); // no destructor runs after a throwing constructor
@@ -117,9 +120,7 @@ DeviceBuffer CudaModel::allocate(const std::string &what,
                           : std::string()));
 }
 
-void CudaModel::loadModule(const uint8_t *code) {
-  std::string what = path_ + ": CUDA_CODE image " + image_->arch.name() +
-                     (image_->cubin ? " cubin" : " ptx");
+bool CudaModel::loadImage(const uint8_t *code, std::string &error) {
   // PTX is text the JIT reads up to a NUL, which the section need not hold.
   std::string image(reinterpret_cast<const char *>(code + image_->offset),
                     image_->size);
@@ -131,10 +132,35 @@ void CudaModel::loadModule(const uint8_t *code) {
                uintptr_t(sizeof log - 1))};
   Result result =
       driver_->moduleLoadDataEx(&module_, image.c_str(), 2, options, values);
-  if (result != success)
-    fail(MBRT_ERROR_CODE, what + ": " +
-                              driver_->describe("cuModuleLoadDataEx", result) +
-                              (log[0] ? std::string(": ") + log : ""));
+  if (result == success)
+    return true;
+  module_ = nullptr;
+  error = path_ + ": CUDA_CODE image " + image_->arch.name() +
+          (image_->cubin ? " cubin" : " ptx") + ": " +
+          driver_->describe("cuModuleLoadDataEx", result) +
+          (log[0] ? std::string(": ") + log : "");
+  return false;
+}
+
+std::string CudaModel::loadModule(const uint8_t *code, int capability) {
+  std::string error, rejected;
+  if (!loadImage(code, error)) {
+    // A cubin the driver rejects (made by a newer ptxas than the driver
+    // knows, say): the PTX this device runs, JIT-compiled, if there is one.
+    std::string noPtx;
+    int ptx = image_->cubin ? selectCudaImage(cuda_.images, capability, noPtx,
+                                              /*cubins=*/false)
+                            : -1;
+    if (ptx < 0)
+      fail(MBRT_ERROR_CODE, error);
+    rejected = image_->arch.name();
+    image_ = &cuda_.images[ptx];
+    std::string ptxError;
+    if (!loadImage(code, ptxError))
+      fail(MBRT_ERROR_CODE, error + "; " + ptxError);
+  }
+  std::string what = path_ + ": CUDA_CODE image " + image_->arch.name() +
+                     (image_->cubin ? " cubin" : " ptx");
   int sharedLimit = 0;
   driver_->deviceGetAttribute(&sharedLimit, attributeMaxSharedOptIn, device_);
   for (const CudaKernel &kernel : cuda_.kernels) {
@@ -159,6 +185,7 @@ void CudaModel::loadModule(const uint8_t *code) {
     }
     functions_.push_back(function);
   }
+  return rejected;
 }
 
 void CudaModel::uploadWeights(const ModelMetadata &meta,

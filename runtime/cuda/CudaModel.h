@@ -75,7 +75,13 @@ public:
   uint64_t deviceBytes() const { return weights_.size(); }
 
 private:
-  void loadModule(const uint8_t *code);
+  /// Loads image_ into module_; false with `error` when the driver
+  /// rejects it.
+  bool loadImage(const uint8_t *code, std::string &error);
+  /// Loads the module (image_, or the PTX the device runs when the driver
+  /// rejects a cubin: then returns the cubin's architecture) and looks up
+  /// the kernels.
+  std::string loadModule(const uint8_t *code, int capability);
   /// Frees what the constructor made (also after it threw).
   void release() noexcept;
   void uploadWeights(const ModelMetadata &meta,

@@ -601,6 +601,38 @@ TEST(CudaExecution, JitErrorCarriesTheLog) {
   EXPECT_THAT(message, HasSubstr("fake JIT error"));
 }
 
+TEST(CudaExecution, ARejectedCubinFallsBackToThePtx) {
+  // A driver older than the ptxas that made the cubin rejects it; the
+  // artifact's PTX for the device still runs (JIT-compiled).
+  FakeDriver fake("device");
+  LoadedModel loaded(makeArtifact(
+      "model.mbx", {"--cuda", "--cuda-cubin-extra", "FAKE_JIT_ERROR"}));
+  EXPECT_STREQ(mbrt_model_device_description(loaded.model),
+               "cuda: Fake CUDA Device (sm_90), sm_90a ptx (JIT-compiled) "
+               "(the driver rejected the sm_90a cubin)");
+  const uint8_t text[] = {'h', 'e', 'l', 'l', 'o'};
+  float logprobs[5] = {};
+  ASSERT_EQ(
+      mbrt_session_score(loaded.session, text, 5, logprobs, nullptr, nullptr),
+      MBRT_OK)
+      << mbrt_session_error(loaded.session);
+  EXPECT_EQ(logprobs[0], -2.0f);
+  // Without PTX for the device, both failures are reported.
+  std::string path =
+      makeArtifact("cubin-only.mbx", {"--cuda", "--cuda-images", "sm_90a:cubin",
+                                      "--cuda-cubin-extra", "FAKE_JIT_ERROR"});
+  std::string message;
+  EXPECT_EQ(tryLoad(path, message), MBRT_ERROR_CODE);
+  EXPECT_THAT(message, HasSubstr("CUDA_CODE image sm_90a cubin: "
+                                 "cuModuleLoadDataEx failed: "
+                                 "CUDA_ERROR_INVALID_PTX"));
+  path = makeArtifact("both-bad.mbx",
+                      {"--cuda", "--cuda-image-extra", "FAKE_JIT_ERROR"});
+  EXPECT_EQ(tryLoad(path, message), MBRT_ERROR_CODE);
+  EXPECT_THAT(message, HasSubstr("CUDA_CODE image sm_90a cubin: "));
+  EXPECT_THAT(message, HasSubstr("CUDA_CODE image sm_90a ptx: "));
+}
+
 TEST(CudaExecution, KernelMissingFromTheImage) {
   FakeDriver fake("device");
   const std::string absentKernel =

@@ -489,8 +489,8 @@ CUresult cuModuleLoadDataEx(Module **module, const void *image,
                              "\x7f"
                              "ELF",
                              4) == 0) {
-    fprintf(stderr, "fake CUDA driver: ptxsim runs PTX, not cubins (build the "
-                    "artifact with MBC_PTXAS= for PTX only)\n");
+    fprintf(stderr, "fake CUDA driver: ptxsim runs PTX, not cubins: the cubin "
+                    "is rejected (libmbrt then loads the artifact's PTX)\n");
     return INVALID_PTX;
   }
   if (simulating()) {

@@ -269,7 +269,11 @@ def add_cuda(meta, args):
     for spec in args.cuda_images.split(","):
         arch, image_format = spec.split(":")
         ptx = kernels_ptx(arch, args.cuda_image_extra)
-        data = cubin(ptx, arch, args.ptxas) if image_format == "cubin" else ptx.encode()
+        if image_format == "cubin":
+            data = cubin(kernels_ptx(arch, args.cuda_image_extra + args.cuda_cubin_extra),
+                         arch, args.ptxas)
+        else:
+            data = ptx.encode()
         offset = align(len(code))
         code += b"\0" * (offset - len(code)) + data
         images.append({"arch": arch, "format": image_format, "offset": offset, "size": len(data)})
@@ -420,6 +424,8 @@ def main():
     parser.add_argument("--cuda-image-extra", default="",
                         help="text for the images' first comment line (FAKE_JIT_ERROR: the "
                              "fake driver fails to load them)")
+    parser.add_argument("--cuda-cubin-extra", default="",
+                        help="the same for the cubin images only")
     parser.add_argument("--ptxas", help="assemble the cubin images with this ptxas")
     parser.add_argument("--meta-set", action="append", default=[], help="PATH=JSON")
     parser.add_argument("--derive", action="append", default=[], metavar="TENSOR",
