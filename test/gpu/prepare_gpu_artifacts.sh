@@ -68,8 +68,8 @@ CASES=(
 # against torch.log_softmax; the fused local
 # layer (one whole local-model layer, 1,024 patches) at the example's shape,
 # MEGABYTE.md's lucidrains local stage (D 256, 8 heads of 64), a lucidrains
-# layer with rotary over patches of 16 bytes (17 positions: 32-row patches
-# that span two warps) and a paper layer (LayerNorm, ReLU, separate k/v,
+# layer with rotary over patches of 16 bytes (17 positions: 3 packed
+# patches a 64-row tile, spanning warps) and a paper layer (LayerNorm, ReLU, separate k/v,
 # f16), against the same layer in
 # PyTorch eager and torch.compile (the local-stage goal).
 KERNELS=(

@@ -1,20 +1,22 @@
 //===- LocalLayerKernel.cpp - one fused local transformer layer -----------===//
 //
 // Facts relied on beyond AttentionKernel.cpp's (fragment layouts: WarpMma):
-// - A CTA's 64 rows hold 64 / R patches of R rows (R the positions
-//   rounded up to a power of two); a warp's 16 rows are one 16-row patch,
-//   16 / R patches (R <= 16) or a part of one patch (R = 32 or 64). A query
-//   sees keys of its own patch only: for R <= 16 those are the warp's own
-//   16 rows (S = Q K^T is one 16 x 16 block and P one A fragment), for
-//   larger R the R / 16 blocks of 16 key rows of the patch.
-// - Padded positions (position >= S) come after every real position of
-//   their patch: the causal mask hides them from real queries. Their rows
-//   start as zeros; what they compute is finite and never stored.
+// - A CTA's 64 rows hold floor(64 / S) whole patches of S rows (S the
+//   positions), packed: consecutive rows of x. A warp's 16 rows may start
+//   inside a patch that an earlier warp began. A query sees keys of its
+//   own patch only, at or before it: the warp reads the 16-row key blocks
+//   from the one holding its first row's patch start to its own
+//   (keyBlocksOf: 1 when S divides 16, so S = Q K^T is one 16 x 16 block
+//   and P one A fragment; up to 4).
+// - The 64 mod S rows after the whole patches, and the patches past the
+//   last sequence (in the last CTA), start as zeros; each is a patch of
+//   its own to the mask (row / S), so no real query sees them, and what
+//   they compute is finite and never stored.
 // - The rows a warp writes in the norms and epilogues are its own 16; it
-//   reads other warps' rows in the token shift (the row above) and, for
-//   patches over 16 rows, in attention (k and v). The CTA barriers of the
-//   weight pipeline (two per tile) order the writes before the reads, and
-//   one more barrier stands before each norm and before attention.
+//   reads other warps' rows in the token shift (the row above) and in
+//   attention when its patches began in an earlier warp (k and v). The CTA
+//   barriers of the weight pipeline (two per tile) order the writes before the
+//   reads, and one more barrier stands before each norm and before attention.
 // - Weight tile t lives in stage buffer t % stages; the copy of tile
 //   t + stages - 1 is issued at the top of step t, into the buffer step
 //   t - 1 read, after that step's closing barrier. Each copy is its own
@@ -98,6 +100,18 @@ SharedLayout layoutOf(const LocalLayerSpec &spec) {
   return layout;
 }
 
+/// The 16-row key blocks attention reads for each warp: for every warp w,
+/// enough to reach back from block w to the start of the patch holding its
+/// first row.
+int64_t keyBlocksOf(const LocalLayerSpec &spec) {
+  int64_t rows = std::max<int64_t>(spec.patchRows(), 1), blocks = 1;
+  for (int64_t w = 0; w < kTileRows / 16; ++w) {
+    int64_t patchStart = 16 * w / rows * rows;
+    blocks = std::max(blocks, w - patchStart / 16 + 1);
+  }
+  return blocks;
+}
+
 /// One weight tile of the schedule and what the warps do with it.
 struct Step {
   Value weight;        // [rows, K] global weight
@@ -142,7 +156,7 @@ public:
     warpRow = arith::MulIOp::create(b, loc, warp, index(16));
     firstPatch = arith::MulIOp::create(
         b, loc, gpu::BlockIdOp::create(b, loc, gpu::Dimension::x),
-        index(kTileRows / spec.patchRows()));
+        index(spec.patchesPerTile()));
     warpMma.emplace(b, loc, elementType, lane);
 
     // Shared regions.
@@ -296,21 +310,22 @@ private:
         b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
   }
 
-  /// Row `row` of the tile (0..63): whether it is a real position of a
-  /// real patch, and its row in x / out (0 when not).
+  /// Row `row` of the tile (0..63): whether it is a position of a real
+  /// patch (not a row after the tile's whole patches, nor one of a patch
+  /// past the last), and its row in x / out (0 when not). The tile's
+  /// patches are consecutive rows of x.
   std::pair<Value, Value> globalRow(Value row) {
-    int64_t patchRows = spec.patchRows();
-    Value patch = add(firstPatch,
-                      arith::DivUIOp::create(b, loc, row, index(patchRows)));
-    Value position = arith::RemUIOp::create(b, loc, row, index(patchRows));
+    int64_t used = spec.patchesPerTile() * spec.positions;
+    Value patch = add(
+        firstPatch, arith::DivUIOp::create(b, loc, row, index(spec.positions)));
     Value valid = arith::AndIOp::create(
         b, loc,
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, position,
-                              index(spec.positions)),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row,
+                              index(used)),
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, patch,
                               index(spec.sequences)));
-    Value real = add(arith::MulIOp::create(b, loc, patch, index(spec.positions)),
-                     position);
+    Value real = add(
+        arith::MulIOp::create(b, loc, firstPatch, index(spec.positions)), row);
     return {valid, arith::SelectOp::create(b, loc, valid, real, index(0))};
   }
 
@@ -541,24 +556,27 @@ private:
   }
 
   /// Attention of head h for the warp's 16 rows: qs, ks, vs -> attended
-  /// columns h * headDim... The keys are the 16-row blocks of the warp's
-  /// patch (its own block when patches are at most 16 rows); blocks after
-  /// the warp's rows are wholly masked, and their zero probabilities add
-  /// nothing to the output.
+  /// columns h * headDim... The keys are keyBlocks() 16-row blocks that
+  /// end with the warp's own: they cover the patches of the warp's rows
+  /// back to the first one's start. Keys outside a query's patch or after
+  /// it are masked; a wholly masked block's zero probabilities add nothing.
   void attend(int64_t h) {
     int64_t headDim = spec.headDim, patchRows = spec.patchRows();
-    int64_t keyBlocks = std::max<int64_t>(patchRows / 16, 1);
+    int64_t keyBlocks = keyBlocksOf(spec);
     double scale = spec.scale != 0 ? spec.scale : 1.0 / std::sqrt(headDim);
     Value scaleLog2e = constantF32(scale * M_LOG2E);
     Value negativeInfinity =
         constantF32(-std::numeric_limits<float>::infinity());
+    // max(warpRow - 16 (keyBlocks - 1), 0): the blocks stay in the tile.
+    int64_t back = 16 * (keyBlocks - 1);
     Value firstKey =
-        keyBlocks == 1
-            ? warpRow
-            : arith::MulIOp::create(
-                  b, loc,
-                  arith::DivUIOp::create(b, loc, warpRow, index(patchRows)),
-                  index(patchRows));
+        back == 0 ? warpRow
+                  : arith::SelectOp::create(
+                        b, loc,
+                        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
+                                              warpRow, index(back)),
+                        arith::SubIOp::create(b, loc, warpRow, index(back)),
+                        index(0));
     auto keyRow = [&](int64_t block) { return add(firstKey, 16 * block); };
     // scores[2 kb + n]: keys 16 kb + 8 n...
     SmallVector<Value> scores(2 * keyBlocks, warpMma->zeroAccumulator());
@@ -656,8 +674,8 @@ private:
 
 } // namespace
 
-int64_t LocalLayerSpec::patchRows() const {
-  return static_cast<int64_t>(llvm::PowerOf2Ceil(std::max<int64_t>(positions, 1)));
+int64_t LocalLayerSpec::patchesPerTile() const {
+  return kTileRows / std::max<int64_t>(positions, 1);
 }
 
 int64_t LocalLayerSpec::weightTiles() const {
@@ -756,9 +774,7 @@ FailureOr<KernelInfo> buildLocalLayerKernel(OpBuilder &builder,
 
   KernelInfo info;
   info.name = name.str();
-  info.grid = {llvm::divideCeil(spec.sequences,
-                                kTileRows / spec.patchRows()),
-               1, 1};
+  info.grid = {llvm::divideCeil(spec.sequences, spec.patchesPerTile()), 1, 1};
   info.block = {kWarpMmaThreads, 1, 1};
   info.dynamicSharedBytes = spec.sharedBytes();
   SmallVector<std::string> names = localLayerParamNames(spec);

@@ -5,13 +5,13 @@
 //   x1 = x  + Wo  attention(norm1(shift(x)))      (per-head q, k, v)
 //   x2 = x1 + W2 act(W1 norm2(shift(x1)) + b1) + b2
 // (`shift` is MEGABYTE-pytorch's token shift, when enabled). A CTA of 4
-// warps owns 64 rows: patches padded to `patchRows()` rows (a power of two,
-// at most 64, for P or P + 1 positions), each warp 16 rows: whole patches
-// up to 16 rows, whose attention never leaves the warp (S = Q K^T is one
-// 16 x 16 block with a block-diagonal causal mask, P V one mma row), or a
-// part of a 32- or 64-row patch, whose keys are the patch's 16-row blocks
-// in shared memory (S a 16 x patch-rows block). Every activation stays on
-// chip: the residual stream x in shared memory
+// warps owns 64 rows: as many whole patches of S positions (P or P + 1,
+// at most 64) as fit, packed (7 patches of 9 rows use 63), each warp 16
+// rows. When S divides 16 a warp's rows are whole patches whose attention
+// never leaves the warp (S = Q K^T is one 16 x 16 block with a
+// block-diagonal causal mask, P V one mma row); otherwise a warp's keys are
+// the 16-row blocks back to its first row's patch start, in shared memory.
+// Every activation stays on chip: the residual stream x in shared memory
 // (f32), normalized rows, q/k/v of one head, the attention output and a
 // 64-wide chunk of the FFN's hidden activation in shared memory (16-bit),
 // GEMM accumulators in registers. The 4H-wide hidden activation never
@@ -70,8 +70,10 @@ struct LocalLayerSpec {
   int64_t stages = 3;
 
   int64_t inner() const { return heads * headDim; }
-  /// Rows per patch in a tile: positions rounded up to a power of two.
-  int64_t patchRows() const;
+  /// Rows a patch takes in a tile: its positions (patches are packed).
+  int64_t patchRows() const { return positions; }
+  /// Whole patches a CTA's 64-row tile holds.
+  int64_t patchesPerTile() const;
   /// Weight tiles the schedule streams (its unrolled length).
   int64_t weightTiles() const;
   int64_t sharedBytes() const;

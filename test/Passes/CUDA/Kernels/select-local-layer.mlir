@@ -111,7 +111,7 @@ func.func @f32_weights(%x: tensor<8x8x64xf32>, %g: tensor<64xf32>, %wq: tensor<6
 // -----
 
 // Rotary is fused (the kernel rotates q and k), as are patches of 17
-// positions (32 rows: a patch spans two warps); not fused: the norms'
+// positions (3 packed patches a 64-row tile, spanning warps); not fused: the norms'
 // epsilons differ, x1 has a third use, patches longer than the CTA's 64
 // rows.
 // CHECK-LABEL: func.func @rotary
