@@ -556,9 +556,9 @@ private:
   }
 
   /// Attention of head h for the warp's 16 rows: qs, ks, vs -> attended
-  /// columns h * headDim... The keys are keyBlocks() 16-row blocks that
-  /// end with the warp's own: they cover the patches of the warp's rows
-  /// back to the first one's start. Keys outside a query's patch or after
+  /// columns h * headDim... The keys are keyBlocksOf() 16-row blocks that
+  /// end with the warp's own (or, for the first warps, start at row 0):
+  /// they reach back to the start of the patch of the warp's first row. Keys outside a query's patch or after
   /// it are masked; a wholly masked block's zero probabilities add nothing.
   void attend(int64_t h) {
     int64_t headDim = spec.headDim, patchRows = spec.patchRows();
