@@ -124,12 +124,25 @@ public:
     vTiles = view(qBytes + kvBytes, {2, keyBlock, rowElements});
 
     // Key blocks to visit: all; (causal) those starting at or before the
-    // last query row of this CTA; (patches) the one block holding this
-    // CTA's rows, since a row only sees keys of its own patch.
+    // last query row of this CTA; (patches) the blocks from the one holding
+    // the start of the first row's patch to this CTA's own, since a row
+    // only sees keys of its own patch (one block when the patch length
+    // divides 64; patches may straddle blocks otherwise).
     Value firstKeyBlock = index(0);
     endKeyBlock = index(llvm::divideCeil(spec.seqLen, keyBlock));
     if (spec.patchLength > 0) {
-      firstKeyBlock = queryBlockIndex; // keyBlock == query block
+      // keyBlock == query block.
+      firstKeyBlock = 64 % spec.patchLength == 0
+                          ? queryBlockIndex
+                          : arith::DivUIOp::create(
+                                b, loc,
+                                arith::MulIOp::create(
+                                    b, loc,
+                                    arith::DivUIOp::create(
+                                        b, loc, m0, index(spec.patchLength)),
+                                    index(spec.patchLength)),
+                                index(keyBlock))
+                                .getResult();
       endKeyBlock = add({queryBlockIndex}, 1);
     } else if (spec.causal) {
       // Blocks up to this CTA's last row (and the sequence's end).
@@ -324,13 +337,25 @@ public:
         Value newMax = arith::MaxNumFOp::create(b, loc, rowMax[i][r], blockMax);
         // The first key of the row's patch (key 0 without patches) is
         // visible to it in the first block visited, so newMax is finite
-        // from then on and 2^(-inf - newMax) = 0 rescales nothing.
-        alpha[i][r] = exp2(arith::SubFOp::create(b, loc, rowMax[i][r], newMax));
+        // from then on and 2^(-inf - newMax) = 0 rescales nothing. Patches
+        // that straddle key blocks break the first half: a row whose patch
+        // starts in a later block sees nothing in the first, and its max
+        // stays -inf; subtracting 0 then keeps -inf - -inf (NaN) out (the
+        // max itself stays -inf, so the next block's is the row's).
+        Value reference = newMax;
+        if (spec.patchLength > 0 && 64 % spec.patchLength != 0)
+          reference = arith::SelectOp::create(
+              b, loc,
+              arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, newMax,
+                                    negativeInfinity),
+              constantF32(0), newMax);
+        alpha[i][r] =
+            exp2(arith::SubFOp::create(b, loc, rowMax[i][r], reference));
         Value sum = constantF32(0);
         for (int64_t n = 0; n < keyBlock / 8; ++n)
           for (int64_t c = 0; c < 2; ++c) {
             s[i][n][r][c] =
-                exp2(arith::SubFOp::create(b, loc, s[i][n][r][c], newMax));
+                exp2(arith::SubFOp::create(b, loc, s[i][n][r][c], reference));
             sum = arith::AddFOp::create(b, loc, sum, s[i][n][r][c]);
           }
         rowSum[i][r] = arith::AddFOp::create(
@@ -535,15 +560,12 @@ verifyAttentionSpec(const AttentionSpec &spec,
     return failSpec(emitError, "patch-length needs row-tiles = 1 (a 64-row "
                                "query block)");
   if (spec.patchLength < 0 ||
-      (spec.patchLength > 0 &&
-       (64 % spec.patchLength != 0 || spec.keyBlock != 64)))
-    return failSpec(
-        emitError,
-        "patch-length = " + Twine(spec.patchLength) +
-            " with key-block = " + Twine(spec.keyBlock) +
-            " is not supported (patches must tile the 64-row query "
-            "block: 1, 2, 4, 8, 16, 32 or 64 rows, with key-block 64; "
-            "pad a patch of P + 1 positions to 16)");
+      (spec.patchLength > 0 && (spec.patchLength > 64 || spec.keyBlock != 64)))
+    return failSpec(emitError,
+                    "patch-length = " + Twine(spec.patchLength) +
+                        " with key-block = " + Twine(spec.keyBlock) +
+                        " is not supported (at most 64 rows, with key-block "
+                        "64)");
   int64_t shared = attentionSharedBytes(spec);
   if (shared > kMaxDynamicSharedBytes)
     return failSpec(emitError, "attention tiles need " + Twine(shared) +

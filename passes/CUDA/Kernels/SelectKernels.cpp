@@ -355,10 +355,10 @@ private:
   /// on the f32 projections, then flash attention on 16-bit q, k, v.
   /// Global: token-major, straight from the projections' rows (16-bit GEMM
   /// results without rotary; one rounding elementwise op each with it), O
-  /// 16-bit rows for the output projection. Local: packed per head with
-  /// every patch padded to a power of two that tiles the block (the
-  /// kernel's block-diagonal causal mask keeps patches apart and padded
-  /// keys come after every real query).
+  /// 16-bit rows for the output projection. Local: per head, the patches'
+  /// rows one after another (the kernel's block-diagonal causal mask keeps
+  /// patches apart, also across its 64-row blocks), zero rows after them
+  /// to a whole block.
   template <typename AttentionOp>
   void rewriteAttention(AttentionOp op, bool local) {
     namespace ml = mb_to_linalg;
@@ -384,16 +384,14 @@ private:
     // test/Passes/CUDA/Kernels/attention-ptxas.mlir); the local kernel's
     // patches need 64.
     spec.keyBlock = local ? 64 : 32;
-    int64_t padded = 0; // local: rows per patch
-    int64_t paddedSequences = sequences;
     if (local) {
-      padded = llvm::PowerOf2Ceil(positions);
-      if (padded > 64)
+      // Patches packed, one after another; the rows are padded to whole
+      // 64-row blocks (their own patches to the mask).
+      if (positions > 64)
         return;
-      paddedSequences = llvm::divideCeil(sequences * padded, 64) * 64 / padded;
       spec.batchHeads = heads;
-      spec.seqLen = paddedSequences * padded;
-      spec.patchLength = padded;
+      spec.seqLen = llvm::alignTo(rows, 64);
+      spec.patchLength = positions;
     } else {
       spec.batchHeads = sequences * heads;
       spec.seqLen = positions;
@@ -527,16 +525,14 @@ private:
       k = ml::applyRotary(b, loc, k, frequencies, b.getIndexAttr(0));
     }
 
-    // [N, S, H, dh] f32 -> the kernel's padded 16-bit layout
-    // [H, Npad, Lpad, dh]; then 3-D.
+    // [N, S, H, dh] f32 -> the kernel's 16-bit layout [H, N S, dh], rows
+    // padded with zeros to the kernel's sequence length.
     MLIRContext *ctx = b.getContext();
     AffineExpr d0, d1, d2, d3;
     bindDims(ctx, d0, d1, d2, d3);
     // From the packed iteration space (h, n, s, d) to [N, S, H, dh].
     AffineMap fromPacked = AffineMap::get(4, 0, {d1, d2, d0, d3}, ctx);
     SmallVector<int64_t> realShape = {heads, sequences, positions, headDim};
-    SmallVector<int64_t> paddedShape = {heads, paddedSequences, padded,
-                                        headDim};
     auto pack = [&](Value x) {
       Value packed = ml::createElementwise(
           b, loc, RankedTensorType::get(realShape, elementType), {x},
@@ -544,17 +540,20 @@ private:
             return arith::TruncFOp::create(nb, nl, elementType, args[0])
                 .getResult();
           });
-      Value zeros = ml::createFilled(b, loc, paddedShape, elementType, 0.0);
-      Value inserted = ml::insertSlice(b, loc, packed, zeros, {0, 0, 0, 0});
-      return ml::reshape(b, loc, inserted,
-                         {spec.batchHeads, spec.seqLen, headDim});
+      packed = ml::reshape(b, loc, packed, {heads, rows, headDim});
+      if (spec.seqLen == rows)
+        return packed;
+      Value zeros = ml::createFilled(b, loc, {heads, spec.seqLen, headDim},
+                                     elementType, 0.0);
+      return ml::insertSlice(b, loc, packed, zeros, {0, 0, 0});
     };
     Value attended = cuda::callSelectedAttention(b, loc, module, spec, pack(q),
                                                  pack(k), pack(v));
     // Back to [N * S, H * dh], rounded for the output projection.
-    Value real =
-        ml::extractSlice(b, loc, ml::reshape(b, loc, attended, paddedShape),
-                         {0, 0, 0, 0}, realShape);
+    if (spec.seqLen != rows)
+      attended =
+          ml::extractSlice(b, loc, attended, {0, 0, 0}, {heads, rows, headDim});
+    Value real = ml::reshape(b, loc, attended, realShape);
     // From (n, s, h, d) to the packed [H, N, S, dh].
     AffineMap toPacked = AffineMap::get(4, 0, {d2, d0, d1, d3}, ctx);
     Value merged = ml::createElementwise(

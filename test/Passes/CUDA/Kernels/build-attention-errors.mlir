@@ -33,8 +33,8 @@
 // RUN: not mbc-opt %s --mb-cuda-test-build-attention="batch-heads=0" 2>&1 | FileCheck %s --check-prefix=SIZES
 // SIZES: error: attention sizes must be positive, got batch-heads = 0, seq-len = 1024
 
-// RUN: not mbc-opt %s --mb-cuda-test-build-attention="patch-length=9" 2>&1 | FileCheck %s --check-prefix=PATCH
-// PATCH: error: patch-length = 9 with key-block = 64 is not supported (patches must tile the 64-row query block: 1, 2, 4, 8, 16, 32 or 64 rows, with key-block 64; pad a patch of P + 1 positions to 16)
+// RUN: not mbc-opt %s --mb-cuda-test-build-attention="patch-length=65" 2>&1 | FileCheck %s --check-prefix=PATCH
+// PATCH: error: patch-length = 65 with key-block = 64 is not supported (at most 64 rows, with key-block 64)
 
 // RUN: not mbc-opt %s --mb-cuda-test-build-attention="patch-length=8 key-block=32" 2>&1 | FileCheck %s --check-prefix=PATCH-KEYS
 // PATCH-KEYS: error: patch-length = 8 with key-block = 32 is not supported

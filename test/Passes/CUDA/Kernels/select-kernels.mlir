@@ -257,15 +257,15 @@ func.func @global_attention_no_rotary(%x: tensor<1x65x128xf32>, %r: tensor<1x65x
 
 // -----
 
-// Local attention: 10 patches of 9 positions, each padded to 16, per head;
-// 10 x 16 rows padded to 192 (a multiple of the 64-row block).
+// Local attention: 10 patches of 9 positions per head, packed (patches
+// straddle the kernel's 64-row blocks); the 90 rows padded to 128.
 // CHECK-LABEL: func.func @local_attention
-// CHECK: linalg.fill {{.*}} -> tensor<2x12x16x64xbf16>
-// CHECK: call @mbc_attention_0({{.*}}) : (tensor<2x192x64xbf16>, tensor<2x192x64xbf16>, tensor<2x192x64xbf16>) -> tensor<2x192x64xf32>
+// CHECK: linalg.fill {{.*}} -> tensor<2x128x64xbf16>
+// CHECK: call @mbc_attention_0({{.*}}) : (tensor<2x128x64xbf16>, tensor<2x128x64xbf16>, tensor<2x128x64xbf16>) -> tensor<2x128x64xf32>
 // Head dim 16: not supported, the op stays.
 // CHECK-LABEL: func.func @head_dim_16
 // CHECK: mb.local_attention
-// CHECK: mb.cuda_attention = {batch_heads = 2 : i64, {{.*}} key_block = 64 : i64, patch_length = 16 : i64, scale = 1.250000e-01 : f64, seq_len = 192 : i64}
+// CHECK: mb.cuda_attention = {batch_heads = 2 : i64, {{.*}} key_block = 64 : i64, patch_length = 9 : i64, scale = 1.250000e-01 : f64, seq_len = 128 : i64}
 func.func @local_attention(%x: tensor<10x9x128xf32>, %wq: tensor<128x128xf32>,
                            %wk: tensor<128x128xf32>, %wv: tensor<128x128xf32>,
                            %wo: tensor<128x128xf32>) -> tensor<10x9x128xf32> {
