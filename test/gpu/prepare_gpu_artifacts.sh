@@ -54,7 +54,8 @@ CASES=(
 # causal, 1k-8k positions, head dims 64 and 128 (and 32, the example's), the token-major layout the pipeline
 # uses for global attention (ragged sequences read from the projections'
 # rows, bf16 O rows; the example's shape with K/V one buffer, and 1,000
-# positions), the local kernel (patches of 16 rows); decode attention
+# positions), the local kernel (patches of 16 rows, and packed 9-row
+# patches that straddle its blocks); decode attention
 # against f32 KV caches (the example's global step, and 8,000 of 8,192
 # positions, against SDPA on the same query and visible rows; unsplit and
 # split 16 ways, and split at position 5, where most splits hold no key);
@@ -132,6 +133,7 @@ KERNELS=(
   "decode-attention-hd64-l8192-split16-p5|mb-cuda-test-build-decode-attention=heads=16 head-dim=64 cache-length=8192 warps=8 splits=16|sm_80|--kind decode_attention --sequences 1 --heads 16 --head-dim 64 --cache-length 8192 --position 5 --splits 16"
   "attention-local-p16-hd32|mb-cuda-test-build-attention=batch-heads=4 seq-len=8192 head-dim=32 patch-length=16|sm_80|--kind attention --batch-heads 4 --seq-len 8192 --head-dim 32 --patch-length 16"
   "attention-local-p16-hd64|mb-cuda-test-build-attention=batch-heads=8 seq-len=8192 head-dim=64 patch-length=16|sm_80|--kind attention --batch-heads 8 --seq-len 8192 --head-dim 64 --patch-length 16"
+  "attention-local-p9-hd64|mb-cuda-test-build-attention=batch-heads=8 seq-len=8064 head-dim=64 patch-length=9|sm_80|--kind attention --batch-heads 8 --seq-len 8064 --head-dim 64 --patch-length 9"
   "norm-shift-rms-d1024|mb-cuda-test-build-norm=rows=8192 positions=8192 dim=1024|sm_80|--kind norm --rows 8192 --positions 8192 --dim 1024"
   "norm-layer-d2048|mb-cuda-test-build-norm=rows=4096 positions=4096 dim=2048 norm=layer epsilon=1e-5 token-shift=false|sm_80|--kind norm --rows 4096 --positions 4096 --dim 2048 --norm layer --epsilon 1e-5 --no-token-shift"
   "norm-decode-layer-d1024-f32|mb-cuda-test-build-norm=rows=1 positions=1 dim=1024 norm=layer epsilon=1e-5 token-shift=false element-type=f32 weight-type=bf16|sm_80|--kind norm --rows 1 --positions 1 --dim 1024 --norm layer --epsilon 1e-5 --no-token-shift --f32-output --weight-16"
