@@ -473,11 +473,11 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
       any number of positions), 32-key blocks, 128-row query blocks
       (`row_tiles` 2) for head dims up to 64 and 64-row ones for 128;
       local, one batch row per
-      head holding every patch zero-padded to a power of two (9 -> 16) that
-      tiles the 64-row block, 64-key blocks, the kernel's block-diagonal
-      causal mask keeping patches apart (padded keys come after every real
-      query of their patch, so causality hides them). The kernel's output
-      is unpadded and rounded to 16 bits for the output projection.
+      head holding every patch, packed (patches of at most 64 positions;
+      zero rows only after the last, to a whole 64-row block), 64-key
+      blocks, the kernel's block-diagonal causal mask keeping patches apart
+      (across its blocks too). The kernel's output loses the zero rows and
+      is rounded to 16 bits for the output projection.
     - A whole local-model layer (`fuse-local-layers`), matched first:
       `x1 = mb.local_attention(norm(shift?(x))) + x`, then
       `x2 = mb.ffn(norm(shift?(x1))) + x1`, both norms of one kind and
