@@ -177,7 +177,8 @@ struct Launch {
 class Cta {
 public:
   Cta(const Launch &launch, unsigned x, unsigned y, unsigned z)
-      : launch_(launch), function_(launch.function), ctaid_{x, y, z} {
+      : launch_(launch), function_(launch.function), ctaid_{x, y, z},
+        linearCta_(x + launch.grid[0] * (y + launch.grid[1] * z)) {
     uint64_t staticBytes = (function_.staticSharedBytes + 15) / 16 * 16;
     shared_.assign(staticBytes + launch.dynamicShared, 0xFF);
     unsigned count = launch.block[0] * launch.block[1] * launch.block[2];
@@ -303,10 +304,8 @@ private:
                          uint64_t bytes, bool write) const {
     if (!launch_.globalRaces)
       return;
-    uint32_t cta =
-        ctaid_[0] + launch_.grid[0] * (ctaid_[1] + launch_.grid[1] * ctaid_[2]);
     std::optional<GlobalRaceCheck::Conflict> conflict =
-        launch_.globalRaces->access(cta, address, bytes, write);
+        launch_.globalRaces->access(linearCta_, address, bytes, write);
     if (!conflict)
       return;
     uint32_t other = conflict->otherCta;
@@ -853,14 +852,14 @@ private:
           check(race_->asyncWrite(t.linear, copy.pc, group.issued,
                                   copy.destination, copy.bytes, false),
                 t.linear, copy.pc);
-        if (copy.sourceBytes)
+        if (copy.sourceBytes) {
           checkGlobalAccess(t.linear, copy.pc, copy.source, copy.sourceBytes,
                             false);
-        if (copy.sourceBytes)
           std::memcpy(destination,
                       memory(t, Space::Global, copy.source, copy.sourceBytes,
                              1, false),
                       copy.sourceBytes);
+        }
         std::memset(destination + copy.sourceBytes, 0,
                     copy.bytes - copy.sourceBytes);
       }
@@ -1332,6 +1331,7 @@ private:
   const Launch &launch_;
   const Function &function_;
   unsigned ctaid_[3];
+  uint32_t linearCta_; // the global race check's CTA id
   std::vector<uint8_t> shared_;
   std::vector<uint64_t> registerFile_;
   std::vector<Thread> threads_;

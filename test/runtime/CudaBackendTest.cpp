@@ -617,7 +617,8 @@ TEST(CudaExecution, ARejectedCubinFallsBackToThePtx) {
       MBRT_OK)
       << mbrt_session_error(loaded.session);
   EXPECT_EQ(logprobs[0], -2.0f);
-  // Without PTX for the device, both failures are reported.
+  // Without PTX for the device the cubin's failure is reported; with PTX
+  // that fails too, both are.
   std::string path =
       makeArtifact("cubin-only.mbx", {"--cuda", "--cuda-images", "sm_90a:cubin",
                                       "--cuda-cubin-extra", "FAKE_JIT_ERROR"});

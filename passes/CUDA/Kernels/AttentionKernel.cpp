@@ -47,6 +47,13 @@ int64_t queryBlockRows(const AttentionSpec &spec) {
   return 4 * 16 * spec.rowTiles;
 }
 
+/// Whether local attention's patches may straddle the 64-row blocks (a
+/// patch length that does not divide 64): a CTA then also reads the key
+/// block before its own, where rows can see no key.
+bool patchesStraddleBlocks(const AttentionSpec &spec) {
+  return spec.patchLength > 0 && 64 % spec.patchLength != 0;
+}
+
 int64_t attentionSharedBytes(const AttentionSpec &spec) {
   int64_t rowBytes = (spec.headDim + kRowPadElements) *
                      spec.inputType.getIntOrFloatBitWidth() / 8;
@@ -132,7 +139,7 @@ public:
     endKeyBlock = index(llvm::divideCeil(spec.seqLen, keyBlock));
     if (spec.patchLength > 0) {
       // keyBlock == query block.
-      firstKeyBlock = 64 % spec.patchLength == 0
+      firstKeyBlock = !patchesStraddleBlocks(spec)
                           ? queryBlockIndex
                           : arith::DivUIOp::create(
                                 b, loc,
@@ -343,7 +350,7 @@ public:
         // stays -inf; subtracting 0 then keeps -inf - -inf (NaN) out (the
         // max itself stays -inf, so the next block's is the row's).
         Value reference = newMax;
-        if (spec.patchLength > 0 && 64 % spec.patchLength != 0)
+        if (patchesStraddleBlocks(spec))
           reference = arith::SelectOp::create(
               b, loc,
               arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, newMax,

@@ -93,7 +93,7 @@ SharedLayout layoutOf(const LocalLayerSpec &spec) {
                          (kTileK + kRowPadElements) * elementBytes);
   // cos and sin [2][patch rows][headDim / 2 + 8] (f32), with rotary.
   layout.rotary = place(spec.rotaryTheta != 0
-                            ? 2 * spec.patchRows() *
+                            ? 2 * spec.positions *
                                   (spec.headDim / 2 + kFragmentRowPadFloats) * 4
                             : 0);
   layout.total = offset;
@@ -104,7 +104,7 @@ SharedLayout layoutOf(const LocalLayerSpec &spec) {
 /// enough to reach back from block w to the start of the patch holding its
 /// first row.
 int64_t keyBlocksOf(const LocalLayerSpec &spec) {
-  int64_t rows = std::max<int64_t>(spec.patchRows(), 1), blocks = 1;
+  int64_t rows = spec.positions, blocks = 1;
   for (int64_t w = 0; w < kTileRows / 16; ++w) {
     int64_t patchStart = 16 * w / rows * rows;
     blocks = std::max(blocks, w - patchStart / 16 + 1);
@@ -184,7 +184,7 @@ public:
     if (spec.rotaryTheta != 0)
       rotaryTable =
           view(layout.rotary,
-               {2, spec.patchRows(), headDim / 2 + kFragmentRowPadFloats}, f32);
+               {2, spec.positions, headDim / 2 + kFragmentRowPadFloats}, f32);
 
     std::vector<Step> steps = schedule();
     int64_t last = static_cast<int64_t>(steps.size()) - 1;
@@ -400,8 +400,7 @@ private:
     Value row = add(warpRow, loop.getInductionVar());
     Value firstPosition = arith::CmpIOp::create(
         b, loc, arith::CmpIPredicate::eq,
-        arith::RemUIOp::create(b, loc, row, index(spec.patchRows())),
-        index(0));
+        arith::RemUIOp::create(b, loc, row, index(spec.positions)), index(0));
     Value zeros =
         arith::ConstantOp::create(b, loc, DenseElementsAttr::get(pairType, 0.0f));
     SmallVector<Value> values;
@@ -445,7 +444,7 @@ private:
   /// bf16 rounding of q and k that follows).
   void fillRotaryTable() {
     int64_t halfDim = spec.headDim / 2;
-    int64_t entries = spec.patchRows() * halfDim;
+    int64_t entries = spec.positions * halfDim;
     auto loop = scf::ForOp::create(b, loc, tid, index(entries),
                                    index(kWarpMmaThreads));
     OpBuilder::InsertionGuard guard(b);
@@ -480,7 +479,7 @@ private:
     for (int64_t r = 0; r < 2; ++r) {
       Value row = add(add(warpRow, warpMma->groupRow()), 8 * r);
       Value position =
-          arith::RemUIOp::create(b, loc, row, index(spec.patchRows()));
+          arith::RemUIOp::create(b, loc, row, index(spec.positions));
       for (int64_t j = 0; j < half; ++j) {
         Value column = add(warpMma->pairColumn(), 8 * j);
         Value cos = vector::LoadOp::create(
@@ -561,7 +560,7 @@ private:
   /// they reach back to the start of the patch of the warp's first row. Keys outside a query's patch or after
   /// it are masked; a wholly masked block's zero probabilities add nothing.
   void attend(int64_t h) {
-    int64_t headDim = spec.headDim, patchRows = spec.patchRows();
+    int64_t headDim = spec.headDim, positions = spec.positions;
     int64_t keyBlocks = keyBlocksOf(spec);
     double scale = spec.scale != 0 ? spec.scale : 1.0 / std::sqrt(headDim);
     Value scaleLog2e = constantF32(scale * M_LOG2E);
@@ -596,7 +595,7 @@ private:
     for (int64_t r = 0; r < 2; ++r) {
       Value query = add(add(warpRow, warpMma->groupRow()), 8 * r);
       Value queryPatch =
-          arith::DivUIOp::create(b, loc, query, index(patchRows));
+          arith::DivUIOp::create(b, loc, query, index(positions));
       Value max = negativeInfinity;
       for (int64_t j = 0; j < 2 * keyBlocks; ++j)
         for (int64_t c = 0; c < 2; ++c) {
@@ -607,7 +606,7 @@ private:
                                     query),
               arith::CmpIOp::create(
                   b, loc, arith::CmpIPredicate::eq,
-                  arith::DivUIOp::create(b, loc, key, index(patchRows)),
+                  arith::DivUIOp::create(b, loc, key, index(positions)),
                   queryPatch));
           Value value = arith::MulFOp::create(
               b, loc,

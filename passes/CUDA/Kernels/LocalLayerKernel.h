@@ -70,9 +70,8 @@ struct LocalLayerSpec {
   int64_t stages = 3;
 
   int64_t inner() const { return heads * headDim; }
-  /// Rows a patch takes in a tile: its positions (patches are packed).
-  int64_t patchRows() const { return positions; }
-  /// Whole patches a CTA's 64-row tile holds.
+  /// Whole patches a CTA's 64-row tile holds (packed: a patch takes
+  /// `positions` rows).
   int64_t patchesPerTile() const;
   /// Weight tiles the schedule streams (its unrolled length).
   int64_t weightTiles() const;
