@@ -100,6 +100,13 @@ struct CudaPipelineOptions
                      "(LocalLayerKernel.h); false: its ops are selected one "
                      "by one"),
       llvm::cl::init(true)};
+  Option<bool> fuseGemmNorms{
+      *this, "fuse-gemm-norms",
+      llvm::cl::desc("with tensor-cores: a norm read only by GEMMs that "
+                     "take it becomes their prologue "
+                     "(mb-cuda-fuse-gemm-norms); false: a norm kernel of "
+                     "its own"),
+      llvm::cl::init(true)};
   Option<int64_t> gemmMinRows{
       *this, "gemm-min-rows",
       llvm::cl::desc("fewest rows a projection needs for a tensor-core "

@@ -105,6 +105,7 @@ void buildCpuTensorPipeline(OpPassManager &pm,
           selection.referenceBodies = true;
           nested.addPass(createCudaSelectKernels(selection));
           nested.addPass(createCudaPairGemms());
+          nested.addPass(createCudaFuseGemmNorms());
         },
         /*decodeGemvs=*/true, /*cudaGenericKernels=*/true);
     // The GEMVs of cached attention appear in convert-mb-to-linalg: define
@@ -235,8 +236,11 @@ void buildCudaTensorPipeline(OpPassManager &pm,
         selection.minRows = options.gemmMinRows;
         selection.fuseLocalLayers = options.fuseLocalLayers;
         nested.addPass(createCudaSelectKernels(selection));
-        // An attention layer's q and kv projections: one launch.
+        // An attention layer's q and kv projections: one launch; a norm
+        // read only by GEMMs: their prologue.
         nested.addPass(createCudaPairGemms());
+        if (options.fuseGemmNorms)
+          nested.addPass(createCudaFuseGemmNorms());
       },
       /*decodeGemvs=*/options.tensorCores, /*cudaGenericKernels=*/true);
   // f32 weights the tensor-core kernels read as bf16: rounded once, when

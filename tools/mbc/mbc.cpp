@@ -123,6 +123,12 @@ llvm::cl::opt<bool> cudaFuseLocalLayers(
                    "supports runs as one kernel (default); false: its "
                    "projections and attention get separate kernels"),
     llvm::cl::init(true), llvm::cl::cat(mbcOptions));
+llvm::cl::opt<bool> cudaFuseNorms(
+    "cuda-fuse-norms",
+    llvm::cl::desc("--target=cuda: a norm read only by tensor-core GEMMs "
+                   "runs in their prologue (default); false: a norm kernel "
+                   "writes its rounded rows first"),
+    llvm::cl::init(true), llvm::cl::cat(mbcOptions));
 llvm::cl::opt<int64_t> batch("batch", llvm::cl::desc("sequences per call"),
                              llvm::cl::init(1), llvm::cl::cat(mbcOptions));
 llvm::cl::opt<int64_t>
@@ -288,6 +294,7 @@ int main(int argc, char **argv) {
     cudaOptions.archs = targets->cudaArchs;
     cudaOptions.tensorCores = cudaTensorCores;
     cudaOptions.fuseLocalLayers = cudaFuseLocalLayers;
+    cudaOptions.fuseGemmNorms = cudaFuseNorms;
     cudaOptions.serialize =
         emitKind == EmitKind::PTX || emitKind == EmitKind::Artifact;
     if (emitKind == EmitKind::Linalg)

@@ -29,6 +29,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/CUDA/Kernels/GemmKernel.h"
 #include "passes/CUDA/Kernels/KernelBuilderUtils.h"
+#include "passes/CUDA/Kernels/NormKernel.h"
 #include "passes/CUDA/Kernels/WarpMma.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -77,6 +78,9 @@ struct GemmOperands {
   Value c;        // memref<MxNxf32>
   Value bias;     // memref<Nxf32> or null
   Value residual; // memref<MxNxf32> or null
+  /// A norm prologue's rows x (memref<MxKxf32>), weight and bias (or
+  /// null); `a` is then only a tensor map type for the A descriptors.
+  Value x, normWeight, normBias;
   /// Grid x's first N tile of this product (a paired GEMM's second product
   /// starts after the first's tiles).
   int64_t firstNTile = 0;
@@ -151,12 +155,70 @@ void storeWithEpilogue(OpBuilder &b, Location loc, const GemmSpec &spec,
   vector::StoreOp::create(b, loc, value, operands.c, ValueRange{row, col});
 }
 
+/// Row `row` of a norm prologue's A as lane `lane`'s pairs of features
+/// 2 lane + 64 j (j < K / 64), rounded to the input type (NormKernel.h's
+/// buildNormRow, as the norm kernel computes them); zeros for a row past M.
+SmallVector<Value> normPrologueRow(OpBuilder &b, Location loc,
+                                   const GemmSpec &spec,
+                                   const GemmOperands &operands, Value row,
+                                   Value lane) {
+  auto pairType = VectorType::get({2}, spec.inputType);
+  auto rounded = [&] {
+    SmallVector<Value> pairs;
+    for (Value y :
+         buildNormRow(b, loc, *spec.norm, operands.x, operands.normWeight,
+                      operands.normBias, row, lane))
+      pairs.push_back(arith::TruncFOp::create(b, loc, pairType, y));
+    return pairs;
+  };
+  if (spec.m % spec.config.tileM == 0)
+    return rounded();
+  Value inside =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row,
+                            arith::ConstantIndexOp::create(b, loc, spec.m));
+  SmallVector<Type> types(spec.k / 64, pairType);
+  auto ifOp = scf::IfOp::create(b, loc, types, inside, /*withElse=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  scf::YieldOp::create(b, loc, rounded());
+  b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+  Value zeros = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(pairType, b.getZeroAttr(spec.inputType)));
+  scf::YieldOp::create(b, loc, SmallVector<Value>(types.size(), zeros));
+  return SmallVector<Value>(ifOp.getResults());
+}
+
+/// A norm prologue's loop over the tile rows firstRow + r, r = warp,
+/// warp + warps, ... < rows (`groupTid` / 32 is the warp): `store(tileRow,
+/// lane, pairs)` puts one row's rounded pairs into shared memory.
+void forEachNormRow(
+    OpBuilder &b, Location loc, const GemmSpec &spec,
+    const GemmOperands &operands, Value m0, Value firstRow, int64_t rows,
+    Value groupTid,
+    function_ref<void(Value tileRow, Value lane, ArrayRef<Value> pairs)>
+        store) {
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  };
+  int64_t warps = kThreads / 32;
+  Value warp = arith::DivUIOp::create(b, loc, groupTid, index(32));
+  Value lane = arith::RemUIOp::create(b, loc, groupTid, index(32));
+  auto loop = scf::ForOp::create(b, loc, warp, index(rows), index(warps));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value tileRow =
+      arith::AddIOp::create(b, loc, firstRow, loop.getInductionVar());
+  Value row = arith::AddIOp::create(b, loc, m0, tileRow);
+  store(tileRow, lane, normPrologueRow(b, loc, spec, operands, row, lane));
+}
+
 //===----------------------------------------------------------------------===//
 // sm_90a: TMA + mbarrier + wgmma
 //===----------------------------------------------------------------------===//
 
 /// Shared memory of the wgmma kernel, from a 1024-byte aligned base:
-///   A stages: stages x [tileM][64] (tileM * 128 bytes each)
+///   A stages: stages x [tileM][64] (tileM * 128 bytes each), or with a
+///             norm prologue the tile's whole A: K / 64 x [tileM][64]
 ///   B stages: stages x [tileN][64] for B [N,K] (K-major),
 ///             stages x (tileN/64) x [64 K][64 N] for B [K,N] (MN-major)
 /// then reused by the epilogue as [tileM][tileN] f32; a persistent kernel's
@@ -164,6 +226,8 @@ void storeWithEpilogue(OpBuilder &b, Location loc, const GemmSpec &spec,
 /// while the consumers store).
 struct WgmmaLayout {
   int64_t aStageBytes, bStageBytes, pipelineBytes, epilogueBytes;
+  int64_t residentABytes;     // a norm prologue's A (0 without one)
+  int64_t bStagesOffset;      // from the aligned base
   int64_t epilogueOffset;     // from the aligned base
   int64_t dynamicSharedBytes; // + kSwizzleAtomBytes for aligning the base
 };
@@ -172,10 +236,13 @@ WgmmaLayout getWgmmaLayout(const GemmSpec &spec) {
   const GemmConfig &config = spec.config;
   int64_t bytes = elementBytes(spec.inputType);
   WgmmaLayout layout;
-  layout.aStageBytes = config.tileM * config.tileK * bytes;
+  layout.aStageBytes = spec.norm ? 0 : config.tileM * config.tileK * bytes;
   layout.bStageBytes = config.tileN * config.tileK * bytes;
+  layout.residentABytes = spec.norm ? config.tileM * spec.k * bytes : 0;
+  layout.bStagesOffset =
+      layout.residentABytes + config.stages * layout.aStageBytes;
   layout.pipelineBytes =
-      config.stages * (layout.aStageBytes + layout.bStageBytes);
+      layout.bStagesOffset + config.stages * layout.bStageBytes;
   layout.epilogueBytes = config.tileM * config.tileN * 4;
   bool separate = config.persistentCtas > 0;
   layout.epilogueOffset = separate ? layout.pipelineBytes : 0;
@@ -222,7 +289,8 @@ private:
       nvgpu::MBarrierInitOp::create(b, loc, barriers, index(arrivals(i)),
                                     index(i), isLeader);
     gpu::BarrierOp::create(b, loc);
-    nvgpu::TmaPrefetchOp::create(b, loc, operands.a, isLeader);
+    if (!spec.norm)
+      nvgpu::TmaPrefetchOp::create(b, loc, operands.a, isLeader);
     nvgpu::TmaPrefetchOp::create(b, loc, operands.b, isLeader);
     return tid;
   }
@@ -235,10 +303,16 @@ private:
     // Prologue: fill every stage.
     for (int64_t s = 0; s < std::min(config.stages, numKBlocks); ++s)
       issueLoads(index(s), index(s));
+    // A norm prologue runs while B's first blocks load.
+    if (spec.norm) {
+      normalizeRows(index(0), config.tileM, tid);
+      gpu::BarrierOp::create(b, loc);
+    }
 
     auto kBlockStep = [&](Value kBlock, ValueRange accumulators) {
       Value stage = waitFull(kBlock);
-      SmallVector<Value> results = mmaKBlock(stage, index(0), accumulators);
+      SmallVector<Value> results =
+          mmaKBlock(stage, kBlock, index(0), accumulators);
       // Every product reading this stage is done before it is refilled.
       NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
       gpu::BarrierOp::create(b, loc);
@@ -342,6 +416,17 @@ private:
     Value consumerTid = arith::SubIOp::create(b, loc, tid, index(kThreads));
     Value groupTid =
         arith::RemUIOp::create(b, loc, consumerTid, index(kThreads));
+    // A norm prologue: each consumer normalizes its own rows (the producer
+    // has started B's loads), ordered for its warpgroup by its own named
+    // barrier (2 or 3; a norm prologue is never persistent).
+    if (spec.norm) {
+      normalizeRows(muli(consumer, rowsPerConsumer), rowsPerConsumer, groupTid);
+      namedBarrier(arith::IndexCastUIOp::create(
+                       b, loc, b.getI32Type(),
+                       arith::AddIOp::create(b, loc, consumer,
+                                             index(kFirstConsumerBarrier))),
+                   kThreads);
+    }
     // One warp of each consumer warpgroup arrives on `block`'s empty
     // barrier: its stage may be refilled.
     auto release = [&](Value block) {
@@ -354,8 +439,8 @@ private:
       // K block 0 outside the loop: its first products start from zero
       // accumulators (scale-d 0, mb-cuda-merge-wgmma-groups).
       SmallVector<Value> first =
-          mmaKBlock(waitFull(globalBlock(tile, index(0))), firstRowBlock,
-                    initAccumulators(rowBlocks));
+          mmaKBlock(waitFull(globalBlock(tile, index(0))), index(0),
+                    firstRowBlock, initAccumulators(rowBlocks));
       auto loop = scf::ForOp::create(b, loc, index(1), index(numKBlocks),
                                      index(1), first);
       {
@@ -364,7 +449,8 @@ private:
         Value block = globalBlock(tile, loop.getInductionVar());
         Value stage = waitFull(block);
         SmallVector<Value> results =
-            mmaKBlock(stage, firstRowBlock, loop.getRegionIterArgs());
+            mmaKBlock(stage, loop.getInductionVar(), firstRowBlock,
+                      loop.getRegionIterArgs());
         // The group just issued may still run (each wgmma's wait_group 1);
         // the previous block's group is retired: release its stage.
         auto ifOp = scf::IfOp::create(b, loc, isWarpLeader, /*withElse=*/false);
@@ -450,18 +536,53 @@ private:
     return arith::AddIOp::create(b, loc, muli(tile, numKBlocks), kBlock);
   }
 
-  /// One K block's products from `stage`: every K step of the 64-row
-  /// blocks firstRowBlock.. (one per accumulator) of the tile.
-  SmallVector<Value> mmaKBlock(Value stage, Value firstRowBlock,
+  /// K block `kBlock`'s products from `stage` (A from the resident rows
+  /// with a norm prologue): every K step of the 64-row blocks
+  /// firstRowBlock.. (one per accumulator) of the tile.
+  SmallVector<Value> mmaKBlock(Value stage, Value kBlock, Value firstRowBlock,
                                ValueRange accumulators) {
     SmallVector<Value> results(accumulators);
     for (int64_t kStep = 0; kStep < config.tileK / 16; ++kStep)
       for (auto [i, result] : llvm::enumerate(results))
         result = buildMma(
-            stage,
+            stage, kBlock,
             arith::AddIOp::create(b, loc, firstRowBlock, index(int64_t(i))),
             kStep, result);
     return results;
+  }
+
+  /// A norm prologue: the 4 warps of a warpgroup (thread `groupTid`)
+  /// normalize tile rows firstRow.. firstRow + rows - 1 into the resident
+  /// A, in the layout A's TMA loads would have made (K block j's [tileM][64]
+  /// block; the 16-byte chunk c of a row r at r * 128 + (c ^ r % 8) * 16,
+  /// the 128-byte swizzle [PTX-WGMMA]): a warp stores one 128-byte row per
+  /// block. Then the proxy fence: the wgmmas read these generic-proxy
+  /// stores through the async proxy. The caller's barrier orders them
+  /// before the first wgmma.
+  void normalizeRows(Value firstRow, int64_t rows, Value groupTid) {
+    Value resident = sharedView(base, {config.tileM * spec.k}, spec.inputType);
+    forEachNormRow(
+        b, loc, spec, operands, m0, firstRow, rows, groupTid,
+        [&](Value tileRow, Value lane, ArrayRef<Value> pairs) {
+          Value chunk = arith::XOrIOp::create(
+              b, loc, arith::DivUIOp::create(b, loc, lane, index(4)),
+              arith::RemUIOp::create(b, loc, tileRow, index(8)));
+          Value inRow = arith::AddIOp::create(
+              b, loc, muli(chunk, 8),
+              muli(arith::RemUIOp::create(b, loc, lane, index(4)), 2));
+          Value rowStart =
+              arith::AddIOp::create(b, loc, muli(tileRow, 64), inRow);
+          for (auto [j, pair] : llvm::enumerate(pairs)) {
+            Value element = arith::AddIOp::create(
+                b, loc, rowStart, index(int64_t(j) * config.tileM * 64));
+            vector::StoreOp::create(b, loc, pair, resident, ValueRange{element},
+                                    /*nontemporal=*/false, llvm::Align(4));
+          }
+        });
+    NVVM::FenceProxyOp::create(
+        b, loc, NVVM::ProxyKind::async_shared,
+        NVVM::SharedSpaceAttr::get(b.getContext(),
+                                   NVVM::SharedSpace::shared_cta));
   }
 
   SmallVector<Value> initAccumulators(int64_t rowBlocks) {
@@ -694,8 +815,8 @@ private:
     Value offset =
         isB ? muli(stage, layout.bStageBytes) : muli(stage, layout.aStageBytes);
     if (isB)
-      offset = arith::AddIOp::create(b, loc, offset,
-                                     index(config.stages * layout.aStageBytes));
+      offset =
+          arith::AddIOp::create(b, loc, offset, index(layout.bStagesOffset));
     return arith::AddIOp::create(b, loc, base, offset);
   }
   Value sharedView(Value byteOffset, ArrayRef<int64_t> shape, Type type) {
@@ -720,12 +841,14 @@ private:
         b, loc, barriers, index(layout.aStageBytes + layout.bStageBytes), stage,
         Value());
     Value k0 = muli(kBlock, config.tileK);
-    // A box [tileM rows][64 K], coordinates (k, m).
-    nvgpu::TmaAsyncLoadOp::create(
-        b, loc,
-        sharedView(stageOffset(stage, false), {config.tileM, config.tileK},
-                   elementType),
-        barriers, operands.a, ValueRange{k0, m0}, stage, Value(), Value());
+    // A box [tileM rows][64 K], coordinates (k, m); a norm prologue's A is
+    // in shared memory already.
+    if (!spec.norm)
+      nvgpu::TmaAsyncLoadOp::create(
+          b, loc,
+          sharedView(stageOffset(stage, false), {config.tileM, config.tileK},
+                     elementType),
+          barriers, operands.a, ValueRange{k0, m0}, stage, Value(), Value());
     if (spec.bLayout == BLayout::NK) {
       // B box [tileN rows][64 K], coordinates (k, n).
       nvgpu::TmaAsyncLoadOp::create(
@@ -750,16 +873,23 @@ private:
   /// acc += A[64 rows of block `rowBlock`][16 K of step `kStep`] * B[16 K][N].
   /// Each is its own wgmma group followed by wait_group 1;
   /// mb-cuda-merge-wgmma-groups joins the groups of one K block.
-  Value buildMma(Value stage, Value rowBlock, int64_t kStep,
+  Value buildMma(Value stage, Value kBlock, Value rowBlock, int64_t kStep,
                  Value accumulator) {
     MLIRContext *ctx = b.getContext();
     Type elementType = spec.inputType;
     int64_t bytes = elementBytes(elementType);
     // A is K-major: 64 rows x 128 bytes per row block; a K step moves the
-    // start address 32 bytes inside the swizzle atom [PTX-WGMMA].
+    // start address 32 bytes inside the swizzle atom [PTX-WGMMA]. A norm
+    // prologue's A: K block kBlock's [tileM][64] block of the resident rows.
+    Value aBlock =
+        spec.norm
+            ? arith::AddIOp::create(
+                  b, loc, base, muli(kBlock, config.tileM * kSwizzleRowBytes))
+                  .getResult()
+            : stageOffset(stage, false);
     Value aOffset = arith::AddIOp::create(
         b, loc,
-        arith::AddIOp::create(b, loc, stageOffset(stage, false),
+        arith::AddIOp::create(b, loc, aBlock,
                               muli(rowBlock, 64 * kSwizzleRowBytes)),
         index(kStep * 16 * bytes));
     auto aTileType =
@@ -803,8 +933,9 @@ private:
 // sm_80: cp.async + ldmatrix + mma.sync
 //===----------------------------------------------------------------------===//
 
-/// Shared memory of the mma.sync kernel: stages x A [tileM][tileK + 8],
-/// then stages x B [tileN][tileK + 8] ([N,K]) or [tileK][tileN + 8] ([K,N]).
+/// Shared memory of the mma.sync kernel: stages x A [tileM][tileK + 8] (a
+/// norm prologue's whole A: 1 x [tileM][K + 8]), then stages x B
+/// [tileN][tileK + 8] ([N,K]) or [tileK][tileN + 8] ([K,N]).
 struct MmaSyncLayout {
   SmallVector<int64_t, 3> aShape, bShape;
   int64_t aBytes, bBytes, dynamicSharedBytes;
@@ -814,7 +945,11 @@ MmaSyncLayout getMmaSyncLayout(const GemmSpec &spec) {
   const GemmConfig &config = spec.config;
   int64_t bytes = elementBytes(spec.inputType);
   MmaSyncLayout layout;
-  layout.aShape = {config.stages, config.tileM, config.tileK + kRowPadElements};
+  layout.aShape =
+      spec.norm
+          ? SmallVector<int64_t, 3>{1, config.tileM, spec.k + kRowPadElements}
+          : SmallVector<int64_t, 3>{config.stages, config.tileM,
+                                    config.tileK + kRowPadElements};
   layout.bShape = spec.bLayout == BLayout::NK
                       ? SmallVector<int64_t, 3>{config.stages, config.tileN,
                                                 config.tileK + kRowPadElements}
@@ -873,6 +1008,21 @@ public:
       nvgpu::DeviceAsyncCreateGroupOp::create(
           b, loc, nvgpu::DeviceAsyncTokenType::get(ctx), tokens);
     }
+    // A norm prologue's rows, while B's first blocks load: rows of K + 8
+    // elements (2 K + 16 bytes: ldmatrix's 8 rows start in distinct 16-byte
+    // bank groups); the K loop's first barrier orders the stores before the
+    // fragment loads.
+    if (spec.norm)
+      forEachNormRow(
+          b, loc, spec, operands, m0, index(0), config.tileM, tid,
+          [&](Value tileRow, Value lane, ArrayRef<Value> pairs) {
+            Value column = muli(lane, 2);
+            for (auto [j, pair] : llvm::enumerate(pairs))
+              vector::StoreOp::create(
+                  b, loc, pair, aTiles,
+                  ValueRange{index(0), tileRow, add({column}, 64 * int64_t(j))},
+                  /*nontemporal=*/false, llvm::Align(4));
+          });
 
     int64_t fragmentsM = warpM / 16, fragmentsN = warpN / 8;
     SmallVector<Value> accumulators(fragmentsM * fragmentsN,
@@ -906,7 +1056,7 @@ public:
           arith::RemUIOp::create(b, loc, kBlock, index(config.stages));
       SmallVector<Value> results(loop.getRegionIterArgs());
       for (int64_t kStep = 0; kStep < config.tileK / 16; ++kStep)
-        computeStep(warpMma, stage, kStep, results);
+        computeStep(warpMma, stage, kBlock, kStep, results);
       // The next iteration refills the stage read one iteration ago.
       gpu::BarrierOp::create(b, loc);
       scf::YieldOp::create(b, loc, results);
@@ -948,9 +1098,10 @@ private:
     // Rows past M / N (a partial last tile) are zero-filled.
     int64_t rowLimitA = spec.m % config.tileM ? spec.m : 0;
     int64_t limitN = spec.n % config.tileN ? spec.n : 0;
-    copyTileAsync(b, loc, tid, operands.a, {}, m0, k0, aTiles, stage,
-                  config.tileM, config.tileK, sourceElements, tokens,
-                  rowLimitA);
+    if (!spec.norm)
+      copyTileAsync(b, loc, tid, operands.a, {}, m0, k0, aTiles, stage,
+                    config.tileM, config.tileK, sourceElements, tokens,
+                    rowLimitA);
     if (spec.bLayout == BLayout::NK)
       copyTileAsync(b, loc, tid, operands.b, {}, n0, k0, bTiles, stage,
                     config.tileN, config.tileK, sourceElements, tokens, limitN);
@@ -961,15 +1112,18 @@ private:
     return tokens;
   }
 
-  /// One K step of 16: ldmatrix the warp's A and B fragments, then every
-  /// m16n8k16 product.
-  void computeStep(WarpMma &warpMma, Value stage, int64_t kStep,
+  /// One K step of 16 of K block `kBlock`: ldmatrix the warp's A and B
+  /// fragments, then every m16n8k16 product.
+  void computeStep(WarpMma &warpMma, Value stage, Value kBlock, int64_t kStep,
                    SmallVectorImpl<Value> &acc) {
     Value k0 = index(kStep * 16);
+    // A norm prologue's A holds every K block.
+    Value aStage = spec.norm ? index(0) : stage;
+    Value aK = spec.norm ? add({muli(kBlock, config.tileK)}, kStep * 16) : k0;
     SmallVector<Value> aFragments;
     for (int64_t i = 0; i < warpM / 16; ++i)
       aFragments.push_back(
-          warpMma.loadA(aTiles, stage, add({warpRow}, i * 16), k0));
+          warpMma.loadA(aTiles, aStage, add({warpRow}, i * 16), aK));
     SmallVector<Value> bFragments;
     for (int64_t j = 0; j < warpN / 16; ++j) {
       Value n = add({warpCol}, j * 16);
@@ -1002,6 +1156,14 @@ private:
 LogicalResult verifyGemmSpec(const GemmSpec &spec,
                              function_ref<InFlightDiagnostic()> emitError) {
   const GemmConfig &config = spec.config;
+  // The part of a shared-memory error that a norm prologue's rows take.
+  auto residentRows = [](int64_t bytes) -> std::string {
+    if (bytes == 0)
+      return "";
+    return (", " + Twine(bytes) +
+            " of them the norm prologue's rows (tile-m x K)")
+        .str();
+  };
   if (spec.m <= 0 || spec.n <= 0 || spec.k <= 0)
     return failSpec(emitError,
                     "GEMM sizes must be positive, got m = " + Twine(spec.m) +
@@ -1017,6 +1179,23 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
   if (config.stages < 2 || config.stages > 8)
     return failSpec(emitError, "stages = " + Twine(config.stages) +
                                    " must be between 2 and 8");
+  if (spec.norm) {
+    const NormSpec &norm = *spec.norm;
+    if (failed(verifyNormSpec(norm, emitError)))
+      return failure();
+    if (norm.rows != spec.m || norm.dim != spec.k ||
+        norm.outputType != spec.inputType)
+      return failSpec(emitError,
+                      "a norm prologue's rows = " + Twine(norm.rows) +
+                          " and dim = " + Twine(norm.dim) +
+                          " must be the GEMM's M = " + Twine(spec.m) +
+                          " and K = " + Twine(spec.k) +
+                          ", its output type the GEMM's element type");
+    if (config.persistentCtas > 0)
+      return failSpec(emitError, "a norm prologue is not supported with "
+                                 "persistent (a CTA's rows change from tile "
+                                 "to tile)");
+  }
   if (config.mma == MmaKind::Wgmma) {
     if (config.tileK != 64)
       return failSpec(
@@ -1064,12 +1243,14 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
                       "persistent = " + Twine(config.persistentCtas) +
                           " needs consumers = 2 (a producer warpgroup) and "
                           "no paired product");
-    int64_t shared = getWgmmaLayout(spec).dynamicSharedBytes;
+    WgmmaLayout layout = getWgmmaLayout(spec);
+    int64_t shared = layout.dynamicSharedBytes;
     if (shared > kMaxDynamicSharedBytes)
       return failSpec(emitError, "the wgmma tiles need " + Twine(shared) +
                                      " bytes of shared memory (more than " +
-                                     Twine(kMaxDynamicSharedBytes) +
-                                     "): lower stages or the tiles");
+                                     Twine(kMaxDynamicSharedBytes) + ")" +
+                                     residentRows(layout.residentABytes) +
+                                     ": lower stages or the tiles");
   } else {
     if (config.consumers != 1)
       return failSpec(emitError, "consumers = " + Twine(config.consumers) +
@@ -1098,12 +1279,15 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
                       "tiles tile-m x tile-k = " + Twine(config.tileM) + " x " +
                           Twine(config.tileK) +
                           " do not split into 16-byte copies over 128 threads");
-    int64_t shared = getMmaSyncLayout(spec).dynamicSharedBytes;
+    MmaSyncLayout layout = getMmaSyncLayout(spec);
+    int64_t shared = layout.dynamicSharedBytes;
     if (shared > kMaxDynamicSharedBytes)
-      return failSpec(emitError, "the mma_sync tiles need " + Twine(shared) +
-                                     " bytes of shared memory (more than " +
-                                     Twine(kMaxDynamicSharedBytes) +
-                                     "): lower stages or the tiles");
+      return failSpec(emitError,
+                      "the mma_sync tiles need " + Twine(shared) +
+                          " bytes of shared memory (more than " +
+                          Twine(kMaxDynamicSharedBytes) + ")" +
+                          residentRows(spec.norm ? layout.aBytes : 0) +
+                          ": lower stages or the tiles");
   }
   // M and N may end in a partial tile (zero-filled loads, guarded stores);
   // rows of 16 bytes (TMA strides, cp.async chunks, vector stores) need N
@@ -1194,10 +1378,17 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
   auto bType = spec.bLayout == BLayout::NK
                    ? MemRefType::get({spec.n, spec.k}, spec.inputType)
                    : MemRefType::get({spec.k, spec.n}, spec.inputType);
+  // A norm prologue's A is the norm's f32 input rows, read by threads.
+  bool norm = spec.norm.has_value();
+  if (norm) {
+    argTypes.push_back(MemRefType::get({spec.m, spec.k}, f32));
+    info.params.push_back({"x", "ptr", {}});
+  }
   if (useTma) {
     // A 128-byte CUtensorMap passed by value (byval + grid_constant, set by
     // mb-cuda-grid-constant-params after conversion to NVVM).
-    argTypes.push_back(LLVM::LLVMPointerType::get(ctx));
+    if (!norm)
+      argTypes.push_back(LLVM::LLVMPointerType::get(ctx));
     argTypes.push_back(LLVM::LLVMPointerType::get(ctx));
     TensorMapDescription aMap{"a",
                               dtype,
@@ -1217,12 +1408,15 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
       bMap = {
           "b", dtype, {spec.n, spec.k}, {spec.n * bytes}, {64, config.tileK},
           128};
-    info.params.push_back({"a", "tensor_map", aMap});
+    if (!norm)
+      info.params.push_back({"a", "tensor_map", aMap});
     info.params.push_back({"b", "tensor_map", bMap});
   } else {
-    argTypes.push_back(aType);
+    if (!norm) {
+      argTypes.push_back(aType);
+      info.params.push_back({"a", "ptr", {}});
+    }
     argTypes.push_back(bType);
-    info.params.push_back({"a", "ptr", {}});
     info.params.push_back({"b", "ptr", {}});
   }
   Type outputType = spec.outputType ? spec.outputType : f32;
@@ -1230,7 +1424,17 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
   info.params.push_back({"c", "ptr", {}});
   appendEpilogueParams(argTypes, info, spec.m, spec.n, spec.bias,
                        spec.biasType, spec.residual, f32);
-  SmallVector<int64_t> tensorMapParams = {0, 1};
+  if (norm) {
+    Type weightType = spec.norm->weightType ? spec.norm->weightType : f32;
+    argTypes.push_back(MemRefType::get({spec.k}, weightType));
+    info.params.push_back({"norm_weight", "ptr", {}});
+    if (spec.norm->norm == NormKind::Layer) {
+      argTypes.push_back(MemRefType::get({spec.k}, weightType));
+      info.params.push_back({"norm_bias", "ptr", {}});
+    }
+  }
+  SmallVector<int64_t> tensorMapParams =
+      norm ? SmallVector<int64_t>{1} : SmallVector<int64_t>{0, 1};
   if (spec.pairedN > 0) {
     if (useTma) {
       tensorMapParams.push_back(argTypes.size());
@@ -1280,14 +1484,23 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
     Type bMapType = spec.bLayout == BLayout::NK
                         ? mapType(config.tileN, config.tileK)
                         : mapType(config.tileK, 64);
-    operands.a = UnrealizedConversionCastOp::create(builder, loc, aMapType,
-                                                    entry.getArgument(next++))
-                     .getResult(0);
+    if (norm)
+      operands.x = entry.getArgument(next++);
+    // With a norm prologue, A's map type only types the A descriptors
+    // (nvgpu.warpgroup.generate.descriptor reads the swizzle from it): cast
+    // from B's parameter, it is never loaded from.
+    Value aSource = entry.getArgument(norm ? next : next++);
+    operands.a =
+        UnrealizedConversionCastOp::create(builder, loc, aMapType, aSource)
+            .getResult(0);
     operands.b = UnrealizedConversionCastOp::create(builder, loc, bMapType,
                                                     entry.getArgument(next++))
                      .getResult(0);
   } else {
-    operands.a = entry.getArgument(next++);
+    if (norm)
+      operands.x = entry.getArgument(next++);
+    else
+      operands.a = entry.getArgument(next++);
     operands.b = entry.getArgument(next++);
   }
   // The epilogue stores (and loads) 2 or 4 consecutive f32; with N a
@@ -1302,6 +1515,11 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
     operands.bias = aligned(entry.getArgument(next++));
   if (spec.residual)
     operands.residual = aligned(entry.getArgument(next++));
+  if (norm) {
+    operands.normWeight = entry.getArgument(next++);
+    if (spec.norm->norm == NormKind::Layer)
+      operands.normBias = entry.getArgument(next++);
+  }
 
   auto buildProduct = [&](const GemmSpec &product,
                           const GemmOperands &productOperands) {

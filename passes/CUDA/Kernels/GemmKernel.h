@@ -28,6 +28,7 @@
 #define MBC_PASSES_CUDA_KERNELS_GEMMKERNEL_H
 
 #include "passes/CUDA/Kernels/KernelInfo.h"
+#include "passes/CUDA/Kernels/NormKernel.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Builders.h"
@@ -97,6 +98,15 @@ struct GemmSpec {
   /// residual.
   int64_t rotaryColumns = 0, rotaryHeadDim = 0, rotaryPositions = 0;
   double rotaryTheta = 0;
+  /// A norm prologue (mb-cuda-fuse-gemm-norms): A is not an operand but
+  /// norm(shift(x)) of the f32 rows x [M, K] that this spec describes (its
+  /// rows M, dim K, output type the input type). Each CTA normalizes its
+  /// tile-m rows once, rounds them to the input type and keeps them in
+  /// shared memory ([K / 64][tile-m][64], the layout A's TMA loads make,
+  /// or [tile-m][K + 8] for mma_sync) for every K block; only B streams.
+  /// The norm kernel's launch and its rounded rows in global memory go.
+  /// Not with `persistent`.
+  std::optional<NormSpec> norm;
   GemmConfig config;
 };
 
@@ -108,8 +118,10 @@ verifyGemmSpec(const GemmSpec &spec,
 
 /// Appends a kernel `name` to `module` and returns its launch facts. The
 /// kernel's parameters are, in order: for "wgmma" the A and B tensor maps,
-/// for "mma_sync" the A and B pointers; then C, then bias and residual when
-/// enabled; a paired GEMM ends in B2 (a tensor map or pointer) and C2. Fails
+/// for "mma_sync" the A and B pointers (with a norm prologue, A is the
+/// pointer x); then C, then bias and residual when enabled, then the norm's
+/// weight (and a LayerNorm's bias); a paired GEMM ends in B2 (a tensor map
+/// or pointer) and C2. Fails
 /// (with a diagnostic at `loc`) on an unsupported spec.
 mlir::FailureOr<KernelInfo>
 buildGemmKernel(mlir::OpBuilder &builder, mlir::gpu::GPUModuleOp module,

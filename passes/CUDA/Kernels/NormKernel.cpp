@@ -16,6 +16,41 @@ constexpr int64_t kRowsPerBlock = 4; // one warp a row
 
 } // namespace
 
+SmallVector<Value> buildNormRow(OpBuilder &b, Location loc,
+                                const NormSpec &spec, Value x, Value weight,
+                                Value bias, Value row, Value lane) {
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  };
+  int64_t dim = spec.dim;
+  auto pairType = VectorType::get({2}, b.getF32Type());
+  Value laneColumn = arith::MulIOp::create(b, loc, lane, index(2));
+  Value firstPosition = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::eq,
+      arith::RemUIOp::create(b, loc, row, index(spec.positions)), index(0));
+  Value zeros =
+      arith::ConstantOp::create(b, loc, DenseElementsAttr::get(pairType, 0.0f));
+  SmallVector<Value> values, weights, biases;
+  for (int64_t j = 0; j < dim / 64; ++j) {
+    Value column = arith::AddIOp::create(b, loc, laneColumn, index(64 * j));
+    weights.push_back(loadWidened(b, loc, weight, column, 2));
+    if (bias)
+      biases.push_back(loadWidened(b, loc, bias, column, 2));
+    Value source = row, hidden;
+    if (spec.tokenShift)
+      std::tie(source, hidden) =
+          buildTokenShiftSource(b, loc, row, column, firstPosition, dim);
+    Value value =
+        vector::LoadOp::create(b, loc, pairType, x, ValueRange{source, column},
+                               false, llvm::MaybeAlign(8));
+    if (hidden)
+      value = arith::SelectOp::create(b, loc, hidden, zeros, value);
+    values.push_back(value);
+  }
+  return buildWarpRowNorm(b, loc, values, weights, biases, spec.norm,
+                          spec.epsilon, dim);
+}
+
 LogicalResult verifyNormSpec(const NormSpec &spec,
                              function_ref<InFlightDiagnostic()> emitError) {
   if (!spec.outputType || !(spec.outputType.isBF16() ||
@@ -84,40 +119,17 @@ FailureOr<KernelInfo> buildNormKernel(OpBuilder &builder,
   };
   auto [lane, row, inside] = beginWarpRow(b, loc, spec.rows, kRowsPerBlock);
 
-  auto pairType = VectorType::get({2}, f32);
-  Value laneColumn = arith::MulIOp::create(b, loc, lane, index(2));
-  Value firstPosition = arith::CmpIOp::create(
-      b, loc, arith::CmpIPredicate::eq,
-      arith::RemUIOp::create(b, loc, row, index(spec.positions)), index(0));
-  Value zeros =
-      arith::ConstantOp::create(b, loc, DenseElementsAttr::get(pairType, 0.0f));
-  SmallVector<Value> columns, values, weights, biases;
-  for (int64_t j = 0; j < dim / 64; ++j) {
-    Value column = arith::AddIOp::create(b, loc, laneColumn, index(64 * j));
-    columns.push_back(column);
-    weights.push_back(loadWidened(b, loc, weight, column, 2));
-    if (bias)
-      biases.push_back(loadWidened(b, loc, bias, column, 2));
-    Value source = row, hidden;
-    if (spec.tokenShift)
-      std::tie(source, hidden) =
-          buildTokenShiftSource(b, loc, row, column, firstPosition, dim);
-    Value value =
-        vector::LoadOp::create(b, loc, pairType, x, ValueRange{source, column},
-                               false, llvm::MaybeAlign(8));
-    if (hidden)
-      value = arith::SelectOp::create(b, loc, hidden, zeros, value);
-    values.push_back(value);
-  }
-  SmallVector<Value> ys = buildWarpRowNorm(b, loc, values, weights, biases,
-                                           spec.norm, spec.epsilon, dim);
+  SmallVector<Value> ys =
+      buildNormRow(b, loc, spec, x, weight, bias, row, lane);
   auto roundedPair = VectorType::get({2}, spec.outputType);
   int64_t pairBytes = 2 * spec.outputType.getIntOrFloatBitWidth() / 8;
   for (int64_t j = 0; j < dim / 64; ++j) {
     Value y = ys[j];
     if (!spec.outputType.isF32())
       y = arith::TruncFOp::create(b, loc, roundedPair, y);
-    vector::StoreOp::create(b, loc, y, out, ValueRange{row, columns[j]}, false,
+    Value column = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, lane, index(2)), index(64 * j));
+    vector::StoreOp::create(b, loc, y, out, ValueRange{row, column}, false,
                             llvm::MaybeAlign(pairBytes));
   }
   b.setInsertionPointAfter(inside);

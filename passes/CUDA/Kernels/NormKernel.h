@@ -40,6 +40,16 @@ mlir::LogicalResult
 verifyNormSpec(const NormSpec &spec,
                llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
+/// norm(shift(x))[row] * weight (+ bias) in f32, not rounded, computed by
+/// one warp: lane `lane` gets the pairs of features 2 lane + 64 j (j <
+/// dim / 64) as vector<2xf32>, statistics by warp shuffles. `x` is an f32
+/// memref [rows, dim]; `bias` is null without one. The norm kernel's row
+/// and a GEMM's norm prologue (GemmKernel.h).
+llvm::SmallVector<mlir::Value>
+buildNormRow(mlir::OpBuilder &b, mlir::Location loc, const NormSpec &spec,
+             mlir::Value x, mlir::Value weight, mlir::Value bias,
+             mlir::Value row, mlir::Value lane);
+
 /// Appends kernel `name` to `module`. Parameters: x, weight, [bias], out.
 mlir::FailureOr<KernelInfo> buildNormKernel(mlir::OpBuilder &builder,
                                             mlir::gpu::GPUModuleOp module,

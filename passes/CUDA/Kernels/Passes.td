@@ -53,6 +53,20 @@ def CudaTestBuildGemm : Pass<"mb-cuda-test-build-gemm", "::mlir::ModuleOp"> {
            "this; 0: M)">,
     Option<"rotaryTheta", "rotary-theta", "double", /*default=*/"10000",
            "rotary epilogue: theta">,
+    Option<"norm", "norm", "std::string", /*default=*/"\"none\"",
+           "norm prologue: none, rms, rms_clamp or layer (A is then the "
+           "norm's f32 input rows, normalized by each CTA into shared "
+           "memory)">,
+    Option<"normPositions", "norm-positions", "int64_t", /*default=*/"0",
+           "norm prologue: rows per sequence, the token shift's scope (0: "
+           "M)">,
+    Option<"normEpsilon", "norm-epsilon", "double", /*default=*/"1e-5",
+           "norm prologue: epsilon">,
+    Option<"normTokenShift", "norm-token-shift", "bool", /*default=*/"false",
+           "norm prologue: MEGABYTE-pytorch's token shift first">,
+    Option<"normWeightType", "norm-weight-type", "std::string",
+           /*default=*/"\"f32\"",
+           "norm prologue: weight/bias type: f32, bf16 or f16">,
     Option<"elementType", "element-type", "std::string",
            /*default=*/"\"bf16\"", "A and B element type: bf16 or f16">,
     Option<"bLayout", "b-layout", "std::string", /*default=*/"\"nk\"",
@@ -593,6 +607,28 @@ def CudaFuseGemvNorms : Pass<"mb-cuda-fuse-gemv-norms", "::mlir::ModuleOp"> {
     `norm`, `norm_epsilon`, `norm_weight_type`), so a decode step's norm is
     no launch of its own. Declarations left without calls are erased.
     Norms with other users stay.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def CudaFuseGemmNorms : Pass<"mb-cuda-fuse-gemm-norms", "::mlir::ModuleOp"> {
+  let summary = "a norm kernel into the prologue of the GEMMs reading it";
+  let description = [{
+    After mb-cuda-select-kernels and mb-cuda-pair-gemms: a call of a
+    selected norm kernel (`mb.cuda_norm`: token shift, RMSNorm or
+    LayerNorm, rounded to 16 bits) whose every use (through tensor
+    reshapes) is the A operand of a selected GEMM (`mb.cuda_gemm`, no
+    prologue yet) of its rows, features and element type that takes the
+    prologue (GemmKernel.h: `norm`; the tile's whole A, tile-m x K 16-bit
+    values, must fit shared memory beside at least 2 B stages: the GEMM
+    keeps as many of its stages as fit; and the kernel must not be
+    persistent) is removed: each GEMM instead takes the norm's f32
+    input, its own operands, then the norm's weight (and bias) before a
+    paired GEMM's second B, and every CTA normalizes its rows into shared
+    memory first. A layer's norm is then no launch of its own and its
+    rounded rows never reach global memory. Declarations (or emulation
+    bodies) left without calls are erased. Norms with other users stay.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::tensor::TensorDialect"];

@@ -416,17 +416,65 @@ struct CudaReferenceKernelsPass
         .getResult(0);
   }
 
-  /// A paired GEMM: both products of A, rounded to the output type as the
-  /// kernel stores them (no epilogue).
+  /// A GEMM's norm prologue (GemmSpec::norm) on the f32 rows `x` [M, K]:
+  /// MEGABYTE-pytorch's token shift within sequences (the second half of
+  /// the features one position later, zeros first), the norm as mb.rms_norm
+  /// / mb.layer_norm lower (the same builders), rounded to the GEMM's
+  /// operand type as the kernel keeps it. `normOperands`: the weight (and
+  /// a LayerNorm's bias).
+  static Value normalizeRows(OpBuilder &b, Location loc,
+                             const cuda::NormSpec &spec, Value x,
+                             ValueRange normOperands) {
+    namespace ml = mb_to_linalg;
+    if (spec.tokenShift) {
+      int64_t sequences = spec.rows / spec.positions, keep = spec.dim / 2;
+      Value rows =
+          ml::reshape(b, loc, x, {sequences, spec.positions, spec.dim});
+      Value previous =
+          ml::extractSlice(b, loc, rows, {0, 0, keep},
+                           {sequences, spec.positions - 1, spec.dim - keep});
+      Value zeros = ml::createFilled(b, loc, {sequences, 1, spec.dim - keep},
+                                     b.getF32Type(), 0.0);
+      Value shifted =
+          ml::concatenate(b, loc,
+                          {ml::extractSlice(b, loc, rows, {0, 0, 0},
+                                            {sequences, spec.positions, keep}),
+                           ml::concatenate(b, loc, {zeros, previous}, 1)},
+                          2);
+      x = ml::reshape(b, loc, shifted, {spec.rows, spec.dim});
+    }
+    Value y = spec.norm == cuda::NormKind::Layer
+                  ? ml::createLayerNorm(b, loc, x, normOperands[0],
+                                        normOperands[1], spec.epsilon)
+                  : ml::createRMSNorm(b, loc, x, normOperands[0], spec.epsilon,
+                                      spec.norm == cuda::NormKind::RmsClamp);
+    return roundTo(b, loc, y, spec.outputType);
+  }
+
+  /// The norm operands' count of a GEMM's norm prologue (0 without one).
+  static unsigned normOperandCount(const cuda::GemmSpec &spec) {
+    if (!spec.norm)
+      return 0;
+    return spec.norm->norm == cuda::NormKind::Layer ? 2 : 1;
+  }
+
+  /// A paired GEMM: both products of A (normalized by a norm prologue),
+  /// rounded to the output type as the kernel stores them (no epilogue).
+  /// Arguments: a (or x), w, [norm weight, [norm bias]], w2.
   void definePairedGemm(func::FuncOp function, const cuda::GemmSpec &spec) {
     OpBuilder b(function.getContext());
     Location loc = function.getLoc();
     Block *body = cuda::beginReferenceBody(b, function);
     Value a = body->getArgument(0);
+    unsigned normOperands = normOperandCount(spec);
+    if (spec.norm)
+      a = normalizeRows(b, loc, *spec.norm, a,
+                        body->getArguments().slice(2, normOperands));
     Type outputType = spec.outputType ? spec.outputType : b.getF32Type();
     SmallVector<Value> results;
-    for (auto [w, n] : {std::pair(body->getArgument(1), spec.n),
-                        std::pair(body->getArgument(2), spec.pairedN)})
+    for (auto [w, n] :
+         {std::pair(body->getArgument(1), spec.n),
+          std::pair(body->getArgument(2 + normOperands), spec.pairedN)})
       results.push_back(roundTo(
           b, loc, rotate(b, loc, buildProduct(b, loc, a, w, spec.m, n), spec),
           outputType));
@@ -535,6 +583,11 @@ struct CudaReferenceKernelsPass
     unsigned next = 2;
     Value bias = spec.bias ? body->getArgument(next++) : Value();
     Value residual = spec.residual ? body->getArgument(next++) : Value();
+    // A GEMM's norm prologue: its weight (and bias) follow the epilogue's.
+    if (spec.norm)
+      a = normalizeRows(
+          b, loc, *spec.norm, a,
+          body->getArguments().slice(next, normOperandCount(spec)));
     Type f32 = b.getF32Type();
     Value product =
         rotate(b, loc, buildProduct(b, loc, a, w, spec.m, spec.n), spec);

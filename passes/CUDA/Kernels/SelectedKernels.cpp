@@ -107,6 +107,9 @@ DictionaryAttr gemmSpecToAttribute(MLIRContext *context, const GemmSpec &spec) {
     entries.push_back(
         b.getNamedAttr("rotary_theta", b.getF64FloatAttr(spec.rotaryTheta)));
   }
+  if (spec.norm)
+    entries.push_back(b.getNamedAttr("norm_prologue",
+                                     normSpecToAttribute(context, *spec.norm)));
   return b.getDictionaryAttr(entries);
 }
 
@@ -209,6 +212,17 @@ gemmSpecFromAttribute(DictionaryAttr attr,
        failed(read.integer("rotary_positions", spec.rotaryPositions)) ||
        failed(read.real("rotary_theta", spec.rotaryTheta))))
     return failure();
+  if (Attribute norm = attr.get("norm_prologue")) {
+    auto dictionary = dyn_cast<DictionaryAttr>(norm);
+    if (!dictionary)
+      return emitError() << kSelectedGemmAttrName
+                         << ": norm_prologue must be a dictionary (a "
+                         << kSelectedNormAttrName << " spec)";
+    FailureOr<NormSpec> normSpec = normSpecFromAttribute(dictionary, emitError);
+    if (failed(normSpec))
+      return failure();
+    spec.norm = *normSpec;
+  }
   if (mma == "wgmma")
     config.mma = MmaKind::Wgmma;
   else if (mma == "mma_sync")

@@ -2,6 +2,7 @@
 #include "passes/CUDA/Kernels/GemmKernel.h"
 #include "passes/CUDA/Kernels/KernelBuilderUtils.h"
 #include "passes/CUDA/Kernels/Passes.h"
+#include "passes/CUDA/Kernels/SelectedKernels.h"
 
 namespace mbc {
 #define GEN_PASS_DEF_CUDATESTBUILDGEMM
@@ -76,6 +77,26 @@ struct CudaTestBuildGemmPass
     spec.rotaryHeadDim = rotaryHeadDim;
     spec.rotaryPositions = rotaryPositions > 0 ? rotaryPositions : m;
     spec.rotaryTheta = rotaryTheta;
+    if (norm != "none") {
+      std::optional<cuda::NormKind> parsed = cuda::parseNormKind(norm);
+      if (!parsed)
+        return fail(emitError()
+                    << "norm = '" << norm
+                    << "' (expected none, rms, rms_clamp or layer)");
+      cuda::NormSpec normSpec;
+      normSpec.rows = m;
+      normSpec.positions = normPositions > 0 ? normPositions : m;
+      normSpec.dim = k;
+      normSpec.norm = *parsed;
+      normSpec.epsilon = normEpsilon;
+      normSpec.tokenShift = normTokenShift;
+      normSpec.outputType = spec.inputType;
+      normSpec.weightType = cuda::parseFloatTypeOption(
+          builder, "norm-weight-type", normWeightType, emitError);
+      if (!normSpec.weightType)
+        return signalPassFailure();
+      spec.norm = normSpec;
+    }
 
     OpBuilder b(module.getContext());
     gpu::GPUModuleOp kernels = cuda::getOrCreateKernelModule(module);

@@ -66,3 +66,14 @@
 // NO-PTX: error: mb-cuda-write-ptx: no gpu.binary with PTX in the module
 
 module {}
+
+// A norm prologue keeps the tile's whole A in shared memory: 128 rows of
+// 2048 features do not fit; a persistent kernel's rows change per tile.
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="m=256 n=256 k=2048 norm=rms" 2>&1 | FileCheck %s --check-prefix=NORM-SHARED
+// NORM-SHARED: error: the wgmma tiles need 574464 bytes of shared memory (more than 232448), 524288 of them the norm prologue's rows (tile-m x K): lower stages or the tiles
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=256 consumers=2 persistent=8 stages=2 norm=rms" 2>&1 | FileCheck %s --check-prefix=NORM-PERSISTENT
+// NORM-PERSISTENT: error: a norm prologue is not supported with persistent (a CTA's rows change from tile to tile)
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="m=100 n=128 k=256 norm=rms norm-positions=8 norm-token-shift=true" 2>&1 | FileCheck %s --check-prefix=NORM-POSITIONS
+// NORM-POSITIONS: error: norm rows = 100 must be a positive multiple of positions = 8
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="norm=softmax" 2>&1 | FileCheck %s --check-prefix=NORM-KIND
+// NORM-KIND: error: mb-cuda-test-build-gemm: norm = 'softmax' (expected none, rms, rms_clamp or layer)

@@ -156,4 +156,52 @@
 // B2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // B2: Used 80 registers, used 1 barriers, 1 bytes smem
 
+// Norm prologues (A = norm(shift(x)) normalized by each CTA into shared
+// memory, kept for every K block; only B streams). First, wgmma 64x128
+// with MEGABYTE-pytorch's RMSNorm and token shift: the B loads only (4 TMA
+// copies, 3 stages before the loop and 1 in it) and the proxy fence before
+// the wgmmas read the rows. Then the warp-specialized 128x256 kernel with
+// LayerNorm, bias and GELU (the resident 128 x 512 rows leave room for 3 B
+// stages); mma.sync with a bf16 norm weight (B's 2 copies a stage only);
+// a paired 128-row GEMM (a global attention layer's q and kv).
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=768 k=256 tile-m=64 norm=rms_clamp norm-token-shift=true norm-positions=128" -o %t.n1.mlir
+// RUN: FileCheck %s --check-prefix=N1-LAUNCH < %t.n1.mlir
+// RUN: mbc-opt %t.n1.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.n1.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=N1-PTX < %t.n1.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.n1.ptx -o %t.n1.cubin 2>&1 | FileCheck %s --check-prefix=N1 --implicit-check-not='(C75'
+// N1-LAUNCH: grid = array<i64: 6, 16, 1>
+// N1-LAUNCH-SAME: params = [{kind = "ptr", name = "x"}, {kind = "tensor_map", name = "b"
+// N1-LAUNCH-SAME: {kind = "ptr", name = "c"}, {kind = "ptr", name = "norm_weight"}]
+// N1-LAUNCH-SAME: shared_bytes = 82944 : i64
+// N1-PTX-COUNT-3: cp.async.bulk.tensor
+// N1-PTX-NOT: cp.async.bulk.tensor
+// N1-PTX: fence.proxy.async.shared::cta;
+// N1-PTX: wgmma.mma_async
+// N1-PTX: cp.async.bulk.tensor
+// N1-PTX-NOT: cp.async.bulk.tensor
+// N1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// N1: Used 94 registers, used 1 barriers, 32 bytes smem
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=4096 n=4096 k=512 consumers=2 tile-n=256 stages=3 norm=layer bias=true gelu=erf" -o %t.n2.mlir
+// RUN: FileCheck %s --check-prefix=N2-LAUNCH < %t.n2.mlir
+// RUN: mbc-opt %t.n2.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.n2.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.n2.ptx -o %t.n2.cubin 2>&1 | FileCheck %s --check-prefix=N2 --implicit-check-not='(C75'
+// N2-LAUNCH: grid = array<i64: 16, 32, 1>
+// N2-LAUNCH-SAME: {kind = "ptr", name = "norm_weight"}, {kind = "ptr", name = "norm_bias"}]
+// N2-LAUNCH-SAME: shared_bytes = 230400 : i64
+// N2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// N2: Used 168 registers, used 16 barriers, 56 bytes smem
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=512 mma=mma_sync tile-m=64 tile-n=64 tile-k=32 norm=rms norm-weight-type=bf16" -o %t.n3.mlir
+// RUN: mbc-opt %t.n3.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.n3.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=N3-PTX < %t.n3.ptx
+// RUN: %ptxas -arch=sm_80 -v %t.n3.ptx -o %t.n3.cubin 2>&1 | FileCheck %s --check-prefix=N3
+// N3-PTX-COUNT-6: cp.async.cg.shared.global
+// N3-PTX-NOT: cp.async.cg.shared.global
+// N3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// N3: Used 64 registers, used 1 barriers, 1 bytes smem
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=256 paired-n=512 norm=rms" -o %t.n4.mlir
+// RUN: mbc-opt %t.n4.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.n4.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.n4.ptx -o %t.n4.cubin 2>&1 | FileCheck %s --check-prefix=N4 --implicit-check-not='(C75'
+// N4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// N4: Used 163 registers, used 1 barriers, 56 bytes smem
+
 module {}

@@ -406,6 +406,13 @@ def main():
     parser.add_argument("--gemv-norm", choices=["none", "rms", "rms_clamp", "layer"],
                         default="none",
                         help="gemv: a norm prologue on A (--epsilon; layer: with a bias)")
+    parser.add_argument("--gemm-norm", choices=["none", "rms", "rms_clamp", "layer"],
+                        default="none",
+                        help="gemm: a norm prologue (A is the norm's f32 input rows)")
+    parser.add_argument("--gemm-norm-positions", type=int, default=0,
+                        help="gemm norm prologue: rows per sequence (0: M)")
+    parser.add_argument("--gemm-norm-token-shift", action="store_true",
+                        help="gemm norm prologue: token shift first")
     parser.add_argument("--norm-weight-type", choices=["f32", "bf16", "f16"],
                         help="gemv: the prologue norm weight's type (default: --dtype), "
                              "as the kernel's norm-weight-type")
@@ -476,7 +483,10 @@ def main():
     if args.kind in ("gemm", "gemv"):
         # A GEMV reads f32 activations (no rounding) and [N, K] weights.
         a = torch.rand(args.m, args.k) * 2 - 1
-        if args.kind == "gemm":
+        gemm_norm = args.kind == "gemm" and args.gemm_norm != "none"
+        if gemm_norm:  # the norm's f32 input rows, off-centre for LayerNorm
+            a = a * 3 + 0.25
+        elif args.kind == "gemm":
             a = a.to(dtype)
         b_shape = (args.n, args.k) if args.b_layout == "nk" else (args.k, args.n)
         b = (torch.rand(*b_shape) * 2 - 1).to(dtype)
@@ -504,6 +514,23 @@ def main():
         if args.kind == "gemv" and args.gemv_norm != "none":
             normalized = norm(normalized, norm_weight.to(device).float(),
                               norm_bias.to(device).float(), args.gemv_norm, args.epsilon)
+        if gemm_norm:
+            # GEMM norm prologue: token shift within sequences, the norm,
+            # rounded to the operand type as the kernel keeps it.
+            positions = args.gemm_norm_positions or args.m
+            rows = normalized.reshape(args.m // positions, positions, args.k)
+            if args.gemm_norm_token_shift:
+                rows = token_shift(rows)
+            exact = norm(rows.reshape(args.m, args.k), norm_weight.to(device).float(),
+                         norm_bias.to(device).float(), args.gemm_norm, args.epsilon)
+            normalized = exact.to(dtype).float()
+            # The kernel's f32 norm differs from PyTorch's in the last bits
+            # (another summation order): an element within a few f32 ulps
+            # of a rounding boundary may round the other way, one 16-bit ulp
+            # of A. Each such element may move an output by ulp x |b|.
+            up = (exact * (1 + 8e-7)).to(dtype).float()
+            down = (exact * (1 - 8e-7)).to(dtype).float()
+            ambiguous_ulps = (up - down).abs()
         expected = normalized @ weight
         if args.bias:
             expected = expected + bias.to(device).float()
@@ -518,9 +545,9 @@ def main():
             arguments.append(driver.upload(bias))
         if args.residual:
             arguments.append(driver.upload(residual))
-        if args.kind == "gemv" and args.gemv_norm != "none":
+        if (args.kind == "gemv" and args.gemv_norm != "none") or gemm_norm:
             arguments.append(driver.upload(norm_weight))
-        if args.kind == "gemv" and args.gemv_norm == "layer":
+        if (args.kind == "gemv" and args.gemv_norm == "layer") or args.gemm_norm == "layer":
             arguments.append(driver.upload(norm_bias))
         if args.kind == "gemv" and args.gemv_attention:
             arguments += [driver.upload(caches[0]), driver.upload(caches[1]),
@@ -549,6 +576,12 @@ def main():
         if args.third_n:
             result = torch.cat([result, driver.download(c3, (args.m, args.third_n))], dim=1)
         tolerance = 2e-3 + 2e-3 * expected.abs()
+        if gemm_norm:
+            slack = ambiguous_ulps @ weight.abs()
+            if args.paired_n:
+                slack = torch.cat([slack, ambiguous_ulps @ b2.to(device).float().abs().t()],
+                                  dim=1)
+            tolerance = tolerance + slack.cpu()
         flops = 2.0 * args.m * (args.n + args.paired_n + args.third_n) * args.k
         if args.time:
             # PyTorch's decode step multiplies in the weights' type.
