@@ -59,7 +59,8 @@ CASES=(
 # against f32 KV caches (the example's global step, and 8,000 of 8,192
 # positions, against SDPA on the same query and visible rows; unsplit and
 # split 16 ways, and split at position 5, where most splits hold no key);
-# the decode GEMVs
+# GEMMs with a norm prologue (token shift + RMSNorm, LayerNorm) against
+# the shift, norm, rounding and torch.matmul in eager; the decode GEMVs
 # (1 and 8 rows, and one with its RMSNorm prologue, against torch.matmul
 # on bf16 vectors, and a paired q + kv GEMV; f32 weights, as an f32
 # model decodes, against torch.matmul in f32); the norm kernels
@@ -88,6 +89,9 @@ KERNELS=(
   "gemm-wgmma-persistent-4096x1024x4096-residual|mb-cuda-test-build-gemm=m=4096 n=1024 k=4096 stages=4 consumers=2 persistent=132 bias=true residual=true|sm_90a|--kind gemm --needs-sm 90 --m 4096 --n 1024 --k 4096 --bias --residual"
   "gemm-wgmma-rotary-qkv-8192x1024x1024|mb-cuda-test-build-gemm=m=8192 n=1024 k=1024 paired-n=2048 rotary-columns=1024 rotary-head-dim=64 rotary-positions=1024|sm_90a|--kind gemm --needs-sm 90 --m 8192 --n 1024 --k 1024 --paired-n 2048 --rotary-columns 1024 --rotary-head-dim 64 --rotary-positions 1024"
   "gemm-wgmma-ws-rotary-1000x1024x512-hd128|mb-cuda-test-build-gemm=m=1000 n=1024 k=512 tile-n=256 stages=4 consumers=2 rotary-columns=512 rotary-head-dim=128 rotary-positions=1000|sm_90a|--kind gemm --needs-sm 90 --m 1000 --n 1024 --k 512 --rotary-columns 512 --rotary-head-dim 128 --rotary-positions 1000"
+  "gemm-wgmma-ws-norm-8192x2048x512-gelu|mb-cuda-test-build-gemm=m=8192 n=2048 k=512 tile-n=256 stages=3 consumers=2 bias=true gelu=erf norm=rms_clamp norm-epsilon=1e-8 norm-token-shift=true norm-positions=1024|sm_90a|--kind gemm --needs-sm 90 --m 8192 --n 2048 --k 512 --bias --gelu erf --gemm-norm rms_clamp --gemm-norm-positions 1024 --gemm-norm-token-shift --norm-weight-type f32 --epsilon 1e-8"
+  "gemm-wgmma-norm-qkv-1024x768x256|mb-cuda-test-build-gemm=m=1024 n=256 k=256 tile-m=64 paired-n=512 norm=rms_clamp norm-epsilon=1e-8 norm-token-shift=true norm-positions=128|sm_90a|--kind gemm --needs-sm 90 --m 1024 --n 256 --k 256 --paired-n 512 --gemm-norm rms_clamp --gemm-norm-positions 128 --gemm-norm-token-shift --norm-weight-type f32 --epsilon 1e-8"
+  "gemm-mmasync-norm-4096x1024x256-layernorm|mb-cuda-test-build-gemm=m=4096 n=1024 k=256 mma=mma_sync tile-k=32 norm=layer norm-weight-type=bf16|sm_80|--kind gemm --m 4096 --n 1024 --k 256 --gemm-norm layer --norm-weight-type bf16 --epsilon 1e-5"
   "gemm-mmasync-4096x4096x1024|mb-cuda-test-build-gemm=m=4096 n=4096 k=1024 mma=mma_sync tile-k=32|sm_80|--kind gemm --m 4096 --n 4096 --k 1024"
   "gemm-mmasync-1152x512x128-relu|mb-cuda-test-build-gemm=m=1152 n=512 k=128 mma=mma_sync tile-m=64 tile-n=64 tile-k=32 bias=true gelu=relu|sm_80|--kind gemm --m 1152 --n 512 --k 128 --bias --gelu relu"
   "gemv-1x4096x4096-gelu|mb-cuda-test-build-gemv=m=1 n=4096 k=4096 bias=true activation=gelu|sm_80|--kind gemv --m 1 --n 4096 --k 4096 --bias --gelu erf"

@@ -587,7 +587,29 @@ def main():
             # PyTorch's decode step multiplies in the weights' type.
             ga, gb = a.to(dtype).cuda(), b.cuda()
             gb = gb.t() if args.b_layout == "nk" else gb
-            if args.third_n:  # PyTorch's three projections of the same row
+            if gemm_norm:
+                # PyTorch eager: the shift, the norm and the rounding, then
+                # the product(s), from the same f32 rows.
+                gx, gw, gnb = a.cuda(), norm_weight.cuda(), norm_bias.cuda()
+                positions = args.gemm_norm_positions or args.m
+
+                def normalized_rows():
+                    rows = gx.reshape(args.m // positions, positions, args.k)
+                    if args.gemm_norm_token_shift:
+                        rows = token_shift(rows)
+                    return norm(rows.reshape(args.m, args.k), gw, gnb, args.gemm_norm,
+                                args.epsilon).to(dtype)
+
+                products = [gb] + ([b2.cuda().t()] if args.paired_n else [])
+
+                def normalized_products():
+                    rows = normalized_rows()
+                    return [torch.matmul(rows, w) for w in products]
+
+                torch_ms = torch_median_ms(normalized_products, args.time)
+            if gemm_norm:
+                pass
+            elif args.third_n:  # PyTorch's three projections of the same row
                 gb2, gb3 = b2.cuda().t(), b3.cuda().t()
                 torch_ms = torch_median_ms(
                     lambda: (torch.matmul(ga, gb), torch.matmul(ga, gb2),
