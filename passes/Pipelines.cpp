@@ -106,6 +106,7 @@ void buildCpuTensorPipeline(OpPassManager &pm,
           nested.addPass(createCudaSelectKernels(selection));
           nested.addPass(createCudaPairGemms());
           nested.addPass(createCudaFuseGemmNorms());
+          nested.addPass(createCudaFuseHeadLogSoftmax());
         },
         /*decodeGemvs=*/true, /*cudaGenericKernels=*/true);
     // The GEMVs of cached attention appear in convert-mb-to-linalg: define
@@ -241,6 +242,9 @@ void buildCudaTensorPipeline(OpPassManager &pm,
         nested.addPass(createCudaPairGemms());
         if (options.fuseGemmNorms)
           nested.addPass(createCudaFuseGemmNorms());
+        // The head's log-softmax (and the merge into bytes): its GEMM's
+        // epilogue.
+        nested.addPass(createCudaFuseHeadLogSoftmax());
       },
       /*decodeGemvs=*/options.tensorCores, /*cudaGenericKernels=*/true);
   // f32 weights the tensor-core kernels read as bf16: rounded once, when

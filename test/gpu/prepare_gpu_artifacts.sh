@@ -60,7 +60,10 @@ CASES=(
 # positions, against SDPA on the same query and visible rows; unsplit and
 # split 16 ways, and split at position 5, where most splits hold no key);
 # GEMMs with a norm prologue (token shift + RMSNorm, LayerNorm) against
-# the shift, norm, rounding and torch.matmul in eager; the decode GEMVs
+# the shift, norm, rounding and torch.matmul in eager; the head with its
+# final norm and its log-softmax and merge into bytes in the epilogue
+# (8 x 2,048 patches of 8 bytes, D 512) against the norm, matmul,
+# log_softmax and the merge's row copy in eager; the decode GEMVs
 # (1 and 8 rows, and one with its RMSNorm prologue, against torch.matmul
 # on bf16 vectors, and a paired q + kv GEMV; f32 weights, as an f32
 # model decodes, against torch.matmul in f32); the norm kernels
@@ -92,6 +95,7 @@ KERNELS=(
   "gemm-wgmma-ws-norm-8192x2048x512-gelu|mb-cuda-test-build-gemm=m=8192 n=2048 k=512 tile-n=256 stages=3 consumers=2 bias=true gelu=erf norm=rms_clamp norm-epsilon=1e-8 norm-token-shift=true norm-positions=1024|sm_90a|--kind gemm --needs-sm 90 --m 8192 --n 2048 --k 512 --bias --gelu erf --gemm-norm rms_clamp --gemm-norm-positions 1024 --gemm-norm-token-shift --norm-weight-type f32 --epsilon 1e-8"
   "gemm-wgmma-norm-qkv-1024x768x256|mb-cuda-test-build-gemm=m=1024 n=256 k=256 tile-m=64 paired-n=512 norm=rms_clamp norm-epsilon=1e-8 norm-token-shift=true norm-positions=128|sm_90a|--kind gemm --needs-sm 90 --m 1024 --n 256 --k 256 --paired-n 512 --gemm-norm rms_clamp --gemm-norm-positions 128 --gemm-norm-token-shift --norm-weight-type f32 --epsilon 1e-8"
   "gemm-mmasync-norm-4096x1024x256-layernorm|mb-cuda-test-build-gemm=m=4096 n=1024 k=256 mma=mma_sync tile-k=32 norm=layer norm-weight-type=bf16|sm_80|--kind gemm --m 4096 --n 1024 --k 256 --gemm-norm layer --norm-weight-type bf16 --epsilon 1e-5"
+  "gemm-wgmma-head-logsoftmax-147456x256x512|mb-cuda-test-build-gemm=m=147456 n=256 k=512 tile-m=64 tile-n=256 bias=true bias-type=bf16 log-softmax=true merge-positions=8 merge-sequences=2048 norm=rms_clamp norm-epsilon=1e-8 norm-token-shift=true norm-positions=9|sm_90a|--kind gemm --needs-sm 90 --m 147456 --n 256 --k 512 --bias --bias-type bf16 --gemm-log-softmax --merge-positions 8 --merge-sequences 2048 --gemm-norm rms_clamp --gemm-norm-positions 9 --gemm-norm-token-shift --norm-weight-type f32 --epsilon 1e-8"
   "gemm-mmasync-4096x4096x1024|mb-cuda-test-build-gemm=m=4096 n=4096 k=1024 mma=mma_sync tile-k=32|sm_80|--kind gemm --m 4096 --n 4096 --k 1024"
   "gemm-mmasync-1152x512x128-relu|mb-cuda-test-build-gemm=m=1152 n=512 k=128 mma=mma_sync tile-m=64 tile-n=64 tile-k=32 bias=true gelu=relu|sm_80|--kind gemm --m 1152 --n 512 --k 128 --bias --gelu relu"
   "gemv-1x4096x4096-gelu|mb-cuda-test-build-gemv=m=1 n=4096 k=4096 bias=true activation=gelu|sm_80|--kind gemv --m 1 --n 4096 --k 4096 --bias --gelu erf"

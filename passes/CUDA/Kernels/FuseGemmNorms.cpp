@@ -85,7 +85,7 @@ struct CudaFuseGemmNormsPass
         gemmCalls.empty())
       return false;
     // Every reader must take the prologue, or the norm stays for all.
-    SmallVector<cuda::GemmSpec> specs;
+    SmallVector<cuda::GemmSpec, 2> specs;
     for (func::CallOp call : gemmCalls) {
       auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
       FailureOr<cuda::GemmSpec> spec = cuda::gemmSpecFromAttribute(

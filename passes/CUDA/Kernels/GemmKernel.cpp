@@ -29,6 +29,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/CUDA/Kernels/GemmKernel.h"
 #include "passes/CUDA/Kernels/KernelBuilderUtils.h"
+#include "passes/CUDA/Kernels/LogSoftmaxKernel.h"
 #include "passes/CUDA/Kernels/NormKernel.h"
 #include "passes/CUDA/Kernels/WarpMma.h"
 
@@ -707,8 +708,12 @@ private:
       syncRows();
     else
       gpu::BarrierOp::create(b, loc);
-    int64_t quadsPerRow = config.tileN / 4;
     int64_t rowCount = 64 * static_cast<int64_t>(accumulators.size());
+    if (spec.logSoftmax) {
+      storeLogSoftmaxRows(tile, firstRow, rowCount, groupTid);
+      return;
+    }
+    int64_t quadsPerRow = config.tileN / 4;
     auto copyLoop = scf::ForOp::create(
         b, loc, groupTid, index(rowCount * quadsPerRow), index(kThreads));
     OpBuilder::InsertionGuard guard(b);
@@ -770,6 +775,103 @@ private:
         b, loc, spec, operands, y2, globalRow,
         arith::AddIOp::create(b, loc, globalCol,
                               arith::ConstantIndexOp::create(b, loc, half)));
+  }
+
+  /// The log-softmax epilogue (GemmSpec::logSoftmax) of tile rows
+  /// firstRow.. firstRow + rowCount - 1, staged in `tile`: a warp a row
+  /// (warp w of the warpgroup: rows w, w + 4, ...), lane l reading columns
+  /// l + 32 j (one 128-byte row segment per j, conflict-free under the
+  /// staging swizzle, which permutes 8-column chunks within 32 columns),
+  /// + bias, columns past N as -inf; the row's log-softmax stored at its
+  /// merged row (or not at all: GemmSpec::mergePositions), 128 contiguous
+  /// bytes a warp per j.
+  void storeLogSoftmaxRows(Value tile, Value firstRow, int64_t rowCount,
+                           Value groupTid) {
+    Type f32 = b.getF32Type();
+    Value warp = arith::DivUIOp::create(b, loc, groupTid, index(32));
+    Value lane = arith::RemUIOp::create(b, loc, groupTid, index(32));
+    auto loop =
+        scf::ForOp::create(b, loc, warp, index(rowCount), index(kThreads / 32));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value row = arith::AddIOp::create(b, loc, firstRow, loop.getInductionVar());
+    Value globalRow = arith::AddIOp::create(b, loc, m0, row);
+    // Whole warps skip rows past M (a warp-uniform branch: the row's
+    // shuffles need every lane).
+    auto stored = [&](Value condition) {
+      auto ifOp = scf::IfOp::create(b, loc, condition, /*withElse=*/false);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    };
+    if (spec.m % config.tileM != 0)
+      stored(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, globalRow,
+                                   index(spec.m)));
+    Value outRow = globalRow;
+    if (spec.mergePositions > 0) {
+      int64_t positions = spec.mergePositions;
+      Value sequence =
+          arith::DivUIOp::create(b, loc, globalRow, index(positions + 1));
+      Value position =
+          arith::RemUIOp::create(b, loc, globalRow, index(positions + 1));
+      Value inEntry =
+          arith::RemUIOp::create(b, loc, sequence, index(spec.mergeSequences));
+      auto eq = [&](Value value, int64_t constant) -> Value {
+        return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, value,
+                                     index(constant));
+      };
+      Value kept = arith::AndIOp::create(
+          b, loc,
+          arith::OrIOp::create(b, loc,
+                               arith::CmpIOp::create(b, loc,
+                                                     arith::CmpIPredicate::uge,
+                                                     position, index(1)),
+                               eq(inEntry, 0)),
+          arith::XOrIOp::create(
+              b, loc,
+              arith::AndIOp::create(b, loc, eq(position, positions),
+                                    eq(inEntry, spec.mergeSequences - 1)),
+              arith::ConstantIntOp::create(b, loc, 1, 1)));
+      stored(kept);
+      outRow =
+          arith::AddIOp::create(b, loc, muli(sequence, positions), position);
+    }
+    int64_t steps = config.tileN / 32;
+    Value minusInfinity = arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+    SmallVector<Value> columns, inside, values;
+    for (int64_t j = 0; j < steps; ++j) {
+      Value col = arith::AddIOp::create(b, loc, lane, index(32 * j));
+      Value value = memref::LoadOp::create(
+          b, loc, tile, ValueRange{row, stagedColumn(row, col)});
+      Value globalCol = arith::AddIOp::create(b, loc, n0, col);
+      Value valid;
+      if (32 * (j + 1) > spec.n)
+        valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                      globalCol, index(spec.n));
+      if (spec.bias) {
+        // Columns past N read bias[N - 1] (a valid address), then -inf.
+        Value address =
+            valid ? arith::MinUIOp::create(b, loc, globalCol, index(spec.n - 1))
+                        .getResult()
+                  : globalCol;
+        Value bias = memref::LoadOp::create(b, loc, operands.bias, address);
+        if (!bias.getType().isF32())
+          bias = arith::ExtFOp::create(b, loc, f32, bias);
+        value = arith::AddFOp::create(b, loc, value, bias);
+      }
+      if (valid)
+        value = arith::SelectOp::create(b, loc, valid, value, minusInfinity);
+      columns.push_back(globalCol);
+      inside.push_back(valid);
+      values.push_back(value);
+    }
+    SmallVector<Value> results = buildLogSoftmaxRow(b, loc, values);
+    for (int64_t j = 0; j < steps; ++j) {
+      OpBuilder::InsertionGuard storeGuard(b);
+      if (inside[j])
+        stored(inside[j]);
+      memref::StoreOp::create(b, loc, results[j], operands.c,
+                              ValueRange{outRow, columns[j]});
+    }
   }
 
   /// cos and sin (vector<4xf32>) of position x inv_freq[i .. i + 3]
@@ -1153,6 +1255,12 @@ private:
 
 } // namespace
 
+int64_t gemmOutputRows(const GemmSpec &spec) {
+  if (spec.mergePositions <= 0)
+    return spec.m;
+  return spec.m / (spec.mergePositions + 1) * spec.mergePositions;
+}
+
 LogicalResult verifyGemmSpec(const GemmSpec &spec,
                              function_ref<InFlightDiagnostic()> emitError) {
   const GemmConfig &config = spec.config;
@@ -1332,6 +1440,35 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
                           " must divide M = " + Twine(spec.m) +
                           " and rotary-theta must be positive");
   }
+  if (spec.logSoftmax) {
+    if (config.mma != MmaKind::Wgmma || config.consumers != 1 ||
+        config.persistentCtas != 0)
+      return failSpec(emitError, "a log-softmax epilogue needs mma = wgmma "
+                                 "with consumers = 1 (its staged tile holds "
+                                 "whole rows)");
+    if (spec.n > config.tileN)
+      return failSpec(emitError,
+                      "a log-softmax epilogue needs N = " + Twine(spec.n) +
+                          " <= tile-n = " + Twine(config.tileN) +
+                          " (a CTA holds whole rows)");
+    if (spec.residual || spec.activation != Activation::None ||
+        spec.rotaryColumns > 0 || spec.pairedN > 0 ||
+        (spec.outputType && !spec.outputType.isF32()))
+      return failSpec(emitError, "a log-softmax epilogue takes only a bias "
+                                 "(no activation, residual, rotary or "
+                                 "paired product) and writes f32");
+  }
+  if (spec.mergePositions != 0 || spec.mergeSequences != 0) {
+    int64_t rowsPerEntry = (spec.mergePositions + 1) * spec.mergeSequences;
+    if (!spec.logSoftmax || spec.mergePositions <= 0 ||
+        spec.mergeSequences <= 0 || spec.m % rowsPerEntry != 0)
+      return failSpec(
+          emitError,
+          "merged rows (merge-positions = " + Twine(spec.mergePositions) +
+              ", merge-sequences = " + Twine(spec.mergeSequences) +
+              ") need a log-softmax epilogue and M = " + Twine(spec.m) +
+              " a multiple of (positions + 1) x sequences");
+  }
   if (spec.pairedN > 0 &&
       (spec.bias || spec.residual || spec.activation != Activation::None ||
        spec.bLayout != BLayout::NK))
@@ -1420,7 +1557,8 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
     info.params.push_back({"b", "ptr", {}});
   }
   Type outputType = spec.outputType ? spec.outputType : f32;
-  argTypes.push_back(MemRefType::get({spec.m, spec.n}, outputType));
+  argTypes.push_back(
+      MemRefType::get({gemmOutputRows(spec), spec.n}, outputType));
   info.params.push_back({"c", "ptr", {}});
   appendEpilogueParams(argTypes, info, spec.m, spec.n, spec.bias,
                        spec.biasType, spec.residual, f32);

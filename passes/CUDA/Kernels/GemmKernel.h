@@ -107,8 +107,26 @@ struct GemmSpec {
   /// The norm kernel's launch and its rounded rows in global memory go.
   /// Not with `persistent`.
   std::optional<NormSpec> norm;
+  /// The head's log-softmax in the epilogue (mb-cuda-fuse-head-log-softmax):
+  /// after + bias, C is each row's log-softmax over its N columns (f32),
+  /// computed as the log-softmax kernel computes it (LogSoftmaxKernel.h).
+  /// wgmma with one warpgroup and N <= tile-n, so a CTA holds whole rows
+  /// (its staged f32 tile: a warp a row); no activation, residual, rotary
+  /// or paired product.
+  bool logSoftmax = false;
+  /// With logSoftmax, > 0: C's rows are stored in the order
+  /// mb.merge_patches <start_token> gives them (the log-probabilities of
+  /// the bytes): row r = s (P + 1) + p (sequence s, position p; P =
+  /// mergePositions, K = mergeSequences sequences per batch entry) is row
+  /// s P + p of C when p >= 1 or s % K = 0, except p = P of the last
+  /// sequence of an entry (the prediction after its last byte); the
+  /// others are not stored. C then has M / (P + 1) x P rows.
+  int64_t mergeSequences = 0, mergePositions = 0;
   GemmConfig config;
 };
+
+/// C's rows: M, or fewer when merged (GemmSpec::mergePositions).
+int64_t gemmOutputRows(const GemmSpec &spec);
 
 /// Checks `spec` against what the builders support; the message names the
 /// offending field and value.

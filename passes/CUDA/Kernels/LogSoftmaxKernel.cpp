@@ -19,6 +19,41 @@ constexpr int64_t kRowsPerBlock = 4; // one warp a row
 
 } // namespace
 
+SmallVector<Value> buildLogSoftmaxRow(OpBuilder &b, Location loc,
+                                      ArrayRef<Value> values) {
+  Type f32 = b.getF32Type();
+  auto constant = [&](double value) -> Value {
+    return arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(static_cast<float>(value)));
+  };
+  Value max = constant(-std::numeric_limits<double>::infinity());
+  for (Value value : values)
+    max = arith::MaxNumFOp::create(b, loc, max, value);
+  max = buildXorReduce(b, loc, max, {16, 8, 4, 2, 1}, /*isMax=*/true);
+  Value log2e = constant(M_LOG2E);
+  SmallVector<Value> shifted;
+  Value sum = constant(0);
+  for (Value value : values) {
+    Value centered = arith::SubFOp::create(b, loc, value, max);
+    shifted.push_back(centered);
+    sum = arith::AddFOp::create(
+        b, loc, sum,
+        buildExp2Approx(b, loc,
+                        arith::MulFOp::create(b, loc, centered, log2e)));
+  }
+  sum = buildXorReduce(b, loc, sum, {16, 8, 4, 2, 1}, /*isMax=*/false);
+  // sum >= 1 (the max contributes exp(0)): no denormal or zero to guard.
+  Value log2Sum = LLVM::CallIntrinsicOp::create(
+                      b, loc, f32, b.getStringAttr("llvm.nvvm.lg2.approx.f"),
+                      ValueRange{sum})
+                      .getResult(0);
+  Value logSum = arith::MulFOp::create(b, loc, log2Sum, constant(M_LN2));
+  SmallVector<Value> results;
+  for (Value value : shifted)
+    results.push_back(arith::SubFOp::create(b, loc, value, logSum));
+  return results;
+}
+
 LogicalResult
 verifyLogSoftmaxSpec(const LogSoftmaxSpec &spec,
                      function_ref<InFlightDiagnostic()> emitError) {
@@ -91,30 +126,9 @@ FailureOr<KernelInfo> buildLogSoftmaxKernel(OpBuilder &builder,
     inRange.push_back(valid);
     values.push_back(value);
   }
-  Value max = minusInfinity;
-  for (Value value : values)
-    max = arith::MaxNumFOp::create(b, loc, max, value);
-  max = buildXorReduce(b, loc, max, {16, 8, 4, 2, 1}, /*isMax=*/true);
-  Value log2e = constant(M_LOG2E);
-  SmallVector<Value> shifted;
-  Value sum = constant(0);
-  for (Value value : values) {
-    Value centered = arith::SubFOp::create(b, loc, value, max);
-    shifted.push_back(centered);
-    sum = arith::AddFOp::create(
-        b, loc, sum,
-        buildExp2Approx(b, loc,
-                        arith::MulFOp::create(b, loc, centered, log2e)));
-  }
-  sum = buildXorReduce(b, loc, sum, {16, 8, 4, 2, 1}, /*isMax=*/false);
-  // sum >= 1 (the max contributes exp(0)): no denormal or zero to guard.
-  Value log2Sum = LLVM::CallIntrinsicOp::create(
-                      b, loc, f32, b.getStringAttr("llvm.nvvm.lg2.approx.f"),
-                      ValueRange{sum})
-                      .getResult(0);
-  Value logSum = arith::MulFOp::create(b, loc, log2Sum, constant(M_LN2));
+  SmallVector<Value> results = buildLogSoftmaxRow(b, loc, values);
   for (int64_t j = 0; j < steps; ++j) {
-    Value result = arith::SubFOp::create(b, loc, shifted[j], logSum);
+    Value result = results[j];
     if (!inRange[j]) {
       memref::StoreOp::create(b, loc, result, out, ValueRange{row, columns[j]});
       continue;

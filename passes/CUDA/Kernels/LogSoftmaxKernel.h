@@ -37,6 +37,15 @@ mlir::LogicalResult
 verifyLogSoftmaxSpec(const LogSoftmaxSpec &spec,
                      llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
+/// log-softmax of one row spread over a warp: `values` are this lane's f32
+/// elements of the row (-inf for columns past its end); returns them
+/// minus the row's max and ln(sum of exp), in the same order (max and sum
+/// by xor shuffles, ex2.approx and lg2.approx as above). The log-softmax
+/// kernel's rows and a head GEMM's log-softmax epilogue (GemmKernel.h).
+llvm::SmallVector<mlir::Value>
+buildLogSoftmaxRow(mlir::OpBuilder &b, mlir::Location loc,
+                   llvm::ArrayRef<mlir::Value> values);
+
 /// Appends kernel `name` to `module`. Parameters: x, out.
 mlir::FailureOr<KernelInfo> buildLogSoftmaxKernel(mlir::OpBuilder &builder,
                                                   mlir::gpu::GPUModuleOp module,

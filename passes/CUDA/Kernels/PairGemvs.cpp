@@ -76,7 +76,7 @@ public:
   Pairing(ModuleOp module, StringRef attrName) : module(module) {
     SymbolTable symbols(module);
     // Calls by block, in order.
-    llvm::MapVector<Block *, SmallVector<Candidate>> byBlock;
+    llvm::MapVector<Block *, SmallVector<Candidate, 2>> byBlock;
     for (func::CallOp call :
          cuda::callsOfSelectedKernels(module, symbols, attrName)) {
       if (call.getNumResults() != 1)

@@ -53,6 +53,15 @@ def CudaTestBuildGemm : Pass<"mb-cuda-test-build-gemm", "::mlir::ModuleOp"> {
            "this; 0: M)">,
     Option<"rotaryTheta", "rotary-theta", "double", /*default=*/"10000",
            "rotary epilogue: theta">,
+    Option<"logSoftmax", "log-softmax", "bool", /*default=*/"false",
+           "the head's log-softmax over each row in the epilogue (wgmma, "
+           "N <= tile-n)">,
+    Option<"mergePositions", "merge-positions", "int64_t", /*default=*/"0",
+           "with log-softmax: store the rows as mb.merge_patches "
+           "<start_token> orders them, P positions a sequence (0: as they "
+           "are)">,
+    Option<"mergeSequences", "merge-sequences", "int64_t", /*default=*/"1",
+           "with merge-positions: sequences per batch entry">,
     Option<"norm", "norm", "std::string", /*default=*/"\"none\"",
            "norm prologue: none, rms, rms_clamp or layer (A is then the "
            "norm's f32 input rows, normalized by each CTA into shared "
@@ -629,6 +638,29 @@ def CudaFuseGemmNorms : Pass<"mb-cuda-fuse-gemm-norms", "::mlir::ModuleOp"> {
     memory first. A layer's norm is then no launch of its own and its
     rounded rows never reach global memory. Declarations (or emulation
     bodies) left without calls are erased. Norms with other users stay.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def CudaFuseHeadLogSoftmax
+    : Pass<"mb-cuda-fuse-head-log-softmax", "::mlir::ModuleOp"> {
+  let summary = "the head's log-softmax into its GEMM's epilogue, and the "
+                "byte order of mb.merge_patches into its store";
+  let description = [{
+    After mb-cuda-select-kernels (and mb-cuda-fuse-gemm-norms): a call of
+    the selected log-softmax kernel (`mb.cuda_log_softmax`) whose input
+    (through reshapes) is the only use of a selected wgmma GEMM's result
+    (the head's logits: bias only) becomes that GEMM's epilogue
+    (GemmKernel.h: `log_softmax`): the GEMM takes 64-row tiles of all N
+    columns (N <= 256, the byte vocabulary), one warpgroup, as many B
+    stages as fit, and writes the log-probabilities. When those are read
+    only by `mb.merge_patches <start_token>` (through a reshape into
+    sequences), the GEMM also stores each row where the merge puts it and
+    skips the rows it drops (`merge_positions`, `merge_sequences`); the
+    merge becomes a reshape. Scoring's head is then one launch: no logits
+    and no unmerged log-probabilities in global memory. mma.sync GEMMs
+    (whose tiles are at most 128 columns) keep the log-softmax kernel.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::tensor::TensorDialect"];

@@ -645,6 +645,22 @@ struct CudaReferenceKernelsPass
               linalg::YieldOp::create(nested, nestedLoc, value);
             })
             .getResult(0);
+    // The head's log-softmax epilogue, as the log-softmax kernel's
+    // reference computes it, then (merged rows) mb.merge_patches
+    // <start_token>'s order, as its lowering builds it.
+    if (spec.logSoftmax)
+      result = mb_to_linalg::createLogSoftmax(b, loc, result);
+    if (spec.mergePositions > 0) {
+      int64_t sequences = spec.m / (spec.mergePositions + 1);
+      int64_t bytes = spec.mergeSequences * spec.mergePositions;
+      Value merged = mb_to_linalg::mergeStartTokenRows(
+          b, loc,
+          mb_to_linalg::reshape(b, loc, result,
+                                {sequences, spec.mergePositions + 1, spec.n}),
+          sequences / spec.mergeSequences, bytes);
+      result = mb_to_linalg::reshape(b, loc, merged,
+                                     {cuda::gemmOutputRows(spec), spec.n});
+    }
     func::ReturnOp::create(b, loc, result);
     function->removeAttr(cuda::kSelectedGemmAttrName);
   }

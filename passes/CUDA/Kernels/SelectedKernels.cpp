@@ -110,6 +110,14 @@ DictionaryAttr gemmSpecToAttribute(MLIRContext *context, const GemmSpec &spec) {
   if (spec.norm)
     entries.push_back(b.getNamedAttr("norm_prologue",
                                      normSpecToAttribute(context, *spec.norm)));
+  if (spec.logSoftmax)
+    entries.push_back(b.getNamedAttr("log_softmax", b.getBoolAttr(true)));
+  if (spec.mergePositions > 0) {
+    entries.push_back(b.getNamedAttr("merge_positions",
+                                     b.getI64IntegerAttr(spec.mergePositions)));
+    entries.push_back(b.getNamedAttr("merge_sequences",
+                                     b.getI64IntegerAttr(spec.mergeSequences)));
+  }
   return b.getDictionaryAttr(entries);
 }
 
@@ -223,6 +231,13 @@ gemmSpecFromAttribute(DictionaryAttr attr,
       return failure();
     spec.norm = *normSpec;
   }
+  if (attr.get("log_softmax") &&
+      failed(read.boolean("log_softmax", spec.logSoftmax)))
+    return failure();
+  if (attr.get("merge_positions") &&
+      (failed(read.integer("merge_positions", spec.mergePositions)) ||
+       failed(read.integer("merge_sequences", spec.mergeSequences))))
+    return failure();
   if (mma == "wgmma")
     config.mma = MmaKind::Wgmma;
   else if (mma == "mma_sync")
@@ -429,7 +444,7 @@ func::CallOp callSelectedGemmOp(OpBuilder &b, Location loc, ModuleOp module,
                                 const GemmSpec &spec, ValueRange operands) {
   Type outputType = spec.outputType ? spec.outputType : b.getF32Type();
   SmallVector<Type> resultTypes = {
-      RankedTensorType::get({spec.m, spec.n}, outputType)};
+      RankedTensorType::get({gemmOutputRows(spec), spec.n}, outputType)};
   if (spec.pairedN > 0)
     resultTypes.push_back(
         RankedTensorType::get({spec.m, spec.pairedN}, outputType));

@@ -77,6 +77,11 @@ struct CudaTestBuildGemmPass
     spec.rotaryHeadDim = rotaryHeadDim;
     spec.rotaryPositions = rotaryPositions > 0 ? rotaryPositions : m;
     spec.rotaryTheta = rotaryTheta;
+    spec.logSoftmax = logSoftmax;
+    if (mergePositions > 0) {
+      spec.mergePositions = mergePositions;
+      spec.mergeSequences = mergeSequences;
+    }
     if (norm != "none") {
       std::optional<cuda::NormKind> parsed = cuda::parseNormKind(norm);
       if (!parsed)

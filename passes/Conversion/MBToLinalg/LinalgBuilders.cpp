@@ -137,6 +137,26 @@ Value insertSlice(OpBuilder &builder, Location loc, Value source, Value dest,
       getAsIndexOpFoldResult(builder.getContext(), strides));
 }
 
+Value mergeStartTokenRows(OpBuilder &builder, Location loc, Value input,
+                          int64_t batch, int64_t bytes) {
+  ArrayRef<int64_t> shape = cast<RankedTensorType>(input.getType()).getShape();
+  int64_t patches = shape[0] / batch, patch = shape[1] - 1,
+          vocabulary = shape[2];
+  Value grouped =
+      reshape(builder, loc, input, {batch, patches, patch + 1, vocabulary});
+  Value first = reshape(builder, loc,
+                        extractSlice(builder, loc, grouped, {0, 0, 0, 0},
+                                     {batch, 1, 1, vocabulary}),
+                        {batch, 1, vocabulary});
+  Value predictions = reshape(builder, loc,
+                              extractSlice(builder, loc, grouped, {0, 0, 1, 0},
+                                           {batch, patches, patch, vocabulary}),
+                              {batch, patches * patch, vocabulary});
+  Value rest = extractSlice(builder, loc, predictions, {0, 0, 0},
+                            {batch, bytes - 1, vocabulary});
+  return concatenate(builder, loc, {first, rest}, 1);
+}
+
 Value concatenate(OpBuilder &builder, Location loc, ValueRange parts,
                   int64_t dimension) {
   RankedTensorType firstType = tensorTypeOf(parts.front());

@@ -58,6 +58,14 @@ mlir::Value insertSlice(mlir::OpBuilder &builder, mlir::Location loc,
 mlir::Value concatenate(mlir::OpBuilder &builder, mlir::Location loc,
                         mlir::ValueRange parts, int64_t dimension);
 
+/// mb.merge_patches <start_token> of `input` [B*K, P+1, V] into [B, T, V]
+/// (T = `bytes` = K P): row 0 is position 0 of sequence 0; rows 1..T-1 are
+/// positions 1..P of each sequence in order, without the very last one
+/// (the prediction after the last byte).
+mlir::Value mergeStartTokenRows(mlir::OpBuilder &builder, mlir::Location loc,
+                                mlir::Value input, int64_t batch,
+                                int64_t bytes);
+
 /// Broadcasts `vector` ([D]) to `shape` (`[..., D]`) with linalg.broadcast.
 mlir::Value broadcastLastDimension(mlir::OpBuilder &builder, mlir::Location loc,
                                    mlir::Value vector,

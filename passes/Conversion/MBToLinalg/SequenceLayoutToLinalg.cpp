@@ -216,27 +216,10 @@ struct MergePatchesLowering : OpConversionPattern<mb::MergePatchesOp> {
                                      resultType.getShape()));
       return success();
     }
-    // start_token: [B*K, P+1, V] viewed as [B, K, P+1, V]. Row 0 is position
-    // 0 of sequence 0; rows 1..T-1 are positions 1..P of each sequence in
-    // order, without the very last one (the prediction after the last byte).
-    ArrayRef<int64_t> input = tensorTypeOf(adaptor.getInput()).getShape();
-    int64_t batch = resultType.getDimSize(0), bytes = resultType.getDimSize(1);
-    int64_t patches = input[0] / batch, patch = input[1] - 1,
-            vocabulary = input[2];
-    Value grouped = reshape(rewriter, loc, adaptor.getInput(),
-                            {batch, patches, patch + 1, vocabulary});
-    Value first = reshape(rewriter, loc,
-                          extractSlice(rewriter, loc, grouped, {0, 0, 0, 0},
-                                       {batch, 1, 1, vocabulary}),
-                          {batch, 1, vocabulary});
-    Value predictions =
-        reshape(rewriter, loc,
-                extractSlice(rewriter, loc, grouped, {0, 0, 1, 0},
-                             {batch, patches, patch, vocabulary}),
-                {batch, patches * patch, vocabulary});
-    Value rest = extractSlice(rewriter, loc, predictions, {0, 0, 0},
-                              {batch, bytes - 1, vocabulary});
-    rewriter.replaceOp(op, concatenate(rewriter, loc, {first, rest}, 1));
+    rewriter.replaceOp(op,
+                       mergeStartTokenRows(rewriter, loc, adaptor.getInput(),
+                                           resultType.getDimSize(0),
+                                           resultType.getDimSize(1)));
     return success();
   }
 };

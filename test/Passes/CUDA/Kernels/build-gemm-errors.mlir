@@ -77,3 +77,13 @@ module {}
 // NORM-POSITIONS: error: norm rows = 100 must be a positive multiple of positions = 8
 // RUN: not mbc-opt %s --mb-cuda-test-build-gemm="norm=softmax" 2>&1 | FileCheck %s --check-prefix=NORM-KIND
 // NORM-KIND: error: mb-cuda-test-build-gemm: norm = 'softmax' (expected none, rms, rms_clamp or layer)
+
+// A log-softmax epilogue needs whole rows in a CTA's staged tile.
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="mma=mma_sync tile-k=32 log-softmax=true" 2>&1 | FileCheck %s --check-prefix=LOGSOFTMAX-MMA
+// LOGSOFTMAX-MMA: error: a log-softmax epilogue needs mma = wgmma with consumers = 1 (its staged tile holds whole rows)
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="n=256 tile-n=128 log-softmax=true" 2>&1 | FileCheck %s --check-prefix=LOGSOFTMAX-N
+// LOGSOFTMAX-N: error: a log-softmax epilogue needs N = 256 <= tile-n = 128 (a CTA holds whole rows)
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="n=256 tile-n=256 tile-m=64 log-softmax=true gelu=erf" 2>&1 | FileCheck %s --check-prefix=LOGSOFTMAX-EPILOGUE
+// LOGSOFTMAX-EPILOGUE: error: a log-softmax epilogue takes only a bias (no activation, residual, rotary or paired product) and writes f32
+// RUN: not mbc-opt %s --mb-cuda-test-build-gemm="m=256 merge-positions=8" 2>&1 | FileCheck %s --check-prefix=MERGE
+// MERGE: error: merged rows (merge-positions = 8, merge-sequences = 1) need a log-softmax epilogue and M = 256 a multiple of (positions + 1) x sequences

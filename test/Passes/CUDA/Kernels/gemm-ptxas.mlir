@@ -204,4 +204,21 @@
 // N4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // N4: Used 163 registers, used 1 barriers, 56 bytes smem
 
+// The head with its log-softmax epilogue (64 x 256 tiles: whole rows of a
+// byte vocabulary), rows stored in mb.merge_patches <start_token> order,
+// its final norm as the prologue (a lucidrains local stage of D 512).
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=9216 n=256 k=512 tile-m=64 tile-n=256 bias=true bias-type=bf16 log-softmax=true merge-positions=8 merge-sequences=1024 norm=rms_clamp norm-token-shift=true norm-positions=9" -o %t.h1.mlir
+// RUN: FileCheck %s --check-prefix=H1-LAUNCH < %t.h1.mlir
+// RUN: mbc-opt %t.h1.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.h1.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=H1-PTX < %t.h1.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.h1.ptx -o %t.h1.cubin 2>&1 | FileCheck %s --check-prefix=H1 --implicit-check-not='(C75'
+// H1-LAUNCH: grid = array<i64: 1, 144, 1>
+// H1-LAUNCH-SAME: shared_bytes = 164864 : i64
+// H1-PTX: wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16
+// H1-PTX: shfl.sync.bfly
+// H1-PTX: ex2.approx
+// H1-PTX: lg2.approx
+// H1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// H1: Used 168 registers, used 1 barriers, 32 bytes smem
+
 module {}

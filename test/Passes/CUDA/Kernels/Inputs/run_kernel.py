@@ -409,6 +409,13 @@ def main():
     parser.add_argument("--gemm-norm", choices=["none", "rms", "rms_clamp", "layer"],
                         default="none",
                         help="gemm: a norm prologue (A is the norm's f32 input rows)")
+    parser.add_argument("--gemm-log-softmax", action="store_true",
+                        help="gemm: the head's log-softmax over each row in the epilogue")
+    parser.add_argument("--merge-positions", type=int, default=0,
+                        help="gemm log-softmax: rows stored as mb.merge_patches "
+                             "<start_token> orders them (P positions a sequence)")
+    parser.add_argument("--merge-sequences", type=int, default=1,
+                        help="gemm log-softmax merge: sequences per batch entry")
     parser.add_argument("--gemm-norm-positions", type=int, default=0,
                         help="gemm norm prologue: rows per sequence (0: M)")
     parser.add_argument("--gemm-norm-token-shift", action="store_true",
@@ -538,8 +545,21 @@ def main():
             expected = activation(expected, args.gelu)
         if args.residual:
             expected = expected + residual.to(device)
+        out_rows = args.m
+        if args.gemm_log_softmax:
+            expected = torch.log_softmax(expected, dim=-1)
+            if args.merge_positions:
+                # mb.merge_patches <start_token>: per batch entry of K
+                # sequences of P + 1 rows, row 0 of the first sequence, then
+                # rows 1..P of each, without the entry's very last row.
+                p, k = args.merge_positions, args.merge_sequences
+                entries = expected.reshape(-1, k, p + 1, args.n)
+                kept = torch.cat([entries[:, 0, :1], entries[:, :, 1:].reshape(
+                    entries.shape[0], k * p, args.n)[:, :-1]], dim=1)
+                expected = kept.reshape(-1, args.n)
+                out_rows = expected.shape[0]
         expected = expected.cpu()
-        c = driver.upload(unwritten(args.m, args.n))
+        c = driver.upload(unwritten(out_rows, args.n))
         arguments = [driver.upload(a), driver.upload(b), c]
         if args.bias:
             arguments.append(driver.upload(bias))
@@ -570,7 +590,7 @@ def main():
             c3 = driver.upload(unwritten(args.m, args.third_n))
             arguments += [driver.upload(b3), c3]
         kernel_ms = driver.launch(ptx, args.name, launch, arguments, args.time)
-        result = driver.download(c, (args.m, args.n))
+        result = driver.download(c, (out_rows, args.n))
         if args.paired_n:
             result = torch.cat([result, driver.download(c2, (args.m, args.paired_n))], dim=1)
         if args.third_n:
@@ -587,6 +607,21 @@ def main():
             # PyTorch's decode step multiplies in the weights' type.
             ga, gb = a.to(dtype).cuda(), b.cuda()
             gb = gb.t() if args.b_layout == "nk" else gb
+            gbias = bias.cuda().float()
+
+            def finish(product):
+                """PyTorch eager's head after the product: + bias,
+                log_softmax, and the merge's row selection (a copy)."""
+                if not args.gemm_log_softmax:
+                    return product
+                logp = torch.log_softmax(product.float() + gbias, dim=-1)
+                if not args.merge_positions:
+                    return logp
+                p, k = args.merge_positions, args.merge_sequences
+                entries = logp.reshape(-1, k, p + 1, args.n)
+                return torch.cat([entries[:, 0, :1], entries[:, :, 1:].reshape(
+                    entries.shape[0], k * p, args.n)[:, :-1]], dim=1)
+
             if gemm_norm:
                 # PyTorch eager: the shift, the norm and the rounding, then
                 # the product(s), from the same f32 rows.
@@ -604,11 +639,13 @@ def main():
 
                 def normalized_products():
                     rows = normalized_rows()
-                    return [torch.matmul(rows, w) for w in products]
+                    return [finish(torch.matmul(rows, w)) for w in products]
 
                 torch_ms = torch_median_ms(normalized_products, args.time)
             if gemm_norm:
                 pass
+            elif args.gemm_log_softmax:
+                torch_ms = torch_median_ms(lambda: finish(torch.matmul(ga, gb)), args.time)
             elif args.third_n:  # PyTorch's three projections of the same row
                 gb2, gb3 = b2.cuda().t(), b3.cuda().t()
                 torch_ms = torch_median_ms(

@@ -1,0 +1,151 @@
+//===- FuseHeadLogSoftmax.cpp - mb-cuda-fuse-head-log-softmax -------------===//
+//
+// The head's log-softmax call on a GEMM's logits becomes the GEMM's
+// epilogue, and the byte order of mb.merge_patches <start_token> its store
+// (Passes.td).
+//
+//===----------------------------------------------------------------------===//
+#include "passes/CUDA/Kernels/Passes.h"
+#include "passes/CUDA/Kernels/SelectedKernels.h"
+
+#include "dialects/MB/MBDialect.h"
+#include "passes/Conversion/MBToLinalg/LinalgBuilders.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/SymbolTable.h"
+
+namespace mbc {
+#define GEN_PASS_DEF_CUDAFUSEHEADLOGSOFTMAX
+#include "passes/CUDA/Kernels/Passes.h.inc"
+} // namespace mbc
+
+using namespace mlir;
+
+namespace mbc {
+namespace {
+
+/// `value` through reshapes each of whose results has one use: the value
+/// they start from, with the reshapes (outermost last).
+Value throughReshapes(Value value, SmallVectorImpl<Operation *> &reshapes) {
+  while (Operation *op = value.getDefiningOp()) {
+    if (!isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op) ||
+        !value.hasOneUse())
+      break;
+    reshapes.push_back(op);
+    value = op->getOperand(0);
+  }
+  return value;
+}
+
+struct CudaFuseHeadLogSoftmaxPass
+    : public impl::CudaFuseHeadLogSoftmaxBase<CudaFuseHeadLogSoftmaxPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SymbolTable symbols(module);
+    llvm::SetVector<func::FuncOp> touched;
+    for (func::CallOp call : cuda::callsOfSelectedKernels(
+             module, symbols, cuda::kSelectedLogSoftmaxAttrName))
+      fuse(call, symbols, touched);
+    for (func::FuncOp function : touched)
+      if (SymbolTable::symbolKnownUseEmpty(function, module))
+        function.erase();
+  }
+
+  void fuse(func::CallOp logSoftmax, SymbolTable &symbols,
+            llvm::SetVector<func::FuncOp> &touched) {
+    if (logSoftmax.getNumOperands() != 1 || logSoftmax.getNumResults() != 1)
+      return;
+    SmallVector<Operation *> reshapes;
+    Value logits = throughReshapes(logSoftmax.getOperand(0), reshapes);
+    auto gemmCall = logits.getDefiningOp<func::CallOp>();
+    if (!gemmCall || gemmCall.getNumResults() != 1 || !logits.hasOneUse())
+      return;
+    auto gemmFunction = symbols.lookup<func::FuncOp>(gemmCall.getCallee());
+    auto attr = gemmFunction ? gemmFunction->getAttrOfType<DictionaryAttr>(
+                                   cuda::kSelectedGemmAttrName)
+                             : DictionaryAttr();
+    if (!attr)
+      return;
+    FailureOr<cuda::GemmSpec> parsed = [&]() -> FailureOr<cuda::GemmSpec> {
+      ScopedDiagnosticHandler silence(&getContext(),
+                                      [](Diagnostic &) { return success(); });
+      return cuda::gemmSpecFromAttribute(
+          attr, [&] { return gemmCall.emitOpError(); });
+    }();
+    if (failed(parsed) || parsed->config.mma != cuda::MmaKind::Wgmma ||
+        parsed->logSoftmax)
+      return;
+    // A CTA holds whole rows: one warpgroup of 64 rows x N columns (at most
+    // 256, 128 accumulator registers a thread), as many B stages as fit.
+    cuda::GemmSpec spec = *parsed;
+    spec.logSoftmax = true;
+    spec.config.tileN = llvm::alignTo(spec.n, 64);
+    spec.config.tileM = 64;
+    spec.config.consumers = 1;
+    auto accepts = [&] {
+      return cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
+        return cuda::verifyGemmSpec(spec, emitError);
+      });
+    };
+    while (!accepts() && spec.config.stages > 2)
+      --spec.config.stages;
+    if (!accepts())
+      return;
+
+    // The log-probabilities' one reader, mb.merge_patches <start_token>
+    // (through a reshape to [sequences, P + 1, V]): the GEMM stores the
+    // merged rows itself.
+    Value result = logSoftmax.getResult(0);
+    mb::MergePatchesOp merge;
+    Operation *toSequences = nullptr;
+    if (result.hasOneUse()) {
+      Operation *user = *result.getUsers().begin();
+      if (isa<tensor::ExpandShapeOp>(user) && user->getResult(0).hasOneUse()) {
+        toSequences = user;
+        merge = dyn_cast<mb::MergePatchesOp>(
+            *user->getResult(0).getUsers().begin());
+      }
+      if (merge && merge.getAlignment() == mb::Alignment::start_token) {
+        auto input = cast<RankedTensorType>(merge.getInput().getType());
+        auto output = cast<RankedTensorType>(merge.getType());
+        int64_t sequences = input.getDimSize(0), batch = output.getDimSize(0);
+        if (batch > 0 && sequences % batch == 0 &&
+            input.getDimSize(0) * input.getDimSize(1) == spec.m) {
+          cuda::GemmSpec merged = spec;
+          merged.mergePositions = input.getDimSize(1) - 1;
+          merged.mergeSequences = sequences / batch;
+          if (cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
+                return cuda::verifyGemmSpec(merged, emitError);
+              }))
+            spec = merged;
+        }
+      }
+    }
+
+    OpBuilder b(logSoftmax);
+    Location loc = logSoftmax.getLoc();
+    func::CallOp fused = cuda::callSelectedGemmOp(b, loc, getOperation(), spec,
+                                                  gemmCall.getOperands());
+    touched.insert(gemmFunction);
+    touched.insert(symbols.lookup<func::FuncOp>(logSoftmax.getCallee()));
+    Value rows = fused.getResult(0);
+    if (spec.mergePositions > 0) {
+      auto mergedType = cast<RankedTensorType>(merge.getType());
+      merge.replaceAllUsesWith(
+          mb_to_linalg::reshape(b, loc, rows, mergedType.getShape()));
+      merge.erase();
+      toSequences->erase();
+    } else {
+      result.replaceAllUsesWith(mb_to_linalg::reshape(
+          b, loc, rows, cast<RankedTensorType>(result.getType()).getShape()));
+    }
+    logSoftmax.erase();
+    for (Operation *reshape : reshapes)
+      if (reshape->use_empty())
+        reshape->erase();
+    gemmCall.erase();
+  }
+};
+
+} // namespace
+} // namespace mbc
