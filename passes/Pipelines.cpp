@@ -107,6 +107,7 @@ void buildCpuTensorPipeline(OpPassManager &pm,
           nested.addPass(createCudaPairGemms());
           nested.addPass(createCudaFuseGemmNorms());
           nested.addPass(createCudaFuseHeadLogSoftmax());
+          nested.addPass(createCudaChainLocalLayers());
         },
         /*decodeGemvs=*/true, /*cudaGenericKernels=*/true);
     // The GEMVs of cached attention appear in convert-mb-to-linalg: define
@@ -243,8 +244,9 @@ void buildCudaTensorPipeline(OpPassManager &pm,
         if (options.fuseGemmNorms)
           nested.addPass(createCudaFuseGemmNorms());
         // The head's log-softmax (and the merge into bytes): its GEMM's
-        // epilogue.
+        // epilogue. Consecutive fused local layers: one kernel.
         nested.addPass(createCudaFuseHeadLogSoftmax());
+        nested.addPass(createCudaChainLocalLayers());
       },
       /*decodeGemvs=*/options.tensorCores, /*cudaGenericKernels=*/true);
   // f32 weights the tensor-core kernels read as bf16: rounded once, when

@@ -71,7 +71,9 @@ CASES=(
 # against the same in PyTorch eager; the head's log-softmax (a decode row,
 # 65,536 scoring rows, and a vocabulary that is not a multiple of 32)
 # against torch.log_softmax; the fused local
-# layer (one whole local-model layer, 1,024 patches) at the example's shape,
+# layer (one whole local-model layer, 1,024 patches) at the example's shape
+# (and the example's whole local transformer, its 2 layers chained in one
+# kernel, against the 2 layers in eager and torch.compile),
 # MEGABYTE.md's lucidrains local stage (D 256, 8 heads of 64), a lucidrains
 # layer with rotary over patches of 16 bytes (17 positions: 3 packed
 # patches a 64-row tile, spanning warps) and a paper layer (LayerNorm, ReLU, separate k/v,
@@ -149,6 +151,7 @@ KERNELS=(
   "log-softmax-score-v256|mb-cuda-test-build-log-softmax=rows=65536 columns=256|sm_80|--kind log_softmax --rows 65536 --columns 256"
   "log-softmax-v259|mb-cuda-test-build-log-softmax=rows=1000 columns=259|sm_80|--kind log_softmax --rows 1000 --columns 259"
   "local-layer-d128-hd32|mb-cuda-test-build-local-layer=sequences=1024 positions=9 dim=128 heads=4 head-dim=32 hidden=512|sm_80|--kind local_layer --sequences 1024 --positions 9 --dim 128 --heads 4 --head-dim 32 --hidden 512 --gelu erf --compile"
+  "local-stage-d128-hd32-2-layers|mb-cuda-test-build-local-layer=sequences=1024 positions=9 dim=128 heads=4 head-dim=32 hidden=512 layers=2|sm_80|--kind local_layer --sequences 1024 --positions 9 --dim 128 --heads 4 --head-dim 32 --hidden 512 --gelu erf --compile"
   "local-layer-d256-hd64|mb-cuda-test-build-local-layer=sequences=1024 positions=9 dim=256 heads=8 head-dim=64 hidden=1024|sm_80|--kind local_layer --sequences 1024 --positions 9 --dim 256 --heads 8 --head-dim 64 --hidden 1024 --gelu erf --compile"
   "local-layer-p16-d256-rotary|mb-cuda-test-build-local-layer=sequences=512 positions=17 dim=256 heads=4 head-dim=64 hidden=1024 rotary-theta=10000|sm_80|--kind local_layer --sequences 512 --positions 17 --dim 256 --heads 4 --head-dim 64 --hidden 1024 --gelu erf --local-rotary --rotary-theta 10000 --compile"
   "local-layer-paper-f16|mb-cuda-test-build-local-layer=sequences=1000 positions=8 dim=128 heads=2 head-dim=64 hidden=512 norm=layer epsilon=1e-5 token-shift=false activation=relu fused-kv=false element-type=f16|sm_80|--kind local_layer --dtype f16 --sequences 1000 --positions 8 --dim 128 --heads 2 --head-dim 64 --hidden 512 --norm layer --epsilon 1e-5 --no-token-shift --gelu relu --compile"

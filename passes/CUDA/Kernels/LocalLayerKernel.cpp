@@ -125,26 +125,35 @@ struct Step {
 
 class LocalLayerBuilder {
 public:
+  /// One layer's parameters (wv is wk's value with fused k and v).
+  struct LayerWeights {
+    Value norm1Weight, norm1Bias, wq, wk, wv, wo, norm2Weight, norm2Bias,
+        upWeight, upBias, downWeight, downBias;
+  };
   LocalLayerBuilder(OpBuilder &b, Location loc, const LocalLayerSpec &spec,
                     Block &entry)
       : b(b), loc(loc), spec(spec), f32(b.getF32Type()),
         elementType(spec.weightType) {
     unsigned next = 0;
     x = entry.getArgument(next++);
-    norm1Weight = entry.getArgument(next++);
-    if (spec.norm == NormKind::Layer)
-      norm1Bias = entry.getArgument(next++);
-    wq = entry.getArgument(next++);
-    wk = entry.getArgument(next++);
-    wv = spec.fusedKeyValue ? wk : entry.getArgument(next++);
-    wo = entry.getArgument(next++);
-    norm2Weight = entry.getArgument(next++);
-    if (spec.norm == NormKind::Layer)
-      norm2Bias = entry.getArgument(next++);
-    upWeight = entry.getArgument(next++);
-    upBias = entry.getArgument(next++);
-    downWeight = entry.getArgument(next++);
-    downBias = entry.getArgument(next++);
+    for (int64_t l = 0; l < spec.layers; ++l) {
+      LayerWeights w;
+      w.norm1Weight = entry.getArgument(next++);
+      if (spec.norm == NormKind::Layer)
+        w.norm1Bias = entry.getArgument(next++);
+      w.wq = entry.getArgument(next++);
+      w.wk = entry.getArgument(next++);
+      w.wv = spec.fusedKeyValue ? w.wk : entry.getArgument(next++);
+      w.wo = entry.getArgument(next++);
+      w.norm2Weight = entry.getArgument(next++);
+      if (spec.norm == NormKind::Layer)
+        w.norm2Bias = entry.getArgument(next++);
+      w.upWeight = entry.getArgument(next++);
+      w.upBias = entry.getArgument(next++);
+      w.downWeight = entry.getArgument(next++);
+      w.downBias = entry.getArgument(next++);
+      layers.push_back(w);
+    }
     out = entry.getArgument(next++);
   }
 
@@ -194,7 +203,7 @@ public:
     if (rotaryTable)
       fillRotaryTable();
     gpu::BarrierOp::create(b, loc);
-    normalize(norm1Weight, norm1Bias);
+    normalize(layers.front().norm1Weight, layers.front().norm1Bias);
 
     SmallVector<Value> accumulators;
     for (int64_t t = 0; t <= last; ++t) {
@@ -264,16 +273,40 @@ private:
       }
     };
     int64_t valueRow0 = spec.fusedKeyValue ? inner : 0;
+    for (int64_t l = 0; l < spec.layers; ++l) {
+      const LayerWeights &w = layers[l];
+      appendLayer(product, w, dim, headDim, inner, valueRow0);
+      if (l + 1 == spec.layers)
+        break;
+      // The next layer starts from this one's residual stream: its down
+      // bias added to every row (storeRows adds the last layer's), then
+      // the next layer's first norm, after the last down product.
+      const LayerWeights &nextLayer = layers[l + 1];
+      std::function<void(ArrayRef<Value>)> last = steps.back().epilogue;
+      steps.back().epilogue = [this, last, &w,
+                               &nextLayer](ArrayRef<Value> acc) {
+        last(acc);
+        gpu::BarrierOp::create(b, loc);
+        addBias(w.downBias);
+        gpu::BarrierOp::create(b, loc);
+        normalize(nextLayer.norm1Weight, nextLayer.norm1Bias);
+      };
+    }
+    return steps;
+  }
+
+  /// One layer's steps (schedule()'s `product` appends them).
+  template <typename Product>
+  void appendLayer(Product &product, const LayerWeights &w, int64_t dim,
+                   int64_t headDim, int64_t inner, int64_t valueRow0) {
     for (int64_t h = 0; h < spec.heads; ++h) {
-      product(wq, h * headDim, 0, headDim, dim, normalized, 0,
-              [this](ArrayRef<Value> acc) {
-                storeRounded(rotate(acc), qs, 0);
-              });
-      product(wk, h * headDim, 0, headDim, dim, normalized, 0,
-              [this](ArrayRef<Value> acc) {
-                storeRounded(rotate(acc), ks, 0);
-              });
-      product(wv, valueRow0 + h * headDim, 0, headDim, dim, normalized, 0,
+      product(
+          w.wq, h * headDim, 0, headDim, dim, normalized, 0,
+          [this](ArrayRef<Value> acc) { storeRounded(rotate(acc), qs, 0); });
+      product(
+          w.wk, h * headDim, 0, headDim, dim, normalized, 0,
+          [this](ArrayRef<Value> acc) { storeRounded(rotate(acc), ks, 0); });
+      product(w.wv, valueRow0 + h * headDim, 0, headDim, dim, normalized, 0,
               [this, h](ArrayRef<Value> acc) {
                 storeRounded(acc, vs, 0);
                 gpu::BarrierOp::create(b, loc);
@@ -282,23 +315,23 @@ private:
     }
     for (int64_t n0 = 0; n0 < dim; n0 += 64) {
       bool lastColumns = n0 + 64 >= dim;
-      product(wo, n0, 0, 64, inner, attended, 0,
-              [this, n0, lastColumns](ArrayRef<Value> acc) {
+      product(w.wo, n0, 0, 64, inner, attended, 0,
+              [this, n0, lastColumns, &w](ArrayRef<Value> acc) {
                 accumulateInto(acc, n0);
                 if (lastColumns) {
                   gpu::BarrierOp::create(b, loc);
-                  normalize(norm2Weight, norm2Bias);
+                  normalize(w.norm2Weight, w.norm2Bias);
                 }
               });
     }
     for (int64_t c0 = 0; c0 < spec.hidden; c0 += kHiddenChunk) {
-      product(upWeight, c0, 0, kHiddenChunk, dim, normalized, 0,
-              [this, c0](ArrayRef<Value> acc) { activate(acc, c0); });
+      product(
+          w.upWeight, c0, 0, kHiddenChunk, dim, normalized, 0,
+          [this, c0, &w](ArrayRef<Value> acc) { activate(acc, c0, w.upBias); });
       for (int64_t n0 = 0; n0 < dim; n0 += 64)
-        product(downWeight, n0, c0, 64, kHiddenChunk, hiddenTile, 0,
+        product(w.downWeight, n0, c0, 64, kHiddenChunk, hiddenTile, 0,
                 [this, n0](ArrayRef<Value> acc) { accumulateInto(acc, n0); });
     }
-    return steps;
   }
 
   void issue(const Step &step, int64_t t) {
@@ -373,10 +406,23 @@ private:
       b.setInsertionPointToStart(&ifOp.getThenRegion().front());
       Value value = vector::LoadOp::create(b, loc, quad, xs,
                                            ValueRange{row, column});
-      Value bias = loadWidened(b, loc, downBias, column, 4);
+      Value bias = loadWidened(b, loc, layers.back().downBias, column, 4);
       value = arith::AddFOp::create(b, loc, value, bias);
       vector::StoreOp::create(b, loc, value, out, ValueRange{target, column},
                               false, llvm::MaybeAlign(16));
+    });
+  }
+
+  /// xs += bias (a layer's down bias) on every row, between chained
+  /// layers.
+  void addBias(Value bias) {
+    auto quad = VectorType::get({4}, f32);
+    forEachRowQuad([&](Value row, Value column) {
+      Value value =
+          vector::LoadOp::create(b, loc, quad, xs, ValueRange{row, column});
+      value = arith::AddFOp::create(b, loc, value,
+                                    loadWidened(b, loc, bias, column, 4));
+      vector::StoreOp::create(b, loc, value, xs, ValueRange{row, column});
     });
   }
 
@@ -526,7 +572,7 @@ private:
   }
 
   /// The hidden chunk at c0: act(product + up_bias), rounded.
-  void activate(ArrayRef<Value> acc, int64_t c0) {
+  void activate(ArrayRef<Value> acc, int64_t c0, Value upBias) {
     auto pairType = VectorType::get({2}, f32);
     auto roundedPair = VectorType::get({2}, elementType);
     forEachPair(acc, [&](Value row, Value column, Value pair) {
@@ -662,8 +708,8 @@ private:
   Location loc;
   const LocalLayerSpec &spec;
   Type f32, elementType;
-  Value x, norm1Weight, norm1Bias, wq, wk, wv, wo, norm2Weight, norm2Bias,
-      upWeight, upBias, downWeight, downBias, out;
+  Value x, out;
+  SmallVector<LayerWeights, 4> layers; // filled once, before schedule()
   Value tid, lane, warpRow, firstPatch;
   Value lastGroup; // the newest cp.async group (waits name one)
   Value xs, normalized, attended, qs, ks, vs, hiddenTile, weightTiles;
@@ -679,8 +725,8 @@ int64_t LocalLayerSpec::patchesPerTile() const {
 
 int64_t LocalLayerSpec::weightTiles() const {
   int64_t depth = dim / kTileK;
-  return 3 * heads * depth + (dim / 64) * (inner() / kTileK) +
-         (hidden / kHiddenChunk) * (depth + dim / 64);
+  return layers * (3 * heads * depth + (dim / 64) * (inner() / kTileK) +
+                   (hidden / kHiddenChunk) * (depth + dim / 64));
 }
 
 int64_t LocalLayerSpec::sharedBytes() const { return layoutOf(*this).total; }
@@ -727,6 +773,9 @@ verifyLocalLayerSpec(const LocalLayerSpec &spec,
                                "f32, bf16 or f16");
   if (spec.rotaryTheta < 0)
     return failSpec(emitError, "rotary theta must be positive (0: none)");
+  if (spec.layers < 1)
+    return failSpec(emitError,
+                    "layers = " + Twine(spec.layers) + " must be at least 1");
   if (spec.weightTiles() > kMaxLocalLayerWeightTiles)
     return failSpec(emitError,
                     "the layer streams " + Twine(spec.weightTiles()) +
@@ -743,20 +792,29 @@ verifyLocalLayerSpec(const LocalLayerSpec &spec,
 
 SmallVector<std::string> localLayerParamNames(const LocalLayerSpec &spec) {
   bool layer = spec.norm == NormKind::Layer;
-  SmallVector<std::string> names = {"x", "norm1_weight"};
-  if (layer)
-    names.push_back("norm1_bias");
-  names.push_back("wq");
-  if (spec.fusedKeyValue) {
-    names.push_back("wkv");
-  } else {
-    names.push_back("wk");
-    names.push_back("wv");
+  SmallVector<std::string> names = {"x"};
+  for (int64_t l = 0; l < spec.layers; ++l) {
+    // A chained layer's parameters: "layer<l>_" and the first layer's name.
+    std::string prefix = l == 0 ? "" : "layer" + std::to_string(l) + "_";
+    auto add = [&](StringRef name) { names.push_back(prefix + name.str()); };
+    add("norm1_weight");
+    if (layer)
+      add("norm1_bias");
+    add("wq");
+    if (spec.fusedKeyValue) {
+      add("wkv");
+    } else {
+      add("wk");
+      add("wv");
+    }
+    add("wo");
+    add("norm2_weight");
+    if (layer)
+      add("norm2_bias");
+    for (StringRef name : {"up_weight", "up_bias", "down_weight", "down_bias"})
+      add(name);
   }
-  names.append({"wo", "norm2_weight"});
-  if (layer)
-    names.push_back("norm2_bias");
-  names.append({"up_weight", "up_bias", "down_weight", "down_bias", "out"});
+  names.push_back("out");
   return names;
 }
 
@@ -792,6 +850,8 @@ FailureOr<KernelInfo> buildLocalLayerKernel(OpBuilder &builder,
   SmallVector<Type> argTypes;
   for (const std::string &param : names) {
     StringRef p = param;
+    if (p.starts_with("layer"))
+      p = p.split('_').second;
     if (p == "x" || p == "out")
       argTypes.push_back(rowsType);
     else if (p.starts_with("norm") || p == "down_bias")

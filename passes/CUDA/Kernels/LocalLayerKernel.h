@@ -68,12 +68,18 @@ struct LocalLayerSpec {
   double rotaryTheta = 0;
   /// Weight tiles in flight (2 to 4).
   int64_t stages = 3;
+  /// Consecutive layers of this shape in one kernel (the whole local
+  /// transformer, mb-cuda-chain-local-layers): the residual stream stays
+  /// in shared memory from one layer to the next, and the weights of all
+  /// of them stream through one pipeline. Each layer takes its own
+  /// parameters, in localLayerParamNames' order.
+  int64_t layers = 1;
 
   int64_t inner() const { return heads * headDim; }
   /// Whole patches a CTA's 64-row tile holds (packed: a patch takes
   /// `positions` rows).
   int64_t patchesPerTile() const;
-  /// Weight tiles the schedule streams (its unrolled length).
+  /// Weight tiles the schedule streams (its unrolled length, every layer).
   int64_t weightTiles() const;
   int64_t sharedBytes() const;
 };
@@ -87,7 +93,9 @@ verifyLocalLayerSpec(const LocalLayerSpec &spec,
 
 /// The kernel's parameter names in order (docs/cuda.md "ptr" params): x,
 /// norm1_weight, [norm1_bias], wq, wkv | wk, wv, wo, norm2_weight,
-/// [norm2_bias], up_weight, up_bias, down_weight, down_bias, out.
+/// [norm2_bias], up_weight, up_bias, down_weight, down_bias, out; a chained
+/// layer l >= 1's parameters follow the previous layer's, before out, as
+/// "layer<l>_norm1_weight" and so on.
 llvm::SmallVector<std::string> localLayerParamNames(const LocalLayerSpec &spec);
 
 /// Appends kernel `name` to `module`.

@@ -199,6 +199,9 @@ def CudaTestBuildLocalLayer
            "norm weights/biases and FFN biases: f32, bf16 or f16">,
     Option<"rotaryTheta", "rotary-theta", "double", /*default=*/"0",
            "rotary on q and k with this theta (0: none)">,
+    Option<"layers", "layers", "int64_t", /*default=*/"1",
+           "consecutive layers of this shape in one kernel (each with its "
+           "own weights)">,
     Option<"stages", "stages", "int64_t", /*default=*/"3",
            "weight tiles in flight (2 to 4)">,
     Option<"kernelName", "name", "std::string", /*default=*/"\"local_layer\"",
@@ -664,6 +667,26 @@ def CudaFuseHeadLogSoftmax
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::tensor::TensorDialect"];
+}
+
+def CudaChainLocalLayers
+    : Pass<"mb-cuda-chain-local-layers", "::mlir::ModuleOp"> {
+  let summary = "consecutive fused local layers of one shape in one kernel";
+  let description = [{
+    After mb-cuda-select-kernels: a chain of calls of one fused local layer
+    spec (`mb.cuda_local_layer`, one layer each), each reading the
+    previous one's result (its only use) as x, becomes one call of the
+    spec with `layers` = the chain's length (LocalLayerKernel.h): x, then
+    every layer's parameters in order. The kernel keeps each tile's
+    residual stream in shared memory through all the layers (the whole
+    local transformer in one launch: no round trip of the rows through
+    global memory between layers, and the next layer's weights stream in
+    while the last one finishes). A chain longer than one kernel's
+    unrolled schedule allows is cut to the longest prefix that fits. With
+    emulation bodies, the chained function's body calls the layers'
+    functions in order. Declarations left without calls are erased.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
 def CudaFuseGemvAttention

@@ -700,7 +700,7 @@ Value callSelectedLocalLayer(OpBuilder &b, Location loc, ModuleOp module,
 DictionaryAttr localLayerSpecToAttribute(MLIRContext *context,
                                          const LocalLayerSpec &spec) {
   Builder b(context);
-  return b.getDictionaryAttr({
+  SmallVector<NamedAttribute> entries = {
       b.getNamedAttr("sequences", b.getI64IntegerAttr(spec.sequences)),
       b.getNamedAttr("positions", b.getI64IntegerAttr(spec.positions)),
       b.getNamedAttr("dim", b.getI64IntegerAttr(spec.dim)),
@@ -708,9 +708,9 @@ DictionaryAttr localLayerSpecToAttribute(MLIRContext *context,
       b.getNamedAttr("head_dim", b.getI64IntegerAttr(spec.headDim)),
       b.getNamedAttr("hidden", b.getI64IntegerAttr(spec.hidden)),
       b.getNamedAttr("weight_type", TypeAttr::get(spec.weightType)),
-      b.getNamedAttr("vector_type",
-                     TypeAttr::get(spec.vectorType ? spec.vectorType
-                                                   : b.getF32Type())),
+      b.getNamedAttr(
+          "vector_type",
+          TypeAttr::get(spec.vectorType ? spec.vectorType : b.getF32Type())),
       b.getNamedAttr("norm", b.getStringAttr(normKindName(spec.norm))),
       b.getNamedAttr("epsilon", b.getF64FloatAttr(spec.epsilon)),
       b.getNamedAttr("token_shift", b.getBoolAttr(spec.tokenShift)),
@@ -720,7 +720,12 @@ DictionaryAttr localLayerSpecToAttribute(MLIRContext *context,
       b.getNamedAttr("scale", b.getF64FloatAttr(spec.scale)),
       b.getNamedAttr("rotary_theta", b.getF64FloatAttr(spec.rotaryTheta)),
       b.getNamedAttr("stages", b.getI64IntegerAttr(spec.stages)),
-  });
+  };
+  // Only when chained, so a one-layer spec reads as before.
+  if (spec.layers > 1)
+    entries.push_back(
+        b.getNamedAttr("layers", b.getI64IntegerAttr(spec.layers)));
+  return b.getDictionaryAttr(entries);
 }
 
 FailureOr<LocalLayerSpec>
@@ -745,6 +750,8 @@ localLayerSpecFromAttribute(DictionaryAttr attr,
       failed(read.boolean("token_shift", spec.tokenShift)) ||
       failed(read.boolean("fused_kv", spec.fusedKeyValue)) ||
       failed(read.activation(spec.activation)))
+    return failure();
+  if (attr.get("layers") && failed(read.integer("layers", spec.layers)))
     return failure();
   std::optional<NormKind> parsed = parseNormKind(norm);
   if (!parsed)

@@ -61,6 +61,7 @@ struct CudaTestBuildLocalLayerPass
     if (!spec.vectorType)
       return signalPassFailure();
     spec.stages = stages;
+    spec.layers = layers;
     OpBuilder b(module.getContext());
     if (failed(cuda::buildLocalLayerKernel(
             b, cuda::getOrCreateKernelModule(module), kernelName, spec,

@@ -85,3 +85,18 @@
 // L7-IR: gpu.func @local_layer(%{{.*}}: memref<1152x128xf32>, %{{.*}}: memref<128xbf16>,
 // L7: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // L7: Used 130 registers, used 1 barriers
+
+// L8 is the example's two local layers chained in one kernel
+// (mb-cuda-chain-local-layers): each layer's parameters after the
+// previous one's ("layer1_..."), one schedule of both layers' weights.
+// ptxas spends more registers on the longer schedule (214: still 2 CTAs
+// an SM, as the shared memory allows) and spills none.
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-local-layer="sequences=128 positions=9 dim=128 heads=4 head-dim=32 hidden=512 layers=2" -o %t.l8.mlir
+// RUN: FileCheck %s --check-prefix=L8-IR < %t.l8.mlir
+// RUN: mbc-opt %t.l8.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.l8.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.l8.ptx -o %t.l8.cubin 2>&1 | FileCheck %s --check-prefix=L8
+// L8-IR: {kind = "ptr", name = "down_bias"}, {kind = "ptr", name = "layer1_norm1_weight"}
+// L8-IR-SAME: {kind = "ptr", name = "layer1_down_bias"}, {kind = "ptr", name = "out"}]
+// L8-IR-SAME: shared_bytes = 112640 : i64
+// L8: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// L8: Used 214 registers, used 1 barriers

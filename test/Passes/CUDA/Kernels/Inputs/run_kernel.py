@@ -755,17 +755,37 @@ def main():
         tensors = {}
         for param in launch["params"][:-1]:
             name = param["name"]
-            shape = shapes[name]
+            # A chained layer's parameters: "layer<l>_" + the first's names.
+            base = name.split("_", 1)[1] if re.match(r"layer\d+_", name) else name
+            shape = shapes[base]
             if name == "x":
                 value = torch.randn(*shape)
-            elif name.endswith("_weight") and name.startswith("norm"):
+            elif base.endswith("_weight") and base.startswith("norm"):
                 value = 1 + 0.1 * torch.randn(*shape)
             elif len(shape) == 1:
                 value = 0.1 * torch.randn(*shape)
             else:  # nn.Linear-like init, stored in 16 bits
                 value = ((torch.rand(*shape) * 2 - 1) / math.sqrt(shape[1])).to(dtype)
             tensors[name] = value
-        expected = local_layer_reference(tensors, args, dtype, device).cpu()
+        layer_count = 1 + max([int(re.match(r"layer(\d+)_", n).group(1))
+                                for n in tensors if re.match(r"layer\d+_", n)] or [0])
+
+        def layer_tensors(index, x):
+            """Layer `index`'s tensors under the first layer's names."""
+            prefix = f"layer{index}_" if index else ""
+            chosen = {n[len(prefix):]: v for n, v in tensors.items()
+                      if n != "x" and (n.startswith(prefix) if index
+                                       else not re.match(r"layer\d+_", n))}
+            chosen["x"] = x
+            return chosen
+
+        def chained_reference(rounding):
+            x = tensors["x"]
+            for index in range(layer_count):
+                x = local_layer_reference(layer_tensors(index, x), args, rounding, device)
+            return x
+
+        expected = chained_reference(dtype).cpu()
         out = driver.upload(unwritten(rows, d))
         arguments = [driver.upload(tensors[p["name"]]) for p in launch["params"][:-1]] + [out]
         kernel_ms = driver.launch(ptx, args.name, launch, arguments, args.time)
@@ -775,19 +795,28 @@ def main():
         else:
             tolerance = 1e-2 + 5e-3 * expected.abs()
         s = args.positions
-        flops = 2.0 * rows * (4 * d * inner + 2 * d * args.hidden) + \
-            2.0 * 2.0 * args.sequences * args.heads * s * s * args.head_dim / 2
+        flops = layer_count * (
+            2.0 * rows * (4 * d * inner + 2 * d * args.hidden) +
+            2.0 * 2.0 * args.sequences * args.heads * s * s * args.head_dim / 2)
         if args.time:
-            layer, gx = local_layer_torch(tensors, args, dtype)
+            layers = [local_layer_torch(layer_tensors(index, tensors["x"]), args, dtype)
+                      for index in range(layer_count)]
+            gx = layers[0][1]
+
+            def stack(x):
+                for layer, _ in layers:
+                    x = layer(x)
+                return x
+
             with torch.no_grad():
-                torch_ms = torch_median_ms(lambda: layer(gx), args.time)
+                torch_ms = torch_median_ms(lambda: stack(gx), args.time)
                 if args.compile:
-                    compiled = torch.compile(layer)
+                    compiled = torch.compile(stack)
                     compile_ms = torch_median_ms(lambda: compiled(gx), args.time)
                     result_json.update(torch_compile_ms=compile_ms)
             # The kernel against f32 PyTorch from the same 16-bit weights,
             # nothing rounded between (what the model's accuracy sees).
-            unrounded = local_layer_reference(tensors, args, None, device).cpu()
+            unrounded = chained_reference(None).cpu()
             result_json.update(max_abs_error_vs_unrounded=(result - unrounded).abs().max().item())
     else:
         shape = (args.batch_heads, args.seq_len, args.head_dim)

@@ -1,0 +1,162 @@
+//===- ChainLocalLayers.cpp - mb-cuda-chain-local-layers ------------------===//
+//
+// Consecutive fused local layers of one shape become one kernel call: the
+// whole local transformer in one launch (Passes.td).
+//
+//===----------------------------------------------------------------------===//
+#include "passes/CUDA/Kernels/Passes.h"
+#include "passes/CUDA/Kernels/SelectedKernels.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/SymbolTable.h"
+
+namespace mbc {
+#define GEN_PASS_DEF_CUDACHAINLOCALLAYERS
+#include "passes/CUDA/Kernels/Passes.h.inc"
+} // namespace mbc
+
+using namespace mlir;
+
+namespace mbc {
+namespace {
+
+struct CudaChainLocalLayersPass
+    : public impl::CudaChainLocalLayersBase<CudaChainLocalLayersPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SymbolTable symbols(module);
+    SmallVector<func::CallOp> calls = cuda::callsOfSelectedKernels(
+        module, symbols, cuda::kSelectedLocalLayerAttrName);
+    llvm::SmallPtrSet<Operation *, 8> chained;
+    llvm::SetVector<func::FuncOp> replaced;
+    for (func::CallOp first : calls) {
+      if (chained.contains(first))
+        continue;
+      SmallVector<func::CallOp> chain = {first};
+      while (func::CallOp next = successor(chain.back(), symbols))
+        chain.push_back(next);
+      // The longest prefix one kernel takes (its unrolled schedule is
+      // bounded: LocalLayerKernel.h).
+      std::optional<cuda::LocalLayerSpec> spec;
+      size_t length = chain.size();
+      for (; length >= 2; --length) {
+        spec = specOf(first, symbols);
+        spec->layers = static_cast<int64_t>(length);
+        if (cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
+              return cuda::verifyLocalLayerSpec(*spec, emitError);
+            }))
+          break;
+      }
+      if (length < 2)
+        continue;
+      chain.resize(length);
+      for (func::CallOp call : chain)
+        chained.insert(call);
+      fuse(chain, *spec, symbols, replaced);
+    }
+    // Declarations (or emulation bodies) nothing calls any more.
+    for (func::FuncOp function : replaced)
+      if (SymbolTable::symbolKnownUseEmpty(function, module))
+        function.erase();
+  }
+
+  /// The call's spec (a selected local layer's, one layer).
+  static std::optional<cuda::LocalLayerSpec> specOf(func::CallOp call,
+                                                    SymbolTable &symbols) {
+    auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
+    auto attr = callee ? callee->getAttrOfType<DictionaryAttr>(
+                             cuda::kSelectedLocalLayerAttrName)
+                       : DictionaryAttr();
+    if (!attr)
+      return std::nullopt;
+    ScopedDiagnosticHandler silence(call.getContext(),
+                                    [](Diagnostic &) { return success(); });
+    FailureOr<cuda::LocalLayerSpec> spec = cuda::localLayerSpecFromAttribute(
+        attr, [&] { return call.emitOpError(); });
+    if (failed(spec) || spec->layers != 1)
+      return std::nullopt;
+    return *spec;
+  }
+
+  /// The next layer of `call`'s chain: the one local-layer call of the
+  /// same spec that reads its result (its only use, through reshapes that
+  /// come back to its type) as x, in its block.
+  static func::CallOp successor(func::CallOp call, SymbolTable &symbols) {
+    Value result = call.getResult(0);
+    // Through reshapes back to the rows' type (a stage's [N, S, D] view).
+    while (result.hasOneUse() &&
+           isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(
+               *result.getUsers().begin()))
+      result = result.getUsers().begin()->getResult(0);
+    if (!result.hasOneUse() || result.getType() != call.getResult(0).getType())
+      return {};
+    OpOperand &use = *result.getUses().begin();
+    auto next = dyn_cast<func::CallOp>(use.getOwner());
+    if (!next || use.getOperandNumber() != 0 ||
+        next->getBlock() != call->getBlock())
+      return {};
+    std::optional<cuda::LocalLayerSpec> a = specOf(call, symbols),
+                                        b = specOf(next, symbols);
+    auto calleeAttr = [&](func::CallOp c) {
+      return symbols.lookup<func::FuncOp>(c.getCallee())
+          ->getAttr(cuda::kSelectedLocalLayerAttrName);
+    };
+    if (!a || !b || calleeAttr(call) != calleeAttr(next))
+      return {};
+    return next;
+  }
+
+  /// One call of `spec` (its layers the chain's) in place of the last,
+  /// taking the first's x and every layer's parameters in order. With
+  /// emulation bodies (reference-bodies), its body calls the layers'.
+  void fuse(MutableArrayRef<func::CallOp> chain,
+            const cuda::LocalLayerSpec &spec, SymbolTable &symbols,
+            llvm::SetVector<func::FuncOp> &replaced) {
+    func::CallOp last = chain.back();
+    OpBuilder b(last);
+    SmallVector<Value> operands = {chain.front().getOperand(0)};
+    for (func::CallOp call : chain)
+      llvm::append_range(operands, call.getOperands().drop_front());
+    ModuleOp module = getOperation();
+    Value result =
+        cuda::callSelectedLocalLayer(b, last.getLoc(), module, spec, operands);
+    // (A function this pass declared: not in `symbols`.)
+    auto callee = module.lookupSymbol<func::FuncOp>(
+        result.getDefiningOp<func::CallOp>().getCallee());
+    auto firstCallee = symbols.lookup<func::FuncOp>(chain.front().getCallee());
+    if (!firstCallee.isExternal() && callee.isExternal()) {
+      OpBuilder body(&getContext());
+      Block *entry = cuda::beginReferenceBody(body, callee);
+      Value x = entry->getArgument(0);
+      unsigned next = 1;
+      for (func::CallOp call : chain) {
+        unsigned count = call.getNumOperands() - 1;
+        SmallVector<Value> arguments = {x};
+        llvm::append_range(arguments, entry->getArguments().slice(next, count));
+        next += count;
+        x = func::CallOp::create(body, call.getLoc(), call.getCallee(),
+                                 call.getResultTypes(), arguments)
+                .getResult(0);
+      }
+      func::ReturnOp::create(body, last.getLoc(), x);
+    }
+    last.getResult(0).replaceAllUsesWith(result);
+    for (func::CallOp call : llvm::reverse(chain)) {
+      replaced.insert(symbols.lookup<func::FuncOp>(call.getCallee()));
+      // The reshapes between it and the next layer, now unused.
+      SmallVector<Operation *> between;
+      for (Value value = call.getResult(0);
+           value.hasOneUse() &&
+           isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(
+               *value.getUsers().begin());
+           value = value.getUsers().begin()->getResult(0))
+        between.push_back(*value.getUsers().begin());
+      for (Operation *reshape : llvm::reverse(between))
+        reshape->erase();
+      call.erase();
+    }
+  }
+};
+
+} // namespace
+} // namespace mbc
