@@ -36,11 +36,10 @@ struct CudaChainLocalLayersPass
       while (func::CallOp next = successor(chain.back(), symbols))
         chain.push_back(next);
       // The longest prefix one kernel takes (its unrolled schedule is
-      // bounded: LocalLayerKernel.h).
-      std::optional<cuda::LocalLayerSpec> spec;
-      size_t length = chain.size();
+      // bounded: LocalLayerKernel.h). Every layer has the first's spec.
+      std::optional<cuda::LocalLayerSpec> spec = specOf(first, symbols);
+      size_t length = spec ? chain.size() : 0;
       for (; length >= 2; --length) {
-        spec = specOf(first, symbols);
         spec->layers = static_cast<int64_t>(length);
         if (cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
               return cuda::verifyLocalLayerSpec(*spec, emitError);
@@ -55,9 +54,7 @@ struct CudaChainLocalLayersPass
       fuse(chain, *spec, symbols, replaced);
     }
     // Declarations (or emulation bodies) nothing calls any more.
-    for (func::FuncOp function : replaced)
-      if (SymbolTable::symbolKnownUseEmpty(function, module))
-        function.erase();
+    cuda::eraseUncalled(replaced.getArrayRef(), module);
   }
 
   /// The call's spec (a selected local layer's, one layer).
@@ -82,12 +79,8 @@ struct CudaChainLocalLayersPass
   /// same spec that reads its result (its only use, through reshapes that
   /// come back to its type) as x, in its block.
   static func::CallOp successor(func::CallOp call, SymbolTable &symbols) {
-    Value result = call.getResult(0);
-    // Through reshapes back to the rows' type (a stage's [N, S, D] view).
-    while (result.hasOneUse() &&
-           isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(
-               *result.getUsers().begin()))
-      result = result.getUsers().begin()->getResult(0);
+    SmallVector<Operation *> reshapes;
+    Value result = reshapedResult(call, reshapes);
     if (!result.hasOneUse() || result.getType() != call.getResult(0).getType())
       return {};
     OpOperand &use = *result.getUses().begin();
@@ -95,15 +88,29 @@ struct CudaChainLocalLayersPass
     if (!next || use.getOperandNumber() != 0 ||
         next->getBlock() != call->getBlock())
       return {};
-    std::optional<cuda::LocalLayerSpec> a = specOf(call, symbols),
-                                        b = specOf(next, symbols);
-    auto calleeAttr = [&](func::CallOp c) {
-      return symbols.lookup<func::FuncOp>(c.getCallee())
-          ->getAttr(cuda::kSelectedLocalLayerAttrName);
+    // The same spec attribute (uniqued): the same layer shape.
+    auto specAttr = [&](func::CallOp c) -> Attribute {
+      auto callee = symbols.lookup<func::FuncOp>(c.getCallee());
+      return callee ? callee->getAttr(cuda::kSelectedLocalLayerAttrName)
+                    : Attribute();
     };
-    if (!a || !b || calleeAttr(call) != calleeAttr(next))
+    if (!specAttr(next) || specAttr(call) != specAttr(next))
       return {};
     return next;
+  }
+
+  /// `call`'s result followed through the reshapes that are each value's
+  /// only use (a stage's [N, S, D] view and back), collected in order.
+  static Value reshapedResult(func::CallOp call,
+                              SmallVectorImpl<Operation *> &reshapes) {
+    Value result = call.getResult(0);
+    while (result.hasOneUse() &&
+           isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(
+               *result.getUsers().begin())) {
+      reshapes.push_back(*result.getUsers().begin());
+      result = reshapes.back()->getResult(0);
+    }
+    return result;
   }
 
   /// One call of `spec` (its layers the chain's) in place of the last,
@@ -145,12 +152,7 @@ struct CudaChainLocalLayersPass
       replaced.insert(symbols.lookup<func::FuncOp>(call.getCallee()));
       // The reshapes between it and the next layer, now unused.
       SmallVector<Operation *> between;
-      for (Value value = call.getResult(0);
-           value.hasOneUse() &&
-           isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(
-               *value.getUsers().begin());
-           value = value.getUsers().begin()->getResult(0))
-        between.push_back(*value.getUsers().begin());
+      reshapedResult(call, between);
       for (Operation *reshape : llvm::reverse(between))
         reshape->erase();
       call.erase();

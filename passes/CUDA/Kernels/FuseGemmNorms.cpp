@@ -31,47 +31,12 @@ struct CudaFuseGemmNormsPass
       if (fuse(normCall, symbols, touched))
         touched.insert(symbols.lookup<func::FuncOp>(normCall.getCallee()));
     // Declarations (or emulation bodies) nothing calls any more.
-    for (func::FuncOp function : touched)
-      if (SymbolTable::symbolKnownUseEmpty(function, module))
-        function.erase();
-  }
-
-  /// The GEMM calls reading `value` as their A operand through reshapes
-  /// (collected with the reshapes), or failure when anything else reads it.
-  static LogicalResult gemmReaders(Value value, SymbolTable &symbols,
-                                   SmallVectorImpl<func::CallOp> &gemms,
-                                   SmallVectorImpl<Operation *> &reshapes) {
-    for (OpOperand &use : value.getUses()) {
-      Operation *user = use.getOwner();
-      if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(user)) {
-        reshapes.push_back(user);
-        if (failed(gemmReaders(user->getResult(0), symbols, gemms, reshapes)))
-          return failure();
-        continue;
-      }
-      auto call = dyn_cast<func::CallOp>(user);
-      auto callee = call ? symbols.lookup<func::FuncOp>(call.getCallee())
-                         : func::FuncOp();
-      if (!callee || !callee->hasAttr(cuda::kSelectedGemmAttrName) ||
-          use.getOperandNumber() != 0)
-        return failure();
-      gemms.push_back(call);
-    }
-    return success();
+    cuda::eraseUncalled(touched.getArrayRef(), module);
   }
 
   bool fuse(func::CallOp normCall, SymbolTable &symbols,
             llvm::SetVector<func::FuncOp> &touched) {
-    auto normFunction = symbols.lookup<func::FuncOp>(normCall.getCallee());
-    auto quiet = [&] { return normCall.emitOpError(); };
-    FailureOr<cuda::NormSpec> norm = [&]() -> FailureOr<cuda::NormSpec> {
-      ScopedDiagnosticHandler silence(&getContext(),
-                                      [](Diagnostic &) { return success(); });
-      return cuda::normSpecFromAttribute(
-          normFunction->getAttrOfType<DictionaryAttr>(
-              cuda::kSelectedNormAttrName),
-          quiet);
-    }();
+    FailureOr<cuda::NormSpec> norm = cuda::normSpecOfCall(normCall, symbols);
     if (failed(norm) || norm->outputType.isF32() ||
         normCall.getNumResults() != 1 ||
         // x, weight (and a LayerNorm's bias).
@@ -80,8 +45,9 @@ struct CudaFuseGemmNormsPass
       return false;
     SmallVector<func::CallOp> gemmCalls;
     SmallVector<Operation *> reshapes;
-    if (failed(
-            gemmReaders(normCall.getResult(0), symbols, gemmCalls, reshapes)) ||
+    if (failed(cuda::selectedReaders(normCall.getResult(0), symbols,
+                                     cuda::kSelectedGemmAttrName, gemmCalls,
+                                     reshapes)) ||
         gemmCalls.empty())
       return false;
     // Every reader must take the prologue, or the norm stays for all.
@@ -99,14 +65,7 @@ struct CudaFuseGemmNormsPass
       spec->norm = *norm;
       // The resident A takes shared memory the A stages no longer do; B
       // keeps as many stages as still fit (at least 2).
-      auto accepts = [&] {
-        return cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
-          return cuda::verifyGemmSpec(*spec, emitError);
-        });
-      };
-      while (!accepts() && spec->config.stages > 2)
-        --spec->config.stages;
-      if (!accepts())
+      if (!cuda::fitGemmStages(&getContext(), *spec))
         return false;
       specs.push_back(*spec);
     }

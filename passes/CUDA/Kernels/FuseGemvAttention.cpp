@@ -30,9 +30,7 @@ struct CudaFuseGemvAttentionPass
              module, symbols, cuda::kSelectedDecodeAttentionAttrName))
       if (fuse(attentionCall, symbols, touched))
         touched.insert(symbols.lookup<func::FuncOp>(attentionCall.getCallee()));
-    for (func::FuncOp function : touched)
-      if (SymbolTable::symbolKnownUseEmpty(function, module))
-        function.erase();
+    cuda::eraseUncalled(touched.getArrayRef(), module);
   }
 
   /// The one GEMV call reading `value` as its A operand, through reshapes

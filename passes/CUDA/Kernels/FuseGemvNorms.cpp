@@ -31,47 +31,12 @@ struct CudaFuseGemvNormsPass
       if (fuse(normCall, symbols, touched))
         touched.insert(symbols.lookup<func::FuncOp>(normCall.getCallee()));
     // Declarations (or emulation bodies) nothing calls any more.
-    for (func::FuncOp function : touched)
-      if (SymbolTable::symbolKnownUseEmpty(function, module))
-        function.erase();
-  }
-
-  /// The GEMV calls reading `value` as their A operand through reshapes
-  /// (collected with the reshapes), or failure when anything else reads it.
-  static LogicalResult gemvReaders(Value value, SymbolTable &symbols,
-                                   SmallVectorImpl<func::CallOp> &gemvs,
-                                   SmallVectorImpl<Operation *> &reshapes) {
-    for (OpOperand &use : value.getUses()) {
-      Operation *user = use.getOwner();
-      if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(user)) {
-        reshapes.push_back(user);
-        if (failed(gemvReaders(user->getResult(0), symbols, gemvs, reshapes)))
-          return failure();
-        continue;
-      }
-      auto call = dyn_cast<func::CallOp>(user);
-      auto callee = call ? symbols.lookup<func::FuncOp>(call.getCallee())
-                         : func::FuncOp();
-      if (!callee || !callee->hasAttr(cuda::kSelectedGemvAttrName) ||
-          use.getOperandNumber() != 0)
-        return failure();
-      gemvs.push_back(call);
-    }
-    return success();
+    cuda::eraseUncalled(touched.getArrayRef(), module);
   }
 
   bool fuse(func::CallOp normCall, SymbolTable &symbols,
             llvm::SetVector<func::FuncOp> &touched) {
-    auto normFunction = symbols.lookup<func::FuncOp>(normCall.getCallee());
-    auto quiet = [&] { return normCall.emitOpError(); };
-    FailureOr<cuda::NormSpec> norm = [&]() -> FailureOr<cuda::NormSpec> {
-      ScopedDiagnosticHandler silence(&getContext(),
-                                      [](Diagnostic &) { return success(); });
-      return cuda::normSpecFromAttribute(
-          normFunction->getAttrOfType<DictionaryAttr>(
-              cuda::kSelectedNormAttrName),
-          quiet);
-    }();
+    FailureOr<cuda::NormSpec> norm = cuda::normSpecOfCall(normCall, symbols);
     if (failed(norm) || norm->rows > cuda::kMaxGemvRows ||
         !norm->outputType.isF32() || norm->tokenShift ||
         normCall.getNumResults() != 1 ||
@@ -81,8 +46,9 @@ struct CudaFuseGemvNormsPass
       return false;
     SmallVector<func::CallOp> gemvCalls;
     SmallVector<Operation *> reshapes;
-    if (failed(
-            gemvReaders(normCall.getResult(0), symbols, gemvCalls, reshapes)) ||
+    if (failed(cuda::selectedReaders(normCall.getResult(0), symbols,
+                                     cuda::kSelectedGemvAttrName, gemvCalls,
+                                     reshapes)) ||
         gemvCalls.empty())
       return false;
     // Every reader must take the prologue, or the norm stays for all.

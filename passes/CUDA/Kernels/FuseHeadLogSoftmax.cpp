@@ -46,9 +46,7 @@ struct CudaFuseHeadLogSoftmaxPass
     for (func::CallOp call : cuda::callsOfSelectedKernels(
              module, symbols, cuda::kSelectedLogSoftmaxAttrName))
       fuse(call, symbols, touched);
-    for (func::FuncOp function : touched)
-      if (SymbolTable::symbolKnownUseEmpty(function, module))
-        function.erase();
+    cuda::eraseUncalled(touched.getArrayRef(), module);
   }
 
   void fuse(func::CallOp logSoftmax, SymbolTable &symbols,
@@ -82,14 +80,7 @@ struct CudaFuseHeadLogSoftmaxPass
     spec.config.tileN = llvm::alignTo(spec.n, 64);
     spec.config.tileM = 64;
     spec.config.consumers = 1;
-    auto accepts = [&] {
-      return cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
-        return cuda::verifyGemmSpec(spec, emitError);
-      });
-    };
-    while (!accepts() && spec.config.stages > 2)
-      --spec.config.stages;
-    if (!accepts())
+    if (!cuda::fitGemmStages(&getContext(), spec))
       return;
 
     // The log-probabilities' one reader, mb.merge_patches <start_token>

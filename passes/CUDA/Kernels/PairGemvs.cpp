@@ -127,9 +127,7 @@ public:
         }
       }
     }
-    for (func::FuncOp function : touched)
-      if (SymbolTable::symbolKnownUseEmpty(function, module))
-        function.erase();
+    cuda::eraseUncalled(touched.getArrayRef(), module);
   }
 
 private:

@@ -401,6 +401,61 @@ SmallVector<func::CallOp> callsOfSelectedKernels(ModuleOp module,
   return calls;
 }
 
+LogicalResult selectedReaders(Value value, SymbolTable &symbols,
+                              StringRef attrName,
+                              SmallVectorImpl<func::CallOp> &calls,
+                              SmallVectorImpl<Operation *> &reshapes) {
+  for (OpOperand &use : value.getUses()) {
+    Operation *user = use.getOwner();
+    if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(user)) {
+      reshapes.push_back(user);
+      if (failed(selectedReaders(user->getResult(0), symbols, attrName, calls,
+                                 reshapes)))
+        return failure();
+      continue;
+    }
+    auto call = dyn_cast<func::CallOp>(user);
+    auto callee =
+        call ? symbols.lookup<func::FuncOp>(call.getCallee()) : func::FuncOp();
+    if (!callee || !callee->hasAttr(attrName) || use.getOperandNumber() != 0)
+      return failure();
+    calls.push_back(call);
+  }
+  return success();
+}
+
+FailureOr<NormSpec> normSpecOfCall(func::CallOp call, SymbolTable &symbols) {
+  auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
+  auto attr = callee
+                  ? callee->getAttrOfType<DictionaryAttr>(kSelectedNormAttrName)
+                  : DictionaryAttr();
+  if (!attr)
+    return failure();
+  ScopedDiagnosticHandler silence(call.getContext(),
+                                  [](Diagnostic &) { return success(); });
+  return normSpecFromAttribute(attr, [&] { return call.emitOpError(); });
+}
+
+bool fitGemmStages(MLIRContext *context, GemmSpec &spec) {
+  auto accepts = [&] {
+    return acceptsQuietly(context, [&](auto emitError) {
+      return verifyGemmSpec(spec, emitError);
+    });
+  };
+  while (!accepts()) {
+    if (spec.config.stages <= 2)
+      return false;
+    --spec.config.stages;
+  }
+  return true;
+}
+
+void eraseUncalled(ArrayRef<func::FuncOp> functions, ModuleOp module) {
+  for (func::FuncOp function : functions)
+    if (SymbolTable::symbolKnownUseEmpty(function, module))
+      function.erase();
+}
+
 Value callSelectedKernel(OpBuilder &b, Location loc, ModuleOp module,
                          StringRef prefix, StringRef attrName,
                          DictionaryAttr spec, ValueRange operands,

@@ -94,6 +94,10 @@ bool acceptsQuietly(
         llvm::function_ref<mlir::InFlightDiagnostic()>)>
         verify);
 
+/// Lowers `spec`'s stages (to 2 at least) until verifyGemmSpec accepts it
+/// (a rewrite that took shared memory); false when it never does.
+bool fitGemmStages(mlir::MLIRContext *context, GemmSpec &spec);
+
 /// The entry block of a selected kernel's function about to get its
 /// reference body, with the insertion point at its start; the read-only
 /// marks of its arguments are dropped (a body has its own uses).
@@ -108,6 +112,25 @@ mlir::Value widenToF32(mlir::OpBuilder &b, mlir::Location loc,
 llvm::SmallVector<mlir::func::CallOp>
 callsOfSelectedKernels(mlir::ModuleOp module, mlir::SymbolTable &symbols,
                        llvm::StringRef attrName);
+
+/// The calls of selected kernels carrying `attrName` that read `value` as
+/// their operand 0 through tensor reshapes (collected, with the reshapes,
+/// outermost last), or failure when anything else reads it.
+mlir::LogicalResult
+selectedReaders(mlir::Value value, mlir::SymbolTable &symbols,
+                llvm::StringRef attrName,
+                llvm::SmallVectorImpl<mlir::func::CallOp> &calls,
+                llvm::SmallVectorImpl<mlir::Operation *> &reshapes);
+
+/// The norm kernel spec of `call`'s callee, read without diagnostics
+/// (failure: not a well-formed `mb.cuda_norm`).
+mlir::FailureOr<NormSpec> normSpecOfCall(mlir::func::CallOp call,
+                                         mlir::SymbolTable &symbols);
+
+/// Erases the functions among `functions` (selected kernels' declarations
+/// or emulation bodies a rewrite stopped calling) that nothing calls.
+void eraseUncalled(llvm::ArrayRef<mlir::func::FuncOp> functions,
+                   mlir::ModuleOp module);
 
 /// Declares a private function `<prefix>_<n>` at the end of `module` whose
 /// attribute `attrName` is `spec` and whose operands are read-only for

@@ -271,6 +271,17 @@ def token_shift(x):
     return torch.cat([x[..., :keep], shifted], dim=-1)
 
 
+def merge_start_token(logp, positions, sequences):
+    """mb.merge_patches <start_token> on rows [entries x K x (P + 1), V]:
+    per batch entry, row 0 of its first sequence, then rows 1..P of each,
+    without the entry's very last row."""
+    columns = logp.shape[-1]
+    entries = logp.reshape(-1, sequences, positions + 1, columns)
+    kept = torch.cat([entries[:, 0, :1], entries[:, :, 1:].reshape(
+        entries.shape[0], sequences * positions, columns)[:, :-1]], dim=1)
+    return kept.reshape(-1, columns)
+
+
 def norm(x, weight, bias, kind, eps):
     x = x.float()
     if kind == "layer":
@@ -549,14 +560,8 @@ def main():
         if args.gemm_log_softmax:
             expected = torch.log_softmax(expected, dim=-1)
             if args.merge_positions:
-                # mb.merge_patches <start_token>: per batch entry of K
-                # sequences of P + 1 rows, row 0 of the first sequence, then
-                # rows 1..P of each, without the entry's very last row.
-                p, k = args.merge_positions, args.merge_sequences
-                entries = expected.reshape(-1, k, p + 1, args.n)
-                kept = torch.cat([entries[:, 0, :1], entries[:, :, 1:].reshape(
-                    entries.shape[0], k * p, args.n)[:, :-1]], dim=1)
-                expected = kept.reshape(-1, args.n)
+                expected = merge_start_token(expected, args.merge_positions,
+                                             args.merge_sequences)
                 out_rows = expected.shape[0]
         expected = expected.cpu()
         c = driver.upload(unwritten(out_rows, args.n))
@@ -617,10 +622,7 @@ def main():
                 logp = torch.log_softmax(product.float() + gbias, dim=-1)
                 if not args.merge_positions:
                     return logp
-                p, k = args.merge_positions, args.merge_sequences
-                entries = logp.reshape(-1, k, p + 1, args.n)
-                return torch.cat([entries[:, 0, :1], entries[:, :, 1:].reshape(
-                    entries.shape[0], k * p, args.n)[:, :-1]], dim=1)
+                return merge_start_token(logp, args.merge_positions, args.merge_sequences)
 
             if gemm_norm:
                 # PyTorch eager: the shift, the norm and the rounding, then
@@ -642,8 +644,6 @@ def main():
                     return [finish(torch.matmul(rows, w)) for w in products]
 
                 torch_ms = torch_median_ms(normalized_products, args.time)
-            if gemm_norm:
-                pass
             elif args.gemm_log_softmax:
                 torch_ms = torch_median_ms(lambda: finish(torch.matmul(ga, gb)), args.time)
             elif args.third_n:  # PyTorch's three projections of the same row
