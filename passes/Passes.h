@@ -100,6 +100,13 @@ struct CudaPipelineOptions
                      "(LocalLayerKernel.h); false: its ops are selected one "
                      "by one"),
       llvm::cl::init(true)};
+  Option<bool> fuseLocalInput{
+      *this, "fuse-local-input",
+      llvm::cl::desc("with fuse-local-layers: the first fused local layer "
+                     "builds MEGABYTE-pytorch's local input (start token, "
+                     "byte embeddings, global-to-local projection) in its "
+                     "prologue; false: a kernel of its own writes it"),
+      llvm::cl::init(true)};
   Option<bool> fuseGemmNorms{
       *this, "fuse-gemm-norms",
       llvm::cl::desc("with tensor-cores: a norm read only by GEMMs that "

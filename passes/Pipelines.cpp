@@ -237,6 +237,7 @@ void buildCudaTensorPipeline(OpPassManager &pm,
         selection.mma = options.mmaKind();
         selection.minRows = options.gemmMinRows;
         selection.fuseLocalLayers = options.fuseLocalLayers;
+        selection.fuseLocalInput = options.fuseLocalInput;
         nested.addPass(createCudaSelectKernels(selection));
         // An attention layer's q and kv projections: one launch; a norm
         // read only by GEMMs: their prologue.

@@ -123,6 +123,13 @@ llvm::cl::opt<bool> cudaFuseLocalLayers(
                    "supports runs as one kernel (default); false: its "
                    "projections and attention get separate kernels"),
     llvm::cl::init(true), llvm::cl::cat(mbcOptions));
+llvm::cl::opt<bool> cudaFuseLocalInput(
+    "cuda-fuse-local-input",
+    llvm::cl::desc("--target=cuda: the first fused local layer builds the "
+                   "local input (start token, byte embeddings, "
+                   "global-to-local projection) in its prologue (default); "
+                   "false: a kernel of its own writes it first"),
+    llvm::cl::init(true), llvm::cl::cat(mbcOptions));
 llvm::cl::opt<bool> cudaFuseNorms(
     "cuda-fuse-norms",
     llvm::cl::desc("--target=cuda: a norm read only by tensor-core GEMMs "
@@ -294,6 +301,7 @@ int main(int argc, char **argv) {
     cudaOptions.archs = targets->cudaArchs;
     cudaOptions.tensorCores = cudaTensorCores;
     cudaOptions.fuseLocalLayers = cudaFuseLocalLayers;
+    cudaOptions.fuseLocalInput = cudaFuseLocalInput;
     cudaOptions.fuseGemmNorms = cudaFuseNorms;
     cudaOptions.serialize =
         emitKind == EmitKind::PTX || emitKind == EmitKind::Artifact;

@@ -88,15 +88,32 @@ struct CudaChainLocalLayersPass
     if (!next || use.getOperandNumber() != 0 ||
         next->getBlock() != call->getBlock())
       return {};
-    // The same spec attribute (uniqued): the same layer shape.
+    // The same spec attribute but for the first layer's input (uniqued):
+    // the same layer shape.
     auto specAttr = [&](func::CallOp c) -> Attribute {
       auto callee = symbols.lookup<func::FuncOp>(c.getCallee());
-      return callee ? callee->getAttr(cuda::kSelectedLocalLayerAttrName)
-                    : Attribute();
+      auto attr = callee ? callee->getAttrOfType<DictionaryAttr>(
+                               cuda::kSelectedLocalLayerAttrName)
+                         : DictionaryAttr();
+      if (!attr || !attr.get("input"))
+        return attr;
+      NamedAttrList entries(attr);
+      entries.erase("input");
+      return entries.getDictionary(c.getContext());
     };
-    if (!specAttr(next) || specAttr(call) != specAttr(next))
+    if (!specAttr(next) || specAttr(call) != specAttr(next) ||
+        inputParams(next, symbols) != 1)
       return {};
     return next;
+  }
+
+  /// The operands of `call` that stand for its x (localLayerInputParams).
+  static unsigned inputParams(func::CallOp call, SymbolTable &symbols) {
+    auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
+    auto attr = callee ? callee->getAttrOfType<DictionaryAttr>(
+                             cuda::kSelectedLocalLayerAttrName)
+                       : DictionaryAttr();
+    return attr && attr.get("input") ? 4 : 1;
   }
 
   /// `call`'s result followed through the reshapes that are each value's
@@ -121,9 +138,11 @@ struct CudaChainLocalLayersPass
             llvm::SetVector<func::FuncOp> &replaced) {
     func::CallOp last = chain.back();
     OpBuilder b(last);
-    SmallVector<Value> operands = {chain.front().getOperand(0)};
+    unsigned inputs = cuda::localLayerInputParams(spec);
+    SmallVector<Value> operands(chain.front().getOperands().take_front(inputs));
     for (func::CallOp call : chain)
-      llvm::append_range(operands, call.getOperands().drop_front());
+      llvm::append_range(
+          operands, call.getOperands().drop_front(inputParams(call, symbols)));
     ModuleOp module = getOperation();
     Value result =
         cuda::callSelectedLocalLayer(b, last.getLoc(), module, spec, operands);
@@ -134,18 +153,20 @@ struct CudaChainLocalLayersPass
     if (!firstCallee.isExternal() && callee.isExternal()) {
       OpBuilder body(&getContext());
       Block *entry = cuda::beginReferenceBody(body, callee);
-      Value x = entry->getArgument(0);
-      unsigned next = 1;
+      // The first layer takes the input's arguments, each next one the
+      // previous one's result.
+      SmallVector<Value> x(entry->getArguments().take_front(inputs));
+      unsigned next = inputs;
       for (func::CallOp call : chain) {
-        unsigned count = call.getNumOperands() - 1;
-        SmallVector<Value> arguments = {x};
+        unsigned count = call.getNumOperands() - inputParams(call, symbols);
+        SmallVector<Value> arguments = x;
         llvm::append_range(arguments, entry->getArguments().slice(next, count));
         next += count;
-        x = func::CallOp::create(body, call.getLoc(), call.getCallee(),
-                                 call.getResultTypes(), arguments)
-                .getResult(0);
+        x = {func::CallOp::create(body, call.getLoc(), call.getCallee(),
+                                  call.getResultTypes(), arguments)
+                 .getResult(0)};
       }
-      func::ReturnOp::create(body, last.getLoc(), x);
+      func::ReturnOp::create(body, last.getLoc(), x.front());
     }
     last.getResult(0).replaceAllUsesWith(result);
     for (func::CallOp call : llvm::reverse(chain)) {

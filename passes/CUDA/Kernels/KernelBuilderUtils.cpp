@@ -279,13 +279,13 @@ std::pair<Value, Value> buildTokenShiftSource(OpBuilder &b, Location loc,
   return {source, hidden};
 }
 
-Value loadWidened(OpBuilder &b, Location loc, Value memref, Value index,
+Value loadWidened(OpBuilder &b, Location loc, Value memref, ValueRange indices,
                   int64_t lanes) {
   Type element = cast<MemRefType>(memref.getType()).getElementType();
   int64_t bytes = lanes * element.getIntOrFloatBitWidth() / 8;
-  Value value = vector::LoadOp::create(
-      b, loc, VectorType::get({lanes}, element), memref, ValueRange{index},
-      false, llvm::MaybeAlign(bytes));
+  Value value =
+      vector::LoadOp::create(b, loc, VectorType::get({lanes}, element), memref,
+                             indices, false, llvm::MaybeAlign(bytes));
   if (element.isF32())
     return value;
   return arith::ExtFOp::create(

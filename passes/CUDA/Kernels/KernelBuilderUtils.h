@@ -157,11 +157,13 @@ buildTokenShiftSource(mlir::OpBuilder &b, mlir::Location loc, mlir::Value row,
                       mlir::Value column, mlir::Value firstPosition,
                       int64_t dim);
 
-/// `lanes` consecutive elements at `index` of a 1-D parameter (norm weight,
-/// bias) stored as f32, bf16 or f16, as vector<lanes x f32>: 16-bit ones
-/// are widened after the load (which is `lanes` x the element size aligned).
+/// `lanes` consecutive elements at `indices` of a parameter (norm weight,
+/// bias, embedding row) stored as f32, bf16 or f16, as vector<lanes x f32>:
+/// 16-bit ones are widened after the load (which is `lanes` x the element
+/// size aligned).
 mlir::Value loadWidened(mlir::OpBuilder &b, mlir::Location loc,
-                        mlir::Value memref, mlir::Value index, int64_t lanes);
+                        mlir::Value memref, mlir::ValueRange indices,
+                        int64_t lanes);
 
 /// 2^x of an f32 with ex2.approx.ftz.f32 (llvm.nvvm.ex2.approx.ftz.f; no
 /// libdevice call).

@@ -135,7 +135,14 @@ public:
       : b(b), loc(loc), spec(spec), f32(b.getF32Type()),
         elementType(spec.weightType) {
     unsigned next = 0;
-    x = entry.getArgument(next++);
+    if (spec.input) {
+      context = entry.getArgument(next++);
+      bytes = entry.getArgument(next++);
+      table = entry.getArgument(next++);
+      startToken = entry.getArgument(next++);
+    } else {
+      x = entry.getArgument(next++);
+    }
     for (int64_t l = 0; l < spec.layers; ++l) {
       LayerWeights w;
       w.norm1Weight = entry.getArgument(next++);
@@ -381,19 +388,62 @@ private:
     body(row, column);
   }
 
-  /// x rows -> xs (zeros for padded rows).
+  /// The input rows -> xs (zeros for padded rows): x's, or built from the
+  /// bytes, the embedding table, the start token and the context rows.
   void loadRows() {
     auto quad = VectorType::get({4}, f32);
     forEachRowQuad([&](Value row, Value column) {
       auto [valid, source] = globalRow(row);
-      Value value = vector::LoadOp::create(b, loc, quad, x,
-                                           ValueRange{source, column}, false,
-                                           llvm::MaybeAlign(16));
+      Value value = spec.input
+                        ? buildInputQuad(source, column)
+                        : vector::LoadOp::create(b, loc, quad, x,
+                                                 ValueRange{source, column},
+                                                 false, llvm::MaybeAlign(16))
+                              .getResult();
       Value zeros = arith::ConstantOp::create(
           b, loc, DenseElementsAttr::get(quad, 0.0f));
       value = arith::SelectOp::create(b, loc, valid, value, zeros);
       vector::StoreOp::create(b, loc, value, xs, ValueRange{row, column});
     });
+  }
+
+  /// Columns column..column+3 of input row `source` (n S + p; 0 for a
+  /// padded row, which reads the start token): the start token at p = 0,
+  /// else embedding[bytes[n, p - 1]] + context[n + n / K, (p - 1) D + ...].
+  /// A byte past the table reads its last row (the runtime rejects such
+  /// bytes before any kernel runs; this only keeps the read in bounds).
+  Value buildInputQuad(Value source, Value column) {
+    const LocalInputSpec &input = *spec.input;
+    auto quad = VectorType::get({4}, f32);
+    Value patch = arith::DivUIOp::create(b, loc, source, index(spec.positions));
+    Value position =
+        arith::RemUIOp::create(b, loc, source, index(spec.positions));
+    Value atStart = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                          position, index(0));
+    auto ifOp = scf::IfOp::create(b, loc, TypeRange{quad}, atStart,
+                                  /*withElse=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    scf::YieldOp::create(b, loc, loadWidened(b, loc, startToken, column, 4));
+    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    Value before = arith::SubIOp::create(b, loc, position, index(1));
+    Value byte =
+        memref::LoadOp::create(b, loc, bytes, ValueRange{patch, before});
+    Value row = arith::MinUIOp::create(
+        b, loc, arith::IndexCastUIOp::create(b, loc, b.getIndexType(), byte),
+        index(input.vocabulary - 1));
+    Value embedded = loadWidened(b, loc, table, ValueRange{row, column}, 4);
+    Value contextRow =
+        add(patch, arith::DivUIOp::create(b, loc, patch,
+                                          index(input.patchesPerSequence)));
+    Value contextColumn =
+        add(arith::MulIOp::create(b, loc, before, index(spec.dim)), column);
+    Value projected = vector::LoadOp::create(
+        b, loc, quad, context, ValueRange{contextRow, contextColumn}, false,
+        llvm::MaybeAlign(16));
+    scf::YieldOp::create(
+        b, loc, arith::AddFOp::create(b, loc, embedded, projected).getResult());
+    return ifOp.getResult(0);
   }
 
   /// out = xs + down_bias for the real rows.
@@ -709,6 +759,7 @@ private:
   const LocalLayerSpec &spec;
   Type f32, elementType;
   Value x, out;
+  Value context, bytes, table, startToken; // with an input spec
   SmallVector<LayerWeights, 4> layers; // filled once, before schedule()
   Value tid, lane, warpRow, firstPatch;
   Value lastGroup; // the newest cp.async group (waits name one)
@@ -782,6 +833,27 @@ verifyLocalLayerSpec(const LocalLayerSpec &spec,
                         " weight tiles (more than " +
                         Twine(kMaxLocalLayerWeightTiles) +
                         " unrolled): too large for one fused kernel");
+  if (const std::optional<LocalInputSpec> &input = spec.input) {
+    auto isFloat = [](mlir::Type type) {
+      return type && (type.isF32() || type.isBF16() || type.isF16());
+    };
+    if (!isFloat(input->tableType) || !isFloat(input->startType))
+      return failSpec(emitError, "the local input's embedding table and start "
+                                 "token must be f32, bf16 or f16");
+    if (input->vocabulary <= 0)
+      return failSpec(emitError, "the local input's vocabulary must be "
+                                 "positive, got " +
+                                     Twine(input->vocabulary));
+    if (spec.positions < 2)
+      return failSpec(emitError, "the local input needs positions >= 2 (the "
+                                 "start token and at least one byte)");
+    if (input->patchesPerSequence <= 0 ||
+        spec.sequences % input->patchesPerSequence != 0)
+      return failSpec(emitError,
+                      "the local input's patches per sequence (" +
+                          Twine(input->patchesPerSequence) +
+                          ") must divide sequences = " + Twine(spec.sequences));
+  }
   int64_t shared = spec.sharedBytes();
   if (shared > kMaxDynamicSharedBytes)
     return failSpec(emitError, "the layer's tiles need " + Twine(shared) +
@@ -792,7 +864,11 @@ verifyLocalLayerSpec(const LocalLayerSpec &spec,
 
 SmallVector<std::string> localLayerParamNames(const LocalLayerSpec &spec) {
   bool layer = spec.norm == NormKind::Layer;
-  SmallVector<std::string> names = {"x"};
+  SmallVector<std::string> names;
+  if (spec.input)
+    names.append({"context", "bytes", "embedding", "start_token"});
+  else
+    names.push_back("x");
   for (int64_t l = 0; l < spec.layers; ++l) {
     // A chained layer's parameters: "layer<l>_" and the first layer's name.
     std::string prefix = l == 0 ? "" : "layer" + std::to_string(l) + "_";
@@ -816,6 +892,10 @@ SmallVector<std::string> localLayerParamNames(const LocalLayerSpec &spec) {
   }
   names.push_back("out");
   return names;
+}
+
+int64_t localLayerInputParams(const LocalLayerSpec &spec) {
+  return spec.input ? 4 : 1;
 }
 
 FailureOr<KernelInfo> buildLocalLayerKernel(OpBuilder &builder,
@@ -854,6 +934,20 @@ FailureOr<KernelInfo> buildLocalLayerKernel(OpBuilder &builder,
       p = p.split('_').second;
     if (p == "x" || p == "out")
       argTypes.push_back(rowsType);
+    else if (p == "context")
+      argTypes.push_back(
+          MemRefType::get({spec.sequences / spec.input->patchesPerSequence *
+                               (spec.input->patchesPerSequence + 1),
+                           (spec.positions - 1) * d},
+                          f32));
+    else if (p == "bytes")
+      argTypes.push_back(MemRefType::get({spec.sequences, spec.positions - 1},
+                                         builder.getI32Type()));
+    else if (p == "embedding")
+      argTypes.push_back(
+          MemRefType::get({spec.input->vocabulary, d}, spec.input->tableType));
+    else if (p == "start_token")
+      argTypes.push_back(MemRefType::get({d}, spec.input->startType));
     else if (p.starts_with("norm") || p == "down_bias")
       argTypes.push_back(vectorType(d));
     else if (p == "up_bias")

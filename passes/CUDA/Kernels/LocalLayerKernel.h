@@ -28,7 +28,10 @@
 //
 // Layouts: x and out are [sequences * positions, dim] f32 (the model's
 // [N, S, D] tensor), weights are nn.Linear's [out, in] in bf16/f16, norm
-// weights and biases f32.
+// weights and biases f32. With an input spec (LocalInputSpec), context is
+// [sequences / K * (K + 1), (positions - 1) * dim] f32, bytes [sequences,
+// positions - 1] i32, the embedding table [vocabulary, dim] and the start
+// token [dim] as stored.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MBC_PASSES_CUDA_KERNELS_LOCALLAYERKERNEL_H
@@ -41,7 +44,30 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Builders.h"
 
+#include <optional>
+
 namespace mbc::cuda {
+
+/// The first layer's input rows built in the kernel's prologue instead of
+/// read as x (MEGABYTE-pytorch's finest stage; mb-cuda-select-kernels):
+/// position 0 of patch n is the start token; position p >= 1 is the
+/// embedding of byte bytes[n, p - 1] plus columns [(p - 1) D, p D) of
+/// context row n + n / patchesPerSequence. The context is the
+/// global-to-local projection over every position of the coarser stage,
+/// its start token included: patchesPerSequence + 1 rows per batch entry,
+/// whose last the local model never reads.
+struct LocalInputSpec {
+  int64_t vocabulary = 0;         // rows of the embedding table
+  int64_t patchesPerSequence = 0; // K: patches of one batch entry
+  mlir::Type tableType;           // the embedding table's: f32, bf16, f16
+  mlir::Type startType;           // the start token's: f32, bf16, f16
+
+  bool operator==(const LocalInputSpec &other) const {
+    return vocabulary == other.vocabulary &&
+           patchesPerSequence == other.patchesPerSequence &&
+           tableType == other.tableType && startType == other.startType;
+  }
+};
 
 struct LocalLayerSpec {
   int64_t sequences = 0; // N: patches (x batch)
@@ -74,6 +100,9 @@ struct LocalLayerSpec {
   /// of them stream through one pipeline. Each layer takes its own
   /// parameters, in localLayerParamNames' order.
   int64_t layers = 1;
+  /// The input built in the prologue (parameters context, bytes,
+  /// embedding, start_token in place of x); none: x.
+  std::optional<LocalInputSpec> input;
 
   int64_t inner() const { return heads * headDim; }
   /// Whole patches a CTA's 64-row tile holds (packed: a patch takes
@@ -91,12 +120,16 @@ mlir::LogicalResult
 verifyLocalLayerSpec(const LocalLayerSpec &spec,
                      llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
-/// The kernel's parameter names in order (docs/cuda.md "ptr" params): x,
+/// The kernel's parameter names in order (docs/cuda.md "ptr" params): x
+/// (or, with an input spec, context, bytes, embedding, start_token),
 /// norm1_weight, [norm1_bias], wq, wkv | wk, wv, wo, norm2_weight,
 /// [norm2_bias], up_weight, up_bias, down_weight, down_bias, out; a chained
 /// layer l >= 1's parameters follow the previous layer's, before out, as
 /// "layer<l>_norm1_weight" and so on.
 llvm::SmallVector<std::string> localLayerParamNames(const LocalLayerSpec &spec);
+
+/// The parameters that stand for x: 1, or 4 with an input spec.
+int64_t localLayerInputParams(const LocalLayerSpec &spec);
 
 /// Appends kernel `name` to `module`.
 mlir::FailureOr<KernelInfo> buildLocalLayerKernel(mlir::OpBuilder &builder,

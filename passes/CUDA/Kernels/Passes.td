@@ -202,6 +202,22 @@ def CudaTestBuildLocalLayer
     Option<"layers", "layers", "int64_t", /*default=*/"1",
            "consecutive layers of this shape in one kernel (each with its "
            "own weights)">,
+    Option<"inputVocabulary", "input-vocabulary", "int64_t",
+           /*default=*/"0",
+           "> 0: the kernel builds its input rows (LocalInputSpec) from "
+           "context rows, bytes, an embedding table of this many rows and "
+           "a start token, in place of x">,
+    Option<"inputPatches", "input-patches", "int64_t", /*default=*/"0",
+           "with input-vocabulary: patches per batch entry (K; the context "
+           "has K + 1 rows per entry)">,
+    Option<"inputTableType", "input-table-type", "std::string",
+           /*default=*/"\"bf16\"",
+           "with input-vocabulary: the embedding table's type (f32, bf16 "
+           "or f16)">,
+    Option<"inputStartType", "input-start-type", "std::string",
+           /*default=*/"\"bf16\"",
+           "with input-vocabulary: the start token's type (f32, bf16 or "
+           "f16)">,
     Option<"stages", "stages", "int64_t", /*default=*/"3",
            "weight tiles in flight (2 to 4)">,
     Option<"kernelName", "name", "std::string", /*default=*/"\"local_layer\"",
@@ -517,6 +533,15 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
       of LocalLayerKernel.h, when that kernel supports the sizes (patches
       of at most 64 positions, head dims multiples of 16 up to 128, dims
       multiples of 64, its tiles within shared memory). Otherwise the layer's ops are selected one by one.
+      When x is MEGABYTE-pytorch's finest-stage input,
+      `mb.start_token(mb.embedding(table, bytes), start) +
+      mb.global_to_local <dense>(h, w, bias)`, each op with no other use
+      (`fuse-local-input`), the projection becomes its GEMM (or GEMV) over
+      every position of h and the call takes that GEMM's rows, the bytes,
+      the table and the start token in place of x (the spec's `input`:
+      vocabulary, patches_per_sequence, table_type, start_type): the first
+      layer's prologue builds its input rows (LocalInputSpec), and the
+      local input is never written to global memory.
 
     - After the rewrites above (`fuse-norms`): `arith.truncf` of
       `mb.rms_norm` / `mb.layer_norm` (of an `mb.token_shift`, or not; the
@@ -561,6 +586,11 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
            /*default=*/"true",
            "one fused kernel per local-model layer (LocalLayerKernel.h) "
            "where it applies">,
+    Option<"fuseLocalInput", "fuse-local-input", "bool",
+           /*default=*/"true",
+           "a fused local layer builds MEGABYTE-pytorch's local input "
+           "(start token, byte embeddings, global-to-local projection) in "
+           "its prologue">,
     Option<"fuseNorms", "fuse-norms", "bool", /*default=*/"true",
            "a norm (after a token shift or not) whose only use is the "
            "16-bit operand of GEMMs becomes one kernel writing that operand "

@@ -673,7 +673,6 @@ private:
     }
     // Every position is projected and the last one's rows dropped after:
     // a selected kernel's operand must be a whole buffer, not a slice view.
-    int64_t positions = inputType.getDimSize(1) - 1;
     if (!selectable(op.getInput()))
       return;
     Value projected =
@@ -681,13 +680,26 @@ private:
                        cuda::Activation::None, Value());
     if (!projected)
       return;
+    finish(op, denseLocalRows(b, loc, projected, patch, width), {});
+  }
+
+  /// The dense global-to-local result from its projection over every
+  /// position, [B, K + 1, P * D]: each batch entry's last position
+  /// dropped, the rest as [B K, P, D] with one zero vector in front,
+  /// [B K, P + 1, D].
+  static Value denseLocalRows(OpBuilder &b, Location loc, Value projected,
+                              int64_t patch, int64_t width) {
+    namespace ml = mb_to_linalg;
+    auto type = cast<RankedTensorType>(projected.getType());
+    int64_t sequences = type.getDimSize(0);
+    int64_t positions = type.getDimSize(1) - 1;
     Value used = ml::extractSlice(b, loc, projected, {0, 0, 0},
                                   {sequences, positions, patch * width});
     Value perSequence =
         ml::reshape(b, loc, used, {sequences * positions, patch, width});
     Value zeros = ml::createFilled(b, loc, {sequences * positions, 1, width},
-                                   resultType.getElementType(), 0.0);
-    finish(op, ml::concatenate(b, loc, {zeros, perSequence}, 1), {});
+                                   type.getElementType(), 0.0);
+    return ml::concatenate(b, loc, {zeros, perSequence}, 1);
   }
 
   /// The head: the logits GEMM (+ bias), then log-softmax over the
@@ -796,6 +808,59 @@ private:
     return add;
   }
 
+  /// MEGABYTE-pytorch's finest-stage input, x = mb.start_token(
+  /// mb.embedding(table, bytes), start) + mb.global_to_local <dense>(...),
+  /// each op read only on this path.
+  struct LocalInput {
+    arith::AddFOp add;
+    mb::StartTokenOp start;
+    mb::EmbeddingOp embedding;
+    mb::GlobalToLocalOp projection;
+    cuda::LocalInputSpec spec;
+  };
+
+  std::optional<LocalInput> matchLocalInput(Value x) {
+    LocalInput match;
+    match.add = x.getDefiningOp<arith::AddFOp>();
+    if (!match.add)
+      return std::nullopt;
+    for (Value operand : match.add->getOperands()) {
+      if (auto start = operand.getDefiningOp<mb::StartTokenOp>())
+        match.start = start;
+      else if (auto projection = operand.getDefiningOp<mb::GlobalToLocalOp>())
+        match.projection = projection;
+    }
+    if (!match.start || !match.projection || !match.start->hasOneUse() ||
+        !match.projection->hasOneUse() ||
+        match.projection.getMode() != mb::ProjectionMode::dense)
+      return std::nullopt;
+    match.embedding = match.start.getInput().getDefiningOp<mb::EmbeddingOp>();
+    if (!match.embedding || !match.embedding->hasOneUse())
+      return std::nullopt;
+    auto ids = cast<RankedTensorType>(match.embedding.getIds().getType());
+    auto table = cast<RankedTensorType>(match.embedding.getTable().getType());
+    auto coarse = cast<RankedTensorType>(match.projection.getInput().getType());
+    auto xType = cast<RankedTensorType>(x.getType());
+    int64_t patches = coarse.getDimSize(1) - 1;
+    if (ids.getRank() != 2 || !ids.getElementType().isInteger(32) ||
+        coarse.getRank() != 3 || !coarse.hasStaticShape() || patches <= 0 ||
+        coarse.getDimSize(0) * patches != xType.getDimSize(0) ||
+        match.projection.getPatchSize() + 1 != xType.getDimSize(1) ||
+        !selectable(match.projection.getInput()))
+      return std::nullopt;
+    auto storedType = [&](Value value) -> Type {
+      return cuda::isStoredIn16Bits(value) ? cuda::weightStorageType(value)
+                                           : f32Type();
+    };
+    match.spec.vocabulary = table.getDimSize(0);
+    match.spec.patchesPerSequence = patches;
+    match.spec.tableType = storedType(match.embedding.getTable());
+    match.spec.startType = storedType(match.start.getStart());
+    return match;
+  }
+
+  Type f32Type() { return Float32Type::get(&getContext()); }
+
   /// x1 = local_attention(norm(shift?(x))) + x;
   /// x2 = ffn(norm(shift?(x1))) + x1  ->  one fused local-layer call.
   void fuseLocalLayer(mb::LocalAttentionOp attention) {
@@ -880,7 +945,32 @@ private:
     auto vector = [&](Value value) {
       return cuda::narrowTo(b, loc, value, spec.vectorType);
     };
-    SmallVector<Value> operands = {toMatrix(b, loc, x), vector(first->weight)};
+    SmallVector<Value> operands;
+    std::optional<LocalInput> input =
+        fuseLocalInput ? matchLocalInput(x) : std::nullopt;
+    if (input) {
+      spec.input = input->spec;
+      Value projected;
+      if (cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
+            return cuda::verifyLocalLayerSpec(spec, emitError);
+          }))
+        projected = emitProjection(
+            b, loc, input->projection.getInput(), input->projection.getWeight(),
+            input->projection.getBias(), cuda::Activation::None, Value());
+      if (projected) {
+        operands = {toMatrix(b, loc, projected), input->embedding.getIds(),
+                    cuda::narrowTo(b, loc, input->embedding.getTable(),
+                                   input->spec.tableType),
+                    cuda::narrowTo(b, loc, input->start.getStart(),
+                                   input->spec.startType)};
+      } else {
+        spec.input.reset();
+        input.reset();
+      }
+    }
+    if (!input)
+      operands.push_back(toMatrix(b, loc, x));
+    operands.push_back(vector(first->weight));
     if (first->bias)
       operands.push_back(vector(first->bias));
     operands.push_back(narrow(attention.getWq()));
@@ -911,6 +1001,12 @@ private:
                           static_cast<Operation *>(attention), first->norm,
                           first->shift})
       if (op)
+        op->erase();
+    if (input)
+      for (Operation *op : {static_cast<Operation *>(input->add),
+                            static_cast<Operation *>(input->start),
+                            static_cast<Operation *>(input->embedding),
+                            static_cast<Operation *>(input->projection)})
         op->erase();
   }
 
@@ -1045,7 +1141,28 @@ private:
     auto vectorArgument = [&] { return cuda::widenToF32(b, loc, argument()); };
     auto rowsType = RankedTensorType::get(
         {spec.sequences, spec.positions, spec.dim}, f32);
-    Value x = ml::reshape(b, loc, argument(), rowsType.getShape());
+    Value x;
+    if (const std::optional<cuda::LocalInputSpec> &input = spec.input) {
+      // The ops the prologue replaced: start_token(embedding) + the dense
+      // projection's rows, the last position of each batch entry dropped.
+      int64_t patch = spec.positions - 1;
+      int64_t batch = spec.sequences / input->patchesPerSequence;
+      Value context =
+          ml::reshape(b, loc, argument(),
+                      {batch, input->patchesPerSequence + 1, patch * spec.dim});
+      Value bytes = argument();
+      Value table = widen(argument());
+      Value start = vectorArgument();
+      Value embedded = mb::EmbeddingOp::create(
+          b, loc, RankedTensorType::get({spec.sequences, patch, spec.dim}, f32),
+          table, bytes);
+      Value started =
+          mb::StartTokenOp::create(b, loc, rowsType, embedded, start);
+      x = arith::AddFOp::create(
+          b, loc, started, denseLocalRows(b, loc, context, patch, spec.dim));
+    } else {
+      x = ml::reshape(b, loc, argument(), rowsType.getShape());
+    }
     bool layerNorm = spec.norm == cuda::NormKind::Layer;
     auto norm = [&](Value input, Value weight, Value bias) -> Value {
       if (spec.tokenShift)

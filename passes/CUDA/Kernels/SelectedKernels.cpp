@@ -780,6 +780,17 @@ DictionaryAttr localLayerSpecToAttribute(MLIRContext *context,
   if (spec.layers > 1)
     entries.push_back(
         b.getNamedAttr("layers", b.getI64IntegerAttr(spec.layers)));
+  if (const std::optional<LocalInputSpec> &input = spec.input)
+    entries.push_back(b.getNamedAttr(
+        "input",
+        b.getDictionaryAttr({
+            b.getNamedAttr("vocabulary",
+                           b.getI64IntegerAttr(input->vocabulary)),
+            b.getNamedAttr("patches_per_sequence",
+                           b.getI64IntegerAttr(input->patchesPerSequence)),
+            b.getNamedAttr("table_type", TypeAttr::get(input->tableType)),
+            b.getNamedAttr("start_type", TypeAttr::get(input->startType)),
+        })));
   return b.getDictionaryAttr(entries);
 }
 
@@ -808,6 +819,23 @@ localLayerSpecFromAttribute(DictionaryAttr attr,
     return failure();
   if (attr.get("layers") && failed(read.integer("layers", spec.layers)))
     return failure();
+  if (Attribute input = attr.get("input")) {
+    auto dictionary = dyn_cast<DictionaryAttr>(input);
+    if (!dictionary)
+      return emitError() << kSelectedLocalLayerAttrName
+                         << ": input must be a dictionary (vocabulary, "
+                            "patches_per_sequence, table_type, start_type)";
+    std::string inputName = (kSelectedLocalLayerAttrName + ".input").str();
+    SpecReader readInput{dictionary, inputName, emitError};
+    LocalInputSpec inputSpec;
+    if (failed(readInput.integer("vocabulary", inputSpec.vocabulary)) ||
+        failed(readInput.integer("patches_per_sequence",
+                                 inputSpec.patchesPerSequence)) ||
+        failed(readInput.type("table_type", inputSpec.tableType)) ||
+        failed(readInput.type("start_type", inputSpec.startType)))
+      return failure();
+    spec.input = inputSpec;
+  }
   std::optional<NormKind> parsed = parseNormKind(norm);
   if (!parsed)
     return emitError() << kSelectedLocalLayerAttrName << ": norm = '" << norm

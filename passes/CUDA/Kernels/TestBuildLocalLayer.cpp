@@ -62,6 +62,18 @@ struct CudaTestBuildLocalLayerPass
       return signalPassFailure();
     spec.stages = stages;
     spec.layers = layers;
+    if (inputVocabulary > 0) {
+      cuda::LocalInputSpec input;
+      input.vocabulary = inputVocabulary;
+      input.patchesPerSequence = inputPatches;
+      input.tableType = cuda::parseFloatTypeOption(builder, "input-table-type",
+                                                   inputTableType, emitError);
+      input.startType = cuda::parseFloatTypeOption(builder, "input-start-type",
+                                                   inputStartType, emitError);
+      if (!input.tableType || !input.startType)
+        return signalPassFailure();
+      spec.input = input;
+    }
     OpBuilder b(module.getContext());
     if (failed(cuda::buildLocalLayerKernel(
             b, cuda::getOrCreateKernelModule(module), kernelName, spec,

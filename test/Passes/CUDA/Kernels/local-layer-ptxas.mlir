@@ -100,3 +100,23 @@
 // L8-IR-SAME: shared_bytes = 112640 : i64
 // L8: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // L8: Used 214 registers, used 1 barriers
+
+// L9 is L8 building its input rows (the example's local stage as the
+// pipeline selects it): the context rows, bytes, embedding table and start
+// token in place of x; the prologue gathers each row's embedding (4 bf16 a
+// thread) and adds the context's f32 quad. 216 registers, 0 spills.
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-local-layer="sequences=128 positions=9 dim=128 heads=4 head-dim=32 hidden=512 layers=2 input-vocabulary=256 input-patches=128" -o %t.l9.mlir
+// RUN: FileCheck %s --check-prefix=L9-IR < %t.l9.mlir
+// RUN: mbc-opt %t.l9.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.l9.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.l9.ptx -o %t.l9.cubin 2>&1 | FileCheck %s --check-prefix=L9
+// RUN: FileCheck %s --check-prefix=L9-PTX < %t.l9.ptx
+// L9-IR: memref<129x1024xf32>, %{{.*}}: memref<128x8xi32>, %{{.*}}: memref<256x128xbf16>, %{{.*}}: memref<128xbf16>
+// L9-IR: params = [{kind = "ptr", name = "context"}, {kind = "ptr", name = "bytes"}, {kind = "ptr", name = "embedding"}, {kind = "ptr", name = "start_token"}, {kind = "ptr", name = "norm1_weight"}
+// L9-IR-SAME: shared_bytes = 112640 : i64
+// L9-PTX: ld.global.b32 [[BYTE:%r[0-9]+]]
+// L9-PTX-NEXT: min.u32 %r{{[0-9]+}}, [[BYTE]], 255;
+// L9-PTX: ld.global.v4.b16
+// L9-PTX-COUNT-4: cvt.f32.bf16
+// L9-PTX: ld.global.v4.b32
+// L9: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// L9: Used 216 registers, used 1 barriers

@@ -302,6 +302,19 @@ def local_layer_parts(tensors):
     return wq, wk, wv
 
 
+def local_input(context, byte_ids, table, start, patches):
+    """MEGABYTE-pytorch's local input [n (p + 1), d]: the start token, then
+    each byte's embedding plus the global-to-local projection's vectors
+    (context: [batch (patches + 1), p d], its last row per batch unused)."""
+    n, p = byte_ids.shape
+    d = table.shape[1]
+    embedded = table.float()[byte_ids.long()]
+    projected = context.float().reshape(n // patches, patches + 1, p, d)[:, :patches]
+    rest = embedded + projected.reshape(n, p, d)
+    x = torch.cat([start.float().expand(n, 1, d), rest], dim=1)
+    return x.reshape(n * (p + 1), d)
+
+
 def local_layer_reference(tensors, args, dtype, device):
     """The layer in f32 on `device`, rounded to `dtype` where the kernel
     rounds (None: nowhere)."""
@@ -467,6 +480,13 @@ def main():
     parser.add_argument("--no-token-shift", dest="token_shift", action="store_false")
     parser.add_argument("--local-rotary", action="store_true",
                         help="local layer: rotary (--rotary-theta) on q and k")
+    parser.add_argument("--input-vocabulary", type=int, default=0,
+                        help="local layer: the kernel builds its input (context, bytes, "
+                        "embedding, start_token) from a table of this many rows")
+    parser.add_argument("--input-patches", type=int, default=0,
+                        help="local layer input: patches per batch entry")
+    parser.add_argument("--input-table-type", choices=["f32", "bf16", "f16"], default="bf16")
+    parser.add_argument("--input-start-type", choices=["f32", "bf16", "f16"], default="bf16")
     parser.add_argument("--compile", action="store_true",
                         help="local layer: also time the PyTorch layer under torch.compile")
     parser.add_argument("--reference-device", choices=["cpu", "cuda"], default="cpu")
@@ -752,14 +772,27 @@ def main():
                   "wkv": (2 * inner, d), "wk": (inner, d), "wv": (inner, d), "wo": (d, inner),
                   "norm2_weight": (d,), "norm2_bias": (d,), "up_weight": (args.hidden, d),
                   "up_bias": (args.hidden,), "down_weight": (d, args.hidden), "down_bias": (d,)}
+        types = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
+        vocabulary, s = args.input_vocabulary, args.positions
+        shapes.update({"context": (args.sequences // max(args.input_patches, 1) *
+                                   (args.input_patches + 1), (s - 1) * d),
+                       "embedding": (vocabulary, d), "start_token": (d,)})
         tensors = {}
         for param in launch["params"][:-1]:
             name = param["name"]
             # A chained layer's parameters: "layer<l>_" + the first's names.
             base = name.split("_", 1)[1] if re.match(r"layer\d+_", name) else name
+            if name == "bytes":
+                tensors[name] = torch.randint(0, vocabulary, (args.sequences, s - 1),
+                                              dtype=torch.int32)
+                continue
             shape = shapes[base]
-            if name == "x":
+            if name in ("x", "context"):
                 value = torch.randn(*shape)
+            elif name == "embedding":
+                value = torch.randn(*shape).to(types[args.input_table_type])
+            elif name == "start_token":
+                value = torch.randn(*shape).to(types[args.input_start_type])
             elif base.endswith("_weight") and base.startswith("norm"):
                 value = 1 + 0.1 * torch.randn(*shape)
             elif len(shape) == 1:
@@ -769,12 +802,16 @@ def main():
             tensors[name] = value
         layer_count = 1 + max([int(re.match(r"layer(\d+)_", n).group(1))
                                 for n in tensors if re.match(r"layer\d+_", n)] or [0])
+        inputs = ("context", "bytes", "embedding", "start_token")
+        if "context" in tensors:
+            # The rows the kernel builds in its prologue, computed here.
+            tensors["x"] = local_input(*(tensors[n] for n in inputs), args.input_patches)
 
         def layer_tensors(index, x):
             """Layer `index`'s tensors under the first layer's names."""
             prefix = f"layer{index}_" if index else ""
             chosen = {n[len(prefix):]: v for n, v in tensors.items()
-                      if n != "x" and (n.startswith(prefix) if index
+                      if n != "x" and n not in inputs and (n.startswith(prefix) if index
                                        else not re.match(r"layer\d+_", n))}
             chosen["x"] = x
             return chosen
