@@ -73,7 +73,9 @@ CASES=(
 # against torch.log_softmax; the fused local
 # layer (one whole local-model layer, 1,024 patches) at the example's shape
 # (and the example's whole local transformer, its 2 layers chained in one
-# kernel, against the 2 layers in eager and torch.compile),
+# kernel, against the 2 layers in eager and torch.compile; and that stage
+# building its input rows from bytes, table and context in its prologue,
+# timed against PyTorch given the input ready: a conservative ratio),
 # MEGABYTE.md's lucidrains local stage (D 256, 8 heads of 64), a lucidrains
 # layer with rotary over patches of 16 bytes (17 positions: 3 packed
 # patches a 64-row tile, spanning warps) and a paper layer (LayerNorm, ReLU, separate k/v,
@@ -95,6 +97,7 @@ KERNELS=(
   "gemm-wgmma-rotary-qkv-8192x1024x1024|mb-cuda-test-build-gemm=m=8192 n=1024 k=1024 paired-n=2048 rotary-columns=1024 rotary-head-dim=64 rotary-positions=1024|sm_90a|--kind gemm --needs-sm 90 --m 8192 --n 1024 --k 1024 --paired-n 2048 --rotary-columns 1024 --rotary-head-dim 64 --rotary-positions 1024"
   "gemm-wgmma-ws-rotary-1000x1024x512-hd128|mb-cuda-test-build-gemm=m=1000 n=1024 k=512 tile-n=256 stages=4 consumers=2 rotary-columns=512 rotary-head-dim=128 rotary-positions=1000|sm_90a|--kind gemm --needs-sm 90 --m 1000 --n 1024 --k 512 --rotary-columns 512 --rotary-head-dim 128 --rotary-positions 1000"
   "gemm-wgmma-ws-norm-8192x2048x512-gelu|mb-cuda-test-build-gemm=m=8192 n=2048 k=512 tile-n=256 stages=3 consumers=2 bias=true gelu=erf norm=rms_clamp norm-epsilon=1e-8 norm-token-shift=true norm-positions=1024|sm_90a|--kind gemm --needs-sm 90 --m 8192 --n 2048 --k 512 --bias --gelu erf --gemm-norm rms_clamp --gemm-norm-positions 1024 --gemm-norm-token-shift --norm-weight-type f32 --epsilon 1e-8"
+  "gemm-wgmma-gather-norm-patch-1024x256x1024|mb-cuda-test-build-gemm=m=1024 n=256 k=1024 bias=true bias-type=bf16 tile-m=64 tile-n=128 stages=3 norm=layer norm-epsilon=1e-5 norm-weight-type=bf16 norm-gather-vocabulary=256 norm-gather-slots=8|sm_90a|--kind gemm --needs-sm 90 --m 1024 --n 256 --k 1024 --bias --bias-type bf16 --gemm-norm layer --epsilon 1e-5 --norm-weight-type bf16 --gemm-norm-gather-vocabulary 256 --gemm-norm-gather-slots 8"
   "gemm-wgmma-norm-qkv-1024x768x256|mb-cuda-test-build-gemm=m=1024 n=256 k=256 tile-m=64 paired-n=512 norm=rms_clamp norm-epsilon=1e-8 norm-token-shift=true norm-positions=128|sm_90a|--kind gemm --needs-sm 90 --m 1024 --n 256 --k 256 --paired-n 512 --gemm-norm rms_clamp --gemm-norm-positions 128 --gemm-norm-token-shift --norm-weight-type f32 --epsilon 1e-8"
   "gemm-mmasync-norm-4096x1024x256-layernorm|mb-cuda-test-build-gemm=m=4096 n=1024 k=256 mma=mma_sync tile-k=32 norm=layer norm-weight-type=bf16|sm_80|--kind gemm --m 4096 --n 1024 --k 256 --gemm-norm layer --norm-weight-type bf16 --epsilon 1e-5"
   "gemm-wgmma-head-logsoftmax-147456x256x512|mb-cuda-test-build-gemm=m=147456 n=256 k=512 tile-m=64 tile-n=256 bias=true bias-type=bf16 log-softmax=true merge-positions=8 merge-sequences=2048 norm=rms_clamp norm-epsilon=1e-8 norm-token-shift=true norm-positions=9|sm_90a|--kind gemm --needs-sm 90 --m 147456 --n 256 --k 512 --bias --bias-type bf16 --gemm-log-softmax --merge-positions 8 --merge-sequences 2048 --gemm-norm rms_clamp --gemm-norm-positions 9 --gemm-norm-token-shift --norm-weight-type f32 --epsilon 1e-8"
@@ -152,6 +155,7 @@ KERNELS=(
   "log-softmax-v259|mb-cuda-test-build-log-softmax=rows=1000 columns=259|sm_80|--kind log_softmax --rows 1000 --columns 259"
   "local-layer-d128-hd32|mb-cuda-test-build-local-layer=sequences=1024 positions=9 dim=128 heads=4 head-dim=32 hidden=512|sm_80|--kind local_layer --sequences 1024 --positions 9 --dim 128 --heads 4 --head-dim 32 --hidden 512 --gelu erf --compile"
   "local-stage-d128-hd32-2-layers|mb-cuda-test-build-local-layer=sequences=1024 positions=9 dim=128 heads=4 head-dim=32 hidden=512 layers=2|sm_80|--kind local_layer --sequences 1024 --positions 9 --dim 128 --heads 4 --head-dim 32 --hidden 512 --gelu erf --compile"
+  "local-stage-d128-hd32-2-layers-input|mb-cuda-test-build-local-layer=sequences=1024 positions=9 dim=128 heads=4 head-dim=32 hidden=512 layers=2 input-vocabulary=256 input-patches=128|sm_80|--kind local_layer --sequences 1024 --positions 9 --dim 128 --heads 4 --head-dim 32 --hidden 512 --gelu erf --input-vocabulary 256 --input-patches 128 --compile"
   "local-layer-d256-hd64|mb-cuda-test-build-local-layer=sequences=1024 positions=9 dim=256 heads=8 head-dim=64 hidden=1024|sm_80|--kind local_layer --sequences 1024 --positions 9 --dim 256 --heads 8 --head-dim 64 --hidden 1024 --gelu erf --compile"
   "local-layer-p16-d256-rotary|mb-cuda-test-build-local-layer=sequences=512 positions=17 dim=256 heads=4 head-dim=64 hidden=1024 rotary-theta=10000|sm_80|--kind local_layer --sequences 512 --positions 17 --dim 256 --heads 4 --head-dim 64 --hidden 1024 --gelu erf --local-rotary --rotary-theta 10000 --compile"
   "local-layer-paper-f16|mb-cuda-test-build-local-layer=sequences=1000 positions=8 dim=128 heads=2 head-dim=64 hidden=512 norm=layer epsilon=1e-5 token-shift=false activation=relu fused-kv=false element-type=f16|sm_80|--kind local_layer --dtype f16 --sequences 1000 --positions 8 --dim 128 --heads 2 --head-dim 64 --hidden 512 --norm layer --epsilon 1e-5 --no-token-shift --gelu relu --compile"

@@ -7,6 +7,9 @@
 #include "passes/CUDA/Kernels/Passes.h"
 #include "passes/CUDA/Kernels/SelectedKernels.h"
 
+#include "dialects/MB/MBDialect.h"
+#include "passes/Conversion/MBToLinalg/LinalgBuilders.h"
+
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/SymbolTable.h"
 
@@ -22,6 +25,8 @@ namespace {
 
 struct CudaFuseGemmNormsPass
     : public impl::CudaFuseGemmNormsBase<CudaFuseGemmNormsPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTable symbols(module);
@@ -57,10 +62,8 @@ struct CudaFuseGemmNormsPass
       FailureOr<cuda::GemmSpec> spec = cuda::gemmSpecFromAttribute(
           callee->getAttrOfType<DictionaryAttr>(cuda::kSelectedGemmAttrName),
           [&] { return call.emitOpError(); });
-      if (failed(spec))
-        return false;
-      if (spec->norm || spec->m != norm->rows || spec->k != norm->dim ||
-          spec->inputType != norm->outputType)
+      if (failed(spec) || spec->norm || spec->m != norm->rows ||
+          spec->k != norm->dim || spec->inputType != norm->outputType)
         return false;
       spec->norm = *norm;
       // The resident A takes shared memory the A stages no longer do; B
@@ -69,14 +72,30 @@ struct CudaFuseGemmNormsPass
         return false;
       specs.push_back(*spec);
     }
-    Value x = normCall.getOperand(0);
+    // MEGABYTE-pytorch's patch embedding: x is a patch's bytes embedded and
+    // concatenated, read by nothing else; the prologue gathers its rows
+    // from the table instead.
+    SmallVector<Value, 2> input = {normCall.getOperand(0)};
+    SmallVector<Operation *> gathered;
+    if (gatherRows)
+      if (std::optional<Gather> gather = matchGather(input[0], *norm)) {
+        OpBuilder b(normCall);
+        Location loc = normCall.getLoc();
+        input = {mb_to_linalg::reshape(b, loc, gather->ids,
+                                       {norm->rows, gather->spec.slots}),
+                 cuda::narrowTo(b, loc, gather->table, gather->spec.tableType)};
+        for (cuda::GemmSpec &spec : specs)
+          spec.norm->gather = gather->spec;
+        gathered = gather->ops;
+      }
     for (auto [call, spec] : llvm::zip(gemmCalls, specs)) {
       OpBuilder b(call);
-      // x, the GEMM's own operands (b, bias, residual), the norm's weight
-      // and bias, then a paired GEMM's b2: callSelectedGemm's order.
+      // x (or the gather's ids and table), the GEMM's own operands (b,
+      // bias, residual), the norm's weight and bias, then a paired GEMM's
+      // b2: callSelectedGemm's order.
       OperandRange own = call.getOperands().drop_front();
       unsigned paired = spec.pairedN > 0 ? 1 : 0;
-      SmallVector<Value> operands = {x};
+      SmallVector<Value> operands(input.begin(), input.end());
       llvm::append_range(operands, own.drop_back(paired));
       llvm::append_range(operands, normCall.getOperands().drop_front());
       llvm::append_range(operands, own.take_back(paired));
@@ -90,7 +109,59 @@ struct CudaFuseGemmNormsPass
       if (reshape->use_empty())
         reshape->erase();
     normCall.erase();
+    for (Operation *op : gathered)
+      op->erase();
     return true;
+  }
+
+  /// The ops that built rows `x` of `norm` from a table (their order of
+  /// erasure), the table, the ids and the gather's spec.
+  struct Gather {
+    SmallVector<Operation *> ops;
+    Value table, ids;
+    cuda::NormGatherSpec spec;
+  };
+
+  /// x = collapse?(mb.patchify(mb.embedding(table, ids))) (no pad patch),
+  /// each value read only on this path, ids [B, T] i32.
+  static std::optional<Gather> matchGather(Value x,
+                                           const cuda::NormSpec &norm) {
+    if (norm.tokenShift || !x.hasOneUse())
+      return std::nullopt;
+    Gather gather;
+    Value patches = x;
+    if (auto collapse = x.getDefiningOp<tensor::CollapseShapeOp>()) {
+      gather.ops.push_back(collapse);
+      patches = collapse.getSrc();
+    }
+    auto patchify = patches.getDefiningOp<mb::PatchifyOp>();
+    if (!patchify || patchify.getShift() || !patches.hasOneUse())
+      return std::nullopt;
+    auto embedding = patchify.getInput().getDefiningOp<mb::EmbeddingOp>();
+    if (!embedding || !embedding->hasOneUse())
+      return std::nullopt;
+    gather.ops.append({patchify, embedding});
+    auto ids = cast<RankedTensorType>(embedding.getIds().getType());
+    auto table = cast<RankedTensorType>(embedding.getTable().getType());
+    int64_t slots = patchify.getPatchSize();
+    if (!ids.hasStaticShape() || !ids.getElementType().isInteger(32) ||
+        ids.getNumElements() != norm.rows * slots ||
+        table.getDimSize(1) * slots != norm.dim)
+      return std::nullopt;
+    gather.table = embedding.getTable();
+    gather.ids = embedding.getIds();
+    gather.spec.vocabulary = table.getDimSize(0);
+    gather.spec.slots = slots;
+    gather.spec.tableType = cuda::isStoredIn16Bits(gather.table)
+                                ? cuda::weightStorageType(gather.table)
+                                : Float32Type::get(x.getContext());
+    cuda::NormSpec gathered = norm;
+    gathered.gather = gather.spec;
+    if (!cuda::acceptsQuietly(x.getContext(), [&](auto emitError) {
+          return cuda::verifyNormSpec(gathered, emitError);
+        }))
+      return std::nullopt;
+    return gather;
   }
 };
 

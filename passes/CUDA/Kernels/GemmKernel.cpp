@@ -79,9 +79,11 @@ struct GemmOperands {
   Value c;        // memref<MxNxf32>
   Value bias;     // memref<Nxf32> or null
   Value residual; // memref<MxNxf32> or null
-  /// A norm prologue's rows x (memref<MxKxf32>), weight and bias (or
-  /// null); `a` is then only a tensor map type for the A descriptors.
-  Value x, normWeight, normBias;
+  /// A norm prologue's input (x, memref<MxKxf32>, or a gather's ids and
+  /// table: normInputParamNames), weight and bias (or null); `a` is then
+  /// only a tensor map type for the A descriptors.
+  SmallVector<Value, 2> normInput;
+  Value normWeight, normBias;
   /// Grid x's first N tile of this product (a paired GEMM's second product
   /// starts after the first's tiles).
   int64_t firstNTile = 0;
@@ -167,8 +169,8 @@ SmallVector<Value> normPrologueRow(OpBuilder &b, Location loc,
   auto rounded = [&] {
     SmallVector<Value> pairs;
     for (Value y :
-         buildNormRow(b, loc, *spec.norm, operands.x, operands.normWeight,
-                      operands.normBias, row, lane))
+         buildNormRow(b, loc, *spec.norm, operands.normInput,
+                      operands.normWeight, operands.normBias, row, lane))
       pairs.push_back(arith::TruncFOp::create(b, loc, pairType, y));
     return pairs;
   };
@@ -1515,11 +1517,15 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
   auto bType = spec.bLayout == BLayout::NK
                    ? MemRefType::get({spec.n, spec.k}, spec.inputType)
                    : MemRefType::get({spec.k, spec.n}, spec.inputType);
-  // A norm prologue's A is the norm's f32 input rows, read by threads.
+  // A norm prologue's A is the norm's f32 input rows (or the ids and table
+  // they are gathered from), read by threads.
   bool norm = spec.norm.has_value();
+  int64_t normInputs = 0;
   if (norm) {
-    argTypes.push_back(MemRefType::get({spec.m, spec.k}, f32));
-    info.params.push_back({"x", "ptr", {}});
+    llvm::append_range(argTypes, normInputTypes(builder, *spec.norm));
+    for (const std::string &name : normInputParamNames(*spec.norm))
+      info.params.push_back({name, "ptr", {}});
+    normInputs = static_cast<int64_t>(argTypes.size());
   }
   if (useTma) {
     // A 128-byte CUtensorMap passed by value (byval + grid_constant, set by
@@ -1572,7 +1578,7 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
     }
   }
   SmallVector<int64_t> tensorMapParams =
-      norm ? SmallVector<int64_t>{1} : SmallVector<int64_t>{0, 1};
+      norm ? SmallVector<int64_t>{normInputs} : SmallVector<int64_t>{0, 1};
   if (spec.pairedN > 0) {
     if (useTma) {
       tensorMapParams.push_back(argTypes.size());
@@ -1622,8 +1628,8 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
     Type bMapType = spec.bLayout == BLayout::NK
                         ? mapType(config.tileN, config.tileK)
                         : mapType(config.tileK, 64);
-    if (norm)
-      operands.x = entry.getArgument(next++);
+    for (int64_t i = 0; i < normInputs; ++i)
+      operands.normInput.push_back(entry.getArgument(next++));
     // With a norm prologue, A's map type only types the A descriptors
     // (nvgpu.warpgroup.generate.descriptor reads the swizzle from it): cast
     // from B's parameter, it is never loaded from.
@@ -1635,9 +1641,9 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
                                                     entry.getArgument(next++))
                      .getResult(0);
   } else {
-    if (norm)
-      operands.x = entry.getArgument(next++);
-    else
+    for (int64_t i = 0; i < normInputs; ++i)
+      operands.normInput.push_back(entry.getArgument(next++));
+    if (!norm)
       operands.a = entry.getArgument(next++);
     operands.b = entry.getArgument(next++);
   }

@@ -112,7 +112,7 @@ struct CudaLaunchSelectedKernelsPass
       std::string name;
       FailureOr<cuda::KernelInfo> info = failure();
       // The built kernel's parameters: the call's operands with C (the new
-      // result buffer) after A and B for a GEMM or GEMV, last for the others.
+      // result buffer) at its "c" for a GEMM or GEMV, last for the others.
       bool gemmLike = callee->hasAttr(cuda::kSelectedGemmAttrName) ||
                       callee->hasAttr(cuda::kSelectedGemvAttrName);
       // Calls with one spec (the same layer shape, repeated) launch one
@@ -252,7 +252,17 @@ struct CudaLaunchSelectedKernelsPass
                     cast<MemRefType>(combineKernel.getArgument(0).getType()))
                     .getResult()
               : result;
-      operands.insert(operands.begin() + (gemmLike ? 2 : operands.size()),
+      // A GEMM's or GEMV's C goes where its kernel takes "c" (after A, or
+      // a gathering norm prologue's ids and table, and B).
+      size_t outputPosition = operands.size();
+      if (gemmLike)
+        outputPosition = llvm::find_if(info->params,
+                                       [](const cuda::KernelParam &param) {
+                                         return param.name == "c";
+                                       }) -
+                         info->params.begin();
+      operands.insert(operands.begin() +
+                          std::min(outputPosition, operands.size()),
                       kernelOutput);
       if (results.size() > 1) {
         SmallVector<Value> laterWeights(operands.end() - (results.size() - 1),

@@ -17,8 +17,9 @@ constexpr int64_t kRowsPerBlock = 4; // one warp a row
 } // namespace
 
 SmallVector<Value> buildNormRow(OpBuilder &b, Location loc,
-                                const NormSpec &spec, Value x, Value weight,
-                                Value bias, Value row, Value lane) {
+                                const NormSpec &spec, ValueRange input,
+                                Value weight, Value bias, Value row,
+                                Value lane) {
   auto index = [&](int64_t value) -> Value {
     return arith::ConstantIndexOp::create(b, loc, value);
   };
@@ -36,19 +37,49 @@ SmallVector<Value> buildNormRow(OpBuilder &b, Location loc,
     weights.push_back(loadWidened(b, loc, weight, column, 2));
     if (bias)
       biases.push_back(loadWidened(b, loc, bias, column, 2));
+    if (const std::optional<NormGatherSpec> &gather = spec.gather) {
+      // The pair's byte slot and its features in that byte's table row; a
+      // byte past the table reads its last row (the runtime rejects such
+      // bytes before any kernel runs: this only bounds the read).
+      int64_t width = dim / gather->slots;
+      Value slot = arith::DivUIOp::create(b, loc, column, index(width));
+      Value feature = arith::RemUIOp::create(b, loc, column, index(width));
+      Value id =
+          memref::LoadOp::create(b, loc, input[0], ValueRange{row, slot});
+      Value tableRow = arith::MinUIOp::create(
+          b, loc, arith::IndexCastUIOp::create(b, loc, b.getIndexType(), id),
+          index(gather->vocabulary - 1));
+      values.push_back(
+          loadWidened(b, loc, input[1], ValueRange{tableRow, feature}, 2));
+      continue;
+    }
     Value source = row, hidden;
     if (spec.tokenShift)
       std::tie(source, hidden) =
           buildTokenShiftSource(b, loc, row, column, firstPosition, dim);
-    Value value =
-        vector::LoadOp::create(b, loc, pairType, x, ValueRange{source, column},
-                               false, llvm::MaybeAlign(8));
+    Value value = vector::LoadOp::create(b, loc, pairType, input[0],
+                                         ValueRange{source, column}, false,
+                                         llvm::MaybeAlign(8));
     if (hidden)
       value = arith::SelectOp::create(b, loc, hidden, zeros, value);
     values.push_back(value);
   }
   return buildWarpRowNorm(b, loc, values, weights, biases, spec.norm,
                           spec.epsilon, dim);
+}
+
+SmallVector<std::string> normInputParamNames(const NormSpec &spec) {
+  if (spec.gather)
+    return {"ids", "embedding"};
+  return {"x"};
+}
+
+SmallVector<Type> normInputTypes(Builder &b, const NormSpec &spec) {
+  if (const std::optional<NormGatherSpec> &gather = spec.gather)
+    return {MemRefType::get({spec.rows, gather->slots}, b.getI32Type()),
+            MemRefType::get({gather->vocabulary, spec.dim / gather->slots},
+                            gather->tableType)};
+  return {MemRefType::get({spec.rows, spec.dim}, b.getF32Type())};
 }
 
 LogicalResult verifyNormSpec(const NormSpec &spec,
@@ -73,6 +104,26 @@ LogicalResult verifyNormSpec(const NormSpec &spec,
   if (spec.weightType && !(spec.weightType.isF32() ||
                            spec.weightType.isBF16() || spec.weightType.isF16()))
     return failSpec(emitError, "norm weight type must be f32, bf16 or f16");
+  if (const std::optional<NormGatherSpec> &gather = spec.gather) {
+    Type table = gather->tableType;
+    if (!table || !(table.isF32() || table.isBF16() || table.isF16()))
+      return failSpec(emitError,
+                      "a gathered norm's table must be f32, bf16 or f16");
+    if (gather->vocabulary <= 0)
+      return failSpec(emitError, "a gathered norm's vocabulary must be "
+                                 "positive, got " +
+                                     Twine(gather->vocabulary));
+    if (gather->slots <= 0 || spec.dim % gather->slots != 0 ||
+        (spec.dim / gather->slots) % 2 != 0)
+      return failSpec(emitError,
+                      "a gathered norm's slots = " + Twine(gather->slots) +
+                          " must divide dim = " + Twine(spec.dim) +
+                          " into an even width");
+    if (spec.tokenShift)
+      return failSpec(emitError,
+                      "a gathered norm has no token shift (the gathered "
+                      "rows are a patch's bytes, not a sequence)");
+  }
   return success();
 }
 
@@ -82,6 +133,9 @@ FailureOr<KernelInfo> buildNormKernel(OpBuilder &builder,
   auto emitError = [&] { return mlir::emitError(loc); };
   if (failed(verifyNormSpec(spec, emitError)))
     return failure();
+  if (spec.gather)
+    return failSpec(emitError, "a gathered norm runs only as a GEMM's "
+                               "prologue (no norm kernel writes its rows)");
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToEnd(module.getBody());
   OpBuilder &b = builder;

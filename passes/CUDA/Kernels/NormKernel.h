@@ -21,7 +21,20 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Builders.h"
 
+#include <optional>
+#include <string>
+
 namespace mbc::cuda {
+
+/// A norm's rows gathered from an embedding table instead of read from x
+/// (mb-cuda-fuse-gemm-norms: MEGABYTE-pytorch's patch embedding, the
+/// patch's bytes embedded and concatenated): features [s D, (s + 1) D) of
+/// row r are table[ids[r, s]], D = dim / slots. GEMM prologues only.
+struct NormGatherSpec {
+  int64_t vocabulary = 0; // the table's rows
+  int64_t slots = 0;      // ids a row: the patch size
+  mlir::Type tableType;   // f32, bf16 or f16, as stored
+};
 
 struct NormSpec {
   int64_t rows = 0;      // N * S
@@ -34,6 +47,8 @@ struct NormSpec {
   mlir::Type outputType;
   /// The norm's weight and bias as stored: f32, bf16 or f16 (null: f32).
   mlir::Type weightType;
+  /// The rows gathered from a table (ids, table in place of x); none: x.
+  std::optional<NormGatherSpec> gather;
 };
 
 mlir::LogicalResult
@@ -42,13 +57,21 @@ verifyNormSpec(const NormSpec &spec,
 
 /// norm(shift(x))[row] * weight (+ bias) in f32, not rounded, computed by
 /// one warp: lane `lane` gets the pairs of features 2 lane + 64 j (j <
-/// dim / 64) as vector<2xf32>, statistics by warp shuffles. `x` is an f32
-/// memref [rows, dim]; `bias` is null without one. The norm kernel's row
-/// and a GEMM's norm prologue (GemmKernel.h).
+/// dim / 64) as vector<2xf32>, statistics by warp shuffles. `input` is x,
+/// an f32 memref [rows, dim], or with a gather spec the ids [rows, slots]
+/// (i32) and the table [vocabulary, dim / slots]; `bias` is null without
+/// one. The norm kernel's row and a GEMM's norm prologue (GemmKernel.h).
 llvm::SmallVector<mlir::Value>
 buildNormRow(mlir::OpBuilder &b, mlir::Location loc, const NormSpec &spec,
-             mlir::Value x, mlir::Value weight, mlir::Value bias,
+             mlir::ValueRange input, mlir::Value weight, mlir::Value bias,
              mlir::Value row, mlir::Value lane);
+
+/// The parameters that stand for x: x, or the ids and table of a gather.
+llvm::SmallVector<std::string> normInputParamNames(const NormSpec &spec);
+
+/// Their memref types, in that order.
+llvm::SmallVector<mlir::Type> normInputTypes(mlir::Builder &b,
+                                             const NormSpec &spec);
 
 /// Appends kernel `name` to `module`. Parameters: x, weight, [bias], out.
 mlir::FailureOr<KernelInfo> buildNormKernel(mlir::OpBuilder &builder,

@@ -76,6 +76,15 @@ def CudaTestBuildGemm : Pass<"mb-cuda-test-build-gemm", "::mlir::ModuleOp"> {
     Option<"normWeightType", "norm-weight-type", "std::string",
            /*default=*/"\"f32\"",
            "norm prologue: weight/bias type: f32, bf16 or f16">,
+    Option<"normGatherVocabulary", "norm-gather-vocabulary", "int64_t",
+           /*default=*/"0",
+           "norm prologue: > 0 gathers its rows (ids [m, slots], a table of "
+           "this many rows of k / slots) instead of reading x">,
+    Option<"normGatherSlots", "norm-gather-slots", "int64_t",
+           /*default=*/"8", "norm prologue gather: ids a row">,
+    Option<"normGatherTableType", "norm-gather-table-type", "std::string",
+           /*default=*/"\"bf16\"",
+           "norm prologue gather: the table's type: f32, bf16 or f16">,
     Option<"elementType", "element-type", "std::string",
            /*default=*/"\"bf16\"", "A and B element type: bf16 or f16">,
     Option<"bLayout", "b-layout", "std::string", /*default=*/"\"nk\"",
@@ -671,7 +680,19 @@ def CudaFuseGemmNorms : Pass<"mb-cuda-fuse-gemm-norms", "::mlir::ModuleOp"> {
     memory first. A layer's norm is then no launch of its own and its
     rounded rows never reach global memory. Declarations (or emulation
     bodies) left without calls are erased. Norms with other users stay.
+
+    When the norm's input is MEGABYTE-pytorch's patch embedding,
+    `collapse?(mb.patchify(mb.embedding(table, bytes)))` (no pad patch, no
+    token shift, each value read only on this path; `gather-rows`), the
+    GEMMs take the bytes as [rows, patch] i32 and the table as stored in
+    place of x (the norm spec's `gather`: vocabulary, slots, table_type),
+    and the prologue gathers each row's embeddings: the embedded bytes are
+    never written to global memory.
   }];
+  let options = [
+    Option<"gatherRows", "gather-rows", "bool", /*default=*/"true",
+           "a norm of embedded patches gathers its rows from the table">,
+  ];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::tensor::TensorDialect"];
 }

@@ -423,9 +423,18 @@ struct CudaReferenceKernelsPass
   /// operand type as the kernel keeps it. `normOperands`: the weight (and
   /// a LayerNorm's bias).
   static Value normalizeRows(OpBuilder &b, Location loc,
-                             const cuda::NormSpec &spec, Value x,
+                             const cuda::NormSpec &spec, ValueRange input,
                              ValueRange normOperands) {
     namespace ml = mb_to_linalg;
+    Value x = input[0];
+    if (spec.gather) {
+      // The rows gathered from the table: each row's ids' embeddings,
+      // concatenated (what mb.embedding and mb.patchify compute).
+      x = ml::reshape(
+          b, loc,
+          widen(b, loc, ml::createEmbedding(b, loc, input[1], input[0])),
+          {spec.rows, spec.dim});
+    }
     if (spec.tokenShift) {
       int64_t sequences = spec.rows / spec.positions, keep = spec.dim / 2;
       Value rows =
@@ -458,6 +467,12 @@ struct CudaReferenceKernelsPass
     return spec.norm->norm == cuda::NormKind::Layer ? 2 : 1;
   }
 
+  /// The arguments that stand for A: 2 for a gathering norm prologue (the
+  /// ids and the table), else 1.
+  static unsigned aArgumentCount(const cuda::GemmSpec &spec) {
+    return spec.norm && spec.norm->gather ? 2 : 1;
+  }
+
   /// A paired GEMM: both products of A (normalized by a norm prologue),
   /// rounded to the output type as the kernel stores them (no epilogue).
   /// Arguments: a (or x), w, [norm weight, [norm bias]], w2.
@@ -465,16 +480,19 @@ struct CudaReferenceKernelsPass
     OpBuilder b(function.getContext());
     Location loc = function.getLoc();
     Block *body = cuda::beginReferenceBody(b, function);
+    unsigned aArguments = aArgumentCount(spec);
     Value a = body->getArgument(0);
     unsigned normOperands = normOperandCount(spec);
     if (spec.norm)
-      a = normalizeRows(b, loc, *spec.norm, a,
-                        body->getArguments().slice(2, normOperands));
+      a = normalizeRows(
+          b, loc, *spec.norm, body->getArguments().take_front(aArguments),
+          body->getArguments().slice(aArguments + 1, normOperands));
     Type outputType = spec.outputType ? spec.outputType : b.getF32Type();
     SmallVector<Value> results;
     for (auto [w, n] :
-         {std::pair(body->getArgument(1), spec.n),
-          std::pair(body->getArgument(2 + normOperands), spec.pairedN)})
+         {std::pair(body->getArgument(aArguments), spec.n),
+          std::pair(body->getArgument(aArguments + 1 + normOperands),
+                    spec.pairedN)})
       results.push_back(roundTo(
           b, loc, rotate(b, loc, buildProduct(b, loc, a, w, spec.m, n), spec),
           outputType));
@@ -511,6 +529,21 @@ struct CudaReferenceKernelsPass
   }
 
   /// `value` (an f32 tensor) in `type`, rounded elementwise.
+  /// `value` (a 16-bit or f32 tensor) in f32, elementwise (linalg: this
+  /// pass runs after the elementwise ops became linalg).
+  static Value widen(OpBuilder &b, Location loc, Value value) {
+    auto sourceType = cast<RankedTensorType>(value.getType());
+    if (sourceType.getElementType().isF32())
+      return value;
+    Type f32 = b.getF32Type();
+    return mb_to_linalg::createElementwise(
+        b, loc, sourceType.clone(f32), value,
+        mb_to_linalg::identityMap(b.getContext(), sourceType.getRank()),
+        [&](OpBuilder &n, Location l, ValueRange args) -> Value {
+          return arith::ExtFOp::create(n, l, f32, args[0]);
+        });
+  }
+
   static Value roundTo(OpBuilder &b, Location loc, Value value, Type type) {
     if (type.isF32())
       return value;
@@ -579,14 +612,15 @@ struct CudaReferenceKernelsPass
                     body->getArguments().take_back(
                         cuda::gemvNormOperandCount(*prologue)));
     }
-    Value w = body->getArgument(1);
-    unsigned next = 2;
+    unsigned aArguments = aArgumentCount(spec);
+    Value w = body->getArgument(aArguments);
+    unsigned next = aArguments + 1;
     Value bias = spec.bias ? body->getArgument(next++) : Value();
     Value residual = spec.residual ? body->getArgument(next++) : Value();
     // A GEMM's norm prologue: its weight (and bias) follow the epilogue's.
     if (spec.norm)
       a = normalizeRows(
-          b, loc, *spec.norm, a,
+          b, loc, *spec.norm, body->getArguments().take_front(aArguments),
           body->getArguments().slice(next, normOperandCount(spec)));
     Type f32 = b.getF32Type();
     Value product =

@@ -856,7 +856,7 @@ Value callSelectedNorm(OpBuilder &b, Location loc, ModuleOp module,
 
 DictionaryAttr normSpecToAttribute(MLIRContext *context, const NormSpec &spec) {
   Builder b(context);
-  return b.getDictionaryAttr({
+  SmallVector<NamedAttribute> entries = {
       b.getNamedAttr("rows", b.getI64IntegerAttr(spec.rows)),
       b.getNamedAttr("positions", b.getI64IntegerAttr(spec.positions)),
       b.getNamedAttr("dim", b.getI64IntegerAttr(spec.dim)),
@@ -864,10 +864,20 @@ DictionaryAttr normSpecToAttribute(MLIRContext *context, const NormSpec &spec) {
       b.getNamedAttr("epsilon", b.getF64FloatAttr(spec.epsilon)),
       b.getNamedAttr("token_shift", b.getBoolAttr(spec.tokenShift)),
       b.getNamedAttr("output_type", TypeAttr::get(spec.outputType)),
-      b.getNamedAttr("weight_type",
-                     TypeAttr::get(spec.weightType ? spec.weightType
-                                                   : b.getF32Type())),
-  });
+      b.getNamedAttr(
+          "weight_type",
+          TypeAttr::get(spec.weightType ? spec.weightType : b.getF32Type())),
+  };
+  if (const std::optional<NormGatherSpec> &gather = spec.gather)
+    entries.push_back(b.getNamedAttr(
+        "gather",
+        b.getDictionaryAttr({
+            b.getNamedAttr("vocabulary",
+                           b.getI64IntegerAttr(gather->vocabulary)),
+            b.getNamedAttr("slots", b.getI64IntegerAttr(gather->slots)),
+            b.getNamedAttr("table_type", TypeAttr::get(gather->tableType)),
+        })));
+  return b.getDictionaryAttr(entries);
 }
 
 FailureOr<NormSpec>
@@ -885,6 +895,21 @@ normSpecFromAttribute(DictionaryAttr attr,
       failed(read.type("output_type", spec.outputType)) ||
       failed(read.type("weight_type", spec.weightType)))
     return failure();
+  if (Attribute gather = attr.get("gather")) {
+    auto dictionary = dyn_cast<DictionaryAttr>(gather);
+    if (!dictionary)
+      return emitError() << kSelectedNormAttrName
+                         << ": gather must be a dictionary (vocabulary, "
+                            "slots, table_type)";
+    std::string gatherName = (kSelectedNormAttrName + ".gather").str();
+    SpecReader readGather{dictionary, gatherName, emitError};
+    NormGatherSpec gatherSpec;
+    if (failed(readGather.integer("vocabulary", gatherSpec.vocabulary)) ||
+        failed(readGather.integer("slots", gatherSpec.slots)) ||
+        failed(readGather.type("table_type", gatherSpec.tableType)))
+      return failure();
+    spec.gather = gatherSpec;
+  }
   std::optional<NormKind> parsed = parseNormKind(norm);
   if (!parsed)
     return emitError() << kSelectedNormAttrName << ": norm = '" << norm

@@ -100,6 +100,16 @@ struct CudaTestBuildGemmPass
           builder, "norm-weight-type", normWeightType, emitError);
       if (!normSpec.weightType)
         return signalPassFailure();
+      if (normGatherVocabulary > 0) {
+        cuda::NormGatherSpec gather;
+        gather.vocabulary = normGatherVocabulary;
+        gather.slots = normGatherSlots;
+        gather.tableType = cuda::parseFloatTypeOption(
+            builder, "norm-gather-table-type", normGatherTableType, emitError);
+        if (!gather.tableType)
+          return signalPassFailure();
+        normSpec.gather = gather;
+      }
       spec.norm = normSpec;
     }
 

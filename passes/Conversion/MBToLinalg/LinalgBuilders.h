@@ -86,6 +86,12 @@ mlir::Value createElementwise(mlir::OpBuilder &builder, mlir::Location loc,
                               llvm::ArrayRef<mlir::AffineMap> inputMaps,
                               ScalarBody body);
 
+/// `result[i..., d] = table[ids[i...], d]` (mb.embedding): `ids` integer
+/// ids in [0, V), `table` [V, D]; the result has the ids' shape with D
+/// appended and the table's element type.
+mlir::Value createEmbedding(mlir::OpBuilder &builder, mlir::Location loc,
+                            mlir::Value table, mlir::Value ids);
+
 /// Reduces the last dimension of `inputs` (all of one shape `[..., D]`, the
 /// row statistics in `rowInputs` of shape `[...]`) into a `[...]` tensor
 /// initialised with `init`. The body gets (inputs..., rowInputs..., acc).

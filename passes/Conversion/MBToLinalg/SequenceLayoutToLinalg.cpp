@@ -29,25 +29,37 @@ struct EmbeddingLowering : OpConversionPattern<mb::EmbeddingOp> {
   LogicalResult
   matchAndRewrite(mb::EmbeddingOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    auto resultType = cast<RankedTensorType>(op.getType());
-    unsigned rank = resultType.getRank();
-    Value table = adaptor.getTable();
-    Value result = createElementwise(
-        rewriter, op.getLoc(), resultType, adaptor.getIds(),
-        rowMap(rewriter.getContext(), rank),
-        [&](OpBuilder &builder, Location loc, ValueRange args) -> Value {
-          // Ids are in [0, V) (the runtime checks); zero extension keeps
-          // byte ids 128..255 right when they are stored as i8.
-          Value row = arith::IndexCastUIOp::create(
-              builder, loc, builder.getIndexType(), args[0]);
-          Value feature = linalg::IndexOp::create(builder, loc, rank - 1);
-          return tensor::ExtractOp::create(builder, loc, table,
-                                           ValueRange{row, feature});
-        });
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op,
+                       createEmbedding(rewriter, op.getLoc(),
+                                       adaptor.getTable(), adaptor.getIds()));
     return success();
   }
 };
+
+} // namespace
+
+Value createEmbedding(OpBuilder &builder, Location loc, Value table,
+                      Value ids) {
+  auto idsType = cast<RankedTensorType>(ids.getType());
+  auto tableType = cast<RankedTensorType>(table.getType());
+  SmallVector<int64_t> shape(idsType.getShape());
+  shape.push_back(tableType.getDimSize(1));
+  auto resultType = RankedTensorType::get(shape, tableType.getElementType());
+  unsigned rank = resultType.getRank();
+  return createElementwise(
+      builder, loc, resultType, ids, rowMap(builder.getContext(), rank),
+      [&](OpBuilder &builder, Location loc, ValueRange args) -> Value {
+        // Ids are in [0, V) (the runtime checks); zero extension keeps
+        // byte ids 128..255 right when they are stored as i8.
+        Value row = arith::IndexCastUIOp::create(
+            builder, loc, builder.getIndexType(), args[0]);
+        Value feature = linalg::IndexOp::create(builder, loc, rank - 1);
+        return tensor::ExtractOp::create(builder, loc, table,
+                                         ValueRange{row, feature});
+      });
+}
+
+namespace {
 
 /// result[n, s, :] = input[n, s, :] + table[firstRow + s, :]; `firstRow` is
 /// a constant 0 for the whole-sequence forms and may be a runtime index

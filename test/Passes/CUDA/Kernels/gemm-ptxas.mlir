@@ -203,6 +203,25 @@
 // RUN: %ptxas -arch=sm_90a -v %t.n4.ptx -o %t.n4.cubin 2>&1 | FileCheck %s --check-prefix=N4 --implicit-check-not='(C75'
 // N4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // N4: Used 163 registers, used 1 barriers, 56 bytes smem
+// G1 is the example's patch projection with its gathering LayerNorm
+// prologue (mb-cuda-fuse-gemm-norms' gather-rows): the bytes and the bf16
+// byte table in place of x (B's tensor map the third parameter); each
+// pair of a row is read from the table row of its byte (the byte clamped
+// to the table).
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=128 n=256 k=1024 bias=true bias-type=bf16 tile-m=64 tile-n=128 stages=3 norm=layer norm-epsilon=1e-5 norm-weight-type=bf16 norm-gather-vocabulary=256 norm-gather-slots=8" -o %t.g1.mlir
+// RUN: FileCheck %s --check-prefix=G1-LAUNCH < %t.g1.mlir
+// RUN: mbc-opt %t.g1.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.g1.ptx -o /dev/null
+// RUN: FileCheck %s --check-prefix=G1-PTX < %t.g1.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.g1.ptx -o %t.g1.cubin 2>&1 | FileCheck %s --check-prefix=G1 --implicit-check-not='(C75'
+// G1-LAUNCH: memref<128x8xi32>, %{{.*}}: memref<256x128xbf16>
+// G1-LAUNCH: params = [{kind = "ptr", name = "ids"}, {kind = "ptr", name = "embedding"}, {kind = "tensor_map", name = "b"
+// G1-LAUNCH-SAME: shared_bytes = 181248 : i64
+// G1-PTX: ld.global.b32 [[ID:%r[0-9]+]]
+// G1-PTX-NEXT: min.u32 %r{{[0-9]+}}, [[ID]], 255;
+// G1-PTX: ld.global.v2.b16
+// G1-PTX: fence.proxy.async.shared::cta;
+// G1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// G1: Used 128 registers, used 1 barriers
 
 // The head with its log-softmax epilogue (64 x 256 tiles: whole rows of a
 // byte vocabulary), rows stored in mb.merge_patches <start_token> order,

@@ -435,6 +435,13 @@ def main():
                         help="gemm: a norm prologue (A is the norm's f32 input rows)")
     parser.add_argument("--gemm-log-softmax", action="store_true",
                         help="gemm: the head's log-softmax over each row in the epilogue")
+    parser.add_argument("--gemm-norm-gather-vocabulary", type=int, default=0,
+                        help="GEMM norm prologue: gather A's rows from a table of this "
+                        "many rows (ids and table in place of x)")
+    parser.add_argument("--gemm-norm-gather-slots", type=int, default=8,
+                        help="GEMM norm prologue gather: ids a row")
+    parser.add_argument("--gemm-norm-gather-table-type", choices=["f32", "bf16", "f16"],
+                        default="bf16")
     parser.add_argument("--merge-positions", type=int, default=0,
                         help="gemm log-softmax: rows stored as mb.merge_patches "
                              "<start_token> orders them (P positions a sequence)")
@@ -524,6 +531,18 @@ def main():
         gemm_norm = args.kind == "gemm" and args.gemm_norm != "none"
         if gemm_norm:  # the norm's f32 input rows, off-centre for LayerNorm
             a = a * 3 + 0.25
+        gather = gemm_norm and args.gemm_norm_gather_vocabulary > 0
+        if gather:
+            # The rows gathered from a table (a patch's bytes embedded and
+            # concatenated): the kernel takes the ids and the table.
+            slots = args.gemm_norm_gather_slots
+            gather_ids = torch.randint(0, args.gemm_norm_gather_vocabulary, (args.m, slots),
+                                       dtype=torch.int32)
+            table_dtype = {"f32": torch.float32, "bf16": torch.bfloat16,
+                           "f16": torch.float16}[args.gemm_norm_gather_table_type]
+            gather_table = (torch.randn(args.gemm_norm_gather_vocabulary, args.k // slots) + 0.25
+                            ).to(table_dtype)
+            a = gather_table.float()[gather_ids.long()].reshape(args.m, args.k)
         elif args.kind == "gemm":
             a = a.to(dtype)
         b_shape = (args.n, args.k) if args.b_layout == "nk" else (args.k, args.n)
@@ -585,7 +604,9 @@ def main():
                 out_rows = expected.shape[0]
         expected = expected.cpu()
         c = driver.upload(unwritten(out_rows, args.n))
-        arguments = [driver.upload(a), driver.upload(b), c]
+        a_arguments = ([driver.upload(gather_ids), driver.upload(gather_table)] if gather
+                       else [driver.upload(a)])
+        arguments = a_arguments + [driver.upload(b), c]
         if args.bias:
             arguments.append(driver.upload(bias))
         if args.residual:
