@@ -822,7 +822,9 @@ private:
   std::optional<LocalInput> matchLocalInput(Value x) {
     LocalInput match;
     match.add = x.getDefiningOp<arith::AddFOp>();
-    if (!match.add)
+    // x's readers are the layer's first norm (or shift) and its residual
+    // add, which the fused call replaces; any other needs x itself.
+    if (!match.add || !x.hasNUses(2))
       return std::nullopt;
     for (Value operand : match.add->getOperands()) {
       if (auto start = operand.getDefiningOp<mb::StartTokenOp>())

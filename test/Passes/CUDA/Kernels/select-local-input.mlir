@@ -93,3 +93,37 @@ func.func @embedded_read_twice(%h: tensor<2x33x256xf32>, %w16: tensor<1024x256xb
   %x2 = arith.addf %x1, %f : tensor<64x9x128xf32>
   return %x2, %st : tensor<64x9x128xf32>, tensor<64x9x128xf32>
 }
+
+// -----
+
+// The input itself has another reader: the layer takes x.
+// CHECK-LABEL: func.func @input_read_twice
+// CHECK: mb.start_token
+// CHECK: call @mbc_local_layer_{{[0-9]+}}(%{{.*}}) : (tensor<576x128xf32>,
+// CHECK-NOT: input =
+func.func @input_read_twice(%h: tensor<2x33x256xf32>, %w16: tensor<1024x256xbf16>, %b16: tensor<1024xbf16>, %ids: tensor<64x8xi32>, %table16: tensor<256x128xbf16>, %start16: tensor<128xbf16>, %g1: tensor<128xf32>, %wq16: tensor<128x128xbf16>, %wkv16: tensor<256x128xbf16>, %wo16: tensor<128x128xbf16>, %g2: tensor<128xf32>, %up16: tensor<512x128xbf16>, %ub: tensor<512xf32>, %down16: tensor<128x512xbf16>, %db: tensor<128xf32>) -> (tensor<64x9x128xf32>, tensor<64x9x128xf32>) {
+  %w = arith.extf %w16 : tensor<1024x256xbf16> to tensor<1024x256xf32>
+  %b = arith.extf %b16 : tensor<1024xbf16> to tensor<1024xf32>
+  %table = arith.extf %table16 : tensor<256x128xbf16> to tensor<256x128xf32>
+  %start = arith.extf %start16 : tensor<128xbf16> to tensor<128xf32>
+  %e = mb.embedding %table[%ids] : tensor<256x128xf32>, tensor<64x8xi32> -> tensor<64x8x128xf32>
+  %st = mb.start_token %e, %start : tensor<64x8x128xf32>, tensor<128xf32> -> tensor<64x9x128xf32>
+  %p = mb.global_to_local <dense> %h, %w, %b {patch_size = 8 : i64} : (tensor<2x33x256xf32>, tensor<1024x256xf32>, tensor<1024xf32>) -> tensor<64x9x128xf32>
+  %x = arith.addf %st, %p : tensor<64x9x128xf32>
+  %wq = arith.extf %wq16 : tensor<128x128xbf16> to tensor<128x128xf32>
+  %wkv = arith.extf %wkv16 : tensor<256x128xbf16> to tensor<256x128xf32>
+  %wk = tensor.extract_slice %wkv[0, 0] [128, 128] [1, 1] : tensor<256x128xf32> to tensor<128x128xf32>
+  %wv = tensor.extract_slice %wkv[128, 0] [128, 128] [1, 1] : tensor<256x128xf32> to tensor<128x128xf32>
+  %wo = arith.extf %wo16 : tensor<128x128xbf16> to tensor<128x128xf32>
+  %up = arith.extf %up16 : tensor<512x128xbf16> to tensor<512x128xf32>
+  %down = arith.extf %down16 : tensor<128x512xbf16> to tensor<128x512xf32>
+  %s1 = mb.token_shift %x : tensor<64x9x128xf32>
+  %n1 = mb.rms_norm %s1, %g1 {clamp, epsilon = 1.0e-08 : f64} : (tensor<64x9x128xf32>, tensor<128xf32>) -> tensor<64x9x128xf32>
+  %a = mb.local_attention %n1, %wq, %wk, %wv, %wo {head_dim = 32 : i64, heads = 4 : i64} : (tensor<64x9x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x128xf32>) -> tensor<64x9x128xf32>
+  %x1 = arith.addf %a, %x : tensor<64x9x128xf32>
+  %s2 = mb.token_shift %x1 : tensor<64x9x128xf32>
+  %n2 = mb.rms_norm %s2, %g2 {clamp, epsilon = 1.0e-08 : f64} : (tensor<64x9x128xf32>, tensor<128xf32>) -> tensor<64x9x128xf32>
+  %f = mb.ffn <gelu> %n2, %up, %ub, %down, %db : (tensor<64x9x128xf32>, tensor<512x128xf32>, tensor<512xf32>, tensor<128x512xf32>, tensor<128xf32>) -> tensor<64x9x128xf32>
+  %x2 = arith.addf %x1, %f : tensor<64x9x128xf32>
+  return %x2, %x : tensor<64x9x128xf32>, tensor<64x9x128xf32>
+}

@@ -531,6 +531,8 @@ def main():
         gemm_norm = args.kind == "gemm" and args.gemm_norm != "none"
         if gemm_norm:  # the norm's f32 input rows, off-centre for LayerNorm
             a = a * 3 + 0.25
+        elif args.kind == "gemm":
+            a = a.to(dtype)
         gather = gemm_norm and args.gemm_norm_gather_vocabulary > 0
         if gather:
             # The rows gathered from a table (a patch's bytes embedded and
@@ -543,8 +545,6 @@ def main():
             gather_table = (torch.randn(args.gemm_norm_gather_vocabulary, args.k // slots) + 0.25
                             ).to(table_dtype)
             a = gather_table.float()[gather_ids.long()].reshape(args.m, args.k)
-        elif args.kind == "gemm":
-            a = a.to(dtype)
         b_shape = (args.n, args.k) if args.b_layout == "nk" else (args.k, args.n)
         b = (torch.rand(*b_shape) * 2 - 1).to(dtype)
         bias = torch.rand(args.n) - 0.5
