@@ -88,32 +88,26 @@ struct CudaChainLocalLayersPass
     if (!next || use.getOperandNumber() != 0 ||
         next->getBlock() != call->getBlock())
       return {};
-    // The same spec attribute but for the first layer's input (uniqued):
-    // the same layer shape.
-    auto specAttr = [&](func::CallOp c) -> Attribute {
+    // The same spec attribute (uniqued), but for the first layer's input:
+    // the same layer shape. A later layer reads x.
+    auto specAttr = [&](func::CallOp c) -> DictionaryAttr {
       auto callee = symbols.lookup<func::FuncOp>(c.getCallee());
-      auto attr = callee ? callee->getAttrOfType<DictionaryAttr>(
-                               cuda::kSelectedLocalLayerAttrName)
-                         : DictionaryAttr();
+      return callee ? callee->getAttrOfType<DictionaryAttr>(
+                          cuda::kSelectedLocalLayerAttrName)
+                    : DictionaryAttr();
+    };
+    auto withoutInput = [](DictionaryAttr attr) -> Attribute {
       if (!attr || !attr.get("input"))
         return attr;
       NamedAttrList entries(attr);
       entries.erase("input");
-      return entries.getDictionary(c.getContext());
+      return entries.getDictionary(attr.getContext());
     };
-    if (!specAttr(next) || specAttr(call) != specAttr(next) ||
-        inputParams(next, symbols) != 1)
+    DictionaryAttr nextAttr = specAttr(next);
+    if (!nextAttr || nextAttr.get("input") ||
+        withoutInput(specAttr(call)) != nextAttr)
       return {};
     return next;
-  }
-
-  /// The operands of `call` that stand for its x (localLayerInputParams).
-  static unsigned inputParams(func::CallOp call, SymbolTable &symbols) {
-    auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
-    auto attr = callee ? callee->getAttrOfType<DictionaryAttr>(
-                             cuda::kSelectedLocalLayerAttrName)
-                       : DictionaryAttr();
-    return attr && attr.get("input") ? 4 : 1;
   }
 
   /// `call`'s result followed through the reshapes that are each value's
@@ -138,11 +132,16 @@ struct CudaChainLocalLayersPass
             llvm::SetVector<func::FuncOp> &replaced) {
     func::CallOp last = chain.back();
     OpBuilder b(last);
+    // The first layer's x operands (its input's, with an input spec), then
+    // every layer's parameters; each later layer reads x alone.
     unsigned inputs = cuda::localLayerInputParams(spec);
+    auto xOperands = [&](func::CallOp call) {
+      return call == chain.front() ? inputs : 1u;
+    };
     SmallVector<Value> operands(chain.front().getOperands().take_front(inputs));
     for (func::CallOp call : chain)
-      llvm::append_range(
-          operands, call.getOperands().drop_front(inputParams(call, symbols)));
+      llvm::append_range(operands,
+                         call.getOperands().drop_front(xOperands(call)));
     ModuleOp module = getOperation();
     Value result =
         cuda::callSelectedLocalLayer(b, last.getLoc(), module, spec, operands);
@@ -158,7 +157,7 @@ struct CudaChainLocalLayersPass
       SmallVector<Value> x(entry->getArguments().take_front(inputs));
       unsigned next = inputs;
       for (func::CallOp call : chain) {
-        unsigned count = call.getNumOperands() - inputParams(call, symbols);
+        unsigned count = call.getNumOperands() - xOperands(call);
         SmallVector<Value> arguments = x;
         llvm::append_range(arguments, entry->getArguments().slice(next, count));
         next += count;

@@ -152,9 +152,8 @@ struct CudaFuseGemmNormsPass
     gather.ids = embedding.getIds();
     gather.spec.vocabulary = table.getDimSize(0);
     gather.spec.slots = slots;
-    gather.spec.tableType = cuda::isStoredIn16Bits(gather.table)
-                                ? cuda::weightStorageType(gather.table)
-                                : Float32Type::get(x.getContext());
+    // The table as stored (a 16-bit argument's type, else f32).
+    gather.spec.tableType = cuda::gemvWeightType(gather.table);
     cuda::NormSpec gathered = norm;
     gathered.gather = gather.spec;
     if (!cuda::acceptsQuietly(x.getContext(), [&](auto emitError) {

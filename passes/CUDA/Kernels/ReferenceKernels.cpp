@@ -430,10 +430,11 @@ struct CudaReferenceKernelsPass
     if (spec.gather) {
       // The rows gathered from the table: each row's ids' embeddings,
       // concatenated (what mb.embedding and mb.patchify compute).
-      x = ml::reshape(
-          b, loc,
-          widen(b, loc, ml::createEmbedding(b, loc, input[1], input[0])),
-          {spec.rows, spec.dim});
+      x = ml::reshape(b, loc,
+                      convertTo(b, loc,
+                                ml::createEmbedding(b, loc, input[1], input[0]),
+                                b.getF32Type()),
+                      {spec.rows, spec.dim});
     }
     if (spec.tokenShift) {
       int64_t sequences = spec.rows / spec.positions, keep = spec.dim / 2;
@@ -457,7 +458,7 @@ struct CudaReferenceKernelsPass
                                         normOperands[1], spec.epsilon)
                   : ml::createRMSNorm(b, loc, x, normOperands[0], spec.epsilon,
                                       spec.norm == cuda::NormKind::RmsClamp);
-    return roundTo(b, loc, y, spec.outputType);
+    return convertTo(b, loc, y, spec.outputType);
   }
 
   /// The norm operands' count of a GEMM's norm prologue (0 without one).
@@ -493,7 +494,7 @@ struct CudaReferenceKernelsPass
          {std::pair(body->getArgument(aArguments), spec.n),
           std::pair(body->getArgument(aArguments + 1 + normOperands),
                     spec.pairedN)})
-      results.push_back(roundTo(
+      results.push_back(convertTo(
           b, loc, rotate(b, loc, buildProduct(b, loc, a, w, spec.m, n), spec),
           outputType));
     func::ReturnOp::create(b, loc, results);
@@ -528,30 +529,21 @@ struct CudaReferenceKernelsPass
     return ml::concatenate(b, loc, {rotated, rest}, 1);
   }
 
-  /// `value` (an f32 tensor) in `type`, rounded elementwise.
-  /// `value` (a 16-bit or f32 tensor) in f32, elementwise (linalg: this
-  /// pass runs after the elementwise ops became linalg).
-  static Value widen(OpBuilder &b, Location loc, Value value) {
+  /// `value` (a float tensor) in `type`, elementwise as linalg (this pass
+  /// runs after the elementwise ops became linalg): rounded to a narrower
+  /// type, widened to a wider one.
+  static Value convertTo(OpBuilder &b, Location loc, Value value, Type type) {
     auto sourceType = cast<RankedTensorType>(value.getType());
-    if (sourceType.getElementType().isF32())
+    Type source = sourceType.getElementType();
+    if (source == type)
       return value;
-    Type f32 = b.getF32Type();
-    return mb_to_linalg::createElementwise(
-        b, loc, sourceType.clone(f32), value,
-        mb_to_linalg::identityMap(b.getContext(), sourceType.getRank()),
-        [&](OpBuilder &n, Location l, ValueRange args) -> Value {
-          return arith::ExtFOp::create(n, l, f32, args[0]);
-        });
-  }
-
-  static Value roundTo(OpBuilder &b, Location loc, Value value, Type type) {
-    if (type.isF32())
-      return value;
-    auto sourceType = cast<RankedTensorType>(value.getType());
+    bool widen = source.getIntOrFloatBitWidth() < type.getIntOrFloatBitWidth();
     return mb_to_linalg::createElementwise(
         b, loc, sourceType.clone(type), value,
         mb_to_linalg::identityMap(b.getContext(), sourceType.getRank()),
         [&](OpBuilder &n, Location l, ValueRange args) -> Value {
+          if (widen)
+            return arith::ExtFOp::create(n, l, type, args[0]);
           return arith::TruncFOp::create(n, l, type, args[0]);
         });
   }

@@ -850,18 +850,14 @@ private:
         match.projection.getPatchSize() + 1 != xType.getDimSize(1) ||
         !selectable(match.projection.getInput()))
       return std::nullopt;
-    auto storedType = [&](Value value) -> Type {
-      return cuda::isStoredIn16Bits(value) ? cuda::weightStorageType(value)
-                                           : f32Type();
-    };
     match.spec.vocabulary = table.getDimSize(0);
     match.spec.patchesPerSequence = patches;
-    match.spec.tableType = storedType(match.embedding.getTable());
-    match.spec.startType = storedType(match.start.getStart());
+    // The table and the start token as stored (a 16-bit argument's type,
+    // else f32).
+    match.spec.tableType = cuda::gemvWeightType(match.embedding.getTable());
+    match.spec.startType = cuda::gemvWeightType(match.start.getStart());
     return match;
   }
-
-  Type f32Type() { return Float32Type::get(&getContext()); }
 
   /// x1 = local_attention(norm(shift?(x))) + x;
   /// x2 = ffn(norm(shift?(x1))) + x1  ->  one fused local-layer call.

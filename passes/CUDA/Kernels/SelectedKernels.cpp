@@ -168,6 +168,18 @@ struct SpecReader {
     out = value.getValueAsDouble();
     return success();
   }
+  /// The nested spec `name` (a dictionary of `what`), or null when the
+  /// attribute has none.
+  FailureOr<DictionaryAttr> optionalDictionary(StringRef name,
+                                               StringRef what) const {
+    Attribute value = attr.get(name);
+    if (!value)
+      return DictionaryAttr();
+    auto dictionary = dyn_cast<DictionaryAttr>(value);
+    if (!dictionary)
+      return fail(name, ("a dictionary (" + what + ")").str());
+    return dictionary;
+  }
   LogicalResult activation(Activation &out) const {
     StringRef name;
     if (failed(string("activation", name)))
@@ -220,13 +232,12 @@ gemmSpecFromAttribute(DictionaryAttr attr,
        failed(read.integer("rotary_positions", spec.rotaryPositions)) ||
        failed(read.real("rotary_theta", spec.rotaryTheta))))
     return failure();
-  if (Attribute norm = attr.get("norm_prologue")) {
-    auto dictionary = dyn_cast<DictionaryAttr>(norm);
-    if (!dictionary)
-      return emitError() << kSelectedGemmAttrName
-                         << ": norm_prologue must be a dictionary (a "
-                         << kSelectedNormAttrName << " spec)";
-    FailureOr<NormSpec> normSpec = normSpecFromAttribute(dictionary, emitError);
+  FailureOr<DictionaryAttr> norm = read.optionalDictionary(
+      "norm_prologue", (Twine("a ") + kSelectedNormAttrName + " spec").str());
+  if (failed(norm))
+    return failure();
+  if (*norm) {
+    FailureOr<NormSpec> normSpec = normSpecFromAttribute(*norm, emitError);
     if (failed(normSpec))
       return failure();
     spec.norm = *normSpec;
@@ -819,14 +830,13 @@ localLayerSpecFromAttribute(DictionaryAttr attr,
     return failure();
   if (attr.get("layers") && failed(read.integer("layers", spec.layers)))
     return failure();
-  if (Attribute input = attr.get("input")) {
-    auto dictionary = dyn_cast<DictionaryAttr>(input);
-    if (!dictionary)
-      return emitError() << kSelectedLocalLayerAttrName
-                         << ": input must be a dictionary (vocabulary, "
-                            "patches_per_sequence, table_type, start_type)";
+  FailureOr<DictionaryAttr> input = read.optionalDictionary(
+      "input", "vocabulary, patches_per_sequence, table_type, start_type");
+  if (failed(input))
+    return failure();
+  if (*input) {
     std::string inputName = (kSelectedLocalLayerAttrName + ".input").str();
-    SpecReader readInput{dictionary, inputName, emitError};
+    SpecReader readInput{*input, inputName, emitError};
     LocalInputSpec inputSpec;
     if (failed(readInput.integer("vocabulary", inputSpec.vocabulary)) ||
         failed(readInput.integer("patches_per_sequence",
@@ -895,14 +905,13 @@ normSpecFromAttribute(DictionaryAttr attr,
       failed(read.type("output_type", spec.outputType)) ||
       failed(read.type("weight_type", spec.weightType)))
     return failure();
-  if (Attribute gather = attr.get("gather")) {
-    auto dictionary = dyn_cast<DictionaryAttr>(gather);
-    if (!dictionary)
-      return emitError() << kSelectedNormAttrName
-                         << ": gather must be a dictionary (vocabulary, "
-                            "slots, table_type)";
+  FailureOr<DictionaryAttr> gather =
+      read.optionalDictionary("gather", "vocabulary, slots, table_type");
+  if (failed(gather))
+    return failure();
+  if (*gather) {
     std::string gatherName = (kSelectedNormAttrName + ".gather").str();
-    SpecReader readGather{dictionary, gatherName, emitError};
+    SpecReader readGather{*gather, gatherName, emitError};
     NormGatherSpec gatherSpec;
     if (failed(readGather.integer("vocabulary", gatherSpec.vocabulary)) ||
         failed(readGather.integer("slots", gatherSpec.slots)) ||

@@ -77,7 +77,8 @@ mlir::Value kvWeightSource(mlir::Value wk, mlir::Value wv, int64_t inner);
 mlir::Type weightStorageType(mlir::Value weight);
 
 /// The type a decode GEMV reads `weight` in: as stored, the 16-bit type
-/// of a bf16/f16 argument, else f32 (nothing is rounded in decode).
+/// of a bf16/f16 argument, else f32 (nothing is rounded in decode). The
+/// prologues that gather from embedding tables read them so too.
 mlir::Type gemvWeightType(mlir::Value weight);
 
 /// `value` as `elementType`: itself when it has that type, the source of an
