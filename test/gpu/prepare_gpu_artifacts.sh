@@ -149,6 +149,7 @@ KERNELS=(
   "attention-local-p9-hd64|mb-cuda-test-build-attention=batch-heads=8 seq-len=8064 head-dim=64 patch-length=9|sm_80|--kind attention --batch-heads 8 --seq-len 8064 --head-dim 64 --patch-length 9"
   "norm-shift-rms-d1024|mb-cuda-test-build-norm=rows=8192 positions=8192 dim=1024|sm_80|--kind norm --rows 8192 --positions 8192 --dim 1024"
   "norm-layer-d2048|mb-cuda-test-build-norm=rows=4096 positions=4096 dim=2048 norm=layer epsilon=1e-5 token-shift=false|sm_80|--kind norm --rows 4096 --positions 4096 --dim 2048 --norm layer --epsilon 1e-5 --no-token-shift"
+  "norm-patch-start-layer-d1024-f32|mb-cuda-test-build-norm=rows=16384 positions=2048 dim=1024 norm=layer epsilon=1e-5 token-shift=false element-type=f32 weight-type=bf16 start-type=bf16|sm_80|--kind norm --rows 16384 --positions 2048 --dim 1024 --norm layer --epsilon 1e-5 --no-token-shift --f32-output --weight-16 --norm-start-type bf16"
   "norm-decode-layer-d1024-f32|mb-cuda-test-build-norm=rows=1 positions=1 dim=1024 norm=layer epsilon=1e-5 token-shift=false element-type=f32 weight-type=bf16|sm_80|--kind norm --rows 1 --positions 1 --dim 1024 --norm layer --epsilon 1e-5 --no-token-shift --f32-output --weight-16"
   "log-softmax-decode-v256|mb-cuda-test-build-log-softmax=rows=1 columns=256|sm_80|--kind log_softmax --rows 1 --columns 256"
   "log-softmax-score-v256|mb-cuda-test-build-log-softmax=rows=65536 columns=256|sm_80|--kind log_softmax --rows 65536 --columns 256"

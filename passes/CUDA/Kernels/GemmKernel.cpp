@@ -1305,6 +1305,9 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
       return failSpec(emitError, "a norm prologue is not supported with "
                                  "persistent (a CTA's rows change from tile "
                                  "to tile)");
+    if (norm.startType)
+      return failSpec(emitError, "a norm prologue stores no start rows (the "
+                                 "GEMM reads its rows)");
   }
   if (config.mma == MmaKind::Wgmma) {
     if (config.tileK != 64)

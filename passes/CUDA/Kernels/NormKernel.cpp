@@ -68,6 +68,10 @@ SmallVector<Value> buildNormRow(OpBuilder &b, Location loc,
                           spec.epsilon, dim);
 }
 
+int64_t normOutputRows(const NormSpec &spec) {
+  return spec.startType ? spec.rows + spec.rows / spec.positions : spec.rows;
+}
+
 SmallVector<std::string> normInputParamNames(const NormSpec &spec) {
   if (spec.gather)
     return {"ids", "embedding"};
@@ -123,7 +127,13 @@ LogicalResult verifyNormSpec(const NormSpec &spec,
       return failSpec(emitError,
                       "a gathered norm has no token shift (the gathered "
                       "rows are a patch's bytes, not a sequence)");
+    if (spec.startType)
+      return failSpec(emitError, "a gathered norm (a GEMM's prologue) "
+                                 "stores no start rows");
   }
+  if (Type start = spec.startType)
+    if (!(start.isF32() || start.isBF16() || start.isF16()))
+      return failSpec(emitError, "norm start type must be f32, bf16 or f16");
   return success();
 }
 
@@ -149,6 +159,8 @@ FailureOr<KernelInfo> buildNormKernel(OpBuilder &builder,
   info.params.push_back({"weight", "ptr", {}});
   if (withBias)
     info.params.push_back({"bias", "ptr", {}});
+  if (spec.startType)
+    info.params.push_back({"start", "ptr", {}});
   info.params.push_back({"out", "ptr", {}});
   Type f32 = b.getF32Type();
   int64_t dim = spec.dim;
@@ -157,7 +169,10 @@ FailureOr<KernelInfo> buildNormKernel(OpBuilder &builder,
                                 MemRefType::get({dim}, weightType)};
   if (withBias)
     argTypes.push_back(MemRefType::get({dim}, weightType));
-  argTypes.push_back(MemRefType::get({spec.rows, dim}, spec.outputType));
+  if (spec.startType)
+    argTypes.push_back(MemRefType::get({dim}, spec.startType));
+  argTypes.push_back(
+      MemRefType::get({normOutputRows(spec), dim}, spec.outputType));
   auto func = createKernelFunc(b, loc, name, argTypes, info);
   // One lane stores each pair of `out` (a 2-element vector.store).
   func->setAttr(kEpilogueOutputsAttrName,
@@ -166,7 +181,8 @@ FailureOr<KernelInfo> buildNormKernel(OpBuilder &builder,
   b.setInsertionPointToStart(&entry);
   Value x = entry.getArgument(0), weight = entry.getArgument(1);
   Value bias = withBias ? entry.getArgument(2) : Value();
-  Value out = entry.getArgument(withBias ? 3 : 2);
+  Value start = spec.startType ? entry.getArgument(withBias ? 3 : 2) : Value();
+  Value out = entry.getArguments().back();
 
   auto index = [&](int64_t value) -> Value {
     return arith::ConstantIndexOp::create(b, loc, value);
@@ -177,15 +193,42 @@ FailureOr<KernelInfo> buildNormKernel(OpBuilder &builder,
       buildNormRow(b, loc, spec, x, weight, bias, row, lane);
   auto roundedPair = VectorType::get({2}, spec.outputType);
   int64_t pairBytes = 2 * spec.outputType.getIntOrFloatBitWidth() / 8;
-  for (int64_t j = 0; j < dim / 64; ++j) {
-    Value y = ys[j];
-    if (!spec.outputType.isF32())
-      y = arith::TruncFOp::create(b, loc, roundedPair, y);
-    Value column = arith::AddIOp::create(
+  auto rounded = [&](Value pair) -> Value {
+    if (spec.outputType.isF32())
+      return pair;
+    return arith::TruncFOp::create(b, loc, roundedPair, pair);
+  };
+  auto column = [&](int64_t j) -> Value {
+    return arith::AddIOp::create(
         b, loc, arith::MulIOp::create(b, loc, lane, index(2)), index(64 * j));
-    vector::StoreOp::create(b, loc, y, out, ValueRange{row, column}, false,
-                            llvm::MaybeAlign(pairBytes));
+  };
+  // With start rows, row r of sequence s = r / positions is stored one row
+  // on from s's start row, s (positions + 1); the warp of its first row
+  // also writes the start row (a warp-uniform branch).
+  Value outRow = row;
+  if (spec.startType) {
+    Value sequence = arith::DivUIOp::create(b, loc, row, index(spec.positions));
+    outRow = arith::AddIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, row, sequence), index(1));
+    Value first = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::eq,
+        arith::RemUIOp::create(b, loc, row, index(spec.positions)), index(0));
+    auto startRow = scf::IfOp::create(b, loc, first, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard startGuard(b);
+    b.setInsertionPointToStart(&startRow.getThenRegion().front());
+    Value startIndex = arith::SubIOp::create(b, loc, outRow, index(1));
+    for (int64_t j = 0; j < dim / 64; ++j) {
+      Value startColumn = column(j);
+      vector::StoreOp::create(
+          b, loc, rounded(loadWidened(b, loc, start, startColumn, 2)), out,
+          ValueRange{startIndex, startColumn}, false,
+          llvm::MaybeAlign(pairBytes));
+    }
   }
+  for (int64_t j = 0; j < dim / 64; ++j)
+    vector::StoreOp::create(b, loc, rounded(ys[j]), out,
+                            ValueRange{outRow, column(j)}, false,
+                            llvm::MaybeAlign(pairBytes));
   b.setInsertionPointAfter(inside);
   gpu::ReturnOp::create(b, loc);
   return info;

@@ -1,4 +1,5 @@
-//===- NormKernel.h - token shift + norm + rounding, one warp a row -*- C++ -*-===//
+//===- NormKernel.h - token shift + norm + rounding, one warp a row -*- C++
+//-*-===//
 //
 // Builds one gpu.func computing, for every row of x [rows, dim] (f32),
 //   out[r] = round16(norm(shift(x)[r]) * weight (+ bias))
@@ -9,7 +10,9 @@
 // feature pairs 2 lane + 64 j, read with 8-byte loads (a warp reads 256
 // contiguous bytes per step), the statistics come from warp shuffles. It
 // replaces the token shift's copies, the norm's reduction and elementwise
-// kernels and the rounding before a GEMM with one launch.
+// kernels and the rounding before a GEMM with one launch; with a start
+// row it also writes mb.start_token's result (the start rows and the
+// normalized rows one row on), so the concatenation takes no launch.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MBC_PASSES_CUDA_KERNELS_NORMKERNEL_H
@@ -49,7 +52,16 @@ struct NormSpec {
   mlir::Type weightType;
   /// The rows gathered from a table (ids, table in place of x); none: x.
   std::optional<NormGatherSpec> gather;
+  /// Non-null (norm kernels only): the rows are stored as mb.start_token
+  /// places them, a start row (an operand [dim] of this type: f32, bf16
+  /// or f16) before every sequence of `positions` rows: row r at r + r /
+  /// positions + 1, the start row at s (positions + 1) for sequence s.
+  /// MEGABYTE's global input: the patch embedding's last norm writes it.
+  mlir::Type startType;
 };
+
+/// The rows a norm kernel writes: rows, + one a sequence with a start row.
+int64_t normOutputRows(const NormSpec &spec);
 
 mlir::LogicalResult
 verifyNormSpec(const NormSpec &spec,
@@ -73,7 +85,8 @@ llvm::SmallVector<std::string> normInputParamNames(const NormSpec &spec);
 llvm::SmallVector<mlir::Type> normInputTypes(mlir::Builder &b,
                                              const NormSpec &spec);
 
-/// Appends kernel `name` to `module`. Parameters: x, weight, [bias], out.
+/// Appends kernel `name` to `module`. Parameters: x, weight, [bias],
+/// [start], out.
 mlir::FailureOr<KernelInfo> buildNormKernel(mlir::OpBuilder &builder,
                                             mlir::gpu::GPUModuleOp module,
                                             llvm::StringRef name,

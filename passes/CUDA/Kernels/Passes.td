@@ -325,6 +325,9 @@ def CudaTestBuildNorm : Pass<"mb-cuda-test-build-norm", "::mlir::ModuleOp"> {
            /*default=*/"\"bf16\"", "output type: bf16, f16 or f32">,
     Option<"weightType", "weight-type", "std::string", /*default=*/"\"f32\"",
            "norm weight/bias type: f32, bf16 or f16">,
+    Option<"startType", "start-type", "std::string", /*default=*/"\"\"",
+           "f32, bf16 or f16: a start row of this type before every "
+           "sequence of `positions` rows (mb.start_token); empty: none">,
     Option<"kernelName", "name", "std::string", /*default=*/"\"norm\"",
            "kernel symbol">,
   ];
@@ -558,7 +561,12 @@ def CudaSelectKernels : Pass<"mb-cuda-select-kernels", "::mlir::ModuleOp"> {
       use becomes one call of `@mbc_norm_<n>` (`mb.cuda_norm`: rows,
       positions, dim, norm, epsilon, token_shift, output_type), one warp a
       row writing the 16-bit operand (NormKernel.h), instead of the shift's
-      copies, the norm's kernels and the rounding.
+      copies, the norm's kernels and the rounding. Every other norm becomes
+      a norm kernel writing f32 rows; one whose rows only `mb.start_token`
+      reads (the patch embedding's last LayerNorm) writes the start
+      token's result itself (`start_type`: a start row before each
+      sequence, the norm's rows one row on), so the concatenation takes no
+      launch.
 
     Kernel choices are the functions' attributes, which tests can pin:
     `mb.cuda_gemm` (m, n, k, element_type, mma, tile_m, tile_n, tile_k,

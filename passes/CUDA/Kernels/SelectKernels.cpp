@@ -1013,8 +1013,10 @@ private:
   /// One norm kernel computing `norm` into `outputType` rows [rows, dim]
   /// (inserted at `b`): the call's result, or null when the kernel does
   /// not take the norm.
+  /// With `start` (an mb.start_token's start row), the kernel writes the
+  /// start token's result instead (NormSpec::startType).
   Value emitNorm(OpBuilder &b, const NormOfShift &norm,
-                 RankedTensorType normType, Type outputType) {
+                 RankedTensorType normType, Type outputType, Value start = {}) {
     cuda::NormSpec spec;
     spec.rows = rowsOf(norm.norm->getResult(0));
     spec.dim = normType.getShape().back();
@@ -1025,6 +1027,8 @@ private:
     spec.tokenShift = static_cast<bool>(norm.shift);
     spec.outputType = outputType;
     spec.weightType = commonVectorType({norm.weight, norm.bias}, &getContext());
+    if (start)
+      spec.startType = commonVectorType({start}, &getContext());
     if (!cuda::acceptsQuietly(&getContext(), [&](auto emitError) {
           return cuda::verifyNormSpec(spec, emitError);
         }))
@@ -1035,6 +1039,8 @@ private:
         cuda::narrowTo(b, loc, norm.weight, spec.weightType)};
     if (norm.bias)
       operands.push_back(cuda::narrowTo(b, loc, norm.bias, spec.weightType));
+    if (start)
+      operands.push_back(cuda::narrowTo(b, loc, start, spec.startType));
     ModuleOp module = getOperation();
     Value rows = cuda::callSelectedNorm(b, loc, module, spec, operands);
     if (referenceBodies)
@@ -1044,18 +1050,36 @@ private:
     return rows;
   }
 
-  /// A norm as one norm kernel writing f32 rows.
+  /// A norm as one norm kernel writing f32 rows; when the rows' one reader
+  /// is mb.start_token (the patch embedding's last norm: MEGABYTE's global
+  /// input), the kernel writes the start token's result.
   void fuseF32Norm(Value normResult) {
     std::optional<NormOfShift> norm = matchNormOfShift(normResult);
     auto normType = cast<RankedTensorType>(normResult.getType());
     if (!norm || !normType.getElementType().isF32())
       return;
-    OpBuilder b(norm->norm);
-    Value rows = emitNorm(b, *norm, normType, normType.getElementType());
-    if (!rows)
-      return;
-    normResult.replaceAllUsesWith(mb_to_linalg::reshape(
-        b, norm->norm->getLoc(), rows, normType.getShape()));
+    auto startToken =
+        dyn_cast<mb::StartTokenOp>(*normResult.getUsers().begin());
+    if (startToken &&
+        (normType.getRank() != 3 || startToken.getInput() != normResult))
+      startToken = {};
+    OpBuilder b(startToken ? startToken.getOperation() : norm->norm);
+    Value rows = startToken
+                     ? emitNorm(b, *norm, normType, normType.getElementType(),
+                                startToken.getStart())
+                     : Value();
+    if (rows) {
+      startToken.replaceAllUsesWith(mb_to_linalg::reshape(
+          b, startToken.getLoc(), rows, startToken.getType().getShape()));
+      startToken.erase();
+    } else {
+      b.setInsertionPoint(norm->norm);
+      rows = emitNorm(b, *norm, normType, normType.getElementType());
+      if (!rows)
+        return;
+      normResult.replaceAllUsesWith(mb_to_linalg::reshape(
+          b, norm->norm->getLoc(), rows, normType.getShape()));
+    }
     for (Operation *op : {norm->norm, norm->shift})
       if (op)
         op->erase();
@@ -1114,12 +1138,21 @@ private:
           b, loc, normType, x, widened(1), epsilon,
           spec.norm == cuda::NormKind::RmsClamp ? b.getUnitAttr()
                                                 : UnitAttr());
-    Value rows = ml::reshape(b, loc, y, {spec.rows, spec.dim});
+    if (spec.startType) {
+      auto startedType = RankedTensorType::get(
+          {normType.getDimSize(0), spec.positions + 1, spec.dim},
+          normType.getElementType());
+      y = mb::StartTokenOp::create(
+          b, loc, startedType, y,
+          widened(spec.norm == cuda::NormKind::Layer ? 3 : 2));
+    }
+    int64_t outputRows = cuda::normOutputRows(spec);
+    Value rows = ml::reshape(b, loc, y, {outputRows, spec.dim});
     // Rounded to a 16-bit output as the kernel does; an f32 one as is.
     if (!spec.outputType.isF32())
       rows = arith::TruncFOp::create(
           b, loc,
-          RankedTensorType::get({spec.rows, spec.dim}, spec.outputType), rows);
+          RankedTensorType::get({outputRows, spec.dim}, spec.outputType), rows);
     func::ReturnOp::create(b, loc, rows);
   }
 

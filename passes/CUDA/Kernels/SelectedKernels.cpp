@@ -858,7 +858,8 @@ localLayerSpecFromAttribute(DictionaryAttr attr,
 
 Value callSelectedNorm(OpBuilder &b, Location loc, ModuleOp module,
                        const NormSpec &spec, ValueRange operands) {
-  auto resultType = RankedTensorType::get({spec.rows, spec.dim}, spec.outputType);
+  auto resultType =
+      RankedTensorType::get({normOutputRows(spec), spec.dim}, spec.outputType);
   return callSelectedKernel(b, loc, module, "mbc_norm", kSelectedNormAttrName,
                             normSpecToAttribute(b.getContext(), spec),
                             operands, resultType);
@@ -887,6 +888,9 @@ DictionaryAttr normSpecToAttribute(MLIRContext *context, const NormSpec &spec) {
             b.getNamedAttr("slots", b.getI64IntegerAttr(gather->slots)),
             b.getNamedAttr("table_type", TypeAttr::get(gather->tableType)),
         })));
+  if (spec.startType)
+    entries.push_back(
+        b.getNamedAttr("start_type", TypeAttr::get(spec.startType)));
   return b.getDictionaryAttr(entries);
 }
 
@@ -919,6 +923,8 @@ normSpecFromAttribute(DictionaryAttr attr,
       return failure();
     spec.gather = gatherSpec;
   }
+  if (attr.get("start_type") && failed(read.type("start_type", spec.startType)))
+    return failure();
   std::optional<NormKind> parsed = parseNormKind(norm);
   if (!parsed)
     return emitError() << kSelectedNormAttrName << ": norm = '" << norm

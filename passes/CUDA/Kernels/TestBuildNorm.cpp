@@ -34,6 +34,12 @@ struct CudaTestBuildNormPass
                                                  weightType, emitError);
     if (!spec.weightType)
       return signalPassFailure();
+    if (!startType.empty()) {
+      spec.startType = cuda::parseFloatTypeOption(builder, "start-type",
+                                                  startType, emitError);
+      if (!spec.startType)
+        return signalPassFailure();
+    }
     spec.outputType = cuda::parseFloatTypeName(builder, elementType);
     if (!spec.outputType) {
       emitError() << "element-type = '" << elementType

@@ -33,3 +33,9 @@
 // N4-PTX: st.global.v2.b32
 // N4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // N4: Used 118 registers
+// The patch embedding's last LayerNorm writing MEGABYTE's global input:
+// the start rows (bf16) and the normalized rows one row on.
+// RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-norm="rows=128 positions=64 norm=layer epsilon=1e-5 token-shift=false element-type=f32 weight-type=bf16 start-type=bf16" --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.n5.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.n5.ptx -o %t.n5.cubin 2>&1 | FileCheck %s --check-prefix=N5
+// N5: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// N5: Used 47 registers

@@ -107,3 +107,36 @@ func.func @layer_norm_rows_in_f32(%x: tensor<1x128x256xf32>, %g16: tensor<256xbf
   %y = arith.addf %n, %r : tensor<1x128x256xf32>
   return %y : tensor<1x128x256xf32>
 }
+
+// -----
+
+// The patch embedding's last LayerNorm read only by mb.start_token (the
+// global input, two sequences of 64 patches): its kernel writes the start
+// token's result, 130 rows (no concatenation kernel); the start row is
+// read as stored (bf16).
+// CHECK-LABEL: func.func @layer_norm_start_token
+// CHECK-SAME: (%[[X:.*]]: tensor<2x64x256xf32>, %[[G:.*]]: tensor<256xbf16>, %[[B:.*]]: tensor<256xbf16>, %[[S:.*]]: tensor<256xbf16>
+// CHECK: %[[ROWS:.*]] = call @mbc_norm_0(%{{.*}}, %[[G]], %[[B]], %[[S]]) : (tensor<128x256xf32>, tensor<256xbf16>, tensor<256xbf16>, tensor<256xbf16>) -> tensor<130x256xf32>
+// CHECK: %[[STARTED:.*]] = tensor.expand_shape %[[ROWS]] {{.*}} output_shape [2, 65, 256]
+// CHECK-NOT: mb.start_token
+// CHECK: mb.token_shift %[[STARTED]]
+// CHECK: mb.cuda_norm = {dim = 256 : i64, epsilon = 1.000000e-05 : f64, norm = "layer", output_type = f32, positions = 64 : i64, rows = 128 : i64, start_type = bf16, token_shift = false, weight_type = bf16}
+// OFF-LABEL: func.func @layer_norm_start_token
+// OFF: mb.layer_norm
+// OFF: mb.start_token
+// The reference body: the norm, then the start token (widened).
+// BODY-LABEL: func.func @layer_norm_start_token
+// BODY: func.func private @mbc_norm_0
+// BODY: mb.layer_norm
+// BODY: %[[START:.*]] = arith.extf %arg3 : tensor<256xbf16> to tensor<256xf32>
+// BODY: mb.start_token %{{.*}}, %[[START]] : tensor<2x64x256xf32>, tensor<256xf32> -> tensor<2x65x256xf32>
+// BODY: return %{{.*}} : tensor<130x256xf32>
+func.func @layer_norm_start_token(%x: tensor<2x64x256xf32>, %g16: tensor<256xbf16>, %b16: tensor<256xbf16>, %s16: tensor<256xbf16>) -> tensor<2x65x256xf32> {
+  %g = arith.extf %g16 : tensor<256xbf16> to tensor<256xf32>
+  %b = arith.extf %b16 : tensor<256xbf16> to tensor<256xf32>
+  %s = arith.extf %s16 : tensor<256xbf16> to tensor<256xf32>
+  %n = mb.layer_norm %x, %g, %b {epsilon = 1.0e-05 : f64} : (tensor<2x64x256xf32>, tensor<256xf32>, tensor<256xf32>) -> tensor<2x64x256xf32>
+  %t = mb.start_token %n, %s : tensor<2x64x256xf32>, tensor<256xf32> -> tensor<2x65x256xf32>
+  %y = mb.token_shift %t : tensor<2x65x256xf32>
+  return %y : tensor<2x65x256xf32>
+}

@@ -470,6 +470,9 @@ def main():
                         help="norm: f32 rows (a decode GEMV's input), not rounded")
     parser.add_argument("--weight-16", action="store_true",
                         help="norm: weight and bias stored in --dtype")
+    parser.add_argument("--norm-start-type", choices=["f32", "bf16", "f16"],
+                        help="norm: a start row of this type before every sequence of "
+                             "--positions rows (mb.start_token)")
     parser.add_argument("--cache-length", type=int, help="decode attention: cache positions")
     parser.add_argument("--cache-rows", type=int, default=0,
                         help="decode attention: cache buffer rows (0: sequences)")
@@ -752,21 +755,40 @@ def main():
         if args.weight_16:  # stored as the model stores them, read as stored
             weight, bias = weight.to(dtype), bias.to(dtype)
         expected = reference(x.to(device), weight.to(device).float(), bias.to(device).float())
+        out_rows = rows
+        if args.norm_start_type:  # mb.start_token: a start row before each sequence
+            start = torch.randn(d).to({"f32": torch.float32, "bf16": torch.bfloat16,
+                                      "f16": torch.float16}[args.norm_start_type])
+            sequences = expected.reshape(rows // args.positions, args.positions, d)
+            starts = start.to(device).float().expand(rows // args.positions, 1, d)
+            expected = torch.cat([starts, sequences], dim=1).reshape(-1, d)
+            out_rows = rows + rows // args.positions
         out_type = torch.float32 if args.f32_output else dtype
         expected = expected.to(out_type).float().cpu()
-        out = driver.upload(unwritten(rows, d, dtype=out_type))
+        out = driver.upload(unwritten(out_rows, d, dtype=out_type))
         arguments = [driver.upload(x), driver.upload(weight)]
         if layer:
             arguments.append(driver.upload(bias))
+        if args.norm_start_type:
+            arguments.append(driver.upload(start))
         kernel_ms = driver.launch(ptx, args.name, launch, arguments + [out], args.time)
-        result = driver.download(out, (rows, d), out_type).float()
+        result = driver.download(out, (out_rows, d), out_type).float()
         # Rounded once to 16 bits, or (f32 output) summation order only.
         tolerance = (1e-4 + 1e-4 * expected.abs() if args.f32_output
                      else 1e-3 + 1e-2 * expected.abs())
         flops = 8.0 * rows * d  # nominal: a few flops per element
         if args.time:
             gx, gw, gb = x.cuda(), weight.cuda(), bias.cuda()
-            torch_ms = torch_median_ms(lambda: reference(gx, gw, gb).to(dtype), args.time)
+
+            def torch_norm():
+                y = reference(gx, gw, gb)
+                if args.norm_start_type:  # the concatenation the kernel does too
+                    y = torch.cat([gs.expand(rows // args.positions, 1, d),
+                                   y.reshape(rows // args.positions, args.positions, d)],
+                                  dim=1).reshape(-1, d)
+                return y.to(out_type)
+            gs = start.cuda().float() if args.norm_start_type else None
+            torch_ms = torch_median_ms(torch_norm, args.time)
             # Bandwidth: f32 rows in, 16-bit rows out.
             result_json.update(kernel_gbps=6.0 * rows * d / kernel_ms / 1e6,
                                torch_gbps=6.0 * rows * d / torch_ms / 1e6)
