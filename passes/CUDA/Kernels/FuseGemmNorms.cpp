@@ -32,9 +32,12 @@ struct CudaFuseGemmNormsPass
     SymbolTable symbols(module);
     llvm::SetVector<func::FuncOp> touched;
     for (func::CallOp normCall : cuda::callsOfSelectedKernels(
-             module, symbols, cuda::kSelectedNormAttrName))
-      if (fuse(normCall, symbols, touched))
-        touched.insert(symbols.lookup<func::FuncOp>(normCall.getCallee()));
+             module, symbols, cuda::kSelectedNormAttrName)) {
+      auto normFunction = symbols.lookup<func::FuncOp>(normCall.getCallee());
+      if (fuse(normCall, symbols, touched) ||
+          (epilogueNorms && fuseEpilogue(normCall, symbols, touched)))
+        touched.insert(normFunction);
+    }
     // Declarations (or emulation bodies) nothing calls any more.
     cuda::eraseUncalled(touched.getArrayRef(), module);
   }
@@ -111,6 +114,69 @@ struct CudaFuseGemmNormsPass
     normCall.erase();
     for (Operation *op : gathered)
       op->erase();
+    return true;
+  }
+
+  /// A norm kernel writing f32 rows whose x is only a wgmma GEMM's result
+  /// (through reshapes): the GEMM's epilogue when its N fits one tile.
+  bool fuseEpilogue(func::CallOp normCall, SymbolTable &symbols,
+                    llvm::SetVector<func::FuncOp> &touched) {
+    FailureOr<cuda::NormSpec> norm = cuda::normSpecOfCall(normCall, symbols);
+    if (failed(norm) || !norm->outputType.isF32() || norm->tokenShift ||
+        norm->gather || normCall.getNumResults() != 1)
+      return false;
+    SmallVector<Operation *> reshapes;
+    Value x = normCall.getOperand(0);
+    while (Operation *op = x.getDefiningOp()) {
+      if (!isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op) ||
+          !x.hasOneUse())
+        break;
+      reshapes.push_back(op);
+      x = op->getOperand(0);
+    }
+    auto gemmCall = x.getDefiningOp<func::CallOp>();
+    if (!gemmCall || gemmCall.getNumResults() != 1 || !x.hasOneUse())
+      return false;
+    // The GEMM may be one this pass made (a prologue fused above), which
+    // `symbols` predates: look it up in the module.
+    auto gemmFunction =
+        getOperation().lookupSymbol<func::FuncOp>(gemmCall.getCallee());
+    auto attr = gemmFunction ? gemmFunction->getAttrOfType<DictionaryAttr>(
+                                   cuda::kSelectedGemmAttrName)
+                             : DictionaryAttr();
+    if (!attr)
+      return false;
+    FailureOr<cuda::GemmSpec> parsed = [&]() -> FailureOr<cuda::GemmSpec> {
+      ScopedDiagnosticHandler silence(&getContext(),
+                                      [](Diagnostic &) { return success(); });
+      return cuda::gemmSpecFromAttribute(
+          attr, [&] { return gemmCall.emitOpError(); });
+    }();
+    if (failed(parsed) || parsed->config.mma != cuda::MmaKind::Wgmma ||
+        parsed->outputNorm || parsed->m != norm->rows || parsed->n != norm->dim)
+      return false;
+    // A CTA holds whole rows: one warpgroup of 64 rows x N columns (at most
+    // 256, 128 accumulator registers a thread), as many B stages as fit.
+    cuda::GemmSpec spec = *parsed;
+    spec.outputNorm = *norm;
+    spec.config.tileN = spec.n;
+    spec.config.tileM = 64;
+    spec.config.consumers = 1;
+    if (!cuda::fitGemmStages(&getContext(), spec))
+      return false;
+    // The GEMM's operands, then the norm's weight, [bias] and [start row].
+    OpBuilder b(normCall);
+    SmallVector<Value> operands(gemmCall.getOperands());
+    llvm::append_range(operands, normCall.getOperands().drop_front());
+    func::CallOp fused = cuda::callSelectedGemmOp(
+        b, normCall.getLoc(), getOperation(), spec, operands);
+    touched.insert(gemmFunction);
+    normCall.replaceAllUsesWith(fused.getResults());
+    normCall.erase();
+    for (Operation *reshape : reshapes)
+      if (reshape->use_empty())
+        reshape->erase();
+    gemmCall.erase();
     return true;
   }
 

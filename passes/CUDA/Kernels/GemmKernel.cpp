@@ -84,6 +84,8 @@ struct GemmOperands {
   /// only a tensor map type for the A descriptors.
   SmallVector<Value, 2> normInput;
   Value normWeight, normBias;
+  /// A norm epilogue's weight, bias and start row (or null).
+  Value outputNormWeight, outputNormBias, start;
   /// Grid x's first N tile of this product (a paired GEMM's second product
   /// starts after the first's tiles).
   int64_t firstNTile = 0;
@@ -715,6 +717,10 @@ private:
       storeLogSoftmaxRows(tile, firstRow, rowCount, groupTid);
       return;
     }
+    if (spec.outputNorm) {
+      storeNormRows(tile, firstRow, rowCount, groupTid);
+      return;
+    }
     int64_t quadsPerRow = config.tileN / 4;
     auto copyLoop = scf::ForOp::create(
         b, loc, groupTid, index(rowCount * quadsPerRow), index(kThreads));
@@ -874,6 +880,75 @@ private:
       memref::StoreOp::create(b, loc, results[j], operands.c,
                               ValueRange{outRow, columns[j]});
     }
+  }
+
+  /// The norm epilogue (GemmSpec::outputNorm) of tile rows firstRow ..
+  /// firstRow + rowCount - 1, staged in `tile`: a warp a row (warp w of the
+  /// warpgroup: rows w, w + 4, ...), lane l holding the feature pairs 2 l +
+  /// 64 j as the norm kernel's rows do (8-byte loads of one 256-byte row
+  /// segment per j: the staging swizzle permutes 8-column chunks, so pairs
+  /// stay whole), + bias, the row's norm by warp shuffles, stored as f32
+  /// pairs at the row's place (one row on from its sequence's start row,
+  /// which the warp of the sequence's first row stores too).
+  void storeNormRows(Value tile, Value firstRow, int64_t rowCount,
+                     Value groupTid) {
+    const NormSpec &norm = *spec.outputNorm;
+    auto pairType = VectorType::get({2}, b.getF32Type());
+    Value warp = arith::DivUIOp::create(b, loc, groupTid, index(32));
+    Value lane = arith::RemUIOp::create(b, loc, groupTid, index(32));
+    auto loop =
+        scf::ForOp::create(b, loc, warp, index(rowCount), index(kThreads / 32));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value row = arith::AddIOp::create(b, loc, firstRow, loop.getInductionVar());
+    Value globalRow = arith::AddIOp::create(b, loc, m0, row);
+    auto guarded = [&](Value condition) {
+      auto ifOp = scf::IfOp::create(b, loc, condition, /*withElse=*/false);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    };
+    // Whole warps skip rows past M (the row's shuffles need every lane).
+    if (spec.m % config.tileM != 0)
+      guarded(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                    globalRow, index(spec.m)));
+    Value laneColumn = muli(lane, 2);
+    SmallVector<Value> columns, values, weights, biases;
+    for (int64_t j = 0; j < spec.n / 64; ++j) {
+      Value col = arith::AddIOp::create(b, loc, laneColumn, index(64 * j));
+      Value value = vector::LoadOp::create(
+          b, loc, pairType, tile, ValueRange{row, stagedColumn(row, col)},
+          /*nontemporal=*/false, llvm::Align(8));
+      if (spec.bias)
+        value = arith::AddFOp::create(
+            b, loc, value, loadWidened(b, loc, operands.bias, col, 2));
+      weights.push_back(loadWidened(b, loc, operands.outputNormWeight, col, 2));
+      if (operands.outputNormBias)
+        biases.push_back(loadWidened(b, loc, operands.outputNormBias, col, 2));
+      columns.push_back(col);
+      values.push_back(value);
+    }
+    SmallVector<Value> ys = buildWarpRowNorm(b, loc, values, weights, biases,
+                                             norm.norm, norm.epsilon, spec.n);
+    Value outRow = globalRow;
+    if (norm.startType) {
+      Value sequence =
+          arith::DivUIOp::create(b, loc, globalRow, index(norm.positions));
+      outRow = arith::AddIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, globalRow, sequence), index(1));
+      OpBuilder::InsertionGuard startGuard(b);
+      guarded(arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::eq,
+          arith::RemUIOp::create(b, loc, globalRow, index(norm.positions)),
+          index(0)));
+      Value startRow = arith::SubIOp::create(b, loc, outRow, index(1));
+      for (Value col : columns)
+        vector::StoreOp::create(b, loc,
+                                loadWidened(b, loc, operands.start, col, 2),
+                                operands.c, ValueRange{startRow, col},
+                                /*nontemporal=*/false, llvm::Align(8));
+    }
+    for (auto [y, col] : llvm::zip(ys, columns))
+      vector::StoreOp::create(b, loc, y, operands.c, ValueRange{outRow, col},
+                              /*nontemporal=*/false, llvm::Align(8));
   }
 
   /// cos and sin (vector<4xf32>) of position x inv_freq[i .. i + 3]
@@ -1258,6 +1333,8 @@ private:
 } // namespace
 
 int64_t gemmOutputRows(const GemmSpec &spec) {
+  if (spec.outputNorm)
+    return normOutputRows(*spec.outputNorm);
   if (spec.mergePositions <= 0)
     return spec.m;
   return spec.m / (spec.mergePositions + 1) * spec.mergePositions;
@@ -1463,6 +1540,29 @@ LogicalResult verifyGemmSpec(const GemmSpec &spec,
                                  "(no activation, residual, rotary or "
                                  "paired product) and writes f32");
   }
+  if (const std::optional<NormSpec> &norm = spec.outputNorm) {
+    if (failed(verifyNormSpec(*norm, emitError)))
+      return failure();
+    if (config.mma != MmaKind::Wgmma || config.consumers != 1 ||
+        config.persistentCtas != 0)
+      return failSpec(emitError, "a norm epilogue needs mma = wgmma with "
+                                 "consumers = 1 (its staged tile holds whole "
+                                 "rows)");
+    if (spec.n != config.tileN || norm->rows != spec.m || norm->dim != spec.n ||
+        !norm->outputType.isF32() || norm->gather)
+      return failSpec(emitError,
+                      "a norm epilogue needs N = " + Twine(spec.n) +
+                          " = tile-n = " + Twine(config.tileN) +
+                          " = the norm's dim = " + Twine(norm->dim) +
+                          ", the norm's rows = " + Twine(norm->rows) +
+                          " = M and f32 rows (a CTA holds whole rows)");
+    if (spec.residual || spec.activation != Activation::None ||
+        spec.rotaryColumns > 0 || spec.pairedN > 0 || spec.logSoftmax ||
+        (spec.outputType && !spec.outputType.isF32()))
+      return failSpec(emitError, "a norm epilogue takes only a bias (no "
+                                 "activation, residual, rotary, paired "
+                                 "product or log-softmax) and writes f32");
+  }
   if (spec.mergePositions != 0 || spec.mergeSequences != 0) {
     int64_t rowsPerEntry = (spec.mergePositions + 1) * spec.mergeSequences;
     if (!spec.logSoftmax || spec.mergePositions <= 0 ||
@@ -1580,6 +1680,19 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
       info.params.push_back({"norm_bias", "ptr", {}});
     }
   }
+  if (const std::optional<NormSpec> &outputNorm = spec.outputNorm) {
+    Type weightType = outputNorm->weightType ? outputNorm->weightType : f32;
+    argTypes.push_back(MemRefType::get({spec.n}, weightType));
+    info.params.push_back({"out_norm_weight", "ptr", {}});
+    if (outputNorm->norm == NormKind::Layer) {
+      argTypes.push_back(MemRefType::get({spec.n}, weightType));
+      info.params.push_back({"out_norm_bias", "ptr", {}});
+    }
+    if (outputNorm->startType) {
+      argTypes.push_back(MemRefType::get({spec.n}, outputNorm->startType));
+      info.params.push_back({"start", "ptr", {}});
+    }
+  }
   SmallVector<int64_t> tensorMapParams =
       norm ? SmallVector<int64_t>{normInputs} : SmallVector<int64_t>{0, 1};
   if (spec.pairedN > 0) {
@@ -1666,6 +1779,13 @@ FailureOr<KernelInfo> buildGemmKernel(OpBuilder &builder,
     operands.normWeight = entry.getArgument(next++);
     if (spec.norm->norm == NormKind::Layer)
       operands.normBias = entry.getArgument(next++);
+  }
+  if (const std::optional<NormSpec> &outputNorm = spec.outputNorm) {
+    operands.outputNormWeight = entry.getArgument(next++);
+    if (outputNorm->norm == NormKind::Layer)
+      operands.outputNormBias = entry.getArgument(next++);
+    if (outputNorm->startType)
+      operands.start = entry.getArgument(next++);
   }
 
   auto buildProduct = [&](const GemmSpec &product,

@@ -122,6 +122,15 @@ struct GemmSpec {
   /// sequence of an entry (the prediction after its last byte); the
   /// others are not stored. C then has M / (P + 1) x P rows.
   int64_t mergeSequences = 0, mergePositions = 0;
+  /// A norm epilogue (mb-cuda-fuse-gemm-norms' epilogue-norms): after +
+  /// bias, C's rows are norm(row) * weight (+ bias) in f32, computed as the
+  /// norm kernel computes them (buildWarpRowNorm); with the spec's start
+  /// type, C is mb.start_token's result (NormSpec::startType: M + M /
+  /// positions rows). The spec's rows are M, its dim N, its output f32.
+  /// wgmma with one warpgroup and N = tile-n <= 256, so a CTA holds whole
+  /// rows (its staged f32 tile: a warp a row); no activation, residual,
+  /// rotary, paired product or log-softmax.
+  std::optional<NormSpec> outputNorm;
   GemmConfig config;
 };
 
@@ -138,8 +147,9 @@ verifyGemmSpec(const GemmSpec &spec,
 /// kernel's parameters are, in order: for "wgmma" the A and B tensor maps,
 /// for "mma_sync" the A and B pointers (with a norm prologue, A is the
 /// pointer x); then C, then bias and residual when enabled, then the norm's
-/// weight (and a LayerNorm's bias); a paired GEMM ends in B2 (a tensor map
-/// or pointer) and C2. Fails
+/// weight (and a LayerNorm's bias), then a norm epilogue's weight, [bias]
+/// and [start row]; a paired GEMM ends in B2 (a tensor map or pointer) and
+/// C2. Fails
 /// (with a diagnostic at `loc`) on an unsupported spec.
 mlir::FailureOr<KernelInfo>
 buildGemmKernel(mlir::OpBuilder &builder, mlir::gpu::GPUModuleOp module,

@@ -85,6 +85,20 @@ def CudaTestBuildGemm : Pass<"mb-cuda-test-build-gemm", "::mlir::ModuleOp"> {
     Option<"normGatherTableType", "norm-gather-table-type", "std::string",
            /*default=*/"\"bf16\"",
            "norm prologue gather: the table's type: f32, bf16 or f16">,
+    Option<"outNorm", "out-norm", "std::string", /*default=*/"\"none\"",
+           "norm epilogue over C's rows: none, rms, rms_clamp or layer (f32 "
+           "rows; N = tile-n)">,
+    Option<"outNormEpsilon", "out-norm-epsilon", "double",
+           /*default=*/"1e-5", "norm epilogue epsilon">,
+    Option<"outNormWeightType", "out-norm-weight-type", "std::string",
+           /*default=*/"\"bf16\"",
+           "norm epilogue weight/bias type: f32, bf16 or f16">,
+    Option<"outNormStartType", "out-norm-start-type", "std::string",
+           /*default=*/"\"\"",
+           "norm epilogue: a start row of this type before every sequence "
+           "of out-norm-positions rows (empty: none)">,
+    Option<"outNormPositions", "out-norm-positions", "int64_t",
+           /*default=*/"0", "norm epilogue: rows per sequence (0: M)">,
     Option<"elementType", "element-type", "std::string",
            /*default=*/"\"bf16\"", "A and B element type: bf16 or f16">,
     Option<"bLayout", "b-layout", "std::string", /*default=*/"\"nk\"",
@@ -672,7 +686,8 @@ def CudaFuseGemvNorms : Pass<"mb-cuda-fuse-gemv-norms", "::mlir::ModuleOp"> {
 }
 
 def CudaFuseGemmNorms : Pass<"mb-cuda-fuse-gemm-norms", "::mlir::ModuleOp"> {
-  let summary = "a norm kernel into the prologue of the GEMMs reading it";
+  let summary = "a norm kernel into the prologue of the GEMMs reading it, "
+                "or the epilogue of the GEMM it reads";
   let description = [{
     After mb-cuda-select-kernels and mb-cuda-pair-gemms: a call of a
     selected norm kernel (`mb.cuda_norm`: token shift, RMSNorm or
@@ -696,10 +711,23 @@ def CudaFuseGemmNorms : Pass<"mb-cuda-fuse-gemm-norms", "::mlir::ModuleOp"> {
     place of x (the norm spec's `gather`: vocabulary, slots, table_type),
     and the prologue gathers each row's embeddings: the embedded bytes are
     never written to global memory.
+
+    A norm kernel writing f32 rows (no token shift; with start rows or
+    not: the patch embedding's last LayerNorm) whose input is only the
+    result of a selected wgmma GEMM (through reshapes) of N a multiple of
+    64 up to 256 becomes that GEMM's epilogue (`epilogue-norms`;
+    GemmKernel.h: `outputNorm`, the attribute's `norm_epilogue`): the GEMM
+    takes one warpgroup, 64 x N tiles (a CTA holds whole rows) and as many
+    stages as fit, then the norm's weight, bias and start row after its own
+    operands; the GEMM's f32 rows never reach global memory and the norm
+    takes no launch.
   }];
   let options = [
     Option<"gatherRows", "gather-rows", "bool", /*default=*/"true",
            "a norm of embedded patches gathers its rows from the table">,
+    Option<"epilogueNorms", "epilogue-norms", "bool", /*default=*/"true",
+           "an f32 norm of a wgmma GEMM's rows (N <= 256) becomes the GEMM's "
+           "epilogue">,
   ];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::tensor::TensorDialect"];

@@ -676,6 +676,30 @@ struct CudaReferenceKernelsPass
     // <start_token>'s order, as its lowering builds it.
     if (spec.logSoftmax)
       result = mb_to_linalg::createLogSoftmax(b, loc, result);
+    // A norm epilogue: the norm as mb.rms_norm / mb.layer_norm lower, then
+    // (start rows) mb.start_token as it lowers. Its weight, [bias] and
+    // [start row] follow the prologue's norm operands.
+    if (const std::optional<cuda::NormSpec> &outputNorm = spec.outputNorm) {
+      namespace ml = mb_to_linalg;
+      ValueRange operands =
+          body->getArguments().drop_front(next + normOperandCount(spec));
+      result = outputNorm->norm == cuda::NormKind::Layer
+                   ? ml::createLayerNorm(b, loc, result, operands[0],
+                                         operands[1], outputNorm->epsilon)
+                   : ml::createRMSNorm(
+                         b, loc, result, operands[0], outputNorm->epsilon,
+                         outputNorm->norm == cuda::NormKind::RmsClamp);
+      if (outputNorm->startType) {
+        int64_t sequences = spec.m / outputNorm->positions;
+        Value start = ml::broadcastLastDimension(
+            b, loc, convertTo(b, loc, operands.back(), f32),
+            {sequences, 1, spec.n});
+        Value rows = ml::reshape(b, loc, result,
+                                 {sequences, outputNorm->positions, spec.n});
+        result = ml::reshape(b, loc, ml::concatenate(b, loc, {start, rows}, 1),
+                             {cuda::gemmOutputRows(spec), spec.n});
+      }
+    }
     if (spec.mergePositions > 0) {
       int64_t sequences = spec.m / (spec.mergePositions + 1);
       int64_t bytes = spec.mergeSequences * spec.mergePositions;

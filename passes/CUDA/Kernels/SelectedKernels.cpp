@@ -110,6 +110,9 @@ DictionaryAttr gemmSpecToAttribute(MLIRContext *context, const GemmSpec &spec) {
   if (spec.norm)
     entries.push_back(b.getNamedAttr("norm_prologue",
                                      normSpecToAttribute(context, *spec.norm)));
+  if (spec.outputNorm)
+    entries.push_back(b.getNamedAttr(
+        "norm_epilogue", normSpecToAttribute(context, *spec.outputNorm)));
   if (spec.logSoftmax)
     entries.push_back(b.getNamedAttr("log_softmax", b.getBoolAttr(true)));
   if (spec.mergePositions > 0) {
@@ -241,6 +244,17 @@ gemmSpecFromAttribute(DictionaryAttr attr,
     if (failed(normSpec))
       return failure();
     spec.norm = *normSpec;
+  }
+  FailureOr<DictionaryAttr> outputNorm = read.optionalDictionary(
+      "norm_epilogue", (Twine("a ") + kSelectedNormAttrName + " spec").str());
+  if (failed(outputNorm))
+    return failure();
+  if (*outputNorm) {
+    FailureOr<NormSpec> normSpec =
+        normSpecFromAttribute(*outputNorm, emitError);
+    if (failed(normSpec))
+      return failure();
+    spec.outputNorm = *normSpec;
   }
   if (attr.get("log_softmax") &&
       failed(read.boolean("log_softmax", spec.logSoftmax)))

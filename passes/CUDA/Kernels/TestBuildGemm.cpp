@@ -112,6 +112,31 @@ struct CudaTestBuildGemmPass
       }
       spec.norm = normSpec;
     }
+    if (outNorm != "none") {
+      std::optional<cuda::NormKind> parsed = cuda::parseNormKind(outNorm);
+      if (!parsed)
+        return fail(emitError()
+                    << "out-norm = '" << outNorm
+                    << "' (expected none, rms, rms_clamp or layer)");
+      cuda::NormSpec normSpec;
+      normSpec.rows = m;
+      normSpec.positions = outNormPositions > 0 ? outNormPositions : m;
+      normSpec.dim = n;
+      normSpec.norm = *parsed;
+      normSpec.epsilon = outNormEpsilon;
+      normSpec.outputType = builder.getF32Type();
+      normSpec.weightType = cuda::parseFloatTypeOption(
+          builder, "out-norm-weight-type", outNormWeightType, emitError);
+      if (!normSpec.weightType)
+        return signalPassFailure();
+      if (!outNormStartType.empty()) {
+        normSpec.startType = cuda::parseFloatTypeOption(
+            builder, "out-norm-start-type", outNormStartType, emitError);
+        if (!normSpec.startType)
+          return signalPassFailure();
+      }
+      spec.outputNorm = normSpec;
+    }
 
     OpBuilder b(module.getContext());
     gpu::GPUModuleOp kernels = cuda::getOrCreateKernelModule(module);

@@ -223,6 +223,20 @@
 // G1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // G1: Used 128 registers, used 1 barriers
 
+// G2 is the example's patch projection as the pipeline now builds it: the
+// gathering LayerNorm prologue and a LayerNorm epilogue that writes the
+// global input (64 x 256 tiles: whole rows; the start row of each sequence
+// before its rows), 3 B stages beside the resident A.
+// RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=128 n=256 k=1024 bias=true bias-type=bf16 tile-m=64 tile-n=256 stages=3 norm=layer norm-epsilon=1e-5 norm-weight-type=bf16 norm-gather-vocabulary=256 norm-gather-slots=8 out-norm=layer out-norm-start-type=bf16" -o %t.g2.mlir
+// RUN: FileCheck %s --check-prefix=G2-LAUNCH < %t.g2.mlir
+// RUN: mbc-opt %t.g2.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.g2.ptx -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.g2.ptx -o %t.g2.cubin 2>&1 | FileCheck %s --check-prefix=G2 --implicit-check-not='(C75'
+// G2-LAUNCH: memref<129x256xf32>
+// G2-LAUNCH: {kind = "ptr", name = "c"}, {kind = "ptr", name = "bias"}, {kind = "ptr", name = "norm_weight"}, {kind = "ptr", name = "norm_bias"}, {kind = "ptr", name = "out_norm_weight"}, {kind = "ptr", name = "out_norm_bias"}, {kind = "ptr", name = "start"}]
+// G2-LAUNCH-SAME: shared_bytes = 230400 : i64
+// G2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// G2: Used 168 registers, used 1 barriers
+
 // The head with its log-softmax epilogue (64 x 256 tiles: whole rows of a
 // byte vocabulary), rows stored in mb.merge_patches <start_token> order,
 // its final norm as the prologue (a lucidrains local stage of D 512).

@@ -442,6 +442,16 @@ def main():
                         help="GEMM norm prologue gather: ids a row")
     parser.add_argument("--gemm-norm-gather-table-type", choices=["f32", "bf16", "f16"],
                         default="bf16")
+    parser.add_argument("--gemm-out-norm", choices=["none", "rms", "rms_clamp", "layer"],
+                        default="none", help="gemm: a norm epilogue over C's rows (f32)")
+    parser.add_argument("--gemm-out-norm-epsilon", type=float, default=1e-5)
+    parser.add_argument("--gemm-out-norm-weight-type", choices=["f32", "bf16", "f16"],
+                        default="bf16")
+    parser.add_argument("--gemm-out-norm-start-type", choices=["f32", "bf16", "f16"],
+                        help="gemm norm epilogue: a start row of this type before every "
+                             "sequence of --gemm-out-norm-positions rows (mb.start_token)")
+    parser.add_argument("--gemm-out-norm-positions", type=int, default=0,
+                        help="gemm norm epilogue: rows per sequence (0: M)")
     parser.add_argument("--merge-positions", type=int, default=0,
                         help="gemm log-softmax: rows stored as mb.merge_patches "
                              "<start_token> orders them (P positions a sequence)")
@@ -599,6 +609,28 @@ def main():
         if args.residual:
             expected = expected + residual.to(device)
         out_rows = args.m
+        out_norm = args.kind == "gemm" and args.gemm_out_norm != "none"
+        if out_norm:
+            types = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
+            out_weight = (1 + 0.1 * torch.randn(args.n)).to(types[args.gemm_out_norm_weight_type])
+            out_bias = (0.1 * torch.randn(args.n)).to(types[args.gemm_out_norm_weight_type])
+            pre_norm = expected
+            expected = norm(expected, out_weight.to(device).float(), out_bias.to(device).float(),
+                            args.gemm_out_norm, args.gemm_out_norm_epsilon)
+            # An error of C moves a normalized output by |w| / the row's
+            # scale (its standard deviation, or RMS).
+            row_scale = (pre_norm.std(-1, unbiased=False, keepdim=True)
+                         if args.gemm_out_norm == "layer"
+                         else pre_norm.pow(2).mean(-1, keepdim=True).sqrt())
+            if args.gemm_out_norm_start_type:
+                out_positions = args.gemm_out_norm_positions or args.m
+                start = torch.randn(args.n).to(types[args.gemm_out_norm_start_type])
+                sequences = args.m // out_positions
+                expected = torch.cat(
+                    [start.to(device).float().expand(sequences, 1, args.n),
+                     expected.reshape(sequences, out_positions, args.n)],
+                    dim=1).reshape(-1, args.n)
+                out_rows = expected.shape[0]
         if args.gemm_log_softmax:
             expected = torch.log_softmax(expected, dim=-1)
             if args.merge_positions:
@@ -618,6 +650,12 @@ def main():
             arguments.append(driver.upload(norm_weight))
         if (args.kind == "gemv" and args.gemv_norm == "layer") or args.gemm_norm == "layer":
             arguments.append(driver.upload(norm_bias))
+        if out_norm:
+            arguments.append(driver.upload(out_weight))
+            if args.gemm_out_norm == "layer":
+                arguments.append(driver.upload(out_bias))
+            if args.gemm_out_norm_start_type:
+                arguments.append(driver.upload(start))
         if args.kind == "gemv" and args.gemv_attention:
             arguments += [driver.upload(caches[0]), driver.upload(caches[1]),
                           driver.upload(torch.tensor([args.position], dtype=torch.int64))]
@@ -650,6 +688,12 @@ def main():
             if args.paired_n:
                 slack = torch.cat([slack, ambiguous_ulps @ b2.to(device).float().abs().t()],
                                   dim=1)
+            if out_norm:  # C's slack, normalized (start rows: none)
+                slack = slack * out_weight.to(device).float().abs() / row_scale
+                if args.gemm_out_norm_start_type:
+                    slack = torch.cat([torch.zeros(sequences, 1, args.n, device=slack.device),
+                                       slack.reshape(sequences, out_positions, args.n)],
+                                      dim=1).reshape(-1, args.n)
             tolerance = tolerance + slack.cpu()
         flops = 2.0 * args.m * (args.n + args.paired_n + args.third_n) * args.k
         if args.time:
@@ -660,7 +704,16 @@ def main():
 
             def finish(product):
                 """PyTorch eager's head after the product: + bias,
-                log_softmax, and the merge's row selection (a copy)."""
+                log_softmax, and the merge's row selection (a copy); or + bias,
+                the norm and the start rows' concatenation."""
+                if out_norm:
+                    rows = norm(product.float() + gbias, out_weight.cuda().float(),
+                                out_bias.cuda().float(), args.gemm_out_norm,
+                                args.gemm_out_norm_epsilon)
+                    if not args.gemm_out_norm_start_type:
+                        return rows
+                    return torch.cat([start.cuda().float().expand(sequences, 1, args.n),
+                                      rows.reshape(sequences, out_positions, args.n)], dim=1)
                 if not args.gemm_log_softmax:
                     return product
                 logp = torch.log_softmax(product.float() + gbias, dim=-1)
@@ -688,7 +741,7 @@ def main():
                     return [finish(torch.matmul(rows, w)) for w in products]
 
                 torch_ms = torch_median_ms(normalized_products, args.time)
-            elif args.gemm_log_softmax:
+            elif args.gemm_log_softmax or out_norm:
                 torch_ms = torch_median_ms(lambda: finish(torch.matmul(ga, gb)), args.time)
             elif args.third_n:  # PyTorch's three projections of the same row
                 gb2, gb3 = b2.cuda().t(), b3.cuda().t()
