@@ -126,38 +126,16 @@ struct CudaFuseGemmNormsPass
         norm->gather || normCall.getNumResults() != 1)
       return false;
     SmallVector<Operation *> reshapes;
-    Value x = normCall.getOperand(0);
-    while (Operation *op = x.getDefiningOp()) {
-      if (!isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op) ||
-          !x.hasOneUse())
-        break;
-      reshapes.push_back(op);
-      x = op->getOperand(0);
-    }
-    auto gemmCall = x.getDefiningOp<func::CallOp>();
-    if (!gemmCall || gemmCall.getNumResults() != 1 || !x.hasOneUse())
+    FailureOr<cuda::ProducingGemm> gemm = cuda::producingSelectedGemm(
+        normCall.getOperand(0), getOperation(), reshapes);
+    if (failed(gemm) || gemm->spec.config.mma != cuda::MmaKind::Wgmma ||
+        gemm->spec.outputNorm || gemm->spec.m != norm->rows ||
+        gemm->spec.n != norm->dim)
       return false;
-    // The GEMM may be one this pass made (a prologue fused above), which
-    // `symbols` predates: look it up in the module.
-    auto gemmFunction =
-        getOperation().lookupSymbol<func::FuncOp>(gemmCall.getCallee());
-    auto attr = gemmFunction ? gemmFunction->getAttrOfType<DictionaryAttr>(
-                                   cuda::kSelectedGemmAttrName)
-                             : DictionaryAttr();
-    if (!attr)
-      return false;
-    FailureOr<cuda::GemmSpec> parsed = [&]() -> FailureOr<cuda::GemmSpec> {
-      ScopedDiagnosticHandler silence(&getContext(),
-                                      [](Diagnostic &) { return success(); });
-      return cuda::gemmSpecFromAttribute(
-          attr, [&] { return gemmCall.emitOpError(); });
-    }();
-    if (failed(parsed) || parsed->config.mma != cuda::MmaKind::Wgmma ||
-        parsed->outputNorm || parsed->m != norm->rows || parsed->n != norm->dim)
-      return false;
+    func::CallOp gemmCall = gemm->call;
     // A CTA holds whole rows: one warpgroup of 64 rows x N columns (at most
     // 256, 128 accumulator registers a thread), as many B stages as fit.
-    cuda::GemmSpec spec = *parsed;
+    cuda::GemmSpec spec = gemm->spec;
     spec.outputNorm = *norm;
     spec.config.tileN = spec.n;
     spec.config.tileM = 64;
@@ -170,7 +148,7 @@ struct CudaFuseGemmNormsPass
     llvm::append_range(operands, normCall.getOperands().drop_front());
     func::CallOp fused = cuda::callSelectedGemmOp(
         b, normCall.getLoc(), getOperation(), spec, operands);
-    touched.insert(gemmFunction);
+    touched.insert(gemm->function);
     normCall.replaceAllUsesWith(fused.getResults());
     normCall.erase();
     for (Operation *reshape : reshapes)

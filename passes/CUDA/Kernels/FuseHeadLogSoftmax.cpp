@@ -24,19 +24,6 @@ using namespace mlir;
 namespace mbc {
 namespace {
 
-/// `value` through reshapes each of whose results has one use: the value
-/// they start from, with the reshapes (outermost last).
-Value throughReshapes(Value value, SmallVectorImpl<Operation *> &reshapes) {
-  while (Operation *op = value.getDefiningOp()) {
-    if (!isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op) ||
-        !value.hasOneUse())
-      break;
-    reshapes.push_back(op);
-    value = op->getOperand(0);
-  }
-  return value;
-}
-
 struct CudaFuseHeadLogSoftmaxPass
     : public impl::CudaFuseHeadLogSoftmaxBase<CudaFuseHeadLogSoftmaxPass> {
   void runOnOperation() override {
@@ -54,28 +41,15 @@ struct CudaFuseHeadLogSoftmaxPass
     if (logSoftmax.getNumOperands() != 1 || logSoftmax.getNumResults() != 1)
       return;
     SmallVector<Operation *> reshapes;
-    Value logits = throughReshapes(logSoftmax.getOperand(0), reshapes);
-    auto gemmCall = logits.getDefiningOp<func::CallOp>();
-    if (!gemmCall || gemmCall.getNumResults() != 1 || !logits.hasOneUse())
+    FailureOr<cuda::ProducingGemm> gemm = cuda::producingSelectedGemm(
+        logSoftmax.getOperand(0), getOperation(), reshapes);
+    if (failed(gemm) || gemm->spec.config.mma != cuda::MmaKind::Wgmma ||
+        gemm->spec.logSoftmax)
       return;
-    auto gemmFunction = symbols.lookup<func::FuncOp>(gemmCall.getCallee());
-    auto attr = gemmFunction ? gemmFunction->getAttrOfType<DictionaryAttr>(
-                                   cuda::kSelectedGemmAttrName)
-                             : DictionaryAttr();
-    if (!attr)
-      return;
-    FailureOr<cuda::GemmSpec> parsed = [&]() -> FailureOr<cuda::GemmSpec> {
-      ScopedDiagnosticHandler silence(&getContext(),
-                                      [](Diagnostic &) { return success(); });
-      return cuda::gemmSpecFromAttribute(
-          attr, [&] { return gemmCall.emitOpError(); });
-    }();
-    if (failed(parsed) || parsed->config.mma != cuda::MmaKind::Wgmma ||
-        parsed->logSoftmax)
-      return;
+    func::CallOp gemmCall = gemm->call;
     // A CTA holds whole rows: one warpgroup of 64 rows x N columns (at most
     // 256, 128 accumulator registers a thread), as many B stages as fit.
-    cuda::GemmSpec spec = *parsed;
+    cuda::GemmSpec spec = gemm->spec;
     spec.logSoftmax = true;
     spec.config.tileN = llvm::alignTo(spec.n, 64);
     spec.config.tileM = 64;
@@ -117,7 +91,7 @@ struct CudaFuseHeadLogSoftmaxPass
     Location loc = logSoftmax.getLoc();
     func::CallOp fused = cuda::callSelectedGemmOp(b, loc, getOperation(), spec,
                                                   gemmCall.getOperands());
-    touched.insert(gemmFunction);
+    touched.insert(gemm->function);
     touched.insert(symbols.lookup<func::FuncOp>(logSoftmax.getCallee()));
     Value rows = fused.getResult(0);
     if (spec.mergePositions > 0) {

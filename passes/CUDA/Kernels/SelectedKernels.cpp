@@ -461,6 +461,36 @@ FailureOr<NormSpec> normSpecOfCall(func::CallOp call, SymbolTable &symbols) {
   return normSpecFromAttribute(attr, [&] { return call.emitOpError(); });
 }
 
+FailureOr<ProducingGemm>
+producingSelectedGemm(Value value, ModuleOp module,
+                      SmallVectorImpl<Operation *> &reshapes) {
+  while (Operation *op = value.getDefiningOp()) {
+    if (!isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op) ||
+        !value.hasOneUse())
+      break;
+    reshapes.push_back(op);
+    value = op->getOperand(0);
+  }
+  auto call = value.getDefiningOp<func::CallOp>();
+  if (!call || call.getNumResults() != 1 || !value.hasOneUse())
+    return failure();
+  // Looked up in the module: the function may be newer than a caller's
+  // symbol table.
+  auto function = module.lookupSymbol<func::FuncOp>(call.getCallee());
+  auto attr = function ? function->getAttrOfType<DictionaryAttr>(
+                             kSelectedGemmAttrName)
+                       : DictionaryAttr();
+  if (!attr)
+    return failure();
+  ScopedDiagnosticHandler silence(module.getContext(),
+                                  [](Diagnostic &) { return success(); });
+  FailureOr<GemmSpec> spec =
+      gemmSpecFromAttribute(attr, [&] { return call.emitOpError(); });
+  if (failed(spec))
+    return failure();
+  return ProducingGemm{call, function, *spec};
+}
+
 bool fitGemmStages(MLIRContext *context, GemmSpec &spec) {
   auto accepts = [&] {
     return acceptsQuietly(context, [&](auto emitError) {

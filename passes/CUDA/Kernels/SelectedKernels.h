@@ -95,6 +95,19 @@ bool acceptsQuietly(
         llvm::function_ref<mlir::InFlightDiagnostic()>)>
         verify);
 
+/// The selected GEMM call (one result) that `value` is the result of,
+/// through tensor reshapes each of one use (appended to `reshapes`, the
+/// one nearest `value` first), the result itself of one use: the call,
+/// its function and its spec, parsed quietly; failure otherwise.
+struct ProducingGemm {
+  mlir::func::CallOp call;
+  mlir::func::FuncOp function;
+  GemmSpec spec;
+};
+mlir::FailureOr<ProducingGemm>
+producingSelectedGemm(mlir::Value value, mlir::ModuleOp module,
+                      llvm::SmallVectorImpl<mlir::Operation *> &reshapes);
+
 /// Lowers `spec`'s stages (to 2 at least) until verifyGemmSpec accepts it
 /// (a rewrite that took shared memory); false when it never does.
 bool fitGemmStages(mlir::MLIRContext *context, GemmSpec &spec);
