@@ -23,6 +23,7 @@ for name in ("PTXSIM_PROFILE", "PTXSIM_RACECHECK"):
 
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%mbc_src", config.mbc_src_root))
+config.substitutions.append(("%mbc_obj", config.mbc_obj_root))
 config.substitutions.append(
     ("%make_model", config.python_executable + " " +
      os.path.join(config.mbc_src_root, "test", "reference", "make_model.py")))
@@ -86,3 +87,20 @@ elif os.path.exists(fake_driver):
     config.substitutions.append(
         ("%cuda_env", "env MBRT_CUDA_DRIVER=" + fake_driver +
          " MBRT_FAKE_CUDA_MODE=simulate MBRT_FAKE_CUDA_ARCH=90 MBC_PTXAS="))
+
+# mlir-runner programs with kernels on ptxsim (test/ptxsim/mlir): MLIR's
+# host-side GPU functions come from mbc's libmbc_mlir_gpu_runtime.so, the
+# printers from LLVM's runner utilities.
+llvm_lib_dir = os.path.join(os.path.dirname(config.llvm_tools_dir), "lib")
+mlir_runner_libraries = {
+    "%mlir_gpu_runtime": os.path.join(config.mbc_obj_root, "test", "ptxsim",
+                                      "libmbc_mlir_gpu_runtime.so"),
+    "%mlir_runner_utils": os.path.join(llvm_lib_dir, "libmlir_runner_utils.so"),
+    "%mlir_c_runner_utils": os.path.join(llvm_lib_dir,
+                                         "libmlir_c_runner_utils.so"),
+}
+if os.path.exists(os.path.join(config.llvm_tools_dir, "mlir-runner")) and all(
+        os.path.exists(path) for path in mlir_runner_libraries.values()):
+    config.available_features.add("mlir-runner")
+    for name, path in mlir_runner_libraries.items():
+        config.substitutions.append((name, path))

@@ -253,6 +253,13 @@ private:
     for (auto &[where, count] : states)
       text += (text.empty() ? "" : "; ") + std::to_string(count) +
               " threads at " + where;
+    // What a waiter on an mbarrier waits for: arrivals or transaction bytes.
+    for (auto &[offset, m] : mbarriers_)
+      text += "; mbarrier at shared offset " + std::to_string(offset) +
+              ": phase " + std::to_string(m.phase) + ", " +
+              std::to_string(m.pending) + " of " + std::to_string(m.expected) +
+              " arrivals and " + std::to_string(m.transactions) +
+              " transaction bytes pending";
     return text;
   }
 
@@ -450,6 +457,8 @@ private:
         fail(t, "shared address " + hex(address) + " (+" +
                     std::to_string(bytes) + ") outside the " +
                     std::to_string(shared_.size()) + " bytes of the block");
+      if (write)
+        checkMbarrierOverlap(t, address, bytes);
       return shared_.data() + address;
     case Space::Param:
       if (write)
@@ -467,6 +476,19 @@ private:
       return reinterpret_cast<uint8_t *>(address);
     }
     }
+  }
+
+  /// A store, copy or TMA load into an initialized mbarrier's 8 bytes
+  /// would corrupt it on a GPU (ptxsim keeps an mbarrier's state apart from
+  /// the bytes, so it would not show otherwise): static mbarriers
+  /// overlapping data placed from a dynamic shared memory base, say.
+  void checkMbarrierOverlap(const Thread &t, uint64_t address,
+                            uint64_t bytes) const {
+    auto next = mbarriers_.lower_bound(address >= 7 ? address - 7 : 0);
+    if (next != mbarriers_.end() && next->first < address + bytes)
+      fail(t, "a write to shared bytes " + hex(address) + ".." +
+                  hex(address + bytes - 1) + " overwrites the mbarrier at " +
+                  "shared offset " + std::to_string(next->first));
   }
 
   static std::string hex(uint64_t value) {
@@ -613,7 +635,10 @@ private:
       if (in.op == Op::Wgmma && warp % 4 != 0)
         continue; // the warpgroup's first warp leads
       size_t end = std::min(count, warp * 32 + width);
-      if (end - warp * 32 != width)
+      // A block's last warp may be partial: shfl.sync then names only its
+      // threads in the member mask; the matrix instructions need them all.
+      size_t threads = end - warp * 32;
+      if (threads != width && in.op != Op::Shfl)
         fail(first, "needs a full " + std::to_string(width) + "-thread group");
       // Not yet: a thread still to arrive. Threads parked elsewhere are a
       // divergent collective, which the deadlock report names.
@@ -625,10 +650,10 @@ private:
         continue;
       Thread *group = &threads_[warp * 32];
       if (race_)
-        race_->converge(uint32_t(warp * 32), uint32_t(width));
+        race_->converge(uint32_t(warp * 32), uint32_t(threads));
       switch (in.op) {
       case Op::Shfl:
-        shuffle(group, in);
+        shuffle(group, int(threads), in);
         break;
       case Op::Mma:
         mma(group, in);
@@ -642,7 +667,7 @@ private:
       default:
         break;
       }
-      for (size_t i = 0; i < width; ++i) {
+      for (size_t i = 0; i < threads; ++i) {
         group[i].state = State::Ready;
         ++group[i].pc;
       }
@@ -651,19 +676,24 @@ private:
     return ran;
   }
 
-  void shuffle(Thread *warp, const Instruction &in) {
+  /// shfl.sync over the `lanes` threads of a warp (32, or fewer in a
+  /// block's last warp), all of them members.
+  void shuffle(Thread *warp, int lanes, const Instruction &in) {
     if (in.operands.size() != 5)
       fail(warp[0], "shfl.sync needs d, a, b, c, membermask");
     uint32_t source[32];
-    for (int lane = 0; lane < 32; ++lane)
+    for (int lane = 0; lane < lanes; ++lane)
       source[lane] = static_cast<uint32_t>(value(warp[lane], in.operands[1]));
-    for (int lane = 0; lane < 32; ++lane) {
+    uint32_t everyThread =
+        lanes == 32 ? 0xffffffffu : (uint32_t(1) << lanes) - 1;
+    for (int lane = 0; lane < lanes; ++lane) {
       Thread &t = warp[lane];
       uint32_t b = value(t, in.operands[2]) & 31;
       uint32_t c = static_cast<uint32_t>(value(t, in.operands[3]));
       uint32_t members = static_cast<uint32_t>(value(t, in.operands[4]));
-      if (members != 0xffffffffu)
-        fail(t, "ptxsim supports shfl.sync with a full member mask only");
+      if (members != everyThread)
+        fail(t, "ptxsim supports shfl.sync whose member mask is every "
+                "thread of the warp only");
       uint32_t clamp = c & 31, segment = (c >> 8) & 31;
       uint32_t maxLane = (lane & segment) | (clamp & ~segment);
       uint32_t minLane = lane & segment;
@@ -679,6 +709,9 @@ private:
         j = minLane | (b & ~segment), valid = j <= int32_t(maxLane);
       if (!valid)
         j = lane;
+      if (j >= lanes)
+        fail(t, "shfl.sync reads lane " + std::to_string(j) +
+                    ", which has no thread (undefined)");
       set(t, in.operands[0], source[j]);
       if (in.operands[0].reg2 >= 0)
         t.registers[in.operands[0].reg2] = valid;
@@ -1120,8 +1153,19 @@ private:
       return retireWgmmaGroups(t, size_t(arg(0)));
     case Op::MbarrierInit: {
       uint64_t offset = sharedOffset(t, address(t, operand(0)));
-      memory(t, Space::Shared, offset, 8, 8, true);
+      memory(t, Space::Shared, offset, 8, 8, /*write=*/false); // its own
       Mbarrier &m = mbarriers_[offset];
+      // Initializing an mbarrier whose phase has begun (arrivals or
+      // transaction bytes counted) loses them: the init races with the
+      // mbarrier's use (every thread initializing it, say, without a
+      // barrier between the init and the first arrival).
+      if (m.pending != m.expected || m.transactions != 0)
+        fail(t, "mbarrier.init at shared offset " + std::to_string(offset) +
+                    " while its phase is under way (" +
+                    std::to_string(m.expected - m.pending) + " of " +
+                    std::to_string(m.expected) + " arrivals, " +
+                    std::to_string(m.transactions) +
+                    " transaction bytes): the init races with its use");
       m = Mbarrier();
       m.expected = m.pending = uint32_t(arg(1));
       if (!m.expected)

@@ -139,6 +139,33 @@ TEST(PtxExec, ComputesAndChecksGlobalBounds) {
   EXPECT_NE(error.find(".maxntid 64"), std::string::npos) << error;
 }
 
+TEST(PtxExec, LaysParametersOutAtTheirNaturalAlignment) {
+  // NVPTX's ".ptr .align 1" is the pointee's alignment: the pointer after
+  // a 4-byte float still starts at byte 8 (cuLaunchKernel's layout).
+  Module m(module(R"(
+.visible .entry store(
+	.param .f32 store_param_0,
+	.param .u64 .ptr .align 1 store_param_1
+)
+{
+	.reg .b32 	%r<2>;
+	.reg .b64 	%rd<3>;
+	ld.param.b32 	%r1, [store_param_0];
+	ld.param.b64 	%rd1, [store_param_1];
+	cvta.to.global.u64 	%rd2, %rd1;
+	st.global.b32 	[%rd2], %r1;
+	ret;
+}
+)"));
+  ASSERT_NE(m.module, nullptr) << m.log;
+  float value = 2.5f, out = 0;
+  ptxsim_track(&out, sizeof out);
+  float *pointer = &out;
+  EXPECT_EQ(launchWith(m, "store", 1, 1, {&value, &pointer}), "");
+  ptxsim_untrack(&out);
+  EXPECT_EQ(out, 2.5f);
+}
+
 TEST(PtxExec, WarpShuffleSums) {
   Module m(module(R"(
 .visible .entry warpsum(
@@ -174,6 +201,52 @@ TEST(PtxExec, WarpShuffleSums) {
     std::memcpy(&got, out.data.data() + 4 * i, 4);
     EXPECT_EQ(got, i < 32 ? 496 : 1520) << i; // 0+..+31, 32+..+63
   }
+}
+
+TEST(PtxExec, ShufflesInAPartialLastWarp) {
+  // 13 threads, member mask 0x1fff, clamp 12: lane l reads lane l ^ 4 when
+  // it is at most 12 (lanes 9..11 read their own value, predicate false),
+  // as MLIR's shuffle integration test expects from a GPU.
+  Module m(module(R"(
+.visible .entry partial(
+	.param .u64 .ptr .align 1 partial_param_0
+)
+{
+	.reg .pred 	%p<2>;
+	.reg .b32 	%r<5>;
+	.reg .b64 	%rd<4>;
+	ld.param.b64 	%rd1, [partial_param_0];
+	mov.u32 	%r1, %tid.x;
+	shfl.sync.bfly.b32 	%r2|%p1, %r1, 4, 12, 8191;
+	selp.b32 	%r3, %r2, -1, %p1;
+	mul.wide.u32 	%rd2, %r1, 4;
+	add.s64 	%rd3, %rd1, %rd2;
+	st.global.b32 	[%rd3], %r3;
+	ret;
+}
+)"));
+  ASSERT_NE(m.module, nullptr) << m.log;
+  Buffer out(13 * 4);
+  ASSERT_EQ(launch(m, "partial", 1, 13, {out.address()}), "");
+  const int32_t expected[13] = {4, 5, 6, 7, 0, 1, 2, 3, 12, -1, -1, -1, 8};
+  for (int i = 0; i < 13; ++i) {
+    int32_t got;
+    std::memcpy(&got, out.data.data() + 4 * i, 4);
+    EXPECT_EQ(got, expected[i]) << i;
+  }
+  // A member mask naming lanes the warp does not have is refused.
+  Module wide(module(R"(
+.visible .entry wide()
+{
+	.reg .b32 	%r<3>;
+	mov.u32 	%r1, %tid.x;
+	shfl.sync.bfly.b32 	%r2, %r1, 4, 31, -1;
+	ret;
+}
+)"));
+  ASSERT_NE(wide.module, nullptr) << wide.log;
+  expectMentions(launch(wide, "wide", 1, 13, {}),
+                 "member mask is every thread of the warp");
 }
 
 TEST(PtxExec, ReportsABarrierTooFewThreadsReach) {
@@ -287,6 +360,61 @@ TEST(PtxExec, ReportsAnMbarrierPhaseThatNeverCompletes) {
   EXPECT_NE(error.find("deadlock: 64 threads at line"), std::string::npos)
       << error;
   EXPECT_NE(error.find("mbarrier.try_wait"), std::string::npos) << error;
+  // The report says what the phase still waits for.
+  expectMentions(error, "mbarrier at shared offset 0: phase 0, 0 of 1 "
+                        "arrivals and 64 transaction bytes pending");
+}
+
+/// One mbarrier: `init` initializes it, the first thread arrives expecting
+/// 64 bytes, and `store` (a shared store to its bytes, or nothing) follows.
+std::string mbarrierKernel(const std::string &init, const std::string &store) {
+  return R"(
+.visible .entry misuse()
+{
+	.reg .pred 	%p<3>;
+	.reg .b32 	%r<6>;
+	.reg .b64 	%rd<3>;
+	.shared .align 8 .b8 full[8];
+	mov.u32 	%r1, %tid.x;
+	setp.eq.b32 	%p1, %r1, 0;
+	mov.b32 	%r3, 1;
+	mov.b32 	%r4, 64;
+	mov.b64 	%rd1, full;
+	cvt.u32.u64 	%r2, %rd1;
+	)" +
+         init + R"(
+	@%p1 mbarrier.arrive.expect_tx.shared.b64 %rd2, [%r2], %r4;
+	)" +
+         store + R"(
+	ret;
+}
+)";
+}
+
+TEST(PtxExec, ReportsAnMbarrierInitializedWhileInUse) {
+  // Every thread initializes it and nothing orders the inits before the
+  // first thread's arrival (MLIR's sm90 GEMM integration test does this):
+  // a later init would drop the arrival and the expected bytes.
+  Module m(module(mbarrierKernel("mbarrier.init.shared.b64 [%r2], %r3;", "")));
+  ASSERT_NE(m.module, nullptr) << m.log;
+  std::string error = launch(m, "misuse", 1, 64, {});
+  expectMentions(error, "mbarrier.init at shared offset 0 while its phase is "
+                        "under way (1 of 1 arrivals, 64 transaction bytes)");
+  expectMentions(error, "the init races with its use");
+}
+
+TEST(PtxExec, ReportsAStoreOverAnMbarrier) {
+  // On a GPU the store would corrupt the mbarrier; ptxsim keeps its state
+  // apart from the bytes, so it reports the store instead.
+  std::string init = "@%p1 mbarrier.init.shared.b64 [%r2], %r3;\n\tbar.sync 0;";
+  Module fine(module(mbarrierKernel(init, "")));
+  ASSERT_NE(fine.module, nullptr) << fine.log;
+  EXPECT_EQ(launch(fine, "misuse", 1, 64, {}), "");
+  Module m(module(mbarrierKernel(init, "st.shared.b32 [%r2+4], %r1;")));
+  ASSERT_NE(m.module, nullptr) << m.log;
+  std::string error = launch(m, "misuse", 1, 64, {});
+  expectMentions(error, "a write to shared bytes 0x4..0x7 overwrites the "
+                        "mbarrier at shared offset 0");
 }
 
 TEST(PtxExec, WgmmaResultsLandAtTheirWaitGroup) {

@@ -183,8 +183,9 @@ public:
       std::vector<std::string> words = split(trim(statement), ' ');
       std::string first = words.empty() ? "" : words[0];
       if (first == ".shared" || first == ".extern") {
-        // Module-level shared variables (mbc's __dynamic_shmem__0). ptxas
-        // places them after a kernel's own: they go last here too.
+        // Module-level shared variables (mbc's extern __dynamic_shmem__0[],
+        // or another program's statics). ptxas places them after a
+        // kernel's own: they go last here too.
         moduleShared_.push_back(declaration(statement));
         expect(';');
       } else if (statement.find(".entry") != std::string::npos) {
@@ -345,7 +346,11 @@ private:
       Parameter parameter;
       parameter.name = symbol.name;
       parameter.size = symbol.size;
-      parameter.align = text.find(".align") != std::string::npos
+      // ".param .align 64 .b8 map[128]" aligns the parameter; in
+      // ".param .u64 .ptr .align 1 p" the alignment is the pointee's, and
+      // the parameter takes its natural alignment.
+      bool pointer = text.find(".ptr") != std::string::npos;
+      parameter.align = text.find(".align") != std::string::npos && !pointer
                             ? symbol.offset
                             : std::max<uint64_t>(1, symbol.size);
       function->parameterBytes =
@@ -373,22 +378,34 @@ private:
     }
     expect('{');
     body(*function);
-    // Shared layout: the kernel's own variables, then the module's (ptxas
-    // puts mbc's one-byte __dynamic_shmem__0 last; dynamic shared memory
-    // follows the static variables).
+    // Shared layout, as ptxas's static shared sizes show it: the kernel's
+    // own variables in declaration order (a size-less ".b8 name;" is one
+    // byte), then the module's; an extern array without a size
+    // (".extern .shared .align 16 .b8 name[];", CUDA's dynamic shared
+    // memory) starts where the static variables end and takes none of
+    // their bytes: dynamic shared memory follows them.
     uint64_t offset = 0;
     auto place = [&](Symbol &symbol) {
       uint64_t align = symbol.offset;
       offset = (offset + align - 1) / align * align;
       symbol.offset = offset;
-      offset += std::max<uint64_t>(symbol.size, 1);
+      offset += symbol.size;
+    };
+    std::vector<Symbol *> dynamic;
+    auto placeStatic = [&](Symbol &symbol) {
+      if (symbol.size == 0)
+        dynamic.push_back(&symbol);
+      else
+        place(symbol);
     };
     for (size_t i = moduleBegin + moduleShared_.size();
          i < function->symbols.size(); ++i)
-      place(function->symbols[i]);
+      placeStatic(function->symbols[i]);
     for (size_t i = moduleBegin; i < moduleBegin + moduleShared_.size(); ++i)
-      place(function->symbols[i]);
+      placeStatic(function->symbols[i]);
     function->staticSharedBytes = offset;
+    for (Symbol *symbol : dynamic)
+      place(*symbol);
     return function;
   }
 

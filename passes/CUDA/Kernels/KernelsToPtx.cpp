@@ -2,8 +2,9 @@
 //
 // The device half of upstream's gpu-lower-to-nvvm-pipeline (LLVM 22), with
 // bare-pointer kernel arguments, mb-cuda-merge-wgmma-groups after the
-// conversion of nvgpu and mb-cuda-grid-constant-params after the conversion
-// to NVVM, ending in PTX text (gpu-module-to-binary, isa).
+// conversion of nvgpu, mb-cuda-extern-dynamic-shared and
+// mb-cuda-grid-constant-params after the conversion to NVVM, ending in PTX
+// text (gpu-module-to-binary, isa).
 //
 //===----------------------------------------------------------------------===//
 #include "passes/CUDA/Kernels/Passes.h"
@@ -53,6 +54,7 @@ void buildCudaKernelsToPtxPipeline(OpPassManager &pm,
   ConvertGpuOpsToNVVMOpsOptions toNvvm;
   toNvvm.useBarePtrCallConv = true;
   gpuModule.addPass(createConvertGpuOpsToNVVMOps(toNvvm));
+  gpuModule.addPass(createCudaExternDynamicShared());
   gpuModule.addNestedPass<LLVM::LLVMFuncOp>(createCudaGridConstantParams());
   gpuModule.addPass(LLVM::createNVVMOptimizeForTargetPass());
   gpuModule.addPass(createCanonicalizerPass());

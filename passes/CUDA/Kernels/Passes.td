@@ -439,6 +439,24 @@ def CudaExpandMath : Pass<"mb-cuda-expand-math"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def CudaExternDynamicShared
+    : Pass<"mb-cuda-extern-dynamic-shared", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "make the dynamic shared memory base an extern array";
+  let description = [{
+    `convert-gpu-to-nvvm` lowers `gpu.dynamic_shared_memory` to an internal
+    zero-length global in address space 3 (`__dynamic_shmem__N`). NVPTX
+    prints it as a one-byte `.shared .b8 __dynamic_shmem__0;`, which ptxas
+    lays out among the kernel's static shared variables; where it comes
+    first (demoted into the one kernel using it, declared before the
+    kernel's `__mbarrier` arrays) the dynamic data starts on top of the
+    mbarriers (ptxas -v: 32 bytes of static shared memory for a 1-byte base
+    at 0 and 24 bytes of mbarriers at 8). This pass gives those globals
+    external linkage, so the PTX declares `.extern .shared .align 16 .b8
+    __dynamic_shmem__0[];`, CUDA's dynamic shared memory: it begins after
+    every static shared variable. Other globals are left alone.
+  }];
+}
+
 def CudaGridConstantParams
     : Pass<"mb-cuda-grid-constant-params", "::mlir::LLVM::LLVMFuncOp"> {
   let summary = "pass the tensor maps of NVVM kernels by value";

@@ -13,7 +13,7 @@
 // A1-LAUNCH-SAME: shared_bytes = 27648 : i64
 // A1: Compiling entry function 'attention' for 'sm_80'
 // A1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// A1: Used 96 registers, used 1 barriers, 1 bytes smem
+// A1: Used 96 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 
 // A2 is non-causal, head-dim 64, 64-key blocks, bf16 (sm_80).
 // RUN: mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 head-dim=64 causal=false" -o %t.a2.mlir
@@ -24,7 +24,7 @@
 // A2-LAUNCH-SAME: shared_bytes = 46080 : i64
 // A2: Compiling entry function 'attention' for 'sm_80'
 // A2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// A2: Used 130 registers, used 1 barriers, 1 bytes smem
+// A2: Used 130 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 
 // A3 is causal, head-dim 128, 64-key blocks, bf16 (sm_80).
 // RUN: mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 head-dim=128" -o %t.a3.mlir
@@ -35,7 +35,7 @@
 // A3-LAUNCH-SAME: shared_bytes = 87040 : i64
 // A3: Compiling entry function 'attention' for 'sm_80'
 // A3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// A3: Used 216 registers, used 1 barriers, 1 bytes smem
+// A3: Used 216 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 
 // A4 is causal, head-dim 128, 32-key blocks, f16 (sm_80).
 // RUN: mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 head-dim=128 key-block=32 element-type=f16" -o %t.a4.mlir
@@ -46,7 +46,7 @@
 // A4-LAUNCH-SAME: shared_bytes = 52224 : i64
 // A4: Compiling entry function 'attention' for 'sm_80'
 // A4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// A4: Used 166 registers, used 1 barriers, 1 bytes smem
+// A4: Used 166 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 
 // A5 is causal, head-dim 128, 64-key blocks, bf16 (sm_90a).
 // RUN: mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 head-dim=128" -o %t.a5.mlir
@@ -57,7 +57,7 @@
 // A5-LAUNCH-SAME: shared_bytes = 87040 : i64
 // A5: Compiling entry function 'attention' for 'sm_90a'
 // A5: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// A5: Used 225 registers, used 1 barriers, 1 bytes smem
+// A5: Used 225 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 
 // A6 is causal, head-dim 32 (the example model's heads), 32-key blocks,
 // bf16 (sm_80).
@@ -69,14 +69,14 @@
 // A6-LAUNCH-SAME: shared_bytes = 15360 : i64
 // A6: Compiling entry function 'attention' for 'sm_80'
 // A6: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// A6: Used 72 registers, used 1 barriers, 1 bytes smem
+// A6: Used 72 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 
 // A7 is the local kernel at head-dim 32: patches of 16 rows (sm_90a).
 // RUN: mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 head-dim=32 patch-length=16" -o %t.a7.mlir
 // RUN: mbc-opt %t.a7.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.a7.ptx -o /dev/null
 // RUN: %ptxas -arch=sm_90a -v %t.a7.ptx -o %t.a7.cubin 2>&1 | FileCheck %s --check-prefix=A7 --implicit-check-not=C7508
 // A7: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// A7: Used 63 registers, used 1 barriers, 1 bytes smem
+// A7: Used 63 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 
 // T1-T3 are token-major (the pipeline's global attention on the
 // projections' rows), ragged sequences, bf16 O rows (sm_90a). T1 is the
@@ -91,17 +91,17 @@
 // T1-LAUNCH-SAME: grid = array<i64: 3, 8, 1>
 // T1-LAUNCH-SAME: shared_bytes = 15360 : i64
 // T1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// T1: Used 72 registers, used 1 barriers, 1 bytes smem
+// T1: Used 72 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 // RUN: mbc-opt %s --mb-cuda-test-build-attention="batch-heads=16 heads=8 seq-len=1000 head-dim=64 key-block=32 output-type=bf16" -o %t.t2.mlir
 // RUN: mbc-opt %t.t2.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.t2.ptx -o /dev/null
 // RUN: %ptxas -arch=sm_90a -v %t.t2.ptx -o %t.t2.cubin 2>&1 | FileCheck %s --check-prefix=T2 --implicit-check-not=C7508
 // T2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// T2: Used 96 registers, used 1 barriers, 1 bytes smem
+// T2: Used 96 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 // RUN: mbc-opt %s --mb-cuda-test-build-attention="batch-heads=16 heads=8 seq-len=1000 head-dim=128 key-block=64 q-row=1024 k-row=2048 v-row=2048 v-column=1024 output-type=bf16" -o %t.t3.mlir
 // RUN: mbc-opt %t.t3.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.t3.ptx -o /dev/null
 // RUN: %ptxas -arch=sm_90a -v %t.t3.ptx -o %t.t3.cubin 2>&1 | FileCheck %s --check-prefix=T3 --implicit-check-not=C7508
 // T3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// T3: Used 197 registers, used 1 barriers, 1 bytes smem
+// T3: Used 197 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 
 // R1-R2: 128-row query blocks (row-tiles=2: two 16-row tiles a warp share
 // every K/V fragment it reads from shared memory), what the pipeline picks
@@ -114,7 +114,7 @@
 // R1-LAUNCH: grid = array<i64: 2, 8, 1>
 // R1-LAUNCH-SAME: shared_bytes = 20480 : i64
 // R1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// R1: Used 153 registers, used 1 barriers, 1 bytes smem
+// R1: Used 153 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 // RUN: mbc-opt %s --mb-cuda-test-build-attention="batch-heads=16 heads=8 seq-len=1000 head-dim=64 key-block=32 output-type=bf16 row-tiles=2" -o %t.r2.mlir
 // RUN: FileCheck %s --check-prefix=R2-LAUNCH < %t.r2.mlir
 // RUN: mbc-opt %t.r2.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.r2.ptx -o /dev/null
@@ -135,7 +135,7 @@
 // R2-PTX-COUNT-128: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // R2-PTX-NOT: mma.sync
 // R2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// R2: Used 204 registers, used 1 barriers, 1 bytes smem
+// R2: Used 204 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 // Head-dim 128 with two tiles fits the registers only with Q re-read
 // from shared memory for every key block (the pipeline's choice there; with
 // Q held in registers ptxas spills): 2 x 8 ldmatrix.x4 of Q per key block
@@ -151,7 +151,7 @@
 // R3-LAUNCH-NOT: memref<128x136xbf16
 // R3-LAUNCH: scf.yield
 // R3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// R3: Used 253 registers, used 1 barriers, 1 bytes smem
+// R3: Used 253 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 // RUN: not mbc-opt %s --mb-cuda-test-build-attention="row-tiles=3" 2>&1 | FileCheck %s --check-prefix=TILES
 // TILES: error: row-tiles = 3 is not supported (1 or 2 tiles of 16 query rows a warp)
 // RUN: not mbc-opt %s --mb-cuda-test-build-attention="seq-len=1024 head-dim=32 patch-length=16 row-tiles=2" 2>&1 | FileCheck %s --check-prefix=PATCH-TILES

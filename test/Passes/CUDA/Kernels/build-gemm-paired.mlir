@@ -38,7 +38,7 @@ module {}
 // registers), with the second product's epilogue: 92.
 // W: Compiling entry function 'gemm' for 'sm_90a'
 // W: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// W: Used 92 registers, used 1 barriers, 56 bytes smem
+// W: Used 92 registers, used 1 barriers, 48 bytes smem
 
 // S-LAUNCH: grid = array<i64: 12, 3, 1>
 // S-LAUNCH-SAME: {kind = "ptr", name = "b2"}, {kind = "ptr", name = "c2"}]

@@ -31,7 +31,7 @@
 // PTX: ld.global.v4.b32
 // PTX: fma.rn.f32
 // PTX: shfl.sync.bfly.b32
-// PTX-NOT: .extern
+// PTX-NOT: .extern .func
 // Registers per thread (ptxas -v of CUDA 13): 4 rows x 2 columns x 8
 // partial sums, and 8 weight chunks in flight.
 // PTXAS: 0 bytes spill stores, 0 bytes spill loads
@@ -66,7 +66,7 @@
 // NORM-NOT: math.sqrt
 // NORM-PTX: sqrt.rn.f32
 // NORM-PTX: max.NaN.f32
-// NORM-PTX-NOT: .extern
+// NORM-PTX-NOT: .extern .func
 // NORM-PTXAS: 0 bytes spill stores, 0 bytes spill loads
 // NORM-PTXAS: Used 48 registers
 // A LayerNorm prologue (the paper's decode rows): each block first

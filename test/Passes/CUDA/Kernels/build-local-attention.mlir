@@ -36,7 +36,7 @@ module {}
 
 // PTXAS: Compiling entry function 'local_attention' for 'sm_80'
 // PTXAS: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// PTXAS: Used 71 registers, used 1 barriers, 1 bytes smem
+// PTXAS: Used 71 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 
 // PTXAS-SM90: Compiling entry function 'local_attention' for 'sm_90a'
 // PTXAS-SM90: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads

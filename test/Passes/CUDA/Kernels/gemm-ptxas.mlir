@@ -29,7 +29,7 @@
 // W2-LAUNCH-SAME: shared_bytes = 132096 : i64
 // W2: Compiling entry function 'gemm' for 'sm_90a'
 // W2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// W2: Used 158 registers, used 1 barriers, 40 bytes smem
+// W2: Used 158 registers, used 1 barriers, 32 bytes smem
 
 // W3 is wgmma 64x128x64, 4 stages, f16, B [K,N] (sm_90a).
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 tile-m=64 stages=4 element-type=f16 b-layout=kn" -o %t.w3.mlir
@@ -40,7 +40,7 @@
 // W3-LAUNCH-SAME: shared_bytes = 99328 : i64
 // W3: Compiling entry function 'gemm' for 'sm_90a'
 // W3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// W3: Used 90 registers, used 1 barriers, 40 bytes smem
+// W3: Used 90 registers, used 1 barriers, 32 bytes smem
 
 // W4 is wgmma 64x256x64, 3 stages, bf16 (sm_90a).
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 tile-m=64 tile-n=256 stages=3" -o %t.w4.mlir
@@ -65,7 +65,7 @@
 // W5-LAUNCH-SAME: shared_bytes = 197632 : i64
 // W5: Compiling entry function 'gemm' for 'sm_90a'
 // W5: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// W5: Used 168 registers, used 2 barriers, 72 bytes smem
+// W5: Used 168 registers, used 2 barriers, 64 bytes smem
 
 // W6 is warp-specialized 256x128x64 (two m64 blocks per consumer), 4
 // stages, f16, B [K,N], bias + erf GELU + residual (sm_90a).
@@ -77,7 +77,7 @@
 // W6-LAUNCH-SAME: shared_bytes = 197632 : i64
 // W6: Compiling entry function 'gemm' for 'sm_90a'
 // W6: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// W6: Used 168 registers, used 2 barriers, 72 bytes smem
+// W6: Used 168 registers, used 2 barriers, 64 bytes smem
 
 // W7 is W5's warp-specialized kernel made persistent (128x128 tiles, 4
 // stages of 32 KiB and its own 64 KiB epilogue tile: 1 KiB alignment): at
@@ -91,7 +91,7 @@
 // W7-LAUNCH-SAME: shared_bytes = 197632 : i64
 // W7: Compiling entry function 'gemm' for 'sm_90a'
 // W7: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// W7: Used 168 registers, used 16 barriers, 72 bytes smem
+// W7: Used 168 registers, used 16 barriers, 64 bytes smem
 
 // S1 is mma_sync 128x128x32, 3 stages, bf16, B [N,K] (sm_80).
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 mma=mma_sync tile-k=32" -o %t.s1.mlir
@@ -102,7 +102,7 @@
 // S1-LAUNCH-SAME: shared_bytes = 61440 : i64
 // S1: Compiling entry function 'gemm' for 'sm_80'
 // S1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// S1: Used 223 registers, used 1 barriers, 1 bytes smem
+// S1: Used 223 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 
 // S2 is mma_sync 64x64x32, 4 stages, bf16, bias + tanh GELU (sm_80).
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 mma=mma_sync tile-m=64 tile-n=64 tile-k=32 stages=4 bias=true gelu=tanh" -o %t.s2.mlir
@@ -113,7 +113,7 @@
 // S2-LAUNCH-SAME: shared_bytes = 40960 : i64
 // S2: Compiling entry function 'gemm' for 'sm_80'
 // S2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// S2: Used 80 registers, used 1 barriers, 1 bytes smem
+// S2: Used 80 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 
 // S3 is mma_sync 128x64x32, 3 stages, f16, B [K,N], residual (sm_80).
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 mma=mma_sync tile-m=128 tile-n=64 tile-k=32 element-type=f16 b-layout=kn residual=true" -o %t.s3.mlir
@@ -124,7 +124,7 @@
 // S3-LAUNCH-SAME: shared_bytes = 44544 : i64
 // S3: Compiling entry function 'gemm' for 'sm_80'
 // S3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// S3: Used 138 registers, used 1 barriers, 1 bytes smem
+// S3: Used 138 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 
 // S4 is mma_sync 128x128x64, 3 stages, bf16 (sm_80).
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=1024 mma=mma_sync tile-m=128 tile-n=128 tile-k=64 stages=3" -o %t.s4.mlir
@@ -135,7 +135,7 @@
 // S4-LAUNCH-SAME: shared_bytes = 110592 : i64
 // S4: Compiling entry function 'gemm' for 'sm_80'
 // S4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// S4: Used 240 registers, used 1 barriers, 1 bytes smem
+// S4: Used 240 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 
 // The B kernels: the bias stored as bf16 (the pipeline's 16-bit biases), read as
 // stored and widened in the epilogue: 16-bit bias loads, no spills.
@@ -154,7 +154,7 @@
 // RUN: %ptxas -arch=sm_80 -v %t.b2.ptx -o %t.b2.cubin 2>&1 | FileCheck %s --check-prefix=B2
 // B2-PTX: ld.global.v2.b16
 // B2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// B2: Used 80 registers, used 1 barriers, 1 bytes smem
+// B2: Used 80 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 
 // Norm prologues (A = norm(shift(x)) normalized by each CTA into shared
 // memory, kept for every K block; only B streams). First, wgmma 64x128
@@ -189,7 +189,7 @@
 // N2-LAUNCH-SAME: {kind = "ptr", name = "norm_weight"}, {kind = "ptr", name = "norm_bias"}]
 // N2-LAUNCH-SAME: shared_bytes = 230400 : i64
 // N2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// N2: Used 168 registers, used 16 barriers, 56 bytes smem
+// N2: Used 168 registers, used 16 barriers, 48 bytes smem
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=512 mma=mma_sync tile-m=64 tile-n=64 tile-k=32 norm=rms norm-weight-type=bf16" -o %t.n3.mlir
 // RUN: mbc-opt %t.n3.mlir --mb-cuda-kernels-to-ptx="chip=sm_80" --mb-cuda-write-ptx=output=%t.n3.ptx -o /dev/null
 // RUN: FileCheck %s --check-prefix=N3-PTX < %t.n3.ptx
@@ -197,12 +197,12 @@
 // N3-PTX-COUNT-6: cp.async.cg.shared.global
 // N3-PTX-NOT: cp.async.cg.shared.global
 // N3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// N3: Used 64 registers, used 1 barriers, 1 bytes smem
+// N3: Used 64 registers, used 1 barriers{{$|, [0-9]+ bytes cmem}}
 // RUN: mbc-opt %s --mb-cuda-test-build-gemm="m=1024 n=1024 k=256 paired-n=512 norm=rms" -o %t.n4.mlir
 // RUN: mbc-opt %t.n4.mlir --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.n4.ptx -o /dev/null
 // RUN: %ptxas -arch=sm_90a -v %t.n4.ptx -o %t.n4.cubin 2>&1 | FileCheck %s --check-prefix=N4 --implicit-check-not='(C75'
 // N4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// N4: Used 163 registers, used 1 barriers, 56 bytes smem
+// N4: Used 163 registers, used 1 barriers, 48 bytes smem
 // G1 is the example's patch projection with its gathering LayerNorm
 // prologue (mb-cuda-fuse-gemm-norms' gather-rows): the bytes and the bf16
 // byte table in place of x (B's tensor map the third parameter); each

@@ -10,7 +10,7 @@
 // RUN: FileCheck %s --check-prefix=PTX < %t.l1.ptx
 // RUN: %ptxas -arch=sm_90a -v %t.l1.ptx -o %t.l1.cubin 2>&1 | FileCheck %s --check-prefix=L1
 // L1-IR: gpu.func @log_softmax(%{{.*}}: memref<65536x256xf32>, %{{.*}}: memref<65536x256xf32>) kernel attributes {known_block_size = array<i32: 128, 1, 1>, mbc.launch = {block = array<i64: 128, 1, 1>, grid = array<i64: 16384, 1, 1>, params = [{kind = "ptr", name = "x"}, {kind = "ptr", name = "out"}], shared_bytes = 0 : i64}}
-// PTX-NOT: .extern
+// PTX-NOT: .extern .func
 // PTX-COUNT-8: ex2.approx.ftz.f32
 // PTX: shfl.sync.bfly
 // PTX: lg2.approx.f32

@@ -5,7 +5,7 @@
 // RUN: FileCheck %s --check-prefix=PTX < %t.n1.ptx
 // N1: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // N1: Used 32 registers
-// PTX-NOT: .extern
+// PTX-NOT: .extern .func
 // PTX: shfl.sync.bfly
 // PTX: sqrt.rn.f32
 // RUN: mbc-opt %S/Inputs/empty.mlir --mb-cuda-test-build-norm="norm=layer epsilon=1e-5 token-shift=false dim=1024 rows=128 positions=128" --mb-cuda-kernels-to-ptx="chip=sm_90a" --mb-cuda-write-ptx=output=%t.n2.ptx -o /dev/null
