@@ -9,7 +9,8 @@
  * so that programs written by others, with results known from real GPUs
  * (MLIR's own CUDA integration tests), check ptxsim's semantics
  * (test/ptxsim/run_mlir_integration_tests.py). The signatures are those
- * MLIR 22's lowering emits (checked by mlir-gpu-runtime.mlir). Device memory
+ * MLIR 22's lowering emits (test/ptxsim/mlir runs programs through them:
+ * allocations, copies, launches, tensor maps). Device memory
  * of the fake driver is host memory, so a copy in any direction is one
  * driver copy; a real driver's unified addressing makes it cuMemcpyAsync.
  * Streams of the fake driver run their work at once: events only order. */
