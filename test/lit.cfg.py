@@ -1,6 +1,7 @@
 # lit configuration for mbc's tests.
 import os
 import shutil
+import sys
 
 import lit.formats
 
@@ -88,19 +89,17 @@ elif os.path.exists(fake_driver):
         ("%cuda_env", "env MBRT_CUDA_DRIVER=" + fake_driver +
          " MBRT_FAKE_CUDA_MODE=simulate MBRT_FAKE_CUDA_ARCH=90 MBC_PTXAS="))
 
-# mlir-runner programs with kernels on ptxsim (test/ptxsim/mlir): MLIR's
-# host-side GPU functions come from mbc's libmbc_mlir_gpu_runtime.so, the
-# printers from LLVM's runner utilities.
-llvm_lib_dir = os.path.join(os.path.dirname(config.llvm_tools_dir), "lib")
-mlir_runner_libraries = {
-    "%mlir_gpu_runtime": os.path.join(config.mbc_obj_root, "test", "ptxsim",
-                                      "libmbc_mlir_gpu_runtime.so"),
-    "%mlir_runner_utils": os.path.join(llvm_lib_dir, "libmlir_runner_utils.so"),
-    "%mlir_c_runner_utils": os.path.join(llvm_lib_dir,
-                                         "libmlir_c_runner_utils.so"),
-}
+# mlir-runner programs with kernels on ptxsim (test/ptxsim/mlir), with the
+# substitutions MLIR's CUDA integration tests use: %mlir_cuda_runtime is
+# mbc's libmbc_mlir_gpu_runtime.so, the printers come from LLVM's runner
+# utilities (the paths: run_mlir_integration_tests.py).
+sys.path.insert(0, os.path.join(config.mbc_src_root, "test", "ptxsim"))
+from run_mlir_integration_tests import runner_libraries
+
+mlir_runner_libraries = runner_libraries(config.mbc_obj_root,
+                                         config.llvm_tools_dir)
 if os.path.exists(os.path.join(config.llvm_tools_dir, "mlir-runner")) and all(
         os.path.exists(path) for path in mlir_runner_libraries.values()):
     config.available_features.add("mlir-runner")
     for name, path in mlir_runner_libraries.items():
-        config.substitutions.append((name, path))
+        config.substitutions.append(("%" + name, path))

@@ -48,6 +48,15 @@ struct Buffer {
   }
   ~Buffer() { ptxsim_untrack(data.data()); }
   uint64_t address() { return reinterpret_cast<uint64_t>(data.data()); }
+  /// The buffer as an array of T: element `index`, read or written.
+  template <typename T> T get(size_t index) const {
+    T value;
+    std::memcpy(&value, data.data() + sizeof(T) * index, sizeof value);
+    return value;
+  }
+  template <typename T> void set(size_t index, T value) {
+    std::memcpy(data.data() + sizeof(T) * index, &value, sizeof value);
+  }
   std::vector<uint8_t> data;
 };
 
@@ -119,16 +128,12 @@ TEST(PtxExec, ComputesAndChecksGlobalBounds) {
   ASSERT_NE(m.module, nullptr) << m.log;
   Buffer x(150 * 4), y(150 * 4);
   for (int i = 0; i < 150; ++i) {
-    float a = float(i), b = 0.5f;
-    std::memcpy(x.data.data() + 4 * i, &a, 4);
-    std::memcpy(y.data.data() + 4 * i, &b, 4);
+    x.set<float>(i, float(i));
+    y.set<float>(i, 0.5f);
   }
   EXPECT_EQ(launch(m, "add", 3, 64, {x.address(), y.address(), 150}), "");
-  for (int i = 0; i < 150; ++i) {
-    float got;
-    std::memcpy(&got, x.data.data() + 4 * i, 4);
-    EXPECT_EQ(got, float(i) + 0.5f) << i;
-  }
+  for (int i = 0; i < 150; ++i)
+    EXPECT_EQ(x.get<float>(i), float(i) + 0.5f) << i;
   // Two threads too many: their loads fall outside the allocations.
   std::string error = launch(m, "add", 3, 64, {x.address(), y.address(), 152});
   EXPECT_NE(error.find("outside every device allocation"), std::string::npos)
@@ -158,12 +163,11 @@ TEST(PtxExec, LaysParametersOutAtTheirNaturalAlignment) {
 }
 )"));
   ASSERT_NE(m.module, nullptr) << m.log;
-  float value = 2.5f, out = 0;
-  ptxsim_track(&out, sizeof out);
-  float *pointer = &out;
+  float value = 2.5f;
+  Buffer out(4);
+  uint64_t pointer = out.address();
   EXPECT_EQ(launchWith(m, "store", 1, 1, {&value, &pointer}), "");
-  ptxsim_untrack(&out);
-  EXPECT_EQ(out, 2.5f);
+  EXPECT_EQ(out.get<float>(0), 2.5f);
 }
 
 TEST(PtxExec, WarpShuffleSums) {
@@ -196,11 +200,8 @@ TEST(PtxExec, WarpShuffleSums) {
   ASSERT_NE(m.module, nullptr) << m.log;
   Buffer out(64 * 4);
   ASSERT_EQ(launch(m, "warpsum", 1, 64, {out.address()}), "");
-  for (int i = 0; i < 64; ++i) {
-    int32_t got;
-    std::memcpy(&got, out.data.data() + 4 * i, 4);
-    EXPECT_EQ(got, i < 32 ? 496 : 1520) << i; // 0+..+31, 32+..+63
-  }
+  for (int i = 0; i < 64; ++i) // 0+..+31, 32+..+63
+    EXPECT_EQ(out.get<int32_t>(i), i < 32 ? 496 : 1520) << i;
 }
 
 TEST(PtxExec, ShufflesInAPartialLastWarp) {
@@ -229,11 +230,8 @@ TEST(PtxExec, ShufflesInAPartialLastWarp) {
   Buffer out(13 * 4);
   ASSERT_EQ(launch(m, "partial", 1, 13, {out.address()}), "");
   const int32_t expected[13] = {4, 5, 6, 7, 0, 1, 2, 3, 12, -1, -1, -1, 8};
-  for (int i = 0; i < 13; ++i) {
-    int32_t got;
-    std::memcpy(&got, out.data.data() + 4 * i, 4);
-    EXPECT_EQ(got, expected[i]) << i;
-  }
+  for (int i = 0; i < 13; ++i)
+    EXPECT_EQ(out.get<int32_t>(i), expected[i]) << i;
   // A member mask naming lanes the warp does not have is refused.
   Module wide(module(R"(
 .visible .entry wide()
@@ -307,17 +305,14 @@ TEST(PtxExec, CpAsyncLandsAtItsWait) {
   ASSERT_NE(m.module, nullptr) << m.log;
   for (uint64_t wait : {1, 0}) {
     Buffer data(32 * 16);
-    for (int i = 0; i < 32 * 4; ++i) {
-      uint32_t word = 1000 + i;
-      std::memcpy(data.data.data() + 4 * i, &word, 4);
-    }
+    for (int i = 0; i < 32 * 4; ++i)
+      data.set<uint32_t>(i, 1000 + i);
     ASSERT_EQ(launch(m, "stage", 1, 32, {data.address(), wait}), "");
-    for (int i = 0; i < 32; ++i) {
-      uint32_t second;
-      std::memcpy(&second, data.data.data() + 16 * i + 4, 4);
-      // Without the wait the load sees shared memory's initial NaN bytes.
-      EXPECT_EQ(second, wait ? uint32_t(1000 + 4 * i) : 0xFFFFFFFFu) << i;
-    }
+    // Without the wait the load sees shared memory's initial NaN bytes.
+    for (int i = 0; i < 32; ++i)
+      EXPECT_EQ(data.get<uint32_t>(4 * i + 1),
+                wait ? uint32_t(1000 + 4 * i) : 0xFFFFFFFFu)
+          << i;
   }
 }
 
@@ -500,10 +495,8 @@ $L__BB0_2:
 )"));
   ASSERT_NE(m.module, nullptr) << m.log;
   Buffer matrix(32 * 8 * 4), out(4);
-  for (int i = 0; i < 32 * 8; ++i) {
-    float v = float(i);
-    std::memcpy(matrix.data.data() + 4 * i, &v, 4);
-  }
+  for (int i = 0; i < 32 * 8; ++i)
+    matrix.set<float>(i, float(i));
   alignas(64) unsigned char map[128];
   uint64_t dims[2] = {32, 8}, strides[1] = {128};
   unsigned box[2] = {32, 8}, elementStrides[2] = {1, 1};
@@ -516,8 +509,7 @@ $L__BB0_2:
   for (uint32_t wait : {1u, 0u}) {
     uint64_t outAddress = out.address();
     ASSERT_EQ(launchWith(m, "tma", 1, 1, {map, &outAddress, &wait}), "");
-    uint32_t got;
-    std::memcpy(&got, out.data.data(), 4);
+    uint32_t got = out.get<uint32_t>(0);
     // Row 1, column 1 (byte 132) once the mbarrier says the box is there;
     // NaN bytes when the kernel reads without waiting.
     float expected = 33.0f;
@@ -566,11 +558,8 @@ $L__BB0_2:
   ASSERT_NE(m.module, nullptr) << m.log;
   Buffer out(64 * 4);
   ASSERT_EQ(launch(m, "neighbour", 1, 64, {out.address(), 1}), "");
-  for (int i = 0; i < 64; ++i) {
-    uint32_t got;
-    std::memcpy(&got, out.data.data() + 4 * i, 4);
-    EXPECT_EQ(got, uint32_t((i + 1) % 64)) << i;
-  }
+  for (int i = 0; i < 64; ++i)
+    EXPECT_EQ(out.get<uint32_t>(i), uint32_t((i + 1) % 64)) << i;
   std::string error = launch(m, "neighbour", 1, 64, {out.address(), 0});
   expectMentions(error, "shared-memory race on byte");
   expectMentions(error, "no synchronization orders the two");

@@ -311,7 +311,7 @@ static const int kTensorMapElementBytes[] = {1, 2, 4, 4, 8, 8, 2,
 
 /* The tensor map of a memref, encoded in CUDA's order (dimension 0
  * innermost) and put in device memory, where the kernel reads it. */
-void *mgpuTensorMapEncodeTiledMemref(int64_t rank, MemRefDescriptor *descriptor,
+void *mgpuTensorMapEncodeTiledMemref(int64_t rank, MemRefDescriptor *memref,
                                      int64_t dataType, int64_t interleave,
                                      int64_t swizzle, int64_t promotion,
                                      int64_t fill, int64_t *boxDims) {
@@ -320,7 +320,6 @@ void *mgpuTensorMapEncodeTiledMemref(int64_t rank, MemRefDescriptor *descriptor,
     fatal("the CUDA driver lacks", "cuTensorMapEncodeTiled");
   if (rank < 1 || rank > 5 || dataType < 0 || dataType > 12)
     fatal("unsupported tensor map rank or element type", NULL);
-  const MemRefDescriptor *memref = descriptor;
   const int64_t *sizes = memref->sizesAndStrides,
                 *strides = memref->sizesAndStrides + rank;
   int elementBytes = kTensorMapElementBytes[dataType];

@@ -69,6 +69,20 @@ def substitute(command, path, tools, libraries, temporary):
     return command
 
 
+def runner_libraries(build, llvm_bin):
+    """The shared libraries of mlir-runner programs on ptxsim, by the names
+    of MLIR's lit substitutions: mbc's stand-in for MLIR's CUDA runtime and
+    LLVM's runner utilities (test/lit.cfg.py uses them too)."""
+    llvm_lib = os.path.join(os.path.dirname(llvm_bin), 'lib')
+    return {
+        'mlir_cuda_runtime': os.path.join(build, 'test', 'ptxsim',
+                                          'libmbc_mlir_gpu_runtime.so'),
+        'mlir_runner_utils': os.path.join(llvm_lib, 'libmlir_runner_utils.so'),
+        'mlir_c_runner_utils': os.path.join(llvm_lib,
+                                            'libmlir_c_runner_utils.so'),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--build', required=True, help="mbc's build folder")
@@ -79,14 +93,7 @@ def main():
     parser.add_argument('tests', nargs='+')
     args = parser.parse_args()
 
-    llvm_lib = os.path.join(os.path.dirname(args.llvm_bin), 'lib')
-    libraries = {
-        'mlir_cuda_runtime': os.path.join(args.build, 'test', 'ptxsim',
-                                          'libmbc_mlir_gpu_runtime.so'),
-        'mlir_runner_utils': os.path.join(llvm_lib, 'libmlir_runner_utils.so'),
-        'mlir_c_runner_utils': os.path.join(llvm_lib,
-                                            'libmlir_c_runner_utils.so'),
-    }
+    libraries = runner_libraries(args.build, args.llvm_bin)
     tools = {name: os.path.join(args.llvm_bin, name)
              for name in ('mlir-opt', 'mlir-runner', 'FileCheck')}
     environment = dict(os.environ,

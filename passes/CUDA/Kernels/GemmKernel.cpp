@@ -785,6 +785,35 @@ private:
                               arith::ConstantIndexOp::create(b, loc, half)));
   }
 
+  /// Moves the builder into a new scf.if on `condition` (no else).
+  void enterIf(Value condition) {
+    auto ifOp = scf::IfOp::create(b, loc, condition, /*withElse=*/false);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  }
+
+  struct WarpRow {
+    Value row, globalRow, lane;
+  };
+
+  /// Opens the row loop of the row-wise epilogues: a warp a row of tile
+  /// rows firstRow .. firstRow + rowCount - 1 (warp w of the warpgroup:
+  /// rows w, w + 4, ...), whole warps skipping rows past M (a warp-uniform
+  /// branch: the row's shuffles need every lane). Leaves the builder inside;
+  /// the caller holds an InsertionGuard.
+  WarpRow openWarpRowLoop(Value firstRow, int64_t rowCount, Value groupTid) {
+    Value warp = arith::DivUIOp::create(b, loc, groupTid, index(32));
+    Value lane = arith::RemUIOp::create(b, loc, groupTid, index(32));
+    auto loop =
+        scf::ForOp::create(b, loc, warp, index(rowCount), index(kThreads / 32));
+    b.setInsertionPointToStart(loop.getBody());
+    Value row = arith::AddIOp::create(b, loc, firstRow, loop.getInductionVar());
+    Value globalRow = arith::AddIOp::create(b, loc, m0, row);
+    if (spec.m % config.tileM != 0)
+      enterIf(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                    globalRow, index(spec.m)));
+    return {row, globalRow, lane};
+  }
+
   /// The log-softmax epilogue (GemmSpec::logSoftmax) of tile rows
   /// firstRow.. firstRow + rowCount - 1, staged in `tile`: a warp a row
   /// (warp w of the warpgroup: rows w, w + 4, ...), lane l reading columns
@@ -796,23 +825,8 @@ private:
   void storeLogSoftmaxRows(Value tile, Value firstRow, int64_t rowCount,
                            Value groupTid) {
     Type f32 = b.getF32Type();
-    Value warp = arith::DivUIOp::create(b, loc, groupTid, index(32));
-    Value lane = arith::RemUIOp::create(b, loc, groupTid, index(32));
-    auto loop =
-        scf::ForOp::create(b, loc, warp, index(rowCount), index(kThreads / 32));
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    Value row = arith::AddIOp::create(b, loc, firstRow, loop.getInductionVar());
-    Value globalRow = arith::AddIOp::create(b, loc, m0, row);
-    // Whole warps skip rows past M (a warp-uniform branch: the row's
-    // shuffles need every lane).
-    auto stored = [&](Value condition) {
-      auto ifOp = scf::IfOp::create(b, loc, condition, /*withElse=*/false);
-      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-    };
-    if (spec.m % config.tileM != 0)
-      stored(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, globalRow,
-                                   index(spec.m)));
+    auto [row, globalRow, lane] = openWarpRowLoop(firstRow, rowCount, groupTid);
     Value outRow = globalRow;
     if (spec.mergePositions > 0) {
       int64_t positions = spec.mergePositions;
@@ -838,7 +852,7 @@ private:
               arith::AndIOp::create(b, loc, eq(position, positions),
                                     eq(inEntry, spec.mergeSequences - 1)),
               arith::ConstantIntOp::create(b, loc, 1, 1)));
-      stored(kept);
+      enterIf(kept);
       outRow =
           arith::AddIOp::create(b, loc, muli(sequence, positions), position);
     }
@@ -876,7 +890,7 @@ private:
     for (int64_t j = 0; j < steps; ++j) {
       OpBuilder::InsertionGuard storeGuard(b);
       if (inside[j])
-        stored(inside[j]);
+        enterIf(inside[j]);
       memref::StoreOp::create(b, loc, results[j], operands.c,
                               ValueRange{outRow, columns[j]});
     }
@@ -894,22 +908,8 @@ private:
                      Value groupTid) {
     const NormSpec &norm = *spec.outputNorm;
     auto pairType = VectorType::get({2}, b.getF32Type());
-    Value warp = arith::DivUIOp::create(b, loc, groupTid, index(32));
-    Value lane = arith::RemUIOp::create(b, loc, groupTid, index(32));
-    auto loop =
-        scf::ForOp::create(b, loc, warp, index(rowCount), index(kThreads / 32));
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    Value row = arith::AddIOp::create(b, loc, firstRow, loop.getInductionVar());
-    Value globalRow = arith::AddIOp::create(b, loc, m0, row);
-    auto guarded = [&](Value condition) {
-      auto ifOp = scf::IfOp::create(b, loc, condition, /*withElse=*/false);
-      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-    };
-    // Whole warps skip rows past M (the row's shuffles need every lane).
-    if (spec.m % config.tileM != 0)
-      guarded(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                    globalRow, index(spec.m)));
+    auto [row, globalRow, lane] = openWarpRowLoop(firstRow, rowCount, groupTid);
     Value laneColumn = muli(lane, 2);
     SmallVector<Value> columns, values, weights, biases;
     for (int64_t j = 0; j < spec.n / 64; ++j) {
@@ -935,7 +935,7 @@ private:
       outRow = arith::AddIOp::create(
           b, loc, arith::AddIOp::create(b, loc, globalRow, sequence), index(1));
       OpBuilder::InsertionGuard startGuard(b);
-      guarded(arith::CmpIOp::create(
+      enterIf(arith::CmpIOp::create(
           b, loc, arith::CmpIPredicate::eq,
           arith::RemUIOp::create(b, loc, globalRow, index(norm.positions)),
           index(0)));

@@ -83,23 +83,13 @@ struct CudaTestBuildGemmPass
       spec.mergeSequences = mergeSequences;
     }
     if (norm != "none") {
-      std::optional<cuda::NormKind> parsed = cuda::parseNormKind(norm);
-      if (!parsed)
-        return fail(emitError()
-                    << "norm = '" << norm
-                    << "' (expected none, rms, rms_clamp or layer)");
-      cuda::NormSpec normSpec;
-      normSpec.rows = m;
-      normSpec.positions = normPositions > 0 ? normPositions : m;
-      normSpec.dim = k;
-      normSpec.norm = *parsed;
-      normSpec.epsilon = normEpsilon;
-      normSpec.tokenShift = normTokenShift;
-      normSpec.outputType = spec.inputType;
-      normSpec.weightType = cuda::parseFloatTypeOption(
-          builder, "norm-weight-type", normWeightType, emitError);
-      if (!normSpec.weightType)
+      FailureOr<cuda::NormSpec> normSpec =
+          normOption(builder, "norm", norm, normPositions, k, normEpsilon,
+                     normWeightType, emitError);
+      if (failed(normSpec))
         return signalPassFailure();
+      normSpec->tokenShift = normTokenShift;
+      normSpec->outputType = spec.inputType;
       if (normGatherVocabulary > 0) {
         cuda::NormGatherSpec gather;
         gather.vocabulary = normGatherVocabulary;
@@ -108,34 +98,24 @@ struct CudaTestBuildGemmPass
             builder, "norm-gather-table-type", normGatherTableType, emitError);
         if (!gather.tableType)
           return signalPassFailure();
-        normSpec.gather = gather;
+        normSpec->gather = gather;
       }
-      spec.norm = normSpec;
+      spec.norm = *normSpec;
     }
     if (outNorm != "none") {
-      std::optional<cuda::NormKind> parsed = cuda::parseNormKind(outNorm);
-      if (!parsed)
-        return fail(emitError()
-                    << "out-norm = '" << outNorm
-                    << "' (expected none, rms, rms_clamp or layer)");
-      cuda::NormSpec normSpec;
-      normSpec.rows = m;
-      normSpec.positions = outNormPositions > 0 ? outNormPositions : m;
-      normSpec.dim = n;
-      normSpec.norm = *parsed;
-      normSpec.epsilon = outNormEpsilon;
-      normSpec.outputType = builder.getF32Type();
-      normSpec.weightType = cuda::parseFloatTypeOption(
-          builder, "out-norm-weight-type", outNormWeightType, emitError);
-      if (!normSpec.weightType)
+      FailureOr<cuda::NormSpec> normSpec =
+          normOption(builder, "out-norm", outNorm, outNormPositions, n,
+                     outNormEpsilon, outNormWeightType, emitError);
+      if (failed(normSpec))
         return signalPassFailure();
+      normSpec->outputType = builder.getF32Type();
       if (!outNormStartType.empty()) {
-        normSpec.startType = cuda::parseFloatTypeOption(
+        normSpec->startType = cuda::parseFloatTypeOption(
             builder, "out-norm-start-type", outNormStartType, emitError);
-        if (!normSpec.startType)
+        if (!normSpec->startType)
           return signalPassFailure();
       }
-      spec.outputNorm = normSpec;
+      spec.outputNorm = *normSpec;
     }
 
     OpBuilder b(module.getContext());
@@ -146,6 +126,34 @@ struct CudaTestBuildGemmPass
   }
 
   void fail(InFlightDiagnostic diagnostic) { signalPassFailure(); }
+
+  /// The norm of M rows of `dim` features that the `option` options name
+  /// (norm or out-norm): `kind`, rows per sequence (0: M), epsilon and the
+  /// weights' stored type (`option`-weight-type); failure after an error.
+  FailureOr<cuda::NormSpec>
+  normOption(Builder &builder, StringRef option, StringRef kind,
+             int64_t positions, int64_t dim, double epsilon,
+             StringRef weightType,
+             function_ref<InFlightDiagnostic()> emitError) {
+    std::optional<cuda::NormKind> parsed = cuda::parseNormKind(kind);
+    if (!parsed) {
+      emitError() << option << " = '" << kind
+                  << "' (expected none, rms, rms_clamp or layer)";
+      return failure();
+    }
+    cuda::NormSpec normSpec;
+    normSpec.rows = m;
+    normSpec.positions = positions > 0 ? positions : m;
+    normSpec.dim = dim;
+    normSpec.norm = *parsed;
+    normSpec.epsilon = epsilon;
+    std::string weightOption = (option + "-weight-type").str();
+    normSpec.weightType =
+        cuda::parseFloatTypeOption(builder, weightOption, weightType, emitError);
+    if (!normSpec.weightType)
+      return failure();
+    return normSpec;
+  }
 };
 
 } // namespace

@@ -13,7 +13,7 @@
 // REQUIRES: ptxsim, mlir-runner
 // RUN: mlir-opt %s -gpu-lower-to-nvvm-pipeline="cubin-chip=sm_90a cubin-features=+ptx80 opt-level=3 cubin-format=isa" \
 // RUN:   | %cuda_env mlir-runner --entry-point-result=void \
-// RUN:       --shared-libs=%mlir_gpu_runtime,%mlir_runner_utils,%mlir_c_runner_utils \
+// RUN:       --shared-libs=%mlir_cuda_runtime,%mlir_runner_utils,%mlir_c_runner_utils \
 // RUN:   | FileCheck %s
 
 !matrix = memref<64x128xf16>
