@@ -3,6 +3,7 @@
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/Builders.h"
+#include "llvm/Support/raw_ostream.h"
 
 namespace mbc {
 #define GEN_PASS_DEF_ENTRYWRAPPERS
@@ -63,7 +64,38 @@ struct EntryWrappersPass : impl::EntryWrappersBase<EntryWrappersPass> {
     }
     LLVM::CallOp::create(b, loc, callee, operands);
     LLVM::ReturnOp::create(b, loc, ValueRange{});
+
+    // The argument list the code was compiled for, as the runtime spells
+    // META's (docs/artifact.md, "Entry point signatures").
+    std::string text = signature(args) + '\0';
+    b.setInsertionPointToEnd(module.getBody());
+    LLVM::GlobalOp::create(
+        b, loc,
+        LLVM::LLVMArrayType::get(IntegerType::get(&getContext(), 8),
+                                 text.size()),
+        /*isConstant=*/true, LLVM::Linkage::External,
+        ("mbc_entry_" + name.getValue() + "_signature").str(),
+        b.getStringAttr(text));
     return success();
+  }
+
+  /// One line per argument: `context`, or `KIND NAME DTYPE [D0,D1,...]`.
+  static std::string signature(ArrayAttr args) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    for (auto [i, arg] : llvm::enumerate(args.getAsRange<DictionaryAttr>())) {
+      os << (i ? "\n" : "") << arg.getAs<StringAttr>("kind").getValue();
+      auto name = arg.getAs<StringAttr>("name");
+      if (!name)
+        continue;
+      os << ' ' << name.getValue() << ' '
+         << arg.getAs<StringAttr>("dtype").getValue() << " [";
+      llvm::interleave(
+          arg.getAs<ArrayAttr>("shape").getAsRange<IntegerAttr>(), os,
+          [&](IntegerAttr dim) { os << dim.getInt(); }, ",");
+      os << ']';
+    }
+    return text;
   }
 };
 

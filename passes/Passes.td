@@ -85,7 +85,10 @@ def EntryWrappers : Pass<"mb-entry-wrappers", "mlir::ModuleOp"> {
     each entry point recorded in `mb.entry_points`, adds
     `llvm.func @mbc_entry_<name>(!llvm.ptr)` that loads argument i from
     element i of the pointer array and calls the lowered function. This is
-    the symbol the runtime resolves.
+    the symbol the runtime resolves. Beside it, the constant string
+    `mbc_entry_<name>_signature` lists the arguments the code takes, one
+    line each (`context`, or `KIND NAME DTYPE [D0,D1]`), which the runtime
+    compares with the artifact's META before it calls anything.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }

@@ -334,8 +334,89 @@ void Model::loadCpuCode() {
                                 entry.symbol + "\" of entry point \"" +
                                 entry.name + "\" (META " + entry.jsonPath +
                                 ".symbol)");
+    checkSignature(entry);
     functions_.push_back(reinterpret_cast<EntryFunction>(address));
   }
+}
+
+namespace {
+
+/// META's argument `arg` as a signature line (docs/artifact.md, "Entry point
+/// signatures"): `context`, or `KIND NAME DTYPE [D0,D1,...]`; a weight
+/// argument takes its dtype and shape from its tensor.
+std::string signatureLine(const ModelMetadata &meta, const EntryArg &arg) {
+  static const char *const kindNames[] = {"context", "weight", "input",
+                                          "output", "inout"};
+  if (arg.kind == ArgKind::Context)
+    return "context";
+  const std::vector<int64_t> *shape = &arg.shape;
+  std::string line = std::string(kindNames[int(arg.kind)]) + " " + arg.name;
+  if (arg.kind == ArgKind::Weight) {
+    const WeightTensor &tensor = meta.weights[arg.weightIndex];
+    line += std::string(" ") + weightDTypeName(tensor.dtype);
+    shape = &tensor.shape;
+  } else {
+    line += std::string(" ") + dtypeName(arg.dtype);
+  }
+  line += " [";
+  for (size_t i = 0; i < shape->size(); ++i)
+    line += (i ? "," : "") + std::to_string((*shape)[i]);
+  return line + "]";
+}
+
+/// Whether META's `line` is the code's `expected`, where a `?` in `expected`
+/// stands for any number (code that reads that size at run time).
+bool signatureLineMatches(const std::string &expected,
+                          const std::string &line) {
+  size_t at = 0;
+  for (char c : expected) {
+    if (c != '?') {
+      if (at == line.size() || line[at] != c)
+        return false;
+      ++at;
+      continue;
+    }
+    size_t digits = at;
+    while (digits < line.size() && line[digits] >= '0' && line[digits] <= '9')
+      ++digits;
+    if (digits == at)
+      return false;
+    at = digits;
+  }
+  return at == line.size();
+}
+
+} // namespace
+
+void Model::checkSignature(const EntryPoint &entry) {
+  std::string symbol = entry.symbol + "_signature";
+  const char *text = static_cast<const char *>(code_->find(symbol));
+  std::string where = path_ + ": entry point \"" + entry.name + "\": ";
+  if (!text)
+    fail(MBRT_ERROR_CODE,
+         where + "CPU_CODE does not define \"" + symbol +
+             "\", the argument list its code was compiled for (an artifact "
+             "of an older mbc: compile it again)");
+  // The code's own constant, bounded in case the section lies.
+  constexpr size_t maxSignature = size_t(1) << 20;
+  std::string signature(text, strnlen(text, maxSignature));
+  std::vector<std::string> expected;
+  std::istringstream lines(signature);
+  for (std::string line; std::getline(lines, line);)
+    expected.push_back(line);
+  std::string argsPath = "META " + entry.jsonPath + ".args";
+  for (size_t i = 0; i < entry.args.size() && i < expected.size(); ++i) {
+    std::string line = signatureLine(meta_, entry.args[i]);
+    if (!signatureLineMatches(expected[i], line))
+      fail(MBRT_ERROR_CODE,
+           where + argsPath + "[" + std::to_string(i) + "] is \"" + line +
+               "\", but the compiled code takes \"" + expected[i] + "\" there");
+  }
+  if (entry.args.size() != expected.size())
+    fail(MBRT_ERROR_CODE, where + argsPath + " lists " +
+                              std::to_string(entry.args.size()) +
+                              " arguments, but the compiled code takes " +
+                              std::to_string(expected.size()));
 }
 
 EntryFunction Model::function(const EntryPoint &entry) const {

@@ -83,6 +83,9 @@ private:
   void bindExternalWeights(const mbrt_model_options &options);
   void deriveWeights();
   void loadCpuCode();
+  /// Fails unless the code's `<symbol>_signature` lists `entry`'s arguments
+  /// as META does.
+  void checkSignature(const EntryPoint &entry);
   bool chooseCuda(const mbrt_model_options &options,
                   std::shared_ptr<cuda::CudaDriver> &driver);
 

@@ -11,6 +11,9 @@
 // CHECK: %[[A2:.*]] = llvm.load %[[P2]] : !llvm.ptr -> !llvm.ptr
 // CHECK: llvm.call @score(%[[A0]], %[[A1]], %[[A2]]) : (!llvm.ptr, !llvm.ptr, !llvm.ptr) -> ()
 // CHECK: llvm.return
+// The arguments the code takes, a line each, for the runtime to compare with
+// META's (docs/artifact.md).
+// CHECK: llvm.mlir.global external constant @mbc_entry_score_signature("context\0Ainput bytes i32 [1,8]\0Aoutput logp f32 [1,8,4]\00")
 module attributes {mb.entry_points = [{name = "score", args = [{kind = "context"}, {kind = "input", name = "bytes", dtype = "i32", shape = [1, 8]}, {kind = "output", name = "logp", dtype = "f32", shape = [1, 8, 4]}]}]} {
   llvm.func @score(%ctx: !llvm.ptr, %bytes: !llvm.ptr, %out: !llvm.ptr) {
     llvm.return

@@ -174,6 +174,33 @@ TEST(ArtifactLoad, MissingSymbolIsNamed) {
                   "entry point \"score\" (META entry_points[0].symbol)"});
 }
 
+// META that passes every check of its own but disagrees with the code's
+// `<symbol>_signature` (fake_entries.c's use `?` for the sizes they read).
+TEST(ArtifactLoad, ArgumentsDisagreeingWithTheCodeAreNamed) {
+  expectRejected({"--meta-swap", "entry_points[0].args[2]=entry_points[0]."
+                                 "args[3]"},
+                 MBRT_ERROR_CODE,
+                 {"entry point \"score\": META entry_points[0].args[2] is "
+                  "\"output logp f32 [1,4,256]\", but the compiled code "
+                  "takes \"input bytes i32 [?,?]\" there"});
+  expectRejected({"--meta-set", "entry_points[0].args[1].name=\"head.dims\""},
+                 MBRT_ERROR_CODE,
+                 {"META entry_points[0].args[1] is \"weight head.dims F32 "
+                  "[2]\", but the compiled code takes \"weight score.dims F32 "
+                  "[?]\" there"});
+  expectRejected({"--meta-set", "entry_points[0].args[+]={\"kind\": "
+                                "\"input\", \"name\": \"x\", \"dtype\": "
+                                "\"f32\", \"shape\": [1]}"},
+                 MBRT_ERROR_CODE,
+                 {"META entry_points[0].args lists 5 arguments, but the "
+                  "compiled code takes 4"});
+  // A symbol without a signature: logf, found through the code's libm.
+  expectRejected({"--meta-set", "entry_points[0].symbol=\"logf\""},
+                 MBRT_ERROR_CODE,
+                 {"CPU_CODE does not define \"logf_signature\", the argument "
+                  "list its code was compiled for"});
+}
+
 TEST(ArtifactLoad, ForeignCpuIsRejected) {
   expectRejected(
       {"--meta-set", "targets[0].triple=\"aarch64-unknown-linux-gnu\""},

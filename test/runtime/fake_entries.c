@@ -16,6 +16,10 @@
  *   head:      log p = log 0.5 at (int)hidden[0] mod V, the rest shared
  *   score:     logp[b, t, v] = -(t + 1) - v / 1024
  *
+ * Each entry's `fake_<entry>_signature` lists the arguments it takes, as
+ * mbc's entry wrappers do (docs/artifact.md), with `?` for the sizes it
+ * reads from its dims weight.
+ *
  *===----------------------------------------------------------------------===*/
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* RTLD_DEFAULT */
@@ -56,6 +60,11 @@ static void score_row(void *opaque, int64_t row) {
   for (int64_t v = 0; v < c->vocab; ++v)
     c->logp[row * c->vocab + v] = -(float)(t + 1) - (float)v / 1024.0f;
 }
+
+const char fake_score_signature[] = "context\n"
+                                    "weight score.dims F32 [?]\n"
+                                    "input bytes i32 [?,?]\n"
+                                    "output logp f32 [?,?,?]";
 
 void fake_score(void **args) {
   record("score", args);
@@ -122,6 +131,11 @@ static void project(void **args) {
   }
 }
 
+const char fake_head_signature[] = "context\n"
+                                   "weight head.dims F32 [?]\n"
+                                   "input hidden f32 [?]\n"
+                                   "output logp f32 [?]";
+
 void fake_head(void **args) {
   record("head", args);
   int64_t vocab = dim(args, 1);
@@ -134,14 +148,25 @@ void fake_head(void **args) {
 }
 
 #define FAKE_STAGE(s)                                                          \
+  const char fake_embed_##s##_signature[] =                                    \
+      "context\nweight embed_" #s ".dims F32 [?]\ninput unit i32 [?]\n"        \
+      "input position i64 [1]\noutput token f32 [?]";                          \
   void fake_embed_##s(void **args) {                                           \
     record("embed_" #s, args);                                                 \
     embed(args);                                                               \
   }                                                                            \
+  const char fake_step_##s##_signature[] =                                     \
+      "context\nweight step_" #s ".dims F32 [?]\ninput token f32 [?]\n"        \
+      "input context f32 [?]\ninput position i64 [1]\n"                        \
+      "inout k_cache f32 [?,?,?]\ninout v_cache f32 [?,?,?]\n"                 \
+      "inout shift f32 [?,2,?]\noutput hidden f32 [?]";                        \
   void fake_step_##s(void **args) {                                            \
     record("step_" #s, args);                                                  \
     step(args);                                                                \
   }                                                                            \
+  const char fake_project_##s##_signature[] =                                  \
+      "context\nweight project_" #s ".dims F32 [?]\ninput hidden f32 [?]\n"    \
+      "output context f32 [?,?]";                                              \
   void fake_project_##s(void **args) {                                         \
     record("project_" #s, args);                                               \
     project(args);                                                             \

@@ -5,7 +5,8 @@ The runtime's tests use it to exercise the loader and the generation driver
 without the compiler. The artifacts follow docs/artifact.md; the entry points
 are the fake ones of fake_entries.c (symbols "fake_<entry>"), each of which
 reads its sizes from its first weight, "<entry>.dims" (F32). Options that
-break an artifact on purpose start with --bad-/--st-/--meta-. Python stdlib only.
+break an artifact on purpose start with --bad-/--st-/--meta-; --edit ARTIFACT
+applies the --meta- edits to any artifact (mbc's too). Python stdlib only.
 
 With --cuda the artifact also gets META.cuda and a CUDA_CODE section
 (docs/cuda.md): PTX of two tiny kernels (TEST DATA: a copy and a tensor-map
@@ -286,7 +287,7 @@ def add_cuda(meta, args):
 
 
 def parse_path(path):
-    """'a.b[2].c' -> ['a', 'b', 2, 'c']."""
+    """'a.b[2].c' -> ['a', 'b', 2, 'c']; '[+]' (in a set: append) stays '+'."""
     keys = []
     for part in path.split("."):
         while "[" in part:
@@ -294,26 +295,36 @@ def parse_path(path):
             if head:
                 keys.append(head)
             index, part = rest.split("]", 1)
-            keys.append(int(index))
+            keys.append(index if index == "+" else int(index))
         if part:
             keys.append(part)
     return keys
 
 
-def edit_meta(meta, sets, deletes):
+def at_path(meta, path):
+    """The container of PATH's last key, and that key."""
+    keys = parse_path(path)
+    target = meta
+    for key in keys[:-1]:
+        target = target[key]
+    return target, keys[-1]
+
+
+def edit_meta(meta, sets, deletes, swaps=()):
+    """PATH=JSON sets (a last key [+] appends), PATH deletes, PATH=PATH swaps."""
+    for pair in swaps:
+        (a, ka), (b, kb) = (at_path(meta, path) for path in pair.split("=", 1))
+        a[ka], b[kb] = b[kb], a[ka]
     for assignment in sets:
         path, value = assignment.split("=", 1)
-        keys = parse_path(path)
-        target = meta
-        for key in keys[:-1]:
-            target = target[key]
-        target[keys[-1]] = json.loads(value)
+        target, key = at_path(meta, path)
+        if key == "+":
+            target.append(json.loads(value))
+        else:
+            target[key] = json.loads(value)
     for path in deletes:
-        keys = parse_path(path)
-        target = meta
-        for key in keys[:-1]:
-            target = target[key]
-        del target[keys[-1]]
+        target, key = at_path(meta, path)
+        del target[key]
 
 
 def pack_floats(values):
@@ -362,7 +373,7 @@ def build(args):
             "name": name + ":bf16", "dtype": "BF16", "shape": [len(weights[name])],
             "size": 2 * len(weights[name]), "derived": {"from": name, "convert": "bf16"}})
     cuda_code = add_cuda(meta, args) if args.cuda else None
-    edit_meta(meta, args.meta_set, args.meta_delete)
+    edit_meta(meta, args.meta_set, args.meta_delete, args.meta_swap)
     meta_bytes = args.meta_raw.encode() if args.meta_raw is not None else json.dumps(meta, indent=1).encode()
     sections = [(META, meta_bytes)]
     if args.code:
@@ -376,6 +387,32 @@ def build(args):
         folder = os.path.dirname(os.path.abspath(args.output))
         with open(os.path.join(folder, args.weights_file), "wb") as f:
             f.write(safetensors_bytes(weights, args))
+    write_container(sections, args)
+
+
+def read_sections(path):
+    """The (kind, bytes) sections of the artifact at PATH, in table order."""
+    with open(path, "rb") as f:
+        data = f.read()
+    count, _, table_offset = struct.unpack_from("<I4xQQ", data, 16)
+    sections = []
+    for i in range(count):
+        kind, _, offset, size = struct.unpack_from("<IIQQ", data, table_offset + 40 * i)
+        sections.append((kind, data[offset:offset + size]))
+    return sections
+
+
+def edit(args):
+    """ARTIFACT with its META edited and every checksum recomputed: an
+    artifact that lies consistently (a damaged one fails its checksums)."""
+    sections = read_sections(args.edit)
+    meta = json.loads(next(data for kind, data in sections if kind == META))
+    edit_meta(meta, args.meta_set, args.meta_delete, args.meta_swap)
+    write_container([(kind, json.dumps(meta).encode() if kind == META else data)
+                     for kind, data in sections], args)
+
+
+def write_container(sections, args):
     sections = [(kind, data) for kind, data in sections if kind not in [KINDS[k] for k in args.bad_omit]]
 
     table_offset = 64
@@ -431,6 +468,9 @@ def main():
     parser.add_argument("--derive", action="append", default=[], metavar="TENSOR",
                         help="also list TENSOR:bf16, derived from TENSOR")
     parser.add_argument("--meta-delete", action="append", default=[], help="PATH")
+    parser.add_argument("--meta-swap", action="append", default=[], help="PATH=PATH")
+    parser.add_argument("--edit", metavar="ARTIFACT",
+                        help="instead of a test artifact, ARTIFACT with the --meta- edits")
     parser.add_argument("--meta-raw", help="META bytes instead of the JSON")
     parser.add_argument("--bad-magic", action="store_true")
     parser.add_argument("--bad-version", type=int, default=0)
@@ -447,7 +487,10 @@ def main():
     args = parser.parse_args()
     if args.dims is None:
         args.dims = [8] * len(args.seq_lens)
-    build(args)
+    if args.edit:
+        edit(args)
+    else:
+        build(args)
 
 
 if __name__ == "__main__":
