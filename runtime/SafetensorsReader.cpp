@@ -4,7 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstring>
+#include <tuple>
+#include <vector>
 
 namespace mbrt {
 namespace {
@@ -57,6 +60,8 @@ SafetensorsFile::SafetensorsFile(const std::string &path) {
     invalid("header is not a JSON object");
   const uint8_t *body = data + 8 + headerLength;
   uint64_t bodySize = size - 8 - headerLength;
+  // [begin, end) and name of every tensor that holds bytes.
+  std::vector<std::tuple<uint64_t, uint64_t, std::string>> extents;
   for (auto item = header.begin(); item != header.end(); ++item) {
     const std::string &name = item.key();
     if (name == "__metadata__")
@@ -101,6 +106,22 @@ SafetensorsFile::SafetensorsFile(const std::string &path) {
     tensor.data = body + begin;
     tensor.size = end - begin;
     tensors_.emplace(name, std::move(tensor));
+    if (begin != end)
+      extents.emplace_back(begin, end, name);
+  }
+  // Each byte belongs to one tensor at most (the format's rule; the
+  // compiler's reader checks the same): a tensor that aliases another's
+  // bytes is a lying header.
+  std::sort(extents.begin(), extents.end());
+  for (size_t i = 1; i < extents.size(); ++i) {
+    const auto &[begin, end, name] = extents[i];
+    const auto &[previousBegin, previousEnd, previous] = extents[i - 1];
+    if (begin < previousEnd)
+      invalid("tensor \"" + name + "\": data_offsets [" +
+              std::to_string(begin) + ", " + std::to_string(end) +
+              "] overlap tensor \"" + previous + "\"'s [" +
+              std::to_string(previousBegin) + ", " +
+              std::to_string(previousEnd) + "]");
   }
 }
 

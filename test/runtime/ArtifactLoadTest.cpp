@@ -279,6 +279,12 @@ TEST(ExternalWeights, WrongDtype) {
       {"tensor \"score.dims\" has dtype F16, the artifact expects F32 [3]"});
 }
 
+TEST(ExternalWeights, AliasedBytes) {
+  expectRejected({"--weights", "external", "--st-alias", "head.dims"},
+                 MBRT_ERROR_WEIGHTS,
+                 {"data_offsets [", "] overlap tensor \"head.dims\"'s ["});
+}
+
 TEST(ExternalWeights, Truncated) {
   expectRejected({"--weights", "external", "--st-truncate", "6"},
                  MBRT_ERROR_WEIGHTS,

@@ -350,6 +350,8 @@ def safetensors_bytes(weights, args):
         header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(raw)]}
         chunks.append(raw)
         offset += len(raw)
+    for name in args.st_alias:  # a second tensor over the same bytes
+        header[name + ".alias"] = dict(header[name])
     header["__metadata__"] = {"format": "pt"}
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
@@ -484,6 +486,8 @@ def main():
     parser.add_argument("--st-dtype", action="append", default=[], help="store TENSOR as F16")
     parser.add_argument("--st-shape", action="append", default=[], help="store TENSOR as [n, 1]")
     parser.add_argument("--st-truncate", type=int, default=0)
+    parser.add_argument("--st-alias", action="append", default=[],
+                        help="add TENSOR.alias over TENSOR's bytes")
     args = parser.parse_args()
     if args.dims is None:
         args.dims = [8] * len(args.seq_lens)
