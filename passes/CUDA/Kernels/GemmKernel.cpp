@@ -300,9 +300,12 @@ private:
     return tid;
   }
 
-  /// One warpgroup loads and computes: the TMA loads run `stages` K blocks
-  /// ahead; each K block's products are waited for (wait_group 0) before
-  /// its stage is refilled.
+  /// One warpgroup loads and computes: the TMA loads run `stages` - 1 K
+  /// blocks ahead. Block k's products are issued as one wgmma group while
+  /// block k - 1's may still run; its wait_group 1 retires block k - 1's,
+  /// whose stage is then refilled with block k - 1 + `stages`, so the
+  /// tensor cores always have the next group queued (waiting for a block's
+  /// own products, wait_group 0, before refilling drained them every block).
   void buildOneWarpgroup() {
     Value tid = setUp(config.stages, [](int64_t) { return 1; });
     // Prologue: fill every stage.
@@ -314,34 +317,37 @@ private:
       gpu::BarrierOp::create(b, loc);
     }
 
-    auto kBlockStep = [&](Value kBlock, ValueRange accumulators) {
-      Value stage = waitFull(kBlock);
-      SmallVector<Value> results =
-          mmaKBlock(stage, kBlock, index(0), accumulators);
-      // Every product reading this stage is done before it is refilled.
-      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
-      gpu::BarrierOp::create(b, loc);
-      Value next = arith::AddIOp::create(b, loc, kBlock, index(config.stages));
-      Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                            next, index(numKBlocks));
-      OpBuilder::InsertionGuard guard(b);
-      auto ifOp = scf::IfOp::create(b, loc, hasNext, /*withElse=*/false);
-      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-      issueLoads(next, stage);
-      return results;
-    };
     // K block 0 outside the loop: its first products start from zero
     // accumulators (scale-d 0, mb-cuda-merge-wgmma-groups).
-    SmallVector<Value> first =
-        kBlockStep(index(0), initAccumulators(config.tileM / 64));
+    SmallVector<Value> first = mmaKBlock(waitFull(index(0)), index(0), index(0),
+                                         initAccumulators(config.tileM / 64));
     auto loop = scf::ForOp::create(b, loc, index(1), index(numKBlocks),
                                    index(1), first);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
-      scf::YieldOp::create(
-          b, loc, kBlockStep(loop.getInductionVar(), loop.getRegionIterArgs()));
+      Value kBlock = loop.getInductionVar();
+      SmallVector<Value> results = mmaKBlock(waitFull(kBlock), kBlock, index(0),
+                                             loop.getRegionIterArgs());
+      // Every warp retired block k - 1's products (each wgmma's
+      // wait_group 1) before its stage is refilled.
+      gpu::BarrierOp::create(b, loc);
+      Value previous = arith::SubIOp::create(b, loc, kBlock, index(1));
+      Value next =
+          arith::AddIOp::create(b, loc, previous, index(config.stages));
+      Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                            next, index(numKBlocks));
+      auto ifOp = scf::IfOp::create(b, loc, hasNext, /*withElse=*/false);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+      issueLoads(
+          next, arith::RemUIOp::create(b, loc, previous, index(config.stages)));
+      b.setInsertionPointAfter(ifOp);
+      scf::YieldOp::create(b, loc, results);
     }
+    // The last products are done, in every warp, before the epilogue's
+    // tile (which may overlay the stages) is written.
+    NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+    gpu::BarrierOp::create(b, loc);
     SmallVector<Value> results(loop.getResults());
     storeTile(results, /*firstRow=*/index(0), tid);
   }

@@ -61,6 +61,6 @@ module {}
 // PTX: cvt.rmi.f32.f32
 // PTX: st.global.v4.b32
 // PTXAS: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// PTXAS: Used 161 registers, used 1 barriers, 48 bytes smem
+// PTXAS: Used 162 registers, used 1 barriers, 48 bytes smem
 // WS: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // WS: Used 168 registers, used 2 barriers, 64 bytes smem

@@ -28,15 +28,28 @@ module {}
 // NK: nvgpu.mbarrier.arrive.expect_tx
 // NK: nvgpu.tma.async.load {{.*}} -> memref<128x64xbf16, #gpu.address_space<workgroup>>
 // NK: nvgpu.tma.async.load {{.*}} -> memref<128x64xbf16, #gpu.address_space<workgroup>>
+// K block 0 before the loop (its first products start from zero).
+// NK: nvgpu.mbarrier.try_wait.parity
+// NK-COUNT-8: nvgpu.warpgroup.mma
 // NK: scf.for
 // NK: nvgpu.mbarrier.try_wait.parity
 // 2 row blocks x 4 K steps, B K-major (no transposeB).
 // NK-COUNT-8: nvgpu.warpgroup.mma {{.*}} : <tensor = memref<64x16xbf16, #gpu.address_space<workgroup>>>, <tensor = memref<16x128xbf16, #gpu.address_space<workgroup>>>, <fragmented = vector<64x128xf32>>
 // NK-NOT: transposeB
-// NK: nvvm.wgmma.wait.group.sync.aligned 0
+// Block k's products stay in flight; block k - 1's are retired (wait_group
+// 1), and once every warp is past that, its stage gets block k - 1 + 3.
+// NK-NOT: nvvm.wgmma.wait.group.sync.aligned
 // NK: gpu.barrier
+// NK-NEXT: arith.constant 1 : index
+// NK-NEXT: arith.subi
+// NK-NEXT: arith.constant 3 : index
+// NK-NEXT: arith.addi
 // NK: scf.if
 // NK: nvgpu.tma.async.load
+// NK: scf.yield
+// The last products retired in every warp before the epilogue.
+// NK: nvvm.wgmma.wait.group.sync.aligned 0
+// NK-NEXT: gpu.barrier
 // Each accumulator goes to the f32 staging tile two columns at a time, its
 // 32-byte chunks swizzled by row % 4 (conflict-free stores).
 // NK: builtin.unrealized_conversion_cast {{.*}} : !nvgpu.warpgroup.accumulator<fragmented = vector<64x128xf32>> to
@@ -81,7 +94,15 @@ module {}
 // PTX: wgmma.fence.sync.aligned
 // PTX: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {{.*}}, p, 1, 1, 0, 0;
 // PTX: wgmma.commit_group.sync.aligned
+// PTX-NEXT: wgmma.wait_group.sync.aligned 1
+// In the loop: one K block's group in flight while the next is issued; the
+// previous block's stage is refilled after a barrier.
+// PTX: wgmma.commit_group.sync.aligned
+// PTX-NEXT: wgmma.wait_group.sync.aligned 1
+// PTX-NEXT: bar.sync 0
+// PTX: cp.async.bulk.tensor.2d
 // PTX: wgmma.wait_group.sync.aligned 0
+// PTX-NEXT: bar.sync 0
 // PTX: ld.shared.v4.b32
 // PTX: st.global.v4.b32
 
