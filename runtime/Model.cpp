@@ -345,12 +345,10 @@ namespace {
 /// signatures"): `context`, or `KIND NAME DTYPE [D0,D1,...]`; a weight
 /// argument takes its dtype and shape from its tensor.
 std::string signatureLine(const ModelMetadata &meta, const EntryArg &arg) {
-  static const char *const kindNames[] = {"context", "weight", "input",
-                                          "output", "inout"};
   if (arg.kind == ArgKind::Context)
     return "context";
   const std::vector<int64_t> *shape = &arg.shape;
-  std::string line = std::string(kindNames[int(arg.kind)]) + " " + arg.name;
+  std::string line = std::string(argKindName(arg.kind)) + " " + arg.name;
   if (arg.kind == ArgKind::Weight) {
     const WeightTensor &tensor = meta.weights[arg.weightIndex];
     line += std::string(" ") + weightDTypeName(tensor.dtype);

@@ -69,6 +69,12 @@ std::string shapeToString(const std::vector<int64_t> &shape) {
   return text + "]";
 }
 
+const char *argKindName(ArgKind kind) {
+  static const char *const names[] = {"context", "weight", "input", "output",
+                                      "inout"};
+  return names[int(kind)];
+}
+
 int EntryPoint::findArg(const std::string &argName) const {
   for (size_t i = 0; i < args.size(); ++i)
     if (args[i].kind != ArgKind::Weight && args[i].kind != ArgKind::Context &&
@@ -360,9 +366,7 @@ void parseGeneration(const MetaReader &reader, const json &root,
 void expectArg(const MetaReader &reader, const EntryPoint &entry,
                const std::string &name, ArgKind kind, DType dtype,
                const std::vector<int64_t> &shape) {
-  static const char *const kindNames[] = {"context", "weight", "input",
-                                          "output", "inout"};
-  std::string wanted = std::string(kindNames[int(kind)]) + " \"" + name +
+  std::string wanted = std::string(argKindName(kind)) + " \"" + name +
                        "\" of " + dtypeName(dtype) + " " + shapeToString(shape);
   int index = entry.findArg(name);
   if (index < 0)
@@ -372,7 +376,7 @@ void expectArg(const MetaReader &reader, const EntryPoint &entry,
   std::string path = indexPath(keyPath(entry.jsonPath, "args"), index);
   if (arg.kind != kind || arg.dtype != dtype || arg.shape != shape)
     reader.error(path, "entry point \"" + entry.name + "\" needs an " + wanted +
-                           ", got " + kindNames[int(arg.kind)] + " of " +
+                           ", got " + argKindName(arg.kind) + " of " +
                            dtypeName(arg.dtype) + " " +
                            shapeToString(arg.shape));
 }

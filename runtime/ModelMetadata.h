@@ -41,6 +41,8 @@ struct WeightTensor {
 };
 
 enum class ArgKind { Context, Weight, Input, Output, InOut };
+/// "context", "weight", "input", "output", "inout" as META spells them.
+const char *argKindName(ArgKind kind);
 
 struct EntryArg {
   ArgKind kind = ArgKind::Context;
