@@ -113,8 +113,10 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--input", help="the text to score (default: a short one)")
     parser.add_argument("--keep", help="folder for the failing mutants")
-    parser.add_argument("options", nargs="*", help="after --: options for every mbc-run")
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    args.options = argv[split + 1:]
     if not args.mbc_run:
         sys.exit("fuzz_meta.py: no mbc-run (give --mbc-run)")
     work = os.path.abspath(args.keep or os.path.dirname(os.path.abspath(args.artifact)))
