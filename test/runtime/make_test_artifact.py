@@ -26,6 +26,7 @@ on a real GPU (test/gpu runs them there):
 """
 
 import argparse
+import functools
 import json
 import os
 import struct
@@ -37,6 +38,7 @@ META, CPU_CODE, WEIGHTS, CUDA_CODE = 1, 2, 3, 4
 KINDS = {"META": META, "CPU_CODE": CPU_CODE, "WEIGHTS": WEIGHTS, "CUDA_CODE": CUDA_CODE}
 
 
+@functools.lru_cache(maxsize=8)  # fuzz_meta.py rewrites the same code and weights
 def fnv1a(data):
     h = 0xCBF29CE484222325
     for byte in data:

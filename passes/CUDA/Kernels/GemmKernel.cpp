@@ -335,13 +335,13 @@ private:
       Value previous = arith::SubIOp::create(b, loc, kBlock, index(1));
       Value next =
           arith::AddIOp::create(b, loc, previous, index(config.stages));
-      Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                            next, index(numKBlocks));
-      auto ifOp = scf::IfOp::create(b, loc, hasNext, /*withElse=*/false);
-      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-      issueLoads(
-          next, arith::RemUIOp::create(b, loc, previous, index(config.stages)));
-      b.setInsertionPointAfter(ifOp);
+      {
+        OpBuilder::InsertionGuard refillGuard(b);
+        enterIf(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, next,
+                                      index(numKBlocks)));
+        issueLoads(next, arith::RemUIOp::create(b, loc, previous,
+                                                index(config.stages)));
+      }
       scf::YieldOp::create(b, loc, results);
     }
     // The last products are done, in every warp, before the epilogue's
